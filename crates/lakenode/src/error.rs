@@ -1,0 +1,71 @@
+//! The crate's single error type.
+
+use std::path::PathBuf;
+
+/// Result alias used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in the core, with the context needed to act on it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration value is invalid; `field` names it.
+    #[error("invalid {field}: {reason}")]
+    Config {
+        /// The configuration field, as the user spells it (e.g. `station`, `interval`).
+        field: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Samples must arrive in strictly increasing time order.
+    #[error("sample at {timestamp_ms} ms is not after the previous one at {previous_ms} ms")]
+    OutOfOrder {
+        /// Timestamp of the rejected sample (ms since the Unix epoch).
+        timestamp_ms: i64,
+        /// Timestamp of the sample before it.
+        previous_ms: i64,
+    },
+    /// The Parquet writer failed.
+    #[error("parquet encoding failed: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+    /// A spool operation failed.
+    #[error("spool {op} {}: {source}", path.display())]
+    Spool {
+        /// What the spool was doing.
+        op: &'static str,
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying IO error.
+        source: std::io::Error,
+    },
+    /// A spool entry failed its integrity check.
+    #[error("spool entry {} is corrupt: {reason}", path.display())]
+    CorruptSpoolEntry {
+        /// The entry's file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Building an S3 request failed (bad endpoint, bucket name for the URL style...).
+    #[error("cannot build S3 request: {0}")]
+    S3Request(String),
+}
+
+impl Error {
+    /// Shorthand for a [`Error::Config`].
+    pub(crate) fn config(field: &'static str, reason: impl Into<String>) -> Self {
+        Self::Config {
+            field,
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for a [`Error::Spool`] from an IO error.
+    pub(crate) fn spool(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Spool {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+}

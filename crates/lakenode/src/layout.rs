@@ -1,0 +1,240 @@
+//! Object keys in our users' data-lake layout (Hive partitions, readable by DuckDB,
+//! Athena, Spark and Polars with partition discovery):
+//!
+//! ```text
+//! [prefix/]station=<id>/year=YYYY/month=MM/day=DD/data_HHMM[_HHMMSS].parquet
+//! ```
+//!
+//! `HHMM` is the window's start in UTC. A window whose data starts late (the node
+//! started or restarted inside it) carries the UTC time of its first sample as a
+//! suffix, so the two parts of an interrupted window never share a key. The key of a
+//! sealed window is computed once and stored with it in the spool: a retry overwrites
+//! the same object with identical bytes.
+//!
+//! ```
+//! use lakenode::layout::{ObjectKey, Prefix, StationId};
+//! use lakenode::{sample::Sample, window::Window};
+//!
+//! let station = StationId::new("st-01")?;
+//! let prefix = Prefix::new("lake/raw")?;
+//! let t = 1_767_272_400_000; // 2026-01-01T13:00:00Z
+//! let late = Window { start_ms: t, end_ms: t + 900_000, samples: vec![Sample::new(t + 65_000)] };
+//! assert_eq!(
+//!     ObjectKey::for_window(Some(&prefix), &station, &late).as_str(),
+//!     "lake/raw/station=st-01/year=2026/month=01/day=01/data_1300_130105.parquet"
+//! );
+//! # Ok::<(), lakenode::Error>(())
+//! ```
+
+use jiff::Timestamp;
+use jiff::civil::DateTime;
+use jiff::tz::Offset;
+
+use crate::window::Window;
+use crate::{Error, Result};
+
+/// Longest station id accepted.
+const MAX_STATION_LEN: usize = 64;
+/// Longest prefix accepted (S3 keys are limited to 1024 bytes).
+const MAX_PREFIX_LEN: usize = 512;
+
+/// A station's identifier, safe to place in an object key (a UUIDv7 by convention).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StationId(String);
+
+impl StationId {
+    /// Validates a station id: 1 to 64 ASCII letters, digits, `-` or `_`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for the field `station`.
+    pub fn new(id: impl Into<String>) -> Result<Self> {
+        let id = id.into();
+        if id.is_empty() || id.len() > MAX_STATION_LEN {
+            return Err(Error::config(
+                "station",
+                format!("must be 1 to {MAX_STATION_LEN} characters (got {})", id.len()),
+            ));
+        }
+        if let Some(c) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
+            return Err(Error::config(
+                "station",
+                format!("{c:?} is not allowed; use letters, digits, '-' or '_' (a UUID is recommended)"),
+            ));
+        }
+        Ok(Self(id))
+    }
+
+    /// The id as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for StationId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A key prefix: `/`-separated segments without empty, `.` or `..` parts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prefix(String);
+
+impl Prefix {
+    /// Validates a prefix; leading and trailing `/` are removed.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for the field `prefix`.
+    pub fn new(prefix: &str) -> Result<Self> {
+        let p = prefix.trim_matches('/');
+        if p.is_empty() || p.len() > MAX_PREFIX_LEN {
+            return Err(Error::config(
+                "prefix",
+                format!("must be 1 to {MAX_PREFIX_LEN} characters besides leading and trailing '/'"),
+            ));
+        }
+        for seg in p.split('/') {
+            if seg.is_empty() || seg == "." || seg == ".." {
+                return Err(Error::config("prefix", format!("segment {seg:?} in {prefix:?} is not allowed")));
+            }
+            if let Some(c) = seg
+                .chars()
+                .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=')))
+            {
+                return Err(Error::config(
+                    "prefix",
+                    format!("{c:?} is not allowed; use letters, digits, '-', '_', '.', '=' and '/'"),
+                ));
+            }
+        }
+        Ok(Self(p.to_owned()))
+    }
+
+    /// The prefix without leading or trailing `/`.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The S3 object key of one file.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey(String);
+
+impl ObjectKey {
+    /// The key of a sealed window's data file.
+    #[must_use]
+    pub fn for_window(prefix: Option<&Prefix>, station: &StationId, window: &Window) -> Self {
+        let start = utc(window.start_ms);
+        let mut key = String::with_capacity(96);
+        if let Some(p) = prefix {
+            key.push_str(p.as_str());
+            key.push('/');
+        }
+        key.push_str(&format!(
+            "station={station}/year={:04}/month={:02}/day={:02}/data_{:02}{:02}",
+            start.year(),
+            start.month(),
+            start.day(),
+            start.hour(),
+            start.minute(),
+        ));
+        if window.starts_late()
+            && let Some(first) = window.first_ms()
+        {
+            let f = utc(first);
+            key.push_str(&format!("_{:02}{:02}{:02}", f.hour(), f.minute(), f.second()));
+        }
+        key.push_str(".parquet");
+        Self(key)
+    }
+
+    /// The key as text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Civil UTC date-time of a millisecond timestamp; out-of-range values clamp to the
+/// ends of jiff's range (years -9999..=9999), which no real sample reaches.
+pub(crate) fn utc(ms: i64) -> DateTime {
+    let ts = Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 { Timestamp::MIN } else { Timestamp::MAX });
+    Offset::UTC.to_datetime(ts)
+}
+
+/// RFC 3339 text of a millisecond timestamp in UTC, e.g. `2026-01-01T13:00:00Z`.
+#[must_use]
+pub fn rfc3339(ms: i64) -> String {
+    let dt = utc(ms);
+    let millis = ms.rem_euclid(1000);
+    if millis == 0 {
+        format!("{}Z", dt.strftime("%Y-%m-%dT%H:%M:%S"))
+    } else {
+        format!("{}.{millis:03}Z", dt.strftime("%Y-%m-%dT%H:%M:%S"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::Sample;
+
+    const T: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+    fn window(start_ms: i64, first_ms: i64) -> Window {
+        Window {
+            start_ms,
+            end_ms: start_ms + 900_000,
+            samples: vec![Sample::new(first_ms)],
+        }
+    }
+
+    #[test]
+    fn full_window_key_matches_the_users_layout() {
+        let st = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("valid");
+        let w = window(T + 23 * 3_600_000 + 45 * 60_000, T + 23 * 3_600_000 + 45 * 60_000);
+        assert_eq!(
+            ObjectKey::for_window(None, &st, &w).as_str(),
+            "station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/year=2026/month=01/day=01/data_2345.parquet"
+        );
+    }
+
+    #[test]
+    fn parts_of_an_interrupted_window_get_distinct_keys() {
+        let st = StationId::new("s").expect("valid");
+        let a = ObjectKey::for_window(None, &st, &window(T, T));
+        let b = ObjectKey::for_window(None, &st, &window(T, T + 300_000));
+        let c = ObjectKey::for_window(None, &st, &window(T, T + 305_000));
+        assert_ne!(a, b);
+        assert_ne!(b, c);
+        assert!(b.as_str().ends_with("data_0000_000500.parquet"), "{b}");
+    }
+
+    #[test]
+    fn station_and_prefix_validation() {
+        assert!(StationId::new("").is_err());
+        assert!(StationId::new("a/b").is_err());
+        assert!(StationId::new("a=b").is_err());
+        assert!(StationId::new("x".repeat(65)).is_err());
+        assert_eq!(Prefix::new("/lake/raw/").expect("valid").as_str(), "lake/raw");
+        assert!(Prefix::new("a//b").is_err());
+        assert!(Prefix::new("a/../b").is_err());
+        assert!(Prefix::new("a b").is_err());
+        assert!(Prefix::new("/").is_err());
+    }
+
+    #[test]
+    fn rfc3339_formats_utc_with_optional_millis() {
+        assert_eq!(rfc3339(T), "2026-01-01T00:00:00Z");
+        assert_eq!(rfc3339(T + 1_234), "2026-01-01T00:00:01.234Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999Z");
+    }
+}

@@ -1,0 +1,58 @@
+//! lakenode core: sensor samples to clock-aligned Snappy Parquet windows, written
+//! straight into an S3 bucket with requests the node signs itself.
+//!
+//! The data flows one way:
+//!
+//! ```text
+//! sensors -> Sample -> Window (UTC aligned) -> Parquet bytes -> Spool (key fixed)
+//!         -> presign (SigV4) -> PUT (Content-Length, <= 8 KiB writes) -> ack -> remove
+//! ```
+//!
+//! This crate is platform independent and does no network IO of its own (sans-IO): it
+//! builds HTTP requests and interprets responses, while a small [`transport::Transport`]
+//! implemented by the host CLI (ureq) or the firmware (esp-idf-svc) sends them. The
+//! only IO it performs is `std::fs` in the [`spool`], which works the same on a PC and on
+//! LittleFS/FAT under ESP-IDF.
+//!
+//! ```
+//! use lakenode::{encode, layout, sample::Sample, schema::{Measurement, Schema}, window};
+//!
+//! let spec = window::WindowSpec::new(5_000, 900_000)?;
+//! let mut windower = window::Windower::new(spec);
+//! let t0 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+//! for i in 0..181 {
+//!     let mut sample = Sample::new(t0 + i * 5_000);
+//!     sample.record(Measurement::Temperature, 21.5);
+//!     if let Some(sealed) = windower.push(sample)? {
+//!         let station = layout::StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e")?;
+//!         let key = layout::ObjectKey::for_window(None, &station, &sealed);
+//!         assert_eq!(
+//!             key.as_str(),
+//!             "station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/year=2026/month=01/day=01/data_0000.parquet"
+//!         );
+//!         let meta = encode::FileMetadata::new(&station, spec, &sealed);
+//!         let bytes = encode::encode_window(&Schema::default(), encode::WriterProfile::Compat, &sealed, &meta)?;
+//!         assert_eq!(&bytes[..4], b"PAR1");
+//!     }
+//! }
+//! # Ok::<(), lakenode::Error>(())
+//! ```
+
+pub mod backoff;
+pub mod clock;
+pub mod encode;
+mod error;
+pub mod layout;
+pub mod node;
+pub mod s3;
+pub mod sample;
+pub mod schema;
+pub mod sim;
+pub mod spool;
+pub mod transport;
+pub mod window;
+
+pub use error::{Error, Result};
+
+/// The software version written into every file's metadata.
+pub const SOFTWARE_VERSION: &str = concat!("lakenode ", env!("CARGO_PKG_VERSION"));

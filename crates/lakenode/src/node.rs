@@ -1,0 +1,480 @@
+//! The node: samples in, sealed files into the spool ([`Node`]); spooled files out to
+//! S3 ([`Uploader`]). Both are driven by the platform's loop (host CLI or firmware),
+//! which owns time, sleeping and the network; nothing here blocks except `std::fs` and
+//! the [`Transport`] call it is handed.
+//!
+//! ```
+//! use lakenode::node::{Node, NodeConfig};
+//! use lakenode::{layout::StationId, sim::Simulator, spool::Spool};
+//! # let dir = tempfile::tempdir()?;
+//! let config = NodeConfig::new(StationId::new("st-1")?);
+//! let mut node = Node::new(config, Spool::open(dir.path())?);
+//! let sim = Simulator::new(1);
+//! for i in 0..=180 {
+//!     node.record(sim.sample_at(1_767_225_600_000 + i * 5_000))?;
+//! }
+//! assert_eq!(node.spool().pending()?.len(), 1); // the first window is sealed
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+
+use crate::backoff::Backoff;
+use crate::clock::{WallClock, is_plausible};
+use crate::encode::{FileMetadata, WriterProfile, encode_window};
+use crate::layout::{ObjectKey, Prefix, StationId};
+use crate::s3::{FailureKind, PutOutcome, S3Client, S3Failure, interpret_put};
+use crate::sample::Sample;
+use crate::schema::Schema;
+use crate::spool::{Spool, SpoolEntry};
+use crate::transport::{Transport, TransportError};
+use crate::window::{Window, WindowSpec, Windower};
+use crate::{Error, Result};
+
+/// What a station is and how it writes.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The station id (in every key and file).
+    pub station: StationId,
+    /// Optional key prefix inside the bucket.
+    pub prefix: Option<Prefix>,
+    /// The station's measurement columns.
+    pub schema: Schema,
+    /// Column layout of the files.
+    pub profile: WriterProfile,
+    /// Sampling interval and window length.
+    pub spec: WindowSpec,
+}
+
+impl NodeConfig {
+    /// Defaults: every measurement, compat profile, 5 s samples, 15 min windows.
+    #[must_use]
+    pub fn new(station: StationId) -> Self {
+        Self {
+            station,
+            prefix: None,
+            schema: Schema::default(),
+            profile: WriterProfile::default(),
+            spec: WindowSpec::default(),
+        }
+    }
+}
+
+/// A window that was sealed, encoded and spooled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedFile {
+    /// Spool id.
+    pub id: u64,
+    /// Object key.
+    pub key: ObjectKey,
+    /// Rows (samples) in the file.
+    pub rows: usize,
+    /// File size in bytes.
+    pub bytes: usize,
+    /// The window's start, ms.
+    pub window_start_ms: i64,
+}
+
+/// The sampling side: windows samples and spools each sealed window as Parquet.
+#[derive(Debug)]
+pub struct Node {
+    config: NodeConfig,
+    windower: Windower,
+    spool: Spool,
+}
+
+impl Node {
+    /// A node writing into `spool`.
+    #[must_use]
+    pub fn new(config: NodeConfig, spool: Spool) -> Self {
+        Self {
+            windower: Windower::new(config.spec),
+            config,
+            spool,
+        }
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub const fn config(&self) -> &NodeConfig {
+        &self.config
+    }
+
+    /// The spool (for the uploader and status output).
+    #[must_use]
+    pub const fn spool(&self) -> &Spool {
+        &self.spool
+    }
+
+    /// The spool, mutably (the uploader removes delivered entries).
+    pub fn spool_mut(&mut self) -> &mut Spool {
+        &mut self.spool
+    }
+
+    /// Records a sample; if it sealed the previous window, that window is encoded and
+    /// spooled and returned.
+    ///
+    /// # Errors
+    /// [`Error::OutOfOrder`] for a sample not after the previous one (dropped, the node
+    /// goes on); [`Error::Spool`] or [`Error::Parquet`] if the sealed window could not
+    /// be stored.
+    pub fn record(&mut self, sample: Sample) -> Result<Option<SealedFile>> {
+        match self.windower.push(sample)? {
+            Some(window) => self.seal(&window).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Seals and spools the open window now (end of input, shutdown).
+    ///
+    /// # Errors
+    /// As [`Node::record`].
+    pub fn flush(&mut self) -> Result<Option<SealedFile>> {
+        match self.windower.flush() {
+            Some(window) => self.seal(&window).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn seal(&mut self, window: &Window) -> Result<SealedFile> {
+        let c = &self.config;
+        let key = ObjectKey::for_window(c.prefix.as_ref(), &c.station, window);
+        let meta = FileMetadata::new(&c.station, c.spec, window);
+        let bytes = encode_window(&c.schema, c.profile, window, &meta)?;
+        let id = self.spool.push(key.as_str(), &bytes)?;
+        Ok(SealedFile {
+            id,
+            key,
+            rows: window.samples.len(),
+            bytes: bytes.len(),
+            window_start_ms: window.start_ms,
+        })
+    }
+}
+
+/// Why an upload attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UploadFailure {
+    /// No response (connection refused, reset, timeout...).
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// S3 answered with an error.
+    #[error(transparent)]
+    S3(#[from] S3Failure),
+    /// The local clock is not set (before 2025): nothing is signed with such a time.
+    #[error("the clock is not synchronised (reads {0}); not signing")]
+    ClockNotSet(Timestamp),
+}
+
+/// An object S3 confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// Object key.
+    pub key: String,
+    /// Bytes uploaded.
+    pub bytes: usize,
+    /// Attempts it took (1 = first try).
+    pub attempts: u32,
+}
+
+/// Why [`Uploader::drain`] stopped before emptying the spool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// S3 refused the credentials, permissions or bucket: retrying will not help until
+    /// the operator fixes the configuration. The data stays spooled.
+    Refused {
+        /// Key being uploaded.
+        key: String,
+        /// S3's answer.
+        failure: S3Failure,
+    },
+    /// The attempt budget ran out on transient failures; try again later.
+    GaveUp {
+        /// Key being uploaded.
+        key: String,
+        /// The last failure.
+        last: UploadFailure,
+        /// Attempts made.
+        attempts: u32,
+    },
+}
+
+/// Result of a [`Uploader::drain`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DrainReport {
+    /// Objects confirmed by S3, in upload order.
+    pub delivered: Vec<Delivered>,
+    /// Entries moved to quarantine, with the reason.
+    pub quarantined: Vec<(u64, String)>,
+    /// Failed attempts that were retried.
+    pub retries: u32,
+    /// Why the drain stopped early, if it did.
+    pub stopped: Option<Stop>,
+}
+
+/// The delivery side: uploads spooled files oldest first, removing each only after S3
+/// confirmed it.
+#[derive(Debug)]
+pub struct Uploader {
+    client: S3Client,
+    backoff: Backoff,
+    max_attempts: u32,
+    clock_offset: SignedDuration,
+}
+
+impl Uploader {
+    /// An uploader retrying transient failures up to `max_attempts` times per file
+    /// (with exponential backoff from 0.5 s up to 30 s) before giving up for now.
+    #[must_use]
+    pub fn new(client: S3Client, max_attempts: u32, jitter_seed: u64) -> Self {
+        Self {
+            client,
+            backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(30), jitter_seed),
+            max_attempts: max_attempts.max(1),
+            clock_offset: SignedDuration::ZERO,
+        }
+    }
+
+    /// The correction applied to the wall clock when signing, learnt from a
+    /// `RequestTimeTooSkewed` reply.
+    #[must_use]
+    pub const fn clock_offset(&self) -> SignedDuration {
+        self.clock_offset
+    }
+
+    /// The S3 client (for read-back checks).
+    #[must_use]
+    pub const fn client(&self) -> &S3Client {
+        &self.client
+    }
+
+    /// Uploads every pending spool entry, oldest first. `sleep` is called between
+    /// retries (the platform decides how to wait).
+    ///
+    /// # Errors
+    /// Only spool IO errors; upload problems are reported in [`DrainReport::stopped`].
+    pub fn drain(
+        &mut self,
+        spool: &mut Spool,
+        transport: &mut dyn Transport,
+        clock: &dyn WallClock,
+        sleep: &mut dyn FnMut(Duration),
+    ) -> Result<DrainReport> {
+        let mut report = DrainReport::default();
+        for id in spool.pending()? {
+            let mut entry = match spool.read(id) {
+                Ok(e) => e,
+                Err(Error::CorruptSpoolEntry { reason, .. }) => {
+                    spool.quarantine(id, &reason)?;
+                    report.quarantined.push((id, reason));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let mut attempts = 0;
+            loop {
+                attempts += 1;
+                let failure = match self.attempt(&entry, transport, clock) {
+                    Ok(()) => {
+                        spool.remove(id)?;
+                        self.backoff.reset();
+                        report.delivered.push(Delivered {
+                            key: entry.key.clone(),
+                            bytes: entry.body.len(),
+                            attempts,
+                        });
+                        break;
+                    }
+                    Err(f) => f,
+                };
+                match &failure {
+                    UploadFailure::S3(f) if f.kind == FailureKind::Refused => {
+                        report.stopped = Some(Stop::Refused {
+                            key: entry.key,
+                            failure: f.clone(),
+                        });
+                        return Ok(report);
+                    }
+                    UploadFailure::S3(f) if f.kind == FailureKind::Rejected => {
+                        let reason = format!("S3 rejected {}: {f}", entry.key);
+                        spool.quarantine(id, &reason)?;
+                        report.quarantined.push((id, reason));
+                        break;
+                    }
+                    UploadFailure::S3(f) if f.kind == FailureKind::ClockSkew => {
+                        if let Some(server) = f.server_date {
+                            self.clock_offset = server.duration_since(clock.now());
+                        }
+                    }
+                    UploadFailure::S3(f) if f.kind == FailureKind::BadDigest => {
+                        // Damaged in transit or in memory: take the bytes from disk again.
+                        match spool.read(id) {
+                            Ok(fresh) => entry = fresh,
+                            Err(Error::CorruptSpoolEntry { reason, .. }) => {
+                                spool.quarantine(id, &reason)?;
+                                report.quarantined.push((id, reason));
+                                break;
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    _ => {}
+                }
+                if attempts >= self.max_attempts {
+                    report.stopped = Some(Stop::GaveUp {
+                        key: entry.key,
+                        last: failure,
+                        attempts,
+                    });
+                    return Ok(report);
+                }
+                report.retries += 1;
+                sleep(self.backoff.next_delay());
+            }
+        }
+        Ok(report)
+    }
+
+    /// One signed PUT of an entry.
+    fn attempt(
+        &self,
+        entry: &SpoolEntry,
+        transport: &mut dyn Transport,
+        clock: &dyn WallClock,
+    ) -> std::result::Result<(), UploadFailure> {
+        let now = clock.now().saturating_add(self.clock_offset).unwrap_or_else(|_| clock.now());
+        if !is_plausible(now) {
+            return Err(UploadFailure::ClockNotSet(now));
+        }
+        let request = self.client.put_object(&entry.key, &entry.body, now);
+        let response = transport.send(&request)?;
+        match interpret_put(&response) {
+            PutOutcome::Stored { .. } => Ok(()),
+            PutOutcome::Failed(f) => Err(f.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+    use crate::s3::{Credentials, S3Config};
+    use crate::transport::{HttpRequest, HttpResponse};
+    use std::collections::VecDeque;
+
+    /// A scripted transport: answers from a queue and records what it was sent.
+    struct Script {
+        answers: VecDeque<std::result::Result<HttpResponse, TransportError>>,
+        sent: Vec<(String, usize, Option<String>)>,
+    }
+
+    impl Transport for Script {
+        fn send(&mut self, r: &HttpRequest<'_>) -> std::result::Result<HttpResponse, TransportError> {
+            self.sent.push((r.redacted_url(), r.body.len(), r.header("content-length").map(str::to_owned)));
+            self.answers.pop_front().unwrap_or_else(|| Ok(status(200, "")))
+        }
+    }
+
+    fn status(code: u16, s3_code: &str) -> HttpResponse {
+        HttpResponse {
+            status: code,
+            headers: vec![("date".into(), "Thu, 01 Jan 2026 12:30:00 GMT".into())],
+            body: if s3_code.is_empty() { vec![] } else { format!("<Error><Code>{s3_code}</Code></Error>").into_bytes() },
+        }
+    }
+
+    fn setup(dir: &std::path::Path, windows: i64) -> (Node, Uploader) {
+        let mut node = Node::new(NodeConfig::new(StationId::new("st-1").expect("id")), Spool::open(dir).expect("spool"));
+        let sim = crate::sim::Simulator::new(3);
+        let t0 = 1_767_225_600_000;
+        for i in 0..windows * 180 {
+            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
+        }
+        node.flush().expect("flush");
+        let cfg = S3Config::new("http://127.0.0.1:1", "lake", "us-east-1", true).expect("cfg");
+        let client = S3Client::new(&cfg, Credentials::new("AKIAIOSFODNN7EXAMPLE", "secret", None)).expect("client");
+        (node, Uploader::new(client, 4, 1))
+    }
+
+    fn clock() -> FixedClock {
+        FixedClock("2026-01-01T12:00:00Z".parse().expect("ts"))
+    }
+
+    #[test]
+    fn drains_oldest_first_retrying_transient_failures() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut node, mut up) = setup(dir.path(), 3);
+        let mut t = Script {
+            answers: [Err(TransportError::Io("reset".into())), Ok(status(503, "SlowDown"))].into(),
+            sent: vec![],
+        };
+        let mut slept = Vec::new();
+        let report = up.drain(node.spool_mut(), &mut t, &clock(), &mut |d| slept.push(d)).expect("drain");
+        assert_eq!(report.delivered.len(), 3);
+        assert_eq!(report.delivered[0].attempts, 3);
+        assert_eq!(report.retries, 2);
+        assert_eq!(slept.len(), 2);
+        assert!(report.stopped.is_none());
+        assert!(node.spool().pending().expect("list").is_empty());
+        assert!(t.sent[0].0.ends_with("data_0000.parquet"));
+        assert!(t.sent[4].0.ends_with("data_0030.parquet"));
+        assert!(t.sent.iter().all(|(_, len, cl)| cl.as_deref() == Some(len.to_string().as_str())));
+    }
+
+    #[test]
+    fn refused_credentials_stop_the_drain_and_keep_the_data() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut node, mut up) = setup(dir.path(), 2);
+        let mut t = Script { answers: [Ok(status(403, "SignatureDoesNotMatch"))].into(), sent: vec![] };
+        let report = up.drain(node.spool_mut(), &mut t, &clock(), &mut |_| {}).expect("drain");
+        assert!(matches!(&report.stopped, Some(Stop::Refused { failure, .. }) if failure.code == "SignatureDoesNotMatch"));
+        assert_eq!(t.sent.len(), 1, "no hammering after an auth failure");
+        assert_eq!(node.spool().pending().expect("list").len(), 2);
+    }
+
+    #[test]
+    fn gives_up_after_the_attempt_budget_and_keeps_the_data() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut node, mut up) = setup(dir.path(), 1);
+        let mut t = Script { answers: (0..10).map(|_| Ok(status(500, "InternalError"))).collect(), sent: vec![] };
+        let report = up.drain(node.spool_mut(), &mut t, &clock(), &mut |_| {}).expect("drain");
+        assert!(matches!(report.stopped, Some(Stop::GaveUp { attempts: 4, .. })));
+        assert_eq!(node.spool().pending().expect("list").len(), 1);
+    }
+
+    #[test]
+    fn clock_skew_is_corrected_from_the_date_header() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut node, mut up) = setup(dir.path(), 1);
+        let mut t = Script { answers: [Ok(status(403, "RequestTimeTooSkewed"))].into(), sent: vec![] };
+        let report = up.drain(node.spool_mut(), &mut t, &clock(), &mut |_| {}).expect("drain");
+        assert_eq!(report.delivered.len(), 1);
+        assert_eq!(up.clock_offset(), SignedDuration::from_mins(30));
+    }
+
+    #[test]
+    fn rejected_objects_are_quarantined_and_the_rest_delivered() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut node, mut up) = setup(dir.path(), 2);
+        let mut t = Script { answers: [Ok(status(400, "InvalidArgument"))].into(), sent: vec![] };
+        let report = up.drain(node.spool_mut(), &mut t, &clock(), &mut |_| {}).expect("drain");
+        assert_eq!(report.quarantined.len(), 1);
+        assert_eq!(report.delivered.len(), 1);
+        assert!(dir.path().join("quarantine").is_dir());
+    }
+
+    #[test]
+    fn never_signs_with_an_unset_clock() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut node, mut up) = setup(dir.path(), 1);
+        let mut t = Script { answers: VecDeque::new(), sent: vec![] };
+        let report = up
+            .drain(node.spool_mut(), &mut t, &FixedClock(Timestamp::UNIX_EPOCH), &mut |_| {})
+            .expect("drain");
+        assert!(matches!(report.stopped, Some(Stop::GaveUp { last: UploadFailure::ClockNotSet(_), .. })));
+        assert!(t.sent.is_empty());
+    }
+}
