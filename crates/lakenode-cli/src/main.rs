@@ -1,1 +1,72 @@
-fn main(){}
+//! `lakenode`: the sensor node pipeline on a PC.
+//!
+//! `lakenode` with no arguments (what `cargo run --release` does) runs the demo: an S3
+//! server embedded in the process, simulated stations, every window signed, uploaded,
+//! read back and checked. See `lakenode --help` for the other commands.
+
+use std::io::IsTerminal as _;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use lakenode_cli::{DemoArgs, EncodeArgs, InspectArgs, RunArgs, ServeArgs, commands};
+
+/// Sensor node pipeline: clock-aligned Snappy Parquet windows, signed and PUT to S3.
+#[derive(Debug, Parser)]
+#[command(name = "lakenode", version, about, long_about = None)]
+struct Cli {
+    /// Log filter, e.g. `info`, `debug`, `lakenode=trace` (or set RUST_LOG).
+    #[arg(long, global = true, env = "LAKENODE_LOG", default_value = "info")]
+    log: String,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Simulate stations against an embedded S3 server, verify every file (the default).
+    Demo(DemoArgs),
+    /// Run the node loop against any S3 endpoint.
+    Run(RunArgs),
+    /// Encode one Parquet file from a CSV of samples.
+    Encode(EncodeArgs),
+    /// Describe a Parquet file: schema, row groups, encodings, sizes, metadata.
+    Inspect(InspectArgs),
+    /// Run the embedded S3 server on its own (credentials from AWS_* variables).
+    Serve(ServeArgs),
+}
+
+fn init_logging(filter: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .or_else(|| EnvFilter::try_new(filter).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    let result = match cli.command.unwrap_or_else(|| Command::Demo(DemoArgs::default())) {
+        Command::Demo(args) => commands::demo::run(&args),
+        Command::Run(args) => commands::run::run(&args),
+        Command::Encode(args) => commands::encode::run(&args),
+        Command::Inspect(args) => commands::inspect::run(&args),
+        Command::Serve(args) => commands::serve::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+

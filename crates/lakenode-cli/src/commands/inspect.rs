@@ -1,0 +1,125 @@
+//! `lakenode inspect`: what is in a Parquet file, for people checking what a node wrote.
+
+use std::fmt::Write as _;
+
+use bytes::Bytes;
+use lakenode::layout::rfc3339;
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::basic::{LogicalType, TimeUnit};
+use parquet::schema::types::ColumnDescriptor;
+
+use crate::InspectArgs;
+use crate::error::{CliError, CliResult};
+use crate::readback;
+
+/// Runs `lakenode inspect`.
+///
+/// # Errors
+/// If the file cannot be read or is not Parquet.
+pub fn run(args: &InspectArgs) -> CliResult<()> {
+    let data = std::fs::read(&args.file).map_err(|e| CliError::io(&args.file, e))?;
+    print!("{}", describe(&args.file.display().to_string(), data).map_err(|source| CliError::Parquet {
+        path: args.file.clone(),
+        source,
+    })?);
+    Ok(())
+}
+
+/// The report for a file's bytes.
+fn describe(name: &str, data: Vec<u8>) -> parquet::errors::Result<String> {
+    let size = data.len();
+    let footer_len = footer_length(&data);
+    let bytes = Bytes::from(data);
+    let reader = SerializedFileReader::new(bytes.clone())?;
+    let md = reader.metadata();
+    let fmd = md.file_metadata();
+    let mut out = String::new();
+    let _ = writeln!(out, "file        {name}");
+    let _ = writeln!(out, "size        {size} bytes (footer {footer_len} bytes)");
+    let _ = writeln!(out, "created by  {}", fmd.created_by().unwrap_or("?"));
+    let _ = writeln!(out, "rows        {}", fmd.num_rows());
+    let _ = writeln!(out, "row groups  {}", md.num_row_groups());
+    let _ = writeln!(out, "\nschema");
+    for c in fmd.schema_descr().columns() {
+        let _ = writeln!(out, "  {:<12} {}", c.name(), type_text(c));
+    }
+    for (i, rg) in md.row_groups().iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "\nrow group {i}: {} rows, {} bytes compressed, {} uncompressed",
+            rg.num_rows(),
+            rg.compressed_size(),
+            rg.total_byte_size()
+        );
+        let _ = writeln!(out, "  {:<12} {:<10} {:>10} {:>12} {:>6}  encodings", "column", "codec", "compressed", "uncompressed", "nulls");
+        for c in rg.columns() {
+            let encodings: Vec<String> = c.encodings().map(|e| format!("{e:?}")).collect();
+            let nulls = c
+                .statistics()
+                .and_then(parquet::file::statistics::Statistics::null_count_opt)
+                .map_or_else(|| "-".into(), |n| n.to_string());
+            let _ = writeln!(
+                out,
+                "  {:<12} {:<10} {:>10} {:>12} {:>6}  {}",
+                c.column_descr().name(),
+                format!("{:?}", c.compression()),
+                c.compressed_size(),
+                c.uncompressed_size(),
+                nulls,
+                encodings.join(",")
+            );
+        }
+    }
+    if let Some(kv) = fmd.key_value_metadata() {
+        let _ = writeln!(out, "\nkey/value metadata");
+        for e in kv {
+            let value = e.value.as_deref().unwrap_or("");
+            // Foreign writers embed whole schemas here; keep the report readable.
+            let shown = if value.len() > 120 { format!("{}... ({} bytes)", &value[..value.floor_char_boundary(120)], value.len()) } else { value.to_owned() };
+            let _ = writeln!(out, "  {} = {shown}", e.key);
+        }
+    }
+    match readback::decode(bytes.to_vec()) {
+        Ok(file) => match (file.samples.first(), file.samples.last()) {
+            (Some(f), Some(l)) => {
+                let _ = writeln!(out, "\ntime range  {} .. {} (UTC)", rfc3339(f.timestamp_ms), rfc3339(l.timestamp_ms));
+            }
+            _ => {
+                let _ = writeln!(out, "\ntime range  (no rows)");
+            }
+        },
+        Err(e) => {
+            let _ = writeln!(out, "\ntime range  unavailable: not a lakenode layout ({e})");
+        }
+    }
+    Ok(out)
+}
+
+/// Length of the Thrift footer, from the 8-byte trailer.
+fn footer_length(data: &[u8]) -> usize {
+    match data.len().checked_sub(8).and_then(|at| data.get(at..at + 4)) {
+        Some(b) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize + 8,
+        None => 0,
+    }
+}
+
+fn type_text(c: &ColumnDescriptor) -> String {
+    let mut t = format!("{}", c.physical_type());
+    match c.logical_type_ref() {
+        Some(LogicalType::Timestamp(ts)) => {
+            let unit = match ts.unit {
+                TimeUnit::MILLIS => "MILLIS",
+                TimeUnit::MICROS => "MICROS",
+                TimeUnit::NANOS => "NANOS",
+            };
+            let zone = if ts.is_adjusted_to_u_t_c { "UTC" } else { "local" };
+            let _ = write!(t, " TIMESTAMP({unit}, {zone})");
+        }
+        Some(l) => {
+            let _ = write!(t, " {l:?}");
+        }
+        None => {}
+    }
+    let rep = if c.self_type().is_optional() { "nullable" } else { "required" };
+    format!("{t} {rep}")
+}

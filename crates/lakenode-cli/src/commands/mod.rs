@@ -1,0 +1,7 @@
+//! One module per subcommand.
+
+pub mod demo;
+pub mod encode;
+pub mod inspect;
+pub mod run;
+pub mod serve;

@@ -1,0 +1,190 @@
+//! `lakenode run`: the node loop against any S3 endpoint, with simulated sensors (in
+//! virtual or real time) or samples from a CSV file.
+
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use lakenode::clock::{SystemClock, WallClock};
+use lakenode::layout::{Prefix, StationId, rfc3339};
+use lakenode::node::{Node, NodeConfig, Uploader};
+use lakenode::s3::{Credentials, S3Client, S3Config};
+use lakenode::schema::Schema;
+use lakenode::sim::{Simulator, mix64};
+use lakenode::spool::Spool;
+use lakenode::window::WindowSpec;
+use tracing::info;
+
+use crate::RunArgs;
+use crate::error::{CliError, CliResult};
+use crate::pipeline::{Pipeline, Stats};
+use crate::transport::{UreqTransport, is_loopback};
+
+/// Reads credentials from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and the optional
+/// `AWS_SESSION_TOKEN`.
+///
+/// # Errors
+/// [`CliError::Usage`] naming the missing variable.
+pub fn credentials_from_env() -> CliResult<Credentials> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let key = var("AWS_ACCESS_KEY_ID").ok_or_else(|| CliError::Usage("AWS_ACCESS_KEY_ID is not set".into()))?;
+    let secret =
+        var("AWS_SECRET_ACCESS_KEY").ok_or_else(|| CliError::Usage("AWS_SECRET_ACCESS_KEY is not set".into()))?;
+    Ok(Credentials::new(key, secret, var("AWS_SESSION_TOKEN")))
+}
+
+/// Parses an RFC 3339 `--start`.
+///
+/// # Errors
+/// [`CliError::Usage`] for text that is not RFC 3339.
+pub fn parse_start(text: &str) -> CliResult<i64> {
+    text.parse::<Timestamp>()
+        .map(Timestamp::as_millisecond)
+        .map_err(|e| CliError::Usage(format!("--start {text:?} is not an RFC 3339 time like 2026-01-01T00:00:00Z: {e}")))
+}
+
+/// The default start of a simulated period: `duration` before the current window.
+#[must_use]
+pub fn default_start(spec: WindowSpec, duration: Duration) -> i64 {
+    let now = SystemClock.now().as_millisecond();
+    let ms = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+    spec.window_start(now).saturating_sub(ms)
+}
+
+/// A per-station seed for retry jitter, so stations do not retry in lockstep.
+#[must_use]
+pub fn jitter_seed(station: &StationId) -> u64 {
+    station.as_str().bytes().fold(0, |h, b| mix64(h ^ u64::from(b)))
+}
+
+/// Simulates `samples` samples from `start_ms` as fast as possible, printing progress
+/// every few seconds on long runs.
+///
+/// # Errors
+/// As [`Pipeline::record`].
+pub fn simulate_virtual(
+    pipeline: &mut Pipeline,
+    sim: &Simulator,
+    spec: WindowSpec,
+    start_ms: i64,
+    samples: i64,
+    label: &str,
+) -> CliResult<()> {
+    let started = Instant::now();
+    let mut last_report = started;
+    for i in 0..samples {
+        pipeline.record(sim.sample_at(start_ms + i * spec.interval_ms()))?;
+        if last_report.elapsed() >= Duration::from_secs(2) {
+            last_report = Instant::now();
+            #[allow(clippy::cast_precision_loss)]
+            let pct = (i + 1) as f64 * 100.0 / samples as f64;
+            eprintln!(
+                "progress: {label}: {}/{} samples ({pct:.0}%), virtual time {}",
+                i + 1,
+                samples,
+                rfc3339(start_ms + i * spec.interval_ms())
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Runs `lakenode run`.
+///
+/// # Errors
+/// Configuration, input, spool and upload errors (see [`CliError::exit_code`]).
+pub fn run(args: &RunArgs) -> CliResult<()> {
+    let spec = args.window.spec()?;
+    let profile = args.window.profile()?;
+    let station = StationId::new(args.station.clone())?;
+    let prefix = args.prefix.as_deref().map(Prefix::new).transpose()?;
+    let s3 = S3Config::new(&args.endpoint, &args.bucket, &args.region, args.path_style)?;
+    if s3.endpoint.scheme() == "http" && !is_loopback(&s3.endpoint) && !args.allow_http {
+        return Err(CliError::Usage(format!(
+            "refusing plain http to {}: use https, or pass --allow-http if this network is trusted",
+            s3.endpoint
+        )));
+    }
+    let client = S3Client::new(&s3, credentials_from_env()?)?;
+
+    // Read a CSV completely before anything is spooled: a malformed file changes nothing.
+    let csv = match &args.csv {
+        Some(path) => {
+            let file = std::fs::File::open(path).map_err(|e| CliError::io(path, e))?;
+            let parsed = crate::csv_input::read_samples(&path.display().to_string(), std::io::BufReader::new(file))?;
+            for w in &parsed.warnings {
+                tracing::warn!("{w}");
+            }
+            Some(parsed)
+        }
+        None => None,
+    };
+    let schema = match (&args.columns, &csv) {
+        (Some(list), _) => Schema::parse_list(list)?,
+        (None, Some(c)) => c.schema.clone(),
+        (None, None) => Schema::default(),
+    };
+
+    let config = NodeConfig {
+        prefix,
+        schema,
+        profile,
+        spec,
+        ..NodeConfig::new(station.clone())
+    };
+    let node = Node::new(config, Spool::open(&args.spool)?);
+    let uploader = Uploader::new(client, args.max_attempts, jitter_seed(&station));
+    let mut pipeline = Pipeline::new(node, uploader, UreqTransport::new(args.timeout));
+    pipeline.resume()?;
+
+    let started = Instant::now();
+    match (&csv, args.simulate) {
+        (Some(parsed), _) => {
+            info!(rows = parsed.samples.len(), "uploading samples from CSV");
+            for s in &parsed.samples {
+                pipeline.record(*s)?;
+            }
+        }
+        (None, Some(seed)) => {
+            let sim = Simulator::new(seed);
+            match args.duration {
+                Some(duration) => {
+                    let start = match &args.start {
+                        Some(text) => parse_start(text)?,
+                        None => default_start(spec, duration),
+                    };
+                    let n = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX) / spec.interval_ms();
+                    info!(%station, start = %rfc3339(start), samples = n, "simulating in virtual time");
+                    simulate_virtual(&mut pipeline, &sim, spec, start, n, station.as_str())?;
+                }
+                None => simulate_real_time(&mut pipeline, &sim, spec)?,
+            }
+        }
+        (None, None) => return Err(CliError::Usage("give --simulate SEED or --csv FILE".into())),
+    }
+    let stats = pipeline.finish()?;
+    print_summary(&station, &stats, started.elapsed());
+    Ok(())
+}
+
+/// Samples on the interval grid in real time until the process is stopped.
+fn simulate_real_time(pipeline: &mut Pipeline, sim: &Simulator, spec: WindowSpec) -> CliResult<()> {
+    info!("sampling in real time every {} ms; stop with Ctrl-C", spec.interval_ms());
+    loop {
+        let now = SystemClock.now().as_millisecond();
+        let next = (now.div_euclid(spec.interval_ms()) + 1) * spec.interval_ms();
+        std::thread::sleep(Duration::from_millis(u64::try_from(next - now).unwrap_or(0)));
+        pipeline.record(sim.sample_at(next))?;
+    }
+}
+
+fn print_summary(station: &StationId, stats: &Stats, wall: Duration) {
+    println!(
+        "station {station}: {} samples, {} files uploaded ({} bytes), {} retries, {} quarantined, {:.2} s",
+        stats.samples,
+        stats.delivered.len(),
+        stats.delivered_bytes(),
+        stats.retries,
+        stats.quarantined,
+        wall.as_secs_f64()
+    );
+}

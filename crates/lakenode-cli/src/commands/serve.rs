@@ -1,0 +1,36 @@
+//! `lakenode serve`: the embedded, signature-checking S3 server as a process of its
+//! own, for pointing `lakenode run` (or any S3 client) at it. Credentials come from
+//! `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, so the secret is never printed.
+
+use lakenode_embedded_s3::{EmbeddedS3, ServerConfig};
+
+use crate::ServeArgs;
+use crate::commands::run::credentials_from_env;
+use crate::error::{CliError, CliResult};
+
+/// Runs the server until the process is stopped.
+///
+/// # Errors
+/// Missing credentials, an unusable directory or port.
+pub fn run(args: &ServeArgs) -> CliResult<()> {
+    credentials_from_env()?;
+    let var = |n: &str| std::env::var(n).unwrap_or_default();
+    let mut config = ServerConfig::new(&args.data_dir, var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY"));
+    config.addr.set_port(args.port);
+    for bucket in &args.bucket {
+        // Validate like a client would, then create it as s3s-fs stores buckets: a directory.
+        lakenode::s3::S3Config::new("http://127.0.0.1", bucket, "us-east-1", true)?;
+        let dir = args.data_dir.join(bucket);
+        std::fs::create_dir_all(&dir).map_err(|e| CliError::io(&dir, e))?;
+    }
+    let server = EmbeddedS3::start(config)?;
+    // The one line scripts wait for; stdout is flushed at each newline on a terminal,
+    // and explicitly here for pipes.
+    println!("listening on {}", server.endpoint());
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    eprintln!("data in {}; stop with Ctrl-C", server.data_dir().display());
+    loop {
+        std::thread::park();
+    }
+}

@@ -1,0 +1,188 @@
+//! Samples from a CSV file: a `timestamp` column (RFC 3339 or epoch milliseconds) and
+//! measurement columns named as in the schema; an empty field is a missing reading.
+//!
+//! Malformed input (unknown columns, text where a number belongs, timestamps out of
+//! order, ragged rows) is an error naming the line and column, found before anything
+//! is written. NaN and out-of-range numbers are failed readings: they become null and
+//! are counted as warnings, like on the node.
+
+use std::io::Read;
+
+use jiff::Timestamp;
+use lakenode::sample::Sample;
+use lakenode::schema::{Measurement, Schema, TIMESTAMP_COLUMN, known_names};
+
+use crate::error::{CliError, CliResult};
+
+/// Largest number of readings reported one by one; the rest are only counted.
+const MAX_LISTED_WARNINGS: usize = 10;
+
+/// The parsed file.
+#[derive(Debug, Clone)]
+pub struct CsvSamples {
+    /// The measurement columns found in the header.
+    pub schema: Schema,
+    /// Samples in file order (strictly increasing time).
+    pub samples: Vec<Sample>,
+    /// Readings stored as null because they were invalid (first few, described).
+    pub warnings: Vec<String>,
+    /// Total invalid readings.
+    pub invalid_readings: usize,
+}
+
+/// Parses CSV samples. `name` is used in messages (the file path).
+///
+/// # Errors
+/// [`CliError::Input`] with the line and column of the first problem.
+pub fn read_samples(name: &str, input: impl Read) -> CliResult<CsvSamples> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(input);
+    let at = |line: u64, msg: String| CliError::Input {
+        location: format!("{name}:{line}"),
+        message: msg,
+    };
+    let headers = reader
+        .headers()
+        .map_err(|e| at(1, format!("cannot read the header: {e}")))?
+        .clone();
+    if headers.get(0) != Some(TIMESTAMP_COLUMN) {
+        return Err(at(1, format!("the first column must be `{TIMESTAMP_COLUMN}`")));
+    }
+    let mut columns = Vec::with_capacity(headers.len() - 1);
+    for h in headers.iter().skip(1) {
+        let m = Measurement::from_name(h)
+            .ok_or_else(|| at(1, format!("unknown column `{h}`; known columns: {}", known_names())))?;
+        if columns.contains(&m) {
+            return Err(at(1, format!("column `{h}` appears twice")));
+        }
+        columns.push(m);
+    }
+    let schema = Schema::new(columns.iter().copied()).map_err(|e| at(1, e.to_string()))?;
+
+    let mut out = CsvSamples {
+        schema,
+        samples: Vec::new(),
+        warnings: Vec::new(),
+        invalid_readings: 0,
+    };
+    let mut record = csv::StringRecord::new();
+    loop {
+        let line = reader.position().line();
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(at(line, csv_error_message(&e))),
+        }
+        let line = record.position().map_or(line, csv::Position::line);
+        let ts_text = record.get(0).unwrap_or_default();
+        let ts = parse_timestamp(ts_text).map_err(|m| at(line, m))?;
+        if let Some(prev) = out.samples.last()
+            && ts <= prev.timestamp_ms
+        {
+            return Err(at(
+                line,
+                format!("timestamp {ts_text} is not after the previous row's; rows must be in increasing time order"),
+            ));
+        }
+        let mut sample = Sample::new(ts);
+        for (field, &m) in record.iter().skip(1).zip(&columns) {
+            if field.is_empty() {
+                continue;
+            }
+            let raw: f64 = field
+                .parse()
+                .map_err(|_| at(line, format!("column `{m}`: {field:?} is not a number")))?;
+            if let Err(why) = sample.record(m, raw) {
+                out.invalid_readings += 1;
+                if out.warnings.len() < MAX_LISTED_WARNINGS {
+                    out.warnings.push(format!("{name}:{line}: column `{m}`: {why}; stored as null"));
+                }
+            }
+        }
+        out.samples.push(sample);
+    }
+    if out.samples.is_empty() {
+        return Err(at(1, "no data rows".into()));
+    }
+    Ok(out)
+}
+
+fn csv_error_message(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("expected {expected_len} fields like the header, found {len}")
+        }
+        csv::ErrorKind::Utf8 { .. } => "the line is not valid UTF-8 text".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// RFC 3339 (`2026-01-01T00:00:05Z`, any offset) or integer epoch milliseconds.
+fn parse_timestamp(text: &str) -> Result<i64, String> {
+    if text.is_empty() {
+        return Err("the timestamp is empty".into());
+    }
+    if text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        return text
+            .parse::<i64>()
+            .ok()
+            .filter(|ms| Timestamp::from_millisecond(*ms).is_ok())
+            .ok_or_else(|| format!("timestamp {text:?} is not a valid epoch millisecond value"));
+    }
+    text.parse::<Timestamp>()
+        .map(Timestamp::as_millisecond)
+        .map_err(|_| format!("timestamp {text:?} is neither RFC 3339 (2026-01-01T00:00:05Z) nor epoch milliseconds"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> CliResult<CsvSamples> {
+        read_samples("in.csv", text.as_bytes())
+    }
+
+    #[test]
+    fn reads_rfc3339_and_epoch_ms_with_nulls() {
+        let s = parse("timestamp,pm25,temperature\n2026-01-01T00:00:00Z,12,21.374\n1767225605000,,NaN\n")
+            .expect("valid csv");
+        assert_eq!(s.schema.columns(), [Measurement::Temperature, Measurement::Pm25]);
+        assert_eq!(s.samples.len(), 2);
+        assert_eq!(s.samples[0].timestamp_ms, 1_767_225_600_000);
+        assert_eq!(s.samples[0].count(Measurement::Temperature), Some(2137));
+        assert_eq!(s.samples[1].count(Measurement::Pm25), None);
+        assert_eq!(s.invalid_readings, 1);
+        assert!(s.warnings[0].contains("in.csv:3: column `temperature`"), "{:?}", s.warnings);
+    }
+
+    #[test]
+    fn offsets_are_converted_to_utc() {
+        let s = parse("timestamp,co2\n2026-01-01T01:00:00+01:00,500\n").expect("valid");
+        assert_eq!(s.samples[0].timestamp_ms, 1_767_225_600_000);
+    }
+
+    #[test]
+    fn malformed_input_names_line_and_problem() {
+        let cases = [
+            ("time,co2\n1,2\n", "in.csv:1: the first column must be `timestamp`"),
+            ("timestamp,wind\n1,2\n", "unknown column `wind`"),
+            ("timestamp,co2,co2\n1,2,3\n", "appears twice"),
+            ("timestamp,co2\n1767225600000,abc\n", "in.csv:2: column `co2`: \"abc\" is not a number"),
+            ("timestamp,co2\n1767225600000,1\n1767225600000,2\n", "in.csv:3: timestamp"),
+            ("timestamp,co2\n1767225600000,1,9\n", "in.csv:2: expected 2 fields"),
+            ("timestamp,co2\nyesterday,1\n", "neither RFC 3339"),
+            ("timestamp,co2\n", "no data rows"),
+            ("timestamp\n1767225600000\n", "at least one measurement"),
+            ("timestamp,co2\n99999999999999999,1\n", "not a valid epoch"),
+        ];
+        for (input, expected) in cases {
+            let err = parse(input).expect_err(input).to_string();
+            assert!(err.contains(expected), "{input:?}: {err}");
+        }
+        let err = read_samples("bin.csv", &b"timestamp,co2\n1767225600000,\xff\xfe\n"[..]).expect_err("binary");
+        assert!(err.to_string().contains("bin.csv:2"), "{err}");
+    }
+}

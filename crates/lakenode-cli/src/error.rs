@@ -1,0 +1,100 @@
+//! The CLI's error type and its exit codes.
+
+use std::path::PathBuf;
+
+use lakenode::s3::S3Failure;
+
+/// Everything a command can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// An error from the core (configuration, spool, encoding).
+    #[error(transparent)]
+    Core(#[from] lakenode::Error),
+    /// A usage or configuration problem found by the CLI.
+    #[error("{0}")]
+    Usage(String),
+    /// A file could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Bad input data (CSV), with its location.
+    #[error("{location}: {message}")]
+    Input {
+        /// File and line.
+        location: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A Parquet file could not be read.
+    #[error("{}: not a readable Parquet file: {source}", path.display())]
+    Parquet {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: parquet::errors::ParquetError,
+    },
+    /// S3 refused the credentials, permissions or bucket.
+    #[error("S3 refused the upload of {key}: {failure}\n  hint: {}", hint(failure))]
+    Refused {
+        /// The key being uploaded.
+        key: String,
+        /// S3's answer.
+        failure: S3Failure,
+    },
+    /// Uploads did not complete; the data is safe in the spool.
+    #[error("{pending} file(s) could not be uploaded and remain in the spool {}: {reason}\n  run the same command again to retry", spool.display())]
+    Incomplete {
+        /// Files still spooled.
+        pending: usize,
+        /// The spool directory.
+        spool: PathBuf,
+        /// The last failure.
+        reason: String,
+    },
+    /// A read-back check of the uploaded data failed.
+    #[error("verification failed: {0}")]
+    Verify(String),
+    /// The embedded S3 server could not start.
+    #[error(transparent)]
+    Server(#[from] lakenode_embedded_s3::Error),
+}
+
+impl CliError {
+    /// Process exit code: 1 general failure, 3 S3 refused the credentials or bucket,
+    /// 4 uploads incomplete (data kept in the spool). Clap uses 2 for usage errors.
+    #[must_use]
+    pub const fn exit_code(&self) -> u8 {
+        match self {
+            Self::Refused { .. } => 3,
+            Self::Incomplete { .. } => 4,
+            _ => 1,
+        }
+    }
+
+    /// Shorthand for an IO error on `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+fn hint(f: &S3Failure) -> &'static str {
+    match f.code.as_str() {
+        "SignatureDoesNotMatch" => "the secret key does not match the access key (check AWS_SECRET_ACCESS_KEY)",
+        "InvalidAccessKeyId" => "the access key is unknown to this endpoint (check AWS_ACCESS_KEY_ID and --endpoint)",
+        "AccessDenied" => "the credentials may not write here (check the IAM policy and --prefix)",
+        "ExpiredToken" | "InvalidToken" => "the session token expired or is invalid (refresh AWS_SESSION_TOKEN)",
+        "NoSuchBucket" => "the bucket does not exist (check --bucket)",
+        "PermanentRedirect" | "AuthorizationHeaderMalformed" => "the bucket is in another region (check --region)",
+        _ => "check the endpoint, bucket, region and credentials",
+    }
+}
+
+/// Result alias for commands.
+pub type CliResult<T> = Result<T, CliError>;

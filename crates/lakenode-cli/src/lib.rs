@@ -1,0 +1,194 @@
+//! The `lakenode` command's library: host transport (ureq), CSV input, the pipeline
+//! driver shared by `run` and `demo`, and the commands themselves. `main.rs` only
+//! parses arguments and maps errors to exit codes; integration tests use this crate.
+
+pub mod commands;
+pub mod csv_input;
+pub mod error;
+pub mod pipeline;
+pub mod readback;
+pub mod transport;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::error::CliError;
+
+/// Sampling and file options shared by the commands that take samples.
+#[derive(Debug, Clone, Args)]
+pub struct WindowArgs {
+    /// Time between samples.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Window length; windows are aligned to UTC (must divide 24 h).
+    #[arg(long, default_value = "15m", value_parser = parse_duration)]
+    pub window: Duration,
+    /// Writer profile.
+    #[arg(long, default_value = "compat", value_parser = ["compat"])]
+    pub profile: String,
+}
+
+/// `lakenode demo`.
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Where the embedded S3 stores objects and the spools live (kept after exit);
+    /// default: a new directory under ./lakenode-demo/.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Hours of virtual time to simulate per station.
+    #[arg(long, default_value_t = 6.0)]
+    pub hours: f64,
+    /// Number of simulated stations.
+    #[arg(long, default_value_t = 1)]
+    pub stations: u32,
+    /// Seed of the simulation (same seed, same readings).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Start of the simulated period (RFC 3339); default: the hours before the current
+    /// window.
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Sampling and file options.
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+impl Default for DemoArgs {
+    fn default() -> Self {
+        Self {
+            data_dir: None,
+            hours: 6.0,
+            stations: 1,
+            seed: 1,
+            start: None,
+            window: WindowArgs {
+                interval: Duration::from_secs(5),
+                window: Duration::from_secs(900),
+                profile: "compat".into(),
+            },
+        }
+    }
+}
+
+/// `lakenode run`.
+#[derive(Debug, Clone, Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["simulate", "csv"]))]
+pub struct RunArgs {
+    /// S3 endpoint, e.g. https://s3.eu-central-1.amazonaws.com or http://127.0.0.1:9000.
+    #[arg(long)]
+    pub endpoint: String,
+    /// Bucket name.
+    #[arg(long)]
+    pub bucket: String,
+    /// Signing region.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// Path-style URLs (endpoint/bucket/key); needed for IP endpoints and most
+    /// self-hosted stores.
+    #[arg(long)]
+    pub path_style: bool,
+    /// Key prefix inside the bucket.
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Station id (a UUIDv7 by convention).
+    #[arg(long)]
+    pub station: String,
+    /// Spool directory: sealed files wait here until S3 confirms them.
+    #[arg(long)]
+    pub spool: PathBuf,
+    /// Simulate sensors with this seed.
+    #[arg(long)]
+    pub simulate: Option<u64>,
+    /// With --simulate: start of virtual time (RFC 3339); default: the --duration
+    /// before the current window.
+    #[arg(long, requires = "simulate")]
+    pub start: Option<String>,
+    /// With --simulate: simulate this much virtual time as fast as possible, then
+    /// exit once everything is uploaded. Without it, sample in real time until stopped.
+    #[arg(long, requires = "simulate", value_parser = parse_duration)]
+    pub duration: Option<Duration>,
+    /// Read samples from a CSV file (header: timestamp plus column names).
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// Measurement columns of the station (comma separated; default: all, or the
+    /// CSV header's).
+    #[arg(long)]
+    pub columns: Option<String>,
+    /// Attempts per file before the uploader backs off until the next window.
+    #[arg(long, default_value_t = 6)]
+    pub max_attempts: u32,
+    /// Timeout of each HTTP request.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Allow plain http:// to an endpoint that is not on this machine (credentials and
+    /// data then cross the network unencrypted).
+    #[arg(long)]
+    pub allow_http: bool,
+    /// Sampling and file options.
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+/// `lakenode encode`.
+#[derive(Debug, Clone, Args)]
+pub struct EncodeArgs {
+    /// CSV of samples: `timestamp` (RFC 3339 or epoch ms) plus measurement columns.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Parquet file to write.
+    #[arg(long)]
+    pub output: PathBuf,
+    /// Station id written into the file's metadata.
+    #[arg(long, default_value = "local")]
+    pub station: String,
+    /// Sampling and file options.
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+/// `lakenode inspect`.
+#[derive(Debug, Clone, Args)]
+pub struct InspectArgs {
+    /// The Parquet file.
+    pub file: PathBuf,
+}
+
+/// `lakenode serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Directory for buckets and objects.
+    #[arg(long)]
+    pub data_dir: PathBuf,
+    /// Port on 127.0.0.1 (0: any free port; the address is printed).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Buckets to create at start.
+    #[arg(long)]
+    pub bucket: Vec<String>,
+}
+
+/// Parses `5s`, `15m`, `6h`, `1h30m`, `500ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration like 5s, 15m or 6h: {e}"))
+}
+
+impl WindowArgs {
+    /// The validated window spec.
+    ///
+    /// # Errors
+    /// The core's message naming `interval` or `window`.
+    pub fn spec(&self) -> Result<lakenode::window::WindowSpec, CliError> {
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        Ok(lakenode::window::WindowSpec::new(ms(self.interval), ms(self.window))?)
+    }
+
+    /// The writer profile.
+    ///
+    /// # Errors
+    /// For an unknown profile name.
+    pub fn profile(&self) -> Result<lakenode::encode::WriterProfile, CliError> {
+        Ok(lakenode::encode::WriterProfile::parse(&self.profile)?)
+    }
+}
