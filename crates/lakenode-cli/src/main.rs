@@ -36,13 +36,22 @@ enum Command {
     Serve(ServeArgs),
 }
 
+/// Libraries whose debug output contains request URLs, i.e. presigned signatures:
+/// they log at warn level at most, whatever the filter asks.
+const URL_LOGGING_TARGETS: [&str; 7] = ["ureq", "ureq_proto", "rustls", "s3s", "s3s_fs", "hyper", "hyper_util"];
+
 fn init_logging(filter: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = std::env::var("RUST_LOG")
+    let mut filter = std::env::var("RUST_LOG")
         .ok()
         .and_then(|f| EnvFilter::try_new(f).ok())
         .or_else(|| EnvFilter::try_new(filter).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
+    for target in URL_LOGGING_TARGETS {
+        if let Ok(d) = format!("{target}=warn").parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

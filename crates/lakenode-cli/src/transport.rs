@@ -108,3 +108,88 @@ pub fn is_loopback(url: &url::Url) -> bool {
         None => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead as _, BufReader, Write as _};
+    use std::net::TcpListener;
+
+    use lakenode::s3::{Credentials, S3Client, S3Config, content_md5};
+
+    /// Accepts one connection, records the raw request head and body, answers `reply`.
+    fn capture_one(listener: TcpListener, reply: &'static str) -> std::thread::JoinHandle<(String, Vec<u8>)> {
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().expect("accept");
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut head = String::new();
+            loop {
+                let mut line = String::new();
+                reader.read_line(&mut line).expect("read head");
+                head.push_str(&line);
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+            }
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let mut body = vec![0; len];
+            reader.read_exact(&mut body).expect("read body");
+            let mut stream = stream;
+            stream.write_all(reply.as_bytes()).expect("reply");
+            (head, body)
+        })
+    }
+
+    #[test]
+    fn put_on_the_wire_has_content_length_and_never_chunked_encoding() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+        let server = capture_one(listener, "HTTP/1.1 200 OK\r\nETag: \"x\"\r\nContent-Length: 0\r\n\r\n");
+
+        let cfg = S3Config::new(&endpoint, "lake", "us-east-1", true).expect("config");
+        let client = S3Client::new(&cfg, Credentials::new("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", None))
+            .expect("client");
+        // Larger than one 8 KiB write, so the body goes out in several pieces.
+        let body: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        let request = client.put_object("station=s/data_0000.parquet", &body, jiff::Timestamp::now());
+        let response = UreqTransport::new(Duration::from_secs(10)).send(&request).expect("response");
+        assert_eq!(response.status, 200);
+
+        let (head, received) = server.join().expect("server thread");
+        let lower = head.to_ascii_lowercase();
+        assert!(lower.starts_with("put /lake/station%3ds/data_0000.parquet?"), "{head}");
+        assert_eq!(lower.matches("content-length: 20000\r\n").count(), 1, "exactly one Content-Length: {head}");
+        assert!(!lower.contains("transfer-encoding"), "{head}");
+        assert!(lower.contains(&format!("content-md5: {}\r\n", content_md5(&body).to_ascii_lowercase())), "{head}");
+        assert_eq!(received, body);
+    }
+
+    #[test]
+    fn connection_refused_is_a_transport_error_without_the_signature() {
+        let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let cfg = S3Config::new(&format!("http://127.0.0.1:{port}"), "lake", "us-east-1", true).expect("config");
+        let client = S3Client::new(&cfg, Credentials::new("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", None))
+            .expect("client");
+        let request = client.put_object("k.parquet", b"x", jiff::Timestamp::now());
+        let err = UreqTransport::new(Duration::from_secs(5)).send(&request).expect_err("nothing listens");
+        assert!(matches!(err, TransportError::Connect(_) | TransportError::Io(_)), "{err:?}");
+        assert!(!err.to_string().contains("X-Amz-Signature"), "{err}");
+    }
+
+    #[test]
+    fn loopback_detection() {
+        for (u, want) in [
+            ("http://127.0.0.1:9000", true),
+            ("http://[::1]:9000", true),
+            ("http://localhost:9000", true),
+            ("http://10.0.0.5:9000", false),
+            ("https://s3.amazonaws.com", false),
+        ] {
+            assert_eq!(is_loopback(&url::Url::parse(u).expect("url")), want, "{u}");
+        }
+    }
+}

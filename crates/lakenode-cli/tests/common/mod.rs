@@ -1,0 +1,123 @@
+//! Helpers shared by the integration tests: the `lakenode` binary, AWS's documented
+//! example credentials, and the independent Python readers' check.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use lakenode::sample::Sample;
+use lakenode::schema::Measurement;
+
+/// AWS's documented example access key id.
+pub const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+/// AWS's documented example secret key.
+pub const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+/// The `lakenode` binary with no AWS variables inherited.
+pub fn lakenode() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_lakenode"));
+    for v in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "RUST_LOG", "LAKENODE_LOG"] {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// `lakenode` with the example credentials set.
+pub fn lakenode_with_credentials() -> Command {
+    let mut c = lakenode();
+    c.env("AWS_ACCESS_KEY_ID", KEY).env("AWS_SECRET_ACCESS_KEY", SECRET);
+    c
+}
+
+/// Runs a command, returning its output with stdout/stderr as text.
+pub fn output(cmd: &mut Command) -> (Output, String, String) {
+    let out = cmd.output().expect("spawn lakenode");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out, stdout, stderr)
+}
+
+/// Asserts success and returns stdout.
+pub fn success(cmd: &mut Command) -> String {
+    let (out, stdout, stderr) = output(cmd);
+    assert!(out.status.success(), "failed with {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
+    stdout
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// The Python with pyarrow, duckdb and polars: `LAKENODE_PYTHON`, else the workspace's
+/// `.venv` (made by scripts/test.sh), else `python3`.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("LAKENODE_PYTHON") {
+        return p.into();
+    }
+    let venv = workspace_root().join(".venv/bin/python");
+    if venv.exists() { venv } else { "python3".into() }
+}
+
+/// Runs the readers' check over `lake`; returns (success, combined output).
+pub fn check_lake(lake: &Path, extra: &[&str]) -> (bool, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/readers/check_lake.py");
+    let out = Command::new(python())
+        .arg(script)
+        .arg(lake)
+        .args(extra)
+        .output()
+        .expect("run python (set LAKENODE_PYTHON or run scripts/test.sh)");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        !text.contains("missing Parquet reader"),
+        "the Parquet readers are not installed for {}: {text}",
+        python().display()
+    );
+    (out.status.success(), text)
+}
+
+/// Asserts the readers' check passes, printing its summary line.
+pub fn assert_lake_ok(lake: &Path, extra: &[&str]) {
+    let (ok, text) = check_lake(lake, extra);
+    println!("{text}");
+    assert!(ok, "readers' check failed:\n{text}");
+}
+
+/// Writes the expected samples of each station as the JSON `check_lake.py` reads:
+/// `{station: {timestamp_ms: {column: count or null}}}`.
+pub fn write_expected(path: &Path, stations: &BTreeMap<String, Vec<Sample>>, columns: &[Measurement]) {
+    let mut json = String::from("{");
+    for (si, (station, samples)) in stations.iter().enumerate() {
+        let _ = write!(json, "{}\"{station}\":{{", if si > 0 { "," } else { "" });
+        for (i, s) in samples.iter().enumerate() {
+            let _ = write!(json, "{}\"{}\":{{", if i > 0 { "," } else { "" }, s.timestamp_ms);
+            for (ci, m) in columns.iter().enumerate() {
+                let v = s.count(*m).map_or_else(|| "null".to_owned(), |c| c.to_string());
+                let _ = write!(json, "{}\"{}\":{v}", if ci > 0 { "," } else { "" }, m.name());
+            }
+            json.push('}');
+        }
+        json.push('}');
+    }
+    json.push('}');
+    std::fs::write(path, json).unwrap();
+}
+
+/// Files with extension `ext` under `dir`, recursively.
+pub fn files_with_extension(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_with_extension(&p, ext));
+            } else if p.extension().is_some_and(|x| x == ext) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
