@@ -46,15 +46,27 @@ pub fn read_samples(name: &str, input: impl Read) -> CliResult<CsvSamples> {
     };
     let headers = reader
         .headers()
-        .map_err(|e| at(1, format!("cannot read the header: {e}")))?
+        .map_err(|e| {
+            at(
+                1,
+                format!("cannot read the header: {}", csv_error_message(&e)),
+            )
+        })?
         .clone();
     if headers.get(0) != Some(TIMESTAMP_COLUMN) {
-        return Err(at(1, format!("the first column must be `{TIMESTAMP_COLUMN}`")));
+        return Err(at(
+            1,
+            format!("the first column must be `{TIMESTAMP_COLUMN}`"),
+        ));
     }
     let mut columns = Vec::with_capacity(headers.len() - 1);
     for h in headers.iter().skip(1) {
-        let m = Measurement::from_name(h)
-            .ok_or_else(|| at(1, format!("unknown column `{h}`; known columns: {}", known_names())))?;
+        let m = Measurement::from_name(h).ok_or_else(|| {
+            at(
+                1,
+                format!("unknown column `{h}`; known columns: {}", known_names()),
+            )
+        })?;
         if columns.contains(&m) {
             return Err(at(1, format!("column `{h}` appears twice")));
         }
@@ -84,7 +96,9 @@ pub fn read_samples(name: &str, input: impl Read) -> CliResult<CsvSamples> {
         {
             return Err(at(
                 line,
-                format!("timestamp {ts_text} is not after the previous row's; rows must be in increasing time order"),
+                format!(
+                    "timestamp {ts_text} is not after the previous row's; rows must be in increasing time order"
+                ),
             ));
         }
         let mut sample = Sample::new(ts);
@@ -98,7 +112,9 @@ pub fn read_samples(name: &str, input: impl Read) -> CliResult<CsvSamples> {
             if let Err(why) = sample.record(m, raw) {
                 out.invalid_readings += 1;
                 if out.warnings.len() < MAX_LISTED_WARNINGS {
-                    out.warnings.push(format!("{name}:{line}: column `{m}`: {why}; stored as null"));
+                    out.warnings.push(format!(
+                        "{name}:{line}: column `{m}`: {why}; stored as null"
+                    ));
                 }
             }
         }
@@ -112,7 +128,9 @@ pub fn read_samples(name: &str, input: impl Read) -> CliResult<CsvSamples> {
 
 fn csv_error_message(e: &csv::Error) -> String {
     match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
             format!("expected {expected_len} fields like the header, found {len}")
         }
         csv::ErrorKind::Utf8 { .. } => "the line is not valid UTF-8 text".into(),
@@ -147,15 +165,24 @@ mod tests {
 
     #[test]
     fn reads_rfc3339_and_epoch_ms_with_nulls() {
-        let s = parse("timestamp,pm25,temperature\n2026-01-01T00:00:00Z,12,21.374\n1767225605000,,NaN\n")
-            .expect("valid csv");
-        assert_eq!(s.schema.columns(), [Measurement::Temperature, Measurement::Pm25]);
+        let s = parse(
+            "timestamp,pm25,temperature\n2026-01-01T00:00:00Z,12,21.374\n1767225605000,,NaN\n",
+        )
+        .expect("valid csv");
+        assert_eq!(
+            s.schema.columns(),
+            [Measurement::Temperature, Measurement::Pm25]
+        );
         assert_eq!(s.samples.len(), 2);
         assert_eq!(s.samples[0].timestamp_ms, 1_767_225_600_000);
         assert_eq!(s.samples[0].count(Measurement::Temperature), Some(2137));
         assert_eq!(s.samples[1].count(Measurement::Pm25), None);
         assert_eq!(s.invalid_readings, 1);
-        assert!(s.warnings[0].contains("in.csv:3: column `temperature`"), "{:?}", s.warnings);
+        assert!(
+            s.warnings[0].contains("in.csv:3: column `temperature`"),
+            "{:?}",
+            s.warnings
+        );
     }
 
     #[test]
@@ -167,12 +194,24 @@ mod tests {
     #[test]
     fn malformed_input_names_line_and_problem() {
         let cases = [
-            ("time,co2\n1,2\n", "in.csv:1: the first column must be `timestamp`"),
+            (
+                "time,co2\n1,2\n",
+                "in.csv:1: the first column must be `timestamp`",
+            ),
             ("timestamp,wind\n1,2\n", "unknown column `wind`"),
             ("timestamp,co2,co2\n1,2,3\n", "appears twice"),
-            ("timestamp,co2\n1767225600000,abc\n", "in.csv:2: column `co2`: \"abc\" is not a number"),
-            ("timestamp,co2\n1767225600000,1\n1767225600000,2\n", "in.csv:3: timestamp"),
-            ("timestamp,co2\n1767225600000,1,9\n", "in.csv:2: expected 2 fields"),
+            (
+                "timestamp,co2\n1767225600000,abc\n",
+                "in.csv:2: column `co2`: \"abc\" is not a number",
+            ),
+            (
+                "timestamp,co2\n1767225600000,1\n1767225600000,2\n",
+                "in.csv:3: timestamp",
+            ),
+            (
+                "timestamp,co2\n1767225600000,1,9\n",
+                "in.csv:2: expected 2 fields",
+            ),
             ("timestamp,co2\nyesterday,1\n", "neither RFC 3339"),
             ("timestamp,co2\n", "no data rows"),
             ("timestamp\n1767225600000\n", "at least one measurement"),
@@ -182,7 +221,8 @@ mod tests {
             let err = parse(input).expect_err(input).to_string();
             assert!(err.contains(expected), "{input:?}: {err}");
         }
-        let err = read_samples("bin.csv", &b"timestamp,co2\n1767225600000,\xff\xfe\n"[..]).expect_err("binary");
+        let err = read_samples("bin.csv", &b"timestamp,co2\n1767225600000,\xff\xfe\n"[..])
+            .expect_err("binary");
         assert!(err.to_string().contains("bin.csv:2"), "{err}");
     }
 }

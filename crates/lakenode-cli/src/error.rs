@@ -43,7 +43,7 @@ pub enum CliError {
         /// The key being uploaded.
         key: String,
         /// S3's answer.
-        failure: S3Failure,
+        failure: Box<S3Failure>,
     },
     /// Uploads did not complete; the data is safe in the spool.
     #[error("{pending} file(s) could not be uploaded and remain in the spool {}: {reason}\n  run the same command again to retry", spool.display())]
@@ -86,12 +86,20 @@ impl CliError {
 
 fn hint(f: &S3Failure) -> &'static str {
     match f.code.as_str() {
-        "SignatureDoesNotMatch" => "the secret key does not match the access key (check AWS_SECRET_ACCESS_KEY)",
-        "InvalidAccessKeyId" => "the access key is unknown to this endpoint (check AWS_ACCESS_KEY_ID and --endpoint)",
+        "SignatureDoesNotMatch" => {
+            "the secret key does not match the access key (check AWS_SECRET_ACCESS_KEY)"
+        }
+        "InvalidAccessKeyId" => {
+            "the access key is unknown to this endpoint (check AWS_ACCESS_KEY_ID and --endpoint)"
+        }
         "AccessDenied" => "the credentials may not write here (check the IAM policy and --prefix)",
-        "ExpiredToken" | "InvalidToken" => "the session token expired or is invalid (refresh AWS_SESSION_TOKEN)",
+        "ExpiredToken" | "InvalidToken" => {
+            "the session token expired or is invalid (refresh AWS_SESSION_TOKEN)"
+        }
         "NoSuchBucket" => "the bucket does not exist (check --bucket)",
-        "PermanentRedirect" | "AuthorizationHeaderMalformed" => "the bucket is in another region (check --region)",
+        "PermanentRedirect" | "AuthorizationHeaderMalformed" => {
+            "the bucket is in another region (check --region)"
+        }
         _ => "check the endpoint, bucket, region and credentials",
     }
 }

@@ -171,7 +171,8 @@ pub struct ServeArgs {
 
 /// Parses `5s`, `15m`, `6h`, `1h30m`, `500ms`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("{s:?} is not a duration like 5s, 15m or 6h: {e}"))
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{s:?} is not a duration like 5s, 15m or 6h: {e}"))
 }
 
 impl WindowArgs {
@@ -181,7 +182,10 @@ impl WindowArgs {
     /// The core's message naming `interval` or `window`.
     pub fn spec(&self) -> Result<lakenode::window::WindowSpec, CliError> {
         let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-        Ok(lakenode::window::WindowSpec::new(ms(self.interval), ms(self.window))?)
+        Ok(lakenode::window::WindowSpec::new(
+            ms(self.interval),
+            ms(self.window),
+        )?)
     }
 
     /// The writer profile.

@@ -38,7 +38,15 @@ enum Command {
 
 /// Libraries whose debug output contains request URLs, i.e. presigned signatures:
 /// they log at warn level at most, whatever the filter asks.
-const URL_LOGGING_TARGETS: [&str; 7] = ["ureq", "ureq_proto", "rustls", "s3s", "s3s_fs", "hyper", "hyper_util"];
+const URL_LOGGING_TARGETS: [&str; 7] = [
+    "ureq",
+    "ureq_proto",
+    "rustls",
+    "s3s",
+    "s3s_fs",
+    "hyper",
+    "hyper_util",
+];
 
 fn init_logging(filter: &str) {
     use tracing_subscriber::EnvFilter;
@@ -63,7 +71,10 @@ fn init_logging(filter: &str) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log);
-    let result = match cli.command.unwrap_or_else(|| Command::Demo(DemoArgs::default())) {
+    let result = match cli
+        .command
+        .unwrap_or_else(|| Command::Demo(DemoArgs::default()))
+    {
         Command::Demo(args) => commands::demo::run(&args),
         Command::Run(args) => commands::run::run(&args),
         Command::Encode(args) => commands::encode::run(&args),
@@ -78,4 +89,3 @@ fn main() -> ExitCode {
         }
     }
 }
-

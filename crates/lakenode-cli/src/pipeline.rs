@@ -98,7 +98,10 @@ impl Pipeline {
                 self.drain(false)
             }
             Ok(None) => Ok(()),
-            Err(lakenode::Error::OutOfOrder { timestamp_ms, previous_ms }) => {
+            Err(lakenode::Error::OutOfOrder {
+                timestamp_ms,
+                previous_ms,
+            }) => {
                 warn!(
                     "dropping a sample at {} that is not after the previous one at {}",
                     rfc3339(timestamp_ms),
@@ -138,7 +141,9 @@ impl Pipeline {
         Err(CliError::Incomplete {
             pending,
             spool: self.node.spool().dir().to_path_buf(),
-            reason: self.last_failure.unwrap_or_else(|| "transient upload failures persisted".into()),
+            reason: self
+                .last_failure
+                .unwrap_or_else(|| "transient upload failures persisted".into()),
         })
     }
 
@@ -166,8 +171,15 @@ impl Pipeline {
         self.stats.delivered.extend(report.delivered);
         match report.stopped {
             None => Ok(()),
-            Some(Stop::Refused { key, failure }) => Err(CliError::Refused { key, failure }),
-            Some(Stop::GaveUp { key, last, attempts }) => {
+            Some(Stop::Refused { key, failure }) => Err(CliError::Refused {
+                key,
+                failure: Box::new(failure),
+            }),
+            Some(Stop::GaveUp {
+                key,
+                last,
+                attempts,
+            }) => {
                 self.last_failure = Some(format!("{key}: {last}"));
                 if !quiet_give_up {
                     warn!(%key, attempts, "upload failing ({last}); the file stays spooled and is retried later");

@@ -31,13 +31,23 @@ pub fn decode(bytes: Vec<u8>) -> Result<DecodedFile, String> {
     for (i, c) in descr.columns().iter().enumerate() {
         match (i, c.name()) {
             (0, TIMESTAMP_COLUMN) => {}
-            (0, other) => return Err(format!("first column is `{other}`, expected `{TIMESTAMP_COLUMN}`")),
-            (_, name) => columns.push(Measurement::from_name(name).ok_or_else(|| format!("unknown column `{name}`"))?),
+            (0, other) => {
+                return Err(format!(
+                    "first column is `{other}`, expected `{TIMESTAMP_COLUMN}`"
+                ));
+            }
+            (_, name) => columns.push(
+                Measurement::from_name(name).ok_or_else(|| format!("unknown column `{name}`"))?,
+            ),
         }
     }
     let key_values = fmd
         .key_value_metadata()
-        .map(|kv| kv.iter().map(|e| (e.key.clone(), e.value.clone().unwrap_or_default())).collect())
+        .map(|kv| {
+            kv.iter()
+                .map(|e| (e.key.clone(), e.value.clone().unwrap_or_default()))
+                .collect()
+        })
         .unwrap_or_default();
     let mut samples = Vec::with_capacity(usize::try_from(fmd.num_rows()).unwrap_or(0));
     for row in reader.get_row_iter(None).map_err(|e| e.to_string())? {

@@ -8,7 +8,9 @@
 use std::io::Read as _;
 use std::time::Duration;
 
-use lakenode::transport::{HttpRequest, HttpResponse, MAX_WRITE, Method, Transport, TransportError};
+use lakenode::transport::{
+    HttpRequest, HttpResponse, MAX_WRITE, Method, Transport, TransportError,
+};
 
 /// Largest response body read (downloads of window files, error documents).
 const MAX_RESPONSE_BODY: u64 = 64 * 1024 * 1024;
@@ -50,13 +52,23 @@ impl Transport for UreqTransport {
             Method::Get => builder.body(()).map(|r| self.agent.run(r)),
         };
         let mut response = result
-            .map_err(|e| TransportError::Refused(format!("invalid request for {}: {e}", request.redacted_url())))?
+            .map_err(|e| {
+                TransportError::Refused(format!(
+                    "invalid request for {}: {e}",
+                    request.redacted_url()
+                ))
+            })?
             .map_err(|e| map_error(&e, request))?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
             .iter()
-            .map(|(n, v)| (n.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let mut body = Vec::new();
         response
@@ -64,8 +76,17 @@ impl Transport for UreqTransport {
             .as_reader()
             .take(MAX_RESPONSE_BODY)
             .read_to_end(&mut body)
-            .map_err(|e| TransportError::Io(format!("reading response from {}: {e}", request.redacted_url())))?;
-        Ok(HttpResponse { status, headers, body })
+            .map_err(|e| {
+                TransportError::Io(format!(
+                    "reading response from {}: {e}",
+                    request.redacted_url()
+                ))
+            })?;
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
@@ -75,17 +96,25 @@ fn map_error(e: &ureq::Error, request: &HttpRequest<'_>) -> TransportError {
     let url = request.redacted_url();
     let text = e.to_string().replace(request.url.as_str(), &url);
     let text = match text.find("X-Amz-") {
-        Some(_) => format!("{} (details withheld: they contained the signed URL)", error_kind(e)),
+        Some(_) => format!(
+            "{} (details withheld: they contained the signed URL)",
+            error_kind(e)
+        ),
         None => text,
     };
     let msg = format!("{url}: {text}");
     match e {
         ureq::Error::Timeout(_) => TransportError::Timeout(msg),
-        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed | ureq::Error::Tls(_) | ureq::Error::Rustls(_) => {
+        ureq::Error::HostNotFound
+        | ureq::Error::ConnectionFailed
+        | ureq::Error::Tls(_)
+        | ureq::Error::Rustls(_) => TransportError::Connect(msg),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             TransportError::Connect(msg)
         }
-        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => TransportError::Connect(msg),
-        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => TransportError::Timeout(msg),
+        ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+            TransportError::Timeout(msg)
+        }
         _ => TransportError::Io(msg),
     }
 }
@@ -118,7 +147,10 @@ mod tests {
     use lakenode::s3::{Credentials, S3Client, S3Config, content_md5};
 
     /// Accepts one connection, records the raw request head and body, answers `reply`.
-    fn capture_one(listener: TcpListener, reply: &'static str) -> std::thread::JoinHandle<(String, Vec<u8>)> {
+    fn capture_one(
+        listener: TcpListener,
+        reply: &'static str,
+    ) -> std::thread::JoinHandle<(String, Vec<u8>)> {
         std::thread::spawn(move || {
             let (stream, _) = listener.accept().expect("accept");
             let mut reader = BufReader::new(stream.try_clone().expect("clone"));
@@ -133,7 +165,11 @@ mod tests {
             }
             let len: usize = head
                 .lines()
-                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().to_owned())
+                })
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
             let mut body = vec![0; len];
@@ -148,35 +184,83 @@ mod tests {
     fn put_on_the_wire_has_content_length_and_never_chunked_encoding() {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
-        let server = capture_one(listener, "HTTP/1.1 200 OK\r\nETag: \"x\"\r\nContent-Length: 0\r\n\r\n");
+        let server = capture_one(
+            listener,
+            "HTTP/1.1 200 OK\r\nETag: \"x\"\r\nContent-Length: 0\r\n\r\n",
+        );
 
         let cfg = S3Config::new(&endpoint, "lake", "us-east-1", true).expect("config");
-        let client = S3Client::new(&cfg, Credentials::new("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", None))
-            .expect("client");
+        let client = S3Client::new(
+            &cfg,
+            Credentials::new(
+                "AKIAIOSFODNN7EXAMPLE",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                None,
+            ),
+        )
+        .expect("client");
         // Larger than one 8 KiB write, so the body goes out in several pieces.
         let body: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
-        let request = client.put_object("station=s/data_0000.parquet", &body, jiff::Timestamp::now());
-        let response = UreqTransport::new(Duration::from_secs(10)).send(&request).expect("response");
+        let request =
+            client.put_object("station=s/data_0000.parquet", &body, jiff::Timestamp::now());
+        let response = UreqTransport::new(Duration::from_secs(10))
+            .send(&request)
+            .expect("response");
         assert_eq!(response.status, 200);
 
         let (head, received) = server.join().expect("server thread");
         let lower = head.to_ascii_lowercase();
-        assert!(lower.starts_with("put /lake/station%3ds/data_0000.parquet?"), "{head}");
-        assert_eq!(lower.matches("content-length: 20000\r\n").count(), 1, "exactly one Content-Length: {head}");
+        assert!(
+            lower.starts_with("put /lake/station%3ds/data_0000.parquet?"),
+            "{head}"
+        );
+        assert_eq!(
+            lower.matches("content-length: 20000\r\n").count(),
+            1,
+            "exactly one Content-Length: {head}"
+        );
         assert!(!lower.contains("transfer-encoding"), "{head}");
-        assert!(lower.contains(&format!("content-md5: {}\r\n", content_md5(&body).to_ascii_lowercase())), "{head}");
+        assert!(
+            lower.contains(&format!(
+                "content-md5: {}\r\n",
+                content_md5(&body).to_ascii_lowercase()
+            )),
+            "{head}"
+        );
         assert_eq!(received, body);
     }
 
     #[test]
     fn connection_refused_is_a_transport_error_without_the_signature() {
-        let port = TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
-        let cfg = S3Config::new(&format!("http://127.0.0.1:{port}"), "lake", "us-east-1", true).expect("config");
-        let client = S3Client::new(&cfg, Credentials::new("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", None))
-            .expect("client");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let cfg = S3Config::new(
+            &format!("http://127.0.0.1:{port}"),
+            "lake",
+            "us-east-1",
+            true,
+        )
+        .expect("config");
+        let client = S3Client::new(
+            &cfg,
+            Credentials::new(
+                "AKIAIOSFODNN7EXAMPLE",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                None,
+            ),
+        )
+        .expect("client");
         let request = client.put_object("k.parquet", b"x", jiff::Timestamp::now());
-        let err = UreqTransport::new(Duration::from_secs(5)).send(&request).expect_err("nothing listens");
-        assert!(matches!(err, TransportError::Connect(_) | TransportError::Io(_)), "{err:?}");
+        let err = UreqTransport::new(Duration::from_secs(5))
+            .send(&request)
+            .expect_err("nothing listens");
+        assert!(
+            matches!(err, TransportError::Connect(_) | TransportError::Io(_)),
+            "{err:?}"
+        );
         assert!(!err.to_string().contains("X-Amz-Signature"), "{err}");
     }
 

@@ -1,6 +1,7 @@
 //! End to end: the `lakenode` binary uploads to a real signature-checking S3 server on
 //! loopback, and pyarrow, DuckDB and Polars read every object back with the values
 //! that were sampled.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod common;
 
@@ -23,7 +24,9 @@ fn server(dir: &std::path::Path) -> EmbeddedS3 {
 
 fn simulated(seed: u64, start_ms: i64, samples: i64) -> Vec<Sample> {
     let sim = Simulator::new(seed);
-    (0..samples).map(|i| sim.sample_at(start_ms + i * 5_000)).collect()
+    (0..samples)
+        .map(|i| sim.sample_at(start_ms + i * 5_000))
+        .collect()
 }
 
 #[test]
@@ -33,34 +36,91 @@ fn run_uploads_every_window_and_all_readers_see_the_sampled_values() {
     let spool = tmp.path().join("spool");
     // Crosses midnight: the day partition changes halfway.
     let stdout = success(lakenode_with_credentials().args([
-        "run", "--endpoint", &s3.endpoint(), "--bucket", BUCKET, "--path-style", "--prefix", "raw/v1",
-        "--station", "st-e2e", "--spool", spool.to_str().unwrap(),
-        "--simulate", "7", "--start", "2026-02-28T23:00:00Z", "--duration", "2h",
+        "run",
+        "--endpoint",
+        &s3.endpoint(),
+        "--bucket",
+        BUCKET,
+        "--path-style",
+        "--prefix",
+        "raw/v1",
+        "--station",
+        "st-e2e",
+        "--spool",
+        spool.to_str().unwrap(),
+        "--simulate",
+        "7",
+        "--start",
+        "2026-02-28T23:00:00Z",
+        "--duration",
+        "2h",
     ]));
-    assert!(stdout.contains("1440 samples, 8 files uploaded"), "{stdout}");
-    assert!(files_with_extension(&spool, "lks").is_empty(), "spool must be empty after upload");
+    assert!(
+        stdout.contains("1440 samples, 8 files uploaded"),
+        "{stdout}"
+    );
+    assert!(
+        files_with_extension(&spool, "lks").is_empty(),
+        "spool must be empty after upload"
+    );
 
     let lake = s3.data_dir().join(BUCKET).join("raw/v1");
     let files = files_with_extension(&lake, "parquet");
-    let names: Vec<String> = files.iter().map(|p| p.strip_prefix(&lake).unwrap().display().to_string()).collect();
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.strip_prefix(&lake).unwrap().display().to_string())
+        .collect();
     assert_eq!(names.len(), 8, "{names:?}");
-    assert_eq!(names[0], "station=st-e2e/year=2026/month=02/day=28/data_2300.parquet");
-    assert_eq!(names[7], "station=st-e2e/year=2026/month=03/day=01/data_0045.parquet");
+    assert_eq!(
+        names[0],
+        "station=st-e2e/year=2026/month=02/day=28/data_2300.parquet"
+    );
+    assert_eq!(
+        names[7],
+        "station=st-e2e/year=2026/month=03/day=01/data_0045.parquet"
+    );
 
     let start = 1_772_319_600_000; // 2026-02-28T23:00:00Z
     let samples = simulated(7, start, 1440);
-    let nulls = samples.iter().map(|s| Measurement::ALL.iter().filter(|m| s.count(**m).is_none()).count()).sum::<usize>();
-    assert!(nulls > 0, "the simulation should include failed readings to check nulls end to end");
+    let nulls = samples
+        .iter()
+        .map(|s| {
+            Measurement::ALL
+                .iter()
+                .filter(|m| s.count(**m).is_none())
+                .count()
+        })
+        .sum::<usize>();
+    assert!(
+        nulls > 0,
+        "the simulation should include failed readings to check nulls end to end"
+    );
     let expected = tmp.path().join("expected.json");
     let stations = BTreeMap::from([("st-e2e".to_owned(), samples.clone())]);
     write_expected(&expected, &stations, &Measurement::ALL);
-    assert_lake_ok(&lake, &["--expected", expected.to_str().unwrap(), "--files", "8", "--rows", "1440"]);
+    assert_lake_ok(
+        &lake,
+        &[
+            "--expected",
+            expected.to_str().unwrap(),
+            "--files",
+            "8",
+            "--rows",
+            "1440",
+        ],
+    );
 
     // The check can fail: one value off by one count is caught.
     let mut tampered = samples;
-    let c = tampered[100].count(Measurement::Pressure).unwrap_or(100_000);
+    let c = tampered[100]
+        .count(Measurement::Pressure)
+        .unwrap_or(100_000);
     tampered[100].set_count(Measurement::Pressure, Some(c + 1));
-    write_expected(&expected, &BTreeMap::from([("st-e2e".to_owned(), tampered)]), &Measurement::ALL);
+    write_expected(
+        &expected,
+        &BTreeMap::from([("st-e2e".to_owned(), tampered)]),
+        &Measurement::ALL,
+    );
     let (ok, text) = check_lake(&lake, &["--expected", expected.to_str().unwrap()]);
     assert!(!ok && text.contains("pressure at"), "{text}");
 }
@@ -72,20 +132,62 @@ fn windows_cut_short_get_files_and_keys_of_their_own() {
     let spool = tmp.path().join("spool");
     // Starts inside a window and ends inside another: 23:07:30 .. 23:37:25.
     success(lakenode_with_credentials().args([
-        "run", "--endpoint", &s3.endpoint(), "--bucket", BUCKET, "--path-style",
-        "--station", "st-part", "--spool", spool.to_str().unwrap(),
-        "--simulate", "11", "--start", "2026-02-28T23:07:30Z", "--duration", "30m",
-        "--columns", "temperature,pm25,battery",
+        "run",
+        "--endpoint",
+        &s3.endpoint(),
+        "--bucket",
+        BUCKET,
+        "--path-style",
+        "--station",
+        "st-part",
+        "--spool",
+        spool.to_str().unwrap(),
+        "--simulate",
+        "11",
+        "--start",
+        "2026-02-28T23:07:30Z",
+        "--duration",
+        "30m",
+        "--columns",
+        "temperature,pm25,battery",
     ]));
     let lake = s3.data_dir().join(BUCKET);
     let files = files_with_extension(&lake, "parquet");
-    let names: Vec<String> = files.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
-    assert_eq!(names, ["data_2300_230730.parquet", "data_2315.parquet", "data_2330.parquet"]);
+    let names: Vec<String> = files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "data_2300_230730.parquet",
+            "data_2315.parquet",
+            "data_2330.parquet"
+        ]
+    );
     let samples = simulated(11, 1_772_320_050_000, 360);
     let expected = tmp.path().join("expected.json");
-    let cols = [Measurement::Temperature, Measurement::Pm25, Measurement::Battery];
-    write_expected(&expected, &BTreeMap::from([("st-part".to_owned(), samples)]), &cols);
-    assert_lake_ok(&lake, &["--expected", expected.to_str().unwrap(), "--files", "3", "--rows", "360"]);
+    let cols = [
+        Measurement::Temperature,
+        Measurement::Pm25,
+        Measurement::Battery,
+    ];
+    write_expected(
+        &expected,
+        &BTreeMap::from([("st-part".to_owned(), samples)]),
+        &cols,
+    );
+    assert_lake_ok(
+        &lake,
+        &[
+            "--expected",
+            expected.to_str().unwrap(),
+            "--files",
+            "3",
+            "--rows",
+            "360",
+        ],
+    );
 }
 
 #[test]
@@ -99,18 +201,50 @@ fn a_wrong_secret_ends_with_a_clear_403_and_keeps_the_data() {
             .env("AWS_ACCESS_KEY_ID", KEY)
             .env("AWS_SECRET_ACCESS_KEY", canary)
             .args([
-                "--log", "trace", "run", "--endpoint", &s3.endpoint(), "--bucket", BUCKET, "--path-style",
-                "--station", "st-auth", "--spool", spool.to_str().unwrap(),
-                "--simulate", "1", "--start", "2026-01-01T00:00:00Z", "--duration", "15m",
+                "--log",
+                "trace",
+                "run",
+                "--endpoint",
+                &s3.endpoint(),
+                "--bucket",
+                BUCKET,
+                "--path-style",
+                "--station",
+                "st-auth",
+                "--spool",
+                spool.to_str().unwrap(),
+                "--simulate",
+                "1",
+                "--start",
+                "2026-01-01T00:00:00Z",
+                "--duration",
+                "15m",
             ]),
     );
-    assert_eq!(out.status.code(), Some(3), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     assert!(stderr.contains("403 SignatureDoesNotMatch"), "{stderr}");
-    assert!(stderr.contains("hint: the secret key does not match"), "{stderr}");
+    assert!(
+        stderr.contains("hint: the secret key does not match"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(!stdout.contains(canary) && !stderr.contains(canary), "the secret leaked into the output");
-    assert!(!stderr.contains("X-Amz-Signature="), "a signed URL leaked into the output");
-    assert_eq!(files_with_extension(&spool, "lks").len(), 1, "the window stays spooled for a later retry");
+    assert!(
+        !stdout.contains(canary) && !stderr.contains(canary),
+        "the secret leaked into the output"
+    );
+    assert!(
+        !stderr.contains("X-Amz-Signature="),
+        "a signed URL leaked into the output"
+    );
+    assert_eq!(
+        files_with_extension(&spool, "lks").len(),
+        1,
+        "the window stays spooled for a later retry"
+    );
     assert!(files_with_extension(&s3.data_dir().join(BUCKET), "parquet").is_empty());
 }
 
@@ -119,20 +253,45 @@ fn run_against_a_separately_started_server_process() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("s3");
     let mut serve = lakenode_with_credentials()
-        .args(["serve", "--data-dir", data.to_str().unwrap(), "--bucket", BUCKET])
+        .args([
+            "serve",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--bucket",
+            BUCKET,
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(serve.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let endpoint = line.trim().strip_prefix("listening on ").expect("serve prints its address").to_owned();
+    BufReader::new(serve.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let endpoint = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("serve prints its address")
+        .to_owned();
 
     let spool = tmp.path().join("spool");
     let result = output(lakenode_with_credentials().args([
-        "run", "--endpoint", &endpoint, "--bucket", BUCKET, "--path-style",
-        "--station", "st-serve", "--spool", spool.to_str().unwrap(),
-        "--simulate", "3", "--start", "2026-01-01T06:00:00Z", "--duration", "1h",
+        "run",
+        "--endpoint",
+        &endpoint,
+        "--bucket",
+        BUCKET,
+        "--path-style",
+        "--station",
+        "st-serve",
+        "--spool",
+        spool.to_str().unwrap(),
+        "--simulate",
+        "3",
+        "--start",
+        "2026-01-01T06:00:00Z",
+        "--duration",
+        "1h",
     ]));
     serve.kill().unwrap();
     let _ = serve.wait();
@@ -146,12 +305,19 @@ fn run_against_a_separately_started_server_process() {
 fn demo_for_two_hours_writes_1440_rows_in_8_files() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("demo");
-    let stdout = success(lakenode().args(["demo", "--hours", "2", "--data-dir", dir.to_str().unwrap()]));
+    let stdout =
+        success(lakenode().args(["demo", "--hours", "2", "--data-dir", dir.to_str().unwrap()]));
     assert!(stdout.contains("files         8\n"), "{stdout}");
     assert!(stdout.contains("rows          1440\n"), "{stdout}");
     assert!(stdout.contains("read back and verified"), "{stdout}");
-    assert!(stdout.contains("hive_partitioning = true, union_by_name = true"), "{stdout}");
-    assert_lake_ok(&dir.join("s3/lakenode"), &["--files", "8", "--rows", "1440"]);
+    assert!(
+        stdout.contains("hive_partitioning = true, union_by_name = true"),
+        "{stdout}"
+    );
+    assert_lake_ok(
+        &dir.join("s3/lakenode"),
+        &["--files", "8", "--rows", "1440"],
+    );
 }
 
 #[test]
@@ -159,9 +325,24 @@ fn demo_with_several_stations_keeps_them_apart() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("demo");
     let stdout = success(lakenode().args([
-        "demo", "--hours", "1", "--stations", "3", "--seed", "9", "--start", "2026-06-01T12:00:00Z",
-        "--data-dir", dir.to_str().unwrap(),
+        "demo",
+        "--hours",
+        "1",
+        "--stations",
+        "3",
+        "--seed",
+        "9",
+        "--start",
+        "2026-06-01T12:00:00Z",
+        "--data-dir",
+        dir.to_str().unwrap(),
     ]));
-    assert!(stdout.contains("stations      3\n") && stdout.contains("files         12\n"), "{stdout}");
-    assert_lake_ok(&dir.join("s3/lakenode"), &["--files", "12", "--rows", "2160"]);
+    assert!(
+        stdout.contains("stations      3\n") && stdout.contains("files         12\n"),
+        "{stdout}"
+    );
+    assert_lake_ok(
+        &dir.join("s3/lakenode"),
+        &["--files", "12", "--rows", "2160"],
+    );
 }

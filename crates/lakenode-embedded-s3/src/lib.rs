@@ -82,7 +82,11 @@ impl std::fmt::Debug for ServerConfig {
 impl ServerConfig {
     /// A loopback server with a random port.
     #[must_use]
-    pub fn new(data_dir: impl Into<PathBuf>, access_key: impl Into<String>, secret_key: impl Into<String>) -> Self {
+    pub fn new(
+        data_dir: impl Into<PathBuf>,
+        access_key: impl Into<String>,
+        secret_key: impl Into<String>,
+    ) -> Self {
         Self {
             data_dir: data_dir.into(),
             access_key: access_key.into(),
@@ -111,13 +115,20 @@ impl EmbeddedS3 {
             path: config.data_dir.clone(),
             source,
         })?;
-        let data_dir = config.data_dir.canonicalize().map_err(|source| Error::DataDir {
-            path: config.data_dir.clone(),
-            source,
-        })?;
-        let fs = s3s_fs::FileSystem::new(&data_dir).map_err(|e| Error::Backend(format!("{e:?}")))?;
+        let data_dir = config
+            .data_dir
+            .canonicalize()
+            .map_err(|source| Error::DataDir {
+                path: config.data_dir.clone(),
+                source,
+            })?;
+        let fs =
+            s3s_fs::FileSystem::new(&data_dir).map_err(|e| Error::Backend(format!("{e:?}")))?;
         let mut builder = S3ServiceBuilder::new(fs);
-        builder.set_auth(SimpleAuth::from_single(config.access_key.clone(), config.secret_key.clone()));
+        builder.set_auth(SimpleAuth::from_single(
+            config.access_key.clone(),
+            config.secret_key.clone(),
+        ));
         let service = builder.build();
 
         let (ready_tx, ready_rx) = mpsc::channel::<Result<SocketAddr, Error>>();
@@ -161,7 +172,9 @@ impl EmbeddedS3 {
                             },
                             _ = &mut shutdown_rx => break,
                         };
-                        let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
+                        let conn = http
+                            .serve_connection(TokioIo::new(socket), service.clone())
+                            .into_owned();
                         tokio::spawn(async move {
                             // A client that disconnects mid-request is not the server's problem.
                             let _ = conn.await;

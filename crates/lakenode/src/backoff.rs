@@ -79,7 +79,10 @@ mod tests {
         for n in 0..30u32 {
             let nominal = base.saturating_mul(1 << n.min(20)).min(cap);
             let d = b.next_delay();
-            assert!(d >= nominal / 2 && d <= nominal, "retry {n}: {d:?} vs {nominal:?}");
+            assert!(
+                d >= nominal / 2 && d <= nominal,
+                "retry {n}: {d:?} vs {nominal:?}"
+            );
         }
         assert_eq!(b.attempts(), 30);
     }

@@ -67,7 +67,10 @@ impl WriterProfile {
     pub fn parse(name: &str) -> Result<Self> {
         match name {
             "compat" => Ok(Self::Compat),
-            other => Err(Error::config("profile", format!("unknown profile `{other}`; known: compat"))),
+            other => Err(Error::config(
+                "profile",
+                format!("unknown profile `{other}`; known: compat"),
+            )),
         }
     }
 
@@ -115,8 +118,14 @@ impl FileMetadata {
         vec![
             KeyValue::new(meta_keys::STATION.into(), self.station.to_string()),
             KeyValue::new(meta_keys::SCHEMA_VERSION.into(), SCHEMA_VERSION.to_string()),
-            KeyValue::new(meta_keys::SAMPLE_INTERVAL_MS.into(), self.interval_ms.to_string()),
-            KeyValue::new(meta_keys::WINDOW_START.into(), rfc3339(self.window_start_ms)),
+            KeyValue::new(
+                meta_keys::SAMPLE_INTERVAL_MS.into(),
+                self.interval_ms.to_string(),
+            ),
+            KeyValue::new(
+                meta_keys::WINDOW_START.into(),
+                rfc3339(self.window_start_ms),
+            ),
             KeyValue::new(meta_keys::WINDOW_END.into(), rfc3339(self.window_end_ms)),
             KeyValue::new(meta_keys::SOFTWARE.into(), SOFTWARE_VERSION.to_owned()),
             KeyValue::new(meta_keys::UNITS.into(), units),
@@ -140,10 +149,14 @@ pub fn parquet_schema(schema: &Schema, profile: WriterProfile) -> Result<TypePtr
         let field = match profile {
             WriterProfile::Compat => Type::primitive_type_builder(m.name(), PhysicalType::FLOAT),
         };
-        fields.push(Arc::new(field.with_repetition(Repetition::OPTIONAL).build()?));
+        fields.push(Arc::new(
+            field.with_repetition(Repetition::OPTIONAL).build()?,
+        ));
     }
     Ok(Arc::new(
-        Type::group_type_builder("lakenode").with_fields(fields).build()?,
+        Type::group_type_builder("lakenode")
+            .with_fields(fields)
+            .build()?,
     ))
 }
 
@@ -192,7 +205,9 @@ pub fn encode_window(
             values.extend(count.map(|c| count_to_f32(m, c)));
         }
         match profile {
-            WriterProfile::Compat => write_column::<FloatType>(&mut row_group, &values, Some(&def_levels))?,
+            WriterProfile::Compat => {
+                write_column::<FloatType>(&mut row_group, &values, Some(&def_levels))?
+            }
         }
     }
     row_group.close()?;
@@ -205,9 +220,11 @@ fn write_column<T: DataType>(
     values: &[T::T],
     def_levels: Option<&[i16]>,
 ) -> Result<()> {
-    let mut column = row_group
-        .next_column()?
-        .ok_or_else(|| Error::Parquet(parquet::errors::ParquetError::General("schema has fewer columns than written".into())))?;
+    let mut column = row_group.next_column()?.ok_or_else(|| {
+        Error::Parquet(parquet::errors::ParquetError::General(
+            "schema has fewer columns than written".into(),
+        ))
+    })?;
     column.typed::<T>().write_batch(values, def_levels, None)?;
     column.close()?;
     Ok(())
@@ -231,14 +248,20 @@ mod tests {
         let samples = (0..180)
             .map(|i| {
                 let mut s = Sample::new(i * 5_000);
-                s.record(Measurement::Temperature, 20.0 + f64::from(i as i32) * 0.01).expect("valid");
+                s.record(Measurement::Temperature, 20.0 + f64::from(i as i32) * 0.01)
+                    .expect("valid");
                 if i % 7 != 0 {
-                    s.record(Measurement::Pm25, f64::from(i as i32 % 40)).expect("valid");
+                    s.record(Measurement::Pm25, f64::from(i as i32 % 40))
+                        .expect("valid");
                 }
                 s
             })
             .collect();
-        Window { start_ms: 0, end_ms: 900_000, samples }
+        Window {
+            start_ms: 0,
+            end_ms: 900_000,
+            samples,
+        }
     }
 
     #[test]
@@ -251,17 +274,36 @@ mod tests {
         let reader = SerializedFileReader::new(bytes::Bytes::from(bytes)).expect("valid parquet");
         let md = reader.metadata();
         assert_eq!(md.file_metadata().num_rows(), 180);
-        let names: Vec<_> = md.file_metadata().schema_descr().columns().iter().map(|c| c.name().to_owned()).collect();
+        let names: Vec<_> = md
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
         assert_eq!(names, column_names(&schema));
         let ts = md.file_metadata().schema_descr().column(0);
-        assert_eq!(ts.logical_type_ref(), Some(&LogicalType::timestamp(true, TimeUnit::MILLIS)));
-        let kv = md.file_metadata().key_value_metadata().expect("kv metadata");
+        assert_eq!(
+            ts.logical_type_ref(),
+            Some(&LogicalType::timestamp(true, TimeUnit::MILLIS))
+        );
+        let kv = md
+            .file_metadata()
+            .key_value_metadata()
+            .expect("kv metadata");
         let get = |k: &str| kv.iter().find(|e| e.key == k).and_then(|e| e.value.clone());
         assert_eq!(get(meta_keys::STATION).as_deref(), Some("st-1"));
-        assert_eq!(get(meta_keys::WINDOW_END).as_deref(), Some("1970-01-01T00:15:00Z"));
+        assert_eq!(
+            get(meta_keys::WINDOW_END).as_deref(),
+            Some("1970-01-01T00:15:00Z")
+        );
         assert_eq!(get(meta_keys::SAMPLE_INTERVAL_MS).as_deref(), Some("5000"));
         let rg = md.row_group(0);
-        assert!(rg.columns().iter().all(|c| c.compression() == Compression::SNAPPY));
+        assert!(
+            rg.columns()
+                .iter()
+                .all(|c| c.compression() == Compression::SNAPPY)
+        );
         // pm25: every 7th row null -> 26 nulls; humidity never recorded -> all null.
         let pm25 = rg.column(1 + Measurement::Pm25.index());
         assert_eq!(pm25.statistics().and_then(|s| s.null_count_opt()), Some(26));
@@ -271,7 +313,10 @@ mod tests {
 
     #[test]
     fn profile_names_parse() {
-        assert_eq!(WriterProfile::parse("compat").expect("known"), WriterProfile::Compat);
+        assert_eq!(
+            WriterProfile::parse("compat").expect("known"),
+            WriterProfile::Compat
+        );
         assert!(WriterProfile::parse("fast").is_err());
     }
 }

@@ -61,7 +61,11 @@ impl Error {
     }
 
     /// Shorthand for a [`Error::Spool`] from an IO error.
-    pub(crate) fn spool(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn spool(
+        op: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
         Self::Spool {
             op,
             path: path.into(),

@@ -52,13 +52,21 @@ impl StationId {
         if id.is_empty() || id.len() > MAX_STATION_LEN {
             return Err(Error::config(
                 "station",
-                format!("must be 1 to {MAX_STATION_LEN} characters (got {})", id.len()),
+                format!(
+                    "must be 1 to {MAX_STATION_LEN} characters (got {})",
+                    id.len()
+                ),
             ));
         }
-        if let Some(c) = id.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
+        if let Some(c) = id
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
             return Err(Error::config(
                 "station",
-                format!("{c:?} is not allowed; use letters, digits, '-' or '_' (a UUID is recommended)"),
+                format!(
+                    "{c:?} is not allowed; use letters, digits, '-' or '_' (a UUID is recommended)"
+                ),
             ));
         }
         Ok(Self(id))
@@ -91,12 +99,17 @@ impl Prefix {
         if p.is_empty() || p.len() > MAX_PREFIX_LEN {
             return Err(Error::config(
                 "prefix",
-                format!("must be 1 to {MAX_PREFIX_LEN} characters besides leading and trailing '/'"),
+                format!(
+                    "must be 1 to {MAX_PREFIX_LEN} characters besides leading and trailing '/'"
+                ),
             ));
         }
         for seg in p.split('/') {
             if seg.is_empty() || seg == "." || seg == ".." {
-                return Err(Error::config("prefix", format!("segment {seg:?} in {prefix:?} is not allowed")));
+                return Err(Error::config(
+                    "prefix",
+                    format!("segment {seg:?} in {prefix:?} is not allowed"),
+                ));
             }
             if let Some(c) = seg
                 .chars()
@@ -104,7 +117,9 @@ impl Prefix {
             {
                 return Err(Error::config(
                     "prefix",
-                    format!("{c:?} is not allowed; use letters, digits, '-', '_', '.', '=' and '/'"),
+                    format!(
+                        "{c:?} is not allowed; use letters, digits, '-', '_', '.', '=' and '/'"
+                    ),
                 ));
             }
         }
@@ -144,7 +159,12 @@ impl ObjectKey {
             && let Some(first) = window.first_ms()
         {
             let f = utc(first);
-            key.push_str(&format!("_{:02}{:02}{:02}", f.hour(), f.minute(), f.second()));
+            key.push_str(&format!(
+                "_{:02}{:02}{:02}",
+                f.hour(),
+                f.minute(),
+                f.second()
+            ));
         }
         key.push_str(".parquet");
         Self(key)
@@ -166,7 +186,11 @@ impl std::fmt::Display for ObjectKey {
 /// Civil UTC date-time of a millisecond timestamp; out-of-range values clamp to the
 /// ends of jiff's range (years -9999..=9999), which no real sample reaches.
 pub(crate) fn utc(ms: i64) -> DateTime {
-    let ts = Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 { Timestamp::MIN } else { Timestamp::MAX });
+    let ts = Timestamp::from_millisecond(ms).unwrap_or(if ms < 0 {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    });
     Offset::UTC.to_datetime(ts)
 }
 
@@ -200,7 +224,10 @@ mod tests {
     #[test]
     fn full_window_key_matches_the_users_layout() {
         let st = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("valid");
-        let w = window(T + 23 * 3_600_000 + 45 * 60_000, T + 23 * 3_600_000 + 45 * 60_000);
+        let w = window(
+            T + 23 * 3_600_000 + 45 * 60_000,
+            T + 23 * 3_600_000 + 45 * 60_000,
+        );
         assert_eq!(
             ObjectKey::for_window(None, &st, &w).as_str(),
             "station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/year=2026/month=01/day=01/data_2345.parquet"
@@ -224,7 +251,10 @@ mod tests {
         assert!(StationId::new("a/b").is_err());
         assert!(StationId::new("a=b").is_err());
         assert!(StationId::new("x".repeat(65)).is_err());
-        assert_eq!(Prefix::new("/lake/raw/").expect("valid").as_str(), "lake/raw");
+        assert_eq!(
+            Prefix::new("/lake/raw/").expect("valid").as_str(),
+            "lake/raw"
+        );
         assert!(Prefix::new("a//b").is_err());
         assert!(Prefix::new("a/../b").is_err());
         assert!(Prefix::new("a b").is_err());

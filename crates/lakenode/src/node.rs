@@ -231,7 +231,11 @@ impl Uploader {
     pub fn new(client: S3Client, max_attempts: u32, jitter_seed: u64) -> Self {
         Self {
             client,
-            backoff: Backoff::new(Duration::from_millis(500), Duration::from_secs(30), jitter_seed),
+            backoff: Backoff::new(
+                Duration::from_millis(500),
+                Duration::from_secs(30),
+                jitter_seed,
+            ),
             max_attempts: max_attempts.max(1),
             clock_offset: SignedDuration::ZERO,
         }
@@ -344,7 +348,10 @@ impl Uploader {
         transport: &mut dyn Transport,
         clock: &dyn WallClock,
     ) -> std::result::Result<(), UploadFailure> {
-        let now = clock.now().saturating_add(self.clock_offset).unwrap_or_else(|_| clock.now());
+        let now = clock
+            .now()
+            .saturating_add(self.clock_offset)
+            .unwrap_or_else(|_| clock.now());
         if !is_plausible(now) {
             return Err(UploadFailure::ClockNotSet(now));
         }
@@ -372,9 +379,18 @@ mod tests {
     }
 
     impl Transport for Script {
-        fn send(&mut self, r: &HttpRequest<'_>) -> std::result::Result<HttpResponse, TransportError> {
-            self.sent.push((r.redacted_url(), r.body.len(), r.header("content-length").map(str::to_owned)));
-            self.answers.pop_front().unwrap_or_else(|| Ok(status(200, "")))
+        fn send(
+            &mut self,
+            r: &HttpRequest<'_>,
+        ) -> std::result::Result<HttpResponse, TransportError> {
+            self.sent.push((
+                r.redacted_url(),
+                r.body.len(),
+                r.header("content-length").map(str::to_owned),
+            ));
+            self.answers
+                .pop_front()
+                .unwrap_or_else(|| Ok(status(200, "")))
         }
     }
 
@@ -382,12 +398,19 @@ mod tests {
         HttpResponse {
             status: code,
             headers: vec![("date".into(), "Thu, 01 Jan 2026 12:30:00 GMT".into())],
-            body: if s3_code.is_empty() { vec![] } else { format!("<Error><Code>{s3_code}</Code></Error>").into_bytes() },
+            body: if s3_code.is_empty() {
+                vec![]
+            } else {
+                format!("<Error><Code>{s3_code}</Code></Error>").into_bytes()
+            },
         }
     }
 
     fn setup(dir: &std::path::Path, windows: i64) -> (Node, Uploader) {
-        let mut node = Node::new(NodeConfig::new(StationId::new("st-1").expect("id")), Spool::open(dir).expect("spool"));
+        let mut node = Node::new(
+            NodeConfig::new(StationId::new("st-1").expect("id")),
+            Spool::open(dir).expect("spool"),
+        );
         let sim = crate::sim::Simulator::new(3);
         let t0 = 1_767_225_600_000;
         for i in 0..windows * 180 {
@@ -395,7 +418,11 @@ mod tests {
         }
         node.flush().expect("flush");
         let cfg = S3Config::new("http://127.0.0.1:1", "lake", "us-east-1", true).expect("cfg");
-        let client = S3Client::new(&cfg, Credentials::new("AKIAIOSFODNN7EXAMPLE", "secret", None)).expect("client");
+        let client = S3Client::new(
+            &cfg,
+            Credentials::new("AKIAIOSFODNN7EXAMPLE", "secret", None),
+        )
+        .expect("client");
         (node, Uploader::new(client, 4, 1))
     }
 
@@ -408,11 +435,17 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let (mut node, mut up) = setup(dir.path(), 3);
         let mut t = Script {
-            answers: [Err(TransportError::Io("reset".into())), Ok(status(503, "SlowDown"))].into(),
+            answers: [
+                Err(TransportError::Io("reset".into())),
+                Ok(status(503, "SlowDown")),
+            ]
+            .into(),
             sent: vec![],
         };
         let mut slept = Vec::new();
-        let report = up.drain(node.spool_mut(), &mut t, &clock(), &mut |d| slept.push(d)).expect("drain");
+        let report = up
+            .drain(node.spool_mut(), &mut t, &clock(), &mut |d| slept.push(d))
+            .expect("drain");
         assert_eq!(report.delivered.len(), 3);
         assert_eq!(report.delivered[0].attempts, 3);
         assert_eq!(report.retries, 2);
@@ -421,16 +454,27 @@ mod tests {
         assert!(node.spool().pending().expect("list").is_empty());
         assert!(t.sent[0].0.ends_with("data_0000.parquet"));
         assert!(t.sent[4].0.ends_with("data_0030.parquet"));
-        assert!(t.sent.iter().all(|(_, len, cl)| cl.as_deref() == Some(len.to_string().as_str())));
+        assert!(
+            t.sent
+                .iter()
+                .all(|(_, len, cl)| cl.as_deref() == Some(len.to_string().as_str()))
+        );
     }
 
     #[test]
     fn refused_credentials_stop_the_drain_and_keep_the_data() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (mut node, mut up) = setup(dir.path(), 2);
-        let mut t = Script { answers: [Ok(status(403, "SignatureDoesNotMatch"))].into(), sent: vec![] };
-        let report = up.drain(node.spool_mut(), &mut t, &clock(), &mut |_| {}).expect("drain");
-        assert!(matches!(&report.stopped, Some(Stop::Refused { failure, .. }) if failure.code == "SignatureDoesNotMatch"));
+        let mut t = Script {
+            answers: [Ok(status(403, "SignatureDoesNotMatch"))].into(),
+            sent: vec![],
+        };
+        let report = up
+            .drain(node.spool_mut(), &mut t, &clock(), &mut |_| {})
+            .expect("drain");
+        assert!(
+            matches!(&report.stopped, Some(Stop::Refused { failure, .. }) if failure.code == "SignatureDoesNotMatch")
+        );
         assert_eq!(t.sent.len(), 1, "no hammering after an auth failure");
         assert_eq!(node.spool().pending().expect("list").len(), 2);
     }
@@ -439,9 +483,17 @@ mod tests {
     fn gives_up_after_the_attempt_budget_and_keeps_the_data() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (mut node, mut up) = setup(dir.path(), 1);
-        let mut t = Script { answers: (0..10).map(|_| Ok(status(500, "InternalError"))).collect(), sent: vec![] };
-        let report = up.drain(node.spool_mut(), &mut t, &clock(), &mut |_| {}).expect("drain");
-        assert!(matches!(report.stopped, Some(Stop::GaveUp { attempts: 4, .. })));
+        let mut t = Script {
+            answers: (0..10).map(|_| Ok(status(500, "InternalError"))).collect(),
+            sent: vec![],
+        };
+        let report = up
+            .drain(node.spool_mut(), &mut t, &clock(), &mut |_| {})
+            .expect("drain");
+        assert!(matches!(
+            report.stopped,
+            Some(Stop::GaveUp { attempts: 4, .. })
+        ));
         assert_eq!(node.spool().pending().expect("list").len(), 1);
     }
 
@@ -449,8 +501,13 @@ mod tests {
     fn clock_skew_is_corrected_from_the_date_header() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (mut node, mut up) = setup(dir.path(), 1);
-        let mut t = Script { answers: [Ok(status(403, "RequestTimeTooSkewed"))].into(), sent: vec![] };
-        let report = up.drain(node.spool_mut(), &mut t, &clock(), &mut |_| {}).expect("drain");
+        let mut t = Script {
+            answers: [Ok(status(403, "RequestTimeTooSkewed"))].into(),
+            sent: vec![],
+        };
+        let report = up
+            .drain(node.spool_mut(), &mut t, &clock(), &mut |_| {})
+            .expect("drain");
         assert_eq!(report.delivered.len(), 1);
         assert_eq!(up.clock_offset(), SignedDuration::from_mins(30));
     }
@@ -459,8 +516,13 @@ mod tests {
     fn rejected_objects_are_quarantined_and_the_rest_delivered() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (mut node, mut up) = setup(dir.path(), 2);
-        let mut t = Script { answers: [Ok(status(400, "InvalidArgument"))].into(), sent: vec![] };
-        let report = up.drain(node.spool_mut(), &mut t, &clock(), &mut |_| {}).expect("drain");
+        let mut t = Script {
+            answers: [Ok(status(400, "InvalidArgument"))].into(),
+            sent: vec![],
+        };
+        let report = up
+            .drain(node.spool_mut(), &mut t, &clock(), &mut |_| {})
+            .expect("drain");
         assert_eq!(report.quarantined.len(), 1);
         assert_eq!(report.delivered.len(), 1);
         assert!(dir.path().join("quarantine").is_dir());
@@ -470,11 +532,25 @@ mod tests {
     fn never_signs_with_an_unset_clock() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (mut node, mut up) = setup(dir.path(), 1);
-        let mut t = Script { answers: VecDeque::new(), sent: vec![] };
+        let mut t = Script {
+            answers: VecDeque::new(),
+            sent: vec![],
+        };
         let report = up
-            .drain(node.spool_mut(), &mut t, &FixedClock(Timestamp::UNIX_EPOCH), &mut |_| {})
+            .drain(
+                node.spool_mut(),
+                &mut t,
+                &FixedClock(Timestamp::UNIX_EPOCH),
+                &mut |_| {},
+            )
             .expect("drain");
-        assert!(matches!(report.stopped, Some(Stop::GaveUp { last: UploadFailure::ClockNotSet(_), .. })));
+        assert!(matches!(
+            report.stopped,
+            Some(Stop::GaveUp {
+                last: UploadFailure::ClockNotSet(_),
+                ..
+            })
+        ));
         assert!(t.sent.is_empty());
     }
 }

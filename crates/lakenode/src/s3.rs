@@ -61,17 +61,28 @@ impl S3Config {
         let endpoint = Url::parse(endpoint)
             .map_err(|e| Error::config("endpoint", format!("{endpoint:?} is not a URL: {e}")))?;
         if !matches!(endpoint.scheme(), "http" | "https") || endpoint.host_str().is_none() {
-            return Err(Error::config("endpoint", "must be an http:// or https:// URL with a host"));
+            return Err(Error::config(
+                "endpoint",
+                "must be an http:// or https:// URL with a host",
+            ));
         }
         if !endpoint.username().is_empty() || endpoint.password().is_some() {
-            return Err(Error::config("endpoint", "must not contain a user name or password"));
+            return Err(Error::config(
+                "endpoint",
+                "must not contain a user name or password",
+            ));
         }
         validate_bucket(bucket)?;
         if region.is_empty()
             || region.len() > 32
-            || !region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            || !region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
         {
-            return Err(Error::config("region", format!("{region:?} is not a region name like `eu-central-1`")));
+            return Err(Error::config(
+                "region",
+                format!("{region:?} is not a region name like `eu-central-1`"),
+            ));
         }
         Ok(Self {
             endpoint,
@@ -95,7 +106,9 @@ fn validate_bucket(bucket: &str) -> Result<()> {
     } else {
         Err(Error::config(
             "bucket",
-            format!("{bucket:?} is not a valid bucket name (3-63 lowercase letters, digits, '-' or '.')"),
+            format!(
+                "{bucket:?} is not a valid bucket name (3-63 lowercase letters, digits, '-' or '.')"
+            ),
         ))
     }
 }
@@ -146,14 +159,26 @@ impl S3Client {
     /// [`Error::Config`] if the bucket cannot be addressed with the URL style (a
     /// virtual-hosted URL needs a DNS name, not an IP address).
     pub fn new(config: &S3Config, credentials: Credentials) -> Result<Self> {
-        let style = if config.path_style { UrlStyle::Path } else { UrlStyle::VirtualHost };
-        let bucket = rusty_s3::Bucket::new(config.endpoint.clone(), style, config.bucket.clone(), config.region.clone())
-            .map_err(|e| {
-                Error::config(
-                    "endpoint",
-                    format!("cannot address bucket {:?} at {}: {e} (try --path-style)", config.bucket, config.endpoint),
-                )
-            })?;
+        let style = if config.path_style {
+            UrlStyle::Path
+        } else {
+            UrlStyle::VirtualHost
+        };
+        let bucket = rusty_s3::Bucket::new(
+            config.endpoint.clone(),
+            style,
+            config.bucket.clone(),
+            config.region.clone(),
+        )
+        .map_err(|e| {
+            Error::config(
+                "endpoint",
+                format!(
+                    "cannot address bucket {:?} at {}: {e} (try --path-style)",
+                    config.bucket, config.endpoint
+                ),
+            )
+        })?;
         Ok(Self {
             bucket,
             credentials,
@@ -279,7 +304,9 @@ pub fn check_response(response: &HttpResponse) -> std::result::Result<(), S3Fail
     }
     let body = &response.body[..response.body.len().min(MAX_ERROR_BODY)];
     let doc = ErrorDocument::parse(body);
-    let code = doc.code.unwrap_or_else(|| format!("HTTP {}", response.status));
+    let code = doc
+        .code
+        .unwrap_or_else(|| format!("HTTP {}", response.status));
     let server_date = response
         .header("date")
         .and_then(|d| jiff::fmt::rfc2822::parse(d).ok())
@@ -287,7 +314,9 @@ pub fn check_response(response: &HttpResponse) -> std::result::Result<(), S3Fail
     let kind = classify(response.status, &code);
     Err(S3Failure {
         status: response.status,
-        request_id: doc.request_id.or_else(|| response.header("x-amz-request-id").map(str::to_owned)),
+        request_id: doc
+            .request_id
+            .or_else(|| response.header("x-amz-request-id").map(str::to_owned)),
         message: doc.message,
         server_date,
         kind,
@@ -300,7 +329,9 @@ pub fn check_response(response: &HttpResponse) -> std::result::Result<(), S3Fail
 pub fn interpret_put(response: &HttpResponse) -> PutOutcome {
     match check_response(response) {
         Ok(()) => PutOutcome::Stored {
-            etag: response.header("etag").map(|e| e.trim_matches('"').to_owned()),
+            etag: response
+                .header("etag")
+                .map(|e| e.trim_matches('"').to_owned()),
         },
         Err(f) => PutOutcome::Failed(f),
     }
@@ -310,11 +341,24 @@ fn classify(status: u16, code: &str) -> FailureKind {
     match code {
         "RequestTimeTooSkewed" => FailureKind::ClockSkew,
         "BadDigest" | "InvalidDigest" => FailureKind::BadDigest,
-        "SlowDown" | "RequestTimeout" | "InternalError" | "ServiceUnavailable" | "Throttling"
+        "SlowDown"
+        | "RequestTimeout"
+        | "InternalError"
+        | "ServiceUnavailable"
+        | "Throttling"
         | "RequestLimitExceeded" => FailureKind::Transient,
-        "SignatureDoesNotMatch" | "InvalidAccessKeyId" | "AccessDenied" | "ExpiredToken" | "InvalidToken"
-        | "TokenRefreshRequired" | "NoSuchBucket" | "AuthorizationHeaderMalformed" | "PermanentRedirect"
-        | "AllAccessDisabled" | "AccountProblem" | "InvalidBucketName" => FailureKind::Refused,
+        "SignatureDoesNotMatch"
+        | "InvalidAccessKeyId"
+        | "AccessDenied"
+        | "ExpiredToken"
+        | "InvalidToken"
+        | "TokenRefreshRequired"
+        | "NoSuchBucket"
+        | "AuthorizationHeaderMalformed"
+        | "PermanentRedirect"
+        | "AllAccessDisabled"
+        | "AccountProblem"
+        | "InvalidBucketName" => FailureKind::Refused,
         _ => match status {
             401 | 403 => FailureKind::Refused,
             408 | 429 => FailureKind::Transient,
@@ -369,7 +413,8 @@ impl ErrorDocument {
                 Ok(Event::CData(t)) if field.is_some() => value.push_str(t.as_ref()),
                 Ok(Event::GeneralRef(r)) if field.is_some() => match r.resolve_char_ref() {
                     Ok(Some(c)) => value.push(c),
-                    _ => value.push_str(quick_xml::escape::resolve_predefined_entity(&r).unwrap_or("")),
+                    _ => value
+                        .push_str(quick_xml::escape::resolve_predefined_entity(&r).unwrap_or("")),
                 },
                 Ok(Event::End(_)) => {
                     let v = std::mem::take(&mut value).trim().to_owned();
@@ -396,8 +441,13 @@ mod tests {
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
     fn client(path_style: bool) -> S3Client {
-        let cfg = S3Config::new("https://s3.eu-central-1.amazonaws.com", "lake-bucket", "eu-central-1", path_style)
-            .expect("valid config");
+        let cfg = S3Config::new(
+            "https://s3.eu-central-1.amazonaws.com",
+            "lake-bucket",
+            "eu-central-1",
+            path_style,
+        )
+        .expect("valid config");
         S3Client::new(&cfg, Credentials::new(KEY, SECRET, None)).expect("client")
     }
 
@@ -425,10 +475,18 @@ mod tests {
         assert_eq!(req.header("content-md5"), Some(content_md5(body).as_str()));
         assert!(req.header("transfer-encoding").is_none());
         let url = req.url.as_str();
-        assert!(url.starts_with("https://lake-bucket.s3.eu-central-1.amazonaws.com/station%3Ds/data_0000.parquet?"), "{url}");
+        assert!(
+            url.starts_with(
+                "https://lake-bucket.s3.eu-central-1.amazonaws.com/station%3Ds/data_0000.parquet?"
+            ),
+            "{url}"
+        );
         assert!(url.contains("X-Amz-Expires=300"), "{url}");
         assert!(url.contains("X-Amz-Date=20260101T120000Z"), "{url}");
-        assert!(url.contains("X-Amz-SignedHeaders=content-md5%3Bhost"), "{url}");
+        assert!(
+            url.contains("X-Amz-SignedHeaders=content-md5%3Bhost"),
+            "{url}"
+        );
         assert!(!url.contains(SECRET));
         // Deterministic: same inputs, same signature; another body, another signature.
         let again = client(false).put_object("station=s/data_0000.parquet", body, now());
@@ -447,13 +505,24 @@ mod tests {
     #[test]
     fn path_style_and_session_token() {
         let cfg = S3Config::new("http://127.0.0.1:9000", "lake", "us-east-1", true).expect("valid");
-        let c = S3Client::new(&cfg, Credentials::new(KEY, SECRET, Some("TOKEN/x".into()))).expect("client");
+        let c = S3Client::new(&cfg, Credentials::new(KEY, SECRET, Some("TOKEN/x".into())))
+            .expect("client");
         let req = c.put_object("k.parquet", b"x", now());
-        assert!(req.url.as_str().starts_with("http://127.0.0.1:9000/lake/k.parquet?"));
+        assert!(
+            req.url
+                .as_str()
+                .starts_with("http://127.0.0.1:9000/lake/k.parquet?")
+        );
         assert!(req.url.as_str().contains("X-Amz-Security-Token=TOKEN%2Fx"));
         // Virtual-hosted style cannot address a bucket at an IP address.
-        let err = S3Client::new(&S3Config { path_style: false, ..cfg }, Credentials::new(KEY, SECRET, None))
-            .expect_err("ip host");
+        let err = S3Client::new(
+            &S3Config {
+                path_style: false,
+                ..cfg
+            },
+            Credentials::new(KEY, SECRET, None),
+        )
+        .expect_err("ip host");
         assert!(err.to_string().contains("--path-style"), "{err}");
     }
 
@@ -463,7 +532,15 @@ mod tests {
         assert!(e.to_string().starts_with("invalid endpoint"), "{e}");
         let e = S3Config::new("https://u:p@x", "lake", "us-east-1", true).expect_err("userinfo");
         assert!(e.to_string().starts_with("invalid endpoint"), "{e}");
-        for bad in ["ab", "Lake", "lake_1", "-lake", "lake-", "a..b", &"a".repeat(64)] {
+        for bad in [
+            "ab",
+            "Lake",
+            "lake_1",
+            "-lake",
+            "lake-",
+            "a..b",
+            &"a".repeat(64),
+        ] {
             let e = S3Config::new("https://x", bad, "us-east-1", true).expect_err(bad);
             assert!(e.to_string().starts_with("invalid bucket"), "{e}");
         }
@@ -476,7 +553,10 @@ mod tests {
         let c = Credentials::new(KEY, SECRET, Some("SESSIONTOKEN".into()));
         let dbg = format!("{c:?} {:?}", client(true));
         assert!(dbg.contains(KEY));
-        assert!(!dbg.contains(SECRET) && !dbg.contains("SESSIONTOKEN"), "{dbg}");
+        assert!(
+            !dbg.contains(SECRET) && !dbg.contains("SESSIONTOKEN"),
+            "{dbg}"
+        );
     }
 
     #[test]
@@ -488,9 +568,15 @@ mod tests {
         };
         assert_eq!(f.code, "SignatureDoesNotMatch");
         assert_eq!(f.kind, FailureKind::Refused);
-        assert_eq!(f.message.as_deref(), Some("The request signature we calculated does not match & so on !"));
+        assert_eq!(
+            f.message.as_deref(),
+            Some("The request signature we calculated does not match & so on !")
+        );
         assert_eq!(f.request_id.as_deref(), Some("4442587FB7D0A2F9"));
-        assert_eq!(f.server_date, Some("2026-01-01T12:20:00Z".parse().expect("ts")));
+        assert_eq!(
+            f.server_date,
+            Some("2026-01-01T12:20:00Z".parse().expect("ts"))
+        );
         assert!(f.to_string().contains("403 SignatureDoesNotMatch"));
     }
 
@@ -498,7 +584,9 @@ mod tests {
     fn classification_of_codes_and_bare_statuses() {
         let kind = |status, code: &str| {
             let body = format!("<Error><Code>{code}</Code></Error>");
-            check_response(&response(status, &body)).expect_err("failure").kind
+            check_response(&response(status, &body))
+                .expect_err("failure")
+                .kind
         };
         assert_eq!(kind(403, "RequestTimeTooSkewed"), FailureKind::ClockSkew);
         assert_eq!(kind(400, "BadDigest"), FailureKind::BadDigest);
@@ -518,12 +606,23 @@ mod tests {
 
     #[test]
     fn garbage_error_bodies_never_panic() {
-        for body in ["", "<", "<Error><Code>", "<Error><Code>X</Wrong></Error>", "\u{0}\u{ff}", "<a><Error><Code>Nested</Code></Error></a>"] {
+        for body in [
+            "",
+            "<",
+            "<Error><Code>",
+            "<Error><Code>X</Wrong></Error>",
+            "\u{0}\u{ff}",
+            "<a><Error><Code>Nested</Code></Error></a>",
+        ] {
             let f = check_response(&response(500, body)).expect_err("500");
             assert_eq!(f.kind, FailureKind::Transient, "{body:?}");
         }
-        let f = check_response(&HttpResponse { status: 500, headers: vec![], body: vec![0xff, 0xfe, b'<'] })
-            .expect_err("500");
+        let f = check_response(&HttpResponse {
+            status: 500,
+            headers: vec![],
+            body: vec![0xff, 0xfe, b'<'],
+        })
+        .expect_err("500");
         assert_eq!(f.code, "HTTP 500");
     }
 
@@ -531,6 +630,11 @@ mod tests {
     fn success_carries_etag() {
         let mut r = response(200, "");
         r.headers.push(("ETag".into(), "\"abc\"".into()));
-        assert_eq!(interpret_put(&r), PutOutcome::Stored { etag: Some("abc".into()) });
+        assert_eq!(
+            interpret_put(&r),
+            PutOutcome::Stored {
+                etag: Some("abc".into())
+            }
+        );
     }
 }

@@ -56,7 +56,11 @@ pub fn quantize(m: Measurement, raw: f64) -> Result<i32, InvalidReading> {
     }
     let (min, max) = m.range();
     if raw < min || raw > max {
-        return Err(InvalidReading::OutOfRange { value: raw, min, max });
+        return Err(InvalidReading::OutOfRange {
+            value: raw,
+            min,
+            max,
+        });
     }
     // In range, so the product is far inside i32 (largest: 40_000 ppm x 1).
     #[allow(clippy::cast_possible_truncation)]
@@ -141,11 +145,23 @@ mod tests {
 
     #[test]
     fn rejects_non_finite_and_out_of_range() {
-        assert_eq!(quantize(Temperature, f64::NAN), Err(InvalidReading::NotFinite));
+        assert_eq!(
+            quantize(Temperature, f64::NAN),
+            Err(InvalidReading::NotFinite)
+        );
         assert_eq!(quantize(Co2, f64::INFINITY), Err(InvalidReading::NotFinite));
-        assert!(matches!(quantize(Humidity, 100.5), Err(InvalidReading::OutOfRange { .. })));
-        assert!(matches!(quantize(Temperature, -41.0), Err(InvalidReading::OutOfRange { .. })));
-        assert!(matches!(quantize(VocIndex, 0.0), Err(InvalidReading::OutOfRange { .. })));
+        assert!(matches!(
+            quantize(Humidity, 100.5),
+            Err(InvalidReading::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            quantize(Temperature, -41.0),
+            Err(InvalidReading::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            quantize(VocIndex, 0.0),
+            Err(InvalidReading::OutOfRange { .. })
+        ));
         // The range is inclusive.
         assert_eq!(quantize(Humidity, 100.0), Ok(10_000));
     }

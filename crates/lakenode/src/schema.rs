@@ -172,7 +172,10 @@ impl Schema {
         let mut columns: Vec<Measurement> = measurements.into_iter().collect();
         columns.sort_unstable();
         if columns.is_empty() {
-            return Err(Error::config("columns", "a station needs at least one measurement"));
+            return Err(Error::config(
+                "columns",
+                "a station needs at least one measurement",
+            ));
         }
         if let Some(pair) = columns.windows(2).find(|w| w[0] == w[1]) {
             return Err(Error::config(
@@ -194,7 +197,10 @@ impl Schema {
             .filter(|s| !s.is_empty())
             .map(|name| {
                 Measurement::from_name(name).ok_or_else(|| {
-                    Error::config("columns", format!("unknown column `{name}`; known: {}", known_names()))
+                    Error::config(
+                        "columns",
+                        format!("unknown column `{name}`; known: {}", known_names()),
+                    )
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -226,10 +232,24 @@ mod tests {
 
     #[test]
     fn default_profile_has_the_documented_columns_in_order() {
-        let names: Vec<_> = Schema::default().columns().iter().map(|m| m.name()).collect();
+        let names: Vec<_> = Schema::default()
+            .columns()
+            .iter()
+            .map(|m| m.name())
+            .collect();
         assert_eq!(
             names,
-            ["temperature", "humidity", "pressure", "pm1", "pm25", "pm10", "co2", "voc_index", "battery"]
+            [
+                "temperature",
+                "humidity",
+                "pressure",
+                "pm1",
+                "pm25",
+                "pm10",
+                "co2",
+                "voc_index",
+                "battery"
+            ]
         );
     }
 

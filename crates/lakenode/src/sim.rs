@@ -70,19 +70,25 @@ impl Simulator {
     /// A station whose readings are determined by `seed`.
     #[must_use]
     pub const fn new(seed: u64) -> Self {
-        Self { seed: mix64(seed ^ 0x6C61_6B65_6E6F_6465) }
+        Self {
+            seed: mix64(seed ^ 0x6C61_6B65_6E6F_6465),
+        }
     }
 
     /// Uniform in `[0, 1)` for `(stream, counter)`.
     #[allow(clippy::cast_precision_loss, clippy::cast_sign_loss)]
     fn uniform(&self, stream: Stream, counter: i64) -> f64 {
-        let h = mix64(self.seed ^ mix64((stream as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ counter as u64));
+        let h = mix64(
+            self.seed ^ mix64((stream as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ counter as u64),
+        );
         (h >> 11) as f64 / (1u64 << 53) as f64
     }
 
     /// Standard normal for `(stream, counter)` (Box-Muller).
     fn normal(&self, stream: Stream, counter: i64) -> f64 {
-        let u1 = self.uniform(stream, counter.wrapping_mul(2)).max(f64::MIN_POSITIVE);
+        let u1 = self
+            .uniform(stream, counter.wrapping_mul(2))
+            .max(f64::MIN_POSITIVE);
         let u2 = self.uniform(stream, counter.wrapping_mul(2).wrapping_add(1));
         (-2.0 * u1.ln()).sqrt() * (TAU * u2).cos()
     }
@@ -106,7 +112,8 @@ impl Simulator {
         (hour - 4..=hour)
             .filter(|&h| self.uniform(Stream::Episode, h * 3) < 0.15)
             .map(|h| {
-                let start = h * HOUR + (self.uniform(Stream::Episode, h * 3 + 1) * HOUR as f64) as i64;
+                let start =
+                    h * HOUR + (self.uniform(Stream::Episode, h * 3 + 1) * HOUR as f64) as i64;
                 if t < start {
                     return 0.0;
                 }
@@ -146,7 +153,9 @@ impl Simulator {
         let pm10 = (1.35 * pm25 + 2.0 + 1.5 * self.normal(Stream::White, step * 16 + 5)).max(0.0);
         let co2 = 430.0
             + 25.0 * self.smooth(Stream::Co2, t, 5 * HOUR).abs()
-            + 140.0 * (TAU * (hour_of_day - 8.0) / 24.0).sin().max(0.0) * (0.6 + 0.4 * self.smooth(Stream::Co2, t, 2 * HOUR))
+            + 140.0
+                * (TAU * (hour_of_day - 8.0) / 24.0).sin().max(0.0)
+                * (0.6 + 0.4 * self.smooth(Stream::Co2, t, 2 * HOUR))
             + 4.0 * self.normal(Stream::White, step * 16 + 6);
         let voc = (100.0
             + 35.0 * self.smooth(Stream::Voc, t, 3 * HOUR)
@@ -155,7 +164,17 @@ impl Simulator {
         .clamp(1.0, 500.0);
         let battery = 3.78 + 0.32 * sun - 0.05 * self.smooth(Stream::Battery, t, 2 * DAY)
             + 0.002 * self.normal(Stream::White, step * 16 + 8);
-        [temperature, humidity, pressure, pm1, pm25, pm10, co2, voc, battery]
+        [
+            temperature,
+            humidity,
+            pressure,
+            pm1,
+            pm25,
+            pm10,
+            co2,
+            voc,
+            battery,
+        ]
     }
 
     /// The sample a station with this seed takes at `timestamp_ms`.
@@ -192,7 +211,10 @@ mod tests {
     fn deterministic_per_seed_and_different_across_seeds() {
         let a = Simulator::new(1);
         let b = Simulator::new(2);
-        assert_eq!(a.sample_at(T0 + 5_000), Simulator::new(1).sample_at(T0 + 5_000));
+        assert_eq!(
+            a.sample_at(T0 + 5_000),
+            Simulator::new(1).sample_at(T0 + 5_000)
+        );
         let differs = (0..100).any(|i| a.sample_at(T0 + i * 5_000) != b.sample_at(T0 + i * 5_000));
         assert!(differs);
     }
@@ -202,13 +224,23 @@ mod tests {
         let sim = Simulator::new(42);
         let samples: Vec<_> = (0..17_280).map(|i| sim.sample_at(T0 + i * 5_000)).collect();
         let values = |m: Measurement| samples.iter().filter_map(move |s| s.value(m));
-        let nulls: usize = Measurement::ALL.iter().map(|&m| samples.len() - values(m).count()).sum();
+        let nulls: usize = Measurement::ALL
+            .iter()
+            .map(|&m| samples.len() - values(m).count())
+            .sum();
         let total = samples.len() * Measurement::COUNT;
         // ~0.3% of readings fail; allow generous statistical slack.
-        assert!(nulls > total / 1000 && nulls < total / 100, "{nulls} nulls of {total}");
+        assert!(
+            nulls > total / 1000 && nulls < total / 100,
+            "{nulls} nulls of {total}"
+        );
 
-        let (tmin, tmax) = values(Measurement::Temperature).fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
-        assert!(tmax - tmin > 5.0 && tmin > -20.0 && tmax < 40.0, "temperature {tmin}..{tmax}");
+        let (tmin, tmax) = values(Measurement::Temperature)
+            .fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
+        assert!(
+            tmax - tmin > 5.0 && tmin > -20.0 && tmax < 40.0,
+            "temperature {tmin}..{tmax}"
+        );
         let pmax = values(Measurement::Pm25).fold(0.0, f64::max);
         assert!(pmax > 15.0, "expected a PM episode in a day, max {pmax}");
         assert!(values(Measurement::Pressure).all(|p| (950.0..1080.0).contains(&p)));
@@ -217,7 +249,11 @@ mod tests {
         assert!(values(Measurement::Pm25).all(|v| v.fract() == 0.0));
         for s in &samples[..100] {
             if let Some(c) = s.count(Measurement::Temperature) {
-                assert!((s.value(Measurement::Temperature).unwrap_or_default() * 100.0 - f64::from(c)).abs() < 1e-6);
+                assert!(
+                    (s.value(Measurement::Temperature).unwrap_or_default() * 100.0 - f64::from(c))
+                        .abs()
+                        < 1e-6
+                );
             }
         }
     }

@@ -101,7 +101,10 @@ impl Spool {
     /// [`Error::Config`] if the key is longer than S3 allows.
     pub fn push(&mut self, key: &str, body: &[u8]) -> Result<u64> {
         if key.is_empty() || key.len() > MAX_KEY {
-            return Err(Error::config("key", format!("object keys must be 1 to {MAX_KEY} bytes")));
+            return Err(Error::config(
+                "key",
+                format!("object keys must be 1 to {MAX_KEY} bytes"),
+            ));
         }
         let id = self.next_id;
         let tmp = self.dir.join(format!("{id:016}.{TMP_EXTENSION}"));
@@ -192,12 +195,15 @@ fn write_entry(tmp: &Path, key: &str, body: &[u8]) -> Result<()> {
         .create_new(true)
         .open(tmp)
         .map_err(|e| Error::spool("create", tmp, e))?;
-    file.write_all(&data).map_err(|e| Error::spool("write", tmp, e))?;
+    file.write_all(&data)
+        .map_err(|e| Error::spool("write", tmp, e))?;
     file.sync_all().map_err(|e| Error::spool("sync", tmp, e))
 }
 
 fn decode_entry(data: &[u8]) -> std::result::Result<(String, Vec<u8>), &'static str> {
-    let (content, digest) = data.split_at_checked(data.len().saturating_sub(16)).ok_or("truncated")?;
+    let (content, digest) = data
+        .split_at_checked(data.len().saturating_sub(16))
+        .ok_or("truncated")?;
     if data.len() < MAGIC.len() + 2 + 4 + 16 {
         return Err("truncated");
     }
@@ -210,7 +216,9 @@ fn decode_entry(data: &[u8]) -> std::result::Result<(String, Vec<u8>), &'static 
     let rest = &content[MAGIC.len()..];
     let key_len = usize::from(u16::from_le_bytes([rest[0], rest[1]]));
     let rest = &rest[2..];
-    let (key, rest) = rest.split_at_checked(key_len).ok_or("key length beyond end")?;
+    let (key, rest) = rest
+        .split_at_checked(key_len)
+        .ok_or("key length beyond end")?;
     let (len, body) = rest.split_at_checked(4).ok_or("body length missing")?;
     let body_len = u32::from_le_bytes([len[0], len[1], len[2], len[3]]) as usize;
     if body.len() != body_len {
@@ -227,7 +235,11 @@ fn sync_dir(dir: &Path) -> Result<()> {
     match File::open(dir) {
         Ok(d) => match d.sync_all() {
             Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::Unsupported || e.raw_os_error() == Some(22) => Ok(()),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::Unsupported || e.raw_os_error() == Some(22) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(Error::spool("sync", dir, e)),
         },
         Err(_) => Ok(()),
@@ -275,11 +287,17 @@ mod tests {
             let mut bad = good.clone();
             bad[i] ^= 0x40;
             fs::write(&path, &bad).expect("write");
-            assert!(matches!(s.read(id), Err(Error::CorruptSpoolEntry { .. })), "flip at byte {i}");
+            assert!(
+                matches!(s.read(id), Err(Error::CorruptSpoolEntry { .. })),
+                "flip at byte {i}"
+            );
         }
         for len in [0, 5, 20, good.len() - 1] {
             fs::write(&path, &good[..len]).expect("write");
-            assert!(matches!(s.read(id), Err(Error::CorruptSpoolEntry { .. })), "truncated to {len}");
+            assert!(
+                matches!(s.read(id), Err(Error::CorruptSpoolEntry { .. })),
+                "truncated to {len}"
+            );
         }
         let moved = s.quarantine(id, "checksum mismatch").expect("quarantine");
         assert!(moved.exists());

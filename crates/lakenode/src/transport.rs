@@ -71,7 +71,10 @@ impl<'a> HttpRequest<'a> {
     /// Value of a header, if present (name in lowercase).
     #[must_use]
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The URL without its query string (which holds the signature and credential

@@ -64,10 +64,15 @@ impl WindowSpec {
         if window_ms % interval_ms != 0 {
             return Err(Error::config(
                 "window",
-                format!("must be a multiple of the interval ({window_ms} ms is not a multiple of {interval_ms} ms)"),
+                format!(
+                    "must be a multiple of the interval ({window_ms} ms is not a multiple of {interval_ms} ms)"
+                ),
             ));
         }
-        Ok(Self { interval_ms, window_ms })
+        Ok(Self {
+            interval_ms,
+            window_ms,
+        })
     }
 
     /// Milliseconds between samples.
@@ -138,7 +143,10 @@ impl Windower {
     /// A windower with no open window.
     #[must_use]
     pub const fn new(spec: WindowSpec) -> Self {
-        Self { spec, current: None }
+        Self {
+            spec,
+            current: None,
+        }
     }
 
     /// The spec in use.
@@ -229,7 +237,11 @@ mod tests {
         }
         sealed.extend(w.flush());
         assert_eq!(sealed.len(), 8);
-        assert!(sealed.iter().all(|win| win.samples.len() == 180 && !win.starts_late()));
+        assert!(
+            sealed
+                .iter()
+                .all(|win| win.samples.len() == 180 && !win.starts_late())
+        );
         assert_eq!(sealed[7].start_ms, 7 * 900_000);
         assert!(w.flush().is_none());
     }
@@ -238,7 +250,10 @@ mod tests {
     fn gaps_skip_windows_and_late_starts_are_flagged() {
         let mut w = Windower::new(spec());
         assert!(w.push(Sample::new(100_000)).expect("ok").is_none());
-        let first = w.push(Sample::new(3 * 900_000 + 5_000)).expect("ok").expect("sealed");
+        let first = w
+            .push(Sample::new(3 * 900_000 + 5_000))
+            .expect("ok")
+            .expect("sealed");
         assert_eq!(first.start_ms, 0);
         assert!(first.starts_late());
         let second = w.flush().expect("open window");
@@ -250,8 +265,14 @@ mod tests {
     fn out_of_order_and_duplicate_samples_are_refused_without_damage() {
         let mut w = Windower::new(spec());
         w.push(Sample::new(10_000)).expect("ok");
-        assert!(matches!(w.push(Sample::new(10_000)), Err(Error::OutOfOrder { .. })));
-        assert!(matches!(w.push(Sample::new(5_000)), Err(Error::OutOfOrder { .. })));
+        assert!(matches!(
+            w.push(Sample::new(10_000)),
+            Err(Error::OutOfOrder { .. })
+        ));
+        assert!(matches!(
+            w.push(Sample::new(5_000)),
+            Err(Error::OutOfOrder { .. })
+        ));
         assert_eq!(w.flush().expect("open").samples.len(), 1);
     }
 }

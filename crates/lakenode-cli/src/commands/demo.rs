@@ -41,10 +41,16 @@ struct StationResult {
 /// Any failure of the pipeline or of the read-back verification.
 pub fn run(args: &DemoArgs) -> CliResult<()> {
     if !(args.hours.is_finite() && args.hours > 0.0 && args.hours <= 24.0 * 366.0) {
-        return Err(CliError::Usage(format!("--hours must be between 0 and 8784 (got {})", args.hours)));
+        return Err(CliError::Usage(format!(
+            "--hours must be between 0 and 8784 (got {})",
+            args.hours
+        )));
     }
     if args.stations == 0 || args.stations > 10_000 {
-        return Err(CliError::Usage(format!("--stations must be 1 to 10000 (got {})", args.stations)));
+        return Err(CliError::Usage(format!(
+            "--stations must be 1 to 10000 (got {})",
+            args.stations
+        )));
     }
     let spec = args.window.spec()?;
     let profile = args.window.profile()?;
@@ -54,7 +60,11 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
     let s3_dir = data_dir.join("s3");
     // Fresh random credentials for this run; they are never printed or stored.
     let (access_key, secret_key) = generated_credentials();
-    let server = EmbeddedS3::start(ServerConfig::new(&s3_dir, access_key.clone(), secret_key.clone()))?;
+    let server = EmbeddedS3::start(ServerConfig::new(
+        &s3_dir,
+        access_key.clone(),
+        secret_key.clone(),
+    ))?;
     info!(endpoint = %server.endpoint(), data_dir = %data_dir.display(), "embedded S3 server listening");
 
     let s3 = S3Config::new(&server.endpoint(), BUCKET, "us-east-1", true)?;
@@ -64,7 +74,8 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
     let response = transport
         .send(&client.create_bucket(SystemClock.now()))
         .map_err(|e| CliError::Verify(format!("creating bucket {BUCKET}: {e}")))?;
-    check_response(&response).map_err(|f| CliError::Verify(format!("creating bucket {BUCKET}: {f}")))?;
+    check_response(&response)
+        .map_err(|f| CliError::Verify(format!("creating bucket {BUCKET}: {f}")))?;
 
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let duration = Duration::from_secs_f64(args.hours * 3600.0);
@@ -82,7 +93,11 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
         spec.window_ms() / 60_000
     );
 
-    let mut total = StationResult { files: 0, rows: 0, bytes: 0 };
+    let mut total = StationResult {
+        files: 0,
+        rows: 0,
+        bytes: 0,
+    };
     let mut retries = 0;
     let mut stations = Vec::new();
     for i in 0..args.stations {
@@ -95,10 +110,20 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
         };
         let spool = Spool::open(data_dir.join("spool").join(station.as_str()))?;
         let uploader = Uploader::new(client.clone(), 6, jitter_seed(&station));
-        let mut pipeline = Pipeline::new(Node::new(config, spool), uploader, transport.clone()).quiet_uploads();
+        let mut pipeline =
+            Pipeline::new(Node::new(config, spool), uploader, transport.clone()).quiet_uploads();
         simulate_virtual(&mut pipeline, &sim, spec, start, samples, station.as_str())?;
         let stats = pipeline.finish()?;
-        let result = verify_station(&client, &mut transport, &sim, &station, &stats.delivered, start, samples, spec.interval_ms())?;
+        let result = verify_station(
+            &client,
+            &mut transport,
+            &sim,
+            &station,
+            &stats.delivered,
+            start,
+            samples,
+            spec.interval_ms(),
+        )?;
         println!(
             "  station {station}: {} files, {} rows, {} bytes uploaded, read back and verified",
             result.files, result.rows, result.bytes
@@ -150,7 +175,11 @@ fn prepare_data_dir(args: &DemoArgs) -> CliResult<PathBuf> {
 /// A random access key and secret for the embedded server.
 fn generated_credentials() -> (String, String) {
     let key = format!("LKDEMO{}", &uuid::Uuid::new_v4().simple().to_string()[..14]).to_uppercase();
-    let secret = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let secret = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
     (key, secret)
 }
 
@@ -185,7 +214,8 @@ fn verify_station(
         let response = transport
             .send(&client.get_object(&d.key, SystemClock.now()))
             .map_err(|e| CliError::Verify(format!("downloading {}: {e}", d.key)))?;
-        check_response(&response).map_err(|f| CliError::Verify(format!("downloading {}: {f}", d.key)))?;
+        check_response(&response)
+            .map_err(|f| CliError::Verify(format!("downloading {}: {f}", d.key)))?;
         if response.body.len() != d.bytes {
             return Err(CliError::Verify(format!(
                 "{} is {} bytes in S3 but {} were uploaded",
@@ -195,14 +225,25 @@ fn verify_station(
             )));
         }
         bytes += response.body.len();
-        let file = readback::decode(response.body).map_err(|e| CliError::Verify(format!("{}: {e}", d.key)))?;
-        let station_meta = file.key_values.iter().find(|(k, _)| k == lakenode::encode::meta_keys::STATION);
+        let file = readback::decode(response.body)
+            .map_err(|e| CliError::Verify(format!("{}: {e}", d.key)))?;
+        let station_meta = file
+            .key_values
+            .iter()
+            .find(|(k, _)| k == lakenode::encode::meta_keys::STATION);
         if station_meta.map(|(_, v)| v.as_str()) != Some(station.as_str()) {
-            return Err(CliError::Verify(format!("{}: footer does not name station {station}", d.key)));
+            return Err(CliError::Verify(format!(
+                "{}: footer does not name station {station}",
+                d.key
+            )));
         }
         for got in &file.samples {
             if !seen.insert(got.timestamp_ms) {
-                return Err(CliError::Verify(format!("{}: timestamp {} appears twice", d.key, rfc3339(got.timestamp_ms))));
+                return Err(CliError::Verify(format!(
+                    "{}: timestamp {} appears twice",
+                    d.key,
+                    rfc3339(got.timestamp_ms)
+                )));
             }
             let want = sim.sample_at(got.timestamp_ms);
             for &m in &file.columns {

@@ -18,12 +18,18 @@ pub fn run(args: &EncodeArgs) -> CliResult<()> {
     let profile = args.window.profile()?;
     let station = StationId::new(args.station.clone())?;
     let file = std::fs::File::open(&args.input).map_err(|e| CliError::io(&args.input, e))?;
-    let parsed = read_samples(&args.input.display().to_string(), std::io::BufReader::new(file))?;
+    let parsed = read_samples(
+        &args.input.display().to_string(),
+        std::io::BufReader::new(file),
+    )?;
     for w in &parsed.warnings {
         tracing::warn!("{w}");
     }
     if parsed.invalid_readings > parsed.warnings.len() {
-        tracing::warn!("{} invalid readings in all were stored as null", parsed.invalid_readings);
+        tracing::warn!(
+            "{} invalid readings in all were stored as null",
+            parsed.invalid_readings
+        );
     }
     let (first, last) = match (parsed.samples.first(), parsed.samples.last()) {
         (Some(f), Some(l)) => (f.timestamp_ms, l.timestamp_ms),

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use bytes::Bytes;
 use lakenode::layout::rfc3339;
-use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::basic::{LogicalType, TimeUnit};
+use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::schema::types::ColumnDescriptor;
 
 use crate::InspectArgs;
@@ -18,10 +18,13 @@ use crate::readback;
 /// If the file cannot be read or is not Parquet.
 pub fn run(args: &InspectArgs) -> CliResult<()> {
     let data = std::fs::read(&args.file).map_err(|e| CliError::io(&args.file, e))?;
-    print!("{}", describe(&args.file.display().to_string(), data).map_err(|source| CliError::Parquet {
-        path: args.file.clone(),
-        source,
-    })?);
+    print!(
+        "{}",
+        describe(&args.file.display().to_string(), data).map_err(|source| CliError::Parquet {
+            path: args.file.clone(),
+            source,
+        })?
+    );
     Ok(())
 }
 
@@ -51,7 +54,11 @@ fn describe(name: &str, data: Vec<u8>) -> parquet::errors::Result<String> {
             rg.compressed_size(),
             rg.total_byte_size()
         );
-        let _ = writeln!(out, "  {:<12} {:<10} {:>10} {:>12} {:>6}  encodings", "column", "codec", "compressed", "uncompressed", "nulls");
+        let _ = writeln!(
+            out,
+            "  {:<12} {:<10} {:>10} {:>12} {:>6}  encodings",
+            "column", "codec", "compressed", "uncompressed", "nulls"
+        );
         for c in rg.columns() {
             let encodings: Vec<String> = c.encodings().map(|e| format!("{e:?}")).collect();
             let nulls = c
@@ -75,21 +82,37 @@ fn describe(name: &str, data: Vec<u8>) -> parquet::errors::Result<String> {
         for e in kv {
             let value = e.value.as_deref().unwrap_or("");
             // Foreign writers embed whole schemas here; keep the report readable.
-            let shown = if value.len() > 120 { format!("{}... ({} bytes)", &value[..value.floor_char_boundary(120)], value.len()) } else { value.to_owned() };
+            let shown = if value.len() > 120 {
+                format!(
+                    "{}... ({} bytes)",
+                    &value[..value.floor_char_boundary(120)],
+                    value.len()
+                )
+            } else {
+                value.to_owned()
+            };
             let _ = writeln!(out, "  {} = {shown}", e.key);
         }
     }
     match readback::decode(bytes.to_vec()) {
         Ok(file) => match (file.samples.first(), file.samples.last()) {
             (Some(f), Some(l)) => {
-                let _ = writeln!(out, "\ntime range  {} .. {} (UTC)", rfc3339(f.timestamp_ms), rfc3339(l.timestamp_ms));
+                let _ = writeln!(
+                    out,
+                    "\ntime range  {} .. {} (UTC)",
+                    rfc3339(f.timestamp_ms),
+                    rfc3339(l.timestamp_ms)
+                );
             }
             _ => {
                 let _ = writeln!(out, "\ntime range  (no rows)");
             }
         },
         Err(e) => {
-            let _ = writeln!(out, "\ntime range  unavailable: not a lakenode layout ({e})");
+            let _ = writeln!(
+                out,
+                "\ntime range  unavailable: not a lakenode layout ({e})"
+            );
         }
     }
     Ok(out)
@@ -97,7 +120,11 @@ fn describe(name: &str, data: Vec<u8>) -> parquet::errors::Result<String> {
 
 /// Length of the Thrift footer, from the 8-byte trailer.
 fn footer_length(data: &[u8]) -> usize {
-    match data.len().checked_sub(8).and_then(|at| data.get(at..at + 4)) {
+    match data
+        .len()
+        .checked_sub(8)
+        .and_then(|at| data.get(at..at + 4))
+    {
         Some(b) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize + 8,
         None => 0,
     }
@@ -112,7 +139,11 @@ fn type_text(c: &ColumnDescriptor) -> String {
                 TimeUnit::MICROS => "MICROS",
                 TimeUnit::NANOS => "NANOS",
             };
-            let zone = if ts.is_adjusted_to_u_t_c { "UTC" } else { "local" };
+            let zone = if ts.is_adjusted_to_u_t_c {
+                "UTC"
+            } else {
+                "local"
+            };
             let _ = write!(t, " TIMESTAMP({unit}, {zone})");
         }
         Some(l) => {
@@ -120,6 +151,10 @@ fn type_text(c: &ColumnDescriptor) -> String {
         }
         None => {}
     }
-    let rep = if c.self_type().is_optional() { "nullable" } else { "required" };
+    let rep = if c.self_type().is_optional() {
+        "nullable"
+    } else {
+        "required"
+    };
     format!("{t} {rep}")
 }

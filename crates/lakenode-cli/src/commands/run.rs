@@ -26,9 +26,10 @@ use crate::transport::{UreqTransport, is_loopback};
 /// [`CliError::Usage`] naming the missing variable.
 pub fn credentials_from_env() -> CliResult<Credentials> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let key = var("AWS_ACCESS_KEY_ID").ok_or_else(|| CliError::Usage("AWS_ACCESS_KEY_ID is not set".into()))?;
-    let secret =
-        var("AWS_SECRET_ACCESS_KEY").ok_or_else(|| CliError::Usage("AWS_SECRET_ACCESS_KEY is not set".into()))?;
+    let key = var("AWS_ACCESS_KEY_ID")
+        .ok_or_else(|| CliError::Usage("AWS_ACCESS_KEY_ID is not set".into()))?;
+    let secret = var("AWS_SECRET_ACCESS_KEY")
+        .ok_or_else(|| CliError::Usage("AWS_SECRET_ACCESS_KEY is not set".into()))?;
     Ok(Credentials::new(key, secret, var("AWS_SESSION_TOKEN")))
 }
 
@@ -39,7 +40,11 @@ pub fn credentials_from_env() -> CliResult<Credentials> {
 pub fn parse_start(text: &str) -> CliResult<i64> {
     text.parse::<Timestamp>()
         .map(Timestamp::as_millisecond)
-        .map_err(|e| CliError::Usage(format!("--start {text:?} is not an RFC 3339 time like 2026-01-01T00:00:00Z: {e}")))
+        .map_err(|e| {
+            CliError::Usage(format!(
+                "--start {text:?} is not an RFC 3339 time like 2026-01-01T00:00:00Z: {e}"
+            ))
+        })
 }
 
 /// The default start of a simulated period: `duration` before the current window.
@@ -53,7 +58,10 @@ pub fn default_start(spec: WindowSpec, duration: Duration) -> i64 {
 /// A per-station seed for retry jitter, so stations do not retry in lockstep.
 #[must_use]
 pub fn jitter_seed(station: &StationId) -> u64 {
-    station.as_str().bytes().fold(0, |h, b| mix64(h ^ u64::from(b)))
+    station
+        .as_str()
+        .bytes()
+        .fold(0, |h, b| mix64(h ^ u64::from(b)))
 }
 
 /// Simulates `samples` samples from `start_ms` as fast as possible, printing progress
@@ -110,7 +118,10 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
     let csv = match &args.csv {
         Some(path) => {
             let file = std::fs::File::open(path).map_err(|e| CliError::io(path, e))?;
-            let parsed = crate::csv_input::read_samples(&path.display().to_string(), std::io::BufReader::new(file))?;
+            let parsed = crate::csv_input::read_samples(
+                &path.display().to_string(),
+                std::io::BufReader::new(file),
+            )?;
             for w in &parsed.warnings {
                 tracing::warn!("{w}");
             }
@@ -152,7 +163,8 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
                         Some(text) => parse_start(text)?,
                         None => default_start(spec, duration),
                     };
-                    let n = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX) / spec.interval_ms();
+                    let n = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+                        / spec.interval_ms();
                     info!(%station, start = %rfc3339(start), samples = n, "simulating in virtual time");
                     simulate_virtual(&mut pipeline, &sim, spec, start, n, station.as_str())?;
                 }
@@ -168,11 +180,16 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
 
 /// Samples on the interval grid in real time until the process is stopped.
 fn simulate_real_time(pipeline: &mut Pipeline, sim: &Simulator, spec: WindowSpec) -> CliResult<()> {
-    info!("sampling in real time every {} ms; stop with Ctrl-C", spec.interval_ms());
+    info!(
+        "sampling in real time every {} ms; stop with Ctrl-C",
+        spec.interval_ms()
+    );
     loop {
         let now = SystemClock.now().as_millisecond();
         let next = (now.div_euclid(spec.interval_ms()) + 1) * spec.interval_ms();
-        std::thread::sleep(Duration::from_millis(u64::try_from(next - now).unwrap_or(0)));
+        std::thread::sleep(Duration::from_millis(
+            u64::try_from(next - now).unwrap_or(0),
+        ));
         pipeline.record(sim.sample_at(next))?;
     }
 }

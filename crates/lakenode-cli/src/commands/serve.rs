@@ -15,7 +15,11 @@ use crate::error::{CliError, CliResult};
 pub fn run(args: &ServeArgs) -> CliResult<()> {
     credentials_from_env()?;
     let var = |n: &str| std::env::var(n).unwrap_or_default();
-    let mut config = ServerConfig::new(&args.data_dir, var("AWS_ACCESS_KEY_ID"), var("AWS_SECRET_ACCESS_KEY"));
+    let mut config = ServerConfig::new(
+        &args.data_dir,
+        var("AWS_ACCESS_KEY_ID"),
+        var("AWS_SECRET_ACCESS_KEY"),
+    );
     config.addr.set_port(args.port);
     for bucket in &args.bucket {
         // Validate like a client would, then create it as s3s-fs stores buckets: a directory.

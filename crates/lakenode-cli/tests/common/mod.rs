@@ -18,7 +18,13 @@ pub const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 /// The `lakenode` binary with no AWS variables inherited.
 pub fn lakenode() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_lakenode"));
-    for v in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "RUST_LOG", "LAKENODE_LOG"] {
+    for v in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "RUST_LOG",
+        "LAKENODE_LOG",
+    ] {
         c.env_remove(v);
     }
     c
@@ -27,7 +33,8 @@ pub fn lakenode() -> Command {
 /// `lakenode` with the example credentials set.
 pub fn lakenode_with_credentials() -> Command {
     let mut c = lakenode();
-    c.env("AWS_ACCESS_KEY_ID", KEY).env("AWS_SECRET_ACCESS_KEY", SECRET);
+    c.env("AWS_ACCESS_KEY_ID", KEY)
+        .env("AWS_SECRET_ACCESS_KEY", SECRET);
     c
 }
 
@@ -42,12 +49,19 @@ pub fn output(cmd: &mut Command) -> (Output, String, String) {
 /// Asserts success and returns stdout.
 pub fn success(cmd: &mut Command) -> String {
     let (out, stdout, stderr) = output(cmd);
-    assert!(out.status.success(), "failed with {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "failed with {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
     stdout
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// The Python with pyarrow, duckdb and polars: `LAKENODE_PYTHON`, else the workspace's
@@ -57,7 +71,11 @@ pub fn python() -> PathBuf {
         return p.into();
     }
     let venv = workspace_root().join(".venv/bin/python");
-    if venv.exists() { venv } else { "python3".into() }
+    if venv.exists() {
+        venv
+    } else {
+        "python3".into()
+    }
 }
 
 /// Runs the readers' check over `lake`; returns (success, combined output).
@@ -69,7 +87,11 @@ pub fn check_lake(lake: &Path, extra: &[&str]) -> (bool, String) {
         .args(extra)
         .output()
         .expect("run python (set LAKENODE_PYTHON or run scripts/test.sh)");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         !text.contains("missing Parquet reader"),
         "the Parquet readers are not installed for {}: {text}",
@@ -87,15 +109,31 @@ pub fn assert_lake_ok(lake: &Path, extra: &[&str]) {
 
 /// Writes the expected samples of each station as the JSON `check_lake.py` reads:
 /// `{station: {timestamp_ms: {column: count or null}}}`.
-pub fn write_expected(path: &Path, stations: &BTreeMap<String, Vec<Sample>>, columns: &[Measurement]) {
+pub fn write_expected(
+    path: &Path,
+    stations: &BTreeMap<String, Vec<Sample>>,
+    columns: &[Measurement],
+) {
     let mut json = String::from("{");
     for (si, (station, samples)) in stations.iter().enumerate() {
         let _ = write!(json, "{}\"{station}\":{{", if si > 0 { "," } else { "" });
         for (i, s) in samples.iter().enumerate() {
-            let _ = write!(json, "{}\"{}\":{{", if i > 0 { "," } else { "" }, s.timestamp_ms);
+            let _ = write!(
+                json,
+                "{}\"{}\":{{",
+                if i > 0 { "," } else { "" },
+                s.timestamp_ms
+            );
             for (ci, m) in columns.iter().enumerate() {
-                let v = s.count(*m).map_or_else(|| "null".to_owned(), |c| c.to_string());
-                let _ = write!(json, "{}\"{}\":{v}", if ci > 0 { "," } else { "" }, m.name());
+                let v = s
+                    .count(*m)
+                    .map_or_else(|| "null".to_owned(), |c| c.to_string());
+                let _ = write!(
+                    json,
+                    "{}\"{}\":{v}",
+                    if ci > 0 { "," } else { "" },
+                    m.name()
+                );
             }
             json.push('}');
         }

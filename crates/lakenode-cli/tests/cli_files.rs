@@ -1,0 +1,264 @@
+//! `encode`, `inspect` and input validation through the real binary: files written from
+//! CSV read back in pyarrow, DuckDB and Polars; hostile input gets an exit code and a
+//! message, never a panic, and leaves nothing half-written.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::*;
+use lakenode::sample::Sample;
+use lakenode::schema::Measurement;
+
+const CSV: &str = "timestamp,temperature,humidity,pm25,battery
+2026-01-01T00:00:00Z,21.37,45.5,12,3.901
+2026-01-01T00:00:05Z,21.38,,13,3.9
+1767225610000,-5.01,100,NaN,3.899
+2026-01-01T01:00:15+01:00,21.40,45.1,999999,
+";
+
+#[test]
+fn encode_then_inspect_and_read_back_in_three_readers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let input = tmp.path().join("samples.csv");
+    std::fs::write(&input, CSV).unwrap();
+    let lake = tmp.path().join("lake");
+    let dir = lake.join("station=local/year=2026/month=01/day=01");
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = dir.join("data_0000.parquet");
+    let (out, stdout, stderr) = output_of(&[
+        "encode",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("4 rows, 5 columns"), "{stdout}");
+    // NaN and an out-of-range PM value become nulls, with warnings naming the line.
+    assert!(
+        stderr.contains("samples.csv:4: column `pm25`: not a finite number"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("samples.csv:5: column `pm25`: 999999 is outside the sensor range"),
+        "{stderr}"
+    );
+
+    let report = success(lakenode().args(["inspect", output.to_str().unwrap()]));
+    for want in [
+        "rows        4",
+        "timestamp    INT64 TIMESTAMP(MILLIS, UTC) required",
+        "temperature  FLOAT nullable",
+        "SNAPPY",
+        "lakenode.station = local",
+        "lakenode.schema_version = 1",
+        "lakenode.window_start = 2026-01-01T00:00:00Z",
+        "time range  2026-01-01T00:00:00Z .. 2026-01-01T00:00:15Z (UTC)",
+    ] {
+        assert!(report.contains(want), "missing {want:?} in\n{report}");
+    }
+
+    let t0 = 1_767_225_600_000;
+    let row = |i: i64, t: Option<i32>, h: Option<i32>, pm: Option<i32>, b: Option<i32>| {
+        let mut s = Sample::new(t0 + i * 5_000);
+        s.set_count(Measurement::Temperature, t);
+        s.set_count(Measurement::Humidity, h);
+        s.set_count(Measurement::Pm25, pm);
+        s.set_count(Measurement::Battery, b);
+        s
+    };
+    let samples = vec![
+        row(0, Some(2137), Some(4550), Some(12), Some(3901)),
+        row(1, Some(2138), None, Some(13), Some(3900)),
+        row(2, Some(-501), Some(10_000), None, Some(3899)),
+        row(3, Some(2140), Some(4510), None, None),
+    ];
+    let expected = tmp.path().join("expected.json");
+    let cols = [
+        Measurement::Temperature,
+        Measurement::Humidity,
+        Measurement::Pm25,
+        Measurement::Battery,
+    ];
+    write_expected(
+        &expected,
+        &BTreeMap::from([("local".to_owned(), samples)]),
+        &cols,
+    );
+    assert_lake_ok(
+        &lake,
+        &[
+            "--expected",
+            expected.to_str().unwrap(),
+            "--files",
+            "1",
+            "--rows",
+            "4",
+        ],
+    );
+}
+
+fn output_of(args: &[&str]) -> (std::process::Output, String, String) {
+    output(lakenode().args(args))
+}
+
+#[test]
+fn hostile_csv_gets_a_message_and_exit_code_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8], &str); 9] = [
+        (
+            "binary",
+            b"\x00\x01PAR1\xff\xfe\x00garbage\n\x89PNG",
+            "bad.csv:1: cannot read the header: the line is not valid UTF-8 text",
+        ),
+        (
+            "unknown column",
+            b"timestamp,windspeed\n2026-01-01T00:00:00Z,3\n",
+            "unknown column `windspeed`",
+        ),
+        (
+            "text as number",
+            b"timestamp,co2\n2026-01-01T00:00:00Z,lots\n",
+            "bad.csv:2: column `co2`: \"lots\" is not a number",
+        ),
+        (
+            "ragged row",
+            b"timestamp,co2\n2026-01-01T00:00:00Z,400,1\n",
+            "bad.csv:2: expected 2 fields like the header, found 3",
+        ),
+        (
+            "time goes back",
+            b"timestamp,co2\n2026-01-01T00:00:05Z,400\n2026-01-01T00:00:00Z,401\n",
+            "bad.csv:3: timestamp",
+        ),
+        (
+            "bad time",
+            b"timestamp,co2\n01/01/2026 00:00,400\n",
+            "neither RFC 3339",
+        ),
+        ("empty", b"", "the first column must be `timestamp`"),
+        ("header only", b"timestamp,co2\n", "no data rows"),
+        (
+            "invalid utf-8 value",
+            b"timestamp,co2\n2026-01-01T00:00:00Z,4\xff0\n",
+            "bad.csv:2",
+        ),
+    ];
+    for (what, content, message) in cases {
+        let input = tmp.path().join("bad.csv");
+        std::fs::write(&input, content).unwrap();
+        let output = tmp.path().join("out.parquet");
+        let (out, _, stderr) = output_of(&[
+            "encode",
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            output.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{what}: {stderr}");
+        assert!(
+            stderr.contains(message),
+            "{what}: expected {message:?} in {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{what}: {stderr}");
+        assert!(!output.exists(), "{what}: an output file was written");
+    }
+    let (out, _, stderr) = output_of(&[
+        "encode",
+        "--input",
+        "/nonexistent/x.csv",
+        "--output",
+        "/tmp/never.parquet",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains("/nonexistent/x.csv: No such file"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn inspect_refuses_a_file_that_is_not_parquet() {
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("fake.parquet");
+    std::fs::write(&f, b"PAR1 this is not really parquet PAR1").unwrap();
+    let (out, _, stderr) = output_of(&["inspect", f.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("not a readable Parquet file"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn run_refuses_bad_configuration_before_touching_the_network() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spool = tmp.path().join("spool");
+    let base = |endpoint: &'static str, bucket: &'static str, station: &'static str| {
+        vec![
+            "run",
+            "--endpoint",
+            endpoint,
+            "--bucket",
+            bucket,
+            "--path-style",
+            "--station",
+            station,
+            "--simulate",
+            "1",
+            "--duration",
+            "15m",
+        ]
+    };
+    let cases: [(Vec<&str>, &str); 6] = [
+        (
+            base("http://192.0.2.10:9000", "lake", "st"),
+            "refusing plain http to http://192.0.2.10:9000/",
+        ),
+        (base("s3.example.com", "lake", "st"), "invalid endpoint"),
+        (
+            base("https://s3.example.com", "Lake_Bucket", "st"),
+            "invalid bucket",
+        ),
+        (
+            base("https://s3.example.com", "lake", "st/../x"),
+            "invalid station",
+        ),
+        (
+            [
+                base("https://s3.example.com", "lake", "st"),
+                vec!["--window", "7m"],
+            ]
+            .concat(),
+            "invalid window",
+        ),
+        (
+            [
+                base("https://s3.example.com", "lake", "st"),
+                vec!["--columns", "temperature,wind"],
+            ]
+            .concat(),
+            "unknown column `wind`",
+        ),
+    ];
+    for (args, message) in cases {
+        let (out, _, stderr) = output(
+            lakenode_with_credentials()
+                .args(&args)
+                .args(["--spool", spool.to_str().unwrap()]),
+        );
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(message),
+            "{args:?}: expected {message:?} in {stderr}"
+        );
+    }
+    let (out, _, stderr) = output(
+        lakenode()
+            .args(base("https://s3.example.com", "lake", "st"))
+            .args(["--spool", spool.to_str().unwrap()]),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("AWS_ACCESS_KEY_ID is not set"), "{stderr}");
+    assert!(!spool.join("0000000000000001.lks").exists());
+}
