@@ -116,6 +116,10 @@ pub struct RunArgs {
     /// CSV header's).
     #[arg(long)]
     pub columns: Option<String>,
+    /// Most bytes the spool may hold, e.g. 50M or 2G; when full, the oldest files are
+    /// dropped (listed in the spool's dropped.log). Default: no limit.
+    #[arg(long, value_parser = parse_size)]
+    pub spool_limit: Option<u64>,
     /// Attempts per file before the uploader backs off until the next window.
     #[arg(long, default_value_t = 6)]
     pub max_attempts: u32,
@@ -167,6 +171,26 @@ pub struct ServeArgs {
     /// Buckets to create at start.
     #[arg(long)]
     pub bucket: Vec<String>,
+}
+
+/// Parses a size: bytes, or a number with K, M or G (powers of 1024).
+///
+/// # Errors
+/// A message for anything else.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (digits, mult) = match t.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&t[..i], 1 << 10),
+        Some((i, 'M' | 'm')) => (&t[..i], 1 << 20),
+        Some((i, 'G' | 'g')) => (&t[..i], 1 << 30),
+        _ => (t, 1),
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{s:?} is not a size like 500K, 50M or 2G"))
 }
 
 /// Parses `5s`, `15m`, `6h`, `1h30m`, `500ms`.

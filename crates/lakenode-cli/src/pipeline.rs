@@ -2,11 +2,12 @@
 //! [`Uploader`] over real HTTP. Shared by `run` and `demo`, so the demo exercises
 //! exactly what a deployed gateway runs.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use lakenode::clock::SystemClock;
 use lakenode::layout::rfc3339;
 use lakenode::node::{Delivered, Node, Stop, Uploader};
+use lakenode::s3::S3Failure;
 use lakenode::sample::Sample;
 use tracing::{debug, info, warn};
 
@@ -16,6 +17,10 @@ use crate::transport::UreqTransport;
 /// Rounds of retries at the end of a finite run before giving up (each round makes
 /// up to the uploader's attempt budget per file).
 const FINAL_ROUNDS: u32 = 3;
+
+/// How long uploads pause after S3 refused the credentials, permissions or bucket:
+/// sampling and spooling go on, but the store is not hammered with doomed requests.
+const REFUSED_PAUSE: Duration = Duration::from_secs(300);
 
 /// Counters of a run.
 #[derive(Debug, Clone, Default)]
@@ -32,6 +37,9 @@ pub struct Stats {
     pub retries: u32,
     /// Spool entries quarantined.
     pub quarantined: usize,
+    /// Samples skipped because the node had already recorded their instant (a resumed
+    /// run or a re-sent CSV).
+    pub already_recorded: u64,
 }
 
 impl Stats {
@@ -50,6 +58,8 @@ pub struct Pipeline {
     stats: Stats,
     last_failure: Option<String>,
     log_uploads: bool,
+    refused: Option<(String, S3Failure)>,
+    paused_until: Option<Instant>,
 }
 
 impl Pipeline {
@@ -63,6 +73,8 @@ impl Pipeline {
             stats: Stats::default(),
             last_failure: None,
             log_uploads: true,
+            refused: None,
+            paused_until: None,
         }
     }
 
@@ -71,6 +83,12 @@ impl Pipeline {
     pub fn quiet_uploads(mut self) -> Self {
         self.log_uploads = false;
         self
+    }
+
+    /// The node (for its spool and resume point).
+    #[must_use]
+    pub const fn node(&self) -> &Node {
+        &self.node
     }
 
     /// Uploads whatever an earlier run left in the spool.
@@ -127,7 +145,16 @@ impl Pipeline {
         if let Some(sealed) = self.node.flush()? {
             self.sealed(&sealed);
         }
+        if self.refused.is_none() {
+            self.paused_until = None;
+        }
         for round in 1..=FINAL_ROUNDS {
+            if let Some((key, failure)) = self.refused.take() {
+                return Err(CliError::Refused {
+                    key,
+                    failure: Box::new(failure),
+                });
+            }
             self.drain(true)?;
             if self.node.spool().pending()?.is_empty() {
                 return Ok(self.stats);
@@ -148,8 +175,12 @@ impl Pipeline {
     }
 
     /// Uploads pending files. Transient failures leave the data spooled for the next
-    /// drain; S3 refusing the credentials or bucket is an error.
+    /// drain; after S3 refused the credentials or bucket, uploads pause (sampling goes on)
+    /// and the run ends with that error.
     fn drain(&mut self, quiet_give_up: bool) -> CliResult<()> {
+        if self.paused_until.is_some_and(|t| Instant::now() < t) {
+            return Ok(());
+        }
         let report = self.uploader.drain(
             self.node.spool_mut(),
             &mut self.transport,
@@ -170,11 +201,20 @@ impl Pipeline {
         self.stats.quarantined += report.quarantined.len();
         self.stats.delivered.extend(report.delivered);
         match report.stopped {
-            None => Ok(()),
-            Some(Stop::Refused { key, failure }) => Err(CliError::Refused {
-                key,
-                failure: Box::new(failure),
-            }),
+            None => {
+                self.refused = None;
+                Ok(())
+            }
+            Some(Stop::Refused { key, failure }) => {
+                tracing::error!(
+                    %key,
+                    "S3 refused the upload: {failure}; uploads pause for {} s, sampling and spooling continue",
+                    REFUSED_PAUSE.as_secs()
+                );
+                self.paused_until = Some(Instant::now() + REFUSED_PAUSE);
+                self.refused = Some((key, failure));
+                Ok(())
+            }
             Some(Stop::GaveUp {
                 key,
                 last,

@@ -42,6 +42,7 @@ pub mod backoff;
 pub mod clock;
 pub mod encode;
 mod error;
+pub mod journal;
 pub mod layout;
 pub mod node;
 pub mod s3;

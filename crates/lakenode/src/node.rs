@@ -5,10 +5,10 @@
 //!
 //! ```
 //! use lakenode::node::{Node, NodeConfig};
-//! use lakenode::{layout::StationId, sim::Simulator, spool::Spool};
+//! use lakenode::{layout::StationId, sim::Simulator};
 //! # let dir = tempfile::tempdir()?;
 //! let config = NodeConfig::new(StationId::new("st-1")?);
-//! let mut node = Node::new(config, Spool::open(dir.path())?);
+//! let mut node = Node::open(config, dir.path())?;
 //! let sim = Simulator::new(1);
 //! for i in 0..=180 {
 //!     node.record(sim.sample_at(1_767_225_600_000 + i * 5_000))?;
@@ -17,6 +17,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::path::Path;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -24,6 +25,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::backoff::Backoff;
 use crate::clock::{WallClock, is_plausible};
 use crate::encode::{FileMetadata, WriterProfile, encode_window};
+use crate::journal::Journal;
 use crate::layout::{ObjectKey, Prefix, StationId};
 use crate::s3::{FailureKind, PutOutcome, S3Client, S3Failure, interpret_put};
 use crate::sample::Sample;
@@ -77,23 +79,50 @@ pub struct SealedFile {
     pub window_start_ms: i64,
 }
 
-/// The sampling side: windows samples and spools each sealed window as Parquet.
+/// The sampling side: journals each sample, windows them, and spools each sealed window
+/// as Parquet. All state lives in one directory (journal and spool), so a node that is
+/// killed or loses power continues where it stopped; see [`crate::journal`].
 #[derive(Debug)]
 pub struct Node {
     config: NodeConfig,
     windower: Windower,
     spool: Spool,
+    journal: Journal,
+    last_recorded: Option<i64>,
+    replayed: usize,
 }
 
 impl Node {
-    /// A node writing into `spool`.
-    #[must_use]
-    pub fn new(config: NodeConfig, spool: Spool) -> Self {
-        Self {
+    /// Opens the node's state in `dir` (created if needed): the spool, and the journal,
+    /// whose samples are replayed into the open window. A window whose time has passed
+    /// during the replay is sealed and spooled.
+    ///
+    /// # Errors
+    /// [`Error::Spool`] on IO failure; [`Error::Parquet`] if a replayed window cannot be
+    /// encoded.
+    pub fn open(config: NodeConfig, dir: &Path) -> Result<Self> {
+        let spool = Spool::open(dir)?;
+        let (journal, replay) = Journal::open(dir)?;
+        let mut node = Self {
             windower: Windower::new(config.spec),
             config,
             spool,
+            journal,
+            last_recorded: replay.sealed_through,
+            replayed: replay.samples.len(),
+        };
+        let mut sealed_through = None;
+        for sample in replay.samples {
+            node.last_recorded = Some(sample.timestamp_ms);
+            if let Some(window) = node.windower.push(sample)? {
+                node.seal(&window)?;
+                sealed_through = window.last_ms();
+            }
         }
+        if let Some(t) = sealed_through {
+            node.restart_journal(t)?;
+        }
+        Ok(node)
     }
 
     /// The configuration.
@@ -113,16 +142,43 @@ impl Node {
         &mut self.spool
     }
 
-    /// Records a sample; if it sealed the previous window, that window is encoded and
-    /// spooled and returned.
+    /// The timestamp of the last sample durably recorded (in the journal or a sealed
+    /// file), if any: a resumed run continues after it.
+    #[must_use]
+    pub const fn last_recorded(&self) -> Option<i64> {
+        self.last_recorded
+    }
+
+    /// Samples replayed from the journal when the node was opened.
+    #[must_use]
+    pub const fn replayed(&self) -> usize {
+        self.replayed
+    }
+
+    /// Records a sample: journals it (synced), and if it sealed the previous window,
+    /// encodes and spools that window and returns it.
     ///
     /// # Errors
-    /// [`Error::OutOfOrder`] for a sample not after the previous one (dropped, the node
-    /// goes on); [`Error::Spool`] or [`Error::Parquet`] if the sealed window could not
-    /// be stored.
+    /// [`Error::OutOfOrder`] for a sample not after the last recorded one (nothing is
+    /// written); [`Error::Spool`] or [`Error::Parquet`] if the sample or the sealed
+    /// window could not be stored (the journal still holds them for the next start).
     pub fn record(&mut self, sample: Sample) -> Result<Option<SealedFile>> {
+        if let Some(previous_ms) = self.last_recorded
+            && sample.timestamp_ms <= previous_ms
+        {
+            return Err(Error::OutOfOrder {
+                timestamp_ms: sample.timestamp_ms,
+                previous_ms,
+            });
+        }
+        self.journal.append(&sample)?;
+        self.last_recorded = Some(sample.timestamp_ms);
         match self.windower.push(sample)? {
-            Some(window) => self.seal(&window).map(Some),
+            Some(window) => {
+                let sealed = self.seal(&window)?;
+                self.restart_journal(window.last_ms().unwrap_or(window.start_ms))?;
+                Ok(Some(sealed))
+            }
             None => Ok(None),
         }
     }
@@ -133,9 +189,21 @@ impl Node {
     /// As [`Node::record`].
     pub fn flush(&mut self) -> Result<Option<SealedFile>> {
         match self.windower.flush() {
-            Some(window) => self.seal(&window).map(Some),
+            Some(window) => {
+                let sealed = self.seal(&window)?;
+                self.restart_journal(window.last_ms().unwrap_or(window.start_ms))?;
+                Ok(Some(sealed))
+            }
             None => Ok(None),
         }
+    }
+
+    fn restart_journal(&mut self, sealed_through: i64) -> Result<()> {
+        let open = self
+            .windower
+            .open_window()
+            .map_or(&[][..], |w| &w.samples[..]);
+        self.journal.restart(sealed_through, open)
     }
 
     fn seal(&mut self, window: &Window) -> Result<SealedFile> {
@@ -221,6 +289,7 @@ pub struct Uploader {
     client: S3Client,
     backoff: Backoff,
     max_attempts: u32,
+    max_files_per_drain: Option<usize>,
     clock_offset: SignedDuration,
 }
 
@@ -237,8 +306,17 @@ impl Uploader {
                 jitter_seed,
             ),
             max_attempts: max_attempts.max(1),
+            max_files_per_drain: None,
             clock_offset: SignedDuration::ZERO,
         }
+    }
+
+    /// Uploads at most `files` per [`Uploader::drain`], so a backlog after a long outage
+    /// drains at a bounded pace between samples instead of starving them.
+    #[must_use]
+    pub const fn with_max_files_per_drain(mut self, files: usize) -> Self {
+        self.max_files_per_drain = Some(files);
+        self
     }
 
     /// The correction applied to the wall clock when signing, learnt from a
@@ -267,7 +345,11 @@ impl Uploader {
         sleep: &mut dyn FnMut(Duration),
     ) -> Result<DrainReport> {
         let mut report = DrainReport::default();
-        for id in spool.pending()? {
+        let mut pending = spool.pending()?;
+        if let Some(max) = self.max_files_per_drain {
+            pending.truncate(max.max(1));
+        }
+        for id in pending {
             let mut entry = match spool.read(id) {
                 Ok(e) => e,
                 Err(Error::CorruptSpoolEntry { reason, .. }) => {
@@ -407,10 +489,8 @@ mod tests {
     }
 
     fn setup(dir: &std::path::Path, windows: i64) -> (Node, Uploader) {
-        let mut node = Node::new(
-            NodeConfig::new(StationId::new("st-1").expect("id")),
-            Spool::open(dir).expect("spool"),
-        );
+        let mut node =
+            Node::open(NodeConfig::new(StationId::new("st-1").expect("id")), dir).expect("node");
         let sim = crate::sim::Simulator::new(3);
         let t0 = 1_767_225_600_000;
         for i in 0..windows * 180 {
@@ -428,6 +508,84 @@ mod tests {
 
     fn clock() -> FixedClock {
         FixedClock("2026-01-01T12:00:00Z".parse().expect("ts"))
+    }
+
+    #[test]
+    fn a_restarted_node_continues_the_open_window_from_its_journal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = NodeConfig::new(StationId::new("st-1").expect("id"));
+        let sim = crate::sim::Simulator::new(5);
+        let t0 = 1_767_225_600_000;
+        let mut node = Node::open(config.clone(), dir.path()).expect("open");
+        for i in 0..100 {
+            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
+        }
+        drop(node); // killed: no flush
+        let mut node = Node::open(config.clone(), dir.path()).expect("reopen");
+        assert_eq!(node.replayed(), 100);
+        assert_eq!(node.last_recorded(), Some(t0 + 99 * 5_000));
+        assert!(matches!(
+            node.record(sim.sample_at(t0 + 99 * 5_000)),
+            Err(Error::OutOfOrder { .. })
+        ));
+        for i in 100..360 {
+            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
+        }
+        node.flush().expect("flush");
+        let spool = node.spool();
+        let entries: Vec<_> = spool
+            .pending()
+            .expect("list")
+            .into_iter()
+            .map(|id| spool.read(id).expect("read"))
+            .collect();
+        assert_eq!(entries.len(), 2);
+        assert!(
+            entries[0].key.ends_with("data_0000.parquet")
+                && entries[1].key.ends_with("data_0015.parquet")
+        );
+        // After the final flush the journal only marks what is sealed: a restart adds nothing.
+        drop(node);
+        let node = Node::open(config, dir.path()).expect("reopen");
+        assert_eq!(
+            (node.replayed(), node.last_recorded()),
+            (0, Some(t0 + 359 * 5_000))
+        );
+        assert_eq!(node.spool().pending().expect("list").len(), 2);
+    }
+
+    #[test]
+    fn dying_between_spooling_and_the_journal_rewrite_reseals_identical_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = NodeConfig::new(StationId::new("st-1").expect("id"));
+        let sim = crate::sim::Simulator::new(6);
+        let t0 = 1_767_225_600_000;
+        let mut node = Node::open(config.clone(), dir.path()).expect("open");
+        for i in 0..180 {
+            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
+        }
+        let journal = dir.path().join("journal.lkj");
+        let before_seal = std::fs::read(&journal).expect("journal");
+        node.record(sim.sample_at(t0 + 180 * 5_000)).expect("seals");
+        drop(node);
+        // As if the process died after the spool write but before the journal rewrite.
+        std::fs::write(&journal, before_seal).expect("restore");
+        let mut node = Node::open(config, dir.path()).expect("reopen");
+        node.record(sim.sample_at(t0 + 180 * 5_000))
+            .expect("seals again");
+        let spool = node.spool();
+        let entries: Vec<_> = spool
+            .pending()
+            .expect("list")
+            .into_iter()
+            .map(|id| spool.read(id).expect("read"))
+            .collect();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].key, entries[1].key);
+        assert_eq!(
+            entries[0].body, entries[1].body,
+            "a retry overwrites the object with identical bytes"
+        );
     }
 
     #[test]
@@ -459,6 +617,22 @@ mod tests {
                 .iter()
                 .all(|(_, len, cl)| cl.as_deref() == Some(len.to_string().as_str()))
         );
+    }
+
+    #[test]
+    fn a_backlog_drains_at_a_bounded_pace() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut node, up) = setup(dir.path(), 5);
+        let mut up = up.with_max_files_per_drain(2);
+        let mut t = Script {
+            answers: VecDeque::new(),
+            sent: vec![],
+        };
+        let report = up
+            .drain(node.spool_mut(), &mut t, &clock(), &mut |_| {})
+            .expect("drain");
+        assert_eq!(report.delivered.len(), 2);
+        assert_eq!(node.spool().pending().expect("list").len(), 3);
     }
 
     #[test]

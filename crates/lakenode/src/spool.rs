@@ -7,6 +7,11 @@
 //! or absent. An entry is removed only once S3 confirmed the upload. Entries that fail
 //! their check are moved to `quarantine/` with a `.reason` file, never deleted.
 //!
+//! A size limit can be set ([`Spool::set_limit`]). When a new file would exceed it, the
+//! **oldest** files are dropped to make room: after a long outage the most recent data
+//! is what an operator needs first, and the node never stops recording. Every dropped
+//! file is listed in `dropped.log` (key and size) and counted in [`SpoolStats`].
+//!
 //! `std::fs` only: the same code runs on a PC and on LittleFS/FAT under ESP-IDF.
 //!
 //! ```
@@ -34,6 +39,7 @@ const MAGIC: &[u8; 8] = b"LKSPOOL1";
 const EXTENSION: &str = "lks";
 const TMP_EXTENSION: &str = "tmp";
 const QUARANTINE: &str = "quarantine";
+const DROPPED_LOG: &str = "dropped.log";
 /// Longest key stored (S3's limit).
 const MAX_KEY: usize = 1024;
 
@@ -48,11 +54,28 @@ pub struct SpoolEntry {
     pub body: Vec<u8>,
 }
 
+/// Counters of a spool, for status and health output.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpoolStats {
+    /// Files waiting for upload.
+    pub pending_files: usize,
+    /// Their size on storage, bytes.
+    pub pending_bytes: u64,
+    /// Files dropped to respect the size limit, since the spool was created.
+    pub dropped_files: u64,
+    /// Their size, bytes.
+    pub dropped_bytes: u64,
+}
+
 /// The spool directory.
 #[derive(Debug)]
 pub struct Spool {
     dir: PathBuf,
     next_id: u64,
+    limit: Option<u64>,
+    pending_bytes: u64,
+    dropped_files: u64,
+    dropped_bytes: u64,
 }
 
 impl Spool {
@@ -64,12 +87,86 @@ impl Spool {
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
         fs::create_dir_all(&dir).map_err(|e| Error::spool("create", &dir, e))?;
-        let mut spool = Self { dir, next_id: 0 };
+        let mut spool = Self {
+            dir,
+            next_id: 0,
+            limit: None,
+            pending_bytes: 0,
+            dropped_files: 0,
+            dropped_bytes: 0,
+        };
         for path in spool.files_with(TMP_EXTENSION)? {
             fs::remove_file(&path).map_err(|e| Error::spool("remove", &path, e))?;
         }
-        spool.next_id = spool.pending()?.last().map_or(1, |last| last + 1);
+        let pending = spool.pending()?;
+        spool.next_id = pending.last().map_or(1, |last| last + 1);
+        for id in pending {
+            spool.pending_bytes += spool.entry_size(id);
+        }
+        let log = spool.dir.join(DROPPED_LOG);
+        if let Ok(text) = fs::read_to_string(&log) {
+            for line in text.lines() {
+                spool.dropped_files += 1;
+                spool.dropped_bytes += line
+                    .rsplit(' ')
+                    .nth(1)
+                    .and_then(|b| b.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
         Ok(spool)
+    }
+
+    /// Limits the bytes the spool may hold (`None`: no limit); see the module docs for
+    /// what happens when it is full.
+    pub fn set_limit(&mut self, limit: Option<u64>) {
+        self.limit = limit;
+    }
+
+    /// Current counters.
+    #[must_use]
+    pub fn stats(&self) -> SpoolStats {
+        SpoolStats {
+            pending_files: self.pending().map_or(0, |p| p.len()),
+            pending_bytes: self.pending_bytes,
+            dropped_files: self.dropped_files,
+            dropped_bytes: self.dropped_bytes,
+        }
+    }
+
+    fn entry_size(&self, id: u64) -> u64 {
+        fs::metadata(self.entry_path(id)).map_or(0, |m| m.len())
+    }
+
+    /// Drops the oldest entries until `incoming` more bytes fit under the limit.
+    fn make_room(&mut self, incoming: u64) -> Result<()> {
+        let Some(limit) = self.limit else {
+            return Ok(());
+        };
+        if self.pending_bytes + incoming <= limit {
+            return Ok(());
+        }
+        for id in self.pending()? {
+            if self.pending_bytes + incoming <= limit {
+                break;
+            }
+            let size = self.entry_size(id);
+            let key = self
+                .read(id)
+                .map_or_else(|_| format!("<unreadable entry {id}>"), |e| e.key);
+            let log = self.dir.join(DROPPED_LOG);
+            let mut f = OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .map_err(|e| Error::spool("open", &log, e))?;
+            writeln!(f, "{key} {size} bytes").map_err(|e| Error::spool("write", &log, e))?;
+            f.sync_data().map_err(|e| Error::spool("sync", &log, e))?;
+            self.remove(id)?;
+            self.dropped_files += 1;
+            self.dropped_bytes += size;
+        }
+        Ok(())
     }
 
     /// The spool directory.
@@ -106,6 +203,8 @@ impl Spool {
                 format!("object keys must be 1 to {MAX_KEY} bytes"),
             ));
         }
+        let entry_len = (MAGIC.len() + 2 + key.len() + 4 + body.len() + 16) as u64;
+        self.make_room(entry_len)?;
         let id = self.next_id;
         let tmp = self.dir.join(format!("{id:016}.{TMP_EXTENSION}"));
         let path = self.entry_path(id);
@@ -118,6 +217,7 @@ impl Spool {
         }
         result?;
         self.next_id += 1;
+        self.pending_bytes += entry_len;
         Ok(id)
     }
 
@@ -156,7 +256,9 @@ impl Spool {
     /// [`Error::Spool`] if the file cannot be removed.
     pub fn remove(&mut self, id: u64) -> Result<()> {
         let path = self.entry_path(id);
+        let size = self.entry_size(id);
         fs::remove_file(&path).map_err(|e| Error::spool("remove", &path, e))?;
+        self.pending_bytes = self.pending_bytes.saturating_sub(size);
         sync_dir(&self.dir)
     }
 
@@ -171,6 +273,7 @@ impl Spool {
         let from = self.entry_path(id);
         let to = qdir.join(format!("{id:016}.{EXTENSION}"));
         let why = qdir.join(format!("{id:016}.reason"));
+        self.pending_bytes = self.pending_bytes.saturating_sub(self.entry_size(id));
         fs::write(&why, format!("{reason}\n")).map_err(|e| Error::spool("write", &why, e))?;
         fs::rename(&from, &to).map_err(|e| Error::spool("quarantine", &from, e))?;
         sync_dir(&self.dir)?;
@@ -231,7 +334,7 @@ fn decode_entry(data: &[u8]) -> std::result::Result<(String, Vec<u8>), &'static 
 /// Makes a rename or removal in `dir` durable. Directories cannot be opened for sync
 /// on every platform (ESP-IDF's VFS, Windows); there the rename's own durability is
 /// what the filesystem gives.
-fn sync_dir(dir: &Path) -> Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     match File::open(dir) {
         Ok(d) => match d.sync_all() {
             Ok(()) => Ok(()),
@@ -304,6 +407,33 @@ mod tests {
         assert!(s.pending().expect("list").is_empty());
         let reason = fs::read_to_string(moved.with_extension("reason")).expect("reason");
         assert_eq!(reason.trim(), "checksum mismatch");
+    }
+
+    #[test]
+    fn a_full_spool_drops_the_oldest_files_and_counts_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = Spool::open(dir.path()).expect("open");
+        s.set_limit(Some(3_500));
+        let ids: Vec<u64> = (0..5)
+            .map(|i| {
+                s.push(&format!("k/{i}.parquet"), &[i as u8; 1000])
+                    .expect("push")
+            })
+            .collect();
+        // Each entry is 1000 bytes plus ~41 of framing: three fit, two were dropped.
+        assert_eq!(s.pending().expect("list"), ids[2..]);
+        let st = s.stats();
+        assert_eq!((st.pending_files, st.dropped_files), (3, 2));
+        assert!(
+            st.pending_bytes <= 3_500 && st.dropped_bytes > 2_000,
+            "{st:?}"
+        );
+        let log = fs::read_to_string(dir.path().join(DROPPED_LOG)).expect("log");
+        assert!(log.starts_with("k/0.parquet 104"), "{log}");
+        // The counters survive a restart.
+        drop(s);
+        let s = Spool::open(dir.path()).expect("reopen");
+        assert_eq!(s.stats(), st);
     }
 
     #[test]

@@ -13,7 +13,6 @@ use lakenode::layout::{StationId, rfc3339};
 use lakenode::node::{Node, NodeConfig, Uploader};
 use lakenode::s3::{Credentials, S3Client, S3Config, check_response};
 use lakenode::sim::{Simulator, mix64};
-use lakenode::spool::Spool;
 use lakenode::transport::Transport as _;
 use lakenode_embedded_s3::{EmbeddedS3, ServerConfig};
 use tracing::info;
@@ -108,10 +107,9 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
             spec,
             ..NodeConfig::new(station.clone())
         };
-        let spool = Spool::open(data_dir.join("spool").join(station.as_str()))?;
+        let node = Node::open(config, &data_dir.join("spool").join(station.as_str()))?;
         let uploader = Uploader::new(client.clone(), 6, jitter_seed(&station));
-        let mut pipeline =
-            Pipeline::new(Node::new(config, spool), uploader, transport.clone()).quiet_uploads();
+        let mut pipeline = Pipeline::new(node, uploader, transport.clone()).quiet_uploads();
         simulate_virtual(&mut pipeline, &sim, spec, start, samples, station.as_str())?;
         let stats = pipeline.finish()?;
         let result = verify_station(

@@ -1,6 +1,7 @@
 //! `lakenode run`: the node loop against any S3 endpoint, with simulated sensors (in
 //! virtual or real time) or samples from a CSV file.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -10,7 +11,6 @@ use lakenode::node::{Node, NodeConfig, Uploader};
 use lakenode::s3::{Credentials, S3Client, S3Config};
 use lakenode::schema::Schema;
 use lakenode::sim::{Simulator, mix64};
-use lakenode::spool::Spool;
 use lakenode::window::WindowSpec;
 use tracing::info;
 
@@ -142,8 +142,21 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
         spec,
         ..NodeConfig::new(station.clone())
     };
-    let node = Node::new(config, Spool::open(&args.spool)?);
-    let uploader = Uploader::new(client, args.max_attempts, jitter_seed(&station));
+    let mut node = Node::open(config, &args.spool)?;
+    node.spool_mut().set_limit(args.spool_limit);
+    if let Some(t) = node.last_recorded() {
+        info!(
+            replayed = node.replayed(),
+            pending = node.spool().stats().pending_files,
+            "resuming: samples up to {} are recorded",
+            rfc3339(t)
+        );
+    }
+    let mut uploader = Uploader::new(client, args.max_attempts, jitter_seed(&station));
+    if args.simulate.is_some() && args.duration.is_none() {
+        // Real time: a backlog drains a few files per sample, so sampling never stalls.
+        uploader = uploader.with_max_files_per_drain(4);
+    }
     let mut pipeline = Pipeline::new(node, uploader, UreqTransport::new(args.timeout));
     pipeline.resume()?;
 
@@ -161,12 +174,19 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
                 Some(duration) => {
                     let start = match &args.start {
                         Some(text) => parse_start(text)?,
-                        None => default_start(spec, duration),
+                        None => remembered_start(&args.spool, seed, spec, duration)?,
                     };
                     let n = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
                         / spec.interval_ms();
-                    info!(%station, start = %rfc3339(start), samples = n, "simulating in virtual time");
-                    simulate_virtual(&mut pipeline, &sim, spec, start, n, station.as_str())?;
+                    // Resume after the last durably recorded sample (a killed run
+                    // started again with the same arguments).
+                    let first = match pipeline.node().last_recorded() {
+                        Some(t) if t >= start => ((t - start) / spec.interval_ms() + 1).min(n),
+                        _ => 0,
+                    };
+                    info!(%station, start = %rfc3339(start), samples = n, from = first, "simulating in virtual time");
+                    let from = start + first * spec.interval_ms();
+                    simulate_virtual(&mut pipeline, &sim, spec, from, n - first, station.as_str())?;
                 }
                 None => simulate_real_time(&mut pipeline, &sim, spec)?,
             }
@@ -176,6 +196,35 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
     let stats = pipeline.finish()?;
     print_summary(&station, &stats, started.elapsed());
     Ok(())
+}
+
+/// The start of a simulated run without `--start`: chosen once (the duration before
+/// the current window) and remembered in the spool, so that a killed run started again
+/// with the same arguments resumes the same virtual timeline.
+fn remembered_start(
+    spool: &Path,
+    seed: u64,
+    spec: WindowSpec,
+    duration: Duration,
+) -> CliResult<i64> {
+    let path = spool.join("simulation.state");
+    let tag = format!(
+        "seed={seed} duration_ms={} interval_ms={}",
+        duration.as_millis(),
+        spec.interval_ms()
+    );
+    if let Ok(text) = std::fs::read_to_string(&path)
+        && let Some((stored_tag, start)) = text.trim().rsplit_once(" start_ms=")
+        && stored_tag == tag
+        && let Ok(start) = start.parse()
+    {
+        return Ok(start);
+    }
+    let start = default_start(spec, duration);
+    std::fs::create_dir_all(spool).map_err(|e| CliError::io(spool, e))?;
+    std::fs::write(&path, format!("{tag} start_ms={start}\n"))
+        .map_err(|e| CliError::io(&path, e))?;
+    Ok(start)
 }
 
 /// Samples on the interval grid in real time until the process is stopped.
@@ -204,4 +253,10 @@ fn print_summary(station: &StationId, stats: &Stats, wall: Duration) {
         stats.quarantined,
         wall.as_secs_f64()
     );
+    if stats.already_recorded > 0 {
+        println!(
+            "  {} samples skipped: already recorded before",
+            stats.already_recorded
+        );
+    }
 }
