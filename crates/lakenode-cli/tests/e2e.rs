@@ -346,3 +346,47 @@ fn demo_with_several_stations_keeps_them_apart() {
         &["--files", "12", "--rows", "2160"],
     );
 }
+
+#[test]
+fn a_skewed_clock_is_corrected_from_the_servers_date_and_the_upload_succeeds() {
+    use lakenode::clock::FixedClock;
+    use lakenode::layout::StationId;
+    use lakenode::node::{Node, NodeConfig, Uploader};
+    use lakenode::s3::{Credentials, S3Client, S3Config};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = server(&tmp.path().join("s3"));
+    let cfg = S3Config::new(&s3.endpoint(), BUCKET, "us-east-1", true).unwrap();
+    let mut transport =
+        lakenode_cli::transport::UreqTransport::new(std::time::Duration::from_secs(10));
+    // The node's clock 40 minutes slow, then 40 minutes fast: S3 refuses signatures more
+    // than 15 minutes off (a slow clock's presigned URL has already expired).
+    for (i, skew_min) in [-40i64, 40].into_iter().enumerate() {
+        let station = StationId::new(format!("st-skew-{i}")).unwrap();
+        let mut node = Node::open(
+            NodeConfig::new(station),
+            &tmp.path().join(format!("spool{i}")),
+        )
+        .unwrap();
+        for s in simulated(5, 1_767_225_600_000, 10) {
+            node.record(s).unwrap();
+        }
+        node.flush().unwrap();
+        let client = S3Client::new(&cfg, Credentials::new(KEY, SECRET, None)).unwrap();
+        let mut uploader = Uploader::new(client, 3, 1);
+        let skewed = FixedClock(jiff::Timestamp::now() + jiff::SignedDuration::from_mins(skew_min));
+        let report = uploader
+            .drain(node.spool_mut(), &mut transport, &skewed, &mut |_| {})
+            .unwrap();
+        assert_eq!(report.delivered.len(), 1, "skew {skew_min} min: {report:?}");
+        assert_eq!(
+            report.delivered[0].attempts, 2,
+            "skew {skew_min} min: refused once, then accepted"
+        );
+        let offset = uploader.clock_offset().as_secs();
+        assert!(
+            (-skew_min * 60 - 5..=-skew_min * 60 + 5).contains(&offset),
+            "skew {skew_min} min: learnt offset {offset} s"
+        );
+    }
+}

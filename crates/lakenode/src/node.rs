@@ -35,6 +35,10 @@ use crate::transport::{Transport, TransportError};
 use crate::window::{Window, WindowSpec, Windower};
 use crate::{Error, Result};
 
+/// How far our signing clock may differ from S3's `Date` before a 403 is taken for a
+/// clock problem rather than a permission problem.
+pub const SKEW_TOLERANCE: SignedDuration = SignedDuration::from_secs(60);
+
 /// What a station is and how it writes.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -376,6 +380,11 @@ impl Uploader {
                     Err(f) => f,
                 };
                 match &failure {
+                    UploadFailure::S3(f) if self.is_clock_skew(f, clock) => {
+                        if let Some(server) = f.server_date {
+                            self.clock_offset = server.duration_since(clock.now());
+                        }
+                    }
                     UploadFailure::S3(f) if f.kind == FailureKind::Refused => {
                         report.stopped = Some(Stop::Refused {
                             key: entry.key,
@@ -388,11 +397,6 @@ impl Uploader {
                         spool.quarantine(id, &reason)?;
                         report.quarantined.push((id, reason));
                         break;
-                    }
-                    UploadFailure::S3(f) if f.kind == FailureKind::ClockSkew => {
-                        if let Some(server) = f.server_date {
-                            self.clock_offset = server.duration_since(clock.now());
-                        }
                     }
                     UploadFailure::S3(f) if f.kind == FailureKind::BadDigest => {
                         // Damaged in transit or in memory: take the bytes from disk again.
@@ -421,6 +425,25 @@ impl Uploader {
             }
         }
         Ok(report)
+    }
+
+    /// Whether a failure comes from our clock: `RequestTimeTooSkewed`, or a 403 (for a
+    /// presigned URL signed too far in the past S3 says `AccessDenied: Request has
+    /// expired`) whose `Date` differs from our corrected clock by more than
+    /// [`SKEW_TOLERANCE`]. After a correction the difference is small, so a real
+    /// permission problem is still reported as such.
+    fn is_clock_skew(&self, f: &S3Failure, clock: &dyn WallClock) -> bool {
+        if f.kind == FailureKind::ClockSkew {
+            return true;
+        }
+        let (Some(server), true) = (f.server_date, f.status == 403) else {
+            return false;
+        };
+        let ours = clock
+            .now()
+            .saturating_add(self.clock_offset)
+            .unwrap_or_else(|_| clock.now());
+        server.duration_since(ours).abs() > SKEW_TOLERANCE
     }
 
     /// One signed PUT of an entry.
@@ -476,10 +499,15 @@ mod tests {
         }
     }
 
+    /// A reply dated like the test clock (12:00).
     fn status(code: u16, s3_code: &str) -> HttpResponse {
+        status_at(code, s3_code, "Thu, 01 Jan 2026 12:00:00 GMT")
+    }
+
+    fn status_at(code: u16, s3_code: &str, date: &str) -> HttpResponse {
         HttpResponse {
             status: code,
-            headers: vec![("date".into(), "Thu, 01 Jan 2026 12:30:00 GMT".into())],
+            headers: vec![("date".into(), date.into())],
             body: if s3_code.is_empty() {
                 vec![]
             } else {
@@ -675,8 +703,9 @@ mod tests {
     fn clock_skew_is_corrected_from_the_date_header() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (mut node, mut up) = setup(dir.path(), 1);
+        let late = "Thu, 01 Jan 2026 12:30:00 GMT";
         let mut t = Script {
-            answers: [Ok(status(403, "RequestTimeTooSkewed"))].into(),
+            answers: [Ok(status_at(403, "RequestTimeTooSkewed", late))].into(),
             sent: vec![],
         };
         let report = up
@@ -684,6 +713,39 @@ mod tests {
             .expect("drain");
         assert_eq!(report.delivered.len(), 1);
         assert_eq!(up.clock_offset(), SignedDuration::from_mins(30));
+    }
+
+    #[test]
+    fn an_expired_presign_from_a_slow_clock_is_corrected_then_real_refusals_stop() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut node, mut up) = setup(dir.path(), 1);
+        // Server time is 12:30, ours 12:00: "Request has expired" is our clock's fault.
+        let mut t = Script {
+            answers: [
+                Ok(status_at(
+                    403,
+                    "AccessDenied",
+                    "Thu, 01 Jan 2026 12:30:00 GMT",
+                )),
+                Ok(status_at(
+                    403,
+                    "AccessDenied",
+                    "Thu, 01 Jan 2026 12:30:00 GMT",
+                )),
+            ]
+            .into(),
+            sent: vec![],
+        };
+        let report = up
+            .drain(node.spool_mut(), &mut t, &clock(), &mut |_| {})
+            .expect("drain");
+        assert_eq!(up.clock_offset(), SignedDuration::from_mins(30));
+        // With the clock corrected, the second AccessDenied is a real refusal.
+        assert!(
+            matches!(report.stopped, Some(Stop::Refused { .. })),
+            "{report:?}"
+        );
+        assert_eq!(t.sent.len(), 2);
     }
 
     #[test]

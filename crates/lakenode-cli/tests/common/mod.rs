@@ -2,6 +2,8 @@
 //! example credentials, and the independent Python readers' check.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod proxy;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
