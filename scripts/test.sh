@@ -12,4 +12,9 @@ if ! .venv/bin/python -c "import pyarrow, duckdb, polars" 2>/dev/null; then
 fi
 export LAKENODE_PYTHON="$PWD/.venv/bin/python"
 
-cargo test --workspace "$@"
+if [ "$#" -eq 0 ]; then
+  # --show-output prints the figures of passing tests (fault test, readers' checks).
+  cargo test --workspace -- --show-output
+else
+  cargo test --workspace "$@"
+fi

@@ -27,7 +27,7 @@ enum Command {
     /// Simulate stations against an embedded S3 server, verify every file (the default).
     Demo(DemoArgs),
     /// Run the node loop against any S3 endpoint.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Encode one Parquet file from a CSV of samples.
     Encode(EncodeArgs),
     /// Describe a Parquet file: schema, row groups, encodings, sizes, metadata.

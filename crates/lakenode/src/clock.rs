@@ -5,16 +5,38 @@
 //! signature more than 15 minutes off. A node that has not synchronised its clock yet
 //! (the ESP32 starts in 1970) must not sign: [`is_plausible`] tells.
 //!
+//! Until the first time sync, a node can still sample: [`TimeKeeper`] holds such samples
+//! with their monotonic time (milliseconds since boot) and gives them UTC timestamps
+//! once a synchronised reading anchors the monotonic clock. Nothing is named, dated or
+//! signed with a 1970 time.
+//!
 //! ```
-//! use lakenode::clock::{is_plausible, SystemClock, WallClock};
+//! use lakenode::clock::{is_plausible, SystemClock, TimeKeeper, WallClock};
+//! use lakenode::sample::Sample;
 //! assert!(is_plausible(SystemClock.now()));
 //! assert!(!is_plausible(jiff::Timestamp::UNIX_EPOCH));
+//!
+//! let mut keeper = TimeKeeper::new(720);
+//! // 10 s after boot, before SNTP: the sample waits.
+//! assert!(keeper.stamp(10_000, Sample::new(0)).is_empty());
+//! // SNTP answers at 12 s after boot: 2026-01-01T00:00:02Z.
+//! keeper.sync(12_000, "2026-01-01T00:00:02Z".parse()?);
+//! let ready = keeper.stamp(15_000, Sample::new(0));
+//! let times: Vec<i64> = ready.iter().map(|s| s.timestamp_ms).collect();
+//! assert_eq!(times, [1_767_225_600_000, 1_767_225_605_000]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 use jiff::Timestamp;
 
+use crate::sample::Sample;
+
 /// Earliest time accepted as a synchronised clock: 2025-01-01T00:00:00Z.
 pub const MIN_PLAUSIBLE_MS: i64 = 1_735_689_600_000;
+
+/// Earliest sample time the node records: 2001-01-01T00:00:00Z. Anything earlier comes
+/// from an unset clock.
+pub const MIN_SAMPLE_MS: i64 = 978_307_200_000;
 
 /// A source of the current UTC time.
 pub trait WallClock {
@@ -47,4 +69,113 @@ impl WallClock for FixedClock {
 #[must_use]
 pub fn is_plausible(t: Timestamp) -> bool {
     t.as_millisecond() >= MIN_PLAUSIBLE_MS
+}
+
+/// Gives samples taken on a monotonic clock their UTC time, holding those taken before
+/// the first synchronisation (up to a bound, oldest dropped first and counted).
+#[derive(Debug, Clone)]
+pub struct TimeKeeper {
+    /// UTC ms minus monotonic ms, once known.
+    offset_ms: Option<i64>,
+    pending: Vec<(i64, Sample)>,
+    max_pending: usize,
+    dropped: u64,
+}
+
+impl TimeKeeper {
+    /// A keeper holding at most `max_pending` samples before the first sync (size it
+    /// for the longest expected wait: 720 samples is one hour at 5 s).
+    #[must_use]
+    pub fn new(max_pending: usize) -> Self {
+        Self {
+            offset_ms: None,
+            pending: Vec::new(),
+            max_pending: max_pending.max(1),
+            dropped: 0,
+        }
+    }
+
+    /// Records a synchronised wall-clock reading `wall` taken at monotonic `mono_ms`;
+    /// ignored (returns false) if `wall` is not plausible (an unset RTC). Later syncs
+    /// re-anchor, correcting drift.
+    pub fn sync(&mut self, mono_ms: i64, wall: Timestamp) -> bool {
+        if !is_plausible(wall) {
+            return false;
+        }
+        self.offset_ms = Some(wall.as_millisecond() - mono_ms);
+        true
+    }
+
+    /// Whether UTC time is known.
+    #[must_use]
+    pub const fn is_synced(&self) -> bool {
+        self.offset_ms.is_some()
+    }
+
+    /// Samples dropped because the clock stayed unsynchronised too long.
+    #[must_use]
+    pub const fn dropped(&self) -> u64 {
+        self.dropped
+    }
+
+    /// Stamps a sample taken at monotonic `mono_ms` (its own timestamp is ignored).
+    /// Returns the samples now ready to record, oldest first: none before the first
+    /// sync, then any held ones followed by this one.
+    pub fn stamp(&mut self, mono_ms: i64, sample: Sample) -> Vec<Sample> {
+        match self.offset_ms {
+            None => {
+                if self.pending.len() == self.max_pending {
+                    self.pending.remove(0);
+                    self.dropped += 1;
+                }
+                self.pending.push((mono_ms, sample));
+                Vec::new()
+            }
+            Some(offset) => {
+                let mut ready: Vec<Sample> = self
+                    .pending
+                    .drain(..)
+                    .map(|(mono, mut s)| {
+                        s.timestamp_ms = mono + offset;
+                        s
+                    })
+                    .collect();
+                let mut s = sample;
+                s.timestamp_ms = mono_ms + offset;
+                ready.push(s);
+                ready
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_wait_for_the_first_plausible_sync_and_keep_their_spacing() {
+        let mut k = TimeKeeper::new(3);
+        for mono in [1_000, 6_000, 11_000, 16_000] {
+            assert!(k.stamp(mono, Sample::new(0)).is_empty());
+        }
+        assert_eq!(k.dropped(), 1, "the oldest is dropped beyond the bound");
+        assert!(!k.sync(
+            17_000,
+            Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_secs(17)
+        ));
+        assert!(!k.is_synced());
+        assert!(k.sync(17_000, "2026-03-01T00:00:00Z".parse().expect("ts")));
+        let t: Vec<i64> = k
+            .stamp(21_000, Sample::new(0))
+            .iter()
+            .map(|s| s.timestamp_ms)
+            .collect();
+        let base = 1_772_323_200_000 - 17_000;
+        assert_eq!(
+            t,
+            [base + 6_000, base + 11_000, base + 16_000, base + 21_000]
+        );
+        assert!(t.iter().all(|&ms| ms >= MIN_PLAUSIBLE_MS));
+    }
 }

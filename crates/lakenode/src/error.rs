@@ -25,6 +25,12 @@ pub enum Error {
         /// Timestamp of the sample before it.
         previous_ms: i64,
     },
+    /// A sample dated before 2001: the clock was not set (an RTC starts in 1970).
+    #[error("sample at {timestamp_ms} ms is dated before 2001: the clock is not set")]
+    UnsetClock {
+        /// The sample's timestamp (ms since the Unix epoch).
+        timestamp_ms: i64,
+    },
     /// The Parquet writer failed.
     #[error("parquet encoding failed: {0}")]
     Parquet(#[from] parquet::errors::ParquetError),

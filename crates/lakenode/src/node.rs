@@ -23,7 +23,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::backoff::Backoff;
-use crate::clock::{WallClock, is_plausible};
+use crate::clock::{MIN_SAMPLE_MS, WallClock, is_plausible};
 use crate::encode::{FileMetadata, WriterProfile, encode_window};
 use crate::journal::Journal;
 use crate::layout::{ObjectKey, Prefix, StationId};
@@ -163,10 +163,15 @@ impl Node {
     /// encodes and spools that window and returns it.
     ///
     /// # Errors
-    /// [`Error::OutOfOrder`] for a sample not after the last recorded one (nothing is
-    /// written); [`Error::Spool`] or [`Error::Parquet`] if the sample or the sealed
+    /// [`Error::OutOfOrder`] for a sample not after the last recorded one and
+    /// [`Error::UnsetClock`] for one dated before 2001 (nothing is written); [`Error::Spool`] or [`Error::Parquet`] if the sample or the sealed
     /// window could not be stored (the journal still holds them for the next start).
     pub fn record(&mut self, sample: Sample) -> Result<Option<SealedFile>> {
+        if sample.timestamp_ms < MIN_SAMPLE_MS {
+            return Err(Error::UnsetClock {
+                timestamp_ms: sample.timestamp_ms,
+            });
+        }
         if let Some(previous_ms) = self.last_recorded
             && sample.timestamp_ms <= previous_ms
         {
