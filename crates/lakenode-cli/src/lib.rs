@@ -5,6 +5,7 @@
 pub mod commands;
 pub mod csv_input;
 pub mod error;
+pub mod heap;
 pub mod pipeline;
 pub mod readback;
 pub mod transport;
@@ -26,7 +27,7 @@ pub struct WindowArgs {
     #[arg(long, default_value = "15m", value_parser = parse_duration)]
     pub window: Duration,
     /// Writer profile.
-    #[arg(long, default_value = "compat", value_parser = ["compat"])]
+    #[arg(long, default_value = "compat", value_parser = ["compat", "compact"])]
     pub profile: String,
 }
 
@@ -157,6 +158,18 @@ pub struct EncodeArgs {
 pub struct InspectArgs {
     /// The Parquet file.
     pub file: PathBuf,
+}
+
+/// `lakenode bench`.
+#[derive(Debug, Clone, Args)]
+pub struct BenchArgs {
+    /// Workloads: rows per file (178 = 15 min at 5 s as in the seed, 720 = 1 h,
+    /// 17280 = 24 h).
+    #[arg(long, value_delimiter = ',', default_value = "178,720,17280")]
+    pub rows: Vec<usize>,
+    /// Rows to encode per timing measurement in all (sets the repetitions).
+    #[arg(long, default_value_t = 200_000)]
+    pub budget_rows: usize,
 }
 
 /// `lakenode serve`.

@@ -8,7 +8,12 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use lakenode_cli::{DemoArgs, EncodeArgs, InspectArgs, RunArgs, ServeArgs, commands};
+use lakenode_cli::{
+    BenchArgs, DemoArgs, EncodeArgs, InspectArgs, RunArgs, ServeArgs, commands, heap,
+};
+
+#[global_allocator]
+static ALLOC: heap::CountingAlloc = heap::CountingAlloc;
 
 /// Sensor node pipeline: clock-aligned Snappy Parquet windows, signed and PUT to S3.
 #[derive(Debug, Parser)]
@@ -32,6 +37,8 @@ enum Command {
     Encode(EncodeArgs),
     /// Describe a Parquet file: schema, row groups, encodings, sizes, metadata.
     Inspect(InspectArgs),
+    /// Measure the encoder: bytes, footer, peak heap, allocations, time, against the seed.
+    Bench(BenchArgs),
     /// Run the embedded S3 server on its own (credentials from AWS_* variables).
     Serve(ServeArgs),
 }
@@ -80,7 +87,12 @@ fn main() -> ExitCode {
         Command::Encode(args) => commands::encode::run(&args),
         Command::Inspect(args) => commands::inspect::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
+        Command::Bench(args) => commands::bench::run(&args),
     };
+    if std::env::var_os("LAKENODE_HEAP_REPORT").is_some() {
+        let h = heap::stats();
+        eprintln!("heap: peak {} bytes, {} allocations", h.peak, h.allocations);
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

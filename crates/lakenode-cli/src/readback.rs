@@ -4,6 +4,7 @@
 use bytes::Bytes;
 use lakenode::sample::Sample;
 use lakenode::schema::{Measurement, TIMESTAMP_COLUMN};
+use parquet::data_type::Decimal;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
 
@@ -18,8 +19,9 @@ pub struct DecodedFile {
     pub key_values: Vec<(String, String)>,
 }
 
-/// Decodes a lakenode file: `timestamp` then FLOAT measurement columns, converted back
-/// to counts at each sensor's resolution.
+/// Decodes a lakenode file of either profile: `timestamp` then FLOAT (compat) or
+/// INT32/DECIMAL (compact) measurement columns, converted back to counts at each
+/// sensor's resolution.
 ///
 /// # Errors
 /// A message if the bytes are not Parquet or have columns lakenode does not write.
@@ -62,7 +64,13 @@ pub fn decode(bytes: Vec<u8>) -> Result<DecodedFile, String> {
             match field {
                 Field::Null => {}
                 Field::Float(v) => sample.set_count(m, Some(to_count(m, f64::from(*v)))),
-                other => return Err(format!("column `{m}` holds {other:?}, expected FLOAT")),
+                Field::Int(v) if m.decimals() == 0 => sample.set_count(m, Some(*v)),
+                Field::Decimal(Decimal::Int32 { value, scale, .. })
+                    if u32::try_from(*scale).ok() == Some(m.decimals()) =>
+                {
+                    sample.set_count(m, Some(i32::from_be_bytes(*value)));
+                }
+                other => return Err(format!("column `{m}` holds {other:?}, not a lakenode type")),
             }
         }
         samples.push(sample);

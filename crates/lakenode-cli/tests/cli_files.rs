@@ -52,9 +52,8 @@ fn encode_then_inspect_and_read_back_in_three_readers() {
         "timestamp    INT64 TIMESTAMP(MILLIS, UTC) required",
         "temperature  FLOAT nullable",
         "SNAPPY",
-        "lakenode.station = local",
-        "lakenode.schema_version = 1",
-        "lakenode.window_start = 2026-01-01T00:00:00Z",
+        "created by  lakenode version",
+        r#"lakenode = {"station":"local","schema":1,"interval_ms":5000,"start":"2026-01-01T00:00:00Z","end":"2026-01-01T00:15:00Z"}"#,
         "time range  2026-01-01T00:00:00Z .. 2026-01-01T00:00:15Z (UTC)",
     ] {
         assert!(report.contains(want), "missing {want:?} in\n{report}");
@@ -261,4 +260,42 @@ fn run_refuses_bad_configuration_before_touching_the_network() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("AWS_ACCESS_KEY_ID is not set"), "{stderr}");
     assert!(!spool.join("0000000000000001.lks").exists());
+}
+
+#[test]
+fn bench_reports_every_writer_and_the_size_and_memory_goals_hold() {
+    // Sizes and heap are deterministic for a given build; time is only printed.
+    let stdout =
+        success(lakenode().args(["bench", "--rows", "178,17280", "--budget-rows", "2000"]));
+    println!("{stdout}");
+    let row = |rows: &str, writer: &str| -> Vec<String> {
+        let section = stdout
+            .split(&format!("{rows} rows"))
+            .nth(1)
+            .expect("workload section");
+        let line = section
+            .lines()
+            .find(|l| l.contains(writer))
+            .expect("writer line");
+        line[line.find(')').map_or(0, |i| i + 1)..]
+            .split_whitespace()
+            .filter(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))
+            .map(str::to_owned)
+            .collect()
+    };
+    let num =
+        |v: &Vec<String>, i: usize| v[i].trim_end_matches("us").parse::<f64>().expect("number");
+    // Columns after the name: bytes, ratio, footer, peak heap, ratio, allocs, time, ratio.
+    let compact = row("178", "compact profile");
+    let compat = row("178", "compat profile");
+    assert!(num(&compact, 0) <= 2_400.0, "compact {compact:?}");
+    assert!(num(&compat, 0) <= 4_000.0, "compat {compat:?}");
+    assert!(
+        num(&compact, 3) <= 48.0 * 1024.0 && num(&compat, 3) <= 48.0 * 1024.0,
+        "{compact:?} {compat:?}"
+    );
+    for w in ["compat profile", "compact profile"] {
+        let day = row("17280", w);
+        assert!(num(&day, 3) <= 256.0 * 1024.0, "24 h {w}: {day:?}");
+    }
 }

@@ -191,6 +191,52 @@ fn windows_cut_short_get_files_and_keys_of_their_own() {
 }
 
 #[test]
+fn the_compact_profile_reads_back_exactly_in_all_readers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = server(&tmp.path().join("s3"));
+    let spool = tmp.path().join("spool");
+    success(lakenode_with_credentials().args([
+        "run",
+        "--endpoint",
+        &s3.endpoint(),
+        "--bucket",
+        BUCKET,
+        "--path-style",
+        "--station",
+        "st-compact",
+        "--spool",
+        spool.to_str().unwrap(),
+        "--profile",
+        "compact",
+        "--simulate",
+        "13",
+        "--start",
+        "2026-07-01T12:00:00Z",
+        "--duration",
+        "1h",
+    ]));
+    let lake = s3.data_dir().join(BUCKET);
+    let samples = simulated(13, 1_782_907_200_000, 720);
+    let expected = tmp.path().join("expected.json");
+    write_expected(
+        &expected,
+        &BTreeMap::from([("st-compact".to_owned(), samples)]),
+        &Measurement::ALL,
+    );
+    assert_lake_ok(
+        &lake,
+        &[
+            "--expected",
+            expected.to_str().unwrap(),
+            "--files",
+            "4",
+            "--rows",
+            "720",
+        ],
+    );
+}
+
+#[test]
 fn a_wrong_secret_ends_with_a_clear_403_and_keeps_the_data() {
     let tmp = tempfile::tempdir().unwrap();
     let s3 = server(&tmp.path().join("s3"));

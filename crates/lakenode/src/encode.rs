@@ -4,8 +4,8 @@
 //! Files follow our users' lake convention: `timestamp` as INT64
 //! `TIMESTAMP(MILLIS, isAdjustedToUTC = true)` (what Athena, Spark, DuckDB and pandas all
 //! read), then one nullable column per measurement. The footer's key/value metadata
-//! carries the station id, schema version, sample interval, window bounds and the
-//! software version (keys in [`meta_keys`]).
+//! carries the station id, schema version, sample interval and window bounds as one
+//! JSON value under [`META_KEY`]; `created_by` names the software version.
 //!
 //! ```
 //! use lakenode::{encode, layout::StationId, sample::Sample, schema::Schema, window};
@@ -20,36 +20,36 @@
 
 use std::sync::Arc;
 
-use parquet::basic::{Compression, LogicalType, Repetition, TimeUnit, Type as PhysicalType};
-use parquet::data_type::{DataType, FloatType, Int64Type};
+use std::io::Write;
+
+use parquet::basic::{
+    Compression, Encoding, LogicalType, Repetition, TimeUnit, Type as PhysicalType,
+};
+use parquet::data_type::{FloatType, Int32Type, Int64Type};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::file::writer::{SerializedFileWriter, SerializedRowGroupWriter};
-use parquet::schema::types::{Type, TypePtr};
+use parquet::schema::types::{ColumnPath, Type, TypePtr};
 
 use crate::layout::{StationId, rfc3339};
-use crate::sample::count_to_f32;
+use crate::sample::{Sample, count_to_f32};
 use crate::schema::{Measurement, SCHEMA_VERSION, Schema, TIMESTAMP_COLUMN};
 use crate::window::{Window, WindowSpec};
-use crate::{Error, Result, SOFTWARE_VERSION};
+use crate::{Error, Result};
 
-/// Keys of the footer's key/value metadata.
-pub mod meta_keys {
-    /// The station id (also in the object key's `station=` partition).
-    pub const STATION: &str = "lakenode.station";
-    /// [`crate::schema::SCHEMA_VERSION`].
-    pub const SCHEMA_VERSION: &str = "lakenode.schema_version";
-    /// Milliseconds between samples.
-    pub const SAMPLE_INTERVAL_MS: &str = "lakenode.sample_interval_ms";
-    /// Window start, RFC 3339 UTC (inclusive).
-    pub const WINDOW_START: &str = "lakenode.window_start";
-    /// Window end, RFC 3339 UTC (exclusive).
-    pub const WINDOW_END: &str = "lakenode.window_end";
-    /// `lakenode <version>`.
-    pub const SOFTWARE: &str = "lakenode.software";
-    /// `column=unit` pairs, comma separated.
-    pub const UNITS: &str = "lakenode.units";
-}
+/// The footer's key/value metadata key holding lakenode's JSON object
+/// `{"station", "schema", "interval_ms", "start", "end"}` (RFC 3339 UTC window bounds,
+/// end exclusive). The software version is the file's `created_by`. One key with short
+/// names keeps the footer small: at 180 rows it is about a third of the file.
+pub const META_KEY: &str = "lakenode";
+
+/// The file's `created_by`, in the `<application> version <v> (build <b>)` form readers
+/// parse.
+pub const CREATED_BY: &str = concat!(
+    "lakenode version ",
+    env!("CARGO_PKG_VERSION"),
+    " (build parquet-rs)"
+);
 
 /// How measurement columns are laid out in the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -57,19 +57,24 @@ pub enum WriterProfile {
     /// FLOAT measurement columns, as our users' existing lake has them.
     #[default]
     Compat,
+    /// Scaled integers: INT32 `DECIMAL(p, s)` where the unit is fractional (temperature,
+    /// humidity, pressure, battery), plain INT32 elsewhere. Exact at sensor resolution
+    /// and the smallest files.
+    Compact,
 }
 
 impl WriterProfile {
-    /// Parses a profile name (`compat`).
+    /// Parses a profile name (`compat` or `compact`).
     ///
     /// # Errors
     /// [`Error::Config`] for the field `profile`.
     pub fn parse(name: &str) -> Result<Self> {
         match name {
             "compat" => Ok(Self::Compat),
+            "compact" => Ok(Self::Compact),
             other => Err(Error::config(
                 "profile",
-                format!("unknown profile `{other}`; known: compat"),
+                format!("unknown profile `{other}`; known: compat, compact"),
             )),
         }
     }
@@ -79,9 +84,78 @@ impl WriterProfile {
     pub const fn name(self) -> &'static str {
         match self {
             Self::Compat => "compat",
+            Self::Compact => "compact",
         }
     }
+
+    /// How this profile stores measurement values.
+    #[must_use]
+    pub const fn layout(self) -> ColumnLayout {
+        match self {
+            Self::Compat => ColumnLayout::Float,
+            Self::Compact => ColumnLayout::ScaledInt,
+        }
+    }
+
+    /// The writer settings of this profile (see `docs/encoding.md` for the measurements
+    /// behind each choice):
+    /// - Snappy (parquet-rs defaults to uncompressed; Snappy is pure Rust, unlike zstd);
+    /// - no dictionary encoding: each dictionary-encoded column preallocates a ~74 KB
+    ///   hash table, and 180 sensor readings repeat too little to gain from it;
+    /// - `timestamp` and integer columns DELTA_BINARY_PACKED (regular 5 s steps pack to
+    ///   almost nothing); FLOAT columns of whole-number readings BYTE_STREAM_SPLIT,
+    ///   fractional ones PLAIN;
+    /// - statistics for `timestamp` only (engines skip files by time; per-measurement
+    ///   min/max would add ~25% to a 15-minute file's size) and no page index (one page
+    ///   per column);
+    /// - pages of at most 1024 rows so long windows encode in bounded memory.
+    #[must_use]
+    pub fn properties(self, key_values: Vec<KeyValue>) -> WriterProperties {
+        let builder = WriterProperties::builder()
+            .set_created_by(CREATED_BY.to_owned())
+            .set_compression(Compression::SNAPPY)
+            .set_dictionary_enabled(false)
+            .set_statistics_enabled(EnabledStatistics::None)
+            .set_column_statistics_enabled(
+                ColumnPath::from(TIMESTAMP_COLUMN),
+                EnabledStatistics::Chunk,
+            )
+            .set_offset_index_disabled(true)
+            .set_data_page_row_count_limit(BATCH_ROWS)
+            .set_write_batch_size(BATCH_ROWS)
+            .set_key_value_metadata(Some(key_values))
+            .set_column_encoding(
+                ColumnPath::from(TIMESTAMP_COLUMN),
+                Encoding::DELTA_BINARY_PACKED,
+            );
+        match self {
+            // Whole-number readings stored as FLOAT: BYTE_STREAM_SPLIT gathers their
+            // constant low mantissa bytes. Fractional ones (0.01 steps) have noisy low
+            // bytes, and PLAIN lets Snappy match whole values instead.
+            Self::Compat => Measurement::ALL
+                .into_iter()
+                .filter(|m| m.decimals() > 0)
+                .fold(builder.set_encoding(Encoding::BYTE_STREAM_SPLIT), |b, m| {
+                    b.set_column_encoding(ColumnPath::from(m.name()), Encoding::PLAIN)
+                }),
+            Self::Compact => builder.set_encoding(Encoding::DELTA_BINARY_PACKED),
+        }
+        .build()
+    }
 }
+
+/// The physical representation of measurement columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnLayout {
+    /// FLOAT (f32) in the measurement's unit.
+    Float,
+    /// INT32 counts of the sensor resolution, annotated `DECIMAL` when fractional.
+    ScaledInt,
+}
+
+/// Rows written per batch and per data page: bounds the encoder's memory for any
+/// window length.
+pub const BATCH_ROWS: usize = 1024;
 
 /// What goes into a file's footer metadata besides the schema.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,28 +182,23 @@ impl FileMetadata {
         }
     }
 
-    fn key_values(&self, schema: &Schema) -> Vec<KeyValue> {
-        let units = schema
-            .columns()
-            .iter()
-            .map(|m| format!("{}={}", m.name(), m.unit()))
-            .collect::<Vec<_>>()
-            .join(",");
-        vec![
-            KeyValue::new(meta_keys::STATION.into(), self.station.to_string()),
-            KeyValue::new(meta_keys::SCHEMA_VERSION.into(), SCHEMA_VERSION.to_string()),
-            KeyValue::new(
-                meta_keys::SAMPLE_INTERVAL_MS.into(),
-                self.interval_ms.to_string(),
-            ),
-            KeyValue::new(
-                meta_keys::WINDOW_START.into(),
-                rfc3339(self.window_start_ms),
-            ),
-            KeyValue::new(meta_keys::WINDOW_END.into(), rfc3339(self.window_end_ms)),
-            KeyValue::new(meta_keys::SOFTWARE.into(), SOFTWARE_VERSION.to_owned()),
-            KeyValue::new(meta_keys::UNITS.into(), units),
-        ]
+    /// The footer's key/value pairs: one [`META_KEY`] with a JSON object.
+    #[must_use]
+    pub fn key_values(&self) -> Vec<KeyValue> {
+        vec![KeyValue::new(META_KEY.into(), self.to_json())]
+    }
+
+    /// The JSON value stored under [`META_KEY`]. Written by hand: five fields whose
+    /// values are validated ids, numbers and timestamps, never needing escapes.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        format!(
+            r#"{{"station":"{}","schema":{SCHEMA_VERSION},"interval_ms":{},"start":"{}","end":"{}"}}"#,
+            self.station,
+            self.interval_ms,
+            rfc3339(self.window_start_ms),
+            rfc3339(self.window_end_ms)
+        )
     }
 }
 
@@ -137,7 +206,7 @@ impl FileMetadata {
 ///
 /// # Errors
 /// Only if the parquet crate rejects the schema (a bug, not user input).
-pub fn parquet_schema(schema: &Schema, profile: WriterProfile) -> Result<TypePtr> {
+pub fn parquet_schema(schema: &Schema, layout: ColumnLayout) -> Result<TypePtr> {
     let mut fields = Vec::with_capacity(schema.columns().len() + 1);
     fields.push(Arc::new(
         Type::primitive_type_builder(TIMESTAMP_COLUMN, PhysicalType::INT64)
@@ -145,9 +214,17 @@ pub fn parquet_schema(schema: &Schema, profile: WriterProfile) -> Result<TypePtr
             .with_logical_type(Some(LogicalType::timestamp(true, TimeUnit::MILLIS)))
             .build()?,
     ));
-    for m in schema.columns() {
-        let field = match profile {
-            WriterProfile::Compat => Type::primitive_type_builder(m.name(), PhysicalType::FLOAT),
+    for &m in schema.columns() {
+        let field = match layout {
+            ColumnLayout::Float => Type::primitive_type_builder(m.name(), PhysicalType::FLOAT),
+            ColumnLayout::ScaledInt if m.decimals() > 0 => {
+                let (scale, precision) = decimal_of(m);
+                Type::primitive_type_builder(m.name(), PhysicalType::INT32)
+                    .with_logical_type(Some(LogicalType::decimal(scale, precision)))
+                    .with_precision(precision)
+                    .with_scale(scale)
+            }
+            ColumnLayout::ScaledInt => Type::primitive_type_builder(m.name(), PhysicalType::INT32),
         };
         fields.push(Arc::new(
             field.with_repetition(Repetition::OPTIONAL).build()?,
@@ -160,22 +237,142 @@ pub fn parquet_schema(schema: &Schema, profile: WriterProfile) -> Result<TypePtr
     ))
 }
 
-/// Writer settings shared by the node and `lakenode encode`.
-///
-/// Snappy (parquet-rs defaults to uncompressed), no dictionary encoding (each
-/// dictionary-encoded column preallocates a ~74 KB hash table, too much for a node
-/// without PSRAM, and sensor values repeat too little in 180 rows to gain from it),
-/// chunk-level statistics so query engines can prune files by time and value.
-fn writer_properties(schema: &Schema, meta: &FileMetadata) -> WriterProperties {
-    WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .set_dictionary_enabled(false)
-        .set_statistics_enabled(EnabledStatistics::Chunk)
-        .set_key_value_metadata(Some(meta.key_values(schema)))
-        .build()
+/// `(scale, precision)` of a fractional measurement's DECIMAL: enough digits for the
+/// largest count its range allows.
+#[must_use]
+pub fn decimal_of(m: Measurement) -> (i32, i32) {
+    let (min, max) = m.range();
+    let largest = min.abs().max(max.abs()) * f64::from(m.scale());
+    #[allow(clippy::cast_possible_truncation)]
+    let digits = largest.log10().floor() as i32 + 1;
+    (i32::try_from(m.decimals()).unwrap_or(0), digits)
 }
 
-/// Encodes a window into a complete Parquet file.
+/// A station's encoder: the Parquet schema and writer settings, built once and reused
+/// for every window (building them is a good part of the cost of a small file).
+#[derive(Debug, Clone)]
+pub struct Encoder {
+    schema: Schema,
+    layout: ColumnLayout,
+    parquet_schema: TypePtr,
+    props: Arc<WriterProperties>,
+}
+
+impl Encoder {
+    /// An encoder for `schema` with `profile`'s settings.
+    ///
+    /// # Errors
+    /// Only if the parquet crate rejects the schema (a bug, not user input).
+    pub fn new(schema: &Schema, profile: WriterProfile) -> Result<Self> {
+        Self::with_properties(schema, profile.layout(), profile.properties(Vec::new()))
+    }
+
+    /// An encoder with explicit writer properties: the building block of the profiles,
+    /// public for benchmarks that compare settings.
+    ///
+    /// # Errors
+    /// As [`Encoder::new`].
+    pub fn with_properties(
+        schema: &Schema,
+        layout: ColumnLayout,
+        props: WriterProperties,
+    ) -> Result<Self> {
+        Ok(Self {
+            schema: schema.clone(),
+            layout,
+            parquet_schema: parquet_schema(schema, layout)?,
+            props: Arc::new(props),
+        })
+    }
+
+    /// Encodes a window into a complete Parquet file in memory.
+    ///
+    /// # Errors
+    /// [`Error::Parquet`] if the writer fails (not expected for valid windows).
+    pub fn encode(&self, window: &Window, meta: &FileMetadata) -> Result<Vec<u8>> {
+        self.encode_to(&window.samples, Some(meta), Vec::with_capacity(8 * 1024))
+    }
+
+    /// Encodes samples straight into `sink` (a file, a hasher...), returning the sink:
+    /// memory stays bounded by the page size whatever the number of samples.
+    ///
+    /// # Errors
+    /// [`Error::Parquet`] if writing fails.
+    pub fn encode_to<W: Write + Send>(
+        &self,
+        samples: &[Sample],
+        meta: Option<&FileMetadata>,
+        sink: W,
+    ) -> Result<W> {
+        let mut writer = SerializedFileWriter::new(
+            sink,
+            Arc::clone(&self.parquet_schema),
+            Arc::clone(&self.props),
+        )?;
+        if let Some(meta) = meta {
+            for kv in meta.key_values() {
+                writer.append_key_value_metadata(kv);
+            }
+        }
+        let mut row_group = writer.next_row_group()?;
+
+        let mut column = next_column(&mut row_group)?;
+        let mut timestamps = Vec::with_capacity(BATCH_ROWS.min(samples.len()));
+        for batch in samples.chunks(BATCH_ROWS) {
+            timestamps.clear();
+            timestamps.extend(batch.iter().map(|s| s.timestamp_ms));
+            column
+                .typed::<Int64Type>()
+                .write_batch(&timestamps, None, None)?;
+        }
+        column.close()?;
+
+        let cap = BATCH_ROWS.min(samples.len());
+        let mut def_levels = Vec::with_capacity(cap);
+        let mut floats = Vec::new();
+        let mut ints = Vec::new();
+        match self.layout {
+            ColumnLayout::Float => floats.reserve(cap),
+            ColumnLayout::ScaledInt => ints.reserve(cap),
+        }
+        for &m in self.schema.columns() {
+            let mut column = next_column(&mut row_group)?;
+            for batch in samples.chunks(BATCH_ROWS) {
+                def_levels.clear();
+                def_levels.extend(batch.iter().map(|s| i16::from(s.count(m).is_some())));
+                match self.layout {
+                    ColumnLayout::Float => {
+                        floats.clear();
+                        floats.extend(
+                            batch
+                                .iter()
+                                .filter_map(|s| s.count(m))
+                                .map(|c| count_to_f32(m, c)),
+                        );
+                        column.typed::<FloatType>().write_batch(
+                            &floats,
+                            Some(&def_levels),
+                            None,
+                        )?;
+                    }
+                    ColumnLayout::ScaledInt => {
+                        ints.clear();
+                        ints.extend(batch.iter().filter_map(|s| s.count(m)));
+                        column
+                            .typed::<Int32Type>()
+                            .write_batch(&ints, Some(&def_levels), None)?;
+                    }
+                }
+            }
+            column.close()?;
+        }
+        row_group.close()?;
+        Ok(writer.into_inner()?)
+    }
+}
+
+/// Encodes a window into a complete Parquet file in memory (builds an [`Encoder`] for
+/// this one call; a node keeps one).
 ///
 /// # Errors
 /// [`Error::Parquet`] if the writer fails (not expected for valid windows).
@@ -185,49 +382,17 @@ pub fn encode_window(
     window: &Window,
     meta: &FileMetadata,
 ) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(8 * 1024);
-    let props = Arc::new(writer_properties(schema, meta));
-    let mut writer = SerializedFileWriter::new(&mut out, parquet_schema(schema, profile)?, props)?;
-    let mut row_group = writer.next_row_group()?;
-
-    let timestamps: Vec<i64> = window.samples.iter().map(|s| s.timestamp_ms).collect();
-    write_column::<Int64Type>(&mut row_group, &timestamps, None)?;
-
-    let rows = window.samples.len();
-    let mut values = Vec::with_capacity(rows);
-    let mut def_levels = Vec::with_capacity(rows);
-    for &m in schema.columns() {
-        values.clear();
-        def_levels.clear();
-        for s in &window.samples {
-            let count = s.count(m);
-            def_levels.push(i16::from(count.is_some()));
-            values.extend(count.map(|c| count_to_f32(m, c)));
-        }
-        match profile {
-            WriterProfile::Compat => {
-                write_column::<FloatType>(&mut row_group, &values, Some(&def_levels))?
-            }
-        }
-    }
-    row_group.close()?;
-    writer.close()?;
-    Ok(out)
+    Encoder::new(schema, profile)?.encode(window, meta)
 }
 
-fn write_column<T: DataType>(
-    row_group: &mut SerializedRowGroupWriter<'_, &mut Vec<u8>>,
-    values: &[T::T],
-    def_levels: Option<&[i16]>,
-) -> Result<()> {
-    let mut column = row_group.next_column()?.ok_or_else(|| {
+fn next_column<'a, W: Write + Send>(
+    row_group: &'a mut SerializedRowGroupWriter<'_, W>,
+) -> Result<parquet::file::writer::SerializedColumnWriter<'a>> {
+    row_group.next_column()?.ok_or_else(|| {
         Error::Parquet(parquet::errors::ParquetError::General(
             "schema has fewer columns than written".into(),
         ))
-    })?;
-    column.typed::<T>().write_batch(values, def_levels, None)?;
-    column.close()?;
-    Ok(())
+    })
 }
 
 /// Column names of a file for `schema`, `timestamp` first (for checks and docs).
@@ -243,6 +408,7 @@ mod tests {
     use super::*;
     use crate::sample::Sample;
     use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::Field;
 
     fn window() -> Window {
         let samples = (0..180)
@@ -291,13 +457,15 @@ mod tests {
             .file_metadata()
             .key_value_metadata()
             .expect("kv metadata");
-        let get = |k: &str| kv.iter().find(|e| e.key == k).and_then(|e| e.value.clone());
-        assert_eq!(get(meta_keys::STATION).as_deref(), Some("st-1"));
+        assert_eq!(kv.len(), 1);
+        assert_eq!(kv[0].key, META_KEY);
         assert_eq!(
-            get(meta_keys::WINDOW_END).as_deref(),
-            Some("1970-01-01T00:15:00Z")
+            kv[0].value.as_deref(),
+            Some(
+                r#"{"station":"st-1","schema":1,"interval_ms":5000,"start":"1970-01-01T00:00:00Z","end":"1970-01-01T00:15:00Z"}"#
+            )
         );
-        assert_eq!(get(meta_keys::SAMPLE_INTERVAL_MS).as_deref(), Some("5000"));
+        assert_eq!(md.file_metadata().created_by(), Some(CREATED_BY));
         let rg = md.row_group(0);
         assert!(
             rg.columns()
@@ -305,10 +473,100 @@ mod tests {
                 .all(|c| c.compression() == Compression::SNAPPY)
         );
         // pm25: every 7th row null -> 26 nulls; humidity never recorded -> all null.
-        let pm25 = rg.column(1 + Measurement::Pm25.index());
-        assert_eq!(pm25.statistics().and_then(|s| s.null_count_opt()), Some(26));
-        let hum = rg.column(1 + Measurement::Humidity.index());
-        assert_eq!(hum.statistics().and_then(|s| s.null_count_opt()), Some(180));
+        let rows = rows_of(&reader);
+        assert_eq!(
+            rows.iter()
+                .filter(|r| r[1 + Measurement::Pm25.index()] == Field::Null)
+                .count(),
+            26
+        );
+        assert!(
+            rows.iter()
+                .all(|r| r[1 + Measurement::Humidity.index()] == Field::Null)
+        );
+        assert_eq!(rows[1][1], Field::Float(20.01));
+        // Statistics only where engines prune: on the timestamp.
+        assert!(rg.column(0).statistics().is_some());
+        assert!(rg.column(1).statistics().is_none());
+    }
+
+    fn rows_of(reader: &SerializedFileReader<bytes::Bytes>) -> Vec<Vec<Field>> {
+        reader
+            .get_row_iter(None)
+            .expect("rows")
+            .map(|r| {
+                r.expect("row")
+                    .get_column_iter()
+                    .map(|(_, f)| f.clone())
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn compact_files_hold_exact_decimals_and_integers() {
+        let w = window();
+        let meta = FileMetadata::new(
+            &StationId::new("st-1").expect("valid"),
+            WindowSpec::default(),
+            &w,
+        );
+        let bytes =
+            encode_window(&Schema::default(), WriterProfile::Compact, &w, &meta).expect("encodes");
+        let reader = SerializedFileReader::new(bytes::Bytes::from(bytes)).expect("valid parquet");
+        let descr = reader.metadata().file_metadata().schema_descr_ptr();
+        let temp = descr.column(1 + Measurement::Temperature.index());
+        assert_eq!(temp.physical_type(), PhysicalType::INT32);
+        assert_eq!(temp.logical_type_ref(), Some(&LogicalType::decimal(2, 4)));
+        assert_eq!(
+            descr
+                .column(1 + Measurement::Pm25.index())
+                .logical_type_ref(),
+            None
+        );
+        let rows = rows_of(&reader);
+        assert_eq!(
+            rows[1][1],
+            Field::Decimal(parquet::data_type::Decimal::from_i32(2001, 4, 2))
+        );
+        assert_eq!(rows[1][1 + Measurement::Pm25.index()], Field::Int(1));
+    }
+
+    #[test]
+    fn decimal_precision_covers_each_range() {
+        assert_eq!(decimal_of(Measurement::Temperature), (2, 4));
+        assert_eq!(decimal_of(Measurement::Humidity), (2, 5));
+        assert_eq!(decimal_of(Measurement::Pressure), (2, 6));
+        assert_eq!(decimal_of(Measurement::Battery), (3, 4));
+    }
+
+    #[test]
+    fn long_windows_are_written_in_bounded_pages() {
+        let samples: Vec<Sample> = (0..5_000).map(|i| Sample::new(i * 5_000)).collect();
+        let w = Window {
+            start_ms: 0,
+            end_ms: 86_400_000,
+            samples,
+        };
+        let meta = FileMetadata::new(
+            &StationId::new("st-1").expect("valid"),
+            WindowSpec::default(),
+            &w,
+        );
+        let bytes =
+            encode_window(&Schema::default(), WriterProfile::Compat, &w, &meta).expect("encodes");
+        let reader = SerializedFileReader::new(bytes::Bytes::from(bytes)).expect("valid parquet");
+        let mut pages = reader
+            .get_row_group(0)
+            .expect("rg")
+            .get_column_page_reader(0)
+            .expect("pages");
+        let mut count = 0;
+        while let Some(page) = pages.get_next_page().expect("page") {
+            assert!(page.num_values() as usize <= BATCH_ROWS);
+            count += 1;
+        }
+        assert_eq!(count, 5, "5000 rows in pages of at most {BATCH_ROWS}");
     }
 
     #[test]

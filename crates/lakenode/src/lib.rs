@@ -38,6 +38,8 @@
 //! # Ok::<(), lakenode::Error>(())
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod backoff;
 pub mod clock;
 pub mod encode;
@@ -54,6 +56,3 @@ pub mod transport;
 pub mod window;
 
 pub use error::{Error, Result};
-
-/// The software version written into every file's metadata.
-pub const SOFTWARE_VERSION: &str = concat!("lakenode ", env!("CARGO_PKG_VERSION"));

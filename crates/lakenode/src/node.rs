@@ -24,7 +24,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::backoff::Backoff;
 use crate::clock::{MIN_SAMPLE_MS, WallClock, is_plausible};
-use crate::encode::{FileMetadata, WriterProfile, encode_window};
+use crate::encode::{Encoder, FileMetadata, WriterProfile};
 use crate::journal::Journal;
 use crate::layout::{ObjectKey, Prefix, StationId};
 use crate::s3::{FailureKind, PutOutcome, S3Client, S3Failure, interpret_put};
@@ -90,6 +90,7 @@ pub struct SealedFile {
 pub struct Node {
     config: NodeConfig,
     windower: Windower,
+    encoder: Encoder,
     spool: Spool,
     journal: Journal,
     last_recorded: Option<i64>,
@@ -109,6 +110,7 @@ impl Node {
         let (journal, replay) = Journal::open(dir)?;
         let mut node = Self {
             windower: Windower::new(config.spec),
+            encoder: Encoder::new(&config.schema, config.profile)?,
             config,
             spool,
             journal,
@@ -219,7 +221,7 @@ impl Node {
         let c = &self.config;
         let key = ObjectKey::for_window(c.prefix.as_ref(), &c.station, window);
         let meta = FileMetadata::new(&c.station, c.spec, window);
-        let bytes = encode_window(&c.schema, c.profile, window, &meta)?;
+        let bytes = self.encoder.encode(window, &meta)?;
         let id = self.spool.push(key.as_str(), &bytes)?;
         Ok(SealedFile {
             id,

@@ -123,9 +123,11 @@ impl Simulator {
             .sum()
     }
 
-    /// The raw (unquantized, never failing) values at `t`, in canonical order.
+    /// The raw (unquantized, never failing) values at `t`, in canonical order: what an
+    /// ideal sensor would report before rounding to its resolution.
+    #[must_use]
     #[allow(clippy::cast_precision_loss)]
-    fn raw_values(&self, t: i64) -> [f64; Measurement::COUNT] {
+    pub fn raw_values(&self, t: i64) -> [f64; Measurement::COUNT] {
         let hour_of_day = t.rem_euclid(DAY) as f64 / HOUR as f64;
         let diurnal = (TAU * (hour_of_day - 15.0) / 24.0).cos(); // 1 at 15:00 UTC
         let sun = (TAU * (hour_of_day - 6.0) / 24.0).sin().max(0.0); // daylight 06-18

@@ -225,11 +225,12 @@ fn verify_station(
         bytes += response.body.len();
         let file = readback::decode(response.body)
             .map_err(|e| CliError::Verify(format!("{}: {e}", d.key)))?;
-        let station_meta = file
+        let station_field = format!("\"station\":\"{station}\"");
+        let names_station = file
             .key_values
             .iter()
-            .find(|(k, _)| k == lakenode::encode::meta_keys::STATION);
-        if station_meta.map(|(_, v)| v.as_str()) != Some(station.as_str()) {
+            .any(|(k, v)| k == lakenode::encode::META_KEY && v.contains(&station_field));
+        if !names_station {
             return Err(CliError::Verify(format!(
                 "{}: footer does not name station {station}",
                 d.key

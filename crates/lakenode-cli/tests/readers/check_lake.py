@@ -11,6 +11,7 @@ hive_partitioning and union_by_name, and Polars with hive partitioning.
 Exit status 0 on success; 1 with a message naming the file and row on any mismatch.
 """
 import argparse
+import decimal
 import glob
 import json
 import math
@@ -37,9 +38,30 @@ def fail(msg):
 
 
 def to_count(col, v):
+    """A read value as an integer count of the column's resolution."""
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return None
+    if isinstance(v, decimal.Decimal):
+        # Exact: DECIMAL columns must hold the count with the sensor's scale.
+        scaled = v.scaleb(DECIMALS[col])
+        if scaled != scaled.to_integral_value():
+            fail(f"{col}: decimal {v} has more digits than the sensor resolution")
+        return int(scaled)
+    if isinstance(v, int):
+        return v * 10 ** DECIMALS[col] if DECIMALS[col] == 0 else fail(f"{col}: integer for a fractional unit")
     return round(v * 10 ** DECIMALS[col])
+
+
+def check_value_type(path, reader, col, type_text, is_float, is_int32, decimal_of):
+    """Compat files hold FLOAT; compact ones INT32, as DECIMAL(p, s) where s > 0."""
+    d = DECIMALS[col]
+    if is_float:
+        return "float"
+    if d == 0 and is_int32:
+        return "int"
+    if d > 0 and decimal_of is not None and decimal_of[1] == d:
+        return "decimal"
+    fail(f"{path}: {reader} sees {col} as {type_text}, expected float, or int32/decimal(p,{d})")
 
 
 def station_of(path):
@@ -58,8 +80,9 @@ def read_pyarrow(path):
     for c in cols:
         if c not in DECIMALS:
             fail(f"{path}: unknown column {c}")
-        if t.schema.field(c).type != pa.float32():
-            fail(f"{path}: pyarrow sees {c} as {t.schema.field(c).type}, expected float")
+        ty = t.schema.field(c).type
+        dec = (ty.precision, ty.scale) if pa.types.is_decimal(ty) else None
+        check_value_type(path, "pyarrow", c, ty, ty == pa.float32(), ty == pa.int32(), dec)
     ms = t.column("timestamp").cast(pa.int64()).to_pylist()
     values = {c: t.column(c).to_pylist() for c in cols}
     return cols, [(ms[i], {c: to_count(c, values[c][i]) for c in cols}) for i in range(t.num_rows)]
@@ -72,8 +95,9 @@ def read_polars(path):
         fail(f"{path}: polars sees timestamp as {dt}, expected Datetime(ms, UTC)")
     cols = [c for c in df.columns if c != "timestamp"]
     for c in cols:
-        if df.schema[c] != pl.Float32:
-            fail(f"{path}: polars sees {c} as {df.schema[c]}, expected Float32")
+        ty = df.schema[c]
+        dec = (ty.precision, ty.scale) if isinstance(ty, pl.Decimal) else None
+        check_value_type(path, "polars", c, ty, ty == pl.Float32, ty == pl.Int32, dec)
     ms = df["timestamp"].dt.epoch("ms").to_list()
     values = {c: df[c].to_list() for c in cols}
     return cols, [(ms[i], {c: to_count(c, values[c][i]) for c in cols}) for i in range(df.height)]
@@ -86,8 +110,12 @@ def read_duckdb(con, path):
         fail(f"{path}: duckdb sees timestamp as {types.get('timestamp')}, expected TIMESTAMP WITH TIME ZONE")
     cols = [c for c in rel.columns if c != "timestamp"]
     for c in cols:
-        if types[c] != "FLOAT":
-            fail(f"{path}: duckdb sees {c} as {types[c]}, expected FLOAT")
+        ty = types[c]
+        dec = None
+        if ty.startswith("DECIMAL("):
+            p, sc = ty[len("DECIMAL("):-1].split(",")
+            dec = (int(p), int(sc))
+        check_value_type(path, "duckdb", c, ty, ty == "FLOAT", ty == "INTEGER", dec)
     select = ", ".join(["epoch_ms(timestamp)"] + [f'"{c}"' for c in cols])
     rows = con.sql(f"SELECT {select} FROM read_parquet('{path}', hive_partitioning = false)").fetchall()
     return cols, [(r[0], {c: to_count(c, r[i + 1]) for i, c in enumerate(cols)}) for r in rows]

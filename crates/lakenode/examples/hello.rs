@@ -1,0 +1,4 @@
+//! Baseline for the flash-size report: a program that does nothing but print.
+fn main() {
+    println!("hello");
+}
