@@ -3,6 +3,7 @@
 //! parses arguments and maps errors to exit codes; integration tests use this crate.
 
 pub mod commands;
+pub mod credentials;
 pub mod csv_input;
 pub mod error;
 pub mod heap;
@@ -93,7 +94,7 @@ pub struct RunArgs {
     /// Key prefix inside the bucket.
     #[arg(long)]
     pub prefix: Option<String>,
-    /// Station id (a UUIDv7 by convention).
+    /// Station id: a UUID (a UUIDv7 by convention; `lakenode station-id` makes one).
     #[arg(long)]
     pub station: String,
     /// Spool directory: sealed files wait here until S3 confirms them.
@@ -117,6 +118,13 @@ pub struct RunArgs {
     /// CSV header's).
     #[arg(long)]
     pub columns: Option<String>,
+    /// Read credentials from this file (AWS shared-credentials format, mode 600)
+    /// instead of the AWS_* environment variables.
+    #[arg(long)]
+    pub credentials_file: Option<PathBuf>,
+    /// The section of --credentials-file to use.
+    #[arg(long, default_value = "default", requires = "credentials_file")]
+    pub credentials_profile: String,
     /// Most bytes the spool may hold, e.g. 50M or 2G; when full, the oldest files are
     /// dropped (listed in the spool's dropped.log). Default: no limit.
     #[arg(long, value_parser = parse_size)]
@@ -145,8 +153,8 @@ pub struct EncodeArgs {
     /// Parquet file to write.
     #[arg(long)]
     pub output: PathBuf,
-    /// Station id written into the file's metadata.
-    #[arg(long, default_value = "local")]
+    /// Station id (UUID) written into the file's metadata; default: the nil UUID.
+    #[arg(long, default_value = "00000000-0000-0000-0000-000000000000")]
     pub station: String,
     /// Sampling and file options.
     #[command(flatten)]
@@ -170,6 +178,20 @@ pub struct BenchArgs {
     /// Rows to encode per timing measurement in all (sets the repetitions).
     #[arg(long, default_value_t = 200_000)]
     pub budget_rows: usize,
+}
+
+/// `lakenode policy`.
+#[derive(Debug, Clone, Args)]
+pub struct PolicyArgs {
+    /// Bucket name.
+    #[arg(long)]
+    pub bucket: String,
+    /// Key prefix inside the bucket, as given to `run --prefix`.
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Station id.
+    #[arg(long)]
+    pub station: String,
 }
 
 /// `lakenode serve`.

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use lakenode_cli::{
-    BenchArgs, DemoArgs, EncodeArgs, InspectArgs, RunArgs, ServeArgs, commands, heap,
+    BenchArgs, DemoArgs, EncodeArgs, InspectArgs, PolicyArgs, RunArgs, ServeArgs, commands, heap,
 };
 
 #[global_allocator]
@@ -37,6 +37,10 @@ enum Command {
     Encode(EncodeArgs),
     /// Describe a Parquet file: schema, row groups, encodings, sizes, metadata.
     Inspect(InspectArgs),
+    /// Print a new station id (a UUIDv7).
+    StationId,
+    /// Print the least-privilege IAM policy for one station (PutObject on its prefix).
+    Policy(PolicyArgs),
     /// Measure the encoder: bytes, footer, peak heap, allocations, time, against the seed.
     Bench(BenchArgs),
     /// Run the embedded S3 server on its own (credentials from AWS_* variables).
@@ -88,6 +92,11 @@ fn main() -> ExitCode {
         Command::Inspect(args) => commands::inspect::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
         Command::Bench(args) => commands::bench::run(&args),
+        Command::Policy(args) => commands::policy::run(&args),
+        Command::StationId => {
+            println!("{}", uuid::Uuid::now_v7().hyphenated());
+            Ok(())
+        }
     };
     if std::env::var_os("LAKENODE_HEAP_REPORT").is_some() {
         let h = heap::stats();

@@ -24,7 +24,7 @@ fn encode_then_inspect_and_read_back_in_three_readers() {
     let input = tmp.path().join("samples.csv");
     std::fs::write(&input, CSV).unwrap();
     let lake = tmp.path().join("lake");
-    let dir = lake.join("station=local/year=2026/month=01/day=01");
+    let dir = lake.join("station=00000000-0000-0000-0000-000000000000/year=2026/month=01/day=01");
     std::fs::create_dir_all(&dir).unwrap();
     let output = dir.join("data_0000.parquet");
     let (out, stdout, stderr) = output_of(&[
@@ -53,7 +53,7 @@ fn encode_then_inspect_and_read_back_in_three_readers() {
         "temperature  FLOAT nullable",
         "SNAPPY",
         "created by  lakenode version",
-        r#"lakenode = {"station":"local","schema":1,"interval_ms":5000,"start":"2026-01-01T00:00:00Z","end":"2026-01-01T00:15:00Z"}"#,
+        r#"lakenode = {"station":"00000000-0000-0000-0000-000000000000","schema":1,"interval_ms":5000,"start":"2026-01-01T00:00:00Z","end":"2026-01-01T00:15:00Z"}"#,
         "time range  2026-01-01T00:00:00Z .. 2026-01-01T00:00:15Z (UTC)",
     ] {
         assert!(report.contains(want), "missing {want:?} in\n{report}");
@@ -83,7 +83,7 @@ fn encode_then_inspect_and_read_back_in_three_readers() {
     ];
     write_expected(
         &expected,
-        &BTreeMap::from([("local".to_owned(), samples)]),
+        &BTreeMap::from([("00000000-0000-0000-0000-000000000000".to_owned(), samples)]),
         &cols,
     );
     assert_lake_ok(
@@ -211,12 +211,27 @@ fn run_refuses_bad_configuration_before_touching_the_network() {
     };
     let cases: [(Vec<&str>, &str); 6] = [
         (
-            base("http://192.0.2.10:9000", "lake", "st"),
+            base(
+                "http://192.0.2.10:9000",
+                "lake",
+                "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e",
+            ),
             "refusing plain http to http://192.0.2.10:9000/",
         ),
-        (base("s3.example.com", "lake", "st"), "invalid endpoint"),
         (
-            base("https://s3.example.com", "Lake_Bucket", "st"),
+            base(
+                "s3.example.com",
+                "lake",
+                "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e",
+            ),
+            "invalid endpoint",
+        ),
+        (
+            base(
+                "https://s3.example.com",
+                "Lake_Bucket",
+                "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e",
+            ),
             "invalid bucket",
         ),
         (
@@ -225,7 +240,11 @@ fn run_refuses_bad_configuration_before_touching_the_network() {
         ),
         (
             [
-                base("https://s3.example.com", "lake", "st"),
+                base(
+                    "https://s3.example.com",
+                    "lake",
+                    "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e",
+                ),
                 vec!["--window", "7m"],
             ]
             .concat(),
@@ -233,7 +252,11 @@ fn run_refuses_bad_configuration_before_touching_the_network() {
         ),
         (
             [
-                base("https://s3.example.com", "lake", "st"),
+                base(
+                    "https://s3.example.com",
+                    "lake",
+                    "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e",
+                ),
                 vec!["--columns", "temperature,wind"],
             ]
             .concat(),
@@ -254,7 +277,11 @@ fn run_refuses_bad_configuration_before_touching_the_network() {
     }
     let (out, _, stderr) = output(
         lakenode()
-            .args(base("https://s3.example.com", "lake", "st"))
+            .args(base(
+                "https://s3.example.com",
+                "lake",
+                "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e",
+            ))
             .args(["--spool", spool.to_str().unwrap()]),
     );
     assert_eq!(out.status.code(), Some(1));

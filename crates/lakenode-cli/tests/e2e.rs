@@ -45,7 +45,7 @@ fn run_uploads_every_window_and_all_readers_see_the_sampled_values() {
         "--prefix",
         "raw/v1",
         "--station",
-        "st-e2e",
+        "0190f5c2-0000-7000-8000-000000000001",
         "--spool",
         spool.to_str().unwrap(),
         "--simulate",
@@ -73,11 +73,11 @@ fn run_uploads_every_window_and_all_readers_see_the_sampled_values() {
     assert_eq!(names.len(), 8, "{names:?}");
     assert_eq!(
         names[0],
-        "station=st-e2e/year=2026/month=02/day=28/data_2300.parquet"
+        "station=0190f5c2-0000-7000-8000-000000000001/year=2026/month=02/day=28/data_2300.parquet"
     );
     assert_eq!(
         names[7],
-        "station=st-e2e/year=2026/month=03/day=01/data_0045.parquet"
+        "station=0190f5c2-0000-7000-8000-000000000001/year=2026/month=03/day=01/data_0045.parquet"
     );
 
     let start = 1_772_319_600_000; // 2026-02-28T23:00:00Z
@@ -96,7 +96,10 @@ fn run_uploads_every_window_and_all_readers_see_the_sampled_values() {
         "the simulation should include failed readings to check nulls end to end"
     );
     let expected = tmp.path().join("expected.json");
-    let stations = BTreeMap::from([("st-e2e".to_owned(), samples.clone())]);
+    let stations = BTreeMap::from([(
+        "0190f5c2-0000-7000-8000-000000000001".to_owned(),
+        samples.clone(),
+    )]);
     write_expected(&expected, &stations, &Measurement::ALL);
     assert_lake_ok(
         &lake,
@@ -118,7 +121,7 @@ fn run_uploads_every_window_and_all_readers_see_the_sampled_values() {
     tampered[100].set_count(Measurement::Pressure, Some(c + 1));
     write_expected(
         &expected,
-        &BTreeMap::from([("st-e2e".to_owned(), tampered)]),
+        &BTreeMap::from([("0190f5c2-0000-7000-8000-000000000001".to_owned(), tampered)]),
         &Measurement::ALL,
     );
     let (ok, text) = check_lake(&lake, &["--expected", expected.to_str().unwrap()]);
@@ -139,7 +142,7 @@ fn windows_cut_short_get_files_and_keys_of_their_own() {
         BUCKET,
         "--path-style",
         "--station",
-        "st-part",
+        "0190f5c2-0000-7000-8000-000000000002",
         "--spool",
         spool.to_str().unwrap(),
         "--simulate",
@@ -174,7 +177,7 @@ fn windows_cut_short_get_files_and_keys_of_their_own() {
     ];
     write_expected(
         &expected,
-        &BTreeMap::from([("st-part".to_owned(), samples)]),
+        &BTreeMap::from([("0190f5c2-0000-7000-8000-000000000002".to_owned(), samples)]),
         &cols,
     );
     assert_lake_ok(
@@ -203,7 +206,7 @@ fn the_compact_profile_reads_back_exactly_in_all_readers() {
         BUCKET,
         "--path-style",
         "--station",
-        "st-compact",
+        "0190f5c2-0000-7000-8000-000000000005",
         "--spool",
         spool.to_str().unwrap(),
         "--profile",
@@ -220,7 +223,7 @@ fn the_compact_profile_reads_back_exactly_in_all_readers() {
     let expected = tmp.path().join("expected.json");
     write_expected(
         &expected,
-        &BTreeMap::from([("st-compact".to_owned(), samples)]),
+        &BTreeMap::from([("0190f5c2-0000-7000-8000-000000000005".to_owned(), samples)]),
         &Measurement::ALL,
     );
     assert_lake_ok(
@@ -256,7 +259,7 @@ fn a_wrong_secret_ends_with_a_clear_403_and_keeps_the_data() {
                 BUCKET,
                 "--path-style",
                 "--station",
-                "st-auth",
+                "0190f5c2-0000-7000-8000-000000000003",
                 "--spool",
                 spool.to_str().unwrap(),
                 "--simulate",
@@ -329,7 +332,7 @@ fn run_against_a_separately_started_server_process() {
         BUCKET,
         "--path-style",
         "--station",
-        "st-serve",
+        "0190f5c2-0000-7000-8000-000000000004",
         "--spool",
         spool.to_str().unwrap(),
         "--simulate",
@@ -408,7 +411,7 @@ fn a_skewed_clock_is_corrected_from_the_servers_date_and_the_upload_succeeds() {
     // The node's clock 40 minutes slow, then 40 minutes fast: S3 refuses signatures more
     // than 15 minutes off (a slow clock's presigned URL has already expired).
     for (i, skew_min) in [-40i64, 40].into_iter().enumerate() {
-        let station = StationId::new(format!("st-skew-{i}")).unwrap();
+        let station = StationId::new(format!("0190f5c2-0000-7000-8000-00000000010{i}")).unwrap();
         let mut node = Node::open(
             NodeConfig::new(station),
             &tmp.path().join(format!("spool{i}")),
@@ -435,4 +438,113 @@ fn a_skewed_clock_is_corrected_from_the_servers_date_and_the_upload_succeeds() {
             "skew {skew_min} min: learnt offset {offset} s"
         );
     }
+}
+
+#[test]
+fn a_canary_secret_appears_nowhere_in_a_full_run_at_trace_level() {
+    let tmp = tempfile::tempdir().unwrap();
+    let canary = "CANARYsecretXYZ0123456789abcdefghijklmnop";
+    let token = "CANARYtokenXYZ0123456789";
+    let data = tmp.path().join("s3");
+    std::fs::create_dir_all(data.join(BUCKET)).unwrap();
+    let s3 = EmbeddedS3::start(ServerConfig::new(&data, KEY, canary)).unwrap();
+    let spool = tmp.path().join("spool");
+    // A credentials file (mode 600) with a session token, to cover that path as well.
+    let creds = tmp.path().join("credentials");
+    std::fs::write(
+        &creds,
+        format!("[node]\naws_access_key_id = {KEY}\naws_secret_access_key = {canary}\naws_session_token = {token}\n"),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let (out, stdout, stderr) = output(lakenode().env("RUST_LOG", "trace").args([
+        "run",
+        "--endpoint",
+        &s3.endpoint(),
+        "--bucket",
+        BUCKET,
+        "--path-style",
+        "--station",
+        "0190f5c2-0000-7000-8000-000000000007",
+        "--spool",
+        spool.to_str().unwrap(),
+        "--credentials-file",
+        creds.to_str().unwrap(),
+        "--credentials-profile",
+        "node",
+        "--simulate",
+        "2",
+        "--start",
+        "2026-01-01T00:00:00Z",
+        "--duration",
+        "30m",
+    ]));
+    // s3s ignores the session token, so the run succeeds.
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        stderr.contains("TRACE") || stderr.contains("DEBUG"),
+        "the run must have logged at trace level"
+    );
+    for secret in [canary, token] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "{secret} leaked into the output"
+        );
+    }
+    assert!(
+        !stderr.contains("X-Amz-Signature="),
+        "a signed URL leaked into the output"
+    );
+    let mut files = vec![];
+    collect_files(&spool, &mut files);
+    assert!(!files.is_empty());
+    for f in files {
+        let bytes = std::fs::read(&f).unwrap();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains(canary) && !text.contains(token),
+            "{} holds a secret",
+            f.display()
+        );
+    }
+}
+
+fn collect_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect_files(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn policy_allows_only_put_object_on_the_station_prefix() {
+    let stdout = success(lakenode().args([
+        "policy",
+        "--bucket",
+        "lake",
+        "--prefix",
+        "raw",
+        "--station",
+        "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e",
+    ]));
+    assert!(stdout.contains(r#""Action": "s3:PutObject""#), "{stdout}");
+    assert!(
+        stdout.contains(
+            r#""Resource": "arn:aws:s3:::lake/raw/station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/*""#
+        ),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("\"s3:").count(), 1, "one action only: {stdout}");
+    let (out, _, stderr) =
+        output(lakenode().args(["policy", "--bucket", "lake", "--station", "../x"]));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("invalid station"), "{stderr}");
 }

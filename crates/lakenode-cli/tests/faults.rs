@@ -53,7 +53,7 @@ fn faults_and_kills_lose_at_most_one_sample_per_kill_and_duplicate_none() {
         "lake",
         "--path-style",
         "--station",
-        "st-faults",
+        "0190f5c2-0000-7000-8000-000000000006",
         "--spool",
         spool.to_str().unwrap(),
         "--simulate",

@@ -18,7 +18,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         end_ms: start + 900_000,
         samples,
     };
-    let meta = FileMetadata::new(&StationId::new("st")?, WindowSpec::default(), &window);
+    let meta = FileMetadata::new(
+        &StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e")?,
+        WindowSpec::default(),
+        &window,
+    );
     let bytes = Encoder::new(&Schema::default(), profile)?.encode(&window, &meta)?;
     println!("{} bytes", bytes.len());
     Ok(())

@@ -22,7 +22,10 @@ impl Transport for Accept {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("lakenode-node-example-{}", std::process::id()));
-    let mut node = Node::open(NodeConfig::new(StationId::new("st")?), &dir)?;
+    let mut node = Node::open(
+        NodeConfig::new(StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e")?),
+        &dir,
+    )?;
     let sim = Simulator::new(1);
     for i in 0..181 {
         node.record(sim.sample_at(1_767_225_600_000 + i * 5_000))?;

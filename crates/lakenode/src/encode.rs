@@ -12,7 +12,7 @@
 //!
 //! let spec = window::WindowSpec::default();
 //! let w = window::Window { start_ms: 0, end_ms: 900_000, samples: vec![Sample::new(0)] };
-//! let meta = encode::FileMetadata::new(&StationId::new("st-1")?, spec, &w);
+//! let meta = encode::FileMetadata::new(&StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e")?, spec, &w);
 //! let bytes = encode::encode_window(&Schema::default(), encode::WriterProfile::Compat, &w, &meta)?;
 //! assert!(bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"));
 //! # Ok::<(), lakenode::Error>(())
@@ -433,7 +433,7 @@ mod tests {
     #[test]
     fn file_reads_back_with_schema_metadata_and_nulls() {
         let w = window();
-        let station = StationId::new("st-1").expect("valid");
+        let station = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("valid");
         let meta = FileMetadata::new(&station, WindowSpec::default(), &w);
         let schema = Schema::default();
         let bytes = encode_window(&schema, WriterProfile::Compat, &w, &meta).expect("encodes");
@@ -462,7 +462,7 @@ mod tests {
         assert_eq!(
             kv[0].value.as_deref(),
             Some(
-                r#"{"station":"st-1","schema":1,"interval_ms":5000,"start":"1970-01-01T00:00:00Z","end":"1970-01-01T00:15:00Z"}"#
+                r#"{"station":"0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e","schema":1,"interval_ms":5000,"start":"1970-01-01T00:00:00Z","end":"1970-01-01T00:15:00Z"}"#
             )
         );
         assert_eq!(md.file_metadata().created_by(), Some(CREATED_BY));
@@ -507,7 +507,7 @@ mod tests {
     fn compact_files_hold_exact_decimals_and_integers() {
         let w = window();
         let meta = FileMetadata::new(
-            &StationId::new("st-1").expect("valid"),
+            &StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("valid"),
             WindowSpec::default(),
             &w,
         );
@@ -549,7 +549,7 @@ mod tests {
             samples,
         };
         let meta = FileMetadata::new(
-            &StationId::new("st-1").expect("valid"),
+            &StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("valid"),
             WindowSpec::default(),
             &w,
         );

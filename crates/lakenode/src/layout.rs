@@ -15,13 +15,13 @@
 //! use lakenode::layout::{ObjectKey, Prefix, StationId};
 //! use lakenode::{sample::Sample, window::Window};
 //!
-//! let station = StationId::new("st-01")?;
+//! let station = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e")?;
 //! let prefix = Prefix::new("lake/raw")?;
 //! let t = 1_767_272_400_000; // 2026-01-01T13:00:00Z
 //! let late = Window { start_ms: t, end_ms: t + 900_000, samples: vec![Sample::new(t + 65_000)] };
 //! assert_eq!(
 //!     ObjectKey::for_window(Some(&prefix), &station, &late).as_str(),
-//!     "lake/raw/station=st-01/year=2026/month=01/day=01/data_1300_130105.parquet"
+//!     "lake/raw/station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/year=2026/month=01/day=01/data_1300_130105.parquet"
 //! );
 //! # Ok::<(), lakenode::Error>(())
 //! ```
@@ -33,39 +33,32 @@ use jiff::tz::Offset;
 use crate::window::Window;
 use crate::{Error, Result};
 
-/// Longest station id accepted.
-const MAX_STATION_LEN: usize = 64;
 /// Longest prefix accepted (S3 keys are limited to 1024 bytes).
 const MAX_PREFIX_LEN: usize = 512;
 
-/// A station's identifier, safe to place in an object key (a UUIDv7 by convention).
+/// A station's identifier: a UUID in canonical form (the lake convention is a UUIDv7,
+/// whose time-ordered bits keep a fleet's partitions sorted by commissioning date).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct StationId(String);
 
 impl StationId {
-    /// Validates a station id: 1 to 64 ASCII letters, digits, `-` or `_`.
+    /// Validates a station id: a UUID written as 8-4-4-4-12 lowercase hex digits.
     ///
     /// # Errors
     /// [`Error::Config`] for the field `station`.
     pub fn new(id: impl Into<String>) -> Result<Self> {
         let id = id.into();
-        if id.is_empty() || id.len() > MAX_STATION_LEN {
+        let canonical = id.len() == 36
+            && id.bytes().enumerate().all(|(i, b)| match i {
+                8 | 13 | 18 | 23 => b == b'-',
+                _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+            });
+        if !canonical {
+            let shown: String = id.chars().take(64).collect();
             return Err(Error::config(
                 "station",
                 format!(
-                    "must be 1 to {MAX_STATION_LEN} characters (got {})",
-                    id.len()
-                ),
-            ));
-        }
-        if let Some(c) = id
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
-        {
-            return Err(Error::config(
-                "station",
-                format!(
-                    "{c:?} is not allowed; use letters, digits, '-' or '_' (a UUID is recommended)"
+                    "{shown:?} is not a UUID like 0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e (lowercase hex); `lakenode station-id` makes a new UUIDv7"
                 ),
             ));
         }
@@ -236,7 +229,7 @@ mod tests {
 
     #[test]
     fn parts_of_an_interrupted_window_get_distinct_keys() {
-        let st = StationId::new("s").expect("valid");
+        let st = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("valid");
         let a = ObjectKey::for_window(None, &st, &window(T, T));
         let b = ObjectKey::for_window(None, &st, &window(T, T + 300_000));
         let c = ObjectKey::for_window(None, &st, &window(T, T + 305_000));
@@ -247,10 +240,21 @@ mod tests {
 
     #[test]
     fn station_and_prefix_validation() {
-        assert!(StationId::new("").is_err());
-        assert!(StationId::new("a/b").is_err());
-        assert!(StationId::new("a=b").is_err());
-        assert!(StationId::new("x".repeat(65)).is_err());
+        assert!(StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").is_ok());
+        for bad in [
+            "",
+            "a/b",
+            "station-1",
+            "0190F5C2-7A4E-7B3C-9D2E-4F6A8B0C1D2E",
+            "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2",
+            "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e0",
+            "0190f5c2_7a4e-7b3c-9d2e-4f6a8b0c1d2e",
+            "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2g",
+            "../../../../../../../../../../../etc",
+        ] {
+            let e = StationId::new(bad).expect_err(bad);
+            assert!(e.to_string().starts_with("invalid station"), "{e}");
+        }
         assert_eq!(
             Prefix::new("/lake/raw/").expect("valid").as_str(),
             "lake/raw"

@@ -7,7 +7,7 @@
 //! use lakenode::node::{Node, NodeConfig};
 //! use lakenode::{layout::StationId, sim::Simulator};
 //! # let dir = tempfile::tempdir()?;
-//! let config = NodeConfig::new(StationId::new("st-1")?);
+//! let config = NodeConfig::new(StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e")?);
 //! let mut node = Node::open(config, dir.path())?;
 //! let sim = Simulator::new(1);
 //! for i in 0..=180 {
@@ -524,8 +524,11 @@ mod tests {
     }
 
     fn setup(dir: &std::path::Path, windows: i64) -> (Node, Uploader) {
-        let mut node =
-            Node::open(NodeConfig::new(StationId::new("st-1").expect("id")), dir).expect("node");
+        let mut node = Node::open(
+            NodeConfig::new(StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("id")),
+            dir,
+        )
+        .expect("node");
         let sim = crate::sim::Simulator::new(3);
         let t0 = 1_767_225_600_000;
         for i in 0..windows * 180 {
@@ -548,7 +551,8 @@ mod tests {
     #[test]
     fn a_restarted_node_continues_the_open_window_from_its_journal() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = NodeConfig::new(StationId::new("st-1").expect("id"));
+        let config =
+            NodeConfig::new(StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("id"));
         let sim = crate::sim::Simulator::new(5);
         let t0 = 1_767_225_600_000;
         let mut node = Node::open(config.clone(), dir.path()).expect("open");
@@ -592,7 +596,8 @@ mod tests {
     #[test]
     fn dying_between_spooling_and_the_journal_rewrite_reseals_identical_bytes() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config = NodeConfig::new(StationId::new("st-1").expect("id"));
+        let config =
+            NodeConfig::new(StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("id"));
         let sim = crate::sim::Simulator::new(6);
         let t0 = 1_767_225_600_000;
         let mut node = Node::open(config.clone(), dir.path()).expect("open");

@@ -82,10 +82,10 @@ fn describe(name: &str, data: Vec<u8>) -> parquet::errors::Result<String> {
         for e in kv {
             let value = e.value.as_deref().unwrap_or("");
             // Foreign writers embed whole schemas here; keep the report readable.
-            let shown = if value.len() > 120 {
+            let shown = if value.len() > 400 {
                 format!(
                     "{}... ({} bytes)",
-                    &value[..value.floor_char_boundary(120)],
+                    &value[..value.floor_char_boundary(400)],
                     value.len()
                 )
             } else {

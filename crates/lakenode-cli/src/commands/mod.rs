@@ -4,5 +4,6 @@ pub mod bench;
 pub mod demo;
 pub mod encode;
 pub mod inspect;
+pub mod policy;
 pub mod run;
 pub mod serve;

@@ -8,30 +8,16 @@ use jiff::Timestamp;
 use lakenode::clock::{SystemClock, WallClock};
 use lakenode::layout::{Prefix, StationId, rfc3339};
 use lakenode::node::{Node, NodeConfig, Uploader};
-use lakenode::s3::{Credentials, S3Client, S3Config};
+use lakenode::s3::{S3Client, S3Config};
 use lakenode::schema::Schema;
 use lakenode::sim::{Simulator, mix64};
 use lakenode::window::WindowSpec;
 use tracing::info;
 
-use crate::RunArgs;
 use crate::error::{CliError, CliResult};
 use crate::pipeline::{Pipeline, Stats};
 use crate::transport::{UreqTransport, is_loopback};
-
-/// Reads credentials from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and the optional
-/// `AWS_SESSION_TOKEN`.
-///
-/// # Errors
-/// [`CliError::Usage`] naming the missing variable.
-pub fn credentials_from_env() -> CliResult<Credentials> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let key = var("AWS_ACCESS_KEY_ID")
-        .ok_or_else(|| CliError::Usage("AWS_ACCESS_KEY_ID is not set".into()))?;
-    let secret = var("AWS_SECRET_ACCESS_KEY")
-        .ok_or_else(|| CliError::Usage("AWS_SECRET_ACCESS_KEY is not set".into()))?;
-    Ok(Credentials::new(key, secret, var("AWS_SESSION_TOKEN")))
-}
+use crate::{RunArgs, credentials};
 
 /// Parses an RFC 3339 `--start`.
 ///
@@ -112,7 +98,11 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
             s3.endpoint
         )));
     }
-    let client = S3Client::new(&s3, credentials_from_env()?)?;
+    let credentials = match &args.credentials_file {
+        Some(path) => credentials::from_file(path, &args.credentials_profile)?,
+        None => credentials::from_env()?,
+    };
+    let client = S3Client::new(&s3, credentials)?;
 
     // Read a CSV completely before anything is spooled: a malformed file changes nothing.
     let csv = match &args.csv {

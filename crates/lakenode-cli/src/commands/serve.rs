@@ -5,7 +5,7 @@
 use lakenode_embedded_s3::{EmbeddedS3, ServerConfig};
 
 use crate::ServeArgs;
-use crate::commands::run::credentials_from_env;
+use crate::credentials;
 use crate::error::{CliError, CliResult};
 
 /// Runs the server until the process is stopped.
@@ -13,7 +13,7 @@ use crate::error::{CliError, CliResult};
 /// # Errors
 /// Missing credentials, an unusable directory or port.
 pub fn run(args: &ServeArgs) -> CliResult<()> {
-    credentials_from_env()?;
+    credentials::from_env()?;
     let var = |n: &str| std::env::var(n).unwrap_or_default();
     let mut config = ServerConfig::new(
         &args.data_dir,
