@@ -60,8 +60,11 @@ fn check_private(_: &Path) -> CliResult<()> {
     Ok(())
 }
 
-/// Parses the INI text; messages name lines and keys, never values.
-fn parse(text: &str, profile: &str) -> Result<Credentials, String> {
+/// Parses the text of a shared-credentials file (public for the fuzz target).
+///
+/// # Errors
+/// A message naming the line or key, never a value.
+pub fn parse(text: &str, profile: &str) -> Result<Credentials, String> {
     let (mut key, mut secret, mut token) = (None, None, None);
     let mut in_profile = false;
     let mut found = false;

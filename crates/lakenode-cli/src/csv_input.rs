@@ -14,6 +14,10 @@ use lakenode::schema::{Measurement, Schema, TIMESTAMP_COLUMN, known_names};
 
 use crate::error::{CliError, CliResult};
 
+/// Longest line accepted: a real sample line is under 200 bytes; anything far longer is
+/// not a sample file, and is refused before it can take memory.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
 /// Largest number of readings reported one by one; the rest are only counted.
 const MAX_LISTED_WARNINGS: usize = 10;
 
@@ -39,7 +43,10 @@ pub fn read_samples(name: &str, input: impl Read) -> CliResult<CsvSamples> {
         .has_headers(true)
         .trim(csv::Trim::All)
         .flexible(false)
-        .from_reader(input);
+        .from_reader(LineLimit {
+            inner: input,
+            line: 0,
+        });
     let at = |line: u64, msg: String| CliError::Input {
         location: format!("{name}:{line}"),
         message: msg,
@@ -126,6 +133,28 @@ pub fn read_samples(name: &str, input: impl Read) -> CliResult<CsvSamples> {
     Ok(out)
 }
 
+/// Fails the read once a line exceeds [`MAX_LINE_BYTES`].
+struct LineLimit<R> {
+    inner: R,
+    line: usize,
+}
+
+impl<R: Read> Read for LineLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            self.line = if b == b'\n' { 0 } else { self.line + 1 };
+            if self.line > MAX_LINE_BYTES {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("a line is longer than {MAX_LINE_BYTES} bytes"),
+                ));
+            }
+        }
+        Ok(n)
+    }
+}
+
 fn csv_error_message(e: &csv::Error) -> String {
     match e.kind() {
         csv::ErrorKind::UnequalLengths {
@@ -134,6 +163,7 @@ fn csv_error_message(e: &csv::Error) -> String {
             format!("expected {expected_len} fields like the header, found {len}")
         }
         csv::ErrorKind::Utf8 { .. } => "the line is not valid UTF-8 text".into(),
+        csv::ErrorKind::Io(io) => io.to_string(),
         _ => e.to_string(),
     }
 }

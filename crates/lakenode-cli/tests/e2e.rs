@@ -542,7 +542,11 @@ fn policy_allows_only_put_object_on_the_station_prefix() {
         ),
         "{stdout}"
     );
-    assert_eq!(stdout.matches("\"s3:").count(), 1, "one action only: {stdout}");
+    assert_eq!(
+        stdout.matches("\"s3:").count(),
+        1,
+        "one action only: {stdout}"
+    );
     let (out, _, stderr) =
         output(lakenode().args(["policy", "--bucket", "lake", "--station", "../x"]));
     assert_eq!(out.status.code(), Some(1));

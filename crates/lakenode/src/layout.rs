@@ -7,7 +7,8 @@
 //!
 //! `HHMM` is the window's start in UTC. A window whose data starts late (the node
 //! started or restarted inside it) carries the UTC time of its first sample as a
-//! suffix, so the two parts of an interrupted window never share a key. The key of a
+//! suffix (`HHMMSS`, plus `mmm` milliseconds when they are not zero), so the parts of
+//! an interrupted window never share a key. The key of a
 //! sealed window is computed once and stored with it in the spool: a retry overwrites
 //! the same object with identical bytes.
 //!
@@ -236,6 +237,70 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(b, c);
         assert!(b.as_str().ends_with("data_0000_000500.parquet"), "{b}");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn station() -> impl Strategy<Value = StationId> {
+            any::<u128>().prop_map(|n| {
+                let h = format!("{n:032x}");
+                StationId::new(format!(
+                    "{}-{}-{}-{}-{}",
+                    &h[..8],
+                    &h[8..12],
+                    &h[12..16],
+                    &h[16..20],
+                    &h[20..]
+                ))
+                .expect("generated uuid")
+            })
+        }
+
+        /// A window of 1 to 1440 minutes dividing a day, a start on its grid within
+        /// 1970..2100, and a first sample inside it.
+        fn window() -> impl Strategy<Value = Window> {
+            (
+                prop::sample::select(vec![1i64, 5, 15, 60, 360, 1440]),
+                0i64..4_102_444_800_000,
+                0f64..1.0,
+            )
+                .prop_map(|(minutes, t, frac)| {
+                    let len = minutes * 60_000;
+                    let start = t.div_euclid(len) * len;
+                    #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+                    let first = start + (frac * len as f64) as i64;
+                    Window {
+                        start_ms: start,
+                        end_ms: start + len,
+                        samples: vec![Sample::new(first)],
+                    }
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn distinct_windows_never_share_a_key(st in station(), a in window(), b in window()) {
+                let (ka, kb) = (ObjectKey::for_window(None, &st, &a), ObjectKey::for_window(None, &st, &b));
+                let same = a.start_ms == b.start_ms && a.first_ms() == b.first_ms();
+                prop_assert_eq!(same, ka == kb, "{} vs {}", ka, kb);
+            }
+
+            #[test]
+            fn keys_are_valid_s3_keys(st in station(), w in window(), prefix in "[a-z0-9=_.-]{1,20}(/[a-z0-9=_.-]{1,20}){0,3}") {
+                prop_assume!(prefix.split('/').all(|s| s != "." && s != ".."));
+                let p = Prefix::new(&prefix).expect("generated prefix");
+                let key = ObjectKey::for_window(Some(&p), &st, &w);
+                let k = key.as_str();
+                prop_assert!(k.len() <= 1024);
+                prop_assert!(!k.starts_with('/') && !k.contains("//"));
+                prop_assert!(k.bytes().all(|c| c.is_ascii_alphanumeric() || b"/=_.-".contains(&c)), "{}", k);
+                prop_assert!(k.ends_with(".parquet"));
+                let station_part = format!("station={st}/");
+                prop_assert!(k.contains(&station_part));
+            }
+        }
     }
 
     #[test]

@@ -50,6 +50,7 @@ pub mod node;
 pub mod s3;
 pub mod sample;
 pub mod schema;
+pub mod sensors;
 pub mod sim;
 pub mod spool;
 pub mod transport;

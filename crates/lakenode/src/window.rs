@@ -261,6 +261,49 @@ mod tests {
         assert!(second.starts_late());
     }
 
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn spec() -> impl Strategy<Value = WindowSpec> {
+            (
+                prop::sample::select(vec![1i64, 2, 5, 10, 30, 60]),
+                prop::sample::select(vec![1i64, 5, 15, 30, 60, 1440]),
+            )
+                .prop_map(|(s, m)| WindowSpec::new(s * 1000, m * 60_000).expect("valid spec"))
+        }
+
+        proptest! {
+            #[test]
+            fn window_start_is_aligned_and_holds_the_instant(spec in spec(), t in -4_000_000_000_000i64..4_000_000_000_000) {
+                let start = spec.window_start(t);
+                prop_assert_eq!(start.rem_euclid(spec.window_ms()), 0);
+                prop_assert!(start <= t && t < start + spec.window_ms());
+            }
+
+            #[test]
+            fn sealed_windows_hold_only_their_own_samples(spec in spec(), t0 in 0i64..4_000_000_000_000, steps in prop::collection::vec(1i64..2_000, 1..400)) {
+                let mut w = Windower::new(spec);
+                let mut t = t0;
+                let mut sealed = Vec::new();
+                let mut count = 0;
+                for step in steps {
+                    t += step * 1_000;
+                    count += 1;
+                    sealed.extend(w.push(Sample::new(t)).expect("increasing"));
+                }
+                sealed.extend(w.flush());
+                let total: usize = sealed.iter().map(|x| x.samples.len()).sum();
+                prop_assert_eq!(total, count);
+                for win in &sealed {
+                    prop_assert!(win.samples.iter().all(|s| spec.window_start(s.timestamp_ms) == win.start_ms));
+                    prop_assert_eq!(win.end_ms - win.start_ms, spec.window_ms());
+                }
+                prop_assert!(sealed.windows(2).all(|p| p[0].start_ms < p[1].start_ms));
+            }
+        }
+    }
+
     #[test]
     fn out_of_order_and_duplicate_samples_are_refused_without_damage() {
         let mut w = Windower::new(spec());

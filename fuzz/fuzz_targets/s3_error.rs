@@ -1,0 +1,15 @@
+//! Any HTTP status and body from a server becomes a typed outcome, never a panic.
+#![no_main]
+use lakenode::s3::{check_response, interpret_put};
+use lakenode::transport::HttpResponse;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    let (status, body) = match data {
+        [a, b, rest @ ..] => (u16::from_le_bytes([*a, *b]), rest),
+        _ => (500, data),
+    };
+    let date = String::from_utf8_lossy(body.get(..40).unwrap_or(body)).into_owned();
+    let response = HttpResponse { status, headers: vec![("date".into(), date)], body: body.to_vec() };
+    let _ = check_response(&response);
+    let _ = interpret_put(&response);
+});
