@@ -142,9 +142,78 @@ pub fn decode(frame: &[u8; FRAME_LEN]) -> Result<PmReading, FrameError> {
     })
 }
 
+/// The PMS5003 on a UART: feed it what the UART received, read the latest frame into
+/// each sample.
+#[derive(Debug, Clone, Default)]
+pub struct Pms5003 {
+    decoder: FrameDecoder,
+    latest: Option<PmReading>,
+    /// State and failure count, for the health row.
+    pub health: super::SensorHealth,
+}
+
+impl Pms5003 {
+    /// A sensor with no frame received yet.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Decodes received bytes; a damaged frame counts as a failure.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            match self.decoder.push(b) {
+                Some(Ok(reading)) => self.latest = Some(reading),
+                Some(Err(_)) => self.health.failed(super::SensorState::Failing),
+                None => {}
+            }
+        }
+    }
+
+    /// Reads whatever the UART has ready, without blocking.
+    ///
+    /// # Errors
+    /// The UART's error.
+    pub fn poll<R: embedded_io::Read + embedded_io::ReadReady>(
+        &mut self,
+        uart: &mut R,
+    ) -> Result<(), R::Error> {
+        let mut buf = [0u8; 64];
+        while uart.read_ready()? {
+            let n = uart.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            self.feed(&buf[..n]);
+        }
+        Ok(())
+    }
+
+    /// Records the newest frame since the last sample; none means the sensor is silent
+    /// (missing, or asleep) and the three values stay null.
+    pub fn read(&mut self, sample: &mut crate::sample::Sample) {
+        use crate::schema::Measurement::{Pm1, Pm10, Pm25};
+        match self.latest.take() {
+            Some(r) => {
+                let recorded = [(Pm1, r.pm1), (Pm25, r.pm25), (Pm10, r.pm10)]
+                    .map(|(m, v)| sample.record(m, f64::from(v)).is_ok());
+                if recorded.iter().all(|ok| *ok) {
+                    self.health.ok();
+                } else {
+                    self.health.failed(super::SensorState::Failing);
+                }
+            }
+            None => self.health.failed(super::SensorState::Missing),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sample::Sample;
+    use crate::schema::Measurement;
+    use crate::sensors::SensorState;
 
     /// A frame as the sensor sends it (values from a real capture's layout).
     fn frame(pm1: u16, pm25: u16, pm10: u16) -> [u8; FRAME_LEN] {
@@ -221,6 +290,34 @@ mod tests {
                 pm10: 3
             })
         );
+    }
+
+    #[test]
+    fn the_sensor_records_the_newest_frame_once_then_reports_silence() {
+        let mut pms = Pms5003::new();
+        let mut uart: &[u8] = &[frame(3, 5, 8), frame(4, 6, 9)].concat();
+        pms.poll(&mut uart).expect("slice reads never fail");
+        let mut a = Sample::new(0);
+        pms.read(&mut a);
+        assert_eq!(
+            (
+                a.count(Measurement::Pm1),
+                a.count(Measurement::Pm25),
+                a.count(Measurement::Pm10)
+            ),
+            (Some(4), Some(6), Some(9))
+        );
+        assert_eq!(pms.health.state, SensorState::Ok);
+        let mut b = Sample::new(5_000);
+        pms.read(&mut b);
+        assert_eq!(b.count(Measurement::Pm25), None, "no stale value");
+        assert_eq!(pms.health.state, SensorState::Missing);
+        // Out of the sensor's range (a corrupted but checksum-valid frame): null, failing.
+        pms.feed(&frame(3, 4000, 8));
+        let mut c = Sample::new(10_000);
+        pms.read(&mut c);
+        assert_eq!(c.count(Measurement::Pm25), None);
+        assert_eq!(pms.health.state, SensorState::Failing);
     }
 
     #[test]
