@@ -129,6 +129,10 @@ pub struct RunArgs {
     /// dropped (listed in the spool's dropped.log). Default: no limit.
     #[arg(long, value_parser = parse_size)]
     pub spool_limit: Option<u64>,
+    /// Also upload one health row per window (uptime, spool depth, upload failures) to
+    /// the sibling tree `[prefix/]health/station=<id>/...`.
+    #[arg(long)]
+    pub health: bool,
     /// Attempts per file before the uploader backs off until the next window.
     #[arg(long, default_value_t = 6)]
     pub max_attempts: u32,

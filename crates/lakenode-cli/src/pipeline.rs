@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use lakenode::clock::SystemClock;
+use lakenode::health::HealthRow;
 use lakenode::layout::rfc3339;
 use lakenode::node::{Delivered, Node, Stop, Uploader};
 use lakenode::s3::S3Failure;
@@ -60,6 +61,8 @@ pub struct Pipeline {
     log_uploads: bool,
     refused: Option<(String, S3Failure)>,
     paused_until: Option<Instant>,
+    health: bool,
+    started: Instant,
 }
 
 impl Pipeline {
@@ -75,7 +78,16 @@ impl Pipeline {
             log_uploads: true,
             refused: None,
             paused_until: None,
+            health: false,
+            started: Instant::now(),
         }
+    }
+
+    /// Also writes one health row per window into the health tree.
+    #[must_use]
+    pub fn with_health(mut self, on: bool) -> Self {
+        self.health = on;
+        self
     }
 
     /// Logs each upload at debug level instead of info (the demo prints a summary).
@@ -112,7 +124,7 @@ impl Pipeline {
         self.stats.samples += 1;
         match self.node.record(sample) {
             Ok(Some(sealed)) => {
-                self.sealed(&sealed);
+                self.sealed(&sealed)?;
                 self.drain(false)
             }
             Ok(None) => Ok(()),
@@ -131,10 +143,23 @@ impl Pipeline {
         }
     }
 
-    fn sealed(&mut self, sealed: &lakenode::node::SealedFile) {
+    fn sealed(&mut self, sealed: &lakenode::node::SealedFile) -> CliResult<()> {
         self.stats.sealed_files += 1;
         self.stats.sealed_rows += sealed.rows as u64;
         debug!(key = %sealed.key, rows = sealed.rows, bytes = sealed.bytes, "sealed window");
+        if self.health {
+            let spool = self.node.spool().stats();
+            let mut row =
+                HealthRow::new(sealed.window_start_ms + self.node.config().spec.window_ms());
+            row.uptime_s = i64::try_from(self.started.elapsed().as_secs()).unwrap_or(i64::MAX);
+            row.spool_files = i64::try_from(spool.pending_files).unwrap_or(i64::MAX);
+            row.spool_bytes = i64::try_from(spool.pending_bytes).unwrap_or(i64::MAX);
+            row.dropped_files = i64::try_from(spool.dropped_files).unwrap_or(i64::MAX);
+            row.upload_failures = i64::from(self.stats.retries);
+            row.reset_reason = "host".into();
+            self.node.spool_health(sealed.window_start_ms, &row)?;
+        }
+        Ok(())
     }
 
     /// Seals the open window and uploads everything, retrying a few rounds.
@@ -143,7 +168,7 @@ impl Pipeline {
     /// [`CliError::Incomplete`] if files remain in the spool after the final rounds.
     pub fn finish(mut self) -> CliResult<Stats> {
         if let Some(sealed) = self.node.flush()? {
-            self.sealed(&sealed);
+            self.sealed(&sealed)?;
         }
         if self.refused.is_none() {
             self.paused_until = None;

@@ -211,6 +211,7 @@ fn the_compact_profile_reads_back_exactly_in_all_readers() {
         spool.to_str().unwrap(),
         "--profile",
         "compact",
+        "--health",
         "--simulate",
         "13",
         "--start",
@@ -237,6 +238,8 @@ fn the_compact_profile_reads_back_exactly_in_all_readers() {
             "720",
         ],
     );
+    // The health rows of `--health` live in their own tree, outside the data glob.
+    assert_lake_ok(&lake.join("health"), &["--health", "4"]);
 }
 
 #[test]

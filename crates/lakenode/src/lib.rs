@@ -44,6 +44,7 @@ pub mod backoff;
 pub mod clock;
 pub mod encode;
 mod error;
+pub mod health;
 pub mod journal;
 pub mod layout;
 pub mod node;

@@ -25,6 +25,7 @@ use jiff::{SignedDuration, Timestamp};
 use crate::backoff::Backoff;
 use crate::clock::{MIN_SAMPLE_MS, WallClock, is_plausible};
 use crate::encode::{Encoder, FileMetadata, WriterProfile};
+use crate::health::{HealthRow, health_key};
 use crate::journal::Journal;
 use crate::layout::{ObjectKey, Prefix, StationId};
 use crate::s3::{FailureKind, PutOutcome, S3Client, S3Failure, interpret_put};
@@ -207,6 +208,20 @@ impl Node {
             }
             None => Ok(None),
         }
+    }
+
+    /// Spools a health row for the window starting at `window_start_ms`, into the
+    /// health tree (see [`crate::health`]).
+    ///
+    /// # Errors
+    /// [`Error::Spool`] or [`Error::Parquet`].
+    pub fn spool_health(&mut self, window_start_ms: i64, row: &HealthRow) -> Result<u64> {
+        let key = health_key(
+            self.config.prefix.as_ref(),
+            &self.config.station,
+            window_start_ms,
+        );
+        self.spool.push(&key, &row.encode()?)
     }
 
     fn restart_journal(&mut self, sealed_through: i64) -> Result<()> {

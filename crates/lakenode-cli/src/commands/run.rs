@@ -147,7 +147,8 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
         // Real time: a backlog drains a few files per sample, so sampling never stalls.
         uploader = uploader.with_max_files_per_drain(4);
     }
-    let mut pipeline = Pipeline::new(node, uploader, UreqTransport::new(args.timeout));
+    let mut pipeline =
+        Pipeline::new(node, uploader, UreqTransport::new(args.timeout)).with_health(args.health);
     pipeline.resume()?;
 
     let started = Instant::now();

@@ -121,13 +121,40 @@ def read_duckdb(con, path):
     return cols, [(r[0], {c: to_count(c, r[i + 1]) for i, c in enumerate(cols)}) for r in rows]
 
 
+def check_health(tree, expected_files):
+    """Health files: every reader opens them and sees the same single row."""
+    files = sorted(glob.glob(os.path.join(tree, "station=*", "year=*", "month=*", "day=*", "health_*.parquet")))
+    if len(files) != expected_files:
+        fail(f"{len(files)} health files under {tree}, expected {expected_files}")
+    con = duckdb.connect()
+    for path in files:
+        t = pq.read_table(path, partitioning=None)
+        ts = t.schema.field("timestamp").type
+        if not (pa.types.is_timestamp(ts) and ts.unit == "ms" and ts.tz in ("UTC", "+00:00")):
+            fail(f"{path}: health timestamp is {ts}")
+        a = t.to_pylist()
+        d = con.sql(f"SELECT * FROM read_parquet('{path}', hive_partitioning = false)")
+        d_rows = [dict(zip(d.columns, r)) for r in d.fetchall()]
+        p_rows = pl.read_parquet(path, hive_partitioning=False).to_dicts()
+        if not (len(a) == len(d_rows) == len(p_rows) == 1):
+            fail(f"{path}: expected one health row in every reader")
+        for col in ("uptime_s", "spool_files", "upload_failures", "reset_reason", "scd4x"):
+            if not (a[0][col] == d_rows[0][col] == p_rows[0][col]):
+                fail(f"{path}: readers disagree on {col}: {a[0][col]!r} {d_rows[0][col]!r} {p_rows[0][col]!r}")
+    print(f"check_lake: OK: {len(files)} health files read alike by pyarrow, duckdb and polars")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("lake", help="directory holding station=... partitions")
+    ap.add_argument("--health", type=int, metavar="N", help="instead: check N health files under LAKE")
     ap.add_argument("--expected", help="JSON: {station: {timestamp_ms: {column: count or null}}}")
     ap.add_argument("--files", type=int, help="expected number of files")
     ap.add_argument("--rows", type=int, help="expected number of rows in all")
     args = ap.parse_args()
+    if args.health is not None:
+        check_health(args.lake, args.health)
+        return
 
     files = sorted(glob.glob(os.path.join(args.lake, "station=*", "year=*", "month=*", "day=*", "*.parquet")))
     if not files:

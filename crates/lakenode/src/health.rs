@@ -1,0 +1,263 @@
+//! Node health: one row per window, written as its own small Parquet file into a
+//! sibling tree of the data, so that data queries (`station=*/**/*.parquet`) never see
+//! it:
+//!
+//! ```text
+//! [prefix/]health/station=<id>/year=YYYY/month=MM/day=DD/health_HHMM.parquet
+//! ```
+//!
+//! ```
+//! use lakenode::health::{HealthRow, health_key};
+//! use lakenode::layout::StationId;
+//! let station = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e")?;
+//! let key = health_key(None, &station, 1_767_225_600_000);
+//! assert_eq!(key, "health/station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/year=2026/month=01/day=01/health_0000.parquet");
+//! let bytes = HealthRow::new(1_767_226_500_000).encode()?;
+//! assert!(bytes.starts_with(b"PAR1"));
+//! # Ok::<(), lakenode::Error>(())
+//! ```
+
+use std::sync::Arc;
+
+use parquet::basic::{Compression, LogicalType, Repetition, TimeUnit, Type as PhysicalType};
+use parquet::data_type::{ByteArray, ByteArrayType, DataType, Int32Type, Int64Type};
+use parquet::file::properties::WriterProperties;
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::Type;
+
+use crate::layout::{Prefix, StationId, utc};
+use crate::sensors::SensorHealth;
+use crate::{Error, Result};
+
+/// One health row: how the node was doing when a window closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthRow {
+    /// When the row was taken, ms UTC.
+    pub timestamp_ms: i64,
+    /// Seconds since boot (or process start on a host).
+    pub uptime_s: i64,
+    /// Free heap bytes now (device only).
+    pub free_heap: Option<i64>,
+    /// Lowest free heap since boot (device only).
+    pub min_free_heap: Option<i64>,
+    /// WiFi signal strength, dBm (device only).
+    pub wifi_rssi: Option<i32>,
+    /// Files waiting in the spool.
+    pub spool_files: i64,
+    /// Their bytes.
+    pub spool_bytes: i64,
+    /// Files dropped because the spool was full, since it was created.
+    pub dropped_files: i64,
+    /// Failed upload attempts since boot.
+    pub upload_failures: i64,
+    /// Why the node last restarted (`poweron`, `brownout`, `watchdog`, `panic`, `host`...).
+    pub reset_reason: String,
+    /// The BME280's state, if the node has one.
+    pub bme280: Option<SensorHealth>,
+    /// The SCD4x's state.
+    pub scd4x: Option<SensorHealth>,
+    /// The PMS5003's state.
+    pub pms5003: Option<SensorHealth>,
+}
+
+impl HealthRow {
+    /// A row at `timestamp_ms` with everything else empty.
+    #[must_use]
+    pub fn new(timestamp_ms: i64) -> Self {
+        Self {
+            timestamp_ms,
+            uptime_s: 0,
+            free_heap: None,
+            min_free_heap: None,
+            wifi_rssi: None,
+            spool_files: 0,
+            spool_bytes: 0,
+            dropped_files: 0,
+            upload_failures: 0,
+            reset_reason: String::new(),
+            bme280: None,
+            scd4x: None,
+            pms5003: None,
+        }
+    }
+
+    /// Encodes the row as a one-row Snappy Parquet file.
+    ///
+    /// # Errors
+    /// [`Error::Parquet`] if writing fails (not expected).
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        let int64 = |name: &str, rep| {
+            Type::primitive_type_builder(name, PhysicalType::INT64)
+                .with_repetition(rep)
+                .build()
+        };
+        let text = |name: &str| {
+            Type::primitive_type_builder(name, PhysicalType::BYTE_ARRAY)
+                .with_repetition(Repetition::OPTIONAL)
+                .with_logical_type(Some(LogicalType::String))
+                .build()
+        };
+        let fields = vec![
+            Type::primitive_type_builder("timestamp", PhysicalType::INT64)
+                .with_repetition(Repetition::REQUIRED)
+                .with_logical_type(Some(LogicalType::timestamp(true, TimeUnit::MILLIS)))
+                .build()?,
+            int64("uptime_s", Repetition::REQUIRED)?,
+            int64("free_heap", Repetition::OPTIONAL)?,
+            int64("min_free_heap", Repetition::OPTIONAL)?,
+            Type::primitive_type_builder("wifi_rssi", PhysicalType::INT32)
+                .with_repetition(Repetition::OPTIONAL)
+                .build()?,
+            int64("spool_files", Repetition::REQUIRED)?,
+            int64("spool_bytes", Repetition::REQUIRED)?,
+            int64("dropped_files", Repetition::REQUIRED)?,
+            int64("upload_failures", Repetition::REQUIRED)?,
+            text("reset_reason")?,
+            text("bme280")?,
+            int64("bme280_failures", Repetition::OPTIONAL)?,
+            text("scd4x")?,
+            int64("scd4x_failures", Repetition::OPTIONAL)?,
+            text("pms5003")?,
+            int64("pms5003_failures", Repetition::OPTIONAL)?,
+        ];
+        let schema = Arc::new(
+            Type::group_type_builder("lakenode_health")
+                .with_fields(fields.into_iter().map(Arc::new).collect())
+                .build()?,
+        );
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_dictionary_enabled(false)
+            .build();
+        let mut writer =
+            SerializedFileWriter::new(Vec::with_capacity(2048), schema, Arc::new(props))?;
+        let mut rg = writer.next_row_group()?;
+        let mut column = |write: &mut dyn FnMut(
+            &mut parquet::file::writer::SerializedColumnWriter<'_>,
+        ) -> Result<()>|
+         -> Result<()> {
+            let mut c = rg.next_column()?.ok_or_else(|| {
+                Error::Parquet(parquet::errors::ParquetError::General(
+                    "health schema".into(),
+                ))
+            })?;
+            write(&mut c)?;
+            c.close()?;
+            Ok(())
+        };
+        column(&mut |c| put::<Int64Type>(c, Some(self.timestamp_ms)))?;
+        column(&mut |c| put::<Int64Type>(c, Some(self.uptime_s)))?;
+        column(&mut |c| put_opt::<Int64Type>(c, self.free_heap))?;
+        column(&mut |c| put_opt::<Int64Type>(c, self.min_free_heap))?;
+        column(&mut |c| put_opt::<Int32Type>(c, self.wifi_rssi))?;
+        column(&mut |c| put::<Int64Type>(c, Some(self.spool_files)))?;
+        column(&mut |c| put::<Int64Type>(c, Some(self.spool_bytes)))?;
+        column(&mut |c| put::<Int64Type>(c, Some(self.dropped_files)))?;
+        column(&mut |c| put::<Int64Type>(c, Some(self.upload_failures)))?;
+        let reason =
+            (!self.reset_reason.is_empty()).then(|| ByteArray::from(self.reset_reason.as_str()));
+        column(&mut |c| put_opt::<ByteArrayType>(c, reason.clone()))?;
+        for sensor in [self.bme280, self.scd4x, self.pms5003] {
+            let state = sensor.map(|h| ByteArray::from(h.state.name()));
+            column(&mut |c| put_opt::<ByteArrayType>(c, state.clone()))?;
+            column(&mut |c| put_opt::<Int64Type>(c, sensor.map(|h| i64::from(h.failures))))?;
+        }
+        drop(column);
+        rg.close()?;
+        Ok(writer.into_inner()?)
+    }
+}
+
+/// Writes a required value.
+fn put<T: DataType>(
+    c: &mut parquet::file::writer::SerializedColumnWriter<'_>,
+    v: Option<T::T>,
+) -> Result<()> {
+    let values: Vec<T::T> = v.into_iter().collect();
+    c.typed::<T>().write_batch(&values, None, None)?;
+    Ok(())
+}
+
+/// Writes an optional value (definition level 0 for null).
+fn put_opt<T: DataType>(
+    c: &mut parquet::file::writer::SerializedColumnWriter<'_>,
+    v: Option<T::T>,
+) -> Result<()> {
+    let def = [i16::from(v.is_some())];
+    let values: Vec<T::T> = v.into_iter().collect();
+    c.typed::<T>().write_batch(&values, Some(&def), None)?;
+    Ok(())
+}
+
+/// The key of the health file accompanying the window starting at `window_start_ms`.
+#[must_use]
+pub fn health_key(prefix: Option<&Prefix>, station: &StationId, window_start_ms: i64) -> String {
+    let t = utc(window_start_ms);
+    let prefix = prefix.map_or_else(String::new, |p| format!("{}/", p.as_str()));
+    format!(
+        "{prefix}health/station={station}/year={:04}/month={:02}/day={:02}/health_{:02}{:02}.parquet",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sensors::SensorState;
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    use parquet::record::Field;
+
+    #[test]
+    fn a_health_row_reads_back_with_nulls_where_unknown() {
+        let mut row = HealthRow::new(1_767_226_500_000);
+        row.uptime_s = 3600;
+        row.free_heap = Some(71_000);
+        row.spool_files = 2;
+        row.reset_reason = "brownout".into();
+        row.scd4x = Some(SensorHealth {
+            state: SensorState::Missing,
+            failures: 7,
+        });
+        let bytes = row.encode().expect("encodes");
+        let reader = SerializedFileReader::new(bytes::Bytes::from(bytes)).expect("parquet");
+        let r = reader
+            .get_row_iter(None)
+            .expect("rows")
+            .next()
+            .expect("one row")
+            .expect("row");
+        let f: Vec<(String, Field)> = r
+            .get_column_iter()
+            .map(|(n, f)| (n.clone(), f.clone()))
+            .collect();
+        let get = |name: &str| {
+            f.iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .expect(name)
+        };
+        assert_eq!(get("timestamp"), Field::TimestampMillis(1_767_226_500_000));
+        assert_eq!(get("free_heap"), Field::Long(71_000));
+        assert_eq!(get("min_free_heap"), Field::Null);
+        assert_eq!(get("reset_reason"), Field::Str("brownout".into()));
+        assert_eq!(get("scd4x"), Field::Str("missing".into()));
+        assert_eq!(get("scd4x_failures"), Field::Long(7));
+        assert_eq!(get("bme280"), Field::Null);
+    }
+
+    #[test]
+    fn health_lives_outside_the_data_tree() {
+        let st = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("id");
+        let p = Prefix::new("lake").expect("prefix");
+        let k = health_key(Some(&p), &st, 1_767_225_600_000 + 45 * 60_000);
+        assert_eq!(
+            k,
+            "lake/health/station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/year=2026/month=01/day=01/health_0045.parquet"
+        );
+        assert!(!k.starts_with("lake/station="));
+    }
+}
