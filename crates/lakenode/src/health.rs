@@ -162,7 +162,6 @@ impl HealthRow {
             column(&mut |c| put_opt::<ByteArrayType>(c, state.clone()))?;
             column(&mut |c| put_opt::<Int64Type>(c, sensor.map(|h| i64::from(h.failures))))?;
         }
-        drop(column);
         rg.close()?;
         Ok(writer.into_inner()?)
     }
