@@ -5,10 +5,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! .venv/bin/python -c "import pyarrow, duckdb, polars" 2>/dev/null; then
-  echo "test.sh: installing the Parquet readers into .venv (requirements-readers.txt)" >&2
+if ! .venv/bin/python -c "import pyarrow, duckdb, polars, esp_idf_nvs_partition_gen" 2>/dev/null; then
+  echo "test.sh: installing the Parquet readers into .venv (requirements-test.txt)" >&2
   python3 -m venv .venv
-  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-readers.txt
+  .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
 fi
 export LAKENODE_PYTHON="$PWD/.venv/bin/python"
 

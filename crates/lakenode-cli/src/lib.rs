@@ -198,6 +198,35 @@ pub struct PolicyArgs {
     pub station: String,
 }
 
+/// `lakenode provision`.
+#[derive(Debug, Clone, Args)]
+pub struct ProvisionArgs {
+    /// The NVS CSV to write (mode 600).
+    #[arg(long)]
+    pub output: PathBuf,
+    /// WiFi network name (the passphrase comes from LAKENODE_WIFI_PSK).
+    #[arg(long)]
+    pub wifi_ssid: String,
+    /// Station id (a UUID).
+    #[arg(long)]
+    pub station: String,
+    /// S3 endpoint (https).
+    #[arg(long)]
+    pub endpoint: String,
+    /// Bucket name.
+    #[arg(long)]
+    pub bucket: String,
+    /// Signing region.
+    #[arg(long, default_value = "us-east-1")]
+    pub region: String,
+    /// Path-style URLs.
+    #[arg(long)]
+    pub path_style: bool,
+    /// Key prefix inside the bucket.
+    #[arg(long)]
+    pub prefix: Option<String>,
+}
+
 /// `lakenode serve`.
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use lakenode_cli::{
-    BenchArgs, DemoArgs, EncodeArgs, InspectArgs, PolicyArgs, RunArgs, ServeArgs, commands, heap,
+    BenchArgs, DemoArgs, EncodeArgs, InspectArgs, PolicyArgs, ProvisionArgs, RunArgs, ServeArgs,
+    commands, heap,
 };
 
 #[global_allocator]
@@ -37,6 +38,8 @@ enum Command {
     Encode(EncodeArgs),
     /// Describe a Parquet file: schema, row groups, encodings, sizes, metadata.
     Inspect(InspectArgs),
+    /// Write a device's configuration as an NVS CSV for esp-idf-nvs-partition-gen.
+    Provision(ProvisionArgs),
     /// Print a new station id (a UUIDv7).
     StationId,
     /// Print the least-privilege IAM policy for one station (PutObject on its prefix).
@@ -93,6 +96,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => commands::serve::run(&args),
         Command::Bench(args) => commands::bench::run(&args),
         Command::Policy(args) => commands::policy::run(&args),
+        Command::Provision(args) => commands::provision::run(&args),
         Command::StationId => {
             println!("{}", uuid::Uuid::now_v7().hyphenated());
             Ok(())

@@ -326,3 +326,109 @@ fn bench_reports_every_writer_and_the_size_and_memory_goals_hold() {
         assert!(num(&day, 3) <= 256.0 * 1024.0, "24 h {w}: {day:?}");
     }
 }
+
+#[test]
+fn provision_writes_a_private_nvs_csv_that_espressifs_generator_accepts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = tmp.path().join("nvs.csv");
+    let psk = "CANARYwifiPassphrase";
+    let (out, stdout, stderr) = output(
+        lakenode_with_credentials()
+            .env("LAKENODE_WIFI_PSK", psk)
+            .args([
+                "provision",
+                "--output",
+                csv.to_str().unwrap(),
+                "--wifi-ssid",
+                "balcony",
+                "--station",
+                "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e",
+                "--endpoint",
+                "https://s3.eu-central-1.amazonaws.com",
+                "--bucket",
+                "lake",
+                "--region",
+                "eu-central-1",
+                "--prefix",
+                "raw",
+            ]),
+    );
+    assert!(out.status.success(), "{stderr}");
+    for secret in [psk, SECRET] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "a secret was printed"
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&csv).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        text.starts_with("key,type,encoding,value\nlakenode,namespace,,\n"),
+        "{text}"
+    );
+    assert!(text.contains("station,data,string,0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e\n"));
+    assert!(text.contains(&format!("secret_key,data,string,{SECRET}\n")));
+
+    // Espressif's own tool builds the partition images from it.
+    let plain = tmp.path().join("plain.bin");
+    let nvs_gen = |args: &[&str]| {
+        std::process::Command::new(python())
+            .args(["-m", "esp_idf_nvs_partition_gen"])
+            .args(args)
+            .current_dir(tmp.path())
+            .output()
+            .unwrap()
+    };
+    let r = nvs_gen(&[
+        "generate",
+        csv.to_str().unwrap(),
+        plain.to_str().unwrap(),
+        "0x6000",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let image = std::fs::read(&plain).unwrap();
+    assert_eq!(image.len(), 0x6000);
+    let contains =
+        |hay: &[u8], needle: &str| hay.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(contains(&image, "secret_key") && contains(&image, "balcony"));
+    let encrypted = tmp.path().join("enc.bin");
+    let r = nvs_gen(&[
+        "encrypt",
+        csv.to_str().unwrap(),
+        encrypted.to_str().unwrap(),
+        "0x6000",
+        "--keygen",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let image = std::fs::read(&encrypted).unwrap();
+    assert!(
+        !contains(&image, SECRET) && !contains(&image, psk),
+        "the encrypted image holds a secret in clear"
+    );
+
+    // Device endpoints must be https; fields are validated like `run` does.
+    let (out, _, stderr) = output(
+        lakenode_with_credentials()
+            .env("LAKENODE_WIFI_PSK", psk)
+            .args([
+                "provision",
+                "--output",
+                csv.to_str().unwrap(),
+                "--wifi-ssid",
+                "x",
+                "--station",
+                "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e",
+                "--endpoint",
+                "http://10.0.0.2:9000",
+                "--bucket",
+                "lake",
+            ]),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("https"), "{stderr}");
+}

@@ -5,5 +5,6 @@ pub mod demo;
 pub mod encode;
 pub mod inspect;
 pub mod policy;
+pub mod provision;
 pub mod run;
 pub mod serve;

@@ -24,7 +24,7 @@ try:
     import pyarrow as pa
     import pyarrow.parquet as pq
 except ImportError as e:  # pragma: no cover - environment problem, reported clearly
-    sys.exit(f"missing Parquet reader ({e}); install with: pip install -r requirements-readers.txt")
+    sys.exit(f"missing Parquet reader ({e}); install with: pip install -r requirements-test.txt")
 
 DECIMALS = {
     "temperature": 2, "humidity": 2, "pressure": 2, "pm1": 0, "pm25": 0, "pm10": 0,
