@@ -24,14 +24,18 @@ pub const NAMESPACE: &str = "lakenode";
 
 /// Reads the configuration from NVS; names the first missing key.
 pub fn from_nvs<T: NvsPartitionId>(partition: EspNvsPartition<T>) -> Result<Config, String> {
-    let nvs = EspNvs::new(partition, NAMESPACE, false).map_err(|e| format!("NVS namespace {NAMESPACE}: {e}"))?;
+    let nvs = EspNvs::new(partition, NAMESPACE, false)
+        .map_err(|e| format!("NVS namespace {NAMESPACE}: {e}"))?;
     let mut buf = vec![0u8; 2048];
     let mut get = |key: &str| -> Result<Option<String>, String> {
         nvs.get_str(key, &mut buf)
             .map(|v| v.map(str::to_owned).filter(|s| !s.is_empty()))
             .map_err(|e| format!("NVS key {key}: {e}"))
     };
-    let mut need = |key: &str| get(key)?.ok_or_else(|| format!("NVS key {NAMESPACE}/{key} is not set (run lakenode provision)"));
+    let mut need = |key: &str| {
+        get(key)?
+            .ok_or_else(|| format!("NVS key {NAMESPACE}/{key} is not set (run lakenode provision)"))
+    };
     Ok(Config {
         wifi_ssid: need("wifi_ssid")?,
         wifi_psk: need("wifi_psk")?,

@@ -71,28 +71,55 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let sysloop = EspSystemEventLoop::take()?;
     let nvs_default = EspDefaultNvsPartition::take()?;
     let reset_reason = format!("{:?}", ResetReason::get()).to_lowercase();
-    info!("lakenode {} starting (reset: {reset_reason})", env!("CARGO_PKG_VERSION"));
+    info!(
+        "lakenode {} starting (reset: {reset_reason})",
+        env!("CARGO_PKG_VERSION")
+    );
 
     let config = match EspEncryptedNvsPartition::take(config::NAMESPACE, Some("nvs_keys")) {
         Ok(part) => config::from_nvs(part),
-        Err(e) => Err(format!("encrypted NVS partition {}: {e}", config::NAMESPACE)),
+        Err(e) => Err(format!(
+            "encrypted NVS partition {}: {e}",
+            config::NAMESPACE
+        )),
     }
     .or_else(|e| config::from_build_env().ok_or(e))?;
 
     // The core validates everything before the radio is touched.
     let station = StationId::new(config.station.clone())?;
     let prefix = config.prefix.as_deref().map(Prefix::new).transpose()?;
-    let s3 = S3Config::new(&config.endpoint, &config.bucket, &config.region, config.path_style)?;
+    let s3 = S3Config::new(
+        &config.endpoint,
+        &config.bucket,
+        &config.region,
+        config.path_style,
+    )?;
     if s3.endpoint.scheme() != "https" {
         return Err("the endpoint must be https:// on a device".into());
     }
-    let creds = Credentials::new(config.access_key.clone(), config.secret_key.clone(), config.session_token.clone());
-    let mut uploader = Uploader::new(S3Client::new(&s3, creds)?, 1, station.as_str().len() as u64).with_max_files_per_drain(2);
+    let creds = Credentials::new(
+        config.access_key.clone(),
+        config.secret_key.clone(),
+        config.session_token.clone(),
+    );
+    let mut uploader = Uploader::new(S3Client::new(&s3, creds)?, 1, station.as_str().len() as u64)
+        .with_max_files_per_drain(2);
 
-    let mut wifi = BlockingWifi::wrap(EspWifi::new(peripherals.modem, sysloop.clone(), Some(nvs_default))?, sysloop)?;
+    let mut wifi = BlockingWifi::wrap(
+        EspWifi::new(peripherals.modem, sysloop.clone(), Some(nvs_default))?,
+        sysloop,
+    )?;
     wifi.set_configuration(&Configuration::Client(ClientConfiguration {
-        ssid: config.wifi_ssid.as_str().try_into().map_err(|_| "wifi_ssid is longer than 32 bytes")?,
-        password: config.wifi_psk.as_str().try_into().map_err(|_| "wifi_psk is longer than 64 bytes")?,
+        ssid: config
+            .wifi_ssid
+            .as_str()
+            .try_into()
+            .map_err(|_| "wifi_ssid is longer than 32 bytes")?,
+        password: config
+            .wifi_psk
+            .as_str()
+            .try_into()
+            .map_err(|_| "wifi_psk is longer than 64 bytes")?,
         auth_method: AuthMethod::WPA2Personal,
         ..Default::default()
     }))?;
@@ -102,13 +129,25 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     // SAFETY: "spool" is a littlefs partition of our table, used by nothing else.
     let littlefs = unsafe { Littlefs::<()>::new_partition("spool")? };
     let _spool_fs = MountedLittlefs::mount(littlefs, SPOOL_DIR)?;
-    let node_config = NodeConfig { prefix, ..NodeConfig::new(station) };
+    let node_config = NodeConfig {
+        prefix,
+        ..NodeConfig::new(station)
+    };
     let mut node = Node::open(node_config, Path::new(SPOOL_DIR))?;
     node.spool_mut().set_limit(Some(SPOOL_LIMIT));
-    info!("spool: {} files pending, {} samples replayed", node.spool().stats().pending_files, node.replayed());
+    info!(
+        "spool: {} files pending, {} samples replayed",
+        node.spool().stats().pending_files,
+        node.replayed()
+    );
 
     let pins = peripherals.pins;
-    let i2c = I2cDriver::new(peripherals.i2c0, pins.gpio8, pins.gpio9, &I2cConfig::new().baudrate(Hertz(100_000)))?;
+    let i2c = I2cDriver::new(
+        peripherals.i2c0,
+        pins.gpio8,
+        pins.gpio9,
+        &I2cConfig::new().baudrate(Hertz(100_000)),
+    )?;
     let bus = RefCell::new(i2c);
     let mut bme280 = Bme280::new(RefCellDevice::new(&bus));
     let mut scd4x = Scd4x::new(RefCellDevice::new(&bus), Delay);
@@ -124,14 +163,20 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut twdt = TWDTDriver::new(
         peripherals.twdt,
-        &TWDTConfig { duration: Duration::from_secs(60), panic_on_trigger: true, ..TWDTConfig::new() },
+        &TWDTConfig {
+            duration: Duration::from_secs(60),
+            panic_on_trigger: true,
+            ..TWDTConfig::new()
+        },
     )?;
     let mut watchdog = twdt.watch_current_task()?;
 
     let boot = Instant::now();
     let interval = node.config().spec.interval_ms();
     let mut keeper = TimeKeeper::new(MAX_UNSYNCED);
-    let mut transport = transport::EspTransport { timeout: Duration::from_secs(30) };
+    let mut transport = transport::EspTransport {
+        timeout: Duration::from_secs(30),
+    };
     let mut retry = Backoff::new(Duration::from_secs(5), Duration::from_secs(900), 7);
     let mut next_upload = Instant::now();
     let mut upload_failures = 0i64;
@@ -143,7 +188,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             keeper.sync(mono, now);
         }
         // Sleep to the next interval boundary: on the UTC grid once synced.
-        let wait = if keeper.is_synced() { interval - now.as_millisecond().rem_euclid(interval) } else { interval };
+        let wait = if keeper.is_synced() {
+            interval - now.as_millisecond().rem_euclid(interval)
+        } else {
+            interval
+        };
         FreeRtos::delay_ms(u32::try_from(wait).unwrap_or(5_000));
         watchdog.feed()?;
 
@@ -166,15 +215,23 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                     let spool = node.spool().stats();
                     row.uptime_s = mono / 1000;
                     // SAFETY: plain reads of heap counters.
-                    row.free_heap = Some(i64::from(unsafe { esp_idf_svc::sys::esp_get_free_heap_size() }));
-                    row.min_free_heap = Some(i64::from(unsafe { esp_idf_svc::sys::esp_get_minimum_free_heap_size() }));
+                    row.free_heap = Some(i64::from(unsafe {
+                        esp_idf_svc::sys::esp_get_free_heap_size()
+                    }));
+                    row.min_free_heap = Some(i64::from(unsafe {
+                        esp_idf_svc::sys::esp_get_minimum_free_heap_size()
+                    }));
                     row.wifi_rssi = wifi.wifi().get_rssi().ok();
                     row.spool_files = spool.pending_files as i64;
                     row.spool_bytes = spool.pending_bytes as i64;
                     row.dropped_files = spool.dropped_files as i64;
                     row.upload_failures = upload_failures;
                     row.reset_reason = reset_reason.clone();
-                    (row.bme280, row.scd4x, row.pms5003) = (Some(bme280.health), Some(scd4x.health), Some(pms5003.health));
+                    (row.bme280, row.scd4x, row.pms5003) = (
+                        Some(bme280.health),
+                        Some(scd4x.health),
+                        Some(pms5003.health),
+                    );
                     if let Err(e) = node.spool_health(sealed.window_start_ms, &row) {
                         error!("health row: {e}");
                     }
@@ -189,16 +246,20 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             let _ = wifi.wifi_mut().connect();
             continue;
         }
-        if !keeper.is_synced() || Instant::now() < next_upload || node.spool().stats().pending_files == 0 {
+        if !keeper.is_synced()
+            || Instant::now() < next_upload
+            || node.spool().stats().pending_files == 0
+        {
             continue;
         }
-        let report = match uploader.drain(node.spool_mut(), &mut transport, &SystemClock, &mut |_| {}) {
-            Ok(r) => r,
-            Err(e) => {
-                error!("spool: {e}");
-                continue;
-            }
-        };
+        let report =
+            match uploader.drain(node.spool_mut(), &mut transport, &SystemClock, &mut |_| {}) {
+                Ok(r) => r,
+                Err(e) => {
+                    error!("spool: {e}");
+                    continue;
+                }
+            };
         for d in &report.delivered {
             info!("uploaded {} ({} bytes)", d.key, d.bytes);
         }
@@ -207,7 +268,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             Some(Stop::GaveUp { key, last, .. }) => {
                 upload_failures += 1;
                 let delay = retry.next_delay();
-                warn!("upload of {key} failed ({last}); next try in {} s", delay.as_secs());
+                warn!(
+                    "upload of {key} failed ({last}); next try in {} s",
+                    delay.as_secs()
+                );
                 next_upload = Instant::now() + delay;
             }
             Some(Stop::Refused { key, failure }) => {

@@ -27,7 +27,11 @@ impl Transport for EspTransport {
             ..Default::default()
         })
         .map_err(|e| TransportError::Connect(format!("{url}: {e}")))?;
-        let headers: Vec<(&str, &str)> = request.headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let headers: Vec<(&str, &str)> = request
+            .headers
+            .iter()
+            .map(|(n, v)| (*n, v.as_str()))
+            .collect();
         let method = match request.method {
             Method::Get => EspMethod::Get,
             Method::Put => EspMethod::Put,
@@ -42,7 +46,8 @@ impl Transport for EspTransport {
             }
         }
         if let Err(e) = conn.initiate_response() {
-            let cause = write_error.map_or_else(|| e.to_string(), |w| format!("{w} while sending, then {e}"));
+            let cause = write_error
+                .map_or_else(|| e.to_string(), |w| format!("{w} while sending, then {e}"));
             return Err(TransportError::Io(format!("{url}: {cause}")));
         }
         let status = conn.status();
@@ -56,9 +61,17 @@ impl Transport for EspTransport {
             match conn.read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => body.extend_from_slice(&buf[..n]),
-                Err(e) => return Err(TransportError::Io(format!("{url}: reading the response: {e}"))),
+                Err(e) => {
+                    return Err(TransportError::Io(format!(
+                        "{url}: reading the response: {e}"
+                    )))
+                }
             }
         }
-        Ok(HttpResponse { status, headers, body })
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
     }
 }

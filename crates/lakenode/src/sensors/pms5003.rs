@@ -13,7 +13,7 @@
 //! use lakenode::sensors::pms5003::{FrameDecoder, PmReading};
 //! let mut frame = [0u8; 32];
 //! frame[..4].copy_from_slice(&[0x42, 0x4D, 0, 28]);
-//! frame[11] = 7; // PM2.5 (atmospheric) = 7 ug/m3
+//! frame[13] = 7; // data word 4 (bytes 12-13): PM2.5, atmospheric, = 7 ug/m3
 //! let sum: u16 = frame[..30].iter().map(|&b| u16::from(b)).sum();
 //! frame[30..].copy_from_slice(&sum.to_be_bytes());
 //! let mut decoder = FrameDecoder::new();
