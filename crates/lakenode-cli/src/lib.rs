@@ -74,10 +74,10 @@ impl Default for DemoArgs {
     }
 }
 
-/// `lakenode run`.
+/// Where a station writes: the S3 target and the station's place in the lake. Shared by
+/// `run` and `provision`, so both validate the same way.
 #[derive(Debug, Clone, Args)]
-#[command(group = clap::ArgGroup::new("source").required(true).args(["simulate", "csv"]))]
-pub struct RunArgs {
+pub struct TargetArgs {
     /// S3 endpoint, e.g. https://s3.eu-central-1.amazonaws.com or http://127.0.0.1:9000.
     #[arg(long)]
     pub endpoint: String,
@@ -97,6 +97,49 @@ pub struct RunArgs {
     /// Station id: a UUID (a UUIDv7 by convention; `lakenode station-id` makes one).
     #[arg(long)]
     pub station: String,
+}
+
+impl TargetArgs {
+    /// The validated target.
+    ///
+    /// # Errors
+    /// The core's message naming the invalid field.
+    pub fn resolve(
+        &self,
+    ) -> Result<
+        (
+            lakenode::s3::S3Config,
+            Option<lakenode::layout::Prefix>,
+            lakenode::layout::StationId,
+        ),
+        CliError,
+    > {
+        let s3 = lakenode::s3::S3Config::new(
+            &self.endpoint,
+            &self.bucket,
+            &self.region,
+            self.path_style,
+        )?;
+        let prefix = self
+            .prefix
+            .as_deref()
+            .map(lakenode::layout::Prefix::new)
+            .transpose()?;
+        Ok((
+            s3,
+            prefix,
+            lakenode::layout::StationId::new(self.station.clone())?,
+        ))
+    }
+}
+
+/// `lakenode run`.
+#[derive(Debug, Clone, Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["simulate", "csv"]))]
+pub struct RunArgs {
+    /// Where the station writes.
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Spool directory: sealed files wait here until S3 confirms them.
     #[arg(long)]
     pub spool: PathBuf,
@@ -207,24 +250,9 @@ pub struct ProvisionArgs {
     /// WiFi network name (the passphrase comes from LAKENODE_WIFI_PSK).
     #[arg(long)]
     pub wifi_ssid: String,
-    /// Station id (a UUID).
-    #[arg(long)]
-    pub station: String,
-    /// S3 endpoint (https).
-    #[arg(long)]
-    pub endpoint: String,
-    /// Bucket name.
-    #[arg(long)]
-    pub bucket: String,
-    /// Signing region.
-    #[arg(long, default_value = "us-east-1")]
-    pub region: String,
-    /// Path-style URLs.
-    #[arg(long)]
-    pub path_style: bool,
-    /// Key prefix inside the bucket.
-    #[arg(long)]
-    pub prefix: Option<String>,
+    /// Where the station writes (the endpoint must be https).
+    #[command(flatten)]
+    pub target: TargetArgs,
 }
 
 /// `lakenode serve`.

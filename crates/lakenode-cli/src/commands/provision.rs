@@ -7,9 +7,6 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use lakenode::layout::{Prefix, StationId};
-use lakenode::s3::S3Config;
-
 use crate::ProvisionArgs;
 use crate::error::{CliError, CliResult};
 
@@ -23,14 +20,13 @@ const KEYS_OFFSET: &str = "0xF000";
 /// # Errors
 /// For an invalid field (named), a missing secret variable, or an unwritable output.
 pub fn run(args: &ProvisionArgs) -> CliResult<()> {
-    let station = StationId::new(args.station.clone())?;
-    let s3 = S3Config::new(&args.endpoint, &args.bucket, &args.region, args.path_style)?;
+    let (s3, prefix, station) = args.target.resolve()?;
     if s3.endpoint.scheme() != "https" {
         return Err(CliError::Usage(
             "--endpoint must be https:// for a device".into(),
         ));
     }
-    let prefix = args.prefix.as_deref().map(Prefix::new).transpose()?;
+    let t = &args.target;
     if args.wifi_ssid.is_empty() || args.wifi_ssid.len() > 32 {
         return Err(CliError::Usage("--wifi-ssid must be 1 to 32 bytes".into()));
     }
@@ -46,10 +42,10 @@ pub fn run(args: &ProvisionArgs) -> CliResult<()> {
         ("wifi_ssid", args.wifi_ssid.clone()),
         ("wifi_psk", psk),
         ("station", station.to_string()),
-        ("endpoint", args.endpoint.clone()),
-        ("bucket", args.bucket.clone()),
-        ("region", args.region.clone()),
-        ("path_style", args.path_style.to_string()),
+        ("endpoint", t.endpoint.clone()),
+        ("bucket", t.bucket.clone()),
+        ("region", t.region.clone()),
+        ("path_style", t.path_style.to_string()),
         ("access_key", need("AWS_ACCESS_KEY_ID")?),
         ("secret_key", need("AWS_SECRET_ACCESS_KEY")?),
     ];

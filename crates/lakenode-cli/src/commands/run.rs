@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use lakenode::clock::{SystemClock, WallClock};
-use lakenode::layout::{Prefix, StationId, rfc3339};
+use lakenode::layout::{StationId, rfc3339};
 use lakenode::node::{Node, NodeConfig, Uploader};
-use lakenode::s3::{S3Client, S3Config};
+use lakenode::s3::S3Client;
 use lakenode::schema::Schema;
 use lakenode::sim::{Simulator, mix64};
 use lakenode::window::WindowSpec;
@@ -89,9 +89,7 @@ pub fn simulate_virtual(
 pub fn run(args: &RunArgs) -> CliResult<()> {
     let spec = args.window.spec()?;
     let profile = args.window.profile()?;
-    let station = StationId::new(args.station.clone())?;
-    let prefix = args.prefix.as_deref().map(Prefix::new).transpose()?;
-    let s3 = S3Config::new(&args.endpoint, &args.bucket, &args.region, args.path_style)?;
+    let (s3, prefix, station) = args.target.resolve()?;
     if s3.endpoint.scheme() == "http" && !is_loopback(&s3.endpoint) && !args.allow_http {
         return Err(CliError::Usage(format!(
             "refusing plain http to {}: use https, or pass --allow-http if this network is trusted",
