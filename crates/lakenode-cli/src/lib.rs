@@ -253,6 +253,10 @@ pub struct ProvisionArgs {
     /// Where the station writes (the endpoint must be https).
     #[command(flatten)]
     pub target: TargetArgs,
+    /// Bench mode: the device reports simulated readings from this seed instead of its
+    /// sensors.
+    #[arg(long)]
+    pub simulate: Option<u64>,
 }
 
 /// `lakenode serve`.

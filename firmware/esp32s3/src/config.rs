@@ -17,6 +17,8 @@ pub struct Config {
     pub access_key: String,
     pub secret_key: String,
     pub session_token: Option<String>,
+    /// Bench mode: simulated readings from this seed instead of the sensors.
+    pub simulate: Option<u64>,
 }
 
 /// The NVS namespace `lakenode provision` writes.
@@ -48,6 +50,7 @@ pub fn from_nvs<T: NvsPartitionId>(partition: EspNvsPartition<T>) -> Result<Conf
         path_style: get("path_style")?.is_some_and(|v| v == "true"),
         prefix: get("prefix")?,
         session_token: get("session_token")?,
+        simulate: get("simulate")?.and_then(|s| s.parse().ok()),
     })
 }
 
@@ -67,6 +70,7 @@ pub fn from_build_env() -> Option<Config> {
         access_key: option_env!("AWS_ACCESS_KEY_ID")?.into(),
         secret_key: option_env!("AWS_SECRET_ACCESS_KEY")?.into(),
         session_token: option_env!("AWS_SESSION_TOKEN").map(Into::into),
+        simulate: option_env!("LAKENODE_SIMULATE").and_then(|s| s.parse().ok()),
     })
 }
 

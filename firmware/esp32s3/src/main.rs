@@ -160,6 +160,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         &UartConfig::new().baudrate(Hertz(9600)),
     )?;
     let mut pms5003 = Pms5003::new();
+    let simulator = config.simulate.map(lakenode::sim::Simulator::new);
 
     let mut twdt = TWDTDriver::new(
         peripherals.twdt,
@@ -204,9 +205,15 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             pms5003.feed(&buf[..n]);
         }
         let mut sample = Sample::new(0);
-        bme280.read(&mut Delay, &mut sample);
-        scd4x.read(&mut sample);
-        pms5003.read(&mut sample);
+        match &simulator {
+            // Bench mode: the core's deterministic simulator instead of the sensors.
+            Some(sim) => sample = sim.sample_at(SystemClock.now().as_millisecond()),
+            None => {
+                bme280.read(&mut Delay, &mut sample);
+                scd4x.read(&mut sample);
+                pms5003.read(&mut sample);
+            }
+        }
         let mono = i64::try_from(boot.elapsed().as_millis()).unwrap_or(i64::MAX);
         for s in keeper.stamp(mono, sample) {
             match node.record(s) {

@@ -52,6 +52,9 @@ pub fn run(args: &ProvisionArgs) -> CliResult<()> {
     if let Some(p) = prefix {
         entries.push(("prefix", p.as_str().to_owned()));
     }
+    if let Some(seed) = args.simulate {
+        entries.push(("simulate", seed.to_string()));
+    }
     if let Some(t) = var("AWS_SESSION_TOKEN") {
         entries.push(("session_token", t));
     }
