@@ -146,6 +146,17 @@ mod tests {
 
     use lakenode::s3::{Credentials, S3Client, S3Config, content_md5};
 
+    /// A path-style client for `endpoint` with AWS's example credentials.
+    fn client_for(endpoint: &str) -> S3Client {
+        let cfg = S3Config::new(endpoint, "lake", "us-east-1", true).expect("config");
+        let creds = Credentials::new(
+            "AKIAIOSFODNN7EXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+            None,
+        );
+        S3Client::new(&cfg, creds).expect("client")
+    }
+
     /// Accepts one connection, records the raw request head and body, answers `reply`.
     fn capture_one(
         listener: TcpListener,
@@ -189,16 +200,7 @@ mod tests {
             "HTTP/1.1 200 OK\r\nETag: \"x\"\r\nContent-Length: 0\r\n\r\n",
         );
 
-        let cfg = S3Config::new(&endpoint, "lake", "us-east-1", true).expect("config");
-        let client = S3Client::new(
-            &cfg,
-            Credentials::new(
-                "AKIAIOSFODNN7EXAMPLE",
-                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-                None,
-            ),
-        )
-        .expect("client");
+        let client = client_for(&endpoint);
         // Larger than one 8 KiB write, so the body goes out in several pieces.
         let body: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
         let request =
@@ -237,22 +239,7 @@ mod tests {
             .local_addr()
             .expect("addr")
             .port();
-        let cfg = S3Config::new(
-            &format!("http://127.0.0.1:{port}"),
-            "lake",
-            "us-east-1",
-            true,
-        )
-        .expect("config");
-        let client = S3Client::new(
-            &cfg,
-            Credentials::new(
-                "AKIAIOSFODNN7EXAMPLE",
-                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-                None,
-            ),
-        )
-        .expect("client");
+        let client = client_for(&format!("http://127.0.0.1:{port}"));
         let request = client.put_object("k.parquet", b"x", jiff::Timestamp::now());
         let err = UreqTransport::new(Duration::from_secs(5))
             .send(&request)

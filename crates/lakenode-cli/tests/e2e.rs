@@ -22,6 +22,24 @@ fn server(dir: &std::path::Path) -> EmbeddedS3 {
     EmbeddedS3::start(ServerConfig::new(dir, KEY, SECRET)).expect("embedded S3 starts")
 }
 
+/// `lakenode run` against the embedded server, path style, for `station` with `spool`.
+fn run_command(s3: &EmbeddedS3, station: &str, spool: &std::path::Path) -> std::process::Command {
+    let mut c = lakenode_with_credentials();
+    c.args([
+        "run",
+        "--endpoint",
+        &s3.endpoint(),
+        "--bucket",
+        BUCKET,
+        "--path-style",
+        "--station",
+        station,
+    ])
+    .arg("--spool")
+    .arg(spool);
+    c
+}
+
 fn simulated(seed: u64, start_ms: i64, samples: i64) -> Vec<Sample> {
     let sim = Simulator::new(seed);
     (0..samples)
@@ -134,26 +152,18 @@ fn windows_cut_short_get_files_and_keys_of_their_own() {
     let s3 = server(&tmp.path().join("s3"));
     let spool = tmp.path().join("spool");
     // Starts inside a window and ends inside another: 23:07:30 .. 23:37:25.
-    success(lakenode_with_credentials().args([
-        "run",
-        "--endpoint",
-        &s3.endpoint(),
-        "--bucket",
-        BUCKET,
-        "--path-style",
-        "--station",
-        "0190f5c2-0000-7000-8000-000000000002",
-        "--spool",
-        spool.to_str().unwrap(),
-        "--simulate",
-        "11",
-        "--start",
-        "2026-02-28T23:07:30Z",
-        "--duration",
-        "30m",
-        "--columns",
-        "temperature,pm25,battery",
-    ]));
+    success(
+        run_command(&s3, "0190f5c2-0000-7000-8000-000000000002", &spool).args([
+            "--simulate",
+            "11",
+            "--start",
+            "2026-02-28T23:07:30Z",
+            "--duration",
+            "30m",
+            "--columns",
+            "temperature,pm25,battery",
+        ]),
+    );
     let lake = s3.data_dir().join(BUCKET);
     let files = files_with_extension(&lake, "parquet");
     let names: Vec<String> = files
@@ -198,27 +208,19 @@ fn the_compact_profile_reads_back_exactly_in_all_readers() {
     let tmp = tempfile::tempdir().unwrap();
     let s3 = server(&tmp.path().join("s3"));
     let spool = tmp.path().join("spool");
-    success(lakenode_with_credentials().args([
-        "run",
-        "--endpoint",
-        &s3.endpoint(),
-        "--bucket",
-        BUCKET,
-        "--path-style",
-        "--station",
-        "0190f5c2-0000-7000-8000-000000000005",
-        "--spool",
-        spool.to_str().unwrap(),
-        "--profile",
-        "compact",
-        "--health",
-        "--simulate",
-        "13",
-        "--start",
-        "2026-07-01T12:00:00Z",
-        "--duration",
-        "1h",
-    ]));
+    success(
+        run_command(&s3, "0190f5c2-0000-7000-8000-000000000005", &spool).args([
+            "--profile",
+            "compact",
+            "--health",
+            "--simulate",
+            "13",
+            "--start",
+            "2026-07-01T12:00:00Z",
+            "--duration",
+            "1h",
+        ]),
+    );
     let lake = s3.data_dir().join(BUCKET);
     let samples = simulated(13, 1_782_907_200_000, 720);
     let expected = tmp.path().join("expected.json");

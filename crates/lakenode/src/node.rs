@@ -539,11 +539,7 @@ mod tests {
     }
 
     fn setup(dir: &std::path::Path, windows: i64) -> (Node, Uploader) {
-        let mut node = Node::open(
-            NodeConfig::new(StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("id")),
-            dir,
-        )
-        .expect("node");
+        let mut node = Node::open(test_station(), dir).expect("node");
         let sim = crate::sim::Simulator::new(3);
         let t0 = 1_767_225_600_000;
         for i in 0..windows * 180 {
@@ -559,6 +555,20 @@ mod tests {
         (node, Uploader::new(client, 4, 1))
     }
 
+    /// Every spooled entry, oldest first.
+    fn spooled(node: &Node) -> Vec<crate::spool::SpoolEntry> {
+        let spool = node.spool();
+        let ids = spool.pending().expect("list");
+        ids.into_iter()
+            .map(|id| spool.read(id).expect("read"))
+            .collect()
+    }
+
+    /// The station every test node uses.
+    fn test_station() -> NodeConfig {
+        NodeConfig::new(StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("id"))
+    }
+
     fn clock() -> FixedClock {
         FixedClock("2026-01-01T12:00:00Z".parse().expect("ts"))
     }
@@ -566,8 +576,7 @@ mod tests {
     #[test]
     fn a_restarted_node_continues_the_open_window_from_its_journal() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config =
-            NodeConfig::new(StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("id"));
+        let config = test_station();
         let sim = crate::sim::Simulator::new(5);
         let t0 = 1_767_225_600_000;
         let mut node = Node::open(config.clone(), dir.path()).expect("open");
@@ -586,13 +595,7 @@ mod tests {
             node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
         }
         node.flush().expect("flush");
-        let spool = node.spool();
-        let entries: Vec<_> = spool
-            .pending()
-            .expect("list")
-            .into_iter()
-            .map(|id| spool.read(id).expect("read"))
-            .collect();
+        let entries = spooled(&node);
         assert_eq!(entries.len(), 2);
         assert!(
             entries[0].key.ends_with("data_0000.parquet")
@@ -611,8 +614,7 @@ mod tests {
     #[test]
     fn dying_between_spooling_and_the_journal_rewrite_reseals_identical_bytes() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let config =
-            NodeConfig::new(StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("id"));
+        let config = test_station();
         let sim = crate::sim::Simulator::new(6);
         let t0 = 1_767_225_600_000;
         let mut node = Node::open(config.clone(), dir.path()).expect("open");
@@ -628,13 +630,7 @@ mod tests {
         let mut node = Node::open(config, dir.path()).expect("reopen");
         node.record(sim.sample_at(t0 + 180 * 5_000))
             .expect("seals again");
-        let spool = node.spool();
-        let entries: Vec<_> = spool
-            .pending()
-            .expect("list")
-            .into_iter()
-            .map(|id| spool.read(id).expect("read"))
-            .collect();
+        let entries = spooled(&node);
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].key, entries[1].key);
         assert_eq!(
