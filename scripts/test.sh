@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The test command. Installs the independent Parquet readers (pyarrow, DuckDB, Polars)
-# into ./.venv once, then runs the whole suite: unit, integration (embedded S3 on
-# loopback, real TCP) and doc tests. Extra arguments go to `cargo test`.
+# The test command. Installs the independent checkers once (Parquet readers and
+# Espressif's NVS generator into ./.venv; s3rver with npm), then runs the whole suite:
+# unit, integration (S3 servers on loopback, real TCP) and doc tests. Extra arguments
+# go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +12,13 @@ if ! .venv/bin/python -c "import pyarrow, duckdb, polars, esp_idf_nvs_partition_
   .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt
 fi
 export LAKENODE_PYTHON="$PWD/.venv/bin/python"
+
+# s3rver: an independent (Node.js) SigV4-checking S3 implementation.
+s3rver=crates/lakenode-cli/tests/s3rver
+if [ ! -d "$s3rver/node_modules/@20minutes/s3rver" ]; then
+  echo "test.sh: installing s3rver (npm ci in $s3rver)" >&2
+  (cd "$s3rver" && npm ci --no-audit --no-fund --silent)
+fi
 
 if [ "$#" -eq 0 ]; then
   # --show-output prints the figures of passing tests (fault test, readers' checks).

@@ -174,13 +174,15 @@ impl Pipeline {
             self.paused_until = None;
         }
         for round in 1..=FINAL_ROUNDS {
+            // Skipped while uploads are paused after a refusal; then the refusal is the
+            // answer, without waiting for more rounds.
+            self.drain(true)?;
             if let Some((key, failure)) = self.refused.take() {
                 return Err(CliError::Refused {
                     key,
                     failure: Box::new(failure),
                 });
             }
-            self.drain(true)?;
             if self.node.spool().pending()?.is_empty() {
                 return Ok(self.stats);
             }

@@ -557,3 +557,83 @@ fn policy_allows_only_put_object_on_the_station_prefix() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("invalid station"), "{stderr}");
 }
+
+#[test]
+fn run_against_an_independent_sigv4_implementation() {
+    // s3rver (Node.js) checks signatures with its own SigV4 code, not s3s's.
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("s3rver");
+    std::fs::create_dir_all(&data).unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/s3rver/server.js");
+    let mut server = std::process::Command::new("node")
+        .arg(&script)
+        .arg(&data)
+        .arg("lake")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node (Node.js) must be installed; scripts/test.sh installs s3rver with npm");
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let endpoint = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("s3rver said {line:?}"))
+        .to_owned();
+    let station = "0190f5c2-0000-7000-8000-000000000008";
+    let run = |secret: &str, spool: &str| {
+        output(
+            lakenode()
+                .env("AWS_ACCESS_KEY_ID", "S3RVER")
+                .env("AWS_SECRET_ACCESS_KEY", secret)
+                .args([
+                    "run",
+                    "--endpoint",
+                    &endpoint,
+                    "--bucket",
+                    "lake",
+                    "--path-style",
+                    "--station",
+                    station,
+                    "--spool",
+                    tmp.path().join(spool).to_str().unwrap(),
+                    "--simulate",
+                    "4",
+                    "--start",
+                    "2026-01-01T00:00:00Z",
+                    "--duration",
+                    "1h",
+                ]),
+        )
+    };
+    let (good, good_out, good_err) = run("S3RVER", "spool-a");
+    let (bad, _, bad_err) = run("WRONG-SECRET", "spool-b");
+    server.kill().unwrap();
+    let _ = server.wait();
+    assert!(good.status.success(), "{good_out}\n{good_err}");
+    assert!(
+        good_out.contains("720 samples, 4 files uploaded"),
+        "{good_out}"
+    );
+    assert_eq!(bad.status.code(), Some(3), "{bad_err}");
+    assert!(bad_err.contains("403 SignatureDoesNotMatch"), "{bad_err}");
+
+    // s3rver keeps each object as `<key>._S3rver_object`: decode them all and compare
+    // with what was sampled.
+    let mut objects = vec![];
+    collect_files(&data.join("lake"), &mut objects);
+    objects.retain(|p| p.to_string_lossy().ends_with(".parquet._S3rver_object"));
+    assert_eq!(objects.len(), 4, "{objects:?}");
+    let sim = Simulator::new(4);
+    let mut rows = 0;
+    for o in &objects {
+        let file = lakenode_cli::readback::decode(std::fs::read(o).unwrap())
+            .expect("stored bytes are our Parquet");
+        for s in &file.samples {
+            assert_eq!(*s, sim.sample_at(s.timestamp_ms));
+            rows += 1;
+        }
+    }
+    assert_eq!(rows, 720);
+}
