@@ -17,13 +17,23 @@ use crate::error::{CliError, CliResult};
 /// # Errors
 /// [`CliError::Usage`] naming the missing variable.
 pub fn from_env() -> CliResult<Credentials> {
+    let (key, secret, token) = env_values()?;
+    Ok(Credentials::new(key, secret, token))
+}
+
+/// The raw `AWS_*` values: key, secret and optional token (for `serve`, which hands
+/// the pair to the embedded server rather than signing with it).
+///
+/// # Errors
+/// [`CliError::Usage`] naming the missing variable.
+pub fn env_values() -> CliResult<(String, String, Option<String>)> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let key = var("AWS_ACCESS_KEY_ID").ok_or_else(|| {
         CliError::Usage("AWS_ACCESS_KEY_ID is not set (or give --credentials-file)".into())
     })?;
     let secret = var("AWS_SECRET_ACCESS_KEY")
         .ok_or_else(|| CliError::Usage("AWS_SECRET_ACCESS_KEY is not set".into()))?;
-    Ok(Credentials::new(key, secret, var("AWS_SESSION_TOKEN")))
+    Ok((key, secret, var("AWS_SESSION_TOKEN")))
 }
 
 /// Reads the `profile` section of a shared-credentials file.

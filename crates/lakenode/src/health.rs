@@ -145,15 +145,15 @@ impl HealthRow {
             c.close()?;
             Ok(())
         };
-        column(&mut |c| put::<Int64Type>(c, Some(self.timestamp_ms)))?;
-        column(&mut |c| put::<Int64Type>(c, Some(self.uptime_s)))?;
+        column(&mut |c| put::<Int64Type>(c, self.timestamp_ms))?;
+        column(&mut |c| put::<Int64Type>(c, self.uptime_s))?;
         column(&mut |c| put_opt::<Int64Type>(c, self.free_heap))?;
         column(&mut |c| put_opt::<Int64Type>(c, self.min_free_heap))?;
         column(&mut |c| put_opt::<Int32Type>(c, self.wifi_rssi))?;
-        column(&mut |c| put::<Int64Type>(c, Some(self.spool_files)))?;
-        column(&mut |c| put::<Int64Type>(c, Some(self.spool_bytes)))?;
-        column(&mut |c| put::<Int64Type>(c, Some(self.dropped_files)))?;
-        column(&mut |c| put::<Int64Type>(c, Some(self.upload_failures)))?;
+        column(&mut |c| put::<Int64Type>(c, self.spool_files))?;
+        column(&mut |c| put::<Int64Type>(c, self.spool_bytes))?;
+        column(&mut |c| put::<Int64Type>(c, self.dropped_files))?;
+        column(&mut |c| put::<Int64Type>(c, self.upload_failures))?;
         let reason =
             (!self.reset_reason.is_empty()).then(|| ByteArray::from(self.reset_reason.as_str()));
         column(&mut |c| put_opt::<ByteArrayType>(c, reason.clone()))?;
@@ -170,10 +170,9 @@ impl HealthRow {
 /// Writes a required value.
 fn put<T: DataType>(
     c: &mut parquet::file::writer::SerializedColumnWriter<'_>,
-    v: Option<T::T>,
+    v: T::T,
 ) -> Result<()> {
-    let values: Vec<T::T> = v.into_iter().collect();
-    c.typed::<T>().write_batch(&values, None, None)?;
+    c.typed::<T>().write_batch(&[v], None, None)?;
     Ok(())
 }
 

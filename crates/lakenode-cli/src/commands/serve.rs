@@ -13,13 +13,8 @@ use crate::error::{CliError, CliResult};
 /// # Errors
 /// Missing credentials, an unusable directory or port.
 pub fn run(args: &ServeArgs) -> CliResult<()> {
-    credentials::from_env()?;
-    let var = |n: &str| std::env::var(n).unwrap_or_default();
-    let mut config = ServerConfig::new(
-        &args.data_dir,
-        var("AWS_ACCESS_KEY_ID"),
-        var("AWS_SECRET_ACCESS_KEY"),
-    );
+    let (access_key, secret_key, _) = credentials::env_values()?;
+    let mut config = ServerConfig::new(&args.data_dir, access_key, secret_key);
     config.addr.set_port(args.port);
     for bucket in &args.bucket {
         // Validate like a client would, then create it as s3s-fs stores buckets: a directory.
