@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use common::*;
 use lakenode::sample::Sample;
 use lakenode::schema::Measurement;
@@ -81,21 +79,13 @@ fn encode_then_inspect_and_read_back_in_three_readers() {
         Measurement::Pm25,
         Measurement::Battery,
     ];
-    write_expected(
+    assert_lake_holds(
         &expected,
-        &BTreeMap::from([("00000000-0000-0000-0000-000000000000".to_owned(), samples)]),
-        &cols,
-    );
-    assert_lake_ok(
         &lake,
-        &[
-            "--expected",
-            expected.to_str().unwrap(),
-            "--files",
-            "1",
-            "--rows",
-            "4",
-        ],
+        "00000000-0000-0000-0000-000000000000",
+        samples,
+        &cols,
+        (1, 4),
     );
 }
 

@@ -114,21 +114,13 @@ fn run_uploads_every_window_and_all_readers_see_the_sampled_values() {
         "the simulation should include failed readings to check nulls end to end"
     );
     let expected = tmp.path().join("expected.json");
-    let stations = BTreeMap::from([(
-        "0190f5c2-0000-7000-8000-000000000001".to_owned(),
-        samples.clone(),
-    )]);
-    write_expected(&expected, &stations, &Measurement::ALL);
-    assert_lake_ok(
+    assert_lake_holds(
+        &expected,
         &lake,
-        &[
-            "--expected",
-            expected.to_str().unwrap(),
-            "--files",
-            "8",
-            "--rows",
-            "1440",
-        ],
+        "0190f5c2-0000-7000-8000-000000000001",
+        samples.clone(),
+        &Measurement::ALL,
+        (8, 1440),
     );
 
     // The check can fail: one value off by one count is caught.
@@ -185,21 +177,13 @@ fn windows_cut_short_get_files_and_keys_of_their_own() {
         Measurement::Pm25,
         Measurement::Battery,
     ];
-    write_expected(
+    assert_lake_holds(
         &expected,
-        &BTreeMap::from([("0190f5c2-0000-7000-8000-000000000002".to_owned(), samples)]),
-        &cols,
-    );
-    assert_lake_ok(
         &lake,
-        &[
-            "--expected",
-            expected.to_str().unwrap(),
-            "--files",
-            "3",
-            "--rows",
-            "360",
-        ],
+        "0190f5c2-0000-7000-8000-000000000002",
+        samples,
+        &cols,
+        (3, 360),
     );
 }
 
@@ -224,21 +208,13 @@ fn the_compact_profile_reads_back_exactly_in_all_readers() {
     let lake = s3.data_dir().join(BUCKET);
     let samples = simulated(13, 1_782_907_200_000, 720);
     let expected = tmp.path().join("expected.json");
-    write_expected(
+    assert_lake_holds(
         &expected,
-        &BTreeMap::from([("0190f5c2-0000-7000-8000-000000000005".to_owned(), samples)]),
-        &Measurement::ALL,
-    );
-    assert_lake_ok(
         &lake,
-        &[
-            "--expected",
-            expected.to_str().unwrap(),
-            "--files",
-            "4",
-            "--rows",
-            "720",
-        ],
+        "0190f5c2-0000-7000-8000-000000000005",
+        samples,
+        &Measurement::ALL,
+        (4, 720),
     );
     // The health rows of `--health` live in their own tree, outside the data glob.
     assert_lake_ok(&lake.join("health"), &["--health", "4"]);

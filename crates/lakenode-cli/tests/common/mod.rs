@@ -145,6 +145,35 @@ pub fn write_expected(
     std::fs::write(path, json).unwrap();
 }
 
+/// Writes `samples` as the expected data of `station` to `expected` and asserts the
+/// readers' check finds exactly them, in `files` files and `rows` rows.
+pub fn assert_lake_holds(
+    expected: &Path,
+    lake: &Path,
+    station: &str,
+    samples: Vec<Sample>,
+    columns: &[Measurement],
+    (files, rows): (usize, usize),
+) {
+    write_expected(
+        expected,
+        &BTreeMap::from([(station.to_owned(), samples)]),
+        columns,
+    );
+    let (files, rows) = (files.to_string(), rows.to_string());
+    assert_lake_ok(
+        lake,
+        &[
+            "--expected",
+            expected.to_str().unwrap(),
+            "--files",
+            &files,
+            "--rows",
+            &rows,
+        ],
+    );
+}
+
 /// Files with extension `ext` under `dir`, recursively.
 pub fn files_with_extension(dir: &Path, ext: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
