@@ -9,7 +9,13 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         _ => (500, data),
     };
     let date = String::from_utf8_lossy(body.get(..40).unwrap_or(body)).into_owned();
-    let response = HttpResponse { status, headers: vec![("date".into(), date)], body: body.to_vec() };
+    let etag = String::from_utf8_lossy(body.get(..34).unwrap_or(body)).into_owned();
+    let response = HttpResponse {
+        status,
+        headers: vec![("date".into(), date), ("etag".into(), etag)],
+        body: body.to_vec(),
+    };
     let _ = check_response(&response);
-    let _ = interpret_put(&response);
+    let _ = interpret_put(&response, None);
+    let _ = interpret_put(&response, Some("d41d8cd98f00b204e9800998ecf8427e"));
 });

@@ -55,6 +55,9 @@ pub enum CliError {
         /// The last failure.
         reason: String,
     },
+    /// The run finished, but some data was skipped, dropped or quarantined.
+    #[error("not every sample reached S3: {0}")]
+    DataLost(String),
     /// A read-back check of the uploaded data failed.
     #[error("verification failed: {0}")]
     Verify(String),
@@ -65,12 +68,14 @@ pub enum CliError {
 
 impl CliError {
     /// Process exit code: 1 general failure, 3 S3 refused the credentials or bucket,
-    /// 4 uploads incomplete (data kept in the spool). Clap uses 2 for usage errors.
+    /// 4 uploads incomplete (data kept in the spool), 5 finished but samples were
+    /// skipped or files dropped or quarantined. Clap uses 2 for usage errors.
     #[must_use]
     pub const fn exit_code(&self) -> u8 {
         match self {
             Self::Refused { .. } => 3,
             Self::Incomplete { .. } => 4,
+            Self::DataLost(_) => 5,
             _ => 1,
         }
     }
@@ -97,6 +102,9 @@ fn hint(f: &S3Failure) -> &'static str {
             "the session token expired or is invalid (refresh AWS_SESSION_TOKEN)"
         }
         "NoSuchBucket" => "the bucket does not exist (check --bucket)",
+        c if c.starts_with("HTTP ") => {
+            "the reply is not from S3 (a proxy, a captive portal, or a wrong --endpoint?)"
+        }
         "PermanentRedirect" | "AuthorizationHeaderMalformed" => {
             "the bucket is in another region (check --region)"
         }

@@ -1,5 +1,5 @@
-//! The `lakenode` command's library: host transport (ureq), CSV input, the pipeline
-//! driver shared by `run` and `demo`, and the commands themselves. `main.rs` only
+//! The `lakenode` command's library: host transport (ureq), CSV input, the host adapter
+//! of the core's station loop (shared by `run` and `demo`), and the commands themselves. `main.rs` only
 //! parses arguments and maps errors to exit codes; integration tests use this crate.
 
 pub mod commands;
@@ -7,7 +7,7 @@ pub mod credentials;
 pub mod csv_input;
 pub mod error;
 pub mod heap;
-pub mod pipeline;
+pub mod host;
 pub mod readback;
 pub mod transport;
 
@@ -168,17 +168,23 @@ pub struct RunArgs {
     /// The section of --credentials-file to use.
     #[arg(long, default_value = "default", requires = "credentials_file")]
     pub credentials_profile: String,
-    /// Most bytes the spool may hold, e.g. 50M or 2G; when full, the oldest files are
-    /// dropped (listed in the spool's dropped.log). Default: no limit.
+    /// Most bytes the spool may hold, e.g. 50M or 2G (at least 64K); when full, the
+    /// oldest files are dropped, each with a warning, listed in the spool's dropped.log
+    /// and counted (a finite run then exits 5). Default: no limit.
     #[arg(long, value_parser = parse_size)]
     pub spool_limit: Option<u64>,
     /// Also upload one health row per window (uptime, spool depth, upload failures) to
     /// the sibling tree `[prefix/]health/station=<id>/...`.
     #[arg(long)]
     pub health: bool,
-    /// Attempts per file before the uploader backs off until the next window.
-    #[arg(long, default_value_t = 6)]
-    pub max_attempts: u32,
+    /// With --duration or --csv: once the input is recorded, stop retrying when no file
+    /// has been confirmed for this long (exit 4, everything stays in the spool).
+    #[arg(long, default_value = "2m", value_parser = parse_duration)]
+    pub give_up_after: Duration,
+    /// Count any 2xx as stored, without checking that its ETag is the MD5 of the body
+    /// (for stores whose ETags are not MD5s).
+    #[arg(long)]
+    pub no_etag_check: bool,
     /// Timeout of each HTTP request.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub timeout: Duration,

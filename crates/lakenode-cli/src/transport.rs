@@ -40,7 +40,7 @@ impl UreqTransport {
 }
 
 impl Transport for UreqTransport {
-    fn send(&mut self, request: &HttpRequest<'_>) -> Result<HttpResponse, TransportError> {
+    fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
         let mut builder = ureq::http::Request::builder()
             .method(request.method.as_str())
             .uri(request.url.as_str());
@@ -48,7 +48,7 @@ impl Transport for UreqTransport {
             builder = builder.header(*name, value.as_str());
         }
         let result = match request.method {
-            Method::Put => builder.body(request.body).map(|r| self.agent.run(r)),
+            Method::Put => builder.body(request.body.as_slice()).map(|r| self.agent.run(r)),
             Method::Get => builder.body(()).map(|r| self.agent.run(r)),
         };
         let mut response = result
@@ -92,7 +92,7 @@ impl Transport for UreqTransport {
 
 /// Maps a ureq error, making sure no presigned query string (a short-lived bearer
 /// credential) ends up in the message.
-fn map_error(e: &ureq::Error, request: &HttpRequest<'_>) -> TransportError {
+fn map_error(e: &ureq::Error, request: &HttpRequest) -> TransportError {
     let url = request.redacted_url();
     let text = e.to_string().replace(request.url.as_str(), &url);
     let text = match text.find("X-Amz-") {
@@ -204,7 +204,7 @@ mod tests {
         // Larger than one 8 KiB write, so the body goes out in several pieces.
         let body: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
         let request =
-            client.put_object("station=s/data_0000.parquet", &body, jiff::Timestamp::now());
+            client.put_object("station=s/data_0000.parquet", body.clone(), jiff::Timestamp::now());
         let response = UreqTransport::new(Duration::from_secs(10))
             .send(&request)
             .expect("response");
@@ -240,7 +240,7 @@ mod tests {
             .expect("addr")
             .port();
         let client = client_for(&format!("http://127.0.0.1:{port}"));
-        let request = client.put_object("k.parquet", b"x", jiff::Timestamp::now());
+        let request = client.put_object("k.parquet", b"x".to_vec(), jiff::Timestamp::now());
         let err = UreqTransport::new(Duration::from_secs(5))
             .send(&request)
             .expect_err("nothing listens");

@@ -379,10 +379,10 @@ fn demo_with_several_stations_keeps_them_apart() {
 
 #[test]
 fn a_skewed_clock_is_corrected_from_the_servers_date_and_the_upload_succeeds() {
-    use lakenode::clock::FixedClock;
     use lakenode::layout::StationId;
-    use lakenode::node::{Node, NodeConfig, Uploader};
     use lakenode::s3::{Credentials, S3Client, S3Config};
+    use lakenode::station::{Now, Station, StationConfig};
+    use lakenode::transport::Transport as _;
 
     let tmp = tempfile::tempdir().unwrap();
     let s3 = server(&tmp.path().join("s3"));
@@ -393,27 +393,35 @@ fn a_skewed_clock_is_corrected_from_the_servers_date_and_the_upload_succeeds() {
     // than 15 minutes off (a slow clock's presigned URL has already expired).
     for (i, skew_min) in [-40i64, 40].into_iter().enumerate() {
         let station = StationId::new(format!("0190f5c2-0000-7000-8000-00000000010{i}")).unwrap();
-        let mut node = Node::open(
-            NodeConfig::new(station),
+        let client = S3Client::new(&cfg, Credentials::new(KEY, SECRET, None)).unwrap();
+        let mut node = Station::open(
+            StationConfig::new(station, client),
             &tmp.path().join(format!("spool{i}")),
         )
         .unwrap();
+        let skewed = || {
+            Now::synced(
+                0,
+                jiff::Timestamp::now() + jiff::SignedDuration::from_mins(skew_min),
+            )
+        };
         for s in simulated(5, 1_767_225_600_000, 10) {
-            node.record(s).unwrap();
+            node.record(&skewed(), s).unwrap();
         }
         node.flush().unwrap();
-        let client = S3Client::new(&cfg, Credentials::new(KEY, SECRET, None)).unwrap();
-        let mut uploader = Uploader::new(client, 3, 1);
-        let skewed = FixedClock(jiff::Timestamp::now() + jiff::SignedDuration::from_mins(skew_min));
-        let report = uploader
-            .drain(node.spool_mut(), &mut transport, &skewed, &mut |_| {})
-            .unwrap();
-        assert_eq!(report.delivered.len(), 1, "skew {skew_min} min: {report:?}");
+        let mut attempts = 0;
+        while let Some(request) = node.poll(&skewed()).unwrap() {
+            attempts += 1;
+            node.on_reply(&skewed(), transport.send(&request)).unwrap();
+            assert!(attempts <= 2, "skew {skew_min} min: not accepted after a correction");
+        }
+        assert!(node.is_drained().unwrap(), "skew {skew_min} min");
         assert_eq!(
-            report.delivered[0].attempts, 2,
-            "skew {skew_min} min: refused once, then accepted"
+            (attempts, node.counters().uploaded_files),
+            (2, 1),
+            "skew {skew_min} min: refused once, then accepted (ETag checked against s3s)"
         );
-        let offset = uploader.clock_offset().as_secs();
+        let offset = node.clock_offset().as_secs();
         assert!(
             (-skew_min * 60 - 5..=-skew_min * 60 + 5).contains(&offset),
             "skew {skew_min} min: learnt offset {offset} s"

@@ -66,8 +66,8 @@ fn faults_and_kills_lose_at_most_one_sample_per_kill_and_duplicate_none() {
         "5m",
         "--timeout",
         "1s",
-        "--max-attempts",
-        "4",
+        "--give-up-after",
+        "60s",
     ];
     let log = tmp.path().join("runs.log");
 

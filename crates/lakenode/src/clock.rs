@@ -27,9 +27,33 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 use crate::sample::Sample;
+
+/// The date of this release, 2026-11-01T00:00:00Z (bumped with each release): a
+/// server's `Date` before it is wrong, whatever the server says.
+pub const RELEASE_FLOOR_MS: i64 = 1_793_491_200_000;
+
+/// The furthest a server's `Date` may move the signing clock away from the node's own
+/// synchronised clock. A real clock drifts seconds a day; a `Date` a day away comes
+/// from a broken or hostile peer, not from S3.
+pub const MAX_CLOCK_CORRECTION: SignedDuration = SignedDuration::from_hours(24);
+
+/// How far a recorded sample may lie ahead of the wall clock before the node takes the
+/// recorded timeline for the product of a bad clock (an SNTP or RTC glitch, a run with
+/// `--start` in the future) and starts a new one instead of refusing every sample.
+pub const FUTURE_TOLERANCE: SignedDuration = SignedDuration::from_hours(1);
+
+/// The offset to apply to `local` (the node's synchronised clock) so that it reads
+/// like a server whose `Date` said `server`; `None` if that `Date` cannot be trusted:
+/// before [`RELEASE_FLOOR_MS`], or more than [`MAX_CLOCK_CORRECTION`] away.
+#[must_use]
+pub fn bounded_correction(server: Timestamp, local: Timestamp) -> Option<SignedDuration> {
+    let offset = server.duration_since(local);
+    (server.as_millisecond() >= RELEASE_FLOOR_MS && offset.abs() <= MAX_CLOCK_CORRECTION)
+        .then_some(offset)
+}
 
 /// Earliest time accepted as a synchronised clock: 2025-01-01T00:00:00Z.
 pub const MIN_PLAUSIBLE_MS: i64 = 1_735_689_600_000;
@@ -152,6 +176,28 @@ impl TimeKeeper {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_servers_date_corrects_the_clock_only_within_bounds() {
+        let ours: Timestamp = "2026-12-01T12:00:00Z".parse().expect("ts");
+        let at = |s: &str| s.parse::<Timestamp>().expect("ts");
+        assert_eq!(
+            bounded_correction(at("2026-12-01T12:30:00Z"), ours),
+            Some(SignedDuration::from_mins(30))
+        );
+        assert_eq!(
+            bounded_correction(at("2026-12-01T11:20:00Z"), ours),
+            Some(SignedDuration::from_mins(-40))
+        );
+        // A `Date` from 2001, from before this release, or days away: never.
+        for bad in ["2001-01-01T00:00:00Z", "2026-10-31T23:59:59Z", "2026-12-03T12:00:00Z", "2099-12-31T23:50:00Z"] {
+            assert_eq!(bounded_correction(at(bad), ours), None, "{bad}");
+        }
+        assert!(
+            RELEASE_FLOOR_MS <= Timestamp::now().as_millisecond(),
+            "the release floor lies in the future"
+        );
+    }
 
     #[test]
     fn samples_wait_for_the_first_plausible_sync_and_keep_their_spacing() {

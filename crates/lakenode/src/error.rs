@@ -44,6 +44,14 @@ pub enum Error {
         /// The underlying IO error.
         source: std::io::Error,
     },
+    /// Another process holds the spool directory.
+    #[error("spool {} is in use by another lakenode process ({holder}); one process per spool", dir.display())]
+    SpoolBusy {
+        /// The spool directory.
+        dir: PathBuf,
+        /// What the lock file says of its holder (`pid N`).
+        holder: String,
+    },
     /// A spool entry failed its integrity check.
     #[error("spool entry {} is corrupt: {reason}", path.display())]
     CorruptSpoolEntry {

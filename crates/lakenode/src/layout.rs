@@ -159,6 +159,10 @@ impl ObjectKey {
                 f.minute(),
                 f.second()
             ));
+            let millis = first.rem_euclid(1000);
+            if millis != 0 {
+                key.push_str(&format!("{millis:03}"));
+            }
         }
         key.push_str(".parquet");
         Self(key)
@@ -237,6 +241,8 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(b, c);
         assert!(b.as_str().ends_with("data_0000_000500.parquet"), "{b}");
+        let d = ObjectKey::for_window(None, &st, &window(T, T + 305_042));
+        assert!(d.as_str().ends_with("data_0000_000505042.parquet"), "{d}");
     }
 
     mod properties {
@@ -280,6 +286,26 @@ mod tests {
         }
 
         proptest! {
+            /// Two parts of one window whose first samples fall in the same second
+            /// (a restart, or two CSV imports): distinct first instants, distinct keys.
+            #[test]
+            fn two_parts_within_one_second_get_distinct_keys(
+                st in station(),
+                w in window(),
+                a in 0i64..1000,
+                b in 0i64..1000,
+            ) {
+                let second = w.first_ms().unwrap_or(w.start_ms).div_euclid(1000) * 1000;
+                let second = second.max(w.start_ms + 1000);
+                prop_assume!(second + 1000 <= w.end_ms);
+                let part = |ms: i64| Window { samples: vec![Sample::new(second + ms)], ..w.clone() };
+                let (ka, kb) = (
+                    ObjectKey::for_window(None, &st, &part(a)),
+                    ObjectKey::for_window(None, &st, &part(b)),
+                );
+                prop_assert_eq!(a == b, ka == kb, "{} vs {}", ka, kb);
+            }
+
             #[test]
             fn distinct_windows_never_share_a_key(st in station(), a in window(), b in window()) {
                 let (ka, kb) = (ObjectKey::for_window(None, &st, &a), ObjectKey::for_window(None, &st, &b));

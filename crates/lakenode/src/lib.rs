@@ -8,11 +8,12 @@
 //!         -> presign (SigV4) -> PUT (Content-Length, <= 8 KiB writes) -> ack -> remove
 //! ```
 //!
-//! This crate is platform independent and does no network IO of its own (sans-IO): it
-//! builds HTTP requests and interprets responses, while a small [`transport::Transport`]
-//! implemented by the host CLI (ureq) or the firmware (esp-idf-svc) sends them. The
-//! only IO it performs is `std::fs` in the [`spool`], which works the same on a PC and on
-//! LittleFS/FAT under ESP-IDF.
+//! This crate is platform independent and does no network IO of its own (sans-IO): the
+//! [`Station`] state machine journals, windows, seals, schedules and signs, and
+//! interprets replies, while a small [`Transport`] implemented by the host CLI (ureq)
+//! or the firmware (esp-idf-svc) sends what it hands out. [`driver`] is the one adapter
+//! loop both platforms run. The only IO the core performs itself is `std::fs` in the
+//! [`spool`], which works the same on a PC and on LittleFS/FAT under ESP-IDF.
 //!
 //! ```
 //! use lakenode::{encode, layout, sample::Sample, schema::{Measurement, Schema}, window};
@@ -40,21 +41,32 @@
 
 #![forbid(unsafe_code)]
 
-pub mod backoff;
 pub mod clock;
+pub mod driver;
 pub mod encode;
 mod error;
 pub mod health;
 pub mod journal;
 pub mod layout;
-pub mod node;
+pub mod recorder;
 pub mod s3;
 pub mod sample;
+pub mod schedule;
 pub mod schema;
 pub mod sensors;
 pub mod sim;
 pub mod spool;
+pub mod station;
 pub mod transport;
 pub mod window;
 
 pub use error::{Error, Result};
+
+// What an adapter (the CLI, the firmware) needs, at the root.
+pub use driver::{Adapter, BatchEnd, Link, ThreadLink, run_batch, run_live};
+pub use health::HealthRow;
+pub use layout::{Prefix, StationId};
+pub use s3::{Credentials, S3Client, S3Config};
+pub use sample::Sample;
+pub use station::{Counters, Event, Level, Now, Station, StationConfig};
+pub use transport::{HttpRequest, HttpResponse, Method, Transport, TransportError};

@@ -14,7 +14,7 @@
 //! let creds = Credentials::new("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", None);
 //! let client = S3Client::new(&config, creds)?;
 //! let now = "2026-01-01T00:00:00Z".parse()?;
-//! let req = client.put_object("station=a/data_0000.parquet", b"PAR1", now);
+//! let req = client.put_object("station=a/data_0000.parquet", b"PAR1".to_vec(), now);
 //! assert_eq!(req.header("content-length"), Some("4"));
 //! assert!(req.url.as_str().contains("X-Amz-SignedHeaders=content-md5%3Bhost"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -202,8 +202,8 @@ impl S3Client {
     /// A PUT of `body` to `key`, signed at `now`, with `Content-Length` and a signed
     /// `Content-MD5`.
     #[must_use]
-    pub fn put_object<'a>(&self, key: &str, body: &'a [u8], now: Timestamp) -> HttpRequest<'a> {
-        let md5 = content_md5(body);
+    pub fn put_object(&self, key: &str, body: Vec<u8>, now: Timestamp) -> HttpRequest {
+        let md5 = content_md5(&body);
         let mut action = self.bucket.put_object(Some(&self.credentials.0), key);
         action.headers_mut().insert("content-md5", md5.clone());
         let url = action.sign_with_time(self.expiry, &now);
@@ -214,16 +214,16 @@ impl S3Client {
 
     /// A GET of `key`, signed at `now`.
     #[must_use]
-    pub fn get_object(&self, key: &str, now: Timestamp) -> HttpRequest<'static> {
+    pub fn get_object(&self, key: &str, now: Timestamp) -> HttpRequest {
         let action = self.bucket.get_object(Some(&self.credentials.0), key);
-        HttpRequest::new(Method::Get, action.sign_with_time(self.expiry, &now), &[])
+        HttpRequest::new(Method::Get, action.sign_with_time(self.expiry, &now), Vec::new())
     }
 
     /// A PUT that creates the bucket (empty body: the default location).
     #[must_use]
-    pub fn create_bucket(&self, now: Timestamp) -> HttpRequest<'static> {
+    pub fn create_bucket(&self, now: Timestamp) -> HttpRequest {
         let action = self.bucket.create_bucket(&self.credentials.0);
-        HttpRequest::new(Method::Put, action.sign_with_time(self.expiry, &now), &[])
+        HttpRequest::new(Method::Put, action.sign_with_time(self.expiry, &now), Vec::new())
     }
 }
 
@@ -231,6 +231,18 @@ impl S3Client {
 #[must_use]
 pub fn content_md5(body: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Md5::digest(body))
+}
+
+/// Lowercase hex of the body's MD5: what S3 returns as the `ETag` of a single PUT.
+#[must_use]
+pub fn md5_hex(body: &[u8]) -> String {
+    Md5::digest(body)
+        .iter()
+        .fold(String::with_capacity(32), |mut s, b| {
+            s.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
+            s.push(char::from_digit(u32::from(b & 15), 16).unwrap_or('0'));
+            s
+        })
 }
 
 /// What to do after a failed request.
@@ -242,11 +254,15 @@ pub enum FailureKind {
     ClockSkew,
     /// `BadDigest`: the body was damaged in transit; re-read it and retry.
     BadDigest,
-    /// Credentials, permissions or bucket are wrong: keep the data, stop retrying, and
-    /// tell the operator (SignatureDoesNotMatch, InvalidAccessKeyId, AccessDenied,
-    /// NoSuchBucket...).
+    /// A 2xx that does not prove the object is stored: no `ETag`, or one that is not
+    /// the body's MD5 (a captive portal, a proxy's page). Retry with backoff.
+    Unconfirmed,
+    /// Credentials, permissions, bucket or endpoint are wrong, or the reply is not
+    /// S3's at all (a 4xx without an S3 error document, 404, 405, a proxy's 413): keep
+    /// the data, pause uploads, and tell the operator.
     Refused,
-    /// Any other 4xx: this object will never be accepted as it is.
+    /// S3 itself refuses this file as a file (`EntityTooLarge`, `KeyTooLongError`...):
+    /// it will never be accepted as it is. The only kind that quarantines.
     Rejected,
 }
 
@@ -285,7 +301,8 @@ impl std::error::Error for S3Failure {}
 /// Result of a PUT.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PutOutcome {
-    /// 2xx: the object is stored (its Content-MD5 was verified by S3).
+    /// 2xx with the body's MD5 as `ETag` (or `ETag` checking off): the object is
+    /// stored (its Content-MD5 was verified by S3).
     Stored {
         /// The object's `ETag`, if returned.
         etag: Option<String>,
@@ -306,12 +323,13 @@ pub fn check_response(response: &HttpResponse) -> std::result::Result<(), S3Fail
     let doc = ErrorDocument::parse(body);
     let code = doc
         .code
+        .clone()
         .unwrap_or_else(|| format!("HTTP {}", response.status));
     let server_date = response
         .header("date")
         .and_then(|d| jiff::fmt::rfc2822::parse(d).ok())
         .map(|z| z.timestamp());
-    let kind = classify(response.status, &code);
+    let kind = classify(response.status, &code, doc.code.is_some());
     Err(S3Failure {
         status: response.status,
         request_id: doc
@@ -324,20 +342,46 @@ pub fn check_response(response: &HttpResponse) -> std::result::Result<(), S3Fail
     })
 }
 
-/// Interprets the response to a PUT.
+/// Interprets the response to a PUT. With `expected_etag` (the body's [`md5_hex`]),
+/// a 2xx only counts as stored if its `ETag` equals it: S3 returns the MD5 of a
+/// single-part upload's body, while a captive portal or a misconfigured proxy answers
+/// 200 with no or another `ETag`. Pass `None` for stores whose ETags are not MD5s.
 #[must_use]
-pub fn interpret_put(response: &HttpResponse) -> PutOutcome {
-    match check_response(response) {
-        Ok(()) => PutOutcome::Stored {
-            etag: response
-                .header("etag")
-                .map(|e| e.trim_matches('"').to_owned()),
-        },
-        Err(f) => PutOutcome::Failed(f),
+pub fn interpret_put(response: &HttpResponse, expected_etag: Option<&str>) -> PutOutcome {
+    if let Err(f) = check_response(response) {
+        return PutOutcome::Failed(f);
     }
+    let etag = response
+        .header("etag")
+        .map(|e| e.trim().trim_start_matches("W/").trim_matches('"').to_owned());
+    let Some(expected) = expected_etag else {
+        return PutOutcome::Stored { etag };
+    };
+    let problem = match &etag {
+        Some(e) if e.eq_ignore_ascii_case(expected) => return PutOutcome::Stored { etag },
+        Some(e) => format!(
+            "the reply's ETag {:?} is not the MD5 of the body sent ({expected})",
+            e.chars().take(64).collect::<String>()
+        ),
+        None => "the reply has no ETag".to_owned(),
+    };
+    PutOutcome::Failed(S3Failure {
+        status: response.status,
+        code: if etag.is_some() {
+            "ETagMismatch".into()
+        } else {
+            "MissingETag".into()
+        },
+        message: Some(format!(
+            "{problem}: not counted as stored (a proxy or portal, not S3?); use --no-etag-check for stores whose ETags are not MD5s"
+        )),
+        request_id: response.header("x-amz-request-id").map(str::to_owned),
+        server_date: None,
+        kind: FailureKind::Unconfirmed,
+    })
 }
 
-fn classify(status: u16, code: &str) -> FailureKind {
+fn classify(status: u16, code: &str, has_document: bool) -> FailureKind {
     match code {
         "RequestTimeTooSkewed" => FailureKind::ClockSkew,
         "BadDigest" | "InvalidDigest" => FailureKind::BadDigest,
@@ -359,13 +403,19 @@ fn classify(status: u16, code: &str) -> FailureKind {
         | "AllAccessDisabled"
         | "AccountProblem"
         | "InvalidBucketName" => FailureKind::Refused,
+        // S3 refuses the file itself; nothing about the configuration would change that.
+        "EntityTooLarge" | "EntityTooSmall" | "KeyTooLongError" | "InvalidObjectName"
+            if has_document && (400..500).contains(&status) =>
+        {
+            FailureKind::Rejected
+        }
         _ => match status {
-            401 | 403 => FailureKind::Refused,
             408 | 429 => FailureKind::Transient,
             s if s >= 500 => FailureKind::Transient,
-            // 3xx without a known code: a wrong endpoint or region, a configuration problem.
-            s if s < 400 => FailureKind::Refused,
-            _ => FailureKind::Rejected,
+            // Everything else (3xx, 4xx with an unknown code or no S3 document at all:
+            // a proxy, a wrong endpoint, 404, 405, 413) is a configuration problem until
+            // shown otherwise: pause and keep the data, never quarantine it.
+            _ => FailureKind::Refused,
         },
     }
 }
@@ -469,7 +519,7 @@ mod tests {
     #[test]
     fn put_is_presigned_with_signed_content_md5_and_length() {
         let body = b"hello parquet";
-        let req = client(false).put_object("station=s/data_0000.parquet", body, now());
+        let req = client(false).put_object("station=s/data_0000.parquet", body.to_vec(), now());
         assert_eq!(req.method, Method::Put);
         assert_eq!(req.header("content-length"), Some("13"));
         assert_eq!(req.header("content-md5"), Some(content_md5(body).as_str()));
@@ -489,9 +539,9 @@ mod tests {
         );
         assert!(!url.contains(SECRET));
         // Deterministic: same inputs, same signature; another body, another signature.
-        let again = client(false).put_object("station=s/data_0000.parquet", body, now());
+        let again = client(false).put_object("station=s/data_0000.parquet", body.to_vec(), now());
         assert_eq!(again.url, req.url);
-        let other = client(false).put_object("station=s/data_0000.parquet", b"other", now());
+        let other = client(false).put_object("station=s/data_0000.parquet", b"other".to_vec(), now());
         assert_ne!(other.url, req.url);
     }
 
@@ -507,7 +557,7 @@ mod tests {
         let cfg = S3Config::new("http://127.0.0.1:9000", "lake", "us-east-1", true).expect("valid");
         let c = S3Client::new(&cfg, Credentials::new(KEY, SECRET, Some("TOKEN/x".into())))
             .expect("client");
-        let req = c.put_object("k.parquet", b"x", now());
+        let req = c.put_object("k.parquet", b"x".to_vec(), now());
         assert!(
             req.url
                 .as_str()
@@ -563,7 +613,7 @@ mod tests {
     fn error_documents_become_typed_failures() {
         let xml = r#"<?xml version="1.0" encoding="UTF-8"?>
 <Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated does not match &amp; so on &#x21;</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>"#;
-        let PutOutcome::Failed(f) = interpret_put(&response(403, xml)) else {
+        let PutOutcome::Failed(f) = interpret_put(&response(403, xml), None) else {
             panic!("403 is a failure")
         };
         assert_eq!(f.code, "SignatureDoesNotMatch");
@@ -595,12 +645,26 @@ mod tests {
         assert_eq!(kind(403, "InvalidAccessKeyId"), FailureKind::Refused);
         assert_eq!(kind(404, "NoSuchBucket"), FailureKind::Refused);
         assert_eq!(kind(400, "EntityTooLarge"), FailureKind::Rejected);
+        assert_eq!(kind(400, "KeyTooLongError"), FailureKind::Rejected);
+        // An S3 code we do not know pauses, it never quarantines.
+        assert_eq!(kind(400, "InvalidArgument"), FailureKind::Refused);
+        assert_eq!(kind(404, "NoSuchKey"), FailureKind::Refused);
         let bare = |status| check_response(&response(status, "")).expect_err("failure");
         assert_eq!(bare(502).kind, FailureKind::Transient);
         assert_eq!(bare(502).code, "HTTP 502");
         assert_eq!(bare(429).kind, FailureKind::Transient);
         assert_eq!(bare(403).kind, FailureKind::Refused);
-        assert_eq!(bare(413).kind, FailureKind::Rejected);
+        // Not S3's replies: a proxy's or a wrong endpoint's 404, 405, 413, with or
+        // without an HTML page.
+        for status in [400, 404, 405, 413] {
+            assert_eq!(bare(status).kind, FailureKind::Refused, "{status}");
+            let html = check_response(&response(status, "<html><body><h1>404 Not Found</h1></body></html>"))
+                .expect_err("failure");
+            assert_eq!(html.kind, FailureKind::Refused, "{status} html");
+            assert_eq!(html.code, format!("HTTP {status}"));
+        }
+        // A page that merely mentions EntityTooLarge is not S3's document.
+        assert_eq!(bare(413).kind, FailureKind::Refused);
         assert_eq!(bare(403).request_id.as_deref(), Some("HDR-ID"));
     }
 
@@ -627,14 +691,37 @@ mod tests {
     }
 
     #[test]
-    fn success_carries_etag() {
-        let mut r = response(200, "");
-        r.headers.push(("ETag".into(), "\"abc\"".into()));
-        assert_eq!(
-            interpret_put(&r),
-            PutOutcome::Stored {
-                etag: Some("abc".into())
+    fn a_2xx_counts_as_stored_only_with_the_bodys_md5_as_etag() {
+        let body = b"parquet bytes";
+        let md5 = md5_hex(body);
+        assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+        let with_etag = |etag: Option<&str>, page: &str| {
+            let mut r = response(200, page);
+            if let Some(e) = etag {
+                r.headers.push(("ETag".into(), e.into()));
             }
+            r
+        };
+        let quoted = format!("\"{md5}\"");
+        assert_eq!(
+            interpret_put(&with_etag(Some(&quoted), ""), Some(&md5)),
+            PutOutcome::Stored { etag: Some(md5.clone()) }
         );
+        for (etag, code) in [
+            (None, "MissingETag"),
+            (Some("\"0123456789abcdef0123456789abcdef\""), "ETagMismatch"),
+        ] {
+            let PutOutcome::Failed(f) =
+                interpret_put(&with_etag(etag, "<html>Welcome to the hotel WiFi</html>"), Some(&md5))
+            else {
+                panic!("{etag:?} must not count as stored")
+            };
+            assert_eq!((f.kind, f.code.as_str()), (FailureKind::Unconfirmed, code));
+        }
+        // Opted out: any 2xx is stored.
+        assert!(matches!(
+            interpret_put(&with_etag(None, ""), None),
+            PutOutcome::Stored { etag: None }
+        ));
     }
 }

@@ -7,10 +7,19 @@
 //! or absent. An entry is removed only once S3 confirmed the upload. Entries that fail
 //! their check are moved to `quarantine/` with a `.reason` file, never deleted.
 //!
-//! A size limit can be set ([`Spool::set_limit`]). When a new file would exceed it, the
-//! **oldest** files are dropped to make room: after a long outage the most recent data
-//! is what an operator needs first, and the node never stops recording. Every dropped
-//! file is listed in `dropped.log` (key and size) and counted in [`SpoolStats`].
+//! A size limit can be set ([`Spool::set_limit`], at least [`MIN_LIMIT`]). When a new
+//! file would exceed it, the **oldest** files are dropped to make room: after a long
+//! outage the most recent data is what an operator needs first, and the node never stops
+//! recording. Every dropped file is listed in `dropped.log` (key and size), returned by
+//! [`Spool::push`] so the caller can warn, and counted in [`SpoolStats`].
+//!
+//! Sequence numbers never repeat within a spool directory, even after it was emptied:
+//! the next one is above every pending *and* quarantined entry, and a quarantined file
+//! never replaces another.
+//!
+//! One process per spool: [`SpoolLock`] takes an advisory lock on `lock` in the
+//! directory (on Linux and macOS); a second process is refused at once. Where the
+//! platform has no file locks (ESP-IDF's VFS) the single firmware task owns the spool.
 //!
 //! `std::fs` only: the same code runs on a PC and on LittleFS/FAT under ESP-IDF.
 //!
@@ -40,6 +49,9 @@ const EXTENSION: &str = "lks";
 const TMP_EXTENSION: &str = "tmp";
 const QUARANTINE: &str = "quarantine";
 const DROPPED_LOG: &str = "dropped.log";
+const LOCK_FILE: &str = "lock";
+/// Smallest spool limit accepted: room for several windows of any profile.
+pub const MIN_LIMIT: u64 = 64 * 1024;
 /// Longest key stored (S3's limit).
 const MAX_KEY: usize = 1024;
 
@@ -65,6 +77,57 @@ pub struct SpoolStats {
     pub dropped_files: u64,
     /// Their size, bytes.
     pub dropped_bytes: u64,
+}
+
+/// A file the size limit pushed out of the spool.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DroppedFile {
+    /// Its object key.
+    pub key: String,
+    /// Its size on storage, bytes.
+    pub bytes: u64,
+}
+
+/// Holds the spool directory's advisory lock for as long as it lives.
+#[derive(Debug)]
+pub struct SpoolLock {
+    _file: File,
+}
+
+impl SpoolLock {
+    /// Takes the lock of `dir` (created if needed) without waiting, and writes our
+    /// process id into the lock file for the message a second process gets.
+    ///
+    /// # Errors
+    /// [`Error::SpoolBusy`] if another process holds it; [`Error::Spool`] on IO failure.
+    pub fn acquire(dir: &Path) -> Result<Self> {
+        fs::create_dir_all(dir).map_err(|e| Error::spool("create", dir, e))?;
+        let path = dir.join(LOCK_FILE);
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::spool("open", &path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => {
+                let holder = fs::read_to_string(&path).unwrap_or_default();
+                return Err(Error::SpoolBusy {
+                    dir: dir.to_path_buf(),
+                    holder: holder.trim().to_owned(),
+                });
+            }
+            // No file locks on this platform (ESP-IDF): the single task owns the spool.
+            Err(fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {}
+            Err(fs::TryLockError::Error(e)) => return Err(Error::spool("lock", &path, e)),
+        }
+        file.set_len(0)
+            .and_then(|()| writeln!(file, "pid {}", std::process::id()))
+            .map_err(|e| Error::spool("write", &path, e))?;
+        Ok(Self { _file: file })
+    }
 }
 
 /// The spool directory.
@@ -99,7 +162,12 @@ impl Spool {
             fs::remove_file(&path).map_err(|e| Error::spool("remove", &path, e))?;
         }
         let pending = spool.pending()?;
-        spool.next_id = pending.last().map_or(1, |last| last + 1);
+        let quarantined = spool.quarantined_ids();
+        spool.next_id = pending
+            .last()
+            .copied()
+            .max(quarantined.iter().max().copied())
+            .map_or(1, |last| last + 1);
         for id in pending {
             spool.pending_bytes += spool.entry_size(id);
         }
@@ -119,8 +187,39 @@ impl Spool {
 
     /// Limits the bytes the spool may hold (`None`: no limit); see the module docs for
     /// what happens when it is full.
-    pub fn set_limit(&mut self, limit: Option<u64>) {
+    ///
+    /// # Errors
+    /// [`Error::Config`] (field `spool limit`) for a limit under [`MIN_LIMIT`].
+    pub fn set_limit(&mut self, limit: Option<u64>) -> Result<()> {
+        if let Some(l) = limit
+            && l < MIN_LIMIT
+        {
+            return Err(Error::config(
+                "spool limit",
+                format!("{l} bytes cannot hold a day of windows; give at least {MIN_LIMIT} (64K)"),
+            ));
+        }
         self.limit = limit;
+        Ok(())
+    }
+
+    /// Sequence numbers of quarantined entries (any name starting with digits).
+    fn quarantined_ids(&self) -> Vec<u64> {
+        let Ok(listing) = fs::read_dir(self.dir.join(QUARANTINE)) else {
+            return Vec::new();
+        };
+        listing
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name();
+                let digits: String = name
+                    .to_str()?
+                    .chars()
+                    .take_while(char::is_ascii_digit)
+                    .collect();
+                digits.parse().ok()
+            })
+            .collect()
     }
 
     /// Current counters.
@@ -138,13 +237,15 @@ impl Spool {
         fs::metadata(self.entry_path(id)).map_or(0, |m| m.len())
     }
 
-    /// Drops the oldest entries until `incoming` more bytes fit under the limit.
-    fn make_room(&mut self, incoming: u64) -> Result<()> {
+    /// Drops the oldest entries until `incoming` more bytes fit under the limit (the
+    /// incoming file itself is always kept).
+    fn make_room(&mut self, incoming: u64) -> Result<Vec<DroppedFile>> {
+        let mut dropped = Vec::new();
         let Some(limit) = self.limit else {
-            return Ok(());
+            return Ok(dropped);
         };
         if self.pending_bytes + incoming <= limit {
-            return Ok(());
+            return Ok(dropped);
         }
         for id in self.pending()? {
             if self.pending_bytes + incoming <= limit {
@@ -165,8 +266,9 @@ impl Spool {
             self.remove(id)?;
             self.dropped_files += 1;
             self.dropped_bytes += size;
+            dropped.push(DroppedFile { key, bytes: size });
         }
-        Ok(())
+        Ok(dropped)
     }
 
     /// The spool directory.
@@ -191,12 +293,13 @@ impl Spool {
         Ok(out)
     }
 
-    /// Stores a sealed file durably; returns its id.
+    /// Stores a sealed file durably; returns its id and the files the size limit
+    /// dropped to make room for it (oldest first).
     ///
     /// # Errors
     /// [`Error::Spool`] on any IO failure (disk full...); nothing partial stays behind.
     /// [`Error::Config`] if the key is longer than S3 allows.
-    pub fn push(&mut self, key: &str, body: &[u8]) -> Result<u64> {
+    pub fn push(&mut self, key: &str, body: &[u8]) -> Result<(u64, Vec<DroppedFile>)> {
         if key.is_empty() || key.len() > MAX_KEY {
             return Err(Error::config(
                 "key",
@@ -204,7 +307,7 @@ impl Spool {
             ));
         }
         let entry_len = (MAGIC.len() + 2 + key.len() + 4 + body.len() + 16) as u64;
-        self.make_room(entry_len)?;
+        let dropped = self.make_room(entry_len)?;
         let id = self.next_id;
         let tmp = self.dir.join(format!("{id:016}.{TMP_EXTENSION}"));
         let path = self.entry_path(id);
@@ -218,7 +321,7 @@ impl Spool {
         result?;
         self.next_id += 1;
         self.pending_bytes += entry_len;
-        Ok(id)
+        Ok((id, dropped))
     }
 
     /// Ids of the entries waiting for upload, oldest first.
@@ -263,7 +366,7 @@ impl Spool {
     }
 
     /// Moves an entry to `quarantine/` with a `.reason` file beside it; returns its
-    /// new path.
+    /// new path. An existing quarantined file is never replaced.
     ///
     /// # Errors
     /// [`Error::Spool`] if the move fails.
@@ -271,8 +374,16 @@ impl Spool {
         let qdir = self.dir.join(QUARANTINE);
         fs::create_dir_all(&qdir).map_err(|e| Error::spool("create", &qdir, e))?;
         let from = self.entry_path(id);
-        let to = qdir.join(format!("{id:016}.{EXTENSION}"));
-        let why = qdir.join(format!("{id:016}.reason"));
+        let mut name = format!("{id:016}");
+        let mut n = 1;
+        while qdir.join(format!("{name}.{EXTENSION}")).exists()
+            || qdir.join(format!("{name}.reason")).exists()
+        {
+            name = format!("{id:016}-{n}");
+            n += 1;
+        }
+        let to = qdir.join(format!("{name}.{EXTENSION}"));
+        let why = qdir.join(format!("{name}.reason"));
         self.pending_bytes = self.pending_bytes.saturating_sub(self.entry_size(id));
         fs::write(&why, format!("{reason}\n")).map_err(|e| Error::spool("write", &why, e))?;
         fs::rename(&from, &to).map_err(|e| Error::spool("quarantine", &from, e))?;
@@ -357,15 +468,15 @@ mod tests {
     fn entries_survive_reopen_in_order() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut s = Spool::open(dir.path()).expect("open");
-        let a = s.push("k/a.parquet", b"aaa").expect("push");
-        let b = s.push("k/b.parquet", &vec![9u8; 100_000]).expect("push");
+        let a = s.push("k/a.parquet", b"aaa").expect("push").0;
+        let b = s.push("k/b.parquet", &vec![9u8; 100_000]).expect("push").0;
         assert!(a < b);
         drop(s);
         let mut s = Spool::open(dir.path()).expect("reopen");
         assert_eq!(s.pending().expect("list"), [a, b]);
         assert_eq!(s.read(b).expect("read").body.len(), 100_000);
         s.remove(a).expect("remove");
-        let c = s.push("k/c.parquet", b"c").expect("push");
+        let c = s.push("k/c.parquet", b"c").expect("push").0;
         assert!(c > b, "ids keep increasing after reopen");
         assert_eq!(s.pending().expect("list"), [b, c]);
     }
@@ -383,7 +494,7 @@ mod tests {
     fn any_damage_is_detected_and_quarantined_with_a_reason() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut s = Spool::open(dir.path()).expect("open");
-        let id = s.push("k/a.parquet", b"some parquet bytes").expect("push");
+        let id = s.push("k/a.parquet", b"some parquet bytes").expect("push").0;
         let path = s.entry_path(id);
         let good = fs::read(&path).expect("read");
         for i in 0..good.len() {
@@ -413,27 +524,77 @@ mod tests {
     fn a_full_spool_drops_the_oldest_files_and_counts_them() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut s = Spool::open(dir.path()).expect("open");
-        s.set_limit(Some(3_500));
+        assert!(s.set_limit(Some(MIN_LIMIT - 1)).is_err(), "smaller than a file");
+        s.set_limit(Some(MIN_LIMIT)).expect("limit");
+        let mut dropped = Vec::new();
         let ids: Vec<u64> = (0..5)
             .map(|i| {
-                s.push(&format!("k/{i}.parquet"), &[i as u8; 1000])
-                    .expect("push")
+                let (id, d) = s
+                    .push(&format!("k/{i}.parquet"), &[i as u8; 25_000])
+                    .expect("push");
+                dropped.extend(d);
+                id
             })
             .collect();
-        // Each entry is 1000 bytes plus ~41 of framing: three fit, two were dropped.
-        assert_eq!(s.pending().expect("list"), ids[2..]);
+        // Each entry is 25,000 bytes plus ~41 of framing: two fit, three were dropped,
+        // and push named each one.
+        assert_eq!(s.pending().expect("list"), ids[3..]);
+        let keys: Vec<&str> = dropped.iter().map(|d| d.key.as_str()).collect();
+        assert_eq!(keys, ["k/0.parquet", "k/1.parquet", "k/2.parquet"]);
         let st = s.stats();
-        assert_eq!((st.pending_files, st.dropped_files), (3, 2));
+        assert_eq!((st.pending_files, st.dropped_files), (2, 3));
         assert!(
-            st.pending_bytes <= 3_500 && st.dropped_bytes > 2_000,
+            st.pending_bytes <= MIN_LIMIT && st.dropped_bytes > 75_000,
             "{st:?}"
         );
         let log = fs::read_to_string(dir.path().join(DROPPED_LOG)).expect("log");
-        assert!(log.starts_with("k/0.parquet 104"), "{log}");
+        assert!(log.starts_with("k/0.parquet 2504"), "{log}");
         // The counters survive a restart.
         drop(s);
         let s = Spool::open(dir.path()).expect("reopen");
         assert_eq!(s.stats(), st);
+    }
+
+    #[test]
+    fn quarantine_never_overwrites_even_after_the_spool_was_emptied() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for round in 0..3 {
+            // Each round: a fresh process, an empty spool, one entry quarantined.
+            let mut s = Spool::open(dir.path()).expect("open");
+            assert!(s.pending().expect("list").is_empty());
+            let (id, _) = s
+                .push(&format!("k/{round}.parquet"), b"x")
+                .expect("push");
+            s.quarantine(id, &format!("round {round}"))
+                .expect("quarantine");
+        }
+        let q = dir.path().join(QUARANTINE);
+        let mut reasons: Vec<String> = fs::read_dir(&q)
+            .expect("list")
+            .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "reason"))
+            .map(|e| fs::read_to_string(e.path()).expect("read"))
+            .collect();
+        reasons.sort();
+        assert_eq!(reasons, ["round 0\n", "round 1\n", "round 2\n"]);
+        // Even a clash by name (an entry pushed with a reused id) gets a new name.
+        let mut s = Spool::open(dir.path()).expect("open");
+        let (id, _) = s.push("k/x.parquet", b"y").expect("push");
+        assert!(id > 3, "ids stay above quarantined ones: {id}");
+        fs::copy(s.entry_path(id), q.join(format!("{id:016}.lks"))).expect("plant");
+        let moved = s.quarantine(id, "clash").expect("quarantine");
+        assert!(moved.to_string_lossy().ends_with("-1.lks"), "{}", moved.display());
+    }
+
+    #[test]
+    fn a_second_lock_on_one_spool_is_refused_at_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let held = SpoolLock::acquire(dir.path()).expect("first");
+        let err = SpoolLock::acquire(dir.path()).expect_err("second");
+        assert!(matches!(err, Error::SpoolBusy { .. }), "{err}");
+        assert!(err.to_string().contains(&format!("pid {}", std::process::id())), "{err}");
+        drop(held);
+        SpoolLock::acquire(dir.path()).expect("free again");
     }
 
     #[test]

@@ -37,9 +37,10 @@ impl Method {
     }
 }
 
-/// A complete request, ready to send.
+/// A complete request, ready to send. It owns its body, so that an adapter can hand it
+/// to an upload thread while sampling goes on.
 #[derive(Debug, Clone)]
-pub struct HttpRequest<'a> {
+pub struct HttpRequest {
     /// Method.
     pub method: Method,
     /// Full URL including the presigned query (contains the signature: do not log it
@@ -48,13 +49,13 @@ pub struct HttpRequest<'a> {
     /// Headers to send exactly as given; names are lowercase.
     pub headers: Vec<(&'static str, String)>,
     /// The body; `Content-Length` in `headers` always equals its length.
-    pub body: &'a [u8],
+    pub body: Vec<u8>,
 }
 
-impl<'a> HttpRequest<'a> {
+impl HttpRequest {
     /// A request whose headers start with `content-length` for `body`.
     #[must_use]
-    pub fn new(method: Method, url: Url, body: &'a [u8]) -> Self {
+    pub fn new(method: Method, url: Url, body: Vec<u8>) -> Self {
         Self {
             method,
             url,
@@ -64,7 +65,7 @@ impl<'a> HttpRequest<'a> {
     }
 
     /// The body split into the writes a transport should make (each <= [`MAX_WRITE`]).
-    pub fn body_writes(&self) -> impl Iterator<Item = &'a [u8]> {
+    pub fn body_writes(&self) -> impl Iterator<Item = &[u8]> {
         self.body.chunks(MAX_WRITE)
     }
 
@@ -140,7 +141,7 @@ pub trait Transport {
     ///
     /// # Errors
     /// [`TransportError`] when no response could be obtained.
-    fn send(&mut self, request: &HttpRequest<'_>) -> Result<HttpResponse, TransportError>;
+    fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, TransportError>;
 }
 
 #[cfg(test)]
@@ -151,7 +152,7 @@ mod tests {
     fn new_request_carries_content_length_and_splits_writes() {
         let body = vec![7u8; 20_000];
         let url = Url::parse("http://127.0.0.1:9/b/k?X-Amz-Signature=abc").expect("url");
-        let req = HttpRequest::new(Method::Put, url, &body);
+        let req = HttpRequest::new(Method::Put, url, body);
         assert_eq!(req.header("content-length"), Some("20000"));
         let writes: Vec<usize> = req.body_writes().map(<[u8]>::len).collect();
         assert_eq!(writes, [8192, 8192, 3616]);

@@ -10,19 +10,22 @@ use std::time::{Duration, Instant};
 
 use lakenode::clock::{SystemClock, WallClock};
 use lakenode::layout::{StationId, rfc3339};
-use lakenode::node::{Node, NodeConfig, Uploader};
 use lakenode::s3::{Credentials, S3Client, S3Config, check_response};
 use lakenode::sim::{Simulator, mix64};
 use lakenode::transport::Transport as _;
+use lakenode::{BatchEnd, Station, StationConfig, ThreadLink, run_batch};
 use lakenode_embedded_s3::{EmbeddedS3, ServerConfig};
 use tracing::info;
 
 use crate::DemoArgs;
-use crate::commands::run::{default_start, jitter_seed, parse_start, simulate_virtual};
+use crate::commands::run::{default_start, parse_start};
 use crate::error::{CliError, CliResult};
-use crate::pipeline::Pipeline;
+use crate::host::{HostAdapter, UPLOAD_STACK, with_progress};
 use crate::readback;
 use crate::transport::UreqTransport;
+
+/// How long the demo keeps retrying a failing upload before it reports the failure.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
 
 /// The bucket the demo writes into.
 pub const BUCKET: &str = "lakenode";
@@ -102,22 +105,36 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
     for i in 0..args.stations {
         let station = station_id(args.seed, i, start)?;
         let sim = Simulator::new(mix64(args.seed.wrapping_add(u64::from(i))));
-        let config = NodeConfig {
+        let config = StationConfig {
             profile,
             spec,
-            ..NodeConfig::new(station.clone())
+            ..StationConfig::new(station.clone(), client.clone())
         };
-        let node = Node::open(config, &data_dir.join("spool").join(station.as_str()))?;
-        let uploader = Uploader::new(client.clone(), 6, jitter_seed(&station));
-        let mut pipeline = Pipeline::new(node, uploader, transport.clone()).quiet_uploads();
-        simulate_virtual(&mut pipeline, &sim, spec, start, samples, station.as_str())?;
-        let stats = pipeline.finish()?;
+        let mut node = Station::open(config, &data_dir.join("spool").join(station.as_str()))?;
+        let mut adapter = HostAdapter::new(None).quiet();
+        let mut link = ThreadLink::spawn(transport.clone(), UPLOAD_STACK)
+            .map_err(|e| CliError::Verify(format!("cannot start the upload thread: {e}")))?;
+        let interval = spec.interval_ms();
+        let input = (0..samples).map(|i| sim.sample_at(start + i * interval));
+        let input = with_progress(input, samples, station.as_str());
+        match run_batch(&mut node, input, &mut adapter, &mut link, GIVE_UP_AFTER)? {
+            BatchEnd::Delivered => {}
+            BatchEnd::Refused { key, failure } => return Err(CliError::Refused { key, failure }),
+            BatchEnd::GaveUp { pending, last } => {
+                return Err(CliError::Incomplete {
+                    pending,
+                    spool: node.recorder().spool().dir().to_path_buf(),
+                    reason: last,
+                });
+            }
+            BatchEnd::Stopped => return Err(CliError::Verify("stopped".into())),
+        }
         let result = verify_station(
             &client,
             &mut transport,
             &sim,
             &station,
-            &stats.delivered,
+            adapter.uploaded(),
             start,
             samples,
             spec.interval_ms(),
@@ -129,7 +146,7 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
         total.files += result.files;
         total.rows += result.rows;
         total.bytes += result.bytes;
-        retries += stats.retries;
+        retries += node.counters().failed_attempts;
         stations.push(station);
     }
     server.stop();
@@ -201,30 +218,28 @@ fn verify_station(
     transport: &mut UreqTransport,
     sim: &Simulator,
     station: &StationId,
-    delivered: &[lakenode::node::Delivered],
+    delivered: &[(String, usize)],
     start_ms: i64,
     samples: i64,
     interval_ms: i64,
 ) -> CliResult<StationResult> {
     let mut seen = BTreeSet::new();
     let mut bytes = 0;
-    for d in delivered {
+    for (key, uploaded) in delivered {
         let response = transport
-            .send(&client.get_object(&d.key, SystemClock.now()))
-            .map_err(|e| CliError::Verify(format!("downloading {}: {e}", d.key)))?;
+            .send(&client.get_object(key, SystemClock.now()))
+            .map_err(|e| CliError::Verify(format!("downloading {key}: {e}")))?;
         check_response(&response)
-            .map_err(|f| CliError::Verify(format!("downloading {}: {f}", d.key)))?;
-        if response.body.len() != d.bytes {
+            .map_err(|f| CliError::Verify(format!("downloading {key}: {f}")))?;
+        if response.body.len() != *uploaded {
             return Err(CliError::Verify(format!(
-                "{} is {} bytes in S3 but {} were uploaded",
-                d.key,
+                "{key} is {} bytes in S3 but {uploaded} were uploaded",
                 response.body.len(),
-                d.bytes
             )));
         }
         bytes += response.body.len();
         let file = readback::decode(response.body)
-            .map_err(|e| CliError::Verify(format!("{}: {e}", d.key)))?;
+            .map_err(|e| CliError::Verify(format!("{key}: {e}")))?;
         let station_field = format!("\"station\":\"{station}\"");
         let names_station = file
             .key_values
@@ -232,15 +247,13 @@ fn verify_station(
             .any(|(k, v)| k == lakenode::encode::META_KEY && v.contains(&station_field));
         if !names_station {
             return Err(CliError::Verify(format!(
-                "{}: footer does not name station {station}",
-                d.key
+                "{key}: footer does not name station {station}"
             )));
         }
         for got in &file.samples {
             if !seen.insert(got.timestamp_ms) {
                 return Err(CliError::Verify(format!(
-                    "{}: timestamp {} appears twice",
-                    d.key,
+                    "{key}: timestamp {} appears twice",
                     rfc3339(got.timestamp_ms)
                 )));
             }
@@ -248,8 +261,7 @@ fn verify_station(
             for &m in &file.columns {
                 if got.count(m) != want.count(m) {
                     return Err(CliError::Verify(format!(
-                        "{}: {m} at {} is {:?}, sampled {:?}",
-                        d.key,
+                        "{key}: {m} at {} is {:?}, sampled {:?}",
                         rfc3339(got.timestamp_ms),
                         got.value(m),
                         want.value(m)

@@ -5,17 +5,17 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use lakenode::clock::{SystemClock, WallClock};
+use lakenode::clock::{FUTURE_TOLERANCE, SystemClock, WallClock};
 use lakenode::layout::{StationId, rfc3339};
-use lakenode::node::{Node, NodeConfig, Uploader};
 use lakenode::s3::S3Client;
 use lakenode::schema::Schema;
-use lakenode::sim::{Simulator, mix64};
+use lakenode::sim::Simulator;
 use lakenode::window::WindowSpec;
+use lakenode::{BatchEnd, Station, StationConfig, ThreadLink, run_batch, run_live};
 use tracing::info;
 
 use crate::error::{CliError, CliResult};
-use crate::pipeline::{Pipeline, Stats};
+use crate::host::{HostAdapter, UPLOAD_STACK, with_progress};
 use crate::transport::{UreqTransport, is_loopback};
 use crate::{RunArgs, credentials};
 
@@ -39,47 +39,6 @@ pub fn default_start(spec: WindowSpec, duration: Duration) -> i64 {
     let now = SystemClock.now().as_millisecond();
     let ms = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
     spec.window_start(now).saturating_sub(ms)
-}
-
-/// A per-station seed for retry jitter, so stations do not retry in lockstep.
-#[must_use]
-pub fn jitter_seed(station: &StationId) -> u64 {
-    station
-        .as_str()
-        .bytes()
-        .fold(0, |h, b| mix64(h ^ u64::from(b)))
-}
-
-/// Simulates `samples` samples from `start_ms` as fast as possible, printing progress
-/// every few seconds on long runs.
-///
-/// # Errors
-/// As [`Pipeline::record`].
-pub fn simulate_virtual(
-    pipeline: &mut Pipeline,
-    sim: &Simulator,
-    spec: WindowSpec,
-    start_ms: i64,
-    samples: i64,
-    label: &str,
-) -> CliResult<()> {
-    let started = Instant::now();
-    let mut last_report = started;
-    for i in 0..samples {
-        pipeline.record(sim.sample_at(start_ms + i * spec.interval_ms()))?;
-        if last_report.elapsed() >= Duration::from_secs(2) {
-            last_report = Instant::now();
-            #[allow(clippy::cast_precision_loss)]
-            let pct = (i + 1) as f64 * 100.0 / samples as f64;
-            eprintln!(
-                "progress: {label}: {}/{} samples ({pct:.0}%), virtual time {}",
-                i + 1,
-                samples,
-                rfc3339(start_ms + i * spec.interval_ms())
-            );
-        }
-    }
-    Ok(())
 }
 
 /// Runs `lakenode run`.
@@ -123,39 +82,38 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
         (None, None) => Schema::default(),
     };
 
-    let config = NodeConfig {
+    let config = StationConfig {
         prefix,
         schema,
         profile,
         spec,
-        ..NodeConfig::new(station.clone())
+        spool_limit: args.spool_limit,
+        health: args.health,
+        verify_etag: !args.no_etag_check,
+        ..StationConfig::new(station.clone(), client)
     };
-    let mut node = Node::open(config, &args.spool)?;
-    node.spool_mut().set_limit(args.spool_limit);
-    if let Some(t) = node.last_recorded() {
+    let mut node = Station::open(config, &args.spool)?;
+    let last_recorded = node.recorder().last_recorded();
+    if let Some(t) = last_recorded {
         info!(
-            replayed = node.replayed(),
-            pending = node.spool().stats().pending_files,
+            replayed = node.recorder().replayed(),
+            pending = node.recorder().spool().stats().pending_files,
             "resuming: samples up to {} are recorded",
             rfc3339(t)
         );
     }
-    let mut uploader = Uploader::new(client, args.max_attempts, jitter_seed(&station));
-    if args.simulate.is_some() && args.duration.is_none() {
-        // Real time: a backlog drains a few files per sample, so sampling never stalls.
-        uploader = uploader.with_max_files_per_drain(4);
-    }
-    let mut pipeline =
-        Pipeline::new(node, uploader, UreqTransport::new(args.timeout)).with_health(args.health);
-    pipeline.resume()?;
+    let mut link = ThreadLink::spawn(UreqTransport::new(args.timeout), UPLOAD_STACK)
+        .map_err(|e| CliError::Usage(format!("cannot start the upload thread: {e}")))?;
+    let mut adapter = HostAdapter::new(args.simulate.map(Simulator::new));
 
     let started = Instant::now();
-    match (&csv, args.simulate) {
+    let end = match (&csv, args.simulate) {
         (Some(parsed), _) => {
+            refuse_older_csv(parsed, last_recorded, args)?;
             info!(rows = parsed.samples.len(), "uploading samples from CSV");
-            for s in &parsed.samples {
-                pipeline.record(*s)?;
-            }
+            let n = i64::try_from(parsed.samples.len()).unwrap_or(i64::MAX);
+            let samples = with_progress(parsed.samples.iter().copied(), n, station.as_str());
+            run_batch(&mut node, samples, &mut adapter, &mut link, args.give_up_after)?
         }
         (None, Some(seed)) => {
             let sim = Simulator::new(seed);
@@ -169,22 +127,81 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
                         / spec.interval_ms();
                     // Resume after the last durably recorded sample (a killed run
                     // started again with the same arguments).
-                    let first = match pipeline.node().last_recorded() {
+                    let first = match last_recorded {
                         Some(t) if t >= start => ((t - start) / spec.interval_ms() + 1).min(n),
                         _ => 0,
                     };
                     info!(%station, start = %rfc3339(start), samples = n, from = first, "simulating in virtual time");
-                    let from = start + first * spec.interval_ms();
-                    simulate_virtual(&mut pipeline, &sim, spec, from, n - first, station.as_str())?;
+                    let interval = spec.interval_ms();
+                    let samples = (first..n).map(|i| sim.sample_at(start + i * interval));
+                    let samples = with_progress(samples, n - first, station.as_str());
+                    run_batch(&mut node, samples, &mut adapter, &mut link, args.give_up_after)?
                 }
-                None => simulate_real_time(&mut pipeline, &sim, spec)?,
+                None => {
+                    info!(
+                        "sampling in real time every {} ms; stop with Ctrl-C",
+                        spec.interval_ms()
+                    );
+                    run_live(&mut node, &mut adapter, &mut link)?;
+                    BatchEnd::Stopped
+                }
             }
         }
         (None, None) => return Err(CliError::Usage("give --simulate SEED or --csv FILE".into())),
+    };
+    print_summary(&station, &node, started.elapsed());
+    outcome(end, &node)
+}
+
+/// A CSV that starts at or before the last sample this spool recorded would overlap
+/// (and overwrite) what is already in the lake, or be skipped sample by sample: refuse
+/// it before anything is recorded. (A recorded timeline far in the future is the
+/// product of a bad clock; the station closes it by itself.)
+fn refuse_older_csv(
+    parsed: &crate::csv_input::CsvSamples,
+    last_recorded: Option<i64>,
+    args: &RunArgs,
+) -> CliResult<()> {
+    let (Some(first), Some(last)) = (parsed.samples.first(), last_recorded) else {
+        return Ok(());
+    };
+    let ahead = SystemClock.now().as_millisecond() + FUTURE_TOLERANCE.as_millis() as i64;
+    if first.timestamp_ms <= last && last <= ahead {
+        return Err(CliError::Usage(format!(
+            "{}: its first sample ({}) is not after the last one this spool recorded ({}); \
+the spool {} continues one timeline. Import older or overlapping data with its own --spool",
+            args.csv.as_deref().map(Path::display).map_or_else(String::new, |d| d.to_string()),
+            rfc3339(first.timestamp_ms),
+            rfc3339(last),
+            args.spool.display()
+        )));
     }
-    let stats = pipeline.finish()?;
-    print_summary(&station, &stats, started.elapsed());
     Ok(())
+}
+
+/// The exit of a finished run: refused (3) before incomplete (4) before data lost (5).
+fn outcome(end: BatchEnd, node: &Station) -> CliResult<()> {
+    match end {
+        BatchEnd::Refused { key, failure } => Err(CliError::Refused { key, failure }),
+        BatchEnd::GaveUp { pending, last } => Err(CliError::Incomplete {
+            pending,
+            spool: node.recorder().spool().dir().to_path_buf(),
+            reason: last,
+        }),
+        BatchEnd::Delivered | BatchEnd::Stopped => {
+            let c = node.counters();
+            if c.lost_any() {
+                Err(CliError::DataLost(format!(
+                    "{} sample(s) skipped, {} file(s) dropped by the spool limit, {} quarantined (see the warnings above, the spool's dropped.log and quarantine/)",
+                    c.skipped_samples + c.unsynced_dropped,
+                    c.dropped_files,
+                    c.quarantined_files
+                )))
+            } else {
+                Ok(())
+            }
+        }
+    }
 }
 
 /// The start of a simulated run without `--start`: chosen once (the duration before
@@ -216,36 +233,24 @@ fn remembered_start(
     Ok(start)
 }
 
-/// Samples on the interval grid in real time until the process is stopped.
-fn simulate_real_time(pipeline: &mut Pipeline, sim: &Simulator, spec: WindowSpec) -> CliResult<()> {
-    info!(
-        "sampling in real time every {} ms; stop with Ctrl-C",
-        spec.interval_ms()
-    );
-    loop {
-        let now = SystemClock.now().as_millisecond();
-        let next = (now.div_euclid(spec.interval_ms()) + 1) * spec.interval_ms();
-        std::thread::sleep(Duration::from_millis(
-            u64::try_from(next - now).unwrap_or(0),
-        ));
-        pipeline.record(sim.sample_at(next))?;
-    }
-}
-
-fn print_summary(station: &StationId, stats: &Stats, wall: Duration) {
+fn print_summary(station: &StationId, node: &Station, wall: Duration) {
+    let c = node.counters();
+    let pending = node.recorder().spool().pending().map_or(0, |p| p.len());
     println!(
-        "station {station}: {} samples, {} files uploaded ({} bytes), {} retries, {} quarantined, {:.2} s",
-        stats.samples,
-        stats.delivered.len(),
-        stats.delivered_bytes(),
-        stats.retries,
-        stats.quarantined,
+        "station {station}: {} samples, {} files uploaded ({} bytes), {} failed attempts, {} quarantined, {} dropped, {} pending, {:.2} s",
+        c.samples,
+        c.uploaded_files,
+        c.uploaded_bytes,
+        c.failed_attempts,
+        c.quarantined_files,
+        c.dropped_files,
+        pending,
         wall.as_secs_f64()
     );
-    if stats.already_recorded > 0 {
+    if c.skipped_samples + c.unsynced_dropped > 0 {
         println!(
-            "  {} samples skipped: already recorded before",
-            stats.already_recorded
+            "  {} samples skipped (not after the previous one, or from an unset clock)",
+            c.skipped_samples + c.unsynced_dropped
         );
     }
 }

@@ -2,6 +2,7 @@
 //! example credentials, and the independent Python readers' check.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod fake_http;
 pub mod proxy;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,109 @@
+//! The host side of the core's adapter loop ([`lakenode::driver`]): the system clocks,
+//! simulated sensors, and the station's events as log lines. `run` and `demo` use it,
+//! so the demo exercises exactly what a deployed gateway runs.
+
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use lakenode::driver::Adapter;
+use lakenode::health::HealthRow;
+use lakenode::sim::Simulator;
+use lakenode::station::{Event, Level, Now};
+use lakenode::Sample;
+use tracing::{debug, error, info, warn};
+
+/// Stack of the upload thread on a PC (rustls handshakes need a few hundred KiB).
+pub const UPLOAD_STACK: usize = 2 << 20;
+
+/// A PC running a station: monotonic time since start, the system's UTC clock.
+pub struct HostAdapter {
+    started: Instant,
+    sim: Option<Simulator>,
+    quiet: bool,
+    uploaded: Vec<(String, usize)>,
+    collect_uploads: bool,
+}
+
+impl HostAdapter {
+    /// An adapter; `sim` reads simulated sensors in real time.
+    #[must_use]
+    pub fn new(sim: Option<Simulator>) -> Self {
+        Self {
+            started: Instant::now(),
+            sim,
+            quiet: false,
+            uploaded: Vec::new(),
+            collect_uploads: false,
+        }
+    }
+
+    /// Logs seals and uploads at debug level (the demo prints a summary) and keeps the
+    /// list of uploaded keys.
+    #[must_use]
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self.collect_uploads = true;
+        self
+    }
+
+    /// The objects S3 confirmed (key, bytes), when collecting.
+    #[must_use]
+    pub fn uploaded(&self) -> &[(String, usize)] {
+        &self.uploaded
+    }
+}
+
+impl Adapter for HostAdapter {
+    fn now(&mut self) -> Now {
+        let mono = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        Now::synced(mono, Timestamp::now())
+    }
+
+    fn read_sensors(&mut self, at: &Now) -> Sample {
+        let t = at.wall_ms().unwrap_or_default();
+        self.sim
+            .as_ref()
+            .map_or_else(|| Sample::new(t), |sim| sim.sample_at(t))
+    }
+
+    fn fill_health(&mut self, row: &mut HealthRow) {
+        "host".clone_into(&mut row.reset_reason);
+    }
+
+    fn on_event(&mut self, event: &Event) {
+        if let Event::Uploaded { key, bytes, .. } = event
+            && self.collect_uploads
+        {
+            self.uploaded.push((key.clone(), *bytes));
+        }
+        let routine = matches!(event, Event::Sealed { .. }) || (self.quiet && matches!(event, Event::Uploaded { .. }));
+        match event.level() {
+            _ if routine => debug!("{event}"),
+            Level::Info => info!("{event}"),
+            Level::Warn => warn!("{event}"),
+            Level::Error => error!("{event}"),
+        }
+    }
+}
+
+/// Wraps `samples` (`total` of them) to print progress for `label` every few seconds.
+pub fn with_progress<'a>(
+    samples: impl Iterator<Item = Sample> + 'a,
+    total: i64,
+    label: &'a str,
+) -> impl Iterator<Item = Sample> + 'a {
+    let mut last = Instant::now();
+    samples.enumerate().inspect(move |(i, s)| {
+        if last.elapsed() >= Duration::from_secs(2) {
+            last = Instant::now();
+            #[allow(clippy::cast_precision_loss)]
+            let pct = (*i + 1) as f64 * 100.0 / total.max(1) as f64;
+            eprintln!(
+                "progress: {label}: {}/{total} samples ({pct:.0}%), at {}",
+                i + 1,
+                lakenode::layout::rfc3339(s.timestamp_ms)
+            );
+        }
+    })
+    .map(|(_, s)| s)
+}

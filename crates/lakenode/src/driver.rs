@@ -1,0 +1,442 @@
+//! The adapter loop around a [`Station`], shared by the host CLI and the firmware: read
+//! the time, take a sample when one is due, hand out the request the station names,
+//! give it the reply, sleep until the next instant. Two shapes: [`run_live`] samples in
+//! real time until stopped; [`run_batch`] records dated samples (a CSV, a simulation) as
+//! fast as it can and then delivers, giving up after a bounded time.
+//!
+//! **Sampling never waits for S3.** Requests go to a [`Link`], which sends them on its
+//! own thread ([`ThreadLink`]); the loop waits for a reply only until the next sample is
+//! due. The spool is the queue between the two: a request that stalls to its timeout,
+//! or an endpoint down for days, delays uploads, never samples.
+//!
+//! ```no_run
+//! # fn platform() -> (impl lakenode::driver::Adapter, lakenode::station::Station, impl lakenode::transport::Transport + Send + 'static) { unimplemented!() }
+//! use lakenode::driver::{run_live, ThreadLink};
+//! let (mut adapter, mut station, transport) = platform();
+//! let mut link = ThreadLink::spawn(transport, 32 * 1024)?;
+//! run_live(&mut station, &mut adapter, &mut link)?; // returns when the adapter says stop
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::Result;
+use crate::health::HealthRow;
+use crate::s3::S3Failure;
+use crate::sample::Sample;
+use crate::station::{Delivery, Event, Now, Station};
+use crate::transport::{HttpRequest, HttpResponse, Transport, TransportError};
+
+/// A reply, or why none came.
+pub type Reply = std::result::Result<HttpResponse, TransportError>;
+
+/// The platform side of the loop: time, sensors, device health, logging, stopping.
+pub trait Adapter {
+    /// The time now. The monotonic part must be the clock the [`Link`] waits on.
+    fn now(&mut self) -> Now;
+    /// Reads the sensors for the sample due at `at` (its timestamp is set by the
+    /// station).
+    fn read_sensors(&mut self, at: &Now) -> Sample;
+    /// Adds the device's fields (heap, RSSI, sensor states, reset reason) to a health
+    /// row.
+    fn fill_health(&mut self, _row: &mut HealthRow) {}
+    /// Reports an event (log it).
+    fn on_event(&mut self, event: &Event);
+    /// Called on every turn of the loop (feed a watchdog here); `false` stops it.
+    fn keep_running(&mut self) -> bool {
+        true
+    }
+    /// Whether the network is up; no request is handed out while it is not.
+    fn online(&mut self) -> bool {
+        true
+    }
+}
+
+/// Sends requests without blocking the loop.
+pub trait Link {
+    /// Whether a request is out.
+    fn busy(&self) -> bool;
+    /// Starts sending `request` and returns at once.
+    fn start(&mut self, request: HttpRequest);
+    /// Waits up to `timeout` for the reply to the request out (just sleeps when none
+    /// is); returns it if it came.
+    fn wait(&mut self, timeout: Duration) -> Option<Reply>;
+}
+
+/// A [`Link`] over any blocking [`Transport`]: one worker thread sends, the loop goes on.
+#[derive(Debug)]
+pub struct ThreadLink {
+    requests: Sender<HttpRequest>,
+    replies: Receiver<Reply>,
+    busy: bool,
+}
+
+impl ThreadLink {
+    /// Starts the worker thread with a stack of `stack_size` bytes (the ESP32 needs it
+    /// set: TLS takes ~16 KiB; the host ignores small values).
+    ///
+    /// # Errors
+    /// If the thread cannot be started.
+    pub fn spawn<T: Transport + Send + 'static>(
+        mut transport: T,
+        stack_size: usize,
+    ) -> std::io::Result<Self> {
+        let (requests, inbox) = mpsc::channel::<HttpRequest>();
+        let (outbox, replies) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("lakenode-upload".into())
+            .stack_size(stack_size)
+            .spawn(move || {
+                for request in inbox {
+                    if outbox.send(transport.send(&request)).is_err() {
+                        break;
+                    }
+                }
+            })?;
+        Ok(Self {
+            requests,
+            replies,
+            busy: false,
+        })
+    }
+}
+
+impl Link for ThreadLink {
+    fn busy(&self) -> bool {
+        self.busy
+    }
+
+    fn start(&mut self, request: HttpRequest) {
+        self.busy = self.requests.send(request).is_ok();
+    }
+
+    fn wait(&mut self, timeout: Duration) -> Option<Reply> {
+        if !self.busy {
+            std::thread::sleep(timeout);
+            return None;
+        }
+        match self.replies.recv_timeout(timeout) {
+            Ok(reply) => {
+                self.busy = false;
+                Some(reply)
+            }
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => {
+                self.busy = false;
+                Some(Err(TransportError::Io("the upload thread stopped".into())))
+            }
+        }
+    }
+}
+
+/// Longest single wait of the loop, so that `keep_running` (a watchdog) is called often.
+const MAX_WAIT: Duration = Duration::from_secs(1);
+
+/// Hands out the request due now, if the link is free; gives the station any reply
+/// that is already there.
+fn pump(station: &mut Station, adapter: &mut impl Adapter, link: &mut impl Link) -> Result<()> {
+    if link.busy() {
+        if let Some(reply) = link.wait(Duration::ZERO) {
+            let now = adapter.now();
+            station.on_reply(&now, reply)?;
+        }
+    }
+    if !link.busy() && adapter.online() {
+        let now = adapter.now();
+        if let Some(request) = station.poll(&now)? {
+            link.start(request);
+        }
+    }
+    Ok(())
+}
+
+/// Passes the station's events to the adapter, and spools due health rows.
+fn report(station: &mut Station, adapter: &mut impl Adapter) -> Result<()> {
+    let now = adapter.now();
+    while let Some((start, mut row)) = station.take_health_row(&now) {
+        adapter.fill_health(&mut row);
+        station.spool_health(start, &row)?;
+    }
+    for event in station.events() {
+        adapter.on_event(&event);
+    }
+    Ok(())
+}
+
+/// How long to wait from `now`: until the earlier of `until_ms` and the station's next
+/// upload instant (if the link is free), at most [`MAX_WAIT`].
+fn wait_for(station: &Station, link: &impl Link, now: &Now, until_ms: Option<u64>) -> Duration {
+    let upload = if link.busy() { None } else { station.wake_at() };
+    let target = match (until_ms, upload) {
+        (Some(a), Some(b)) => a.min(b),
+        (a, b) => a.or(b).unwrap_or(u64::MAX),
+    };
+    Duration::from_millis(target.saturating_sub(now.mono_ms)).min(MAX_WAIT)
+}
+
+/// The next sample instant after `now`: on the UTC grid of `interval_ms` once the
+/// clock is synchronised, else `interval_ms` after `previous` on the monotonic clock.
+fn next_instant(now: &Now, previous: Option<&Now>, interval_ms: i64) -> Now {
+    let step = u64::try_from(interval_ms).unwrap_or(5_000);
+    match now.wall_ms() {
+        Some(wall) => {
+            let next = (wall.div_euclid(interval_ms) + 1) * interval_ms;
+            let ahead = u64::try_from(next - wall).unwrap_or(step);
+            Now::synced(
+                now.mono_ms + ahead,
+                Timestamp::from_millisecond(next).unwrap_or(Timestamp::UNIX_EPOCH),
+            )
+        }
+        None => Now {
+            mono_ms: previous.map_or(now.mono_ms, |p| p.mono_ms + step).max(now.mono_ms),
+            wall: None,
+        },
+    }
+}
+
+/// Samples in real time until [`Adapter::keep_running`] says stop, uploading in the
+/// background. Errors of the spool are reported as [`Event::Error`] and the loop goes
+/// on (a node must not stop over a full disk); it returns only when stopped.
+///
+/// # Errors
+/// None today; the `Result` is for adapters' `?`.
+pub fn run_live(
+    station: &mut Station,
+    adapter: &mut impl Adapter,
+    link: &mut impl Link,
+) -> Result<()> {
+    let interval = station.spec().interval_ms();
+    let now = adapter.now();
+    let mut due = next_instant(&now, None, interval);
+    while adapter.keep_running() {
+        let now = adapter.now();
+        if now.mono_ms >= due.mono_ms {
+            let sample = adapter.read_sensors(&due);
+            if let Err(e) = station.sample(&due, sample) {
+                adapter.on_event(&Event::Error {
+                    message: format!("sample not recorded: {e}"),
+                });
+            }
+            due = next_instant(&now, Some(&due), interval);
+        }
+        let step = pump(station, adapter, link).and_then(|()| report(station, adapter));
+        if let Err(e) = step {
+            adapter.on_event(&Event::Error {
+                message: format!("spool: {e}"),
+            });
+        }
+        let now = adapter.now();
+        if now.mono_ms < due.mono_ms {
+            let timeout = wait_for(station, link, &now, Some(due.mono_ms));
+            if let Some(reply) = link.wait(timeout) {
+                let now = adapter.now();
+                if let Err(e) = station.on_reply(&now, reply) {
+                    adapter.on_event(&Event::Error {
+                        message: format!("spool: {e}"),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How a [`run_batch`] ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchEnd {
+    /// Every file is in S3 and the spool is empty.
+    Delivered,
+    /// S3 refused the uploads (credentials, permissions, bucket, not S3); the data is
+    /// in the spool.
+    Refused {
+        /// The key refused.
+        key: String,
+        /// The refusal.
+        failure: Box<S3Failure>,
+    },
+    /// Uploads kept failing until the give-up time; the data is in the spool.
+    GaveUp {
+        /// Files left in the spool.
+        pending: usize,
+        /// The last failure.
+        last: String,
+    },
+    /// The adapter asked to stop before delivery ended.
+    Stopped,
+}
+
+/// Records `samples` (dated) as fast as possible while uploading in the background,
+/// then delivers what is spooled: until the spool is empty, S3 refuses, or no file has
+/// been confirmed for `give_up_after`.
+///
+/// # Errors
+/// Spool and encoding failures (a finite run stops on them; nothing is lost, the
+/// journal and spool keep what was recorded).
+pub fn run_batch(
+    station: &mut Station,
+    samples: impl IntoIterator<Item = Sample>,
+    adapter: &mut impl Adapter,
+    link: &mut impl Link,
+    give_up_after: Duration,
+) -> Result<BatchEnd> {
+    for sample in samples {
+        let now = adapter.now();
+        station.record(&now, sample)?;
+        pump(station, adapter, link)?;
+        report(station, adapter)?;
+        if !adapter.keep_running() {
+            return Ok(BatchEnd::Stopped);
+        }
+    }
+    let now = adapter.now();
+    station.finish_input(&now, give_up_after)?;
+    loop {
+        pump(station, adapter, link)?;
+        report(station, adapter)?;
+        match station.delivery() {
+            Delivery::Paused { key, failure, .. } => {
+                return Ok(BatchEnd::Refused {
+                    key,
+                    failure: Box::new(failure),
+                });
+            }
+            Delivery::GaveUp { last } => {
+                return Ok(BatchEnd::GaveUp {
+                    pending: station.recorder().spool().pending()?.len(),
+                    last,
+                });
+            }
+            Delivery::Waiting { .. } if station.is_drained()? => return Ok(BatchEnd::Delivered),
+            _ => {}
+        }
+        if !adapter.keep_running() {
+            return Ok(BatchEnd::Stopped);
+        }
+        let now = adapter.now();
+        let timeout = wait_for(station, link, &now, None);
+        if let Some(reply) = link.wait(timeout) {
+            let now = adapter.now();
+            station.on_reply(&now, reply)?;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::s3::{Credentials, S3Client, S3Config};
+    use crate::station::StationConfig;
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    /// 2026-12-01T00:00:00Z plus the fake monotonic clock.
+    const T0: i64 = 1_796_083_200_000;
+
+    /// A fake platform: time only moves when the link waits.
+    struct FakeAdapter {
+        mono: Rc<Cell<u64>>,
+        until: u64,
+        instants: Vec<u64>,
+    }
+
+    impl Adapter for FakeAdapter {
+        fn now(&mut self) -> Now {
+            let mono = self.mono.get();
+            Now::synced(
+                mono,
+                Timestamp::from_millisecond(T0 + i64::try_from(mono).unwrap_or(0)).expect("ts"),
+            )
+        }
+        fn read_sensors(&mut self, at: &Now) -> Sample {
+            self.instants.push(at.mono_ms);
+            crate::sim::Simulator::new(1).sample_at(0)
+        }
+        fn on_event(&mut self, _: &Event) {}
+        fn keep_running(&mut self) -> bool {
+            self.mono.get() < self.until
+        }
+    }
+
+    /// An endpoint where every request stalls `stall` and then times out (or, with a
+    /// zero stall, is refused at once).
+    struct StallingLink {
+        mono: Rc<Cell<u64>>,
+        stall: u64,
+        out_until: Option<u64>,
+        requests: u32,
+    }
+
+    impl Link for StallingLink {
+        fn busy(&self) -> bool {
+            self.out_until.is_some()
+        }
+        fn start(&mut self, _: HttpRequest) {
+            self.requests += 1;
+            self.out_until = Some(self.mono.get() + self.stall);
+        }
+        fn wait(&mut self, timeout: Duration) -> Option<Reply> {
+            let now = self.mono.get();
+            let step = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+            match self.out_until {
+                Some(end) if end <= now + step => {
+                    self.mono.set(end.max(now));
+                    self.out_until = None;
+                    Some(Err(TransportError::Timeout("no answer in 30 s".into())))
+                }
+                _ => {
+                    self.mono.set(now + step);
+                    None
+                }
+            }
+        }
+    }
+
+    fn station(dir: &std::path::Path, interval_ms: i64) -> Station {
+        let s3 = S3Config::new("http://127.0.0.1:1", "lake", "us-east-1", true).expect("cfg");
+        let client = S3Client::new(&s3, Credentials::new("AKIAIOSFODNN7EXAMPLE", "x", None)).expect("client");
+        let station = crate::layout::StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("id");
+        let spec = crate::window::WindowSpec::new(interval_ms, 60_000).expect("spec");
+        Station::open(StationConfig { spec, health: true, ..StationConfig::new(station, client) }, dir).expect("open")
+    }
+
+    #[test]
+    fn sampling_stays_on_cadence_while_every_request_stalls_to_its_timeout() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut st = station(dir.path(), 1_000);
+        let mono = Rc::new(Cell::new(0));
+        let hours = 2 * 3_600_000;
+        let mut adapter = FakeAdapter { mono: mono.clone(), until: hours, instants: Vec::new() };
+        let mut link = StallingLink { mono, stall: 30_000, out_until: None, requests: 0 };
+        run_live(&mut st, &mut adapter, &mut link).expect("run");
+        let gaps: Vec<u64> = adapter.instants.windows(2).map(|w| w[1] - w[0]).collect();
+        let worst = gaps.iter().copied().max().unwrap_or(0);
+        assert!(worst <= 1_500, "a gap of {worst} ms between samples at a 1 s interval");
+        assert!(adapter.instants.len() as u64 >= hours / 1_000 - 2, "{} samples", adapter.instants.len());
+        assert_eq!(st.counters().samples, adapter.instants.len() as u64);
+        // The endpoint was really tried, and failed, all along.
+        assert!(link.requests >= 20, "{} requests", link.requests);
+        assert_eq!(st.counters().uploaded_files, 0);
+        assert!(st.counters().failed_attempts >= 20);
+        // Every minute window (and its health row) waits in the spool.
+        assert!(st.recorder().spool().pending().expect("list").len() >= 2 * 119);
+    }
+
+    #[test]
+    fn a_batch_against_a_dead_endpoint_gives_up_after_the_bound() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut st = station(dir.path(), 5_000);
+        let mono = Rc::new(Cell::new(0));
+        let mut adapter = FakeAdapter { mono: mono.clone(), until: u64::MAX, instants: Vec::new() };
+        let mut link = StallingLink { mono: mono.clone(), stall: 0, out_until: None, requests: 0 };
+        let sim = crate::sim::Simulator::new(2);
+        // A day of samples: recorded whatever the endpoint does.
+        let samples = (0..17_280).map(|i| sim.sample_at(T0 - 86_400_000 + i * 5_000));
+        let end = run_batch(&mut st, samples, &mut adapter, &mut link, Duration::from_secs(120)).expect("run");
+        assert!(matches!(end, BatchEnd::GaveUp { pending, .. } if pending == 1_440 * 2), "{end:?}");
+        assert!(mono.get() <= 120_000, "gave up after {} ms", mono.get());
+        assert_eq!(st.counters().samples, 17_280);
+    }
+}
