@@ -5,11 +5,11 @@
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
+use lakenode::Sample;
 use lakenode::driver::Adapter;
 use lakenode::health::HealthRow;
 use lakenode::sim::Simulator;
 use lakenode::station::{Event, Level, Now};
-use lakenode::Sample;
 use tracing::{debug, error, info, warn};
 
 /// Stack of the upload thread on a PC (rustls handshakes need a few hundred KiB).
@@ -76,7 +76,8 @@ impl Adapter for HostAdapter {
         {
             self.uploaded.push((key.clone(), *bytes));
         }
-        let routine = matches!(event, Event::Sealed { .. }) || (self.quiet && matches!(event, Event::Uploaded { .. }));
+        let routine = matches!(event, Event::Sealed { .. })
+            || (self.quiet && matches!(event, Event::Uploaded { .. }));
         match event.level() {
             _ if routine => debug!("{event}"),
             Level::Info => info!("{event}"),
@@ -93,17 +94,19 @@ pub fn with_progress<'a>(
     label: &'a str,
 ) -> impl Iterator<Item = Sample> + 'a {
     let mut last = Instant::now();
-    samples.enumerate().inspect(move |(i, s)| {
-        if last.elapsed() >= Duration::from_secs(2) {
-            last = Instant::now();
-            #[allow(clippy::cast_precision_loss)]
-            let pct = (*i + 1) as f64 * 100.0 / total.max(1) as f64;
-            eprintln!(
-                "progress: {label}: {}/{total} samples ({pct:.0}%), at {}",
-                i + 1,
-                lakenode::layout::rfc3339(s.timestamp_ms)
-            );
-        }
-    })
-    .map(|(_, s)| s)
+    samples
+        .enumerate()
+        .inspect(move |(i, s)| {
+            if last.elapsed() >= Duration::from_secs(2) {
+                last = Instant::now();
+                #[allow(clippy::cast_precision_loss)]
+                let pct = (*i + 1) as f64 * 100.0 / total.max(1) as f64;
+                eprintln!(
+                    "progress: {label}: {}/{total} samples ({pct:.0}%), at {}",
+                    i + 1,
+                    lakenode::layout::rfc3339(s.timestamp_ms)
+                );
+            }
+        })
+        .map(|(_, s)| s)
 }

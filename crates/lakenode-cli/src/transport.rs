@@ -48,7 +48,9 @@ impl Transport for UreqTransport {
             builder = builder.header(*name, value.as_str());
         }
         let result = match request.method {
-            Method::Put => builder.body(request.body.as_slice()).map(|r| self.agent.run(r)),
+            Method::Put => builder
+                .body(request.body.as_slice())
+                .map(|r| self.agent.run(r)),
             Method::Get => builder.body(()).map(|r| self.agent.run(r)),
         };
         let mut response = result
@@ -203,8 +205,11 @@ mod tests {
         let client = client_for(&endpoint);
         // Larger than one 8 KiB write, so the body goes out in several pieces.
         let body: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
-        let request =
-            client.put_object("station=s/data_0000.parquet", body.clone(), jiff::Timestamp::now());
+        let request = client.put_object(
+            "station=s/data_0000.parquet",
+            body.clone(),
+            jiff::Timestamp::now(),
+        );
         let response = UreqTransport::new(Duration::from_secs(10))
             .send(&request)
             .expect("response");

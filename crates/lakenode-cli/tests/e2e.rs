@@ -413,7 +413,10 @@ fn a_skewed_clock_is_corrected_from_the_servers_date_and_the_upload_succeeds() {
         while let Some(request) = node.poll(&skewed()).unwrap() {
             attempts += 1;
             node.on_reply(&skewed(), transport.send(&request)).unwrap();
-            assert!(attempts <= 2, "skew {skew_min} min: not accepted after a correction");
+            assert!(
+                attempts <= 2,
+                "skew {skew_min} min: not accepted after a correction"
+            );
         }
         assert!(node.is_drained().unwrap(), "skew {skew_min} min");
         assert_eq!(

@@ -61,7 +61,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let samples = (0..180).map(|i| sim.sample_at(1_767_225_600_000 + i * 5_000));
     let mut link = ThreadLink::spawn(Accept, 32 * 1024)?;
     let mut host = Host(std::time::Instant::now());
-    let end = run_batch(&mut node, samples, &mut host, &mut link, std::time::Duration::from_secs(10))?;
+    let end = run_batch(
+        &mut node,
+        samples,
+        &mut host,
+        &mut link,
+        std::time::Duration::from_secs(10),
+    )?;
     assert_eq!(end, BatchEnd::Delivered);
     drop(node);
     std::fs::remove_dir_all(&dir)?;

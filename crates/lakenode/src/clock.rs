@@ -190,7 +190,12 @@ mod tests {
             Some(SignedDuration::from_mins(-40))
         );
         // A `Date` from 2001, from before this release, or days away: never.
-        for bad in ["2001-01-01T00:00:00Z", "2026-10-31T23:59:59Z", "2026-12-03T12:00:00Z", "2099-12-31T23:50:00Z"] {
+        for bad in [
+            "2001-01-01T00:00:00Z",
+            "2026-10-31T23:59:59Z",
+            "2026-12-03T12:00:00Z",
+            "2099-12-31T23:50:00Z",
+        ] {
             assert_eq!(bounded_correction(at(bad), ours), None, "{bad}");
         }
         assert!(

@@ -138,11 +138,11 @@ const MAX_WAIT: Duration = Duration::from_secs(1);
 /// Hands out the request due now, if the link is free; gives the station any reply
 /// that is already there.
 fn pump(station: &mut Station, adapter: &mut impl Adapter, link: &mut impl Link) -> Result<()> {
-    if link.busy() {
-        if let Some(reply) = link.wait(Duration::ZERO) {
-            let now = adapter.now();
-            station.on_reply(&now, reply)?;
-        }
+    if link.busy()
+        && let Some(reply) = link.wait(Duration::ZERO)
+    {
+        let now = adapter.now();
+        station.on_reply(&now, reply)?;
     }
     if !link.busy() && adapter.online() {
         let now = adapter.now();
@@ -191,7 +191,9 @@ fn next_instant(now: &Now, previous: Option<&Now>, interval_ms: i64) -> Now {
             )
         }
         None => Now {
-            mono_ms: previous.map_or(now.mono_ms, |p| p.mono_ms + step).max(now.mono_ms),
+            mono_ms: previous
+                .map_or(now.mono_ms, |p| p.mono_ms + step)
+                .max(now.mono_ms),
             wall: None,
         },
     }
@@ -396,10 +398,20 @@ mod tests {
 
     fn station(dir: &std::path::Path, interval_ms: i64) -> Station {
         let s3 = S3Config::new("http://127.0.0.1:1", "lake", "us-east-1", true).expect("cfg");
-        let client = S3Client::new(&s3, Credentials::new("AKIAIOSFODNN7EXAMPLE", "x", None)).expect("client");
-        let station = crate::layout::StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("id");
+        let client = S3Client::new(&s3, Credentials::new("AKIAIOSFODNN7EXAMPLE", "x", None))
+            .expect("client");
+        let station =
+            crate::layout::StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("id");
         let spec = crate::window::WindowSpec::new(interval_ms, 60_000).expect("spec");
-        Station::open(StationConfig { spec, health: true, ..StationConfig::new(station, client) }, dir).expect("open")
+        Station::open(
+            StationConfig {
+                spec,
+                health: true,
+                ..StationConfig::new(station, client)
+            },
+            dir,
+        )
+        .expect("open")
     }
 
     #[test]
@@ -408,13 +420,29 @@ mod tests {
         let mut st = station(dir.path(), 1_000);
         let mono = Rc::new(Cell::new(0));
         let hours = 2 * 3_600_000;
-        let mut adapter = FakeAdapter { mono: mono.clone(), until: hours, instants: Vec::new() };
-        let mut link = StallingLink { mono, stall: 30_000, out_until: None, requests: 0 };
+        let mut adapter = FakeAdapter {
+            mono: mono.clone(),
+            until: hours,
+            instants: Vec::new(),
+        };
+        let mut link = StallingLink {
+            mono,
+            stall: 30_000,
+            out_until: None,
+            requests: 0,
+        };
         run_live(&mut st, &mut adapter, &mut link).expect("run");
         let gaps: Vec<u64> = adapter.instants.windows(2).map(|w| w[1] - w[0]).collect();
         let worst = gaps.iter().copied().max().unwrap_or(0);
-        assert!(worst <= 1_500, "a gap of {worst} ms between samples at a 1 s interval");
-        assert!(adapter.instants.len() as u64 >= hours / 1_000 - 2, "{} samples", adapter.instants.len());
+        assert!(
+            worst <= 1_500,
+            "a gap of {worst} ms between samples at a 1 s interval"
+        );
+        assert!(
+            adapter.instants.len() as u64 >= hours / 1_000 - 2,
+            "{} samples",
+            adapter.instants.len()
+        );
         assert_eq!(st.counters().samples, adapter.instants.len() as u64);
         // The endpoint was really tried, and failed, all along.
         assert!(link.requests >= 20, "{} requests", link.requests);
@@ -429,13 +457,32 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut st = station(dir.path(), 5_000);
         let mono = Rc::new(Cell::new(0));
-        let mut adapter = FakeAdapter { mono: mono.clone(), until: u64::MAX, instants: Vec::new() };
-        let mut link = StallingLink { mono: mono.clone(), stall: 0, out_until: None, requests: 0 };
+        let mut adapter = FakeAdapter {
+            mono: mono.clone(),
+            until: u64::MAX,
+            instants: Vec::new(),
+        };
+        let mut link = StallingLink {
+            mono: mono.clone(),
+            stall: 0,
+            out_until: None,
+            requests: 0,
+        };
         let sim = crate::sim::Simulator::new(2);
         // A day of samples: recorded whatever the endpoint does.
         let samples = (0..17_280).map(|i| sim.sample_at(T0 - 86_400_000 + i * 5_000));
-        let end = run_batch(&mut st, samples, &mut adapter, &mut link, Duration::from_secs(120)).expect("run");
-        assert!(matches!(end, BatchEnd::GaveUp { pending, .. } if pending == 1_440 * 2), "{end:?}");
+        let end = run_batch(
+            &mut st,
+            samples,
+            &mut adapter,
+            &mut link,
+            Duration::from_secs(120),
+        )
+        .expect("run");
+        assert!(
+            matches!(end, BatchEnd::GaveUp { pending, .. } if pending == 1_440 * 2),
+            "{end:?}"
+        );
         assert!(mono.get() <= 120_000, "gave up after {} ms", mono.get());
         assert_eq!(st.counters().samples, 17_280);
     }

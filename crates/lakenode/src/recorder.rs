@@ -354,13 +354,21 @@ mod tests {
         let future = 4_102_444_200_000; // 2099-12-31T23:50:00Z
         let mut node = Recorder::open(test_station(), dir.path()).expect("open");
         for i in 0..10 {
-            node.record(sim.sample_at(future + i * 5_000)).expect("record");
+            node.record(sim.sample_at(future + i * 5_000))
+                .expect("record");
         }
         let t0 = 1_767_225_600_000;
-        assert!(matches!(node.record(sim.sample_at(t0)), Err(Error::OutOfOrder { .. })));
-        let sealed = node.reset_timeline().expect("reset").expect("the open window");
+        assert!(matches!(
+            node.record(sim.sample_at(t0)),
+            Err(Error::OutOfOrder { .. })
+        ));
+        let sealed = node
+            .reset_timeline()
+            .expect("reset")
+            .expect("the open window");
         assert_eq!(sealed.rows, 10);
-        node.record(sim.sample_at(t0)).expect("accepted after the reset");
+        node.record(sim.sample_at(t0))
+            .expect("accepted after the reset");
         drop(node);
         // The reset is durable: a restart does not bring the 2099 high-water mark back.
         let mut node = Recorder::open(test_station(), dir.path()).expect("reopen");

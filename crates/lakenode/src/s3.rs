@@ -216,14 +216,22 @@ impl S3Client {
     #[must_use]
     pub fn get_object(&self, key: &str, now: Timestamp) -> HttpRequest {
         let action = self.bucket.get_object(Some(&self.credentials.0), key);
-        HttpRequest::new(Method::Get, action.sign_with_time(self.expiry, &now), Vec::new())
+        HttpRequest::new(
+            Method::Get,
+            action.sign_with_time(self.expiry, &now),
+            Vec::new(),
+        )
     }
 
     /// A PUT that creates the bucket (empty body: the default location).
     #[must_use]
     pub fn create_bucket(&self, now: Timestamp) -> HttpRequest {
         let action = self.bucket.create_bucket(&self.credentials.0);
-        HttpRequest::new(Method::Put, action.sign_with_time(self.expiry, &now), Vec::new())
+        HttpRequest::new(
+            Method::Put,
+            action.sign_with_time(self.expiry, &now),
+            Vec::new(),
+        )
     }
 }
 
@@ -351,9 +359,12 @@ pub fn interpret_put(response: &HttpResponse, expected_etag: Option<&str>) -> Pu
     if let Err(f) = check_response(response) {
         return PutOutcome::Failed(f);
     }
-    let etag = response
-        .header("etag")
-        .map(|e| e.trim().trim_start_matches("W/").trim_matches('"').to_owned());
+    let etag = response.header("etag").map(|e| {
+        e.trim()
+            .trim_start_matches("W/")
+            .trim_matches('"')
+            .to_owned()
+    });
     let Some(expected) = expected_etag else {
         return PutOutcome::Stored { etag };
     };
@@ -541,7 +552,8 @@ mod tests {
         // Deterministic: same inputs, same signature; another body, another signature.
         let again = client(false).put_object("station=s/data_0000.parquet", body.to_vec(), now());
         assert_eq!(again.url, req.url);
-        let other = client(false).put_object("station=s/data_0000.parquet", b"other".to_vec(), now());
+        let other =
+            client(false).put_object("station=s/data_0000.parquet", b"other".to_vec(), now());
         assert_ne!(other.url, req.url);
     }
 
@@ -658,8 +670,11 @@ mod tests {
         // without an HTML page.
         for status in [400, 404, 405, 413] {
             assert_eq!(bare(status).kind, FailureKind::Refused, "{status}");
-            let html = check_response(&response(status, "<html><body><h1>404 Not Found</h1></body></html>"))
-                .expect_err("failure");
+            let html = check_response(&response(
+                status,
+                "<html><body><h1>404 Not Found</h1></body></html>",
+            ))
+            .expect_err("failure");
             assert_eq!(html.kind, FailureKind::Refused, "{status} html");
             assert_eq!(html.code, format!("HTTP {status}"));
         }
@@ -705,15 +720,18 @@ mod tests {
         let quoted = format!("\"{md5}\"");
         assert_eq!(
             interpret_put(&with_etag(Some(&quoted), ""), Some(&md5)),
-            PutOutcome::Stored { etag: Some(md5.clone()) }
+            PutOutcome::Stored {
+                etag: Some(md5.clone())
+            }
         );
         for (etag, code) in [
             (None, "MissingETag"),
             (Some("\"0123456789abcdef0123456789abcdef\""), "ETagMismatch"),
         ] {
-            let PutOutcome::Failed(f) =
-                interpret_put(&with_etag(etag, "<html>Welcome to the hotel WiFi</html>"), Some(&md5))
-            else {
+            let PutOutcome::Failed(f) = interpret_put(
+                &with_etag(etag, "<html>Welcome to the hotel WiFi</html>"),
+                Some(&md5),
+            ) else {
                 panic!("{etag:?} must not count as stored")
             };
             assert_eq!((f.kind, f.code.as_str()), (FailureKind::Unconfirmed, code));

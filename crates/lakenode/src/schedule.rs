@@ -109,7 +109,10 @@ impl RetryPolicy {
     #[must_use]
     pub fn delay(&self, attempt: u32) -> Duration {
         let n = attempt.saturating_sub(1).min(20);
-        let nominal = self.base.saturating_mul(1 << n).min(self.cap.max(self.base));
+        let nominal = self
+            .base
+            .saturating_mul(1 << n)
+            .min(self.cap.max(self.base));
         let draw = mix64(self.jitter_seed ^ mix64(u64::from(attempt)));
         // Fraction in [0, 1] from the top 24 bits.
         let frac = f64::from(u32::try_from(draw >> 40).unwrap_or(0)) / f64::from((1u32 << 24) - 1);
@@ -128,7 +131,8 @@ impl RetryPolicy {
         now_ms: u64,
         deadline_ms: Option<u64>,
     ) -> Decision {
-        let after = |d: Duration| now_ms.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let after =
+            |d: Duration| now_ms.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
         let retry = |attempt| {
             let at = after(self.delay(attempt));
             match deadline_ms {
@@ -163,9 +167,16 @@ mod tests {
         for attempt in 1..40u32 {
             let nominal = p.base.saturating_mul(1 << (attempt - 1).min(20)).min(p.cap);
             let d = p.delay(attempt);
-            assert!(d >= nominal / 2 && d <= nominal, "retry {attempt}: {d:?} vs {nominal:?}");
+            assert!(
+                d >= nominal / 2 && d <= nominal,
+                "retry {attempt}: {d:?} vs {nominal:?}"
+            );
         }
-        assert_eq!(p.delay(3), p.delay(3), "a pure function of seed and attempt");
+        assert_eq!(
+            p.delay(3),
+            p.delay(3),
+            "a pure function of seed and attempt"
+        );
     }
 
     #[test]
@@ -177,7 +188,11 @@ mod tests {
         assert_ne!(a.jitter_seed, b.jitter_seed);
         // A fleet of 100 stations after one outage: their first retries spread out.
         let mut firsts: Vec<u128> = (0..100)
-            .map(|i| RetryPolicy::for_station(&format!("0190f5c2-7a4e-7b3c-9d2e-{i:012}")).delay(4).as_millis())
+            .map(|i| {
+                RetryPolicy::for_station(&format!("0190f5c2-7a4e-7b3c-9d2e-{i:012}"))
+                    .delay(4)
+                    .as_millis()
+            })
             .collect();
         firsts.sort_unstable();
         firsts.dedup();
@@ -188,21 +203,43 @@ mod tests {
     fn each_fault_has_one_decision() {
         let p = RetryPolicy::new(1);
         assert_eq!(p.decide(Fault::Rejected, 1, 0, None), Decision::Quarantine);
-        assert_eq!(p.decide(Fault::Refused, 3, 1_000, None), Decision::PauseUntil(301_000));
+        assert_eq!(
+            p.decide(Fault::Refused, 3, 1_000, None),
+            Decision::PauseUntil(301_000)
+        );
         assert_eq!(p.decide(Fault::BadDigest, 1, 0, None), Decision::ResendNow);
-        assert_eq!(p.decide(Fault::ClockCorrected, 2, 0, None), Decision::ResendNow);
-        assert!(matches!(p.decide(Fault::BadDigest, 3, 0, None), Decision::RetryAt(t) if (500..=1_000).contains(&t)));
-        assert!(matches!(p.decide(Fault::Transient, 30, 0, None), Decision::RetryAt(t) if (150_000..=300_000).contains(&t)));
+        assert_eq!(
+            p.decide(Fault::ClockCorrected, 2, 0, None),
+            Decision::ResendNow
+        );
+        assert!(
+            matches!(p.decide(Fault::BadDigest, 3, 0, None), Decision::RetryAt(t) if (500..=1_000).contains(&t))
+        );
+        assert!(
+            matches!(p.decide(Fault::Transient, 30, 0, None), Decision::RetryAt(t) if (150_000..=300_000).contains(&t))
+        );
     }
 
     #[test]
     fn a_deadline_turns_a_late_retry_into_giving_up() {
         let p = RetryPolicy::new(1);
         // First retry within 1 s: fits a deadline 2 s away, not one 0.4 s away.
-        assert!(matches!(p.decide(Fault::Transient, 1, 0, Some(2_000)), Decision::RetryAt(_)));
-        assert_eq!(p.decide(Fault::Transient, 1, 0, Some(400)), Decision::GiveUp);
-        assert_eq!(p.decide(Fault::BadDigest, 1, 500, Some(400)), Decision::GiveUp);
+        assert!(matches!(
+            p.decide(Fault::Transient, 1, 0, Some(2_000)),
+            Decision::RetryAt(_)
+        ));
+        assert_eq!(
+            p.decide(Fault::Transient, 1, 0, Some(400)),
+            Decision::GiveUp
+        );
+        assert_eq!(
+            p.decide(Fault::BadDigest, 1, 500, Some(400)),
+            Decision::GiveUp
+        );
         // Pauses and quarantines do not depend on the deadline.
-        assert_eq!(p.decide(Fault::Refused, 1, 0, Some(1)), Decision::PauseUntil(300_000));
+        assert_eq!(
+            p.decide(Fault::Refused, 1, 0, Some(1)),
+            Decision::PauseUntil(300_000)
+        );
     }
 }

@@ -494,7 +494,10 @@ mod tests {
     fn any_damage_is_detected_and_quarantined_with_a_reason() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut s = Spool::open(dir.path()).expect("open");
-        let id = s.push("k/a.parquet", b"some parquet bytes").expect("push").0;
+        let id = s
+            .push("k/a.parquet", b"some parquet bytes")
+            .expect("push")
+            .0;
         let path = s.entry_path(id);
         let good = fs::read(&path).expect("read");
         for i in 0..good.len() {
@@ -524,7 +527,10 @@ mod tests {
     fn a_full_spool_drops_the_oldest_files_and_counts_them() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut s = Spool::open(dir.path()).expect("open");
-        assert!(s.set_limit(Some(MIN_LIMIT - 1)).is_err(), "smaller than a file");
+        assert!(
+            s.set_limit(Some(MIN_LIMIT - 1)).is_err(),
+            "smaller than a file"
+        );
         s.set_limit(Some(MIN_LIMIT)).expect("limit");
         let mut dropped = Vec::new();
         let ids: Vec<u64> = (0..5)
@@ -562,9 +568,7 @@ mod tests {
             // Each round: a fresh process, an empty spool, one entry quarantined.
             let mut s = Spool::open(dir.path()).expect("open");
             assert!(s.pending().expect("list").is_empty());
-            let (id, _) = s
-                .push(&format!("k/{round}.parquet"), b"x")
-                .expect("push");
+            let (id, _) = s.push(&format!("k/{round}.parquet"), b"x").expect("push");
             s.quarantine(id, &format!("round {round}"))
                 .expect("quarantine");
         }
@@ -583,7 +587,11 @@ mod tests {
         assert!(id > 3, "ids stay above quarantined ones: {id}");
         fs::copy(s.entry_path(id), q.join(format!("{id:016}.lks"))).expect("plant");
         let moved = s.quarantine(id, "clash").expect("quarantine");
-        assert!(moved.to_string_lossy().ends_with("-1.lks"), "{}", moved.display());
+        assert!(
+            moved.to_string_lossy().ends_with("-1.lks"),
+            "{}",
+            moved.display()
+        );
     }
 
     #[test]
@@ -592,7 +600,11 @@ mod tests {
         let held = SpoolLock::acquire(dir.path()).expect("first");
         let err = SpoolLock::acquire(dir.path()).expect_err("second");
         assert!(matches!(err, Error::SpoolBusy { .. }), "{err}");
-        assert!(err.to_string().contains(&format!("pid {}", std::process::id())), "{err}");
+        assert!(
+            err.to_string()
+                .contains(&format!("pid {}", std::process::id())),
+            "{err}"
+        );
         drop(held);
         SpoolLock::acquire(dir.path()).expect("free again");
     }

@@ -317,7 +317,10 @@ impl std::fmt::Display for Event {
                 "not correcting the signing clock to a reply's Date of {server}: before this release or more than 24 h from the node's clock"
             ),
             Self::Quarantined { key, reason } => {
-                write!(f, "quarantined {key}: {reason} (kept in the spool's quarantine/)")
+                write!(
+                    f,
+                    "quarantined {key}: {reason} (kept in the spool's quarantine/)"
+                )
             }
             Self::Dropped { key, bytes } => write!(
                 f,
@@ -326,7 +329,11 @@ impl std::fmt::Display for Event {
             Self::Skipped {
                 timestamp_ms,
                 reason,
-            } => write!(f, "sample at {} not recorded: {reason}", rfc3339(*timestamp_ms)),
+            } => write!(
+                f,
+                "sample at {} not recorded: {reason}",
+                rfc3339(*timestamp_ms)
+            ),
             Self::TimelineReset {
                 recorded_ms,
                 wall_ms,
@@ -336,10 +343,9 @@ impl std::fmt::Display for Event {
                 rfc3339(*recorded_ms),
                 rfc3339(*wall_ms)
             ),
-            Self::GaveUp { pending, last } => write!(
-                f,
-                "giving up: {pending} file(s) stay in the spool ({last})"
-            ),
+            Self::GaveUp { pending, last } => {
+                write!(f, "giving up: {pending} file(s) stay in the spool ({last})")
+            }
             Self::Error { message } => f.write_str(message),
         }
     }
@@ -556,9 +562,9 @@ impl Station {
         self.started_ms.get_or_insert(now.mono_ms);
         let result = match self.recorder.record(sample) {
             Err(Error::OutOfOrder { previous_ms, .. })
-                if now
-                    .wall_ms()
-                    .is_some_and(|w| previous_ms > w.saturating_add(FUTURE_TOLERANCE.as_millis() as i64)) =>
+                if now.wall_ms().is_some_and(|w| {
+                    previous_ms > w.saturating_add(FUTURE_TOLERANCE.as_millis() as i64)
+                }) =>
             {
                 let wall_ms = now.wall_ms().unwrap_or_default();
                 if let Some(sealed) = self.recorder.reset_timeline()? {
@@ -663,7 +669,11 @@ impl Station {
         let spool = self.recorder.spool().stats();
         let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         let mut row = HealthRow::new(end);
-        row.uptime_s = as_i64(now.mono_ms.saturating_sub(self.started_ms.unwrap_or(now.mono_ms)) / 1000);
+        row.uptime_s = as_i64(
+            now.mono_ms
+                .saturating_sub(self.started_ms.unwrap_or(now.mono_ms))
+                / 1000,
+        );
         row.spool_files = i64::try_from(spool.pending_files).unwrap_or(i64::MAX);
         row.spool_bytes = as_i64(spool.pending_bytes);
         row.dropped_files = as_i64(spool.dropped_files);
@@ -896,12 +906,13 @@ impl Station {
     /// ours is off and can be trusted.
     fn classify(&mut self, now: &Now, f: &S3Failure) -> Fault {
         let skew_suspected = f.kind == FailureKind::ClockSkew
-            || (f.status == 403 && f.server_date.is_some_and(|server| {
-                now.wall.is_some_and(|w| {
-                    let ours = w.saturating_add(self.clock_offset).unwrap_or(w);
-                    server.duration_since(ours).abs() > SKEW_TOLERANCE
-                })
-            }));
+            || (f.status == 403
+                && f.server_date.is_some_and(|server| {
+                    now.wall.is_some_and(|w| {
+                        let ours = w.saturating_add(self.clock_offset).unwrap_or(w);
+                        server.duration_since(ours).abs() > SKEW_TOLERANCE
+                    })
+                }));
         if skew_suspected && let (Some(server), Some(wall)) = (f.server_date, now.wall) {
             match bounded_correction(server, wall) {
                 Some(offset) => {
@@ -965,7 +976,11 @@ mod tests {
         let s3 = S3Config::new("http://127.0.0.1:1", "lake", "us-east-1", true).expect("cfg");
         let client = S3Client::new(
             &s3,
-            Credentials::new("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", None),
+            Credentials::new(
+                "AKIAIOSFODNN7EXAMPLE",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+                None,
+            ),
         )
         .expect("client");
         StationConfig::new(StationId::new(STATION).expect("id"), client)
@@ -973,8 +988,9 @@ mod tests {
 
     /// Noon of the test day, `mono_ms` after start.
     fn at(mono_ms: u64) -> Now {
-        let wall = Timestamp::from_millisecond(T0 + 12 * 3_600_000 + i64::try_from(mono_ms).unwrap_or(0))
-            .expect("ts");
+        let wall =
+            Timestamp::from_millisecond(T0 + 12 * 3_600_000 + i64::try_from(mono_ms).unwrap_or(0))
+                .expect("ts");
         Now::synced(mono_ms, wall)
     }
 
@@ -983,7 +999,8 @@ mod tests {
         let mut st = Station::open(config(), dir).expect("open");
         let sim = Simulator::new(3);
         for i in 0..windows * 180 {
-            st.record(&at(0), sim.sample_at(T0 + i * 5_000)).expect("record");
+            st.record(&at(0), sim.sample_at(T0 + i * 5_000))
+                .expect("record");
         }
         st.flush().expect("flush");
         st
@@ -1019,8 +1036,11 @@ mod tests {
     }
 
     fn quarantined(dir: &Path) -> usize {
-        std::fs::read_dir(dir.join("quarantine"))
-            .map_or(0, |d| d.flatten().filter(|e| e.path().extension().is_some_and(|x| x == "lks")).count())
+        std::fs::read_dir(dir.join("quarantine")).map_or(0, |d| {
+            d.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "lks"))
+                .count()
+        })
     }
 
     #[test]
@@ -1028,8 +1048,15 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut st = with_windows(dir.path(), 2);
         let first = st.poll(&at(0)).expect("poll").expect("request");
-        assert!(first.url.path().ends_with("data_0000.parquet"), "{}", first.url);
-        assert!(st.poll(&at(0)).expect("poll").is_none(), "one request in flight at a time");
+        assert!(
+            first.url.path().ends_with("data_0000.parquet"),
+            "{}",
+            first.url
+        );
+        assert!(
+            st.poll(&at(0)).expect("poll").is_none(),
+            "one request in flight at a time"
+        );
         st.on_reply(&at(10), Ok(stored(&first))).expect("reply");
         let second = st.poll(&at(10)).expect("poll").expect("request");
         assert!(second.url.path().ends_with("data_0015.parquet"));
@@ -1042,15 +1069,22 @@ mod tests {
     fn a_proxys_404_page_pauses_uploads_and_quarantines_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut st = with_windows(dir.path(), 3);
-        let page = "<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>";
+        let page =
+            "<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>";
         for status in [404, 405, 413] {
             let req = st.poll(&at(0)).expect("poll").expect("request");
-            st.on_reply(&at(0), Ok(reply(status, &[("content-type", "text/html")], page)))
-                .expect("reply");
+            st.on_reply(
+                &at(0),
+                Ok(reply(status, &[("content-type", "text/html")], page)),
+            )
+            .expect("reply");
             let Delivery::Paused { failure, until, .. } = st.delivery() else {
                 panic!("{status} must pause, got {:?}", st.delivery())
             };
-            assert_eq!((failure.code.as_str(), until), (format!("HTTP {status}").as_str(), 300_000));
+            assert_eq!(
+                (failure.code.as_str(), until),
+                (format!("HTTP {status}").as_str(), 300_000)
+            );
             assert!(st.poll(&at(299_999)).expect("poll").is_none(), "paused");
             assert_eq!(pending(&st), 3, "the data stays spooled");
             // The pause is over only after its 5 minutes; start again for the next status.
@@ -1060,7 +1094,11 @@ mod tests {
         assert_eq!(quarantined(dir.path()), 0);
         assert_eq!(st.counters().quarantined_files, 0);
         // After the pause one attempt goes out again.
-        st.paused = Some((300_000, "k".into(), s3_error(403, "AccessDenied", "").into_failure()));
+        st.paused = Some((
+            300_000,
+            "k".into(),
+            s3_error(403, "AccessDenied", "").into_failure(),
+        ));
         assert!(st.poll(&at(300_000)).expect("poll").is_some());
     }
 
@@ -1079,14 +1117,19 @@ mod tests {
         for _ in 0..2 {
             let mut st = with_windows(dir.path(), 1);
             st.poll(&at(0)).expect("poll").expect("request");
-            st.on_reply(&at(0), Ok(s3_error(400, "EntityTooLarge", ""))).expect("reply");
+            st.on_reply(&at(0), Ok(s3_error(400, "EntityTooLarge", "")))
+                .expect("reply");
             assert_eq!(st.counters().quarantined_files, 1);
             assert!(st.is_drained().expect("drained"));
             // The next process on the same, now empty, spool.
             drop(st);
             std::fs::remove_file(dir.path().join("journal.lkj")).expect("fresh journal");
         }
-        assert_eq!(quarantined(dir.path()), 2, "the second quarantine kept the first");
+        assert_eq!(
+            quarantined(dir.path()),
+            2,
+            "the second quarantine kept the first"
+        );
     }
 
     #[test]
@@ -1094,14 +1137,21 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut st = with_windows(dir.path(), 1);
         let portal = "<html>Sign in to the hotel WiFi</html>";
-        for (i, etag) in [None, Some("\"0123456789abcdef0123456789abcdef\""), None].into_iter().enumerate() {
+        for (i, etag) in [None, Some("\"0123456789abcdef0123456789abcdef\""), None]
+            .into_iter()
+            .enumerate()
+        {
             let now = st.wake_at().unwrap_or(0);
             st.poll(&at(now)).expect("poll").expect("request");
             let headers: Vec<(&str, &str)> = etag.iter().map(|e| ("etag", *e)).collect();
-            st.on_reply(&at(now), Ok(reply(200, &headers, portal))).expect("reply");
+            st.on_reply(&at(now), Ok(reply(200, &headers, portal)))
+                .expect("reply");
             assert_eq!(pending(&st), 1, "reply {i} did not prove the object stored");
         }
-        let warnings = st.events().filter(|e| matches!(e, Event::Unconfirmed { .. })).count();
+        let warnings = st
+            .events()
+            .filter(|e| matches!(e, Event::Unconfirmed { .. }))
+            .count();
         assert_eq!(warnings, 1);
         let now = st.wake_at().unwrap_or(0);
         let req = st.poll(&at(now)).expect("poll").expect("request");
@@ -1113,12 +1163,20 @@ mod tests {
     #[test]
     fn stores_without_md5_etags_can_opt_out() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut st = Station::open(StationConfig { verify_etag: false, ..config() }, dir.path()).expect("open");
+        let mut st = Station::open(
+            StationConfig {
+                verify_etag: false,
+                ..config()
+            },
+            dir.path(),
+        )
+        .expect("open");
         let sim = Simulator::new(1);
         st.record(&at(0), sim.sample_at(T0)).expect("record");
         st.flush().expect("flush");
         st.poll(&at(0)).expect("poll").expect("request");
-        st.on_reply(&at(0), Ok(reply(200, &[("etag", "\"abc-1\"")], ""))).expect("reply");
+        st.on_reply(&at(0), Ok(reply(200, &[("etag", "\"abc-1\"")], "")))
+            .expect("reply");
         assert!(st.is_drained().expect("drained"));
     }
 
@@ -1128,28 +1186,64 @@ mod tests {
         let mut st = with_windows(dir.path(), 1);
         // 2001: a proxy's or a broken server's clock. Not trusted, not a pause.
         st.poll(&at(0)).expect("poll").expect("request");
-        st.on_reply(&at(0), Ok(s3_error(403, "RequestTimeTooSkewed", "Mon, 01 Jan 2001 00:00:00 GMT")))
-            .expect("reply");
+        st.on_reply(
+            &at(0),
+            Ok(s3_error(
+                403,
+                "RequestTimeTooSkewed",
+                "Mon, 01 Jan 2001 00:00:00 GMT",
+            )),
+        )
+        .expect("reply");
         assert_eq!(st.clock_offset(), SignedDuration::ZERO);
-        assert!(matches!(st.delivery(), Delivery::Waiting { next_at: Some(_) }), "{:?}", st.delivery());
-        assert!(st.events().any(|e| matches!(e, Event::ClockCorrectionRefused { .. })));
+        assert!(
+            matches!(st.delivery(), Delivery::Waiting { next_at: Some(_) }),
+            "{:?}",
+            st.delivery()
+        );
+        assert!(
+            st.events()
+                .any(|e| matches!(e, Event::ClockCorrectionRefused { .. }))
+        );
         // A 403 AccessDenied with such a Date is a refusal, not a clock to follow.
         let now = st.wake_at().unwrap_or(0);
         st.poll(&at(now)).expect("poll").expect("request");
-        st.on_reply(&at(now), Ok(s3_error(403, "AccessDenied", "Mon, 01 Jan 2001 00:00:00 GMT")))
-            .expect("reply");
+        st.on_reply(
+            &at(now),
+            Ok(s3_error(
+                403,
+                "AccessDenied",
+                "Mon, 01 Jan 2001 00:00:00 GMT",
+            )),
+        )
+        .expect("reply");
         assert_eq!(st.clock_offset(), SignedDuration::ZERO);
         assert!(matches!(st.delivery(), Delivery::Paused { .. }));
         // 30 minutes ahead, within bounds: corrected, and resent at once signed with it.
         st.paused = None;
         let now = st.wake_at().unwrap_or(0);
         st.poll(&at(now)).expect("poll").expect("request");
-        st.on_reply(&at(now), Ok(s3_error(403, "AccessDenied", "Tue, 01 Dec 2026 12:30:00 GMT")))
-            .expect("reply");
+        st.on_reply(
+            &at(now),
+            Ok(s3_error(
+                403,
+                "AccessDenied",
+                "Tue, 01 Dec 2026 12:30:00 GMT",
+            )),
+        )
+        .expect("reply");
         let off_by = (st.clock_offset() - SignedDuration::from_mins(30)).abs();
-        assert!(off_by < SignedDuration::from_secs(10), "{:?}", st.clock_offset());
+        assert!(
+            off_by < SignedDuration::from_secs(10),
+            "{:?}",
+            st.clock_offset()
+        );
         let req = st.poll(&at(now)).expect("poll").expect("resent now");
-        assert!(req.url.as_str().contains("X-Amz-Date=20261201T1230"), "{}", req.url);
+        assert!(
+            req.url.as_str().contains("X-Amz-Date=20261201T1230"),
+            "{}",
+            req.url
+        );
     }
 
     #[test]
@@ -1157,7 +1251,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut st = with_windows(dir.path(), 1);
         let first = st.poll(&at(0)).expect("poll").expect("request");
-        st.on_reply(&at(5), Ok(s3_error(400, "BadDigest", ""))).expect("reply");
+        st.on_reply(&at(5), Ok(s3_error(400, "BadDigest", "")))
+            .expect("reply");
         let again = st.poll(&at(5)).expect("poll").expect("resent at once");
         assert_eq!(again.body, first.body);
         st.on_reply(&at(6), Ok(stored(&again))).expect("reply");
@@ -1168,13 +1263,15 @@ mod tests {
     fn a_finite_run_gives_up_at_its_deadline_and_keeps_the_data() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut st = with_windows(dir.path(), 2);
-        st.finish_input(&at(0), Duration::from_secs(60)).expect("finish");
+        st.finish_input(&at(0), Duration::from_secs(60))
+            .expect("finish");
         let mut now = 0;
         let mut attempts = 0;
         while !matches!(st.delivery(), Delivery::GaveUp { .. }) {
             now = st.wake_at().unwrap_or(0).max(now);
             st.poll(&at(now)).expect("poll").expect("request");
-            st.on_reply(&at(now), Err(TransportError::Connect("refused".into()))).expect("reply");
+            st.on_reply(&at(now), Err(TransportError::Connect("refused".into())))
+                .expect("reply");
             attempts += 1;
             assert!(attempts < 100, "never gave up");
         }
@@ -1191,7 +1288,8 @@ mod tests {
         {
             let mut st = Station::open(config(), dir.path()).expect("open");
             for i in 0..100 {
-                st.record(&at(0), sim.sample_at(future + i * 5_000)).expect("record");
+                st.record(&at(0), sim.sample_at(future + i * 5_000))
+                    .expect("record");
             }
         } // killed: the journal holds samples of 2099
         let mut st = Station::open(config(), dir.path()).expect("reopen");
@@ -1202,12 +1300,18 @@ mod tests {
         assert_eq!(st.counters().samples, 10, "every real-time sample recorded");
         assert_eq!(st.counters().skipped_samples, 0);
         let events: Vec<Event> = st.events().collect();
-        assert!(events.iter().any(|e| matches!(e, Event::TimelineReset { .. })), "{events:?}");
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::TimelineReset { .. })),
+            "{events:?}"
+        );
         // The 2099 window was sealed, not thrown away.
         assert_eq!(st.counters().sealed_files, 1);
         // A clock stepping back by a few seconds still skips (and counts) the repeats.
         let now = at(1_000);
-        st.record(&now, sim.sample_at(T0 + 12 * 3_600_000)).expect("record");
+        st.record(&now, sim.sample_at(T0 + 12 * 3_600_000))
+            .expect("record");
         assert_eq!(st.counters().skipped_samples, 1);
     }
 
@@ -1215,11 +1319,24 @@ mod tests {
     fn samples_before_the_first_time_sync_wait_and_nothing_is_signed() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut st = with_windows(dir.path(), 1);
-        let unsynced = |mono| Now { mono_ms: mono, wall: Some(Timestamp::UNIX_EPOCH) };
-        assert!(st.poll(&unsynced(0)).expect("poll").is_none(), "never signs in 1970");
+        let unsynced = |mono| Now {
+            mono_ms: mono,
+            wall: Some(Timestamp::UNIX_EPOCH),
+        };
+        assert!(
+            st.poll(&unsynced(0)).expect("poll").is_none(),
+            "never signs in 1970"
+        );
         let recorded = st.counters().samples;
         st.sample(&unsynced(1_000), Sample::new(0)).expect("held");
-        st.sample(&Now { mono_ms: 6_000, wall: None }, Sample::new(0)).expect("held");
+        st.sample(
+            &Now {
+                mono_ms: 6_000,
+                wall: None,
+            },
+            Sample::new(0),
+        )
+        .expect("held");
         assert_eq!(st.counters().samples, recorded);
         st.sample(&at(11_000), Sample::new(0)).expect("dated");
         assert_eq!(st.counters().samples, recorded + 3);
@@ -1229,22 +1346,41 @@ mod tests {
     fn spool_limit_drops_are_events_and_counted() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut st = Station::open(
-            StationConfig { spool_limit: Some(crate::spool::MIN_LIMIT), ..config() },
+            StationConfig {
+                spool_limit: Some(crate::spool::MIN_LIMIT),
+                ..config()
+            },
             dir.path(),
         )
         .expect("open");
         let sim = Simulator::new(5);
         // A day of 15-minute windows (~4 KB each) into a 64 KiB spool, nothing uploaded.
         for i in 0..17_280 {
-            st.record(&at(0), sim.sample_at(T0 + i * 5_000)).expect("record");
+            st.record(&at(0), sim.sample_at(T0 + i * 5_000))
+                .expect("record");
         }
-        let dropped = st.events().filter(|e| matches!(e, Event::Dropped { .. })).count();
+        let dropped = st
+            .events()
+            .filter(|e| matches!(e, Event::Dropped { .. }))
+            .count();
         assert!(dropped > 50, "{dropped}");
         assert_eq!(st.counters().dropped_files, dropped as u64);
         assert!(st.counters().lost_any());
         assert!(
-            StationConfig { spool_limit: Some(1_000), ..config() }.spool_limit.is_some()
-                && Station::open(StationConfig { spool_limit: Some(1_000), ..config() }, &dir.path().join("b")).is_err(),
+            StationConfig {
+                spool_limit: Some(1_000),
+                ..config()
+            }
+            .spool_limit
+            .is_some()
+                && Station::open(
+                    StationConfig {
+                        spool_limit: Some(1_000),
+                        ..config()
+                    },
+                    &dir.path().join("b")
+                )
+                .is_err(),
             "a limit smaller than a file is refused"
         );
     }

@@ -3,6 +3,7 @@
 //! from environment variables captured at build time. Never from committed values.
 
 use esp_idf_svc::nvs::{EspNvs, EspNvsPartition, NvsPartitionId};
+use lakenode::{Credentials, Prefix, S3Client, S3Config, StationConfig, StationId};
 
 /// What the node needs to run. `Debug` is not derived: it holds secrets.
 pub struct Config {
@@ -28,7 +29,8 @@ pub const NAMESPACE: &str = "lakenode";
 pub fn from_nvs<T: NvsPartitionId>(partition: EspNvsPartition<T>) -> Result<Config, String> {
     let nvs = EspNvs::new(partition, NAMESPACE, false)
         .map_err(|e| format!("NVS namespace {NAMESPACE}: {e}"))?;
-    let mut buf = vec![0u8; 2048];
+    // STS session tokens run past 2 KB; a truncated one fails every upload.
+    let mut buf = vec![0u8; 4096];
     let mut get = |key: &str| -> Result<Option<String>, String> {
         nvs.get_str(key, &mut buf)
             .map(|v| v.map(str::to_owned).filter(|s| !s.is_empty()))
@@ -77,4 +79,17 @@ pub fn from_build_env() -> Option<Config> {
 #[cfg(not(feature = "dev-credentials"))]
 pub fn from_build_env() -> Option<Config> {
     None
+}
+
+/// The station's configuration, validated by the core (https only on a device).
+pub fn station_config(c: &Config) -> Result<StationConfig, Box<dyn std::error::Error>> {
+    let s3 = S3Config::new(&c.endpoint, &c.bucket, &c.region, c.path_style)?;
+    if s3.endpoint.scheme() != "https" {
+        return Err("the endpoint must be https:// on a device".into());
+    }
+    let creds = Credentials::new(c.access_key.clone(), c.secret_key.clone(), c.session_token.clone());
+    Ok(StationConfig {
+        prefix: c.prefix.as_deref().map(Prefix::new).transpose()?,
+        ..StationConfig::new(StationId::new(c.station.clone())?, S3Client::new(&s3, creds)?)
+    })
 }

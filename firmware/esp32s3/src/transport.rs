@@ -19,7 +19,7 @@ pub struct EspTransport {
 }
 
 impl Transport for EspTransport {
-    fn send(&mut self, request: &HttpRequest<'_>) -> Result<HttpResponse, TransportError> {
+    fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
         let url = request.redacted_url();
         let mut conn = EspHttpConnection::new(&Configuration {
             timeout: Some(self.timeout),

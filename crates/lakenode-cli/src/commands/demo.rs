@@ -238,8 +238,8 @@ fn verify_station(
             )));
         }
         bytes += response.body.len();
-        let file = readback::decode(response.body)
-            .map_err(|e| CliError::Verify(format!("{key}: {e}")))?;
+        let file =
+            readback::decode(response.body).map_err(|e| CliError::Verify(format!("{key}: {e}")))?;
         let station_field = format!("\"station\":\"{station}\"");
         let names_station = file
             .key_values

@@ -113,7 +113,13 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
             info!(rows = parsed.samples.len(), "uploading samples from CSV");
             let n = i64::try_from(parsed.samples.len()).unwrap_or(i64::MAX);
             let samples = with_progress(parsed.samples.iter().copied(), n, station.as_str());
-            run_batch(&mut node, samples, &mut adapter, &mut link, args.give_up_after)?
+            run_batch(
+                &mut node,
+                samples,
+                &mut adapter,
+                &mut link,
+                args.give_up_after,
+            )?
         }
         (None, Some(seed)) => {
             let sim = Simulator::new(seed);
@@ -135,7 +141,13 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
                     let interval = spec.interval_ms();
                     let samples = (first..n).map(|i| sim.sample_at(start + i * interval));
                     let samples = with_progress(samples, n - first, station.as_str());
-                    run_batch(&mut node, samples, &mut adapter, &mut link, args.give_up_after)?
+                    run_batch(
+                        &mut node,
+                        samples,
+                        &mut adapter,
+                        &mut link,
+                        args.give_up_after,
+                    )?
                 }
                 None => {
                     info!(
@@ -170,7 +182,10 @@ fn refuse_older_csv(
         return Err(CliError::Usage(format!(
             "{}: its first sample ({}) is not after the last one this spool recorded ({}); \
 the spool {} continues one timeline. Import older or overlapping data with its own --spool",
-            args.csv.as_deref().map(Path::display).map_or_else(String::new, |d| d.to_string()),
+            args.csv
+                .as_deref()
+                .map(Path::display)
+                .map_or_else(String::new, |d| d.to_string()),
             rfc3339(first.timestamp_ms),
             rfc3339(last),
             args.spool.display()

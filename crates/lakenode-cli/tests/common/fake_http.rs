@@ -20,7 +20,10 @@ pub enum Behaviour {
 
 /// A whole HTTP/1.1 response with `Connection: close`.
 pub fn response(status: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
-    let mut r = format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n", body.len());
+    let mut r = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
     for (n, v) in headers {
         r.push_str(&format!("{n}: {v}\r\n"));
     }
@@ -54,7 +57,11 @@ impl FakeHttp {
                 }
             }
         });
-        Self { addr, stop, requests }
+        Self {
+            addr,
+            stop,
+            requests,
+        }
     }
 
     pub fn endpoint(&self) -> String {
