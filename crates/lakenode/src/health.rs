@@ -32,7 +32,7 @@ use crate::{Error, Result};
 /// One health row: how the node was doing when a window closed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HealthRow {
-    /// When the row was taken, ms UTC.
+    /// The end (exclusive) of the window the row describes, ms UTC: when it closed.
     pub timestamp_ms: i64,
     /// Seconds since boot (or process start on a host).
     pub uptime_s: i64,
@@ -48,7 +48,7 @@ pub struct HealthRow {
     pub spool_bytes: i64,
     /// Files dropped because the spool was full, since it was created.
     pub dropped_files: i64,
-    /// Failed upload attempts since boot.
+    /// Failed upload attempts since the station was opened (boot, or process start).
     pub upload_failures: i64,
     /// Why the node last restarted (`poweron`, `brownout`, `watchdog`, `panic`, `host`...).
     pub reset_reason: String,

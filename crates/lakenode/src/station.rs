@@ -444,7 +444,6 @@ pub struct Station {
     /// `BadDigest`s and clock corrections in a row (each resent at once, up to a bound).
     quick_streak: u32,
     last_failure: Option<String>,
-    started_ms: Option<u64>,
     counters: Counters,
     events: VecDeque<Event>,
     health_due: VecDeque<(i64, i64)>,
@@ -488,7 +487,6 @@ impl Station {
             warned_unconfirmed: false,
             quick_streak: 0,
             last_failure: None,
-            started_ms: None,
             counters: Counters::default(),
             events: VecDeque::new(),
             health_due: VecDeque::new(),
@@ -559,7 +557,6 @@ impl Station {
     /// # Errors
     /// Spool or encoding failures.
     pub fn record(&mut self, now: &Now, sample: Sample) -> Result<()> {
-        self.started_ms.get_or_insert(now.mono_ms);
         let result = match self.recorder.record(sample) {
             Err(Error::OutOfOrder { previous_ms, .. })
                 if now.wall_ms().is_some_and(|w| {
@@ -669,11 +666,8 @@ impl Station {
         let spool = self.recorder.spool().stats();
         let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         let mut row = HealthRow::new(end);
-        row.uptime_s = as_i64(
-            now.mono_ms
-                .saturating_sub(self.started_ms.unwrap_or(now.mono_ms))
-                / 1000,
-        );
+        // The adapter's monotonic clock starts at boot (device) or process start (host).
+        row.uptime_s = as_i64(now.mono_ms / 1000);
         row.spool_files = i64::try_from(spool.pending_files).unwrap_or(i64::MAX);
         row.spool_bytes = as_i64(spool.pending_bytes);
         row.dropped_files = as_i64(spool.dropped_files);

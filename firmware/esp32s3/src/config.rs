@@ -87,9 +87,16 @@ pub fn station_config(c: &Config) -> Result<StationConfig, Box<dyn std::error::E
     if s3.endpoint.scheme() != "https" {
         return Err("the endpoint must be https:// on a device".into());
     }
-    let creds = Credentials::new(c.access_key.clone(), c.secret_key.clone(), c.session_token.clone());
+    let creds = Credentials::new(
+        c.access_key.clone(),
+        c.secret_key.clone(),
+        c.session_token.clone(),
+    );
     Ok(StationConfig {
         prefix: c.prefix.as_deref().map(Prefix::new).transpose()?,
-        ..StationConfig::new(StationId::new(c.station.clone())?, S3Client::new(&s3, creds)?)
+        ..StationConfig::new(
+            StationId::new(c.station.clone())?,
+            S3Client::new(&s3, creds)?,
+        )
     })
 }

@@ -93,9 +93,12 @@ impl Adapter for Device<'_> {
 
     fn fill_health(&mut self, row: &mut HealthRow) {
         // SAFETY: plain reads of the heap counters.
-        row.free_heap = Some(i64::from(unsafe { esp_idf_svc::sys::esp_get_free_heap_size() }));
-        row.min_free_heap =
-            Some(i64::from(unsafe { esp_idf_svc::sys::esp_get_minimum_free_heap_size() }));
+        row.free_heap = Some(i64::from(unsafe {
+            esp_idf_svc::sys::esp_get_free_heap_size()
+        }));
+        row.min_free_heap = Some(i64::from(unsafe {
+            esp_idf_svc::sys::esp_get_minimum_free_heap_size()
+        }));
         row.wifi_rssi = self.wifi.wifi().get_rssi().ok();
         row.reset_reason.clone_from(&self.reset_reason);
         row.bme280 = Some(self.bme280.health);
@@ -124,7 +127,10 @@ impl Adapter for Device<'_> {
         if self.wifi.is_up().unwrap_or(false) {
             return true;
         }
-        if self.last_connect.is_none_or(|t| t.elapsed() > Duration::from_secs(30)) {
+        if self
+            .last_connect
+            .is_none_or(|t| t.elapsed() > Duration::from_secs(30))
+        {
             self.last_connect = Some(Instant::now());
             let _ = self.wifi.wifi_mut().connect(); // returns at once; retried later
         }
@@ -147,21 +153,38 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let peripherals = Peripherals::take()?;
     let sysloop = EspSystemEventLoop::take()?;
     let reset_reason = format!("{:?}", ResetReason::get()).to_lowercase();
-    info!("lakenode {} starting (reset: {reset_reason})", env!("CARGO_PKG_VERSION"));
+    info!(
+        "lakenode {} starting (reset: {reset_reason})",
+        env!("CARGO_PKG_VERSION")
+    );
 
     let config = match EspEncryptedNvsPartition::take(config::NAMESPACE, Some("nvs_keys")) {
         Ok(part) => config::from_nvs(part),
-        Err(e) => Err(format!("encrypted NVS partition {}: {e}", config::NAMESPACE)),
+        Err(e) => Err(format!(
+            "encrypted NVS partition {}: {e}",
+            config::NAMESPACE
+        )),
     }
     .or_else(|e| config::from_build_env().ok_or(e))?;
     // The core validates everything before the radio is touched.
     let station = config::station_config(&config)?;
 
     // No NVS for the WiFi driver: the PSK stays only in the encrypted partition.
-    let mut wifi = BlockingWifi::wrap(EspWifi::new(peripherals.modem, sysloop.clone(), None)?, sysloop)?;
+    let mut wifi = BlockingWifi::wrap(
+        EspWifi::new(peripherals.modem, sysloop.clone(), None)?,
+        sysloop,
+    )?;
     wifi.set_configuration(&Configuration::Client(ClientConfiguration {
-        ssid: config.wifi_ssid.as_str().try_into().map_err(|_| "wifi_ssid is longer than 32 bytes")?,
-        password: config.wifi_psk.as_str().try_into().map_err(|_| "wifi_psk is longer than 64 bytes")?,
+        ssid: config
+            .wifi_ssid
+            .as_str()
+            .try_into()
+            .map_err(|_| "wifi_ssid is longer than 32 bytes")?,
+        password: config
+            .wifi_psk
+            .as_str()
+            .try_into()
+            .map_err(|_| "wifi_psk is longer than 64 bytes")?,
         auth_method: AuthMethod::WPA2Personal,
         ..Default::default()
     }))?;
@@ -169,7 +192,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let sntp = EspSntp::new_default()?; // keeps syncing while alive
 
     // SAFETY: "spool" is a littlefs partition of our table, used by nothing else.
-    let _spool_fs = match MountedLittlefs::mount(unsafe { Littlefs::<()>::new_partition("spool")? }, SPOOL_DIR) {
+    let _spool_fs = match MountedLittlefs::mount(
+        unsafe { Littlefs::<()>::new_partition("spool")? },
+        SPOOL_DIR,
+    ) {
         Ok(mounted) => mounted,
         Err(e) => {
             // A blank board: the partition was never formatted.
@@ -179,11 +205,27 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             MountedLittlefs::mount(fs, SPOOL_DIR)?
         }
     };
-    let mut node = Station::open(StationConfig { spool_limit: Some(SPOOL_LIMIT), health: true, ..station }, Path::new(SPOOL_DIR))?;
-    info!("spool: {} files pending, {} samples replayed", node.recorder().spool().stats().pending_files, node.recorder().replayed());
+    let mut node = Station::open(
+        StationConfig {
+            spool_limit: Some(SPOOL_LIMIT),
+            health: true,
+            ..station
+        },
+        Path::new(SPOOL_DIR),
+    )?;
+    info!(
+        "spool: {} files pending, {} samples replayed",
+        node.recorder().spool().stats().pending_files,
+        node.recorder().replayed()
+    );
 
     let pins = peripherals.pins;
-    let i2c = I2cDriver::new(peripherals.i2c0, pins.gpio8, pins.gpio9, &I2cConfig::new().baudrate(Hertz(100_000)))?;
+    let i2c = I2cDriver::new(
+        peripherals.i2c0,
+        pins.gpio8,
+        pins.gpio9,
+        &I2cConfig::new().baudrate(Hertz(100_000)),
+    )?;
     let bus = RefCell::new(i2c);
     // A PMS5003 frame every second: 1 KiB of RX buffer holds half a minute of them.
     let uart = UartDriver::new(
@@ -196,7 +238,11 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let mut twdt = TWDTDriver::new(
         peripherals.twdt,
-        &TWDTConfig { duration: Duration::from_secs(60), panic_on_trigger: true, ..TWDTConfig::new() },
+        &TWDTConfig {
+            duration: Duration::from_secs(60),
+            panic_on_trigger: true,
+            ..TWDTConfig::new()
+        },
     )?;
     let mut device = Device {
         boot: Instant::now(),
@@ -212,7 +258,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         simulator: config.simulate.map(Simulator::new),
         reset_reason,
     };
-    let mut link = ThreadLink::spawn(transport::EspTransport { timeout: Duration::from_secs(30) }, UPLOAD_STACK)?;
+    let mut link = ThreadLink::spawn(
+        transport::EspTransport {
+            timeout: Duration::from_secs(30),
+        },
+        UPLOAD_STACK,
+    )?;
     lakenode::run_live(&mut node, &mut device, &mut link)?;
     Ok(())
 }
