@@ -42,6 +42,7 @@
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod device;
 pub mod driver;
 pub mod encode;
 mod error;

@@ -136,6 +136,7 @@ pub struct Spool {
     dir: PathBuf,
     next_id: u64,
     limit: Option<u64>,
+    block: u64,
     pending_bytes: u64,
     dropped_files: u64,
     dropped_bytes: u64,
@@ -154,6 +155,7 @@ impl Spool {
             dir,
             next_id: 0,
             limit: None,
+            block: 1,
             pending_bytes: 0,
             dropped_files: 0,
             dropped_bytes: 0,
@@ -203,6 +205,25 @@ impl Spool {
         Ok(())
     }
 
+    /// Counts every file as whole allocation blocks of `bytes` (LittleFS: 4096), so the
+    /// limit holds for what the filesystem really uses, not only for the bytes written.
+    ///
+    /// # Errors
+    /// If the spool cannot be listed.
+    pub fn set_block_size(&mut self, bytes: u64) -> Result<()> {
+        self.block = bytes.max(1);
+        self.pending_bytes = 0;
+        for id in self.pending()? {
+            self.pending_bytes += self.entry_size(id);
+        }
+        Ok(())
+    }
+
+    /// What a file of `len` bytes takes on storage.
+    fn charged(&self, len: u64) -> u64 {
+        len.div_ceil(self.block) * self.block
+    }
+
     /// Sequence numbers of quarantined entries (any name starting with digits).
     fn quarantined_ids(&self) -> Vec<u64> {
         let Ok(listing) = fs::read_dir(self.dir.join(QUARANTINE)) else {
@@ -234,7 +255,7 @@ impl Spool {
     }
 
     fn entry_size(&self, id: u64) -> u64 {
-        fs::metadata(self.entry_path(id)).map_or(0, |m| m.len())
+        fs::metadata(self.entry_path(id)).map_or(0, |m| self.charged(m.len()))
     }
 
     /// Drops the oldest entries until `incoming` more bytes fit under the limit (the
@@ -306,7 +327,7 @@ impl Spool {
                 format!("object keys must be 1 to {MAX_KEY} bytes"),
             ));
         }
-        let entry_len = (MAGIC.len() + 2 + key.len() + 4 + body.len() + 16) as u64;
+        let entry_len = self.charged((MAGIC.len() + 2 + key.len() + 4 + body.len() + 16) as u64);
         let dropped = self.make_room(entry_len)?;
         let id = self.next_id;
         let tmp = self.dir.join(format!("{id:016}.{TMP_EXTENSION}"));
@@ -607,6 +628,26 @@ mod tests {
         );
         drop(held);
         SpoolLock::acquire(dir.path()).expect("free again");
+    }
+
+    #[test]
+    fn the_limit_counts_whole_filesystem_blocks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = Spool::open(dir.path()).expect("open");
+        s.set_limit(Some(MIN_LIMIT)).expect("limit");
+        s.set_block_size(4096).expect("block");
+        // 2.5 KB files take a 4 KiB block each on LittleFS: 16 fit in 64 KiB, not 26.
+        for i in 0..30 {
+            s.push(&format!("k/{i}.parquet"), &[0u8; 2_500])
+                .expect("push");
+        }
+        let st = s.stats();
+        assert_eq!(st.pending_files, 16, "{st:?}");
+        assert_eq!(st.pending_bytes, 16 * 4096);
+        // Reopened without the block size, the same files count as their bytes.
+        drop(s);
+        let s = Spool::open(dir.path()).expect("reopen");
+        assert_eq!(s.stats().pending_bytes, 16 * 2_542);
     }
 
     #[test]

@@ -116,6 +116,9 @@ pub struct StationConfig {
     pub policy: RetryPolicy,
     /// Most bytes the spool may hold (oldest files dropped beyond); `None`: no limit.
     pub spool_limit: Option<u64>,
+    /// The filesystem's allocation block (LittleFS: 4096): files count as whole blocks
+    /// against the limit. `None`: their bytes.
+    pub spool_block: Option<u64>,
     /// Spool one health row per window into the health tree.
     pub health: bool,
     /// Count a 2xx as stored only if its `ETag` is the body's MD5 (off for stores whose
@@ -137,6 +140,7 @@ impl StationConfig {
             spec: WindowSpec::default(),
             client,
             spool_limit: None,
+            spool_block: None,
             health: false,
             verify_etag: true,
         }
@@ -469,6 +473,9 @@ impl Station {
             dir,
         )?;
         recorder.spool_mut().set_limit(config.spool_limit)?;
+        if let Some(block) = config.spool_block {
+            recorder.spool_mut().set_block_size(block)?;
+        }
         Ok(Self {
             recorder,
             _lock: lock,

@@ -2,7 +2,9 @@
 //!
 //! The core builds complete [`HttpRequest`]s (signed URL, headers including
 //! `Content-Length`, body) and interprets [`HttpResponse`]s; a [`Transport`] only moves
-//! bytes. Implementations: `ureq` in the host CLI, `EspHttpConnection` in the firmware.
+//! bytes. Implementations: `ureq` in the host CLI; on the device, [`send_over`] drives
+//! any `embedded-svc` HTTP client connection (ESP-IDF's `EspHttpConnection` is one), so
+//! that the firmware only opens the connection and this contract is tested here.
 //!
 //! Contract for implementations, learned the hard way on real S3 and ESP-IDF:
 //! - send every header of the request as given, in particular `Content-Length`; never
@@ -135,6 +137,76 @@ pub enum TransportError {
     Refused(String),
 }
 
+/// Response headers kept by [`send_over`]: the ones the core reads.
+pub const RESPONSE_HEADERS: [&str; 4] = ["date", "etag", "x-amz-request-id", "content-type"];
+
+/// Largest response body [`send_over`] keeps (S3 error documents are small).
+pub const MAX_RESPONSE_BODY: usize = 16 * 1024;
+
+/// Sends `request` over an `embedded-svc` HTTP client connection, keeping the contract
+/// of the module docs: the request's headers as given (its `Content-Length` makes the
+/// client send the body; without it ESP-IDF's client opens the PUT with length 0), the
+/// body in writes of at most [`MAX_WRITE`] bytes, the response read even after a failed
+/// write (S3 may answer 403 early and close), at most [`MAX_RESPONSE_BODY`] of it kept.
+///
+/// # Errors
+/// [`TransportError`] when no response could be obtained.
+pub fn send_over<C: embedded_svc::http::client::Connection>(
+    conn: &mut C,
+    request: &HttpRequest,
+) -> Result<HttpResponse, TransportError> {
+    use embedded_svc::http::Method as M;
+    let url = request.redacted_url();
+    let headers: Vec<(&str, &str)> = request
+        .headers
+        .iter()
+        .map(|(n, v)| (*n, v.as_str()))
+        .collect();
+    let method = match request.method {
+        Method::Get => M::Get,
+        Method::Put => M::Put,
+    };
+    conn.initiate_request(method, request.url.as_str(), &headers)
+        .map_err(|e| TransportError::Connect(format!("{url}: {e:?}")))?;
+    let mut write_error = None;
+    for piece in request.body_writes() {
+        if let Err(e) = conn.write_all(piece) {
+            write_error = Some(e);
+            break;
+        }
+    }
+    if let Err(e) = conn.initiate_response() {
+        let cause = write_error.map_or_else(
+            || format!("{e:?}"),
+            |w| format!("{w:?} while sending, then {e:?}"),
+        );
+        return Err(TransportError::Io(format!("{url}: {cause}")));
+    }
+    let status = conn.status();
+    let headers = RESPONSE_HEADERS
+        .iter()
+        .filter_map(|h| conn.header(h).map(|v| ((*h).to_owned(), v.to_owned())))
+        .collect();
+    let mut body = Vec::new();
+    let mut buf = [0u8; 1024];
+    while body.len() < MAX_RESPONSE_BODY {
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => body.extend_from_slice(&buf[..n]),
+            Err(e) => {
+                return Err(TransportError::Io(format!(
+                    "{url}: reading the response: {e:?}"
+                )));
+            }
+        }
+    }
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
 /// Sends requests. Implemented by each platform; see the module docs for the contract.
 pub trait Transport {
     /// Sends `request` and returns the response, whatever its status.
@@ -147,6 +219,155 @@ pub trait Transport {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use embedded_svc::http::client::Connection;
+
+    /// An `embedded-svc` connection that records what the client does, refuses body
+    /// writes after `accept` bytes (a server that answered early), and answers
+    /// `status` with `reply`.
+    #[derive(Default)]
+    struct FakeConnection {
+        method: Option<embedded_svc::http::Method>,
+        headers: Vec<(String, String)>,
+        writes: Vec<usize>,
+        accept: Option<usize>,
+        written: usize,
+        status: u16,
+        reply: Vec<u8>,
+        read_at: usize,
+        response: bool,
+    }
+
+    #[derive(Debug)]
+    struct Broken;
+    impl std::fmt::Display for Broken {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("connection reset")
+        }
+    }
+    impl std::error::Error for Broken {}
+    impl embedded_io::Error for Broken {
+        fn kind(&self) -> embedded_io::ErrorKind {
+            embedded_io::ErrorKind::ConnectionReset
+        }
+    }
+    impl embedded_io::ErrorType for FakeConnection {
+        type Error = Broken;
+    }
+    impl embedded_io::Write for FakeConnection {
+        fn write(&mut self, buf: &[u8]) -> Result<usize, Broken> {
+            if self.accept.is_some_and(|a| self.written >= a) {
+                return Err(Broken);
+            }
+            self.writes.push(buf.len());
+            self.written += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> Result<(), Broken> {
+            Ok(())
+        }
+    }
+    impl embedded_io::Read for FakeConnection {
+        fn read(&mut self, buf: &mut [u8]) -> Result<usize, Broken> {
+            let n = buf.len().min(self.reply.len() - self.read_at);
+            buf[..n].copy_from_slice(&self.reply[self.read_at..self.read_at + n]);
+            self.read_at += n;
+            Ok(n)
+        }
+    }
+    impl embedded_svc::http::Status for FakeConnection {
+        fn status(&self) -> u16 {
+            self.status
+        }
+        fn status_message(&self) -> Option<&str> {
+            None
+        }
+    }
+    impl embedded_svc::http::Headers for FakeConnection {
+        fn header(&self, name: &str) -> Option<&str> {
+            (name == "etag").then_some("\"abc\"")
+        }
+    }
+    impl Connection for FakeConnection {
+        type Headers = Self;
+        type Read = Self;
+        type RawConnectionError = Broken;
+        type RawConnection = Self;
+        fn initiate_request<'a>(
+            &'a mut self,
+            method: embedded_svc::http::Method,
+            _uri: &'a str,
+            headers: &'a [(&'a str, &'a str)],
+        ) -> Result<(), Broken> {
+            self.method = Some(method);
+            self.headers = headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect();
+            Ok(())
+        }
+        fn is_request_initiated(&self) -> bool {
+            self.method.is_some()
+        }
+        fn initiate_response(&mut self) -> Result<(), Broken> {
+            self.response = true;
+            Ok(())
+        }
+        fn is_response_initiated(&self) -> bool {
+            self.response
+        }
+        fn split(&mut self) -> (&Self, &mut Self) {
+            unimplemented!("not used by send_over")
+        }
+        fn raw_connection(&mut self) -> Result<&mut Self, Broken> {
+            Ok(self)
+        }
+    }
+
+    #[test]
+    fn an_embedded_svc_connection_gets_the_length_and_small_writes() {
+        let url = Url::parse("https://lake.s3.amazonaws.com/k?X-Amz-Signature=abc").expect("url");
+        let req = HttpRequest::new(Method::Put, url, vec![1u8; 20_000]);
+        let mut conn = FakeConnection {
+            status: 200,
+            ..FakeConnection::default()
+        };
+        let reply = send_over(&mut conn, &req).expect("reply");
+        assert_eq!(conn.method, Some(embedded_svc::http::Method::Put));
+        assert!(
+            conn.headers
+                .contains(&("content-length".into(), "20000".into()))
+        );
+        assert_eq!(conn.writes, [8192, 8192, 3616]);
+        assert_eq!((reply.status, reply.header("etag")), (200, Some("\"abc\"")));
+    }
+
+    #[test]
+    fn an_early_answer_is_read_after_the_write_failed() {
+        let url = Url::parse("https://lake.s3.amazonaws.com/k").expect("url");
+        let req = HttpRequest::new(Method::Put, url, vec![1u8; 50_000]);
+        let doc = b"<Error><Code>AccessDenied</Code></Error>".to_vec();
+        let mut conn = FakeConnection {
+            accept: Some(8192),
+            status: 403,
+            reply: doc.clone(),
+            ..FakeConnection::default()
+        };
+        let reply = send_over(&mut conn, &req).expect("the 403 is a reply, not an error");
+        assert_eq!((reply.status, reply.body), (403, doc));
+        // A huge body is capped.
+        let mut conn = FakeConnection {
+            status: 500,
+            reply: vec![b'x'; 100_000],
+            ..FakeConnection::default()
+        };
+        let req = HttpRequest::new(
+            Method::Get,
+            Url::parse("https://x/k").expect("url"),
+            Vec::new(),
+        );
+        let reply = send_over(&mut conn, &req).expect("reply");
+        assert!(reply.body.len() <= MAX_RESPONSE_BODY + 1024);
+    }
 
     #[test]
     fn new_request_carries_content_length_and_splits_writes() {

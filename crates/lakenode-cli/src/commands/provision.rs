@@ -58,6 +58,11 @@ pub fn run(args: &ProvisionArgs) -> CliResult<()> {
     if let Some(t) = var("AWS_SESSION_TOKEN") {
         entries.push(("session_token", t));
     }
+    // Exactly what the firmware will parse (lakenode::device): refuse what it would refuse.
+    lakenode::device::DeviceConfig::from_lookup(|key| {
+        Ok(entries.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()))
+    })?;
+    debug_assert!(entries.iter().all(|(k, _)| lakenode::device::KEYS.contains(k)));
     write_private(&args.output, &csv_text(&entries)?)?;
     let out = args.output.display();
     println!(
@@ -84,7 +89,7 @@ fn csv_text(entries: &[(&str, String)]) -> CliResult<Vec<u8>> {
     let err = |e: csv::Error| CliError::Usage(format!("cannot write the NVS CSV: {e}"));
     w.write_record(["key", "type", "encoding", "value"])
         .map_err(err)?;
-    w.write_record(["lakenode", "namespace", "", ""])
+    w.write_record([lakenode::device::NAMESPACE, "namespace", "", ""])
         .map_err(err)?;
     for (key, value) in entries {
         w.write_record([*key, "data", "string", value.as_str()])

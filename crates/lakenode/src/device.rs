@@ -1,0 +1,207 @@
+//! A device's configuration as key/value strings: what `lakenode provision` writes into
+//! the firmware's NVS namespace and what the firmware reads back. One list of keys, and
+//! one parser with every check, so that what the host writes is exactly what a device
+//! accepts, and the parsing is tested here rather than on the device.
+//!
+//! ```
+//! use lakenode::device::DeviceConfig;
+//! let nvs = [
+//!     ("wifi_ssid", "attic"), ("wifi_psk", "correct horse"),
+//!     ("station", "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e"),
+//!     ("endpoint", "https://s3.eu-central-1.amazonaws.com"), ("bucket", "lake"),
+//!     ("region", "eu-central-1"), ("access_key", "AKIAIOSFODNN7EXAMPLE"),
+//!     ("secret_key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+//! ];
+//! let get = |key: &str| Ok(nvs.iter().find(|(k, _)| *k == key).map(|(_, v)| v.to_string()));
+//! let config = DeviceConfig::from_lookup(get)?;
+//! assert_eq!(config.station.station.as_str(), "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e");
+//! assert!(format!("{config:?}").contains("<redacted>"));
+//! # Ok::<(), lakenode::Error>(())
+//! ```
+
+use crate::layout::{Prefix, StationId};
+use crate::s3::{Credentials, S3Client, S3Config};
+use crate::station::StationConfig;
+use crate::{Error, Result};
+
+/// The NVS namespace of the device's configuration.
+pub const NAMESPACE: &str = "lakenode";
+
+/// Every key, required ones first.
+pub const KEYS: [&str; 12] = [
+    "wifi_ssid",
+    "wifi_psk",
+    "station",
+    "endpoint",
+    "bucket",
+    "region",
+    "access_key",
+    "secret_key",
+    "path_style",
+    "prefix",
+    "session_token",
+    "simulate",
+];
+
+/// A device's validated configuration. `Debug` redacts the secrets.
+pub struct DeviceConfig {
+    /// WiFi network name (1 to 32 bytes).
+    pub wifi_ssid: String,
+    /// WPA2 passphrase (8 to 64 bytes).
+    pub wifi_psk: String,
+    /// The station: id, prefix, S3 target and credentials (https only).
+    pub station: StationConfig,
+    /// Bench mode: simulated readings from this seed instead of the sensors.
+    pub simulate: Option<u64>,
+}
+
+impl std::fmt::Debug for DeviceConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceConfig")
+            .field("wifi_ssid", &self.wifi_ssid)
+            .field("wifi_psk", &"<redacted>")
+            .field("station", &self.station.station)
+            .field("simulate", &self.simulate)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeviceConfig {
+    /// Reads and validates every key through `get` (an NVS read on the device, a map in
+    /// tests): `Ok(None)` for a missing key, `Err` for a failed read.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the key that is missing, unreadable or invalid.
+    pub fn from_lookup(
+        mut get: impl FnMut(&'static str) -> std::result::Result<Option<String>, String>,
+    ) -> Result<Self> {
+        let mut value = |key: &'static str| {
+            get(key)
+                .map(|v| v.filter(|s| !s.is_empty()))
+                .map_err(|e| Error::config(key, format!("cannot be read: {e}")))
+        };
+        let mut need = |key: &'static str| {
+            value(key)?.ok_or_else(|| {
+                Error::config(
+                    key,
+                    format!("{NAMESPACE}/{key} is not set (run lakenode provision)"),
+                )
+            })
+        };
+        let (wifi_ssid, wifi_psk) = (need("wifi_ssid")?, need("wifi_psk")?);
+        let station = StationId::new(need("station")?)?;
+        let (endpoint, bucket, region) = (need("endpoint")?, need("bucket")?, need("region")?);
+        let (key, secret) = (need("access_key")?, need("secret_key")?);
+        if wifi_ssid.len() > 32 {
+            return Err(Error::config("wifi_ssid", "must be 1 to 32 bytes"));
+        }
+        if !(8..=64).contains(&wifi_psk.len()) {
+            return Err(Error::config("wifi_psk", "must be 8 to 64 bytes (WPA2)"));
+        }
+        let path_style = match value("path_style")?.as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(other) => {
+                return Err(Error::config(
+                    "path_style",
+                    format!("{other:?} is not true or false"),
+                ));
+            }
+        };
+        let s3 = S3Config::new(&endpoint, &bucket, &region, path_style)?;
+        if s3.endpoint.scheme() != "https" {
+            return Err(Error::config("endpoint", "must be https:// on a device"));
+        }
+        let prefix = value("prefix")?.as_deref().map(Prefix::new).transpose()?;
+        let token = value("session_token")?;
+        let simulate = match value("simulate")? {
+            None => None,
+            Some(s) => Some(
+                s.parse()
+                    .map_err(|_| Error::config("simulate", format!("{s:?} is not a seed")))?,
+            ),
+        };
+        let client = S3Client::new(&s3, Credentials::new(key, secret, token))?;
+        Ok(Self {
+            wifi_ssid,
+            wifi_psk,
+            station: StationConfig {
+                prefix,
+                ..StationConfig::new(station, client)
+            },
+            simulate,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn complete() -> HashMap<&'static str, String> {
+        [
+            ("wifi_ssid", "attic"),
+            ("wifi_psk", "correct horse"),
+            ("station", "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e"),
+            ("endpoint", "https://s3.eu-central-1.amazonaws.com"),
+            ("bucket", "lake"),
+            ("region", "eu-central-1"),
+            ("access_key", "AKIAIOSFODNN7EXAMPLE"),
+            ("secret_key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+            ("path_style", "true"),
+            ("prefix", "raw"),
+            ("simulate", "7"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_owned()))
+        .collect()
+    }
+
+    fn parse(map: &HashMap<&'static str, String>) -> Result<DeviceConfig> {
+        DeviceConfig::from_lookup(|k| {
+            assert!(KEYS.contains(&k), "{k} is not in KEYS");
+            Ok(map.get(k).cloned())
+        })
+    }
+
+    #[test]
+    fn a_complete_namespace_parses() {
+        let c = parse(&complete()).expect("valid");
+        assert_eq!(c.simulate, Some(7));
+        assert_eq!(c.station.prefix.as_ref().map(Prefix::as_str), Some("raw"));
+        let dbg = format!("{c:?}");
+        assert!(
+            !dbg.contains("correct horse") && !dbg.contains("EXAMPLEKEY"),
+            "{dbg}"
+        );
+    }
+
+    #[test]
+    fn every_problem_names_its_key() {
+        for (key, bad) in [
+            ("station", None),
+            ("secret_key", None),
+            ("wifi_psk", Some("short")),
+            ("wifi_ssid", Some("a-network-name-longer-than-32-bytes")),
+            ("endpoint", Some("http://192.0.2.1:9000")),
+            ("path_style", Some("yes")),
+            ("simulate", Some("-1")),
+            ("prefix", Some("a/../b")),
+        ] {
+            let mut map = complete();
+            match bad {
+                Some(v) => map.insert(key, v.to_owned()),
+                None => map.remove(key),
+            };
+            let e = parse(&map).expect_err(key);
+            assert!(
+                e.to_string().starts_with(&format!("invalid {key}")),
+                "{key}: {e}"
+            );
+        }
+        let e = DeviceConfig::from_lookup(|_| Err("ESP_ERR_NVS_INVALID_LENGTH".into()))
+            .expect_err("read");
+        assert!(e.to_string().contains("ESP_ERR_NVS_INVALID_LENGTH"), "{e}");
+    }
+}
