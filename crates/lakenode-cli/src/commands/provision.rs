@@ -60,9 +60,16 @@ pub fn run(args: &ProvisionArgs) -> CliResult<()> {
     }
     // Exactly what the firmware will parse (lakenode::device): refuse what it would refuse.
     lakenode::device::DeviceConfig::from_lookup(|key| {
-        Ok(entries.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone()))
+        Ok(entries
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.clone()))
     })?;
-    debug_assert!(entries.iter().all(|(k, _)| lakenode::device::KEYS.contains(k)));
+    debug_assert!(
+        entries
+            .iter()
+            .all(|(k, _)| lakenode::device::KEYS.contains(k))
+    );
     write_private(&args.output, &csv_text(&entries)?)?;
     let out = args.output.display();
     println!(
