@@ -38,7 +38,10 @@ pub enum CliError {
         source: parquet::errors::ParquetError,
     },
     /// S3 refused the credentials, permissions or bucket.
-    #[error("S3 refused the upload of {key}: {failure}\n  hint: {}", hint(failure))]
+    #[error(
+        "the upload of {key} was refused: {failure}\n  hint: {}",
+        hint(failure)
+    )]
     Refused {
         /// The key being uploaded.
         key: String,
@@ -92,10 +95,10 @@ impl CliError {
 fn hint(f: &S3Failure) -> &'static str {
     match f.code.as_str() {
         "SignatureDoesNotMatch" => {
-            "the secret key does not match the access key (check AWS_SECRET_ACCESS_KEY)"
+            "the secret key does not match the access key (check AWS_SECRET_ACCESS_KEY or the --credentials-file)"
         }
         "InvalidAccessKeyId" => {
-            "the access key is unknown to this endpoint (check AWS_ACCESS_KEY_ID and --endpoint)"
+            "the access key is unknown to this endpoint (check AWS_ACCESS_KEY_ID or the --credentials-file, and --endpoint)"
         }
         "AccessDenied" => "the credentials may not write here (check the IAM policy and --prefix)",
         "ExpiredToken" | "InvalidToken" => {

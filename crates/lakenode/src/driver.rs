@@ -10,12 +10,19 @@
 //! or an endpoint down for days, delays uploads, never samples.
 //!
 //! ```no_run
-//! # fn platform() -> (impl lakenode::driver::Adapter, lakenode::station::Station, impl lakenode::transport::Transport + Send + 'static) { unimplemented!() }
-//! use lakenode::driver::{run_live, ThreadLink};
-//! let (mut adapter, mut station, transport) = platform();
-//! let mut link = ThreadLink::spawn(transport, 32 * 1024)?;
-//! run_live(&mut station, &mut adapter, &mut link)?; // returns when the adapter says stop
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! use lakenode::driver::{Adapter, ThreadLink, run_live};
+//! use lakenode::{Station, Transport};
+//!
+//! /// What a platform's `main` does once it has its parts.
+//! fn node_main(
+//!     station: &mut Station,
+//!     device: &mut impl Adapter,
+//!     transport: impl Transport + Send + 'static,
+//! ) -> Result<(), Box<dyn std::error::Error>> {
+//!     let mut link = ThreadLink::spawn(transport, 32 * 1024)?;
+//!     run_live(station, device, &mut link)?; // returns when the adapter says stop
+//!     Ok(())
+//! }
 //! ```
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -156,9 +163,9 @@ fn pump(station: &mut Station, adapter: &mut impl Adapter, link: &mut impl Link)
 /// Passes the station's events to the adapter, and spools due health rows.
 fn report(station: &mut Station, adapter: &mut impl Adapter) -> Result<()> {
     let now = adapter.now();
-    while let Some((start, mut row)) = station.take_health_row(&now) {
+    while let Some((key, mut row)) = station.take_health_row(&now) {
         adapter.fill_health(&mut row);
-        station.spool_health(start, &row)?;
+        station.spool_health(&key, &row)?;
     }
     for event in station.events() {
         adapter.on_event(&event);
@@ -183,7 +190,12 @@ fn next_instant(now: &Now, previous: Option<&Now>, interval_ms: i64) -> Now {
     let step = u64::try_from(interval_ms).unwrap_or(5_000);
     match now.wall_ms() {
         Some(wall) => {
-            let next = (wall.div_euclid(interval_ms) + 1) * interval_ms;
+            // Strictly after the previous instant: a wake-up a little early (the
+            // monotonic and wall clocks drift apart) must not take the same one twice.
+            let after = previous
+                .and_then(Now::wall_ms)
+                .map_or(wall, |p| p.max(wall));
+            let next = (after.div_euclid(interval_ms) + 1) * interval_ms;
             let ahead = u64::try_from(next - wall).unwrap_or(step);
             Now::synced(
                 now.mono_ms + ahead,
@@ -296,7 +308,10 @@ pub fn run_batch(
     let now = adapter.now();
     station.finish_input(&now, give_up_after)?;
     loop {
-        pump(station, adapter, link)?;
+        let now = adapter.now();
+        if !station.give_up_if_overdue(&now)? {
+            pump(station, adapter, link)?;
+        }
         report(station, adapter)?;
         match station.delivery() {
             Delivery::Paused { key, failure, .. } => {
@@ -337,20 +352,21 @@ mod tests {
     /// 2026-12-01T00:00:00Z plus the fake monotonic clock.
     const T0: i64 = 1_796_083_200_000;
 
-    /// A fake platform: time only moves when the link waits.
+    /// A fake platform: time only moves when the link waits. Its wall clock runs at
+    /// `wall_rate` of the monotonic one (1.0: in step).
     struct FakeAdapter {
         mono: Rc<Cell<u64>>,
         until: u64,
         instants: Vec<u64>,
+        wall_rate: f64,
     }
 
     impl Adapter for FakeAdapter {
         fn now(&mut self) -> Now {
             let mono = self.mono.get();
-            Now::synced(
-                mono,
-                Timestamp::from_millisecond(T0 + i64::try_from(mono).unwrap_or(0)).expect("ts"),
-            )
+            #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
+            let wall = T0 + (mono as f64 * self.wall_rate) as i64;
+            Now::synced(mono, Timestamp::from_millisecond(wall).expect("ts"))
         }
         fn read_sensors(&mut self, at: &Now) -> Sample {
             self.instants.push(at.mono_ms);
@@ -424,6 +440,7 @@ mod tests {
             mono: mono.clone(),
             until: hours,
             instants: Vec::new(),
+            wall_rate: 1.0,
         };
         let mut link = StallingLink {
             mono,
@@ -461,6 +478,7 @@ mod tests {
             mono: mono.clone(),
             until: u64::MAX,
             instants: Vec::new(),
+            wall_rate: 1.0,
         };
         let mut link = StallingLink {
             mono: mono.clone(),
@@ -485,5 +503,34 @@ mod tests {
         );
         assert!(mono.get() <= 120_000, "gave up after {} ms", mono.get());
         assert_eq!(st.counters().samples, 17_280);
+    }
+
+    #[test]
+    fn a_wall_clock_running_behind_the_monotonic_one_takes_no_instant_twice() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut st = station(dir.path(), 1_000);
+        let mono = Rc::new(Cell::new(0));
+        // The wall clock 1% slow: the loop wakes on the monotonic clock a little before
+        // the wall clock reaches each grid instant.
+        let mut adapter = FakeAdapter {
+            mono: mono.clone(),
+            until: 600_000,
+            instants: Vec::new(),
+            wall_rate: 0.99,
+        };
+        let mut link = StallingLink {
+            mono,
+            stall: 30_000,
+            out_until: None,
+            requests: 0,
+        };
+        run_live(&mut st, &mut adapter, &mut link).expect("run");
+        assert_eq!(
+            st.counters().skipped_samples,
+            0,
+            "an instant was taken twice"
+        );
+        assert_eq!(st.counters().samples, adapter.instants.len() as u64);
+        assert!(adapter.instants.len() >= 590, "{}", adapter.instants.len());
     }
 }

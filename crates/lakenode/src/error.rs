@@ -45,7 +45,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// Another process holds the spool directory.
-    #[error("spool {} is in use by another lakenode process ({holder}); one process per spool", dir.display())]
+    #[error("spool {} is in use by another lakenode process{}; one process per spool", dir.display(), if holder.is_empty() { String::new() } else { format!(" ({holder})") })]
     SpoolBusy {
         /// The spool directory.
         dir: PathBuf,

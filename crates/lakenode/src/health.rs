@@ -202,6 +202,16 @@ pub fn health_key(prefix: Option<&Prefix>, station: &StationId, window_start_ms:
     )
 }
 
+/// The key of the health file accompanying the data file `data_key` of a station
+/// writing under `prefix`: the same partitions and suffix in the sibling health tree, so
+/// the two parts of an interrupted window get two health files too.
+#[must_use]
+pub fn health_key_for(prefix: Option<&Prefix>, data_key: &str) -> String {
+    let p = prefix.map_or_else(String::new, |p| format!("{}/", p.as_str()));
+    let rest = data_key.strip_prefix(p.as_str()).unwrap_or(data_key);
+    format!("{p}health/{}", rest.replacen("/data_", "/health_", 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,5 +267,9 @@ mod tests {
             "lake/health/station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/year=2026/month=01/day=01/health_0045.parquet"
         );
         assert!(!k.starts_with("lake/station="));
+        let data = "lake/station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/year=2026/month=01/day=01/data_0045.parquet";
+        assert_eq!(health_key_for(Some(&p), data), k);
+        let late = data.replace("data_0045", "data_0045_005001042");
+        assert!(health_key_for(Some(&p), &late).ends_with("/health_0045_005001042.parquet"));
     }
 }

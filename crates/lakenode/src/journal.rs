@@ -55,6 +55,8 @@ pub struct Replay {
     pub samples: Vec<Sample>,
     /// Bytes of a torn or corrupt tail that were cut off.
     pub truncated_bytes: u64,
+    /// Damage beyond a torn last record (a bad header), and what was done about it.
+    pub damage: Option<String>,
 }
 
 impl Replay {
@@ -84,15 +86,36 @@ impl Journal {
         let path = dir.join(FILE_NAME);
         let replay = match fs::read(&path) {
             Ok(data) if !data.starts_with(MAGIC) => {
-                // Not a journal (or its very first write was torn): keep it aside for
-                // inspection and start a fresh one.
+                // A damaged header: the records behind it may still be good (a flipped
+                // bit). Keep the file aside for inspection either way.
                 let aside = dir.join(format!("{FILE_NAME}.corrupt"));
-                fs::rename(&path, &aside).map_err(|e| Error::spool("rename", &path, e))?;
-                write_atomically(dir, MAGIC)?;
-                Replay {
-                    truncated_bytes: data.len() as u64,
-                    ..Replay::default()
+                fs::copy(&path, &aside).map_err(|e| Error::spool("copy", &path, e))?;
+                let (mut replay, good_len) = if data.len() > MAGIC.len() {
+                    decode(&data)
+                } else {
+                    (Replay::default(), 0)
+                };
+                let mut fresh = MAGIC.to_vec();
+                if replay.sealed_through.is_some() || !replay.samples.is_empty() {
+                    fresh.extend_from_slice(&data[MAGIC.len()..good_len]);
+                    replay.damage = Some(format!(
+                        "the journal's header was damaged; {} sample(s) recovered behind it, {} byte(s) cut (a copy is in {})",
+                        replay.samples.len(),
+                        replay.truncated_bytes,
+                        aside.display()
+                    ));
+                } else {
+                    replay = Replay {
+                        truncated_bytes: data.len() as u64,
+                        damage: Some(format!(
+                            "the journal was not readable and was started anew (a copy is in {})",
+                            aside.display()
+                        )),
+                        ..Replay::default()
+                    };
                 }
+                write_atomically(dir, &fresh)?;
+                replay
             }
             Ok(data) => {
                 let (replay, good_len) = decode(&data);
@@ -219,7 +242,7 @@ fn decode(data: &[u8]) -> (Replay, usize) {
             None => break,
         }
     }
-    replay.truncated_bytes = (data.len() - pos) as u64;
+    replay.truncated_bytes = data.len().saturating_sub(pos) as u64;
     // A damaged middle cannot be trusted to order what follows: keep the good prefix.
     let good = if replay.truncated_bytes > 0 {
         pos
@@ -345,17 +368,34 @@ mod tests {
     }
 
     #[test]
+    fn a_damaged_header_keeps_the_records_behind_it_and_says_so() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut j, _) = Journal::open(dir.path()).expect("open");
+        j.restart(5, &[sample(6)]).expect("restart");
+        j.append(&sample(7)).expect("append");
+        drop(j);
+        let path = dir.path().join(FILE_NAME);
+        let mut data = fs::read(&path).expect("read");
+        data[0] = b'X';
+        fs::write(&path, &data).expect("write");
+        let (_, r) = Journal::open(dir.path()).expect("open");
+        assert_eq!((r.sealed_through, r.samples.len()), (Some(5), 2));
+        assert!(
+            r.damage
+                .is_some_and(|d| d.contains("2 sample(s) recovered"))
+        );
+        // Repaired for good: the next open is clean.
+        let (_, r) = Journal::open(dir.path()).expect("reopen");
+        assert_eq!((r.samples.len(), r.damage), (2, None));
+    }
+
+    #[test]
     fn garbage_is_not_a_journal() {
         let dir = tempfile::tempdir().expect("tempdir");
         fs::write(dir.path().join(FILE_NAME), b"\x00\x01garbage").expect("write");
         let (mut j, r) = Journal::open(dir.path()).expect("open");
-        assert_eq!(
-            r,
-            Replay {
-                truncated_bytes: 9,
-                ..Replay::default()
-            }
-        );
+        assert_eq!((r.truncated_bytes, r.samples.len()), (9, 0));
+        assert!(r.damage.is_some_and(|d| d.contains("started anew")));
         assert!(
             dir.path().join("journal.lkj.corrupt").exists(),
             "kept aside"

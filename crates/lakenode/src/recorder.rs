@@ -20,7 +20,7 @@ use std::path::Path;
 
 use crate::clock::MIN_SAMPLE_MS;
 use crate::encode::{Encoder, FileMetadata, WriterProfile};
-use crate::health::{HealthRow, health_key};
+use crate::health::HealthRow;
 use crate::journal::Journal;
 use crate::layout::{ObjectKey, Prefix, StationId};
 use crate::sample::Sample;
@@ -87,6 +87,7 @@ pub struct Recorder {
     journal: Journal,
     last_recorded: Option<i64>,
     replayed: usize,
+    journal_damage: Option<String>,
 }
 
 impl Recorder {
@@ -109,6 +110,7 @@ impl Recorder {
             // i64::MIN marks a reset timeline (see `reset_timeline`): nothing recorded.
             last_recorded: replay.sealed_through.filter(|&t| t != i64::MIN),
             replayed: replay.samples.len(),
+            journal_damage: replay.damage.clone(),
         };
         let mut sealed_through = None;
         for sample in replay.samples {
@@ -146,6 +148,12 @@ impl Recorder {
     #[must_use]
     pub const fn last_recorded(&self) -> Option<i64> {
         self.last_recorded
+    }
+
+    /// Damage found in the journal when it was opened (beyond a torn last record).
+    #[must_use]
+    pub fn journal_damage(&self) -> Option<&str> {
+        self.journal_damage.as_deref()
     }
 
     /// Samples replayed from the journal when the node was opened.
@@ -219,23 +227,13 @@ impl Recorder {
         Ok(sealed)
     }
 
-    /// Spools a health row for the window starting at `window_start_ms`, into the
-    /// health tree (see [`crate::health`]); returns its id and the files the spool's
-    /// limit dropped for it.
+    /// Spools a health row under `key` (see [`crate::health::health_key_for`]); returns
+    /// its id and the files the spool's limit dropped for it.
     ///
     /// # Errors
     /// [`Error::Spool`] or [`Error::Parquet`].
-    pub fn spool_health(
-        &mut self,
-        window_start_ms: i64,
-        row: &HealthRow,
-    ) -> Result<(u64, Vec<DroppedFile>)> {
-        let key = health_key(
-            self.config.prefix.as_ref(),
-            &self.config.station,
-            window_start_ms,
-        );
-        self.spool.push(&key, &row.encode()?)
+    pub fn spool_health(&mut self, key: &str, row: &HealthRow) -> Result<(u64, Vec<DroppedFile>)> {
+        self.spool.push(key, &row.encode()?)
     }
 
     fn restart_journal(&mut self, sealed_through: i64) -> Result<()> {

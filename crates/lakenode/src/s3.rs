@@ -66,6 +66,17 @@ impl S3Config {
                 "must be an http:// or https:// URL with a host",
             ));
         }
+        if !matches!(endpoint.path(), "" | "/")
+            || endpoint.query().is_some()
+            || endpoint.fragment().is_some()
+        {
+            return Err(Error::config(
+                "endpoint",
+                format!(
+                    "{endpoint} has a path, query or fragment; give only scheme, host and port (the bucket goes in --bucket, a key prefix in --prefix)"
+                ),
+            ));
+        }
         if !endpoint.username().is_empty() || endpoint.password().is_some() {
             return Err(Error::config(
                 "endpoint",
@@ -293,7 +304,15 @@ pub struct S3Failure {
 
 impl std::fmt::Display for S3Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "S3 answered {} {}", self.status, self.code)?;
+        if self.code.starts_with("HTTP ") {
+            write!(
+                f,
+                "the endpoint answered {} without an S3 error document",
+                self.status
+            )?;
+        } else {
+            write!(f, "S3 answered {} {}", self.status, self.code)?;
+        }
         if let Some(m) = &self.message {
             write!(f, ": {m}")?;
         }
@@ -594,6 +613,18 @@ mod tests {
         assert!(e.to_string().starts_with("invalid endpoint"), "{e}");
         let e = S3Config::new("https://u:p@x", "lake", "us-east-1", true).expect_err("userinfo");
         assert!(e.to_string().starts_with("invalid endpoint"), "{e}");
+        for bad in [
+            "http://127.0.0.1:9000/some/path",
+            "http://127.0.0.1:9000/?x=1",
+            "http://127.0.0.1:9000/#frag",
+        ] {
+            let e = S3Config::new(bad, "lake", "us-east-1", true).expect_err(bad);
+            assert!(
+                e.to_string().contains("has a path, query or fragment"),
+                "{e}"
+            );
+        }
+        assert!(S3Config::new("http://127.0.0.1:9000/", "lake", "us-east-1", true).is_ok());
         for bad in [
             "ab",
             "Lake",

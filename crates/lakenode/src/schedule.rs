@@ -22,8 +22,9 @@
 //! // Refused credentials pause uploads; a file S3 rejects as a file is quarantined.
 //! assert_eq!(policy.decide(Fault::Refused, 1, 10_000, None), Decision::PauseUntil(310_000));
 //! assert_eq!(policy.decide(Fault::Rejected, 1, 10_000, None), Decision::Quarantine);
-//! // A finite run past its deadline gives up instead of waiting.
-//! assert_eq!(policy.decide(Fault::Transient, 9, 10_000, Some(12_000)), Decision::GiveUp);
+//! // A finite run retries one last time at its deadline, and gives up after that.
+//! assert_eq!(policy.decide(Fault::Transient, 9, 10_000, Some(12_000)), Decision::RetryAt(12_000));
+//! assert_eq!(policy.decide(Fault::Transient, 10, 12_000, Some(12_000)), Decision::GiveUp);
 //! ```
 
 use std::time::Duration;
@@ -133,11 +134,14 @@ impl RetryPolicy {
     ) -> Decision {
         let after =
             |d: Duration| now_ms.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        // Within a finite run's deadline the last retry goes out at the deadline itself;
+        // only a failure at or after it gives up.
         let retry = |attempt| {
             let at = after(self.delay(attempt));
             match deadline_ms {
-                Some(deadline) if at > deadline => Decision::GiveUp,
-                _ => Decision::RetryAt(at),
+                Some(deadline) if now_ms >= deadline => Decision::GiveUp,
+                Some(deadline) => Decision::RetryAt(at.min(deadline)),
+                None => Decision::RetryAt(at),
             }
         };
         match fault {
@@ -145,7 +149,7 @@ impl RetryPolicy {
             Fault::Refused => Decision::PauseUntil(after(self.pause)),
             Fault::BadDigest | Fault::ClockCorrected if attempt <= self.max_quick_resends => {
                 match deadline_ms {
-                    Some(deadline) if now_ms > deadline => Decision::GiveUp,
+                    Some(deadline) if now_ms >= deadline => Decision::GiveUp,
                     _ => Decision::ResendNow,
                 }
             }
@@ -221,15 +225,21 @@ mod tests {
     }
 
     #[test]
-    fn a_deadline_turns_a_late_retry_into_giving_up() {
+    fn a_deadline_brings_the_last_retry_forward_then_gives_up() {
         let p = RetryPolicy::new(1);
-        // First retry within 1 s: fits a deadline 2 s away, not one 0.4 s away.
-        assert!(matches!(
-            p.decide(Fault::Transient, 1, 0, Some(2_000)),
-            Decision::RetryAt(_)
-        ));
+        // First retry within 1 s: fits a deadline 2 s away; one 0.4 s away gets a last
+        // attempt at 0.4 s; a failure at or after the deadline gives up.
+        let first = p.decide(Fault::Transient, 1, 0, Some(2_000));
+        assert!(
+            matches!(first, Decision::RetryAt(t) if t <= 1_000),
+            "{first:?}"
+        );
         assert_eq!(
             p.decide(Fault::Transient, 1, 0, Some(400)),
+            Decision::RetryAt(400)
+        );
+        assert_eq!(
+            p.decide(Fault::Transient, 2, 400, Some(400)),
             Decision::GiveUp
         );
         assert_eq!(

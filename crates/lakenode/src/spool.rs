@@ -28,7 +28,8 @@
 //! use lakenode::layout::ObjectKey;
 //! # let dir = tempfile::tempdir()?;
 //! let mut spool = Spool::open(dir.path())?;
-//! let id = spool.push("station=a/data_0000.parquet", b"PAR1...")?;
+//! let (id, dropped) = spool.push("station=a/data_0000.parquet", b"PAR1...")?;
+//! assert!(dropped.is_empty()); // no size limit set
 //! let entry = spool.read(id)?;
 //! assert_eq!(entry.key, "station=a/data_0000.parquet");
 //! spool.remove(id)?;
@@ -137,6 +138,7 @@ pub struct Spool {
     next_id: u64,
     limit: Option<u64>,
     block: u64,
+    pinned: Option<u64>,
     pending_bytes: u64,
     dropped_files: u64,
     dropped_bytes: u64,
@@ -156,6 +158,7 @@ impl Spool {
             next_id: 0,
             limit: None,
             block: 1,
+            pinned: None,
             pending_bytes: 0,
             dropped_files: 0,
             dropped_bytes: 0,
@@ -198,7 +201,7 @@ impl Spool {
         {
             return Err(Error::config(
                 "spool limit",
-                format!("{l} bytes cannot hold a day of windows; give at least {MIN_LIMIT} (64K)"),
+                format!("{l} bytes is too small; give at least {MIN_LIMIT} (64K, a few windows)"),
             ));
         }
         self.limit = limit;
@@ -217,6 +220,12 @@ impl Spool {
             self.pending_bytes += self.entry_size(id);
         }
         Ok(())
+    }
+
+    /// Keeps entry `id` (the one being uploaded) out of the limit's drops; `None`
+    /// releases it. A file S3 may already hold is never reported as dropped.
+    pub fn pin(&mut self, id: Option<u64>) {
+        self.pinned = id;
     }
 
     /// What a file of `len` bytes takes on storage.
@@ -271,6 +280,9 @@ impl Spool {
         for id in self.pending()? {
             if self.pending_bytes + incoming <= limit {
                 break;
+            }
+            if self.pinned == Some(id) {
+                continue;
             }
             let size = self.entry_size(id);
             let key = self
@@ -374,14 +386,18 @@ impl Spool {
         Ok(SpoolEntry { id, key, body })
     }
 
-    /// Removes an entry once S3 confirmed it.
+    /// Removes an entry once S3 confirmed it (an entry already gone is not an error).
     ///
     /// # Errors
     /// [`Error::Spool`] if the file cannot be removed.
     pub fn remove(&mut self, id: u64) -> Result<()> {
         let path = self.entry_path(id);
         let size = self.entry_size(id);
-        fs::remove_file(&path).map_err(|e| Error::spool("remove", &path, e))?;
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::spool("remove", &path, e)),
+        }
         self.pending_bytes = self.pending_bytes.saturating_sub(size);
         sync_dir(&self.dir)
     }
@@ -628,6 +644,35 @@ mod tests {
         );
         drop(held);
         SpoolLock::acquire(dir.path()).expect("free again");
+    }
+
+    #[test]
+    fn the_file_being_uploaded_is_never_dropped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = Spool::open(dir.path()).expect("open");
+        s.set_limit(Some(MIN_LIMIT)).expect("limit");
+        let (first, _) = s.push("k/0.parquet", &[0u8; 30_000]).expect("push");
+        s.pin(Some(first));
+        let mut dropped = Vec::new();
+        for i in 1..5 {
+            dropped.extend(
+                s.push(&format!("k/{i}.parquet"), &[0u8; 30_000])
+                    .expect("push")
+                    .1,
+            );
+        }
+        assert!(
+            s.pending().expect("list").contains(&first),
+            "the pinned entry stays"
+        );
+        assert!(
+            dropped.iter().all(|d| d.key != "k/0.parquet"),
+            "{dropped:?}"
+        );
+        assert_eq!(dropped.len(), 3, "the others made room instead");
+        // Removing what is already gone is not an error.
+        s.remove(first).expect("remove");
+        s.remove(first).expect("remove again");
     }
 
     #[test]

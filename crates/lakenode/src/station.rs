@@ -47,7 +47,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::clock::{FUTURE_TOLERANCE, TimeKeeper, bounded_correction, is_plausible};
 use crate::encode::WriterProfile;
-use crate::health::HealthRow;
+use crate::health::{HealthRow, health_key_for};
 use crate::layout::{Prefix, StationId, rfc3339};
 use crate::recorder::{Recorder, RecorderConfig, SealedFile};
 use crate::s3::{FailureKind, PutOutcome, S3Client, S3Failure, interpret_put, md5_hex};
@@ -303,7 +303,7 @@ impl std::fmt::Display for Event {
                 pause,
             } => write!(
                 f,
-                "S3 refused the upload of {key}: {failure}; uploads pause for {} s, sampling and spooling go on",
+                "the upload of {key} was refused: {failure}; uploads pause for {} s, sampling and spooling go on",
                 pause.as_secs()
             ),
             Self::Unconfirmed { failure } => write!(
@@ -450,7 +450,8 @@ pub struct Station {
     last_failure: Option<String>,
     counters: Counters,
     events: VecDeque<Event>,
-    health_due: VecDeque<(i64, i64)>,
+    /// (health key, window end) of sealed windows whose health row is due.
+    health_due: VecDeque<(String, i64)>,
 }
 
 impl Station {
@@ -473,6 +474,12 @@ impl Station {
             dir,
         )?;
         recorder.spool_mut().set_limit(config.spool_limit)?;
+        let mut events = VecDeque::new();
+        if let Some(damage) = recorder.journal_damage() {
+            events.push_back(Event::Error {
+                message: damage.to_owned(),
+            });
+        }
         if let Some(block) = config.spool_block {
             recorder.spool_mut().set_block_size(block)?;
         }
@@ -495,7 +502,7 @@ impl Station {
             quick_streak: 0,
             last_failure: None,
             counters: Counters::default(),
-            events: VecDeque::new(),
+            events,
             health_due: VecDeque::new(),
         })
     }
@@ -626,9 +633,9 @@ impl Station {
         });
         self.dropped(&sealed.dropped);
         if self.health {
-            let window_ms = self.spec().window_ms();
-            self.health_due
-                .push_back((sealed.window_start_ms, sealed.window_start_ms + window_ms));
+            let key = health_key_for(self.recorder.config().prefix.as_ref(), sealed.key.as_str());
+            let end = sealed.window_start_ms + self.spec().window_ms();
+            self.health_due.push_back((key, end));
         }
     }
 
@@ -668,8 +675,8 @@ impl Station {
     /// The next health row due (a window was sealed with health rows on), filled with
     /// the station's fields: the adapter adds the device's (heap, RSSI, sensors, reset
     /// reason) and hands it to [`Station::spool_health`].
-    pub fn take_health_row(&mut self, now: &Now) -> Option<(i64, HealthRow)> {
-        let (start, end) = self.health_due.pop_front()?;
+    pub fn take_health_row(&mut self, now: &Now) -> Option<(String, HealthRow)> {
+        let (key, end) = self.health_due.pop_front()?;
         let spool = self.recorder.spool().stats();
         let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         let mut row = HealthRow::new(end);
@@ -679,17 +686,48 @@ impl Station {
         row.spool_bytes = as_i64(spool.pending_bytes);
         row.dropped_files = as_i64(spool.dropped_files);
         row.upload_failures = as_i64(self.counters.failed_attempts);
-        Some((start, row))
+        Some((key, row))
     }
 
-    /// Spools a health row for the window starting at `window_start_ms`.
+    /// Spools a health row under the key [`Station::take_health_row`] gave.
     ///
     /// # Errors
     /// Spool or encoding failures.
-    pub fn spool_health(&mut self, window_start_ms: i64, row: &HealthRow) -> Result<()> {
-        let (_, dropped) = self.recorder.spool_health(window_start_ms, row)?;
+    pub fn spool_health(&mut self, key: &str, row: &HealthRow) -> Result<()> {
+        let (_, dropped) = self.recorder.spool_health(key, row)?;
         self.dropped(&dropped);
         Ok(())
+    }
+
+    /// For a finite run past its deadline: stops waiting for the request in flight (a
+    /// stalled connection must not hold the run beyond `--give-up-after`) and gives up.
+    /// Returns whether it gave up. The file stays in the spool.
+    ///
+    /// # Errors
+    /// If the spool cannot be listed.
+    pub fn give_up_if_overdue(&mut self, now: &Now) -> Result<bool> {
+        let overdue = self
+            .give_up
+            .is_some_and(|(_, deadline)| now.mono_ms >= deadline);
+        if !overdue || self.gave_up.is_some() {
+            return Ok(self.gave_up.is_some());
+        }
+        let last = match self.in_flight.take() {
+            Some(sent) => {
+                self.recorder.spool_mut().pin(None);
+                format!("{}: no answer before the deadline", sent.key)
+            }
+            None => self
+                .last_failure
+                .clone()
+                .unwrap_or_else(|| "no progress".into()),
+        };
+        self.events.push_back(Event::GaveUp {
+            pending: self.recorder.spool().pending()?.len(),
+            last: last.clone(),
+        });
+        self.gave_up = Some(last);
+        Ok(true)
     }
 
     /// Where the uploads stand.
@@ -779,6 +817,7 @@ impl Station {
             let md5 = md5_hex(&entry.body);
             let bytes = entry.body.len();
             let request = self.client.put_object(&entry.key, entry.body, signing_time);
+            self.recorder.spool_mut().pin(Some(id));
             self.in_flight = Some(InFlight {
                 id,
                 key: entry.key,
@@ -812,6 +851,7 @@ impl Station {
         let Some(sent) = self.in_flight.take() else {
             return Ok(()); // a reply nobody asked for
         };
+        self.recorder.spool_mut().pin(None);
         let expected = self.verify_etag.then_some(sent.md5.as_str());
         let failure = match reply.map(|r| (interpret_put(&r, expected), r)) {
             Ok((PutOutcome::Stored { .. }, _)) => {

@@ -61,24 +61,48 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
     };
     let client = S3Client::new(&s3, credentials)?;
 
+    if args.timeout < Duration::from_secs(1) {
+        return Err(CliError::Usage("--timeout must be at least 1s".into()));
+    }
+    if args
+        .duration
+        .is_some_and(|d| d > Duration::from_secs(366 * 86_400))
+    {
+        return Err(CliError::Usage("--duration must be at most 366d".into()));
+    }
     // Read a CSV completely before anything is spooled: a malformed file changes nothing.
     let csv = match &args.csv {
         Some(path) => {
-            let file = std::fs::File::open(path).map_err(|e| CliError::io(path, e))?;
-            let parsed = crate::csv_input::read_samples(
-                &path.display().to_string(),
-                std::io::BufReader::new(file),
-            )?;
+            let bytes = std::fs::read(path).map_err(|e| CliError::io(path, e))?;
+            let parsed =
+                crate::csv_input::read_samples(&path.display().to_string(), bytes.as_slice())?;
             for w in &parsed.warnings {
                 tracing::warn!("{w}");
             }
-            Some(parsed)
+            Some((parsed, lakenode::s3::md5_hex(&bytes)))
         }
         None => None,
     };
     let schema = match (&args.columns, &csv) {
-        (Some(list), _) => Schema::parse_list(list)?,
-        (None, Some(c)) => c.schema.clone(),
+        (Some(list), Some((c, _))) => {
+            let schema = Schema::parse_list(list)?;
+            let dropped: Vec<&str> = c
+                .schema
+                .columns()
+                .iter()
+                .filter(|m| !schema.contains(**m))
+                .map(|m| m.name())
+                .collect();
+            if !dropped.is_empty() {
+                return Err(CliError::Usage(format!(
+                    "--columns {list} leaves out the CSV's column(s) {}: their data would be lost; list them too, or drop --columns",
+                    dropped.join(", ")
+                )));
+            }
+            schema
+        }
+        (Some(list), None) => Schema::parse_list(list)?,
+        (None, Some((c, _))) => c.schema.clone(),
         (None, None) => Schema::default(),
     };
 
@@ -93,6 +117,7 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
         ..StationConfig::new(station.clone(), client)
     };
     let mut node = Station::open(config, &args.spool)?;
+    warn_about_earlier_losses(&node);
     let last_recorded = node.recorder().last_recorded();
     if let Some(t) = last_recorded {
         info!(
@@ -102,31 +127,44 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
             rfc3339(t)
         );
     }
+    let started = Instant::now();
+    let end = drive(args, &mut node, csv.as_ref(), last_recorded, spec, &station);
+    print_summary(&station, &node, started.elapsed());
+    outcome(end?, &node)
+}
+
+/// Feeds the station from the CSV, the simulation or real time.
+fn drive(
+    args: &RunArgs,
+    node: &mut Station,
+    csv: Option<&(crate::csv_input::CsvSamples, String)>,
+    last_recorded: Option<i64>,
+    spec: WindowSpec,
+    station: &StationId,
+) -> CliResult<BatchEnd> {
     let mut link = ThreadLink::spawn(UreqTransport::new(args.timeout), UPLOAD_STACK)
         .map_err(|e| CliError::Usage(format!("cannot start the upload thread: {e}")))?;
     let mut adapter = HostAdapter::new(args.simulate.map(Simulator::new));
-
-    let started = Instant::now();
-    let end = match (&csv, args.simulate) {
-        (Some(parsed), _) => {
-            refuse_older_csv(parsed, last_recorded, args)?;
-            info!(rows = parsed.samples.len(), "uploading samples from CSV");
-            let n = i64::try_from(parsed.samples.len()).unwrap_or(i64::MAX);
-            let samples = with_progress(parsed.samples.iter().copied(), n, station.as_str());
-            run_batch(
-                &mut node,
-                samples,
-                &mut adapter,
-                &mut link,
-                args.give_up_after,
-            )?
+    Ok(match (csv, args.simulate) {
+        (Some((parsed, fingerprint)), _) => {
+            let from = csv_resume_point(parsed, fingerprint, last_recorded, args)?;
+            let samples: Vec<_> = parsed
+                .samples
+                .iter()
+                .filter(|s| from.is_none_or(|t| s.timestamp_ms > t))
+                .copied()
+                .collect();
+            info!(rows = samples.len(), "uploading samples from CSV");
+            let n = i64::try_from(samples.len()).unwrap_or(i64::MAX);
+            let samples = with_progress(samples.into_iter(), n, station.as_str());
+            run_batch(node, samples, &mut adapter, &mut link, args.give_up_after)?
         }
         (None, Some(seed)) => {
             let sim = Simulator::new(seed);
             match args.duration {
                 Some(duration) => {
                     let start = match &args.start {
-                        Some(text) => parse_start(text)?,
+                        Some(text) => on_grid(parse_start(text)?, spec, text)?,
                         None => remembered_start(&args.spool, seed, spec, duration)?,
                     };
                     let n = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
@@ -141,57 +179,93 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
                     let interval = spec.interval_ms();
                     let samples = (first..n).map(|i| sim.sample_at(start + i * interval));
                     let samples = with_progress(samples, n - first, station.as_str());
-                    run_batch(
-                        &mut node,
-                        samples,
-                        &mut adapter,
-                        &mut link,
-                        args.give_up_after,
-                    )?
+                    run_batch(node, samples, &mut adapter, &mut link, args.give_up_after)?
                 }
                 None => {
                     info!(
                         "sampling in real time every {} ms; stop with Ctrl-C",
                         spec.interval_ms()
                     );
-                    run_live(&mut node, &mut adapter, &mut link)?;
+                    run_live(node, &mut adapter, &mut link)?;
                     BatchEnd::Stopped
                 }
             }
         }
         (None, None) => return Err(CliError::Usage("give --simulate SEED or --csv FILE".into())),
-    };
-    print_summary(&station, &node, started.elapsed());
-    outcome(end, &node)
+    })
 }
 
-/// A CSV that starts at or before the last sample this spool recorded would overlap
-/// (and overwrite) what is already in the lake, or be skipped sample by sample: refuse
-/// it before anything is recorded. (A recorded timeline far in the future is the
-/// product of a bad clock; the station closes it by itself.)
-fn refuse_older_csv(
+/// `--start` must lie on the sampling grid, or every sample (and key) is off it.
+fn on_grid(start: i64, spec: WindowSpec, text: &str) -> CliResult<i64> {
+    if start.rem_euclid(spec.interval_ms()) == 0 {
+        return Ok(start);
+    }
+    let up = (start.div_euclid(spec.interval_ms()) + 1) * spec.interval_ms();
+    Err(CliError::Usage(format!(
+        "--start {text} is not on the {} ms sampling grid; use e.g. {}",
+        spec.interval_ms(),
+        rfc3339(up)
+    )))
+}
+
+/// Tells about files an earlier run on this spool dropped or quarantined: this run's
+/// exit code only counts its own.
+fn warn_about_earlier_losses(node: &Station) {
+    let stats = node.recorder().spool().stats();
+    let quarantine = node.recorder().spool().dir().join("quarantine");
+    let quarantined = std::fs::read_dir(&quarantine).map_or(0, |d| {
+        d.flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "lks"))
+            .count()
+    });
+    if stats.dropped_files > 0 || quarantined > 0 {
+        tracing::warn!(
+            "this spool lost data in earlier runs: {} file(s) dropped by the spool limit (dropped.log), {quarantined} quarantined ({})",
+            stats.dropped_files,
+            quarantine.display()
+        );
+    }
+}
+
+/// Where a CSV import starts. The same file again (a killed import, rerun with the same
+/// arguments: its MD5 is remembered in the spool's `import.state`) resumes after the
+/// last sample the spool recorded. Another CSV that starts at or before that sample is
+/// refused before anything is recorded: it would overlap, or overwrite in the lake,
+/// what this station already has. (A recorded timeline far in the future is the product
+/// of a bad clock; the station closes it by itself.)
+fn csv_resume_point(
     parsed: &crate::csv_input::CsvSamples,
+    fingerprint: &str,
     last_recorded: Option<i64>,
     args: &RunArgs,
-) -> CliResult<()> {
+) -> CliResult<Option<i64>> {
+    let state = args.spool.join("import.state");
+    let tag = format!("csv md5={fingerprint}");
+    let same_file = std::fs::read_to_string(&state).is_ok_and(|t| t.trim() == tag);
     let (Some(first), Some(last)) = (parsed.samples.first(), last_recorded) else {
-        return Ok(());
+        std::fs::write(&state, format!("{tag}\n")).map_err(|e| CliError::io(&state, e))?;
+        return Ok(None);
     };
     let ahead = SystemClock.now().as_millisecond() + FUTURE_TOLERANCE.as_millis() as i64;
-    if first.timestamp_ms <= last && last <= ahead {
-        return Err(CliError::Usage(format!(
-            "{}: its first sample ({}) is not after the last one this spool recorded ({}); \
-the spool {} continues one timeline. Import older or overlapping data with its own --spool",
-            args.csv
-                .as_deref()
-                .map(Path::display)
-                .map_or_else(String::new, |d| d.to_string()),
-            rfc3339(first.timestamp_ms),
-            rfc3339(last),
-            args.spool.display()
-        )));
+    if first.timestamp_ms > last || last > ahead {
+        std::fs::write(&state, format!("{tag}\n")).map_err(|e| CliError::io(&state, e))?;
+        return Ok(None);
     }
-    Ok(())
+    if same_file {
+        info!("resuming this CSV's import after {}", rfc3339(last));
+        return Ok(Some(last));
+    }
+    Err(CliError::Usage(format!(
+        "{}: its first sample ({}) is not after the last one this spool recorded ({}); \
+importing it would overlap what this station already has, and a window's object in the lake \
+would be overwritten. Import older data with its own --spool and its own --prefix",
+        args.csv
+            .as_deref()
+            .map(Path::display)
+            .map_or_else(String::new, |d| d.to_string()),
+        rfc3339(first.timestamp_ms),
+        rfc3339(last),
+    )))
 }
 
 /// The exit of a finished run: refused (3) before incomplete (4) before data lost (5).

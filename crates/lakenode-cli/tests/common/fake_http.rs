@@ -16,6 +16,8 @@ pub enum Behaviour {
     Reply(Vec<u8>),
     /// Reads the request and never answers (until the server is dropped).
     Stall,
+    /// Answers like S3 (200, the body's MD5 as ETag) after this delay.
+    AcceptAfter(Duration),
 }
 
 /// A whole HTTP/1.1 response with `Connection: close`.
@@ -105,6 +107,11 @@ fn serve(mut stream: TcpStream, behaviour: &Behaviour, stop: &AtomicBool, n: &At
     match behaviour {
         Behaviour::Reply(bytes) => {
             let _ = stream.write_all(bytes);
+        }
+        Behaviour::AcceptAfter(delay) => {
+            std::thread::sleep(*delay);
+            let etag = format!("\"{}\"", lakenode::s3::md5_hex(&data[header_end..]));
+            let _ = stream.write_all(&response("200 OK", &[("ETag", &etag)], ""));
         }
         Behaviour::Stall => {
             while !stop.load(Ordering::Relaxed) {
