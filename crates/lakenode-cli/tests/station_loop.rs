@@ -41,6 +41,13 @@ fn run(endpoint: &str, spool: &Path, extra: &[&str]) -> Command {
     c
 }
 
+/// `--simulate 1 --start START --duration DURATION` and `extra`.
+fn sim<'a>(start: &'a str, duration: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["--simulate", "1", "--start", start, "--duration", duration];
+    args.extend_from_slice(extra);
+    args
+}
+
 fn spooled(spool: &Path) -> usize {
     files_with_extension(spool, "lks")
         .iter()
@@ -131,18 +138,11 @@ fn a_journal_from_2099_does_not_silence_real_time_sampling() {
     let s3 = server(&tmp.path().join("s3"));
     let spool = tmp.path().join("spool");
     // A run whose virtual time is in 2099 leaves its high-water mark in the journal.
-    let future = [
-        "--simulate",
-        "1",
-        "--start",
+    let future = sim(
         "2099-12-31T23:50:00Z",
-        "--duration",
         "5m",
-        "--window",
-        "1m",
-        "--interval",
-        "1s",
-    ];
+        &["--window", "1m", "--interval", "1s"],
+    );
     let stdout = success(&mut run(&s3.endpoint(), &spool, &future));
     assert!(stdout.contains("300 samples"), "{stdout}");
     let before = std::time::SystemTime::now();
@@ -249,14 +249,7 @@ fn a_proxys_404_page_pauses_uploads_with_exit_3_and_quarantines_nothing() {
         let (out, stdout, stderr) = output(&mut run(
             &fake.endpoint(),
             &spool,
-            &[
-                "--simulate",
-                "1",
-                "--start",
-                "2026-01-01T00:00:00Z",
-                "--duration",
-                "1h",
-            ],
+            &sim("2026-01-01T00:00:00Z", "1h", &[]),
         ));
         assert_eq!(out.status.code(), Some(3), "{status}: {stdout}\n{stderr}");
         let said = format!("answered {} without an S3 error document", &status[..3]);
@@ -283,28 +276,9 @@ fn s3_rejecting_a_file_quarantines_it_and_the_run_does_not_exit_0() {
         xml,
     )));
     let spool = tmp.path().join("spool");
-    let args = [
-        "--simulate",
-        "1",
-        "--start",
-        "2026-01-01T00:00:00Z",
-        "--duration",
-        "30m",
-    ];
-    for round in 1..=2 {
-        // A second run on the emptied spool: its quarantine must not overwrite the first's.
-        let args = if round == 1 {
-            args.to_vec()
-        } else {
-            vec![
-                "--simulate",
-                "1",
-                "--start",
-                "2026-01-01T01:00:00Z",
-                "--duration",
-                "30m",
-            ]
-        };
+    // A second run on the emptied spool: its quarantine must not overwrite the first's.
+    for start in ["2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z"] {
+        let args = sim(start, "30m", &[]);
         let (out, stdout, stderr) = output(&mut run(&fake.endpoint(), &spool, &args));
         assert_eq!(out.status.code(), Some(5), "{stdout}\n{stderr}");
         assert!(stdout.contains("2 quarantined"), "{stdout}");
@@ -328,16 +302,7 @@ fn a_2xx_without_the_bodys_md5_is_not_counted_as_stored() {
         let headers: Vec<(&str, &str)> = etag.iter().map(|e| ("ETag", *e)).collect();
         let fake = FakeHttp::start(Behaviour::Reply(response("200 OK", &headers, portal)));
         let spool = tmp.path().join(format!("spool{}", etag.is_some()));
-        let args = [
-            "--simulate",
-            "1",
-            "--start",
-            "2026-01-01T00:00:00Z",
-            "--duration",
-            "15m",
-            "--give-up-after",
-            "3s",
-        ];
+        let args = sim("2026-01-01T00:00:00Z", "15m", &["--give-up-after", "3s"]);
         let (out, stdout, stderr) = output(&mut run(&fake.endpoint(), &spool, &args));
         assert_eq!(out.status.code(), Some(4), "{etag:?}: {stdout}\n{stderr}");
         assert!(stderr.contains("did not confirm the upload"), "{stderr}");
@@ -351,15 +316,7 @@ fn a_2xx_without_the_bodys_md5_is_not_counted_as_stored() {
         let mut opt_out = run(
             &fake.endpoint(),
             &spool,
-            &[
-                "--simulate",
-                "1",
-                "--start",
-                "2026-01-01T00:00:00Z",
-                "--duration",
-                "15m",
-                "--no-etag-check",
-            ],
+            &sim("2026-01-01T00:00:00Z", "15m", &["--no-etag-check"]),
         );
         success(&mut opt_out);
         assert_eq!(spooled(&spool), 0);
@@ -379,16 +336,7 @@ fn a_finite_run_against_a_dead_endpoint_gives_up_in_bounded_time() {
     let (out, stdout, stderr) = output(&mut run(
         &dead,
         &spool,
-        &[
-            "--simulate",
-            "1",
-            "--start",
-            "2026-01-01T00:00:00Z",
-            "--duration",
-            "2h",
-            "--give-up-after",
-            "5s",
-        ],
+        &sim("2026-01-01T00:00:00Z", "2h", &["--give-up-after", "5s"]),
     ));
     let took = started.elapsed();
     assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
@@ -423,18 +371,11 @@ fn spool_limit_drops_warn_per_file_and_count() {
     let (out, stdout, stderr) = output(&mut run(
         &dead,
         &spool,
-        &[
-            "--simulate",
-            "1",
-            "--start",
+        &sim(
             "2026-01-01T00:00:00Z",
-            "--duration",
             "24h",
-            "--spool-limit",
-            "64K",
-            "--give-up-after",
-            "2s",
-        ],
+            &["--spool-limit", "64K", "--give-up-after", "2s"],
+        ),
     ));
     assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
     let log = std::fs::read_to_string(spool.join("dropped.log")).unwrap();
@@ -499,16 +440,7 @@ fn the_spool_limit_never_drops_the_file_being_uploaded() {
     // S3 that takes a second per PUT: the spool fills while a file is in flight.
     let slow = FakeHttp::start(Behaviour::AcceptAfter(Duration::from_secs(1)));
     let spool = tmp.path().join("spool");
-    let args = [
-        "--simulate",
-        "1",
-        "--start",
-        "2026-01-01T00:00:00Z",
-        "--duration",
-        "6h",
-        "--spool-limit",
-        "64K",
-    ];
+    let args = sim("2026-01-01T00:00:00Z", "6h", &["--spool-limit", "64K"]);
     let (out, stdout, stderr) = output(&mut run(&slow.endpoint(), &spool, &args));
     assert_eq!(
         out.status.code(),
