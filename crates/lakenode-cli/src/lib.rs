@@ -146,9 +146,9 @@ pub struct RunArgs {
     /// Simulate sensors with this seed.
     #[arg(long)]
     pub simulate: Option<u64>,
-    /// With --simulate: start of virtual time (RFC 3339); default: the --duration
-    /// before the current window.
-    #[arg(long, requires = "simulate")]
+    /// With --simulate and --duration: start of virtual time (RFC 3339, on the --interval
+    /// grid); default: the --duration before the current window.
+    #[arg(long, requires = "duration")]
     pub start: Option<String>,
     /// With --simulate: simulate this much virtual time as fast as possible, then
     /// exit once everything is uploaded. Without it, sample in real time until stopped.

@@ -90,10 +90,10 @@ impl Journal {
                 // bit). Keep the file aside for inspection either way.
                 let aside = dir.join(format!("{FILE_NAME}.corrupt"));
                 fs::copy(&path, &aside).map_err(|e| Error::spool("copy", &path, e))?;
-                let (mut replay, good_len) = if data.len() > MAGIC.len() {
+                let (mut replay, good_len, _) = if data.len() > MAGIC.len() {
                     decode(&data)
                 } else {
-                    (Replay::default(), 0)
+                    (Replay::default(), 0, 0)
                 };
                 let mut fresh = MAGIC.to_vec();
                 if replay.sealed_through.is_some() || !replay.samples.is_empty() {
@@ -118,8 +118,27 @@ impl Journal {
                 replay
             }
             Ok(data) => {
-                let (replay, good_len) = decode(&data);
-                if good_len < data.len() {
+                let (mut replay, good_len, skipped) = decode(&data);
+                if skipped > 0 {
+                    // Damage in the middle: keep a copy, and rewrite the journal from
+                    // what was recovered around it.
+                    let aside = dir.join(format!("{FILE_NAME}.corrupt"));
+                    fs::copy(&path, &aside).map_err(|e| Error::spool("copy", &path, e))?;
+                    let mut fresh = MAGIC.to_vec();
+                    if let Some(t) = replay.sealed_through {
+                        encode_marker(&mut fresh, t);
+                    }
+                    for s in &replay.samples {
+                        encode_sample(&mut fresh, s);
+                    }
+                    write_atomically(dir, &fresh)?;
+                    replay.damage = Some(format!(
+                        "the journal was damaged: {skipped} byte(s) skipped, {} sample(s) recovered around them (a copy is in {})",
+                        replay.samples.len(),
+                        aside.display()
+                    ));
+                } else if good_len < data.len() {
+                    // A torn last record (a power cut mid-write): cut it off.
                     let f = OpenOptions::new()
                         .write(true)
                         .open(&path)
@@ -174,11 +193,7 @@ impl Journal {
     pub fn restart(&mut self, sealed_through: i64, open: &[Sample]) -> Result<()> {
         let mut data = Vec::with_capacity(MAGIC.len() + 13 + open.len() * 48);
         data.extend_from_slice(MAGIC);
-        let start = data.len();
-        data.push(TAG_MARKER);
-        data.extend_from_slice(&sealed_through.to_le_bytes());
-        let crc = crc32fast::hash(&data[start..]);
-        data.extend_from_slice(&crc.to_le_bytes());
+        encode_marker(&mut data, sealed_through);
         for s in open {
             encode_sample(&mut data, s);
         }
@@ -203,6 +218,14 @@ fn write_atomically(dir: &Path, data: &[u8]) -> Result<()> {
     sync_dir(dir)
 }
 
+fn encode_marker(out: &mut Vec<u8>, sealed_through: i64) {
+    let start = out.len();
+    out.push(TAG_MARKER);
+    out.extend_from_slice(&sealed_through.to_le_bytes());
+    let crc = crc32fast::hash(&out[start..]);
+    out.extend_from_slice(&crc.to_le_bytes());
+}
+
 fn encode_sample(out: &mut Vec<u8>, s: &Sample) {
     let start = out.len();
     out.push(TAG_SAMPLE);
@@ -223,33 +246,46 @@ fn encode_sample(out: &mut Vec<u8>, s: &Sample) {
     out.extend_from_slice(&crc.to_le_bytes());
 }
 
-/// Decodes the records after the magic until the end or the first damaged one;
-/// returns what was read and the length of the good prefix.
-fn decode(data: &[u8]) -> (Replay, usize) {
+/// Decodes the records after the magic. A damaged record followed by good ones (a
+/// flipped bit in the middle) is skipped: decoding resumes at the next offset where a
+/// whole record passes its CRC, and samples that would go back in time are dropped.
+/// Damage with no good record after it is a torn tail. Returns what was read, the end of
+/// the last good record, and the damaged bytes skipped in the middle.
+fn decode(data: &[u8]) -> (Replay, usize, usize) {
     let mut replay = Replay::default();
     let mut pos = MAGIC.len();
+    let mut end = pos;
+    let mut skipped = 0;
     while pos < data.len() {
         match decode_record(&data[pos..]) {
             Some((Record::Sample(s), used)) => {
-                replay.samples.push(s);
+                if replay
+                    .samples
+                    .last()
+                    .is_none_or(|l| l.timestamp_ms < s.timestamp_ms)
+                {
+                    replay.samples.push(s);
+                }
                 pos += used;
+                end = pos;
             }
             Some((Record::Marker(t), used)) => {
                 replay.sealed_through = Some(t);
                 replay.samples.clear();
                 pos += used;
+                end = pos;
             }
-            None => break,
+            None => match (pos + 1..data.len()).find(|&p| decode_record(&data[p..]).is_some()) {
+                Some(next) => {
+                    skipped += next - pos;
+                    pos = next;
+                }
+                None => break,
+            },
         }
     }
-    replay.truncated_bytes = data.len().saturating_sub(pos) as u64;
-    // A damaged middle cannot be trusted to order what follows: keep the good prefix.
-    let good = if replay.truncated_bytes > 0 {
-        pos
-    } else {
-        data.len()
-    };
-    (replay, good)
+    replay.truncated_bytes = data.len().saturating_sub(end) as u64;
+    (replay, end, skipped)
 }
 
 enum Record {
@@ -351,20 +387,35 @@ mod tests {
     }
 
     #[test]
-    fn a_flipped_bit_stops_the_replay_at_the_damage() {
+    fn a_flipped_bit_in_the_middle_loses_only_that_record_and_says_so() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (mut j, _) = Journal::open(dir.path()).expect("open");
-        for t in 1..=3 {
+        for t in 1..=40 {
             j.append(&sample(t)).expect("append");
         }
         drop(j);
         let path = dir.path().join(FILE_NAME);
-        let mut data = fs::read(&path).expect("read");
-        let second = MAGIC.len() + (data.len() - MAGIC.len()) / 3 + 2;
-        data[second] ^= 1;
-        fs::write(&path, &data).expect("write");
-        let (_, r) = Journal::open(dir.path()).expect("open");
-        assert_eq!(r.samples, [sample(1)]);
+        let good = fs::read(&path).expect("read");
+        let record = (good.len() - MAGIC.len()) / 40;
+        // Every byte of every record but the last: only the damaged sample is lost.
+        for at in MAGIC.len()..good.len() - record {
+            let mut data = good.clone();
+            data[at] ^= 1;
+            fs::write(&path, &data).expect("write");
+            let (_, r) = Journal::open(dir.path()).expect("open");
+            let lost = (at - MAGIC.len()) / record + 1;
+            let want: Vec<Sample> = (1..=40).filter(|&t| t != lost as i64).map(sample).collect();
+            assert_eq!(r.samples, want, "flip at byte {at}");
+            assert!(
+                r.damage
+                    .is_some_and(|d| d.contains("39 sample(s) recovered")),
+                "byte {at}"
+            );
+            assert!(dir.path().join("journal.lkj.corrupt").exists());
+            // Rewritten clean: a second open finds no damage.
+            let (_, again) = Journal::open(dir.path()).expect("reopen");
+            assert_eq!((again.samples.len(), again.damage), (39, None));
+        }
     }
 
     #[test]

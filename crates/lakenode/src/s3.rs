@@ -304,7 +304,9 @@ pub struct S3Failure {
 
 impl std::fmt::Display for S3Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.code.starts_with("HTTP ") {
+        if self.kind == FailureKind::Unconfirmed {
+            write!(f, "a {} reply did not confirm the upload", self.status)?;
+        } else if self.code.starts_with("HTTP ") {
             write!(
                 f,
                 "the endpoint answered {} without an S3 error document",

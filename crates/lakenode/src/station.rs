@@ -463,18 +463,23 @@ impl Station {
     /// spool or encoding errors.
     pub fn open(config: StationConfig, dir: &Path) -> Result<Self> {
         let lock = SpoolLock::acquire(dir)?;
-        let mut recorder = Recorder::open(
-            RecorderConfig {
-                station: config.station,
-                prefix: config.prefix,
-                schema: config.schema,
-                profile: config.profile,
-                spec: config.spec,
-            },
-            dir,
-        )?;
-        recorder.spool_mut().set_limit(config.spool_limit)?;
+        let wanted = RecorderConfig {
+            station: config.station,
+            prefix: config.prefix,
+            schema: config.schema,
+            profile: config.profile,
+            spec: config.spec,
+        };
         let mut events = VecDeque::new();
+        if let Some(earlier) = identity::switch(dir, &wanted)? {
+            events.push_back(Event::Error {
+                message: format!(
+                    "this spool was recording with another configuration ({earlier}); its open window was sealed under that one before switching"
+                ),
+            });
+        }
+        let mut recorder = Recorder::open(wanted, dir)?;
+        recorder.spool_mut().set_limit(config.spool_limit)?;
         if let Some(damage) = recorder.journal_damage() {
             events.push_back(Event::Error {
                 message: damage.to_owned(),
@@ -699,17 +704,20 @@ impl Station {
         Ok(())
     }
 
-    /// For a finite run past its deadline: stops waiting for the request in flight (a
-    /// stalled connection must not hold the run beyond `--give-up-after`) and gives up.
+    /// For a finite run past its deadline: stops waiting for a request still in flight
+    /// 5 s after it (a stalled connection must not hold the run beyond `--give-up-after`)
+    /// and gives up.
     /// Returns whether it gave up. The file stays in the spool.
     ///
     /// # Errors
     /// If the spool cannot be listed.
     pub fn give_up_if_overdue(&mut self, now: &Now) -> Result<bool> {
+        // The last attempt goes out at the deadline; it gets this long to be answered.
+        const LAST_ANSWER: u64 = 5_000;
         let overdue = self
             .give_up
-            .is_some_and(|(_, deadline)| now.mono_ms >= deadline);
-        if !overdue || self.gave_up.is_some() {
+            .is_some_and(|(_, deadline)| now.mono_ms >= deadline.saturating_add(LAST_ANSWER));
+        if !overdue || self.gave_up.is_some() || self.in_flight.is_none() {
             return Ok(self.gave_up.is_some());
         }
         let last = match self.in_flight.take() {
@@ -980,6 +988,72 @@ impl Station {
             FailureKind::Refused => Fault::Refused,
             FailureKind::Rejected => Fault::Rejected,
         }
+    }
+}
+
+/// What a spool's journal was recorded with (`station.state`): its samples are raw
+/// readings, so they must be sealed with the station, columns, interval and profile they
+/// were taken under, never relabelled by a run with other arguments.
+mod identity {
+    use std::path::Path;
+
+    use crate::encode::WriterProfile;
+    use crate::layout::{Prefix, StationId};
+    use crate::recorder::{Recorder, RecorderConfig};
+    use crate::schema::Schema;
+    use crate::window::WindowSpec;
+    use crate::{Error, Result};
+
+    const FILE: &str = "station.state";
+
+    fn describe(c: &RecorderConfig) -> String {
+        let columns: Vec<&str> = c.schema.columns().iter().map(|m| m.name()).collect();
+        format!(
+            "station={} prefix={} columns={} interval_ms={} window_ms={} profile={}",
+            c.station,
+            c.prefix.as_ref().map_or("-", Prefix::as_str),
+            columns.join(","),
+            c.spec.interval_ms(),
+            c.spec.window_ms(),
+            c.profile.name()
+        )
+    }
+
+    fn parse(text: &str) -> Option<RecorderConfig> {
+        let field = |name: &str| {
+            text.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+        };
+        let ms = |name: &str| field(name)?.parse::<i64>().ok();
+        Some(RecorderConfig {
+            station: StationId::new(field("station")?).ok()?,
+            prefix: match field("prefix")? {
+                "-" => None,
+                p => Some(Prefix::new(p).ok()?),
+            },
+            schema: Schema::parse_list(field("columns")?).ok()?,
+            spec: WindowSpec::new(ms("interval_ms")?, ms("window_ms")?).ok()?,
+            profile: WriterProfile::parse(field("profile")?).ok()?,
+        })
+    }
+
+    /// Records `wanted` as the spool's configuration. If the spool was recording with
+    /// another one, first seals its journal under that one; returns its description.
+    pub(super) fn switch(dir: &Path, wanted: &RecorderConfig) -> Result<Option<String>> {
+        let path = dir.join(FILE);
+        let now = describe(wanted);
+        let earlier = std::fs::read_to_string(&path).ok();
+        let changed = match earlier.as_deref().map(str::trim) {
+            Some(text) if text == now => return Ok(None),
+            Some(text) => parse(text).map(|old| (text.to_owned(), old)),
+            None => None,
+        };
+        if let Some((_, old)) = &changed {
+            let mut recorder = Recorder::open(old.clone(), dir)?;
+            recorder.flush()?;
+        }
+        std::fs::write(&path, format!("{now}\n")).map_err(|e| Error::spool("write", &path, e))?;
+        Ok(changed.map(|(text, _)| text))
     }
 }
 
@@ -1354,6 +1428,48 @@ mod tests {
         st.record(&now, sim.sample_at(T0 + 12 * 3_600_000))
             .expect("record");
         assert_eq!(st.counters().skipped_samples, 1);
+    }
+
+    #[test]
+    fn journaled_samples_keep_the_station_and_columns_they_were_taken_with() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sim = Simulator::new(6);
+        {
+            let mut st = Station::open(config(), dir.path()).expect("open");
+            for i in 0..13 {
+                st.record(&at(0), sim.sample_at(T0 + i * 5_000))
+                    .expect("record");
+            }
+        } // killed with 13 samples of an open window in the journal
+        let other = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2f").expect("id");
+        let changed = StationConfig {
+            station: other,
+            schema: crate::schema::Schema::parse_list("temperature").expect("schema"),
+            ..config()
+        };
+        let mut st = Station::open(changed.clone(), dir.path()).expect("reopen");
+        assert!(
+            st.events().any(|e| matches!(e, Event::Error { .. })),
+            "the switch is reported"
+        );
+        let spool = st.recorder().spool();
+        let entries: Vec<_> = spool
+            .pending()
+            .expect("list")
+            .into_iter()
+            .map(|id| spool.read(id).expect("read"))
+            .collect();
+        assert_eq!(entries.len(), 1);
+        assert!(
+            entries[0].key.contains(STATION),
+            "sealed under the earlier station: {}",
+            entries[0].key
+        );
+        assert_eq!(st.recorder().replayed(), 0, "nothing relabelled");
+        drop(st);
+        // The same arguments again: no switch.
+        let mut st = Station::open(changed, dir.path()).expect("reopen");
+        assert_eq!(st.events().count(), 0);
     }
 
     #[test]

@@ -5,7 +5,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
-use lakenode::clock::{FUTURE_TOLERANCE, SystemClock, WallClock};
+
+use lakenode::clock::{SystemClock, WallClock};
 use lakenode::layout::{StationId, rfc3339};
 use lakenode::s3::S3Client;
 use lakenode::schema::Schema;
@@ -61,8 +62,14 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
     };
     let client = S3Client::new(&s3, credentials)?;
 
-    if args.timeout < Duration::from_secs(1) {
-        return Err(CliError::Usage("--timeout must be at least 1s".into()));
+    if !(Duration::from_secs(1)..=Duration::from_secs(600)).contains(&args.timeout) {
+        return Err(CliError::Usage("--timeout must be 1s to 10m".into()));
+    }
+    if !(Duration::from_secs(1)..=Duration::from_secs(7 * 86_400)).contains(&args.give_up_after) {
+        return Err(CliError::Usage("--give-up-after must be 1s to 7d".into()));
+    }
+    if let (Some(text), Some(_)) = (&args.start, args.duration) {
+        on_grid(parse_start(text)?, spec, text)?;
     }
     if args
         .duration
@@ -231,8 +238,7 @@ fn warn_about_earlier_losses(node: &Station) {
 /// arguments: its MD5 is remembered in the spool's `import.state`) resumes after the
 /// last sample the spool recorded. Another CSV that starts at or before that sample is
 /// refused before anything is recorded: it would overlap, or overwrite in the lake,
-/// what this station already has. (A recorded timeline far in the future is the product
-/// of a bad clock; the station closes it by itself.)
+/// what this station already has.
 fn csv_resume_point(
     parsed: &crate::csv_input::CsvSamples,
     fingerprint: &str,
@@ -246,8 +252,9 @@ fn csv_resume_point(
         std::fs::write(&state, format!("{tag}\n")).map_err(|e| CliError::io(&state, e))?;
         return Ok(None);
     };
-    let ahead = SystemClock.now().as_millisecond() + FUTURE_TOLERANCE.as_millis() as i64;
-    if first.timestamp_ms > last || last > ahead {
+    // Unlike a live clock, an import's timeline is data: even one far in the future
+    // (a future-dated CSV) keeps older imports out of this spool.
+    if first.timestamp_ms > last {
         std::fs::write(&state, format!("{tag}\n")).map_err(|e| CliError::io(&state, e))?;
         return Ok(None);
     }
