@@ -3,14 +3,13 @@
 //! it:
 //!
 //! ```text
-//! [prefix/]health/station=<id>/year=YYYY/month=MM/day=DD/health_HHMM.parquet
+//! [prefix/]health/station=<id>/year=YYYY/month=MM/day=DD/health_HHMM[_HHMMSS].parquet
 //! ```
 //!
 //! ```
-//! use lakenode::health::{HealthRow, health_key};
-//! use lakenode::layout::StationId;
-//! let station = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e")?;
-//! let key = health_key(None, &station, 1_767_225_600_000);
+//! use lakenode::health::{HealthRow, health_key_for};
+//! let data = "station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/year=2026/month=01/day=01/data_0000.parquet";
+//! let key = health_key_for(None, data);
 //! assert_eq!(key, "health/station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/year=2026/month=01/day=01/health_0000.parquet");
 //! let bytes = HealthRow::new(1_767_226_500_000).encode()?;
 //! assert!(bytes.starts_with(b"PAR1"));
@@ -25,7 +24,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::Type;
 
-use crate::layout::{Prefix, StationId, utc};
+use crate::layout::Prefix;
 use crate::sensors::SensorHealth;
 use crate::{Error, Result};
 
@@ -187,21 +186,6 @@ fn put_opt<T: DataType>(
     Ok(())
 }
 
-/// The key of the health file accompanying the window starting at `window_start_ms`.
-#[must_use]
-pub fn health_key(prefix: Option<&Prefix>, station: &StationId, window_start_ms: i64) -> String {
-    let t = utc(window_start_ms);
-    let prefix = prefix.map_or_else(String::new, |p| format!("{}/", p.as_str()));
-    format!(
-        "{prefix}health/station={station}/year={:04}/month={:02}/day={:02}/health_{:02}{:02}.parquet",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute()
-    )
-}
-
 /// The key of the health file accompanying the data file `data_key` of a station
 /// writing under `prefix`: the same partitions and suffix in the sibling health tree, so
 /// the two parts of an interrupted window get two health files too.
@@ -215,6 +199,7 @@ pub fn health_key_for(prefix: Option<&Prefix>, data_key: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::StationId;
     use crate::sensors::SensorState;
     use parquet::file::reader::{FileReader, SerializedFileReader};
     use parquet::record::Field;
@@ -261,14 +246,20 @@ mod tests {
     fn health_lives_outside_the_data_tree() {
         let st = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("id");
         let p = Prefix::new("lake").expect("prefix");
-        let k = health_key(Some(&p), &st, 1_767_225_600_000 + 45 * 60_000);
+        let t = 1_767_225_600_000 + 45 * 60_000;
+        let window = crate::window::Window {
+            start_ms: t,
+            end_ms: t + 900_000,
+            samples: vec![crate::sample::Sample::new(t)],
+        };
+        let data = crate::layout::ObjectKey::for_window(Some(&p), &st, &window);
+        let k = health_key_for(Some(&p), data.as_str());
         assert_eq!(
             k,
             "lake/health/station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/year=2026/month=01/day=01/health_0045.parquet"
         );
         assert!(!k.starts_with("lake/station="));
-        let data = "lake/station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/year=2026/month=01/day=01/data_0045.parquet";
-        assert_eq!(health_key_for(Some(&p), data), k);
+        let data = data.as_str();
         let late = data.replace("data_0045", "data_0045_005001042");
         assert!(health_key_for(Some(&p), &late).ends_with("/health_0045_005001042.parquet"));
     }

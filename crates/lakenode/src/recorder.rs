@@ -198,7 +198,7 @@ impl Recorder {
     /// Seals and spools the open window now (end of input, shutdown).
     ///
     /// # Errors
-    /// As [`Node::record`].
+    /// As [`Recorder::record`].
     pub fn flush(&mut self) -> Result<Option<SealedFile>> {
         match self.windower.flush() {
             Some(window) => {

@@ -233,6 +233,16 @@ impl Spool {
         len.div_ceil(self.block) * self.block
     }
 
+    /// Files in `quarantine/` (set aside by this or an earlier run).
+    #[must_use]
+    pub fn quarantined(&self) -> usize {
+        fs::read_dir(self.dir.join(QUARANTINE)).map_or(0, |d| {
+            d.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == EXTENSION))
+                .count()
+        })
+    }
+
     /// Sequence numbers of quarantined entries (any name starting with digits).
     fn quarantined_ids(&self) -> Vec<u64> {
         let Ok(listing) = fs::read_dir(self.dir.join(QUARANTINE)) else {

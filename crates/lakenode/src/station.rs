@@ -439,6 +439,9 @@ pub struct Station {
     in_flight: Option<InFlight>,
     /// (spool id, failed attempts) of the file at the head of the queue.
     head: Option<(u64, u32)>,
+    /// Whether the spool may hold files: false once a listing found it empty, true again
+    /// when a file is spooled. Saves the adapter loop a directory listing per turn.
+    maybe_pending: bool,
     next_attempt_ms: u64,
     paused: Option<(u64, String, S3Failure)>,
     gave_up: Option<String>,
@@ -499,6 +502,7 @@ impl Station {
             clock_offset: SignedDuration::ZERO,
             in_flight: None,
             head: None,
+            maybe_pending: true,
             next_attempt_ms: 0,
             paused: None,
             gave_up: None,
@@ -629,6 +633,7 @@ impl Station {
     }
 
     fn sealed(&mut self, sealed: &SealedFile) {
+        self.maybe_pending = true;
         self.counters.sealed_files += 1;
         self.counters.sealed_rows += sealed.rows as u64;
         self.events.push_back(Event::Sealed {
@@ -699,6 +704,7 @@ impl Station {
     /// # Errors
     /// Spool or encoding failures.
     pub fn spool_health(&mut self, key: &str, row: &HealthRow) -> Result<()> {
+        self.maybe_pending = true;
         let (_, dropped) = self.recorder.spool_health(key, row)?;
         self.dropped(&dropped);
         Ok(())
@@ -717,19 +723,15 @@ impl Station {
         let overdue = self
             .give_up
             .is_some_and(|(_, deadline)| now.mono_ms >= deadline.saturating_add(LAST_ANSWER));
-        if !overdue || self.gave_up.is_some() || self.in_flight.is_none() {
+        // Without a request out, the schedule itself gives up (see `failed`).
+        let Some(sent) = self
+            .in_flight
+            .take_if(|_| overdue && self.gave_up.is_none())
+        else {
             return Ok(self.gave_up.is_some());
-        }
-        let last = match self.in_flight.take() {
-            Some(sent) => {
-                self.recorder.spool_mut().pin(None);
-                format!("{}: no answer before the deadline", sent.key)
-            }
-            None => self
-                .last_failure
-                .clone()
-                .unwrap_or_else(|| "no progress".into()),
         };
+        self.recorder.spool_mut().pin(None);
+        let last = format!("{}: no answer before the deadline", sent.key);
         self.events.push_back(Event::GaveUp {
             pending: self.recorder.spool().pending()?.len(),
             last: last.clone(),
@@ -806,8 +808,14 @@ impl Station {
             return Ok(None); // never sign with an unset clock
         };
         loop {
-            let Some(&id) = self.recorder.spool().pending()?.first() else {
+            let first = if self.maybe_pending {
+                self.recorder.spool().pending()?.first().copied()
+            } else {
+                None
+            };
+            let Some(id) = first else {
                 self.head = None;
+                self.maybe_pending = false;
                 return Ok(None);
             };
             if self.head.is_none_or(|(h, _)| h != id) {

@@ -218,18 +218,12 @@ fn on_grid(start: i64, spec: WindowSpec, text: &str) -> CliResult<i64> {
 /// Tells about files an earlier run on this spool dropped or quarantined: this run's
 /// exit code only counts its own.
 fn warn_about_earlier_losses(node: &Station) {
-    let stats = node.recorder().spool().stats();
-    let quarantine = node.recorder().spool().dir().join("quarantine");
-    let quarantined = std::fs::read_dir(&quarantine).map_or(0, |d| {
-        d.flatten()
-            .filter(|e| e.path().extension().is_some_and(|x| x == "lks"))
-            .count()
-    });
-    if stats.dropped_files > 0 || quarantined > 0 {
+    let spool = node.recorder().spool();
+    let (dropped, quarantined) = (spool.stats().dropped_files, spool.quarantined());
+    if dropped > 0 || quarantined > 0 {
         tracing::warn!(
-            "this spool lost data in earlier runs: {} file(s) dropped by the spool limit (dropped.log), {quarantined} quarantined ({})",
-            stats.dropped_files,
-            quarantine.display()
+            "this spool lost data in earlier runs: {dropped} file(s) dropped by the spool limit (dropped.log), {quarantined} quarantined ({})",
+            spool.dir().join("quarantine").display()
         );
     }
 }
@@ -248,16 +242,16 @@ fn csv_resume_point(
     let state = args.spool.join("import.state");
     let tag = format!("csv md5={fingerprint}");
     let same_file = std::fs::read_to_string(&state).is_ok_and(|t| t.trim() == tag);
-    let (Some(first), Some(last)) = (parsed.samples.first(), last_recorded) else {
+    // Unlike a live clock, an import's timeline is data: even one far in the future
+    // (a future-dated CSV) keeps older imports out of this spool.
+    let overlap = match (parsed.samples.first(), last_recorded) {
+        (Some(first), Some(last)) if first.timestamp_ms <= last => Some((first, last)),
+        _ => None,
+    };
+    let Some((first, last)) = overlap else {
         std::fs::write(&state, format!("{tag}\n")).map_err(|e| CliError::io(&state, e))?;
         return Ok(None);
     };
-    // Unlike a live clock, an import's timeline is data: even one far in the future
-    // (a future-dated CSV) keeps older imports out of this spool.
-    if first.timestamp_ms > last {
-        std::fs::write(&state, format!("{tag}\n")).map_err(|e| CliError::io(&state, e))?;
-        return Ok(None);
-    }
     if same_file {
         info!("resuming this CSV's import after {}", rfc3339(last));
         return Ok(Some(last));
