@@ -430,6 +430,25 @@ mod tests {
         .expect("open")
     }
 
+    /// A fake device running until `until` ms with its wall clock at `wall_rate`, and
+    /// an endpoint where every request stalls `stall` ms, sharing one fake clock.
+    fn fakes(until: u64, wall_rate: f64, stall: u64) -> (FakeAdapter, StallingLink) {
+        let mono = Rc::new(Cell::new(0));
+        let adapter = FakeAdapter {
+            mono: mono.clone(),
+            until,
+            instants: Vec::new(),
+            wall_rate,
+        };
+        let link = StallingLink {
+            mono,
+            stall,
+            out_until: None,
+            requests: 0,
+        };
+        (adapter, link)
+    }
+
     #[test]
     fn sampling_stays_on_cadence_while_every_request_stalls_to_its_timeout() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -473,19 +492,7 @@ mod tests {
     fn a_batch_against_a_dead_endpoint_gives_up_after_the_bound() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut st = station(dir.path(), 5_000);
-        let mono = Rc::new(Cell::new(0));
-        let mut adapter = FakeAdapter {
-            mono: mono.clone(),
-            until: u64::MAX,
-            instants: Vec::new(),
-            wall_rate: 1.0,
-        };
-        let mut link = StallingLink {
-            mono: mono.clone(),
-            stall: 0,
-            out_until: None,
-            requests: 0,
-        };
+        let (mut adapter, mut link) = fakes(u64::MAX, 1.0, 0);
         let sim = crate::sim::Simulator::new(2);
         // A day of samples: recorded whatever the endpoint does.
         let samples = (0..17_280).map(|i| sim.sample_at(T0 - 86_400_000 + i * 5_000));
@@ -501,7 +508,8 @@ mod tests {
             matches!(end, BatchEnd::GaveUp { pending, .. } if pending == 1_440 * 2),
             "{end:?}"
         );
-        assert!(mono.get() <= 120_000, "gave up after {} ms", mono.get());
+        let took = adapter.mono.get();
+        assert!(took <= 120_000, "gave up after {took} ms");
         assert_eq!(st.counters().samples, 17_280);
     }
 
@@ -509,21 +517,9 @@ mod tests {
     fn a_wall_clock_running_behind_the_monotonic_one_takes_no_instant_twice() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut st = station(dir.path(), 1_000);
-        let mono = Rc::new(Cell::new(0));
         // The wall clock 1% slow: the loop wakes on the monotonic clock a little before
         // the wall clock reaches each grid instant.
-        let mut adapter = FakeAdapter {
-            mono: mono.clone(),
-            until: 600_000,
-            instants: Vec::new(),
-            wall_rate: 0.99,
-        };
-        let mut link = StallingLink {
-            mono,
-            stall: 30_000,
-            out_until: None,
-            requests: 0,
-        };
+        let (mut adapter, mut link) = fakes(600_000, 0.99, 30_000);
         run_live(&mut st, &mut adapter, &mut link).expect("run");
         assert_eq!(
             st.counters().skipped_samples,

@@ -1154,6 +1154,15 @@ mod tests {
         )
     }
 
+    /// Sends the request due next (at the station's wake-up instant, 0 if none is
+    /// scheduled) and answers it with `reply`; returns that instant.
+    fn attempt(st: &mut Station, reply: HttpResponse) -> u64 {
+        let now = st.wake_at().unwrap_or(0);
+        st.poll(&at(now)).expect("poll").expect("request");
+        st.on_reply(&at(now), Ok(reply)).expect("reply");
+        now
+    }
+
     fn pending(st: &Station) -> usize {
         st.recorder().spool().pending().expect("list").len()
     }
@@ -1308,16 +1317,10 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut st = with_windows(dir.path(), 1);
         // 2001: a proxy's or a broken server's clock. Not trusted, not a pause.
-        st.poll(&at(0)).expect("poll").expect("request");
-        st.on_reply(
-            &at(0),
-            Ok(s3_error(
-                403,
-                "RequestTimeTooSkewed",
-                "Mon, 01 Jan 2001 00:00:00 GMT",
-            )),
-        )
-        .expect("reply");
+        attempt(
+            &mut st,
+            s3_error(403, "RequestTimeTooSkewed", "Mon, 01 Jan 2001 00:00:00 GMT"),
+        );
         assert_eq!(st.clock_offset(), SignedDuration::ZERO);
         assert!(
             matches!(st.delivery(), Delivery::Waiting { next_at: Some(_) }),
@@ -1329,32 +1332,18 @@ mod tests {
                 .any(|e| matches!(e, Event::ClockCorrectionRefused { .. }))
         );
         // A 403 AccessDenied with such a Date is a refusal, not a clock to follow.
-        let now = st.wake_at().unwrap_or(0);
-        st.poll(&at(now)).expect("poll").expect("request");
-        st.on_reply(
-            &at(now),
-            Ok(s3_error(
-                403,
-                "AccessDenied",
-                "Mon, 01 Jan 2001 00:00:00 GMT",
-            )),
-        )
-        .expect("reply");
+        attempt(
+            &mut st,
+            s3_error(403, "AccessDenied", "Mon, 01 Jan 2001 00:00:00 GMT"),
+        );
         assert_eq!(st.clock_offset(), SignedDuration::ZERO);
         assert!(matches!(st.delivery(), Delivery::Paused { .. }));
         // 30 minutes ahead, within bounds: corrected, and resent at once signed with it.
         st.paused = None;
-        let now = st.wake_at().unwrap_or(0);
-        st.poll(&at(now)).expect("poll").expect("request");
-        st.on_reply(
-            &at(now),
-            Ok(s3_error(
-                403,
-                "AccessDenied",
-                "Tue, 01 Dec 2026 12:30:00 GMT",
-            )),
-        )
-        .expect("reply");
+        let now = attempt(
+            &mut st,
+            s3_error(403, "AccessDenied", "Tue, 01 Dec 2026 12:30:00 GMT"),
+        );
         let off_by = (st.clock_offset() - SignedDuration::from_mins(30)).abs();
         assert!(
             off_by < SignedDuration::from_secs(10),
