@@ -186,11 +186,7 @@ impl Recorder {
         self.journal.append(&sample)?;
         self.last_recorded = Some(sample.timestamp_ms);
         match self.windower.push(sample)? {
-            Some(window) => {
-                let sealed = self.seal(&window)?;
-                self.restart_journal(window.last_ms().unwrap_or(window.start_ms))?;
-                Ok(Some(sealed))
-            }
+            Some(window) => self.close(&window).map(Some),
             None => Ok(None),
         }
     }
@@ -201,13 +197,16 @@ impl Recorder {
     /// As [`Recorder::record`].
     pub fn flush(&mut self) -> Result<Option<SealedFile>> {
         match self.windower.flush() {
-            Some(window) => {
-                let sealed = self.seal(&window)?;
-                self.restart_journal(window.last_ms().unwrap_or(window.start_ms))?;
-                Ok(Some(sealed))
-            }
+            Some(window) => self.close(&window).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Seals a window and rewrites the journal to mark it sealed.
+    fn close(&mut self, window: &Window) -> Result<SealedFile> {
+        let sealed = self.seal(window)?;
+        self.restart_journal(window.last_ms().unwrap_or(window.start_ms))?;
+        Ok(sealed)
     }
 
     /// Forgets the recorded timeline after it was found far ahead of the wall clock (a
