@@ -35,7 +35,7 @@ pub enum CliError {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: parquet::errors::ParquetError,
+        source: crate::readback::ReadError,
     },
     /// S3 refused the credentials, permissions or bucket.
     #[error(

@@ -8,6 +8,7 @@ pub mod csv_input;
 pub mod error;
 pub mod heap;
 pub mod host;
+pub mod output;
 pub mod readback;
 pub mod transport;
 

@@ -1,12 +1,360 @@
-//! Reading lakenode's Parquet files back with the `parquet` crate's reader: for the
-//! demo's end-to-end check and for `inspect`.
+//! Reading lakenode's Parquet files back, from any source: the demo's end-to-end check,
+//! `inspect`, and anything else in the project that reads a file it did not just write.
+//!
+//! Why a layer over the `parquet` crate: its reader trusts the footer. A changed footer
+//! byte makes it panic (a negative column offset asserts inside
+//! `ColumnChunkMetaData::byte_range`), and a footer claiming 2^28 rows made our own
+//! `Vec::with_capacity` ask for 21 GB. So [`open`] checks the trailer, the footer
+//! length, every column chunk's byte range and the row counts against the file's size
+//! *before* anything is decoded or allocated from them, and the decoding that follows
+//! runs behind [`std::panic::catch_unwind`] as a last resort: a panic the checks did not
+//! foresee becomes an error naming the file, never a crash. Rows are streamed, so memory
+//! stays bounded by one row whatever the footer claims.
+//!
+//! ```
+//! # fn demo(bytes: Vec<u8>) -> Result<(), lakenode_cli::readback::ReadError> {
+//! let file = lakenode_cli::readback::open(bytes)?;
+//! for sample in file.samples()? {
+//!     println!("{}", sample?.timestamp_ms);
+//! }
+//! # Ok(()) }
+//! ```
+
+use std::cell::Cell;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Once;
 
 use bytes::Bytes;
 use lakenode::sample::Sample;
 use lakenode::schema::{Measurement, TIMESTAMP_COLUMN};
 use parquet::data_type::Decimal;
+use parquet::file::metadata::ParquetMetaData;
 use parquet::file::reader::{FileReader, SerializedFileReader};
-use parquet::record::Field;
+use parquet::record::{Field, Row};
+
+/// Most rows a file may claim per byte of its `timestamp` column chunk. A lakenode
+/// `timestamp` chunk is DELTA_BINARY_PACKED: at best 128 values per 5 encoded bytes
+/// (a zero-width block), which Snappy can shrink about 21 times more, so no genuine file
+/// comes near 1,024; a footer that claims more is damaged or hostile.
+const MAX_ROWS_PER_TIMESTAMP_BYTE: i64 = 1024;
+
+/// Why a file could not be read. The message says what is wrong with the bytes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ReadError(String);
+
+impl ReadError {
+    fn new(message: impl Into<String>) -> Self {
+        Self(message.into())
+    }
+}
+
+/// A file whose footer passed validation, ready to be described or decoded.
+pub struct LakeFile {
+    reader: SerializedFileReader<Bytes>,
+    size: usize,
+    footer_len: usize,
+    columns: Vec<Measurement>,
+}
+
+impl std::fmt::Debug for LakeFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LakeFile")
+            .field("size", &self.size)
+            .field("rows", &self.rows())
+            .field("columns", &self.columns)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens `bytes` as a Parquet file and validates its footer (see the module docs).
+///
+/// The schema is not required to be lakenode's: [`LakeFile::samples`] checks that.
+///
+/// # Errors
+/// [`ReadError`] if the bytes are not Parquet, or the footer is damaged or inconsistent
+/// with the file's size.
+pub fn open(bytes: impl Into<Bytes>) -> Result<LakeFile, ReadError> {
+    let bytes: Bytes = bytes.into();
+    let size = bytes.len();
+    let footer_len = check_trailer(&bytes)?;
+    let reader = guarded("reading the footer", || {
+        SerializedFileReader::new(bytes.clone()).map_err(|e| ReadError::new(e.to_string()))
+    })??;
+    check_footer(reader.metadata(), size - 8 - footer_len)?;
+    let columns = lakenode_columns(reader.metadata());
+    Ok(LakeFile {
+        reader,
+        size,
+        footer_len,
+        columns,
+    })
+}
+
+/// The footer's length from the 8-byte trailer, after checking both magic numbers.
+fn check_trailer(bytes: &[u8]) -> Result<usize, ReadError> {
+    const MAGIC: &[u8; 4] = b"PAR1";
+    let size = bytes.len();
+    if size < 12 {
+        return Err(ReadError::new(format!(
+            "{size} bytes is too short for Parquet (at least 12)"
+        )));
+    }
+    if &bytes[..4] != MAGIC || &bytes[size - 4..] != MAGIC {
+        return Err(ReadError::new(
+            "no PAR1 magic at the start and end: not a Parquet file (or a truncated one)",
+        ));
+    }
+    let len = u32::from_le_bytes([
+        bytes[size - 8],
+        bytes[size - 7],
+        bytes[size - 6],
+        bytes[size - 5],
+    ]) as usize;
+    if len > size - 12 {
+        return Err(ReadError::new(format!(
+            "the footer claims {len} bytes but the file has only {} before it",
+            size - 12
+        )));
+    }
+    Ok(len)
+}
+
+/// Checks everything later reads trust: row counts and each column chunk's byte range.
+/// `data_end` is where the footer starts.
+fn check_footer(md: &ParquetMetaData, data_end: usize) -> Result<(), ReadError> {
+    let fmd = md.file_metadata();
+    let leaves = fmd.schema_descr().num_columns();
+    let mut rows: i64 = 0;
+    for (i, rg) in md.row_groups().iter().enumerate() {
+        let bad = |what: String| ReadError::new(format!("row group {i}: {what}"));
+        if rg.num_rows() < 0 {
+            return Err(bad(format!("negative row count {}", rg.num_rows())));
+        }
+        if rg.num_columns() != leaves {
+            return Err(bad(format!(
+                "{} column chunks for {leaves} schema columns",
+                rg.num_columns()
+            )));
+        }
+        for c in rg.columns() {
+            let name = c.column_descr().path().string();
+            let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset());
+            let in_range = start >= 4
+                && c.data_page_offset() >= start
+                && c.compressed_size() >= 0
+                && c.num_values() >= 0
+                && start
+                    .checked_add(c.compressed_size())
+                    .is_some_and(|end| usize::try_from(end).is_ok_and(|end| end <= data_end));
+            if !in_range {
+                return Err(bad(format!(
+                    "column `{name}` claims bytes {start}..+{} (values {}), outside the \
+                     file's data (4..{data_end})",
+                    c.compressed_size(),
+                    c.num_values()
+                )));
+            }
+        }
+        if let Some(ts) = rg.columns().first() {
+            let limit = ts
+                .compressed_size()
+                .saturating_mul(MAX_ROWS_PER_TIMESTAMP_BYTE);
+            if rg.num_rows() > limit {
+                return Err(bad(format!(
+                    "claims {} rows in a {}-byte first column: damaged row count",
+                    rg.num_rows(),
+                    ts.compressed_size()
+                )));
+            }
+        }
+        rows = rows
+            .checked_add(rg.num_rows())
+            .ok_or_else(|| ReadError::new("row counts overflow"))?;
+    }
+    if rows != fmd.num_rows() {
+        return Err(ReadError::new(format!(
+            "the footer claims {} rows but its row groups hold {rows}",
+            fmd.num_rows()
+        )));
+    }
+    Ok(())
+}
+
+/// The measurement columns, if the schema is lakenode's (`timestamp` first); empty
+/// otherwise ([`LakeFile::samples`] says why).
+fn lakenode_columns(md: &ParquetMetaData) -> Vec<Measurement> {
+    md.file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .skip(1)
+        .filter_map(|c| Measurement::from_name(c.name()))
+        .collect()
+}
+
+impl LakeFile {
+    /// The validated footer.
+    #[must_use]
+    pub fn metadata(&self) -> &ParquetMetaData {
+        self.reader.metadata()
+    }
+
+    /// Size of the whole file in bytes.
+    #[must_use]
+    pub const fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Length of the Thrift footer plus its 8-byte trailer.
+    #[must_use]
+    pub const fn footer_len(&self) -> usize {
+        self.footer_len + 8
+    }
+
+    /// Rows the footer declares (checked against its row groups).
+    #[must_use]
+    pub fn rows(&self) -> u64 {
+        u64::try_from(self.metadata().file_metadata().num_rows()).unwrap_or(0)
+    }
+
+    /// Measurement columns present, in file order.
+    #[must_use]
+    pub fn columns(&self) -> &[Measurement] {
+        &self.columns
+    }
+
+    /// Footer key/value metadata.
+    #[must_use]
+    pub fn key_values(&self) -> Vec<(String, String)> {
+        self.metadata()
+            .file_metadata()
+            .key_value_metadata()
+            .map(|kv| {
+                kv.iter()
+                    .map(|e| (e.key.clone(), e.value.clone().unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Checks the schema is lakenode's: `timestamp` first, then known measurements.
+    fn check_schema(&self) -> Result<(), ReadError> {
+        let descr = self.metadata().file_metadata().schema_descr();
+        for (i, c) in descr.columns().iter().enumerate() {
+            match (i, c.name()) {
+                (0, TIMESTAMP_COLUMN) => {}
+                (0, other) => {
+                    return Err(ReadError::new(format!(
+                        "first column is `{other}`, expected `{TIMESTAMP_COLUMN}`"
+                    )));
+                }
+                (_, name) if Measurement::from_name(name).is_none() => {
+                    return Err(ReadError::new(format!("unknown column `{name}`")));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows as samples, in file order, one at a time: measurement columns of
+    /// either profile (FLOAT, or INT32/DECIMAL) are converted back to counts at each
+    /// sensor's resolution. The iterator ends with an error, not a panic, if a page is
+    /// damaged, and checks the row count the footer declared.
+    ///
+    /// # Errors
+    /// [`ReadError`] if the schema is not lakenode's.
+    pub fn samples(&self) -> Result<Samples<'_>, ReadError> {
+        self.check_schema()?;
+        let rows = guarded("opening the rows", || {
+            self.reader
+                .get_row_iter(None)
+                .map_err(|e| ReadError::new(e.to_string()))
+        })??;
+        Ok(Samples {
+            rows,
+            columns: &self.columns,
+            expected: self.rows(),
+            seen: 0,
+            failed: false,
+        })
+    }
+}
+
+/// Iterator over a [`LakeFile`]'s samples; see [`LakeFile::samples`].
+pub struct Samples<'a> {
+    rows: parquet::record::reader::RowIter<'a>,
+    columns: &'a [Measurement],
+    expected: u64,
+    seen: u64,
+    failed: bool,
+}
+
+impl Iterator for Samples<'_> {
+    type Item = Result<Sample, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let next = match guarded("decoding a page", || self.rows.next()) {
+            Ok(Some(Ok(row))) => {
+                self.seen += 1;
+                if self.seen > self.expected {
+                    Err(ReadError::new(format!(
+                        "more rows than the {} the footer declares",
+                        self.expected
+                    )))
+                } else {
+                    to_sample(&row, self.columns)
+                }
+            }
+            Ok(Some(Err(e))) => Err(ReadError::new(e.to_string())),
+            Ok(None) if self.seen == self.expected => return None,
+            Ok(None) => Err(ReadError::new(format!(
+                "the pages hold {} rows, the footer declares {}",
+                self.seen, self.expected
+            ))),
+            Err(e) => Err(e),
+        };
+        self.failed = next.is_err();
+        Some(next)
+    }
+}
+
+fn to_sample(row: &Row, columns: &[Measurement]) -> Result<Sample, ReadError> {
+    let mut fields = row.get_column_iter();
+    let ts = match fields.next() {
+        Some((_, Field::TimestampMillis(ms))) => *ms,
+        other => {
+            return Err(ReadError::new(format!(
+                "timestamp is not TIMESTAMP(MILLIS): {other:?}"
+            )));
+        }
+    };
+    let mut sample = Sample::new(ts);
+    for ((_, field), &m) in fields.zip(columns) {
+        match field {
+            Field::Null => {}
+            Field::Float(v) if v.is_finite() => {
+                sample.set_count(m, Some(to_count(m, f64::from(*v))?));
+            }
+            Field::Int(v) if m.decimals() == 0 => sample.set_count(m, Some(*v)),
+            Field::Decimal(Decimal::Int32 { value, scale, .. })
+                if u32::try_from(*scale).ok() == Some(m.decimals()) =>
+            {
+                sample.set_count(m, Some(i32::from_be_bytes(*value)));
+            }
+            other => {
+                return Err(ReadError::new(format!(
+                    "column `{m}` holds {other:?}, not a lakenode value"
+                )));
+            }
+        }
+    }
+    Ok(sample)
+}
 
 /// A file's rows as samples, plus its key/value metadata.
 #[derive(Debug, Clone)]
@@ -19,71 +367,220 @@ pub struct DecodedFile {
     pub key_values: Vec<(String, String)>,
 }
 
-/// Decodes a lakenode file of either profile: `timestamp` then FLOAT (compat) or
-/// INT32/DECIMAL (compact) measurement columns, converted back to counts at each
-/// sensor's resolution.
+/// Opens, validates and decodes a whole lakenode file of either profile into memory.
+/// For files whose size the caller bounds (a window, a day); stream with [`open`] and
+/// [`LakeFile::samples`] otherwise.
 ///
 /// # Errors
-/// A message if the bytes are not Parquet or have columns lakenode does not write.
-pub fn decode(bytes: Vec<u8>) -> Result<DecodedFile, String> {
-    let reader = SerializedFileReader::new(Bytes::from(bytes)).map_err(|e| e.to_string())?;
-    let fmd = reader.metadata().file_metadata();
-    let descr = fmd.schema_descr();
-    let mut columns = Vec::new();
-    for (i, c) in descr.columns().iter().enumerate() {
-        match (i, c.name()) {
-            (0, TIMESTAMP_COLUMN) => {}
-            (0, other) => {
-                return Err(format!(
-                    "first column is `{other}`, expected `{TIMESTAMP_COLUMN}`"
-                ));
-            }
-            (_, name) => columns.push(
-                Measurement::from_name(name).ok_or_else(|| format!("unknown column `{name}`"))?,
-            ),
-        }
-    }
-    let key_values = fmd
-        .key_value_metadata()
-        .map(|kv| {
-            kv.iter()
-                .map(|e| (e.key.clone(), e.value.clone().unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut samples = Vec::with_capacity(usize::try_from(fmd.num_rows()).unwrap_or(0));
-    for row in reader.get_row_iter(None).map_err(|e| e.to_string())? {
-        let row = row.map_err(|e| e.to_string())?;
-        let mut fields = row.get_column_iter();
-        let ts = match fields.next() {
-            Some((_, Field::TimestampMillis(ms))) => *ms,
-            other => return Err(format!("timestamp is not TIMESTAMP(MILLIS): {other:?}")),
-        };
-        let mut sample = Sample::new(ts);
-        for ((_, field), &m) in fields.zip(&columns) {
-            match field {
-                Field::Null => {}
-                Field::Float(v) => sample.set_count(m, Some(to_count(m, f64::from(*v)))),
-                Field::Int(v) if m.decimals() == 0 => sample.set_count(m, Some(*v)),
-                Field::Decimal(Decimal::Int32 { value, scale, .. })
-                    if u32::try_from(*scale).ok() == Some(m.decimals()) =>
-                {
-                    sample.set_count(m, Some(i32::from_be_bytes(*value)));
-                }
-                other => return Err(format!("column `{m}` holds {other:?}, not a lakenode type")),
-            }
-        }
-        samples.push(sample);
-    }
+/// [`ReadError`] if the bytes are not Parquet, are damaged, or have columns lakenode
+/// does not write.
+pub fn decode(bytes: impl Into<Bytes>) -> Result<DecodedFile, ReadError> {
+    let file = open(bytes)?;
+    let samples = file.samples()?.collect::<Result<Vec<_>, _>>()?;
     Ok(DecodedFile {
         samples,
-        columns,
-        key_values,
+        columns: file.columns.clone(),
+        key_values: file.key_values(),
     })
 }
 
-/// The count at `m`'s resolution nearest to `value`.
-#[allow(clippy::cast_possible_truncation)] // values come from in-range counts
-fn to_count(m: Measurement, value: f64) -> i32 {
-    (value * f64::from(m.scale())).round() as i32
+/// The count at `m`'s resolution nearest to `value`, if it fits a count.
+#[allow(clippy::cast_possible_truncation)] // range checked first
+fn to_count(m: Measurement, value: f64) -> Result<i32, ReadError> {
+    let count = (value * f64::from(m.scale())).round();
+    if count.abs() <= f64::from(i32::MAX) {
+        Ok(count as i32)
+    } else {
+        Err(ReadError::new(format!(
+            "column `{m}` holds {value}, beyond any reading"
+        )))
+    }
+}
+
+thread_local! {
+    /// Set while this thread runs parquet code behind [`guarded`], so the panic hook
+    /// stays quiet for panics that become errors.
+    static GUARDED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` (a call into the parquet crate), turning a panic into a [`ReadError`].
+/// The last resort behind [`check_footer`]: it is only reached by damage the checks do
+/// not foresee, inside pages.
+fn guarded<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, ReadError> {
+    static QUIET_HOOK: Once = Once::new();
+    QUIET_HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !GUARDED.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was = GUARDED.with(|g| g.replace(true));
+    let result = catch_unwind(AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(was));
+    result.map_err(|panic| {
+        let why = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".into());
+        ReadError::new(format!(
+            "damaged file: the Parquet reader failed while {what} ({why})"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lakenode::encode::WriterProfile;
+    use lakenode::encode::{FileMetadata, encode_window};
+    use lakenode::layout::StationId;
+    use lakenode::schema::Schema;
+    use lakenode::window::{Window, WindowSpec};
+
+    fn file() -> (Vec<u8>, Vec<Sample>) {
+        let schema = Schema::new([Measurement::Temperature, Measurement::Humidity]).unwrap();
+        let spec = WindowSpec::new(5_000, 900_000).unwrap();
+        let start = 1_795_000_000_000 / 900_000 * 900_000;
+        let samples: Vec<Sample> = (0..180)
+            .map(|i| {
+                let mut s = Sample::new(start + i * 5_000);
+                s.set_count(Measurement::Temperature, Some(2_000 + i as i32));
+                s.set_count(Measurement::Humidity, Some(4_000));
+                s
+            })
+            .collect();
+        let window = Window {
+            start_ms: start,
+            end_ms: start + 900_000,
+            samples: samples.clone(),
+        };
+        let station = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").unwrap();
+        let meta = FileMetadata::new(&station, spec, &window);
+        let bytes = encode_window(&schema, WriterProfile::Compat, &window, &meta).unwrap();
+        (bytes, samples)
+    }
+
+    /// Where the Thrift footer starts.
+    fn footer_start(bytes: &[u8]) -> usize {
+        let n = bytes.len();
+        n - 8 - u32::from_le_bytes(bytes[n - 8..n - 4].try_into().unwrap()) as usize
+    }
+
+    #[test]
+    fn a_good_file_reads_back_exactly() {
+        let (bytes, samples) = file();
+        let decoded = decode(bytes).unwrap();
+        assert_eq!(decoded.samples, samples);
+        assert_eq!(decoded.columns.len(), 2);
+    }
+
+    /// Issue 11, item 1: every single-byte change of the footer (each of 3 values at
+    /// every position) and every truncation ends in a result or an error, never a
+    /// panic (the test would fail by panicking) or an allocation from a damaged count.
+    #[test]
+    fn every_footer_byte_changed_gives_an_error_or_a_result_never_a_panic() {
+        let (bytes, _) = file();
+        let start = footer_start(&bytes);
+        let mut errors = 0;
+        for at in start..bytes.len() {
+            for v in [0x00, 0xff, bytes[at] ^ 0x5a] {
+                let mut damaged = bytes.clone();
+                damaged[at] = v;
+                if decode(damaged).is_err() {
+                    errors += 1;
+                }
+            }
+        }
+        assert!(errors > 0, "no mutation was detected");
+        for len in 0..bytes.len() {
+            assert!(decode(bytes[..len].to_vec()).is_err(), "truncated to {len}");
+        }
+    }
+
+    /// Finds the Thrift field holding `value` as a zigzag varint i64 in the footer: the
+    /// file's `num_rows` (180) is the first such field after the schema.
+    fn set_num_rows(bytes: &[u8], rows: i64) -> Vec<u8> {
+        let fmd_rows = 180_i64;
+        let zig = |v: i64| -> Vec<u8> {
+            let mut z = ((v << 1) ^ (v >> 63)) as u64;
+            let mut out = Vec::new();
+            loop {
+                let b = (z & 0x7f) as u8;
+                z >>= 7;
+                if z == 0 {
+                    out.push(b);
+                    return out;
+                }
+                out.push(b | 0x80);
+            }
+        };
+        let start = footer_start(bytes);
+        let old = zig(fmd_rows);
+        let footer = &bytes[start..bytes.len() - 8];
+        // Every occurrence: the file's and each row group's row count.
+        let mut out = bytes[..start].to_vec();
+        let mut i = 0;
+        let mut replaced = 0;
+        while i < footer.len() {
+            if footer[i..].starts_with(&old) && i > 0 && footer[i - 1] & 0x0f == 0x06 {
+                out.extend(zig(rows));
+                i += old.len();
+                replaced += 1;
+            } else {
+                out.push(footer[i]);
+                i += 1;
+            }
+        }
+        assert!(replaced > 0, "num_rows not found");
+        let len = u32::try_from(out.len() - start).unwrap();
+        out.extend(len.to_le_bytes());
+        out.extend(b"PAR1");
+        out
+    }
+
+    /// Issue 11, item 1: a footer claiming 2^28 rows used to make the read-back ask for
+    /// 21 GB (SIGABRT) and 2^61 overflowed the capacity (panic); both are refused.
+    #[test]
+    fn a_huge_row_count_is_refused_before_anything_is_allocated() {
+        let (bytes, _) = file();
+        for rows in [1_i64 << 28, 1 << 61, i64::MAX, -1, 181] {
+            let damaged = set_num_rows(&bytes, rows);
+            let err = decode(damaged).unwrap_err().to_string();
+            assert!(
+                err.contains("row") || err.contains("damaged"),
+                "{rows}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_negative_column_offset_is_an_error_not_the_parquet_crates_assert() {
+        let (bytes, _) = file();
+        let md = open(bytes.clone()).unwrap();
+        let data_offset = md.metadata().row_group(0).column(0).data_page_offset();
+        assert_eq!(data_offset, 4);
+        // Thrift writes data_page_offset (field 9, i64) as zigzag 4 = 0x08.
+        let start = footer_start(&bytes);
+        let mut hit = false;
+        for at in start..bytes.len() - 9 {
+            if bytes[at] == 0x08 && bytes[at - 1] & 0x0f == 0x06 {
+                let mut damaged = bytes.clone();
+                damaged[at] = 0x07; // zigzag -4
+                if let Err(e) = decode(damaged) {
+                    hit |= e.to_string().contains("outside the file");
+                }
+            }
+        }
+        assert!(hit, "no negative offset was reported as out of range");
+    }
+
+    #[test]
+    fn a_panic_inside_the_reader_becomes_an_error_and_leaves_the_hook_working() {
+        let err = guarded("testing", || panic!("boom")).unwrap_err();
+        assert!(err.to_string().contains("boom"), "{err}");
+        assert!(!GUARDED.with(Cell::get));
+    }
 }

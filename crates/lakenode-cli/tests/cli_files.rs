@@ -8,6 +8,8 @@ mod common;
 use common::*;
 use lakenode::sample::Sample;
 use lakenode::schema::Measurement;
+#[cfg(unix)]
+use std::os::unix::fs::FileTypeExt as _;
 
 const CSV: &str = "timestamp,temperature,humidity,pm25,battery
 2026-01-01T00:00:00Z,21.37,45.5,12,3.901
@@ -177,6 +179,137 @@ fn inspect_refuses_a_file_that_is_not_parquet() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr.contains("not a readable Parquet file"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// A valid window file of 720 rows, written by `encode`.
+fn encoded_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let input = dir.join("day.csv");
+    let mut csv = String::from("timestamp,temperature,humidity\n");
+    for i in 0..720_i64 {
+        csv.push_str(&format!(
+            "{},{}.{:02},50\n",
+            1_767_225_600_000 + i * 5_000,
+            20 + i % 7,
+            i % 100
+        ));
+    }
+    std::fs::write(&input, csv).unwrap();
+    let output = dir.join("good.parquet");
+    success(lakenode().args([
+        "encode",
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ]));
+    output
+}
+
+/// Issue 11, item 1: damaged footers (every byte changed in turn) and a footer claiming
+/// 2^28 rows made `inspect` panic (exit 101) or abort on a 21 GB allocation.
+#[test]
+fn inspect_reports_a_damaged_footer_with_exit_1_never_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = std::fs::read(encoded_file(tmp.path())).unwrap();
+    let n = good.len();
+    let footer = u32::from_le_bytes(good[n - 8..n - 4].try_into().unwrap()) as usize;
+    let f = tmp.path().join("damaged.parquet");
+    let mut refused = 0;
+    // Every 7th footer byte (the whole footer is covered in the unit tests, in process).
+    for at in (n - 8 - footer..n).step_by(7) {
+        let mut bad = good.clone();
+        bad[at] ^= 0xa5;
+        std::fs::write(&f, &bad).unwrap();
+        let (out, _, stderr) = output_of(&["inspect", f.to_str().unwrap()]);
+        let code = out.status.code();
+        assert!(matches!(code, Some(0 | 1)), "byte {at}: {code:?} {stderr}");
+        assert!(!stderr.contains("panicked"), "byte {at}: {stderr}");
+        if code == Some(1) {
+            assert!(
+                stderr.contains("damaged.parquet: not a readable Parquet file"),
+                "{stderr}"
+            );
+            refused += 1;
+        }
+    }
+    assert!(refused > 0);
+}
+
+/// Issue 11, item 2: `--output` used to replace a symlink, a FIFO, a device node or the
+/// input itself, and a full disk left `X.parquet.tmp` behind.
+#[cfg(unix)]
+#[test]
+fn encode_never_replaces_a_device_symlink_fifo_or_its_input_and_cleans_up_on_a_full_disk() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    encoded_file(dir);
+    let input = dir.join("day.csv");
+    let csv_before = std::fs::read(&input).unwrap();
+    let link = dir.join("link.parquet");
+    std::os::unix::fs::symlink(&input, &link).unwrap();
+    let fifo = dir.join("fifo.parquet");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (target, want) in [
+        (link.clone(), "symbolic link"),
+        (fifo.clone(), "not a regular file"),
+        ("/dev/full".into(), "not a regular file"),
+        (input.clone(), "also the input"),
+    ] {
+        let (out, _, stderr) = output_of(&[
+            "encode",
+            "--input",
+            input.to_str().unwrap(),
+            "--output",
+            target.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{}: {stderr}", target.display());
+        assert!(stderr.contains(want), "{}: {stderr}", target.display());
+    }
+    assert_eq!(std::fs::read(&input).unwrap(), csv_before);
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    assert!(
+        std::fs::symlink_metadata("/dev/full")
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+
+    // A full disk: the file size limit makes the write fail with EFBIG partway
+    // (SIGXFSZ ignored, as a shell's `trap` leaves it across exec).
+    let out_path = dir.join("full.parquet");
+    let script = format!(
+        "trap '' XFSZ; ulimit -f 4; exec '{}' encode --input '{}' --output '{}'",
+        env!("CARGO_BIN_EXE_lakenode"),
+        input.display(),
+        out_path.display()
+    );
+    let (out, _, stderr) = output(std::process::Command::new("sh").args(["-c", &script]));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("full.parquet"), "{stderr}");
+    assert!(!out_path.exists());
+    let left: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "temporary files left: {left:?}");
 }
 
 #[test]

@@ -5,9 +5,12 @@ use lakenode::encode::{FileMetadata, encode_window};
 use lakenode::layout::StationId;
 use lakenode::window::Window;
 
+use std::io::Write as _;
+
 use crate::EncodeArgs;
 use crate::csv_input::read_samples;
 use crate::error::{CliError, CliResult};
+use crate::output::OutputFile;
 
 /// Runs `lakenode encode`.
 ///
@@ -43,10 +46,11 @@ pub fn run(args: &EncodeArgs) -> CliResult<()> {
     };
     let meta = FileMetadata::new(&station, spec, &window);
     let bytes = encode_window(&parsed.schema, profile, &window, &meta)?;
-    // Write beside the target, then rename: a failed run never leaves half a file.
-    let tmp = args.output.with_extension("parquet.tmp");
-    std::fs::write(&tmp, &bytes).map_err(|e| CliError::io(&tmp, e))?;
-    std::fs::rename(&tmp, &args.output).map_err(|e| CliError::io(&args.output, e))?;
+    // Beside the target, then renamed: a failed run leaves neither half a file nor a
+    // temporary one, and never replaces a device, a symlink or the input.
+    let mut out = OutputFile::create(&args.output, &[&args.input])?;
+    out.write_all(&bytes).map_err(|e| out.error(e))?;
+    out.commit()?;
     println!(
         "wrote {}: {} rows, {} columns, {} bytes",
         args.output.display(),

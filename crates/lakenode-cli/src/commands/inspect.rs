@@ -2,39 +2,38 @@
 
 use std::fmt::Write as _;
 
-use bytes::Bytes;
 use lakenode::layout::rfc3339;
 use parquet::basic::{LogicalType, TimeUnit};
-use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::schema::types::ColumnDescriptor;
 
 use crate::InspectArgs;
 use crate::error::{CliError, CliResult};
-use crate::readback;
+use crate::readback::{self, LakeFile, ReadError};
 
 /// Runs `lakenode inspect`.
 ///
 /// # Errors
-/// If the file cannot be read or is not Parquet.
+/// If the file cannot be read, is not Parquet, or is damaged (exit 1, with the reason).
 pub fn run(args: &InspectArgs) -> CliResult<()> {
     let data = std::fs::read(&args.file).map_err(|e| CliError::io(&args.file, e))?;
+    let damaged = |source| CliError::Parquet {
+        path: args.file.clone(),
+        source,
+    };
+    let file = readback::open(data).map_err(damaged)?;
     print!(
         "{}",
-        describe(&args.file.display().to_string(), data).map_err(|source| CliError::Parquet {
-            path: args.file.clone(),
-            source,
-        })?
+        describe(&args.file.display().to_string(), &file).map_err(damaged)?
     );
     Ok(())
 }
 
-/// The report for a file's bytes.
-fn describe(name: &str, data: Vec<u8>) -> parquet::errors::Result<String> {
-    let size = data.len();
-    let footer_len = footer_length(&data);
-    let bytes = Bytes::from(data);
-    let reader = SerializedFileReader::new(bytes.clone())?;
-    let md = reader.metadata();
+/// The report for a validated file. Rows are streamed for the time range, so a file
+/// of any length is described in constant memory.
+fn describe(name: &str, file: &LakeFile) -> Result<String, ReadError> {
+    let size = file.size();
+    let footer_len = file.footer_len();
+    let md = file.metadata();
     let fmd = md.file_metadata();
     let mut out = String::new();
     let _ = writeln!(out, "file        {name}");
@@ -94,20 +93,27 @@ fn describe(name: &str, data: Vec<u8>) -> parquet::errors::Result<String> {
             let _ = writeln!(out, "  {} = {shown}", e.key);
         }
     }
-    match readback::decode(bytes.to_vec()) {
-        Ok(file) => match (file.samples.first(), file.samples.last()) {
-            (Some(f), Some(l)) => {
-                let _ = writeln!(
-                    out,
-                    "\ntime range  {} .. {} (UTC)",
-                    rfc3339(f.timestamp_ms),
-                    rfc3339(l.timestamp_ms)
-                );
+    match file.samples() {
+        Ok(samples) => {
+            let mut range: Option<(i64, i64)> = None;
+            for s in samples {
+                let t = s?.timestamp_ms;
+                range = Some(range.map_or((t, t), |(first, _)| (first, t)));
             }
-            _ => {
-                let _ = writeln!(out, "\ntime range  (no rows)");
+            match range {
+                Some((first, last)) => {
+                    let _ = writeln!(
+                        out,
+                        "\ntime range  {} .. {} (UTC)",
+                        rfc3339(first),
+                        rfc3339(last)
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "\ntime range  (no rows)");
+                }
             }
-        },
+        }
         Err(e) => {
             let _ = writeln!(
                 out,
@@ -116,18 +122,6 @@ fn describe(name: &str, data: Vec<u8>) -> parquet::errors::Result<String> {
         }
     }
     Ok(out)
-}
-
-/// Length of the Thrift footer, from the 8-byte trailer.
-fn footer_length(data: &[u8]) -> usize {
-    match data
-        .len()
-        .checked_sub(8)
-        .and_then(|at| data.get(at..at + 4))
-    {
-        Some(b) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize + 8,
-        None => 0,
-    }
 }
 
 fn type_text(c: &ColumnDescriptor) -> String {

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use crate::ProvisionArgs;
 use crate::error::{CliError, CliResult};
+use crate::output::OutputFile;
 
 /// Offset and size of the `lakenode` NVS partition in `firmware/esp32s3/partitions.csv`.
 const PARTITION: (&str, &str) = ("0x11000", "0x6000");
@@ -108,19 +109,7 @@ fn csv_text(entries: &[(&str, String)]) -> CliResult<Vec<u8>> {
 
 /// Creates (or replaces) `path` readable by its owner only.
 fn write_private(path: &Path, data: &[u8]) -> CliResult<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut f = options.open(path).map_err(|e| CliError::io(path, e))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| CliError::io(path, e))?;
-    }
-    f.write_all(data).map_err(|e| CliError::io(path, e))
+    let mut out = OutputFile::create_private(path, &[])?;
+    out.write_all(data).map_err(|e| out.error(e))?;
+    out.commit()
 }

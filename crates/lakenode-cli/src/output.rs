@@ -1,0 +1,245 @@
+//! Files the user names on the command line (`encode --output`, `provision --output`):
+//! written beside the target and renamed over it only when complete, so a failed run
+//! never leaves half a file nor a stray temporary one.
+//!
+//! Why not `std::fs::write`: `rename` replaces any directory entry, so `--output
+//! /dev/full` used to replace the device node, `--output link` the symlink, and
+//! `--output input.csv` the input itself. [`OutputFile::create`] refuses an existing
+//! target that is not a regular file, a symlink, and any of the command's inputs.
+//!
+//! ```no_run
+//! use std::io::Write as _;
+//! use std::path::Path;
+//! let mut out = lakenode_cli::output::OutputFile::create(Path::new("out.parquet"), &[Path::new("in.csv")])?;
+//! out.write_all(b"...").map_err(|e| out.error(e))?;
+//! out.commit()?;
+//! # Ok::<(), lakenode_cli::error::CliError>(())
+//! ```
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{CliError, CliResult};
+
+/// A file being written to a temporary name beside its target; see the module docs.
+/// Dropped without [`OutputFile::commit`], it removes the temporary file.
+#[derive(Debug)]
+pub struct OutputFile {
+    target: PathBuf,
+    tmp: PathBuf,
+    file: Option<File>,
+}
+
+impl OutputFile {
+    /// Checks `target` may be replaced and opens a new temporary file beside it.
+    ///
+    /// # Errors
+    /// [`CliError::Usage`] if `target` is a symlink, not a regular file, or one of
+    /// `inputs`; [`CliError::Io`] if the temporary file cannot be created.
+    pub fn create(target: &Path, inputs: &[&Path]) -> CliResult<Self> {
+        Self::create_with_mode(target, inputs, 0o644)
+    }
+
+    /// As [`OutputFile::create`], readable by the owner only (for secrets).
+    ///
+    /// # Errors
+    /// As [`OutputFile::create`].
+    pub fn create_private(target: &Path, inputs: &[&Path]) -> CliResult<Self> {
+        Self::create_with_mode(target, inputs, 0o600)
+    }
+
+    fn create_with_mode(target: &Path, inputs: &[&Path], mode: u32) -> CliResult<Self> {
+        check_replaceable(target, inputs)?;
+        let name = target
+            .file_name()
+            .ok_or_else(|| CliError::Usage(format!("{}: not a file name", target.display())))?;
+        let dir = match target.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let tmp = dir.join(format!(
+            ".{}.{}.tmp",
+            name.to_string_lossy(),
+            std::process::id()
+        ));
+        let mut options = OpenOptions::new();
+        // create_new: O_EXCL, which never follows a symlink planted at the tmp name.
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            options.mode(mode);
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        let file = options.open(&tmp).map_err(|e| CliError::io(&tmp, e))?;
+        Ok(Self {
+            target: target.to_path_buf(),
+            tmp,
+            file: Some(file),
+        })
+    }
+
+    /// The error for a failed write, naming the target.
+    pub fn error(&self, e: std::io::Error) -> CliError {
+        CliError::io(&self.target, e)
+    }
+
+    /// Syncs the data and renames it over the target.
+    ///
+    /// # Errors
+    /// [`CliError::Io`] if the sync or rename fails; the temporary file is removed.
+    pub fn commit(mut self) -> CliResult<()> {
+        let file = self.file.take();
+        if let Some(f) = file {
+            f.sync_all().map_err(|e| CliError::io(&self.target, e))?;
+        }
+        // Checked again: the target may have changed since `create`.
+        check_replaceable(&self.target, &[])?;
+        std::fs::rename(&self.tmp, &self.target).map_err(|e| CliError::io(&self.target, e))?;
+        self.tmp = PathBuf::new();
+        Ok(())
+    }
+}
+
+impl Write for OutputFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match &mut self.file {
+            Some(f) => f.write(buf),
+            None => Err(std::io::Error::other("output already committed")),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.as_mut().map_or(Ok(()), Write::flush)
+    }
+}
+
+impl Drop for OutputFile {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            self.file = None;
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Refuses a target that exists as anything but a regular file, or is one of `inputs`.
+fn check_replaceable(target: &Path, inputs: &[&Path]) -> CliResult<()> {
+    let meta = match std::fs::symlink_metadata(target) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(CliError::io(target, e)),
+    };
+    let kind = meta.file_type();
+    let refuse = |what: &str| {
+        Err(CliError::Usage(format!(
+            "{} is {what}; lakenode only replaces regular files: choose another output path",
+            target.display()
+        )))
+    };
+    if kind.is_symlink() {
+        return refuse("a symbolic link");
+    }
+    if kind.is_dir() {
+        return refuse("a directory");
+    }
+    if !kind.is_file() {
+        return refuse("not a regular file (a device, FIFO or socket)");
+    }
+    for input in inputs {
+        if same_file(&meta, input) {
+            return Err(CliError::Usage(format!(
+                "{} is also the input {}: writing it would destroy the input",
+                target.display(),
+                input.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn same_file(target: &std::fs::Metadata, input: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(input).is_ok_and(|m| m.dev() == target.dev() && m.ino() == target.ino())
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &std::fs::Metadata, _: &Path) -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect()
+    }
+
+    #[test]
+    fn a_committed_file_replaces_a_regular_target_and_a_dropped_one_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.parquet");
+        std::fs::write(&target, b"old").unwrap();
+        let mut out = OutputFile::create(&target, &[]).unwrap();
+        out.write_all(b"new").unwrap();
+        drop(out);
+        assert_eq!(std::fs::read(&target).unwrap(), b"old");
+        assert!(leftovers(dir.path()).is_empty());
+        let mut out = OutputFile::create(&target, &[]).unwrap();
+        out.write_all(b"new").unwrap();
+        out.commit().unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_fifos_devices_directories_and_the_input_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.csv");
+        std::fs::write(&input, b"x").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&input, &link).unwrap();
+        let fifo = dir.path().join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let hard = dir.path().join("hard");
+        std::fs::hard_link(&input, &hard).unwrap();
+        for (target, want) in [
+            (link.as_path(), "symbolic link"),
+            (fifo.as_path(), "not a regular file"),
+            (Path::new("/dev/full"), "not a regular file"),
+            (dir.path(), "a directory"),
+            (input.as_path(), "also the input"),
+            (hard.as_path(), "also the input"),
+        ] {
+            let err = OutputFile::create(target, &[&input]).unwrap_err();
+            assert!(
+                err.to_string().contains(want),
+                "{}: {err}",
+                target.display()
+            );
+        }
+        assert_eq!(std::fs::read(&input).unwrap(), b"x");
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(leftovers(dir.path()).is_empty());
+    }
+}
