@@ -2,8 +2,10 @@
 //! AWS's shared-credentials format (`[profile]` sections with `aws_access_key_id`,
 //! `aws_secret_access_key` and optionally `aws_session_token`).
 //!
-//! A credentials file that other users can read is refused, like ssh refuses such a key.
-//! No message ever quotes a value from the file.
+//! A credentials file must be a regular file owned by the user running lakenode, with
+//! no access for group or others (mode 600 or 400), as ssh insists for a key: anything
+//! else is refused with the command that fixes it. A FIFO or device is refused without
+//! being read (it would block forever). No message ever quotes a value from the file.
 
 use std::path::Path;
 
@@ -42,32 +44,64 @@ pub fn env_values() -> CliResult<(String, String, Option<String>)> {
 /// [`CliError::Usage`] if the file is readable by others, malformed, or lacks the
 /// profile or a key; [`CliError::Io`] if it cannot be read.
 pub fn from_file(path: &Path, profile: &str) -> CliResult<Credentials> {
-    check_private(path)?;
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
+    let mut file = open_private(path)?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut file, &mut text).map_err(|e| CliError::io(path, e))?;
     parse(&text, profile).map_err(|msg| CliError::Usage(format!("{}: {msg}", path.display())))
 }
 
+/// Opens `path` if it is a private regular file of the running user (see the module
+/// docs). Checked before opening, so a FIFO or device is never opened, and again on
+/// the opened file (opened non-blocking), so a swap in between cannot make it hang.
 #[cfg(unix)]
-fn check_private(path: &Path) -> CliResult<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    let mode = std::fs::metadata(path)
-        .map_err(|e| CliError::io(path, e))?
-        .permissions()
-        .mode();
+fn open_private(path: &Path) -> CliResult<std::fs::File> {
+    use rustix::fs::{Mode, OFlags};
+    check_private(
+        path,
+        &std::fs::metadata(path).map_err(|e| CliError::io(path, e))?,
+    )?;
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )
+    .map_err(|e| CliError::io(path, e.into()))?;
+    let file = std::fs::File::from(fd);
+    check_private(path, &file.metadata().map_err(|e| CliError::io(path, e))?)?;
+    Ok(file)
+}
+
+#[cfg(unix)]
+fn check_private(path: &Path, meta: &std::fs::Metadata) -> CliResult<()> {
+    use std::os::unix::fs::MetadataExt as _;
+    let shown = path.display();
+    if !meta.file_type().is_file() {
+        return Err(CliError::Usage(format!(
+            "{shown} is not a regular file (a directory, FIFO or device); a credentials \
+             file must be a plain file"
+        )));
+    }
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(CliError::Usage(format!(
+            "{shown} is owned by uid {}, not by the user running lakenode (uid {me}); \
+             run: chown {me} {shown}",
+            meta.uid()
+        )));
+    }
+    let mode = meta.mode();
     if mode & 0o077 != 0 {
         return Err(CliError::Usage(format!(
-            "{} is accessible by other users (mode {:o}); run: chmod 600 {}",
-            path.display(),
+            "{shown} is accessible by other users (mode {:o}); run: chmod 600 {shown}",
             mode & 0o777,
-            path.display()
         )));
     }
     Ok(())
 }
 
 #[cfg(not(unix))]
-fn check_private(_: &Path) -> CliResult<()> {
-    Ok(())
+fn open_private(path: &Path) -> CliResult<std::fs::File> {
+    std::fs::File::open(path).map_err(|e| CliError::io(path, e))
 }
 
 /// Parses the text of a shared-credentials file (public for the fuzz target).
@@ -182,5 +216,61 @@ mod tests {
         assert!(err.to_string().contains("chmod 600"), "{err}");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
         assert_eq!(from_file(&path, "default").expect("private").key(), "A");
+    }
+
+    /// Issue 11, item 5: a FIFO hung forever; a directory and a device are refused too.
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_device_or_directory_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fifo = dir.path().join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .expect("mkfifo")
+                .success()
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        let paths = [fifo, dir.path().to_path_buf(), "/dev/zero".into()];
+        std::thread::spawn(move || {
+            for p in paths {
+                let _ = tx.send((p.clone(), from_file(&p, "default").map(|_| ())));
+            }
+        });
+        for _ in 0..3 {
+            let (path, result) = rx
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .expect("from_file blocked");
+            let err = result.expect_err("accepted");
+            assert!(
+                err.to_string().contains("not a regular file"),
+                "{}: {err}",
+                path.display()
+            );
+        }
+    }
+
+    /// Issue 11, item 5: a mode-600 file owned by another user was accepted when run as
+    /// root. Needs root to give the file away; elsewhere the check is the same code.
+    #[cfg(unix)]
+    #[test]
+    fn a_file_owned_by_another_user_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("credentials");
+        std::fs::write(
+            &path,
+            format!("[default]\naws_access_key_id = A\naws_secret_access_key = {SECRET}\n"),
+        )
+        .expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        if std::os::unix::fs::chown(&path, Some(65_534), None).is_err() {
+            eprintln!("not root: cannot give the file to another user; owner check not exercised");
+            return;
+        }
+        let err = from_file(&path, "default").expect_err("another user's file");
+        assert!(err.to_string().contains("is owned by uid 65534"), "{err}");
+        assert!(!err.to_string().contains(SECRET));
     }
 }

@@ -272,11 +272,14 @@ pub struct ServeArgs {
     /// Directory for buckets and objects.
     #[arg(long)]
     pub data_dir: PathBuf,
-    /// Port on 127.0.0.1 (0: any free port; the address is printed).
+    /// Address to listen on. Loopback by default: this is a test server (SECURITY.md).
+    #[arg(long, default_value = "127.0.0.1")]
+    pub listen: std::net::IpAddr,
+    /// Port (0: any free port; the address is printed).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
-    /// Buckets to create at start.
-    #[arg(long)]
+    /// The buckets served; any other answers NoSuchBucket. Repeat for several.
+    #[arg(long, default_value = "lake")]
     pub bucket: Vec<String>,
 }
 

@@ -19,7 +19,8 @@ const BUCKET: &str = "lake";
 
 fn server(dir: &std::path::Path) -> EmbeddedS3 {
     std::fs::create_dir_all(dir.join(BUCKET)).unwrap();
-    EmbeddedS3::start(ServerConfig::new(dir, KEY, SECRET)).expect("embedded S3 starts")
+    EmbeddedS3::start(ServerConfig::new(dir, KEY, SECRET).with_bucket("lake"))
+        .expect("embedded S3 starts")
 }
 
 /// `lakenode run` against the embedded server, path style, for `station` with `spool`.
@@ -439,7 +440,7 @@ fn a_canary_secret_appears_nowhere_in_a_full_run_at_trace_level() {
     let token = "CANARYtokenXYZ0123456789";
     let data = tmp.path().join("s3");
     std::fs::create_dir_all(data.join(BUCKET)).unwrap();
-    let s3 = EmbeddedS3::start(ServerConfig::new(&data, KEY, canary)).unwrap();
+    let s3 = EmbeddedS3::start(ServerConfig::new(&data, KEY, canary).with_bucket("lake")).unwrap();
     let spool = tmp.path().join("spool");
     // A credentials file (mode 600) with a session token, to cover that path as well.
     let creds = tmp.path().join("credentials");

@@ -30,7 +30,7 @@ fn faults_and_kills_lose_at_most_one_sample_per_kill_and_duplicate_none() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("s3");
     std::fs::create_dir_all(data.join("lake")).unwrap();
-    let s3 = EmbeddedS3::start(ServerConfig::new(&data, KEY, SECRET)).unwrap();
+    let s3 = EmbeddedS3::start(ServerConfig::new(&data, KEY, SECRET).with_bucket("lake")).unwrap();
     let proxy = FaultProxy::start(
         s3.addr(),
         FaultPlan {

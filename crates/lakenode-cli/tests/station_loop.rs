@@ -19,7 +19,7 @@ const STATION: &str = "0190f5c2-0000-7000-8000-000000000900";
 
 fn server(dir: &Path) -> EmbeddedS3 {
     std::fs::create_dir_all(dir.join("lake")).unwrap();
-    EmbeddedS3::start(ServerConfig::new(dir, KEY, SECRET)).unwrap()
+    EmbeddedS3::start(ServerConfig::new(dir, KEY, SECRET).with_bucket("lake")).unwrap()
 }
 
 /// `lakenode run` to `endpoint`, bucket `lake`, with `spool` and extra arguments.

@@ -9,9 +9,15 @@
 //! caveat, noted in DESIGN.md: it accepts a chunked PUT that AWS would refuse, so
 //! lakenode's own tests check `Content-Length` on the wire separately.
 //!
+//! It is a test and demo server (threat model in SECURITY.md): it binds to loopback
+//! unless told otherwise, serves only the buckets it is configured with (`NoSuchBucket`
+//! for any other, which it never creates), and refuses keys that could leave their
+//! bucket's directory ([`access`]).
+//!
 //! ```no_run
 //! use lakenode_embedded_s3::{EmbeddedS3, ServerConfig};
-//! let server = EmbeddedS3::start(ServerConfig::new("/tmp/s3-data", "AKIAIOSFODNN7EXAMPLE", "secret"))?;
+//! let config = ServerConfig::new("/tmp/s3-data", "AKIAIOSFODNN7EXAMPLE", "secret").with_bucket("lake");
+//! let server = EmbeddedS3::start(config)?;
 //! println!("S3 at {}", server.endpoint());
 //! # Ok::<(), lakenode_embedded_s3::Error>(())
 //! ```
@@ -27,6 +33,8 @@ use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
+
+pub mod access;
 
 /// Errors starting the server.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +61,9 @@ pub enum Error {
     /// The server thread could not start.
     #[error("S3 server thread: {0}")]
     Thread(String),
+    /// A bucket name S3 would not accept, or no bucket at all.
+    #[error("bucket {0:?}: {1}")]
+    Bucket(String, &'static str),
 }
 
 /// How to run the server.
@@ -66,6 +77,9 @@ pub struct ServerConfig {
     pub secret_key: String,
     /// Listening address; the default `127.0.0.1:0` takes a free port.
     pub addr: SocketAddr,
+    /// The buckets served (created as directories at start); every other bucket
+    /// answers `NoSuchBucket`.
+    pub buckets: Vec<String>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -75,12 +89,14 @@ impl std::fmt::Debug for ServerConfig {
             .field("access_key", &self.access_key)
             .field("secret_key", &"<redacted>")
             .field("addr", &self.addr)
+            .field("buckets", &self.buckets)
             .finish()
     }
 }
 
 impl ServerConfig {
-    /// A loopback server with a random port.
+    /// A loopback server with a random port and no bucket yet (add one with
+    /// [`ServerConfig::with_bucket`]).
     #[must_use]
     pub fn new(
         data_dir: impl Into<PathBuf>,
@@ -92,7 +108,15 @@ impl ServerConfig {
             access_key: access_key.into(),
             secret_key: secret_key.into(),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            buckets: Vec::new(),
         }
+    }
+
+    /// Serves `bucket` as well.
+    #[must_use]
+    pub fn with_bucket(mut self, bucket: impl Into<String>) -> Self {
+        self.buckets.push(bucket.into());
+        self
     }
 }
 
@@ -111,6 +135,17 @@ impl EmbeddedS3 {
     /// # Errors
     /// [`Error`] if the data directory, the port or the runtime is unavailable.
     pub fn start(config: ServerConfig) -> Result<Self, Error> {
+        if config.buckets.is_empty() {
+            return Err(Error::Bucket(String::new(), "no bucket to serve"));
+        }
+        for bucket in &config.buckets {
+            if !s3s::path::check_bucket_name(bucket) {
+                return Err(Error::Bucket(
+                    bucket.clone(),
+                    "not a valid S3 bucket name (3-63 of a-z 0-9 . -)",
+                ));
+            }
+        }
         std::fs::create_dir_all(&config.data_dir).map_err(|source| Error::DataDir {
             path: config.data_dir.clone(),
             source,
@@ -122,6 +157,10 @@ impl EmbeddedS3 {
                 path: config.data_dir.clone(),
                 source,
             })?;
+        for bucket in &config.buckets {
+            let dir = data_dir.join(bucket);
+            std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir { path: dir, source })?;
+        }
         let fs =
             s3s_fs::FileSystem::new(&data_dir).map_err(|e| Error::Backend(format!("{e:?}")))?;
         let mut builder = S3ServiceBuilder::new(fs);
@@ -129,6 +168,7 @@ impl EmbeddedS3 {
             config.access_key.clone(),
             config.secret_key.clone(),
         ));
+        builder.set_access(access::ServedBuckets::new(config.buckets.clone()));
         let service = builder.build();
 
         let (ready_tx, ready_rx) = mpsc::channel::<Result<SocketAddr, Error>>();

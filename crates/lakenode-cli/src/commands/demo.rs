@@ -62,22 +62,15 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
     let s3_dir = data_dir.join("s3");
     // Fresh random credentials for this run; they are never printed or stored.
     let (access_key, secret_key) = generated_credentials();
-    let server = EmbeddedS3::start(ServerConfig::new(
-        &s3_dir,
-        access_key.clone(),
-        secret_key.clone(),
-    ))?;
+    let server = EmbeddedS3::start(
+        ServerConfig::new(&s3_dir, access_key.clone(), secret_key.clone()).with_bucket(BUCKET),
+    )?;
     info!(endpoint = %server.endpoint(), data_dir = %data_dir.display(), "embedded S3 server listening");
 
     let s3 = S3Config::new(&server.endpoint(), BUCKET, "us-east-1", true)?;
     let credentials = Credentials::new(access_key, secret_key, None);
     let client = S3Client::new(&s3, credentials)?;
     let mut transport = UreqTransport::new(Duration::from_secs(30));
-    let response = transport
-        .send(&client.create_bucket(SystemClock.now()))
-        .map_err(|e| CliError::Verify(format!("creating bucket {BUCKET}: {e}")))?;
-    check_response(&response)
-        .map_err(|f| CliError::Verify(format!("creating bucket {BUCKET}: {f}")))?;
 
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let duration = Duration::from_secs_f64(args.hours * 3600.0);

@@ -1,12 +1,16 @@
 //! `lakenode serve`: the embedded, signature-checking S3 server as a process of its
 //! own, for pointing `lakenode run` (or any S3 client) at it. Credentials come from
-//! `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, so the secret is never printed.
+//! `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, so the secret is never printed. It
+//! serves only the `--bucket`s it is given (default `lake`) and listens on loopback
+//! unless `--listen` says otherwise.
+
+use std::net::SocketAddr;
 
 use lakenode_embedded_s3::{EmbeddedS3, ServerConfig};
 
 use crate::ServeArgs;
 use crate::credentials;
-use crate::error::{CliError, CliResult};
+use crate::error::CliResult;
 
 /// Runs the server until the process is stopped.
 ///
@@ -15,12 +19,17 @@ use crate::error::{CliError, CliResult};
 pub fn run(args: &ServeArgs) -> CliResult<()> {
     let (access_key, secret_key, _) = credentials::env_values()?;
     let mut config = ServerConfig::new(&args.data_dir, access_key, secret_key);
-    config.addr.set_port(args.port);
+    config.addr = SocketAddr::new(args.listen, args.port);
+    if !args.listen.is_loopback() {
+        tracing::warn!(
+            "listening on {}: other machines can reach this test server (see SECURITY.md)",
+            args.listen
+        );
+    }
     for bucket in &args.bucket {
-        // Validate like a client would, then create it as s3s-fs stores buckets: a directory.
+        // Validated like a client would; the server creates it as a directory.
         lakenode::s3::S3Config::new("http://127.0.0.1", bucket, "us-east-1", true)?;
-        let dir = args.data_dir.join(bucket);
-        std::fs::create_dir_all(&dir).map_err(|e| CliError::io(&dir, e))?;
+        config = config.with_bucket(bucket.clone());
     }
     let server = EmbeddedS3::start(config)?;
     // The one line scripts wait for; stdout is flushed at each newline on a terminal,
