@@ -90,14 +90,12 @@ impl Journal {
                 // bit). Keep the file aside for inspection either way.
                 let aside = dir.join(format!("{FILE_NAME}.corrupt"));
                 fs::copy(&path, &aside).map_err(|e| Error::spool("copy", &path, e))?;
-                let (mut replay, good_len, _) = if data.len() > MAGIC.len() {
+                let (mut replay, _, _) = if data.len() > MAGIC.len() {
                     decode(&data)
                 } else {
                     (Replay::default(), 0, 0)
                 };
-                let mut fresh = MAGIC.to_vec();
                 if replay.sealed_through.is_some() || !replay.samples.is_empty() {
-                    fresh.extend_from_slice(&data[MAGIC.len()..good_len]);
                     replay.damage = Some(format!(
                         "the journal's header was damaged; {} sample(s) recovered behind it, {} byte(s) cut (a copy is in {})",
                         replay.samples.len(),
@@ -114,7 +112,9 @@ impl Journal {
                         ..Replay::default()
                     };
                 }
-                write_atomically(dir, &fresh)?;
+                // Rewritten from what was recovered, not copied: damaged bytes between
+                // good records must not survive into the new journal.
+                rewrite(dir, &replay)?;
                 replay
             }
             Ok(data) => {
@@ -124,14 +124,7 @@ impl Journal {
                     // what was recovered around it.
                     let aside = dir.join(format!("{FILE_NAME}.corrupt"));
                     fs::copy(&path, &aside).map_err(|e| Error::spool("copy", &path, e))?;
-                    let mut fresh = MAGIC.to_vec();
-                    if let Some(t) = replay.sealed_through {
-                        encode_marker(&mut fresh, t);
-                    }
-                    for s in &replay.samples {
-                        encode_sample(&mut fresh, s);
-                    }
-                    write_atomically(dir, &fresh)?;
+                    rewrite(dir, &replay)?;
                     replay.damage = Some(format!(
                         "the journal was damaged: {skipped} byte(s) skipped, {} sample(s) recovered around them (a copy is in {})",
                         replay.samples.len(),
@@ -205,6 +198,18 @@ impl Journal {
             .map_err(|e| Error::spool("open", &path, e))?;
         Ok(())
     }
+}
+
+/// Replaces the journal with exactly what `replay` holds: its marker and samples.
+fn rewrite(dir: &Path, replay: &Replay) -> Result<()> {
+    let mut fresh = MAGIC.to_vec();
+    if let Some(t) = replay.sealed_through {
+        encode_marker(&mut fresh, t);
+    }
+    for s in &replay.samples {
+        encode_sample(&mut fresh, s);
+    }
+    write_atomically(dir, &fresh)
 }
 
 fn write_atomically(dir: &Path, data: &[u8]) -> Result<()> {
@@ -438,6 +443,23 @@ mod tests {
         // Repaired for good: the next open is clean.
         let (_, r) = Journal::open(dir.path()).expect("reopen");
         assert_eq!((r.samples.len(), r.damage), (2, None));
+    }
+
+    /// Found by the `journal` fuzz target: a damaged header followed by damaged bytes
+    /// and then a good record. The repair copied the damaged bytes into the new
+    /// journal, so every later open reported damage again.
+    #[test]
+    fn a_damaged_header_and_damage_behind_it_are_repaired_in_one_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut data = b"LKJPNL1\n\x00\x4d\xf8".to_vec();
+        encode_sample(&mut data, &sample(7));
+        fs::write(dir.path().join(FILE_NAME), &data).expect("write");
+        let (_, first) = Journal::open(dir.path()).expect("open");
+        assert_eq!(first.samples, [sample(7)]);
+        assert!(first.damage.is_some());
+        let (_, second) = Journal::open(dir.path()).expect("reopen");
+        assert_eq!(second.samples, [sample(7)]);
+        assert_eq!((second.truncated_bytes, second.damage), (0, None));
     }
 
     #[test]

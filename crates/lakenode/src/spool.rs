@@ -440,17 +440,7 @@ impl Spool {
 }
 
 fn write_entry(tmp: &Path, key: &str, body: &[u8]) -> Result<()> {
-    let mut data = Vec::with_capacity(MAGIC.len() + 2 + key.len() + 4 + body.len() + 16);
-    data.extend_from_slice(MAGIC);
-    // Key length checked by the caller (<= 1024).
-    data.extend_from_slice(&u16::try_from(key.len()).unwrap_or(u16::MAX).to_le_bytes());
-    data.extend_from_slice(key.as_bytes());
-    let body_len = u32::try_from(body.len())
-        .map_err(|_| Error::config("body", "a spooled file must be smaller than 4 GiB"))?;
-    data.extend_from_slice(&body_len.to_le_bytes());
-    data.extend_from_slice(body);
-    let digest = Md5::digest(&data);
-    data.extend_from_slice(&digest);
+    let data = encode_entry(key, body)?;
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -461,7 +451,33 @@ fn write_entry(tmp: &Path, key: &str, body: &[u8]) -> Result<()> {
     file.sync_all().map_err(|e| Error::spool("sync", tmp, e))
 }
 
-fn decode_entry(data: &[u8]) -> std::result::Result<(String, Vec<u8>), &'static str> {
+/// The bytes of a spool entry: magic, key length and key, body length and body, and the
+/// MD5 of all of it.
+///
+/// # Errors
+/// [`Error::Config`] for a key over 64 KiB or a body of 4 GiB or more.
+pub fn encode_entry(key: &str, body: &[u8]) -> Result<Vec<u8>> {
+    let mut data = Vec::with_capacity(MAGIC.len() + 2 + key.len() + 4 + body.len() + 16);
+    data.extend_from_slice(MAGIC);
+    let key_len = u16::try_from(key.len())
+        .map_err(|_| Error::config("key", "a spooled key must be shorter than 64 KiB"))?;
+    data.extend_from_slice(&key_len.to_le_bytes());
+    data.extend_from_slice(key.as_bytes());
+    let body_len = u32::try_from(body.len())
+        .map_err(|_| Error::config("body", "a spooled file must be smaller than 4 GiB"))?;
+    data.extend_from_slice(&body_len.to_le_bytes());
+    data.extend_from_slice(body);
+    let digest = Md5::digest(&data);
+    data.extend_from_slice(&digest);
+    Ok(data)
+}
+
+/// Decodes a spool entry's bytes (as [`encode_entry`] wrote them) into key and body,
+/// or says why they are damaged. Public for the fuzz target.
+///
+/// # Errors
+/// A short reason: truncated, bad magic, checksum or length mismatch, non-UTF-8 key.
+pub fn decode_entry(data: &[u8]) -> std::result::Result<(String, Vec<u8>), &'static str> {
     let (content, digest) = data
         .split_at_checked(data.len().saturating_sub(16))
         .ok_or("truncated")?;

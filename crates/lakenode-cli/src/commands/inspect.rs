@@ -30,7 +30,10 @@ pub fn run(args: &InspectArgs) -> CliResult<()> {
 
 /// The report for a validated file. Rows are streamed for the time range, so a file
 /// of any length is described in constant memory.
-fn describe(name: &str, file: &LakeFile) -> Result<String, ReadError> {
+///
+/// # Errors
+/// [`ReadError`] if a page is damaged.
+pub fn describe(name: &str, file: &LakeFile) -> Result<String, ReadError> {
     let size = file.size();
     let footer_len = file.footer_len();
     let md = file.metadata();
