@@ -82,6 +82,7 @@ pub fn open(bytes: impl Into<Bytes>) -> Result<LakeFile, ReadError> {
         SerializedFileReader::new(bytes.clone()).map_err(|e| ReadError::new(e.to_string()))
     })??;
     check_footer(reader.metadata(), size - 8 - footer_len)?;
+    check_page_headers(&bytes, reader.metadata())?;
     let columns = lakenode_columns(reader.metadata());
     Ok(LakeFile {
         reader,
@@ -179,6 +180,223 @@ fn check_footer(md: &ParquetMetaData, data_end: usize) -> Result<(), ReadError> 
         )));
     }
     Ok(())
+}
+
+/// Most a page may grow when decompressed: LZ4 stays under 255x, Snappy under 22x.
+const MAX_PAGE_EXPANSION: i64 = 256;
+
+/// Walks every page header of every column chunk with a bounded Thrift reader before
+/// the parquet crate decodes them. Why by hand: the crate's stream-based Thrift reader
+/// does not stop at the end of its input when skipping an unknown list (each element
+/// "skips" zero bytes), so a 2 KB file whose page header claimed a list of 2^31 doubles
+/// kept a core busy for 5 s per column chunk (found by the `parquet_readback` fuzz
+/// target). Here every list is bounded by the bytes left, pages must tile their chunk
+/// exactly, and a page may not claim to decompress to more than 256 times its size.
+fn check_page_headers(bytes: &[u8], md: &ParquetMetaData) -> Result<(), ReadError> {
+    for (g, rg) in md.row_groups().iter().enumerate() {
+        for c in rg.columns() {
+            let name = c.column_descr().path().string();
+            let bad =
+                |what: String| ReadError::new(format!("row group {g}, column `{name}`: {what}"));
+            // Ranges were checked by `check_footer`.
+            let start = usize::try_from(c.dictionary_page_offset().unwrap_or(c.data_page_offset()))
+                .unwrap_or(0);
+            let end = start + usize::try_from(c.compressed_size()).unwrap_or(0);
+            let mut pos = start;
+            while pos < end {
+                let mut thrift = thrift::Reader::new(&bytes[pos..end]);
+                let header = thrift
+                    .page_header()
+                    .map_err(|e| bad(format!("damaged page header at byte {pos}: {e}")))?;
+                let (Ok(compressed), true) = (
+                    usize::try_from(header.compressed),
+                    header.uncompressed >= 0
+                        && i64::from(header.uncompressed)
+                            <= i64::from(header.compressed) * MAX_PAGE_EXPANSION + 65_536,
+                ) else {
+                    return Err(bad(format!(
+                        "page at byte {pos} claims {} bytes that decompress to {}",
+                        header.compressed, header.uncompressed
+                    )));
+                };
+                pos += thrift.consumed();
+                pos = pos
+                    .checked_add(compressed)
+                    .filter(|&p| p <= end)
+                    .ok_or_else(|| {
+                        bad(format!("a page runs past the column chunk's end ({end})"))
+                    })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The few fields of a page header the checks need, read with Thrift's compact protocol
+/// by a reader that never reads past its slice (see [`check_page_headers`]).
+mod thrift {
+    /// Sizes from a page header.
+    pub struct PageSizes {
+        /// `uncompressed_page_size` (field 2).
+        pub uncompressed: i32,
+        /// `compressed_page_size` (field 3).
+        pub compressed: i32,
+    }
+
+    /// A compact-protocol reader over one slice.
+    pub struct Reader<'a> {
+        data: &'a [u8],
+        pos: usize,
+    }
+
+    type R<T> = Result<T, &'static str>;
+
+    impl<'a> Reader<'a> {
+        pub const fn new(data: &'a [u8]) -> Self {
+            Self { data, pos: 0 }
+        }
+
+        pub const fn consumed(&self) -> usize {
+            self.pos
+        }
+
+        fn byte(&mut self) -> R<u8> {
+            let b = *self.data.get(self.pos).ok_or("ends early")?;
+            self.pos += 1;
+            Ok(b)
+        }
+
+        fn skip(&mut self, n: usize) -> R<()> {
+            if n > self.data.len() - self.pos {
+                return Err("ends early");
+            }
+            self.pos += n;
+            Ok(())
+        }
+
+        fn varint(&mut self) -> R<u64> {
+            let mut v = 0_u64;
+            for shift in (0..70).step_by(7) {
+                let b = self.byte()?;
+                v |= u64::from(b & 0x7f).checked_shl(shift).unwrap_or(0);
+                if b & 0x80 == 0 {
+                    return Ok(v);
+                }
+            }
+            Err("varint too long")
+        }
+
+        fn zigzag(&mut self) -> R<i64> {
+            let v = self.varint()?;
+            #[allow(clippy::cast_possible_wrap)] // zigzag decoding is bit reinterpretation
+            Ok((v >> 1) as i64 ^ -((v & 1) as i64))
+        }
+
+        /// A collection's element count, which can never exceed the bytes left (every
+        /// element takes at least one).
+        fn count(&mut self, n: u64) -> R<usize> {
+            usize::try_from(n)
+                .ok()
+                .filter(|&n| n <= self.data.len() - self.pos)
+                .ok_or("a collection claims more elements than bytes left")
+        }
+
+        /// Skips one value of compact type `t`.
+        fn skip_value(&mut self, t: u8, depth: u8) -> R<()> {
+            if depth == 0 {
+                return Err("nested too deeply");
+            }
+            match t {
+                1 | 2 => Ok(()), // a bool in a field header
+                3 => self.skip(1),
+                4..=6 => self.varint().map(drop),
+                7 => self.skip(8),
+                8 => {
+                    let n = self.varint()?;
+                    let n = self.count(n)?;
+                    self.skip(n)
+                }
+                9 | 10 => {
+                    let head = self.byte()?;
+                    let n = match head >> 4 {
+                        15 => self.varint()?,
+                        n => u64::from(n),
+                    };
+                    let elem = head & 0x0f;
+                    for _ in 0..self.count(n)? {
+                        if matches!(elem, 1 | 2) {
+                            self.skip(1)?; // bools in a list take a byte each
+                        } else {
+                            self.skip_value(elem, depth - 1)?;
+                        }
+                    }
+                    Ok(())
+                }
+                11 => {
+                    let n = self.varint()?;
+                    let n = self.count(n)?;
+                    if n > 0 {
+                        let kv = self.byte()?;
+                        for _ in 0..n {
+                            self.skip_value(kv >> 4, depth - 1)?;
+                            self.skip_value(kv & 0x0f, depth - 1)?;
+                        }
+                    }
+                    Ok(())
+                }
+                12 => self.skip_struct(depth - 1, |_, _, r, d| r.skip_value(d, depth - 1)),
+                13 => self.skip(16),
+                _ => Err("unknown field type"),
+            }
+        }
+
+        /// Reads a struct's fields, handing each (id, type) to `field`.
+        fn skip_struct(
+            &mut self,
+            depth: u8,
+            mut field: impl FnMut(i64, u8, &mut Self, u8) -> R<()>,
+        ) -> R<()> {
+            if depth == 0 {
+                return Err("nested too deeply");
+            }
+            let mut id = 0_i64;
+            loop {
+                let head = self.byte()?;
+                if head == 0 {
+                    return Ok(());
+                }
+                let t = head & 0x0f;
+                id = match head >> 4 {
+                    0 => self.zigzag()?,
+                    delta => id + i64::from(delta),
+                };
+                field(id, t, self, t)?;
+            }
+        }
+
+        /// Reads a `PageHeader` struct through its end, keeping fields 2 and 3.
+        pub fn page_header(&mut self) -> R<PageSizes> {
+            let (mut uncompressed, mut compressed) = (None, None);
+            self.skip_struct(32, |id, t, r, _| match (id, t) {
+                (2, 5) => {
+                    uncompressed = i32::try_from(r.zigzag()?).ok();
+                    Ok(())
+                }
+                (3, 5) => {
+                    compressed = i32::try_from(r.zigzag()?).ok();
+                    Ok(())
+                }
+                (_, t) => r.skip_value(t, 32),
+            })?;
+            match (uncompressed, compressed) {
+                (Some(uncompressed), Some(compressed)) => Ok(PageSizes {
+                    uncompressed,
+                    compressed,
+                }),
+                _ => Err("page sizes missing"),
+            }
+        }
+    }
 }
 
 /// The measurement columns, if the schema is lakenode's (`timestamp` first); empty
@@ -574,6 +792,26 @@ mod tests {
             }
         }
         assert!(hit, "no negative offset was reported as out of range");
+    }
+
+    /// Found by the `parquet_readback` fuzz target: a page header holding an unknown
+    /// field with a list of 2^31 doubles kept the parquet crate's Thrift reader busy for
+    /// 5 s per column chunk (it skips past the end of its input without noticing).
+    #[test]
+    fn a_page_header_claiming_a_huge_list_is_refused_at_once() {
+        let (bytes, _) = file();
+        // The first page header starts at byte 4. Insert an unknown field 9 (a list,
+        // type 9) of 2^31-1 doubles (element type 7) right after its first field.
+        let mut thrift = thrift::Reader::new(&bytes[4..]);
+        assert!(thrift.page_header().is_ok());
+        // Field 1 (type i32, delta 1) is `15 varint`: 2 bytes: header 0x15 + value.
+        let mut damaged = bytes[..6].to_vec();
+        damaged.extend([0x89, 0xf7, 0xff, 0xff, 0xff, 0x07]); // field +8 = 9, list, size
+        damaged.extend(&bytes[6..]);
+        let started = std::time::Instant::now();
+        let err = decode(damaged).unwrap_err().to_string();
+        assert!(err.contains("damaged page header at byte 4"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]
