@@ -150,6 +150,11 @@ impl Recorder {
         self.last_recorded
     }
 
+    /// How durable journal appends are (see [`crate::journal::Durability`]).
+    pub const fn set_journal_durability(&mut self, durability: crate::journal::Durability) {
+        self.journal.set_durability(durability);
+    }
+
     /// Damage found in the journal when it was opened (beyond a torn last record).
     #[must_use]
     pub fn journal_damage(&self) -> Option<&str> {

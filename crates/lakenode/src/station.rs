@@ -49,6 +49,7 @@ use crate::clock::{FUTURE_TOLERANCE, TimeKeeper, bounded_correction, is_plausibl
 use crate::encode::WriterProfile;
 use crate::health::{HealthRow, health_key_for};
 use crate::layout::{Prefix, StationId, rfc3339};
+use crate::journal::Durability;
 use crate::recorder::{Recorder, RecorderConfig, SealedFile};
 use crate::s3::{FailureKind, PutOutcome, S3Client, S3Failure, interpret_put, md5_hex};
 use crate::sample::Sample;
@@ -520,6 +521,13 @@ impl Station {
     #[must_use]
     pub const fn recorder(&self) -> &Recorder {
         &self.recorder
+    }
+
+    /// How durable each recorded sample is: [`Durability::EverySample`] (the default,
+    /// for real time) or [`Durability::PerWindow`] (virtual time; see
+    /// [`crate::journal`]).
+    pub const fn set_journal_durability(&mut self, durability: Durability) {
+        self.recorder.set_journal_durability(durability);
     }
 
     /// The window spec.
