@@ -3,11 +3,13 @@
 //! parses arguments and maps errors to exit codes; integration tests use this crate.
 
 pub mod commands;
+pub mod compact;
 pub mod credentials;
 pub mod csv_input;
 pub mod error;
 pub mod heap;
 pub mod host;
+pub mod lake;
 pub mod output;
 pub mod readback;
 pub mod transport;

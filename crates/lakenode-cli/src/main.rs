@@ -38,6 +38,8 @@ enum Command {
     Encode(EncodeArgs),
     /// Describe a Parquet file: schema, row groups, encodings, sizes, metadata.
     Inspect(InspectArgs),
+    /// Merge each station's window files of past days into daily files (local or S3).
+    Compact(commands::compact::CompactArgs),
     /// Write a device's configuration as an NVS CSV for esp-idf-nvs-partition-gen.
     Provision(ProvisionArgs),
     /// Print a new station id (a UUIDv7).
@@ -93,6 +95,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(&args),
         Command::Encode(args) => commands::encode::run(&args),
         Command::Inspect(args) => commands::inspect::run(&args),
+        Command::Compact(args) => commands::compact::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
         Command::Bench(args) => commands::bench::run(&args),
         Command::Policy(args) => commands::policy::run(&args),

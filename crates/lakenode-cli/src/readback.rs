@@ -476,6 +476,36 @@ impl LakeFile {
         Ok(())
     }
 
+    /// Every row as the parquet crate's generic [`Row`], in file order (for files that
+    /// are not sample files, such as health rows).
+    ///
+    /// # Errors
+    /// [`ReadError`] if a page is damaged or the row count differs from the footer's.
+    pub fn rows_generic(&self) -> Result<Vec<Row>, ReadError> {
+        let iter = guarded("opening the rows", || {
+            self.reader
+                .get_row_iter(None)
+                .map_err(|e| ReadError::new(e.to_string()))
+        })??;
+        let mut iter = iter;
+        let mut rows = Vec::new();
+        loop {
+            match guarded("decoding a page", || iter.next())? {
+                Some(Ok(row)) if (rows.len() as u64) < self.rows() => rows.push(row),
+                Some(Ok(_)) => return Err(ReadError::new("more rows than the footer declares")),
+                Some(Err(e)) => return Err(ReadError::new(e.to_string())),
+                None if rows.len() as u64 == self.rows() => return Ok(rows),
+                None => {
+                    return Err(ReadError::new(format!(
+                        "the pages hold {} rows, the footer declares {}",
+                        rows.len(),
+                        self.rows()
+                    )));
+                }
+            }
+        }
+    }
+
     /// The rows as samples, in file order, one at a time: measurement columns of
     /// either profile (FLOAT, or INT32/DECIMAL) are converted back to counts at each
     /// sensor's resolution. The iterator ends with an error, not a panic, if a page is

@@ -51,7 +51,7 @@ impl Transport for UreqTransport {
             Method::Put => builder
                 .body(request.body.as_slice())
                 .map(|r| self.agent.run(r)),
-            Method::Get => builder.body(()).map(|r| self.agent.run(r)),
+            Method::Get | Method::Delete => builder.body(()).map(|r| self.agent.run(r)),
         };
         let mut response = result
             .map_err(|e| {

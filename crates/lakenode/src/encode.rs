@@ -168,6 +168,8 @@ pub struct FileMetadata {
     pub window_start_ms: i64,
     /// Window end, ms (exclusive).
     pub window_end_ms: i64,
+    /// More footer key/value pairs (a compacted file lists its sources here).
+    pub extra: Vec<(String, String)>,
 }
 
 impl FileMetadata {
@@ -179,13 +181,20 @@ impl FileMetadata {
             interval_ms: spec.interval_ms(),
             window_start_ms: window.start_ms,
             window_end_ms: window.end_ms,
+            extra: Vec::new(),
         }
     }
 
-    /// The footer's key/value pairs: one [`META_KEY`] with a JSON object.
+    /// The footer's key/value pairs: one [`META_KEY`] with a JSON object, then `extra`.
     #[must_use]
     pub fn key_values(&self) -> Vec<KeyValue> {
-        vec![KeyValue::new(META_KEY.into(), self.to_json())]
+        std::iter::once(KeyValue::new(META_KEY.into(), self.to_json()))
+            .chain(
+                self.extra
+                    .iter()
+                    .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
+            )
+            .collect()
     }
 
     /// The JSON value stored under [`META_KEY`]. Written by hand: five fields whose

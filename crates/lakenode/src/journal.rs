@@ -499,8 +499,16 @@ mod tests {
         j.set_durability(Durability::PerWindow);
         j.append(&sample(1)).expect("append");
         j.append(&sample(2)).expect("append");
-        let size = || fs::metadata(dir.path().join(FILE_NAME)).expect("meta").len();
-        assert_eq!(size(), MAGIC.len() as u64, "nothing written before the seal");
+        let size = || {
+            fs::metadata(dir.path().join(FILE_NAME))
+                .expect("meta")
+                .len()
+        };
+        assert_eq!(
+            size(),
+            MAGIC.len() as u64,
+            "nothing written before the seal"
+        );
         j.restart(2, &[sample(3)]).expect("restart");
         drop(j);
         let (_, r) = Journal::open(dir.path()).expect("reopen");

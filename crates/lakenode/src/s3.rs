@@ -234,6 +234,40 @@ impl S3Client {
         )
     }
 
+    /// A DELETE of `key`, signed at `now`.
+    #[must_use]
+    pub fn delete_object(&self, key: &str, now: Timestamp) -> HttpRequest {
+        let action = self.bucket.delete_object(Some(&self.credentials.0), key);
+        HttpRequest::new(
+            Method::Delete,
+            action.sign_with_time(self.expiry, &now),
+            Vec::new(),
+        )
+    }
+
+    /// A ListObjectsV2 of the keys under `prefix`, continuing after `continuation`
+    /// (the previous page's token), signed at `now`. Parse the reply with
+    /// [`parse_list`].
+    #[cfg(feature = "list")]
+    #[must_use]
+    pub fn list_objects(
+        &self,
+        prefix: &str,
+        continuation: Option<&str>,
+        now: Timestamp,
+    ) -> HttpRequest {
+        let mut action = self.bucket.list_objects_v2(Some(&self.credentials.0));
+        action.with_prefix(prefix);
+        if let Some(token) = continuation {
+            action.with_continuation_token(token);
+        }
+        HttpRequest::new(
+            Method::Get,
+            action.sign_with_time(self.expiry, &now),
+            Vec::new(),
+        )
+    }
+
     /// A PUT that creates the bucket (empty body: the default location).
     #[must_use]
     pub fn create_bucket(&self, now: Timestamp) -> HttpRequest {
@@ -244,6 +278,36 @@ impl S3Client {
             Vec::new(),
         )
     }
+}
+
+/// One page of a bucket listing.
+#[cfg(feature = "list")]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListPage {
+    /// (key, size in bytes) of each object, in key order.
+    pub objects: Vec<(String, u64)>,
+    /// The token for the next page, if the listing is truncated.
+    pub next: Option<String>,
+}
+
+/// Parses a ListObjectsV2 reply body.
+///
+/// # Errors
+/// [`Error::Config`] (field `listing`) if the body is not a ListBucketResult.
+#[cfg(feature = "list")]
+pub fn parse_list(body: &[u8]) -> Result<ListPage> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| Error::config("listing", "the listing is not UTF-8 text"))?;
+    let parsed = rusty_s3::actions::ListObjectsV2::parse_response(text)
+        .map_err(|e| Error::config("listing", format!("not a ListBucketResult: {e}")))?;
+    Ok(ListPage {
+        objects: parsed
+            .contents
+            .into_iter()
+            .map(|c| (c.key, c.size.unwrap_or(0)))
+            .collect(),
+        next: parsed.next_continuation_token,
+    })
 }
 
 /// Base64 of the body's MD5, the value of a `Content-MD5` header.

@@ -26,6 +26,8 @@ pub enum Method {
     Get,
     /// Upload an object, create a bucket.
     Put,
+    /// Remove an object (compaction, on hosts).
+    Delete,
 }
 
 impl Method {
@@ -35,6 +37,7 @@ impl Method {
         match self {
             Self::Get => "GET",
             Self::Put => "PUT",
+            Self::Delete => "DELETE",
         }
     }
 }
@@ -165,6 +168,7 @@ pub fn send_over<C: embedded_svc::http::client::Connection>(
     let method = match request.method {
         Method::Get => M::Get,
         Method::Put => M::Put,
+        Method::Delete => M::Delete,
     };
     conn.initiate_request(method, request.url.as_str(), &headers)
         .map_err(|e| TransportError::Connect(format!("{url}: {e:?}")))?;

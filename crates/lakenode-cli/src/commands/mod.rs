@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod compact;
 pub mod demo;
 pub mod encode;
 pub mod inspect;

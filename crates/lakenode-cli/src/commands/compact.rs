@@ -1,0 +1,164 @@
+//! `lakenode compact`: window files of past UTC days become one daily file per
+//! station, in a local lake or an S3 bucket (see [`crate::compact`]).
+
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use jiff::civil::Date;
+
+use crate::compact::{Options, Strategy, Summary, compact};
+use crate::error::{CliError, CliResult};
+use crate::lake::{LakeArgs, LakeStore};
+
+/// `lakenode compact`.
+#[derive(Debug, Clone, Args)]
+pub struct CompactArgs {
+    /// The lake: --lake DIR, or --endpoint/--bucket.
+    #[command(flatten)]
+    pub lake: LakeArgs,
+    /// Compact only UTC days before this date (YYYY-MM-DD); default: today (UTC), which
+    /// is still being written.
+    #[arg(long)]
+    pub before: Option<String>,
+    /// Show what would be compacted, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How daily files are built: `copy` keeps each window's column chunks as they are
+    /// (one row group per window); `rewrite` re-encodes the day into one sorted row
+    /// group (data files; health files are always copied). See docs/compaction.md.
+    #[arg(long, value_enum, default_value = "copy")]
+    pub strategy: Strategy,
+}
+
+/// Runs `lakenode compact`.
+///
+/// # Errors
+/// Invalid flags, or a lake that cannot be listed, read or written. A station-day that
+/// cannot be compacted safely is skipped with a warning, and the run exits 1 at the end.
+pub fn run(args: &CompactArgs) -> CliResult<()> {
+    let before = match &args.before {
+        Some(text) => text.parse::<Date>().map_err(|e| {
+            CliError::Usage(format!(
+                "--before {text:?}: not a date like 2026-11-26 ({e})"
+            ))
+        })?,
+        None => jiff::Timestamp::now()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date(),
+    };
+    let mut lake = args.lake.open()?;
+    // Test hook for the kill-at-every-step tests: abort (as a kill -9 would end the
+    // process) right after the Nth change to the lake.
+    if let Some(n) = std::env::var("LAKENODE_TEST_ABORT_AFTER_CHANGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        lake = Box::new(AbortAfter {
+            inner: lake,
+            left: n,
+        });
+    }
+    let started = Instant::now();
+    println!(
+        "lakenode compact: {} days before {before}{}",
+        lake.describe(),
+        if args.dry_run {
+            " (dry run: nothing is changed)"
+        } else {
+            ""
+        }
+    );
+    let mut last = Instant::now();
+    let options = Options {
+        before,
+        dry_run: args.dry_run,
+        strategy: args.strategy,
+    };
+    let summary = compact(lake.as_mut(), &options, |s| {
+        if last.elapsed() >= Duration::from_secs(2) {
+            last = Instant::now();
+            eprintln!(
+                "progress: {} station-days, {} files into {}",
+                s.station_days, s.files_before, s.files_after
+            );
+        }
+    })?;
+    print_summary(&summary, started.elapsed(), args.dry_run);
+    if summary.skipped.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Verify(format!(
+            "{} station-day(s) were left as they are (see the warnings above)",
+            summary.skipped.len()
+        )))
+    }
+}
+
+/// Aborts the process after `left` more puts or deletes (see the test hook above).
+struct AbortAfter {
+    inner: Box<dyn LakeStore>,
+    left: u64,
+}
+
+impl AbortAfter {
+    fn count(&mut self) {
+        self.left = self.left.saturating_sub(1);
+        if self.left == 0 {
+            std::process::abort();
+        }
+    }
+}
+
+impl LakeStore for AbortAfter {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn list(&mut self, prefix: &str) -> CliResult<Vec<(String, u64)>> {
+        self.inner.list(prefix)
+    }
+    fn get(&mut self, key: &str) -> CliResult<Vec<u8>> {
+        self.inner.get(key)
+    }
+    fn put(&mut self, key: &str, body: Vec<u8>) -> CliResult<()> {
+        self.inner.put(key, body)?;
+        self.count();
+        Ok(())
+    }
+    fn delete(&mut self, key: &str) -> CliResult<()> {
+        self.inner.delete(key)?;
+        self.count();
+        Ok(())
+    }
+}
+
+fn print_summary(s: &Summary, took: Duration, dry_run: bool) {
+    for why in &s.skipped {
+        tracing::warn!("skipped {why}");
+    }
+    let secs = took.as_secs_f64().max(1e-9);
+    println!();
+    println!("summary{}", if dry_run { " (dry run)" } else { "" });
+    println!("  station-days  {}", s.station_days);
+    println!("  files         {} -> {}", s.files_before, s.files_after);
+    if !dry_run {
+        println!("  bytes         {} -> {}", s.bytes_before, s.bytes_after);
+        println!(
+            "  rows          {} (each checked against its source)",
+            s.rows
+        );
+        if s.already_merged > 0 {
+            println!(
+                "  resumed       {} window file(s) already merged by an interrupted run were deleted",
+                s.already_merged
+            );
+        }
+    } else {
+        println!("  bytes before  {}", s.bytes_before);
+    }
+    #[allow(clippy::cast_precision_loss)]
+    let rate = s.station_days as f64 / secs;
+    println!("  time          {secs:.2} s ({rate:.1} station-days/s)");
+    if !s.skipped.is_empty() {
+        println!("  skipped       {}", s.skipped.len());
+    }
+}
