@@ -21,16 +21,18 @@
 //! (`data_day.parquet`, then `data_day_s<schema hash>.parquet`).
 //!
 //! Two ways to build the daily file are implemented and were measured
-//! (docs/compaction.md): copying each window's column chunks as they are (one row group
-//! per window, [`Strategy::Copy`], the default) or decoding and re-encoding every row
-//! into one sorted row group ([`Strategy::Rewrite`], data files only).
+//! (docs/compaction.md): decoding and re-encoding every row into one sorted row group
+//! ([`Strategy::Rewrite`], the default for data files: 25% smaller files and DuckDB
+//! 2.3 times faster over them, for 30% more compaction time), or copying each window's
+//! column chunks as they are ([`Strategy::Copy`], one row group per window; always used
+//! for health files).
 //!
 //! ```no_run
 //! use lakenode_cli::compact::{Options, Strategy, compact};
 //! use lakenode_cli::lake::LocalLake;
 //! let mut lake = LocalLake::new("lake".into());
 //! let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
-//! let summary = compact(&mut lake, &Options { before: today, dry_run: false, strategy: Strategy::Copy }, |_| {})?;
+//! let summary = compact(&mut lake, &Options { before: today, dry_run: false, strategy: Strategy::Rewrite }, |_| {})?;
 //! println!("{} files became {}", summary.files_before, summary.files_after);
 //! # Ok::<(), lakenode_cli::error::CliError>(())
 //! ```
@@ -63,11 +65,11 @@ pub const SOURCES_KEY: &str = "lakenode.sources";
 /// How the daily file is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Strategy {
-    /// Column chunks copied as they are: one row group per window file.
-    Copy,
     /// Rows decoded and re-encoded into one row group, sorted by time (data files;
     /// health files are always copied).
     Rewrite,
+    /// Column chunks copied as they are: one row group per window file.
+    Copy,
 }
 
 /// What to compact and how.

@@ -180,6 +180,31 @@ fn a_local_compaction_killed_after_every_change_loses_and_duplicates_nothing() {
         }
     }
 
+    // The other strategy: column chunks copied, one row group per window.
+    let copied = tmp.path().join("copied");
+    copy_dir(&template, &copied);
+    let out = compact(
+        &["--lake", copied.to_str().unwrap(), "--strategy", "copy"],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(samples_in(&copied), (want.clone(), false));
+    assert_eq!(health_rows(&copied), health);
+    let day20 = copied.join(format!(
+        "station={STATION}/year=2026/month=11/day=20/data_day.parquet"
+    ));
+    let file = lakenode_cli::readback::open(std::fs::read(day20).unwrap()).unwrap();
+    assert_eq!(
+        file.metadata().num_row_groups(),
+        8,
+        "one row group per window"
+    );
+    assert_readers_agree(tmp.path(), &copied, &want, 2);
+
     // A late window file arriving after compaction is merged into the daily file.
     let late = tmp.path().join("late");
     copy_dir(&full, &late);

@@ -23,10 +23,11 @@ pub struct CompactArgs {
     /// Show what would be compacted, change nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// How daily files are built: `copy` keeps each window's column chunks as they are
-    /// (one row group per window); `rewrite` re-encodes the day into one sorted row
-    /// group (data files; health files are always copied). See docs/compaction.md.
-    #[arg(long, value_enum, default_value = "copy")]
+    /// How daily files are built: `rewrite` re-encodes the day into one sorted row group
+    /// (data files; health files are always copied); `copy` keeps each window's column
+    /// chunks as they are (one row group per window). Rewrite measured 25% smaller and
+    /// 2.3x faster to query, for 30% more compaction time (docs/compaction.md).
+    #[arg(long, value_enum, default_value = "rewrite")]
     pub strategy: Strategy,
 }
 
