@@ -34,73 +34,135 @@ pub struct CsvSamples {
     pub invalid_readings: usize,
 }
 
-/// Parses CSV samples. `name` is used in messages (the file path).
+/// Parses CSV samples into memory. `name` is used in messages (the file path). For a
+/// file of any size, stream it with [`CsvReader`].
 ///
 /// # Errors
 /// [`CliError::Input`] with the line and column of the first problem.
 pub fn read_samples(name: &str, input: impl Read) -> CliResult<CsvSamples> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .trim(csv::Trim::All)
-        .flexible(false)
-        .from_reader(LineLimit {
-            inner: input,
-            line: 0,
-        });
-    let at = |line: u64, msg: String| CliError::Input {
-        location: format!("{name}:{line}"),
-        message: msg,
-    };
-    let headers = reader
-        .headers()
-        .map_err(|e| {
-            at(
-                1,
-                format!("cannot read the header: {}", csv_error_message(&e)),
-            )
-        })?
-        .clone();
-    if headers.get(0) != Some(TIMESTAMP_COLUMN) {
-        return Err(at(
-            1,
-            format!("the first column must be `{TIMESTAMP_COLUMN}`"),
-        ));
+    let mut reader = CsvReader::new(name, input)?;
+    let mut samples = Vec::new();
+    while let Some(sample) = reader.next_sample()? {
+        samples.push(sample);
     }
-    let mut columns = Vec::with_capacity(headers.len() - 1);
-    for h in headers.iter().skip(1) {
-        let m = Measurement::from_name(h).ok_or_else(|| {
-            at(
-                1,
-                format!("unknown column `{h}`; known columns: {}", known_names()),
-            )
-        })?;
-        if columns.contains(&m) {
-            return Err(at(1, format!("column `{h}` appears twice")));
-        }
-        columns.push(m);
-    }
-    let schema = Schema::new(columns.iter().copied()).map_err(|e| at(1, e.to_string()))?;
+    Ok(CsvSamples {
+        schema: reader.schema().clone(),
+        samples,
+        warnings: reader.warnings,
+        invalid_readings: reader.invalid_readings,
+    })
+}
 
-    let mut out = CsvSamples {
-        schema,
-        samples: Vec::new(),
-        warnings: Vec::new(),
-        invalid_readings: 0,
-    };
-    let mut record = csv::StringRecord::new();
-    loop {
-        let line = reader.position().line();
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
+/// Samples read one at a time from a CSV: memory stays that of one line whatever the
+/// file's length.
+pub struct CsvReader<R: Read> {
+    name: String,
+    reader: csv::Reader<LineLimit<R>>,
+    record: csv::StringRecord,
+    schema: Schema,
+    columns: Vec<Measurement>,
+    last: Option<i64>,
+    rows: u64,
+    /// Readings stored as null because they were invalid (first few, described).
+    pub warnings: Vec<String>,
+    /// Total invalid readings.
+    pub invalid_readings: usize,
+}
+
+impl<R: Read> std::fmt::Debug for CsvReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CsvReader")
+            .field("name", &self.name)
+            .field("rows", &self.rows)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: Read> CsvReader<R> {
+    /// Reads and checks the header.
+    ///
+    /// # Errors
+    /// [`CliError::Input`] for a missing `timestamp` column, an unknown or repeated
+    /// column, or an unreadable header.
+    pub fn new(name: &str, input: R) -> CliResult<Self> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .trim(csv::Trim::All)
+            .flexible(false)
+            .from_reader(LineLimit {
+                inner: input,
+                line: 0,
+            });
+        let at = |msg: String| CliError::Input {
+            location: format!("{name}:1"),
+            message: msg,
+        };
+        let headers = reader
+            .headers()
+            .map_err(|e| at(format!("cannot read the header: {}", csv_error_message(&e))))?
+            .clone();
+        if headers.get(0) != Some(TIMESTAMP_COLUMN) {
+            return Err(at(format!("the first column must be `{TIMESTAMP_COLUMN}`")));
+        }
+        let mut columns = Vec::with_capacity(headers.len() - 1);
+        for h in headers.iter().skip(1) {
+            let m = Measurement::from_name(h).ok_or_else(|| {
+                at(format!(
+                    "unknown column `{h}`; known columns: {}",
+                    known_names()
+                ))
+            })?;
+            if columns.contains(&m) {
+                return Err(at(format!("column `{h}` appears twice")));
+            }
+            columns.push(m);
+        }
+        let schema = Schema::new(columns.iter().copied()).map_err(|e| at(e.to_string()))?;
+        Ok(Self {
+            name: name.to_owned(),
+            reader,
+            record: csv::StringRecord::new(),
+            schema,
+            columns,
+            last: None,
+            rows: 0,
+            warnings: Vec::new(),
+            invalid_readings: 0,
+        })
+    }
+
+    /// The measurement columns found in the header.
+    pub const fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    /// Data rows read so far.
+    pub const fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The next sample, `None` at the end of the file.
+    ///
+    /// # Errors
+    /// [`CliError::Input`] with the line and column of the problem; a file without a
+    /// single data row is an error too.
+    pub fn next_sample(&mut self) -> CliResult<Option<Sample>> {
+        let name = &self.name;
+        let at = |line: u64, msg: String| CliError::Input {
+            location: format!("{name}:{line}"),
+            message: msg,
+        };
+        let line = self.reader.position().line();
+        match self.reader.read_record(&mut self.record) {
+            Ok(false) if self.rows == 0 => return Err(at(1, "no data rows".into())),
+            Ok(false) => return Ok(None),
             Ok(true) => {}
             Err(e) => return Err(at(line, csv_error_message(&e))),
         }
-        let line = record.position().map_or(line, csv::Position::line);
-        let ts_text = record.get(0).unwrap_or_default();
+        let line = self.record.position().map_or(line, csv::Position::line);
+        let ts_text = self.record.get(0).unwrap_or_default();
         let ts = parse_timestamp(ts_text).map_err(|m| at(line, m))?;
-        if let Some(prev) = out.samples.last()
-            && ts <= prev.timestamp_ms
-        {
+        if self.last.is_some_and(|prev| ts <= prev) {
             return Err(at(
                 line,
                 format!(
@@ -109,7 +171,7 @@ pub fn read_samples(name: &str, input: impl Read) -> CliResult<CsvSamples> {
             ));
         }
         let mut sample = Sample::new(ts);
-        for (field, &m) in record.iter().skip(1).zip(&columns) {
+        for (field, &m) in self.record.iter().skip(1).zip(&self.columns) {
             if field.is_empty() {
                 continue;
             }
@@ -117,20 +179,73 @@ pub fn read_samples(name: &str, input: impl Read) -> CliResult<CsvSamples> {
                 .parse()
                 .map_err(|_| at(line, format!("column `{m}`: {field:?} is not a number")))?;
             if let Err(why) = sample.record(m, raw) {
-                out.invalid_readings += 1;
-                if out.warnings.len() < MAX_LISTED_WARNINGS {
-                    out.warnings.push(format!(
+                self.invalid_readings += 1;
+                if self.warnings.len() < MAX_LISTED_WARNINGS {
+                    self.warnings.push(format!(
                         "{name}:{line}: column `{m}`: {why}; stored as null"
                     ));
                 }
             }
         }
-        out.samples.push(sample);
+        self.last = Some(ts);
+        self.rows += 1;
+        Ok(Some(sample))
     }
-    if out.samples.is_empty() {
-        return Err(at(1, "no data rows".into()));
+}
+
+/// What a first pass over a CSV found: every line checked, nothing kept but this.
+#[derive(Debug, Clone)]
+pub struct CsvCheck {
+    /// The measurement columns found in the header.
+    pub schema: Schema,
+    /// The first sample's time.
+    pub first_ms: i64,
+    /// Data rows.
+    pub rows: u64,
+    /// MD5 (hex) of the file's bytes: its identity for a resumed import.
+    pub md5: String,
+    /// Readings stored as null because they were invalid (first few, described).
+    pub warnings: Vec<String>,
+}
+
+/// Reads a whole CSV once, checking every line, in the memory of one line.
+///
+/// # Errors
+/// [`CliError::Input`] with the line and column of the first problem.
+pub fn check_file(name: &str, input: impl Read) -> CliResult<CsvCheck> {
+    let mut hashed = Md5Reader {
+        inner: input,
+        hasher: <md5::Md5 as md5::Digest>::new(),
+    };
+    let mut reader = CsvReader::new(name, &mut hashed)?;
+    let mut first = None;
+    while let Some(s) = reader.next_sample()? {
+        first.get_or_insert(s.timestamp_ms);
     }
-    Ok(out)
+    let (schema, rows, warnings) = (reader.schema().clone(), reader.rows(), reader.warnings);
+    drop(reader.reader);
+    let md5: Vec<u8> = md5::Digest::finalize(hashed.hasher).to_vec();
+    Ok(CsvCheck {
+        schema,
+        first_ms: first.unwrap_or_default(),
+        rows,
+        md5: md5.iter().map(|b| format!("{b:02x}")).collect(),
+        warnings,
+    })
+}
+
+/// Hashes what is read through it.
+struct Md5Reader<R> {
+    inner: R,
+    hasher: md5::Md5,
+}
+
+impl<R: Read> Read for Md5Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        md5::Digest::update(&mut self.hasher, &buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Fails the read once a line exceeds [`MAX_LINE_BYTES`].

@@ -81,6 +81,12 @@ impl OutputFile {
         })
     }
 
+    /// Where the data is being written until [`OutputFile::commit`].
+    #[must_use]
+    pub fn temp_path(&self) -> &Path {
+        &self.tmp
+    }
+
     /// The error for a failed write, naming the target.
     pub fn error(&self, e: std::io::Error) -> CliError {
         CliError::io(&self.target, e)

@@ -313,6 +313,22 @@ impl Encoder {
         meta: Option<&FileMetadata>,
         sink: W,
     ) -> Result<W> {
+        let mut stream = self.stream(sink, meta)?;
+        stream.write_row_group(samples)?;
+        stream.finish()
+    }
+
+    /// Starts a file in `sink` that is written one row group at a time
+    /// ([`FileStream::write_row_group`]): a file of any length in the memory of one
+    /// row group (`lakenode encode` streams a CSV this way).
+    ///
+    /// # Errors
+    /// [`Error::Parquet`] if the writer cannot start.
+    pub fn stream<W: Write + Send>(
+        &self,
+        sink: W,
+        meta: Option<&FileMetadata>,
+    ) -> Result<FileStream<'_, W>> {
         let mut writer = SerializedFileWriter::new(
             sink,
             Arc::clone(&self.parquet_schema),
@@ -323,41 +339,142 @@ impl Encoder {
                 writer.append_key_value_metadata(kv);
             }
         }
-        let mut row_group = writer.next_row_group()?;
+        Ok(FileStream {
+            encoder: self,
+            writer,
+        })
+    }
+}
 
+/// A row group's values, read one column at a time (see
+/// [`FileStream::write_row_group_from`]): rows in memory, or spilled to storage so a
+/// file of any length is written as one row group in constant memory.
+pub trait ColumnSource {
+    /// Rewinds to the first timestamp.
+    ///
+    /// # Errors
+    /// The source's storage failed.
+    fn start_timestamps(&mut self) -> Result<()>;
+    /// Appends up to `max` next timestamps to `out` (none at the end).
+    ///
+    /// # Errors
+    /// The source's storage failed.
+    fn read_timestamps(&mut self, out: &mut Vec<i64>, max: usize) -> Result<()>;
+    /// Rewinds to the first count of `m`.
+    ///
+    /// # Errors
+    /// The source's storage failed.
+    fn start_counts(&mut self, m: Measurement) -> Result<()>;
+    /// Appends up to `max` next counts of `m` (`None`: no reading) to `out`.
+    ///
+    /// # Errors
+    /// The source's storage failed.
+    fn read_counts(&mut self, m: Measurement, out: &mut Vec<Option<i32>>, max: usize)
+    -> Result<()>;
+}
+
+/// Samples in memory as a [`ColumnSource`].
+struct SliceSource<'a> {
+    samples: &'a [Sample],
+    pos: usize,
+}
+
+impl SliceSource<'_> {
+    fn next_batch(&mut self, max: usize) -> &[Sample] {
+        let end = (self.pos + max).min(self.samples.len());
+        let batch = &self.samples[self.pos..end];
+        self.pos = end;
+        batch
+    }
+}
+
+impl ColumnSource for SliceSource<'_> {
+    fn start_timestamps(&mut self) -> Result<()> {
+        self.pos = 0;
+        Ok(())
+    }
+    fn read_timestamps(&mut self, out: &mut Vec<i64>, max: usize) -> Result<()> {
+        out.extend(self.next_batch(max).iter().map(|s| s.timestamp_ms));
+        Ok(())
+    }
+    fn start_counts(&mut self, _: Measurement) -> Result<()> {
+        self.pos = 0;
+        Ok(())
+    }
+    fn read_counts(
+        &mut self,
+        m: Measurement,
+        out: &mut Vec<Option<i32>>,
+        max: usize,
+    ) -> Result<()> {
+        out.extend(self.next_batch(max).iter().map(|s| s.count(m)));
+        Ok(())
+    }
+}
+
+/// A Parquet file being written row group by row group; see [`Encoder::stream`].
+pub struct FileStream<'a, W: Write + Send> {
+    encoder: &'a Encoder,
+    writer: SerializedFileWriter<W>,
+}
+
+impl<W: Write + Send> std::fmt::Debug for FileStream<'_, W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileStream").finish_non_exhaustive()
+    }
+}
+
+impl<W: Write + Send> FileStream<'_, W> {
+    /// Writes `samples` (in time order) as one row group.
+    ///
+    /// # Errors
+    /// [`Error::Parquet`] if writing fails.
+    pub fn write_row_group(&mut self, samples: &[Sample]) -> Result<()> {
+        self.write_row_group_from(&mut SliceSource { samples, pos: 0 })
+    }
+
+    /// Writes one row group read column by column from `source`: the timestamps
+    /// first, then each measurement column in schema order, [`BATCH_ROWS`] at a time.
+    /// Memory stays that of one batch however many rows the source holds.
+    ///
+    /// # Errors
+    /// [`Error::Parquet`] if writing fails; the source's own errors.
+    pub fn write_row_group_from(&mut self, source: &mut impl ColumnSource) -> Result<()> {
+        let mut row_group = self.writer.next_row_group()?;
         let mut column = next_column(&mut row_group)?;
-        let mut timestamps = Vec::with_capacity(BATCH_ROWS.min(samples.len()));
-        for batch in samples.chunks(BATCH_ROWS) {
+        let mut timestamps = Vec::with_capacity(BATCH_ROWS);
+        source.start_timestamps()?;
+        loop {
             timestamps.clear();
-            timestamps.extend(batch.iter().map(|s| s.timestamp_ms));
+            source.read_timestamps(&mut timestamps, BATCH_ROWS)?;
+            if timestamps.is_empty() {
+                break;
+            }
             column
                 .typed::<Int64Type>()
                 .write_batch(&timestamps, None, None)?;
         }
         column.close()?;
 
-        let cap = BATCH_ROWS.min(samples.len());
-        let mut def_levels = Vec::with_capacity(cap);
+        let mut counts = Vec::with_capacity(BATCH_ROWS);
+        let mut def_levels = Vec::with_capacity(BATCH_ROWS);
         let mut floats = Vec::new();
         let mut ints = Vec::new();
-        match self.layout {
-            ColumnLayout::Float => floats.reserve(cap),
-            ColumnLayout::ScaledInt => ints.reserve(cap),
-        }
-        for &m in self.schema.columns() {
+        for &m in self.encoder.schema.columns() {
             let mut column = next_column(&mut row_group)?;
-            for batch in samples.chunks(BATCH_ROWS) {
+            source.start_counts(m)?;
+            loop {
+                counts.clear();
+                source.read_counts(m, &mut counts, BATCH_ROWS)?;
+                if counts.is_empty() {
+                    break;
+                }
                 def_levels.clear();
-                def_levels.extend(batch.iter().map(|s| i16::from(s.count(m).is_some())));
-                match self.layout {
+                def_levels.extend(counts.iter().map(|c| i16::from(c.is_some())));
+                match self.encoder.layout {
                     ColumnLayout::Float => {
                         floats.clear();
-                        floats.extend(
-                            batch
-                                .iter()
-                                .filter_map(|s| s.count(m))
-                                .map(|c| count_to_f32(m, c)),
-                        );
+                        floats.extend(counts.iter().flatten().map(|&c| count_to_f32(m, c)));
                         column.typed::<FloatType>().write_batch(
                             &floats,
                             Some(&def_levels),
@@ -366,7 +483,7 @@ impl Encoder {
                     }
                     ColumnLayout::ScaledInt => {
                         ints.clear();
-                        ints.extend(batch.iter().filter_map(|s| s.count(m)));
+                        ints.extend(counts.iter().flatten());
                         column
                             .typed::<Int32Type>()
                             .write_batch(&ints, Some(&def_levels), None)?;
@@ -376,7 +493,15 @@ impl Encoder {
             column.close()?;
         }
         row_group.close()?;
-        Ok(writer.into_inner()?)
+        Ok(())
+    }
+
+    /// Writes the footer and returns the sink.
+    ///
+    /// # Errors
+    /// [`Error::Parquet`] if writing fails.
+    pub fn finish(self) -> Result<W> {
+        Ok(self.writer.into_inner()?)
     }
 }
 

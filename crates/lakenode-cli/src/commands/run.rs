@@ -77,21 +77,24 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
     {
         return Err(CliError::Usage("--duration must be at most 366d".into()));
     }
-    // Read a CSV completely before anything is spooled: a malformed file changes nothing.
+    // Check the whole CSV before anything is spooled (a malformed file changes
+    // nothing); it is streamed again afterwards, so its length does not matter.
     let csv = match &args.csv {
         Some(path) => {
-            let bytes = std::fs::read(path).map_err(|e| CliError::io(path, e))?;
-            let parsed =
-                crate::csv_input::read_samples(&path.display().to_string(), bytes.as_slice())?;
-            for w in &parsed.warnings {
+            let file = std::fs::File::open(path).map_err(|e| CliError::io(path, e))?;
+            let check = crate::csv_input::check_file(
+                &path.display().to_string(),
+                std::io::BufReader::new(file),
+            )?;
+            for w in &check.warnings {
                 tracing::warn!("{w}");
             }
-            Some((parsed, lakenode::s3::md5_hex(&bytes)))
+            Some(check)
         }
         None => None,
     };
     let schema = match (&args.columns, &csv) {
-        (Some(list), Some((c, _))) => {
+        (Some(list), Some(c)) => {
             let schema = Schema::parse_list(list)?;
             let dropped: Vec<&str> = c
                 .schema
@@ -109,7 +112,7 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
             schema
         }
         (Some(list), None) => Schema::parse_list(list)?,
-        (None, Some((c, _))) => c.schema.clone(),
+        (None, Some(c)) => c.schema.clone(),
         (None, None) => Schema::default(),
     };
 
@@ -144,7 +147,7 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
 fn drive(
     args: &RunArgs,
     node: &mut Station,
-    csv: Option<&(crate::csv_input::CsvSamples, String)>,
+    csv: Option<&crate::csv_input::CsvCheck>,
     last_recorded: Option<i64>,
     spec: WindowSpec,
     station: &StationId,
@@ -153,18 +156,35 @@ fn drive(
         .map_err(|e| CliError::Usage(format!("cannot start the upload thread: {e}")))?;
     let mut adapter = HostAdapter::new(args.simulate.map(Simulator::new));
     Ok(match (csv, args.simulate) {
-        (Some((parsed, fingerprint)), _) => {
-            let from = csv_resume_point(parsed, fingerprint, last_recorded, args)?;
-            let samples: Vec<_> = parsed
-                .samples
-                .iter()
-                .filter(|s| from.is_none_or(|t| s.timestamp_ms > t))
-                .copied()
-                .collect();
-            info!(rows = samples.len(), "uploading samples from CSV");
-            let n = i64::try_from(samples.len()).unwrap_or(i64::MAX);
-            let samples = with_progress(samples.into_iter(), n, station.as_str());
-            run_batch(node, samples, &mut adapter, &mut link, args.give_up_after)?
+        (Some(check), _) => {
+            let from = csv_resume_point(check, last_recorded, args)?;
+            let path = args.csv.as_deref().unwrap_or(Path::new(""));
+            let name = path.display().to_string();
+            let file = std::fs::File::open(path).map_err(|e| CliError::io(path, e))?;
+            let mut reader =
+                crate::csv_input::CsvReader::new(&name, std::io::BufReader::new(file))?;
+            let failed: std::cell::RefCell<Option<CliError>> = std::cell::RefCell::new(None);
+            // Streamed: one line in memory at a time. An error now means the file
+            // changed since it was checked; the run stops there (what was recorded
+            // stays recorded) and reports it.
+            let samples = std::iter::from_fn(|| match reader.next_sample() {
+                Ok(s) => s,
+                Err(e) => {
+                    *failed.borrow_mut() = Some(e);
+                    None
+                }
+            })
+            .filter(|s| from.is_none_or(|t| s.timestamp_ms > t));
+            info!(rows = check.rows, "uploading samples from CSV");
+            let n = i64::try_from(check.rows).unwrap_or(i64::MAX);
+            let samples = with_progress(samples, n, station.as_str());
+            let end = run_batch(node, samples, &mut adapter, &mut link, args.give_up_after)?;
+            if let Some(e) = failed.into_inner() {
+                return Err(CliError::Usage(format!(
+                    "{name} changed while it was being imported: {e}"
+                )));
+            }
+            end
         }
         (None, Some(seed)) => {
             let sim = Simulator::new(seed);
@@ -234,18 +254,17 @@ fn warn_about_earlier_losses(node: &Station) {
 /// refused before anything is recorded: it would overlap, or overwrite in the lake,
 /// what this station already has.
 fn csv_resume_point(
-    parsed: &crate::csv_input::CsvSamples,
-    fingerprint: &str,
+    check: &crate::csv_input::CsvCheck,
     last_recorded: Option<i64>,
     args: &RunArgs,
 ) -> CliResult<Option<i64>> {
     let state = args.spool.join("import.state");
-    let tag = format!("csv md5={fingerprint}");
+    let tag = format!("csv md5={}", check.md5);
     let same_file = std::fs::read_to_string(&state).is_ok_and(|t| t.trim() == tag);
     // Unlike a live clock, an import's timeline is data: even one far in the future
     // (a future-dated CSV) keeps older imports out of this spool.
-    let overlap = match (parsed.samples.first(), last_recorded) {
-        (Some(first), Some(last)) if first.timestamp_ms <= last => Some((first, last)),
+    let overlap = match last_recorded {
+        Some(last) if check.first_ms <= last => Some((check.first_ms, last)),
         _ => None,
     };
     let Some((first, last)) = overlap else {
@@ -264,7 +283,7 @@ would be overwritten. Import older data with its own --spool and its own --prefi
             .as_deref()
             .map(Path::display)
             .map_or_else(String::new, |d| d.to_string()),
-        rfc3339(first.timestamp_ms),
+        rfc3339(first),
         rfc3339(last),
     )))
 }
