@@ -149,6 +149,12 @@ fn a_local_compaction_killed_after_every_change_loses_and_duplicates_nothing() {
     assert_eq!(samples_in(&full), (want.clone(), false));
     assert_eq!(health_rows(&full), health);
 
+    // Exactly that many: with the hook set one further, it never fires.
+    let spare = tmp.path().join("spare");
+    copy_dir(&template, &spare);
+    let out = compact(&["--lake", spare.to_str().unwrap()], Some(changes + 1));
+    assert!(out.status.success(), "more than {changes} changes were made");
+
     // Killed right after each change in turn, then run again.
     for k in 1..=changes {
         let lake = tmp.path().join(format!("kill{k}"));

@@ -369,7 +369,7 @@ fn demo_with_several_stations_keeps_them_apart() {
         dir.to_str().unwrap(),
     ]));
     assert!(
-        stdout.contains("stations      3\n") && stdout.contains("files         12\n"),
+        stdout.contains("stations      3 (") && stdout.contains("files         12\n"),
         "{stdout}"
     );
     assert_lake_ok(
