@@ -32,7 +32,8 @@
 //! use lakenode_cli::lake::LocalLake;
 //! let mut lake = LocalLake::new("lake".into());
 //! let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
-//! let summary = compact(&mut lake, &Options { before: today, dry_run: false, strategy: Strategy::Rewrite }, |_| {})?;
+//! let options = Options { before: today, dry_run: false, strategy: Strategy::Rewrite, stop: None };
+//! let summary = compact(&mut lake, &options, |_| {})?;
 //! println!("{} files became {}", summary.files_before, summary.files_after);
 //! # Ok::<(), lakenode_cli::error::CliError>(())
 //! ```
@@ -81,6 +82,8 @@ pub struct Options {
     pub dry_run: bool,
     /// How to build daily files.
     pub strategy: Strategy,
+    /// Set by a signal: stop after the station-day in progress.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// Totals of a compaction run.
@@ -120,56 +123,99 @@ struct DayDir {
 
 /// Which tree a directory belongs to, by its file stem.
 fn stem_of(dir: &str) -> &'static str {
-    if dir.starts_with("health/") || dir.contains("/health/") {
+    if dir.starts_with("health/") {
         "health"
     } else {
         "data"
     }
 }
 
-/// The UTC day of a `.../station=<id>/year=YYYY/month=MM/day=DD` directory.
+/// The UTC day and station of a `[health/]station=<id>/year=YYYY/month=MM/day=DD`
+/// directory at the lake's root; `None` for anything else.
 fn day_of(dir: &str) -> Option<(Date, &str)> {
-    let mut parts = dir.rsplit('/');
-    let day = parts.next()?.strip_prefix("day=")?.parse().ok()?;
-    let month = parts.next()?.strip_prefix("month=")?.parse().ok()?;
-    let year = parts.next()?.strip_prefix("year=")?.parse().ok()?;
-    let station = parts.next()?.strip_prefix("station=")?;
-    Some((Date::new(year, month, day).ok()?, station))
+    let rest = dir.strip_prefix("health/").unwrap_or(dir);
+    let parts: Vec<&str> = rest.split('/').collect();
+    let [station, year, month, day] = parts.as_slice() else {
+        return None;
+    };
+    let station = station.strip_prefix("station=")?;
+    StationId::new(station).ok()?;
+    let two = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
+    let (year, month, day) = (
+        year.strip_prefix("year=").filter(|y| y.len() == 4)?,
+        month.strip_prefix("month=").filter(|m| two(m))?,
+        day.strip_prefix("day=").filter(|d| two(d))?,
+    );
+    let date = Date::new(year.parse().ok()?, month.parse().ok()?, day.parse().ok()?).ok()?;
+    Some((date, station))
 }
 
-/// Groups a listing into station-day directories before `before`.
-fn plan(objects: Vec<(String, u64)>, before: Date) -> BTreeMap<String, DayDir> {
+/// What a file name in a day directory is.
+#[derive(Debug, PartialEq, Eq)]
+enum Kind {
+    /// `<stem>_HHMM[_HHMMSS[mmm]].parquet`, as a node names a window.
+    Window,
+    /// `<stem>_day.parquet` or `<stem>_day_s<8 hex>.parquet`, as compaction names a day.
+    Daily,
+}
+
+fn kind_of(stem: &str, name: &str) -> Option<Kind> {
+    let rest = name
+        .strip_prefix(stem)?
+        .strip_prefix('_')?
+        .strip_suffix(".parquet")?;
+    let digits =
+        |s: &str, n: &[usize]| n.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    let hex = |s: &str| s.len() == 8 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if rest == "day" || rest.strip_prefix("day_s").is_some_and(hex) {
+        return Some(Kind::Daily);
+    }
+    match rest.split_once('_') {
+        None if digits(rest, &[4]) => Some(Kind::Window),
+        Some((hhmm, first)) if digits(hhmm, &[4]) && digits(first, &[6, 9]) => Some(Kind::Window),
+        _ => None,
+    }
+}
+
+/// Station-day directories before `before`, and the `.parquet` files under a station
+/// tree that are not where or what the layout says (left alone, reported).
+fn plan(objects: Vec<(String, u64)>, before: Date) -> (BTreeMap<String, DayDir>, Vec<String>) {
     let mut dirs: BTreeMap<String, DayDir> = BTreeMap::new();
+    let mut strays = Vec::new();
     for (key, size) in objects {
+        let in_tree = key.starts_with("station=") || key.starts_with("health/station=");
+        if !in_tree {
+            continue;
+        }
+        let stray = |why: &str| format!("{key}: {why}; left alone");
         let Some((dir, name)) = key.rsplit_once('/') else {
             continue;
         };
         let Some((date, _)) = day_of(dir) else {
+            if key.ends_with(".parquet") {
+                strays.push(stray(
+                    "not in a station=<uuid>/year=YYYY/month=MM/day=DD directory",
+                ));
+            }
             continue;
         };
         if date >= before {
             continue;
         }
-        let stem = stem_of(dir);
-        let Some(rest) = name
-            .strip_prefix(stem)
-            .and_then(|r| r.strip_prefix('_'))
-            .and_then(|r| r.strip_suffix(".parquet"))
-        else {
-            continue;
-        };
         let object = Object {
             name: name.to_owned(),
             size,
         };
-        let entry = dirs.entry(dir.to_owned()).or_default();
-        if rest == "day" || rest.starts_with("day_s") {
-            entry.dailies.push(object);
-        } else if rest.starts_with(|c: char| c.is_ascii_digit()) {
-            entry.windows.push(object);
+        match kind_of(stem_of(dir), name) {
+            Some(Kind::Daily) => dirs.entry(dir.to_owned()).or_default().dailies.push(object),
+            Some(Kind::Window) => dirs.entry(dir.to_owned()).or_default().windows.push(object),
+            None if name.ends_with(".parquet") => {
+                strays.push(stray("not a window or daily file name"))
+            }
+            None => {}
         }
     }
-    dirs
+    (dirs, strays)
 }
 
 /// Compacts every station-day before `options.before`, calling `progress` after each.
@@ -183,11 +229,24 @@ pub fn compact(
     options: &Options,
     mut progress: impl FnMut(&Summary),
 ) -> CliResult<Summary> {
-    let mut listing = lake.list("")?;
-    listing.retain(|(k, _)| k.contains("station="));
-    let dirs = plan(listing, options.before);
+    let listing = lake.list("")?;
+    let (dirs, strays) = plan(listing, options.before);
     let mut summary = Summary::default();
+    for why in lake.anomalies().into_iter().chain(strays) {
+        tracing::warn!("{why}");
+        summary.skipped.push(why);
+    }
     for (dir, files) in dirs {
+        if options
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
+        {
+            summary
+                .skipped
+                .push("stopped by a signal before the end".into());
+            break;
+        }
         let worth_it =
             files.windows.len() > 1 || !files.windows.is_empty() && !files.dailies.is_empty();
         if !worth_it {
@@ -195,7 +254,11 @@ pub fn compact(
         }
         match compact_day(lake, &dir, &files, options, &mut summary) {
             Ok(()) => {}
-            Err(DayError::Skip(why)) => summary.skipped.push(format!("{dir}: {why}")),
+            Err(DayError::Skip(why)) => {
+                let why = format!("{dir}: {why}");
+                tracing::warn!("left as it is: {why}");
+                summary.skipped.push(why);
+            }
             Err(DayError::Fatal(e)) => return Err(e),
         }
         progress(&summary);
@@ -348,6 +411,15 @@ fn compact_group(
         summary.files_after += 1;
         return Ok(());
     }
+    // Before anything is written: every input's rows belong to this day, and no
+    // instant is in two inputs; windows an interrupted run merged are really in the
+    // daily file.
+    let inputs: Vec<&Input> = daily.into_iter().chain(fresh.iter().copied()).collect();
+    let day = day_bounds(dir).ok_or_else(|| DayError::Skip("not a day directory".into()))?;
+    check_inputs(stem, &inputs, day).map_err(DayError::Skip)?;
+    if let Some(d) = daily {
+        check_contained(stem, &already, d).map_err(DayError::Skip)?;
+    }
     if !fresh.is_empty() {
         let mut sources: BTreeMap<String, String> = merged.clone();
         for w in &fresh {
@@ -357,7 +429,6 @@ fn compact_group(
             .iter()
             .map(|(name, md5)| format!("{md5} {name}\n"))
             .collect();
-        let inputs: Vec<&Input> = daily.into_iter().chain(fresh.iter().copied()).collect();
         let body = match (options.strategy, stem) {
             (Strategy::Rewrite, "data") => rewrite(dir, &inputs, &sources_text)?,
             _ => copy_row_groups(&inputs, &sources_text, dir)?,
@@ -367,12 +438,25 @@ fn compact_group(
         lake.put(&key, body)?;
         // Read back from the lake and check against the inputs before deleting any.
         let back = Bytes::from(lake.get(&key)?);
-        let out = readback::open(back)
-            .map_err(|e| DayError::Fatal(CliError::Verify(format!("{key}: {e}"))))?;
-        verify(stem, &inputs, &out)
-            .map_err(|e| DayError::Fatal(CliError::Verify(format!("{key}: {e}"))))?;
-        summary.rows += out.rows();
-        summary.bytes_after += written;
+        let checked = readback::open(back)
+            .map_err(|e| e.to_string())
+            .and_then(|out| verify(stem, &inputs, &out).map(|()| out.rows()));
+        match checked {
+            Ok(rows) => {
+                summary.rows += rows;
+                summary.bytes_after += written;
+            }
+            Err(why) => {
+                // Never leave a file that failed its check where a rerun would trust it.
+                match daily {
+                    Some(d) => lake.put(&key, d.bytes.to_vec())?,
+                    None => lake.delete(&key)?,
+                }
+                return Err(DayError::Skip(format!(
+                    "the daily file failed its check ({why}); it was removed and the window files kept"
+                )));
+            }
+        }
     } else if let Some(d) = daily {
         summary.rows += d.file.rows();
         summary.bytes_after += d.size;
@@ -385,6 +469,90 @@ fn compact_group(
     summary.files_before += files_before;
     summary.bytes_before += bytes_before;
     summary.files_after += 1;
+    Ok(())
+}
+
+/// [start, end) of the directory's UTC day, in ms.
+fn day_bounds(dir: &str) -> Option<(i64, i64)> {
+    let (date, _) = day_of(dir)?;
+    Some((day_start_ms(date)?, day_start_ms(date.tomorrow().ok()?)?))
+}
+
+/// The instants of a file's rows: sample times, or a health file's `timestamp` column.
+fn instants(stem: &str, file: &LakeFile) -> Result<Vec<i64>, String> {
+    if stem == "data" {
+        return Ok(samples_of(file)?.iter().map(|s| s.timestamp_ms).collect());
+    }
+    rows_of(file)?
+        .iter()
+        .map(|row| match row.get_column_iter().next() {
+            Some((_, parquet::record::Field::TimestampMillis(t))) => Ok(*t),
+            _ => Err("a health row without a TIMESTAMP(MILLIS) first column".to_owned()),
+        })
+        .collect()
+}
+
+/// Every input's rows lie in the day (a health row's time is its window's end, so the
+/// day's end is allowed there), and no instant is in two data inputs.
+fn check_inputs(stem: &str, inputs: &[&Input], (start, end): (i64, i64)) -> Result<(), String> {
+    let mut seen: BTreeMap<i64, &str> = BTreeMap::new();
+    for input in inputs {
+        for t in instants(stem, &input.file).map_err(|e| format!("{}: {e}", input.name))? {
+            let inside = t >= start && (t < end || (stem == "health" && t == end));
+            if !inside {
+                return Err(format!(
+                    "{} holds a row of {}, outside its partition's day",
+                    input.name,
+                    lakenode::layout::rfc3339(t)
+                ));
+            }
+            if stem == "data"
+                && let Some(other) = seen.insert(t, &input.name)
+            {
+                return Err(format!(
+                    "{} and {other} both hold {}; left for a person to look at",
+                    input.name,
+                    lakenode::layout::rfc3339(t)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The rows of `windows` (merged by an interrupted run, by their names and MD5s) are
+/// all in `daily`, value for value: only then may they be deleted.
+fn check_contained(stem: &str, windows: &[&Input], daily: &Input) -> Result<(), String> {
+    if windows.is_empty() {
+        return Ok(());
+    }
+    let missing = |w: &Input| {
+        format!(
+            "{} is listed as merged into {} but its rows are not all there",
+            w.name, daily.name
+        )
+    };
+    if stem == "data" {
+        let have: BTreeMap<i64, Sample> = samples_of(&daily.file)?
+            .into_iter()
+            .map(|s| (s.timestamp_ms, s))
+            .collect();
+        for w in windows {
+            if samples_of(&w.file)?
+                .iter()
+                .any(|s| have.get(&s.timestamp_ms) != Some(s))
+            {
+                return Err(missing(w));
+            }
+        }
+    } else {
+        let have = rows_of(&daily.file)?;
+        for w in windows {
+            if rows_of(&w.file)?.iter().any(|r| !have.contains(r)) {
+                return Err(missing(w));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -614,6 +782,11 @@ mod tests {
                 1,
             ),
             (format!("{st}/year=2026/month=11/day=25/notes.txt"), 1),
+            (format!("{st}/year=2026/month=11/day=25/data_12.parquet"), 1),
+            (
+                format!("raw/{st}/year=2026/month=11/day=25/data_0000.parquet"),
+                1,
+            ),
             (
                 format!("health/{st}/year=2026/month=11/day=25/health_0000.parquet"),
                 1,
@@ -624,8 +797,9 @@ mod tests {
             ),
         ];
         let before = Date::new(2026, 11, 26).unwrap();
-        let dirs = plan(listing, before);
+        let (dirs, strays) = plan(listing, before);
         assert_eq!(dirs.len(), 2);
+        assert_eq!(strays.len(), 1, "{strays:?}"); // data_12; raw/ is outside the tree
         let data = &dirs[&format!("{st}/year=2026/month=11/day=25")];
         assert_eq!((data.windows.len(), data.dailies.len()), (2, 1));
         let health = &dirs[&format!("health/{st}/year=2026/month=11/day=25")];
@@ -633,8 +807,26 @@ mod tests {
     }
 
     #[test]
+    fn only_the_layouts_names_are_windows_or_dailies() {
+        for (name, kind) in [
+            ("data_0000.parquet", Some(Kind::Window)),
+            ("data_2345_234501.parquet", Some(Kind::Window)),
+            ("data_2345_234501042.parquet", Some(Kind::Window)),
+            ("data_day.parquet", Some(Kind::Daily)),
+            ("data_day_s0a1b2c3d.parquet", Some(Kind::Daily)),
+            ("data_12.parquet", None),
+            ("data_0000_1.parquet", None),
+            ("data_day_x.parquet", None),
+            ("health_0000.parquet", None),
+            ("data_0000.parquet.tmp", None),
+        ] {
+            assert_eq!(kind_of("data", name), kind, "{name}");
+        }
+    }
+
+    #[test]
     fn the_day_meta_covers_the_whole_day() {
-        let dir = "p/station=0190f5c2-0000-7000-8000-000000000001/year=2026/month=11/day=25";
+        let dir = "station=0190f5c2-0000-7000-8000-000000000001/year=2026/month=11/day=25";
         let json = day_meta(
             dir,
             r#"{"station":"x","schema":1,"interval_ms":10000,"start":"a","end":"b"}"#,

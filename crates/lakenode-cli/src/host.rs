@@ -70,6 +70,12 @@ impl Adapter for HostAdapter {
         "host".clone_into(&mut row.reset_reason);
     }
 
+    /// Until SIGTERM or SIGINT: the loop then ends between two steps, so the journal
+    /// write in progress completes and the next start continues the open window.
+    fn keep_running(&mut self) -> bool {
+        !crate::signals::stopping()
+    }
+
     fn on_event(&mut self, event: &Event) {
         if let Event::Uploaded { key, bytes, .. } = event
             && self.collect_uploads

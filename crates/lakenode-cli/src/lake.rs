@@ -48,19 +48,28 @@ pub trait LakeStore {
     /// # Errors
     /// IO or S3 failures.
     fn delete(&mut self, key: &str) -> CliResult<()>;
+    /// Entries the last [`LakeStore::list`] passed over because they are not plain
+    /// objects (a symlink or device in a local lake), for the tools to report.
+    fn anomalies(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A lake in a local directory (as `s3s-fs` or a synced bucket stores it).
 #[derive(Debug)]
 pub struct LocalLake {
     root: PathBuf,
+    anomalies: Vec<String>,
 }
 
 impl LocalLake {
     /// The lake under `root`.
     #[must_use]
     pub const fn new(root: PathBuf) -> Self {
-        Self { root }
+        Self {
+            root,
+            anomalies: Vec::new(),
+        }
     }
 
     fn path(&self, key: &str) -> CliResult<PathBuf> {
@@ -81,6 +90,7 @@ impl LakeStore for LocalLake {
 
     fn list(&mut self, prefix: &str) -> CliResult<Vec<(String, u64)>> {
         let mut out = Vec::new();
+        self.anomalies.clear();
         let mut stack = vec![(self.root.clone(), String::new())];
         while let Some((dir, rel)) = stack.pop() {
             let entries = std::fs::read_dir(&dir).map_err(|e| CliError::io(&dir, e))?;
@@ -106,6 +116,12 @@ impl LakeStore for LocalLake {
                         .map_err(|e| CliError::io(entry.path(), e))?
                         .len();
                     out.push((key, size));
+                } else if !kind.is_file() && key.starts_with(prefix) {
+                    // Never followed: a link could lead out of the lake, and deleting
+                    // it after a merge would not remove what it points to.
+                    self.anomalies.push(format!(
+                        "{key}: a symbolic link or special file, not an object; left alone"
+                    ));
                 }
             }
         }
@@ -128,6 +144,10 @@ impl LakeStore for LocalLake {
         out.commit()?;
         sync_dir(path.parent().unwrap_or(Path::new(".")));
         Ok(())
+    }
+
+    fn anomalies(&self) -> Vec<String> {
+        self.anomalies.clone()
     }
 
     fn delete(&mut self, key: &str) -> CliResult<()> {

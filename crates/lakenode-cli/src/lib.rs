@@ -12,6 +12,7 @@ pub mod host;
 pub mod lake;
 pub mod output;
 pub mod readback;
+pub mod signals;
 pub mod spill;
 pub mod transport;
 

@@ -58,11 +58,9 @@ impl OutputFile {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        let tmp = dir.join(format!(
-            ".{}.{}.tmp",
-            name.to_string_lossy(),
-            std::process::id()
-        ));
+        let name = name.to_string_lossy();
+        remove_stale(&dir, &format!(".{name}."), ".tmp");
+        let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
         let mut options = OpenOptions::new();
         // create_new: O_EXCL, which never follows a symlink planted at the tmp name.
         options.write(true).create_new(true);
@@ -128,6 +126,60 @@ impl Drop for OutputFile {
             self.file = None;
             let _ = std::fs::remove_file(&self.tmp);
         }
+    }
+}
+
+/// Removes `<prefix><pid><suffix>` entries in `dir` (files or directories) left by a
+/// process that no longer runs: a kill -9 or power cut skips their clean-up.
+pub(crate) fn remove_stale(dir: &Path, prefix: &str, suffix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(prefix)
+            .and_then(|r| r.split_once(suffix).map(|(pid, _)| pid))
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !process_alive(pid) {
+            let path = entry.path();
+            let removed = if path.is_dir() {
+                std::fs::remove_dir_all(&path)
+            } else {
+                std::fs::remove_file(&path)
+            };
+            if removed.is_ok() {
+                tracing::info!(
+                    "removed {}, left by an earlier run that was killed",
+                    path.display()
+                );
+            }
+        }
+    }
+}
+
+/// Whether process `pid` exists (a kill(pid, 0) probe; where it cannot be asked, yes).
+fn process_alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Some(pid) = i32::try_from(pid)
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        else {
+            return false;
+        };
+        !matches!(
+            rustix::process::test_kill_process(pid),
+            Err(rustix::io::Errno::SRCH)
+        )
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
     }
 }
 
@@ -204,6 +256,23 @@ mod tests {
         out.commit().unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"new");
         assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn temporaries_of_a_killed_process_are_removed_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.parquet");
+        // pid 0x7ffffff0 does not exist; our parent does.
+        let dead = dir.path().join(".out.parquet.2147483632.tmp");
+        let parent = std::os::unix::process::parent_id();
+        let live = dir.path().join(format!(".out.parquet.{parent}.tmp"));
+        std::fs::write(&dead, b"half").unwrap();
+        std::fs::write(&live, b"busy").unwrap();
+        let out = OutputFile::create(&target, &[]).unwrap();
+        drop(out);
+        assert!(!dead.exists());
+        assert!(live.exists());
     }
 
     #[cfg(unix)]

@@ -141,8 +141,10 @@ fn check_footer(md: &ParquetMetaData, data_end: usize) -> Result<(), ReadError> 
         for c in rg.columns() {
             let name = c.column_descr().path().string();
             let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset());
+            // The data page offset is not part of the range read (pyarrow writes 0 for
+            // a chunk holding only a dictionary page), but must not point outside.
             let in_range = start >= 4
-                && c.data_page_offset() >= start
+                && usize::try_from(c.data_page_offset()).is_ok_and(|d| d <= data_end)
                 && c.compressed_size() >= 0
                 && c.num_values() >= 0
                 && start
@@ -456,21 +458,33 @@ impl LakeFile {
             .unwrap_or_default()
     }
 
-    /// Checks the schema is lakenode's: `timestamp` first, then known measurements.
+    /// Checks the schema is lakenode's: a `timestamp` column of INT64 TIMESTAMP(MILLIS)
+    /// first, then known measurements as FLOAT or INT32, all flat.
     fn check_schema(&self) -> Result<(), ReadError> {
+        use parquet::basic::{LogicalType, TimeUnit, Type as Physical};
         let descr = self.metadata().file_metadata().schema_descr();
+        if descr.root_schema().get_fields().len() != descr.num_columns() {
+            return Err(ReadError::new("nested columns: not a lakenode layout"));
+        }
         for (i, c) in descr.columns().iter().enumerate() {
-            match (i, c.name()) {
-                (0, TIMESTAMP_COLUMN) => {}
-                (0, other) => {
-                    return Err(ReadError::new(format!(
-                        "first column is `{other}`, expected `{TIMESTAMP_COLUMN}`"
-                    )));
-                }
-                (_, name) if Measurement::from_name(name).is_none() => {
-                    return Err(ReadError::new(format!("unknown column `{name}`")));
-                }
-                _ => {}
+            let name = c.name();
+            let ok = if i == 0 {
+                name == TIMESTAMP_COLUMN
+                    && c.physical_type() == Physical::INT64
+                    && matches!(
+                        c.logical_type_ref(),
+                        Some(LogicalType::Timestamp(ts)) if ts.unit == TimeUnit::MILLIS
+                    )
+            } else {
+                Measurement::from_name(name).is_some()
+                    && matches!(c.physical_type(), Physical::FLOAT | Physical::INT32)
+            };
+            if !ok {
+                return Err(ReadError::new(format!(
+                    "column `{name}` ({}) is not one lakenode writes (`{TIMESTAMP_COLUMN}` INT64 \
+                     TIMESTAMP(MILLIS) first, then measurements as FLOAT or INT32)",
+                    c.physical_type()
+                )));
             }
         }
         Ok(())
@@ -575,10 +589,10 @@ fn to_sample(row: &Row, columns: &[Measurement]) -> Result<Sample, ReadError> {
     let mut fields = row.get_column_iter();
     let ts = match fields.next() {
         Some((_, Field::TimestampMillis(ms))) => *ms,
-        other => {
-            return Err(ReadError::new(format!(
-                "timestamp is not TIMESTAMP(MILLIS): {other:?}"
-            )));
+        _ => {
+            return Err(ReadError::new(
+                "a timestamp is missing or not TIMESTAMP(MILLIS)",
+            ));
         }
     };
     let mut sample = Sample::new(ts);
@@ -594,9 +608,9 @@ fn to_sample(row: &Row, columns: &[Measurement]) -> Result<Sample, ReadError> {
             {
                 sample.set_count(m, Some(i32::from_be_bytes(*value)));
             }
-            other => {
+            _ => {
                 return Err(ReadError::new(format!(
-                    "column `{m}` holds {other:?}, not a lakenode value"
+                    "column `{m}` holds a value of a type lakenode does not write"
                 )));
             }
         }

@@ -119,8 +119,10 @@ impl ColumnSpill {
     /// # Errors
     /// [`CliError::Io`] if the directory or files cannot be created.
     pub fn new(near: &Path, schema: &Schema) -> CliResult<Self> {
+        // Named with our pid, so a later run can remove what a killed one left.
+        crate::output::remove_stale(near, ".lakenode-spill-", "-");
         let dir = tempfile::Builder::new()
-            .prefix(".lakenode-spill-")
+            .prefix(&format!(".lakenode-spill-{}-", std::process::id()))
             .tempdir_in(near)
             .map_err(|e| CliError::io(near, e))?;
         let timestamps = Column::new(dir.path(), "timestamp")?;

@@ -153,7 +153,10 @@ fn a_local_compaction_killed_after_every_change_loses_and_duplicates_nothing() {
     let spare = tmp.path().join("spare");
     copy_dir(&template, &spare);
     let out = compact(&["--lake", spare.to_str().unwrap()], Some(changes + 1));
-    assert!(out.status.success(), "more than {changes} changes were made");
+    assert!(
+        out.status.success(),
+        "more than {changes} changes were made"
+    );
 
     // Killed right after each change in turn, then run again.
     for k in 1..=changes {
@@ -368,4 +371,80 @@ fn files_of_different_schemas_are_never_mixed_and_damaged_files_are_left_alone()
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(bad.exists() && day.join("data_0100.parquet").exists());
+}
+
+/// Found by an adversarial review: a window file whose instants repeat another's (a
+/// copied "restart" part), a window from another day, a symlinked window and a stray
+/// Parquet file outside the layout. Each station-day concerned is left exactly as it
+/// was, the others are compacted, and the run exits 1 naming each; a rerun never trusts
+/// an unverified daily file.
+#[test]
+fn overlapping_or_misplaced_files_leave_their_day_alone_and_the_run_exits_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let template = make_lake(tmp.path());
+    let (want, _) = samples_in(&template);
+    let lake = tmp.path().join("lake");
+    copy_dir(&template, &lake);
+    let day20 = lake.join(format!("station={STATION}/year=2026/month=11/day=20"));
+    let day21 = lake.join(format!("station={STATION}/year=2026/month=11/day=21"));
+    // Day 20: a second copy of a window under a restart part's name.
+    std::fs::copy(
+        day20.join("data_2200.parquet"),
+        day20.join("data_2200_220000.parquet"),
+    )
+    .unwrap();
+    let before20 = files_with_extension(&day20, "parquet");
+    // Day 21: a window of day 20 under a name of day 21.
+    std::fs::copy(
+        day20.join("data_2215.parquet"),
+        day21.join("data_0159.parquet"),
+    )
+    .unwrap();
+    let before21 = files_with_extension(&day21, "parquet");
+    // A symlinked window in the health tree and a stray file outside the layout.
+    let hday = lake.join(format!(
+        "health/station={STATION}/year=2026/month=11/day=20"
+    ));
+    std::os::unix::fs::symlink(
+        hday.join("health_2200.parquet"),
+        hday.join("health_2300_230000.parquet"),
+    )
+    .unwrap();
+    std::fs::create_dir_all(lake.join(format!("station={STATION}/misc"))).unwrap();
+    std::fs::copy(
+        day20.join("data_2230.parquet"),
+        lake.join(format!("station={STATION}/misc/data_0000.parquet")),
+    )
+    .unwrap();
+
+    for run in 0..2 {
+        let out = compact(&["--lake", lake.to_str().unwrap()], None);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "run {run}: {stderr}");
+        for want in [
+            "data_2200_220000.parquet and data_2200.parquet both hold",
+            "data_0159.parquet holds a row of 2026-11-20T22:15:00Z, outside its partition's day",
+            "health_2300_230000.parquet: a symbolic link",
+            "misc/data_0000.parquet: not in a station=<uuid>",
+        ] {
+            assert!(
+                stderr.contains(want),
+                "run {run}: missing {want:?} in {stderr}"
+            );
+        }
+        assert_eq!(
+            files_with_extension(&day20, "parquet"),
+            before20,
+            "run {run}"
+        );
+        assert_eq!(
+            files_with_extension(&day21, "parquet"),
+            before21,
+            "run {run}"
+        );
+    }
+    // The health tree's days without the link were compacted; the data rows are as
+    // they were (the copies aside).
+    let (now, _) = samples_in(&lake);
+    assert_eq!(now, want);
 }

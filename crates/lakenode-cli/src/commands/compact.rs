@@ -74,6 +74,7 @@ pub fn run(args: &CompactArgs) -> CliResult<()> {
         before,
         dry_run: args.dry_run,
         strategy: args.strategy,
+        stop: Some(crate::signals::stop_flag()),
     };
     let summary = compact(lake.as_mut(), &options, |s| {
         if last.elapsed() >= Duration::from_secs(2) {
@@ -89,7 +90,7 @@ pub fn run(args: &CompactArgs) -> CliResult<()> {
         Ok(())
     } else {
         Err(CliError::Verify(format!(
-            "{} station-day(s) were left as they are (see the warnings above)",
+            "{} station-day(s) or file(s) were left as they are (see the warnings above)",
             summary.skipped.len()
         )))
     }
@@ -130,12 +131,12 @@ impl LakeStore for AbortAfter {
         self.count();
         Ok(())
     }
+    fn anomalies(&self) -> Vec<String> {
+        self.inner.anomalies()
+    }
 }
 
 fn print_summary(s: &Summary, took: Duration, dry_run: bool) {
-    for why in &s.skipped {
-        tracing::warn!("skipped {why}");
-    }
     let secs = took.as_secs_f64().max(1e-9);
     println!();
     println!("summary{}", if dry_run { " (dry run)" } else { "" });
@@ -160,6 +161,9 @@ fn print_summary(s: &Summary, took: Duration, dry_run: bool) {
     let rate = s.station_days as f64 / secs;
     println!("  time          {secs:.2} s ({rate:.1} station-days/s)");
     if !s.skipped.is_empty() {
-        println!("  skipped       {}", s.skipped.len());
+        println!(
+            "  left alone    {} (see the warnings above)",
+            s.skipped.len()
+        );
     }
 }

@@ -36,6 +36,12 @@ pub fn run(args: &EncodeArgs) -> CliResult<()> {
     let mut spill = ColumnSpill::new(&out_dir, input.schema())?;
     let (mut first, mut last) = (None, 0);
     while let Some(s) = input.next_sample()? {
+        if spill.rows() % 4096 == 0 && crate::signals::stopping() {
+            // Dropping the spill removes its files; the output was not touched.
+            return Err(CliError::Usage(
+                "stopped by a signal; nothing was written".into(),
+            ));
+        }
         first.get_or_insert(s.timestamp_ms);
         last = s.timestamp_ms;
         spill.push(&s)?;

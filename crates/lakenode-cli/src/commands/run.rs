@@ -140,7 +140,8 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
     let started = Instant::now();
     let end = drive(args, &mut node, csv.as_ref(), last_recorded, spec, &station);
     print_summary(&station, &node, started.elapsed());
-    outcome(end?, &node)
+    let finite = args.csv.is_some() || args.duration.is_some();
+    outcome(end?, &node, finite)
 }
 
 /// Feeds the station from the CSV, the simulation or real time.
@@ -289,8 +290,15 @@ would be overwritten. Import older data with its own --spool and its own --prefi
 }
 
 /// The exit of a finished run: refused (3) before incomplete (4) before data lost (5).
-fn outcome(end: BatchEnd, node: &Station) -> CliResult<()> {
+fn outcome(end: BatchEnd, node: &Station, finite: bool) -> CliResult<()> {
     match end {
+        // A finite run stopped by a signal before its input was delivered: the rest
+        // waits in the journal and spool for a rerun with the same arguments.
+        BatchEnd::Stopped if finite => Err(CliError::Incomplete {
+            pending: node.recorder().spool().pending().map_or(0, |p| p.len()),
+            spool: node.recorder().spool().dir().to_path_buf(),
+            reason: "stopped by a signal before the end of the input; run the same command again to continue".into(),
+        }),
         BatchEnd::Refused { key, failure } => Err(CliError::Refused { key, failure }),
         BatchEnd::GaveUp { pending, last } => Err(CliError::Incomplete {
             pending,
