@@ -19,6 +19,7 @@ pub const UPLOAD_STACK: usize = 2 << 20;
 pub struct HostAdapter {
     started: Instant,
     sim: Option<Simulator>,
+    sensors: Option<Box<dyn crate::sensors::SensorSet>>,
     quiet: bool,
     uploaded: Vec<(String, usize)>,
     collect_uploads: bool,
@@ -31,10 +32,18 @@ impl HostAdapter {
         Self {
             started: Instant::now(),
             sim,
+            sensors: None,
             quiet: false,
             uploaded: Vec::new(),
             collect_uploads: false,
         }
+    }
+
+    /// Reads these sensors (a Raspberry Pi's) instead of the simulator.
+    #[must_use]
+    pub fn with_sensors(mut self, sensors: Box<dyn crate::sensors::SensorSet>) -> Self {
+        self.sensors = Some(sensors);
+        self
     }
 
     /// Logs seals and uploads at debug level (the demo prints a summary) and keeps the
@@ -61,6 +70,9 @@ impl Adapter for HostAdapter {
 
     fn read_sensors(&mut self, at: &Now) -> Sample {
         let t = at.wall_ms().unwrap_or_default();
+        if let Some(sensors) = &mut self.sensors {
+            return sensors.read(t);
+        }
         self.sim
             .as_ref()
             .map_or_else(|| Sample::new(t), |sim| sim.sample_at(t))
@@ -68,6 +80,9 @@ impl Adapter for HostAdapter {
 
     fn fill_health(&mut self, row: &mut HealthRow) {
         "host".clone_into(&mut row.reset_reason);
+        if let Some(sensors) = &self.sensors {
+            sensors.fill_health(row);
+        }
     }
 
     /// Until SIGTERM or SIGINT: the loop then ends between two steps, so the journal

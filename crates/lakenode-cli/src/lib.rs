@@ -12,6 +12,7 @@ pub mod host;
 pub mod lake;
 pub mod output;
 pub mod readback;
+pub mod sensors;
 pub mod signals;
 pub mod spill;
 pub mod transport;
@@ -140,7 +141,7 @@ impl TargetArgs {
 
 /// `lakenode run`.
 #[derive(Debug, Clone, Args)]
-#[command(group = clap::ArgGroup::new("source").required(true).args(["simulate", "csv"]))]
+#[command(group = clap::ArgGroup::new("source").required(true).multiple(true).args(["simulate", "csv", "bme280", "scd4x", "pms5003"]))]
 pub struct RunArgs {
     /// Where the station writes.
     #[command(flatten)]
@@ -149,7 +150,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub spool: PathBuf,
     /// Simulate sensors with this seed.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["bme280", "scd4x", "pms5003"])]
     pub simulate: Option<u64>,
     /// With --simulate and --duration: start of virtual time (RFC 3339, on the --interval
     /// grid); default: the --duration before the current window.
@@ -160,8 +161,11 @@ pub struct RunArgs {
     #[arg(long, requires = "simulate", value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// Read samples from a CSV file (header: timestamp plus column names).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["simulate", "bme280", "scd4x", "pms5003"])]
     pub csv: Option<PathBuf>,
+    /// Real sensors, sampled in real time (any subset; Linux).
+    #[command(flatten)]
+    pub sensors: crate::sensors::SensorArgs,
     /// Measurement columns of the station (comma separated; default: all, or the
     /// CSV header's).
     #[arg(long)]

@@ -113,6 +113,7 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
         }
         (Some(list), None) => Schema::parse_list(list)?,
         (None, Some(c)) => c.schema.clone(),
+        (None, None) if args.sensors.any() => Schema::new(args.sensors.measurements())?,
         (None, None) => Schema::default(),
     };
 
@@ -156,6 +157,15 @@ fn drive(
     let mut link = ThreadLink::spawn(UreqTransport::new(args.timeout), UPLOAD_STACK)
         .map_err(|e| CliError::Usage(format!("cannot start the upload thread: {e}")))?;
     let mut adapter = HostAdapter::new(args.simulate.map(Simulator::new));
+    if args.sensors.any() {
+        adapter = adapter.with_sensors(open_sensors(args)?);
+        info!(
+            "sampling the sensors in real time every {} ms; stop with Ctrl-C or SIGTERM",
+            spec.interval_ms()
+        );
+        run_live(node, &mut adapter, &mut link)?;
+        return Ok(BatchEnd::Stopped);
+    }
     Ok(match (csv, args.simulate) {
         (Some(check), _) => {
             let from = csv_resume_point(check, last_recorded, args)?;
@@ -221,6 +231,22 @@ fn drive(
         }
         (None, None) => return Err(CliError::Usage("give --simulate SEED or --csv FILE".into())),
     })
+}
+
+/// The sensors given on the command line or in the config file.
+#[cfg(target_os = "linux")]
+fn open_sensors(args: &RunArgs) -> CliResult<Box<dyn crate::sensors::SensorSet>> {
+    match crate::sensors::open(&args.sensors)? {
+        Some(s) => Ok(Box::new(s)),
+        None => Err(CliError::Usage("no sensor given".into())),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_sensors(_: &RunArgs) -> CliResult<Box<dyn crate::sensors::SensorSet>> {
+    Err(CliError::Usage(
+        "real sensors (--bme280, --scd4x, --pms5003) need Linux's I2C and serial devices".into(),
+    ))
 }
 
 /// `--start` must lie on the sampling grid, or every sample (and key) is off it.
