@@ -4,6 +4,7 @@
 
 pub mod commands;
 pub mod compact;
+pub mod config;
 pub mod credentials;
 pub mod csv_input;
 pub mod error;
@@ -142,7 +143,12 @@ impl TargetArgs {
 /// `lakenode run`.
 #[derive(Debug, Clone, Args)]
 #[command(group = clap::ArgGroup::new("source").required(true).multiple(true).args(["simulate", "csv", "bme280", "scd4x", "pms5003"]))]
+#[command(args_override_self = true)]
 pub struct RunArgs {
+    /// Read settings from a TOML file whose keys are these flags' names (the command
+    /// line overrides it; secrets are refused there). See README, "Raspberry Pi".
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Where the station writes.
     #[command(flatten)]
     pub target: TargetArgs,

@@ -8,6 +8,7 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use lakenode_cli::error::CliError;
 use lakenode_cli::{
     BenchArgs, DemoArgs, EncodeArgs, InspectArgs, PolicyArgs, ProvisionArgs, RunArgs, ServeArgs,
     commands, heap,
@@ -84,8 +85,71 @@ fn init_logging(filter: &str) {
         .init();
 }
 
+/// `run`'s long flags, and whether each takes a value (for `--config`).
+fn run_flags() -> Vec<(String, bool)> {
+    use clap::CommandFactory as _;
+    Cli::command()
+        .find_subcommand("run")
+        .map(|run| {
+            run.get_arguments()
+                .filter_map(|a| {
+                    let takes_value = a.get_action().takes_values();
+                    a.get_long().map(|l| (l.to_owned(), takes_value))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Parses the command line, with `run --config FILE` expanded; a bad value that came
+/// from the file is reported with its key.
+fn parse() -> Result<(Cli, Option<lakenode_cli::config::Origin>), ExitCode> {
+    let (args, origin) =
+        match lakenode_cli::config::expand(std::env::args_os().collect(), &run_flags()) {
+            Ok(expanded) => expanded,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Err(ExitCode::from(2));
+            }
+        };
+    let config = origin.clone();
+    Cli::try_parse_from(args).map(|cli| (cli, config)).map_err(|e| {
+        let flag = match e.get(clap::error::ContextKind::InvalidArg) {
+            Some(clap::error::ContextValue::String(s)) => s.split(' ').next().map(str::to_owned),
+            _ => None,
+        };
+        match (origin, flag) {
+            (Some(o), Some(flag)) if o.key_for(&flag).is_some() => {
+                let key = o.key_for(&flag).unwrap_or_default();
+                let kind = e.kind();
+                let message = e.render().to_string();
+                let first = message.lines().next().unwrap_or_default();
+                eprintln!(
+                    "{}: key `{key}`: {}",
+                    o.path.display(),
+                    first.trim_start_matches("error: ")
+                );
+                if kind == clap::error::ErrorKind::ValueValidation {
+                    eprintln!(
+                        "  (the command line's --{} would override it)",
+                        key.replace('_', "-")
+                    );
+                }
+                ExitCode::from(2)
+            }
+            _ => {
+                let _ = e.print();
+                ExitCode::from(if e.use_stderr() { 2 } else { 0 })
+            }
+        }
+    })
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let (cli, origin) = match parse() {
+        Ok(parsed) => parsed,
+        Err(code) => return code,
+    };
     init_logging(&cli.log);
     let result = match cli
         .command
@@ -112,7 +176,14 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            // A setting the core refused, taken from the config file: name its key.
+            let from_file = match (&e, &origin) {
+                (CliError::Core(lakenode::Error::Config { field, .. }), Some(o)) => o
+                    .key_for(&format!("--{field}"))
+                    .map(|key| format!("{}: key `{key}`: ", o.path.display())),
+                _ => None,
+            };
+            eprintln!("error: {}{e}", from_file.unwrap_or_default());
             ExitCode::from(e.exit_code())
         }
     }

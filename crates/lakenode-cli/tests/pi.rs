@@ -147,3 +147,63 @@ fn pms5003_over_a_pty_lands_in_the_lake_exactly_and_sigterm_stops_cleanly() {
     let (_, replay) = lakenode::journal::Journal::open(&spool).unwrap();
     assert!(!replay.samples.is_empty(), "the open window was lost");
 }
+
+/// `--config station.toml`: the whole `run` from a file, a flag overriding it, errors
+/// naming the key, secrets refused.
+#[test]
+fn run_takes_its_settings_from_a_config_file_and_flags_override_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = EmbeddedS3::start(
+        ServerConfig::new(tmp.path().join("s3"), KEY, SECRET).with_bucket("lake"),
+    )
+    .unwrap();
+    let config = tmp.path().join("station.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "endpoint = \"{}\"\nbucket = \"lake\"\npath_style = true\nstation = \"{STATION}\"\n\
+             spool = \"spool\"\nsimulate = 4\nstart = \"2026-11-20T00:00:00Z\"\nduration = \"1h\"\n\
+             window = \"30m\"\n",
+            s3.endpoint()
+        ),
+    )
+    .unwrap();
+    // The file says 30 minute windows; the command line says 15.
+    let stdout = success(
+        lakenode_with_credentials()
+            .args(["run", "--config"])
+            .arg(&config)
+            .args(["--window", "15m"]),
+    );
+    assert!(stdout.contains("720 samples, 4 files uploaded"), "{stdout}");
+    assert!(
+        tmp.path().join("spool/journal.lkj").exists(),
+        "spool is relative to the file"
+    );
+
+    for (extra, want) in [
+        ("window = \"7m\"\n", "bad.toml: key `window`: invalid window"),
+        (
+            "colums = \"pm25\"\n",
+            "key `colums`: not a setting of `run`",
+        ),
+        (
+            "aws_secret_access_key = \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\"\n",
+            "secrets are not read",
+        ),
+    ] {
+        let text = std::fs::read_to_string(&config)
+            .unwrap()
+            .replace("window = \"30m\"\n", "");
+        let bad = tmp.path().join("bad.toml");
+        std::fs::write(&bad, format!("{text}{extra}")).unwrap();
+        let (out, _, stderr) = output(
+            lakenode_with_credentials()
+                .args(["run", "--config"])
+                .arg(&bad),
+        );
+        assert!(matches!(out.status.code(), Some(1 | 2)), "{extra}: {stderr}");
+        assert!(stderr.contains(want), "{extra}: {stderr}");
+        assert!(!stderr.contains("EXAMPLEKEY"));
+    }
+}
