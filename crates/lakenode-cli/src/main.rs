@@ -113,36 +113,40 @@ fn parse() -> Result<(Cli, Option<lakenode_cli::config::Origin>), ExitCode> {
             }
         };
     let config = origin.clone();
-    Cli::try_parse_from(args).map(|cli| (cli, config)).map_err(|e| {
-        let flag = match e.get(clap::error::ContextKind::InvalidArg) {
-            Some(clap::error::ContextValue::String(s)) => s.split(' ').next().map(str::to_owned),
-            _ => None,
-        };
-        match (origin, flag) {
-            (Some(o), Some(flag)) if o.key_for(&flag).is_some() => {
-                let key = o.key_for(&flag).unwrap_or_default();
-                let kind = e.kind();
-                let message = e.render().to_string();
-                let first = message.lines().next().unwrap_or_default();
-                eprintln!(
-                    "{}: key `{key}`: {}",
-                    o.path.display(),
-                    first.trim_start_matches("error: ")
-                );
-                if kind == clap::error::ErrorKind::ValueValidation {
-                    eprintln!(
-                        "  (the command line's --{} would override it)",
-                        key.replace('_', "-")
-                    );
+    Cli::try_parse_from(args)
+        .map(|cli| (cli, config))
+        .map_err(|e| {
+            let flag = match e.get(clap::error::ContextKind::InvalidArg) {
+                Some(clap::error::ContextValue::String(s)) => {
+                    s.split(' ').next().map(str::to_owned)
                 }
-                ExitCode::from(2)
+                _ => None,
+            };
+            match (origin, flag) {
+                (Some(o), Some(flag)) if o.key_for(&flag).is_some() => {
+                    let key = o.key_for(&flag).unwrap_or_default();
+                    let kind = e.kind();
+                    let message = e.render().to_string();
+                    let first = message.lines().next().unwrap_or_default();
+                    eprintln!(
+                        "{}: key `{key}`: {}",
+                        o.path.display(),
+                        first.trim_start_matches("error: ")
+                    );
+                    if kind == clap::error::ErrorKind::ValueValidation {
+                        eprintln!(
+                            "  (the command line's --{} would override it)",
+                            key.replace('_', "-")
+                        );
+                    }
+                    ExitCode::from(2)
+                }
+                _ => {
+                    let _ = e.print();
+                    ExitCode::from(if e.use_stderr() { 2 } else { 0 })
+                }
             }
-            _ => {
-                let _ = e.print();
-                ExitCode::from(if e.use_stderr() { 2 } else { 0 })
-            }
-        }
-    })
+        })
 }
 
 fn main() -> ExitCode {

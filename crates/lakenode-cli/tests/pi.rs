@@ -182,7 +182,10 @@ fn run_takes_its_settings_from_a_config_file_and_flags_override_it() {
     );
 
     for (extra, want) in [
-        ("window = \"7m\"\n", "bad.toml: key `window`: invalid window"),
+        (
+            "window = \"7m\"\n",
+            "bad.toml: key `window`: invalid window",
+        ),
         (
             "colums = \"pm25\"\n",
             "key `colums`: not a setting of `run`",
@@ -202,7 +205,10 @@ fn run_takes_its_settings_from_a_config_file_and_flags_override_it() {
                 .args(["run", "--config"])
                 .arg(&bad),
         );
-        assert!(matches!(out.status.code(), Some(1 | 2)), "{extra}: {stderr}");
+        assert!(
+            matches!(out.status.code(), Some(1 | 2)),
+            "{extra}: {stderr}"
+        );
         assert!(stderr.contains(want), "{extra}: {stderr}");
         assert!(!stderr.contains("EXAMPLEKEY"));
     }
