@@ -105,6 +105,8 @@ pub struct Summary {
     pub already_merged: usize,
     /// Station-days left alone, with the reason (unreadable file, conflicting copy).
     pub skipped: Vec<String>,
+    /// A signal stopped the run before the last station-day.
+    pub stopped: bool,
 }
 
 /// One file of a station-day.
@@ -242,9 +244,7 @@ pub fn compact(
             .as_ref()
             .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
         {
-            summary
-                .skipped
-                .push("stopped by a signal before the end".into());
+            summary.stopped = true;
             break;
         }
         let worth_it =

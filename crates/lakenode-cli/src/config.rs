@@ -58,6 +58,15 @@ const SECRET_WORDS: [&str; 6] = [
     "psk",
 ];
 
+/// Where samples come from (the first five), and the simulation's time span: a source on
+/// the command line replaces all of these from the file.
+const SOURCE_FLAGS: [&str; 7] = [
+    "simulate", "csv", "bme280", "scd4x", "pms5003", "start", "duration",
+];
+
+/// Largest config file read (a station's is well under 1 KiB).
+const MAX_CONFIG_BYTES: u64 = 64 * 1024;
+
 /// Flags whose value is a path, resolved against the config file's directory.
 const PATH_FLAGS: [&str; 3] = ["spool", "csv", "credentials-file"];
 
@@ -82,13 +91,20 @@ pub fn expand(
     let mut iter = args[run_at + 1..].iter();
     while let Some(a) = iter.next() {
         let text = a.to_string_lossy();
-        if text == "--config" {
-            let path = iter
-                .next()
-                .ok_or_else(|| CliError::Usage("--config needs a file".into()))?;
-            config = Some(PathBuf::from(path));
-        } else if let Some(path) = text.strip_prefix("--config=") {
-            config = Some(PathBuf::from(path));
+        let given = if text == "--config" {
+            Some(PathBuf::from(iter.next().ok_or_else(|| {
+                CliError::Usage("--config needs a file".into())
+            })?))
+        } else {
+            text.strip_prefix("--config=").map(PathBuf::from)
+        };
+        if let Some(path) = given {
+            if config.is_some() {
+                return Err(CliError::Usage(
+                    "--config is given twice; files are not merged: give one".into(),
+                ));
+            }
+            config = Some(path);
         } else {
             rest.push(a.clone());
         }
@@ -107,14 +123,24 @@ pub fn expand(
         path: path.clone(),
         keys: Vec::new(),
     };
+    // A data source on the command line replaces the file's whole source (and the
+    // simulation's --start/--duration with it).
+    let cli_source = SOURCE_FLAGS[..5]
+        .iter()
+        .any(|f| given.iter().any(|g| g == f));
     let mut out: Vec<OsString> = args[..=run_at].to_vec();
     for (flag, key, value) in from_file {
-        if given.contains(&flag) {
+        if given.contains(&flag) || (cli_source && SOURCE_FLAGS.contains(&flag.as_str())) {
             continue; // the command line overrides the file
         }
-        out.push(format!("--{flag}").into());
-        if let Some(v) = value {
-            out.push(v);
+        // `--flag=value`: a value starting with '-' stays a value.
+        match value {
+            Some(v) => {
+                let mut arg = OsString::from(format!("--{flag}="));
+                arg.push(v);
+                out.push(arg);
+            }
+            None => out.push(format!("--{flag}").into()),
         }
         origin.keys.push((format!("--{flag}"), key));
     }
@@ -144,15 +170,41 @@ fn settings(
     run_flags: &[(String, bool)],
 ) -> Result<Vec<(String, String, Option<OsString>)>, CliError> {
     let shown = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
+    // Checked before it is opened: a FIFO would block, a device never end.
+    let meta = std::fs::metadata(path).map_err(|e| CliError::io(path, e))?;
+    if !meta.is_file() {
+        return Err(CliError::Usage(format!(
+            "{shown}: not a regular file (a directory, FIFO or device)"
+        )));
+    }
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(CliError::Usage(format!(
+            "{shown}: {} bytes is too large for a config file (at most {MAX_CONFIG_BYTES})",
+            meta.len()
+        )));
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut std::io::Read::take(
+            std::fs::File::open(path).map_err(|e| CliError::io(path, e))?,
+            MAX_CONFIG_BYTES,
+        ),
+        &mut text,
+    )
+    .map_err(|e| CliError::io(path, e))?;
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         CliError::Usage(format!("{shown}: not valid TOML: {}", e.message()))
     })?;
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut out = Vec::new();
+    let mut seen: Vec<String> = Vec::new();
     for (key, value) in table {
         let flag = key.replace('_', "-");
         let bad = |why: String| CliError::Usage(format!("{shown}: key `{key}`: {why}"));
+        if seen.contains(&flag) {
+            return Err(bad("given twice (as `a_b` and `a-b`)".into()));
+        }
+        seen.push(flag.clone());
         if SECRET_WORDS.iter().any(|w| flag.contains(w)) {
             return Err(bad(
                 "secrets are not read from a config file; set AWS_ACCESS_KEY_ID and \
@@ -186,7 +238,21 @@ fn settings(
             (toml::Value::String(s), true) => Some(s.into()),
             (toml::Value::Integer(i), true) => Some(i.to_string().into()),
             (toml::Value::Float(f), true) => Some(f.to_string().into()),
-            (_, true) => return Err(bad("expects a string or a number".into())),
+            (toml::Value::Datetime(d), true) => Some(d.to_string().into()),
+            (toml::Value::Array(items), true) => {
+                // A list (`columns = ["temperature", "co2"]`) as the flag's comma list.
+                let parts: Option<Vec<String>> = items
+                    .iter()
+                    .map(|v| v.as_str().map(str::to_owned))
+                    .collect();
+                Some(
+                    parts
+                        .ok_or_else(|| bad("a list must hold strings".into()))?
+                        .join(",")
+                        .into(),
+                )
+            }
+            (_, true) => return Err(bad("expects a string, a number or a list".into())),
         };
         out.push((flag, key, value));
     }
@@ -245,11 +311,9 @@ mod tests {
             [
                 "lakenode",
                 "run",
-                "--endpoint",
-                "http://127.0.0.1:9000",
+                "--endpoint=http://127.0.0.1:9000",
                 "--health",
-                "--spool",
-                "DIR/spool",
+                "--spool=DIR/spool",
                 "--interval",
                 "5s"
             ]
@@ -270,15 +334,104 @@ mod tests {
             ),
             ("health = \"yes\"", "key `health`: is a switch"),
             ("spool = true", "key `spool`: expects a value"),
+            ("spool = [1]", "key `spool`: a list must hold strings"),
             (
-                "spool = [\"a\"]",
-                "key `spool`: expects a string or a number",
+                "spool = { a = 1 }",
+                "key `spool`: expects a string, a number or a list",
+            ),
+            (
+                "spool = \"a\"\nhealth = true\n\"health\" = false",
+                "not valid TOML",
+            ),
+            (
+                "interval = 1\nspool = \"-x\"\ninterval_x = 2",
+                "not a setting",
             ),
             ("spool = ", "not valid TOML"),
         ] {
             let err = expand_with(toml, &[]).unwrap_err().to_string();
             assert!(err.contains(want), "{toml}: {err}");
             assert!(!err.contains("EXAMPLEKEY"), "a secret leaked: {err}");
+        }
+    }
+
+    #[test]
+    fn values_starting_with_a_dash_stay_values_and_the_files_source_gives_way() {
+        let (args, _) = expand_with("spool = \"-raw\"\ninterval = -1\n", &[]).unwrap();
+        assert_eq!(
+            args,
+            ["lakenode", "run", "--interval=-1", "--spool=DIR/-raw"]
+        );
+        let flags: Vec<(String, bool)> = ["simulate", "duration", "pms5003", "spool"]
+            .iter()
+            .map(|f| ((*f).to_owned(), true))
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, "simulate = 1\nduration = \"1h\"\nspool = \"s\"\n").unwrap();
+        let args: Vec<OsString> = [
+            "lakenode",
+            "run",
+            "--config",
+            path.to_str().unwrap(),
+            "--pms5003",
+            "/dev/ttyS0",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        let (out, _) = expand(args, &flags).unwrap();
+        let out: Vec<String> = out
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            !out.iter()
+                .any(|a| a.starts_with("--simulate") || a.starts_with("--duration")),
+            "{out:?}"
+        );
+        assert!(out.contains(&"--pms5003".to_owned()));
+    }
+
+    #[test]
+    fn a_fifo_a_directory_a_huge_file_or_two_configs_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo.toml");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        let huge = dir.path().join("huge.toml");
+        std::fs::write(&huge, "#".repeat(100_000)).unwrap();
+        let small = dir.path().join("a.toml");
+        std::fs::write(&small, "").unwrap();
+        for (args, want) in [
+            (
+                vec!["--config", fifo.to_str().unwrap()],
+                "not a regular file",
+            ),
+            (
+                vec!["--config", dir.path().to_str().unwrap()],
+                "not a regular file",
+            ),
+            (vec!["--config", huge.to_str().unwrap()], "too large"),
+            (
+                vec![
+                    "--config",
+                    small.to_str().unwrap(),
+                    "--config",
+                    small.to_str().unwrap(),
+                ],
+                "given twice",
+            ),
+        ] {
+            let mut all: Vec<OsString> = vec!["lakenode".into(), "run".into()];
+            all.extend(args.iter().map(OsString::from));
+            let err = expand(all, &flags()).unwrap_err().to_string();
+            assert!(err.contains(want), "{err}");
         }
     }
 

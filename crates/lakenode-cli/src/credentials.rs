@@ -82,6 +82,16 @@ fn check_private(path: &Path, meta: &std::fs::Metadata) -> CliResult<()> {
         )));
     }
     let me = rustix::process::geteuid().as_raw();
+    if from_systemd(path) {
+        // systemd's LoadCredential=: a read-only file it made readable by this service
+        // (root-owned with an ACL, or ours); only "other" access would be wrong.
+        if meta.mode() & 0o007 != 0 {
+            return Err(CliError::Usage(format!(
+                "{shown} is readable by other users"
+            )));
+        }
+        return Ok(());
+    }
     if meta.uid() != me {
         return Err(CliError::Usage(format!(
             "{shown} is owned by uid {}, not by the user running lakenode (uid {me}); \
@@ -97,6 +107,18 @@ fn check_private(path: &Path, meta: &std::fs::Metadata) -> CliResult<()> {
         )));
     }
     Ok(())
+}
+
+/// Whether `path` is in the directory systemd hands a service its credentials in.
+#[cfg(unix)]
+fn from_systemd(path: &Path) -> bool {
+    let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") else {
+        return false;
+    };
+    match (Path::new(&dir).canonicalize(), path.canonicalize()) {
+        (Ok(dir), Ok(file)) => file.starts_with(dir),
+        _ => false,
+    }
 }
 
 #[cfg(not(unix))]

@@ -129,15 +129,15 @@ fn parse() -> Result<(Cli, Option<lakenode_cli::config::Origin>), ExitCode> {
                     let message = e.render().to_string();
                     let first = message.lines().next().unwrap_or_default();
                     eprintln!(
-                        "{}: key `{key}`: {}",
+                        "error: {}: key `{key}`: {}",
                         o.path.display(),
                         first.trim_start_matches("error: ")
                     );
-                    if kind == clap::error::ErrorKind::ValueValidation {
-                        eprintln!(
-                            "  (the command line's --{} would override it)",
-                            key.replace('_', "-")
-                        );
+                    if kind == clap::error::ErrorKind::InvalidValue {
+                        // clap's list of possible values, where it has one.
+                        for line in message.lines().filter(|l| l.contains("possible values")) {
+                            eprintln!("{line}");
+                        }
                     }
                     ExitCode::from(2)
                 }

@@ -37,6 +37,7 @@ pub struct CompactArgs {
 /// Invalid flags, or a lake that cannot be listed, read or written. A station-day that
 /// cannot be compacted safely is skipped with a warning, and the run exits 1 at the end.
 pub fn run(args: &CompactArgs) -> CliResult<()> {
+    let _ = crate::signals::stop_flag();
     let before = match &args.before {
         Some(text) => text.parse::<Date>().map_err(|e| {
             CliError::Usage(format!(
@@ -86,10 +87,14 @@ pub fn run(args: &CompactArgs) -> CliResult<()> {
         }
     })?;
     print_summary(&summary, started.elapsed(), args.dry_run);
-    if summary.skipped.is_empty() {
+    if summary.stopped {
+        Err(CliError::Usage(
+            "stopped by a signal before the end; run the same command again to finish".into(),
+        ))
+    } else if summary.skipped.is_empty() {
         Ok(())
     } else {
-        Err(CliError::Verify(format!(
+        Err(CliError::Usage(format!(
             "{} station-day(s) or file(s) were left as they are (see the warnings above)",
             summary.skipped.len()
         )))

@@ -23,6 +23,7 @@ use crate::spill::ColumnSpill;
 /// # Errors
 /// Malformed CSV (with line and column), invalid options, or an unwritable output.
 pub fn run(args: &EncodeArgs) -> CliResult<()> {
+    let _ = crate::signals::stop_flag();
     let spec = args.window.spec()?;
     let profile = args.window.profile()?;
     let station = StationId::new(args.station.clone())?;

@@ -47,6 +47,8 @@ pub fn default_start(spec: WindowSpec, duration: Duration) -> i64 {
 /// # Errors
 /// Configuration, input, spool and upload errors (see [`CliError::exit_code`]).
 pub fn run(args: &RunArgs) -> CliResult<()> {
+    // From the first instant, SIGTERM/SIGINT stop the run cleanly, not by default.
+    let _ = crate::signals::stop_flag();
     let spec = args.window.spec()?;
     let profile = args.window.profile()?;
     let (s3, prefix, station) = args.target.resolve()?;
