@@ -288,6 +288,18 @@ struct Input {
     bytes: Bytes,
     file: LakeFile,
     schema: String,
+    /// The rows as samples (data files), decoded once and shared by the checks, the
+    /// rewrite and the verification.
+    decoded: std::cell::OnceCell<Result<Vec<Sample>, String>>,
+}
+
+impl Input {
+    fn samples(&self) -> Result<&[Sample], String> {
+        self.decoded
+            .get_or_init(|| samples_of(&self.file))
+            .as_deref()
+            .map_err(|e| format!("{}: {e}", self.name))
+    }
 }
 
 fn open_input(lake: &mut dyn LakeStore, dir: &str, o: &Object) -> Result<Input, DayError> {
@@ -303,6 +315,7 @@ fn open_input(lake: &mut dyn LakeStore, dir: &str, o: &Object) -> Result<Input, 
         bytes,
         file,
         schema,
+        decoded: std::cell::OnceCell::new(),
     })
 }
 
@@ -479,11 +492,11 @@ fn day_bounds(dir: &str) -> Option<(i64, i64)> {
 }
 
 /// The instants of a file's rows: sample times, or a health file's `timestamp` column.
-fn instants(stem: &str, file: &LakeFile) -> Result<Vec<i64>, String> {
+fn instants(stem: &str, input: &Input) -> Result<Vec<i64>, String> {
     if stem == "data" {
-        return Ok(samples_of(file)?.iter().map(|s| s.timestamp_ms).collect());
+        return Ok(input.samples()?.iter().map(|s| s.timestamp_ms).collect());
     }
-    rows_of(file)?
+    rows_of(&input.file)?
         .iter()
         .map(|row| match row.get_column_iter().next() {
             Some((_, parquet::record::Field::TimestampMillis(t))) => Ok(*t),
@@ -497,7 +510,7 @@ fn instants(stem: &str, file: &LakeFile) -> Result<Vec<i64>, String> {
 fn check_inputs(stem: &str, inputs: &[&Input], (start, end): (i64, i64)) -> Result<(), String> {
     let mut seen: BTreeMap<i64, &str> = BTreeMap::new();
     for input in inputs {
-        for t in instants(stem, &input.file).map_err(|e| format!("{}: {e}", input.name))? {
+        for t in instants(stem, input).map_err(|e| format!("{}: {e}", input.name))? {
             let inside = t >= start && (t < end || (stem == "health" && t == end));
             if !inside {
                 return Err(format!(
@@ -533,14 +546,15 @@ fn check_contained(stem: &str, windows: &[&Input], daily: &Input) -> Result<(), 
         )
     };
     if stem == "data" {
-        let have: BTreeMap<i64, Sample> = samples_of(&daily.file)?
-            .into_iter()
+        let have: BTreeMap<i64, &Sample> = daily
+            .samples()?
+            .iter()
             .map(|s| (s.timestamp_ms, s))
             .collect();
         for w in windows {
-            if samples_of(&w.file)?
+            if w.samples()?
                 .iter()
-                .any(|s| have.get(&s.timestamp_ms) != Some(s))
+                .any(|s| have.get(&s.timestamp_ms) != Some(&s))
             {
                 return Err(missing(w));
             }
@@ -657,13 +671,7 @@ fn rewrite(dir: &str, inputs: &[&Input], sources: &str) -> Result<Vec<u8>, DayEr
     let mut columns = Vec::new();
     for input in inputs {
         columns = input.file.columns().to_vec();
-        for s in input
-            .file
-            .samples()
-            .map_err(|e| DayError::Skip(format!("{}: {e}", input.name)))?
-        {
-            samples.push(s.map_err(|e| DayError::Skip(format!("{}: {e}", input.name)))?);
-        }
+        samples.extend_from_slice(input.samples().map_err(DayError::Skip)?);
     }
     samples.sort_by_key(|s| s.timestamp_ms);
     let first = inputs.first().map(|i| &i.file);
@@ -725,7 +733,7 @@ fn verify(stem: &str, inputs: &[&Input], out: &LakeFile) -> Result<(), String> {
     if stem == "data" {
         let mut want: Vec<Sample> = Vec::new();
         for i in inputs {
-            want.extend(samples_of(&i.file)?);
+            want.extend_from_slice(i.samples()?);
         }
         let mut got = samples_of(out)?;
         want.sort_by_key(|s| s.timestamp_ms);
