@@ -496,28 +496,22 @@ impl LakeFile {
     /// # Errors
     /// [`ReadError`] if a page is damaged or the row count differs from the footer's.
     pub fn rows_generic(&self) -> Result<Vec<Row>, ReadError> {
-        let iter = guarded("opening the rows", || {
+        self.checked_rows()?.collect()
+    }
+
+    /// The parquet crate's rows behind [`guarded`], checked against the footer's count.
+    fn checked_rows(&self) -> Result<CheckedRows<'_>, ReadError> {
+        let rows = guarded("opening the rows", || {
             self.reader
                 .get_row_iter(None)
                 .map_err(|e| ReadError::new(e.to_string()))
         })??;
-        let mut iter = iter;
-        let mut rows = Vec::new();
-        loop {
-            match guarded("decoding a page", || iter.next())? {
-                Some(Ok(row)) if (rows.len() as u64) < self.rows() => rows.push(row),
-                Some(Ok(_)) => return Err(ReadError::new("more rows than the footer declares")),
-                Some(Err(e)) => return Err(ReadError::new(e.to_string())),
-                None if rows.len() as u64 == self.rows() => return Ok(rows),
-                None => {
-                    return Err(ReadError::new(format!(
-                        "the pages hold {} rows, the footer declares {}",
-                        rows.len(),
-                        self.rows()
-                    )));
-                }
-            }
-        }
+        Ok(CheckedRows {
+            rows,
+            expected: self.rows(),
+            seen: 0,
+            failed: false,
+        })
     }
 
     /// The rows as samples, in file order, one at a time: measurement columns of
@@ -529,32 +523,24 @@ impl LakeFile {
     /// [`ReadError`] if the schema is not lakenode's.
     pub fn samples(&self) -> Result<Samples<'_>, ReadError> {
         self.check_schema()?;
-        let rows = guarded("opening the rows", || {
-            self.reader
-                .get_row_iter(None)
-                .map_err(|e| ReadError::new(e.to_string()))
-        })??;
         Ok(Samples {
-            rows,
+            rows: self.checked_rows()?,
             columns: &self.columns,
-            expected: self.rows(),
-            seen: 0,
-            failed: false,
         })
     }
 }
 
-/// Iterator over a [`LakeFile`]'s samples; see [`LakeFile::samples`].
-pub struct Samples<'a> {
+/// Rows in file order; ends with one error, not a panic, if a page is damaged or the
+/// pages hold another number of rows than the footer declares.
+struct CheckedRows<'a> {
     rows: parquet::record::reader::RowIter<'a>,
-    columns: &'a [Measurement],
     expected: u64,
     seen: u64,
     failed: bool,
 }
 
-impl Iterator for Samples<'_> {
-    type Item = Result<Sample, ReadError>;
+impl Iterator for CheckedRows<'_> {
+    type Item = Result<Row, ReadError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed {
@@ -569,7 +555,7 @@ impl Iterator for Samples<'_> {
                         self.expected
                     )))
                 } else {
-                    to_sample(&row, self.columns)
+                    Ok(row)
                 }
             }
             Ok(Some(Err(e))) => Err(ReadError::new(e.to_string())),
@@ -581,6 +567,26 @@ impl Iterator for Samples<'_> {
             Err(e) => Err(e),
         };
         self.failed = next.is_err();
+        Some(next)
+    }
+}
+
+/// Iterator over a [`LakeFile`]'s samples; see [`LakeFile::samples`].
+pub struct Samples<'a> {
+    rows: CheckedRows<'a>,
+    columns: &'a [Measurement],
+}
+
+impl Iterator for Samples<'_> {
+    type Item = Result<Sample, ReadError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let next = self
+            .rows
+            .next()?
+            .and_then(|row| to_sample(&row, self.columns));
+        // A row that is not a lakenode sample ends the iteration too.
+        self.rows.failed |= next.is_err();
         Some(next)
     }
 }
