@@ -593,15 +593,21 @@ fn daily_key_values(dir: &str, inputs: &[&Input], sources: &str) -> Vec<KeyValue
 
 /// The `lakenode` footer JSON for the whole day of `dir`.
 fn day_meta(dir: &str, window_json: &str) -> Option<String> {
-    let (date, station) = day_of(dir)?;
-    let meta = FileMetadata {
+    day_metadata(dir, window_json).map(|m| m.to_json())
+}
+
+/// The footer metadata of the daily file of `dir`: its station, the whole day, and the
+/// interval of a window file's `lakenode` JSON.
+fn day_metadata(dir: &str, window_json: &str) -> Option<FileMetadata> {
+    let (_, station) = day_of(dir)?;
+    let (start, end) = day_bounds(dir)?;
+    Some(FileMetadata {
         station: StationId::new(station).ok()?,
         interval_ms: interval_of(window_json).unwrap_or(5_000),
-        window_start_ms: day_start_ms(date)?,
-        window_end_ms: day_start_ms(date.tomorrow().ok()?)?,
+        window_start_ms: start,
+        window_end_ms: end,
         extra: Vec::new(),
-    };
-    Some(meta.to_json())
+    })
 }
 
 fn interval_of(json: &str) -> Option<i64> {
@@ -690,14 +696,6 @@ fn rewrite(dir: &str, inputs: &[&Input], sources: &str) -> Result<Vec<u8>, DayEr
         _ => WriterProfile::Compat,
     };
     let schema = Schema::new(columns).map_err(|e| DayError::Skip(e.to_string()))?;
-    let (date, station) =
-        day_of(dir).ok_or_else(|| DayError::Skip("not a day directory".into()))?;
-    let start = day_start_ms(date).ok_or_else(|| DayError::Skip("date out of range".into()))?;
-    let window = Window {
-        start_ms: start,
-        end_ms: start + 86_400_000,
-        samples,
-    };
     let json = first
         .map(|f| f.key_values())
         .unwrap_or_default()
@@ -706,11 +704,13 @@ fn rewrite(dir: &str, inputs: &[&Input], sources: &str) -> Result<Vec<u8>, DayEr
         .map(|(_, v)| v)
         .unwrap_or_default();
     let meta = FileMetadata {
-        station: StationId::new(station).map_err(|e| DayError::Skip(e.to_string()))?,
-        interval_ms: interval_of(&json).unwrap_or(5_000),
-        window_start_ms: window.start_ms,
-        window_end_ms: window.end_ms,
         extra: vec![(SOURCES_KEY.to_owned(), sources.to_owned())],
+        ..day_metadata(dir, &json).ok_or_else(|| DayError::Skip("not a day directory".into()))?
+    };
+    let window = Window {
+        start_ms: meta.window_start_ms,
+        end_ms: meta.window_end_ms,
+        samples,
     };
     encode_window(&schema, profile, &window, &meta).map_err(|e| {
         DayError::Fatal(CliError::Verify(format!(
