@@ -222,9 +222,10 @@ mod tests {
         }
     }
 
+    /// A valid credentials file with `mode`, in a temporary directory kept alive by
+    /// the returned handle.
     #[cfg(unix)]
-    #[test]
-    fn a_file_readable_by_others_is_refused() {
+    fn credentials_file(mode: u32) -> (tempfile::TempDir, std::path::PathBuf) {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("credentials");
@@ -233,7 +234,15 @@ mod tests {
             format!("[default]\naws_access_key_id = A\naws_secret_access_key = {SECRET}\n"),
         )
         .expect("write");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        (dir, path)
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_readable_by_others_is_refused() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let (_dir, path) = credentials_file(0o644);
         let err = from_file(&path, "default").expect_err("world readable");
         assert!(err.to_string().contains("chmod 600"), "{err}");
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
@@ -278,15 +287,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_file_owned_by_another_user_is_refused() {
-        use std::os::unix::fs::PermissionsExt as _;
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("credentials");
-        std::fs::write(
-            &path,
-            format!("[default]\naws_access_key_id = A\naws_secret_access_key = {SECRET}\n"),
-        )
-        .expect("write");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        let (_dir, path) = credentials_file(0o600);
         if std::os::unix::fs::chown(&path, Some(65_534), None).is_err() {
             eprintln!("not root: cannot give the file to another user; owner check not exercised");
             return;

@@ -613,25 +613,17 @@ fn encode_and_run_stream_a_large_csv_in_bounded_memory() {
     );
 
     let s3dir = tmp.path().join("s3");
-    let s3 = lakenode_embedded_s3::EmbeddedS3::start(
-        lakenode_embedded_s3::ServerConfig::new(&s3dir, KEY, SECRET).with_bucket("lake"),
-    )
-    .unwrap();
+    let s3 = lake_server(&s3dir);
+    let spool = tmp.path().join("spool");
     let (out, _, stderr) = output(
-        lakenode_with_credentials()
-            .env("LAKENODE_HEAP_REPORT", "1")
-            .args([
-                "run",
-                "--endpoint",
-                &s3.endpoint(),
-                "--bucket",
-                "lake",
-                "--path-style",
-            ])
-            .args(["--station", "0190f5c2-0000-7000-8000-000000000b16", "--csv"])
-            .arg(&input)
-            .arg("--spool")
-            .arg(tmp.path().join("spool")),
+        run_to(
+            &s3.endpoint(),
+            "0190f5c2-0000-7000-8000-000000000b16",
+            &spool,
+        )
+        .env("LAKENODE_HEAP_REPORT", "1")
+        .arg("--csv")
+        .arg(&input),
     );
     assert!(out.status.success(), "{stderr}");
     let run_peak = peak(&stderr);

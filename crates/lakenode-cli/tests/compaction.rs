@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use common::*;
 use lakenode::sample::Sample;
 use lakenode::schema::Measurement;
-use lakenode_embedded_s3::{EmbeddedS3, ServerConfig};
 
 const STATION: &str = "0190f5c2-0000-7000-8000-000000000c01";
 
@@ -20,21 +19,11 @@ const STATION: &str = "0190f5c2-0000-7000-8000-000000000c01";
 /// health rows, written by `run` through the embedded server. Returns the bucket dir.
 fn make_lake(root: &Path) -> PathBuf {
     let data = root.join("s3");
-    let s3 = EmbeddedS3::start(ServerConfig::new(&data, KEY, SECRET).with_bucket("lake")).unwrap();
+    let s3 = lake_server(&data);
     success(
-        lakenode_with_credentials()
-            .args([
-                "run",
-                "--endpoint",
-                &s3.endpoint(),
-                "--bucket",
-                "lake",
-                "--path-style",
-            ])
-            .args(["--station", STATION, "--simulate", "7", "--health"])
-            .args(["--start", "2026-11-20T22:00:00Z", "--duration", "4h"])
-            .arg("--spool")
-            .arg(root.join("spool")),
+        run_to(&s3.endpoint(), STATION, &root.join("spool"))
+            .args(["--simulate", "7", "--health"])
+            .args(["--start", "2026-11-20T22:00:00Z", "--duration", "4h"]),
     );
     data.join("lake")
 }
@@ -255,8 +244,7 @@ fn an_s3_compaction_killed_and_rerun_keeps_every_row_once() {
     for k in [1, 2, 5, 20, 36] {
         let root = tmp.path().join(format!("s3-{k}"));
         copy_dir(&template, &root.join("lake"));
-        let s3 =
-            EmbeddedS3::start(ServerConfig::new(&root, KEY, SECRET).with_bucket("lake")).unwrap();
+        let s3 = lake_server(&root);
         let endpoint = s3.endpoint();
         let args = [
             "--endpoint",

@@ -18,27 +18,12 @@ use lakenode_embedded_s3::{EmbeddedS3, ServerConfig};
 const BUCKET: &str = "lake";
 
 fn server(dir: &std::path::Path) -> EmbeddedS3 {
-    std::fs::create_dir_all(dir.join(BUCKET)).unwrap();
-    EmbeddedS3::start(ServerConfig::new(dir, KEY, SECRET).with_bucket("lake"))
-        .expect("embedded S3 starts")
+    lake_server(dir)
 }
 
 /// `lakenode run` against the embedded server, path style, for `station` with `spool`.
 fn run_command(s3: &EmbeddedS3, station: &str, spool: &std::path::Path) -> std::process::Command {
-    let mut c = lakenode_with_credentials();
-    c.args([
-        "run",
-        "--endpoint",
-        &s3.endpoint(),
-        "--bucket",
-        BUCKET,
-        "--path-style",
-        "--station",
-        station,
-    ])
-    .arg("--spool")
-    .arg(spool);
-    c
+    run_to(&s3.endpoint(), station, spool)
 }
 
 fn simulated(seed: u64, start_ms: i64, samples: i64) -> Vec<Sample> {

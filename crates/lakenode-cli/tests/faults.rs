@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use common::proxy::{FaultPlan, FaultProxy};
 use common::*;
 use lakenode::sim::{Simulator, mix64};
-use lakenode_embedded_s3::{EmbeddedS3, ServerConfig};
 
 const START: &str = "2026-01-01T00:00:00Z";
 const START_MS: i64 = 1_767_225_600_000;
@@ -29,8 +28,7 @@ const KILLS: u32 = 12;
 fn faults_and_kills_lose_at_most_one_sample_per_kill_and_duplicate_none() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("s3");
-    std::fs::create_dir_all(data.join("lake")).unwrap();
-    let s3 = EmbeddedS3::start(ServerConfig::new(&data, KEY, SECRET).with_bucket("lake")).unwrap();
+    let s3 = lake_server(&data);
     let proxy = FaultProxy::start(
         s3.addr(),
         FaultPlan {

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use lakenode::schema::Measurement;
-use lakenode_embedded_s3::{EmbeddedS3, ServerConfig};
 
 const STATION: &str = "0190f5c2-0000-7000-8000-0000000000e1";
 
@@ -35,10 +34,7 @@ fn frame(pm1: u16, pm25: u16, pm10: u16, good_checksum: bool) -> Vec<u8> {
 #[test]
 fn pms5003_over_a_pty_lands_in_the_lake_exactly_and_sigterm_stops_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
-    let s3 = EmbeddedS3::start(
-        ServerConfig::new(tmp.path().join("s3"), KEY, SECRET).with_bucket("lake"),
-    )
-    .unwrap();
+    let s3 = lake_server(&tmp.path().join("s3"));
     let master =
         rustix::pty::openpt(rustix::pty::OpenptFlags::RDWR | rustix::pty::OpenptFlags::NOCTTY)
             .unwrap();
@@ -70,19 +66,9 @@ fn pms5003_over_a_pty_lands_in_the_lake_exactly_and_sigterm_stops_cleanly() {
     };
 
     let spool = tmp.path().join("spool");
-    let child = lakenode_with_credentials()
-        .args([
-            "run",
-            "--endpoint",
-            &s3.endpoint(),
-            "--bucket",
-            "lake",
-            "--path-style",
-        ])
-        .args(["--station", STATION, "--pms5003", &slave, "--health"])
+    let child = run_to(&s3.endpoint(), STATION, &spool)
+        .args(["--pms5003", &slave, "--health"])
         .args(["--interval", "1s", "--window", "1m"])
-        .arg("--spool")
-        .arg(&spool)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -153,10 +139,7 @@ fn pms5003_over_a_pty_lands_in_the_lake_exactly_and_sigterm_stops_cleanly() {
 #[test]
 fn run_takes_its_settings_from_a_config_file_and_flags_override_it() {
     let tmp = tempfile::tempdir().unwrap();
-    let s3 = EmbeddedS3::start(
-        ServerConfig::new(tmp.path().join("s3"), KEY, SECRET).with_bucket("lake"),
-    )
-    .unwrap();
+    let s3 = lake_server(&tmp.path().join("s3"));
     let config = tmp.path().join("station.toml");
     std::fs::write(
         &config,

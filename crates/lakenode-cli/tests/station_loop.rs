@@ -13,31 +13,18 @@ use std::time::{Duration, Instant};
 
 use common::fake_http::{Behaviour, FakeHttp, response};
 use common::*;
-use lakenode_embedded_s3::{EmbeddedS3, ServerConfig};
+use lakenode_embedded_s3::EmbeddedS3;
 
 const STATION: &str = "0190f5c2-0000-7000-8000-000000000900";
 
 fn server(dir: &Path) -> EmbeddedS3 {
-    std::fs::create_dir_all(dir.join("lake")).unwrap();
-    EmbeddedS3::start(ServerConfig::new(dir, KEY, SECRET).with_bucket("lake")).unwrap()
+    lake_server(dir)
 }
 
 /// `lakenode run` to `endpoint`, bucket `lake`, with `spool` and extra arguments.
 fn run(endpoint: &str, spool: &Path, extra: &[&str]) -> Command {
-    let mut c = lakenode_with_credentials();
-    c.args([
-        "run",
-        "--endpoint",
-        endpoint,
-        "--bucket",
-        "lake",
-        "--path-style",
-        "--station",
-        STATION,
-    ])
-    .arg("--spool")
-    .arg(spool)
-    .args(extra);
+    let mut c = run_to(endpoint, STATION, spool);
+    c.args(extra);
     c
 }
 

@@ -41,6 +41,32 @@ pub fn lakenode_with_credentials() -> Command {
     c
 }
 
+/// The embedded S3 server storing in `dir`, serving bucket `lake`, with the example keys.
+pub fn lake_server(dir: &Path) -> lakenode_embedded_s3::EmbeddedS3 {
+    lakenode_embedded_s3::EmbeddedS3::start(
+        lakenode_embedded_s3::ServerConfig::new(dir, KEY, SECRET).with_bucket("lake"),
+    )
+    .expect("embedded S3 starts")
+}
+
+/// `lakenode run` with the example keys to bucket `lake` at `endpoint` (path style), as
+/// `station`, spooling in `spool`; add the source and other flags.
+pub fn run_to(endpoint: &str, station: &str, spool: &Path) -> Command {
+    let mut c = lakenode_with_credentials();
+    c.args([
+        "run",
+        "--endpoint",
+        endpoint,
+        "--bucket",
+        "lake",
+        "--path-style",
+    ])
+    .args(["--station", station])
+    .arg("--spool")
+    .arg(spool);
+    c
+}
+
 /// Runs a command, returning its output with stdout/stderr as text.
 pub fn output(cmd: &mut Command) -> (Output, String, String) {
     let out = cmd.output().expect("spawn lakenode");
