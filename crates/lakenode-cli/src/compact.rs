@@ -124,7 +124,7 @@ struct DayDir {
 }
 
 /// Which tree a directory belongs to, by its file stem.
-fn stem_of(dir: &str) -> &'static str {
+pub(crate) fn stem_of(dir: &str) -> &'static str {
     if dir.starts_with("health/") {
         "health"
     } else {
@@ -134,7 +134,7 @@ fn stem_of(dir: &str) -> &'static str {
 
 /// The UTC day and station of a `[health/]station=<id>/year=YYYY/month=MM/day=DD`
 /// directory at the lake's root; `None` for anything else.
-fn day_of(dir: &str) -> Option<(Date, &str)> {
+pub(crate) fn day_of(dir: &str) -> Option<(Date, &str)> {
     let rest = dir.strip_prefix("health/").unwrap_or(dir);
     let parts: Vec<&str> = rest.split('/').collect();
     let [station, year, month, day] = parts.as_slice() else {
@@ -154,14 +154,14 @@ fn day_of(dir: &str) -> Option<(Date, &str)> {
 
 /// What a file name in a day directory is.
 #[derive(Debug, PartialEq, Eq)]
-enum Kind {
+pub(crate) enum Kind {
     /// `<stem>_HHMM[_HHMMSS[mmm]].parquet`, as a node names a window.
     Window,
     /// `<stem>_day.parquet` or `<stem>_day_s<8 hex>.parquet`, as compaction names a day.
     Daily,
 }
 
-fn kind_of(stem: &str, name: &str) -> Option<Kind> {
+pub(crate) fn kind_of(stem: &str, name: &str) -> Option<Kind> {
     let rest = name
         .strip_prefix(stem)?
         .strip_prefix('_')?
@@ -610,7 +610,7 @@ fn day_metadata(dir: &str, window_json: &str) -> Option<FileMetadata> {
     })
 }
 
-fn interval_of(json: &str) -> Option<i64> {
+pub(crate) fn interval_of(json: &str) -> Option<i64> {
     let at = json.find("\"interval_ms\":")? + "\"interval_ms\":".len();
     let digits: String = json[at..]
         .chars()
@@ -619,7 +619,7 @@ fn interval_of(json: &str) -> Option<i64> {
     digits.parse().ok()
 }
 
-fn day_start_ms(date: Date) -> Option<i64> {
+pub(crate) fn day_start_ms(date: Date) -> Option<i64> {
     Some(
         date.to_zoned(jiff::tz::TimeZone::UTC)
             .ok()?

@@ -64,6 +64,14 @@ pub enum CliError {
     /// A read-back check of the uploaded data failed.
     #[error("verification failed: {0}")]
     Verify(String),
+    /// A report chart could not be drawn.
+    #[error("drawing the report's {chart}: {message}")]
+    Chart {
+        /// Which chart.
+        chart: &'static str,
+        /// What plotters said.
+        message: String,
+    },
     /// The embedded S3 server could not start.
     #[error(transparent)]
     Server(#[from] lakenode_embedded_s3::Error),

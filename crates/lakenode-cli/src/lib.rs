@@ -13,6 +13,7 @@ pub mod host;
 pub mod lake;
 pub mod output;
 pub mod readback;
+pub mod report;
 pub mod sensors;
 pub mod signals;
 pub mod spill;

@@ -44,7 +44,7 @@ const MAX_ROWS_PER_TIMESTAMP_BYTE: i64 = 1024;
 pub struct ReadError(String);
 
 impl ReadError {
-    fn new(message: impl Into<String>) -> Self {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
         Self(message.into())
     }
 }

@@ -1,0 +1,468 @@
+//! What the fleet report shows, computed in bounded memory: per station and time bucket
+//! (an hour, or a day for long periods) the samples that arrived, the means of the main
+//! measurements, and the health rows' figures. Rows are folded in one at a time and
+//! never kept, so memory grows with stations x buckets, not with rows.
+//!
+//! Health rows are folded in time order per station ([`Fleet::add_health`] is given
+//! one day's rows sorted, days in order): counters that a node keeps since it started
+//! (`upload_failures`) become per-bucket increases, and an `uptime_s` that goes down is
+//! a restart.
+//!
+//! ```
+//! use lakenode_cli::report::aggregate::{Fleet, BucketSize};
+//! use lakenode::sample::Sample;
+//! let mut fleet = Fleet::new(BucketSize::Hour);
+//! fleet.add_sample("a", 5_000, &Sample::new(5_000));
+//! let period = fleet.period().unwrap();
+//! assert_eq!(fleet.samples("a", period.first_bucket), 1);
+//! ```
+
+use std::collections::BTreeMap;
+
+use lakenode::sample::Sample;
+use lakenode::schema::Measurement;
+
+/// Measurements drawn as small multiples, in this order.
+pub const SERIES: [Measurement; 4] = [
+    Measurement::Temperature,
+    Measurement::Humidity,
+    Measurement::Pm25,
+    Measurement::Co2,
+];
+
+/// Measurements whose bucket means are kept: [`SERIES`] and the battery.
+pub const MEANS: [Measurement; 5] = [
+    Measurement::Temperature,
+    Measurement::Humidity,
+    Measurement::Pm25,
+    Measurement::Co2,
+    Measurement::Battery,
+];
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// The length of the report's time buckets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketSize {
+    /// One hour (periods up to a week).
+    Hour,
+    /// One UTC day (longer periods).
+    Day,
+}
+
+impl BucketSize {
+    /// Milliseconds per bucket.
+    #[must_use]
+    pub const fn ms(self) -> i64 {
+        match self {
+            Self::Hour => HOUR_MS,
+            Self::Day => 24 * HOUR_MS,
+        }
+    }
+}
+
+/// A health row's figures the report uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HealthPoint {
+    /// When the row's window closed, ms UTC.
+    pub at_ms: i64,
+    /// WiFi signal, dBm (nodes only).
+    pub rssi: Option<i32>,
+    /// Files waiting in the spool.
+    pub spool_files: i64,
+    /// Files dropped because the spool was full, since the spool was created.
+    pub dropped_files: i64,
+    /// Failed upload attempts since the station started.
+    pub upload_failures: i64,
+    /// Seconds since the station started: a decrease is a restart.
+    pub uptime_s: i64,
+}
+
+/// One station's figures in one bucket.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Bucket {
+    /// Distinct sampled instants.
+    pub samples: u32,
+    /// (sum, count) of each of [`MEANS`].
+    pub sums: [(f64, u32); MEANS.len()],
+    /// (sum, count) of the health rows' RSSI.
+    pub rssi: (f64, u32),
+    /// Health rows.
+    pub health_rows: u32,
+    /// The deepest spool a health row reported.
+    pub spool_max: i64,
+    /// Failed upload attempts (retries) in the bucket.
+    pub retries: i64,
+    /// Files dropped in the bucket.
+    pub dropped: i64,
+    /// Restarts seen in the bucket.
+    pub restarts: u32,
+}
+
+impl Bucket {
+    /// The mean of `m` (one of [`MEANS`]) in this bucket, if any sample had it.
+    #[must_use]
+    pub fn mean(&self, m: Measurement) -> Option<f64> {
+        let i = MEANS.iter().position(|&x| x == m)?;
+        let (sum, n) = self.sums[i];
+        (n > 0).then(|| sum / f64::from(n))
+    }
+
+    /// The mean RSSI of the bucket's health rows, if they had one.
+    #[must_use]
+    pub fn rssi(&self) -> Option<f64> {
+        (self.rssi.1 > 0).then(|| self.rssi.0 / f64::from(self.rssi.1))
+    }
+}
+
+/// One station's figures over the whole period.
+#[derive(Debug, Clone, Default)]
+pub struct StationStats {
+    /// Sampling interval from the files' footers (the smallest seen), ms.
+    pub interval_ms: Option<i64>,
+    /// Buckets with anything in them, by bucket number (`t / bucket_ms`).
+    pub buckets: BTreeMap<i64, Bucket>,
+    /// The newest sample seen anywhere in the lake (also before the period).
+    pub last_seen: Option<i64>,
+    /// The oldest sample in the period.
+    pub first_in_period: Option<i64>,
+    /// The newest health row.
+    pub last_health: Option<HealthPoint>,
+    /// The newest battery reading, V.
+    pub last_battery: Option<f64>,
+}
+
+impl StationStats {
+    /// Sum of a bucket figure over the period.
+    pub fn total(&self, f: impl Fn(&Bucket) -> i64) -> i64 {
+        self.buckets.values().map(f).sum()
+    }
+}
+
+/// The first and last bucket holding data, and the instants the data spans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    /// Bucket number of the first bucket.
+    pub first_bucket: i64,
+    /// Bucket number of the last bucket (inclusive).
+    pub last_bucket: i64,
+    /// The oldest sample in the period, ms UTC.
+    pub start_ms: i64,
+    /// Just after the newest sample (its instant plus its station's interval), ms UTC.
+    pub end_ms: i64,
+}
+
+impl Period {
+    /// Number of buckets.
+    #[must_use]
+    pub fn buckets(&self) -> usize {
+        usize::try_from(self.last_bucket - self.first_bucket + 1).unwrap_or(0)
+    }
+}
+
+/// The fleet, folded from the lake.
+#[derive(Debug, Clone)]
+pub struct Fleet {
+    /// Bucket length.
+    pub size: BucketSize,
+    /// Samples before this instant count for last-seen only (`--days`).
+    pub not_before_ms: i64,
+    stations: BTreeMap<String, StationStats>,
+}
+
+impl Fleet {
+    /// An empty fleet in buckets of `size`.
+    #[must_use]
+    pub fn new(size: BucketSize) -> Self {
+        Self {
+            size,
+            not_before_ms: i64::MIN,
+            stations: BTreeMap::new(),
+        }
+    }
+
+    fn bucket_of(&self, t: i64) -> i64 {
+        t.div_euclid(self.size.ms())
+    }
+
+    fn entry(&mut self, station: &str) -> &mut StationStats {
+        self.stations.entry(station.to_owned()).or_default()
+    }
+
+    /// Makes `station` known even if it has nothing in the period (a silent station
+    /// is listed, not forgotten).
+    pub fn touch(&mut self, station: &str) {
+        self.entry(station);
+    }
+
+    /// Notes that `station` samples every `interval_ms` (from a file's footer).
+    pub fn set_interval(&mut self, station: &str, interval_ms: i64) {
+        if interval_ms > 0 {
+            let stats = self.entry(station);
+            stats.interval_ms = Some(
+                stats
+                    .interval_ms
+                    .map_or(interval_ms, |i| i.min(interval_ms)),
+            );
+        }
+    }
+
+    /// Folds one sample of `station` in. The caller passes each instant once.
+    pub fn add_sample(&mut self, station: &str, interval_ms: i64, sample: &Sample) {
+        let t = sample.timestamp_ms;
+        let bucket = self.bucket_of(t);
+        let in_period = t >= self.not_before_ms;
+        self.set_interval(station, interval_ms);
+        let stats = self.entry(station);
+        if stats.last_seen.is_none_or(|l| t >= l) {
+            stats.last_seen = Some(t);
+            if let Some(v) = sample.value(Measurement::Battery) {
+                stats.last_battery = Some(v);
+            }
+        }
+        if !in_period {
+            return;
+        }
+        stats.first_in_period = Some(stats.first_in_period.map_or(t, |f| f.min(t)));
+        let b = stats.buckets.entry(bucket).or_default();
+        b.samples = b.samples.saturating_add(1);
+        for (i, m) in MEANS.iter().enumerate() {
+            if let Some(v) = sample.value(*m) {
+                b.sums[i].0 += v;
+                b.sums[i].1 += 1;
+            }
+        }
+    }
+
+    /// Folds a health row of `station` in; rows come in time order per station.
+    pub fn add_health(&mut self, station: &str, point: HealthPoint) {
+        let bucket = self.bucket_of(point.at_ms);
+        let not_before = self.not_before_ms;
+        let in_period = point.at_ms >= not_before;
+        let stats = self.entry(station);
+        let previous = stats.last_health.replace(point);
+        if !in_period {
+            return;
+        }
+        let restarted = previous.is_some_and(|p| point.uptime_s < p.uptime_s);
+        // Failures count since the station started: after a restart the whole count
+        // is new; a counter that went down without a restart is not counted twice.
+        let retries = match previous {
+            Some(p) if !restarted => (point.upload_failures - p.upload_failures).max(0),
+            Some(_) => point.upload_failures.max(0),
+            // The first row seen: its count is new only if the station started inside
+            // the period; otherwise part of it belongs to days not read.
+            None if point.at_ms - point.uptime_s.saturating_mul(1000) >= not_before => {
+                point.upload_failures.max(0)
+            }
+            None => 0,
+        };
+        let dropped = previous.map_or(0, |p| (point.dropped_files - p.dropped_files).max(0));
+        let b = stats.buckets.entry(bucket).or_default();
+        b.health_rows += 1;
+        b.spool_max = b.spool_max.max(point.spool_files);
+        b.retries += retries;
+        b.dropped += dropped;
+        b.restarts += u32::from(restarted);
+        if let Some(r) = point.rssi {
+            b.rssi.0 += f64::from(r);
+            b.rssi.1 += 1;
+        }
+    }
+
+    /// The buckets the data spans, or `None` for a lake without samples in the period.
+    #[must_use]
+    pub fn period(&self) -> Option<Period> {
+        let start_ms = self
+            .stations
+            .values()
+            .filter_map(|s| s.first_in_period)
+            .min()?;
+        let end_ms = self
+            .stations
+            .values()
+            .filter(|s| s.first_in_period.is_some())
+            .filter_map(|s| Some(s.last_seen?.saturating_add(s.interval_ms.unwrap_or(1))))
+            .max()?;
+        Some(Period {
+            first_bucket: self.bucket_of(start_ms),
+            last_bucket: self.bucket_of(end_ms - 1),
+            start_ms,
+            end_ms,
+        })
+    }
+
+    /// Samples of `station` in bucket number `bucket`.
+    #[must_use]
+    pub fn samples(&self, station: &str, bucket: i64) -> u32 {
+        self.bucket(station, bucket).map_or(0, |b| b.samples)
+    }
+
+    /// A station's bucket, if it has anything in it.
+    #[must_use]
+    pub fn bucket(&self, station: &str, bucket: i64) -> Option<&Bucket> {
+        self.stations.get(station)?.buckets.get(&bucket)
+    }
+
+    /// The fraction (0..=1) of the samples `station` should have taken in `bucket`
+    /// (the part of it inside `period`) that are in the lake.
+    #[must_use]
+    pub fn coverage(&self, period: &Period, station: &str, bucket: i64) -> f64 {
+        let Some(s) = self.stations.get(station) else {
+            return 0.0;
+        };
+        let Some(interval) = s.interval_ms.filter(|&i| i > 0) else {
+            return 0.0;
+        };
+        let from = (bucket * self.size.ms()).max(period.start_ms);
+        let to = ((bucket + 1) * self.size.ms()).min(period.end_ms);
+        let expected = ((to - from) as f64 / interval as f64).ceil().max(1.0);
+        (f64::from(self.samples(station, bucket)) / expected).min(1.0)
+    }
+
+    /// The fraction of expected samples over the whole period.
+    #[must_use]
+    pub fn total_coverage(&self, period: &Period, station: &str) -> f64 {
+        let Some(s) = self.stations.get(station) else {
+            return 0.0;
+        };
+        let Some(interval) = s.interval_ms.filter(|&i| i > 0) else {
+            return 0.0;
+        };
+        let got: u64 = s.buckets.values().map(|b| u64::from(b.samples)).sum();
+        let expected = ((period.end_ms - period.start_ms) as f64 / interval as f64).max(1.0);
+        (got as f64 / expected).min(1.0)
+    }
+
+    /// A station's figures.
+    #[must_use]
+    pub fn station(&self, id: &str) -> Option<&StationStats> {
+        self.stations.get(id)
+    }
+
+    /// Number of stations.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.stations.len()
+    }
+
+    /// No station at all.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.stations.is_empty()
+    }
+
+    /// Station ids, the longest silent first (oldest last sample, never-seen before
+    /// all), then by id.
+    #[must_use]
+    pub fn stations_silent_first(&self) -> Vec<&str> {
+        let mut ids: Vec<(&str, Option<i64>)> = self
+            .stations
+            .iter()
+            .map(|(id, s)| (id.as_str(), s.last_seen))
+            .collect();
+        ids.sort_by_key(|(id, last)| (last.unwrap_or(i64::MIN), *id));
+        ids.into_iter().map(|(id, _)| id).collect()
+    }
+
+    /// Whether `station` is silent: its last sample is more than `grace_ms` older than
+    /// the period's end (the fleet's newest sample).
+    #[must_use]
+    pub fn is_silent(&self, period: Option<&Period>, station: &str, grace_ms: i64) -> bool {
+        let last = self.stations.get(station).and_then(|s| s.last_seen);
+        match (period, last) {
+            (Some(p), Some(l)) => l < p.end_ms - grace_ms,
+            _ => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = HOUR_MS;
+
+    fn sample(t: i64, temperature_centi: Option<i32>) -> Sample {
+        let mut s = Sample::new(t);
+        s.set_count(Measurement::Temperature, temperature_centi);
+        s
+    }
+
+    #[test]
+    fn coverage_counts_samples_against_the_interval_within_the_period() {
+        let mut fleet = Fleet::new(BucketSize::Hour);
+        // Station a: all of hour 0, half of hour 1. Station b: hour 0 only, one sample
+        // in three.
+        for i in 0..(H + H / 2) / 5_000 {
+            fleet.add_sample("a", 5_000, &sample(i * 5_000, None));
+        }
+        for i in 0..H / 15_000 {
+            fleet.add_sample("b", 5_000, &sample(i * 15_000, None));
+        }
+        fleet.touch("never");
+        let p = fleet.period().unwrap();
+        assert_eq!((p.first_bucket, p.last_bucket), (0, 1));
+        assert_eq!((p.start_ms, p.end_ms), (0, H + H / 2));
+        // Hour 1 is only half inside the period: half an hour of samples is complete.
+        assert!((fleet.coverage(&p, "a", 0) - 1.0).abs() < 1e-9);
+        assert!((fleet.coverage(&p, "a", 1) - 1.0).abs() < 1e-9);
+        assert!((fleet.coverage(&p, "b", 0) - 1.0 / 3.0).abs() < 1e-9);
+        assert_eq!(fleet.coverage(&p, "b", 1), 0.0);
+        assert_eq!(fleet.coverage(&p, "never", 0), 0.0);
+        assert_eq!(fleet.stations_silent_first(), ["never", "b", "a"]);
+        assert!(fleet.is_silent(Some(&p), "b", 30 * 60_000));
+        assert!(!fleet.is_silent(Some(&p), "a", 30 * 60_000));
+        assert!(fleet.is_silent(Some(&p), "never", 30 * 60_000));
+        assert!((fleet.total_coverage(&p, "a") - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn samples_before_the_period_only_move_last_seen() {
+        let mut fleet = Fleet::new(BucketSize::Day);
+        fleet.not_before_ms = 10 * 24 * H;
+        fleet.add_sample("old", 5_000, &sample(2 * 24 * H, Some(1_000)));
+        fleet.add_sample("new", 5_000, &sample(10 * 24 * H, Some(1_000)));
+        assert_eq!(fleet.station("old").unwrap().last_seen, Some(2 * 24 * H));
+        assert!(fleet.station("old").unwrap().buckets.is_empty());
+        let p = fleet.period().unwrap();
+        assert_eq!((p.first_bucket, p.last_bucket), (10, 10));
+        assert_eq!(fleet.stations_silent_first(), ["old", "new"]);
+    }
+
+    #[test]
+    fn means_per_bucket() {
+        let mut fleet = Fleet::new(BucketSize::Hour);
+        fleet.add_sample("a", 5_000, &sample(0, Some(2_000)));
+        fleet.add_sample("a", 5_000, &sample(5_000, Some(2_200)));
+        fleet.add_sample("a", 5_000, &sample(10_000, None));
+        let b = fleet.bucket("a", 0).unwrap();
+        assert_eq!(b.samples, 3);
+        assert!((b.mean(Measurement::Temperature).unwrap() - 21.0).abs() < 1e-9);
+        assert_eq!(b.mean(Measurement::Co2), None);
+    }
+
+    #[test]
+    fn health_counters_become_increases_and_restarts() {
+        let mut fleet = Fleet::new(BucketSize::Hour);
+        let row = |at, up, failures, dropped, spool| HealthPoint {
+            at_ms: at,
+            uptime_s: up,
+            upload_failures: failures,
+            dropped_files: dropped,
+            spool_files: spool,
+            rssi: Some(-60),
+        };
+        // Hour 0: 2 failures since start; hour 1: 5 more, then a restart with 1 new.
+        fleet.add_health("a", row(15 * 60_000, 900, 2, 0, 3));
+        fleet.add_health("a", row(H + 15 * 60_000, 4_500, 7, 1, 9));
+        fleet.add_health("a", row(H + 30 * 60_000, 60, 1, 1, 2));
+        let b0 = fleet.bucket("a", 0).unwrap();
+        let b1 = fleet.bucket("a", 1).unwrap();
+        assert_eq!((b0.retries, b0.restarts, b0.spool_max), (2, 0, 3));
+        assert_eq!((b1.retries, b1.restarts, b1.spool_max), (6, 1, 9));
+        assert_eq!((b0.dropped, b1.dropped), (0, 1));
+        assert_eq!(b1.rssi(), Some(-60.0));
+        assert_eq!(fleet.station("a").unwrap().total(|b| b.retries), 8);
+    }
+}

@@ -1,0 +1,402 @@
+//! Walks a lake (a directory or a bucket, through [`LakeStore`]) and folds every data
+//! and health file of the period into a [`Fleet`].
+//!
+//! Both layouts are read: the window files nodes write (`data_HHMM.parquet`) and the
+//! daily files `lakenode compact` makes (`data_day.parquet`). While a compaction is
+//! interrupted a day can hold both, with the same rows twice; instants are therefore
+//! counted once per station-day. Every file goes through the project's checked reader
+//! ([`crate::readback`]); a file it refuses is listed in [`Scan::problems`] and the
+//! rest of the lake is still read. Memory is bounded by one file and one station-day
+//! of instants at a time, plus the fleet's per-bucket figures.
+//!
+//! ```no_run
+//! use lakenode_cli::lake::LocalLake;
+//! use lakenode_cli::report::scan::{scan, ScanOptions};
+//! let mut lake = LocalLake::new("lake".into());
+//! let scan = scan(&mut lake, &ScanOptions { days: 7 }, |_| {})?;
+//! println!("{} stations, {} files", scan.fleet.len(), scan.files);
+//! # Ok::<(), lakenode_cli::error::CliError>(())
+//! ```
+
+use std::collections::{BTreeMap, HashSet};
+
+use jiff::civil::Date;
+use parquet::record::{Field, Row};
+
+use super::aggregate::{BucketSize, Fleet, HealthPoint};
+use crate::compact::{day_of, day_start_ms, interval_of, kind_of, stem_of};
+use crate::error::CliResult;
+use crate::lake::LakeStore;
+use crate::readback;
+
+/// Periods longer than this many days are drawn in day buckets instead of hours.
+pub const MAX_HOURLY_DAYS: i64 = 7;
+
+/// What to read.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// The last N UTC days that hold data (the newest day in the lake and the N - 1
+    /// before it).
+    pub days: u32,
+}
+
+/// How far a scan has got, for progress output.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Files read so far.
+    pub files: usize,
+    /// Files to read in all.
+    pub total: usize,
+}
+
+/// The fleet folded from the lake, and what was read.
+#[derive(Debug)]
+pub struct Scan {
+    /// Per station and bucket figures.
+    pub fleet: Fleet,
+    /// The UTC days read (first, last), if the lake has any data.
+    pub days: Option<(Date, Date)>,
+    /// Files read.
+    pub files: usize,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Distinct sample instants folded in (within the period).
+    pub samples: u64,
+    /// Health rows folded in.
+    pub health_rows: u64,
+    /// Files that could not be read or are not where the layout puts them, each with
+    /// the reason. The report lists them; the command exits 1.
+    pub problems: Vec<String>,
+}
+
+/// One station-day directory's files.
+#[derive(Debug, Default)]
+struct DayDir {
+    files: Vec<(String, u64)>,
+}
+
+/// Station-day directories of one tree: (station, date) -> directory and files.
+type Tree = BTreeMap<(String, Date), (String, DayDir)>;
+
+/// Groups `objects` by station-day; `.parquet` files outside the layout go to
+/// `problems`.
+fn group(objects: Vec<(String, u64)>, problems: &mut Vec<String>) -> Tree {
+    let mut tree = Tree::new();
+    for (key, size) in objects {
+        let Some((dir, name)) = key.rsplit_once('/') else {
+            continue;
+        };
+        let Some((date, station)) = day_of(dir) else {
+            if key.ends_with(".parquet") {
+                problems.push(format!(
+                    "{key}: not in a station=<uuid>/year=YYYY/month=MM/day=DD directory; not read"
+                ));
+            }
+            continue;
+        };
+        if kind_of(stem_of(dir), name).is_none() {
+            if name.ends_with(".parquet") {
+                problems.push(format!("{key}: not a window or daily file name; not read"));
+            }
+            continue;
+        }
+        tree.entry((station.to_owned(), date))
+            .or_insert_with(|| (dir.to_owned(), DayDir::default()))
+            .1
+            .files
+            .push((name.to_owned(), size));
+    }
+    tree
+}
+
+/// Reads the lake's last `options.days` days of data into a [`Fleet`], calling
+/// `progress` after each file.
+///
+/// # Errors
+/// The lake cannot be listed, or an object cannot be fetched (a file that is fetched
+/// but cannot be decoded is a [`Scan::problems`] entry instead).
+pub fn scan(
+    lake: &mut dyn LakeStore,
+    options: &ScanOptions,
+    mut progress: impl FnMut(Progress),
+) -> CliResult<Scan> {
+    let mut problems = Vec::new();
+    let data = group(lake.list("station=")?, &mut problems);
+    let health = group(lake.list("health/station=")?, &mut problems);
+    problems.extend(lake.anomalies());
+
+    let newest = data.keys().map(|(_, d)| *d).max();
+    let oldest = data.keys().map(|(_, d)| *d).min();
+    let days = i64::from(options.days.max(1));
+    let first_day = newest.and_then(|n| n.checked_sub(jiff::Span::new().days(days - 1)).ok());
+    let first_day = match (first_day, oldest) {
+        (Some(f), Some(o)) => Some(f.max(o)),
+        (f, _) => f,
+    };
+    let span = match (first_day, newest) {
+        (Some(f), Some(n)) => (n - f).get_days() + 1,
+        _ => 1,
+    };
+    let size = if i64::from(span) > MAX_HOURLY_DAYS {
+        BucketSize::Day
+    } else {
+        BucketSize::Hour
+    };
+    let mut fleet = Fleet::new(size);
+    if let Some(first) = first_day {
+        fleet.not_before_ms = day_start_ms(first).unwrap_or(i64::MIN);
+    }
+    let in_period = |date: &Date| first_day.is_none_or(|f| *date >= f);
+
+    // Data: every station-day in the period, and for a station with nothing in it,
+    // its newest day (for its last-seen time).
+    let mut newest_of: BTreeMap<&str, Date> = BTreeMap::new();
+    for (station, date) in data.keys().chain(health.keys()) {
+        let e = newest_of.entry(station.as_str()).or_insert(*date);
+        *e = (*e).max(*date);
+    }
+    let data_dirs: Vec<&(String, DayDir)> = data
+        .iter()
+        .filter(|((station, date), _)| {
+            in_period(date) || newest_of.get(station.as_str()) == Some(date)
+        })
+        .map(|(_, v)| v)
+        .collect();
+    let health_dirs: Vec<&(String, DayDir)> = health
+        .iter()
+        .filter(|((_, date), _)| in_period(date))
+        .map(|(_, v)| v)
+        .collect();
+    let total = data_dirs
+        .iter()
+        .chain(&health_dirs)
+        .map(|(_, d)| d.files.len())
+        .sum();
+
+    let mut out = Scan {
+        fleet,
+        days: first_day.zip(newest),
+        files: 0,
+        bytes: 0,
+        samples: 0,
+        health_rows: 0,
+        problems,
+    };
+    for station in newest_of.keys() {
+        out.fleet.touch(station);
+    }
+    let mut seen: HashSet<i64> = HashSet::new();
+    for (dir, day) in data_dirs {
+        let Some((_, station)) = day_of(dir) else {
+            continue;
+        };
+        seen.clear();
+        for (name, size) in &day.files {
+            let key = format!("{dir}/{name}");
+            let bytes = lake.get(&key)?;
+            out.files += 1;
+            out.bytes += size;
+            if let Err(e) = fold_data(&mut out, station, bytes, &mut seen) {
+                out.problems
+                    .push(format!("{key}: {e}; its rows are not in the report"));
+            }
+            progress(Progress {
+                files: out.files,
+                total,
+            });
+        }
+    }
+    for (dir, day) in health_dirs {
+        let Some((_, station)) = day_of(dir) else {
+            continue;
+        };
+        let mut rows = Vec::new();
+        for (name, size) in &day.files {
+            let key = format!("{dir}/{name}");
+            let bytes = lake.get(&key)?;
+            out.files += 1;
+            out.bytes += size;
+            match health_points(bytes) {
+                Ok(points) => rows.extend(points),
+                Err(e) => out.problems.push(format!("{key}: {e}; not in the report")),
+            }
+            progress(Progress {
+                files: out.files,
+                total,
+            });
+        }
+        // Window and daily files of one day may hold the same rows; fold each window's
+        // row once, in time order.
+        rows.sort_by_key(|p| p.at_ms);
+        rows.dedup_by_key(|p| p.at_ms);
+        out.health_rows += rows.len() as u64;
+        for p in rows {
+            out.fleet.add_health(station, p);
+        }
+    }
+    Ok(out)
+}
+
+/// Folds a data file's samples in, each instant of the station-day once.
+fn fold_data(
+    out: &mut Scan,
+    station: &str,
+    bytes: Vec<u8>,
+    seen: &mut HashSet<i64>,
+) -> Result<(), readback::ReadError> {
+    let file = readback::open(bytes)?;
+    let interval = file
+        .key_values()
+        .iter()
+        .find(|(k, _)| k == lakenode::encode::META_KEY)
+        .and_then(|(_, v)| interval_of(v))
+        .unwrap_or(0);
+    out.fleet.set_interval(station, interval);
+    for sample in file.samples()? {
+        let sample = sample?;
+        if seen.insert(sample.timestamp_ms) {
+            if sample.timestamp_ms >= out.fleet.not_before_ms {
+                out.samples += 1;
+            }
+            out.fleet.add_sample(station, interval, &sample);
+        }
+    }
+    Ok(())
+}
+
+/// A health file's rows as the report's points.
+fn health_points(bytes: Vec<u8>) -> Result<Vec<HealthPoint>, readback::ReadError> {
+    let file = readback::open(bytes)?;
+    file.rows_generic()?
+        .iter()
+        .map(health_point)
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| readback::ReadError::new("not a lakenode health file"))
+}
+
+/// One health row, by column name; `None` if the row lacks the timestamp.
+fn health_point(row: &Row) -> Option<HealthPoint> {
+    let mut p = HealthPoint::default();
+    let mut has_time = false;
+    for (name, field) in row.get_column_iter() {
+        let long = match field {
+            Field::Long(v) => Some(*v),
+            Field::Int(v) => Some(i64::from(*v)),
+            _ => None,
+        };
+        match (name.as_str(), field) {
+            ("timestamp", Field::TimestampMillis(t)) => {
+                p.at_ms = *t;
+                has_time = true;
+            }
+            ("wifi_rssi", Field::Int(v)) => p.rssi = Some(*v),
+            ("uptime_s", _) => p.uptime_s = long.unwrap_or(0),
+            ("spool_files", _) => p.spool_files = long.unwrap_or(0),
+            ("dropped_files", _) => p.dropped_files = long.unwrap_or(0),
+            ("upload_failures", _) => p.upload_failures = long.unwrap_or(0),
+            _ => {}
+        }
+    }
+    has_time.then_some(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lake::LocalLake;
+    use lakenode::encode::{FileMetadata, WriterProfile, encode_window};
+    use lakenode::health::HealthRow;
+    use lakenode::layout::StationId;
+    use lakenode::sample::Sample;
+    use lakenode::schema::{Measurement, Schema};
+
+    const ID: &str = "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e";
+    const DAY: &str = "year=2026/month=11/day=20";
+    // 2026-11-20T00:00:00Z
+    const T0: i64 = 1_795_132_800_000;
+
+    fn data_file(from: i64, n: i64) -> Vec<u8> {
+        let schema = Schema::new([Measurement::Temperature, Measurement::Battery]).unwrap();
+        let samples: Vec<Sample> = (0..n)
+            .map(|i| {
+                let mut s = Sample::new(from + i * 5_000);
+                s.set_count(Measurement::Temperature, Some(2_000));
+                s.set_count(Measurement::Battery, Some(3_900));
+                s
+            })
+            .collect();
+        let meta = FileMetadata {
+            station: StationId::new(ID).unwrap(),
+            interval_ms: 5_000,
+            window_start_ms: from,
+            window_end_ms: from + n * 5_000,
+            extra: Vec::new(),
+        };
+        let window = lakenode::window::Window {
+            start_ms: from,
+            end_ms: from + n * 5_000,
+            samples,
+        };
+        encode_window(&schema, WriterProfile::Compat, &window, &meta).unwrap()
+    }
+
+    fn put(dir: &std::path::Path, key: &str, bytes: &[u8]) {
+        let path = dir.join(key);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+
+    #[test]
+    fn both_layouts_are_read_and_rows_in_both_count_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = format!("station={ID}/{DAY}");
+        // Hour 0 as four window files, also merged into a daily file (an interrupted
+        // compaction); hour 1 as a window file only.
+        for q in 0..4 {
+            let from = T0 + q * 900_000;
+            put(
+                dir.path(),
+                &format!("{root}/data_00{:02}.parquet", q * 15),
+                &data_file(from, 180),
+            );
+        }
+        put(
+            dir.path(),
+            &format!("{root}/data_day.parquet"),
+            &data_file(T0, 720),
+        );
+        put(
+            dir.path(),
+            &format!("{root}/data_0100.parquet"),
+            &data_file(T0 + 3_600_000, 180),
+        );
+        put(dir.path(), &format!("station={ID}/stray.parquet"), b"PAR1");
+        put(
+            dir.path(),
+            &format!("{root}/data_0115.parquet"),
+            b"not parquet",
+        );
+        let mut health = HealthRow::new(T0 + 900_000);
+        health.upload_failures = 2;
+        health.uptime_s = 900;
+        put(
+            dir.path(),
+            &format!("health/{root}/health_0000.parquet"),
+            &health.encode().unwrap(),
+        );
+
+        let mut lake = LocalLake::new(dir.path().to_path_buf());
+        let scan = scan(&mut lake, &ScanOptions { days: 7 }, |_| {}).unwrap();
+        assert_eq!(scan.samples, 720 + 180);
+        assert_eq!(scan.files, 8);
+        assert_eq!(scan.health_rows, 1);
+        assert_eq!(scan.problems.len(), 2, "{:?}", scan.problems);
+        let p = scan.fleet.period().unwrap();
+        assert_eq!(p.start_ms, T0);
+        let hour0 = T0 / 3_600_000;
+        assert!((scan.fleet.coverage(&p, ID, hour0) - 1.0).abs() < 1e-9);
+        let b = scan.fleet.bucket(ID, hour0).unwrap();
+        assert_eq!(b.retries, 2);
+        assert!((b.mean(Measurement::Battery).unwrap() - 3.9).abs() < 1e-9);
+    }
+}
