@@ -23,6 +23,7 @@ pub struct HostAdapter {
     quiet: bool,
     uploaded: Vec<(String, usize)>,
     collect_uploads: bool,
+    booted_at_ms: Option<i64>,
 }
 
 impl HostAdapter {
@@ -36,7 +37,17 @@ impl HostAdapter {
             quiet: false,
             uploaded: Vec::new(),
             collect_uploads: false,
+            booted_at_ms: None,
         }
+    }
+
+    /// Health rows count uptime in the samples' time from `booted_at_ms` (the first
+    /// sample of a virtual-time run) instead of the process's real time, so a
+    /// simulated day shows a day of uptime and a simulated reboot shows as one.
+    #[must_use]
+    pub fn with_virtual_uptime(mut self, booted_at_ms: i64) -> Self {
+        self.booted_at_ms = Some(booted_at_ms);
+        self
     }
 
     /// Reads these sensors (a Raspberry Pi's) instead of the simulator.
@@ -80,6 +91,9 @@ impl Adapter for HostAdapter {
 
     fn fill_health(&mut self, row: &mut HealthRow) {
         "host".clone_into(&mut row.reset_reason);
+        if let Some(booted) = self.booted_at_ms {
+            row.uptime_s = (row.timestamp_ms - booted).max(0) / 1000;
+        }
         if let Some(sensors) = &self.sensors {
             sensors.fill_health(row);
         }

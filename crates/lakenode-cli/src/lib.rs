@@ -63,6 +63,11 @@ pub struct DemoArgs {
     /// Sampling and file options.
     #[command(flatten)]
     pub window: WindowArgs,
+    /// Simulate power cuts: one station in eight loses power for hours, one in eight has
+    /// brownouts, the last one goes silent for the final fifth (the verification expects
+    /// exactly the instants sampled while powered). Shows what `lakenode report` finds.
+    #[arg(long)]
+    pub outages: bool,
 }
 
 impl Default for DemoArgs {
@@ -78,6 +83,7 @@ impl Default for DemoArgs {
                 window: Duration::from_secs(900),
                 profile: "compat".into(),
             },
+            outages: false,
         }
     }
 }

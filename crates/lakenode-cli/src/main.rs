@@ -41,6 +41,8 @@ enum Command {
     Inspect(InspectArgs),
     /// Merge each station's window files of past days into daily files (local or S3).
     Compact(commands::compact::CompactArgs),
+    /// Write one HTML page of the fleet: coverage, silent stations, health, measurements.
+    Report(commands::report::ReportArgs),
     /// Write a device's configuration as an NVS CSV for esp-idf-nvs-partition-gen.
     Provision(ProvisionArgs),
     /// Print a new station id (a UUIDv7).
@@ -164,6 +166,7 @@ fn main() -> ExitCode {
         Command::Encode(args) => commands::encode::run(&args),
         Command::Inspect(args) => commands::inspect::run(&args),
         Command::Compact(args) => commands::compact::run(&args),
+        Command::Report(args) => commands::report::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
         Command::Bench(args) => commands::bench::run(&args),
         Command::Policy(args) => commands::policy::run(&args),

@@ -37,6 +37,8 @@ struct StationResult {
     files: usize,
     rows: usize,
     bytes: usize,
+    /// Health files (one row each), not counted in `files` and `bytes`.
+    health_files: usize,
 }
 
 /// Runs the demo.
@@ -148,13 +150,19 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
         files: 0,
         rows: 0,
         bytes: 0,
+        health_files: 0,
     };
     let mut retries = 0;
+    let (mut restarts, mut missed, mut cut) = (0, 0, 0);
     for d in &done {
         total.files += d.result.files;
         total.rows += d.result.rows;
         total.bytes += d.result.bytes;
+        total.health_files += d.result.health_files;
         retries += d.retries;
+        restarts += d.restarts;
+        missed += d.missed;
+        cut += usize::from(d.missed > 0);
     }
     let stations = done.len();
     server.stop();
@@ -169,11 +177,19 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
     println!("summary");
     let secs = wall.as_secs_f64().max(1e-9);
     println!("  stations      {stations} ({workers} in parallel)");
-    println!("  files         {}", total.files);
+    println!(
+        "  files         {} (and {} health files, one row per window)",
+        total.files, total.health_files
+    );
     println!("  rows          {}", total.rows);
     println!("  bytes         {} ({per_file:.0} per file)", total.bytes);
     println!("  bytes per row {per_row:.1}");
     println!("  retries       {retries}");
+    if args.outages {
+        println!(
+            "  outages       {cut} station(s) lost power: {missed} instants not sampled, {restarts} reboot(s) (simulated; the rest verified)"
+        );
+    }
     println!("  wall time     {:.2} s", wall.as_secs_f64());
     #[allow(clippy::cast_precision_loss)]
     {
@@ -181,6 +197,27 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
         println!("  files/s       {:.0}", total.files as f64 / secs);
     }
     println!("  data          {}", lake.display());
+    let report_path = data_dir.join("report.html");
+    let report_started = Instant::now();
+    let report = crate::commands::report::write_report(
+        &mut crate::lake::LocalLake::new(lake.clone()),
+        7,
+        Duration::from_secs(3600),
+        &report_path,
+    )?;
+    println!(
+        "  report        {} ({} bytes, {:.2} s; open it in a browser)",
+        report_path.display(),
+        report.html_bytes,
+        report_started.elapsed().as_secs_f64()
+    );
+    if !report.problems.is_empty() {
+        return Err(CliError::Verify(format!(
+            "the report could not read {} file(s): {}",
+            report.problems.len(),
+            report.problems.join("; ")
+        )));
+    }
     println!();
     println!("Query it in place with DuckDB (pip install duckdb, or the duckdb CLI):");
     println!();
@@ -193,6 +230,10 @@ struct StationDone {
     index: u32,
     result: StationResult,
     retries: u64,
+    /// Reboots after simulated power cuts.
+    restarts: usize,
+    /// Sample instants lost to simulated power cuts.
+    missed: i64,
 }
 
 /// What the station workers share: the stations are handed out one at a time.
@@ -241,30 +282,49 @@ impl DemoRun<'_> {
         let config = StationConfig {
             profile: self.profile,
             spec,
+            health: true,
             ..StationConfig::new(station.clone(), self.client.clone())
         };
-        let mut node = Station::open(config, &self.data_dir.join("spool").join(station.as_str()))?;
-        let mut adapter = HostAdapter::new(None).quiet();
-        let mut link = ThreadLink::spawn(self.transport.clone(), UPLOAD_STACK)
-            .map_err(|e| CliError::Verify(format!("cannot start the upload thread: {e}")))?;
-        let interval = spec.interval_ms();
-        let input = (0..samples).map(|i| sim.sample_at(start + i * interval));
-        let input: Box<dyn Iterator<Item = _>> = if self.per_station_lines {
-            Box::new(with_progress(input, samples, station.as_str()))
+        let plan = if self.args.outages {
+            uptime_plan(self.args.seed, index, self.args.stations, samples, spec)
         } else {
-            Box::new(input)
+            vec![0..samples]
         };
-        match run_batch(&mut node, input, &mut adapter, &mut link, GIVE_UP_AFTER)? {
-            BatchEnd::Delivered => {}
-            BatchEnd::Refused { key, failure } => return Err(CliError::Refused { key, failure }),
-            BatchEnd::GaveUp { pending, last } => {
-                return Err(CliError::Incomplete {
-                    pending,
-                    spool: node.recorder().spool().dir().to_path_buf(),
-                    reason: last,
-                });
+        let spool = self.data_dir.join("spool").join(station.as_str());
+        let interval = spec.interval_ms();
+        let mut uploaded = Vec::new();
+        let mut retries = 0;
+        // Each stretch of sampling is one boot: the station is opened on its spool, runs,
+        // and is dropped (a power cut); the next stretch boots it again.
+        for stretch in &plan {
+            let mut node = Station::open(config.clone(), &spool)?;
+            let mut adapter = HostAdapter::new(None)
+                .quiet()
+                .with_virtual_uptime(start + stretch.start * interval);
+            let mut link = ThreadLink::spawn(self.transport.clone(), UPLOAD_STACK)
+                .map_err(|e| CliError::Verify(format!("cannot start the upload thread: {e}")))?;
+            let input = stretch.clone().map(|i| sim.sample_at(start + i * interval));
+            let input: Box<dyn Iterator<Item = _>> = if self.per_station_lines {
+                Box::new(with_progress(input, samples, station.as_str()))
+            } else {
+                Box::new(input)
+            };
+            match run_batch(&mut node, input, &mut adapter, &mut link, GIVE_UP_AFTER)? {
+                BatchEnd::Delivered => {}
+                BatchEnd::Refused { key, failure } => {
+                    return Err(CliError::Refused { key, failure });
+                }
+                BatchEnd::GaveUp { pending, last } => {
+                    return Err(CliError::Incomplete {
+                        pending,
+                        spool: node.recorder().spool().dir().to_path_buf(),
+                        reason: last,
+                    });
+                }
+                BatchEnd::Stopped => return Err(CliError::Verify("stopped".into())),
             }
-            BatchEnd::Stopped => return Err(CliError::Verify("stopped".into())),
+            uploaded.extend_from_slice(adapter.uploaded());
+            retries += node.counters().failed_attempts;
         }
         let mut transport = self.transport.clone();
         let result = verify_station(
@@ -272,23 +332,93 @@ impl DemoRun<'_> {
             &mut transport,
             &sim,
             &station,
-            adapter.uploaded(),
+            &uploaded,
             start,
-            samples,
+            &plan,
             interval,
         )?;
         if self.per_station_lines {
             println!(
-                "  station {station}: {} files, {} rows, {} bytes uploaded, read back and verified",
-                result.files, result.rows, result.bytes
+                "  station {station}: {} files, {} rows, {} bytes uploaded, read back and verified{}",
+                result.files,
+                result.rows,
+                result.bytes,
+                outage_note(&plan, samples, interval)
             );
         }
         Ok(StationDone {
             index,
             result,
-            retries: node.counters().failed_attempts,
+            retries,
+            restarts: plan.len().saturating_sub(1),
+            missed: samples - plan.iter().map(|r| r.end - r.start).sum::<i64>(),
         })
     }
+}
+
+/// What a station's outages were, for its line in the output.
+fn outage_note(plan: &[std::ops::Range<i64>], samples: i64, interval_ms: i64) -> String {
+    let up: i64 = plan.iter().map(|r| r.end - r.start).sum();
+    if up == samples {
+        return String::new();
+    }
+    let hours = ((samples - up) * interval_ms) as f64 / 3_600_000.0;
+    if plan.len() == 1 {
+        return format!(" (went silent for the last {hours:.1} h, as simulated)");
+    }
+    format!(
+        " ({} reboot(s) after {hours:.1} h without power, as simulated)",
+        plan.len().saturating_sub(1),
+    )
+}
+
+/// The stretches of sample numbers (0..samples) station `index` is powered for, with
+/// `--outages`: most stations run throughout; one in eight loses power once for 1 to 6
+/// hours, one in eight has brownouts (10 to 40 minutes every few hours), and the last
+/// station of a fleet of two or more goes silent for the final fifth of the period.
+/// Each stretch after the first is a reboot. Deterministic per seed and station.
+fn uptime_plan(
+    seed: u64,
+    index: u32,
+    stations: u32,
+    samples: i64,
+    spec: lakenode::window::WindowSpec,
+) -> Vec<std::ops::Range<i64>> {
+    let per_hour = 3_600_000 / spec.interval_ms().max(1);
+    let h = mix64(seed ^ mix64(u64::from(index).wrapping_mul(0x9e37_79b9) + 7));
+    let pick = |salt: u64, lo: i64, hi: i64| -> i64 {
+        let span = u64::try_from((hi - lo).max(1)).unwrap_or(1);
+        lo + i64::try_from(mix64(h ^ salt) % span).unwrap_or(0)
+    };
+    let mut downs: Vec<(i64, i64)> = Vec::new();
+    if stations >= 2 && index == stations - 1 {
+        downs.push((samples - samples / 5, samples));
+    } else if h % 8 == 0 {
+        let from = pick(1, samples / 10, samples * 7 / 10);
+        downs.push((from, from + pick(2, per_hour, 6 * per_hour)));
+    } else if h % 8 == 1 {
+        let mut at = pick(3, 0, 3 * per_hour);
+        let mut salt = 10;
+        while at < samples {
+            let length = pick(salt, per_hour / 6, per_hour * 2 / 3);
+            downs.push((at, at + length));
+            at += length + pick(salt + 1, 2 * per_hour, 5 * per_hour);
+            salt += 2;
+        }
+    }
+    let mut plan = Vec::new();
+    let mut from = 0;
+    for (down, up) in downs {
+        let (down, up) = (down.clamp(0, samples), up.clamp(0, samples));
+        if down > from {
+            plan.push(from..down);
+        }
+        from = from.max(up);
+    }
+    if from < samples {
+        plan.push(from..samples);
+    }
+    plan
 }
 
 /// The demo's data directory, created; a new one under `./lakenode-demo/` by default.
@@ -337,11 +467,13 @@ fn verify_station(
     station: &StationId,
     delivered: &[(String, usize)],
     start_ms: i64,
-    samples: i64,
+    plan: &[std::ops::Range<i64>],
     interval_ms: i64,
 ) -> CliResult<StationResult> {
     let mut seen = BTreeSet::new();
     let mut bytes = 0;
+    let mut files = 0;
+    let mut health_rows = 0;
     for (key, uploaded) in delivered {
         let response = transport
             .send(&client.get_object(key, SystemClock.now()))
@@ -354,7 +486,17 @@ fn verify_station(
                 response.body.len(),
             )));
         }
+        if key.starts_with("health/") {
+            let file = readback::open(response.body)
+                .map_err(|e| CliError::Verify(format!("{key}: {e}")))?;
+            health_rows += file
+                .rows_generic()
+                .map_err(|e| CliError::Verify(format!("{key}: {e}")))?
+                .len();
+            continue;
+        }
         bytes += response.body.len();
+        files += 1;
         let file =
             readback::decode(response.body).map_err(|e| CliError::Verify(format!("{key}: {e}")))?;
         let station_field = format!("\"station\":\"{station}\"");
@@ -387,7 +529,11 @@ fn verify_station(
             }
         }
     }
-    let expected: BTreeSet<i64> = (0..samples).map(|i| start_ms + i * interval_ms).collect();
+    let expected: BTreeSet<i64> = plan
+        .iter()
+        .flat_map(|stretch| stretch.clone())
+        .map(|i| start_ms + i * interval_ms)
+        .collect();
     if seen != expected {
         let missing = expected.difference(&seen).count();
         let extra = seen.difference(&expected).count();
@@ -395,10 +541,16 @@ fn verify_station(
             "station {station}: {missing} sampled instants missing from S3, {extra} unexpected"
         )));
     }
+    if health_rows != files {
+        return Err(CliError::Verify(format!(
+            "station {station}: {files} data files but {health_rows} health rows (one per window expected)"
+        )));
+    }
     Ok(StationResult {
-        files: delivered.len(),
+        files,
         rows: seen.len(),
         bytes,
+        health_files: health_rows,
     })
 }
 

@@ -7,5 +7,6 @@ pub mod encode;
 pub mod inspect;
 pub mod policy;
 pub mod provision;
+pub mod report;
 pub mod run;
 pub mod serve;

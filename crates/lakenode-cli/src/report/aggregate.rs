@@ -41,6 +41,10 @@ pub const MEANS: [Measurement; 5] = [
 
 const HOUR_MS: i64 = 3_600_000;
 
+/// How far the boot instant (`at - uptime`) of two health rows may differ without a
+/// restart between them: clock corrections and rounding, not a reboot.
+const RESTART_SHIFT_MS: i64 = 5 * 60_000;
+
 /// The length of the report's time buckets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BucketSize {
@@ -244,7 +248,13 @@ impl Fleet {
         if !in_period {
             return;
         }
-        let restarted = previous.is_some_and(|p| point.uptime_s < p.uptime_s);
+        // A restart: uptime went down, or the boot instant it implies moved on by more
+        // than a clock correction could explain (a reboot whose new uptime already
+        // exceeds the old one's).
+        let booted = |p: &HealthPoint| p.at_ms - p.uptime_s.saturating_mul(1000);
+        let restarted = previous.is_some_and(|p| {
+            point.uptime_s < p.uptime_s || booted(&point) - booted(&p) > RESTART_SHIFT_MS
+        });
         // Failures count since the station started: after a restart the whole count
         // is new; a counter that went down without a restart is not counted twice.
         let retries = match previous {
@@ -464,5 +474,11 @@ mod tests {
         assert_eq!((b0.dropped, b1.dropped), (0, 1));
         assert_eq!(b1.rssi(), Some(-60.0));
         assert_eq!(fleet.station("a").unwrap().total(|b| b.retries), 8);
+        // A reboot about 30 min after the last row, seen first when its uptime (1,900 s) is
+        // already above the old boot's last one (60 s).
+        fleet.add_health("a", row(H + 90 * 60_000, 1_900, 1, 1, 0));
+        assert_eq!(fleet.bucket("a", 2).unwrap().restarts, 1);
+        fleet.add_health("a", row(H + 105 * 60_000, 2_800, 1, 1, 0));
+        assert_eq!(fleet.bucket("a", 2).unwrap().restarts, 1, "same boot");
     }
 }

@@ -6,5 +6,6 @@
 //! with its CSS and no script or network reference ([`page`]).
 
 pub mod aggregate;
+pub mod page;
 pub mod render;
 pub mod scan;

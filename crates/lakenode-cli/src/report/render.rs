@@ -156,22 +156,33 @@ pub fn heatmap_svg(fleet: &Fleet, period: &Period, stations: &[&str]) -> CliResu
             .label_style(label_style)
             .draw()
             .map_err(&err)?;
-        chart
-            .draw_series(stations.iter().enumerate().flat_map(|(r, id)| {
-                let y = rows - 1 - r;
-                (0..buckets).map(move |x| {
+        // Neighbouring cells of one colour are drawn as one rectangle: a healthy fleet's
+        // rows are mostly one long green bar, which keeps the page small.
+        let mut cells = Vec::new();
+        for (r, id) in stations.iter().enumerate() {
+            let y = rows - 1 - r;
+            let mut x = 0;
+            while x < buckets {
+                let colour_at = |x: usize| {
                     let bucket = first + i64::try_from(x).unwrap_or(0);
-                    let colour = coverage_colour(fleet.coverage(period, id, bucket));
-                    Rectangle::new(
-                        [
-                            (SegmentValue::Exact(x), SegmentValue::Exact(y)),
-                            (SegmentValue::Exact(x + 1), SegmentValue::Exact(y + 1)),
-                        ],
-                        colour.filled(),
-                    )
-                })
-            }))
-            .map_err(&err)?;
+                    coverage_colour(fleet.coverage(period, id, bucket))
+                };
+                let colour = colour_at(x);
+                let mut end = x + 1;
+                while end < buckets && colour_at(end) == colour {
+                    end += 1;
+                }
+                cells.push(Rectangle::new(
+                    [
+                        (SegmentValue::Exact(x), SegmentValue::Exact(y)),
+                        (SegmentValue::Exact(end), SegmentValue::Exact(y + 1)),
+                    ],
+                    colour.filled(),
+                ));
+                x = end;
+            }
+        }
+        chart.draw_series(cells).map_err(&err)?;
         root.present().map_err(&err)?;
     }
     Ok(svg)
@@ -304,6 +315,8 @@ pub struct HealthChart {
     pub title: &'static str,
     /// The bucket figure, if the bucket has one.
     pub value: fn(&Bucket) -> Option<f64>,
+    /// A count of events: all zero is said in words rather than drawn.
+    pub count: bool,
 }
 
 /// The health panel's charts: battery (bucket mean), RSSI, spool depth (deepest in the
@@ -312,27 +325,42 @@ pub const HEALTH_CHARTS: [HealthChart; 5] = [
     HealthChart {
         title: "battery, V (mean per bucket)",
         value: |b| b.mean(Measurement::Battery),
+        count: false,
     },
     HealthChart {
         title: "WiFi RSSI, dBm (mean per bucket)",
         value: Bucket::rssi,
+        count: false,
     },
     HealthChart {
         title: "spool depth, files (deepest per bucket)",
         value: |b| (b.health_rows > 0).then_some(b.spool_max as f64),
+        count: false,
     },
     HealthChart {
         title: "upload retries (per bucket)",
         value: |b| (b.health_rows > 0).then_some(b.retries as f64),
+        count: true,
     },
     HealthChart {
         title: "restarts (per bucket)",
         value: |b| (b.health_rows > 0).then_some(f64::from(b.restarts)),
+        count: true,
     },
 ];
 
-/// One health chart over all stations, or `None` if no station has that figure (RSSI
-/// on hosts, which have no WiFi).
+/// A health chart, or why there is none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthFigure {
+    /// The chart, as SVG.
+    Chart(String),
+    /// No station reported the figure (RSSI on hosts, which have no WiFi).
+    NoData,
+    /// A count that is zero everywhere (no retries, no restarts): said in words.
+    AllZero,
+}
+
+/// One health chart over all stations.
 ///
 /// # Errors
 /// [`CliError::Chart`] if plotters fails to draw.
@@ -341,7 +369,7 @@ pub fn health_svg(
     period: &Period,
     stations: &[&str],
     chart_def: &HealthChart,
-) -> CliResult<Option<String>> {
+) -> CliResult<HealthFigure> {
     let err = chart_err("health panel");
     let all: Vec<Vec<Vec<(i64, f64)>>> = stations
         .iter()
@@ -352,7 +380,10 @@ pub fn health_svg(
         (lo.min(v), hi.max(v))
     });
     if !lo.is_finite() {
-        return Ok(None);
+        return Ok(HealthFigure::NoData);
+    }
+    if chart_def.count && lo == 0.0 && hi == 0.0 {
+        return Ok(HealthFigure::AllZero);
     }
     let pad = ((hi - lo) * 0.05).max(0.5);
     let mut svg = String::new();
@@ -385,7 +416,7 @@ pub fn health_svg(
         }
         root.present().map_err(&err)?;
     }
-    Ok(Some(svg))
+    Ok(HealthFigure::Chart(svg))
 }
 
 #[cfg(test)]
@@ -408,13 +439,24 @@ mod tests {
         let order = fleet.stations_silent_first();
         let svg = heatmap_svg(&fleet, &period, &order).unwrap();
         assert!(svg.starts_with("<svg"), "{}", &svg[..40]);
-        assert_eq!(
-            svg.matches("<rect").count() - 1,
-            6,
-            "2 stations x 3 hours (+ background)"
-        );
+        // a: complete, empty, complete; b: three empty hours, drawn as one bar.
+        let cells: Vec<&str> = svg
+            .lines()
+            .filter(|l| l.starts_with("<rect"))
+            .skip(1)
+            .collect();
+        assert_eq!(cells.len(), 4, "{svg}");
         assert_eq!(svg.matches("#28A046").count(), 2, "a's 2 complete hours");
-        assert_eq!(svg.matches("#C82828").count(), 4, "a's gap and b's 3 hours");
+        assert_eq!(svg.matches("#C82828").count(), 2, "a's gap and b's 3 hours");
+        let width = |l: &str| -> u32 {
+            let w = l.split("width=\"").nth(1).unwrap();
+            w[..w.find('"').unwrap()].parse().unwrap()
+        };
+        let b_row = cells
+            .iter()
+            .find(|l| width(l) > 600)
+            .expect("b's bar spans 3 hours");
+        assert!(b_row.contains("#C82828"));
         assert!(svg.contains("\nnever\n"), "b was never seen");
     }
 
@@ -444,15 +486,21 @@ mod tests {
     }
 
     #[test]
-    fn a_health_chart_without_values_is_left_out() {
+    fn a_health_chart_without_values_or_events_is_said_in_words() {
         let mut fleet = Fleet::new(BucketSize::Hour);
         fleet.add_sample("a", 5_000, &Sample::new(0));
         let period = fleet.period().unwrap();
         let order = fleet.stations_silent_first();
+        let figure = |fleet: &Fleet, i: usize| {
+            health_svg(fleet, &period, &order, &HEALTH_CHARTS[i]).unwrap()
+        };
+        assert_eq!(figure(&fleet, 1), HealthFigure::NoData, "no RSSI");
+        let mut fleet2 = fleet.clone();
+        fleet2.add_health("a", crate::report::aggregate::HealthPoint::default());
+        assert_eq!(figure(&fleet2, 3), HealthFigure::AllZero, "no retries");
         assert!(
-            health_svg(&fleet, &period, &order, &HEALTH_CHARTS[1])
-                .unwrap()
-                .is_none()
+            matches!(figure(&fleet2, 2), HealthFigure::Chart(_)),
+            "a spool depth of 0 is drawn"
         );
     }
 
