@@ -288,7 +288,7 @@ impl DemoRun<'_> {
         let plan = if self.args.outages {
             uptime_plan(self.args.seed, index, self.args.stations, samples, spec)
         } else {
-            vec![0..samples]
+            std::iter::once(0..samples).collect()
         };
         let spool = self.data_dir.join("spool").join(station.as_str());
         let interval = spec.interval_ms();
@@ -393,7 +393,7 @@ fn uptime_plan(
     let mut downs: Vec<(i64, i64)> = Vec::new();
     if stations >= 2 && index == stations - 1 {
         downs.push((samples - samples / 5, samples));
-    } else if h % 8 == 0 {
+    } else if h.is_multiple_of(8) {
         let from = pick(1, samples / 10, samples * 7 / 10);
         downs.push((from, from + pick(2, per_hour, 6 * per_hour)));
     } else if h % 8 == 1 {

@@ -77,11 +77,11 @@ pub fn render_page(scan: &Scan, info: &PageInfo) -> CliResult<String> {
         .filter(|id| fleet.is_silent(period.as_ref(), id, info.silent_after_ms))
         .collect();
     let mut html = String::with_capacity(256 * 1024);
-    let _ = write!(
+    let _ = writeln!(
         html,
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width\">\
-         <title>lakenode fleet report: {}</title><style>{STYLE}</style></head><body>\n",
+         <title>lakenode fleet report: {}</title><style>{STYLE}</style></head><body>",
         escape(&info.lake)
     );
     header(&mut html, scan, info, period.as_ref(), silent.len());
@@ -109,11 +109,11 @@ pub fn render_page(scan: &Scan, info: &PageInfo) -> CliResult<String> {
         BucketSize::Hour => "hour",
         BucketSize::Day => "day",
     };
-    let _ = write!(
+    let _ = writeln!(
         html,
         "<h2 id=\"coverage\">Coverage</h2><div class=\"legend\">share of expected samples per \
          station and {unit} (from the files' own timestamps); right: last sample, before the \
-         fleet's newest <span>0%</span><span class=\"scale\"></span><span>100%</span></div>\n"
+         fleet's newest <span>0%</span><span class=\"scale\"></span><span>100%</span></div>"
     );
     html.push_str(&render::heatmap_svg(fleet, &period, &order)?);
     station_table(&mut html, fleet, Some(&period), &order, &silent);
@@ -129,17 +129,17 @@ pub fn render_page(scan: &Scan, info: &PageInfo) -> CliResult<String> {
     }
     html.push_str("</div>\n");
     if !none.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             html,
-            "<p class=\"none\">None in the period: {}.</p>\n",
+            "<p class=\"none\">None in the period: {}.</p>",
             escape(&none.join("; "))
         );
     }
     if !missing.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             html,
             "<p class=\"none\">No station reported: {} (stations on a PC have no WiFi; health \
-             rows come from the health/ tree, written by nodes and by <code>run --health</code>).</p>\n",
+             rows come from the health/ tree, written by nodes and by <code>run --health</code>).</p>",
             escape(&missing.join("; "))
         );
     }
@@ -200,9 +200,9 @@ fn header(html: &mut String, scan: &Scan, info: &PageInfo, period: Option<&Perio
     if let Some(p) = period {
         let _ = write!(html, " &middot; data until {}", rfc3339(p.end_ms));
     }
-    let _ = write!(
+    let _ = writeln!(
         html,
-        " &middot; made {} by lakenode {}</p>\n",
+        " &middot; made {} by lakenode {}</p>",
         rfc3339(info.generated_ms),
         env!("CARGO_PKG_VERSION")
     );
@@ -245,10 +245,10 @@ fn station_table(
                 "-".to_owned()
             }
         };
-        let _ = write!(
+        let _ = writeln!(
             html,
             "<tr{}><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             if is_silent { " class=\"silent\"" } else { "" },
             escape(id),
             if is_silent {
