@@ -530,6 +530,154 @@ impl LakeFile {
     }
 }
 
+impl LakeFile {
+    /// Every sample in file order, handed to `f` in batches of up to 1,024, read column by
+    /// column (values and definition levels) instead of as row objects: the same values
+    /// and checks as [`LakeFile::samples`] (which the tests compare it with), without
+    /// allocating per row, so several times faster on a lake's worth of files. A batch
+    /// handed to `f` is complete; an error ends the reading.
+    ///
+    /// # Errors
+    /// [`ReadError`] if the schema is not lakenode's, a page is damaged, or a column
+    /// holds another number of rows than its row group declares.
+    pub fn for_each_batch(&self, mut f: impl FnMut(&[Sample])) -> Result<u64, ReadError> {
+        use parquet::basic::{ConvertedType, LogicalType};
+        use parquet::column::reader::ColumnReader;
+        const BATCH: usize = 1024;
+        self.check_schema()?;
+        let descr = self.metadata().file_metadata().schema_descr();
+        // How each measurement column's values become counts.
+        let mut kinds = Vec::with_capacity(self.columns.len());
+        for (j, &m) in self.columns.iter().enumerate() {
+            let c = descr.column(j + 1);
+            let decimal = matches!(c.logical_type_ref(), Some(LogicalType::Decimal(..)))
+                || c.converted_type() == ConvertedType::DECIMAL;
+            let decimal_scale = decimal.then(|| c.type_scale());
+            let int_ok = match decimal_scale {
+                Some(scale) => u32::try_from(scale).ok() == Some(m.decimals()),
+                None => m.decimals() == 0,
+            };
+            if c.max_rep_level() != 0 || c.max_def_level() > 1 {
+                return Err(ReadError::new(format!(
+                    "column `{m}` is nested or repeated"
+                )));
+            }
+            kinds.push((m, int_ok, c.max_def_level() == 1));
+        }
+        let err = |e: parquet::errors::ParquetError| ReadError::new(e.to_string());
+        let mut total: u64 = 0;
+        let mut samples: Vec<Sample> = Vec::with_capacity(BATCH);
+        for g in 0..self.reader.num_row_groups() {
+            let group =
+                guarded("opening a row group", || self.reader.get_row_group(g))?.map_err(err)?;
+            let rows = usize::try_from(group.metadata().num_rows()).unwrap_or(0);
+            let mut readers = Vec::with_capacity(kinds.len() + 1);
+            for j in 0..=kinds.len() {
+                readers.push(
+                    guarded("opening a column", || group.get_column_reader(j))?.map_err(err)?,
+                );
+            }
+            let mut done = 0;
+            while done < rows {
+                let batch = (rows - done).min(BATCH);
+                samples.clear();
+                guarded("decoding a page", || -> Result<(), ReadError> {
+                    let short = |what: &str, got: usize| {
+                        ReadError::new(format!(
+                            "row group {g}: column `{what}` ends after {} of its {rows} rows",
+                            done + got
+                        ))
+                    };
+                    let ColumnReader::Int64ColumnReader(ts) = &mut readers[0] else {
+                        return Err(ReadError::new("the timestamp column is not INT64"));
+                    };
+                    let mut times = Vec::with_capacity(batch);
+                    let (n, _, _) = ts
+                        .read_records(batch, None, None, &mut times)
+                        .map_err(err)?;
+                    if n != batch || times.len() != batch {
+                        return Err(short(TIMESTAMP_COLUMN, n));
+                    }
+                    samples.extend(times.iter().map(|&t| Sample::new(t)));
+                    let mut defs: Vec<i16> = Vec::with_capacity(batch);
+                    for (&(m, int_ok, optional), reader) in kinds.iter().zip(&mut readers[1..]) {
+                        defs.clear();
+                        let levels = optional.then_some(&mut defs);
+                        let levels_short = |defs: &[i16]| optional && defs.len() != batch;
+                        let counts: Vec<Option<i32>> = match reader {
+                            ColumnReader::FloatColumnReader(r) => {
+                                let mut values = Vec::with_capacity(batch);
+                                let (n, _, _) = r
+                                    .read_records(batch, levels, None, &mut values)
+                                    .map_err(err)?;
+                                if n != batch || levels_short(&defs) {
+                                    return Err(short(m.name(), n));
+                                }
+                                let mut values = values.into_iter();
+                                present(&defs, optional, batch)
+                                    .map(|p| match p.then(|| values.next()).flatten() {
+                                        Some(v) if v.is_finite() => {
+                                            to_count(m, f64::from(v)).map(Some)
+                                        }
+                                        Some(_) => Err(ReadError::new(format!(
+                                            "column `{m}` holds a value of a type lakenode does not write"
+                                        ))),
+                                        None if p => Err(short(m.name(), 0)),
+                                        None => Ok(None),
+                                    })
+                                    .collect::<Result<_, _>>()?
+                            }
+                            ColumnReader::Int32ColumnReader(r) if int_ok => {
+                                let mut values = Vec::with_capacity(batch);
+                                let (n, _, _) = r
+                                    .read_records(batch, levels, None, &mut values)
+                                    .map_err(err)?;
+                                if n != batch || levels_short(&defs) {
+                                    return Err(short(m.name(), n));
+                                }
+                                let mut values = values.into_iter();
+                                present(&defs, optional, batch)
+                                    .map(|p| match p.then(|| values.next()).flatten() {
+                                        Some(v) => Ok(Some(v)),
+                                        None if p => Err(short(m.name(), 0)),
+                                        None => Ok(None),
+                                    })
+                                    .collect::<Result<_, _>>()?
+                            }
+                            _ => {
+                                return Err(ReadError::new(format!(
+                                    "column `{m}` holds a value of a type lakenode does not write"
+                                )));
+                            }
+                        };
+                        for (sample, count) in samples.iter_mut().zip(counts) {
+                            sample.set_count(m, count);
+                        }
+                    }
+                    Ok(())
+                })??;
+                f(&samples);
+                done += batch;
+                total += batch as u64;
+            }
+        }
+        if total != self.rows() {
+            return Err(ReadError::new(format!(
+                "the row groups hold {total} rows, the footer declares {}",
+                self.rows()
+            )));
+        }
+        Ok(total)
+    }
+}
+
+/// Whether each of `batch` rows has a value, from the definition levels of an optional
+/// column (all present for a required one).
+fn present(defs: &[i16], optional: bool, batch: usize) -> impl Iterator<Item = bool> + '_ {
+    let n = if optional { defs.len() } else { batch };
+    (0..n).map(move |i| !optional || defs[i] == 1)
+}
+
 /// Rows in file order; ends with one error, not a panic, if a page is damaged or the
 /// pages hold another number of rows than the footer declares.
 struct CheckedRows<'a> {
@@ -644,7 +792,8 @@ pub struct DecodedFile {
 /// does not write.
 pub fn decode(bytes: impl Into<Bytes>) -> Result<DecodedFile, ReadError> {
     let file = open(bytes)?;
-    let samples = file.samples()?.collect::<Result<Vec<_>, _>>()?;
+    let mut samples = Vec::new();
+    file.for_each_batch(|batch| samples.extend_from_slice(batch))?;
     Ok(DecodedFile {
         samples,
         columns: file.columns.clone(),
@@ -731,6 +880,62 @@ mod tests {
         (bytes, samples)
     }
 
+    /// Both readers of every file layout lakenode writes or reads: the column-wise one
+    /// gives exactly the row reader's samples, nulls included, over several row groups.
+    #[test]
+    fn the_column_reader_agrees_with_the_row_reader() {
+        let (window_file, _) = file();
+        let mut files = vec![window_file];
+        let all = Schema::new(Measurement::ALL).unwrap();
+        let station = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").unwrap();
+        let spec = WindowSpec::new(5_000, 900_000).unwrap();
+        for profile in [WriterProfile::Compat, WriterProfile::Compact] {
+            let start = 1_795_000_000_000 / 900_000 * 900_000;
+            let samples: Vec<Sample> = (0..3_000)
+                .map(|i| {
+                    let mut s = Sample::new(start + i * 5_000);
+                    for (k, m) in Measurement::ALL.iter().enumerate() {
+                        // Nulls at a different rhythm in each column.
+                        let v =
+                            (i % (k as i64 + 2) != 0).then_some((i as i32 * 7 + k as i32) % 3_000);
+                        s.set_count(*m, v);
+                    }
+                    s
+                })
+                .collect();
+            let window = Window {
+                start_ms: start,
+                end_ms: start + 3_000 * 5_000,
+                samples: samples.clone(),
+            };
+            let meta = FileMetadata::new(&station, spec, &window);
+            files.push(encode_window(&all, profile, &window, &meta).unwrap());
+            // Several row groups of odd sizes (a batch boundary inside a group).
+            let encoder = lakenode::encode::Encoder::new(&all, profile).unwrap();
+            let mut stream = encoder.stream(Vec::new(), Some(&meta)).unwrap();
+            for chunk in samples.chunks(1_500) {
+                stream.write_row_group(chunk).unwrap();
+            }
+            files.push(stream.finish().unwrap());
+        }
+        for bytes in files {
+            let file = open(bytes).unwrap();
+            let by_rows: Vec<Sample> = file.samples().unwrap().map(Result::unwrap).collect();
+            let mut by_columns = Vec::new();
+            let n = file
+                .for_each_batch(|b| by_columns.extend_from_slice(b))
+                .unwrap();
+            assert_eq!(n as usize, by_rows.len());
+            assert_eq!(by_columns, by_rows);
+        }
+    }
+
+    fn decode_columns(file: &LakeFile) -> Result<Vec<Sample>, ReadError> {
+        let mut all = Vec::new();
+        file.for_each_batch(|b| all.extend_from_slice(b))?;
+        Ok(all)
+    }
+
     /// Where the Thrift footer starts.
     fn footer_start(bytes: &[u8]) -> usize {
         let n = bytes.len();
@@ -757,8 +962,16 @@ mod tests {
             for v in [0x00, 0xff, bytes[at] ^ 0x5a] {
                 let mut damaged = bytes.clone();
                 damaged[at] = v;
-                if decode(damaged).is_err() {
+                if decode(damaged.clone()).is_err() {
                     errors += 1;
+                }
+                // The row reader never reads values the column reader refuses, or
+                // other values.
+                if let Ok(file) = open(damaged)
+                    && let Ok(rows) = file.samples().map(Iterator::collect::<Result<Vec<_>, _>>)
+                    && let Ok(rows) = rows
+                {
+                    assert_eq!(decode_columns(&file).ok(), Some(rows), "byte {at} = {v}");
                 }
             }
         }

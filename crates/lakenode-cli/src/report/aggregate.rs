@@ -193,6 +193,14 @@ impl Fleet {
         self.stations.entry(station.to_owned()).or_default()
     }
 
+    /// Takes in another fleet's stations (folded by another thread; the two hold
+    /// different stations, so nothing is added up).
+    pub fn absorb(&mut self, other: Self) {
+        for (id, stats) in other.stations {
+            self.stations.insert(id, stats);
+        }
+    }
+
     /// Makes `station` known even if it has nothing in the period (a silent station
     /// is listed, not forgotten).
     pub fn touch(&mut self, station: &str) {

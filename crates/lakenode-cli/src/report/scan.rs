@@ -173,95 +173,183 @@ pub fn scan(
         .map(|(_, d)| d.files.len())
         .sum();
 
+    // Decoding is the work; it runs on one thread per core. Each station belongs to one
+    // worker, which receives that station's days in order (health counters are folded
+    // in time order), while this thread fetches the files: local reads or S3 GETs.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .clamp(1, 8);
+    let owner: BTreeMap<&str, usize> = newest_of
+        .keys()
+        .enumerate()
+        .map(|(i, s)| (*s, i % workers))
+        .collect();
+    let mut files = 0;
+    let mut bytes_read = 0;
+    let mut fetch_error = None;
+    let parts: Vec<Part> = std::thread::scope(|scope| {
+        let mut senders = Vec::new();
+        let mut handles = Vec::new();
+        for _ in 0..workers {
+            // Two days in flight per worker: memory stays bounded by a few days' files.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Work>(2);
+            senders.push(tx);
+            let mut part = Part::new(fleet.clone());
+            handles.push(scope.spawn(move || {
+                for work in rx {
+                    part.fold(work);
+                }
+                part
+            }));
+        }
+        let trees = data_dirs
+            .iter()
+            .map(|d| (true, d))
+            .chain(health_dirs.iter().map(|d| (false, d)));
+        'dirs: for (is_data, (dir, day)) in trees {
+            let Some((_, station)) = day_of(dir) else {
+                continue;
+            };
+            let mut fetched = Vec::with_capacity(day.files.len());
+            for (name, size) in &day.files {
+                let key = format!("{dir}/{name}");
+                match lake.get(&key) {
+                    Ok(b) => fetched.push((key, b)),
+                    Err(e) => {
+                        fetch_error = Some(e);
+                        break 'dirs;
+                    }
+                }
+                files += 1;
+                bytes_read += size;
+                progress(Progress { files, total });
+            }
+            let work = Work {
+                station: station.to_owned(),
+                is_data,
+                files: fetched,
+            };
+            let worker = owner.get(station).copied().unwrap_or(0);
+            if senders[worker].send(work).is_err() {
+                break;
+            }
+        }
+        drop(senders);
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    if let Some(e) = fetch_error {
+        return Err(e);
+    }
+    if parts.len() != workers {
+        return Err(crate::error::CliError::Verify(
+            "a report worker panicked".into(),
+        ));
+    }
     let mut out = Scan {
         fleet,
         days: first_day.zip(newest),
-        files: 0,
-        bytes: 0,
+        files,
+        bytes: bytes_read,
         samples: 0,
         health_rows: 0,
         problems,
     };
+    let mut late_problems = Vec::new();
+    for part in parts {
+        out.fleet.absorb(part.fleet);
+        out.samples += part.samples;
+        out.health_rows += part.health_rows;
+        late_problems.extend(part.problems);
+    }
+    late_problems.sort();
+    out.problems.extend(late_problems);
     for station in newest_of.keys() {
         out.fleet.touch(station);
-    }
-    let mut seen: HashSet<i64> = HashSet::new();
-    for (dir, day) in data_dirs {
-        let Some((_, station)) = day_of(dir) else {
-            continue;
-        };
-        seen.clear();
-        for (name, size) in &day.files {
-            let key = format!("{dir}/{name}");
-            let bytes = lake.get(&key)?;
-            out.files += 1;
-            out.bytes += size;
-            if let Err(e) = fold_data(&mut out, station, bytes, &mut seen) {
-                out.problems
-                    .push(format!("{key}: {e}; its rows are not in the report"));
-            }
-            progress(Progress {
-                files: out.files,
-                total,
-            });
-        }
-    }
-    for (dir, day) in health_dirs {
-        let Some((_, station)) = day_of(dir) else {
-            continue;
-        };
-        let mut rows = Vec::new();
-        for (name, size) in &day.files {
-            let key = format!("{dir}/{name}");
-            let bytes = lake.get(&key)?;
-            out.files += 1;
-            out.bytes += size;
-            match health_points(bytes) {
-                Ok(points) => rows.extend(points),
-                Err(e) => out.problems.push(format!("{key}: {e}; not in the report")),
-            }
-            progress(Progress {
-                files: out.files,
-                total,
-            });
-        }
-        // Window and daily files of one day may hold the same rows; fold each window's
-        // row once, in time order.
-        rows.sort_by_key(|p| p.at_ms);
-        rows.dedup_by_key(|p| p.at_ms);
-        out.health_rows += rows.len() as u64;
-        for p in rows {
-            out.fleet.add_health(station, p);
-        }
     }
     Ok(out)
 }
 
-/// Folds a data file's samples in, each instant of the station-day once.
-fn fold_data(
-    out: &mut Scan,
-    station: &str,
-    bytes: Vec<u8>,
-    seen: &mut HashSet<i64>,
-) -> Result<(), readback::ReadError> {
-    let file = readback::open(bytes)?;
-    let interval = file
-        .key_values()
-        .iter()
-        .find(|(k, _)| k == lakenode::encode::META_KEY)
-        .and_then(|(_, v)| interval_of(v))
-        .unwrap_or(0);
-    out.fleet.set_interval(station, interval);
-    for sample in file.samples()? {
-        let sample = sample?;
-        if seen.insert(sample.timestamp_ms) {
-            if sample.timestamp_ms >= out.fleet.not_before_ms {
-                out.samples += 1;
-            }
-            out.fleet.add_sample(station, interval, &sample);
+/// One station-day directory's files, fetched, for a worker to decode.
+struct Work {
+    station: String,
+    /// The data tree (else the health tree).
+    is_data: bool,
+    /// (key, bytes) of each file.
+    files: Vec<(String, Vec<u8>)>,
+}
+
+/// What one worker folded.
+struct Part {
+    fleet: Fleet,
+    samples: u64,
+    health_rows: u64,
+    problems: Vec<String>,
+    seen: HashSet<i64>,
+}
+
+impl Part {
+    fn new(fleet: Fleet) -> Self {
+        Self {
+            fleet,
+            samples: 0,
+            health_rows: 0,
+            problems: Vec::new(),
+            seen: HashSet::new(),
         }
     }
-    Ok(())
+
+    fn fold(&mut self, work: Work) {
+        let station = work.station.as_str();
+        if work.is_data {
+            // Window and daily files of one day may hold the same instants (an
+            // interrupted compaction): each counts once.
+            self.seen.clear();
+            for (key, bytes) in work.files {
+                if let Err(e) = self.fold_data(station, bytes) {
+                    self.problems
+                        .push(format!("{key}: {e}; its rows are not in the report"));
+                }
+            }
+            return;
+        }
+        let mut rows = Vec::new();
+        for (key, bytes) in work.files {
+            match health_points(bytes) {
+                Ok(points) => rows.extend(points),
+                Err(e) => self.problems.push(format!("{key}: {e}; not in the report")),
+            }
+        }
+        // Likewise a window's health row may be in two files: fold it once, in order.
+        rows.sort_by_key(|p| p.at_ms);
+        rows.dedup_by_key(|p| p.at_ms);
+        self.health_rows += rows.len() as u64;
+        for p in rows {
+            self.fleet.add_health(station, p);
+        }
+    }
+
+    /// Folds a data file's samples in, each instant of the station-day once.
+    fn fold_data(&mut self, station: &str, bytes: Vec<u8>) -> Result<(), readback::ReadError> {
+        let file = readback::open(bytes)?;
+        let interval = file
+            .key_values()
+            .iter()
+            .find(|(k, _)| k == lakenode::encode::META_KEY)
+            .and_then(|(_, v)| interval_of(v))
+            .unwrap_or(0);
+        self.fleet.set_interval(station, interval);
+        let not_before = self.fleet.not_before_ms;
+        let (fleet, seen, samples) = (&mut self.fleet, &mut self.seen, &mut self.samples);
+        file.for_each_batch(|batch| {
+            for sample in batch {
+                if seen.insert(sample.timestamp_ms) {
+                    *samples += u64::from(sample.timestamp_ms >= not_before);
+                    fleet.add_sample(station, interval, sample);
+                }
+            }
+        })?;
+        Ok(())
+    }
 }
 
 /// A health file's rows as the report's points.
