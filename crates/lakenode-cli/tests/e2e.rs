@@ -323,7 +323,16 @@ fn demo_for_two_hours_writes_1440_rows_in_8_files() {
     let dir = tmp.path().join("demo");
     let stdout =
         success(lakenode().args(["demo", "--hours", "2", "--data-dir", dir.to_str().unwrap()]));
-    assert!(stdout.contains("files         8\n"), "{stdout}");
+    assert!(
+        stdout.contains("files         8 (and 8 health files, one row per window)\n"),
+        "{stdout}"
+    );
+    let report = dir.canonicalize().unwrap().join("report.html");
+    assert!(
+        stdout.contains(&format!("report        {}", report.display())),
+        "{stdout}"
+    );
+    assert!(report.is_file());
     assert!(stdout.contains("rows          1440\n"), "{stdout}");
     assert!(stdout.contains("read back and verified"), "{stdout}");
     assert!(
@@ -354,7 +363,7 @@ fn demo_with_several_stations_keeps_them_apart() {
         dir.to_str().unwrap(),
     ]));
     assert!(
-        stdout.contains("stations      3 (") && stdout.contains("files         12\n"),
+        stdout.contains("stations      3 (") && stdout.contains("files         12 (and 12 health"),
         "{stdout}"
     );
     assert_lake_ok(

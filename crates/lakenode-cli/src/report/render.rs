@@ -204,7 +204,9 @@ fn value_range(fleet: &Fleet, stations: &[&str], m: Measurement) -> (f64, f64) {
         return (0.0, 1.0);
     }
     let pad = ((hi - lo) * 0.05).max(0.5);
-    (lo - pad, hi + pad)
+    // Nothing below zero is drawn for quantities that cannot be negative.
+    let floor = if lo >= 0.0 { 0.0 } else { f64::NEG_INFINITY };
+    ((lo - pad).max(floor), hi + pad)
 }
 
 /// Runs of consecutive buckets that have a value: a line is broken where data is
@@ -386,6 +388,8 @@ pub fn health_svg(
         return Ok(HealthFigure::AllZero);
     }
     let pad = ((hi - lo) * 0.05).max(0.5);
+    let floor = if lo >= 0.0 { 0.0 } else { f64::NEG_INFINITY };
+    let (lo, hi) = ((lo - pad).max(floor), hi + pad);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH / 2 - 10, 200)).into_drawing_area();
@@ -396,7 +400,7 @@ pub fn health_svg(
             .caption(chart_def.title, ("sans-serif", 16))
             .x_label_area_size(22)
             .y_label_area_size(40)
-            .build_cartesian_2d(0..x_max, (lo - pad)..(hi + pad))
+            .build_cartesian_2d(0..x_max, lo..hi)
             .map_err(&err)?;
         let size = fleet.size;
         let first = period.first_bucket;
@@ -412,7 +416,15 @@ pub fn health_svg(
             .map_err(&err)?;
         for (i, runs) in all.into_iter().enumerate() {
             let colour = Palette99::pick(i).to_rgba().mix(0.8);
-            draw_runs(&mut chart, runs, colour.stroke_width(1)).map_err(&err)?;
+            if chart_def.count {
+                // Events: a dot where a station had any, no line through the zeros.
+                let dots = runs.into_iter().flatten().filter(|p| p.1 > 0.0);
+                chart
+                    .draw_series(dots.map(|p| Circle::new(p, 3, colour.filled())))
+                    .map_err(&err)?;
+            } else {
+                draw_runs(&mut chart, runs, colour.stroke_width(1)).map_err(&err)?;
+            }
         }
         root.present().map_err(&err)?;
     }
