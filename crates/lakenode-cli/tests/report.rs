@@ -98,6 +98,37 @@ fn the_report_reads_a_directory_a_bucket_and_compacted_days_alike() {
         "the demo's reboots are seen: {table}"
     );
     assert!(rows.iter().any(|r| r.contains("100.0%")), "{table}");
+    assert!(
+        rows[0].contains("<td>80.0%</td>"),
+        "silent for the last fifth: {}",
+        rows[0]
+    );
+
+    // Each station's coverage agrees with DuckDB's count of distinct instants over the
+    // fleet's period (an independent reader of the same files).
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/readers/coverage.py");
+    let duck = Command::new(python())
+        .arg(script)
+        .arg(&lake)
+        .arg("5000")
+        .output()
+        .unwrap();
+    let duck_out = String::from_utf8_lossy(&duck.stdout);
+    assert!(
+        duck.status.success(),
+        "{}",
+        String::from_utf8_lossy(&duck.stderr)
+    );
+    let lines: Vec<&str> = duck_out.lines().collect();
+    assert_eq!(lines.len(), 6, "{duck_out}");
+    for line in lines {
+        let (station, coverage) = line.split_once(' ').unwrap();
+        let row = rows.iter().find(|r| r.contains(station)).unwrap();
+        assert!(
+            row.contains(&format!("<td>{coverage}</td>")),
+            "DuckDB: {line}; report: {row}"
+        );
+    }
 
     // The same lake through the embedded S3 server, with the example keys.
     let server = lakenode_embedded_s3::EmbeddedS3::start(
@@ -181,6 +212,21 @@ fn a_damaged_file_is_listed_in_the_page_and_the_run_exits_1() {
         html.contains("<h2 id=\"coverage\""),
         "the rest is still drawn"
     );
+}
+
+#[test]
+fn a_directory_without_a_lake_is_an_error_not_an_empty_page() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir(tmp.path().join("empty")).unwrap();
+    let out = tmp.path().join("r.html");
+    let empty = tmp.path().join("empty");
+    let (o, _, stderr) = report(&["--lake", empty.to_str().unwrap()], &out);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("station=<id>"), "{stderr}");
+    assert!(!out.exists());
+    let (o, _, stderr) = report(&["--lake", "/nonexistent/lake"], &out);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not a directory"), "{stderr}");
 }
 
 /// Headless Chromium, from `LAKENODE_CHROMIUM` or the PATH.

@@ -66,6 +66,13 @@ pub fn write_report(
             eprintln!("progress: read {}/{} files", p.files, p.total);
         }
     })?;
+    if scan.fleet.is_empty() {
+        return Err(CliError::Usage(format!(
+            "no station's files in {}: give the directory (or bucket and --prefix) holding \
+             the station=<id>/... trees",
+            lake.describe()
+        )));
+    }
     let silent_after_ms = i64::try_from(silent_after.as_millis()).unwrap_or(i64::MAX);
     let info = PageInfo {
         lake: lake.describe(),

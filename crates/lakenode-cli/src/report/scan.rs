@@ -151,10 +151,16 @@ pub fn scan(
     // Data: every station-day in the period, and for a station with nothing in it,
     // its newest day (for its last-seen time).
     let mut newest_of: BTreeMap<&str, Date> = BTreeMap::new();
-    for (station, date) in data.keys().chain(health.keys()) {
+    for (station, date) in data.keys() {
         let e = newest_of.entry(station.as_str()).or_insert(*date);
         *e = (*e).max(*date);
     }
+    // A station with health rows but no data yet is listed too (as never seen).
+    let health_only: Vec<&str> = health
+        .keys()
+        .map(|(s, _)| s.as_str())
+        .filter(|s| !newest_of.contains_key(s))
+        .collect();
     let data_dirs: Vec<&(String, DayDir)> = data
         .iter()
         .filter(|((station, date), _)| {
@@ -181,6 +187,7 @@ pub fn scan(
         .clamp(1, 8);
     let owner: BTreeMap<&str, usize> = newest_of
         .keys()
+        .chain(&health_only)
         .enumerate()
         .map(|(i, s)| (*s, i % workers))
         .collect();
@@ -263,7 +270,7 @@ pub fn scan(
     }
     late_problems.sort();
     out.problems.extend(late_problems);
-    for station in newest_of.keys() {
+    for station in newest_of.keys().chain(&health_only) {
         out.fleet.touch(station);
     }
     Ok(out)
