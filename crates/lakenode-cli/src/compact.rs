@@ -610,12 +610,12 @@ fn day_metadata(dir: &str, window_json: &str) -> Option<FileMetadata> {
     })
 }
 
+/// The `interval_ms` of a footer's `lakenode` JSON object, with or without spaces
+/// around the colon (files rewritten by other tools keep the value, not the spacing).
 pub(crate) fn interval_of(json: &str) -> Option<i64> {
-    let at = json.find("\"interval_ms\":")? + "\"interval_ms\":".len();
-    let digits: String = json[at..]
-        .chars()
-        .take_while(char::is_ascii_digit)
-        .collect();
+    let at = json.find("\"interval_ms\"")? + "\"interval_ms\"".len();
+    let rest = json[at..].trim_start().strip_prefix(':')?.trim_start();
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
 }
 
@@ -772,6 +772,20 @@ fn rows_of(file: &LakeFile) -> Result<Vec<Row>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_interval_is_read_with_or_without_spaces() {
+        assert_eq!(
+            interval_of(r#"{"station":"x","interval_ms":5000}"#),
+            Some(5000)
+        );
+        assert_eq!(
+            interval_of(r#"{"station": "x", "interval_ms" : 10000 }"#),
+            Some(10000)
+        );
+        assert_eq!(interval_of(r#"{"interval_ms": "5000"}"#), None);
+        assert_eq!(interval_of("{}"), None);
+    }
 
     #[test]
     fn plan_groups_by_station_day_and_skips_today() {

@@ -241,8 +241,14 @@ impl LakeStore for S3Lake {
                 }
             }
             match page.next {
-                Some(next) if token.as_deref() != Some(next.as_str()) => token = Some(next),
-                _ => break,
+                Some(next) if token.as_deref() == Some(next.as_str()) => {
+                    return Err(CliError::Verify(format!(
+                        "listing {full}: the server repeated its continuation token; the \
+                         listing would be incomplete"
+                    )));
+                }
+                Some(next) => token = Some(next),
+                None => break,
             }
         }
         out.sort();
@@ -252,7 +258,19 @@ impl LakeStore for S3Lake {
     fn get(&mut self, key: &str) -> CliResult<Vec<u8>> {
         let full = format!("{}{key}", self.prefix);
         let request = self.client.get_object(&full, SystemClock.now());
-        self.call(&format!("downloading {full}"), &request)
+        let response = self
+            .transport
+            .send(&request)
+            .map_err(|e| CliError::Verify(format!("downloading {full}: {e}")))?;
+        match check_response(&response) {
+            Ok(()) => Ok(response.body),
+            // Gone since it was listed (a compaction merged it): as on a local disk.
+            Err(f) if f.code == "NoSuchKey" => Err(CliError::io(
+                &full,
+                std::io::Error::new(std::io::ErrorKind::NotFound, f.to_string()),
+            )),
+            Err(f) => Err(CliError::Verify(format!("downloading {full}: {f}"))),
+        }
     }
 
     fn put(&mut self, key: &str, body: Vec<u8>) -> CliResult<()> {
@@ -297,6 +315,16 @@ pub struct LakeArgs {
     /// The section of --credentials-file to use.
     #[arg(long, default_value = "default", requires = "credentials_file")]
     pub credentials_profile: String,
+    /// Allow plain http:// to an endpoint that is not on this machine (credentials and
+    /// data then cross the network unencrypted).
+    #[arg(long, requires = "endpoint")]
+    pub allow_http: bool,
+}
+
+/// Whether `e` says the object is not there (any more).
+#[must_use]
+pub fn is_not_found(e: &CliError) -> bool {
+    matches!(e, CliError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
 }
 
 impl LakeArgs {
@@ -320,6 +348,15 @@ impl LakeArgs {
             ));
         };
         let config = S3Config::new(endpoint, bucket, &self.region, self.path_style)?;
+        if config.endpoint.scheme() == "http"
+            && !crate::transport::is_loopback(&config.endpoint)
+            && !self.allow_http
+        {
+            return Err(CliError::Usage(format!(
+                "refusing plain http to {}: use https, or pass --allow-http if this network is trusted",
+                config.endpoint
+            )));
+        }
         let credentials = match &self.credentials_file {
             Some(f) => crate::credentials::from_file(f, &self.credentials_profile)?,
             None => crate::credentials::from_env()?,

@@ -564,6 +564,11 @@ impl LakeFile {
             }
             kinds.push((m, int_ok, c.max_def_level() == 1));
         }
+        let timestamp = descr.column(0);
+        if timestamp.max_rep_level() != 0 || timestamp.max_def_level() > 1 {
+            return Err(ReadError::new("the timestamp column is nested or repeated"));
+        }
+        let timestamp_optional = timestamp.max_def_level() == 1;
         let err = |e: parquet::errors::ParquetError| ReadError::new(e.to_string());
         let mut total: u64 = 0;
         let mut samples: Vec<Sample> = Vec::with_capacity(BATCH);
@@ -592,9 +597,18 @@ impl LakeFile {
                         return Err(ReadError::new("the timestamp column is not INT64"));
                     };
                     let mut times = Vec::with_capacity(batch);
+                    // Other writers (pyarrow) declare the timestamp nullable: read its
+                    // levels, and refuse a null as the row reader does.
+                    let mut ts_defs: Vec<i16> = Vec::new();
+                    let ts_levels = timestamp_optional.then_some(&mut ts_defs);
                     let (n, _, _) = ts
-                        .read_records(batch, None, None, &mut times)
+                        .read_records(batch, ts_levels, None, &mut times)
                         .map_err(err)?;
+                    if timestamp_optional && ts_defs.iter().any(|&d| d != 1) {
+                        return Err(ReadError::new(
+                            "a timestamp is missing or not TIMESTAMP(MILLIS)",
+                        ));
+                    }
                     if n != batch || times.len() != batch {
                         return Err(short(TIMESTAMP_COLUMN, n));
                     }

@@ -227,6 +227,79 @@ fn a_directory_without_a_lake_is_an_error_not_an_empty_page() {
     let (o, _, stderr) = report(&["--lake", "/nonexistent/lake"], &out);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("not a directory"), "{stderr}");
+    // Plain http leaves this machine only when asked to (refused before any lookup).
+    let (o, _, stderr) = report(
+        &["--endpoint", "http://lake.invalid", "--bucket", "lake"],
+        &out,
+    );
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("refusing plain http"), "{stderr}");
+    // The page is never written into the lake it reads.
+    let (o, _, stderr) = report(&["--lake", empty.to_str().unwrap()], &empty.join("r.html"));
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("inside the lake"), "{stderr}");
+}
+
+/// Files another tool or a broken clock could leave: a day in 2099, a row at the end of
+/// time, a health file without uptime, a footer JSON spaced out. The report lists the
+/// first three, exits 1 within seconds, and every figure of the untouched data stays as
+/// it was (the spaced footer's rows still count).
+#[test]
+fn hostile_files_are_listed_and_do_not_move_the_period_or_the_figures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = demo_lake(tmp.path()).join("s3/lakenode");
+    let lake_arg = lake.to_str().unwrap();
+    let before = tmp.path().join("before.html");
+    let (o, ..) = report(&["--lake", lake_arg], &before);
+    assert!(o.status.success());
+    let before = std::fs::read_to_string(before).unwrap();
+    let station = std::fs::read_dir(&lake)
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().into_string().ok())
+        .filter_map(|n| n.strip_prefix("station=").map(str::to_owned))
+        .min()
+        .unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/readers/tamper_lake.py");
+    let tamper = Command::new(python())
+        .arg(script)
+        .arg(&lake)
+        .arg(&station)
+        .output()
+        .unwrap();
+    assert!(
+        tamper.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tamper.stderr)
+    );
+
+    let after = tmp.path().join("after.html");
+    let started = Instant::now();
+    let (o, stdout, stderr) = report(&["--lake", lake_arg], &after);
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "a far-future row hangs the report"
+    );
+    assert_eq!(o.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("year=2099/month=01/day=01: 1 file(s) dated 2099-01-01, after today"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("data_2359_235959000.parquet: 1 row(s) outside"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("not a lakenode health file: column `uptime_s`"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("warning:").count(), 3, "{stderr}");
+    let after = std::fs::read_to_string(after).unwrap();
+    let table = |html: &str| {
+        let t = &html[html.find("id=\"stations\"").unwrap()..];
+        t[..t.find("</table>").unwrap()].to_owned()
+    };
+    assert_eq!(table(&after), table(&before), "the figures did not change");
+    assert!(after.contains("2026-11-20 to 2026-11-21 (UTC days)"));
 }
 
 /// Headless Chromium, from `LAKENODE_CHROMIUM` or the PATH.

@@ -60,7 +60,8 @@ pub fn write_report(
     out: &Path,
 ) -> CliResult<ReportSummary> {
     let mut last = Instant::now();
-    let scan = scan(lake, &ScanOptions { days }, |p| {
+    let now_ms = SystemClock.now().as_millisecond();
+    let scan = scan(lake, &ScanOptions { days, now_ms }, |p| {
         if last.elapsed() >= Duration::from_secs(2) {
             last = Instant::now();
             eprintln!("progress: read {}/{} files", p.files, p.total);
@@ -76,7 +77,7 @@ pub fn write_report(
     let silent_after_ms = i64::try_from(silent_after.as_millis()).unwrap_or(i64::MAX);
     let info = PageInfo {
         lake: lake.describe(),
-        generated_ms: SystemClock.now().as_millisecond(),
+        generated_ms: now_ms,
         silent_after_ms,
     };
     let html = render_page(&scan, &info)?;
@@ -107,6 +108,9 @@ pub fn write_report(
 /// the page is written.
 pub fn run(args: &ReportArgs) -> CliResult<()> {
     let started = Instant::now();
+    if let Some(dir) = &args.lake.lake {
+        refuse_output_inside(dir, &args.out)?;
+    }
     let mut lake = args.lake.open()?;
     println!(
         "lakenode report: {}, the last {} day(s) with data",
@@ -127,10 +131,64 @@ pub fn run(args: &ReportArgs) -> CliResult<()> {
         return Ok(());
     }
     for p in &summary.problems {
-        eprintln!("warning: {p}");
+        eprintln!("warning: {}", printable(p));
     }
     Err(CliError::Usage(format!(
         "{} file(s) could not be read; the report lists them and leaves their rows out",
         summary.problems.len()
     )))
+}
+
+/// Refuses an `--out` inside the local lake: the page would replace a data file, or
+/// become an object of the lake that every later reader trips over.
+fn refuse_output_inside(lake: &Path, out: &Path) -> CliResult<()> {
+    let Ok(lake) = lake.canonicalize() else {
+        return Ok(()); // opening the lake reports it
+    };
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if parent.canonicalize().is_ok_and(|p| p.starts_with(&lake)) {
+        return Err(CliError::Usage(format!(
+            "--out {} is inside the lake {}: write the page elsewhere",
+            out.display(),
+            lake.display()
+        )));
+    }
+    Ok(())
+}
+
+/// `text` with control characters shown as escapes: object keys come from the lake and
+/// must not move the cursor or colour the terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_in_keys_are_escaped_for_the_terminal() {
+        assert_eq!(printable("a\nb\u{1b}[31mc"), "a\\nb\\u{1b}[31mc");
+    }
+
+    #[test]
+    fn the_page_is_never_written_into_the_lake() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = dir.path().join("lake");
+        std::fs::create_dir_all(lake.join("station=x")).unwrap();
+        assert!(refuse_output_inside(&lake, &lake.join("station=x/data_0000.parquet")).is_err());
+        assert!(refuse_output_inside(&lake, &lake.join("r.html")).is_err());
+        assert!(refuse_output_inside(&lake, &dir.path().join("r.html")).is_ok());
+    }
 }

@@ -134,12 +134,14 @@ pub struct StationStats {
     pub last_health: Option<HealthPoint>,
     /// The newest battery reading, V.
     pub last_battery: Option<f64>,
+    /// The lowest battery reading in the period, V.
+    pub min_battery: Option<f64>,
 }
 
 impl StationStats {
     /// Sum of a bucket figure over the period.
     pub fn total(&self, f: impl Fn(&Bucket) -> i64) -> i64 {
-        self.buckets.values().map(f).sum()
+        self.buckets.values().map(f).fold(0, i64::saturating_add)
     }
 }
 
@@ -236,6 +238,9 @@ impl Fleet {
             return;
         }
         stats.first_in_period = Some(stats.first_in_period.map_or(t, |f| f.min(t)));
+        if let Some(v) = sample.value(Measurement::Battery) {
+            stats.min_battery = Some(stats.min_battery.map_or(v, |m| m.min(v)));
+        }
         let b = stats.buckets.entry(bucket).or_default();
         b.samples = b.samples.saturating_add(1);
         for (i, m) in MEANS.iter().enumerate() {
@@ -266,7 +271,10 @@ impl Fleet {
         // Failures count since the station started: after a restart the whole count
         // is new; a counter that went down without a restart is not counted twice.
         let retries = match previous {
-            Some(p) if !restarted => (point.upload_failures - p.upload_failures).max(0),
+            Some(p) if !restarted => point
+                .upload_failures
+                .saturating_sub(p.upload_failures)
+                .max(0),
             Some(_) => point.upload_failures.max(0),
             // The first row seen: its count is new only if the station started inside
             // the period; otherwise part of it belongs to days not read.
@@ -275,12 +283,14 @@ impl Fleet {
             }
             None => 0,
         };
-        let dropped = previous.map_or(0, |p| (point.dropped_files - p.dropped_files).max(0));
+        let dropped = previous.map_or(0, |p| {
+            point.dropped_files.saturating_sub(p.dropped_files).max(0)
+        });
         let b = stats.buckets.entry(bucket).or_default();
         b.health_rows += 1;
         b.spool_max = b.spool_max.max(point.spool_files);
-        b.retries += retries;
-        b.dropped += dropped;
+        b.retries = b.retries.saturating_add(retries);
+        b.dropped = b.dropped.saturating_add(dropped);
         b.restarts += u32::from(restarted);
         if let Some(r) = point.rssi {
             b.rssi.0 += f64::from(r);
@@ -383,13 +393,17 @@ impl Fleet {
         ids.into_iter().map(|(id, _)| id).collect()
     }
 
-    /// Whether `station` is silent: its last sample is more than `grace_ms` older than
-    /// the period's end (the fleet's newest sample).
+    /// Whether `station` is silent: its data ends (last sample plus interval) more than
+    /// `grace_ms` before the period's end (the fleet's newest sample).
     #[must_use]
     pub fn is_silent(&self, period: Option<&Period>, station: &str, grace_ms: i64) -> bool {
-        let last = self.stations.get(station).and_then(|s| s.last_seen);
-        match (period, last) {
-            (Some(p), Some(l)) => l < p.end_ms - grace_ms,
+        let Some(s) = self.stations.get(station) else {
+            return true;
+        };
+        match (period, s.last_seen) {
+            (Some(p), Some(l)) => {
+                l.saturating_add(s.interval_ms.unwrap_or(1)) < p.end_ms.saturating_sub(grace_ms)
+            }
             _ => true,
         }
     }

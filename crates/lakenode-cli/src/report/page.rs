@@ -217,7 +217,7 @@ fn station_table(
 ) {
     html.push_str(
         "\n<h2 id=\"stations\">Stations</h2><table><tr><th>station</th><th>last sample (UTC)</th>\
-         <th>coverage</th><th>battery now, V</th><th>battery low, V</th><th>RSSI, dBm</th>\
+         <th>coverage</th><th>battery last, V</th><th>battery lowest, V</th><th>RSSI, dBm</th>\
          <th>retries</th><th>deepest spool</th><th>dropped files</th><th>restarts</th></tr>\n",
     );
     let num = |v: Option<f64>, digits: usize| {
@@ -227,11 +227,7 @@ fn station_table(
         let Some(s) = fleet.station(id) else { continue };
         let is_silent = silent.contains(id);
         let coverage = period.map(|p| fleet.total_coverage(p, id) * 100.0);
-        let low = s
-            .buckets
-            .values()
-            .filter_map(|b| b.mean(Measurement::Battery))
-            .reduce(f64::min);
+        let low = s.min_battery;
         let (rssi_sum, rssi_n) = s
             .buckets
             .values()

@@ -13,7 +13,8 @@
 //! use lakenode_cli::lake::LocalLake;
 //! use lakenode_cli::report::scan::{scan, ScanOptions};
 //! let mut lake = LocalLake::new("lake".into());
-//! let scan = scan(&mut lake, &ScanOptions { days: 7 }, |_| {})?;
+//! let now_ms = jiff::Timestamp::now().as_millisecond();
+//! let scan = scan(&mut lake, &ScanOptions { days: 7, now_ms }, |_| {})?;
 //! println!("{} stations, {} files", scan.fleet.len(), scan.files);
 //! # Ok::<(), lakenode_cli::error::CliError>(())
 //! ```
@@ -32,12 +33,25 @@ use crate::readback;
 /// Periods longer than this many days are drawn in day buckets instead of hours.
 pub const MAX_HOURLY_DAYS: i64 = 7;
 
+/// Files larger than this are not read (a day of one-second samples is a few MB).
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
+
+/// Distinct instants one station-day may hold (one every 100 ms): more is not a
+/// station's data, and would make the report's memory grow without bound.
+pub const MAX_SAMPLES_PER_DAY: usize = 864_000;
+
+/// How far ahead of the report's clock a sample or partition may be (clock skew).
+const FUTURE_SLACK_MS: i64 = 3_600_000;
+
 /// What to read.
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
     /// The last N UTC days that hold data (the newest day in the lake and the N - 1
     /// before it).
     pub days: u32,
+    /// The time now, ms UTC: data dated later (beyond an hour of skew) is not a
+    /// reading and is reported, not drawn.
+    pub now_ms: i64,
 }
 
 /// How far a scan has got, for progress output.
@@ -121,9 +135,39 @@ pub fn scan(
     mut progress: impl FnMut(Progress),
 ) -> CliResult<Scan> {
     let mut problems = Vec::new();
-    let data = group(lake.list("station=")?, &mut problems);
-    let health = group(lake.list("health/station=")?, &mut problems);
+    let mut data = group(lake.list("station=")?, &mut problems);
     problems.extend(lake.anomalies());
+    let mut health = group(lake.list("health/station=")?, &mut problems);
+    problems.extend(lake.anomalies());
+    // Days after today are not readings (a clock years ahead, a stray copy): listed as
+    // problems, never allowed to move the period.
+    let latest_ms = options.now_ms.saturating_add(FUTURE_SLACK_MS);
+    for tree in [&mut data, &mut health] {
+        tree.retain(|(_, date), (dir, day)| {
+            let ok = day_start_ms(*date).is_some_and(|start| start <= latest_ms);
+            if !ok {
+                problems.push(format!(
+                    "{dir}: {} file(s) dated {date}, after today; not read",
+                    day.files.len()
+                ));
+            }
+            ok
+        });
+    }
+    // Objects too large to be a station's day are not fetched.
+    for tree in [&mut data, &mut health] {
+        for (dir, day) in tree.values_mut() {
+            day.files.retain(|(name, size)| {
+                let ok = *size <= MAX_FILE_BYTES;
+                if !ok {
+                    problems.push(format!(
+                        "{dir}/{name}: {size} bytes, more than any station's day ({MAX_FILE_BYTES}); not read"
+                    ));
+                }
+                ok
+            });
+        }
+    }
 
     let newest = data.keys().map(|(_, d)| *d).max();
     let oldest = data.keys().map(|(_, d)| *d).min();
@@ -201,7 +245,7 @@ pub fn scan(
             // Two days in flight per worker: memory stays bounded by a few days' files.
             let (tx, rx) = std::sync::mpsc::sync_channel::<Work>(2);
             senders.push(tx);
-            let mut part = Part::new(fleet.clone());
+            let mut part = Part::new(fleet.clone(), latest_ms);
             handles.push(scope.spawn(move || {
                 for work in rx {
                     part.fold(work);
@@ -213,26 +257,24 @@ pub fn scan(
             .iter()
             .map(|d| (true, d))
             .chain(health_dirs.iter().map(|d| (false, d)));
-        'dirs: for (is_data, (dir, day)) in trees {
-            let Some((_, station)) = day_of(dir) else {
+        for (is_data, (dir, day)) in trees {
+            let Some((date, station)) = day_of(dir) else {
                 continue;
             };
-            let mut fetched = Vec::with_capacity(day.files.len());
-            for (name, size) in &day.files {
-                let key = format!("{dir}/{name}");
-                match lake.get(&key) {
-                    Ok(b) => fetched.push((key, b)),
-                    Err(e) => {
-                        fetch_error = Some(e);
-                        break 'dirs;
-                    }
-                }
+            let fetched = match fetch_day(lake, dir, &day.files, &mut |size| {
                 files += 1;
                 bytes_read += size;
                 progress(Progress { files, total });
-            }
+            }) {
+                Ok(f) => f,
+                Err(e) => {
+                    fetch_error = Some(e);
+                    break;
+                }
+            };
             let work = Work {
                 station: station.to_owned(),
+                day_start_ms: day_start_ms(date).unwrap_or(i64::MIN),
                 is_data,
                 files: fetched,
             };
@@ -276,9 +318,56 @@ pub fn scan(
     Ok(out)
 }
 
+/// Fetches a station-day directory's files. A file that is gone since the listing (a
+/// compaction running at the same time merged it) makes the directory be listed and
+/// fetched again, once: the daily file that replaced it is then read instead.
+fn fetch_day(
+    lake: &mut dyn LakeStore,
+    dir: &str,
+    listed: &[(String, u64)],
+    counted: &mut dyn FnMut(u64),
+) -> CliResult<Vec<(String, Vec<u8>)>> {
+    let mut names: Vec<(String, u64)> = listed.to_vec();
+    for attempt in 0..2 {
+        let mut fetched = Vec::with_capacity(names.len());
+        let mut vanished = false;
+        for (name, size) in &names {
+            let key = format!("{dir}/{name}");
+            match lake.get(&key) {
+                Ok(b) => {
+                    counted(*size);
+                    fetched.push((key, b));
+                }
+                Err(e) if attempt == 0 && crate::lake::is_not_found(&e) => {
+                    vanished = true;
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if !vanished {
+            return Ok(fetched);
+        }
+        let stem = stem_of(dir);
+        names = lake
+            .list(&format!("{dir}/"))?
+            .into_iter()
+            .filter_map(|(key, size)| {
+                let name = key.rsplit_once('/')?.1.to_owned();
+                kind_of(stem, &name)?;
+                Some((name, size.min(MAX_FILE_BYTES + 1)))
+            })
+            .filter(|(_, size)| *size <= MAX_FILE_BYTES)
+            .collect();
+    }
+    Ok(Vec::new())
+}
+
 /// One station-day directory's files, fetched, for a worker to decode.
 struct Work {
     station: String,
+    /// Start of the directory's UTC day: rows outside it are misplaced.
+    day_start_ms: i64,
     /// The data tree (else the health tree).
     is_data: bool,
     /// (key, bytes) of each file.
@@ -288,16 +377,22 @@ struct Work {
 /// What one worker folded.
 struct Part {
     fleet: Fleet,
+    /// Rows dated after this are not readings.
+    latest_ms: i64,
     samples: u64,
     health_rows: u64,
     problems: Vec<String>,
     seen: HashSet<i64>,
 }
 
+/// The UTC day starting at `start` holds [start, start + 24 h).
+const DAY_MS: i64 = 86_400_000;
+
 impl Part {
-    fn new(fleet: Fleet) -> Self {
+    fn new(fleet: Fleet, latest_ms: i64) -> Self {
         Self {
             fleet,
+            latest_ms,
             samples: 0,
             health_rows: 0,
             problems: Vec::new(),
@@ -305,16 +400,40 @@ impl Part {
         }
     }
 
+    /// Whether a health row at `t` belongs in the directory of the day starting at `day`
+    /// and is not dated in the future. A health row is dated at its window's end, so the
+    /// day's last window has the next midnight.
+    fn in_place(&self, day: i64, t: i64) -> bool {
+        t >= day && t <= day.saturating_add(DAY_MS) && t <= self.latest_ms
+    }
+
     fn fold(&mut self, work: Work) {
         let station = work.station.as_str();
+        let day = work.day_start_ms;
         if work.is_data {
             // Window and daily files of one day may hold the same instants (an
             // interrupted compaction): each counts once.
             self.seen.clear();
             for (key, bytes) in work.files {
-                if let Err(e) = self.fold_data(station, bytes) {
-                    self.problems
-                        .push(format!("{key}: {e}; its rows are not in the report"));
+                match self.fold_data(station, day, bytes) {
+                    Ok((misplaced, overflow)) => {
+                        if misplaced > 0 {
+                            self.problems.push(format!(
+                                "{key}: {misplaced} row(s) outside the partition's UTC day or \
+                                 dated in the future; those rows are not in the report"
+                            ));
+                        }
+                        if overflow {
+                            self.problems.push(format!(
+                                "{key}: its station-day holds more than {MAX_SAMPLES_PER_DAY} \
+                                 distinct instants, more than any station samples; the rest \
+                                 of the day is not in the report"
+                            ));
+                        }
+                    }
+                    Err(e) => self
+                        .problems
+                        .push(format!("{key}: {e}; its rows are not in the report")),
                 }
             }
             return;
@@ -322,46 +441,101 @@ impl Part {
         let mut rows = Vec::new();
         for (key, bytes) in work.files {
             match health_points(bytes) {
-                Ok(points) => rows.extend(points),
+                Ok(points) => {
+                    let before = points.len();
+                    let kept: Vec<HealthPoint> = points
+                        .into_iter()
+                        .filter(|p| self.in_place(day, p.at_ms))
+                        .collect();
+                    let left_out = kept.len() < before;
+                    rows.extend(kept);
+                    if left_out {
+                        self.problems.push(format!(
+                            "{key}: health rows outside the partition's UTC day or dated in \
+                             the future; not in the report"
+                        ));
+                    }
+                }
                 Err(e) => self.problems.push(format!("{key}: {e}; not in the report")),
             }
         }
-        // Likewise a window's health row may be in two files: fold it once, in order.
-        rows.sort_by_key(|p| p.at_ms);
-        rows.dedup_by_key(|p| p.at_ms);
+        // Likewise a window's health row may be in two files: fold it once, in order
+        // (rows of two boots at one instant are both kept).
+        rows.sort_by_key(|p| (p.at_ms, p.uptime_s));
+        rows.dedup();
         self.health_rows += rows.len() as u64;
         for p in rows {
             self.fleet.add_health(station, p);
         }
     }
 
-    /// Folds a data file's samples in, each instant of the station-day once.
-    fn fold_data(&mut self, station: &str, bytes: Vec<u8>) -> Result<(), readback::ReadError> {
+    /// Folds a data file's samples in, each instant of the station-day once; returns
+    /// how many rows were left out as misplaced, and whether the day's cap was reached.
+    fn fold_data(
+        &mut self,
+        station: &str,
+        day: i64,
+        bytes: Vec<u8>,
+    ) -> Result<(u64, bool), readback::ReadError> {
         let file = readback::open(bytes)?;
         let interval = file
             .key_values()
             .iter()
             .find(|(k, _)| k == lakenode::encode::META_KEY)
             .and_then(|(_, v)| interval_of(v))
-            .unwrap_or(0);
+            .filter(|&i| i > 0)
+            .ok_or_else(|| {
+                readback::ReadError::new(
+                    "the footer does not give the sampling interval (`lakenode` metadata, \
+                     `interval_ms`), so coverage cannot be computed",
+                )
+            })?;
         self.fleet.set_interval(station, interval);
         let not_before = self.fleet.not_before_ms;
+        let latest = self.latest_ms;
+        let mut misplaced = 0;
+        let mut full = false;
         let (fleet, seen, samples) = (&mut self.fleet, &mut self.seen, &mut self.samples);
         file.for_each_batch(|batch| {
             for sample in batch {
-                if seen.insert(sample.timestamp_ms) {
-                    *samples += u64::from(sample.timestamp_ms >= not_before);
+                let t = sample.timestamp_ms;
+                if t < day || t >= day.saturating_add(DAY_MS) || t > latest {
+                    misplaced += 1;
+                } else if seen.len() >= MAX_SAMPLES_PER_DAY && !seen.contains(&t) {
+                    full = true;
+                } else if seen.insert(t) {
+                    *samples += u64::from(t >= not_before);
                     fleet.add_sample(station, interval, sample);
                 }
             }
         })?;
-        Ok(())
+        Ok((misplaced, full))
     }
 }
+
+/// The health columns the report reads, with the physical type lakenode writes.
+const HEALTH_COLUMNS: [(&str, parquet::basic::Type); 6] = [
+    ("timestamp", parquet::basic::Type::INT64),
+    ("uptime_s", parquet::basic::Type::INT64),
+    ("wifi_rssi", parquet::basic::Type::INT32),
+    ("spool_files", parquet::basic::Type::INT64),
+    ("dropped_files", parquet::basic::Type::INT64),
+    ("upload_failures", parquet::basic::Type::INT64),
+];
 
 /// A health file's rows as the report's points.
 fn health_points(bytes: Vec<u8>) -> Result<Vec<HealthPoint>, readback::ReadError> {
     let file = readback::open(bytes)?;
+    let descr = file.metadata().file_metadata().schema_descr();
+    for (name, physical) in HEALTH_COLUMNS {
+        let found = descr.columns().iter().find(|c| c.name() == name);
+        if found.is_none_or(|c| c.physical_type() != physical || c.max_rep_level() != 0) {
+            return Err(readback::ReadError::new(format!(
+                "not a lakenode health file: column `{name}` ({physical}) is missing or of \
+                 another type"
+            )));
+        }
+    }
     file.rows_generic()?
         .iter()
         .map(health_point)
@@ -441,6 +615,69 @@ mod tests {
         std::fs::write(path, bytes).unwrap();
     }
 
+    /// A lake whose day is compacted between the listing and the first read: as
+    /// `compact` running beside `report` does.
+    struct CompactedMidway {
+        inner: LocalLake,
+        root: std::path::PathBuf,
+        done: bool,
+    }
+
+    impl LakeStore for CompactedMidway {
+        fn describe(&self) -> String {
+            self.inner.describe()
+        }
+        fn list(&mut self, prefix: &str) -> CliResult<Vec<(String, u64)>> {
+            self.inner.list(prefix)
+        }
+        fn get(&mut self, key: &str) -> CliResult<Vec<u8>> {
+            if !self.done && key.contains("/data_") {
+                self.done = true;
+                let dir = self.root.join(format!("station={ID}/{DAY}"));
+                put(
+                    &self.root,
+                    &format!("station={ID}/{DAY}/data_day.parquet"),
+                    &data_file(T0, 720),
+                );
+                for q in 0..4 {
+                    std::fs::remove_file(dir.join(format!("data_00{:02}.parquet", q * 15)))
+                        .unwrap();
+                }
+            }
+            self.inner.get(key)
+        }
+        fn put(&mut self, key: &str, body: Vec<u8>) -> CliResult<()> {
+            self.inner.put(key, body)
+        }
+        fn delete(&mut self, key: &str) -> CliResult<()> {
+            self.inner.delete(key)
+        }
+    }
+
+    #[test]
+    fn a_day_compacted_while_it_is_read_is_read_again_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        for q in 0..4 {
+            put(
+                dir.path(),
+                &format!("station={ID}/{DAY}/data_00{:02}.parquet", q * 15),
+                &data_file(T0 + q * 900_000, 180),
+            );
+        }
+        let mut lake = CompactedMidway {
+            inner: LocalLake::new(dir.path().to_path_buf()),
+            root: dir.path().to_path_buf(),
+            done: false,
+        };
+        let options = ScanOptions {
+            days: 7,
+            now_ms: T0 + 86_400_000,
+        };
+        let scan = scan(&mut lake, &options, |_| {}).unwrap();
+        assert!(scan.problems.is_empty(), "{:?}", scan.problems);
+        assert_eq!(scan.samples, 720, "the daily file was read instead");
+    }
+
     #[test]
     fn both_layouts_are_read_and_rows_in_both_count_once() {
         let dir = tempfile::tempdir().unwrap();
@@ -481,7 +718,11 @@ mod tests {
         );
 
         let mut lake = LocalLake::new(dir.path().to_path_buf());
-        let scan = scan(&mut lake, &ScanOptions { days: 7 }, |_| {}).unwrap();
+        let options = ScanOptions {
+            days: 7,
+            now_ms: T0 + 86_400_000,
+        };
+        let scan = scan(&mut lake, &options, |_| {}).unwrap();
         assert_eq!(scan.samples, 720 + 180);
         assert_eq!(scan.files, 8);
         assert_eq!(scan.health_rows, 1);
