@@ -615,55 +615,30 @@ impl LakeFile {
                     samples.extend(times.iter().map(|&t| Sample::new(t)));
                     let mut defs: Vec<i16> = Vec::with_capacity(batch);
                     for (&(m, int_ok, optional), reader) in kinds.iter().zip(&mut readers[1..]) {
-                        defs.clear();
-                        let levels = optional.then_some(&mut defs);
-                        let levels_short = |defs: &[i16]| optional && defs.len() != batch;
-                        let counts: Vec<Option<i32>> = match reader {
+                        let column = Column { batch, optional };
+                        let counts = match reader {
                             ColumnReader::FloatColumnReader(r) => {
-                                let mut values = Vec::with_capacity(batch);
-                                let (n, _, _) = r
-                                    .read_records(batch, levels, None, &mut values)
-                                    .map_err(err)?;
-                                if n != batch || levels_short(&defs) {
-                                    return Err(short(m.name(), n));
-                                }
-                                let mut values = values.into_iter();
-                                present(&defs, optional, batch)
-                                    .map(|p| match p.then(|| values.next()).flatten() {
-                                        Some(v) if v.is_finite() => {
-                                            to_count(m, f64::from(v)).map(Some)
-                                        }
-                                        Some(_) => Err(ReadError::new(format!(
+                                column.counts(r, &mut defs, |v: f32| {
+                                    if v.is_finite() {
+                                        to_count(m, f64::from(v))
+                                    } else {
+                                        Err(ReadError::new(format!(
                                             "column `{m}` holds a value of a type lakenode does not write"
-                                        ))),
-                                        None if p => Err(short(m.name(), 0)),
-                                        None => Ok(None),
-                                    })
-                                    .collect::<Result<_, _>>()?
+                                        )))
+                                    }
+                                })
                             }
                             ColumnReader::Int32ColumnReader(r) if int_ok => {
-                                let mut values = Vec::with_capacity(batch);
-                                let (n, _, _) = r
-                                    .read_records(batch, levels, None, &mut values)
-                                    .map_err(err)?;
-                                if n != batch || levels_short(&defs) {
-                                    return Err(short(m.name(), n));
-                                }
-                                let mut values = values.into_iter();
-                                present(&defs, optional, batch)
-                                    .map(|p| match p.then(|| values.next()).flatten() {
-                                        Some(v) => Ok(Some(v)),
-                                        None if p => Err(short(m.name(), 0)),
-                                        None => Ok(None),
-                                    })
-                                    .collect::<Result<_, _>>()?
+                                column.counts(r, &mut defs, Ok)
                             }
-                            _ => {
-                                return Err(ReadError::new(format!(
-                                    "column `{m}` holds a value of a type lakenode does not write"
-                                )));
-                            }
-                        };
+                            _ => Err(ColumnError::Read(ReadError::new(format!(
+                                "column `{m}` holds a value of a type lakenode does not write"
+                            )))),
+                        }
+                        .map_err(|e| match e {
+                            ColumnError::Short(n) => short(m.name(), n),
+                            ColumnError::Read(e) => e,
+                        })?;
                         for (sample, count) in samples.iter_mut().zip(counts) {
                             sample.set_count(m, count);
                         }
@@ -682,6 +657,62 @@ impl LakeFile {
             )));
         }
         Ok(total)
+    }
+}
+
+/// One measurement column of a batch being read (see [`LakeFile::for_each_batch`]).
+struct Column {
+    batch: usize,
+    optional: bool,
+}
+
+/// Why a column's batch could not be read.
+enum ColumnError {
+    /// The column ended after this many of the batch's rows.
+    Short(usize),
+    /// Anything else.
+    Read(ReadError),
+}
+
+impl From<ReadError> for ColumnError {
+    fn from(e: ReadError) -> Self {
+        Self::Read(e)
+    }
+}
+
+impl Column {
+    /// The batch's counts (null where the row has no value), from a column reader of
+    /// either physical type, each value converted by `count`.
+    fn counts<T: parquet::data_type::DataType>(
+        &self,
+        reader: &mut parquet::column::reader::ColumnReaderImpl<T>,
+        defs: &mut Vec<i16>,
+        count: impl Fn(T::T) -> Result<i32, ReadError>,
+    ) -> Result<Vec<Option<i32>>, ColumnError> {
+        defs.clear();
+        let mut values = Vec::with_capacity(self.batch);
+        let (n, _, _) = reader
+            .read_records(
+                self.batch,
+                self.optional.then_some(&mut *defs),
+                None,
+                &mut values,
+            )
+            .map_err(|e| ReadError::new(e.to_string()))?;
+        if n != self.batch || (self.optional && defs.len() != self.batch) {
+            return Err(ColumnError::Short(n));
+        }
+        let mut values = values.into_iter();
+        let mut out = Vec::with_capacity(self.batch);
+        for has_value in present(defs, self.optional, self.batch) {
+            // Values are packed: only a row with a value takes the next one.
+            out.push(if has_value {
+                Some(count(values.next().ok_or(ColumnError::Short(0))?)?)
+            } else {
+                None
+            });
+        }
+        Ok(out)
     }
 }
 
