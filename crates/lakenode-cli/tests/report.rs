@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use common::*;
 
 /// A demo lake: 6 stations, 30 h, with power cuts (the last station goes silent).
-/// Returns the demo's data directory; the lake is `<dir>/s3/lakenode`.
-fn demo_lake(root: &Path) -> PathBuf {
+/// Returns the demo's data directory (the lake is `<dir>/s3/lakenode`) and its output.
+fn demo_lake_and_output(root: &Path) -> (PathBuf, String) {
     let dir = root.join("demo");
     let out = success(
         lakenode()
@@ -30,7 +30,11 @@ fn demo_lake(root: &Path) -> PathBuf {
         "the demo prints the report's path:\n{out}"
     );
     assert!(report.is_file());
-    dir
+    (dir, out)
+}
+
+fn demo_lake(root: &Path) -> PathBuf {
+    demo_lake_and_output(root).0
 }
 
 /// The page from the first chart on: what does not depend on where the lake was read
@@ -54,7 +58,7 @@ fn report(args: &[&str], out: &Path) -> (std::process::Output, String, String) {
 #[test]
 fn the_report_reads_a_directory_a_bucket_and_compacted_days_alike() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = demo_lake(tmp.path());
+    let (dir, demo_out) = demo_lake_and_output(tmp.path());
     let lake = dir.join("s3/lakenode");
     let lake_arg = lake.to_str().unwrap();
 
@@ -93,10 +97,19 @@ fn the_report_reads_a_directory_a_bucket_and_compacted_days_alike() {
             .parse()
             .unwrap()
     };
-    assert!(
-        rows.iter().any(|r| restarts(r) > 0),
-        "the demo's reboots are seen: {table}"
-    );
+    assert!(rows.iter().any(|r| restarts(r) > 0), "{table}");
+    // Each station's restarts are the reboots the demo simulated.
+    for line in demo_out.lines().filter(|l| l.starts_with("  station ")) {
+        let station = &line["  station ".len()..line.find(':').unwrap()];
+        let reboots: i64 = line
+            .split_once("files, ")
+            .and_then(|(_, rest)| rest.split_once(" reboot(s)"))
+            .map_or(0, |(before, _)| {
+                before.rsplit('(').next().unwrap().parse().unwrap()
+            });
+        let row = rows.iter().find(|r| r.contains(station)).unwrap();
+        assert_eq!(restarts(row), reboots, "{line}\n{row}");
+    }
     assert!(rows.iter().any(|r| r.contains("100.0%")), "{table}");
     assert!(
         rows[0].contains("<td>80.0%</td>"),

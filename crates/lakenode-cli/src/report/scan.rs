@@ -459,9 +459,10 @@ impl Part {
                 Err(e) => self.problems.push(format!("{key}: {e}; not in the report")),
             }
         }
-        // Likewise a window's health row may be in two files: fold it once, in order
-        // (rows of two boots at one instant are both kept).
-        rows.sort_by_key(|p| (p.at_ms, p.uptime_s));
+        // Likewise a window's health row may be in two files: fold it once, in order.
+        // A window cut by a reboot has a row from each boot at the same instant: both
+        // are kept, the older boot's (longer uptime) first, so the reboot counts once.
+        rows.sort_by_key(|p| (p.at_ms, std::cmp::Reverse(p.uptime_s)));
         rows.dedup();
         self.health_rows += rows.len() as u64;
         for p in rows {
@@ -676,6 +677,49 @@ mod tests {
         let scan = scan(&mut lake, &options, |_| {}).unwrap();
         assert!(scan.problems.is_empty(), "{:?}", scan.problems);
         assert_eq!(scan.samples, 720, "the daily file was read instead");
+    }
+
+    /// A window cut by a reboot gets a health row from each boot at its end: the
+    /// reboot counts once, whichever file the rows come from.
+    #[test]
+    fn a_reboot_inside_a_window_counts_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = format!("health/station={ID}/{DAY}");
+        let rows = [
+            ("health_0000.parquet", 15, 900),
+            ("health_0015.parquet", 30, 1_800),
+            ("health_0030.parquet", 45, 2_700), // the old boot, cut at 00:40
+            ("health_0030_004000000.parquet", 45, 300), // the new boot, same window
+            ("health_0045.parquet", 60, 1_200),
+        ];
+        for (name, minute, uptime) in rows {
+            let mut row = HealthRow::new(T0 + minute * 60_000);
+            row.uptime_s = uptime;
+            put(
+                dir.path(),
+                &format!("{root}/{name}"),
+                &row.encode().unwrap(),
+            );
+        }
+        put(
+            dir.path(),
+            &format!("station={ID}/{DAY}/data_0000.parquet"),
+            &data_file(T0, 180),
+        );
+        let mut lake = LocalLake::new(dir.path().to_path_buf());
+        let options = ScanOptions {
+            days: 7,
+            now_ms: T0 + 86_400_000,
+        };
+        let scan = scan(&mut lake, &options, |_| {}).unwrap();
+        assert!(scan.problems.is_empty(), "{:?}", scan.problems);
+        assert_eq!(scan.health_rows, 5);
+        let restarts = scan
+            .fleet
+            .station(ID)
+            .unwrap()
+            .total(|b| i64::from(b.restarts));
+        assert_eq!(restarts, 1);
     }
 
     #[test]
