@@ -33,8 +33,14 @@ use crate::readback;
 /// Periods longer than this many days are drawn in day buckets instead of hours.
 pub const MAX_HOURLY_DAYS: i64 = 7;
 
-/// Files larger than this are not read (a day of one-second samples is a few MB).
-pub const MAX_FILE_BYTES: u64 = 256 << 20;
+/// A station-day directory holding more bytes than this is not read: a day of samples
+/// every 100 ms (the most [`MAX_SAMPLES_PER_DAY`] allows) is under 40 MB. With one day
+/// queued and one decoding per worker, this bounds the report's memory.
+pub const MAX_DAY_BYTES: u64 = 64 << 20;
+
+/// Sampling intervals a footer may give, ms: from the 100 ms that
+/// [`MAX_SAMPLES_PER_DAY`] allows to a day.
+const INTERVALS_MS: std::ops::RangeInclusive<i64> = 100..=86_400_000;
 
 /// Distinct instants one station-day may hold (one every 100 ms): more is not a
 /// station's data, and would make the report's memory grow without bound.
@@ -154,19 +160,25 @@ pub fn scan(
             ok
         });
     }
-    // Objects too large to be a station's day are not fetched.
+    // A station-day larger than any station writes is not fetched (a forged or sparse
+    // file would otherwise be read into memory whole).
     for tree in [&mut data, &mut health] {
-        for (dir, day) in tree.values_mut() {
-            day.files.retain(|(name, size)| {
-                let ok = *size <= MAX_FILE_BYTES;
-                if !ok {
-                    problems.push(format!(
-                        "{dir}/{name}: {size} bytes, more than any station's day ({MAX_FILE_BYTES}); not read"
-                    ));
-                }
-                ok
-            });
-        }
+        tree.retain(|_, (dir, day)| {
+            let bytes: u64 = day
+                .files
+                .iter()
+                .map(|(_, size)| *size)
+                .fold(0, u64::saturating_add);
+            let ok = bytes <= MAX_DAY_BYTES;
+            if !ok {
+                problems.push(format!(
+                    "{dir}: {} file(s) of {bytes} bytes, more than any station's day \
+                     ({MAX_DAY_BYTES}); not read",
+                    day.files.len()
+                ));
+            }
+            ok
+        });
     }
 
     let newest = data.keys().map(|(_, d)| *d).max();
@@ -242,8 +254,9 @@ pub fn scan(
         let mut senders = Vec::new();
         let mut handles = Vec::new();
         for _ in 0..workers {
-            // Two days in flight per worker: memory stays bounded by a few days' files.
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Work>(2);
+            // One day queued per worker, one decoding, one being fetched here: memory
+            // stays within a few days' files (each at most MAX_DAY_BYTES).
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Work>(1);
             senders.push(tx);
             let mut part = Part::new(fleet.clone(), latest_ms);
             handles.push(scope.spawn(move || {
@@ -355,10 +368,16 @@ fn fetch_day(
             .filter_map(|(key, size)| {
                 let name = key.rsplit_once('/')?.1.to_owned();
                 kind_of(stem, &name)?;
-                Some((name, size.min(MAX_FILE_BYTES + 1)))
+                Some((name, size))
             })
-            .filter(|(_, size)| *size <= MAX_FILE_BYTES)
             .collect();
+        let bytes: u64 = names
+            .iter()
+            .map(|(_, size)| *size)
+            .fold(0, u64::saturating_add);
+        if bytes > MAX_DAY_BYTES {
+            return Ok(Vec::new());
+        }
     }
     Ok(Vec::new())
 }
@@ -484,11 +503,11 @@ impl Part {
             .iter()
             .find(|(k, _)| k == lakenode::encode::META_KEY)
             .and_then(|(_, v)| interval_of(v))
-            .filter(|&i| i > 0)
+            .filter(|i| INTERVALS_MS.contains(i))
             .ok_or_else(|| {
                 readback::ReadError::new(
-                    "the footer does not give the sampling interval (`lakenode` metadata, \
-                     `interval_ms`), so coverage cannot be computed",
+                    "the footer does not give a sampling interval of 100 ms to a day \
+                     (`lakenode` metadata, `interval_ms`), so coverage cannot be computed",
                 )
             })?;
         self.fleet.set_interval(station, interval);
@@ -541,13 +560,24 @@ fn health_points(bytes: Vec<u8>) -> Result<Vec<HealthPoint>, readback::ReadError
         .iter()
         .map(health_point)
         .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| readback::ReadError::new("not a lakenode health file"))
+        .ok_or_else(|| {
+            readback::ReadError::new(
+                "not a lakenode health file: a row lacks its timestamp or a counter, or holds \
+                 a negative count or an uptime of over a century",
+            )
+        })
 }
 
-/// One health row, by column name; `None` if the row lacks the timestamp.
+/// Seconds of uptime beyond any device's life (100 years).
+const MAX_UPTIME_S: i64 = 100 * 365 * 86_400;
+
+/// One health row, by column name; `None` if the row lacks the timestamp or a counter,
+/// or holds a value no node reports (a negative count, an uptime of over a century):
+/// such a row would fake restarts or retries.
 fn health_point(row: &Row) -> Option<HealthPoint> {
     let mut p = HealthPoint::default();
     let mut has_time = false;
+    let mut counters = 0;
     for (name, field) in row.get_column_iter() {
         let long = match field {
             Field::Long(v) => Some(*v),
@@ -560,14 +590,21 @@ fn health_point(row: &Row) -> Option<HealthPoint> {
                 has_time = true;
             }
             ("wifi_rssi", Field::Int(v)) => p.rssi = Some(*v),
-            ("uptime_s", _) => p.uptime_s = long.unwrap_or(0),
-            ("spool_files", _) => p.spool_files = long.unwrap_or(0),
-            ("dropped_files", _) => p.dropped_files = long.unwrap_or(0),
-            ("upload_failures", _) => p.upload_failures = long.unwrap_or(0),
+            ("uptime_s" | "spool_files" | "dropped_files" | "upload_failures", _) => {
+                let v = long.filter(|v| *v >= 0)?;
+                counters += 1;
+                match name.as_str() {
+                    "uptime_s" if v <= MAX_UPTIME_S => p.uptime_s = v,
+                    "uptime_s" => return None,
+                    "spool_files" => p.spool_files = v,
+                    "dropped_files" => p.dropped_files = v,
+                    _ => p.upload_failures = v,
+                }
+            }
             _ => {}
         }
     }
-    has_time.then_some(p)
+    (has_time && counters == 4).then_some(p)
 }
 
 #[cfg(test)]
@@ -586,6 +623,11 @@ mod tests {
     const T0: i64 = 1_795_132_800_000;
 
     fn data_file(from: i64, n: i64) -> Vec<u8> {
+        data_file_every(from, n, 5_000)
+    }
+
+    /// `n` samples 5 s apart whose footer claims `interval_ms`.
+    fn data_file_every(from: i64, n: i64, interval_ms: i64) -> Vec<u8> {
         let schema = Schema::new([Measurement::Temperature, Measurement::Battery]).unwrap();
         let samples: Vec<Sample> = (0..n)
             .map(|i| {
@@ -597,7 +639,7 @@ mod tests {
             .collect();
         let meta = FileMetadata {
             station: StationId::new(ID).unwrap(),
-            interval_ms: 5_000,
+            interval_ms,
             window_start_ms: from,
             window_end_ms: from + n * 5_000,
             extra: Vec::new(),
@@ -614,6 +656,77 @@ mod tests {
         let path = dir.join(key);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, bytes).unwrap();
+    }
+
+    /// Health rows that would fake restarts or retries are refused: a null or
+    /// negative counter, an uptime of over a century, a missing counter.
+    #[test]
+    fn implausible_health_rows_are_refused() {
+        let row = |uptime: Field, failures: Field| {
+            Row::new(vec![
+                ("timestamp".into(), Field::TimestampMillis(T0)),
+                ("uptime_s".into(), uptime),
+                ("spool_files".into(), Field::Long(0)),
+                ("dropped_files".into(), Field::Long(0)),
+                ("upload_failures".into(), failures),
+            ])
+        };
+        assert!(health_point(&row(Field::Long(60), Field::Long(2))).is_some());
+        assert!(
+            health_point(&row(Field::Null, Field::Long(2))).is_none(),
+            "null uptime"
+        );
+        assert!(health_point(&row(Field::Long(i64::MAX), Field::Long(2))).is_none());
+        assert!(health_point(&row(Field::Long(-1), Field::Long(2))).is_none());
+        assert!(health_point(&row(Field::Long(60), Field::Long(-5))).is_none());
+        let mut missing = row(Field::Long(60), Field::Long(2));
+        missing = Row::new(
+            missing
+                .get_column_iter()
+                .take(4)
+                .map(|(n, f)| (n.clone(), f.clone()))
+                .collect(),
+        );
+        assert!(health_point(&missing).is_none(), "no upload_failures");
+    }
+
+    /// A station-day larger than any station writes is listed and never fetched, and a
+    /// footer interval below 100 ms is listed rather than giving 0% coverage.
+    #[test]
+    fn oversized_days_and_implausible_intervals_are_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = format!("station={ID}/{DAY}");
+        put(
+            dir.path(),
+            &format!("{root}/data_0000.parquet"),
+            &data_file(T0, 180),
+        );
+        let big =
+            std::fs::File::create(dir.path().join(format!("{root}/data_0015.parquet"))).unwrap();
+        big.set_len(MAX_DAY_BYTES).unwrap(); // sparse: no disk used
+        let mut lake = LocalLake::new(dir.path().to_path_buf());
+        let options = ScanOptions {
+            days: 7,
+            now_ms: T0 + 86_400_000,
+        };
+        let first = scan(&mut lake, &options, |_| {}).unwrap();
+        assert_eq!(first.files, 0, "nothing of the day was fetched");
+        assert_eq!(first.problems.len(), 1, "{:?}", first.problems);
+        assert!(first.problems[0].contains("more than any station's day"));
+
+        std::fs::remove_file(dir.path().join(format!("{root}/data_0015.parquet"))).unwrap();
+        put(
+            dir.path(),
+            &format!("{root}/data_0015.parquet"),
+            &data_file_every(T0 + 900_000, 180, 1),
+        );
+        let scan = scan(&mut lake, &options, |_| {}).unwrap();
+        assert_eq!(scan.problems.len(), 1, "{:?}", scan.problems);
+        assert!(
+            scan.problems[0]
+                .contains("data_0015.parquet: the footer does not give a sampling interval")
+        );
+        assert_eq!(scan.samples, 180, "the other file still counts");
     }
 
     /// A lake whose day is compacted between the listing and the first read: as
