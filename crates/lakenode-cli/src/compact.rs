@@ -189,35 +189,74 @@ fn plan(objects: Vec<(String, u64)>, before: Date) -> (BTreeMap<String, DayDir>,
         if !in_tree {
             continue;
         }
-        let stray = |why: &str| format!("{key}: {why}; left alone");
-        let Some((dir, name)) = key.rsplit_once('/') else {
-            continue;
-        };
-        let Some((date, _)) = day_of(dir) else {
-            if key.ends_with(".parquet") {
-                strays.push(stray(
-                    "not in a station=<uuid>/year=YYYY/month=MM/day=DD directory",
-                ));
+        let placed = match place(&key) {
+            Ok(Some(p)) => p,
+            Ok(None) => continue,
+            Err(why) => {
+                strays.push(format!("{key}: {why}; left alone"));
+                continue;
             }
-            continue;
         };
-        if date >= before {
+        if placed.date >= before {
             continue;
         }
         let object = Object {
-            name: name.to_owned(),
+            name: placed.name.to_owned(),
             size,
         };
-        match kind_of(stem_of(dir), name) {
-            Some(Kind::Daily) => dirs.entry(dir.to_owned()).or_default().dailies.push(object),
-            Some(Kind::Window) => dirs.entry(dir.to_owned()).or_default().windows.push(object),
-            None if name.ends_with(".parquet") => {
-                strays.push(stray("not a window or daily file name"))
+        let dir = placed.dir.to_owned();
+        match placed.kind {
+            Some(Kind::Daily) => dirs.entry(dir).or_default().dailies.push(object),
+            Some(Kind::Window) => dirs.entry(dir).or_default().windows.push(object),
+            None if placed.name.ends_with(".parquet") => {
+                strays.push(format!("{key}: {NOT_A_FILE_NAME}; left alone"));
             }
             None => {}
         }
     }
     (dirs, strays)
+}
+
+/// Why a `.parquet` key is not in a station-day directory.
+pub(crate) const NOT_IN_A_DAY: &str = "not in a station=<uuid>/year=YYYY/month=MM/day=DD directory";
+/// Why a `.parquet` file in a station-day directory is not read.
+pub(crate) const NOT_A_FILE_NAME: &str = "not a window or daily file name";
+
+/// A listed key in a station-day directory.
+pub(crate) struct Placed<'a> {
+    /// `[health/]station=<id>/year=/month=/day=`.
+    pub dir: &'a str,
+    /// The directory's UTC day.
+    pub date: Date,
+    /// The station id.
+    pub station: &'a str,
+    /// The file name.
+    pub name: &'a str,
+    /// Window or daily file; `None` for any other name.
+    pub kind: Option<Kind>,
+}
+
+/// Where a listed key sits in the lake's layout (shared by `compact` and `report`):
+/// `Ok(None)` for a key that is not a file of a station tree and not Parquet, `Err`
+/// with the reason for a `.parquet` key outside any station-day directory.
+pub(crate) fn place(key: &str) -> Result<Option<Placed<'_>>, &'static str> {
+    let Some((dir, name)) = key.rsplit_once('/') else {
+        return Ok(None);
+    };
+    let Some((date, station)) = day_of(dir) else {
+        return if key.ends_with(".parquet") {
+            Err(NOT_IN_A_DAY)
+        } else {
+            Ok(None)
+        };
+    };
+    Ok(Some(Placed {
+        dir,
+        date,
+        station,
+        name,
+        kind: kind_of(stem_of(dir), name),
+    }))
 }
 
 /// Compacts every station-day before `options.before`, calling `progress` after each.

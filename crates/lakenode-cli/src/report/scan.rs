@@ -25,7 +25,7 @@ use jiff::civil::Date;
 use parquet::record::{Field, Row};
 
 use super::aggregate::{BucketSize, Fleet, HealthPoint};
-use crate::compact::{day_of, day_start_ms, interval_of, kind_of, stem_of};
+use crate::compact::{NOT_A_FILE_NAME, day_of, day_start_ms, interval_of, kind_of, place, stem_of};
 use crate::error::CliResult;
 use crate::lake::LakeStore;
 use crate::readback;
@@ -103,28 +103,25 @@ type Tree = BTreeMap<(String, Date), (String, DayDir)>;
 fn group(objects: Vec<(String, u64)>, problems: &mut Vec<String>) -> Tree {
     let mut tree = Tree::new();
     for (key, size) in objects {
-        let Some((dir, name)) = key.rsplit_once('/') else {
-            continue;
-        };
-        let Some((date, station)) = day_of(dir) else {
-            if key.ends_with(".parquet") {
-                problems.push(format!(
-                    "{key}: not in a station=<uuid>/year=YYYY/month=MM/day=DD directory; not read"
-                ));
+        let placed = match place(&key) {
+            Ok(Some(p)) => p,
+            Ok(None) => continue,
+            Err(why) => {
+                problems.push(format!("{key}: {why}; not read"));
+                continue;
             }
-            continue;
         };
-        if kind_of(stem_of(dir), name).is_none() {
-            if name.ends_with(".parquet") {
-                problems.push(format!("{key}: not a window or daily file name; not read"));
+        if placed.kind.is_none() {
+            if placed.name.ends_with(".parquet") {
+                problems.push(format!("{key}: {NOT_A_FILE_NAME}; not read"));
             }
             continue;
         }
-        tree.entry((station.to_owned(), date))
-            .or_insert_with(|| (dir.to_owned(), DayDir::default()))
+        tree.entry((placed.station.to_owned(), placed.date))
+            .or_insert_with(|| (placed.dir.to_owned(), DayDir::default()))
             .1
             .files
-            .push((name.to_owned(), size));
+            .push((placed.name.to_owned(), size));
     }
     tree
 }
