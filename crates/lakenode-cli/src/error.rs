@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use lakenode::health::Tree;
 use lakenode::s3::S3Failure;
 
 /// Everything a command can fail with.
@@ -37,16 +38,20 @@ pub enum CliError {
         /// Why.
         source: crate::readback::ReadError,
     },
-    /// S3 refused the credentials, permissions or bucket.
+    /// S3 refused the credentials, permissions or bucket; with `tree` health, only the
+    /// health rows (every data file was delivered).
     #[error(
-        "the upload of {key} was refused: {failure}\n  hint: {}",
-        hint(failure)
+        "{}the upload of {key} was refused: {failure}\n  hint: {}",
+        if *tree == Tree::Health { "every data file was delivered, but " } else { "" },
+        hint(failure, *tree)
     )]
     Refused {
         /// The key being uploaded.
         key: String,
         /// S3's answer.
         failure: Box<S3Failure>,
+        /// The tree of that key.
+        tree: Tree,
     },
     /// Uploads did not complete; the data is safe in the spool.
     #[error("{pending} file(s) could not be uploaded and remain in the spool {}: {reason}\n  run the same command again to retry", spool.display())]
@@ -100,8 +105,11 @@ impl CliError {
     }
 }
 
-fn hint(f: &S3Failure) -> &'static str {
+fn hint(f: &S3Failure, tree: Tree) -> &'static str {
     match f.code.as_str() {
+        "AccessDenied" if tree == Tree::Health => {
+            "the credentials may not write the health/ tree (health rows stay in the spool): give the IAM policy that `lakenode policy` prints, which allows both trees, or run without --health"
+        }
         "SignatureDoesNotMatch" => {
             "the secret key does not match the access key (check AWS_SECRET_ACCESS_KEY or the --credentials-file)"
         }

@@ -39,6 +39,7 @@ fn faults_and_kills_lose_at_most_one_sample_per_kill_and_duplicate_none() {
             stall_for: Duration::from_secs(3),
             outage: Some((40, Duration::from_secs(3))),
             seed: 7,
+            refuse_path: None,
         },
     );
     let spool = tmp.path().join("spool");
@@ -189,4 +190,74 @@ lost {lost}, duplicated {duplicated}; {} files; {:.1} s",
         "the spool must be empty at the end"
     );
     assert_lake_ok(&data.join("lake"), &["--rows", &delivered.to_string()]);
+}
+
+/// A bucket that refuses the health tree (a policy that leaves it out) never holds back
+/// data: every data row arrives, data before health, and the run ends with exit 3 and
+/// says why, the health rows kept in the spool.
+#[test]
+fn a_refused_health_tree_never_holds_back_a_data_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("s3");
+    let s3 = lake_server(&data);
+    let proxy = FaultProxy::start(
+        s3.addr(),
+        FaultPlan {
+            refuse_path: Some("/lake/raw/health/"),
+            ..FaultPlan::clean()
+        },
+    );
+    let spool = tmp.path().join("spool");
+    let station = "0190f5c2-0000-7000-8000-000000000019";
+    let (out, stdout, stderr) = output(run_to(&proxy.endpoint(), station, &spool).args([
+        "--prefix",
+        "raw",
+        "--health",
+        "--simulate",
+        "3",
+        "--start",
+        START,
+        "--duration",
+        "1h",
+    ]));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "refused health rows end the run with 3\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("every data file was delivered, but the upload of raw/health/station="),
+        "{stderr}"
+    );
+    assert!(stderr.contains("403 AccessDenied"), "{stderr}");
+    assert!(
+        stderr.contains("lakenode policy"),
+        "the hint names the fix: {stderr}"
+    );
+    let lake = data.join("lake").join("raw");
+    let sim = Simulator::new(3);
+    let samples = (0..720)
+        .map(|i| sim.sample_at(START_MS + i * 5_000))
+        .collect();
+    assert_lake_holds(
+        &tmp.path().join("expected.json"),
+        &lake,
+        station,
+        samples,
+        &lakenode::schema::Measurement::ALL,
+        (4, 720),
+    );
+    assert!(files_with_extension(&lake.join("health"), "parquet").is_empty());
+    assert_eq!(
+        files_with_extension(&spool, "lks").len(),
+        4,
+        "the 4 health rows wait in the spool for a policy that allows them"
+    );
+    assert!(
+        proxy
+            .counts
+            .denied
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= 1
+    );
 }

@@ -31,7 +31,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::Result;
-use crate::health::HealthRow;
+use crate::health::{HealthRow, Tree};
 use crate::journal::Durability;
 use crate::s3::S3Failure;
 use crate::sample::Sample;
@@ -264,13 +264,16 @@ pub fn run_live(
 pub enum BatchEnd {
     /// Every file is in S3 and the spool is empty.
     Delivered,
-    /// S3 refused the uploads (credentials, permissions, bucket, not S3); the data is
-    /// in the spool.
+    /// S3 refused the uploads (credentials, permissions, bucket, not S3); what was not
+    /// delivered is in the spool. With `tree` [`Tree::Health`] only health rows were
+    /// refused: every data file was delivered first.
     Refused {
         /// The key refused.
         key: String,
         /// The refusal.
         failure: Box<S3Failure>,
+        /// The tree of the refused key.
+        tree: Tree,
     },
     /// Uploads kept failing until the give-up time; the data is in the spool.
     GaveUp {
@@ -318,10 +321,14 @@ pub fn run_batch(
         }
         report(station, adapter)?;
         match station.delivery() {
-            Delivery::Paused { key, failure, .. } => {
+            // With only health rows refused, this comes once every data file is in.
+            Delivery::Paused {
+                key, failure, tree, ..
+            } => {
                 return Ok(BatchEnd::Refused {
                     key,
                     failure: Box::new(failure),
+                    tree,
                 });
             }
             Delivery::GaveUp { last } => {

@@ -396,6 +396,39 @@ impl Spool {
         Ok(SpoolEntry { id, key, body })
     }
 
+    /// Reads only an entry's object key (its header), to choose which entry to send
+    /// without reading every body. The full check of the entry is [`Spool::read`]'s.
+    ///
+    /// # Errors
+    /// [`Error::Spool`] if it cannot be read, [`Error::CorruptSpoolEntry`] if its header
+    /// is damaged (quarantine it).
+    pub fn read_key(&self, id: u64) -> Result<String> {
+        use std::io::Read as _;
+        let path = self.entry_path(id);
+        let corrupt = |reason: &str| Error::CorruptSpoolEntry {
+            path: path.clone(),
+            reason: reason.to_owned(),
+        };
+        let mut file = File::open(&path).map_err(|e| Error::spool("read", &path, e))?;
+        let mut head = [0u8; MAGIC.len() + 2];
+        file.read_exact(&mut head)
+            .map_err(|_| corrupt("truncated"))?;
+        if !head.starts_with(MAGIC) {
+            return Err(corrupt("not a spool entry (bad magic)"));
+        }
+        let key_len = usize::from(u16::from_le_bytes([
+            head[MAGIC.len()],
+            head[MAGIC.len() + 1],
+        ]));
+        if key_len > MAX_KEY {
+            return Err(corrupt("key longer than S3 allows"));
+        }
+        let mut key = vec![0u8; key_len];
+        file.read_exact(&mut key)
+            .map_err(|_| corrupt("key length beyond end"))?;
+        String::from_utf8(key).map_err(|_| corrupt("key is not UTF-8"))
+    }
+
     /// Removes an entry once S3 confirmed it (an entry already gone is not an error).
     ///
     /// # Errors
@@ -542,6 +575,35 @@ mod tests {
         let c = s.push("k/c.parquet", b"c").expect("push").0;
         assert!(c > b, "ids keep increasing after reopen");
         assert_eq!(s.pending().expect("list"), [b, c]);
+    }
+
+    #[test]
+    fn read_key_reads_the_header_only_and_refuses_damaged_headers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut s = Spool::open(dir.path()).expect("open");
+        let id = s.push("k/a.parquet", &vec![1u8; 50_000]).expect("push").0;
+        assert_eq!(s.read_key(id).expect("key"), "k/a.parquet");
+        let path = s.entry_path(id);
+        let good = fs::read(&path).expect("read");
+        // A damaged body is not the header's business (read() checks it before sending).
+        let mut body_damaged = good.clone();
+        body_damaged[40] ^= 1;
+        fs::write(&path, &body_damaged).expect("write");
+        assert_eq!(s.read_key(id).expect("key"), "k/a.parquet");
+        let mut cases: Vec<Vec<u8>> = vec![good[..5].to_vec(), good[..12].to_vec()];
+        let mut magic = good.clone();
+        magic[0] = b'X';
+        cases.push(magic);
+        let mut long = good.clone();
+        long[8..10].copy_from_slice(&u16::MAX.to_le_bytes());
+        cases.push(long);
+        for bad in cases {
+            fs::write(&path, &bad).expect("write");
+            assert!(
+                matches!(s.read_key(id), Err(Error::CorruptSpoolEntry { .. })),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -9,7 +9,10 @@
 //! names ([`Station::wake_at`]). [`crate::driver`] is that adapter loop, shared by the
 //! CLI and the firmware.
 //!
-//! One upload is in flight at a time, oldest file first. Sampling never waits for it:
+//! One upload is in flight at a time: the oldest data file first, health rows when no
+//! data file waits. A refusal pauses the tree of the refused key (a refused data file
+//! pauses both), so a policy that leaves the health tree out never holds back data.
+//! Sampling never waits for it:
 //! [`Station::sample`] and [`Station::record`] are accepted whatever the upload is doing.
 //!
 //! ```
@@ -47,7 +50,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::clock::{FUTURE_TOLERANCE, TimeKeeper, bounded_correction, is_plausible};
 use crate::encode::WriterProfile;
-use crate::health::{HealthRow, health_key_for};
+use crate::health::{HealthRow, Tree, health_key_for};
 use crate::journal::Durability;
 use crate::layout::{Prefix, StationId, rfc3339};
 use crate::recorder::{Recorder, RecorderConfig, SealedFile};
@@ -180,7 +183,8 @@ pub enum Event {
         /// Why it failed.
         reason: String,
     },
-    /// Uploads pause: S3 (or something pretending to be it) refused them.
+    /// Uploads pause: S3 (or something pretending to be it) refused them. A refused
+    /// data file pauses both trees; a refused health file pauses health rows only.
     Paused {
         /// Object key.
         key: String,
@@ -188,6 +192,8 @@ pub enum Event {
         failure: S3Failure,
         /// For how long.
         pause: Duration,
+        /// The tree of the refused key.
+        tree: Tree,
     },
     /// A 2xx without the body's MD5 as `ETag` (first occurrence only).
     Unconfirmed {
@@ -302,9 +308,20 @@ impl std::fmt::Display for Event {
                 key,
                 failure,
                 pause,
+                tree: Tree::Data,
             } => write!(
                 f,
-                "the upload of {key} was refused: {failure}; uploads pause for {} s, sampling and spooling go on",
+                "the upload of {key} was refused: {failure}; uploads (data and health) pause for {} s, sampling and spooling go on",
+                pause.as_secs()
+            ),
+            Self::Paused {
+                key,
+                failure,
+                pause,
+                tree: Tree::Health,
+            } => write!(
+                f,
+                "the upload of health row {key} was refused: {failure}; health rows pause for {} s, data files keep going (does the IAM policy allow the health/ tree? see `lakenode policy`)",
                 pause.as_secs()
             ),
             Self::Unconfirmed { failure } => write!(
@@ -373,8 +390,10 @@ pub struct Counters {
     pub uploaded_files: u64,
     /// Their bytes.
     pub uploaded_bytes: u64,
-    /// Failed upload attempts.
+    /// Failed upload attempts (refusals included).
     pub failed_attempts: u64,
+    /// Refusals (403 and other replies that pause uploads) among them.
+    pub refusals: u64,
     /// Files quarantined.
     pub quarantined_files: u64,
     /// Files the spool limit dropped.
@@ -402,7 +421,9 @@ pub enum Delivery {
         /// Monotonic ms of the next attempt, if one is scheduled.
         next_at: Option<u64>,
     },
-    /// Paused after a refusal until this monotonic instant.
+    /// Nothing can be sent: paused after a refusal until this monotonic instant. With
+    /// `tree` [`Tree::Data`] every upload pauses; with [`Tree::Health`] only health rows
+    /// do, and no data file is waiting.
     Paused {
         /// Monotonic ms.
         until: u64,
@@ -410,12 +431,23 @@ pub enum Delivery {
         key: String,
         /// The refusal.
         failure: S3Failure,
+        /// The tree of the refused key.
+        tree: Tree,
     },
     /// A finite run passed its deadline; nothing more is sent.
     GaveUp {
         /// The last failure.
         last: String,
     },
+}
+
+/// A refusal's pause.
+#[derive(Debug)]
+struct Pause {
+    /// Monotonic ms.
+    until: u64,
+    key: String,
+    failure: S3Failure,
 }
 
 #[derive(Debug)]
@@ -444,7 +476,17 @@ pub struct Station {
     /// when a file is spooled. Saves the adapter loop a directory listing per turn.
     maybe_pending: bool,
     next_attempt_ms: u64,
-    paused: Option<(u64, String, S3Failure)>,
+    /// After a data file's refusal: every upload pauses (the credentials or the bucket
+    /// are likely wrong, and health rows would be refused too).
+    paused: Option<Pause>,
+    /// After a health file's refusal: health rows pause, data files keep going.
+    health_paused: Option<Pause>,
+    /// Whether data files may be waiting: false once a scan of the spool found only
+    /// health rows, true again when a window is sealed.
+    data_waiting: bool,
+    /// Every pending spool id below this holds a health row (found by a scan): the
+    /// next scan for the oldest data file starts here, so each entry's key is read once.
+    health_below: u64,
     gave_up: Option<String>,
     /// (how long, deadline) of a finite run's give-up rule.
     give_up: Option<(Duration, u64)>,
@@ -506,6 +548,9 @@ impl Station {
             maybe_pending: true,
             next_attempt_ms: 0,
             paused: None,
+            health_paused: None,
+            data_waiting: true,
+            health_below: 0,
             gave_up: None,
             give_up: None,
             warned_unconfirmed: false,
@@ -642,6 +687,7 @@ impl Station {
 
     fn sealed(&mut self, sealed: &SealedFile) {
         self.maybe_pending = true;
+        self.data_waiting = true;
         self.counters.sealed_files += 1;
         self.counters.sealed_rows += sealed.rows as u64;
         self.events.push_back(Event::Sealed {
@@ -755,11 +801,19 @@ impl Station {
             Delivery::InFlight
         } else if let Some(last) = &self.gave_up {
             Delivery::GaveUp { last: last.clone() }
-        } else if let Some((until, key, failure)) = &self.paused {
+        } else if let Some(p) = &self.paused {
             Delivery::Paused {
-                until: *until,
-                key: key.clone(),
-                failure: failure.clone(),
+                until: p.until,
+                key: p.key.clone(),
+                failure: p.failure.clone(),
+                tree: Tree::Data,
+            }
+        } else if let Some(p) = self.health_paused.as_ref().filter(|_| !self.data_waiting) {
+            Delivery::Paused {
+                until: p.until,
+                key: p.key.clone(),
+                failure: p.failure.clone(),
+                tree: Tree::Health,
             }
         } else {
             Delivery::Waiting {
@@ -785,16 +839,27 @@ impl Station {
         if self.in_flight.is_some() || self.gave_up.is_some() {
             return None;
         }
-        match &self.paused {
-            Some((until, ..)) => Some(*until),
-            // A file waiting for its retry; otherwise the adapter polls after each sample.
-            None => self.head.map(|_| self.next_attempt_ms),
+        if let Some(p) = &self.paused {
+            return Some(p.until);
+        }
+        // A file waiting for its retry; otherwise the adapter polls after each sample.
+        let retry = self.head.map(|_| self.next_attempt_ms);
+        // Only health rows wait, paused.
+        let health = self
+            .health_paused
+            .as_ref()
+            .filter(|_| !self.data_waiting)
+            .map(|p| p.until);
+        match (retry, health) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
-    /// The request to send now, if one is due: the oldest spooled file, signed at the
-    /// wall clock plus the correction learnt from S3. `None` while a request is in
-    /// flight, during a retry delay or a pause, after giving up, before the clock is
+    /// The request to send now, if one is due: the oldest spooled data file, else the
+    /// oldest health row, signed at the wall clock plus the correction learnt from S3.
+    /// `None` while a request is in flight, during a retry delay or a pause (of health
+    /// rows only: while no data file waits), after giving up, before the clock is
     /// synchronised, or when the spool is empty.
     ///
     /// # Errors
@@ -803,27 +868,25 @@ impl Station {
         if self.in_flight.is_some() || self.gave_up.is_some() {
             return Ok(None);
         }
-        if let Some((until, ..)) = &self.paused {
-            if now.mono_ms < *until {
-                return Ok(None);
-            }
+        if self.paused.as_ref().is_some_and(|p| now.mono_ms >= p.until) {
             self.paused = None;
         }
-        if now.mono_ms < self.next_attempt_ms {
+        if self
+            .health_paused
+            .as_ref()
+            .is_some_and(|p| now.mono_ms >= p.until)
+        {
+            self.health_paused = None;
+        }
+        if self.paused.is_some() || now.mono_ms < self.next_attempt_ms {
             return Ok(None);
         }
         let Some(wall) = now.wall.filter(|w| is_plausible(*w)) else {
             return Ok(None); // never sign with an unset clock
         };
         loop {
-            let first = if self.maybe_pending {
-                self.recorder.spool().pending()?.first().copied()
-            } else {
-                None
-            };
-            let Some(id) = first else {
+            let Some(id) = self.next_to_send()? else {
                 self.head = None;
-                self.maybe_pending = false;
                 return Ok(None);
             };
             if self.head.is_none_or(|(h, _)| h != id) {
@@ -850,6 +913,41 @@ impl Station {
             });
             return Ok(Some(request));
         }
+    }
+
+    /// The spool id to send next: the oldest data file; else, unless health rows are
+    /// paused, the oldest health row. Data goes first: it is what the lake is for, and
+    /// a policy that refuses health rows must not hold it back.
+    fn next_to_send(&mut self) -> Result<Option<u64>> {
+        if !self.maybe_pending {
+            self.data_waiting = false;
+            return Ok(None);
+        }
+        let pending = self.recorder.spool().pending()?;
+        if pending.is_empty() {
+            self.maybe_pending = false;
+            self.data_waiting = false;
+            return Ok(None);
+        }
+        if self.data_waiting {
+            let prefix = self.recorder.config().prefix.clone();
+            let from = self.health_below;
+            for &id in pending.iter().filter(|&&id| id >= from) {
+                match self.recorder.spool().read_key(id) {
+                    Ok(key) if Tree::of(prefix.as_ref(), &key) == Tree::Health => {
+                        self.health_below = id + 1;
+                    }
+                    // A data file, or a damaged one that the full read quarantines.
+                    Ok(_) | Err(Error::CorruptSpoolEntry { .. }) => return Ok(Some(id)),
+                    Err(e) => return Err(e),
+                }
+            }
+            self.data_waiting = false;
+        }
+        if self.health_paused.is_some() {
+            return Ok(None);
+        }
+        Ok(pending.first().copied())
     }
 
     fn quarantine(&mut self, id: u64, key: &str, reason: &str) -> Result<()> {
@@ -945,12 +1043,27 @@ impl Station {
             Decision::PauseUntil(until) => {
                 // Only S3 replies are refusals; a transport error never gets here.
                 if let Failure::S3(f) = failure {
+                    let tree = Tree::of(self.recorder.config().prefix.as_ref(), &sent.key);
+                    self.counters.refusals += 1;
                     self.events.push_back(Event::Paused {
                         key: sent.key.clone(),
                         failure: f.clone(),
                         pause: Duration::from_millis(until.saturating_sub(now.mono_ms)),
+                        tree,
                     });
-                    self.paused = Some((until, sent.key, f));
+                    let pause = Pause {
+                        until,
+                        key: sent.key,
+                        failure: f,
+                    };
+                    match tree {
+                        Tree::Data => self.paused = Some(pause),
+                        Tree::Health => {
+                            // Data files go on; none of them waits for this row's retry.
+                            self.head = None;
+                            self.health_paused = Some(pause);
+                        }
+                    }
                 } else {
                     self.next_attempt_ms = until;
                 }
@@ -1234,12 +1347,140 @@ mod tests {
         assert_eq!(quarantined(dir.path()), 0);
         assert_eq!(st.counters().quarantined_files, 0);
         // After the pause one attempt goes out again.
-        st.paused = Some((
-            300_000,
-            "k".into(),
-            s3_error(403, "AccessDenied", "").into_failure(),
-        ));
+        st.paused = Some(Pause {
+            until: 300_000,
+            key: "k".into(),
+            failure: s3_error(403, "AccessDenied", "").into_failure(),
+        });
         assert!(st.poll(&at(300_000)).expect("poll").is_some());
+    }
+
+    /// A station with health rows on and `windows` sealed windows, each with its health
+    /// row spooled right after it (as the driver does).
+    fn with_health(dir: &Path, windows: i64) -> Station {
+        let mut config = config();
+        config.health = true;
+        let mut st = Station::open(config, dir).expect("open");
+        record_with_health(&mut st, 0, windows);
+        st.flush().expect("flush");
+        spool_health_rows(&mut st);
+        st
+    }
+
+    /// Records the samples of windows `from..to` (15 min each from `T0`), spooling
+    /// health rows as windows are sealed.
+    fn record_with_health(st: &mut Station, from: i64, to: i64) {
+        let sim = Simulator::new(3);
+        for i in from * 180..to * 180 {
+            st.record(&at(0), sim.sample_at(T0 + i * 5_000))
+                .expect("record");
+            spool_health_rows(st);
+        }
+    }
+
+    fn spool_health_rows(st: &mut Station) {
+        while let Some((key, row)) = st.take_health_row(&at(0)) {
+            st.spool_health(&key, &row).expect("spool health");
+        }
+    }
+
+    fn file_name(request: &HttpRequest) -> String {
+        request
+            .url
+            .path()
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    #[test]
+    fn data_goes_before_health_rows_and_a_refused_health_row_pauses_only_health() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut st = with_health(dir.path(), 3);
+        assert_eq!(pending(&st), 6, "3 data files and 3 health rows");
+        // Data first, oldest first, although each health row is older than the next
+        // window's data file.
+        let mut sent = Vec::new();
+        for _ in 0..3 {
+            let req = st.poll(&at(0)).expect("poll").expect("request");
+            sent.push(file_name(&req));
+            st.on_reply(&at(0), Ok(stored(&req))).expect("reply");
+        }
+        assert_eq!(
+            sent,
+            [
+                "data_0000.parquet",
+                "data_0015.parquet",
+                "data_0030.parquet"
+            ]
+        );
+        // Then the health rows; the policy refuses the first.
+        let req = st.poll(&at(0)).expect("poll").expect("request");
+        assert_eq!(file_name(&req), "health_0000.parquet");
+        st.on_reply(&at(0), Ok(s3_error(403, "AccessDenied", "")))
+            .expect("reply");
+        let events: Vec<Event> = st.events().collect();
+        assert!(
+            events.iter().any(|e| matches!(
+                e,
+                Event::Paused {
+                    tree: Tree::Health,
+                    ..
+                }
+            )),
+            "{events:?}"
+        );
+        assert_eq!(st.counters().refusals, 1);
+        let Delivery::Paused { tree, until, .. } = st.delivery() else {
+            panic!("only health rows wait, paused: {:?}", st.delivery())
+        };
+        assert_eq!((tree, until), (Tree::Health, 300_000));
+        assert_eq!(st.wake_at(), Some(300_000));
+        assert!(
+            st.poll(&at(1_000)).expect("poll").is_none(),
+            "health paused"
+        );
+        // A new window: its data file goes out at once, during the health pause.
+        record_with_health(&mut st, 3, 5); // seals 00:45 when 01:00 begins
+        assert!(matches!(st.delivery(), Delivery::Waiting { .. }));
+        let req = st.poll(&at(2_000)).expect("poll").expect("request");
+        assert_eq!(file_name(&req), "data_0045.parquet");
+        st.on_reply(&at(2_000), Ok(stored(&req))).expect("reply");
+        assert!(
+            st.poll(&at(2_000)).expect("poll").is_none(),
+            "health still paused"
+        );
+        assert!(matches!(
+            st.delivery(),
+            Delivery::Paused {
+                tree: Tree::Health,
+                ..
+            }
+        ));
+        // After the pause the health rows go, oldest first.
+        let req = st.poll(&at(300_000)).expect("poll").expect("request");
+        assert_eq!(file_name(&req), "health_0000.parquet");
+    }
+
+    #[test]
+    fn a_refused_data_file_pauses_health_rows_too() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut st = with_health(dir.path(), 2);
+        let req = st.poll(&at(0)).expect("poll").expect("request");
+        assert_eq!(file_name(&req), "data_0000.parquet");
+        st.on_reply(&at(0), Ok(s3_error(403, "AccessDenied", "")))
+            .expect("reply");
+        let Delivery::Paused { tree, .. } = st.delivery() else {
+            panic!("paused: {:?}", st.delivery())
+        };
+        assert_eq!(tree, Tree::Data);
+        assert!(
+            st.poll(&at(299_999)).expect("poll").is_none(),
+            "no health row goes out while data is refused"
+        );
+        let req = st.poll(&at(300_000)).expect("poll").expect("request");
+        assert_eq!(file_name(&req), "data_0000.parquet");
     }
 
     trait IntoFailure {

@@ -311,8 +311,8 @@ impl DemoRun<'_> {
             };
             match run_batch(&mut node, input, &mut adapter, &mut link, GIVE_UP_AFTER)? {
                 BatchEnd::Delivered => {}
-                BatchEnd::Refused { key, failure } => {
-                    return Err(CliError::Refused { key, failure });
+                BatchEnd::Refused { key, failure, tree } => {
+                    return Err(CliError::Refused { key, failure, tree });
                 }
                 BatchEnd::GaveUp { pending, last } => {
                     return Err(CliError::Incomplete {

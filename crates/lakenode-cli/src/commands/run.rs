@@ -327,7 +327,9 @@ fn outcome(end: BatchEnd, node: &Station, finite: bool) -> CliResult<()> {
             spool: node.recorder().spool().dir().to_path_buf(),
             reason: "stopped by a signal before the end of the input; run the same command again to continue".into(),
         }),
-        BatchEnd::Refused { key, failure } => Err(CliError::Refused { key, failure }),
+        BatchEnd::Refused { key, failure, tree } => {
+            Err(CliError::Refused { key, failure, tree })
+        }
         BatchEnd::GaveUp { pending, last } => Err(CliError::Incomplete {
             pending,
             spool: node.recorder().spool().dir().to_path_buf(),
@@ -382,11 +384,12 @@ fn print_summary(station: &StationId, node: &Station, wall: Duration) {
     let c = node.counters();
     let pending = node.recorder().spool().pending().map_or(0, |p| p.len());
     println!(
-        "station {station}: {} samples, {} files uploaded ({} bytes), {} failed attempts, {} quarantined, {} dropped, {} pending, {:.2} s",
+        "station {station}: {} samples, {} files uploaded ({} bytes), {} failed attempts ({} refused), {} quarantined, {} dropped, {} pending, {:.2} s",
         c.samples,
         c.uploaded_files,
         c.uploaded_bytes,
         c.failed_attempts,
+        c.refusals,
         c.quarantined_files,
         c.dropped_files,
         pending,

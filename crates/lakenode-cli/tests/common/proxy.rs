@@ -7,6 +7,8 @@
 //! - stall: the request is read and nothing is answered until well past the client's
 //!   timeout;
 //! - outage: for a scheduled period the proxy stops listening (connections refused);
+//! - refusal: a request whose path contains a given text gets S3's `403 AccessDenied`
+//!   (what a bucket policy leaving a tree out answers);
 //! - otherwise the request is forwarded and S3's answer relayed.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -35,6 +37,24 @@ pub struct FaultPlan {
     pub outage: Option<(u64, Duration)>,
     /// Seed of the fault decisions.
     pub seed: u64,
+    /// Requests whose path contains this are refused with 403 `AccessDenied`.
+    pub refuse_path: Option<&'static str>,
+}
+
+impl FaultPlan {
+    /// No fault at all: every request forwarded (set the fields wanted).
+    pub const fn clean() -> Self {
+        Self {
+            reset: 0.0,
+            slowdown: 0.0,
+            stall: 0.0,
+            corrupt: 0.0,
+            stall_for: Duration::ZERO,
+            outage: None,
+            seed: 0,
+            refuse_path: None,
+        }
+    }
 }
 
 /// Counters of what the proxy did.
@@ -46,6 +66,7 @@ pub struct FaultCounts {
     pub stalls: AtomicU64,
     pub corrupted: AtomicU64,
     pub refused_periods: AtomicU64,
+    pub denied: AtomicU64,
     pub forwarded: AtomicU64,
 }
 
@@ -225,6 +246,19 @@ fn handle(
         return;
     };
     let mut client = client;
+    let request_line = request.split(|b| *b == b'\n').next().unwrap_or_default();
+    if let Some(path) = plan.refuse_path
+        && String::from_utf8_lossy(request_line).contains(path)
+    {
+        counts.denied.fetch_add(1, Ordering::Relaxed);
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message><RequestId>PROXY</RequestId></Error>";
+        let _ = write!(
+            client,
+            "HTTP/1.1 403 Forbidden\r\ncontent-type: application/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        return;
+    }
     if fate < plan.reset + plan.slowdown {
         counts.slowdowns.fetch_add(1, Ordering::Relaxed);
         let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>PROXY</RequestId></Error>";
