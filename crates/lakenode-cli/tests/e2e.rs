@@ -619,3 +619,50 @@ fn run_against_an_independent_sigv4_implementation() {
     }
     assert_eq!(rows, 720);
 }
+
+/// A spool whose journal ends in 2099 (a run with a future `--start`) does not make a
+/// later, correctly dated run record nothing and exit 0: all 360 samples are recorded
+/// and delivered.
+#[test]
+fn a_journal_in_2099_does_not_swallow_a_later_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = server(&tmp.path().join("s3"));
+    let spool = tmp.path().join("spool");
+    let station = "0190f5c2-0000-7000-8000-000000000099";
+    success(run_command(&s3, station, &spool).args([
+        "--simulate",
+        "3",
+        "--start",
+        "2099-01-01T00:00:00Z",
+        "--duration",
+        "15m",
+    ]));
+    let stdout = success(run_command(&s3, station, &spool).args([
+        "--simulate",
+        "3",
+        "--start",
+        "2026-04-01T00:00:00Z",
+        "--duration",
+        "30m",
+    ]));
+    assert!(
+        stdout.contains(": 360 samples, 2 files uploaded"),
+        "{stdout}"
+    );
+    let days = files_with_extension(&s3.data_dir().join(BUCKET), "parquet");
+    assert_eq!(days.len(), 3, "{days:?}");
+    // A period after which the spool already recorded (not in the future) is refused.
+    let (out, _, stderr) = output(run_command(&s3, station, &spool).args([
+        "--simulate",
+        "3",
+        "--start",
+        "2026-03-01T00:00:00Z",
+        "--duration",
+        "30m",
+    ]));
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("already recorded a sample at 2026-04-01T00:29:55Z"),
+        "{stderr}"
+    );
+}

@@ -209,12 +209,13 @@ fn drive(
                     };
                     let n = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
                         / spec.interval_ms();
-                    // Resume after the last durably recorded sample (a killed run
-                    // started again with the same arguments).
-                    let first = match last_recorded {
-                        Some(t) if t >= start => ((t - start) / spec.interval_ms() + 1).min(n),
-                        _ => 0,
-                    };
+                    let first = simulation_resume_point(
+                        start,
+                        n,
+                        spec.interval_ms(),
+                        last_recorded,
+                        Timestamp::now().as_millisecond(),
+                    )?;
                     info!(%station, start = %rfc3339(start), samples = n, from = first, "simulating in virtual time");
                     let interval = spec.interval_ms();
                     let samples = (first..n).map(|i| sim.sample_at(start + i * interval));
@@ -351,6 +352,48 @@ fn outcome(end: BatchEnd, node: &Station, finite: bool) -> CliResult<()> {
     }
 }
 
+/// Index of the first of a simulated period's `n` samples (from `start`, every
+/// `interval_ms`) still to record, given the last sample the spool recorded:
+/// - inside the period: after it (a killed run started again with the same arguments);
+/// - before the period, or none: 0;
+/// - far ahead of the wall clock (`wall_ms`; a run with a future `--start`, a bad
+///   clock): 0 as well, and the station closes that timeline when the first sample
+///   comes (see `Station::record`);
+/// - after the period but not in the future: refused, since every sample would be
+///   skipped as not after the previous one.
+fn simulation_resume_point(
+    start: i64,
+    n: i64,
+    interval_ms: i64,
+    last_recorded: Option<i64>,
+    wall_ms: i64,
+) -> CliResult<i64> {
+    let end = start.saturating_add(n.saturating_mul(interval_ms));
+    let Some(last) = last_recorded.filter(|t| *t >= start) else {
+        return Ok(0);
+    };
+    if last < end {
+        return Ok(((last - start) / interval_ms + 1).min(n));
+    }
+    let future = wall_ms.saturating_add(lakenode::clock::FUTURE_TOLERANCE.as_millis() as i64);
+    if last > future {
+        info!(
+            last = %rfc3339(last),
+            "the spool's journal lies in the future (a run with a future --start, or a bad clock); that timeline is closed and this period recorded"
+        );
+        return Ok(0);
+    }
+    Err(CliError::Usage(format!(
+        "this spool already recorded a sample at {}, after the simulated period {} to {}: \
+every sample of the period would be skipped as not after it. Simulate a later period \
+(--start after {}) or use another --spool",
+        rfc3339(last),
+        rfc3339(start),
+        rfc3339(end),
+        rfc3339(last),
+    )))
+}
+
 /// The start of a simulated run without `--start`: chosen once (the duration before
 /// the current window) and remembered in the spool, so that a killed run started again
 /// with the same arguments resumes the same virtual timeline.
@@ -399,6 +442,51 @@ fn print_summary(station: &StationId, node: &Station, wall: Duration) {
         println!(
             "  {} samples skipped (not after the previous one, or from an unset clock)",
             c.skipped_samples + c.unsynced_dropped
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: i64 = 60_000;
+    /// 2026-04-01T00:00:00Z.
+    const START: i64 = 1_775_001_600_000;
+    /// The wall clock of these tests: 2026-12-03.
+    const WALL: i64 = 1_796_256_000_000;
+
+    #[test]
+    fn a_simulation_resumes_inside_its_period_and_starts_over_before_it() {
+        let resume = |last| simulation_resume_point(START, 30, MIN, last, WALL).expect("ok");
+        assert_eq!(resume(None), 0);
+        assert_eq!(resume(Some(START - MIN)), 0);
+        assert_eq!(resume(Some(START)), 1);
+        assert_eq!(
+            resume(Some(START + 29 * MIN)),
+            30,
+            "a finished run: nothing left"
+        );
+    }
+
+    #[test]
+    fn a_journal_in_the_future_does_not_swallow_the_period() {
+        // 2099: the samples are given to the station, which closes that timeline.
+        let in_2099 = 4_070_908_800_000;
+        assert_eq!(
+            simulation_resume_point(START, 30, MIN, Some(in_2099), WALL).expect("ok"),
+            0
+        );
+    }
+
+    #[test]
+    fn a_journal_after_the_period_but_not_in_the_future_is_refused() {
+        let e = simulation_resume_point(START, 30, MIN, Some(START + 60 * MIN), WALL)
+            .expect_err("refused");
+        let text = e.to_string();
+        assert!(
+            text.contains("2026-04-01T01:00:00Z") && text.contains("--spool"),
+            "{text}"
         );
     }
 }
