@@ -89,7 +89,9 @@ pub enum Durability {
 #[derive(Debug)]
 pub struct Journal {
     dir: PathBuf,
-    file: File,
+    /// The journal, open for appending; `None` only while [`Journal::restart`] replaces
+    /// it (or if reopening it then failed: the next append says so).
+    file: Option<File>,
     buf: Vec<u8>,
     durability: Durability,
 }
@@ -107,7 +109,7 @@ impl Journal {
                 // A damaged header: the records behind it may still be good (a flipped
                 // bit). Keep the file aside for inspection either way.
                 let aside = dir.join(format!("{FILE_NAME}.corrupt"));
-                fs::copy(&path, &aside).map_err(|e| Error::spool("copy", &path, e))?;
+                keep_aside(&aside, &data)?;
                 let (mut replay, _, _) = if data.len() > MAGIC.len() {
                     decode(&data)
                 } else {
@@ -141,7 +143,7 @@ impl Journal {
                     // Damage in the middle: keep a copy, and rewrite the journal from
                     // what was recovered around it.
                     let aside = dir.join(format!("{FILE_NAME}.corrupt"));
-                    fs::copy(&path, &aside).map_err(|e| Error::spool("copy", &path, e))?;
+                    keep_aside(&aside, &data)?;
                     rewrite(dir, &replay)?;
                     replay.damage = Some(format!(
                         "the journal was damaged: {skipped} byte(s) skipped, {} sample(s) recovered around them (a copy is in {})",
@@ -166,14 +168,11 @@ impl Journal {
             }
             Err(e) => return Err(Error::spool("read", &path, e)),
         };
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(|e| Error::spool("open", &path, e))?;
+        let file = open_append(&path)?;
         Ok((
             Self {
                 dir: dir.to_path_buf(),
-                file,
+                file: Some(file),
                 buf: Vec::with_capacity(64),
                 durability: Durability::EverySample,
             },
@@ -200,12 +199,13 @@ impl Journal {
         self.buf.clear();
         encode_sample(&mut self.buf, sample);
         let path = self.dir.join(FILE_NAME);
-        self.file
-            .write_all(&self.buf)
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => self.file.insert(open_append(&path)?),
+        };
+        file.write_all(&self.buf)
             .map_err(|e| Error::spool("append", &path, e))?;
-        self.file
-            .sync_data()
-            .map_err(|e| Error::spool("sync", &path, e))
+        file.sync_data().map_err(|e| Error::spool("sync", &path, e))
     }
 
     /// Replaces the journal, atomically, with a sealed-through marker and the samples of
@@ -220,13 +220,13 @@ impl Journal {
         for s in open {
             encode_sample(&mut data, s);
         }
-        write_atomically(&self.dir, &data)?;
+        // esp_littlefs refuses to rename over an open file (EBUSY): close the journal
+        // first, and reopen whichever journal is in place afterwards.
+        self.file = None;
+        let written = write_atomically(&self.dir, &data);
         let path = self.dir.join(FILE_NAME);
-        self.file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(|e| Error::spool("open", &path, e))?;
-        Ok(())
+        self.file = Some(open_append(&path)?);
+        written
     }
 }
 
@@ -242,13 +242,32 @@ fn rewrite(dir: &Path, replay: &Replay) -> Result<()> {
     write_atomically(dir, &fresh)
 }
 
+fn open_append(path: &Path) -> Result<File> {
+    OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(|e| Error::spool("open", path, e))
+}
+
+/// Keeps a damaged journal's bytes aside for inspection. Written from the bytes already
+/// read: std's `fs::copy` always fails on ESP-IDF (it opens the destination with no
+/// access mode).
+fn keep_aside(aside: &Path, data: &[u8]) -> Result<()> {
+    fs::write(aside, data).map_err(|e| Error::spool("write", aside, e))
+}
+
+/// Replaces the journal with `data`: temporary file, sync, close, rename, directory
+/// sync. The caller has closed the journal: esp_littlefs refuses to rename when the
+/// source or the destination is open (EBUSY).
 fn write_atomically(dir: &Path, data: &[u8]) -> Result<()> {
     let tmp = dir.join(format!("{FILE_NAME}.tmp"));
     let path = dir.join(FILE_NAME);
-    let mut f = File::create(&tmp).map_err(|e| Error::spool("create", &tmp, e))?;
-    f.write_all(data)
-        .map_err(|e| Error::spool("write", &tmp, e))?;
-    f.sync_all().map_err(|e| Error::spool("sync", &tmp, e))?;
+    {
+        let mut f = File::create(&tmp).map_err(|e| Error::spool("create", &tmp, e))?;
+        f.write_all(data)
+            .map_err(|e| Error::spool("write", &tmp, e))?;
+        f.sync_all().map_err(|e| Error::spool("sync", &tmp, e))?;
+    } // closed before the rename
     fs::rename(&tmp, &path).map_err(|e| Error::spool("rename", &tmp, e))?;
     sync_dir(dir)
 }

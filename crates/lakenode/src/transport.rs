@@ -83,6 +83,34 @@ impl HttpRequest {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Bytes of the request's head as an HTTP/1.1 client writes it: the request line
+    /// (method, path and presigned query), `Host` and the headers, each line ending in
+    /// CRLF, and the blank line.
+    #[must_use]
+    pub fn head_len(&self) -> usize {
+        let target = self.url.path().len() + self.url.query().map_or(0, |q| q.len() + 1);
+        let line = self.method.as_str().len() + 1 + target + " HTTP/1.1\r\n".len();
+        let host = "host: \r\n".len() + authority(&self.url).len();
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(n, v)| n.len() + 2 + v.len() + 2)
+            .sum();
+        line + host + headers + 2
+    }
+
+    /// The send buffer an HTTP client that must hold the whole request line (and
+    /// headers) at once needs for this request: esp_http_client's `buffer_size_tx`
+    /// (512 B by default, "Out of buffer" beyond it; a presigned URL with an STS session
+    /// token alone is ~1.5 KB). At least [`MIN_SEND_BUFFER`], in whole KiB.
+    #[must_use]
+    pub fn send_buffer_size(&self) -> usize {
+        self.head_len()
+            .div_ceil(1024)
+            .saturating_mul(1024)
+            .max(MIN_SEND_BUFFER)
+    }
+
     /// The URL without its query string (which holds the signature and credential
     /// scope), safe for logs and error messages.
     #[must_use]
@@ -143,6 +171,9 @@ pub enum TransportError {
 /// Response headers kept by [`send_over`]: the ones the core reads.
 pub const RESPONSE_HEADERS: [&str; 4] = ["date", "etag", "x-amz-request-id", "content-type"];
 
+/// Smallest send buffer [`HttpRequest::send_buffer_size`] gives.
+pub const MIN_SEND_BUFFER: usize = 4096;
+
 /// Largest response body [`send_over`] keeps (S3 error documents are small).
 pub const MAX_RESPONSE_BODY: usize = 16 * 1024;
 
@@ -160,11 +191,18 @@ pub fn send_over<C: embedded_svc::http::client::Connection>(
 ) -> Result<HttpResponse, TransportError> {
     use embedded_svc::http::Method as M;
     let url = request.redacted_url();
-    let headers: Vec<(&str, &str)> = request
+    let mut headers: Vec<(&str, &str)> = request
         .headers
         .iter()
         .map(|(n, v)| (*n, v.as_str()))
         .collect();
+    // The signature covers `host:port` (a port only when it is not the scheme's
+    // default); esp_http_client sets `Host` without the port on a URL change, so say
+    // it here, exactly as it was signed.
+    let authority = authority(&request.url);
+    if request.header("host").is_none() && !authority.is_empty() {
+        headers.push(("host", authority.as_str()));
+    }
     let method = match request.method {
         Method::Get => M::Get,
         Method::Put => M::Put,
@@ -174,7 +212,7 @@ pub fn send_over<C: embedded_svc::http::client::Connection>(
         .map_err(|e| TransportError::Connect(format!("{url}: {e:?}")))?;
     let mut write_error = None;
     for piece in request.body_writes() {
-        if let Err(e) = conn.write_all(piece) {
+        if let Err(e) = write_piece(conn, piece) {
             write_error = Some(e);
             break;
         }
@@ -182,7 +220,7 @@ pub fn send_over<C: embedded_svc::http::client::Connection>(
     if let Err(e) = conn.initiate_response() {
         let cause = write_error.map_or_else(
             || format!("{e:?}"),
-            |w| format!("{w:?} while sending, then {e:?}"),
+            |w| format!("{w} while sending, then {e:?}"),
         );
         return Err(TransportError::Io(format!("{url}: {cause}")));
     }
@@ -211,6 +249,35 @@ pub fn send_over<C: embedded_svc::http::client::Connection>(
     })
 }
 
+/// `host[:port]` of `url`, the port only when it is not the scheme's default (what
+/// SigV4 signs as the `host` header).
+fn authority(url: &Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{host}:{port}"),
+        (Some(host), None) => host.to_owned(),
+        (None, _) => String::new(),
+    }
+}
+
+/// Writes all of `piece`. Not embedded-io's `write_all`: esp_http_client returns 0 when
+/// the socket stays unwritable for the whole timeout, esp-idf-svc passes that on as
+/// `Ok(0)`, and `write_all` panics on it (an abort, so a reboot, on the device). Here
+/// it is a stalled connection, an error like any other.
+fn write_piece<W: embedded_io::Write>(conn: &mut W, mut piece: &[u8]) -> Result<(), String> {
+    while !piece.is_empty() {
+        match conn.write(piece) {
+            Ok(0) => {
+                return Err(
+                    "the connection took no byte for the whole timeout (stalled)".to_owned(),
+                );
+            }
+            Ok(n) => piece = piece.get(n..).unwrap_or_default(),
+            Err(e) => return Err(format!("{e:?}")),
+        }
+    }
+    Ok(())
+}
+
 /// Sends requests. Implemented by each platform; see the module docs for the contract.
 pub trait Transport {
     /// Sends `request` and returns the response, whatever its status.
@@ -234,6 +301,12 @@ mod tests {
         headers: Vec<(String, String)>,
         writes: Vec<usize>,
         accept: Option<usize>,
+        /// After this many bytes, every write returns `Ok(0)` (a stalled socket).
+        stall_after: Option<usize>,
+        /// Largest write taken at once (a short write); `None`: all of it.
+        short: Option<usize>,
+        /// `initiate_response` fails (no answer came).
+        no_answer: bool,
         written: usize,
         status: u16,
         reply: Vec<u8>,
@@ -262,9 +335,13 @@ mod tests {
             if self.accept.is_some_and(|a| self.written >= a) {
                 return Err(Broken);
             }
-            self.writes.push(buf.len());
-            self.written += buf.len();
-            Ok(buf.len())
+            if self.stall_after.is_some_and(|a| self.written >= a) {
+                return Ok(0);
+            }
+            let n = self.short.map_or(buf.len(), |s| s.min(buf.len()));
+            self.writes.push(n);
+            self.written += n;
+            Ok(n)
         }
         fn flush(&mut self) -> Result<(), Broken> {
             Ok(())
@@ -313,6 +390,9 @@ mod tests {
             self.method.is_some()
         }
         fn initiate_response(&mut self) -> Result<(), Broken> {
+            if self.no_answer {
+                return Err(Broken);
+            }
             self.response = true;
             Ok(())
         }
@@ -371,6 +451,90 @@ mod tests {
         );
         let reply = send_over(&mut conn, &req).expect("reply");
         assert!(reply.body.len() <= MAX_RESPONSE_BODY + 1024);
+    }
+
+    #[test]
+    fn a_stalled_write_is_an_error_not_a_panic() {
+        let url = Url::parse("https://lake.s3.amazonaws.com/k").expect("url");
+        let req = HttpRequest::new(Method::Put, url, vec![1u8; 20_000]);
+        let mut conn = FakeConnection {
+            stall_after: Some(8192),
+            no_answer: true,
+            ..FakeConnection::default()
+        };
+        let err = send_over(&mut conn, &req).expect_err("no reply");
+        assert!(err.to_string().contains("stalled"), "{err}");
+        // A stalled write after which the server still answered: its reply counts.
+        let mut conn = FakeConnection {
+            stall_after: Some(100),
+            status: 400,
+            reply: b"<Error><Code>RequestTimeout</Code></Error>".to_vec(),
+            ..FakeConnection::default()
+        };
+        assert_eq!(send_over(&mut conn, &req).expect("reply").status, 400);
+    }
+
+    #[test]
+    fn short_writes_still_send_every_byte() {
+        let url = Url::parse("https://lake.s3.amazonaws.com/k").expect("url");
+        let req = HttpRequest::new(Method::Put, url, vec![1u8; 20_000]);
+        let mut conn = FakeConnection {
+            short: Some(1_000),
+            status: 200,
+            ..FakeConnection::default()
+        };
+        send_over(&mut conn, &req).expect("reply");
+        assert_eq!(conn.written, 20_000);
+        assert!(conn.writes.iter().all(|n| *n <= 1_000));
+    }
+
+    #[test]
+    fn the_host_header_carries_the_port_that_was_signed() {
+        for (url, host) in [
+            ("http://127.0.0.1:9000/lake/k", "127.0.0.1:9000"),
+            ("https://lake.s3.amazonaws.com/k", "lake.s3.amazonaws.com"),
+            ("https://minio.local:443/lake/k", "minio.local"),
+        ] {
+            let req = HttpRequest::new(Method::Put, Url::parse(url).expect("url"), vec![1]);
+            let mut conn = FakeConnection {
+                status: 200,
+                ..FakeConnection::default()
+            };
+            send_over(&mut conn, &req).expect("reply");
+            assert!(
+                conn.headers.contains(&("host".into(), host.into())),
+                "{url}: {:?}",
+                conn.headers
+            );
+        }
+    }
+
+    #[test]
+    fn the_send_buffer_holds_the_whole_head_of_a_request_with_a_session_token() {
+        // A presigned PUT with an STS session token (~1.2 KB of token alone).
+        let token = "FwoGZXIvYXdzE".repeat(95);
+        let url = format!(
+            "https://lake.s3.eu-west-1.amazonaws.com/raw/v1/station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/year=2026/month=12/day=03/data_0915.parquet?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20261203%2Feu-west-1%2Fs3%2Faws4_request&X-Amz-Date=20261203T091500Z&X-Amz-Expires=600&X-Amz-Security-Token={token}&X-Amz-SignedHeaders=content-md5%3Bhost&X-Amz-Signature={}",
+            "a".repeat(64)
+        );
+        let mut req = HttpRequest::new(Method::Put, Url::parse(&url).expect("url"), vec![0; 4000]);
+        req.headers
+            .push(("content-md5", "1B2M2Y8AsgTpgAmY7PhCfg==".into()));
+        let head = format!(
+            "PUT {}?{} HTTP/1.1\r\nhost: lake.s3.eu-west-1.amazonaws.com\r\ncontent-length: 4000\r\ncontent-md5: 1B2M2Y8AsgTpgAmY7PhCfg==\r\n\r\n",
+            req.url.path(),
+            req.url.query().expect("query")
+        );
+        assert_eq!(req.head_len(), head.len());
+        assert!(head.len() > 1_500, "{}", head.len());
+        assert!(req.send_buffer_size() >= head.len());
+        assert_eq!(req.send_buffer_size() % 1024, 0);
+        let short = HttpRequest::new(
+            Method::Put,
+            Url::parse("http://127.0.0.1:9000/b/k").expect("url"),
+            vec![],
+        );
+        assert_eq!(short.send_buffer_size(), MIN_SEND_BUFFER);
     }
 
     #[test]

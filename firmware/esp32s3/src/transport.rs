@@ -1,7 +1,8 @@
 //! The core's transport on `EspHttpConnection`: a new HTTPS connection per request,
 //! verified against ESP-IDF's certificate bundle, driven by the core's `send_over`
-//! (headers as given, body in writes of at most 8 KiB, the reply read even after a
-//! failed write), which is tested on the host.
+//! (headers as given plus `Host` with the signed port, body in writes of at most 8 KiB,
+//! a stalled write an error rather than a panic, the reply read even after a failed
+//! write), which is tested on the host, with a send buffer sized for the request line.
 
 use std::time::Duration;
 
@@ -16,6 +17,9 @@ impl Transport for EspTransport {
     fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, TransportError> {
         let mut conn = EspHttpConnection::new(&Configuration {
             timeout: Some(self.timeout),
+            // The whole request line must fit (512 B by default; a presigned URL with
+            // an STS session token is ~1.5 KB): "Out of buffer" otherwise.
+            buffer_size_tx: Some(request.send_buffer_size()),
             crt_bundle_attach: Some(esp_idf_svc::sys::esp_crt_bundle_attach),
             ..Default::default()
         })
