@@ -5,12 +5,18 @@
 //! - flash: every spool file counts as whole 4 KiB LittleFS blocks, against the
 //!   firmware's 3 MB spool limit in a 4 MB partition;
 //! - clock: it reads 1970 for the first 10 minutes (no SNTP yet), then the real time;
-//! - network: down from 11 h to 13 h.
+//! - network: esp_http_client's rules (`esp_http/mod.rs`: the request line must fit the
+//!   send buffer the firmware configures, `Host` without the port unless set, a stalled
+//!   socket's `Ok(0)`), driven by the core's `send_over` as the firmware's transport
+//!   does, to an endpoint on its own port with temporary (STS) credentials; writes stall
+//!   for the 20 minutes before 11 h, and nothing connects from 11 h to 13 h.
 //!
 //! Then every object in the fake bucket is read back: every sample taken must be there
 //! once, and the spool empty. It prints peak heap and peak spool blocks (the README
 //! quotes them): `cargo test -p lakenode --test virtual_device`.
 #![allow(unsafe_code, clippy::unwrap_used, missing_docs)] // a counting allocator; a failed unwrap is a failed test
+
+mod esp_http;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -22,11 +28,11 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use lakenode::driver::{Reply, run_batch};
-use lakenode::s3::md5_hex;
 use lakenode::sim::Simulator;
+use lakenode::transport::send_over;
 use lakenode::{
-    Adapter, BatchEnd, Credentials, Event, HttpRequest, HttpResponse, Link, Now, S3Client,
-    S3Config, Sample, Station, StationConfig, StationId, TransportError, run_live,
+    Adapter, BatchEnd, Credentials, Event, HttpRequest, Link, Now, S3Client, S3Config, Sample,
+    Station, StationConfig, StationId, TransportError, run_live,
 };
 
 const HEAP_CAP: usize = 160 * 1024;
@@ -166,13 +172,15 @@ fn spool_blocks(dir: &Path) -> u64 {
     blocks
 }
 
-/// A network that answers like S3 (200 with the body's MD5 as ETag, 300 ms later),
-/// storing objects on disk, except from 11 h to 13 h when nothing connects.
+/// A network that answers like S3 (200 with the body's MD5 as ETag, 300 ms later)
+/// through esp_http_client's rules, storing objects on disk; writes stall in the 20
+/// minutes before 11 h, and nothing connects from 11 h to 13 h.
 struct Network {
     mono: Rc<Cell<u64>>,
     lake: PathBuf,
     out: Option<(u64, HttpRequest)>,
     refused: u32,
+    seen: esp_http::Seen,
 }
 
 impl Link for Network {
@@ -203,24 +211,20 @@ impl Link for Network {
 
 impl Network {
     fn answer(&mut self, request: &HttpRequest) -> Reply {
-        if (11 * HOUR..13 * HOUR).contains(&self.mono.get()) {
+        let now = self.mono.get();
+        if (11 * HOUR..13 * HOUR).contains(&now) {
             self.refused += 1;
             return Err(TransportError::Connect("network down".into()));
         }
-        let key = request
-            .url
-            .path()
-            .trim_start_matches("/lake/")
-            .replace("%3D", "=");
-        let path = self.lake.join(&key);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, &request.body).unwrap();
-        let etag = format!("\"{}\"", md5_hex(&request.body));
-        Ok(HttpResponse {
-            status: 200,
-            headers: vec![("etag".into(), etag)],
-            body: vec![],
-        })
+        // The firmware's transport: a connection per request, its send buffer sized
+        // from the request (`firmware/esp32s3/src/transport.rs`).
+        let mut conn = esp_http::EspRulesConnection::new(
+            self.lake.clone(),
+            Some(request.send_buffer_size()),
+            &mut self.seen,
+        );
+        conn.stall = (11 * HOUR - 1_200_000..11 * HOUR).contains(&now);
+        send_over(&mut conn, request)
     }
 }
 
@@ -249,17 +253,12 @@ fn main() {
     let tmp = tempfile::tempdir().unwrap();
     let spool = tmp.path().join("spool");
     let lake = tmp.path().join("lake");
-    let s3 = S3Config::new(
-        "https://s3.eu-central-1.amazonaws.com",
-        "lake",
-        "eu-central-1",
-        true,
-    )
-    .unwrap();
+    // An S3-compatible store on its own port (MinIO, Garage), temporary credentials.
+    let s3 = S3Config::new("https://s3.lake.example:9000", "lake", "eu-central-1", true).unwrap();
     let creds = Credentials::new(
         "AKIAIOSFODNN7EXAMPLE",
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        None,
+        Some("IQoJb3JpZ2luX2VjEXAMPLETOKEN".repeat(40)),
     );
     let station = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").unwrap();
     let config = StationConfig {
@@ -283,6 +282,7 @@ fn main() {
         lake: lake.clone(),
         out: None,
         refused: 0,
+        seen: esp_http::Seen::default(),
     };
 
     BASE.store(LIVE.load(Relaxed), Relaxed);
@@ -310,10 +310,14 @@ fn main() {
     let peak = PEAK.load(Relaxed);
     println!(
         "virtual device, 24 h at 5 s: {} samples taken, {} delivered in {files} data files, {duplicated} duplicated, largest gap {worst_gap} ms; \
-network down 2 h ({} refused connections); peak heap {peak} B of a {HEAP_CAP} B cap; peak spool {} blocks of 4 KiB ({} KiB) of {PARTITION_BLOCKS}",
+network down 2 h ({} refused connections), {} stalled writes, {} bad Host, {} out of buffer, {} empty objects; peak heap {peak} B of a {HEAP_CAP} B cap; peak spool {} blocks of 4 KiB ({} KiB) of {PARTITION_BLOCKS}",
         device.taken.len(),
         seen.len(),
         network.refused,
+        network.seen.stalled_writes,
+        network.seen.bad_host,
+        network.seen.out_of_buffer,
+        network.seen.empty_objects,
         device.peak_blocks,
         device.peak_blocks * 4,
     );
@@ -331,6 +335,16 @@ network down 2 h ({} refused connections); peak heap {peak} B of a {HEAP_CAP} B 
         "a {worst_gap} ms gap in the delivered data"
     );
     assert!(network.refused > 0, "the outage was exercised");
+    assert!(network.seen.stalled_writes > 0, "the stalls were exercised");
+    assert_eq!(
+        (
+            network.seen.bad_host,
+            network.seen.out_of_buffer,
+            network.seen.empty_objects
+        ),
+        (0, 0, 0),
+        "esp_http_client's rules were kept"
+    );
     assert!(device.peak_blocks <= PARTITION_BLOCKS);
     assert!(node.is_drained().unwrap(), "the spool is empty");
     assert!(peak <= HEAP_CAP);
