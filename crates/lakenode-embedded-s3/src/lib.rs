@@ -396,7 +396,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = || config(&dir);
         let err =
-            EmbeddedS3::start(config().with_policy(KEY, r#"{"Statement": [{"Effect": "Allow"}]}"#))
+            EmbeddedS3::start(config().with_policy(KEY, r#"{"Statement": [{"Effect": "Allow""#))
                 .expect_err("malformed");
         let text = err.to_string();
         assert!(

@@ -96,6 +96,7 @@ impl IdentityPolicy {
     /// an element this server cannot evaluate (`Condition`, `Principal`, `${...}`
     /// variables).
     pub fn parse(json: &str) -> Result<Self, PolicyError> {
+        check_shape(json)?;
         let policy: Policy = serde_json::from_str(json).map_err(|e| {
             PolicyError(format!(
                 "not an IAM policy document: {e} (expected {{\"Version\": \"2012-10-17\", \"Statement\": [{{\"Effect\": ..., \"Action\": ..., \"Resource\": ...}}]}})"
@@ -130,6 +131,39 @@ impl IdentityPolicy {
             Decision::ImplicitDeny
         }
     }
+}
+
+/// Names the first missing element of the document's statements, which serde would
+/// only report as a missing enum variant.
+fn check_shape(json: &str) -> Result<(), PolicyError> {
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(json) else {
+        return Ok(()); // serde's own message gives the position
+    };
+    let statements = match doc.get("Statement") {
+        Some(serde_json::Value::Array(list)) => list.iter().collect(),
+        Some(one) => vec![one],
+        None => {
+            return Err(PolicyError(
+                "not an IAM policy document: it has no \"Statement\"".into(),
+            ));
+        }
+    };
+    for (i, statement) in statements.into_iter().enumerate() {
+        for names in [
+            &["Effect"][..],
+            &["Action", "NotAction"],
+            &["Resource", "NotResource"],
+        ] {
+            if !names.iter().any(|n| statement.get(n).is_some()) {
+                return Err(PolicyError(format!(
+                    "statement {}: no {} (a statement needs Effect, Action and Resource)",
+                    i + 1,
+                    names.join(" or ")
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Compiles statement number `n` (1-based, for messages).
@@ -389,7 +423,12 @@ mod tests {
             ("{\"Statement\": [", "not an IAM policy document"),
             (
                 r#"{"Statement": [{"Effect": "Allow", "Action": "s3:PutObject"}]}"#,
-                "not an IAM policy document",
+                "statement 1: no Resource or NotResource (a statement needs Effect, Action and Resource)",
+            ),
+            (r#"{"Version": "2012-10-17"}"#, "it has no \"Statement\""),
+            (
+                r#"{"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}, {"Effect": "Deny", "Resource": "*"}]}"#,
+                "statement 2: no Action or NotAction",
             ),
             (
                 r#"{"Statement": [{"Effect": "Permit", "Action": "s3:PutObject", "Resource": "*"}]}"#,
