@@ -267,6 +267,11 @@ fn the_live_loop_under_the_printed_policy_delivers_data_and_health() {
     assert_eq!(data_files.len(), 7, "{data_files:?}");
     assert_eq!(health_files.len(), data_files.len(), "{health_files:?}");
     let rows = device.taken.len();
+    println!(
+        "live loop under the printed policy: {rows} samples in {} data files, {} health files ({delivered_live} delivered while live)",
+        data_files.len(),
+        health_files.len()
+    );
     assert_lake_holds(
         &tmp.path().join("expected.json"),
         &lake,
