@@ -302,6 +302,10 @@ pub struct ServeArgs {
     /// The buckets served; any other answers NoSuchBucket. Repeat for several.
     #[arg(long, default_value = "lake")]
     pub bucket: Vec<String>,
+    /// Enforce this IAM identity policy (JSON, e.g. the output of `lakenode policy`) on
+    /// the served access key: requests it does not allow get 403 AccessDenied.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
 }
 
 /// Parses a size: bytes, or a number with K, M or G (powers of 1024).

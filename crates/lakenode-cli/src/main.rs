@@ -47,7 +47,8 @@ enum Command {
     Provision(ProvisionArgs),
     /// Print a new station id (a UUIDv7).
     StationId,
-    /// Print the least-privilege IAM policy for one station (PutObject on its prefix).
+    /// Print the least-privilege IAM policy for one station (PutObject on its data and
+    /// health trees only).
     Policy(PolicyArgs),
     /// Measure the encoder: bytes, footer, peak heap, allocations, time, against the seed.
     Bench(BenchArgs),

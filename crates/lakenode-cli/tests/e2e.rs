@@ -512,7 +512,7 @@ fn collect_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
 }
 
 #[test]
-fn policy_allows_only_put_object_on_the_station_prefix() {
+fn policy_allows_only_put_object_on_the_stations_data_and_health_trees() {
     let stdout = success(lakenode().args([
         "policy",
         "--bucket",
@@ -525,7 +525,10 @@ fn policy_allows_only_put_object_on_the_station_prefix() {
     assert!(stdout.contains(r#""Action": "s3:PutObject""#), "{stdout}");
     assert!(
         stdout.contains(
-            r#""Resource": "arn:aws:s3:::lake/raw/station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/*""#
+            r#""Resource": [
+        "arn:aws:s3:::lake/raw/station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/*",
+        "arn:aws:s3:::lake/raw/health/station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/*"
+      ]"#
         ),
         "{stdout}"
     );

@@ -12,7 +12,9 @@
 //! It is a test and demo server (threat model in SECURITY.md): it binds to loopback
 //! unless told otherwise, serves only the buckets it is configured with (`NoSuchBucket`
 //! for any other, which it never creates), and refuses keys that could leave their
-//! bucket's directory ([`access`]).
+//! bucket's directory ([`access`]). An access key may be given an IAM identity policy
+//! ([`ServerConfig::with_policy`]); its requests are then answered `403 AccessDenied`
+//! unless the policy allows them, as on AWS ([`policy`]).
 //!
 //! ```no_run
 //! use lakenode_embedded_s3::{EmbeddedS3, ServerConfig};
@@ -21,7 +23,22 @@
 //! println!("S3 at {}", server.endpoint());
 //! # Ok::<(), lakenode_embedded_s3::Error>(())
 //! ```
+//!
+//! A station key limited to its own tree, and an unrestricted key for reading back:
+//!
+//! ```no_run
+//! use lakenode_embedded_s3::{EmbeddedS3, ServerConfig};
+//! let station_policy = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow",
+//!   "Action": "s3:PutObject", "Resource": "arn:aws:s3:::lake/raw/station=x/*"}]}"#;
+//! let config = ServerConfig::new("/tmp/s3-data", "AKIAIOSFODNN7EXAMPLE", "secret")
+//!     .with_bucket("lake")
+//!     .with_key("AKIAI44QH8DHBEXAMPLE", "admin-secret")
+//!     .with_policy("AKIAIOSFODNN7EXAMPLE", station_policy);
+//! let server = EmbeddedS3::start(config)?; // a malformed policy is refused here
+//! # Ok::<(), lakenode_embedded_s3::Error>(())
+//! ```
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -35,6 +52,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 pub mod access;
+pub mod policy;
 
 /// Errors starting the server.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +82,17 @@ pub enum Error {
     /// A bucket name S3 would not accept, or no bucket at all.
     #[error("bucket {0:?}: {1}")]
     Bucket(String, &'static str),
+    /// An access key given twice, or a policy for a key the server does not know.
+    #[error("access key {0}: {1}")]
+    AccessKey(String, &'static str),
+    /// An IAM policy document that cannot be parsed or evaluated.
+    #[error("IAM policy of access key {access_key}: {source}")]
+    Policy {
+        /// The key the policy was given for.
+        access_key: String,
+        /// What is wrong with it.
+        source: policy::PolicyError,
+    },
 }
 
 /// How to run the server.
@@ -71,10 +100,15 @@ pub enum Error {
 pub struct ServerConfig {
     /// Where buckets and objects are stored.
     pub data_dir: PathBuf,
-    /// The only access key accepted.
+    /// The access key accepted.
     pub access_key: String,
     /// Its secret.
     pub secret_key: String,
+    /// More access keys accepted, with their secrets.
+    pub more_keys: Vec<(String, String)>,
+    /// IAM identity policies (JSON documents) by access key; a key without one may do
+    /// anything in the served buckets.
+    pub policies: BTreeMap<String, String>,
     /// Listening address; the default `127.0.0.1:0` takes a free port.
     pub addr: SocketAddr,
     /// The buckets served (created as directories at start); every other bucket
@@ -88,6 +122,11 @@ impl std::fmt::Debug for ServerConfig {
             .field("data_dir", &self.data_dir)
             .field("access_key", &self.access_key)
             .field("secret_key", &"<redacted>")
+            .field(
+                "more_keys",
+                &self.more_keys.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+            )
+            .field("policies", &self.policies.keys().collect::<Vec<_>>())
             .field("addr", &self.addr)
             .field("buckets", &self.buckets)
             .finish()
@@ -107,6 +146,8 @@ impl ServerConfig {
             data_dir: data_dir.into(),
             access_key: access_key.into(),
             secret_key: secret_key.into(),
+            more_keys: Vec::new(),
+            policies: BTreeMap::new(),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             buckets: Vec::new(),
         }
@@ -117,6 +158,64 @@ impl ServerConfig {
     pub fn with_bucket(mut self, bucket: impl Into<String>) -> Self {
         self.buckets.push(bucket.into());
         self
+    }
+
+    /// Accepts `access_key` with `secret_key` as well.
+    #[must_use]
+    pub fn with_key(
+        mut self,
+        access_key: impl Into<String>,
+        secret_key: impl Into<String>,
+    ) -> Self {
+        self.more_keys.push((access_key.into(), secret_key.into()));
+        self
+    }
+
+    /// Limits `access_key` to what the IAM identity policy `policy_json` allows (it
+    /// replaces an earlier one); checked when the server starts.
+    #[must_use]
+    pub fn with_policy(
+        mut self,
+        access_key: impl Into<String>,
+        policy_json: impl Into<String>,
+    ) -> Self {
+        self.policies.insert(access_key.into(), policy_json.into());
+        self
+    }
+
+    /// The authentication of every configured key.
+    fn auth(&self) -> Result<SimpleAuth, Error> {
+        let mut auth = SimpleAuth::new();
+        let keys = std::iter::once((&self.access_key, &self.secret_key))
+            .chain(self.more_keys.iter().map(|(k, s)| (k, s)));
+        for (key, secret) in keys {
+            if auth.register(key.clone(), secret.clone().into()).is_some() {
+                return Err(Error::AccessKey(key.clone(), "given more than once"));
+            }
+        }
+        Ok(auth)
+    }
+
+    /// The parsed policies; each must name a configured key.
+    fn parsed_policies(
+        &self,
+        auth: &SimpleAuth,
+    ) -> Result<BTreeMap<String, policy::IdentityPolicy>, Error> {
+        let mut out = BTreeMap::new();
+        for (key, json) in &self.policies {
+            if auth.lookup(key).is_none() {
+                return Err(Error::AccessKey(
+                    key.clone(),
+                    "has an IAM policy but is not a key of this server",
+                ));
+            }
+            let parsed = policy::IdentityPolicy::parse(json).map_err(|source| Error::Policy {
+                access_key: key.clone(),
+                source,
+            })?;
+            out.insert(key.clone(), parsed);
+        }
+        Ok(out)
     }
 }
 
@@ -138,6 +237,8 @@ impl EmbeddedS3 {
         if config.buckets.is_empty() {
             return Err(Error::Bucket(String::new(), "no bucket to serve"));
         }
+        let auth = config.auth()?;
+        let policies = config.parsed_policies(&auth)?;
         for bucket in &config.buckets {
             if !s3s::path::check_bucket_name(bucket) {
                 return Err(Error::Bucket(
@@ -164,11 +265,9 @@ impl EmbeddedS3 {
         let fs =
             s3s_fs::FileSystem::new(&data_dir).map_err(|e| Error::Backend(format!("{e:?}")))?;
         let mut builder = S3ServiceBuilder::new(fs);
-        builder.set_auth(SimpleAuth::from_single(
-            config.access_key.clone(),
-            config.secret_key.clone(),
-        ));
-        builder.set_access(access::ServedBuckets::new(config.buckets.clone()));
+        builder.set_auth(auth);
+        builder
+            .set_access(access::ServedBuckets::new(config.buckets.clone()).with_policies(policies));
         let service = builder.build();
 
         let (ready_tx, ready_rx) = mpsc::channel::<Result<SocketAddr, Error>>();
@@ -278,5 +377,56 @@ impl EmbeddedS3 {
 impl Drop for EmbeddedS3 {
     fn drop(&mut self) {
         self.stop_inner();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+
+    fn config(dir: &tempfile::TempDir) -> ServerConfig {
+        ServerConfig::new(dir.path(), KEY, SECRET).with_bucket("lake")
+    }
+
+    #[test]
+    fn a_malformed_policy_or_an_unknown_key_is_a_startup_error() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let config = || config(&dir);
+        let err =
+            EmbeddedS3::start(config().with_policy(KEY, r#"{"Statement": [{"Effect": "Allow""#))
+                .expect_err("malformed");
+        let text = err.to_string();
+        assert!(
+            matches!(err, Error::Policy { .. })
+                && text.starts_with(&format!(
+                    "IAM policy of access key {KEY}: not an IAM policy document"
+                )),
+            "{text}"
+        );
+        let err = EmbeddedS3::start(config().with_policy("AKIAI44QH8DHBEXAMPLE", "{}"))
+            .expect_err("unknown key");
+        assert_eq!(
+            err.to_string(),
+            "access key AKIAI44QH8DHBEXAMPLE: has an IAM policy but is not a key of this server"
+        );
+        let err = EmbeddedS3::start(config().with_key(KEY, "another")).expect_err("twice");
+        assert_eq!(
+            err.to_string(),
+            format!("access key {KEY}: given more than once")
+        );
+        // A well-formed policy for a second key starts.
+        let server = EmbeddedS3::start(
+            config()
+                .with_key("AKIAI44QH8DHBEXAMPLE", SECRET)
+                .with_policy(
+                    "AKIAI44QH8DHBEXAMPLE",
+                    r#"{"Statement": {"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}}"#,
+                ),
+        )
+        .expect("starts");
+        server.stop();
     }
 }

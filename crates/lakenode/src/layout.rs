@@ -137,12 +137,9 @@ impl ObjectKey {
     pub fn for_window(prefix: Option<&Prefix>, station: &StationId, window: &Window) -> Self {
         let start = utc(window.start_ms);
         let mut key = String::with_capacity(96);
-        if let Some(p) = prefix {
-            key.push_str(p.as_str());
-            key.push('/');
-        }
+        key.push_str(&data_tree(prefix, station));
         key.push_str(&format!(
-            "station={station}/year={:04}/month={:02}/day={:02}/data_{:02}{:02}",
+            "year={:04}/month={:02}/day={:02}/data_{:02}{:02}",
             start.year(),
             start.month(),
             start.day(),
@@ -180,6 +177,39 @@ impl std::fmt::Display for ObjectKey {
         f.write_str(&self.0)
     }
 }
+
+/// The key prefix under which every data file of `station` lies:
+/// `[prefix/]station=<id>/` (what an IAM policy must let the station write).
+///
+/// ```
+/// use lakenode::layout::{Prefix, StationId, data_tree};
+/// let station = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e")?;
+/// assert_eq!(
+///     data_tree(Some(&Prefix::new("raw")?), &station),
+///     "raw/station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/"
+/// );
+/// # Ok::<(), lakenode::Error>(())
+/// ```
+#[must_use]
+pub fn data_tree(prefix: Option<&Prefix>, station: &StationId) -> String {
+    match prefix {
+        Some(p) => format!("{}/station={station}/", p.as_str()),
+        None => format!("station={station}/"),
+    }
+}
+
+/// The key prefix under which every health file of `station` lies (the sibling tree
+/// of [`crate::health::health_key_for`]): `[prefix/]health/station=<id>/`.
+#[must_use]
+pub fn health_tree(prefix: Option<&Prefix>, station: &StationId) -> String {
+    match prefix {
+        Some(p) => format!("{}/{HEALTH_DIR}/station={station}/", p.as_str()),
+        None => format!("{HEALTH_DIR}/station={station}/"),
+    }
+}
+
+/// The directory of the health tree under the prefix.
+const HEALTH_DIR: &str = "health";
 
 /// Civil UTC date-time of a millisecond timestamp; out-of-range values clamp to the
 /// ends of jiff's range (years -9999..=9999), which no real sample reaches.
@@ -311,6 +341,26 @@ mod tests {
                 let (ka, kb) = (ObjectKey::for_window(None, &st, &a), ObjectKey::for_window(None, &st, &b));
                 let same = a.start_ms == b.start_ms && a.first_ms() == b.first_ms();
                 prop_assert_eq!(same, ka == kb, "{} vs {}", ka, kb);
+            }
+
+            /// The trees an IAM policy grants (`lakenode policy`) hold every key the
+            /// node writes, data and health, and neither tree holds the other's keys.
+            #[test]
+            fn data_and_health_keys_lie_in_their_trees(
+                st in station(),
+                w in window(),
+                prefix in prop::option::of("[a-z0-9=_.-]{1,20}(/[a-z0-9=_.-]{1,20}){0,3}"),
+            ) {
+                let p = prefix
+                    .filter(|p| p.split('/').all(|s| s != "." && s != ".."))
+                    .map(|p| Prefix::new(&p).expect("generated prefix"));
+                let data = ObjectKey::for_window(p.as_ref(), &st, &w);
+                let health = crate::health::health_key_for(p.as_ref(), data.as_str());
+                let (data_tree, health_tree) = (data_tree(p.as_ref(), &st), health_tree(p.as_ref(), &st));
+                prop_assert!(data.as_str().starts_with(&data_tree), "{} not in {}", data, data_tree);
+                prop_assert!(health.starts_with(&health_tree), "{} not in {}", health, health_tree);
+                prop_assert!(!data.as_str().starts_with(&health_tree));
+                prop_assert!(!health.starts_with(&data_tree));
             }
 
             #[test]

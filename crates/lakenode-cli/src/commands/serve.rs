@@ -2,7 +2,8 @@
 //! own, for pointing `lakenode run` (or any S3 client) at it. Credentials come from
 //! `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, so the secret is never printed. It
 //! serves only the `--bucket`s it is given (default `lake`) and listens on loopback
-//! unless `--listen` says otherwise.
+//! unless `--listen` says otherwise. `--policy FILE` limits the access key to an IAM
+//! identity policy, as AWS would (`403 AccessDenied` for anything it does not allow).
 
 use std::net::SocketAddr;
 
@@ -10,12 +11,13 @@ use lakenode_embedded_s3::{EmbeddedS3, ServerConfig};
 
 use crate::ServeArgs;
 use crate::credentials;
-use crate::error::CliResult;
+use crate::error::{CliError, CliResult};
 
 /// Runs the server until the process is stopped.
 ///
 /// # Errors
-/// Missing credentials, an unusable directory or port.
+/// Missing credentials, an unusable directory or port, an unreadable or malformed
+/// policy.
 pub fn run(args: &ServeArgs) -> CliResult<()> {
     let (access_key, secret_key, _) = credentials::env_values()?;
     let mut config = ServerConfig::new(&args.data_dir, access_key, secret_key);
@@ -31,7 +33,17 @@ pub fn run(args: &ServeArgs) -> CliResult<()> {
         lakenode::s3::S3Config::new("http://127.0.0.1", bucket, "us-east-1", true)?;
         config = config.with_bucket(bucket.clone());
     }
-    let server = EmbeddedS3::start(config)?;
+    if let Some(path) = &args.policy {
+        let json = std::fs::read_to_string(path).map_err(|e| CliError::io(path, e))?;
+        let key = config.access_key.clone();
+        config = config.with_policy(key, json);
+    }
+    let server = EmbeddedS3::start(config).map_err(|e| match (&e, &args.policy) {
+        (lakenode_embedded_s3::Error::Policy { .. }, Some(path)) => {
+            CliError::Usage(format!("--policy {}: {e}", path.display()))
+        }
+        _ => CliError::from(e),
+    })?;
     // The one line scripts wait for; stdout is flushed at each newline on a terminal,
     // and explicitly here for pipes.
     println!("listening on {}", server.endpoint());

@@ -49,6 +49,56 @@ pub fn lake_server(dir: &Path) -> lakenode_embedded_s3::EmbeddedS3 {
     .expect("embedded S3 starts")
 }
 
+/// AWS's second documented example access key id: the unrestricted admin key of the
+/// policy tests (reads the lake back).
+pub const ADMIN_KEY: &str = "AKIAI44QH8DHBEXAMPLE";
+/// AWS's second documented example secret key.
+pub const ADMIN_SECRET: &str = "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY";
+
+/// The embedded S3 server storing in `dir`, serving bucket `lake`, enforcing the IAM
+/// identity policy `station_policy` (JSON) on the station key [`KEY`]/[`SECRET`] (the
+/// one [`run_to`] and [`lakenode_with_credentials`] sign with), and accepting the
+/// unrestricted admin key [`ADMIN_KEY`]/[`ADMIN_SECRET`]. Panics on a malformed policy.
+pub fn lake_server_with_policy(
+    dir: &Path,
+    station_policy: &str,
+) -> lakenode_embedded_s3::EmbeddedS3 {
+    lakenode_embedded_s3::EmbeddedS3::start(
+        lakenode_embedded_s3::ServerConfig::new(dir, KEY, SECRET)
+            .with_bucket("lake")
+            .with_key(ADMIN_KEY, ADMIN_SECRET)
+            .with_policy(KEY, station_policy),
+    )
+    .expect("embedded S3 starts with the policy")
+}
+
+/// The stdout of `lakenode policy --bucket lake --prefix PREFIX --station STATION`.
+pub fn station_policy(prefix: &str, station: &str) -> String {
+    success(lakenode().args([
+        "policy",
+        "--bucket",
+        "lake",
+        "--prefix",
+        prefix,
+        "--station",
+        station,
+    ]))
+}
+
+/// A client of bucket `lake` at `endpoint` (path style) signing with `key`/`secret`.
+pub fn s3_client(endpoint: &str, key: &str, secret: &str) -> lakenode::S3Client {
+    let config = lakenode::S3Config::new(endpoint, "lake", "us-east-1", true).unwrap();
+    lakenode::S3Client::new(&config, lakenode::Credentials::new(key, secret, None)).unwrap()
+}
+
+/// Sends `request` over HTTP and returns the reply (status, headers, body).
+pub fn send(request: &lakenode::HttpRequest) -> lakenode::HttpResponse {
+    use lakenode::Transport as _;
+    lakenode_cli::transport::UreqTransport::new(std::time::Duration::from_secs(30))
+        .send(request)
+        .expect("the server answers")
+}
+
 /// `lakenode run` with the example keys to bucket `lake` at `endpoint` (path style), as
 /// `station`, spooling in `spool`; add the source and other flags.
 pub fn run_to(endpoint: &str, station: &str, spool: &Path) -> Command {
