@@ -87,6 +87,58 @@ fn a_station_under_its_printed_policy_delivers_every_data_and_health_row() {
     );
 }
 
+/// The policy this project printed before: the data tree only.
+fn data_only_policy() -> String {
+    format!(
+        r#"{{"Version": "2012-10-17", "Statement": [{{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::lake/raw/station={STATION}/*"}}]}}"#
+    )
+}
+
+/// A policy that leaves the health tree out (the one `lakenode policy` printed before)
+/// never holds back data: every data row arrives, and the run ends with exit 3 naming
+/// the refused health row, which waits in the spool.
+#[test]
+fn a_policy_without_the_health_tree_still_delivers_every_data_row() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = lake_server_with_policy(&tmp.path().join("s3"), &data_only_policy());
+    let spool = tmp.path().join("spool");
+    let (out, stdout, stderr) = output(run_to(&s3.endpoint(), STATION, &spool).args([
+        "--prefix",
+        "raw",
+        "--health",
+        "--simulate",
+        "3",
+        "--start",
+        "2026-07-01T12:00:00Z",
+        "--duration",
+        "1h",
+    ]));
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("every data file was delivered, but the upload of raw/health/"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("4 files uploaded"), "{stdout}");
+    let lake = s3.data_dir().join("lake/raw");
+    let sim = Simulator::new(3);
+    let samples: Vec<Sample> = (0..720)
+        .map(|i| sim.sample_at(1_782_907_200_000 + i * 5_000))
+        .collect();
+    assert_lake_holds(
+        &tmp.path().join("expected.json"),
+        &lake,
+        STATION,
+        samples,
+        &Measurement::ALL,
+        (4, 720),
+    );
+    assert_eq!(
+        files_with_extension(&spool, "lks").len(),
+        4,
+        "health rows kept"
+    );
+}
+
 #[test]
 fn the_station_key_cannot_write_another_station_nor_read_list_or_delete() {
     let tmp = tempfile::tempdir().unwrap();
