@@ -482,7 +482,7 @@ fn station_table(
                 |t| format!(
                     "{} <span class=\"ago\">{}</span>",
                     rfc3339(t),
-                    render::ago(clock, t)
+                    escape(&render::ago(clock, t))
                 )
             ),
             coverage.map_or_else(|| "-".to_owned(), |c| format!("{c:.1}%")),

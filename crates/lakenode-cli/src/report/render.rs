@@ -136,7 +136,7 @@ pub fn ago(clock: &Clock, t: i64) -> String {
     let s = (clock.at_ms - t).max(0) / 1000;
     match s {
         0..60 if clock.now => "now".into(),
-        0..60 => "< 1 min before --at".into(),
+        0..60 => "0 min before --at".into(),
         60..3_600 => format!("{} min before {reference}", s / 60),
         3_600..172_800 => format!("{} h before {reference}", s / 3_600),
         _ => format!("{} d before {reference}", s / 86_400),
@@ -926,7 +926,7 @@ mod tests {
             at_ms: 10 * H,
             now: false,
         };
-        assert_eq!(ago(&at, 10 * H), "< 1 min before --at");
+        assert_eq!(ago(&at, 10 * H), "0 min before --at");
         assert_eq!(ago(&at, 10 * H - 120_000), "2 min before --at");
     }
 }
