@@ -574,7 +574,13 @@ fn a_lake_silent_since_january_alarms_and_says_how_long_ago() {
     let html = std::fs::read_to_string(&out).unwrap();
     assert!(stdout.contains("(0 silent)"));
     assert!(html.contains("drawn until 2026-01-10T03:00:00Z"));
-    // An --at in the future is a mistake, not a report.
+    // An --at before the lake's first day, or in the future, is a mistake, not a report.
+    let (o, _, stderr) = report(&["--lake", lake_arg, "--at", "2026-01-09T12:00:00Z"], &out);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("on or before --at 2026-01-09T12:00:00Z: give a later --at"),
+        "{stderr}"
+    );
     let (o, _, stderr) = report(&["--lake", lake_arg, "--at", "2999-01-01T00:00:00Z"], &out);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(

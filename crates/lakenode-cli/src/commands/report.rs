@@ -138,14 +138,19 @@ pub fn write_report(
         }
     })?;
     if scan.fleet.is_empty() {
-        let when = options.at_ms.map_or_else(String::new, |at| {
-            format!(" on or before --at {}", rfc3339(at))
-        });
-        return Err(CliError::Usage(format!(
-            "no station's files{when} in {}: give the directory (or bucket and --prefix) \
-             holding the station=<id>/... trees",
-            lake.describe()
-        )));
+        return Err(CliError::Usage(match options.at_ms {
+            Some(at) => format!(
+                "nothing in {} on or before --at {}: give a later --at, or check that this \
+                 is the directory (or bucket and --prefix) holding the station=<id>/... trees",
+                lake.describe(),
+                rfc3339(at)
+            ),
+            None => format!(
+                "no station's files in {}: give the directory (or bucket and --prefix) \
+                 holding the station=<id>/... trees",
+                lake.describe()
+            ),
+        }));
     }
     // A station of the registry the lake has never heard from is listed as silent.
     for id in options.registry.ids() {
