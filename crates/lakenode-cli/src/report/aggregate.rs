@@ -154,7 +154,8 @@ pub struct Period {
     pub last_bucket: i64,
     /// The oldest sample in the period, ms UTC.
     pub start_ms: i64,
-    /// Just after the newest sample (its instant plus its station's interval), ms UTC.
+    /// The report's time ([`Fleet::end_ms`]), or for a stale lake just after the newest
+    /// sample (its instant plus its station's interval), ms UTC.
     pub end_ms: i64,
 }
 
