@@ -23,6 +23,9 @@ echo "making the lake: lakenode demo --stations $stations --hours $hours --outag
 "$bin" demo --stations "$stations" --hours "$hours" --outages --start 2026-11-01T00:00:00Z \
   --data-dir "$work/demo" --log warn > "$work/demo.txt" 2>&1
 lake="$work/demo/s3/lakenode"
+# As of the demo's end (the lake is in the past); exit 6 is the alarm for the station a
+# power cut silenced, not a failure.
+at="$(date -u -d "2026-11-01T00:00:00Z + $hours hours" +%Y-%m-%dT%H:%M:%SZ)"
 grep -E "^  (files|rows|outages) " "$work/demo.txt"
 
 median() { printf '%s\n' "$@" | sort -n | sed -n 2p; }
@@ -31,8 +34,8 @@ bench() {
   local label="$1" times=() start end
   for i in 1 2 3; do
     start=$(date +%s.%N)
-    LAKENODE_HEAP_REPORT=1 "$bin" report --lake "$lake" --out "$work/report.html" \
-      > "$work/out.txt" 2> "$work/err.txt"
+    LAKENODE_HEAP_REPORT=1 "$bin" report --lake "$lake" --at "$at" --out "$work/report.html" \
+      > "$work/out.txt" 2> "$work/err.txt" || [ $? -eq 6 ]
     end=$(date +%s.%N)
     times+=("$(echo "$end - $start" | bc)")
   done

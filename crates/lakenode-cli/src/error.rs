@@ -77,6 +77,20 @@ pub enum CliError {
         /// What plotters said.
         message: String,
     },
+    /// `report`: the page is written, but stations are silent (an alarm, exit 6).
+    #[error(
+        "{silent} of {stations} station(s) silent (listed above and in {}); exit code 6 \
+         is the report's alarm: check the stations' power and network",
+        page.display()
+    )]
+    Silent {
+        /// Silent stations.
+        silent: usize,
+        /// All stations in the report.
+        stations: usize,
+        /// The page written.
+        page: PathBuf,
+    },
     /// The embedded S3 server could not start.
     #[error(transparent)]
     Server(#[from] lakenode_embedded_s3::Error),
@@ -85,13 +99,15 @@ pub enum CliError {
 impl CliError {
     /// Process exit code: 1 general failure, 3 S3 refused the credentials or bucket,
     /// 4 uploads incomplete (data kept in the spool), 5 finished but samples were
-    /// skipped or files dropped or quarantined. Clap uses 2 for usage errors.
+    /// skipped or files dropped or quarantined, 6 `report` found a silent station.
+    /// Clap uses 2 for usage errors.
     #[must_use]
     pub const fn exit_code(&self) -> u8 {
         match self {
             Self::Refused { .. } => 3,
             Self::Incomplete { .. } => 4,
             Self::DataLost(_) => 5,
+            Self::Silent { .. } => crate::commands::report::SILENT_EXIT,
             _ => 1,
         }
     }

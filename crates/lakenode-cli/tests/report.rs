@@ -1,8 +1,9 @@
 //! `lakenode report` through the real binary: on a demo lake with simulated power cuts,
 //! from a directory and through the embedded S3 server, before and after compaction,
-//! with a damaged file; and the page rendered in headless Chromium (Debian's
-//! `chromium`), which must load it without a console message and draw a heatmap of
-//! several colours.
+//! with a damaged file; as an alarm (exit 6 for a silent station, measured against now
+//! or `--at`); with a station registry; and the page rendered in headless Chromium
+//! (Debian's `chromium`), which must load it without a console message, draw a heatmap
+//! of several colours and the positions in their status colours, and fit a phone.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod common;
@@ -37,6 +38,23 @@ fn demo_lake(root: &Path) -> PathBuf {
     demo_lake_and_output(root).0
 }
 
+/// The end of [`demo_lake`]'s data: reports `--at` it see the demo as it ended.
+const DEMO_END: &str = "2026-11-21T12:00:00Z";
+
+/// The exit code of a report with a silent station.
+const SILENT: i32 = 6;
+
+/// The station ids of a lake, sorted.
+fn stations_of(lake: &Path) -> Vec<String> {
+    let mut ids: Vec<String> = std::fs::read_dir(lake)
+        .unwrap()
+        .filter_map(|e| e.unwrap().file_name().into_string().ok())
+        .filter_map(|n| n.strip_prefix("station=").map(str::to_owned))
+        .collect();
+    ids.sort();
+    ids
+}
+
 /// The page from the first chart on: what does not depend on where the lake was read
 /// from or when.
 fn body(html: &str) -> &str {
@@ -63,14 +81,33 @@ fn the_report_reads_a_directory_a_bucket_and_compacted_days_alike() {
     let lake_arg = lake.to_str().unwrap();
 
     let local = tmp.path().join("local.html");
-    let (o, stdout, stderr) = report(&["--lake", lake_arg], &local);
-    assert!(o.status.success(), "{stdout}\n{stderr}");
+    let (o, stdout, stderr) = report(&["--lake", lake_arg, "--at", DEMO_END], &local);
+    // The station the demo cut off is silent: the page is written and the run alarms.
+    assert_eq!(o.status.code(), Some(SILENT), "{stdout}\n{stderr}");
     assert!(stdout.contains("6 stations (1 silent)"), "{stdout}");
+    assert!(stderr.contains("(6 h before --at)"), "{stderr}");
     let local_html = std::fs::read_to_string(&local).unwrap();
 
-    // Self-contained: no script, nothing fetched from anywhere.
-    for needle in ["<script", "src=", "href=", "url(", "@import", "https:"] {
+    // Self-contained: no script, nothing fetched from anywhere; links only within.
+    for needle in ["<script", "src=", "url(", "@import", "https:"] {
         assert!(!local_html.contains(needle), "the page contains {needle:?}");
+    }
+    assert_eq!(
+        local_html.matches("href=").count(),
+        local_html.matches("href=\"#s-").count(),
+        "links only to the page's own sections"
+    );
+    // Every station row links to its section.
+    for id in stations_of(&lake) {
+        let anchor = format!("s-{id}");
+        assert!(
+            local_html.contains(&format!("<a href=\"#{anchor}\"")),
+            "{id}"
+        );
+        assert!(
+            local_html.contains(&format!("<section id=\"{anchor}\">")),
+            "{id}"
+        );
     }
     assert_eq!(
         local_html.matches("http:").count(),
@@ -158,10 +195,12 @@ fn the_report_reads_a_directory_a_bucket_and_compacted_days_alike() {
             "--bucket",
             "lakenode",
             "--path-style",
+            "--at",
+            DEMO_END,
         ],
         &from_s3,
     );
-    assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert_eq!(o.status.code(), Some(SILENT), "{stdout}\n{stderr}");
     let s3_html = std::fs::read_to_string(&from_s3).unwrap();
     assert!(s3_html.contains("s3://lakenode"), "names the bucket");
     assert_eq!(
@@ -183,8 +222,8 @@ fn the_report_reads_a_directory_a_bucket_and_compacted_days_alike() {
         .count();
     assert_eq!(dailies, 6 * 2 * 2, "6 stations x 2 days x (data, health)");
     let compacted = tmp.path().join("compacted.html");
-    let (o, stdout, stderr) = report(&["--lake", lake_arg], &compacted);
-    assert!(o.status.success(), "{stdout}\n{stderr}");
+    let (o, stdout, stderr) = report(&["--lake", lake_arg, "--at", DEMO_END], &compacted);
+    assert_eq!(o.status.code(), Some(SILENT), "{stdout}\n{stderr}");
     let compacted_html = std::fs::read_to_string(&compacted).unwrap();
     assert_eq!(
         body(&compacted_html),
@@ -194,8 +233,8 @@ fn the_report_reads_a_directory_a_bucket_and_compacted_days_alike() {
 
     // --days 1: only the newest day.
     let one = tmp.path().join("one.html");
-    let (o, ..) = report(&["--lake", lake_arg, "--days", "1"], &one);
-    assert!(o.status.success());
+    let (o, ..) = report(&["--lake", lake_arg, "--days", "1", "--at", DEMO_END], &one);
+    assert_eq!(o.status.code(), Some(SILENT));
     let one_html = std::fs::read_to_string(&one).unwrap();
     assert!(one_html.contains("2026-11-21 to 2026-11-21 (UTC days)"));
 }
@@ -263,15 +302,10 @@ fn hostile_files_are_listed_and_do_not_move_the_period_or_the_figures() {
     let lake = demo_lake(tmp.path()).join("s3/lakenode");
     let lake_arg = lake.to_str().unwrap();
     let before = tmp.path().join("before.html");
-    let (o, ..) = report(&["--lake", lake_arg], &before);
-    assert!(o.status.success());
+    let (o, ..) = report(&["--lake", lake_arg, "--at", DEMO_END], &before);
+    assert_eq!(o.status.code(), Some(SILENT));
     let before = std::fs::read_to_string(before).unwrap();
-    let station = std::fs::read_dir(&lake)
-        .unwrap()
-        .filter_map(|e| e.unwrap().file_name().into_string().ok())
-        .filter_map(|n| n.strip_prefix("station=").map(str::to_owned))
-        .min()
-        .unwrap();
+    let station = stations_of(&lake).swap_remove(0);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/readers/tamper_lake.py");
     let tamper = Command::new(python())
         .arg(script)
@@ -287,7 +321,7 @@ fn hostile_files_are_listed_and_do_not_move_the_period_or_the_figures() {
 
     let after = tmp.path().join("after.html");
     let started = Instant::now();
-    let (o, stdout, stderr) = report(&["--lake", lake_arg], &after);
+    let (o, stdout, stderr) = report(&["--lake", lake_arg, "--at", DEMO_END], &after);
     assert!(
         started.elapsed() < Duration::from_secs(60),
         "a far-future row hangs the report"
@@ -344,6 +378,11 @@ struct Rendered {
 /// Loads `page` in headless Chromium (a fresh profile, no network), and returns the
 /// console messages it logged and a 1280-pixel-wide screenshot.
 fn render(page: &Path, work: &Path, height: u32) -> Rendered {
+    render_sized(page, work, 1280, height)
+}
+
+/// [`render`] in a window `width` pixels wide.
+fn render_sized(page: &Path, work: &Path, width: u32, height: u32) -> Rendered {
     let png = work.join("shot.png");
     let _ = std::fs::remove_file(&png);
     let mut child = Command::new(chromium())
@@ -363,7 +402,7 @@ fn render(page: &Path, work: &Path, height: u32) -> Rendered {
             "--user-data-dir={}",
             work.join("profile").display()
         ))
-        .arg(format!("--window-size=1280,{height}"))
+        .arg(format!("--window-size={width},{height}"))
         .arg(format!("--screenshot={}", png.display()))
         .arg(format!("file://{}", page.display()))
         .stdout(Stdio::null())
@@ -465,4 +504,317 @@ fn the_demo_report_loads_in_chromium_without_console_messages_and_is_not_blank()
         shot.console
     );
     assert_eq!(heatmap_colours(&shot), 0, "a blank page has no heatmap");
+}
+
+/// A demo lake without outages: `stations` stations for `hours` from `start`.
+fn demo_at(root: &Path, name: &str, stations: &str, hours: &str, start: &str) -> PathBuf {
+    let dir = root.join(name);
+    success(
+        lakenode()
+            .args(["demo", "--stations", stations, "--hours", hours])
+            .args(["--seed", &name.len().to_string(), "--start", start])
+            .arg("--data-dir")
+            .arg(&dir)
+            .env("LAKENODE_LOG", "warn"),
+    );
+    dir.join("s3/lakenode")
+}
+
+/// The user's report: a lake whose newest sample is months old was drawn with every
+/// station "now", 0 silent, exit 0. Silence is measured against now (or `--at`).
+#[test]
+fn a_lake_silent_since_january_alarms_and_says_how_long_ago() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = demo_at(tmp.path(), "jan", "3", "6", "2026-01-10T00:00:00Z");
+    let lake_arg = lake.to_str().unwrap();
+    let out = tmp.path().join("now.html");
+    let (o, stdout, stderr) = report(&["--lake", lake_arg], &out);
+    assert_eq!(o.status.code(), Some(SILENT), "{stdout}\n{stderr}");
+    assert!(stdout.contains("3 stations (3 silent)"), "{stdout}");
+    assert_eq!(stderr.matches(" d before now)").count(), 3, "{stderr}");
+    assert!(
+        stderr.contains("the lake has no sample in the 7 day(s) up to"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("exit code 6"), "{stderr}");
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        html.contains("<b>3 of 3 station(s) silent</b>"),
+        "the alarm"
+    );
+    assert!(
+        html.contains("<b>Nothing in the 7 day(s) up to "),
+        "stale, said so"
+    );
+    // The newest data is still drawn, every age in days, never "now".
+    assert!(html.contains("2026-01-10 to 2026-01-10 (UTC days)"));
+    let heatmap =
+        &html[html.find("id=\"coverage\"").unwrap()..html.find("id=\"stations\"").unwrap()];
+    assert_eq!(heatmap.matches(" d before now\n").count(), 3, "{heatmap}");
+    assert!(!heatmap.contains("\nnow\n"), "{heatmap}");
+
+    // As of the end of the data: nothing is silent, exit 0.
+    let (o, stdout, stderr) = report(&["--lake", lake_arg, "--at", "2026-01-10T06:00:00Z"], &out);
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("3 stations (0 silent)"), "{stdout}");
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.contains("<b>0 silent</b>") && !html.contains("class=\"alarm\""));
+    assert!(html.contains("<b>as of 2026-01-10T06:00:00Z</b>"));
+
+    // Three hours later: silent for 3 h, and the empty hours are drawn up to --at.
+    let (o, stdout, stderr) = report(&["--lake", lake_arg, "--at", "2026-01-10T09:00:00Z"], &out);
+    assert_eq!(o.status.code(), Some(SILENT), "{stdout}\n{stderr}");
+    assert_eq!(stderr.matches("(3 h before --at)").count(), 3, "{stderr}");
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.contains("drawn until 2026-01-10T09:00:00Z"));
+    assert_eq!(html.matches("<td>66.7%</td>").count(), 3, "6 h of 9");
+    // Data after --at is left out: the report is as it was then.
+    let (o, stdout, _) = report(&["--lake", lake_arg, "--at", "2026-01-10T03:00:00Z"], &out);
+    assert_eq!(o.status.code(), Some(0));
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(stdout.contains("(0 silent)"));
+    assert!(html.contains("drawn until 2026-01-10T03:00:00Z"));
+    // An --at before the lake's first day, or in the future, is a mistake, not a report.
+    let (o, _, stderr) = report(&["--lake", lake_arg, "--at", "2026-01-09T12:00:00Z"], &out);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("on or before --at 2026-01-09T12:00:00Z: give a later --at"),
+        "{stderr}"
+    );
+    let (o, _, stderr) = report(&["--lake", lake_arg, "--at", "2999-01-01T00:00:00Z"], &out);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--at 2999-01-01T00:00:00Z is in the future"),
+        "{stderr}"
+    );
+    let (o, _, stderr) = report(&["--lake", lake_arg, "--at", "yesterday"], &out);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not an RFC 3339 time"), "{stderr}");
+}
+
+/// Copies the directory tree `from` into `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_station_that_starts_mid_period_is_counted_from_its_first_sample() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = demo_at(tmp.path(), "old", "2", "12", "2026-01-10T00:00:00Z");
+    let new = demo_at(tmp.path(), "newer", "1", "6", "2026-01-10T06:00:00Z");
+    copy_tree(&new, &lake);
+    let new_id = stations_of(&new).swap_remove(0);
+    let out = tmp.path().join("r.html");
+    let (o, stdout, stderr) = report(
+        &[
+            "--lake",
+            lake.to_str().unwrap(),
+            "--at",
+            "2026-01-10T12:00:00Z",
+        ],
+        &out,
+    );
+    assert_eq!(o.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("3 stations (0 silent)"), "{stdout}");
+    let html = std::fs::read_to_string(&out).unwrap();
+    let table = &html[html.find("id=\"stations\"").unwrap()..];
+    let row = table.lines().find(|l| l.contains(&new_id)).unwrap();
+    assert!(row.contains("<td>100.0%</td>"), "not 50%: {row}");
+    assert_eq!(table.matches("<td>100.0%</td>").count(), 3, "{table}");
+    // Its first six hours are grey, "not started", not red.
+    assert!(
+        html.contains(&format!(
+            "<title>{new_id}: 01-10 00:00 to 01-10 06:00 UTC: not started yet"
+        )),
+        "{html}"
+    );
+    assert!(!html.contains("#C82828"), "no empty (red) cell");
+}
+
+/// Writes a registry naming `ids` `Station 0`, `Station 1`, ... around Hamburg, and
+/// `extra` lines after them.
+fn registry(path: &Path, ids: &[String], extra: &str) {
+    let mut text = String::from("id,name,latitude,longitude\n");
+    for (i, id) in ids.iter().enumerate() {
+        let f = i as f64;
+        text.push_str(&format!(
+            "{id},Station {i},{:.4},{:.4}\n",
+            53.50 + 0.01 * f,
+            9.90 + 0.015 * (f % 3.0)
+        ));
+    }
+    text.push_str(extra);
+    std::fs::write(path, text).unwrap();
+}
+
+/// The id of the one station the 6-station demo lake's report lists as silent.
+fn silent_station(lake: &Path, work: &Path) -> String {
+    let (_, _, stderr) = report(
+        &["--lake", lake.to_str().unwrap(), "--at", DEMO_END],
+        &work.join("first.html"),
+    );
+    let line = stderr.lines().find(|l| l.starts_with("silent: ")).unwrap();
+    line["silent: ".len()..line.find(" (").unwrap()].to_owned()
+}
+
+#[test]
+fn a_station_registry_names_and_places_the_stations() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = demo_lake(tmp.path()).join("s3/lakenode");
+    let silent = silent_station(&lake, tmp.path());
+    // One reporting station is left out of the registry; one listed is never seen.
+    let mut ids = stations_of(&lake);
+    let pos = ids.iter().position(|id| *id != silent).unwrap();
+    let unlisted = ids.remove(pos);
+    let ghost = "0190ffff-0000-7000-8000-000000000000";
+    let csv = tmp.path().join("stations.csv");
+    registry(&csv, &ids, &format!("{ghost},Never Seen,53.6,10.0\n"));
+    let out = tmp.path().join("r.html");
+    let args = [
+        "--lake",
+        lake.to_str().unwrap(),
+        "--at",
+        DEMO_END,
+        "--stations",
+        csv.to_str().unwrap(),
+    ];
+    let (o, stdout, stderr) = report(&args, &out);
+    assert_eq!(o.status.code(), Some(SILENT), "{stdout}\n{stderr}");
+    assert!(stdout.contains("7 stations (2 silent)"), "{stdout}");
+    assert!(
+        stderr.contains(&format!("silent: Never Seen ({ghost}) (never heard from)")),
+        "{stderr}"
+    );
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.contains(&format!(
+        "Not in the station registry (drawn by id, without a position): {unlisted}."
+    )));
+    assert!(html.contains(&format!(
+        "never heard from in the lake (listed as silent): Never Seen ({ghost})."
+    )));
+    let i = ids.iter().position(|id| *id == silent).unwrap();
+    assert!(
+        html.contains(&format!(">Station {i}</a> (6 h before --at)")),
+        "the alarm names the silent station"
+    );
+    // The position plot: a dot per placed station, silent ones in red.
+    let plot = &html[html.find("id=\"positions\"").unwrap()..html.find("id=\"stations\"").unwrap()];
+    assert_eq!(plot.matches("<circle").count(), 6, "{plot}");
+    assert_eq!(
+        plot.matches("r=\"7\" fill=\"#B2182B\"").count(),
+        2,
+        "{plot}"
+    );
+    assert!(
+        plot.contains(&format!(
+            "<title>Station {i} ({silent}): silent, last sample 6 h before --at</title>"
+        )),
+        "{plot}"
+    );
+
+    // A malformed line is named, and nothing is written.
+    std::fs::write(
+        &csv,
+        format!(
+            "id,name,latitude,longitude\n{},A,53.5,9.9\n{},B,north,9.9\n",
+            ids[0], ids[1]
+        ),
+    )
+    .unwrap();
+    let bad = tmp.path().join("bad.html");
+    let (o, _, stderr) = report(&args, &bad);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("stations.csv line 3: latitude `north` is not a number of degrees"),
+        "{stderr}"
+    );
+    assert!(!bad.exists());
+}
+
+/// Pixels of exactly `colour` in a screenshot.
+fn pixels(shot: &Rendered, colour: [u8; 3]) -> usize {
+    shot.rgb.iter().filter(|p| **p == colour).count()
+}
+
+/// `page` with a script that paints the whole page green if nothing overflows its
+/// width, magenta if the page itself scrolls sideways (as measured by the browser).
+fn overflow_probe(page: &str) -> String {
+    page.replace(
+        "</body>",
+        "<script>(function(){var d=document.documentElement;var c=d.scrollWidth>d.clientWidth\
+         ?'#FF00FF':'#00FF00';d.style.background=c;document.body.style.background=c;})()\
+         </script></body>",
+    )
+}
+
+#[test]
+fn in_chromium_the_positions_show_status_colours_and_the_page_fits_a_phone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = demo_lake(tmp.path()).join("s3/lakenode");
+    let ids = stations_of(&lake);
+    let csv = tmp.path().join("stations.csv");
+    registry(&csv, &ids, "");
+    let page = tmp.path().join("r.html");
+    let (o, ..) = report(
+        &[
+            "--lake",
+            lake.to_str().unwrap(),
+            "--at",
+            DEMO_END,
+            "--stations",
+            csv.to_str().unwrap(),
+        ],
+        &page,
+    );
+    assert_eq!(o.status.code(), Some(SILENT));
+    let html = std::fs::read_to_string(&page).unwrap();
+
+    // The position plot's dots in their status colours: compared with the same page
+    // without the plot, each dot adds its colour (a dot of radius 7 is over 100 px).
+    let shot = render(&page, tmp.path(), 1800);
+    assert!(shot.console.is_empty(), "console: {:#?}", shot.console);
+    let start = html.find("<h2 id=\"positions\"").unwrap();
+    let end = html.find("<h2 id=\"stations\"").unwrap();
+    let without = tmp.path().join("without.html");
+    std::fs::write(&without, format!("{}{}", &html[..start], &html[end..])).unwrap();
+    let bare = render(&without, tmp.path(), 1800);
+    let (silent, ok) = ([0xB2, 0x18, 0x2B], [0x1A, 0x98, 0x50]);
+    let gained = |c| pixels(&shot, c).saturating_sub(pixels(&bare, c));
+    assert!(gained(silent) >= 100, "1 silent dot: {} px", gained(silent));
+    assert!(gained(ok) >= 4 * 100, "5 reporting dots: {} px", gained(ok));
+
+    // At a phone's width (400 px) the page does not scroll sideways: wide charts
+    // scroll inside their own boxes. Without those boxes' style it does (the check
+    // can fail).
+    let probe = tmp.path().join("probe.html");
+    std::fs::write(&probe, overflow_probe(&html)).unwrap();
+    let phone = render_sized(&probe, tmp.path(), 400, 900);
+    assert_eq!(phone.width, 400);
+    let (green, magenta) = ([0, 255, 0], [255, 0, 255]);
+    assert!(
+        pixels(&phone, green) > 1000 && pixels(&phone, magenta) == 0,
+        "the page overflows a phone's width"
+    );
+    if let Some(keep) = std::env::var_os("LAKENODE_KEEP_PHONE_SCREENSHOT") {
+        let plain = render_sized(&page, tmp.path(), 400, 1600);
+        drop(plain);
+        std::fs::copy(tmp.path().join("shot.png"), keep).unwrap();
+    }
+    let broken = html.replace(".scroll{overflow-x:auto;max-width:100%}", "");
+    assert_ne!(broken, html, "the style rule is where the test expects it");
+    std::fs::write(&probe, overflow_probe(&broken)).unwrap();
+    let phone = render_sized(&probe, tmp.path(), 400, 900);
+    assert!(
+        pixels(&phone, magenta) > 1000 && pixels(&phone, green) == 0,
+        "a page without scroll boxes is caught overflowing"
+    );
 }

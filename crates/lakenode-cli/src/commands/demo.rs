@@ -199,10 +199,15 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
     println!("  data          {}", lake.display());
     let report_path = data_dir.join("report.html");
     let report_started = Instant::now();
+    // As of the end of the demo's virtual time: its stations are not silent because
+    // the demo ran in the past.
+    let options = crate::commands::report::ReportOptions {
+        at_ms: Some(start.saturating_add(samples.saturating_mul(spec.interval_ms()))),
+        ..crate::commands::report::ReportOptions::new()
+    };
     let report = crate::commands::report::write_report(
         &mut crate::lake::LocalLake::new(lake.clone()),
-        7,
-        Duration::from_secs(3600),
+        &options,
         &report_path,
     )?;
     println!(

@@ -154,7 +154,8 @@ pub struct Period {
     pub last_bucket: i64,
     /// The oldest sample in the period, ms UTC.
     pub start_ms: i64,
-    /// Just after the newest sample (its instant plus its station's interval), ms UTC.
+    /// The report's time ([`Fleet::end_ms`]), or for a stale lake just after the newest
+    /// sample (its instant plus its station's interval), ms UTC.
     pub end_ms: i64,
 }
 
@@ -173,6 +174,13 @@ pub struct Fleet {
     pub size: BucketSize,
     /// Samples before this instant count for last-seen only (`--days`).
     pub not_before_ms: i64,
+    /// Samples and health rows from this instant on are left out: the report is made
+    /// as of this time (`--at`, default now).
+    pub until_ms: i64,
+    /// Where the period ends: the report's time, so that a fleet gone quiet shows empty
+    /// hours up to it; `None` ends it just after the newest sample (a stale lake,
+    /// drawn from its newest data).
+    pub end_ms: Option<i64>,
     stations: BTreeMap<String, StationStats>,
 }
 
@@ -183,6 +191,8 @@ impl Fleet {
         Self {
             size,
             not_before_ms: i64::MIN,
+            until_ms: i64::MAX,
+            end_ms: None,
             stations: BTreeMap::new(),
         }
     }
@@ -224,6 +234,9 @@ impl Fleet {
     /// Folds one sample of `station` in. The caller passes each instant once.
     pub fn add_sample(&mut self, station: &str, interval_ms: i64, sample: &Sample) {
         let t = sample.timestamp_ms;
+        if t >= self.until_ms {
+            return;
+        }
         let bucket = self.bucket_of(t);
         let in_period = t >= self.not_before_ms;
         self.set_interval(station, interval_ms);
@@ -253,6 +266,9 @@ impl Fleet {
 
     /// Folds a health row of `station` in; rows come in time order per station.
     pub fn add_health(&mut self, station: &str, point: HealthPoint) {
+        if point.at_ms > self.until_ms {
+            return;
+        }
         let bucket = self.bucket_of(point.at_ms);
         let not_before = self.not_before_ms;
         let in_period = point.at_ms >= not_before;
@@ -306,12 +322,13 @@ impl Fleet {
             .values()
             .filter_map(|s| s.first_in_period)
             .min()?;
-        let end_ms = self
+        let data_end = self
             .stations
             .values()
             .filter(|s| s.first_in_period.is_some())
             .filter_map(|s| Some(s.last_seen?.saturating_add(s.interval_ms.unwrap_or(1))))
             .max()?;
+        let end_ms = self.end_ms.map_or(data_end, |e| e.max(start_ms + 1));
         Some(Period {
             first_bucket: self.bucket_of(start_ms),
             last_bucket: self.bucket_of(end_ms - 1),
@@ -332,23 +349,37 @@ impl Fleet {
         self.stations.get(station)?.buckets.get(&bucket)
     }
 
-    /// The fraction (0..=1) of the samples `station` should have taken in `bucket`
-    /// (the part of it inside `period`) that are in the lake.
-    #[must_use]
-    pub fn coverage(&self, period: &Period, station: &str, bucket: i64) -> f64 {
-        let Some(s) = self.stations.get(station) else {
-            return 0.0;
-        };
-        let Some(interval) = s.interval_ms.filter(|&i| i > 0) else {
-            return 0.0;
-        };
-        let from = (bucket * self.size.ms()).max(period.start_ms);
-        let to = ((bucket + 1) * self.size.ms()).min(period.end_ms);
-        let expected = ((to - from) as f64 / interval as f64).ceil().max(1.0);
-        (f64::from(self.samples(station, bucket)) / expected).min(1.0)
+    /// When `station` is expected to sample from: its first sample in the period (a
+    /// station that starts mid-period is not drawn as broken before it), or the
+    /// period's start for a station with nothing in it.
+    fn expected_from(&self, period: &Period, s: &StationStats) -> i64 {
+        s.first_in_period
+            .unwrap_or(period.start_ms)
+            .max(period.start_ms)
     }
 
-    /// The fraction of expected samples over the whole period.
+    /// The fraction (0..=1) of the samples `station` should have taken in `bucket`
+    /// (the part of it inside `period`, from the station's first sample) that are in
+    /// the lake; `None` for a bucket wholly before the station's first sample.
+    #[must_use]
+    pub fn coverage(&self, period: &Period, station: &str, bucket: i64) -> Option<f64> {
+        let Some(s) = self.stations.get(station) else {
+            return Some(0.0);
+        };
+        let from = (bucket * self.size.ms()).max(self.expected_from(period, s));
+        let to = ((bucket + 1) * self.size.ms()).min(period.end_ms);
+        if to <= from {
+            return None;
+        }
+        let Some(interval) = s.interval_ms.filter(|&i| i > 0) else {
+            return Some(0.0);
+        };
+        let expected = ((to - from) as f64 / interval as f64).ceil().max(1.0);
+        Some((f64::from(self.samples(station, bucket)) / expected).min(1.0))
+    }
+
+    /// The fraction of expected samples over the whole period, counted from the
+    /// station's first sample in it.
     #[must_use]
     pub fn total_coverage(&self, period: &Period, station: &str) -> f64 {
         let Some(s) = self.stations.get(station) else {
@@ -358,7 +389,8 @@ impl Fleet {
             return 0.0;
         };
         let got: u64 = s.buckets.values().map(|b| u64::from(b.samples)).sum();
-        let expected = ((period.end_ms - period.start_ms) as f64 / interval as f64).max(1.0);
+        let from = self.expected_from(period, s);
+        let expected = ((period.end_ms - from) as f64 / interval as f64).max(1.0);
         (got as f64 / expected).min(1.0)
     }
 
@@ -394,18 +426,16 @@ impl Fleet {
     }
 
     /// Whether `station` is silent: its data ends (last sample plus interval) more than
-    /// `grace_ms` before the period's end (the fleet's newest sample).
+    /// `grace_ms` before `at_ms`, the report's time (now, or `--at`); a station never
+    /// seen is silent.
     #[must_use]
-    pub fn is_silent(&self, period: Option<&Period>, station: &str, grace_ms: i64) -> bool {
+    pub fn is_silent(&self, station: &str, at_ms: i64, grace_ms: i64) -> bool {
         let Some(s) = self.stations.get(station) else {
             return true;
         };
-        match (period, s.last_seen) {
-            (Some(p), Some(l)) => {
-                l.saturating_add(s.interval_ms.unwrap_or(1)) < p.end_ms.saturating_sub(grace_ms)
-            }
-            _ => true,
-        }
+        s.last_seen.is_none_or(|l| {
+            l.saturating_add(s.interval_ms.unwrap_or(1)) < at_ms.saturating_sub(grace_ms)
+        })
     }
 }
 
@@ -437,16 +467,66 @@ mod tests {
         assert_eq!((p.first_bucket, p.last_bucket), (0, 1));
         assert_eq!((p.start_ms, p.end_ms), (0, H + H / 2));
         // Hour 1 is only half inside the period: half an hour of samples is complete.
-        assert!((fleet.coverage(&p, "a", 0) - 1.0).abs() < 1e-9);
-        assert!((fleet.coverage(&p, "a", 1) - 1.0).abs() < 1e-9);
-        assert!((fleet.coverage(&p, "b", 0) - 1.0 / 3.0).abs() < 1e-9);
-        assert_eq!(fleet.coverage(&p, "b", 1), 0.0);
-        assert_eq!(fleet.coverage(&p, "never", 0), 0.0);
+        assert!((fleet.coverage(&p, "a", 0).unwrap() - 1.0).abs() < 1e-9);
+        assert!((fleet.coverage(&p, "a", 1).unwrap() - 1.0).abs() < 1e-9);
+        assert!((fleet.coverage(&p, "b", 0).unwrap() - 1.0 / 3.0).abs() < 1e-9);
+        assert_eq!(fleet.coverage(&p, "b", 1), Some(0.0));
+        assert_eq!(fleet.coverage(&p, "never", 0), Some(0.0));
         assert_eq!(fleet.stations_silent_first(), ["never", "b", "a"]);
-        assert!(fleet.is_silent(Some(&p), "b", 30 * 60_000));
-        assert!(!fleet.is_silent(Some(&p), "a", 30 * 60_000));
-        assert!(fleet.is_silent(Some(&p), "never", 30 * 60_000));
+        assert!(fleet.is_silent("b", p.end_ms, 30 * 60_000));
+        assert!(!fleet.is_silent("a", p.end_ms, 30 * 60_000));
+        assert!(fleet.is_silent("never", p.end_ms, 30 * 60_000));
+        // Measured against the report's time, not the fleet's newest sample: ten
+        // months on, every station is silent.
+        assert!(fleet.is_silent("a", p.end_ms + 300 * 24 * H, 30 * 60_000));
         assert!((fleet.total_coverage(&p, "a") - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_station_that_starts_mid_period_is_counted_from_its_first_sample() {
+        let mut fleet = Fleet::new(BucketSize::Hour);
+        fleet.end_ms = Some(4 * H);
+        // "old" samples all 4 hours; "new" starts at 2 h 30 and samples every time.
+        for i in 0..4 * H / 5_000 {
+            fleet.add_sample("old", 5_000, &sample(i * 5_000, None));
+            if i * 5_000 >= 2 * H + H / 2 {
+                fleet.add_sample("new", 5_000, &sample(i * 5_000, None));
+            }
+        }
+        let p = fleet.period().unwrap();
+        assert_eq!((p.start_ms, p.end_ms), (0, 4 * H));
+        assert_eq!(
+            fleet.coverage(&p, "new", 0),
+            None,
+            "not started: nothing expected"
+        );
+        assert_eq!(fleet.coverage(&p, "new", 1), None);
+        assert!((fleet.coverage(&p, "new", 2).unwrap() - 1.0).abs() < 1e-9);
+        assert!((fleet.total_coverage(&p, "new") - 1.0).abs() < 1e-9);
+        assert!((fleet.total_coverage(&p, "old") - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_period_ends_at_the_report_time_and_later_samples_are_left_out() {
+        let mut fleet = Fleet::new(BucketSize::Hour);
+        fleet.until_ms = 3 * H;
+        fleet.end_ms = Some(3 * H);
+        for i in 0..4 * H / 5_000 {
+            // Silent from 1 h on, back at 3 h 30 (after the report's time).
+            if i * 5_000 < H || i * 5_000 >= 3 * H + H / 2 {
+                fleet.add_sample("a", 5_000, &sample(i * 5_000, None));
+            }
+        }
+        let p = fleet.period().unwrap();
+        assert_eq!((p.first_bucket, p.last_bucket, p.end_ms), (0, 2, 3 * H));
+        assert_eq!(fleet.station("a").unwrap().last_seen, Some(H - 5_000));
+        assert_eq!(
+            fleet.coverage(&p, "a", 2),
+            Some(0.0),
+            "the empty hours are drawn"
+        );
+        assert!((fleet.total_coverage(&p, "a") - 1.0 / 3.0).abs() < 1e-9);
+        assert!(fleet.is_silent("a", 3 * H, 30 * 60_000));
     }
 
     #[test]

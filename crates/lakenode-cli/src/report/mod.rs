@@ -7,5 +7,6 @@
 
 pub mod aggregate;
 pub mod page;
+pub mod registry;
 pub mod render;
 pub mod scan;

@@ -3,14 +3,18 @@
 //!
 //! Every chart is drawn from bucket figures ([`super::aggregate`]): at most one point
 //! per station and hour (or day), so a chart's size grows with stations x buckets,
-//! never with the rows in the lake.
+//! never with the rows in the lake. Plotters draws the axes; the marks (cells, lines,
+//! bars, dots) are written here at the pixels plotters maps them to, each with an SVG
+//! `<title>` naming whose it is and what it shows (a tooltip in a browser).
 
 use plotters::coord::ranged1d::{IntoSegmentedCoord, SegmentValue};
 use plotters::prelude::*;
 
 use lakenode::schema::Measurement;
 
-use super::aggregate::{Bucket, BucketSize, Fleet, Period};
+use super::aggregate::{Bucket, BucketSize, Fleet, Period, SERIES};
+use super::page::escape;
+use super::registry::Registry;
 use crate::error::{CliError, CliResult};
 
 /// Width of every chart, px.
@@ -50,6 +54,51 @@ fn series_colour(m: Measurement) -> RGBColor {
     }
 }
 
+/// A heatmap cell wholly before its station's first sample: nothing was expected.
+pub const NOT_STARTED: RGBColor = RGBColor(230, 230, 230);
+
+/// The WHO 2021 air quality guideline for the 24-hour mean of PM2.5, µg/m³.
+pub const WHO_PM25_24H: f64 = 15.0;
+
+/// A measurement's unit as a person writes it (°C, µg/m³).
+#[must_use]
+pub const fn unit(m: Measurement) -> &'static str {
+    match m {
+        Measurement::Temperature => "°C",
+        Measurement::Humidity => "% RH",
+        Measurement::Pressure => "hPa",
+        Measurement::Pm1 | Measurement::Pm25 | Measurement::Pm10 => "µg/m³",
+        Measurement::Co2 => "ppm",
+        Measurement::VocIndex => "index",
+        Measurement::Battery => "V",
+    }
+}
+
+/// A measurement's name as a person writes it.
+#[must_use]
+pub fn label(m: Measurement) -> &'static str {
+    match m {
+        Measurement::Temperature => "temperature",
+        Measurement::Humidity => "humidity",
+        Measurement::Pm25 => "PM2.5",
+        Measurement::Co2 => "CO₂",
+        _ => m.name(),
+    }
+}
+
+/// `#RRGGBB`.
+#[must_use]
+pub fn hex(c: RGBColor) -> String {
+    format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2)
+}
+
+/// The colour of the `i`th station's line in the health charts (and its legend).
+#[must_use]
+pub fn station_colour(i: usize) -> RGBColor {
+    let (r, g, b) = Palette99::pick(i).rgb();
+    RGBColor(r, g, b)
+}
+
 /// The last 12 hex digits of a station id: unique enough to tell stations apart on a
 /// chart (UUIDv7 ids of one fleet often share their leading time digits).
 #[must_use]
@@ -60,7 +109,7 @@ pub fn short_id(id: &str) -> &str {
 /// A bucket's start as text: `MM-DD HH:00` for hours, `YYYY-MM-DD` for days.
 #[must_use]
 pub fn bucket_label(size: BucketSize, bucket: i64) -> String {
-    let Ok(t) = jiff::Timestamp::from_millisecond(bucket * size.ms()) else {
+    let Ok(t) = jiff::Timestamp::from_millisecond(bucket.saturating_mul(size.ms())) else {
         return String::new();
     };
     let format = match size {
@@ -70,15 +119,27 @@ pub fn bucket_label(size: BucketSize, bucket: i64) -> String {
     t.strftime(format).to_string()
 }
 
-/// How long before `end_ms` the instant `t` was, in the largest fitting unit.
+/// The report's time: ages are measured against it.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    /// The report's time, ms UTC.
+    pub at_ms: i64,
+    /// It is the time the report was made (no `--at`): ages read "before now".
+    pub now: bool,
+}
+
+/// How long before the report's time the instant `t` was, in the largest fitting unit:
+/// "41 d before now" (or "before --at" for a historic report).
 #[must_use]
-pub fn ago(end_ms: i64, t: i64) -> String {
-    let s = (end_ms - t).max(0) / 1000;
+pub fn ago(clock: &Clock, t: i64) -> String {
+    let reference = if clock.now { "now" } else { "--at" };
+    let s = (clock.at_ms - t).max(0) / 1000;
     match s {
-        0..60 => "now".into(),
-        60..3_600 => format!("{} min before", s / 60),
-        3_600..172_800 => format!("{} h before", s / 3_600),
-        _ => format!("{} d before", s / 86_400),
+        0..60 if clock.now => "now".into(),
+        0..60 => "0 min before --at".into(),
+        60..3_600 => format!("{} min before {reference}", s / 60),
+        3_600..172_800 => format!("{} h before {reference}", s / 3_600),
+        _ => format!("{} d before {reference}", s / 86_400),
     }
 }
 
@@ -89,13 +150,65 @@ fn chart_err<E: std::fmt::Display>(chart: &'static str) -> impl Fn(E) -> CliErro
     }
 }
 
+/// An SVG `<title>` (a tooltip) with `text` escaped.
+fn title(text: &str) -> String {
+    format!("<title>{}</title>", escape(text))
+}
+
+/// Puts `marks` into the SVG plotters wrote, on top of everything it drew.
+fn inject(svg: &mut String, marks: &str) {
+    if let Some(i) = svg.rfind("</svg>") {
+        svg.insert_str(i, marks);
+    }
+}
+
+/// A line through `points` (pixels), or a dot for a single point, with a tooltip.
+fn line_mark(points: &[(i32, i32)], colour: RGBColor, width: f64, tip: &str) -> String {
+    match points {
+        [] => String::new(),
+        [(x, y)] => format!(
+            "<circle cx=\"{x}\" cy=\"{y}\" r=\"2\" fill=\"{}\">{}</circle>\n",
+            hex(colour),
+            title(tip)
+        ),
+        _ => {
+            let pts: Vec<String> = points.iter().map(|(x, y)| format!("{x},{y}")).collect();
+            format!(
+                "<polyline fill=\"none\" stroke=\"{}\" stroke-width=\"{width}\" \
+                 stroke-linejoin=\"round\" points=\"{}\">{}</polyline>\n",
+                hex(colour),
+                pts.join(" "),
+                title(tip)
+            )
+        }
+    }
+}
+
+/// A station's label on the heatmap's left, cut to fit.
+fn fit(text: &str, chars: usize) -> String {
+    if text.chars().count() <= chars {
+        text.to_owned()
+    } else {
+        let mut t: String = text.chars().take(chars - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
 /// Stations (rows, in the order given: silent first) x buckets (columns), each cell
-/// coloured by the fraction of expected samples that arrived; the left labels name the
-/// station, the right ones say when it was last heard from.
+/// coloured by the fraction of expected samples that arrived (grey before a station's
+/// first sample); the left labels name the station, the right ones say how long before
+/// the report's time it was last heard from. Each run of cells has a tooltip.
 ///
 /// # Errors
 /// [`CliError::Chart`] if plotters fails to draw.
-pub fn heatmap_svg(fleet: &Fleet, period: &Period, stations: &[&str]) -> CliResult<String> {
+pub fn heatmap_svg(
+    fleet: &Fleet,
+    period: &Period,
+    stations: &[&str],
+    registry: &Registry,
+    clock: &Clock,
+) -> CliResult<String> {
     let err = chart_err("coverage heatmap");
     let rows = stations.len().max(1);
     let buckets = period.buckets().max(1);
@@ -104,13 +217,14 @@ pub fn heatmap_svg(fleet: &Fleet, period: &Period, stations: &[&str]) -> CliResu
         .unwrap_or(u32::MAX)
         .saturating_add(45);
     let mut svg = String::new();
+    let mut marks = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(&err)?;
         let chart = ChartBuilder::on(&root)
             .margin(5)
             .x_label_area_size(28)
-            .y_label_area_size(100)
+            .y_label_area_size(130)
             .right_y_label_area_size(110)
             .build_cartesian_2d((0..buckets).into_segmented(), (0..rows).into_segmented())
             .map_err(&err)?;
@@ -136,7 +250,9 @@ pub fn heatmap_svg(fleet: &Fleet, period: &Period, stations: &[&str]) -> CliResu
             .x_labels(8.min(buckets))
             .y_labels(rows)
             .x_label_formatter(&x_label)
-            .y_label_formatter(&|v| station_at(v).map(short_id).unwrap_or("").to_owned())
+            .y_label_formatter(&|v| {
+                station_at(v).map_or_else(String::new, |id| fit(registry.short(id), 18))
+            })
             .label_style(label_style.clone())
             .draw()
             .map_err(&err)?;
@@ -144,7 +260,7 @@ pub fn heatmap_svg(fleet: &Fleet, period: &Period, stations: &[&str]) -> CliResu
             Some(id) => fleet
                 .station(id)
                 .and_then(|s| s.last_seen)
-                .map_or_else(|| "never".to_owned(), |t| ago(period.end_ms, t)),
+                .map_or_else(|| "never".to_owned(), |t| ago(clock, t)),
             None => String::new(),
         };
         chart
@@ -158,38 +274,62 @@ pub fn heatmap_svg(fleet: &Fleet, period: &Period, stations: &[&str]) -> CliResu
             .map_err(&err)?;
         // Neighbouring cells of one colour are drawn as one rectangle: a healthy fleet's
         // rows are mostly one long green bar, which keeps the page small.
-        let mut cells = Vec::new();
+        let pct = |c: f64| format!("{:.0}%", c * 100.0);
         for (r, id) in stations.iter().enumerate() {
             let y = rows - 1 - r;
             let mut x = 0;
             while x < buckets {
-                let colour_at = |x: usize| {
-                    let bucket = first + i64::try_from(x).unwrap_or(0);
-                    coverage_colour(fleet.coverage(period, id, bucket))
-                };
-                let colour = colour_at(x);
-                let mut end = x + 1;
-                while end < buckets && colour_at(end) == colour {
+                let coverage_at =
+                    |x: usize| fleet.coverage(period, id, first + i64::try_from(x).unwrap_or(0));
+                let colour_of = |c: Option<f64>| c.map_or(NOT_STARTED, coverage_colour);
+                let colour = colour_of(coverage_at(x));
+                let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+                let mut end = x;
+                while end < buckets && colour_of(coverage_at(end)) == colour {
+                    if let Some(c) = coverage_at(end) {
+                        (lo, hi) = (lo.min(c), hi.max(c));
+                    }
                     end += 1;
                 }
-                cells.push(Rectangle::new(
-                    [
-                        (SegmentValue::Exact(x), SegmentValue::Exact(y)),
-                        (SegmentValue::Exact(end), SegmentValue::Exact(y + 1)),
-                    ],
-                    colour.filled(),
-                ));
+                let (x0, y0) =
+                    chart.backend_coord(&(SegmentValue::Exact(x), SegmentValue::Exact(y + 1)));
+                let (x1, y1) =
+                    chart.backend_coord(&(SegmentValue::Exact(end), SegmentValue::Exact(y)));
+                let span = format!(
+                    "{} to {} UTC",
+                    bucket_label(size, first + i64::try_from(x).unwrap_or(0)),
+                    bucket_label(size, first + i64::try_from(end).unwrap_or(0))
+                );
+                let what = if !lo.is_finite() {
+                    "not started yet (before its first sample)".to_owned()
+                } else if (hi - lo).abs() < 0.005 {
+                    format!("{} of expected samples", pct(lo))
+                } else {
+                    format!("{} to {} of expected samples", pct(lo), pct(hi))
+                };
+                let _ = std::fmt::Write::write_fmt(
+                    &mut marks,
+                    format_args!(
+                        "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"{}\">{}</rect>\n",
+                        x0.min(x1),
+                        y0.min(y1),
+                        (x1 - x0).abs(),
+                        (y1 - y0).abs(),
+                        hex(colour),
+                        title(&format!("{}: {span}: {what}", registry.full(id)))
+                    ),
+                );
                 x = end;
             }
         }
-        chart.draw_series(cells).map_err(&err)?;
         root.present().map_err(&err)?;
     }
+    inject(&mut svg, &marks);
     Ok(svg)
 }
 
 /// The value range of a measurement's bucket means across the fleet, padded so a flat
-/// line is visible.
+/// line is visible. PM2.5's range always holds the WHO guideline, so its line shows.
 fn value_range(fleet: &Fleet, stations: &[&str], m: Measurement) -> (f64, f64) {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
     for id in stations {
@@ -199,6 +339,10 @@ fn value_range(fleet: &Fleet, stations: &[&str], m: Measurement) -> (f64, f64) {
                 hi = hi.max(v);
             }
         }
+    }
+    if m == Measurement::Pm25 {
+        lo = lo.min(0.0);
+        hi = hi.max(WHO_PM25_24H * 1.2);
     }
     if !lo.is_finite() {
         return (0.0, 1.0);
@@ -235,28 +379,41 @@ fn runs(
     out
 }
 
-/// Draws the lines of `runs` (a single point as a dot) on a chart with x in buckets.
-fn draw_runs<DB: DrawingBackend>(
-    chart: &mut ChartContext<
-        '_,
-        DB,
-        Cartesian2d<plotters::coord::types::RangedCoordi64, plotters::coord::types::RangedCoordf64>,
-    >,
-    runs: Vec<Vec<(i64, f64)>>,
-    style: ShapeStyle,
-) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+type LineChart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordi64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// The marks of `runs` (bucket x, value) on `chart`: a line per run, a dot for a run of
+/// one bucket. A bucket's value is drawn at the bucket's middle.
+fn run_marks(
+    chart: &LineChart<'_, '_>,
+    runs: &[Vec<(i64, f64)>],
+    colour: RGBColor,
+    tip: &str,
+) -> String {
+    let mut out = String::new();
     for run in runs {
-        if run.len() == 1 {
-            chart.draw_series(run.into_iter().map(|p| Circle::new(p, 1, style.filled())))?;
-        } else {
-            chart.draw_series(LineSeries::new(run, style))?;
-        }
+        let points: Vec<(i32, i32)> = run
+            .iter()
+            .map(|&(x, v)| {
+                let (x0, y) = chart.backend_coord(&(x, v));
+                let (x1, _) = chart.backend_coord(&(x + 1, v));
+                ((x0 + x1) / 2, y)
+            })
+            .collect();
+        out.push_str(&line_mark(&points, colour, 1.5, tip));
     }
-    Ok(())
+    out
 }
 
-/// One station's small multiples: the bucket means of [`super::aggregate::SERIES`]
-/// side by side, each on the fleet's common scale for that measurement.
+/// Height of one station's small multiples, px.
+const MULTIPLES_HEIGHT: u32 = 104;
+
+/// One station's small multiples: the bucket means of [`SERIES`] side by side, each on
+/// the fleet's common scale for that measurement, with its name, unit and a time axis;
+/// PM2.5 with the WHO 24-hour guideline as a dashed, labelled line.
 ///
 /// # Errors
 /// [`CliError::Chart`] if plotters fails to draw.
@@ -265,64 +422,93 @@ pub fn station_svg(
     period: &Period,
     id: &str,
     ranges: &[(f64, f64)],
+    registry: &Registry,
 ) -> CliResult<String> {
     let err = chart_err("small multiples");
     let mut svg = String::new();
+    let mut marks = String::new();
+    let who = registry.full(id);
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, 64)).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg, (WIDTH, MULTIPLES_HEIGHT)).into_drawing_area();
         root.fill(&WHITE).map_err(&err)?;
         let x_max = i64::try_from(period.buckets()).unwrap_or(1).max(1);
-        let panels = root.split_evenly((1, super::aggregate::SERIES.len()));
-        for ((panel, m), &(lo, hi)) in panels
-            .iter()
-            .zip(super::aggregate::SERIES)
-            .zip(ranges.iter())
-        {
+        let size = fleet.size;
+        let first = period.first_bucket;
+        let panels = root.split_evenly((1, SERIES.len()));
+        for ((panel, m), &(lo, hi)) in panels.iter().zip(SERIES).zip(ranges.iter()) {
+            let name = format!("{}, {}", label(m), unit(m));
             let mut chart = ChartBuilder::on(panel)
                 .margin(4)
+                .margin_right(10)
+                .caption(&name, ("sans-serif", 13))
+                .x_label_area_size(18)
                 .y_label_area_size(38)
                 .build_cartesian_2d(0..x_max, lo..hi)
                 .map_err(&err)?;
             chart
                 .configure_mesh()
                 .disable_x_mesh()
-                .disable_x_axis()
+                .x_labels(3)
                 .y_labels(3)
                 .light_line_style(WHITE)
                 .bold_line_style(RGBColor(235, 235, 235))
+                .x_label_formatter(&|x| bucket_label(size, first + x))
                 .y_label_formatter(&|v| format!("{v:.0}"))
-                .label_style(("sans-serif", 12).into_font())
+                .label_style(("sans-serif", 11).into_font())
                 .draw()
                 .map_err(&err)?;
+            if m == Measurement::Pm25 && WHO_PM25_24H < hi {
+                let (x0, y) = chart.backend_coord(&(0, WHO_PM25_24H));
+                let (x1, _) = chart.backend_coord(&(x_max, WHO_PM25_24H));
+                let _ = std::fmt::Write::write_fmt(
+                    &mut marks,
+                    format_args!(
+                        "<line x1=\"{x0}\" y1=\"{y}\" x2=\"{x1}\" y2=\"{y}\" stroke=\"#555\" \
+                         stroke-dasharray=\"4 3\">{}</line>\n<text x=\"{}\" y=\"{}\" \
+                         font-family=\"sans-serif\" font-size=\"10\" fill=\"#555\" \
+                         text-anchor=\"end\">WHO 24 h: 15</text>\n",
+                        title("WHO 2021 guideline for the 24-hour mean of PM2.5: 15 µg/m³"),
+                        x1 - 2,
+                        y - 3
+                    ),
+                );
+            }
             let lines = runs(fleet, period, id, |b| b.mean(m));
-            draw_runs(&mut chart, lines, series_colour(m).stroke_width(1)).map_err(&err)?;
+            marks.push_str(&run_marks(
+                &chart,
+                &lines,
+                series_colour(m),
+                &format!("{who}: {name}"),
+            ));
         }
         root.present().map_err(&err)?;
     }
+    inject(&mut svg, &marks);
     Ok(svg)
 }
 
-/// The fleet's common value range of each of [`super::aggregate::SERIES`].
+/// The fleet's common value range of each of [`SERIES`].
 #[must_use]
 pub fn series_ranges(fleet: &Fleet, stations: &[&str]) -> Vec<(f64, f64)> {
-    super::aggregate::SERIES
+    SERIES
         .iter()
         .map(|&m| value_range(fleet, stations, m))
         .collect()
 }
 
-/// One figure of the health panel: every station's line on one chart.
+/// One figure of the health panel.
 pub struct HealthChart {
     /// Title, above the chart.
     pub title: &'static str,
     /// The bucket figure, if the bucket has one.
     pub value: fn(&Bucket) -> Option<f64>,
-    /// A count of events: all zero is said in words rather than drawn.
+    /// A count of events: drawn as the fleet's total per bucket (bars), and said in
+    /// words when zero everywhere.
     pub count: bool,
 }
 
 /// The health panel's charts: battery (bucket mean), RSSI, spool depth (deepest in the
-/// bucket), and retries and restarts (per bucket).
+/// bucket), one line per station; and retries and restarts, counted per bucket.
 pub const HEALTH_CHARTS: [HealthChart; 5] = [
     HealthChart {
         title: "battery, V (mean per bucket)",
@@ -340,12 +526,12 @@ pub const HEALTH_CHARTS: [HealthChart; 5] = [
         count: false,
     },
     HealthChart {
-        title: "upload retries (per bucket)",
+        title: "upload retries, fleet total per bucket",
         value: |b| (b.health_rows > 0).then_some(b.retries as f64),
         count: true,
     },
     HealthChart {
-        title: "restarts (per bucket)",
+        title: "restarts, fleet total per bucket",
         value: |b| (b.health_rows > 0).then_some(f64::from(b.restarts)),
         count: true,
     },
@@ -362,7 +548,9 @@ pub enum HealthFigure {
     AllZero,
 }
 
-/// One health chart over all stations.
+/// One health chart over all stations: a line per station in
+/// [`station_colour`]`(its index in stations)`, or for counts a bar per bucket whose
+/// tooltip says which stations the events were at.
 ///
 /// # Errors
 /// [`CliError::Chart`] if plotters fails to draw.
@@ -370,6 +558,7 @@ pub fn health_svg(
     fleet: &Fleet,
     period: &Period,
     stations: &[&str],
+    registry: &Registry,
     chart_def: &HealthChart,
 ) -> CliResult<HealthFigure> {
     let err = chart_err("health panel");
@@ -377,6 +566,18 @@ pub fn health_svg(
         .iter()
         .map(|id| runs(fleet, period, id, chart_def.value))
         .collect();
+    // Counts: per bucket, the total and who had them.
+    let mut totals: std::collections::BTreeMap<i64, (f64, Vec<String>)> =
+        std::collections::BTreeMap::new();
+    if chart_def.count {
+        for (id, runs) in stations.iter().zip(&all) {
+            for &(x, v) in runs.iter().flatten().filter(|p| p.1 > 0.0) {
+                let e = totals.entry(x).or_default();
+                e.0 += v;
+                e.1.push(format!("{} {v:.0}", registry.short(id)));
+            }
+        }
+    }
     let values = all.iter().flatten().flatten().map(|p| p.1);
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
@@ -384,19 +585,26 @@ pub fn health_svg(
     if !lo.is_finite() {
         return Ok(HealthFigure::NoData);
     }
-    if chart_def.count && lo == 0.0 && hi == 0.0 {
+    if chart_def.count && totals.is_empty() {
         return Ok(HealthFigure::AllZero);
     }
-    let pad = ((hi - lo) * 0.05).max(0.5);
-    let floor = if lo >= 0.0 { 0.0 } else { f64::NEG_INFINITY };
-    let (lo, hi) = ((lo - pad).max(floor), hi + pad);
+    let (lo, hi) = if chart_def.count {
+        let top = totals.values().map(|t| t.0).fold(0.0, f64::max);
+        (0.0, top.max(1.0) * 1.1)
+    } else {
+        let pad = ((hi - lo) * 0.05).max(0.5);
+        let floor = if lo >= 0.0 { 0.0 } else { f64::NEG_INFINITY };
+        ((lo - pad).max(floor), hi + pad)
+    };
     let mut svg = String::new();
+    let mut marks = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH / 2 - 10, 200)).into_drawing_area();
         root.fill(&WHITE).map_err(&err)?;
         let x_max = i64::try_from(period.buckets()).unwrap_or(1).max(1);
         let mut chart = ChartBuilder::on(&root)
             .margin(6)
+            .margin_right(12)
             .caption(chart_def.title, ("sans-serif", 16))
             .x_label_area_size(22)
             .y_label_area_size(40)
@@ -404,31 +612,164 @@ pub fn health_svg(
             .map_err(&err)?;
         let size = fleet.size;
         let first = period.first_bucket;
+        let integers = |v: &f64| {
+            if (v - v.round()).abs() < 1e-9 {
+                format!("{v:.0}")
+            } else {
+                String::new()
+            }
+        };
+        let decimals = |v: &f64| {
+            if hi - lo < 5.0 {
+                format!("{v:.1}")
+            } else {
+                format!("{v:.0}")
+            }
+        };
         chart
             .configure_mesh()
             .x_labels(4)
-            .y_labels(4)
+            .y_labels(5)
             .light_line_style(WHITE)
             .bold_line_style(RGBColor(235, 235, 235))
             .x_label_formatter(&|x| bucket_label(size, first + x))
+            .y_label_formatter(&|v| {
+                if chart_def.count {
+                    integers(v)
+                } else {
+                    decimals(v)
+                }
+            })
             .label_style(("sans-serif", 12).into_font())
             .draw()
             .map_err(&err)?;
-        for (i, runs) in all.into_iter().enumerate() {
-            let colour = Palette99::pick(i).to_rgba().mix(0.8);
-            if chart_def.count {
-                // Events: a dot where a station had any, no line through the zeros.
-                let dots = runs.into_iter().flatten().filter(|p| p.1 > 0.0);
-                chart
-                    .draw_series(dots.map(|p| Circle::new(p, 3, colour.filled())))
-                    .map_err(&err)?;
-            } else {
-                draw_runs(&mut chart, runs, colour.stroke_width(1)).map_err(&err)?;
+        if chart_def.count {
+            let what = chart_def.title.split(',').next().unwrap_or(chart_def.title);
+            for (&x, (total, who)) in &totals {
+                let (x0, y0) = chart.backend_coord(&(x, *total));
+                let (x1, y1) = chart.backend_coord(&(x + 1, 0.0));
+                let tip = format!(
+                    "{} UTC: {total:.0} {what} ({})",
+                    bucket_label(size, first + x),
+                    who.join(", ")
+                );
+                let _ = std::fmt::Write::write_fmt(
+                    &mut marks,
+                    format_args!(
+                        "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#4A4A4A\">{}</rect>\n",
+                        x0.min(x1),
+                        y0.min(y1),
+                        (x1 - x0).abs().max(2),
+                        (y1 - y0).abs(),
+                        title(&tip)
+                    ),
+                );
+            }
+        } else {
+            for (i, (id, runs)) in stations.iter().zip(&all).enumerate() {
+                let tip = format!("{}: {}", registry.full(id), chart_def.title);
+                marks.push_str(&run_marks(&chart, runs, station_colour(i), &tip));
             }
         }
         root.present().map_err(&err)?;
     }
+    inject(&mut svg, &marks);
     Ok(HealthFigure::Chart(svg))
+}
+
+/// A station's state on the position plot and in its legend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Heard from recently, with at least 95% of expected samples.
+    Ok,
+    /// Heard from recently, but with gaps (under 95% of expected samples).
+    Gaps,
+    /// Silent.
+    Silent,
+}
+
+impl Status {
+    /// Its colour (used nowhere else on the page).
+    #[must_use]
+    pub const fn colour(self) -> RGBColor {
+        match self {
+            Self::Ok => RGBColor(26, 152, 80),
+            Self::Gaps => RGBColor(224, 130, 20),
+            Self::Silent => RGBColor(178, 24, 43),
+        }
+    }
+
+    /// Its name in the legend and tooltips.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Ok => "reporting",
+            Self::Gaps => "reporting with gaps (under 95% of samples)",
+            Self::Silent => "silent",
+        }
+    }
+}
+
+/// The fleet's positions from the registry as an SVG scatter (longitude scaled by the
+/// cosine of the mean latitude, north up), each station a dot in its status colour with
+/// its name beside it and a tooltip; `None` if no station has a position. Nothing is
+/// fetched: there is no map underneath, only the coordinates.
+#[must_use]
+pub fn positions_svg(stations: &[(&str, Status, String)], registry: &Registry) -> Option<String> {
+    let placed: Vec<(&str, Status, &str, f64, f64)> = stations
+        .iter()
+        .filter_map(|(id, status, tip)| {
+            let (lat, lon) = registry.station(id)?.position?;
+            Some((*id, *status, tip.as_str(), lat, lon))
+        })
+        .collect();
+    if placed.is_empty() {
+        return None;
+    }
+    let fold = |f: fn(&(&str, Status, &str, f64, f64)) -> f64| {
+        placed
+            .iter()
+            .map(f)
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            })
+    };
+    let (lat_lo, lat_hi) = fold(|p| p.3);
+    let (lon_lo, lon_hi) = fold(|p| p.4);
+    let shrink = ((lat_lo + lat_hi) / 2.0).to_radians().cos().max(0.05);
+    let (w, h) = ((lon_hi - lon_lo) * shrink, lat_hi - lat_lo);
+    let extent = w.max(h).max(1e-6);
+    // The larger side is 560 px; names need room on the right.
+    let scale = 560.0 / extent;
+    let (pad, right) = (20.0, 150.0);
+    let width = (w * scale + pad + right).max(320.0);
+    let height = h * scale + 2.0 * pad;
+    let mut svg = format!(
+        "<svg width=\"{width:.0}\" height=\"{height:.0}\" viewBox=\"0 0 {width:.0} {height:.0}\" \
+         xmlns=\"http://www.w3.org/2000/svg\" font-family=\"sans-serif\" font-size=\"11\">\
+         <rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n"
+    );
+    // Silent stations last: drawn on top where dots overlap.
+    let mut order = placed;
+    order.sort_by_key(|p| p.1 == Status::Silent);
+    for (id, status, tip, lat, lon) in order {
+        let x = pad + (lon - lon_lo) * shrink * scale;
+        let y = pad + (lat_hi - lat) * scale;
+        let _ = std::fmt::Write::write_fmt(
+            &mut svg,
+            format_args!(
+                "<g>{}<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"7\" fill=\"{}\"/>\
+                 <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#333\">{}</text></g>\n",
+                title(tip),
+                hex(status.colour()),
+                x + 10.0,
+                y + 4.0,
+                escape(&fit(registry.short(id), 22))
+            ),
+        );
+    }
+    svg.push_str("</svg>\n");
+    Some(svg)
 }
 
 #[cfg(test)]
@@ -449,7 +790,11 @@ mod tests {
         fleet.touch("b");
         let period = fleet.period().unwrap();
         let order = fleet.stations_silent_first();
-        let svg = heatmap_svg(&fleet, &period, &order).unwrap();
+        let clock = Clock {
+            at_ms: period.end_ms,
+            now: true,
+        };
+        let svg = heatmap_svg(&fleet, &period, &order, &Registry::default(), &clock).unwrap();
         assert!(svg.starts_with("<svg"), "{}", &svg[..40]);
         // a: complete, empty, complete; b: three empty hours, drawn as one bar.
         let cells: Vec<&str> = svg
@@ -470,6 +815,13 @@ mod tests {
             .expect("b's bar spans 3 hours");
         assert!(b_row.contains("#C82828"));
         assert!(svg.contains("\nnever\n"), "b was never seen");
+        // Each run of cells says whose it is and what it shows.
+        assert!(
+            svg.contains(
+                "<title>b: 01-01 00:00 to 01-01 03:00 UTC: 0% of expected samples</title>"
+            ),
+            "{svg}"
+        );
     }
 
     #[test]
@@ -485,7 +837,7 @@ mod tests {
         assert_eq!(r, vec![vec![(0, 20.0), (1, 20.0)], vec![(3, 20.0)]]);
         let order = fleet.stations_silent_first();
         let ranges = series_ranges(&fleet, &order);
-        let svg = station_svg(&fleet, &period, "a", &ranges).unwrap();
+        let svg = station_svg(&fleet, &period, "a", &ranges, &Registry::default()).unwrap();
         // Temperature is drawn in #D6604D: one line for hours 0-1, a dot for hour 3.
         let temperature: Vec<&str> = svg.lines().filter(|l| l.contains("#D6604D")).collect();
         assert_eq!(temperature.len(), 2, "{svg}");
@@ -495,6 +847,11 @@ mod tests {
             temperature[0]
         );
         assert!(temperature[1].starts_with("<circle"), "{}", temperature[1]);
+        assert!(temperature[0].contains("<title>a: temperature, °C</title>"));
+        assert!(
+            svg.contains(">WHO 24 h: 15</text>"),
+            "PM2.5's guideline is drawn"
+        );
     }
 
     #[test]
@@ -504,7 +861,14 @@ mod tests {
         let period = fleet.period().unwrap();
         let order = fleet.stations_silent_first();
         let figure = |fleet: &Fleet, i: usize| {
-            health_svg(fleet, &period, &order, &HEALTH_CHARTS[i]).unwrap()
+            health_svg(
+                fleet,
+                &period,
+                &order,
+                &Registry::default(),
+                &HEALTH_CHARTS[i],
+            )
+            .unwrap()
         };
         assert_eq!(figure(&fleet, 1), HealthFigure::NoData, "no RSSI");
         let mut fleet2 = fleet.clone();
@@ -514,6 +878,36 @@ mod tests {
             matches!(figure(&fleet2, 2), HealthFigure::Chart(_)),
             "a spool depth of 0 is drawn"
         );
+        // Restarts are counted per bucket across the fleet, with who had them.
+        let row = |at_ms, uptime_s| crate::report::aggregate::HealthPoint {
+            at_ms,
+            uptime_s,
+            ..Default::default()
+        };
+        for (id, rows) in [
+            ("a", [(600_000, 600), (1_200_000, 30), (1_800_000, 10)]),
+            ("b", [(600_000, 600), (1_200_000, 20), (1_800_000, 900)]),
+        ] {
+            for (at, up) in rows {
+                fleet2.add_health(id, row(at, up));
+            }
+        }
+        let order = ["a", "b"];
+        let HealthFigure::Chart(svg) = health_svg(
+            &fleet2,
+            &period,
+            &order,
+            &Registry::default(),
+            &HEALTH_CHARTS[4],
+        )
+        .unwrap() else {
+            panic!("restarts are drawn");
+        };
+        assert!(
+            svg.contains("<title>01-01 00:00 UTC: 3 restarts (a 2, b 1)</title>"),
+            "{svg}"
+        );
+        assert!(!svg.contains("<circle"), "counts are bars, not dots");
     }
 
     #[test]
@@ -524,8 +918,15 @@ mod tests {
         );
         assert_eq!(bucket_label(BucketSize::Hour, 1), "01-01 01:00");
         assert_eq!(bucket_label(BucketSize::Day, 1), "1970-01-02");
-        assert_eq!(ago(10 * H, 10 * H - 1_000), "now");
-        assert_eq!(ago(10 * H, 7 * H), "3 h before");
-        assert_eq!(ago(100 * H, 0), "4 d before");
+        let now = |at_ms| Clock { at_ms, now: true };
+        assert_eq!(ago(&now(10 * H), 10 * H - 1_000), "now");
+        assert_eq!(ago(&now(10 * H), 7 * H), "3 h before now");
+        assert_eq!(ago(&now(100 * H), 0), "4 d before now");
+        let at = Clock {
+            at_ms: 10 * H,
+            now: false,
+        };
+        assert_eq!(ago(&at, 10 * H), "0 min before --at");
+        assert_eq!(ago(&at, 10 * H - 120_000), "2 min before --at");
     }
 }

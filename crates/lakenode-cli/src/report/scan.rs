@@ -14,7 +14,7 @@
 //! use lakenode_cli::report::scan::{scan, ScanOptions};
 //! let mut lake = LocalLake::new("lake".into());
 //! let now_ms = jiff::Timestamp::now().as_millisecond();
-//! let scan = scan(&mut lake, &ScanOptions { days: 7, now_ms }, |_| {})?;
+//! let scan = scan(&mut lake, &ScanOptions { days: 7, now_ms, at_ms: now_ms }, |_| {})?;
 //! println!("{} stations, {} files", scan.fleet.len(), scan.files);
 //! # Ok::<(), lakenode_cli::error::CliError>(())
 //! ```
@@ -52,12 +52,15 @@ const FUTURE_SLACK_MS: i64 = 3_600_000;
 /// What to read.
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
-    /// The last N UTC days that hold data (the newest day in the lake and the N - 1
-    /// before it).
+    /// The period: the UTC day of `at_ms` and the N - 1 before it. If the lake has
+    /// nothing in those days, the newest N days that hold data (see [`Scan::stale`]).
     pub days: u32,
     /// The time now, ms UTC: data dated later (beyond an hour of skew) is not a
     /// reading and is reported, not drawn.
     pub now_ms: i64,
+    /// The report's time (`--at`, default `now_ms`): data from then on is left out
+    /// silently, and the period ends there.
+    pub at_ms: i64,
 }
 
 /// How far a scan has got, for progress output.
@@ -76,6 +79,9 @@ pub struct Scan {
     pub fleet: Fleet,
     /// The UTC days read (first, last), if the lake has any data.
     pub days: Option<(Date, Date)>,
+    /// The lake holds nothing in the N days up to the report's time: the period is its
+    /// newest N days holding data instead, and ends at its newest sample.
+    pub stale: bool,
     /// Files read.
     pub files: usize,
     /// Their bytes.
@@ -178,10 +184,31 @@ pub fn scan(
         });
     }
 
-    let newest = data.keys().map(|(_, d)| *d).max();
-    let oldest = data.keys().map(|(_, d)| *d).min();
+    // Days after the report's time are not part of it (a report `--at` an earlier
+    // time); left out without a word.
+    let at_day = jiff::Timestamp::from_millisecond(options.at_ms)
+        .ok()
+        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date());
+    for tree in [&mut data, &mut health] {
+        tree.retain(|(_, date), _| at_day.is_none_or(|a| *date <= a));
+    }
     let days = i64::from(options.days.max(1));
-    let first_day = newest.and_then(|n| n.checked_sub(jiff::Span::new().days(days - 1)).ok());
+    let back = |d: Date| d.checked_sub(jiff::Span::new().days(days - 1)).ok();
+    let newest_data = data.keys().map(|(_, d)| *d).max();
+    let oldest = data.keys().map(|(_, d)| *d).min();
+    // The period ends on the report's day; if nothing is in it, the lake is stale and
+    // its newest N days holding data are drawn, said so on the page.
+    let current_first = at_day.and_then(back);
+    let stale = match (current_first, newest_data) {
+        (Some(f), Some(n)) => n < f,
+        _ => false,
+    };
+    let newest = if stale {
+        newest_data
+    } else {
+        at_day.or(newest_data)
+    };
+    let first_day = newest.and_then(back);
     let first_day = match (first_day, oldest) {
         (Some(f), Some(o)) => Some(f.max(o)),
         (f, _) => f,
@@ -196,6 +223,10 @@ pub fn scan(
         BucketSize::Hour
     };
     let mut fleet = Fleet::new(size);
+    fleet.until_ms = options.at_ms;
+    if !stale {
+        fleet.end_ms = Some(options.at_ms);
+    }
     if let Some(first) = first_day {
         fleet.not_before_ms = day_start_ms(first).unwrap_or(i64::MIN);
     }
@@ -307,6 +338,7 @@ pub fn scan(
     let mut out = Scan {
         fleet,
         days: first_day.zip(newest),
+        stale,
         files,
         bytes: bytes_read,
         samples: 0,
@@ -705,6 +737,7 @@ mod tests {
         let options = ScanOptions {
             days: 7,
             now_ms: T0 + 86_400_000,
+            at_ms: T0 + 86_400_000,
         };
         let first = scan(&mut lake, &options, |_| {}).unwrap();
         assert_eq!(first.files, 0, "nothing of the day was fetched");
@@ -783,6 +816,7 @@ mod tests {
         let options = ScanOptions {
             days: 7,
             now_ms: T0 + 86_400_000,
+            at_ms: T0 + 86_400_000,
         };
         let scan = scan(&mut lake, &options, |_| {}).unwrap();
         assert!(scan.problems.is_empty(), "{:?}", scan.problems);
@@ -820,6 +854,7 @@ mod tests {
         let options = ScanOptions {
             days: 7,
             now_ms: T0 + 86_400_000,
+            at_ms: T0 + 86_400_000,
         };
         let scan = scan(&mut lake, &options, |_| {}).unwrap();
         assert!(scan.problems.is_empty(), "{:?}", scan.problems);
@@ -875,6 +910,7 @@ mod tests {
         let options = ScanOptions {
             days: 7,
             now_ms: T0 + 86_400_000,
+            at_ms: T0 + 86_400_000,
         };
         let scan = scan(&mut lake, &options, |_| {}).unwrap();
         assert_eq!(scan.samples, 720 + 180);
@@ -884,7 +920,7 @@ mod tests {
         let p = scan.fleet.period().unwrap();
         assert_eq!(p.start_ms, T0);
         let hour0 = T0 / 3_600_000;
-        assert!((scan.fleet.coverage(&p, ID, hour0) - 1.0).abs() < 1e-9);
+        assert!((scan.fleet.coverage(&p, ID, hour0).unwrap() - 1.0).abs() < 1e-9);
         let b = scan.fleet.bucket(ID, hour0).unwrap();
         assert_eq!(b.retries, 2);
         assert!((b.mean(Measurement::Battery).unwrap() - 3.9).abs() < 1e-9);
