@@ -25,6 +25,7 @@ use parquet::file::writer::SerializedFileWriter;
 use parquet::schema::types::Type;
 
 use crate::layout::Prefix;
+pub use crate::layout::Tree;
 use crate::sensors::SensorHealth;
 use crate::{Error, Result};
 
@@ -184,54 +185,6 @@ fn put_opt<T: DataType>(
     let values: Vec<T::T> = v.into_iter().collect();
     c.typed::<T>().write_batch(&values, Some(&def), None)?;
     Ok(())
-}
-
-/// The two trees a station writes: its data, and its health rows beside them. Uploads
-/// of one tree can be refused while the other's are allowed (an IAM policy that leaves
-/// one out), so the station schedules them apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tree {
-    /// `[prefix/]station=<id>/...`
-    Data,
-    /// `[prefix/]health/station=<id>/...` (see [`health_key_for`]).
-    Health,
-}
-
-impl Tree {
-    /// The tree of a key the station wrote under `prefix`.
-    ///
-    /// ```
-    /// use lakenode::health::Tree;
-    /// use lakenode::layout::Prefix;
-    /// let raw = Prefix::new("raw")?;
-    /// assert_eq!(Tree::of(Some(&raw), "raw/health/station=a/year=2026/month=01/day=01/health_0000.parquet"), Tree::Health);
-    /// assert_eq!(Tree::of(Some(&raw), "raw/station=a/year=2026/month=01/day=01/data_0000.parquet"), Tree::Data);
-    /// # Ok::<(), lakenode::Error>(())
-    /// ```
-    #[must_use]
-    pub fn of(prefix: Option<&Prefix>, key: &str) -> Self {
-        let rest = match prefix {
-            Some(p) => key
-                .strip_prefix(p.as_str())
-                .and_then(|k| k.strip_prefix('/'))
-                .unwrap_or(key),
-            None => key,
-        };
-        if rest.starts_with("health/") {
-            Self::Health
-        } else {
-            Self::Data
-        }
-    }
-
-    /// `"data"` or `"health"`.
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Data => "data",
-            Self::Health => "health",
-        }
-    }
 }
 
 /// The key of the health file accompanying the data file `data_key` of a station

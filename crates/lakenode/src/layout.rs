@@ -178,6 +178,128 @@ impl std::fmt::Display for ObjectKey {
     }
 }
 
+/// The two trees a station writes: its data, and its health rows beside them. Uploads
+/// of one tree can be refused while the other's are allowed (an IAM policy that leaves
+/// one out), so the station schedules them apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tree {
+    /// `[prefix/]station=<id>/...`
+    Data,
+    /// `[prefix/]health/station=<id>/...` (see [`crate::health::health_key_for`]).
+    Health,
+}
+
+impl Tree {
+    /// The tree of a key the station wrote under `prefix`.
+    ///
+    /// ```
+    /// use lakenode::layout::Tree;
+    /// use lakenode::layout::Prefix;
+    /// let raw = Prefix::new("raw")?;
+    /// assert_eq!(Tree::of(Some(&raw), "raw/health/station=a/year=2026/month=01/day=01/health_0000.parquet"), Tree::Health);
+    /// assert_eq!(Tree::of(Some(&raw), "raw/station=a/year=2026/month=01/day=01/data_0000.parquet"), Tree::Data);
+    /// # Ok::<(), lakenode::Error>(())
+    /// ```
+    #[must_use]
+    pub fn of(prefix: Option<&Prefix>, key: &str) -> Self {
+        let rest = match prefix {
+            Some(p) => key
+                .strip_prefix(p.as_str())
+                .and_then(|k| k.strip_prefix('/'))
+                .unwrap_or(key),
+            None => key,
+        };
+        if rest
+            .strip_prefix(HEALTH_DIR)
+            .is_some_and(|r| r.starts_with('/'))
+        {
+            Self::Health
+        } else {
+            Self::Data
+        }
+    }
+
+    /// `"data"` or `"health"`.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Data => "data",
+            Self::Health => "health",
+        }
+    }
+}
+
+/// Checks that `key` is one this station writes, built by this module's rules: in its
+/// data or health tree under `prefix`, then `year=YYYY/month=MM/day=DD/` and
+/// `data_HHMM[_HHMMSS[mmm]].parquet` (`health_` in the health tree), nothing else: no
+/// dot segment, query or fragment character, percent escape or other station. Returns
+/// the key's tree. A spool entry that fails this was not written by this station's
+/// recorder (a forged or stray file) and must never be signed.
+///
+/// ```
+/// use lakenode::layout::{StationId, Tree, own_key_tree};
+/// let id = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e")?;
+/// let key = "station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/year=2026/month=01/day=31/data_2345_234601.parquet";
+/// assert_eq!(own_key_tree(None, &id, key), Ok(Tree::Data));
+/// assert!(own_key_tree(None, &id, "station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/../../other/x.parquet").is_err());
+/// # Ok::<(), lakenode::Error>(())
+/// ```
+///
+/// # Errors
+/// Why the key is not this station's, in a few words.
+pub fn own_key_tree(
+    prefix: Option<&Prefix>,
+    station: &StationId,
+    key: &str,
+) -> std::result::Result<Tree, &'static str> {
+    let (tree, rest) = if let Some(rest) = key.strip_prefix(&data_tree(prefix, station)) {
+        (Tree::Data, rest)
+    } else if let Some(rest) = key.strip_prefix(&health_tree(prefix, station)) {
+        (Tree::Health, rest)
+    } else {
+        return Err("not in this station's data or health tree");
+    };
+    let parts: Vec<&str> = rest.split('/').collect();
+    let [year, month, day, file] = parts.as_slice() else {
+        return Err("not year=/month=/day=/file below the station");
+    };
+    let number = |text: &str, name: &str, digits: usize, range: std::ops::RangeInclusive<u32>| {
+        text.strip_prefix(name)
+            .filter(|d| d.len() == digits && d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| d.parse::<u32>().ok())
+            .is_some_and(|n| range.contains(&n))
+    };
+    if !(number(year, "year=", 4, 1970..=9999)
+        && number(month, "month=", 2, 1..=12)
+        && number(day, "day=", 2, 1..=31))
+    {
+        return Err("bad year=/month=/day= partitions");
+    }
+    let stem = match tree {
+        Tree::Data => file.strip_prefix("data_"),
+        Tree::Health => file.strip_prefix("health_"),
+    }
+    .and_then(|f| f.strip_suffix(".parquet"))
+    .ok_or("not a window file's name")?;
+    let (hhmm, first) = stem
+        .split_once('_')
+        .map_or((stem, None), |(a, b)| (a, Some(b)));
+    let clock = |t: &str| {
+        t.len() >= 4
+            && t.bytes().all(|b| b.is_ascii_digit())
+            && t[..2].parse::<u32>().is_ok_and(|h| h < 24)
+            && t[2..4].parse::<u32>().is_ok_and(|m| m < 60)
+    };
+    let first_ok = first.is_none_or(|f| {
+        (f.len() == 6 || f.len() == 9) && clock(f) && f[4..6].parse::<u32>().is_ok_and(|s| s < 60)
+    });
+    if hhmm.len() == 4 && clock(hhmm) && first_ok {
+        Ok(tree)
+    } else {
+        Err("not a window file's name")
+    }
+}
+
 /// The key prefix under which every data file of `station` lies:
 /// `[prefix/]station=<id>/` (what an IAM policy must let the station write).
 ///
@@ -240,6 +362,45 @@ mod tests {
     use crate::sample::Sample;
 
     const T: i64 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+
+    #[test]
+    fn keys_that_are_not_this_stations_are_refused() {
+        let id = "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e";
+        let st = StationId::new(id).expect("id");
+        let raw = Prefix::new("raw").expect("prefix");
+        let good = format!("raw/station={id}/year=2026/month=01/day=31/data_2345.parquet");
+        assert_eq!(own_key_tree(Some(&raw), &st, &good), Ok(Tree::Data));
+        for bad in [
+            format!("station={id}/year=2026/month=01/day=31/data_2345.parquet"), // no prefix
+            format!(
+                "raw/station=0190f5c2-0000-7000-8000-000000000000/year=2026/month=01/day=31/data_2345.parquet"
+            ),
+            "../other/stolen.parquet".to_owned(),
+            format!("raw/station={id}/../../other/x.parquet"),
+            format!("raw/station={id}/year=2026/month=01/day=31/../data_2345.parquet"),
+            format!("raw/station={id}/year=2026/month=01/day=31/./data_2345.parquet"),
+            format!("raw/station={id}/year=2026/month=01/day=31/data_2345.parquet?x=1"),
+            format!("raw/station={id}/year=2026/month=01/day=31/data_2345.parquet#f"),
+            format!("raw/station={id}/year=2026/month=01/day=31/%2e%2e.parquet"),
+            format!("raw/station={id}/year=2026/month=13/day=31/data_2345.parquet"),
+            format!("raw/station={id}/year=2026/month=01/day=31/data_2460.parquet"),
+            format!("raw/station={id}/year=2026/month=01/day=31/data_2345_12.parquet"),
+            format!("raw/station={id}/year=2026/month=01/day=31/health_2345.parquet"),
+            format!("raw/health/station={id}/year=2026/month=01/day=31/data_2345.parquet"),
+            format!("raw/station={id}/year=2026/month=01/day=31/data_day.parquet"),
+            format!("raw/station={id}/year=2026/month=01/day=31/sub/data_2345.parquet"),
+            format!("raw/station={id}/year=2026/month=01/day=31/data_2345.parquet\n"),
+        ] {
+            assert!(
+                own_key_tree(Some(&raw), &st, &bad).is_err(),
+                "{bad:?} accepted"
+            );
+        }
+        let health = format!(
+            "raw/health/station={id}/year=2026/month=01/day=31/health_2345_234501123.parquet"
+        );
+        assert_eq!(own_key_tree(Some(&raw), &st, &health), Ok(Tree::Health));
+    }
 
     fn window(start_ms: i64, first_ms: i64) -> Window {
         Window {
@@ -361,6 +522,11 @@ mod tests {
                 prop_assert!(health.starts_with(&health_tree), "{} not in {}", health, health_tree);
                 prop_assert!(!data.as_str().starts_with(&health_tree));
                 prop_assert!(!health.starts_with(&data_tree));
+                // And the check the station makes before signing accepts both.
+                prop_assert_eq!(own_key_tree(p.as_ref(), &st, data.as_str()), Ok(Tree::Data), "{}", data);
+                prop_assert_eq!(own_key_tree(p.as_ref(), &st, &health), Ok(Tree::Health), "{}", health);
+                prop_assert_eq!(Tree::of(p.as_ref(), data.as_str()), Tree::Data);
+                prop_assert_eq!(Tree::of(p.as_ref(), &health), Tree::Health);
             }
 
             #[test]

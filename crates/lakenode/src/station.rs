@@ -52,7 +52,7 @@ use crate::clock::{FUTURE_TOLERANCE, TimeKeeper, bounded_correction, is_plausibl
 use crate::encode::WriterProfile;
 use crate::health::{HealthRow, Tree, health_key_for};
 use crate::journal::Durability;
-use crate::layout::{Prefix, StationId, rfc3339};
+use crate::layout::{Prefix, StationId, own_key_tree, rfc3339};
 use crate::recorder::{Recorder, RecorderConfig, SealedFile};
 use crate::s3::{FailureKind, PutOutcome, S3Client, S3Failure, interpret_put, md5_hex};
 use crate::sample::Sample;
@@ -900,6 +900,15 @@ impl Station {
                 }
                 Err(e) => return Err(e),
             };
+            // Only keys this station's recorder builds are signed: a forged or stray
+            // entry could otherwise write another station's tree, or (through dot
+            // segments the HTTP client folds away) another bucket.
+            let config = self.recorder.config();
+            if let Err(why) = own_key_tree(config.prefix.as_ref(), &config.station, &entry.key) {
+                let key = entry.key.escape_debug().to_string();
+                self.quarantine(id, &key, &format!("not a key of this station: {why}"))?;
+                continue;
+            }
             let signing_time = wall.saturating_add(self.clock_offset).unwrap_or(wall);
             let md5 = md5_hex(&entry.body);
             let bytes = entry.body.len();
@@ -1461,6 +1470,66 @@ mod tests {
         // After the pause the health rows go, oldest first.
         let req = st.poll(&at(300_000)).expect("poll").expect("request");
         assert_eq!(file_name(&req), "health_0000.parquet");
+    }
+
+    #[test]
+    fn forged_spool_entries_are_quarantined_never_signed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut st = with_windows(dir.path(), 1);
+        let other = "0190f5c2-0000-7000-8000-000000000000";
+        for key in [
+            format!("station={other}/year=2026/month=12/day=01/data_0000.parquet"),
+            "../other/stolen.parquet".to_owned(),
+            format!("station={STATION}/../../other/x.parquet"),
+            format!("station={STATION}/year=2026/month=12/day=01/data_0015.parquet?acl"),
+            format!("station={STATION}/year=2026/month=12/day=01/%2e%2e/data_0015.parquet"),
+        ] {
+            st.recorder.spool_mut().push(&key, b"PAR1").expect("plant");
+        }
+        let mut sent = Vec::new();
+        while let Some(req) = st.poll(&at(0)).expect("poll") {
+            sent.push(req.url.path().to_owned());
+            st.on_reply(&at(0), Ok(stored(&req))).expect("reply");
+        }
+        assert_eq!(sent.len(), 1, "only the station's own window: {sent:?}");
+        assert!(
+            sent[0].contains(STATION) && sent[0].ends_with("day%3D01/data_0000.parquet"),
+            "{sent:?}"
+        );
+        assert_eq!(st.counters().quarantined_files, 5);
+        assert_eq!(quarantined(dir.path()), 5);
+        assert!(st.is_drained().expect("drained"));
+    }
+
+    #[test]
+    fn a_spool_taken_over_by_another_station_sets_the_first_ones_files_aside() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        drop(with_windows(dir.path(), 2));
+        let mut config = config();
+        config.station = StationId::new("0190f5c2-0000-7000-8000-00000000000b").expect("id");
+        let mut b = Station::open(config, dir.path()).expect("open as B");
+        let sim = Simulator::new(4);
+        for i in 2 * 180..=3 * 180 {
+            b.record(&at(0), sim.sample_at(T0 + i * 5_000))
+                .expect("record");
+        }
+        let mut sent = Vec::new();
+        while let Some(req) = b.poll(&at(0)).expect("poll") {
+            sent.push(file_name(&req));
+            assert!(req.url.path().contains("00000000000b"), "{}", req.url);
+            b.on_reply(&at(0), Ok(stored(&req))).expect("reply");
+        }
+        assert_eq!(
+            sent,
+            ["data_0030.parquet"],
+            "B's window only, never blocked"
+        );
+        assert_eq!(
+            b.counters().quarantined_files,
+            2,
+            "A's two windows set aside"
+        );
+        assert!(b.is_drained().expect("drained"));
     }
 
     #[test]
