@@ -372,9 +372,7 @@ mod tests {
         assert_eq!(own_key_tree(Some(&raw), &st, &good), Ok(Tree::Data));
         for bad in [
             format!("station={id}/year=2026/month=01/day=31/data_2345.parquet"), // no prefix
-            format!(
-                "raw/station=0190f5c2-0000-7000-8000-000000000000/year=2026/month=01/day=31/data_2345.parquet"
-            ),
+            "raw/station=0190f5c2-0000-7000-8000-000000000000/year=2026/month=01/day=31/data_2345.parquet".to_owned(),
             "../other/stolen.parquet".to_owned(),
             format!("raw/station={id}/../../other/x.parquet"),
             format!("raw/station={id}/year=2026/month=01/day=31/../data_2345.parquet"),
