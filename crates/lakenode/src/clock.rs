@@ -62,6 +62,10 @@ pub const MIN_PLAUSIBLE_MS: i64 = 1_735_689_600_000;
 /// from an unset clock.
 pub const MIN_SAMPLE_MS: i64 = 978_307_200_000;
 
+/// First sample time the node refuses: 2100-01-01T00:00:00Z. Anything later comes from
+/// a broken clock or a forged record.
+pub const MAX_SAMPLE_MS: i64 = 4_102_444_800_000;
+
 /// A source of the current UTC time.
 pub trait WallClock {
     /// The current time.

@@ -31,6 +31,15 @@ pub enum Error {
         /// The sample's timestamp (ms since the Unix epoch).
         timestamp_ms: i64,
     },
+    /// A sample no sensor can have taken: dated in 2100 or later, or a stored count
+    /// outside its measurement's physical range (a forged or damaged record).
+    #[error("sample at {timestamp_ms} ms is refused: {reason}")]
+    ImplausibleSample {
+        /// The sample's timestamp (ms since the Unix epoch).
+        timestamp_ms: i64,
+        /// Why.
+        reason: &'static str,
+    },
     /// The Parquet writer failed.
     #[error("parquet encoding failed: {0}")]
     Parquet(#[from] parquet::errors::ParquetError),

@@ -313,13 +313,9 @@ fn decode(data: &[u8]) -> (Replay, usize, usize) {
     while pos < data.len() {
         match decode_record(&data[pos..]) {
             Some((Record::Sample(s), used)) => {
-                if replay
-                    .samples
-                    .last()
-                    .is_none_or(|l| l.timestamp_ms < s.timestamp_ms)
-                {
-                    replay.samples.push(s);
-                }
+                // Every record, in file order: the recorder checks them as it checks
+                // live samples and reports what it refuses (out of order, duplicate).
+                replay.samples.push(s);
                 pos += used;
                 end = pos;
             }

@@ -18,7 +18,7 @@
 
 use std::path::Path;
 
-use crate::clock::MIN_SAMPLE_MS;
+use crate::clock::{MAX_SAMPLE_MS, MIN_SAMPLE_MS};
 use crate::encode::{Encoder, FileMetadata, WriterProfile};
 use crate::health::HealthRow;
 use crate::journal::Journal;
@@ -112,8 +112,23 @@ impl Recorder {
             replayed: replay.samples.len(),
             journal_damage: replay.damage.clone(),
         };
+        // Replayed records pass the checks `record` makes: a record with a valid CRC
+        // can still be forged or written by a bad clock, and must not re-seal a sealed
+        // window (its object in the lake would be overwritten) nor reach a file.
         let mut sealed_through = None;
+        let mut refused = Refused::default();
         for sample in replay.samples {
+            if let Err(e) = check(&sample) {
+                refused.count(&e);
+                continue;
+            }
+            if node
+                .last_recorded
+                .is_some_and(|last| sample.timestamp_ms <= last)
+            {
+                refused.behind += 1;
+                continue;
+            }
             node.last_recorded = Some(sample.timestamp_ms);
             if let Some(window) = node.windower.push(sample)? {
                 node.seal(&window)?;
@@ -122,6 +137,15 @@ impl Recorder {
         }
         if let Some(t) = sealed_through {
             node.restart_journal(t)?;
+        } else if refused.any() {
+            // Rewritten without the refused records, so they are reported once.
+            node.restart_journal(replay.sealed_through.unwrap_or(i64::MIN))?;
+        }
+        if let Some(text) = refused.describe() {
+            node.journal_damage = Some(match node.journal_damage.take() {
+                Some(earlier) => format!("{earlier}; {text}"),
+                None => text,
+            });
         }
         Ok(node)
     }
@@ -172,14 +196,11 @@ impl Recorder {
     ///
     /// # Errors
     /// [`Error::OutOfOrder`] for a sample not after the last recorded one and
-    /// [`Error::UnsetClock`] for one dated before 2001 (nothing is written); [`Error::Spool`] or [`Error::Parquet`] if the sample or the sealed
+    /// [`Error::UnsetClock`] for one dated before 2001, [`Error::ImplausibleSample`] for
+    /// one dated 2100 or later or with a count out of range (nothing is written); [`Error::Spool`] or [`Error::Parquet`] if the sample or the sealed
     /// window could not be stored (the journal still holds them for the next start).
     pub fn record(&mut self, sample: Sample) -> Result<Option<SealedFile>> {
-        if sample.timestamp_ms < MIN_SAMPLE_MS {
-            return Err(Error::UnsetClock {
-                timestamp_ms: sample.timestamp_ms,
-            });
-        }
+        check(&sample)?;
         if let Some(previous_ms) = self.last_recorded
             && sample.timestamp_ms <= previous_ms
         {
@@ -265,6 +286,68 @@ impl Recorder {
     }
 }
 
+/// The checks every recorded sample passes, live or replayed: its time (2001 to 2099)
+/// and its counts (within the sensors' ranges).
+fn check(sample: &Sample) -> Result<()> {
+    let timestamp_ms = sample.timestamp_ms;
+    if timestamp_ms < MIN_SAMPLE_MS {
+        return Err(Error::UnsetClock { timestamp_ms });
+    }
+    if timestamp_ms >= MAX_SAMPLE_MS {
+        return Err(Error::ImplausibleSample {
+            timestamp_ms,
+            reason: "dated 2100 or later",
+        });
+    }
+    match sample.implausible() {
+        Some(reason) => Err(Error::ImplausibleSample {
+            timestamp_ms,
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Journal records refused at replay, by reason.
+#[derive(Debug, Default)]
+struct Refused {
+    /// Not after the sealed-through marker or the previous record.
+    behind: usize,
+    /// Dated before 2001 or in 2100 or later.
+    time: usize,
+    /// A count outside its sensor's range.
+    range: usize,
+}
+
+impl Refused {
+    fn count(&mut self, e: &Error) {
+        match e {
+            Error::ImplausibleSample {
+                reason: "dated 2100 or later",
+                ..
+            }
+            | Error::UnsetClock { .. } => self.time += 1,
+            _ => self.range += 1,
+        }
+    }
+
+    const fn any(&self) -> bool {
+        self.behind + self.time + self.range > 0
+    }
+
+    fn describe(&self) -> Option<String> {
+        self.any().then(|| {
+            format!(
+                "{} journal record(s) refused at replay and left out: {} not after the sealed-through marker or the previous record, {} dated before 2001 or after 2099, {} with a reading outside its sensor's range",
+                self.behind + self.time + self.range,
+                self.behind,
+                self.time,
+                self.range
+            )
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,6 +402,69 @@ mod tests {
             (0, Some(t0 + 359 * 5_000))
         );
         assert_eq!(node.spool().pending().expect("list").len(), 2);
+    }
+
+    #[test]
+    fn crafted_journal_records_with_valid_crcs_are_refused_at_replay() {
+        use crate::journal::Journal;
+        use crate::schema::Measurement;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = test_station();
+        let sim = crate::sim::Simulator::new(7);
+        let t0 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+        let mut node = Recorder::open(config.clone(), dir.path()).expect("open");
+        for i in 0..=180 {
+            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
+        }
+        let sealed = spooled(&node);
+        assert_eq!(sealed.len(), 1, "data_0000 sealed");
+        let uploaded = sealed[0].id;
+        node.spool_mut().remove(uploaded).expect("uploaded");
+        drop(node);
+        // Records appended behind the recorder's back, each with a valid CRC.
+        let (mut journal, _) = Journal::open(dir.path()).expect("journal");
+        let mut overflow = sim.sample_at(t0 + 182 * 5_000);
+        overflow.set_count(Measurement::ALL[0], Some(i32::MAX));
+        for s in [
+            sim.sample_at(t0 + 5_000),        // behind the sealed-through marker
+            sim.sample_at(t0 + 10_000),       // behind it too
+            sim.sample_at(t0 + 181 * 5_000),  // good
+            sim.sample_at(t0 + 181 * 5_000),  // a duplicate
+            sim.sample_at(t0 + 1_000),        // out of order
+            Sample::new(-1_000),              // 1969
+            Sample::new(0),                   // 1970
+            Sample::new(946_684_800_000),     // 2000
+            Sample::new(253_402_300_000_000), // 9999
+            overflow,                         // a count no sensor gives
+            sim.sample_at(t0 + 183 * 5_000),  // good
+        ] {
+            journal.append(&s).expect("append");
+        }
+        drop(journal);
+        let node = Recorder::open(config.clone(), dir.path()).expect("reopen");
+        let damage = node.journal_damage().expect("reported").to_owned();
+        assert!(
+            damage.contains("9 journal record(s) refused")
+                && damage.contains("4 not after")
+                && damage.contains("4 dated before 2001 or after 2099")
+                && damage.contains("1 with a reading outside"),
+            "{damage}"
+        );
+        assert!(
+            spooled(&node).is_empty(),
+            "the sealed window is never sealed again"
+        );
+        assert_eq!(node.last_recorded(), Some(t0 + 183 * 5_000));
+        assert_eq!(
+            node.replayed(),
+            12,
+            "the open window's sample and the 11 appended"
+        );
+        drop(node);
+        // Reported once: the journal was rewritten without them.
+        let node = Recorder::open(config, dir.path()).expect("reopen");
+        assert_eq!(node.journal_damage(), None);
+        assert_eq!(node.last_recorded(), Some(t0 + 183 * 5_000));
     }
 
     #[test]

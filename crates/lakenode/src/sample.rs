@@ -122,6 +122,20 @@ impl Sample {
         self.values[m.index()]
     }
 
+    /// Why this sample cannot have been recorded by a sensor, if it cannot: a count
+    /// outside its measurement's physical range (counts are set unchecked when stored
+    /// samples are replayed; a forged or damaged record must not reach a file, where an
+    /// overflowing count would read as another number).
+    #[must_use]
+    pub fn implausible(&self) -> Option<&'static str> {
+        Measurement::ALL.iter().find_map(|&m| {
+            let count = self.count(m)?;
+            let (min, max) = m.range();
+            let value = count_to_f64(m, count);
+            (value < min || value > max).then_some("a reading outside its sensor's range")
+        })
+    }
+
     /// The value of `m` in its unit.
     #[must_use]
     pub fn value(&self, m: Measurement) -> Option<f64> {

@@ -673,6 +673,10 @@ impl Station {
                 );
                 Ok(())
             }
+            Err(Error::ImplausibleSample { reason, .. }) => {
+                self.skip(sample.timestamp_ms, reason.into());
+                Ok(())
+            }
             Err(e) => Err(e),
         }
     }
