@@ -375,10 +375,23 @@ impl Spool {
         let mut ids: Vec<u64> = self
             .files_with(EXTENSION)?
             .iter()
-            .filter_map(|p| p.file_stem()?.to_str()?.parse().ok())
+            .filter_map(|p| entry_id(p))
             .collect();
         ids.sort_unstable();
         Ok(ids)
+    }
+
+    /// Files with the entries' extension whose names this spool never writes (not 16
+    /// digits): left alone, never read or sent.
+    ///
+    /// # Errors
+    /// [`Error::Spool`] if the directory cannot be listed.
+    pub fn strays(&self) -> Result<Vec<PathBuf>> {
+        Ok(self
+            .files_with(EXTENSION)?
+            .into_iter()
+            .filter(|p| entry_id(p).is_none())
+            .collect())
     }
 
     /// Reads and verifies an entry.
@@ -482,6 +495,14 @@ fn write_entry(tmp: &Path, key: &str, body: &[u8]) -> Result<()> {
     file.write_all(&data)
         .map_err(|e| Error::spool("write", tmp, e))?;
     file.sync_all().map_err(|e| Error::spool("sync", tmp, e))
+}
+
+/// The id of an entry's file: a name of exactly 16 digits, as [`Spool::push`] writes it.
+fn entry_id(path: &Path) -> Option<u64> {
+    let stem = path.file_stem()?.to_str()?;
+    (stem.len() == 16 && stem.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| stem.parse().ok())
+        .flatten()
 }
 
 /// The bytes of a spool entry: magic, key length and key, body length and body, and the

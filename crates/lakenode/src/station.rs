@@ -398,6 +398,8 @@ pub struct Counters {
     pub quarantined_files: u64,
     /// Files the spool limit dropped.
     pub dropped_files: u64,
+    /// Spool entries that could neither be read nor moved to quarantine (skipped).
+    pub unreadable_files: u64,
 }
 
 impl Counters {
@@ -405,7 +407,11 @@ impl Counters {
     /// files. A finite run with any of these does not exit 0.
     #[must_use]
     pub const fn lost_any(&self) -> bool {
-        self.skipped_samples + self.unsynced_dropped + self.quarantined_files + self.dropped_files
+        self.skipped_samples
+            + self.unsynced_dropped
+            + self.quarantined_files
+            + self.dropped_files
+            + self.unreadable_files
             > 0
     }
 }
@@ -487,6 +493,8 @@ pub struct Station {
     /// Every pending spool id below this holds a health row (found by a scan): the
     /// next scan for the oldest data file starts here, so each entry's key is read once.
     health_below: u64,
+    /// Entries that could neither be read nor moved to quarantine: skipped.
+    unreadable: std::collections::BTreeSet<u64>,
     gave_up: Option<String>,
     /// (how long, deadline) of a finite run's give-up rule.
     give_up: Option<(Duration, u64)>,
@@ -531,6 +539,22 @@ impl Station {
                 message: damage.to_owned(),
             });
         }
+        let strays = recorder.spool().strays()?;
+        if !strays.is_empty() {
+            let names: Vec<String> = strays
+                .iter()
+                .take(5)
+                .map(|p| p.display().to_string().escape_debug().to_string())
+                .collect();
+            events.push_back(Event::Error {
+                message: format!(
+                    "{} file(s) in the spool are not entries it wrote and are left alone, never sent: {}{}",
+                    strays.len(),
+                    names.join(", "),
+                    if strays.len() > 5 { ", ..." } else { "" }
+                ),
+            });
+        }
         if let Some(block) = config.spool_block {
             recorder.spool_mut().set_block_size(block)?;
         }
@@ -551,6 +575,7 @@ impl Station {
             health_paused: None,
             data_waiting: true,
             health_below: 0,
+            unreadable: std::collections::BTreeSet::new(),
             gave_up: None,
             give_up: None,
             warned_unconfirmed: false,
@@ -902,7 +927,16 @@ impl Station {
                     self.quarantine(id, &path.display().to_string(), &reason)?;
                     continue;
                 }
-                Err(e) => return Err(e),
+                // Gone since the listing (the spool limit dropped it): list again.
+                Err(Error::Spool { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    continue;
+                }
+                Err(e) => {
+                    self.set_aside_unreadable(id, &e);
+                    continue;
+                }
             };
             // Only keys this station's recorder builds are signed: a forged or stray
             // entry could otherwise write another station's tree, or (through dot
@@ -945,14 +979,17 @@ impl Station {
         if self.data_waiting {
             let prefix = self.recorder.config().prefix.clone();
             let from = self.health_below;
-            for &id in pending.iter().filter(|&&id| id >= from) {
+            for &id in pending
+                .iter()
+                .filter(|&&id| id >= from && !self.unreadable.contains(&id))
+            {
                 match self.recorder.spool().read_key(id) {
                     Ok(key) if Tree::of(prefix.as_ref(), &key) == Tree::Health => {
                         self.health_below = id + 1;
                     }
-                    // A data file, or a damaged one that the full read quarantines.
-                    Ok(_) | Err(Error::CorruptSpoolEntry { .. }) => return Ok(Some(id)),
-                    Err(e) => return Err(e),
+                    // A data file, or a damaged or unreadable one that the full read
+                    // sets aside.
+                    Ok(_) | Err(_) => return Ok(Some(id)),
                 }
             }
             self.data_waiting = false;
@@ -960,7 +997,25 @@ impl Station {
         if self.health_paused.is_some() {
             return Ok(None);
         }
-        Ok(pending.first().copied())
+        Ok(pending.into_iter().find(|id| !self.unreadable.contains(id)))
+    }
+
+    /// An entry that cannot be read (EACCES, EIO): moved to quarantine if it can be,
+    /// else skipped from now on; one event and one count either way, and the other
+    /// entries go on.
+    fn set_aside_unreadable(&mut self, id: u64, e: &Error) {
+        let reason = format!("unreadable: {e}");
+        let name = format!("spool entry {id:016}");
+        if self.quarantine(id, &name, &reason).is_err() {
+            self.unreadable.insert(id);
+            self.head = None;
+            self.counters.unreadable_files += 1;
+            self.events.push_back(Event::Error {
+                message: format!(
+                    "{name} is {reason}, and could not be moved to quarantine/; it is skipped until the node restarts"
+                ),
+            });
+        }
     }
 
     fn quarantine(&mut self, id: u64, key: &str, reason: &str) -> Result<()> {
@@ -1534,6 +1589,49 @@ mod tests {
             "A's two windows set aside"
         );
         assert!(b.is_drained().expect("drained"));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_unreadable_entry_is_set_aside_once_and_the_others_go_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let st = with_windows(dir.path(), 3);
+        let ids = st.recorder.spool().pending().expect("list");
+        // Reading /proc/self/mem at offset 0 fails with EIO, even as root.
+        let second = dir.path().join(format!("{:016}.lks", ids[1]));
+        std::fs::remove_file(&second).expect("rm");
+        std::os::unix::fs::symlink("/proc/self/mem", &second).expect("symlink");
+        // And a stray name the spool never writes.
+        std::fs::write(dir.path().join("1.lks"), b"stray").expect("stray");
+        drop(st);
+        let mut st = Station::open(config(), dir.path()).expect("reopen");
+        let mut sent = Vec::new();
+        for _ in 0..10 {
+            let Some(req) = st.poll(&at(0)).expect("poll never fails over one entry") else {
+                break;
+            };
+            sent.push(file_name(&req));
+            st.on_reply(&at(0), Ok(stored(&req))).expect("reply");
+        }
+        assert_eq!(sent, ["data_0000.parquet", "data_0030.parquet"]);
+        let events: Vec<String> = st.events().map(|e| e.to_string()).collect();
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| e.contains("not entries it wrote"))
+                .count(),
+            1,
+            "{events:?}"
+        );
+        assert_eq!(
+            events.iter().filter(|e| e.contains("unreadable")).count(),
+            1,
+            "{events:?}"
+        );
+        assert_eq!(st.counters().quarantined_files, 1);
+        assert!(st.counters().lost_any());
+        assert!(dir.path().join("1.lks").exists(), "a stray is left alone");
+        assert!(st.is_drained().expect("drained"));
     }
 
     #[test]

@@ -340,10 +340,11 @@ fn outcome(end: BatchEnd, node: &Station, finite: bool) -> CliResult<()> {
             let c = node.counters();
             if c.lost_any() {
                 Err(CliError::DataLost(format!(
-                    "{} sample(s) skipped, {} file(s) dropped by the spool limit, {} quarantined (see the warnings above, the spool's dropped.log and quarantine/)",
+                    "{} sample(s) skipped, {} file(s) dropped by the spool limit, {} quarantined, {} unreadable (see the warnings above, the spool's dropped.log and quarantine/)",
                     c.skipped_samples + c.unsynced_dropped,
                     c.dropped_files,
-                    c.quarantined_files
+                    c.quarantined_files,
+                    c.unreadable_files
                 )))
             } else {
                 Ok(())
