@@ -362,6 +362,9 @@ pub struct S3Failure {
     pub request_id: Option<String>,
     /// The server's clock, from the `Date` header.
     pub server_date: Option<Timestamp>,
+    /// How long the server asked us to wait (`Retry-After` in seconds, at most
+    /// [`MAX_RETRY_AFTER`]), e.g. with 503 `SlowDown`.
+    pub retry_after: Option<std::time::Duration>,
     /// What to do about it.
     pub kind: FailureKind,
 }
@@ -404,6 +407,9 @@ pub enum PutOutcome {
     Failed(S3Failure),
 }
 
+/// Longest `Retry-After` honoured: a server asking for more is waited on this long.
+pub const MAX_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Interprets any S3 response: 2xx is success, anything else a typed failure.
 ///
 /// # Errors
@@ -423,7 +429,12 @@ pub fn check_response(response: &HttpResponse) -> std::result::Result<(), S3Fail
         .and_then(|d| jiff::fmt::rfc2822::parse(d).ok())
         .map(|z| z.timestamp());
     let kind = classify(response.status, &code, doc.code.is_some());
+    let retry_after = response
+        .header("retry-after")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|s| std::time::Duration::from_secs(s).min(MAX_RETRY_AFTER));
     Err(S3Failure {
+        retry_after,
         status: response.status,
         request_id: doc
             .request_id
@@ -473,6 +484,7 @@ pub fn interpret_put(response: &HttpResponse, expected_etag: Option<&str>) -> Pu
         )),
         request_id: response.header("x-amz-request-id").map(str::to_owned),
         server_date: None,
+        retry_after: None,
         kind: FailureKind::Unconfirmed,
     })
 }

@@ -1098,6 +1098,17 @@ impl Station {
         };
         match self.policy.decide(fault, attempt, now.mono_ms, deadline) {
             Decision::RetryAt(at) => {
+                // A server that says when to come back (503 SlowDown with Retry-After)
+                // is not asked again sooner; a finite run's deadline still holds.
+                let asked = match &failure {
+                    Failure::S3(f) => f.retry_after.map(|d| now.mono_ms.saturating_add(ms(d))),
+                    Failure::Transport(_) => None,
+                };
+                let at = match (asked, deadline) {
+                    (Some(asked), Some(deadline)) => at.max(asked.min(deadline)),
+                    (Some(asked), None) => at.max(asked),
+                    (None, _) => at,
+                };
                 self.next_attempt_ms = at;
                 self.events.push_back(Event::Retrying {
                     key: sent.key,
@@ -1632,6 +1643,37 @@ mod tests {
         assert!(st.counters().lost_any());
         assert!(dir.path().join("1.lks").exists(), "a stray is left alone");
         assert!(st.is_drained().expect("drained"));
+    }
+
+    #[test]
+    fn a_503_with_retry_after_is_not_retried_sooner() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut st = with_windows(dir.path(), 1);
+        st.poll(&at(0)).expect("poll").expect("request");
+        let slow = reply(
+            503,
+            &[("retry-after", "30")],
+            "<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
+        );
+        st.on_reply(&at(0), Ok(slow)).expect("reply");
+        assert_eq!(
+            st.wake_at(),
+            Some(30_000),
+            "the server's 30 s, not the 1 s backoff"
+        );
+        assert!(st.poll(&at(29_999)).expect("poll").is_none());
+        assert!(st.poll(&at(30_000)).expect("poll").is_some());
+        // Without the header: the policy's backoff (about a second).
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut st = with_windows(dir.path(), 1);
+        st.poll(&at(0)).expect("poll").expect("request");
+        st.on_reply(&at(0), Ok(s3_error(503, "SlowDown", "")))
+            .expect("reply");
+        assert!(
+            st.wake_at().is_some_and(|w| w <= 1_000),
+            "{:?}",
+            st.wake_at()
+        );
     }
 
     #[test]

@@ -169,7 +169,13 @@ pub enum TransportError {
 }
 
 /// Response headers kept by [`send_over`]: the ones the core reads.
-pub const RESPONSE_HEADERS: [&str; 4] = ["date", "etag", "x-amz-request-id", "content-type"];
+pub const RESPONSE_HEADERS: [&str; 5] = [
+    "date",
+    "etag",
+    "x-amz-request-id",
+    "content-type",
+    "retry-after",
+];
 
 /// Smallest send buffer [`HttpRequest::send_buffer_size`] gives.
 pub const MIN_SEND_BUFFER: usize = 4096;
