@@ -66,10 +66,8 @@ fn settings_that_can_never_work_exit_2_from_flags_and_from_the_config_file() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("AWS_ACCESS_KEY_ID is not set"), "{stderr}");
 
-    let good = format!(
-        "endpoint = \"http://127.0.0.1:1\"\nbucket = \"lake\"\npath_style = true\n\
-         spool = \"spool\"\nsimulate = 1\nduration = \"1h\"\n"
-    );
+    let good = "endpoint = \"http://127.0.0.1:1\"\nbucket = \"lake\"\npath_style = true\n\
+                spool = \"spool\"\nsimulate = 1\nduration = \"1h\"\n";
     for (text, want) in [
         (
             format!("{good}station = \"nope\"\n"),
