@@ -305,3 +305,19 @@ fn a_sensor_missing_at_start_gives_nulls_and_is_read_once_it_appears() {
         "{health:?}"
     );
 }
+
+/// `serve` takes its credentials from the environment only: its hint must not name
+/// `--credentials-file`, which it rejects.
+#[test]
+fn serve_without_credentials_names_the_variables_not_a_flag_it_rejects() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (out, _, stderr) = output(lakenode().arg("serve").arg("--data-dir").arg(tmp.path()));
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "AWS_ACCESS_KEY_ID is not set: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("--credentials-file"), "{stderr}");
+}
