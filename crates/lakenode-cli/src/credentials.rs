@@ -19,7 +19,11 @@ use crate::error::{CliError, CliResult};
 /// # Errors
 /// [`CliError::Usage`] naming the missing variable.
 pub fn from_env() -> CliResult<Credentials> {
-    let (key, secret, token) = env_values()?;
+    let (key, secret, token) = env_values().map_err(|e| match e {
+        // Commands that sign (run, compact, report) also take a credentials file.
+        CliError::Usage(m) => CliError::Usage(format!("{m} (or give --credentials-file)")),
+        other => other,
+    })?;
     Ok(Credentials::new(key, secret, token))
 }
 
@@ -31,10 +35,14 @@ pub fn from_env() -> CliResult<Credentials> {
 pub fn env_values() -> CliResult<(String, String, Option<String>)> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let key = var("AWS_ACCESS_KEY_ID").ok_or_else(|| {
-        CliError::Usage("AWS_ACCESS_KEY_ID is not set (or give --credentials-file)".into())
+        CliError::Usage(
+            "AWS_ACCESS_KEY_ID is not set: export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+                .into(),
+        )
     })?;
-    let secret = var("AWS_SECRET_ACCESS_KEY")
-        .ok_or_else(|| CliError::Usage("AWS_SECRET_ACCESS_KEY is not set".into()))?;
+    let secret = var("AWS_SECRET_ACCESS_KEY").ok_or_else(|| {
+        CliError::Usage("AWS_SECRET_ACCESS_KEY is not set: export it with AWS_ACCESS_KEY_ID".into())
+    })?;
     Ok((key, secret, var("AWS_SESSION_TOKEN")))
 }
 

@@ -206,6 +206,88 @@ pub struct CsvCheck {
     pub md5: String,
     /// Readings stored as null because they were invalid (first few, described).
     pub warnings: Vec<String>,
+    /// The spacing of the first rows' timestamps.
+    pub spacing: Spacing,
+}
+
+/// Spacings between the first rows looked at to tell a CSV's sampling interval.
+const SPACING_SAMPLE: usize = 1000;
+
+/// How the first rows of a CSV are spaced in time: the most common spacing among the
+/// first [`SPACING_SAMPLE`] gaps between rows, and how many of them had it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Spacing {
+    /// The most common spacing, ms (the shortest of equally common ones); 0 for one row.
+    pub most_common_ms: i64,
+    /// Gaps with that spacing.
+    pub count: usize,
+    /// Gaps looked at (rows - 1, at most [`SPACING_SAMPLE`]).
+    pub of: usize,
+}
+
+impl Spacing {
+    /// The spacing of these gaps (ms, each > 0).
+    #[must_use]
+    pub fn of_gaps(gaps: &[i64]) -> Self {
+        let mut counts = std::collections::BTreeMap::<i64, usize>::new();
+        for &g in gaps {
+            *counts.entry(g).or_default() += 1;
+        }
+        let (most_common_ms, count) =
+            counts.iter().fold(
+                (0, 0),
+                |best, (&g, &n)| if n > best.1 { (g, n) } else { best },
+            );
+        Self {
+            most_common_ms,
+            count,
+            of: gaps.len(),
+        }
+    }
+
+    /// The sampling interval of the CSV `name`, in ms: its most common spacing, which a
+    /// given `--interval` (`given_ms`) must match; a file of one row takes `given_ms`.
+    ///
+    /// # Errors
+    /// [`CliError::Usage`] naming the file and both intervals when they differ, and
+    /// without `given_ms`, when the file has one row, the spacing is irregular (the most
+    /// common is less than half the gaps) or not whole seconds.
+    pub fn interval_ms(&self, name: &str, given_ms: Option<i64>) -> CliResult<i64> {
+        let show = |ms: i64| {
+            humantime::format_duration(std::time::Duration::from_millis(
+                u64::try_from(ms).unwrap_or_default(),
+            ))
+            .to_string()
+        };
+        let seen = format!(
+            "{name}: its samples are {} apart ({} of the {} spacings between its first {} rows)",
+            show(self.most_common_ms),
+            self.count,
+            self.of,
+            self.of + 1
+        );
+        match given_ms {
+            Some(given) if self.of == 0 || self.most_common_ms == given => Ok(given),
+            Some(given) => Err(CliError::Usage(format!(
+                "{seen}, but --interval is {}: every file's footer would state the wrong                  sampling interval. Give --interval {}, or leave --interval out to take the CSV's",
+                show(given),
+                show(self.most_common_ms)
+            ))),
+            None if self.of == 0 => Err(CliError::Usage(format!(
+                "{name}: one data row does not tell the sampling interval; give --interval"
+            ))),
+            None if self.count * 2 < self.of => Err(CliError::Usage(format!(
+                "{seen}: too irregular to tell the sampling interval; give --interval"
+            ))),
+            None if self.most_common_ms < 1000 || self.most_common_ms % 1000 != 0 => {
+                Err(CliError::Usage(format!(
+                    "{seen}: the sampling interval must be a whole number of seconds; \
+                     resample the file, or give --interval"
+                )))
+            }
+            None => Ok(self.most_common_ms),
+        }
+    }
 }
 
 /// Reads a whole CSV once, checking every line, in the memory of one line.
@@ -219,8 +301,16 @@ pub fn check_file(name: &str, input: impl Read) -> CliResult<CsvCheck> {
     };
     let mut reader = CsvReader::new(name, &mut hashed)?;
     let mut first = None;
+    let mut previous = None;
+    let mut gaps = Vec::new();
     while let Some(s) = reader.next_sample()? {
         first.get_or_insert(s.timestamp_ms);
+        if let Some(p) = previous
+            && gaps.len() < SPACING_SAMPLE
+        {
+            gaps.push(s.timestamp_ms - p);
+        }
+        previous = Some(s.timestamp_ms);
     }
     let (schema, rows, warnings) = (reader.schema().clone(), reader.rows(), reader.warnings);
     drop(reader.reader);
@@ -231,6 +321,7 @@ pub fn check_file(name: &str, input: impl Read) -> CliResult<CsvCheck> {
         rows,
         md5: md5.iter().map(|b| format!("{b:02x}")).collect(),
         warnings,
+        spacing: Spacing::of_gaps(&gaps),
     })
 }
 
@@ -328,6 +419,88 @@ mod tests {
             "{:?}",
             s.warnings
         );
+    }
+
+    fn check(text: &str) -> CsvCheck {
+        check_file("in.csv", text.as_bytes()).expect("valid csv")
+    }
+
+    fn minutes(rows: i64) -> String {
+        let mut text = String::from("timestamp,co2\n");
+        for i in 0..rows {
+            text.push_str(&format!("{},500\n", 1_767_225_600_000 + i * 60_000));
+        }
+        text
+    }
+
+    #[test]
+    fn the_interval_is_the_csvs_most_common_spacing() {
+        let c = check(&minutes(10));
+        assert_eq!(
+            c.spacing.interval_ms("in.csv", None).expect("regular"),
+            60_000
+        );
+        assert_eq!(
+            c.spacing
+                .interval_ms("in.csv", Some(60_000))
+                .expect("matches"),
+            60_000
+        );
+        // A gap (a missing row) does not change it.
+        let mut gappy = minutes(10);
+        gappy.push_str("1767226800000,500\n");
+        assert_eq!(
+            check(&gappy)
+                .spacing
+                .interval_ms("in.csv", None)
+                .expect("ok"),
+            60_000
+        );
+    }
+
+    #[test]
+    fn an_interval_that_contradicts_the_csv_or_cannot_be_told_is_refused() {
+        let err = check(&minutes(10))
+            .spacing
+            .interval_ms("in.csv", Some(5_000))
+            .expect_err("5 s against 1 min")
+            .to_string();
+        assert!(
+            err.contains("in.csv: its samples are 1m apart")
+                && err.contains("--interval is 5s")
+                && err.contains("--interval 1m"),
+            "{err}"
+        );
+        let one = check(&minutes(1));
+        assert!(
+            one.spacing
+                .interval_ms("in.csv", None)
+                .expect_err("one row")
+                .to_string()
+                .contains("one data row")
+        );
+        assert_eq!(
+            one.spacing
+                .interval_ms("in.csv", Some(5_000))
+                .expect("given"),
+            5_000
+        );
+        let irregular = check(
+            "timestamp,co2\n1767225600000,1\n1767225601000,1\n1767225603000,1\n1767225606000,1\n1767225610000,1\n",
+        );
+        let err = irregular
+            .spacing
+            .interval_ms("in.csv", None)
+            .expect_err("irregular")
+            .to_string();
+        assert!(err.contains("too irregular"), "{err}");
+        let fast = check("timestamp,co2\n1767225600000,1\n1767225600500,1\n1767225601000,1\n");
+        let err = fast
+            .spacing
+            .interval_ms("in.csv", None)
+            .expect_err("500 ms")
+            .to_string();
+        assert!(err.contains("whole number of seconds"), "{err}");
     }
 
     #[test]

@@ -5,6 +5,11 @@ use std::path::PathBuf;
 use lakenode::health::Tree;
 use lakenode::s3::S3Failure;
 
+/// Exit code of a command line or configuration that can never work (clap's usage
+/// errors, and `run`'s invalid settings): `packaging/lakenode.service` does not restart
+/// on it.
+pub const EXIT_CONFIG: u8 = 2;
+
 /// Everything a command can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -22,6 +27,9 @@ pub enum CliError {
         /// Why.
         source: std::io::Error,
     },
+    /// A failure at run time that is not a setting's fault (a retry may succeed).
+    #[error("{0}")]
+    Failed(String),
     /// Bad input data (CSV), with its location.
     #[error("{location}: {message}")]
     Input {
@@ -109,6 +117,19 @@ impl CliError {
             Self::DataLost(_) => 5,
             Self::Silent { .. } => crate::commands::report::SILENT_EXIT,
             _ => 1,
+        }
+    }
+
+    /// Exit code of `run`: as [`CliError::exit_code`], except that a setting that can
+    /// never work (a flag's or config key's value, a missing or unsafe credential, a
+    /// CSV that contradicts the settings) exits [`EXIT_CONFIG`] like a command-line
+    /// error, the code the service unit's `RestartPreventExitStatus=` names: restarting
+    /// cannot help.
+    #[must_use]
+    pub const fn run_exit_code(&self) -> u8 {
+        match self {
+            Self::Usage(_) | Self::Core(lakenode::Error::Config { .. }) => EXIT_CONFIG,
+            _ => self.exit_code(),
         }
     }
 

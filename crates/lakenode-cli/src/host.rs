@@ -24,6 +24,7 @@ pub struct HostAdapter {
     uploaded: Vec<(String, usize)>,
     collect_uploads: bool,
     booted_at_ms: Option<i64>,
+    service: Option<ServiceManager>,
 }
 
 impl HostAdapter {
@@ -38,7 +39,18 @@ impl HostAdapter {
             uploaded: Vec::new(),
             collect_uploads: false,
             booted_at_ms: None,
+            service: None,
         }
+    }
+
+    /// Tells a service manager that started the process with `NOTIFY_SOCKET` (systemd,
+    /// `Type=notify`) when the loop runs (`READY=1`), that it is alive (`WATCHDOG=1`,
+    /// when `WATCHDOG_USEC` asks for it) and when it stops (`STOPPING=1`). Without
+    /// `NOTIFY_SOCKET` this does nothing.
+    #[must_use]
+    pub fn notifying_service_manager(mut self) -> Self {
+        self.service = Some(ServiceManager::from_env());
+        self
     }
 
     /// Health rows count uptime in the samples' time from `booted_at_ms` (the first
@@ -102,7 +114,11 @@ impl Adapter for HostAdapter {
     /// Until SIGTERM or SIGINT: the loop then ends between two steps, so the journal
     /// write in progress completes and the next start continues the open window.
     fn keep_running(&mut self) -> bool {
-        !crate::signals::stopping()
+        let running = !crate::signals::stopping();
+        if let Some(service) = &mut self.service {
+            service.turn(running);
+        }
+        running
     }
 
     fn on_event(&mut self, event: &Event) {
@@ -144,4 +160,93 @@ pub fn with_progress<'a>(
             }
         })
         .map(|(_, s)| s)
+}
+
+/// The service manager's side of a run (systemd's notify protocol): the loop's first
+/// turn means the station is open and sampling, every turn that it is alive.
+#[derive(Debug)]
+struct ServiceManager {
+    ready: bool,
+    stopping: bool,
+    /// How often to ping the watchdog (half its timeout), if it is on.
+    ping_every: Option<Duration>,
+    last_ping: Option<Instant>,
+    failed: bool,
+}
+
+impl ServiceManager {
+    fn from_env() -> Self {
+        Self {
+            ready: false,
+            stopping: false,
+            ping_every: watchdog_timeout().map(|t| t / 2),
+            last_ping: None,
+            failed: false,
+        }
+    }
+
+    /// One turn of the loop; `running` false once stopping.
+    fn turn(&mut self, running: bool) {
+        if !running {
+            if !self.stopping {
+                self.stopping = true;
+                self.send(Note::Stopping);
+            }
+            return;
+        }
+        if !self.ready {
+            self.ready = true;
+            self.send(Note::Ready);
+        }
+        if let Some(every) = self.ping_every
+            && self.last_ping.is_none_or(|t| t.elapsed() >= every)
+        {
+            self.last_ping = Some(Instant::now());
+            self.send(Note::Watchdog);
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    fn send(&mut self, note: Note) {
+        use sd_notify::NotifyState;
+        let states: &[NotifyState<'_>] = match note {
+            Note::Ready => &[NotifyState::Ready, NotifyState::Status("sampling")],
+            Note::Watchdog => &[NotifyState::Watchdog],
+            Note::Stopping => &[NotifyState::Stopping],
+        };
+        if let Err(e) = sd_notify::notify(false, states)
+            && !self.failed
+        {
+            self.failed = true;
+            warn!(
+                "cannot notify the service manager (NOTIFY_SOCKET): {e}; a Type=notify unit will time out"
+            );
+        }
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn send(&mut self, _: Note) {}
+}
+
+/// What the service manager is told.
+#[derive(Debug, Clone, Copy)]
+enum Note {
+    /// `READY=1`: the station is open and the loop runs.
+    Ready,
+    /// `WATCHDOG=1`: the loop turns.
+    Watchdog,
+    /// `STOPPING=1`: a signal asked to stop.
+    Stopping,
+}
+
+/// The watchdog timeout systemd asks this process to honour (`WATCHDOG_USEC`, for this
+/// process if `WATCHDOG_PID` names one, as libsystemd's `sd_watchdog_enabled`).
+fn watchdog_timeout() -> Option<Duration> {
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    if let Ok(pid) = std::env::var("WATCHDOG_PID")
+        && pid.parse::<u32>().ok() != Some(std::process::id())
+    {
+        return None;
+    }
+    (usec > 0).then(|| Duration::from_micros(usec))
 }

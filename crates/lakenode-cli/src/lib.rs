@@ -26,13 +26,17 @@ use clap::Args;
 
 use crate::error::CliError;
 
+/// The sampling interval when `--interval` is not given (and no CSV tells it).
+pub const DEFAULT_INTERVAL_MS: i64 = 5_000;
+
 /// Sampling and file options shared by the commands that take samples.
 #[derive(Debug, Clone, Args)]
 pub struct WindowArgs {
-    /// Time between samples.
-    #[arg(long, default_value = "5s", value_parser = parse_duration)]
-    pub interval: Duration,
-    /// Window length; windows are aligned to UTC (must divide 24 h).
+    /// Time between samples, in whole seconds [default: 5s; `run --csv`: the spacing of
+    /// the CSV's timestamps, which a given --interval must match].
+    #[arg(long, value_parser = parse_duration)]
+    pub interval: Option<Duration>,
+    /// Window length in whole minutes; windows are aligned to UTC (must divide 24 h).
     #[arg(long, default_value = "15m", value_parser = parse_duration)]
     pub window: Duration,
     /// Writer profile.
@@ -79,7 +83,7 @@ impl Default for DemoArgs {
             seed: 1,
             start: None,
             window: WindowArgs {
-                interval: Duration::from_secs(5),
+                interval: None,
                 window: Duration::from_secs(900),
                 profile: "compat".into(),
             },
@@ -340,11 +344,23 @@ impl WindowArgs {
     /// # Errors
     /// The core's message naming `interval` or `window`.
     pub fn spec(&self) -> Result<lakenode::window::WindowSpec, CliError> {
-        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-        Ok(lakenode::window::WindowSpec::new(
-            ms(self.interval),
-            ms(self.window),
-        )?)
+        self.spec_with(self.interval_ms().unwrap_or(DEFAULT_INTERVAL_MS))
+    }
+
+    /// The validated window spec with this interval (e.g. a CSV's own).
+    ///
+    /// # Errors
+    /// The core's message naming `interval` or `window`.
+    pub fn spec_with(&self, interval_ms: i64) -> Result<lakenode::window::WindowSpec, CliError> {
+        let window_ms = i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX);
+        Ok(lakenode::window::WindowSpec::new(interval_ms, window_ms)?)
+    }
+
+    /// `--interval` in milliseconds, if it was given.
+    #[must_use]
+    pub fn interval_ms(&self) -> Option<i64> {
+        self.interval
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
     }
 
     /// The writer profile.

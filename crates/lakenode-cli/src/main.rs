@@ -34,6 +34,7 @@ enum Command {
     /// Simulate stations against an embedded S3 server, verify every file (the default).
     Demo(DemoArgs),
     /// Run the node loop against any S3 endpoint.
+    #[command(after_help = RUN_EXIT_CODES)]
     Run(Box<RunArgs>),
     /// Encode one Parquet file from a CSV of samples.
     Encode(EncodeArgs),
@@ -55,6 +56,19 @@ enum Command {
     /// Run the embedded S3 server on its own (credentials from AWS_* variables).
     Serve(ServeArgs),
 }
+
+/// `run --help`'s last lines.
+const RUN_EXIT_CODES: &str = "\
+Exit codes:
+  0  every sample recorded and every file confirmed; a real-time run: stopped by SIGTERM or Ctrl-C
+  1  an error at run time: unreadable or malformed input, spool in use or unwritable
+  2  the command line, config file or a setting can never work (invalid bucket, station,
+     window, key, credentials, a CSV that contradicts --interval): the service unit does
+     not restart on it (RestartPreventExitStatus=2)
+  3  S3 refused the credentials, permissions or bucket, or the reply was not from S3
+  4  uploads still failing at --give-up-after, or a finite run stopped by a signal
+     (the data stays in the spool: run again)
+  5  finished, but samples were skipped or files dropped by --spool-limit or quarantined";
 
 /// Libraries whose debug output contains request URLs, i.e. presigned signatures:
 /// they log at warn level at most, whatever the filter asks.
@@ -112,7 +126,7 @@ fn parse() -> Result<(Cli, Option<lakenode_cli::config::Origin>), ExitCode> {
             Ok(expanded) => expanded,
             Err(e) => {
                 eprintln!("error: {e}");
-                return Err(ExitCode::from(2));
+                return Err(ExitCode::from(lakenode_cli::error::EXIT_CONFIG));
             }
         };
     let config = origin.clone();
@@ -158,10 +172,11 @@ fn main() -> ExitCode {
         Err(code) => return code,
     };
     init_logging(&cli.log);
-    let result = match cli
+    let command = cli
         .command
-        .unwrap_or_else(|| Command::Demo(DemoArgs::default()))
-    {
+        .unwrap_or_else(|| Command::Demo(DemoArgs::default()));
+    let is_run = matches!(command, Command::Run(_));
+    let result = match command {
         Command::Demo(args) => commands::demo::run(&args),
         Command::Run(args) => commands::run::run(&args),
         Command::Encode(args) => commands::encode::run(&args),
@@ -192,7 +207,11 @@ fn main() -> ExitCode {
                 _ => None,
             };
             eprintln!("error: {}{e}", from_file.unwrap_or_default());
-            ExitCode::from(e.exit_code())
+            ExitCode::from(if is_run {
+                e.run_exit_code()
+            } else {
+                e.exit_code()
+            })
         }
     }
 }

@@ -24,6 +24,7 @@ use lakenode::schema::Measurement;
 use lakenode::sensors::bme280::Bme280;
 use lakenode::sensors::pms5003::Pms5003;
 use lakenode::sensors::scd4x::Scd4x;
+use lakenode::sensors::{SensorHealth, SensorState};
 
 use crate::error::{CliError, CliResult};
 
@@ -105,21 +106,141 @@ pub trait ByteSource {
     fn read_ready(&mut self, buf: &mut [u8]) -> std::io::Result<usize>;
 }
 
+/// How often a sensor whose device could not be opened is tried again.
+pub const REOPEN_EVERY_MS: i64 = 60_000;
+
+/// Opens a sensor's device and puts its driver on it, or says why it cannot.
+pub type Opener<T> = Box<dyn FnMut() -> Result<T, String>>;
+
+/// A fitted sensor: its driver once its device is open; until then, how to open it,
+/// when to try next, and the reads missed meanwhile (each a failure in health rows).
+struct Fitted<T> {
+    name: &'static str,
+    driver: Option<T>,
+    opener: Option<Opener<T>>,
+    next_try_ms: i64,
+    missed: u32,
+}
+
+impl<T> Fitted<T> {
+    const fn open(name: &'static str, driver: T) -> Self {
+        Self {
+            name,
+            driver: Some(driver),
+            opener: None,
+            next_try_ms: i64::MIN,
+            missed: 0,
+        }
+    }
+
+    /// Tries `opener` now; on failure the error is logged once, here, and the device
+    /// is tried again every [`REOPEN_EVERY_MS`] from the first read on.
+    fn opening(name: &'static str, mut opener: Opener<T>) -> Self {
+        match opener() {
+            Ok(driver) => Self::open(name, driver),
+            Err(e) => {
+                tracing::warn!(
+                    "{e}; the {name}'s columns are null and its failures counted in health rows \
+                     until it opens (tried again every {} s)",
+                    REOPEN_EVERY_MS / 1000
+                );
+                Self {
+                    name,
+                    driver: None,
+                    opener: Some(opener),
+                    next_try_ms: i64::MIN,
+                    missed: 0,
+                }
+            }
+        }
+    }
+
+    /// The driver for a read at `at_ms`, opening the device if it is time to try; a
+    /// read without one counts as missed.
+    fn get(&mut self, at_ms: i64) -> Option<&mut T> {
+        if self.driver.is_none()
+            && at_ms >= self.next_try_ms
+            && let Some(opener) = &mut self.opener
+        {
+            if self.next_try_ms == i64::MIN {
+                // The first read: the device was just tried at start.
+                self.next_try_ms = at_ms.saturating_add(REOPEN_EVERY_MS);
+            } else {
+                match opener() {
+                    Ok(driver) => {
+                        tracing::info!("the {} is open; reading it again", self.name);
+                        self.driver = Some(driver);
+                        self.opener = None;
+                    }
+                    Err(e) => {
+                        tracing::debug!("{e}");
+                        self.next_try_ms = at_ms.saturating_add(REOPEN_EVERY_MS);
+                    }
+                }
+            }
+        }
+        if self.driver.is_none() {
+            self.missed = self.missed.saturating_add(1);
+        }
+        self.driver.as_mut()
+    }
+
+    /// Its health: the driver's, with the reads missed before the device opened.
+    fn health(&self, of: impl Fn(&T) -> SensorHealth) -> SensorHealth {
+        self.driver.as_ref().map_or(
+            SensorHealth {
+                state: SensorState::Missing,
+                failures: self.missed,
+            },
+            |d| {
+                let mut h = of(d);
+                h.failures = h.failures.saturating_add(self.missed);
+                h
+            },
+        )
+    }
+}
+
 /// The station's sensors on a host: any subset, generic over the bus so tests can put a
-/// fake device behind the same traits (there is no I2C bus on a PC).
+/// fake device behind the same traits (there is no I2C bus on a PC). A sensor whose
+/// device cannot be opened is given by its [`Opener`]: its measurements are null and
+/// counted as failures until the device opens (tried every [`REOPEN_EVERY_MS`]).
 pub struct HostSensors<I, D, U> {
-    bme280: Option<Bme280<I>>,
-    scd4x: Option<Scd4x<I, D>>,
-    pms5003: Option<(Pms5003, U)>,
+    bme280: Option<Fitted<Bme280<I>>>,
+    scd4x: Option<Fitted<Scd4x<I, D>>>,
+    pms5003: Option<Fitted<(Pms5003, U)>>,
     delay: D,
 }
 
 impl<I, D, U> std::fmt::Debug for HostSensors<I, D, U> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let open = |d: bool, fitted: bool| match (fitted, d) {
+            (false, _) => "not fitted",
+            (true, true) => "open",
+            (true, false) => "not open",
+        };
         f.debug_struct("HostSensors")
-            .field("bme280", &self.bme280.is_some())
-            .field("scd4x", &self.scd4x.is_some())
-            .field("pms5003", &self.pms5003.is_some())
+            .field(
+                "bme280",
+                &open(
+                    self.bme280.as_ref().is_some_and(|s| s.driver.is_some()),
+                    self.bme280.is_some(),
+                ),
+            )
+            .field(
+                "scd4x",
+                &open(
+                    self.scd4x.as_ref().is_some_and(|s| s.driver.is_some()),
+                    self.scd4x.is_some(),
+                ),
+            )
+            .field(
+                "pms5003",
+                &open(
+                    self.pms5003.as_ref().is_some_and(|s| s.driver.is_some()),
+                    self.pms5003.is_some(),
+                ),
+            )
             .finish()
     }
 }
@@ -128,23 +249,42 @@ impl<I: I2c, D: DelayNs + Clone, U: ByteSource> HostSensors<I, D, U> {
     /// Sensors on the given buses (`None`: not fitted).
     pub fn new(bme280: Option<(I, u8)>, scd4x: Option<I>, pms5003: Option<U>, delay: D) -> Self {
         Self {
-            bme280: bme280.map(|(bus, address)| Bme280::with_address(bus, address)),
-            scd4x: scd4x.map(|bus| Scd4x::new(bus, delay.clone())),
-            pms5003: pms5003.map(|port| (Pms5003::new(), port)),
+            bme280: bme280
+                .map(|(bus, address)| Fitted::open("BME280", Bme280::with_address(bus, address))),
+            scd4x: scd4x.map(|bus| Fitted::open("SCD4x", Scd4x::new(bus, delay.clone()))),
+            pms5003: pms5003.map(|port| Fitted::open("PMS5003", (Pms5003::new(), port))),
             delay,
         }
     }
 
-    /// One sample of every fitted sensor at `at_ms` (nulls where one fails).
+    /// Sensors whose devices are opened by these openers (`None`: not fitted). Each is
+    /// tried now; one that cannot be opened is logged once and tried again every
+    /// [`REOPEN_EVERY_MS`] of the reads' time.
+    pub fn opening(
+        bme280: Option<Opener<Bme280<I>>>,
+        scd4x: Option<Opener<Scd4x<I, D>>>,
+        pms5003: Option<Opener<(Pms5003, U)>>,
+        delay: D,
+    ) -> Self {
+        Self {
+            bme280: bme280.map(|o| Fitted::opening("BME280", o)),
+            scd4x: scd4x.map(|o| Fitted::opening("SCD4x", o)),
+            pms5003: pms5003.map(|o| Fitted::opening("PMS5003", o)),
+            delay,
+        }
+    }
+
+    /// One sample of every fitted sensor at `at_ms` (nulls where one fails or is not
+    /// open).
     pub fn read(&mut self, at_ms: i64) -> Sample {
         let mut sample = Sample::new(at_ms);
-        if let Some(b) = &mut self.bme280 {
+        if let Some(b) = self.bme280.as_mut().and_then(|f| f.get(at_ms)) {
             b.read(&mut self.delay, &mut sample);
         }
-        if let Some(s) = &mut self.scd4x {
+        if let Some(s) = self.scd4x.as_mut().and_then(|f| f.get(at_ms)) {
             s.read(&mut sample);
         }
-        if let Some((pms, port)) = &mut self.pms5003 {
+        if let Some((pms, port)) = self.pms5003.as_mut().and_then(|f| f.get(at_ms)) {
             let mut buf = [0u8; 256];
             loop {
                 match port.read_ready(&mut buf) {
@@ -163,9 +303,9 @@ impl<I: I2c, D: DelayNs + Clone, U: ByteSource> HostSensors<I, D, U> {
 
     /// Each fitted sensor's state and failure count into a health row.
     pub fn fill_health(&self, row: &mut HealthRow) {
-        row.bme280 = self.bme280.as_ref().map(|b| b.health);
-        row.scd4x = self.scd4x.as_ref().map(|s| s.health);
-        row.pms5003 = self.pms5003.as_ref().map(|(p, _)| p.health);
+        row.bme280 = self.bme280.as_ref().map(|f| f.health(|b| b.health));
+        row.scd4x = self.scd4x.as_ref().map(|f| f.health(|s| s.health));
+        row.pms5003 = self.pms5003.as_ref().map(|f| f.health(|(p, _)| p.health));
     }
 }
 
@@ -216,29 +356,33 @@ impl ByteSource for SerialSource {
     }
 }
 
-/// Opens the sensors `args` name; `None` if none is given.
+/// Opens the sensors `args` name; `None` if none is given. A device that cannot be
+/// opened (missing, no permission) does not stop the node: the error is logged once,
+/// the sensor's columns are null and counted in health rows, and the device is tried
+/// again every minute until it opens.
 ///
 /// # Errors
-/// A device that cannot be opened (missing, no permission): at start, the operator
-/// wants to know. Once running, a failing sensor only gives nulls.
+/// [`CliError::Usage`] for a malformed flag (an I2C address out of range): a setting
+/// that can never work.
 #[cfg(target_os = "linux")]
 pub fn open(args: &SensorArgs) -> CliResult<Option<LinuxSensors>> {
     if !args.any() {
         return Ok(None);
     }
-    let bus = |path: &PathBuf| {
-        linux_embedded_hal::I2cdev::new(path).map_err(|e| {
-            CliError::Usage(format!("cannot open the I2C bus {}: {e}", path.display()))
-        })
-    };
-    let bme280 = match &args.bme280 {
+    fn bus(path: &std::path::Path) -> Result<linux_embedded_hal::I2cdev, String> {
+        linux_embedded_hal::I2cdev::new(path)
+            .map_err(|e| format!("cannot open the I2C bus {}: {e}", path.display()))
+    }
+    let bme280: Option<Opener<Bme280<linux_embedded_hal::I2cdev>>> = match &args.bme280 {
         Some(text) => {
             let (path, address) = parse_i2c("bme280", text, 0x76)?;
-            Some((bus(&path)?, address))
+            Some(Box::new(move || {
+                bus(&path).map(|b| Bme280::with_address(b, address))
+            }))
         }
         None => None,
     };
-    let scd4x = match &args.scd4x {
+    let scd4x: Option<Opener<Scd4x<linux_embedded_hal::I2cdev, SleepDelay>>> = match &args.scd4x {
         Some(text) => {
             let (path, address) = parse_i2c("scd4x", text, 0x62)?;
             if address != 0x62 {
@@ -246,20 +390,31 @@ pub fn open(args: &SensorArgs) -> CliResult<Option<LinuxSensors>> {
                     "--scd4x {text}: the SCD4x answers at 0x62 only"
                 )));
             }
-            Some(bus(&path)?)
+            Some(Box::new(move || {
+                bus(&path).map(|b| Scd4x::new(b, SleepDelay))
+            }))
         }
         None => None,
     };
-    let pms5003 = match &args.pms5003 {
-        Some(path) => Some(SerialSource(
-            serialport::new(path, 9600)
-                .timeout(std::time::Duration::from_millis(10))
-                .open()
-                .map_err(|e| CliError::Usage(format!("cannot open the serial port {path}: {e}")))?,
-        )),
+    let pms5003: Option<Opener<(Pms5003, SerialSource)>> = match &args.pms5003 {
+        Some(path) => {
+            if path.is_empty() {
+                return Err(CliError::Usage("--pms5003: no device path".into()));
+            }
+            let path = path.clone();
+            Some(Box::new(move || {
+                serialport::new(&path, 9600)
+                    .timeout(std::time::Duration::from_millis(10))
+                    .open()
+                    .map(|port| (Pms5003::new(), SerialSource(port)))
+                    .map_err(|e| format!("cannot open the serial port {path}: {e}"))
+            }))
+        }
         None => None,
     };
-    Ok(Some(HostSensors::new(bme280, scd4x, pms5003, SleepDelay)))
+    Ok(Some(HostSensors::opening(
+        bme280, scd4x, pms5003, SleepDelay,
+    )))
 }
 
 #[cfg(test)]
@@ -401,6 +556,46 @@ mod tests {
         sensors.fill_health(&mut row);
         assert_eq!(row.bme280.expect("fitted").state.name(), "ok");
         assert_eq!(row.pms5003.expect("fitted").state.name(), "missing");
+    }
+
+    #[test]
+    fn a_device_that_cannot_be_opened_gives_nulls_and_is_tried_again_every_minute() {
+        let present = std::rc::Rc::new(std::cell::Cell::new(false));
+        let tries = std::rc::Rc::new(std::cell::Cell::new(0));
+        let opener: Opener<(Pms5003, Bytes)> = {
+            let (present, tries) = (present.clone(), tries.clone());
+            Box::new(move || {
+                tries.set(tries.get() + 1);
+                if present.get() {
+                    Ok((Pms5003::new(), Bytes(pms_frame(3, 7, 11))))
+                } else {
+                    Err("cannot open the serial port /dev/ttyX: No such file".into())
+                }
+            })
+        };
+        let mut sensors: HostSensors<FakeBus, NoDelay, Bytes> =
+            HostSensors::opening(None, None, Some(opener), NoDelay);
+        assert_eq!(tries.get(), 1, "tried at start");
+        let t0 = 1_767_225_600_000;
+        for i in 0..12 {
+            let s = sensors.read(t0 + i * 5_000);
+            assert_eq!(s.count(Measurement::Pm25), None);
+        }
+        assert_eq!(tries.get(), 1, "not tried again within the minute");
+        let mut row = HealthRow::new(0);
+        sensors.fill_health(&mut row);
+        let h = row.pms5003.expect("fitted");
+        assert_eq!((h.state.name(), h.failures), ("missing", 12));
+
+        present.set(true);
+        let s = sensors.read(t0 + 60_000);
+        assert_eq!(tries.get(), 2, "tried again after a minute");
+        assert_eq!(s.count(Measurement::Pm25), Some(7), "readings resume");
+        sensors.fill_health(&mut row);
+        let h = row.pms5003.expect("fitted");
+        assert_eq!((h.state.name(), h.failures), ("ok", 12));
+        sensors.read(t0 + 200_000);
+        assert_eq!(tries.get(), 2, "an open device is not opened again");
     }
 
     #[test]

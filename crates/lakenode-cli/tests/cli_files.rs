@@ -58,6 +58,25 @@ fn encode_then_inspect_and_read_back_in_three_readers() {
     ] {
         assert!(report.contains(want), "missing {want:?} in\n{report}");
     }
+    // Null counts per column (counted from the rows: the footer has statistics on
+    // `timestamp` only).
+    for (column, nulls) in [
+        ("timestamp", "0"),
+        ("temperature", "0"),
+        ("humidity", "1"),
+        ("pm25", "2"),
+        ("battery", "1"),
+    ] {
+        let line = report
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(column) && l.contains("SNAPPY"))
+            .unwrap_or_default();
+        assert_eq!(
+            line.split_whitespace().nth(4),
+            Some(nulls),
+            "{column}: {line}\n{report}"
+        );
+    }
 
     let t0 = 1_767_225_600_000;
     let row = |i: i64, t: Option<i32>, h: Option<i32>, pm: Option<i32>, b: Option<i32>| {
@@ -392,7 +411,8 @@ fn run_refuses_bad_configuration_before_touching_the_network() {
                 .args(&args)
                 .args(["--spool", spool.to_str().unwrap()]),
         );
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        // A setting that can never work: the code the service unit does not restart on.
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(
             stderr.contains(message),
             "{args:?}: expected {message:?} in {stderr}"
@@ -407,7 +427,7 @@ fn run_refuses_bad_configuration_before_touching_the_network() {
             ))
             .args(["--spool", spool.to_str().unwrap()]),
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("AWS_ACCESS_KEY_ID is not set"), "{stderr}");
     assert!(!spool.join("0000000000000001.lks").exists());
 }

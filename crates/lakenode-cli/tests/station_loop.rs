@@ -88,7 +88,11 @@ fn a_second_process_on_one_spool_is_refused_at_once() {
     }
     // The same CSV import a second later, and another real-time run: both refused.
     let csv = tmp.path().join("in.csv");
-    std::fs::write(&csv, "timestamp,temperature\n2026-01-01T00:00:00Z,20.5\n").unwrap();
+    std::fs::write(
+        &csv,
+        "timestamp,temperature\n2026-01-01T00:00:00Z,20.5\n2026-01-01T00:00:05Z,20.6\n",
+    )
+    .unwrap();
     for extra in [
         &["--csv", csv.to_str().unwrap()][..],
         &["--simulate", "2"][..],
@@ -116,7 +120,8 @@ fn a_second_process_on_one_spool_is_refused_at_once() {
     let stdout = success(&mut run(
         &s3.endpoint(),
         &spool,
-        &["--csv", later.to_str().unwrap()],
+        // One row tells no interval: it is given.
+        &["--csv", later.to_str().unwrap(), "--interval", "5s"],
     ));
     assert!(stdout.contains("1 samples"), "{stdout}");
 }
@@ -214,7 +219,7 @@ fn a_csv_older_than_the_spool_is_refused_not_silently_dropped() {
     let future = tmp.path().join("future.csv");
     std::fs::write(
         &future,
-        "timestamp,temperature\n2031-01-01T00:00:00Z,20.0\n",
+        "timestamp,temperature\n2031-01-01T00:00:00Z,20.0\n2031-01-01T00:00:05Z,20.1\n",
     )
     .unwrap();
     success(&mut run(
@@ -227,7 +232,7 @@ fn a_csv_older_than_the_spool_is_refused_not_silently_dropped() {
         &spool,
         &["--csv", new.to_str().unwrap()],
     ));
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     // With a spool of its own, the older CSV is separate data and goes in.
     let older = tmp.path().join("older.csv");
     let stdout = success(&mut run(
@@ -373,7 +378,7 @@ fn spool_limit_drops_warn_per_file_and_count() {
         &spool,
         &["--simulate", "1", "--duration", "1h", "--spool-limit", "4K"],
     ));
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("at least 65536"), "{stderr}");
     let (out, stdout, stderr) = output(&mut run(
         &dead,
@@ -536,7 +541,11 @@ fn a_killed_csv_import_resumes_when_run_again() {
 fn run_refuses_arguments_that_would_lose_data_or_hang() {
     let tmp = tempfile::tempdir().unwrap();
     let csv = tmp.path().join("t.csv");
-    std::fs::write(&csv, "timestamp,temperature\n2026-01-01T00:00:00Z,20.5\n").unwrap();
+    std::fs::write(
+        &csv,
+        "timestamp,temperature\n2026-01-01T00:00:00Z,20.5\n2026-01-01T00:00:05Z,20.6\n",
+    )
+    .unwrap();
     let spool = tmp.path().join("spool");
     for (extra, message) in [
         (
@@ -564,7 +573,7 @@ fn run_refuses_arguments_that_would_lose_data_or_hang() {
         ),
     ] {
         let (out, _, stderr) = output(&mut run("http://127.0.0.1:1", &spool, &extra));
-        assert_eq!(out.status.code(), Some(1), "{extra:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {stderr}");
         assert!(stderr.contains(message), "{extra:?}: {stderr}");
     }
     assert_eq!(spooled(&spool), 0, "nothing was recorded");

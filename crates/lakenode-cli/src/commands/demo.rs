@@ -224,7 +224,9 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
         )));
     }
     println!();
-    println!("Query it in place with DuckDB (pip install duckdb, or the duckdb CLI):");
+    println!(
+        "Query it in place with DuckDB: the duckdb CLI, or Python after `pip install duckdb`:"
+    );
     println!();
     println!("{}", duckdb_query(&lake));
     Ok(())
@@ -559,13 +561,23 @@ fn verify_station(
     })
 }
 
-/// A ready-to-paste DuckDB command over the lake directory.
-fn duckdb_query(lake: &Path) -> String {
+/// The demo's query over the lake directory: rows and a few figures per station.
+/// `hive_types` keeps `year`/`month`/`day` integers in every lake (DuckDB guesses
+/// VARCHAR for zero-padded `month=02`, where `month = 2` then finds nothing).
+fn lake_query(lake: &Path) -> String {
     format!(
-        "duckdb -c \"SELECT station, count(*) AS rows, min(timestamp) AS first, max(timestamp) AS last, \
+        "SELECT station, count(*) AS rows, min(timestamp) AS first, max(timestamp) AS last, \
 round(avg(temperature), 2) AS avg_temperature_c, max(pm25) AS max_pm25 \
-FROM read_parquet('{}/station=*/**/*.parquet', hive_partitioning = true, union_by_name = true) \
-GROUP BY station ORDER BY station\"",
+FROM read_parquet('{}/station=*/**/*.parquet', hive_partitioning = true, union_by_name = true, \
+hive_types = {{'year': INTEGER, 'month': INTEGER, 'day': INTEGER}}) \
+GROUP BY station ORDER BY station",
         lake.display()
     )
+}
+
+/// Ready-to-paste commands running [`lake_query`]: the duckdb CLI's, and Python's (the
+/// duckdb Python package installs no `duckdb` command).
+fn duckdb_query(lake: &Path) -> String {
+    let sql = lake_query(lake);
+    format!("duckdb -c \"{sql}\"\n\npython3 -c \"import duckdb; duckdb.sql(\\\"{sql}\\\").show()\"")
 }

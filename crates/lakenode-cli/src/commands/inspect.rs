@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use lakenode::layout::rfc3339;
+use lakenode::schema::Measurement;
 use parquet::basic::{LogicalType, TimeUnit};
 use parquet::schema::types::ColumnDescriptor;
 
@@ -44,6 +45,10 @@ pub fn describe(name: &str, file: &LakeFile) -> Result<String, ReadError> {
     let _ = writeln!(out, "created by  {}", fmd.created_by().unwrap_or("?"));
     let _ = writeln!(out, "rows        {}", fmd.num_rows());
     let _ = writeln!(out, "row groups  {}", md.num_row_groups());
+    // One pass over the rows: the time range, and the null counts the footer lacks
+    // (lakenode keeps statistics on `timestamp` only).
+    let counted = count_rows(file)?;
+    let counted_nulls = counted.as_ref().ok().map(|(_, nulls)| nulls);
     let _ = writeln!(out, "\nschema");
     for c in fmd.schema_descr().columns() {
         let _ = writeln!(out, "  {:<12} {}", c.name(), type_text(c));
@@ -61,11 +66,12 @@ pub fn describe(name: &str, file: &LakeFile) -> Result<String, ReadError> {
             "  {:<12} {:<10} {:>10} {:>12} {:>6}  encodings",
             "column", "codec", "compressed", "uncompressed", "nulls"
         );
-        for c in rg.columns() {
+        for (j, c) in rg.columns().iter().enumerate() {
             let encodings: Vec<String> = c.encodings().map(|e| format!("{e:?}")).collect();
             let nulls = c
                 .statistics()
                 .and_then(parquet::file::statistics::Statistics::null_count_opt)
+                .or_else(|| counted_nulls.and_then(|n| n.get(i)?.get(j).copied()))
                 .map_or_else(|| "-".into(), |n| n.to_string());
             let _ = writeln!(
                 out,
@@ -96,26 +102,17 @@ pub fn describe(name: &str, file: &LakeFile) -> Result<String, ReadError> {
             let _ = writeln!(out, "  {} = {shown}", e.key);
         }
     }
-    match file.samples() {
-        Ok(samples) => {
-            let mut range: Option<(i64, i64)> = None;
-            for s in samples {
-                let t = s?.timestamp_ms;
-                range = Some(range.map_or((t, t), |(first, _)| (first, t)));
-            }
-            match range {
-                Some((first, last)) => {
-                    let _ = writeln!(
-                        out,
-                        "\ntime range  {} .. {} (UTC)",
-                        rfc3339(first),
-                        rfc3339(last)
-                    );
-                }
-                None => {
-                    let _ = writeln!(out, "\ntime range  (no rows)");
-                }
-            }
+    match counted {
+        Ok((Some((first, last)), _)) => {
+            let _ = writeln!(
+                out,
+                "\ntime range  {} .. {} (UTC)",
+                rfc3339(first),
+                rfc3339(last)
+            );
+        }
+        Ok((None, _)) => {
+            let _ = writeln!(out, "\ntime range  (no rows)");
         }
         Err(e) => {
             let _ = writeln!(
@@ -125,6 +122,61 @@ pub fn describe(name: &str, file: &LakeFile) -> Result<String, ReadError> {
         }
     }
     Ok(out)
+}
+
+/// Per row group, each column's nulls (counted from the rows).
+type NullCounts = Vec<Vec<u64>>;
+
+/// The first and last timestamps (`None` without rows) and each row group's null
+/// counts per column, from one pass over the rows; the inner `Err` when the file is not
+/// in a lakenode layout (nothing to count).
+///
+/// # Errors
+/// [`ReadError`] if a page is damaged.
+#[allow(clippy::type_complexity)]
+fn count_rows(
+    file: &LakeFile,
+) -> Result<Result<(Option<(i64, i64)>, NullCounts), ReadError>, ReadError> {
+    let md = file.metadata();
+    let columns: Vec<Option<Measurement>> = md
+        .file_metadata()
+        .schema_descr()
+        .columns()
+        .iter()
+        .map(|c| Measurement::from_name(c.name()))
+        .collect();
+    let mut nulls: NullCounts = vec![vec![0; columns.len()]; md.num_row_groups()];
+    let mut group_end: Vec<i64> = Vec::with_capacity(md.num_row_groups());
+    let mut total = 0i64;
+    for rg in md.row_groups() {
+        total = total.saturating_add(rg.num_rows());
+        group_end.push(total);
+    }
+    let (mut group, mut row) = (0usize, 0i64);
+    let mut range: Option<(i64, i64)> = None;
+    let samples = match file.samples() {
+        Ok(samples) => samples,
+        Err(e) => return Ok(Err(e)),
+    };
+    for s in samples {
+        let s = s?;
+        let t = s.timestamp_ms;
+        range = Some(range.map_or((t, t), |(first, _)| (first, t)));
+        while group_end.get(group).is_some_and(|&end| row >= end) {
+            group += 1;
+        }
+        if let Some(counts) = nulls.get_mut(group) {
+            for (n, m) in counts.iter_mut().zip(&columns) {
+                if let Some(m) = m
+                    && s.value(*m).is_none()
+                {
+                    *n += 1;
+                }
+            }
+        }
+        row += 1;
+    }
+    Ok(Ok((range, nulls)))
 }
 
 fn type_text(c: &ColumnDescriptor) -> String {

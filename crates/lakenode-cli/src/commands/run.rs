@@ -95,6 +95,21 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
         }
         None => None,
     };
+    // A CSV's footers state its own sampling interval: its timestamps', which a given
+    // --interval must match.
+    let spec = match (&csv, &args.csv) {
+        (Some(check), Some(path)) => {
+            let given = args.window.interval_ms();
+            let interval = check
+                .spacing
+                .interval_ms(&path.display().to_string(), given)?;
+            if given.is_none() {
+                info!("sampling interval {interval} ms, from the CSV's timestamps");
+            }
+            args.window.spec_with(interval)?
+        }
+        _ => spec,
+    };
     let schema = match (&args.columns, &csv) {
         (Some(list), Some(c)) => {
             let schema = Schema::parse_list(list)?;
@@ -157,8 +172,9 @@ fn drive(
     station: &StationId,
 ) -> CliResult<BatchEnd> {
     let mut link = ThreadLink::spawn(UreqTransport::new(args.timeout), UPLOAD_STACK)
-        .map_err(|e| CliError::Usage(format!("cannot start the upload thread: {e}")))?;
-    let mut adapter = HostAdapter::new(args.simulate.map(Simulator::new));
+        .map_err(|e| CliError::Failed(format!("cannot start the upload thread: {e}")))?;
+    let mut adapter =
+        HostAdapter::new(args.simulate.map(Simulator::new)).notifying_service_manager();
     if args.sensors.any() {
         adapter = adapter.with_sensors(open_sensors(args)?);
         info!(
@@ -193,7 +209,7 @@ fn drive(
             let samples = with_progress(samples, n, station.as_str());
             let end = run_batch(node, samples, &mut adapter, &mut link, args.give_up_after)?;
             if let Some(e) = failed.into_inner() {
-                return Err(CliError::Usage(format!(
+                return Err(CliError::Failed(format!(
                     "{name} changed while it was being imported: {e}"
                 )));
             }

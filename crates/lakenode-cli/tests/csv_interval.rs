@@ -1,0 +1,97 @@
+//! `run --csv`: the footers state the CSV's own sampling interval (a 1-minute CSV's say
+//! 60000 ms, not the 5 s default), and an `--interval` that contradicts the CSV is
+//! refused before anything is recorded, naming both.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use common::*;
+
+const STATION: &str = "0190f5c2-0000-7000-8000-0000000000c5";
+
+/// One hour of 1-minute samples from 2026-11-20T00:00Z.
+fn minute_csv(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut text = String::from("timestamp,temperature\n");
+    for i in 0..60 {
+        text.push_str(&format!(
+            "{},{}.5\n",
+            1_795_132_800_000_i64 + i * 60_000,
+            20 + i % 3
+        ));
+    }
+    let path = dir.join("minutes.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_one_minute_csv_without_interval_gets_footers_of_60000_ms() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = lake_server(&tmp.path().join("s3"));
+    let csv = minute_csv(tmp.path());
+    success(
+        run_to(&s3.endpoint(), STATION, &tmp.path().join("spool"))
+            .arg("--csv")
+            .arg(&csv),
+    );
+    let lake = tmp.path().join("s3/lake");
+    let dir = lake.join(format!("station={STATION}/year=2026/month=11/day=20"));
+    let files = files_with_extension(&dir, "parquet");
+    assert_eq!(files.len(), 4, "four 15-minute windows: {files:?}");
+    for f in &files {
+        let out = success(lakenode().arg("inspect").arg(f));
+        assert!(out.contains("\"interval_ms\":60000"), "{out}");
+        assert!(out.contains("rows        15"), "{out}");
+    }
+    // The independent readers see the same footer.
+    let script = format!(
+        "import glob, json, pyarrow.parquet as pq\n\
+         for f in glob.glob({:?} + '/*.parquet'):\n    \
+         m = json.loads(pq.read_metadata(f).metadata[b'lakenode'])\n    \
+         assert m['interval_ms'] == 60000, (f, m)\n\
+         print('ok')",
+        dir.display().to_string()
+    );
+    let out = std::process::Command::new(python())
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ok"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_one_minute_csv_with_interval_5s_is_refused_naming_both() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = lake_server(&tmp.path().join("s3"));
+    let csv = minute_csv(tmp.path());
+    let spool = tmp.path().join("spool");
+    let (out, _, stderr) = output(
+        run_to(&s3.endpoint(), STATION, &spool)
+            .arg("--csv")
+            .arg(&csv)
+            .args(["--interval", "5s"]),
+    );
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("minutes.csv: its samples are 1m apart")
+            && stderr.contains("--interval is 5s")
+            && stderr.contains("Give --interval 1m"),
+        "{stderr}"
+    );
+    assert!(
+        files_with_extension(&tmp.path().join("s3/lake"), "parquet").is_empty()
+            && !spool.join("journal.lkj").exists(),
+        "nothing recorded"
+    );
+    // The matching interval is accepted.
+    success(
+        run_to(&s3.endpoint(), STATION, &spool)
+            .arg("--csv")
+            .arg(&csv)
+            .args(["--interval", "1m"]),
+    );
+}
