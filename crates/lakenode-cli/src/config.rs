@@ -130,6 +130,21 @@ pub fn expand(
         .any(|f| given.iter().any(|g| g == f));
     let mut out: Vec<OsString> = args[..=run_at].to_vec();
     for (flag, key, value) in from_file {
+        if flag == "log" {
+            // A global flag: before `run`, unless the command line gave one.
+            let globals = &args[..run_at];
+            if !globals
+                .iter()
+                .any(|a| a == "--log" || a.to_string_lossy().starts_with("--log="))
+                && let Some(v) = value
+            {
+                let mut arg = OsString::from("--log=");
+                arg.push(v);
+                out.insert(run_at, arg);
+                origin.keys.push(("--log".into(), key));
+            }
+            continue;
+        }
         if given.contains(&flag) || (cli_source && SOURCE_FLAGS.contains(&flag.as_str())) {
             continue; // the command line overrides the file
         }
@@ -184,18 +199,28 @@ fn settings(
         )));
     }
     let mut text = String::new();
+    // One byte more than allowed: a file that grew since the size check is refused,
+    // never cut.
     std::io::Read::read_to_string(
         &mut std::io::Read::take(
             std::fs::File::open(path).map_err(|e| CliError::io(path, e))?,
-            MAX_CONFIG_BYTES,
+            MAX_CONFIG_BYTES + 1,
         ),
         &mut text,
     )
     .map_err(|e| CliError::io(path, e))?;
+    if text.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(CliError::Usage(format!(
+            "{shown}: longer than {MAX_CONFIG_BYTES} bytes (it grew while being read); a config file must be at most that"
+        )));
+    }
     let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         CliError::Usage(format!("{shown}: not valid TOML: {}", e.message()))
     })?;
-    let dir = path.parent().unwrap_or(Path::new("."));
+    // Relative paths are the file's own: through a symlink, the directory of the file
+    // it points to, not of the link.
+    let real = std::fs::canonicalize(path).map_err(|e| CliError::io(path, e))?;
+    let dir = real.parent().unwrap_or(Path::new("."));
     let mut out = Vec::new();
     let mut seen: Vec<String> = Vec::new();
     for (key, value) in table {
@@ -211,6 +236,16 @@ fn settings(
                  AWS_SECRET_ACCESS_KEY in the environment, or give a credentials-file (mode 600)"
                     .into(),
             ));
+        }
+        if flag == "log" {
+            // The global `--log` (placed before `run` by `expand`).
+            let toml::Value::String(level) = value else {
+                return Err(bad(
+                    "expects a string like \"info\" or \"lakenode=debug\"".into()
+                ));
+            };
+            out.push((flag, key, Some(level.into())));
+            continue;
         }
         let Some((_, takes_value)) = run_flags.iter().find(|(f, _)| *f == flag && f != "config")
         else {
@@ -297,6 +332,57 @@ mod tests {
                 .collect();
             (text, o)
         })
+    }
+
+    #[test]
+    fn log_is_a_setting_placed_before_run_unless_the_command_line_has_one() {
+        let (args, origin) = expand_with("log = \"debug\"\nhealth = true\n", &[]).unwrap();
+        assert_eq!(args, ["lakenode", "--log=debug", "run", "--health"]);
+        assert!(
+            origin
+                .unwrap()
+                .keys
+                .iter()
+                .any(|(f, k)| f == "--log" && k == "log")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("station.toml");
+        std::fs::write(&path, "log = \"debug\"\n").unwrap();
+        let args: Vec<OsString> = vec![
+            "lakenode".into(),
+            "--log".into(),
+            "warn".into(),
+            "run".into(),
+            "--config".into(),
+            path.into(),
+        ];
+        let (out, _) = expand(args, &flags()).unwrap();
+        assert_eq!(out, ["lakenode", "--log", "warn", "run"]);
+        assert!(expand_with("log = 3\n", &[]).is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn relative_paths_of_a_symlinked_config_are_the_real_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let real_dir = dir.path().join("etc");
+        let link_dir = dir.path().join("elsewhere");
+        std::fs::create_dir_all(&real_dir).unwrap();
+        std::fs::create_dir_all(&link_dir).unwrap();
+        let real = real_dir.join("station.toml");
+        std::fs::write(&real, "spool = \"spool\"\n").unwrap();
+        let link = link_dir.join("station.toml");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let args: Vec<OsString> = vec![
+            "lakenode".into(),
+            "run".into(),
+            "--config".into(),
+            link.into(),
+        ];
+        let (out, _) = expand(args, &flags()).unwrap();
+        let spool = real_dir.canonicalize().unwrap().join("spool");
+        let expected = format!("--spool={}", spool.display());
+        assert_eq!(out[2].to_string_lossy(), expected);
     }
 
     #[test]

@@ -95,3 +95,32 @@ fn a_one_minute_csv_with_interval_5s_is_refused_naming_both() {
             .args(["--interval", "1m"]),
     );
 }
+
+/// A CSV from a pipe is refused with what to do, not misread: the file is read twice
+/// (checked whole, then imported), and a pipe is empty the second time.
+#[cfg(unix)]
+#[test]
+fn a_csv_from_a_pipe_is_refused_with_a_clear_message() {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = lake_server(&tmp.path().join("s3"));
+    let text = std::fs::read(minute_csv(tmp.path())).unwrap();
+    let mut child = run_to(&s3.endpoint(), STATION, &tmp.path().join("spool"))
+        .args(["--csv", "/dev/stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The refusal comes before anything is read: a closed pipe is fine.
+    let _ = child.stdin.take().unwrap().write_all(&text);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("not a regular file") && stderr.contains("save it to a file first"),
+        "{stderr}"
+    );
+    assert!(files_with_extension(&tmp.path().join("spool"), "lks").is_empty());
+}

@@ -83,6 +83,15 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
     // nothing); it is streamed again afterwards, so its length does not matter.
     let csv = match &args.csv {
         Some(path) => {
+            // Read twice (checked whole, then imported): a pipe would be empty the
+            // second time. Checked before opening: opening a FIFO blocks.
+            let meta = std::fs::metadata(path).map_err(|e| CliError::io(path, e))?;
+            if !meta.is_file() {
+                return Err(CliError::Usage(format!(
+                    "--csv {}: not a regular file (a pipe, FIFO or device); the CSV is read twice, checked whole before anything is recorded and then imported, so save it to a file first",
+                    path.display()
+                )));
+            }
             let file = std::fs::File::open(path).map_err(|e| CliError::io(path, e))?;
             let check = crate::csv_input::check_file(
                 &path.display().to_string(),
