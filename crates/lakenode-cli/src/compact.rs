@@ -286,6 +286,7 @@ pub fn compact(
             summary.stopped = true;
             break;
         }
+        lake.keep_lock()?;
         let worth_it =
             files.windows.len() > 1 || !files.windows.is_empty() && !files.dailies.is_empty();
         if !worth_it {
@@ -324,6 +325,8 @@ struct Input {
     name: String,
     size: u64,
     md5: String,
+    /// The lake's tag of the bytes read (S3's ETag), for a conditional replace.
+    tag: String,
     bytes: Bytes,
     file: LakeFile,
     schema: String,
@@ -342,7 +345,8 @@ impl Input {
 }
 
 fn open_input(lake: &mut dyn LakeStore, dir: &str, o: &Object) -> Result<Input, DayError> {
-    let bytes = Bytes::from(lake.get(&format!("{dir}/{}", o.name))?);
+    let (bytes, tag) = lake.get_tagged(&format!("{dir}/{}", o.name))?;
+    let bytes = Bytes::from(bytes);
     let md5 = lakenode::s3::md5_hex(&bytes);
     let file =
         readback::open(bytes.clone()).map_err(|e| DayError::Skip(format!("{}: {e}", o.name)))?;
@@ -351,6 +355,7 @@ fn open_input(lake: &mut dyn LakeStore, dir: &str, o: &Object) -> Result<Input, 
         name: o.name.clone(),
         size: o.size,
         md5,
+        tag,
         bytes,
         file,
         schema,
@@ -487,7 +492,14 @@ fn compact_group(
         };
         let written = body.len() as u64;
         let key = format!("{dir}/{target}");
-        lake.put(&key, body)?;
+        // Only over the daily file this run read (or none): a daily file written
+        // meanwhile may hold rows this run never saw.
+        if !lake.put_if(&key, body, daily.map(|d| d.tag.as_str()))? {
+            return Err(DayError::Skip(format!(
+                "{target} was written by another run while this one compacted the day; \
+                 left as it is (run again)"
+            )));
+        }
         // Read back from the lake and check against the inputs before deleting any.
         let back = Bytes::from(lake.get(&key)?);
         let checked = readback::open(back)

@@ -60,6 +60,15 @@ pub fn run(args: &CompactArgs) -> CliResult<()> {
             left: n,
         });
     }
+    // Test hook for the concurrency tests: before the first change to the lake (the
+    // day listed and read), create this file and wait until it is removed, so that
+    // another run can change the lake in between.
+    if let Ok(path) = std::env::var("LAKENODE_TEST_PAUSE_BEFORE_WRITING") {
+        lake = Box::new(PauseBeforeWriting {
+            inner: lake,
+            flag: Some(path.into()),
+        });
+    }
     let started = Instant::now();
     println!(
         "lakenode compact: {} days before {before}{}",
@@ -77,7 +86,12 @@ pub fn run(args: &CompactArgs) -> CliResult<()> {
         strategy: args.strategy,
         stop: Some(crate::signals::stop_flag()),
     };
-    let summary = compact(lake.as_mut(), &options, |s| {
+    // One compaction at a time: a second one could replace a daily file with one
+    // built from an older listing (docs/compaction.md, "Two runs at once").
+    if !args.dry_run {
+        lake.lock()?;
+    }
+    let result = compact(lake.as_mut(), &options, |s| {
         if last.elapsed() >= Duration::from_secs(2) {
             last = Instant::now();
             eprintln!(
@@ -85,7 +99,11 @@ pub fn run(args: &CompactArgs) -> CliResult<()> {
                 s.station_days, s.files_before, s.files_after
             );
         }
-    })?;
+    });
+    if let Err(e) = lake.unlock() {
+        tracing::warn!("releasing the compaction lock: {e}");
+    }
+    let summary = result?;
     print_summary(&summary, started.elapsed(), args.dry_run);
     if summary.stopped {
         Err(CliError::Usage(
@@ -135,6 +153,81 @@ impl LakeStore for AbortAfter {
         self.inner.delete(key)?;
         self.count();
         Ok(())
+    }
+    fn get_tagged(&mut self, key: &str) -> CliResult<(Vec<u8>, String)> {
+        self.inner.get_tagged(key)
+    }
+    fn put_if(&mut self, key: &str, body: Vec<u8>, expected: Option<&str>) -> CliResult<bool> {
+        let written = self.inner.put_if(key, body, expected)?;
+        self.count();
+        Ok(written)
+    }
+    fn lock(&mut self) -> CliResult<()> {
+        self.inner.lock()
+    }
+    fn keep_lock(&mut self) -> CliResult<()> {
+        self.inner.keep_lock()
+    }
+    fn unlock(&mut self) -> CliResult<()> {
+        self.inner.unlock()
+    }
+    fn anomalies(&self) -> Vec<String> {
+        self.inner.anomalies()
+    }
+}
+
+/// Pauses before its first change to the lake (see the test hook above).
+struct PauseBeforeWriting {
+    inner: Box<dyn LakeStore>,
+    flag: Option<std::path::PathBuf>,
+}
+
+impl PauseBeforeWriting {
+    fn pause(&mut self) -> CliResult<()> {
+        if let Some(flag) = self.flag.take() {
+            std::fs::write(&flag, "paused").map_err(|e| CliError::io(&flag, e))?;
+            let until = Instant::now() + Duration::from_secs(120);
+            while flag.exists() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl LakeStore for PauseBeforeWriting {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn list(&mut self, prefix: &str) -> CliResult<Vec<(String, u64)>> {
+        self.inner.list(prefix)
+    }
+    fn get(&mut self, key: &str) -> CliResult<Vec<u8>> {
+        self.inner.get(key)
+    }
+    fn put(&mut self, key: &str, body: Vec<u8>) -> CliResult<()> {
+        self.pause()?;
+        self.inner.put(key, body)
+    }
+    fn delete(&mut self, key: &str) -> CliResult<()> {
+        self.pause()?;
+        self.inner.delete(key)
+    }
+    fn get_tagged(&mut self, key: &str) -> CliResult<(Vec<u8>, String)> {
+        self.inner.get_tagged(key)
+    }
+    fn put_if(&mut self, key: &str, body: Vec<u8>, expected: Option<&str>) -> CliResult<bool> {
+        self.pause()?;
+        self.inner.put_if(key, body, expected)
+    }
+    fn lock(&mut self) -> CliResult<()> {
+        self.inner.lock()
+    }
+    fn keep_lock(&mut self) -> CliResult<()> {
+        self.inner.keep_lock()
+    }
+    fn unlock(&mut self) -> CliResult<()> {
+        self.inner.unlock()
     }
     fn anomalies(&self) -> Vec<String> {
         self.inner.anomalies()
