@@ -34,8 +34,9 @@ pub struct CompactArgs {
 /// Runs `lakenode compact`.
 ///
 /// # Errors
-/// Invalid flags, or a lake that cannot be listed, read or written. A station-day that
-/// cannot be compacted safely is skipped with a warning, and the run exits 1 at the end.
+/// Invalid flags, or a lake that cannot be listed, read or written; the lake locked by
+/// another compaction ([`CliError::Locked`], exit 7). A station-day that cannot be
+/// compacted safely is skipped with a warning, and the run exits 1 at the end.
 pub fn run(args: &CompactArgs) -> CliResult<()> {
     let _ = crate::signals::stop_flag();
     let before = match &args.before {
@@ -246,6 +247,19 @@ fn print_summary(s: &Summary, took: Duration, dry_run: bool) {
             "  rows          {} (each checked against its source)",
             s.rows
         );
+        if s.identical > 0 {
+            println!(
+                "  repeated      {} row(s) also in another file of their day, value for value: kept once",
+                s.identical
+            );
+        }
+        if s.set_aside > 0 {
+            println!(
+                "  set aside     {} row(s) at an instant another file of their day holds with other \
+                 values: that file's kept, theirs in <file>.aside (see the warnings above)",
+                s.set_aside
+            );
+        }
         if s.already_merged > 0 {
             println!(
                 "  resumed       {} window file(s) already merged by an interrupted run were deleted",
