@@ -358,6 +358,7 @@ pub struct S3Lake {
     prefix: String,
     bucket: String,
     held: Option<HeldLock>,
+    lock_ttl: std::time::Duration,
 }
 
 /// The S3 lock this process holds.
@@ -394,7 +395,16 @@ impl S3Lake {
             prefix,
             bucket: config.bucket.clone(),
             held: None,
+            lock_ttl: S3_LOCK_TTL,
         })
+    }
+
+    /// Changes how long the lock lasts unless extended (default [`S3_LOCK_TTL`]; the
+    /// run extends it once a third of it has passed).
+    #[must_use]
+    pub const fn with_lock_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.lock_ttl = ttl;
+        self
     }
 
     fn send(
@@ -479,7 +489,7 @@ impl S3Lake {
         }
     }
 
-    /// Writes a lock for `token` expiring [`S3_LOCK_TTL`] after the server's `now`,
+    /// Writes a lock for `token` expiring the lock's time to live after the server's `now`,
     /// over `expected` (`None`: only if there is none), and reads it back.
     fn write_lock(
         &mut self,
@@ -489,7 +499,7 @@ impl S3Lake {
     ) -> CliResult<bool> {
         let full = format!("{}{S3_LOCK}", self.prefix);
         let expires = now
-            .checked_add(jiff::SignedDuration::try_from(S3_LOCK_TTL).unwrap_or_default())
+            .checked_add(jiff::SignedDuration::try_from(self.lock_ttl).unwrap_or_default())
             .unwrap_or(now);
         let text = owner_text(token, Some(expires));
         if self
@@ -669,7 +679,7 @@ impl LakeStore for S3Lake {
         let Some(held) = &self.held else {
             return Ok(());
         };
-        if held.renewed.elapsed() < S3_LOCK_TTL / 3 {
+        if held.renewed.elapsed() < self.lock_ttl / 3 {
             return Ok(());
         }
         let (token, etag) = (held.token.clone(), held.etag.clone());
@@ -678,8 +688,11 @@ impl LakeStore for S3Lake {
         if self.write_lock(&token, now, Some(&etag))? {
             Ok(())
         } else {
-            Err(CliError::Locked(format!(
-                "{}: this run's lock expired and was taken by another run; stopped",
+            // Not `Locked` (exit 7, "nothing was changed"): this run changed the lake
+            // before it lost the lock; every day it finished is complete.
+            Err(CliError::Verify(format!(
+                "{}: this run's compaction lock was taken over by another run (it had \
+                 expired); stopped before the next day, the days done so far are complete",
                 self.describe()
             )))
         }

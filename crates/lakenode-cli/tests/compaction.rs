@@ -731,7 +731,19 @@ fn on_s3_a_lock_object_keeps_a_second_compaction_out_until_it_expires() {
             "lakenode compact\nowner 1-1\npid 1\nhost gone\nsince 2026-01-01T00:00:00Z\nexpires {expires}\n"
         )
     };
-    std::fs::write(&lock, dead("2999-01-01T00:00:00Z")).unwrap();
+    let mut admin = S3Lake::new(
+        &S3Config::new(&endpoint, "lake", "us-east-1", true).unwrap(),
+        Credentials::new(KEY, SECRET, None),
+        None,
+        std::time::Duration::from_secs(30),
+    )
+    .unwrap();
+    let mut leave = |text: String| {
+        admin
+            .put(".lakenode-compact-lock", text.into_bytes())
+            .unwrap()
+    };
+    leave(dead("2999-01-01T00:00:00Z"));
     let out = compact(&where_, None);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(7), "{stderr}");
@@ -739,7 +751,7 @@ fn on_s3_a_lock_object_keeps_a_second_compaction_out_until_it_expires() {
         stderr.contains("pid 1 on host gone") && stderr.contains("expires at 2999-01-01T00:00:00Z"),
         "{stderr}"
     );
-    std::fs::write(&lock, dead("2026-01-01T00:10:00Z")).unwrap();
+    leave(dead("2026-01-01T00:10:00Z"));
     let out = compact(&where_, None);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
@@ -929,4 +941,66 @@ fn an_instant_in_two_files_is_kept_once_by_the_documented_rule() {
         );
         check(&lake, &format!("killed after change {k}"));
     }
+}
+
+/// A long run extends its S3 lock once a third of its time to live has passed; a run
+/// whose lock was taken over (it had expired) stops with an error, and never removes
+/// the other run's lock.
+#[test]
+fn an_s3_lock_is_extended_and_a_lost_one_stops_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(tmp.path().join("lake")).unwrap();
+    let s3 = lake_server(tmp.path());
+    let open = || {
+        S3Lake::new(
+            &S3Config::new(&s3.endpoint(), "lake", "us-east-1", true).unwrap(),
+            Credentials::new(KEY, SECRET, None),
+            None,
+            std::time::Duration::from_secs(30),
+        )
+        .unwrap()
+        .with_lock_ttl(std::time::Duration::from_secs(3))
+    };
+    let lock = tmp.path().join("lake/.lakenode-compact-lock");
+    let mut a = open();
+    a.lock().unwrap();
+    let first = std::fs::read_to_string(&lock).unwrap();
+    a.keep_lock().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&lock).unwrap(),
+        first,
+        "too early to extend"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    a.keep_lock().unwrap();
+    let extended = std::fs::read_to_string(&lock).unwrap();
+    assert_ne!(extended, first);
+    let expires = |t: &str| {
+        t.lines()
+            .find_map(|l| l.strip_prefix("expires "))
+            .unwrap()
+            .to_owned()
+    };
+    assert!(expires(&extended) > expires(&first), "{extended}");
+    // Another run took it over meanwhile (written through the server, which keeps
+    // the ETags).
+    let other = extended.replace("owner ", "owner other-");
+    open()
+        .put(".lakenode-compact-lock", other.clone().into_bytes())
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let e = a.keep_lock().unwrap_err();
+    assert_eq!(e.exit_code(), 1);
+    assert!(
+        e.to_string().contains("was taken over by another run"),
+        "{e}"
+    );
+    a.unlock().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&lock).unwrap(),
+        other,
+        "not ours to remove"
+    );
+    let e = open().lock().unwrap_err();
+    assert_eq!(e.exit_code(), 7, "{e}");
 }
