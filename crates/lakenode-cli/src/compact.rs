@@ -20,6 +20,12 @@
 //! station reconfigured mid-day) are never mixed: each schema gets its own daily file
 //! (`data_day.parquet`, then `data_day_s<schema hash>.parquet`).
 //!
+//! An instant held by two data files keeps one row: identical rows once, else the
+//! first file's (the daily file, then windows in name order), the other file kept whole
+//! as `<name>.aside`. One run per lake at a time: the command takes the lake's lock
+//! ([`crate::lake::LakeStore::lock`]), and a daily file is only replaced if it is still
+//! the one the run read ([`crate::lake::LakeStore::put_if`]).
+//!
 //! Two ways to build the daily file are implemented and were measured
 //! (docs/compaction.md): decoding and re-encoding every row into one sorted row group
 //! ([`Strategy::Rewrite`], the default for data files: 25% smaller files and DuckDB
@@ -103,6 +109,12 @@ pub struct Summary {
     pub rows: u64,
     /// Window files deleted because an earlier, interrupted run had already merged them.
     pub already_merged: usize,
+    /// Rows that repeated another file's row at the same instant, value for value,
+    /// counted once.
+    pub identical: u64,
+    /// Rows that differed from another file's row at the same instant: the other's
+    /// was kept, and the file holding them was kept whole as `<name>.aside`.
+    pub set_aside: u64,
     /// Station-days left alone, with the reason (unreadable file, conflicting copy).
     pub skipped: Vec<String>,
     /// A signal stopped the run before the last station-day.
@@ -262,8 +274,9 @@ pub(crate) fn place(key: &str) -> Result<Option<Placed<'_>>, &'static str> {
 /// Compacts every station-day before `options.before`, calling `progress` after each.
 ///
 /// # Errors
-/// Listing, reading or writing the lake failed. A station-day whose files cannot be
-/// read, or whose window file conflicts with what its daily file recorded, is skipped
+/// Listing, reading or writing the lake failed, or the lake's lock was lost. A
+/// station-day whose files cannot be read, whose window file conflicts with what its
+/// daily file recorded, or whose daily file another run replaced meanwhile, is skipped
 /// and reported in [`Summary::skipped`], never half-done.
 pub fn compact(
     lake: &mut dyn LakeStore,
@@ -286,6 +299,7 @@ pub fn compact(
             summary.stopped = true;
             break;
         }
+        lake.keep_lock()?;
         let worth_it =
             files.windows.len() > 1 || !files.windows.is_empty() && !files.dailies.is_empty();
         if !worth_it {
@@ -324,6 +338,8 @@ struct Input {
     name: String,
     size: u64,
     md5: String,
+    /// The lake's tag of the bytes read (S3's ETag), for a conditional replace.
+    tag: String,
     bytes: Bytes,
     file: LakeFile,
     schema: String,
@@ -342,7 +358,8 @@ impl Input {
 }
 
 fn open_input(lake: &mut dyn LakeStore, dir: &str, o: &Object) -> Result<Input, DayError> {
-    let bytes = Bytes::from(lake.get(&format!("{dir}/{}", o.name))?);
+    let (bytes, tag) = lake.get_tagged(&format!("{dir}/{}", o.name))?;
+    let bytes = Bytes::from(bytes);
     let md5 = lakenode::s3::md5_hex(&bytes);
     let file =
         readback::open(bytes.clone()).map_err(|e| DayError::Skip(format!("{}: {e}", o.name)))?;
@@ -351,6 +368,7 @@ fn open_input(lake: &mut dyn LakeStore, dir: &str, o: &Object) -> Result<Input, 
         name: o.name.clone(),
         size: o.size,
         md5,
+        tag,
         bytes,
         file,
         schema,
@@ -463,15 +481,46 @@ fn compact_group(
         summary.files_after += 1;
         return Ok(());
     }
-    // Before anything is written: every input's rows belong to this day, and no
-    // instant is in two inputs; windows an interrupted run merged are really in the
-    // daily file.
+    // Before anything is written: every input's rows belong to this day; windows an
+    // interrupted run merged are really in the daily file.
     let inputs: Vec<&Input> = daily.into_iter().chain(fresh.iter().copied()).collect();
     let day = day_bounds(dir).ok_or_else(|| DayError::Skip("not a day directory".into()))?;
     check_inputs(stem, &inputs, day).map_err(DayError::Skip)?;
     if let Some(d) = daily {
-        check_contained(stem, &already, d).map_err(DayError::Skip)?;
+        check_contained(lake, dir, stem, &already, d)?;
     }
+    // An instant in two data files: identical rows once, else the first file's row,
+    // and the other file kept whole beside the day.
+    let resolved = if stem == "data" && !fresh.is_empty() {
+        Some(resolve(&inputs).map_err(DayError::Skip)?)
+    } else {
+        None
+    };
+    if let Some(r) = &resolved {
+        for (name, (rows, winner, first)) in &r.lost {
+            let Some(w) = fresh.iter().find(|w| &w.name == name) else {
+                continue;
+            };
+            let aside = format!("{dir}/{name}{ASIDE_SUFFIX}");
+            if !lake.put_if(&aside, w.bytes.to_vec(), None)?
+                && lakenode::s3::md5_hex(&lake.get(&aside)?) != w.md5
+            {
+                return Err(DayError::Skip(format!(
+                    "{name} must be set aside, but {name}{ASIDE_SUFFIX} already holds other \
+                     bytes; left for a person to look at"
+                )));
+            }
+            tracing::warn!(
+                "{dir}: {name} holds {rows} row(s) at instants {winner} also holds, with other \
+                 values (the first at {}); {winner}'s were kept, and {name} is kept whole as \
+                 {name}{ASIDE_SUFFIX}",
+                lakenode::layout::rfc3339(*first)
+            );
+        }
+    }
+    let duplicates = resolved
+        .as_ref()
+        .is_some_and(|r| r.identical > 0 || !r.lost.is_empty());
     if !fresh.is_empty() {
         let mut sources: BTreeMap<String, String> = merged.clone();
         for w in &fresh {
@@ -481,18 +530,33 @@ fn compact_group(
             .iter()
             .map(|(name, md5)| format!("{md5} {name}\n"))
             .collect();
-        let body = match (options.strategy, stem) {
-            (Strategy::Rewrite, "data") => rewrite(dir, &inputs, &sources_text)?,
+        // Row groups cannot be copied without the rows they repeat: such a day is
+        // rewritten whatever the strategy.
+        let body = match (&resolved, options.strategy) {
+            (Some(r), Strategy::Rewrite) => rewrite(dir, &inputs, &r.samples, &sources_text)?,
+            (Some(r), Strategy::Copy) if duplicates => {
+                rewrite(dir, &inputs, &r.samples, &sources_text)?
+            }
             _ => copy_row_groups(&inputs, &sources_text, dir)?,
         };
         let written = body.len() as u64;
         let key = format!("{dir}/{target}");
-        lake.put(&key, body)?;
+        // Only over the daily file this run read (or none): a daily file written
+        // meanwhile may hold rows this run never saw.
+        if !lake.put_if(&key, body, daily.map(|d| d.tag.as_str()))? {
+            return Err(DayError::Skip(format!(
+                "{target} was written by another run while this one compacted the day; \
+                 left as it is (run again)"
+            )));
+        }
         // Read back from the lake and check against the inputs before deleting any.
         let back = Bytes::from(lake.get(&key)?);
         let checked = readback::open(back)
             .map_err(|e| e.to_string())
-            .and_then(|out| verify(stem, &inputs, &out).map(|()| out.rows()));
+            .and_then(|out| {
+                let want = resolved.as_ref().map(|r| r.samples.as_slice());
+                verify(stem, &inputs, want, &out).map(|()| out.rows())
+            });
         match checked {
             Ok(rows) => {
                 summary.rows += rows;
@@ -515,6 +579,10 @@ fn compact_group(
     }
     for w in group {
         lake.delete(&format!("{dir}/{}", w.name))?;
+    }
+    if let Some(r) = &resolved {
+        summary.identical += r.identical;
+        summary.set_aside += r.lost.values().map(|(rows, _, _)| rows).sum::<u64>();
     }
     summary.already_merged += already.len();
     summary.station_days += 1;
@@ -545,9 +613,8 @@ fn instants(stem: &str, input: &Input) -> Result<Vec<i64>, String> {
 }
 
 /// Every input's rows lie in the day (a health row's time is its window's end, so the
-/// day's end is allowed there), and no instant is in two data inputs.
+/// day's end is allowed there).
 fn check_inputs(stem: &str, inputs: &[&Input], (start, end): (i64, i64)) -> Result<(), String> {
-    let mut seen: BTreeMap<i64, &str> = BTreeMap::new();
     for input in inputs {
         for t in instants(stem, input).map_err(|e| format!("{}: {e}", input.name))? {
             let inside = t >= start && (t < end || (stem == "health" && t == end));
@@ -558,23 +625,65 @@ fn check_inputs(stem: &str, inputs: &[&Input], (start, end): (i64, i64)) -> Resu
                     lakenode::layout::rfc3339(t)
                 ));
             }
-            if stem == "data"
-                && let Some(other) = seen.insert(t, &input.name)
-            {
-                return Err(format!(
-                    "{} and {other} both hold {}; left for a person to look at",
-                    input.name,
-                    lakenode::layout::rfc3339(t)
-                ));
-            }
         }
     }
     Ok(())
 }
 
+/// The suffix of the whole-file copy of a window whose rows lost to another file's at
+/// the same instants (`data_0359_035901.parquet.aside`: not `*.parquet`, so no query
+/// reads it twice).
+pub const ASIDE_SUFFIX: &str = ".aside";
+
+/// The data rows of a day under the rule for an instant in two files: rows identical
+/// value for value count once; of rows that differ, the first input's is kept (the
+/// daily file, then the windows in name order: `data_0359.parquet` before its restart
+/// part `data_0359_035901.parquet`).
+#[derive(Debug, Default)]
+struct Resolved {
+    /// One row per instant, in time order.
+    samples: Vec<Sample>,
+    /// Rows that repeated a kept row exactly.
+    identical: u64,
+    /// Per input that lost rows: how many, to which input, and the first instant.
+    lost: BTreeMap<String, (u64, String, i64)>,
+}
+
+fn resolve(inputs: &[&Input]) -> Result<Resolved, String> {
+    let mut kept: BTreeMap<i64, (&Sample, &str)> = BTreeMap::new();
+    let mut out = Resolved::default();
+    for input in inputs {
+        for s in input.samples()? {
+            match kept.get(&s.timestamp_ms) {
+                None => {
+                    kept.insert(s.timestamp_ms, (s, &input.name));
+                }
+                Some((k, _)) if *k == s => out.identical += 1,
+                Some((_, winner)) => {
+                    let e = out.lost.entry(input.name.clone()).or_insert((
+                        0,
+                        (*winner).to_owned(),
+                        s.timestamp_ms,
+                    ));
+                    e.0 += 1;
+                }
+            }
+        }
+    }
+    out.samples = kept.into_values().map(|(s, _)| *s).collect();
+    Ok(out)
+}
+
 /// The rows of `windows` (merged by an interrupted run, by their names and MD5s) are
-/// all in `daily`, value for value: only then may they be deleted.
-fn check_contained(stem: &str, windows: &[&Input], daily: &Input) -> Result<(), String> {
+/// all in `daily`, value for value, or the window lost them by the rule for an instant
+/// in two files and its `.aside` copy is there: only then may they be deleted.
+fn check_contained(
+    lake: &mut dyn LakeStore,
+    dir: &str,
+    stem: &str,
+    windows: &[&Input],
+    daily: &Input,
+) -> Result<(), DayError> {
     if windows.is_empty() {
         return Ok(());
     }
@@ -586,23 +695,41 @@ fn check_contained(stem: &str, windows: &[&Input], daily: &Input) -> Result<(), 
     };
     if stem == "data" {
         let have: BTreeMap<i64, &Sample> = daily
-            .samples()?
+            .samples()
+            .map_err(DayError::Skip)?
             .iter()
             .map(|s| (s.timestamp_ms, s))
             .collect();
         for w in windows {
-            if w.samples()?
-                .iter()
-                .any(|s| have.get(&s.timestamp_ms) != Some(&s))
-            {
-                return Err(missing(w));
+            let mut differs = false;
+            for s in w.samples().map_err(DayError::Skip)? {
+                match have.get(&s.timestamp_ms) {
+                    None => return Err(DayError::Skip(missing(w))),
+                    Some(h) if *h != s => differs = true,
+                    Some(_) => {}
+                }
+            }
+            if differs {
+                let aside = format!("{dir}/{}{ASIDE_SUFFIX}", w.name);
+                let copy = match lake.get(&aside) {
+                    Ok(b) => Some(lakenode::s3::md5_hex(&b)),
+                    Err(e) if crate::lake::is_not_found(&e) => None,
+                    Err(e) => return Err(DayError::Fatal(e)),
+                };
+                if copy.as_deref() != Some(w.md5.as_str()) {
+                    return Err(DayError::Skip(missing(w)));
+                }
             }
         }
     } else {
-        let have = rows_of(&daily.file)?;
+        let have = rows_of(&daily.file).map_err(DayError::Skip)?;
         for w in windows {
-            if rows_of(&w.file)?.iter().any(|r| !have.contains(r)) {
-                return Err(missing(w));
+            if rows_of(&w.file)
+                .map_err(DayError::Skip)?
+                .iter()
+                .any(|r| !have.contains(r))
+            {
+                return Err(DayError::Skip(missing(w)));
             }
         }
     }
@@ -709,16 +836,19 @@ fn copy_row_groups(inputs: &[&Input], sources: &str, dir: &str) -> Result<Vec<u8
     writer.into_inner().map_err(fail)
 }
 
-/// The daily file re-encoded with lakenode's writer: every row decoded, sorted, and
-/// written as one row group (statistics on `timestamp`).
-fn rewrite(dir: &str, inputs: &[&Input], sources: &str) -> Result<Vec<u8>, DayError> {
-    let mut samples = Vec::new();
-    let mut columns = Vec::new();
-    for input in inputs {
-        columns = input.file.columns().to_vec();
-        samples.extend_from_slice(input.samples().map_err(DayError::Skip)?);
-    }
-    samples.sort_by_key(|s| s.timestamp_ms);
+/// The daily file re-encoded with lakenode's writer: `samples` (in time order) written
+/// as one row group (statistics on `timestamp`).
+fn rewrite(
+    dir: &str,
+    inputs: &[&Input],
+    samples: &[Sample],
+    sources: &str,
+) -> Result<Vec<u8>, DayError> {
+    let samples = samples.to_vec();
+    let columns = inputs
+        .last()
+        .map(|i| i.file.columns().to_vec())
+        .unwrap_or_default();
     let first = inputs.first().map(|i| &i.file);
     let profile = match first
         .and_then(|f| {
@@ -758,11 +888,20 @@ fn rewrite(dir: &str, inputs: &[&Input], sources: &str) -> Result<Vec<u8>, DayEr
     })
 }
 
-/// Checks the daily file holds exactly the inputs' rows: for data files every sample
-/// (time and each value at sensor resolution, in time order), for health files every
-/// row field by field in order.
-fn verify(stem: &str, inputs: &[&Input], out: &LakeFile) -> Result<(), String> {
-    let expected_rows: u64 = inputs.iter().map(|i| i.file.rows()).sum();
+/// Checks the daily file holds exactly the inputs' rows: for data files every sample of
+/// `want` (the rows kept by the rule for an instant in two files; time and each value
+/// at sensor resolution, in time order), for health files every row field by field in
+/// order.
+fn verify(
+    stem: &str,
+    inputs: &[&Input],
+    want: Option<&[Sample]>,
+    out: &LakeFile,
+) -> Result<(), String> {
+    let expected_rows: u64 = match want {
+        Some(w) => w.len() as u64,
+        None => inputs.iter().map(|i| i.file.rows()).sum(),
+    };
     if out.rows() != expected_rows {
         return Err(format!(
             "{} rows written, {expected_rows} expected",
@@ -770,10 +909,16 @@ fn verify(stem: &str, inputs: &[&Input], out: &LakeFile) -> Result<(), String> {
         ));
     }
     if stem == "data" {
-        let mut want: Vec<Sample> = Vec::new();
-        for i in inputs {
-            want.extend_from_slice(i.samples()?);
-        }
+        let mut want: Vec<Sample> = match want {
+            Some(w) => w.to_vec(),
+            None => {
+                let mut all = Vec::new();
+                for i in inputs {
+                    all.extend_from_slice(i.samples()?);
+                }
+                all
+            }
+        };
         let mut got = samples_of(out)?;
         want.sort_by_key(|s| s.timestamp_ms);
         got.sort_by_key(|s| s.timestamp_ms);

@@ -99,6 +99,12 @@ pub enum CliError {
         /// The page written.
         page: PathBuf,
     },
+    /// `compact`: another compaction holds the lake's lock (exit 7); nothing was changed.
+    #[error(
+        "{0}\n  exit code 7: another compaction holds the lake's lock; nothing was changed, \
+         run again when it has finished"
+    )]
+    Locked(String),
     /// The embedded S3 server could not start.
     #[error(transparent)]
     Server(#[from] lakenode_embedded_s3::Error),
@@ -107,7 +113,8 @@ pub enum CliError {
 impl CliError {
     /// Process exit code: 1 general failure, 3 S3 refused the credentials or bucket,
     /// 4 uploads incomplete (data kept in the spool), 5 finished but samples were
-    /// skipped or files dropped or quarantined, 6 `report` found a silent station.
+    /// skipped or files dropped or quarantined, 6 `report` found a silent station,
+    /// 7 `compact` found the lake locked by another compaction.
     /// Clap uses 2 for usage errors.
     #[must_use]
     pub const fn exit_code(&self) -> u8 {
@@ -116,6 +123,7 @@ impl CliError {
             Self::Incomplete { .. } => 4,
             Self::DataLost(_) => 5,
             Self::Silent { .. } => crate::commands::report::SILENT_EXIT,
+            Self::Locked(_) => 7,
             _ => 1,
         }
     }

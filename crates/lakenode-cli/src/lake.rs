@@ -48,6 +48,58 @@ pub trait LakeStore {
     /// # Errors
     /// IO or S3 failures.
     fn delete(&mut self, key: &str) -> CliResult<()>;
+    /// An object's bytes and a tag that changes whenever the object does (S3's `ETag`,
+    /// the MD5 of a local file), for [`LakeStore::put_if`].
+    ///
+    /// # Errors
+    /// IO or S3 failures.
+    fn get_tagged(&mut self, key: &str) -> CliResult<(Vec<u8>, String)> {
+        let body = self.get(key)?;
+        let tag = lakenode::s3::md5_hex(&body);
+        Ok((body, tag))
+    }
+    /// Writes `key` only if it still has the tag `expected` (from
+    /// [`LakeStore::get_tagged`]), or with `None` only if it does not exist; `false`
+    /// when it changed meanwhile (nothing written). On S3 the check is the server's
+    /// (`If-Match` / `If-None-Match`); the default compares, then writes.
+    ///
+    /// # Errors
+    /// IO or S3 failures.
+    fn put_if(&mut self, key: &str, body: Vec<u8>, expected: Option<&str>) -> CliResult<bool> {
+        let now = match self.get(key) {
+            Ok(b) => Some(lakenode::s3::md5_hex(&b)),
+            Err(e) if is_not_found(&e) => None,
+            Err(e) => return Err(e),
+        };
+        if now.as_deref() != expected {
+            return Ok(false);
+        }
+        self.put(key, body)?;
+        Ok(true)
+    }
+    /// Takes the lake's compaction lock (held until [`LakeStore::unlock`] or the end
+    /// of the process).
+    ///
+    /// # Errors
+    /// [`CliError::Locked`] naming the holder when another run holds it; IO or S3
+    /// failures.
+    fn lock(&mut self) -> CliResult<()> {
+        Ok(())
+    }
+    /// Extends the lock before it expires (S3); call between steps of a long run.
+    ///
+    /// # Errors
+    /// [`CliError::Locked`] if the lock was lost; IO or S3 failures.
+    fn keep_lock(&mut self) -> CliResult<()> {
+        Ok(())
+    }
+    /// Releases the lock if this process holds it.
+    ///
+    /// # Errors
+    /// IO or S3 failures.
+    fn unlock(&mut self) -> CliResult<()> {
+        Ok(())
+    }
     /// Entries the last [`LakeStore::list`] passed over because they are not plain
     /// objects (a symlink or device in a local lake), for the tools to report.
     fn anomalies(&self) -> Vec<String> {
@@ -60,6 +112,79 @@ pub trait LakeStore {
 pub struct LocalLake {
     root: PathBuf,
     anomalies: Vec<String>,
+    lock: Option<std::fs::File>,
+}
+
+/// The lock file of a local lake (hidden: not an object). Locked with `flock`, which
+/// the kernel releases when the process ends however it ends, so a lock is never
+/// stale; the file is never removed (removing a locked file lets two runs lock two
+/// different files).
+pub const LOCAL_LOCK: &str = ".lakenode-compact.lock";
+
+/// The lock object of a lake in a bucket, under the prefix.
+pub const S3_LOCK: &str = ".lakenode-compact-lock";
+
+/// How long an S3 lock lasts unless its holder extends it.
+pub const S3_LOCK_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// This machine's name, for lock owners.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map_or_else(|_| "unknown".to_owned(), |h| h.trim().to_owned())
+}
+
+/// This process's PID namespace (Linux), so that a PID is only judged where it means
+/// the same process.
+fn pid_namespace() -> Option<String> {
+    std::fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// Whether a lock names a process of this host and PID namespace that has ended
+/// (killed or crashed): its lock can be taken over before it expires.
+fn holder_is_gone(text: &str) -> bool {
+    let here = owner_field(text, "host") == Some(host_name().as_str())
+        && pid_namespace().is_some_and(|ns| owner_field(text, "pidns") == Some(ns.as_str()));
+    let pid = owner_field(text, "pid").and_then(|p| p.parse::<u32>().ok());
+    here && pid.is_some_and(|p| p != std::process::id() && !crate::output::process_alive(p))
+}
+
+/// Who holds a lock, as written in it.
+fn owner_text(token: &str, expires: Option<jiff::Timestamp>) -> String {
+    let host = host_name();
+    let mut text = format!(
+        "lakenode compact\nowner {token}\npid {}\nhost {host}\nsince {}\n",
+        std::process::id(),
+        jiff::Timestamp::now()
+            .round(jiff::Unit::Second)
+            .unwrap_or_else(|_| jiff::Timestamp::now()),
+    );
+    if let Some(ns) = pid_namespace() {
+        text.push_str(&format!("pidns {ns}\n"));
+    }
+    if let Some(t) = expires {
+        text.push_str(&format!("expires {t}\n"));
+    }
+    text
+}
+
+/// A value of a lock's `name value` line.
+fn owner_field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+}
+
+/// The holder for a message: "pid P on host H since T".
+fn holder(text: &str) -> String {
+    let f = |n| owner_field(text, n).unwrap_or("?");
+    format!(
+        "pid {} on host {} since {}",
+        f("pid"),
+        f("host"),
+        f("since")
+    )
 }
 
 impl LocalLake {
@@ -69,6 +194,7 @@ impl LocalLake {
         Self {
             root,
             anomalies: Vec::new(),
+            lock: None,
         }
     }
 
@@ -150,6 +276,61 @@ impl LakeStore for LocalLake {
         self.anomalies.clone()
     }
 
+    fn lock(&mut self) -> CliResult<()> {
+        use std::io::{Read as _, Seek as _, Write as _};
+        if self.lock.is_some() {
+            return Ok(());
+        }
+        let path = self.root.join(LOCAL_LOCK);
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| CliError::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let _ = file.read_to_string(&mut text);
+                return Err(CliError::Locked(format!(
+                    "{}: the lake is being compacted by another run ({}, as it recorded in {})",
+                    self.root.display(),
+                    holder(&text),
+                    path.display()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(CliError::io(
+                    &path,
+                    std::io::Error::new(
+                        e.kind(),
+                        format!("cannot lock it ({e}); the lake's filesystem must support flock"),
+                    ),
+                ));
+            }
+        }
+        let token = format!(
+            "{}-{}",
+            std::process::id(),
+            jiff::Timestamp::now().as_nanosecond()
+        );
+        let text = owner_text(&token, None);
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| file.write_all(text.as_bytes()))
+            .and_then(|()| file.sync_all())
+            .map_err(|e| CliError::io(&path, e))?;
+        self.lock = Some(file);
+        Ok(())
+    }
+
+    fn unlock(&mut self) -> CliResult<()> {
+        self.lock = None;
+        Ok(())
+    }
+
     fn delete(&mut self, key: &str) -> CliResult<()> {
         let path = self.path(key)?;
         match std::fs::remove_file(&path) {
@@ -176,6 +357,16 @@ pub struct S3Lake {
     transport: UreqTransport,
     prefix: String,
     bucket: String,
+    held: Option<HeldLock>,
+    lock_ttl: std::time::Duration,
+}
+
+/// The S3 lock this process holds.
+#[derive(Debug)]
+struct HeldLock {
+    token: String,
+    etag: String,
+    renewed: std::time::Instant,
 }
 
 impl std::fmt::Debug for S3Lake {
@@ -203,7 +394,151 @@ impl S3Lake {
             transport: UreqTransport::new(timeout),
             prefix,
             bucket: config.bucket.clone(),
+            held: None,
+            lock_ttl: S3_LOCK_TTL,
         })
+    }
+
+    /// Changes how long the lock lasts unless extended (default [`S3_LOCK_TTL`]; the
+    /// run extends it once a third of it has passed).
+    #[must_use]
+    pub const fn with_lock_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.lock_ttl = ttl;
+        self
+    }
+
+    fn send(
+        &mut self,
+        what: &str,
+        request: &lakenode::transport::HttpRequest,
+    ) -> CliResult<lakenode::transport::HttpResponse> {
+        self.transport
+            .send(request)
+            .map_err(|e| CliError::Verify(format!("{what}: {e}")))
+    }
+
+    /// A PUT with `If-Match: expected`, or `If-None-Match: *` without; `Ok(None)` when
+    /// the server refused it for the condition (412, or 409 for a concurrent
+    /// conditional write), else the new `ETag`.
+    fn put_conditional(
+        &mut self,
+        full: &str,
+        body: Vec<u8>,
+        expected: Option<&str>,
+    ) -> CliResult<Option<String>> {
+        let md5 = lakenode::s3::md5_hex(&body);
+        let mut request = self.client.put_object(full, body, SystemClock.now());
+        match expected {
+            Some(tag) => request.headers.push(("if-match", tag.to_owned())),
+            None => request.headers.push(("if-none-match", "*".to_owned())),
+        }
+        let what = format!("uploading {full}");
+        let response = match self.send(&what, &request) {
+            Ok(r) => r,
+            // A server may refuse the condition before it has read the body and close
+            // the connection: what the object is now tells what happened.
+            Err(e) => {
+                let now = self.tag_of(full)?;
+                let unquoted = |t: &str| t.trim_matches('"').to_owned();
+                return match now {
+                    Some(t) if unquoted(&t) == md5 => Ok(Some(t)),
+                    now if now.as_deref().map(unquoted) == expected.map(unquoted) => Err(e),
+                    _ => Ok(None),
+                };
+            }
+        };
+        match check_response(&response) {
+            Ok(()) => Ok(Some(response.header("etag").map_or(md5, str::to_owned))),
+            Err(f) if matches!(f.status, 409 | 412) => Ok(None),
+            Err(f) => Err(CliError::Verify(format!("{what}: {f}"))),
+        }
+    }
+
+    /// The `ETag` of `full`, `None` if there is no such object.
+    fn tag_of(&mut self, full: &str) -> CliResult<Option<String>> {
+        let request = self.client.get_object(full, SystemClock.now());
+        let what = format!("reading {full}");
+        let response = self.send(&what, &request)?;
+        match check_response(&response) {
+            Ok(()) => Ok(Some(response.header("etag").map_or_else(
+                || lakenode::s3::md5_hex(&response.body),
+                str::to_owned,
+            ))),
+            Err(f) if f.code == "NoSuchKey" || f.status == 404 => Ok(None),
+            Err(f) => Err(CliError::Verify(format!("{what}: {f}"))),
+        }
+    }
+
+    /// The lock object (text and `ETag`) if there is one, and the server's clock.
+    fn read_lock(&mut self) -> CliResult<(Option<(String, String)>, jiff::Timestamp)> {
+        let full = format!("{}{S3_LOCK}", self.prefix);
+        let request = self.client.get_object(&full, SystemClock.now());
+        let response = self.send(&format!("reading {full}"), &request)?;
+        let now = response
+            .header("date")
+            .and_then(|d| jiff::fmt::rfc2822::parse(d).ok())
+            .map_or_else(jiff::Timestamp::now, |z| z.timestamp());
+        match check_response(&response) {
+            Ok(()) => {
+                let etag = response.header("etag").unwrap_or_default().to_owned();
+                let text = String::from_utf8_lossy(&response.body).into_owned();
+                Ok((Some((text, etag)), now))
+            }
+            Err(f) if f.code == "NoSuchKey" || f.status == 404 => Ok((None, now)),
+            Err(f) => Err(CliError::Verify(format!("reading {full}: {f}"))),
+        }
+    }
+
+    /// Writes a lock for `token` expiring the lock's time to live after the server's `now`,
+    /// over `expected` (`None`: only if there is none), and reads it back.
+    fn write_lock(
+        &mut self,
+        token: &str,
+        now: jiff::Timestamp,
+        expected: Option<&str>,
+    ) -> CliResult<bool> {
+        let full = format!("{}{S3_LOCK}", self.prefix);
+        let expires = now
+            .checked_add(jiff::SignedDuration::try_from(self.lock_ttl).unwrap_or_default())
+            .unwrap_or(now);
+        let text = owner_text(token, Some(expires));
+        if self
+            .put_conditional(&full, text.into_bytes(), expected)?
+            .is_none()
+        {
+            return Ok(false);
+        }
+        // Read back: on a server that ignores the condition, a run that wrote at the
+        // same moment shows here, and only one of the two sees its own token.
+        let (now_there, _) = self.read_lock()?;
+        match now_there {
+            Some((text, etag)) if owner_field(&text, "owner") == Some(token) => {
+                self.held = Some(HeldLock {
+                    token: token.to_owned(),
+                    etag,
+                    renewed: std::time::Instant::now(),
+                });
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn locked(&self, text: Option<&str>) -> CliError {
+        let full = format!("s3://{}/{}{S3_LOCK}", self.bucket, self.prefix);
+        match text {
+            Some(t) => CliError::Locked(format!(
+                "{}: the lake is being compacted by another run ({}; the lock {full} \
+                 expires at {} unless that run extends it)",
+                self.describe(),
+                holder(t),
+                owner_field(t, "expires").unwrap_or("?"),
+            )),
+            None => CliError::Locked(format!(
+                "{}: another run took the lock {full} at the same moment",
+                self.describe()
+            )),
+        }
     }
 
     fn call(
@@ -283,6 +618,95 @@ impl LakeStore for S3Lake {
         let full = format!("{}{key}", self.prefix);
         let request = self.client.delete_object(&full, SystemClock.now());
         self.call(&format!("deleting {full}"), &request).map(drop)
+    }
+
+    fn get_tagged(&mut self, key: &str) -> CliResult<(Vec<u8>, String)> {
+        let full = format!("{}{key}", self.prefix);
+        let request = self.client.get_object(&full, SystemClock.now());
+        let what = format!("downloading {full}");
+        let response = self.send(&what, &request)?;
+        check_response(&response).map_err(|f| CliError::Verify(format!("{what}: {f}")))?;
+        let tag = response
+            .header("etag")
+            .map_or_else(|| lakenode::s3::md5_hex(&response.body), str::to_owned);
+        Ok((response.body, tag))
+    }
+
+    fn put_if(&mut self, key: &str, body: Vec<u8>, expected: Option<&str>) -> CliResult<bool> {
+        let full = format!("{}{key}", self.prefix);
+        Ok(self.put_conditional(&full, body, expected)?.is_some())
+    }
+
+    fn lock(&mut self) -> CliResult<()> {
+        if self.held.is_some() {
+            return Ok(());
+        }
+        let token = format!(
+            "{}-{}",
+            std::process::id(),
+            jiff::Timestamp::now().as_nanosecond()
+        );
+        let (current, now) = self.read_lock()?;
+        let expected = match &current {
+            None => None,
+            Some((text, etag)) => {
+                let expires =
+                    owner_field(text, "expires").and_then(|t| t.parse::<jiff::Timestamp>().ok());
+                // An expired lock, or one whose run ended on this host, is taken over
+                // by one run only: the write is conditional on its ETag. One without
+                // an expiry is not ours to judge.
+                let gone = holder_is_gone(text);
+                if expires.is_none_or(|e| e > now) && !gone {
+                    return Err(self.locked(Some(text)));
+                }
+                tracing::warn!(
+                    "taking over the compaction lock of a run that {} ({})",
+                    if gone { "ended" } else { "expired" },
+                    holder(text)
+                );
+                Some(etag.clone())
+            }
+        };
+        if self.write_lock(&token, now, expected.as_deref())? {
+            Ok(())
+        } else {
+            let (current, _) = self.read_lock()?;
+            Err(self.locked(current.as_ref().map(|(t, _)| t.as_str())))
+        }
+    }
+
+    fn keep_lock(&mut self) -> CliResult<()> {
+        let Some(held) = &self.held else {
+            return Ok(());
+        };
+        if held.renewed.elapsed() < self.lock_ttl / 3 {
+            return Ok(());
+        }
+        let (token, etag) = (held.token.clone(), held.etag.clone());
+        let (_, now) = self.read_lock()?;
+        self.held = None;
+        if self.write_lock(&token, now, Some(&etag))? {
+            Ok(())
+        } else {
+            // Not `Locked` (exit 7, "nothing was changed"): this run changed the lake
+            // before it lost the lock; every day it finished is complete.
+            Err(CliError::Verify(format!(
+                "{}: this run's compaction lock was taken over by another run (it had \
+                 expired); stopped before the next day, the days done so far are complete",
+                self.describe()
+            )))
+        }
+    }
+
+    fn unlock(&mut self) -> CliResult<()> {
+        let Some(held) = self.held.take() else {
+            return Ok(());
+        };
+        let (current, _) = self.read_lock()?;
+        if current.is_some_and(|(text, _)| owner_field(&text, "owner") == Some(&held.token)) {
+            self.delete(S3_LOCK)?;
+        }
+        Ok(())
     }
 }
 
@@ -370,5 +794,44 @@ impl LakeArgs {
             self.prefix.as_deref(),
             std::time::Duration::from_secs(60),
         )?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_local_lake_is_locked_by_one_holder_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut a, mut b) = (
+            LocalLake::new(dir.path().into()),
+            LocalLake::new(dir.path().into()),
+        );
+        a.lock().unwrap();
+        let e = b.lock().unwrap_err();
+        assert_eq!(e.exit_code(), 7);
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("(pid {} on host ", std::process::id())),
+            "{text}"
+        );
+        a.unlock().unwrap();
+        b.lock().unwrap();
+        // The lock file is hidden: never listed as an object.
+        assert!(b.list("").unwrap().is_empty());
+    }
+
+    #[test]
+    fn only_a_lock_of_an_ended_process_here_counts_as_gone() {
+        let here = owner_text("t", None);
+        assert!(!holder_is_gone(&here), "this process is alive");
+        let ended = here.replace(
+            &format!("pid {}", std::process::id()),
+            &format!("pid {}", u32::MAX / 2),
+        );
+        assert_eq!(holder_is_gone(&ended), pid_namespace().is_some());
+        let elsewhere = ended.replace(&format!("host {}", host_name()), "host elsewhere");
+        assert!(!holder_is_gone(&elsewhere));
     }
 }

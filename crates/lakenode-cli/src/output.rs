@@ -162,7 +162,7 @@ pub(crate) fn remove_stale(dir: &Path, prefix: &str, suffix: &str) {
 }
 
 /// Whether process `pid` exists (a kill(pid, 0) probe; where it cannot be asked, yes).
-fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     #[cfg(unix)]
     {
         let Some(pid) = i32::try_from(pid)

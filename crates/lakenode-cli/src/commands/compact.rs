@@ -35,8 +35,9 @@ pub struct CompactArgs {
 /// Runs `lakenode compact`.
 ///
 /// # Errors
-/// Invalid flags, or a lake that cannot be listed, read or written. A station-day that
-/// cannot be compacted safely is skipped with a warning, and the run exits 1 at the end.
+/// Invalid flags, or a lake that cannot be listed, read or written; the lake locked by
+/// another compaction ([`CliError::Locked`], exit 7). A station-day that cannot be
+/// compacted safely is skipped with a warning, and the run exits 1 at the end.
 pub fn run(args: &CompactArgs) -> CliResult<()> {
     let _ = crate::signals::stop_flag();
     let before = match &args.before {
@@ -61,6 +62,15 @@ pub fn run(args: &CompactArgs) -> CliResult<()> {
             left: n,
         });
     }
+    // Test hook for the concurrency tests: before the first change to the lake (the
+    // day listed and read), create this file and wait until it is removed, so that
+    // another run can change the lake in between.
+    if let Ok(path) = std::env::var("LAKENODE_TEST_PAUSE_BEFORE_WRITING") {
+        lake = Box::new(PauseBeforeWriting {
+            inner: lake,
+            flag: Some(path.into()),
+        });
+    }
     let started = Instant::now();
     println!(
         "lakenode compact: {} days before {before}{}",
@@ -78,7 +88,12 @@ pub fn run(args: &CompactArgs) -> CliResult<()> {
         strategy: args.strategy,
         stop: Some(crate::signals::stop_flag()),
     };
-    let summary = compact(lake.as_mut(), &options, |s| {
+    // One compaction at a time: a second one could replace a daily file with one
+    // built from an older listing (docs/compaction.md, "Two runs at once").
+    if !args.dry_run {
+        lake.lock()?;
+    }
+    let result = compact(lake.as_mut(), &options, |s| {
         if last.elapsed() >= Duration::from_secs(2) {
             last = Instant::now();
             eprintln!(
@@ -86,7 +101,11 @@ pub fn run(args: &CompactArgs) -> CliResult<()> {
                 s.station_days, s.files_before, s.files_after
             );
         }
-    })?;
+    });
+    if let Err(e) = lake.unlock() {
+        tracing::warn!("releasing the compaction lock: {e}");
+    }
+    let summary = result?;
     print_summary(&summary, started.elapsed(), args.dry_run);
     if summary.stopped {
         Err(CliError::Usage(
@@ -137,6 +156,81 @@ impl LakeStore for AbortAfter {
         self.count();
         Ok(())
     }
+    fn get_tagged(&mut self, key: &str) -> CliResult<(Vec<u8>, String)> {
+        self.inner.get_tagged(key)
+    }
+    fn put_if(&mut self, key: &str, body: Vec<u8>, expected: Option<&str>) -> CliResult<bool> {
+        let written = self.inner.put_if(key, body, expected)?;
+        self.count();
+        Ok(written)
+    }
+    fn lock(&mut self) -> CliResult<()> {
+        self.inner.lock()
+    }
+    fn keep_lock(&mut self) -> CliResult<()> {
+        self.inner.keep_lock()
+    }
+    fn unlock(&mut self) -> CliResult<()> {
+        self.inner.unlock()
+    }
+    fn anomalies(&self) -> Vec<String> {
+        self.inner.anomalies()
+    }
+}
+
+/// Pauses before its first change to the lake (see the test hook above).
+struct PauseBeforeWriting {
+    inner: Box<dyn LakeStore>,
+    flag: Option<std::path::PathBuf>,
+}
+
+impl PauseBeforeWriting {
+    fn pause(&mut self) -> CliResult<()> {
+        if let Some(flag) = self.flag.take() {
+            std::fs::write(&flag, "paused").map_err(|e| CliError::io(&flag, e))?;
+            let until = Instant::now() + Duration::from_secs(120);
+            while flag.exists() && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl LakeStore for PauseBeforeWriting {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn list(&mut self, prefix: &str) -> CliResult<Vec<(String, u64)>> {
+        self.inner.list(prefix)
+    }
+    fn get(&mut self, key: &str) -> CliResult<Vec<u8>> {
+        self.inner.get(key)
+    }
+    fn put(&mut self, key: &str, body: Vec<u8>) -> CliResult<()> {
+        self.pause()?;
+        self.inner.put(key, body)
+    }
+    fn delete(&mut self, key: &str) -> CliResult<()> {
+        self.pause()?;
+        self.inner.delete(key)
+    }
+    fn get_tagged(&mut self, key: &str) -> CliResult<(Vec<u8>, String)> {
+        self.inner.get_tagged(key)
+    }
+    fn put_if(&mut self, key: &str, body: Vec<u8>, expected: Option<&str>) -> CliResult<bool> {
+        self.pause()?;
+        self.inner.put_if(key, body, expected)
+    }
+    fn lock(&mut self) -> CliResult<()> {
+        self.inner.lock()
+    }
+    fn keep_lock(&mut self) -> CliResult<()> {
+        self.inner.keep_lock()
+    }
+    fn unlock(&mut self) -> CliResult<()> {
+        self.inner.unlock()
+    }
     fn anomalies(&self) -> Vec<String> {
         self.inner.anomalies()
     }
@@ -154,6 +248,19 @@ fn print_summary(s: &Summary, took: Duration, dry_run: bool) {
             "  rows          {} (each checked against its source)",
             s.rows
         );
+        if s.identical > 0 {
+            println!(
+                "  repeated      {} row(s) also in another file of their day, value for value: kept once",
+                s.identical
+            );
+        }
+        if s.set_aside > 0 {
+            println!(
+                "  set aside     {} row(s) at an instant another file of their day holds with other \
+                 values: that file's kept, theirs in <file>.aside (see the warnings above)",
+                s.set_aside
+            );
+        }
         if s.already_merged > 0 {
             println!(
                 "  resumed       {} window file(s) already merged by an interrupted run were deleted",
