@@ -27,6 +27,13 @@ use crate::{Error, Result};
 /// The NVS namespace of the device's configuration.
 pub const NAMESPACE: &str = "lakenode";
 
+/// Stack of the thread that runs the node loop ([`crate::run_live`]) on a device; the
+/// firmware spawns it with this size. The loop (sealing and encoding a window, its
+/// health row, signing uploads) peaks at 19,999 B on a 32-bit build with the firmware's
+/// profile (`tests/loop_stack.rs`): this is 2x that, a 50% margin plus room for the C
+/// code a host cannot measure (LittleFS, VFS, I2C, log output).
+pub const LOOP_STACK: usize = 40 * 1024;
+
 /// Every key, required ones first.
 pub const KEYS: [&str; 12] = [
     "wifi_ssid",
