@@ -27,6 +27,30 @@ use crate::{Error, Result};
 /// The NVS namespace of the device's configuration.
 pub const NAMESPACE: &str = "lakenode";
 
+/// Stack of the thread that runs the node loop ([`crate::run_live`]) on a device; the
+/// firmware spawns it with this size. The loop (sealing and encoding a window, its
+/// health row, signing uploads) peaks at 19,999 B on a 32-bit build with the firmware's
+/// profile (`tests/loop_stack.rs`): this is 2x that, a 50% margin plus room for the C
+/// code a host cannot measure (LittleFS, VFS, I2C, log output).
+pub const LOOP_STACK: usize = 40 * 1024;
+
+/// Block size of the spool's LittleFS (esp_littlefs's `CONFIG_LITTLEFS_BLOCK_SIZE`).
+pub const LITTLEFS_BLOCK: usize = 4096;
+
+/// Bytes to read at the start of blocks 0 and 1 for [`holds_littlefs`].
+pub const LITTLEFS_HEAD: usize = 16;
+
+/// Whether a partition holds a LittleFS, from the first bytes of its blocks 0 and 1:
+/// the superblock's metadata pair, each block a revision count, a tag, then the magic
+/// `littlefs` at offset 8. One copy is enough (the other may be mid-erase after a power
+/// cut). The firmware formats the spool only when this is false: a blank partition.
+#[must_use]
+pub fn holds_littlefs(block0: &[u8], block1: &[u8]) -> bool {
+    [block0, block1]
+        .iter()
+        .any(|head| head.get(8..16) == Some(b"littlefs".as_slice()))
+}
+
 /// Every key, required ones first.
 pub const KEYS: [&str; 12] = [
     "wifi_ssid",
@@ -174,6 +198,31 @@ mod tests {
         assert!(
             !dbg.contains("correct horse") && !dbg.contains("EXAMPLEKEY"),
             "{dbg}"
+        );
+    }
+
+    #[test]
+    fn only_a_partition_without_a_superblock_counts_as_blank() {
+        let erased = [0xFF; LITTLEFS_HEAD];
+        let zeroed = [0; LITTLEFS_HEAD];
+        let mut superblock = [0; LITTLEFS_HEAD];
+        superblock[..4].copy_from_slice(&3u32.to_le_bytes()); // revision count
+        superblock[4..8].copy_from_slice(&[0x0f, 0xf0, 0x00, 0x10]); // a tag
+        superblock[8..].copy_from_slice(b"littlefs");
+        assert!(!holds_littlefs(&erased, &erased), "never written");
+        assert!(!holds_littlefs(&zeroed, &erased));
+        assert!(holds_littlefs(&superblock, &erased), "block 1 mid-erase");
+        assert!(holds_littlefs(&erased, &superblock), "block 0 mid-erase");
+        assert!(holds_littlefs(&superblock, &superblock));
+        let mut shifted = [0xFF; LITTLEFS_HEAD];
+        shifted[..8].copy_from_slice(b"littlefs");
+        assert!(
+            !holds_littlefs(&shifted, &erased),
+            "the magic is at offset 8"
+        );
+        assert!(
+            !holds_littlefs(&superblock[..12], &[]),
+            "short reads hold nothing"
         );
     }
 

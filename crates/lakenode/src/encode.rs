@@ -371,6 +371,11 @@ pub trait ColumnSource {
     /// The source's storage failed.
     fn read_counts(&mut self, m: Measurement, out: &mut Vec<Option<i32>>, max: usize)
     -> Result<()>;
+    /// The number of rows, if known: batch buffers are then sized to it rather than
+    /// to [`BATCH_ROWS`] (16 KiB of buffers a 178-row window does not need).
+    fn rows(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Samples in memory as a [`ColumnSource`].
@@ -410,6 +415,9 @@ impl ColumnSource for SliceSource<'_> {
         out.extend(self.next_batch(max).iter().map(|s| s.count(m)));
         Ok(())
     }
+    fn rows(&self) -> Option<usize> {
+        Some(self.samples.len())
+    }
 }
 
 /// A Parquet file being written row group by row group; see [`Encoder::stream`].
@@ -440,13 +448,14 @@ impl<W: Write + Send> FileStream<'_, W> {
     /// # Errors
     /// [`Error::Parquet`] if writing fails; the source's own errors.
     pub fn write_row_group_from(&mut self, source: &mut impl ColumnSource) -> Result<()> {
+        let batch = source.rows().map_or(BATCH_ROWS, |n| n.clamp(1, BATCH_ROWS));
         let mut row_group = self.writer.next_row_group()?;
         let mut column = next_column(&mut row_group)?;
-        let mut timestamps = Vec::with_capacity(BATCH_ROWS);
+        let mut timestamps = Vec::with_capacity(batch);
         source.start_timestamps()?;
         loop {
             timestamps.clear();
-            source.read_timestamps(&mut timestamps, BATCH_ROWS)?;
+            source.read_timestamps(&mut timestamps, batch)?;
             if timestamps.is_empty() {
                 break;
             }
@@ -455,17 +464,22 @@ impl<W: Write + Send> FileStream<'_, W> {
                 .write_batch(&timestamps, None, None)?;
         }
         column.close()?;
+        drop(timestamps);
 
-        let mut counts = Vec::with_capacity(BATCH_ROWS);
-        let mut def_levels = Vec::with_capacity(BATCH_ROWS);
+        let mut counts = Vec::with_capacity(batch);
+        let mut def_levels = Vec::with_capacity(batch);
         let mut floats = Vec::new();
         let mut ints = Vec::new();
+        match self.encoder.layout {
+            ColumnLayout::Float => floats.reserve(batch),
+            ColumnLayout::ScaledInt => ints.reserve(batch),
+        }
         for &m in self.encoder.schema.columns() {
             let mut column = next_column(&mut row_group)?;
             source.start_counts(m)?;
             loop {
                 counts.clear();
-                source.read_counts(m, &mut counts, BATCH_ROWS)?;
+                source.read_counts(m, &mut counts, batch)?;
                 if counts.is_empty() {
                     break;
                 }

@@ -7,7 +7,9 @@ use lakenode::device::{DeviceConfig, NAMESPACE};
 
 /// Reads the configuration from NVS; the error names the first missing or bad key.
 pub fn from_nvs<T: NvsPartitionId>(part: EspNvsPartition<T>) -> Result<DeviceConfig, String> {
-    let nvs = EspNvs::new(part, NAMESPACE, false).map_err(|e| format!("NVS {NAMESPACE}: {e}"))?;
+    // A namespace never written (a board not provisioned) gives ESP_ERR_NVS_NOT_FOUND.
+    let nvs = EspNvs::new(part, NAMESPACE, false)
+        .map_err(|e| format!("NVS namespace {NAMESPACE}: {e} (written by lakenode provision)"))?;
     // STS session tokens run past 2 KB; a truncated one would fail every upload.
     let mut buf = vec![0u8; 4096];
     DeviceConfig::from_lookup(|key| {

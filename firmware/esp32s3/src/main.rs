@@ -1,6 +1,7 @@
 //! lakenode firmware for the ESP32-S3: wiring only. WiFi, SNTP, the LittleFS spool, the
 //! HTTPS transport, the sensor buses and the task watchdog; the node loop is the core's
-//! `lakenode::run_live` over a `lakenode::Station`, the code `lakenode run` drives on a PC.
+//! `lakenode::run_live` over a `lakenode::Station`, the code `lakenode run` drives on a PC,
+//! on a thread with the core's `LOOP_STACK`.
 //!
 //! Pins (ESP32-S3-DevKitC-1): I2C SDA GPIO8, SCL GPIO9 (BME280 at 0x76, SCD4x at 0x62);
 //! PMS5003 TX -> GPIO18 (our RX), PMS5003 RX <- GPIO17 (our TX), 9600 baud.
@@ -18,10 +19,13 @@ use esp_idf_svc::hal::i2c::{I2cConfig, I2cDriver};
 use esp_idf_svc::hal::task::watchdog::{TWDTConfig, TWDTDriver, WatchdogSubscription};
 use esp_idf_svc::hal::uart::{config::Config as UartConfig, UartDriver};
 use esp_idf_svc::hal::{gpio::AnyIOPin, peripherals::Peripherals, reset, units::Hertz};
+use esp_idf_svc::nvs::{EspDefaultNvsPartition, EspEncryptedNvsPartition};
+use esp_idf_svc::partition::EspPartition;
 use esp_idf_svc::sntp::{EspSntp, SyncStatus};
 use esp_idf_svc::wifi::{AuthMethod, BlockingWifi, ClientConfiguration, Configuration, EspWifi};
 use esp_idf_svc::{eventloop::EspSystemEventLoop, io::vfs::MountedLittlefs, sys};
 use lakenode::clock::{SystemClock, WallClock};
+use lakenode::device::{holds_littlefs, LITTLEFS_BLOCK, LITTLEFS_HEAD, LOOP_STACK};
 use lakenode::{sensors::StationSensors, station::Level, Adapter, Event, HealthRow, Now, Sample};
 use log::{error, info, warn};
 
@@ -101,11 +105,32 @@ impl Adapter for Device<'_> {
 fn main() {
     sys::link_patches();
     esp_idf_svc::log::EspLogger::initialize_default();
-    if let Err(e) = run() {
+    // The loop's stack is the core's LOOP_STACK, measured there; the main task only waits.
+    let node = std::thread::Builder::new()
+        .name("lakenode".into())
+        .stack_size(LOOP_STACK)
+        .spawn(|| run().map_err(|e| e.to_string()));
+    let ended = match node {
+        Ok(node) => node.join().unwrap_or_else(|_| Err("the node loop panicked".into())),
+        Err(e) => Err(format!("no thread for the node loop: {e}")),
+    };
+    if let Err(e) = ended {
         error!("lakenode cannot start: {e}"); // configuration errors: report, retry later
         FreeRtos::delay_ms(60_000);
         reset::restart();
     }
+}
+
+/// Whether the spool partition holds a LittleFS (its superblock in block 0 or 1), read
+/// with the partition API: only a partition without one may be formatted.
+fn spool_holds_littlefs() -> Result<bool, Box<dyn std::error::Error>> {
+    // SAFETY: read only, while the failed mount left the partition unused.
+    let part = unsafe { EspPartition::new("spool") }?;
+    let mut part = part.ok_or("no `spool` partition in the partition table")?;
+    let (mut block0, mut block1) = ([0; LITTLEFS_HEAD], [0; LITTLEFS_HEAD]);
+    part.read(0, &mut block0)?;
+    part.read(LITTLEFS_BLOCK, &mut block1)?;
+    Ok(holds_littlefs(&block0, &block1))
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -113,11 +138,16 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let sysloop = EspSystemEventLoop::take()?;
     let reset_reason = format!("{:?}", reset::ResetReason::get()).to_lowercase();
     info!("lakenode {} (reset: {reset_reason})", env!("CARGO_PKG_VERSION"));
-    let nvs = esp_idf_svc::nvs::EspEncryptedNvsPartition::take("lakenode", Some("nvs_keys"));
+    let nvs = EspEncryptedNvsPartition::take("lakenode", Some("nvs_keys"));
     let config = nvs.map_err(|e| format!("NVS partition lakenode: {e}")).and_then(config::from_nvs);
     let config = config.or_else(|e| config::from_build_env().ok_or(e))?;
 
-    // No NVS for the WiFi driver: the passphrase stays in the encrypted partition only.
+    // The default `nvs` partition initialised, for the PHY's calibration data (else it
+    // logs an error and calibrates fully at every boot); kept for the program's life.
+    let _phy_nvs = EspDefaultNvsPartition::take()
+        .inspect_err(|e| warn!("default NVS: {e}: the PHY calibrates fully at each boot"));
+    // The WiFi driver gets no NVS (esp-idf-svc then sets its nvs_enable to 0): the
+    // passphrase stays only in the encrypted `lakenode` partition.
     let mut wifi = BlockingWifi::wrap(EspWifi::new(p.modem, sysloop.clone(), None)?, sysloop)?;
     let ssid = config.wifi_ssid.as_str().try_into().map_err(|_| "wifi_ssid")?;
     let password = config.wifi_psk.as_str().try_into().map_err(|_| "wifi_psk")?;
@@ -128,12 +158,20 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
 
     // SAFETY: "spool" is a littlefs partition of our table, used by nothing else.
     let spool = || unsafe { Littlefs::<()>::new_partition("spool") };
-    let _mounted = MountedLittlefs::mount(spool()?, "/spool").or_else(|e| {
-        warn!("the spool partition does not mount ({e}): formatting it (first boot?)");
-        let mut fs = spool()?;
-        fs.format()?;
-        MountedLittlefs::mount(fs, "/spool")
-    })?;
+    // Only a blank partition is formatted: one that holds a LittleFS may hold data not
+    // yet in S3, so a failure to mount it is reported and retried (after a restart).
+    let _mounted = match MountedLittlefs::mount(spool()?, "/spool") {
+        Ok(mounted) => mounted,
+        Err(e) if spool_holds_littlefs()? => {
+            return Err(format!("the spool's LittleFS does not mount ({e}); not formatted").into())
+        }
+        Err(e) => {
+            warn!("the spool partition holds no LittleFS ({e}): formatting it (first boot)");
+            let mut fs = spool()?;
+            fs.format()?;
+            MountedLittlefs::mount(fs, "/spool")?
+        }
+    };
     let station = lakenode::StationConfig {
         spool_limit: Some(SPOOL_LIMIT),
         spool_block: Some(4096),

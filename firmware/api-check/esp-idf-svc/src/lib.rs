@@ -492,6 +492,27 @@ pub mod fs {
     }
 }
 
+pub mod partition {
+    //! `esp_idf_svc::partition` (cfg: the `esp_partition` component, always in IDF 5).
+    use crate::sys::EspError;
+
+    /// `#[repr(transparent)] EspPartition(*const esp_partition_t)` in the real crate.
+    #[repr(transparent)]
+    pub struct EspPartition(*const core::ffi::c_void);
+
+    unsafe impl Send for EspPartition {}
+
+    impl EspPartition {
+        /// `cfg(feature = "alloc")` in the real crate; `None` if no partition has `label`.
+        pub unsafe fn new(label: &str) -> Result<Option<Self>, EspError> {
+            unimplemented!("{}", crate::STUB)
+        }
+        pub fn read(&mut self, offset: usize, buf: &mut [u8]) -> Result<(), EspError> {
+            unimplemented!("{}", crate::STUB)
+        }
+    }
+}
+
 pub mod io {
     /// `esp_idf_hal::io::EspIOError`, re-exported by `esp_idf_svc::io`.
     #[derive(Debug)]
