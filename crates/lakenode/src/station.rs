@@ -238,6 +238,12 @@ pub enum Event {
         /// The wall clock.
         wall_ms: i64,
     },
+    /// The wall clock stepped (an NTP step, a clock set by hand) while the monotonic
+    /// clock did not; sampling goes on at its cadence (see [`crate::driver`]).
+    ClockStepped {
+        /// How far: negative for a step back.
+        by: SignedDuration,
+    },
     /// A finite run stopped uploading at its deadline.
     GaveUp {
         /// Files left in the spool.
@@ -277,6 +283,7 @@ impl Event {
             | Self::Skipped { .. }
             | Self::Dropped { .. }
             | Self::TimelineReset { .. }
+            | Self::ClockStepped { .. }
             | Self::GaveUp { .. } => Level::Warn,
             Self::Paused { .. } | Self::Quarantined { .. } | Self::Error { .. } => Level::Error,
         }
@@ -365,6 +372,17 @@ impl std::fmt::Display for Event {
                 rfc3339(*recorded_ms),
                 rfc3339(*wall_ms)
             ),
+            Self::ClockStepped { by } => write!(
+                f,
+                "the wall clock stepped {} by {:.1} s; sampling goes on at its cadence{}",
+                if by.is_negative() { "back" } else { "forward" },
+                by.as_secs_f64().abs(),
+                if by.is_negative() {
+                    " (samples are dated on the monotonic clock until the wall clock catches up, or from the new time if the step is larger than an hour)"
+                } else {
+                    ""
+                }
+            ),
             Self::GaveUp { pending, last } => {
                 write!(f, "giving up: {pending} file(s) stay in the spool ({last})")
             }
@@ -398,6 +416,8 @@ pub struct Counters {
     pub quarantined_files: u64,
     /// Files the spool limit dropped.
     pub dropped_files: u64,
+    /// Steps of the wall clock the adapter reported ([`Station::clock_stepped`]).
+    pub clock_steps: u64,
 }
 
 impl Counters {
@@ -604,6 +624,13 @@ impl Station {
         self.events.drain(..)
     }
 
+    /// The adapter saw the wall clock step by `by` against the monotonic clock: counted
+    /// (in health rows too) and reported as [`Event::ClockStepped`].
+    pub fn clock_stepped(&mut self, by: SignedDuration) {
+        self.counters.clock_steps += 1;
+        self.events.push_back(Event::ClockStepped { by });
+    }
+
     /// A live sample taken at `now` (its own timestamp is ignored): dated from the wall
     /// clock, or held until the first time sync and dated then (see
     /// [`TimeKeeper`]).
@@ -750,6 +777,7 @@ impl Station {
         row.spool_bytes = as_i64(spool.pending_bytes);
         row.dropped_files = as_i64(spool.dropped_files);
         row.upload_failures = as_i64(self.counters.failed_attempts);
+        row.clock_steps = Some(as_i64(self.counters.clock_steps));
         Some((key, row))
     }
 
