@@ -88,6 +88,7 @@ pub struct Recorder {
     last_recorded: Option<i64>,
     replayed: usize,
     journal_damage: Option<String>,
+    timeline: Timeline,
 }
 
 impl Recorder {
@@ -101,6 +102,7 @@ impl Recorder {
     pub fn open(config: RecorderConfig, dir: &Path) -> Result<Self> {
         let spool = Spool::open(dir)?;
         let (journal, replay) = Journal::open(dir)?;
+        let (timeline, timeline_damage) = Timeline::load(dir)?;
         let mut node = Self {
             windower: Windower::new(config.spec),
             encoder: Encoder::new(&config.schema, config.profile)?,
@@ -110,7 +112,8 @@ impl Recorder {
             // i64::MIN marks a reset timeline (see `reset_timeline`): nothing recorded.
             last_recorded: replay.sealed_through.filter(|&t| t != i64::MIN),
             replayed: replay.samples.len(),
-            journal_damage: replay.damage.clone(),
+            journal_damage: replay.damage.clone().or(timeline_damage),
+            timeline,
         };
         let mut sealed_through = None;
         for sample in replay.samples {
@@ -217,7 +220,10 @@ impl Recorder {
     /// Forgets the recorded timeline after it was found far ahead of the wall clock (a
     /// bad clock wrote it): the open window is sealed and spooled as it is, and the
     /// journal restarts without a high-water mark, so earlier instants are accepted
-    /// again. Their keys differ from the sealed ones (another window, or a late start).
+    /// again. The reset is counted in `timeline.state`, with the latest instant ever
+    /// recorded: windows starting at or before it get keys of this reset of their own
+    /// (`_r<n>`, see [`ObjectKey::for_timeline`]), so an object sealed before is never
+    /// overwritten with other bytes.
     ///
     /// # Errors
     /// As [`Recorder::flush`].
@@ -226,6 +232,12 @@ impl Recorder {
             Some(window) => Some(self.seal(&window)?),
             None => None,
         };
+        let next = Timeline {
+            generation: self.timeline.generation.saturating_add(1),
+            recorded_through: self.timeline.recorded_through.max(self.last_recorded),
+        };
+        next.store(self.spool.dir())?;
+        self.timeline = next;
         self.journal.restart(i64::MIN, &[])?;
         self.last_recorded = None;
         Ok(sealed)
@@ -251,6 +263,10 @@ impl Recorder {
     fn seal(&mut self, window: &Window) -> Result<SealedFile> {
         let c = &self.config;
         let key = ObjectKey::for_window(c.prefix.as_ref(), &c.station, window);
+        let key = match self.timeline.recorded_through {
+            Some(t) if window.start_ms <= t => key.for_timeline(self.timeline.generation),
+            _ => key,
+        };
         let meta = FileMetadata::new(&c.station, c.spec, window);
         let bytes = self.encoder.encode(window, &meta)?;
         let (id, dropped) = self.spool.push(key.as_str(), &bytes)?;
@@ -262,6 +278,74 @@ impl Recorder {
             bytes: bytes.len(),
             window_start_ms: window.start_ms,
         })
+    }
+}
+
+/// The resets of a spool's recorded timeline (`timeline.state`): how many, and the
+/// latest instant recorded before them. Written only at a reset, atomically.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Timeline {
+    generation: u32,
+    recorded_through: Option<i64>,
+}
+
+impl Timeline {
+    const FILE: &'static str = "timeline.state";
+
+    /// Reads the file; a missing one is no reset. A damaged one (not expected: it is
+    /// replaced atomically) counts as many resets as could fit, so that no later key
+    /// can be one sealed before, and says so.
+    fn load(dir: &Path) -> Result<(Self, Option<String>)> {
+        let path = dir.join(Self::FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((Self::default(), None));
+            }
+            Err(e) => return Err(Error::spool("read", &path, e)),
+        };
+        let field = |name: &str| {
+            text.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+        };
+        let parsed = (|| {
+            Some(Self {
+                generation: field("generation")?.parse().ok()?,
+                recorded_through: Some(field("recorded_through")?.parse().ok()?),
+            })
+        })();
+        Ok(match parsed {
+            Some(t) => (t, None),
+            None => (
+                Self {
+                    generation: u32::MAX / 2,
+                    recorded_through: Some(i64::MAX),
+                },
+                Some(format!(
+                    "{} is damaged; keys of re-recorded windows get the suffix _r{}",
+                    path.display(),
+                    u32::MAX / 2
+                )),
+            ),
+        })
+    }
+
+    fn store(self, dir: &Path) -> Result<()> {
+        use std::io::Write as _;
+        let text = format!(
+            "generation={} recorded_through={}\n",
+            self.generation,
+            self.recorded_through.unwrap_or(i64::MIN)
+        );
+        let tmp = dir.join(format!("{}.tmp", Self::FILE));
+        {
+            let mut f = std::fs::File::create(&tmp).map_err(|e| Error::spool("create", &tmp, e))?;
+            f.write_all(text.as_bytes())
+                .map_err(|e| Error::spool("write", &tmp, e))?;
+            f.sync_all().map_err(|e| Error::spool("sync", &tmp, e))?;
+        } // closed before the rename (esp_littlefs refuses to rename open files)
+        std::fs::rename(&tmp, dir.join(Self::FILE)).map_err(|e| Error::spool("rename", &tmp, e))?;
+        crate::spool::sync_dir(dir)
     }
 }
 
