@@ -159,6 +159,10 @@ fn drive(
     let mut link = ThreadLink::spawn(UreqTransport::new(args.timeout), UPLOAD_STACK)
         .map_err(|e| CliError::Usage(format!("cannot start the upload thread: {e}")))?;
     let mut adapter = HostAdapter::new(args.simulate.map(Simulator::new));
+    let live = args.sensors.any() || (args.csv.is_none() && args.duration.is_none());
+    if live {
+        adapter = adapter.hold_until_synced(args.trust_clock);
+    }
     if args.sensors.any() {
         adapter = adapter.with_sensors(open_sensors(args)?);
         info!(
