@@ -200,8 +200,8 @@ pub const CLOCK_STEP: Duration = Duration::from_secs(1);
 ///   monotonic clock and dated half an interval apart, until the wall clock catches
 ///   up. No instant is recorded twice and none is skipped; dates err by at most the
 ///   step, less with every sample;
-/// - behind by more than [`FUTURE_TOLERANCE`]: the grid of the wall clock again (the
-///   station closes the recorded timeline, see [`Station::record`]).
+/// - behind by more than [`FUTURE_TOLERANCE`] and an interval: the grid of the wall
+///   clock again (the station closes the recorded timeline, see [`Station::record`]).
 fn next_instant(now: &Now, previous: Option<&Now>, interval_ms: i64) -> Now {
     let step = u64::try_from(interval_ms).unwrap_or(5_000);
     let Some(wall) = now.wall_ms() else {
@@ -213,7 +213,11 @@ fn next_instant(now: &Now, previous: Option<&Now>, interval_ms: i64) -> Now {
         };
     };
     let last = previous.and_then(|p| p.wall_ms().map(|w| (p.mono_ms, w)));
-    let tolerance = i64::try_from(FUTURE_TOLERANCE.as_millis()).unwrap_or(i64::MAX);
+    // Beyond this, the instant dated from the wall clock lies more than
+    // `FUTURE_TOLERANCE` before the previous one: the station closes the timeline.
+    let tolerance = i64::try_from(FUTURE_TOLERANCE.as_millis())
+        .unwrap_or(i64::MAX)
+        .saturating_add(interval_ms);
     let behind = last.map_or(0, |(_, p)| p - wall);
     if behind > interval_ms / 4
         && behind <= tolerance
@@ -691,5 +695,29 @@ mod tests {
         // Dated from the new time after the step.
         let last = *adapter.dated.last().expect("samples");
         assert_eq!(last, T0 + 599_000 - 3 * 3_600_000);
+    }
+
+    #[test]
+    fn steps_about_the_tolerance_neither_skip_nor_repeat_an_instant() {
+        for by in [-1_500, -3_600_500, -3_601_500, 7_200_000] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let (st, adapter) = stepped(dir.path(), by);
+            assert!(
+                worst_gap(&adapter) <= 1_000,
+                "{by}: gap {}",
+                worst_gap(&adapter)
+            );
+            assert_eq!(st.counters().skipped_samples, 0, "{by}");
+            assert_eq!(st.counters().samples, adapter.instants.len() as u64, "{by}");
+            let mut seen = adapter.dated.clone();
+            seen.sort_unstable();
+            seen.dedup();
+            assert_eq!(
+                seen.len(),
+                adapter.dated.len(),
+                "{by}: an instant taken twice"
+            );
+            assert_eq!(st.counters().clock_steps, 1, "{by}");
+        }
     }
 }
