@@ -260,7 +260,8 @@ fn watch_clock(station: &mut Station, now: &Now, offset: &mut Option<i64>) {
 
 /// Samples in real time until [`Adapter::keep_running`] says stop, uploading in the
 /// background. Errors of the spool are reported as [`Event::Error`] and the loop goes
-/// on (a node must not stop over a full disk); it returns only when stopped.
+/// on (a node must not stop over a full disk); it returns only when stopped (samples
+/// still held for want of a time sync are then reported lost).
 ///
 /// # Errors
 /// None today; the `Result` is for adapters' `?`.
@@ -303,6 +304,10 @@ pub fn run_live(
                 }
             }
         }
+    }
+    station.drop_unsynced();
+    for event in station.events() {
+        adapter.on_event(&event);
     }
     Ok(())
 }

@@ -631,6 +631,20 @@ impl Station {
         self.events.push_back(Event::ClockStepped { by });
     }
 
+    /// At a stop before the first time sync: drops the samples held until then (they
+    /// cannot be dated), counts them in [`Counters::unsynced_dropped`] and reports them.
+    pub fn drop_unsynced(&mut self) {
+        let n = self.keeper.drop_held();
+        if n > 0 {
+            self.counters.unsynced_dropped += n as u64;
+            self.events.push_back(Event::Error {
+                message: format!(
+                    "{n} sample(s) taken before the wall clock was synchronised were never dated and are lost"
+                ),
+            });
+        }
+    }
+
     /// A live sample taken at `now` (its own timestamp is ignored): dated from the wall
     /// clock, or held until the first time sync and dated then (see
     /// [`TimeKeeper`]).
@@ -1841,6 +1855,25 @@ mod tests {
         assert_eq!(st.counters().samples, recorded);
         st.sample(&at(11_000), Sample::new(0)).expect("dated");
         assert_eq!(st.counters().samples, recorded + 3);
+    }
+
+    #[test]
+    fn samples_held_at_a_stop_before_any_sync_are_counted_lost() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut st = Station::open(config(), dir.path()).expect("open");
+        for mono in [0, 5_000, 10_000] {
+            let unsynced = Now {
+                mono_ms: mono,
+                wall: None,
+            };
+            st.sample(&unsynced, Sample::new(0)).expect("held");
+        }
+        st.drop_unsynced();
+        assert_eq!(st.counters().unsynced_dropped, 3);
+        assert!(st.counters().lost_any());
+        assert!(st.events().any(|e| matches!(e, Event::Error { .. })));
+        st.sample(&at(20_000), Sample::new(0)).expect("dated");
+        assert_eq!(st.counters().samples, 1, "none of the lost ones comes back");
     }
 
     #[test]
