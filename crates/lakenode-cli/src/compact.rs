@@ -167,7 +167,7 @@ pub(crate) fn day_of(dir: &str) -> Option<(Date, &str)> {
 /// What a file name in a day directory is.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
-    /// `<stem>_HHMM[_HHMMSS[mmm]].parquet`, as a node names a window.
+    /// `<stem>_HHMM[_HHMMSS[mmm]][_r<n>].parquet`, as a node names a window.
     Window,
     /// `<stem>_day.parquet` or `<stem>_day_s<8 hex>.parquet`, as compaction names a day.
     Daily,
@@ -184,6 +184,13 @@ pub(crate) fn kind_of(stem: &str, name: &str) -> Option<Kind> {
     if rest == "day" || rest.strip_prefix("day_s").is_some_and(hex) {
         return Some(Kind::Daily);
     }
+    // `_r<n>`: recorded again after the node's n-th timeline reset (layout.rs).
+    let rest = match rest.rsplit_once("_r") {
+        Some((window, n)) if !n.starts_with('0') && digits(n, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) => {
+            window
+        }
+        _ => rest,
+    };
     match rest.split_once('_') {
         None if digits(rest, &[4]) => Some(Kind::Window),
         Some((hhmm, first)) if digits(hhmm, &[4]) && digits(first, &[6, 9]) => Some(Kind::Window),
@@ -1018,6 +1025,11 @@ mod tests {
             ("data_0000.parquet", Some(Kind::Window)),
             ("data_2345_234501.parquet", Some(Kind::Window)),
             ("data_2345_234501042.parquet", Some(Kind::Window)),
+            ("data_2345_r1.parquet", Some(Kind::Window)),
+            ("data_2345_234501042_r12.parquet", Some(Kind::Window)),
+            ("data_2345_r01.parquet", None),
+            ("data_2345_r.parquet", None),
+            ("data_day_r1.parquet", None),
             ("data_day.parquet", Some(Kind::Daily)),
             ("data_day_s0a1b2c3d.parquet", Some(Kind::Daily)),
             ("data_12.parquet", None),

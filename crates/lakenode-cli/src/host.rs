@@ -25,6 +25,7 @@ pub struct HostAdapter {
     collect_uploads: bool,
     booted_at_ms: Option<i64>,
     service: Option<ServiceManager>,
+    gate: Option<SyncGate>,
 }
 
 impl HostAdapter {
@@ -40,6 +41,7 @@ impl HostAdapter {
             collect_uploads: false,
             booted_at_ms: None,
             service: None,
+            gate: None,
         }
     }
 
@@ -50,6 +52,15 @@ impl HostAdapter {
     #[must_use]
     pub fn notifying_service_manager(mut self) -> Self {
         self.service = Some(ServiceManager::from_env());
+        self
+    }
+
+    /// For a real-time run: until the kernel reports the system clock synchronised
+    /// (NTP), the wall clock is not used: samples are held and dated once it is, and
+    /// nothing is signed. `trust` (`--trust-clock`, an RTC without NTP) turns that off.
+    #[must_use]
+    pub fn hold_until_synced(mut self, trust: bool) -> Self {
+        self.gate = (!trust).then(SyncGate::default);
         self
     }
 
@@ -88,7 +99,23 @@ impl HostAdapter {
 impl Adapter for HostAdapter {
     fn now(&mut self) -> Now {
         let mono = u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        Now::synced(mono, Timestamp::now())
+        let Some(gate) = &mut self.gate else {
+            return Now::synced(mono, Timestamp::now());
+        };
+        let (usable, notice) = gate.check(mono, kernel_clock);
+        match notice {
+            Some(Notice::Held) => warn!(
+                "the system clock is not synchronised (the kernel's NTP status says so, as timedatectl's \"System clock synchronized: no\"): samples are taken and held, dated when it synchronises, and nothing is uploaded until then; pass --trust-clock (config: trust-clock = true) if this clock is right without NTP (an RTC)"
+            ),
+            Some(Notice::Synced) => {
+                info!("the system clock is synchronised; held samples are dated")
+            }
+            None => {}
+        }
+        Now {
+            mono_ms: mono,
+            wall: usable.then(Timestamp::now),
+        }
     }
 
     fn read_sensors(&mut self, at: &Now) -> Sample {
@@ -136,6 +163,87 @@ impl Adapter for HostAdapter {
             Level::Error => error!("{event}"),
         }
     }
+}
+
+/// What the kernel says of the system clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockStatus {
+    /// Synchronised (NTP, or set and trusted by the time daemon).
+    Synced,
+    /// Not synchronised: since boot, it comes from a saved file (fake-hwclock), an RTC
+    /// or nothing.
+    Unsynced,
+    /// Not known here (not Linux, or the call failed): taken as right.
+    Unknown,
+}
+
+/// What to tell the operator once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// The clock is not synchronised: samples are held.
+    Held,
+    /// It is now: held samples are dated.
+    Synced,
+}
+
+/// Decides whether a real-time run may use the wall clock: not until the kernel first
+/// reports it synchronised (then always: a clock that loses NTP later drifts seconds,
+/// and S3's `Date` corrects the signing time). Asks at most once a second.
+#[derive(Debug, Default)]
+pub struct SyncGate {
+    synced: bool,
+    held: bool,
+    asked_at: Option<u64>,
+}
+
+impl SyncGate {
+    /// Whether the wall clock may be used at monotonic `mono_ms`, asking `status` if a
+    /// second has passed since it last did; and what to log, once per change.
+    pub fn check(
+        &mut self,
+        mono_ms: u64,
+        status: impl FnOnce() -> ClockStatus,
+    ) -> (bool, Option<Notice>) {
+        if self.synced {
+            return (true, None);
+        }
+        if self
+            .asked_at
+            .is_some_and(|t| mono_ms < t.saturating_add(1_000))
+        {
+            return (false, None);
+        }
+        self.asked_at = Some(mono_ms);
+        if status() == ClockStatus::Unsynced {
+            let first = !self.held;
+            self.held = true;
+            return (false, first.then_some(Notice::Held));
+        }
+        self.synced = true;
+        (true, self.held.then_some(Notice::Synced))
+    }
+}
+
+/// The kernel's NTP status of the system clock (`adjtimex` reading only).
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn kernel_clock() -> ClockStatus {
+    // SAFETY: `timex` is plain integers, valid all zero; with `modes` 0 `adjtimex` only
+    // writes the kernel's state into this struct, which we own.
+    let mut tx: libc::timex = unsafe { std::mem::zeroed() };
+    let state = unsafe { libc::adjtimex(&raw mut tx) };
+    if state < 0 {
+        ClockStatus::Unknown
+    } else if state == libc::TIME_ERROR || tx.status & libc::STA_UNSYNC != 0 {
+        ClockStatus::Unsynced
+    } else {
+        ClockStatus::Synced
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn kernel_clock() -> ClockStatus {
+    ClockStatus::Unknown
 }
 
 /// Wraps `samples` (`total` of them) to print progress for `label` every few seconds.
@@ -249,4 +357,50 @@ fn watchdog_timeout() -> Option<Duration> {
         return None;
     }
     (usec > 0).then(|| Duration::from_micros(usec))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unsynchronised_clock_is_held_until_the_kernel_says_synced() {
+        use ClockStatus::{Synced, Unknown, Unsynced};
+        let mut gate = SyncGate::default();
+        let asked = std::cell::Cell::new(0);
+        let at = |gate: &mut SyncGate, mono: u64, status: ClockStatus| {
+            gate.check(mono, || {
+                asked.set(asked.get() + 1);
+                status
+            })
+        };
+        assert_eq!(at(&mut gate, 0, Unsynced), (false, Some(Notice::Held)));
+        assert_eq!(
+            at(&mut gate, 500, Synced),
+            (false, None),
+            "asked once a second"
+        );
+        assert_eq!(at(&mut gate, 1_000, Unsynced), (false, None), "logged once");
+        assert_eq!(at(&mut gate, 2_000, Synced), (true, Some(Notice::Synced)));
+        // Synced once: a later loss of NTP does not hold the samples again.
+        assert_eq!(at(&mut gate, 3_000, Unsynced), (true, None));
+        assert_eq!(asked.get(), 3);
+        // Not Linux, or adjtimex failed: used, silently.
+        assert_eq!(at(&mut SyncGate::default(), 0, Unknown), (true, None));
+        assert_eq!(at(&mut SyncGate::default(), 0, Synced), (true, None));
+    }
+
+    #[test]
+    fn a_trusted_or_unchecked_clock_is_used_at_once() {
+        let mut adapter = HostAdapter::new(None).hold_until_synced(true);
+        assert!(adapter.now().wall.is_some());
+        let mut adapter = HostAdapter::new(None);
+        assert!(adapter.now().wall.is_some());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_kernel_answers() {
+        assert_ne!(kernel_clock(), ClockStatus::Unknown);
+    }
 }

@@ -211,6 +211,11 @@ pub struct RunArgs {
     /// (for stores whose ETags are not MD5s).
     #[arg(long)]
     pub no_etag_check: bool,
+    /// Use the system clock in real time even if the kernel says it is not
+    /// synchronised (an RTC without NTP). Without it, samples are held and dated once
+    /// NTP has set the clock.
+    #[arg(long)]
+    pub trust_clock: bool,
     /// Timeout of each HTTP request.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub timeout: Duration,

@@ -67,7 +67,7 @@ fn pms5003_over_a_pty_lands_in_the_lake_exactly_and_sigterm_stops_cleanly() {
 
     let spool = tmp.path().join("spool");
     let child = run_to(&s3.endpoint(), STATION, &spool)
-        .args(["--pms5003", &slave, "--health"])
+        .args(["--pms5003", &slave, "--health", "--trust-clock"])
         .args(["--interval", "1s", "--window", "1m"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

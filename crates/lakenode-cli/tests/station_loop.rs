@@ -72,7 +72,7 @@ fn a_second_process_on_one_spool_is_refused_at_once() {
     let first = run(
         &s3.endpoint(),
         &spool,
-        &["--simulate", "1", "--interval", "1s"],
+        &["--simulate", "1", "--interval", "1s", "--trust-clock"],
     )
     .stdout(Stdio::null())
     .stderr(Stdio::piped())
@@ -143,7 +143,15 @@ fn a_journal_from_2099_does_not_silence_real_time_sampling() {
     let live = run(
         &s3.endpoint(),
         &spool,
-        &["--simulate", "1", "--interval", "1s", "--window", "1m"],
+        &[
+            "--simulate",
+            "1",
+            "--interval",
+            "1s",
+            "--window",
+            "1m",
+            "--trust-clock",
+        ],
     )
     .stdout(Stdio::null())
     .stderr(Stdio::piped())
@@ -422,6 +430,7 @@ fn real_time_sampling_keeps_its_cadence_while_every_request_stalls() {
             "1m",
             "--timeout",
             "10s",
+            "--trust-clock",
         ],
     )
     .stdout(Stdio::null())

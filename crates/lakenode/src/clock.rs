@@ -146,6 +146,15 @@ impl TimeKeeper {
         self.dropped
     }
 
+    /// Drops the samples held for want of a sync (the node stops before one), counting
+    /// them as dropped; returns how many.
+    pub fn drop_held(&mut self) -> usize {
+        let n = self.pending.len();
+        self.pending.clear();
+        self.dropped += n as u64;
+        n
+    }
+
     /// Stamps a sample taken at monotonic `mono_ms` (its own timestamp is ignored).
     /// Returns the samples now ready to record, oldest first: none before the first
     /// sync, then any held ones followed by this one.

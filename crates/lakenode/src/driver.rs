@@ -28,9 +28,10 @@
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 use crate::Result;
+use crate::clock::FUTURE_TOLERANCE;
 use crate::health::{HealthRow, Tree};
 use crate::journal::Durability;
 use crate::s3::S3Failure;
@@ -185,36 +186,82 @@ fn wait_for(station: &Station, link: &impl Link, now: &Now, until_ms: Option<u64
     Duration::from_millis(target.saturating_sub(now.mono_ms)).min(MAX_WAIT)
 }
 
-/// The next sample instant after `now`: on the UTC grid of `interval_ms` once the
-/// clock is synchronised, else `interval_ms` after `previous` on the monotonic clock.
+/// The smallest jump of the wall clock against the monotonic one, between two turns of
+/// the loop (at most [`MAX_WAIT`] apart), taken for a step rather than drift.
+pub const CLOCK_STEP: Duration = Duration::from_secs(1);
+
+/// The next sample instant after `now`, never more than about one interval after
+/// `previous` on the monotonic clock, whatever the wall clock does:
+///
+/// - unsynchronised: `interval_ms` after `previous` on the monotonic clock;
+/// - normally: the next instant of the UTC grid of `interval_ms`;
+/// - the wall clock behind the recorded timeline by more than a quarter interval (it
+///   stepped back): the timeline goes on at half speed, sampled every interval on the
+///   monotonic clock and dated half an interval apart, until the wall clock catches
+///   up. No instant is recorded twice and none is skipped; dates err by at most the
+///   step, less with every sample;
+/// - behind by more than [`FUTURE_TOLERANCE`] and an interval: the grid of the wall
+///   clock again (the station closes the recorded timeline, see [`Station::record`]).
 fn next_instant(now: &Now, previous: Option<&Now>, interval_ms: i64) -> Now {
     let step = u64::try_from(interval_ms).unwrap_or(5_000);
-    match now.wall_ms() {
-        Some(wall) => {
-            // Strictly after the previous instant: a wake-up a little early (the
-            // monotonic and wall clocks drift apart) must not take the same one twice.
-            let after = previous
-                .and_then(Now::wall_ms)
-                .map_or(wall, |p| p.max(wall));
-            let next = (after.div_euclid(interval_ms) + 1) * interval_ms;
-            let ahead = u64::try_from(next - wall).unwrap_or(step);
-            Now::synced(
-                now.mono_ms + ahead,
-                Timestamp::from_millisecond(next).unwrap_or(Timestamp::UNIX_EPOCH),
-            )
-        }
-        None => Now {
+    let Some(wall) = now.wall_ms() else {
+        return Now {
             mono_ms: previous
                 .map_or(now.mono_ms, |p| p.mono_ms + step)
                 .max(now.mono_ms),
             wall: None,
-        },
+        };
+    };
+    let last = previous.and_then(|p| p.wall_ms().map(|w| (p.mono_ms, w)));
+    // Beyond this, the instant dated from the wall clock lies more than
+    // `FUTURE_TOLERANCE` before the previous one: the station closes the timeline.
+    let tolerance = i64::try_from(FUTURE_TOLERANCE.as_millis())
+        .unwrap_or(i64::MAX)
+        .saturating_add(interval_ms);
+    let behind = last.map_or(0, |(_, p)| p - wall);
+    if behind > interval_ms / 4
+        && behind <= tolerance
+        && let Some((mono, p)) = last
+    {
+        let next = p + (interval_ms / 2).max(1);
+        return Now::synced(
+            (mono + step).max(now.mono_ms),
+            Timestamp::from_millisecond(next).unwrap_or(Timestamp::UNIX_EPOCH),
+        );
+    }
+    // Strictly after the previous instant: a wake-up a little early (the monotonic and
+    // wall clocks drift apart) must not take the same one twice.
+    let after = last
+        .map(|(_, p)| p)
+        .filter(|_| behind <= tolerance)
+        .map_or(wall, |p| p.max(wall));
+    let next = (after.div_euclid(interval_ms) + 1) * interval_ms;
+    let ahead = u64::try_from(next - wall).unwrap_or(step);
+    Now::synced(
+        now.mono_ms + ahead,
+        Timestamp::from_millisecond(next).unwrap_or(Timestamp::UNIX_EPOCH),
+    )
+}
+
+/// Tells the station when the wall clock moved against the monotonic one by at least
+/// [`CLOCK_STEP`] since the last reading (`offset`: wall minus monotonic ms).
+fn watch_clock(station: &mut Station, now: &Now, offset: &mut Option<i64>) {
+    let Some(wall) = now.wall_ms() else {
+        return;
+    };
+    let current = wall.saturating_sub(i64::try_from(now.mono_ms).unwrap_or(i64::MAX));
+    let limit = i64::try_from(CLOCK_STEP.as_millis()).unwrap_or(i64::MAX);
+    if let Some(before) = offset.replace(current)
+        && (current - before).abs() >= limit
+    {
+        station.clock_stepped(SignedDuration::from_millis(current - before));
     }
 }
 
 /// Samples in real time until [`Adapter::keep_running`] says stop, uploading in the
 /// background. Errors of the spool are reported as [`Event::Error`] and the loop goes
-/// on (a node must not stop over a full disk); it returns only when stopped.
+/// on (a node must not stop over a full disk); it returns only when stopped (samples
+/// still held for want of a time sync are then reported lost).
 ///
 /// # Errors
 /// None today; the `Result` is for adapters' `?`.
@@ -226,8 +273,10 @@ pub fn run_live(
     let interval = station.spec().interval_ms();
     let now = adapter.now();
     let mut due = next_instant(&now, None, interval);
+    let mut offset = None;
     while adapter.keep_running() {
         let now = adapter.now();
+        watch_clock(station, &now, &mut offset);
         if now.mono_ms >= due.mono_ms {
             let sample = adapter.read_sensors(&due);
             if let Err(e) = station.sample(&due, sample) {
@@ -255,6 +304,10 @@ pub fn run_live(
                 }
             }
         }
+    }
+    station.drop_unsynced();
+    for event in station.events() {
+        adapter.on_event(&event);
     }
     Ok(())
 }
@@ -370,20 +423,34 @@ mod tests {
         until: u64,
         instants: Vec<u64>,
         wall_rate: f64,
+        /// (monotonic ms, by ms): the wall clock steps by `by` from then on.
+        steps: Vec<(u64, i64)>,
+        /// The UTC time of each sample taken.
+        dated: Vec<i64>,
+        events: Vec<Event>,
     }
 
     impl Adapter for FakeAdapter {
         fn now(&mut self) -> Now {
             let mono = self.mono.get();
             #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
-            let wall = T0 + (mono as f64 * self.wall_rate) as i64;
+            let mut wall = T0 + (mono as f64 * self.wall_rate) as i64;
+            wall += self
+                .steps
+                .iter()
+                .filter(|(at, _)| mono >= *at)
+                .map(|(_, by)| by)
+                .sum::<i64>();
             Now::synced(mono, Timestamp::from_millisecond(wall).expect("ts"))
         }
         fn read_sensors(&mut self, at: &Now) -> Sample {
             self.instants.push(at.mono_ms);
+            self.dated.extend(at.wall_ms());
             crate::sim::Simulator::new(1).sample_at(0)
         }
-        fn on_event(&mut self, _: &Event) {}
+        fn on_event(&mut self, event: &Event) {
+            self.events.push(event.clone());
+        }
         fn keep_running(&mut self) -> bool {
             self.mono.get() < self.until
         }
@@ -450,6 +517,9 @@ mod tests {
             until,
             instants: Vec::new(),
             wall_rate,
+            steps: Vec::new(),
+            dated: Vec::new(),
+            events: Vec::new(),
         };
         let link = StallingLink {
             mono,
@@ -471,6 +541,9 @@ mod tests {
             until: hours,
             instants: Vec::new(),
             wall_rate: 1.0,
+            steps: Vec::new(),
+            dated: Vec::new(),
+            events: Vec::new(),
         };
         let mut link = StallingLink {
             mono,
@@ -539,5 +612,117 @@ mod tests {
         );
         assert_eq!(st.counters().samples, adapter.instants.len() as u64);
         assert!(adapter.instants.len() >= 590, "{}", adapter.instants.len());
+    }
+
+    /// Runs 10 minutes at 1 s with the wall clock stepped by `by` ms at minute 5;
+    /// returns the station and the fake device.
+    fn stepped(dir: &std::path::Path, by: i64) -> (Station, FakeAdapter) {
+        let mut st = station(dir, 1_000);
+        let (mut adapter, mut link) = fakes(600_000, 1.0, 30_000);
+        adapter.steps.push((300_000, by));
+        run_live(&mut st, &mut adapter, &mut link).expect("run");
+        (st, adapter)
+    }
+
+    /// The longest gap between two samples on the monotonic clock.
+    fn worst_gap(adapter: &FakeAdapter) -> u64 {
+        let gaps = adapter.instants.windows(2).map(|w| w[1] - w[0]);
+        gaps.max().unwrap_or(u64::MAX)
+    }
+
+    #[test]
+    fn a_wall_clock_stepped_back_a_minute_keeps_the_cadence_and_converges() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut st, adapter) = stepped(dir.path(), -60_000);
+        assert!(
+            worst_gap(&adapter) <= 1_000,
+            "gap {} ms",
+            worst_gap(&adapter)
+        );
+        assert!(adapter.instants.len() >= 599, "{}", adapter.instants.len());
+        // Dated strictly later each time: no instant twice, none skipped.
+        assert!(adapter.dated.windows(2).all(|w| w[0] < w[1]));
+        assert!(adapter.dated.windows(2).all(|w| w[1] - w[0] <= 1_000));
+        assert_eq!(st.counters().skipped_samples, 0);
+        assert_eq!(st.counters().samples, adapter.instants.len() as u64);
+        // Caught up with the wall clock after twice the step: on its grid again.
+        let last = *adapter.dated.last().expect("samples");
+        assert_eq!(last % 1_000, 0);
+        assert!(last <= T0 + 600_000 - 60_000, "{last}");
+        assert_eq!(st.counters().clock_steps, 1);
+        let steps: Vec<&Event> = adapter
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::ClockStepped { .. }))
+            .collect();
+        assert_eq!(
+            steps,
+            [&Event::ClockStepped {
+                by: SignedDuration::from_secs(-60)
+            }]
+        );
+        st.flush().expect("seal the open window");
+        let (_, row) = st
+            .take_health_row(&adapter_now(&adapter))
+            .expect("a health row");
+        assert_eq!(row.clock_steps, Some(1));
+    }
+
+    fn adapter_now(adapter: &FakeAdapter) -> Now {
+        Now::synced(adapter.mono.get(), Timestamp::UNIX_EPOCH)
+    }
+
+    #[test]
+    fn a_wall_clock_stepped_back_hours_closes_the_timeline_and_samples_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (st, adapter) = stepped(dir.path(), -3 * 3_600_000);
+        assert!(
+            worst_gap(&adapter) <= 1_000,
+            "gap {} ms",
+            worst_gap(&adapter)
+        );
+        assert!(adapter.instants.len() >= 599, "{}", adapter.instants.len());
+        let mut seen = adapter.dated.clone();
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), adapter.dated.len(), "an instant taken twice");
+        assert_eq!(st.counters().skipped_samples, 0);
+        assert_eq!(st.counters().samples, adapter.instants.len() as u64);
+        assert_eq!(st.counters().clock_steps, 1);
+        assert!(
+            adapter
+                .events
+                .iter()
+                .any(|e| matches!(e, Event::TimelineReset { .. })),
+            "{:?}",
+            adapter.events
+        );
+        // Dated from the new time after the step.
+        let last = *adapter.dated.last().expect("samples");
+        assert_eq!(last, T0 + 599_000 - 3 * 3_600_000);
+    }
+
+    #[test]
+    fn steps_about_the_tolerance_neither_skip_nor_repeat_an_instant() {
+        for by in [-1_500, -3_600_500, -3_601_500, 7_200_000] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let (st, adapter) = stepped(dir.path(), by);
+            assert!(
+                worst_gap(&adapter) <= 1_000,
+                "{by}: gap {}",
+                worst_gap(&adapter)
+            );
+            assert_eq!(st.counters().skipped_samples, 0, "{by}");
+            assert_eq!(st.counters().samples, adapter.instants.len() as u64, "{by}");
+            let mut seen = adapter.dated.clone();
+            seen.sort_unstable();
+            seen.dedup();
+            assert_eq!(
+                seen.len(),
+                adapter.dated.len(),
+                "{by}: an instant taken twice"
+            );
+            assert_eq!(st.counters().clock_steps, 1, "{by}");
+        }
     }
 }

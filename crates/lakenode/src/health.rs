@@ -58,6 +58,9 @@ pub struct HealthRow {
     pub scd4x: Option<SensorHealth>,
     /// The PMS5003's state.
     pub pms5003: Option<SensorHealth>,
+    /// Steps of the wall clock (an NTP step, a clock set by hand) seen since the
+    /// station was opened; `None` in files written before the column existed.
+    pub clock_steps: Option<i64>,
 }
 
 impl HealthRow {
@@ -78,6 +81,7 @@ impl HealthRow {
             bme280: None,
             scd4x: None,
             pms5003: None,
+            clock_steps: None,
         }
     }
 
@@ -119,6 +123,7 @@ impl HealthRow {
             int64("scd4x_failures", Repetition::OPTIONAL)?,
             text("pms5003")?,
             int64("pms5003_failures", Repetition::OPTIONAL)?,
+            int64("clock_steps", Repetition::OPTIONAL)?,
         ];
         let schema = Arc::new(
             Type::group_type_builder("lakenode_health")
@@ -162,6 +167,7 @@ impl HealthRow {
             column(&mut |c| put_opt::<ByteArrayType>(c, state.clone()))?;
             column(&mut |c| put_opt::<Int64Type>(c, sensor.map(|h| i64::from(h.failures))))?;
         }
+        column(&mut |c| put_opt::<Int64Type>(c, self.clock_steps))?;
         rg.close()?;
         Ok(writer.into_inner()?)
     }
@@ -241,6 +247,23 @@ mod tests {
         assert_eq!(get("scd4x"), Field::Str("missing".into()));
         assert_eq!(get("scd4x_failures"), Field::Long(7));
         assert_eq!(get("bme280"), Field::Null);
+        assert_eq!(get("clock_steps"), Field::Null);
+        row.clock_steps = Some(2);
+        let bytes = row.encode().expect("encodes");
+        let reader = SerializedFileReader::new(bytes::Bytes::from(bytes)).expect("parquet");
+        let names: Vec<String> = reader
+            .metadata()
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
+        assert_eq!(
+            names.last().map(String::as_str),
+            Some("clock_steps"),
+            "added at the end"
+        );
     }
 
     #[test]

@@ -2,13 +2,16 @@
 //! Athena, Spark and Polars with partition discovery):
 //!
 //! ```text
-//! [prefix/]station=<id>/year=YYYY/month=MM/day=DD/data_HHMM[_HHMMSS].parquet
+//! [prefix/]station=<id>/year=YYYY/month=MM/day=DD/data_HHMM[_HHMMSS[mmm]][_r<n>].parquet
 //! ```
 //!
 //! `HHMM` is the window's start in UTC. A window whose data starts late (the node
 //! started or restarted inside it) carries the UTC time of its first sample as a
 //! suffix (`HHMMSS`, plus `mmm` milliseconds when they are not zero), so the parts of
-//! an interrupted window never share a key. The key of a
+//! an interrupted window never share a key. A window recorded again after the spool's
+//! recorded timeline was reset for the `n`th time (a clock gone back across a reboot)
+//! carries `_r<n>` ([`ObjectKey::for_timeline`]), so it never overwrites the object
+//! sealed the first time. The key of a
 //! sealed window is computed once and stored with it in the spool: a retry overwrites
 //! the same object with identical bytes.
 //!
@@ -165,6 +168,28 @@ impl ObjectKey {
         Self(key)
     }
 
+    /// The key of the same window recorded again after the `generation`th reset of the
+    /// spool's timeline (a clock that went back across a reboot): `_r<generation>` before
+    /// `.parquet`, so it never overwrites the object sealed before. Generation 0 is the
+    /// key itself.
+    ///
+    /// ```
+    /// # use lakenode::layout::{ObjectKey, StationId};
+    /// # let station = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e")?;
+    /// # let t = 1_767_272_400_000;
+    /// # let w = lakenode::window::Window { start_ms: t, end_ms: t + 900_000, samples: vec![lakenode::sample::Sample::new(t)] };
+    /// let key = ObjectKey::for_window(None, &station, &w).for_timeline(2);
+    /// assert!(key.as_str().ends_with("/data_1300_r2.parquet"));
+    /// # Ok::<(), lakenode::Error>(())
+    /// ```
+    #[must_use]
+    pub fn for_timeline(self, generation: u32) -> Self {
+        match self.0.strip_suffix(".parquet") {
+            Some(stem) if generation > 0 => Self(format!("{stem}_r{generation}.parquet")),
+            _ => self,
+        }
+    }
+
     /// The key as text.
     #[must_use]
     pub fn as_str(&self) -> &str {
@@ -231,7 +256,7 @@ impl Tree {
 
 /// Checks that `key` is one this station writes, built by this module's rules: in its
 /// data or health tree under `prefix`, then `year=YYYY/month=MM/day=DD/` and
-/// `data_HHMM[_HHMMSS[mmm]].parquet` (`health_` in the health tree), nothing else: no
+/// `data_HHMM[_HHMMSS[mmm]][_r<n>].parquet` (`health_` in the health tree), nothing else: no
 /// dot segment, query or fragment character, percent escape or other station. Returns
 /// the key's tree. A spool entry that fails this was not written by this station's
 /// recorder (a forged or stray file) and must never be signed.
@@ -281,6 +306,18 @@ pub fn own_key_tree(
     }
     .and_then(|f| f.strip_suffix(".parquet"))
     .ok_or("not a window file's name")?;
+    // `_r<n>`: a window recorded again after the timeline's n-th reset.
+    let stem = match stem.rsplit_once("_r") {
+        Some((rest, n))
+            if !n.is_empty()
+                && n.len() <= 10
+                && !n.starts_with('0')
+                && n.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            rest
+        }
+        _ => stem,
+    };
     let (hhmm, first) = stem
         .split_once('_')
         .map_or((stem, None), |(a, b)| (a, Some(b)));
@@ -388,6 +425,11 @@ mod tests {
             format!("raw/station={id}/year=2026/month=01/day=31/data_day.parquet"),
             format!("raw/station={id}/year=2026/month=01/day=31/sub/data_2345.parquet"),
             format!("raw/station={id}/year=2026/month=01/day=31/data_2345.parquet\n"),
+            format!("raw/station={id}/year=2026/month=01/day=31/data_2345_r.parquet"),
+            format!("raw/station={id}/year=2026/month=01/day=31/data_2345_r01.parquet"),
+            format!("raw/station={id}/year=2026/month=01/day=31/data_2345_rx.parquet"),
+            format!("raw/station={id}/year=2026/month=01/day=31/data_r1.parquet"),
+            format!("raw/station={id}/year=2026/month=01/day=31/data_2345_r1_r1.parquet"),
         ] {
             assert!(
                 own_key_tree(Some(&raw), &st, &bad).is_err(),
@@ -398,6 +440,14 @@ mod tests {
             "raw/health/station={id}/year=2026/month=01/day=31/health_2345_234501123.parquet"
         );
         assert_eq!(own_key_tree(Some(&raw), &st, &health), Ok(Tree::Health));
+        for again in [
+            "data_2345_r1",
+            "data_2345_234501_r2",
+            "data_2345_234501123_r17",
+        ] {
+            let key = format!("raw/station={id}/year=2026/month=01/day=31/{again}.parquet");
+            assert_eq!(own_key_tree(Some(&raw), &st, &key), Ok(Tree::Data), "{key}");
+        }
     }
 
     fn window(start_ms: i64, first_ms: i64) -> Window {

@@ -88,6 +88,7 @@ pub struct Recorder {
     last_recorded: Option<i64>,
     replayed: usize,
     journal_damage: Option<String>,
+    timeline: Timeline,
 }
 
 impl Recorder {
@@ -101,6 +102,11 @@ impl Recorder {
     pub fn open(config: RecorderConfig, dir: &Path) -> Result<Self> {
         let spool = Spool::open(dir)?;
         let (journal, replay) = Journal::open(dir)?;
+        let (mut timeline, timeline_damage) = Timeline::load(dir)?;
+        if timeline.start.is_none() && replay.last_recorded().is_some_and(|t| t != i64::MIN) {
+            // A timeline begun before this file existed: its start is unknown.
+            timeline.start = Some(i64::MIN);
+        }
         let mut node = Self {
             windower: Windower::new(config.spec),
             encoder: Encoder::new(&config.schema, config.profile)?,
@@ -110,7 +116,8 @@ impl Recorder {
             // i64::MIN marks a reset timeline (see `reset_timeline`): nothing recorded.
             last_recorded: replay.sealed_through.filter(|&t| t != i64::MIN),
             replayed: replay.samples.len(),
-            journal_damage: replay.damage.clone(),
+            journal_damage: replay.damage.clone().or(timeline_damage),
+            timeline,
         };
         // Replayed records pass the checks `record` makes: a record with a valid CRC
         // can still be forged or written by a bad clock, and must not re-seal a sealed
@@ -209,6 +216,12 @@ impl Recorder {
                 previous_ms,
             });
         }
+        if self.timeline.start.is_none() {
+            let mut next = self.timeline.clone();
+            next.start = Some(sample.timestamp_ms);
+            next.store(self.spool.dir())?;
+            self.timeline = next;
+        }
         self.journal.append(&sample)?;
         self.last_recorded = Some(sample.timestamp_ms);
         match self.windower.push(sample)? {
@@ -238,7 +251,10 @@ impl Recorder {
     /// Forgets the recorded timeline after it was found far ahead of the wall clock (a
     /// bad clock wrote it): the open window is sealed and spooled as it is, and the
     /// journal restarts without a high-water mark, so earlier instants are accepted
-    /// again. Their keys differ from the sealed ones (another window, or a late start).
+    /// again. The reset is counted in `timeline.state` with the span the closed timeline
+    /// covered: windows of the new one that overlap it get keys of their own (`_r<n>`,
+    /// see [`ObjectKey::for_timeline`]), so an object sealed before is never
+    /// overwritten with other bytes.
     ///
     /// # Errors
     /// As [`Recorder::flush`].
@@ -247,6 +263,14 @@ impl Recorder {
             Some(window) => Some(self.seal(&window)?),
             None => None,
         };
+        let mut next = self.timeline.clone();
+        next.generation = next.generation.saturating_add(1);
+        if let Some(last) = self.last_recorded {
+            next.close(next.start.unwrap_or(i64::MIN), last);
+        }
+        next.start = None;
+        next.store(self.spool.dir())?;
+        self.timeline = next;
         self.journal.restart(i64::MIN, &[])?;
         self.last_recorded = None;
         Ok(sealed)
@@ -272,6 +296,11 @@ impl Recorder {
     fn seal(&mut self, window: &Window) -> Result<SealedFile> {
         let c = &self.config;
         let key = ObjectKey::for_window(c.prefix.as_ref(), &c.station, window);
+        let key = if self.timeline.overlaps(window.start_ms, window.end_ms) {
+            key.for_timeline(self.timeline.generation)
+        } else {
+            key
+        };
         let meta = FileMetadata::new(&c.station, c.spec, window);
         let bytes = self.encoder.encode(window, &meta)?;
         let (id, dropped) = self.spool.push(key.as_str(), &bytes)?;
@@ -345,6 +374,118 @@ impl Refused {
                 self.range
             )
         })
+    }
+}
+
+/// The timelines of a spool (`timeline.state`): how many were closed by a reset, the
+/// spans they covered, and where the current one began. Written atomically when a
+/// timeline begins or is closed, never per sample.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Timeline {
+    /// Resets so far: the `_r<n>` of the current timeline's overlapping windows.
+    generation: u32,
+    /// The current timeline's first instant; `None` before its first sample.
+    start: Option<i64>,
+    /// (first, last) instant of closed timelines, oldest first, at most
+    /// [`Timeline::MAX_CLOSED`] (the oldest are merged into one wider span).
+    closed: Vec<(i64, i64)>,
+}
+
+impl Timeline {
+    const FILE: &'static str = "timeline.state";
+    const MAX_CLOSED: usize = 8;
+
+    /// Whether [start, end) overlaps a closed timeline.
+    fn overlaps(&self, start: i64, end: i64) -> bool {
+        self.closed.iter().any(|&(a, b)| a < end && b >= start)
+    }
+
+    fn close(&mut self, first: i64, last: i64) {
+        self.closed.push((first, last));
+        if self.closed.len() > Self::MAX_CLOSED {
+            let (a, b) = self.closed.remove(0);
+            self.closed[0] = (a.min(self.closed[0].0), b.max(self.closed[0].1));
+        }
+    }
+
+    /// Reads the file; a missing one is a spool without a reset. A damaged one (not
+    /// expected: it is replaced atomically) is taken as a reset covering all time, so
+    /// that no later key can be one sealed before, and says so.
+    fn load(dir: &Path) -> Result<(Self, Option<String>)> {
+        let path = dir.join(Self::FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok((Self::default(), None));
+            }
+            Err(e) => return Err(Error::spool("read", &path, e)),
+        };
+        match Self::parse(&text) {
+            Some(t) => Ok((t, None)),
+            None => {
+                let damaged = Self {
+                    generation: u32::MAX / 2,
+                    start: Some(i64::MIN),
+                    closed: vec![(i64::MIN, i64::MAX)],
+                };
+                let why = format!(
+                    "{} is damaged; windows get keys ending _r{}",
+                    path.display(),
+                    damaged.generation
+                );
+                Ok((damaged, Some(why)))
+            }
+        }
+    }
+
+    /// `generation=N start=MS|- closed=A:B,C:D`.
+    fn parse(text: &str) -> Option<Self> {
+        let field = |name: &str| {
+            text.split_whitespace()
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+        };
+        let closed = match field("closed")? {
+            "" => Vec::new(),
+            list => list
+                .split(',')
+                .map(|span| {
+                    let (a, b) = span.split_once(':')?;
+                    Some((a.parse().ok()?, b.parse().ok()?))
+                })
+                .collect::<Option<Vec<_>>>()?,
+        };
+        Some(Self {
+            generation: field("generation")?.parse().ok()?,
+            start: match field("start")? {
+                "-" => None,
+                t => Some(t.parse().ok()?),
+            },
+            closed,
+        })
+    }
+
+    fn store(&self, dir: &Path) -> Result<()> {
+        use std::io::Write as _;
+        let closed: Vec<String> = self
+            .closed
+            .iter()
+            .map(|(a, b)| format!("{a}:{b}"))
+            .collect();
+        let text = format!(
+            "generation={} start={} closed={}\n",
+            self.generation,
+            self.start.map_or_else(|| "-".to_owned(), |t| t.to_string()),
+            closed.join(",")
+        );
+        let tmp = dir.join(format!("{}.tmp", Self::FILE));
+        {
+            let mut f = std::fs::File::create(&tmp).map_err(|e| Error::spool("create", &tmp, e))?;
+            f.write_all(text.as_bytes())
+                .map_err(|e| Error::spool("write", &tmp, e))?;
+            f.sync_all().map_err(|e| Error::spool("sync", &tmp, e))?;
+        } // closed before the rename (esp_littlefs refuses to rename open files)
+        std::fs::rename(&tmp, dir.join(Self::FILE)).map_err(|e| Error::spool("rename", &tmp, e))?;
+        crate::spool::sync_dir(dir)
     }
 }
 
@@ -523,5 +664,43 @@ mod tests {
         assert_eq!((node.replayed(), node.last_recorded()), (1, Some(t0)));
         node.record(sim.sample_at(t0 + 5_000)).expect("record");
         assert_eq!(node.spool().pending().expect("list").len(), 1);
+    }
+
+    #[test]
+    fn only_windows_overlapping_a_closed_timeline_get_keys_of_their_own() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sim = crate::sim::Simulator::new(8);
+        let t0 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
+        let future = 4_102_444_200_000; // 2099-12-31T23:50:00Z
+        let mut node = Recorder::open(test_station(), dir.path()).expect("open");
+        for t in [t0 + 900_000, future] {
+            node.record(sim.sample_at(t)).expect("record");
+        }
+        node.reset_timeline().expect("reset");
+        drop(node);
+        let mut node = Recorder::open(test_station(), dir.path()).expect("reopen");
+        // Before, inside and after the closed span [00:15, 2099].
+        for t in [t0, t0 + 900_000, t0 + 1_800_000] {
+            node.record(sim.sample_at(t)).expect("record");
+        }
+        node.flush().expect("flush");
+        let names: Vec<String> = spooled(&node)
+            .iter()
+            .map(|e| e.key.rsplit('/').next().unwrap_or_default().to_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "data_0015.parquet",        // sealed by the first 2099 sample
+                "data_2345_235000.parquet", // the 2099 window, sealed at the reset
+                "data_0000.parquet",        // before the closed span [00:15, 2099]
+                "data_0015_r1.parquet",     // inside it
+                "data_0030_r1.parquet",
+            ]
+        );
+        // A damaged state file: every key is one of its own, and it is said.
+        std::fs::write(dir.path().join("timeline.state"), "garbage").expect("damage");
+        let node = Recorder::open(test_station(), dir.path()).expect("reopen");
+        assert!(node.journal_damage().is_some_and(|d| d.contains("damaged")));
     }
 }

@@ -238,6 +238,12 @@ pub enum Event {
         /// The wall clock.
         wall_ms: i64,
     },
+    /// The wall clock stepped (an NTP step, a clock set by hand) while the monotonic
+    /// clock did not; sampling goes on at its cadence (see [`crate::driver`]).
+    ClockStepped {
+        /// How far: negative for a step back.
+        by: SignedDuration,
+    },
     /// A finite run stopped uploading at its deadline.
     GaveUp {
         /// Files left in the spool.
@@ -277,6 +283,7 @@ impl Event {
             | Self::Skipped { .. }
             | Self::Dropped { .. }
             | Self::TimelineReset { .. }
+            | Self::ClockStepped { .. }
             | Self::GaveUp { .. } => Level::Warn,
             Self::Paused { .. } | Self::Quarantined { .. } | Self::Error { .. } => Level::Error,
         }
@@ -365,6 +372,17 @@ impl std::fmt::Display for Event {
                 rfc3339(*recorded_ms),
                 rfc3339(*wall_ms)
             ),
+            Self::ClockStepped { by } => write!(
+                f,
+                "the wall clock stepped {} by {:.1} s; sampling goes on at its cadence{}",
+                if by.is_negative() { "back" } else { "forward" },
+                by.as_secs_f64().abs(),
+                if by.is_negative() {
+                    " (samples are dated on the monotonic clock until the wall clock catches up, or from the new time if the step is larger than an hour)"
+                } else {
+                    ""
+                }
+            ),
             Self::GaveUp { pending, last } => {
                 write!(f, "giving up: {pending} file(s) stay in the spool ({last})")
             }
@@ -400,6 +418,8 @@ pub struct Counters {
     pub dropped_files: u64,
     /// Spool entries that could neither be read nor moved to quarantine (skipped).
     pub unreadable_files: u64,
+    /// Steps of the wall clock the adapter reported ([`Station::clock_stepped`]).
+    pub clock_steps: u64,
 }
 
 impl Counters {
@@ -629,6 +649,27 @@ impl Station {
         self.events.drain(..)
     }
 
+    /// The adapter saw the wall clock step by `by` against the monotonic clock: counted
+    /// (in health rows too) and reported as [`Event::ClockStepped`].
+    pub fn clock_stepped(&mut self, by: SignedDuration) {
+        self.counters.clock_steps += 1;
+        self.events.push_back(Event::ClockStepped { by });
+    }
+
+    /// At a stop before the first time sync: drops the samples held until then (they
+    /// cannot be dated), counts them in [`Counters::unsynced_dropped`] and reports them.
+    pub fn drop_unsynced(&mut self) {
+        let n = self.keeper.drop_held();
+        if n > 0 {
+            self.counters.unsynced_dropped += n as u64;
+            self.events.push_back(Event::Error {
+                message: format!(
+                    "{n} sample(s) taken before the wall clock was synchronised were never dated and are lost"
+                ),
+            });
+        }
+    }
+
     /// A live sample taken at `now` (its own timestamp is ignored): dated from the wall
     /// clock, or held until the first time sync and dated then (see
     /// [`TimeKeeper`]).
@@ -779,6 +820,7 @@ impl Station {
         row.spool_bytes = as_i64(spool.pending_bytes);
         row.dropped_files = as_i64(spool.dropped_files);
         row.upload_failures = as_i64(self.counters.failed_attempts);
+        row.clock_steps = Some(as_i64(self.counters.clock_steps));
         Some((key, row))
     }
 
@@ -1290,6 +1332,7 @@ mod tests {
     use super::*;
     use crate::s3::{Credentials, S3Config};
     use crate::sim::Simulator;
+    use std::collections::BTreeMap;
 
     /// 2026-12-01T00:00:00Z: the test windows start here.
     const T0: i64 = 1_796_083_200_000;
@@ -1959,6 +2002,25 @@ mod tests {
     }
 
     #[test]
+    fn samples_held_at_a_stop_before_any_sync_are_counted_lost() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut st = Station::open(config(), dir.path()).expect("open");
+        for mono in [0, 5_000, 10_000] {
+            let unsynced = Now {
+                mono_ms: mono,
+                wall: None,
+            };
+            st.sample(&unsynced, Sample::new(0)).expect("held");
+        }
+        st.drop_unsynced();
+        assert_eq!(st.counters().unsynced_dropped, 3);
+        assert!(st.counters().lost_any());
+        assert!(st.events().any(|e| matches!(e, Event::Error { .. })));
+        st.sample(&at(20_000), Sample::new(0)).expect("dated");
+        assert_eq!(st.counters().samples, 1, "none of the lost ones comes back");
+    }
+
+    #[test]
     fn spool_limit_drops_are_events_and_counted() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut st = Station::open(
@@ -1999,5 +2061,92 @@ mod tests {
                 .is_err(),
             "a limit smaller than a file is refused"
         );
+    }
+
+    /// Spools due health rows and uploads everything into `lake` (path -> bytes);
+    /// returns the paths written again with other bytes.
+    fn deliver(st: &mut Station, now: &Now, lake: &mut BTreeMap<String, Vec<u8>>) -> Vec<String> {
+        while let Some((key, row)) = st.take_health_row(now) {
+            st.spool_health(&key, &row).expect("health");
+        }
+        let mut clashes = Vec::new();
+        while let Some(req) = st.poll(now).expect("poll") {
+            let path = req.url.path().to_owned();
+            st.on_reply(now, Ok(stored(&req))).expect("reply");
+            if lake
+                .insert(path.clone(), req.body)
+                .is_some_and(|old| Some(&old) != lake.get(&path))
+            {
+                clashes.push(path);
+            }
+        }
+        clashes
+    }
+
+    /// Records the samples of [from, to) at 5 s, the clock reading each one's time (a
+    /// new `seed`: other readings, as real sensors would give).
+    fn record_span(
+        seed: u64,
+        st: &mut Station,
+        from: i64,
+        to: i64,
+        lake: &mut BTreeMap<String, Vec<u8>>,
+    ) -> Vec<String> {
+        let sim = Simulator::new(seed);
+        let mut clashes = Vec::new();
+        for t in (from..to).step_by(5_000) {
+            let now = Now::synced(0, Timestamp::from_millisecond(t).expect("ts"));
+            st.record(&now, sim.sample_at(t)).expect("record");
+            clashes.extend(deliver(st, &now, lake));
+        }
+        clashes
+    }
+
+    #[test]
+    fn a_reboot_with_an_old_clock_never_overwrites_an_object_with_other_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let open = || {
+            let config = StationConfig {
+                health: true,
+                ..config()
+            };
+            Station::open(config, dir.path()).expect("open")
+        };
+        let hm = |h: i64, m: i64| T0 + h * 3_600_000 + m * 60_000;
+        let mut lake = BTreeMap::new();
+        let mut clashes = Vec::new();
+        {
+            let mut st = open();
+            clashes.extend(record_span(1, &mut st, hm(3, 55), hm(5, 5), &mut lake));
+        } // power lost at 05:05
+        // fake-hwclock brings the clock back at 03:59; the node runs to 04:40.
+        {
+            let mut st = open();
+            clashes.extend(record_span(2, &mut st, hm(3, 59), hm(4, 40), &mut lake));
+            assert!(
+                st.events()
+                    .any(|e| matches!(e, Event::TimelineReset { .. }))
+            );
+        } // and reboots again (same clock), then runs past the earlier 05:05.
+        let mut st = open();
+        clashes.extend(record_span(3, &mut st, hm(4, 40), hm(5, 35), &mut lake));
+        st.flush().expect("flush");
+        clashes.extend(deliver(&mut st, &at(0), &mut lake));
+        assert_eq!(
+            clashes,
+            Vec::<String>::new(),
+            "objects overwritten with other bytes"
+        );
+        let names: Vec<&str> = lake.keys().filter_map(|k| k.rsplit('/').next()).collect();
+        for name in [
+            "data_0400.parquet",
+            "data_0400_r1.parquet",
+            "health_0400_r1.parquet",
+            "data_0415_r1.parquet",
+            "data_0500_r1.parquet",
+            "data_0515.parquet",
+        ] {
+            assert!(names.contains(&name), "{name} missing from {names:?}");
+        }
     }
 }

@@ -184,6 +184,10 @@ fn drive(
         .map_err(|e| CliError::Failed(format!("cannot start the upload thread: {e}")))?;
     let mut adapter =
         HostAdapter::new(args.simulate.map(Simulator::new)).notifying_service_manager();
+    let live = args.sensors.any() || (args.csv.is_none() && args.duration.is_none());
+    if live {
+        adapter = adapter.hold_until_synced(args.trust_clock);
+    }
     if args.sensors.any() {
         adapter = adapter.with_sensors(open_sensors(args)?);
         info!(
