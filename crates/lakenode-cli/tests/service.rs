@@ -124,7 +124,15 @@ fn the_service_manager_hears_ready_watchdog_pings_and_stopping() {
         .set_read_timeout(Some(Duration::from_millis(500)))
         .unwrap();
     let child = run_to(&s3.endpoint(), STATION, &tmp.path().join("spool"))
-        .args(["--simulate", "3", "--interval", "1s", "--window", "1m"])
+        .args([
+            "--simulate",
+            "3",
+            "--interval",
+            "1s",
+            "--window",
+            "1m",
+            "--trust-clock",
+        ])
         .env("NOTIFY_SOCKET", &socket_path)
         .env("WATCHDOG_USEC", "2000000")
         .stdout(Stdio::piped())
@@ -214,7 +222,14 @@ fn a_sensor_missing_at_start_gives_nulls_and_is_read_once_it_appears() {
     let mut child = run_to(&s3.endpoint(), STATION, &tmp.path().join("spool"))
         .arg("--pms5003")
         .arg(&port)
-        .args(["--health", "--interval", "1s", "--window", "1m"])
+        .args([
+            "--health",
+            "--interval",
+            "1s",
+            "--window",
+            "1m",
+            "--trust-clock",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
