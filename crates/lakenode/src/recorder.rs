@@ -17,6 +17,7 @@
 //! ```
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::clock::MIN_SAMPLE_MS;
 use crate::encode::{Encoder, FileMetadata, WriterProfile};
@@ -26,6 +27,7 @@ use crate::layout::{ObjectKey, Prefix, StationId};
 use crate::sample::Sample;
 use crate::schema::Schema;
 use crate::spool::{DroppedFile, Spool};
+use crate::storage::{StdStorage, Storage};
 use crate::window::{Window, WindowSpec, Windower};
 use crate::{Error, Result};
 
@@ -91,16 +93,28 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Opens the node's state in `dir` (created if needed): the spool, and the journal,
-    /// whose samples are replayed into the open window. A window whose time has passed
-    /// during the replay is sealed and spooled.
+    /// Opens the node's state in `dir` (created if needed) on [`StdStorage`]: the
+    /// spool, and the journal, whose samples are replayed into the open window. A window
+    /// whose time has passed during the replay is sealed and spooled.
     ///
     /// # Errors
     /// [`Error::Spool`] on IO failure; [`Error::Parquet`] if a replayed window cannot be
     /// encoded.
     pub fn open(config: RecorderConfig, dir: &Path) -> Result<Self> {
-        let spool = Spool::open(dir)?;
-        let (journal, replay) = Journal::open(dir)?;
+        Self::open_with(config, StdStorage::shared(), dir)
+    }
+
+    /// [`Recorder::open`] on the given storage.
+    ///
+    /// # Errors
+    /// As [`Recorder::open`].
+    pub fn open_with(
+        config: RecorderConfig,
+        storage: Arc<dyn Storage>,
+        dir: &Path,
+    ) -> Result<Self> {
+        let spool = Spool::open_with(storage.clone(), dir)?;
+        let (journal, replay) = Journal::open_with(storage, dir)?;
         let mut node = Self {
             windower: Windower::new(config.spec),
             encoder: Encoder::new(&config.schema, config.profile)?,
