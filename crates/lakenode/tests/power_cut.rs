@@ -11,7 +11,8 @@
 //!   bucket at the end;
 //! - nothing is uploaded twice: a key is never written with other bytes, and no sample
 //!   is in two objects;
-//! - the flash always mounts without a format, and `Station::open` never fails.
+//! - the flash always mounts without a format, and `Station::open` never fails while
+//!   the power stays on (a cut during the boot is one more cut: power on, open again).
 //!
 //! `LAKENODE_POWER_CUTS` sets how many cuts (default 300; `scripts/power-cut.sh` runs
 //! 10,000 in release mode and prints the summary line).
