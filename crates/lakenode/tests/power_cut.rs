@@ -108,6 +108,7 @@ struct Tally {
     lost: u64,
     formats: u64,
     erases: u64,
+    erase_cuts: u64,
     ops: u64,
 }
 
@@ -213,6 +214,7 @@ fn run(seed: u64, hours: u64, gap: u64, tally: &mut Tally) {
     tally.cuts += stats.cuts;
     tally.formats += stats.formats;
     tally.erases += stats.erases;
+    tally.erase_cuts += stats.erase_cuts;
     tally.ops += stats.ops;
     tally.journaled += journaled.len() as u64;
     tally.delivered += seen.len() as u64;
@@ -249,10 +251,11 @@ fn power_cuts_at_any_flash_write_lose_and_duplicate_nothing() {
         seed += 1;
     }
     eprintln!(
-        "{} runs of 3 h, {} flash operations, {} erases",
+        "{} runs of 3 h, {} flash operations ({} erases); {} of the cuts during an erase",
         seed - 1,
         tally.ops,
-        tally.erases
+        tally.erases,
+        tally.erase_cuts
     );
     println!(
         "power-cut: cuts={} journaled={} delivered={} duplicated={} lost={} formats={}",

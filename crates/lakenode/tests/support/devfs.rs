@@ -50,6 +50,8 @@ pub struct FlashStats {
     pub formats: u64,
     /// Power cuts.
     pub cuts: u64,
+    /// Of which during an erase.
+    pub erase_cuts: u64,
 }
 
 /// A NOR flash: erase sets a block to 0xFF, a program can only clear bits.
@@ -104,7 +106,10 @@ impl Flash {
         let at = block * BLOCK;
         let (n, result) = match self.begin(BLOCK) {
             Ok(()) => (BLOCK, 0),
-            Err(landed) => (landed, LFS_ERR_IO),
+            Err(landed) => {
+                self.stats.erase_cuts += 1;
+                (landed, LFS_ERR_IO)
+            }
         };
         self.data[at..at + n].fill(0xFF);
         self.stats.erases += 1;
