@@ -136,3 +136,48 @@ fn the_spool_works_on_the_device() {
     assert!(spool.pending().unwrap().is_empty());
     assert_eq!(spool.stats().dropped_files, 4, "dropped.log survives");
 }
+
+/// A station reopened with another configuration seals its journal under the earlier
+/// one first (two recorders on one journal, one after the other) and rewrites
+/// `station.state`: all of it on the device's filesystem.
+#[test]
+fn a_station_switches_configuration_on_the_device() {
+    use lakenode::{Credentials, Now, S3Client, S3Config, Station, StationConfig, StationId};
+    let (_, fs) = device();
+    let s3 = S3Config::new("http://127.0.0.1:1", "lake", "us-east-1", true).unwrap();
+    let client = S3Client::new(
+        &s3,
+        Credentials::new("AKIAIOSFODNN7EXAMPLE", "secret", None),
+    );
+    let first = StationConfig::new(
+        StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").unwrap(),
+        client.unwrap(),
+    );
+    let now = Now::synced(
+        0,
+        jiff::Timestamp::from_millisecond(sample(20).timestamp_ms).unwrap(),
+    );
+    {
+        let mut st = Station::open_with(first.clone(), fs.clone(), Path::new(DIR)).unwrap();
+        for t in 1..=13 {
+            st.record(&now, sample(t)).unwrap();
+        }
+    } // the power goes with 13 samples in the journal
+    let changed = StationConfig {
+        station: StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2f").unwrap(),
+        ..first
+    };
+    let mut st = Station::open_with(changed.clone(), fs.clone(), Path::new(DIR)).unwrap();
+    assert!(st.events().next().is_some(), "the switch is reported");
+    let spool = st.recorder().spool();
+    let pending = spool.pending().unwrap();
+    assert_eq!(
+        pending.len(),
+        1,
+        "the open window sealed under the first station"
+    );
+    assert!(spool.read_key(pending[0]).unwrap().contains("1d2e"));
+    drop(st);
+    let mut st = Station::open_with(changed, fs, Path::new(DIR)).unwrap();
+    assert_eq!(st.events().count(), 0, "station.state was rewritten");
+}
