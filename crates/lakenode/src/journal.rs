@@ -38,13 +38,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::sample::Sample;
 use crate::schema::Measurement;
-use crate::spool::sync_dir;
+use crate::storage::{AppendFile, StdStorage, Storage};
 use crate::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"LKJRNL1\n";
@@ -88,28 +87,40 @@ pub enum Durability {
 /// An open journal, appending.
 #[derive(Debug)]
 pub struct Journal {
+    storage: Arc<dyn Storage>,
     dir: PathBuf,
     /// The journal, open for appending; `None` only while [`Journal::restart`] replaces
     /// it (or if reopening it then failed: the next append says so).
-    file: Option<File>,
+    file: Option<Box<dyn AppendFile>>,
     buf: Vec<u8>,
     durability: Durability,
 }
 
 impl Journal {
-    /// Opens (creating if needed) the journal in `dir`, returning what it held.
+    /// Opens (creating if needed) the journal in `dir` on [`StdStorage`], returning
+    /// what it held.
     ///
     /// # Errors
     /// [`Error::Spool`] on IO failure.
     pub fn open(dir: &Path) -> Result<(Self, Replay)> {
-        fs::create_dir_all(dir).map_err(|e| Error::spool("create", dir, e))?;
+        Self::open_with(StdStorage::shared(), dir)
+    }
+
+    /// [`Journal::open`] on the given storage.
+    ///
+    /// # Errors
+    /// [`Error::Spool`] on IO failure.
+    pub fn open_with(storage: Arc<dyn Storage>, dir: &Path) -> Result<(Self, Replay)> {
+        let fs = &*storage;
+        fs.create_dir_all(dir)
+            .map_err(|e| Error::spool("create", dir, e))?;
         let path = dir.join(FILE_NAME);
-        let replay = match fs::read(&path) {
+        let replay = match fs.read(&path) {
             Ok(data) if !data.starts_with(MAGIC) => {
                 // A damaged header: the records behind it may still be good (a flipped
                 // bit). Keep the file aside for inspection either way.
                 let aside = dir.join(format!("{FILE_NAME}.corrupt"));
-                keep_aside(&aside, &data)?;
+                keep_aside(fs, &aside, &data)?;
                 let (mut replay, _, _) = if data.len() > MAGIC.len() {
                     decode(&data)
                 } else {
@@ -134,7 +145,7 @@ impl Journal {
                 }
                 // Rewritten from what was recovered, not copied: damaged bytes between
                 // good records must not survive into the new journal.
-                rewrite(dir, &replay)?;
+                rewrite(fs, dir, &replay)?;
                 replay
             }
             Ok(data) => {
@@ -143,34 +154,30 @@ impl Journal {
                     // Damage in the middle: keep a copy, and rewrite the journal from
                     // what was recovered around it.
                     let aside = dir.join(format!("{FILE_NAME}.corrupt"));
-                    keep_aside(&aside, &data)?;
-                    rewrite(dir, &replay)?;
+                    keep_aside(fs, &aside, &data)?;
+                    rewrite(fs, dir, &replay)?;
                     replay.damage = Some(format!(
                         "the journal was damaged: {skipped} byte(s) skipped, {} sample(s) recovered around them (a copy is in {})",
                         replay.samples.len(),
                         aside.display()
                     ));
                 } else if good_len < data.len() {
-                    // A torn last record (a power cut mid-write): cut it off.
-                    let f = OpenOptions::new()
-                        .write(true)
-                        .open(&path)
-                        .map_err(|e| Error::spool("open", &path, e))?;
-                    f.set_len(good_len as u64)
-                        .map_err(|e| Error::spool("truncate", &path, e))?;
-                    f.sync_all().map_err(|e| Error::spool("sync", &path, e))?;
+                    // A torn last record (a power cut mid-write): cut it off, by
+                    // rewriting the good records (atomic, where a truncation is not).
+                    write_atomically(fs, dir, &data[..good_len])?;
                 }
                 replay
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                write_atomically(dir, MAGIC)?;
+                write_atomically(fs, dir, MAGIC)?;
                 Replay::default()
             }
             Err(e) => return Err(Error::spool("read", &path, e)),
         };
-        let file = open_append(&path)?;
+        let file = open_append(fs, &path)?;
         Ok((
             Self {
+                storage,
                 dir: dir.to_path_buf(),
                 file: Some(file),
                 buf: Vec::with_capacity(64),
@@ -201,11 +208,11 @@ impl Journal {
         let path = self.dir.join(FILE_NAME);
         let file = match &mut self.file {
             Some(f) => f,
-            None => self.file.insert(open_append(&path)?),
+            None => self.file.insert(open_append(&*self.storage, &path)?),
         };
-        file.write_all(&self.buf)
+        file.append(&self.buf)
             .map_err(|e| Error::spool("append", &path, e))?;
-        file.sync_data().map_err(|e| Error::spool("sync", &path, e))
+        file.sync().map_err(|e| Error::spool("sync", &path, e))
     }
 
     /// Replaces the journal, atomically, with a sealed-through marker and the samples of
@@ -223,15 +230,15 @@ impl Journal {
         // esp_littlefs refuses to rename over an open file (EBUSY): close the journal
         // first, and reopen whichever journal is in place afterwards.
         self.file = None;
-        let written = write_atomically(&self.dir, &data);
+        let written = write_atomically(&*self.storage, &self.dir, &data);
         let path = self.dir.join(FILE_NAME);
-        self.file = Some(open_append(&path)?);
+        self.file = Some(open_append(&*self.storage, &path)?);
         written
     }
 }
 
 /// Replaces the journal with exactly what `replay` holds: its marker and samples.
-fn rewrite(dir: &Path, replay: &Replay) -> Result<()> {
+fn rewrite(fs: &dyn Storage, dir: &Path, replay: &Replay) -> Result<()> {
     let mut fresh = MAGIC.to_vec();
     if let Some(t) = replay.sealed_through {
         encode_marker(&mut fresh, t);
@@ -239,37 +246,34 @@ fn rewrite(dir: &Path, replay: &Replay) -> Result<()> {
     for s in &replay.samples {
         encode_sample(&mut fresh, s);
     }
-    write_atomically(dir, &fresh)
+    write_atomically(fs, dir, &fresh)
 }
 
-fn open_append(path: &Path) -> Result<File> {
-    OpenOptions::new()
-        .append(true)
-        .open(path)
+fn open_append(fs: &dyn Storage, path: &Path) -> Result<Box<dyn AppendFile>> {
+    fs.open_append(path)
         .map_err(|e| Error::spool("open", path, e))
 }
 
 /// Keeps a damaged journal's bytes aside for inspection. Written from the bytes already
 /// read: std's `fs::copy` always fails on ESP-IDF (it opens the destination with no
 /// access mode).
-fn keep_aside(aside: &Path, data: &[u8]) -> Result<()> {
-    fs::write(aside, data).map_err(|e| Error::spool("write", aside, e))
+fn keep_aside(fs: &dyn Storage, aside: &Path, data: &[u8]) -> Result<()> {
+    fs.write(aside, data)
+        .map_err(|e| Error::spool("write", aside, e))
 }
 
 /// Replaces the journal with `data`: temporary file, sync, close, rename, directory
 /// sync. The caller has closed the journal: esp_littlefs refuses to rename when the
 /// source or the destination is open (EBUSY).
-fn write_atomically(dir: &Path, data: &[u8]) -> Result<()> {
+fn write_atomically(fs: &dyn Storage, dir: &Path, data: &[u8]) -> Result<()> {
     let tmp = dir.join(format!("{FILE_NAME}.tmp"));
     let path = dir.join(FILE_NAME);
-    {
-        let mut f = File::create(&tmp).map_err(|e| Error::spool("create", &tmp, e))?;
-        f.write_all(data)
-            .map_err(|e| Error::spool("write", &tmp, e))?;
-        f.sync_all().map_err(|e| Error::spool("sync", &tmp, e))?;
-    } // closed before the rename
-    fs::rename(&tmp, &path).map_err(|e| Error::spool("rename", &tmp, e))?;
-    sync_dir(dir)
+    // Closed on return, before the rename.
+    fs.write(&tmp, data)
+        .map_err(|e| Error::spool("write", &tmp, e))?;
+    fs.rename(&tmp, &path)
+        .map_err(|e| Error::spool("rename", &tmp, e))?;
+    fs.sync_dir(dir).map_err(|e| Error::spool("sync", dir, e))
 }
 
 fn encode_marker(out: &mut Vec<u8>, sealed_through: i64) {
@@ -385,6 +389,8 @@ fn decode_record(d: &[u8]) -> Option<(Record, usize)> {
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     fn sample(t: i64) -> Sample {

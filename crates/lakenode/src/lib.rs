@@ -12,8 +12,10 @@
 //! [`Station`] state machine journals, windows, seals, schedules and signs, and
 //! interprets replies, while a small [`Transport`] implemented by the host CLI (ureq)
 //! or the firmware (esp-idf-svc) sends what it hands out. [`driver`] is the one adapter
-//! loop both platforms run. The only IO the core performs itself is `std::fs` in the
-//! [`spool`], which works the same on a PC and on LittleFS/FAT under ESP-IDF.
+//! loop both platforms run. The only IO the core performs itself is on its own files
+//! (journal, spool, state), through the small [`storage::Storage`] seam: `std::fs` on a
+//! PC and on the device (esp_littlefs in ESP-IDF's VFS), LittleFS's own C code under
+//! the device's rules in the tests.
 //!
 //! ```
 //! use lakenode::{encode, layout, sample::Sample, schema::{Measurement, Schema}, window};
@@ -58,6 +60,7 @@ pub mod sensors;
 pub mod sim;
 pub mod spool;
 pub mod station;
+pub mod storage;
 pub mod transport;
 pub mod window;
 

@@ -17,6 +17,7 @@
 //! ```
 
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::clock::{MAX_SAMPLE_MS, MIN_SAMPLE_MS};
 use crate::encode::{Encoder, FileMetadata, WriterProfile};
@@ -26,6 +27,7 @@ use crate::layout::{ObjectKey, Prefix, StationId};
 use crate::sample::Sample;
 use crate::schema::Schema;
 use crate::spool::{DroppedFile, Spool};
+use crate::storage::{StdStorage, Storage};
 use crate::window::{Window, WindowSpec, Windower};
 use crate::{Error, Result};
 
@@ -92,17 +94,29 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Opens the node's state in `dir` (created if needed): the spool, and the journal,
-    /// whose samples are replayed into the open window. A window whose time has passed
-    /// during the replay is sealed and spooled.
+    /// Opens the node's state in `dir` (created if needed) on [`StdStorage`]: the
+    /// spool, and the journal, whose samples are replayed into the open window. A window
+    /// whose time has passed during the replay is sealed and spooled.
     ///
     /// # Errors
     /// [`Error::Spool`] on IO failure; [`Error::Parquet`] if a replayed window cannot be
     /// encoded.
     pub fn open(config: RecorderConfig, dir: &Path) -> Result<Self> {
-        let spool = Spool::open(dir)?;
-        let (journal, replay) = Journal::open(dir)?;
-        let (mut timeline, timeline_damage) = Timeline::load(dir)?;
+        Self::open_with(config, StdStorage::shared(), dir)
+    }
+
+    /// [`Recorder::open`] on the given storage.
+    ///
+    /// # Errors
+    /// As [`Recorder::open`].
+    pub fn open_with(
+        config: RecorderConfig,
+        storage: Arc<dyn Storage>,
+        dir: &Path,
+    ) -> Result<Self> {
+        let spool = Spool::open_with(storage.clone(), dir)?;
+        let (journal, replay) = Journal::open_with(storage, dir)?;
+        let (mut timeline, timeline_damage) = Timeline::load(spool.storage().as_ref(), dir)?;
         if timeline.start.is_none() && replay.last_recorded().is_some_and(|t| t != i64::MIN) {
             // A timeline begun before this file existed: its start is unknown.
             timeline.start = Some(i64::MIN);
@@ -219,7 +233,7 @@ impl Recorder {
         if self.timeline.start.is_none() {
             let mut next = self.timeline.clone();
             next.start = Some(sample.timestamp_ms);
-            next.store(self.spool.dir())?;
+            next.store(self.spool.storage().as_ref(), self.spool.dir())?;
             self.timeline = next;
         }
         self.journal.append(&sample)?;
@@ -269,7 +283,7 @@ impl Recorder {
             next.close(next.start.unwrap_or(i64::MIN), last);
         }
         next.start = None;
-        next.store(self.spool.dir())?;
+        next.store(self.spool.storage().as_ref(), self.spool.dir())?;
         self.timeline = next;
         self.journal.restart(i64::MIN, &[])?;
         self.last_recorded = None;
@@ -411,10 +425,10 @@ impl Timeline {
     /// Reads the file; a missing one is a spool without a reset. A damaged one (not
     /// expected: it is replaced atomically) is taken as a reset covering all time, so
     /// that no later key can be one sealed before, and says so.
-    fn load(dir: &Path) -> Result<(Self, Option<String>)> {
+    fn load(fs: &dyn Storage, dir: &Path) -> Result<(Self, Option<String>)> {
         let path = dir.join(Self::FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
+        let text = match fs.read(&path) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok((Self::default(), None));
             }
@@ -464,8 +478,9 @@ impl Timeline {
         })
     }
 
-    fn store(&self, dir: &Path) -> Result<()> {
-        use std::io::Write as _;
+    /// Replaces the file atomically (temporary file, rename, directory sync) on the
+    /// spool's storage.
+    fn store(&self, fs: &dyn Storage, dir: &Path) -> Result<()> {
         let closed: Vec<String> = self
             .closed
             .iter()
@@ -478,14 +493,13 @@ impl Timeline {
             closed.join(",")
         );
         let tmp = dir.join(format!("{}.tmp", Self::FILE));
-        {
-            let mut f = std::fs::File::create(&tmp).map_err(|e| Error::spool("create", &tmp, e))?;
-            f.write_all(text.as_bytes())
-                .map_err(|e| Error::spool("write", &tmp, e))?;
-            f.sync_all().map_err(|e| Error::spool("sync", &tmp, e))?;
-        } // closed before the rename (esp_littlefs refuses to rename open files)
-        std::fs::rename(&tmp, dir.join(Self::FILE)).map_err(|e| Error::spool("rename", &tmp, e))?;
-        crate::spool::sync_dir(dir)
+        // `write` closes the file before the rename (esp_littlefs refuses to rename
+        // an open file).
+        fs.write(&tmp, text.as_bytes())
+            .map_err(|e| Error::spool("write", &tmp, e))?;
+        fs.rename(&tmp, &dir.join(Self::FILE))
+            .map_err(|e| Error::spool("rename", &tmp, e))?;
+        fs.sync_dir(dir).map_err(|e| Error::spool("sync", dir, e))
     }
 }
 

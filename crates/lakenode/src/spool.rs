@@ -21,7 +21,8 @@
 //! directory (on Linux and macOS); a second process is refused at once. Where the
 //! platform has no file locks (ESP-IDF's VFS) the single firmware task owns the spool.
 //!
-//! `std::fs` only: the same code runs on a PC and on LittleFS/FAT under ESP-IDF.
+//! All of it goes through [`crate::storage`]: `std::fs` on a PC and on the device
+//! (esp_littlefs in ESP-IDF's VFS), LittleFS under the device's rules in the tests.
 //!
 //! ```
 //! use lakenode::spool::Spool;
@@ -37,12 +38,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::fs::{self, File, OpenOptions};
-use std::io::Write as _;
+use std::fmt::Debug;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use md5::{Digest as _, Md5};
 
+use crate::storage::{StdStorage, Storage};
 use crate::{Error, Result};
 
 const MAGIC: &[u8; 8] = b"LKSPOOL1";
@@ -92,48 +94,47 @@ pub struct DroppedFile {
 /// Holds the spool directory's advisory lock for as long as it lives.
 #[derive(Debug)]
 pub struct SpoolLock {
-    _file: File,
+    _guard: Box<dyn Debug + Send + Sync>,
 }
 
 impl SpoolLock {
-    /// Takes the lock of `dir` (created if needed) without waiting, and writes our
-    /// process id into the lock file for the message a second process gets.
+    /// Takes the lock of `dir` (created if needed) on [`StdStorage`] without waiting,
+    /// and writes our process id into the lock file for the message a second process
+    /// gets.
     ///
     /// # Errors
     /// [`Error::SpoolBusy`] if another process holds it; [`Error::Spool`] on IO failure.
     pub fn acquire(dir: &Path) -> Result<Self> {
-        fs::create_dir_all(dir).map_err(|e| Error::spool("create", dir, e))?;
+        Self::acquire_with(&StdStorage, dir)
+    }
+
+    /// [`SpoolLock::acquire`] on the given storage.
+    ///
+    /// # Errors
+    /// As [`SpoolLock::acquire`].
+    pub fn acquire_with(storage: &dyn Storage, dir: &Path) -> Result<Self> {
+        storage
+            .create_dir_all(dir)
+            .map_err(|e| Error::spool("create", dir, e))?;
         let path = dir.join(LOCK_FILE);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::spool("open", &path, e))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                let holder = fs::read_to_string(&path).unwrap_or_default();
-                return Err(Error::SpoolBusy {
+        match storage.lock(&path, &format!("pid {}", std::process::id())) {
+            Ok(guard) => Ok(Self { _guard: guard }),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let holder = storage.read(&path).unwrap_or_default();
+                Err(Error::SpoolBusy {
                     dir: dir.to_path_buf(),
-                    holder: holder.trim().to_owned(),
-                });
+                    holder: String::from_utf8_lossy(&holder).trim().to_owned(),
+                })
             }
-            // No file locks on this platform (ESP-IDF): the single task owns the spool.
-            Err(fs::TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {}
-            Err(fs::TryLockError::Error(e)) => return Err(Error::spool("lock", &path, e)),
+            Err(e) => Err(Error::spool("lock", &path, e)),
         }
-        file.set_len(0)
-            .and_then(|()| writeln!(file, "pid {}", std::process::id()))
-            .map_err(|e| Error::spool("write", &path, e))?;
-        Ok(Self { _file: file })
     }
 }
 
 /// The spool directory.
 #[derive(Debug)]
 pub struct Spool {
+    storage: Arc<dyn Storage>,
     dir: PathBuf,
     next_id: u64,
     limit: Option<u64>,
@@ -145,15 +146,32 @@ pub struct Spool {
 }
 
 impl Spool {
-    /// Opens (creating if needed) a spool directory and removes temporary files left by
-    /// an interrupted write (their windows were never reported as spooled).
+    /// The storage the spool lives on (the recorder keeps its other state there too).
+    pub(crate) fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
+    /// Opens (creating if needed) a spool directory on [`StdStorage`] and removes
+    /// temporary files left by an interrupted write (their windows were never reported
+    /// as spooled).
     ///
     /// # Errors
     /// [`Error::Spool`] if the directory cannot be created or listed.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(StdStorage::shared(), dir)
+    }
+
+    /// [`Spool::open`] on the given storage.
+    ///
+    /// # Errors
+    /// As [`Spool::open`].
+    pub fn open_with(storage: Arc<dyn Storage>, dir: impl AsRef<Path>) -> Result<Self> {
         let dir = dir.as_ref().to_path_buf();
-        fs::create_dir_all(&dir).map_err(|e| Error::spool("create", &dir, e))?;
+        storage
+            .create_dir_all(&dir)
+            .map_err(|e| Error::spool("create", &dir, e))?;
         let mut spool = Self {
+            storage,
             dir,
             next_id: 0,
             limit: None,
@@ -164,7 +182,10 @@ impl Spool {
             dropped_bytes: 0,
         };
         for path in spool.files_with(TMP_EXTENSION)? {
-            fs::remove_file(&path).map_err(|e| Error::spool("remove", &path, e))?;
+            spool
+                .storage
+                .remove(&path)
+                .map_err(|e| Error::spool("remove", &path, e))?;
         }
         let pending = spool.pending()?;
         let quarantined = spool.quarantined_ids();
@@ -177,8 +198,8 @@ impl Spool {
             spool.pending_bytes += spool.entry_size(id);
         }
         let log = spool.dir.join(DROPPED_LOG);
-        if let Ok(text) = fs::read_to_string(&log) {
-            for line in text.lines() {
+        if let Ok(text) = spool.storage.read(&log) {
+            for line in String::from_utf8_lossy(&text).lines() {
                 spool.dropped_files += 1;
                 spool.dropped_bytes += line
                     .rsplit(' ')
@@ -236,27 +257,24 @@ impl Spool {
     /// Files in `quarantine/` (set aside by this or an earlier run).
     #[must_use]
     pub fn quarantined(&self) -> usize {
-        fs::read_dir(self.dir.join(QUARANTINE)).map_or(0, |d| {
-            d.flatten()
-                .filter(|e| e.path().extension().is_some_and(|x| x == EXTENSION))
-                .count()
-        })
+        self.storage
+            .list(&self.dir.join(QUARANTINE))
+            .map_or(0, |d| {
+                d.iter()
+                    .filter(|e| !e.is_dir && has_extension(&e.name, EXTENSION))
+                    .count()
+            })
     }
 
     /// Sequence numbers of quarantined entries (any name starting with digits).
     fn quarantined_ids(&self) -> Vec<u64> {
-        let Ok(listing) = fs::read_dir(self.dir.join(QUARANTINE)) else {
+        let Ok(listing) = self.storage.list(&self.dir.join(QUARANTINE)) else {
             return Vec::new();
         };
         listing
-            .flatten()
+            .iter()
             .filter_map(|e| {
-                let name = e.file_name();
-                let digits: String = name
-                    .to_str()?
-                    .chars()
-                    .take_while(char::is_ascii_digit)
-                    .collect();
+                let digits: String = e.name.chars().take_while(char::is_ascii_digit).collect();
                 digits.parse().ok()
             })
             .collect()
@@ -274,7 +292,9 @@ impl Spool {
     }
 
     fn entry_size(&self, id: u64) -> u64 {
-        fs::metadata(self.entry_path(id)).map_or(0, |m| self.charged(m.len()))
+        self.storage
+            .size(&self.entry_path(id))
+            .map_or(0, |len| self.charged(len))
     }
 
     /// Drops the oldest entries until `incoming` more bytes fit under the limit (the
@@ -299,13 +319,13 @@ impl Spool {
                 .read(id)
                 .map_or_else(|_| format!("<unreadable entry {id}>"), |e| e.key);
             let log = self.dir.join(DROPPED_LOG);
-            let mut f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&log)
+            let mut f = self
+                .storage
+                .open_append(&log)
                 .map_err(|e| Error::spool("open", &log, e))?;
-            writeln!(f, "{key} {size} bytes").map_err(|e| Error::spool("write", &log, e))?;
-            f.sync_data().map_err(|e| Error::spool("sync", &log, e))?;
+            f.append(format!("{key} {size} bytes\n").as_bytes())
+                .map_err(|e| Error::spool("write", &log, e))?;
+            f.sync().map_err(|e| Error::spool("sync", &log, e))?;
             self.remove(id)?;
             self.dropped_files += 1;
             self.dropped_bytes += size;
@@ -325,15 +345,15 @@ impl Spool {
     }
 
     fn files_with(&self, extension: &str) -> Result<Vec<PathBuf>> {
-        let mut out = Vec::new();
-        let listing = fs::read_dir(&self.dir).map_err(|e| Error::spool("list", &self.dir, e))?;
-        for item in listing {
-            let path = item.map_err(|e| Error::spool("list", &self.dir, e))?.path();
-            if path.is_file() && path.extension().is_some_and(|x| x == extension) {
-                out.push(path);
-            }
-        }
-        Ok(out)
+        let listing = self
+            .storage
+            .list(&self.dir)
+            .map_err(|e| Error::spool("list", &self.dir, e))?;
+        Ok(listing
+            .iter()
+            .filter(|e| !e.is_dir && has_extension(&e.name, extension))
+            .map(|e| self.dir.join(&e.name))
+            .collect())
     }
 
     /// Stores a sealed file durably; returns its id and the files the size limit
@@ -354,12 +374,18 @@ impl Spool {
         let id = self.next_id;
         let tmp = self.dir.join(format!("{id:016}.{TMP_EXTENSION}"));
         let path = self.entry_path(id);
-        let result = write_entry(&tmp, key, body).and_then(|()| {
-            fs::rename(&tmp, &path).map_err(|e| Error::spool("rename", &tmp, e))?;
-            sync_dir(&self.dir)
+        let fs = &*self.storage;
+        let result = encode_entry(key, body).and_then(|data| {
+            // Written, synced and closed before the rename.
+            fs.write(&tmp, &data)
+                .map_err(|e| Error::spool("write", &tmp, e))?;
+            fs.rename(&tmp, &path)
+                .map_err(|e| Error::spool("rename", &tmp, e))?;
+            fs.sync_dir(&self.dir)
+                .map_err(|e| Error::spool("sync", &self.dir, e))
         });
         if result.is_err() {
-            let _ = fs::remove_file(&tmp);
+            let _ = fs.remove(&tmp);
         }
         result?;
         self.next_id += 1;
@@ -401,7 +427,10 @@ impl Spool {
     /// its integrity check (quarantine it).
     pub fn read(&self, id: u64) -> Result<SpoolEntry> {
         let path = self.entry_path(id);
-        let data = fs::read(&path).map_err(|e| Error::spool("read", &path, e))?;
+        let data = self
+            .storage
+            .read(&path)
+            .map_err(|e| Error::spool("read", &path, e))?;
         let (key, body) = decode_entry(&data).map_err(|reason| Error::CorruptSpoolEntry {
             path: path.clone(),
             reason: reason.to_owned(),
@@ -416,16 +445,18 @@ impl Spool {
     /// [`Error::Spool`] if it cannot be read, [`Error::CorruptSpoolEntry`] if its header
     /// is damaged (quarantine it).
     pub fn read_key(&self, id: u64) -> Result<String> {
-        use std::io::Read as _;
         let path = self.entry_path(id);
         let corrupt = |reason: &str| Error::CorruptSpoolEntry {
             path: path.clone(),
             reason: reason.to_owned(),
         };
-        let mut file = File::open(&path).map_err(|e| Error::spool("read", &path, e))?;
-        let mut head = [0u8; MAGIC.len() + 2];
-        file.read_exact(&mut head)
-            .map_err(|_| corrupt("truncated"))?;
+        let head = self
+            .storage
+            .read_head(&path, MAGIC.len() + 2 + MAX_KEY)
+            .map_err(|e| Error::spool("read", &path, e))?;
+        if head.len() < MAGIC.len() + 2 {
+            return Err(corrupt("truncated"));
+        }
         if !head.starts_with(MAGIC) {
             return Err(corrupt("not a spool entry (bad magic)"));
         }
@@ -436,10 +467,10 @@ impl Spool {
         if key_len > MAX_KEY {
             return Err(corrupt("key longer than S3 allows"));
         }
-        let mut key = vec![0u8; key_len];
-        file.read_exact(&mut key)
-            .map_err(|_| corrupt("key length beyond end"))?;
-        String::from_utf8(key).map_err(|_| corrupt("key is not UTF-8"))
+        let key = head
+            .get(MAGIC.len() + 2..MAGIC.len() + 2 + key_len)
+            .ok_or_else(|| corrupt("key length beyond end"))?;
+        String::from_utf8(key.to_vec()).map_err(|_| corrupt("key is not UTF-8"))
     }
 
     /// Removes an entry once S3 confirmed it (an entry already gone is not an error).
@@ -449,13 +480,15 @@ impl Spool {
     pub fn remove(&mut self, id: u64) -> Result<()> {
         let path = self.entry_path(id);
         let size = self.entry_size(id);
-        match fs::remove_file(&path) {
+        match self.storage.remove(&path) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(Error::spool("remove", &path, e)),
         }
         self.pending_bytes = self.pending_bytes.saturating_sub(size);
-        sync_dir(&self.dir)
+        self.storage
+            .sync_dir(&self.dir)
+            .map_err(|e| Error::spool("sync", &self.dir, e))
     }
 
     /// Moves an entry to `quarantine/` with a `.reason` file beside it; returns its
@@ -464,37 +497,37 @@ impl Spool {
     /// # Errors
     /// [`Error::Spool`] if the move fails.
     pub fn quarantine(&mut self, id: u64, reason: &str) -> Result<PathBuf> {
+        let fs = &*self.storage;
         let qdir = self.dir.join(QUARANTINE);
-        fs::create_dir_all(&qdir).map_err(|e| Error::spool("create", &qdir, e))?;
+        fs.create_dir_all(&qdir)
+            .map_err(|e| Error::spool("create", &qdir, e))?;
         let from = self.entry_path(id);
         let mut name = format!("{id:016}");
         let mut n = 1;
-        while qdir.join(format!("{name}.{EXTENSION}")).exists()
-            || qdir.join(format!("{name}.reason")).exists()
+        while fs.exists(&qdir.join(format!("{name}.{EXTENSION}")))
+            || fs.exists(&qdir.join(format!("{name}.reason")))
         {
             name = format!("{id:016}-{n}");
             n += 1;
         }
         let to = qdir.join(format!("{name}.{EXTENSION}"));
         let why = qdir.join(format!("{name}.reason"));
-        self.pending_bytes = self.pending_bytes.saturating_sub(self.entry_size(id));
-        fs::write(&why, format!("{reason}\n")).map_err(|e| Error::spool("write", &why, e))?;
-        fs::rename(&from, &to).map_err(|e| Error::spool("quarantine", &from, e))?;
-        sync_dir(&self.dir)?;
+        let pending = self.pending_bytes.saturating_sub(self.entry_size(id));
+        fs.write(&why, format!("{reason}\n").as_bytes())
+            .map_err(|e| Error::spool("write", &why, e))?;
+        fs.rename(&from, &to)
+            .map_err(|e| Error::spool("quarantine", &from, e))?;
+        self.pending_bytes = pending;
+        fs.sync_dir(&self.dir)
+            .map_err(|e| Error::spool("sync", &self.dir, e))?;
         Ok(to)
     }
 }
 
-fn write_entry(tmp: &Path, key: &str, body: &[u8]) -> Result<()> {
-    let data = encode_entry(key, body)?;
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(tmp)
-        .map_err(|e| Error::spool("create", tmp, e))?;
-    file.write_all(&data)
-        .map_err(|e| Error::spool("write", tmp, e))?;
-    file.sync_all().map_err(|e| Error::spool("sync", tmp, e))
+/// Whether file `name` ends in `.extension`.
+fn has_extension(name: &str, extension: &str) -> bool {
+    name.rsplit_once('.')
+        .is_some_and(|(stem, x)| !stem.is_empty() && x == extension)
 }
 
 /// The id of an entry's file: a name of exactly 16 digits, as [`Spool::push`] writes it.
@@ -559,26 +592,10 @@ pub fn decode_entry(data: &[u8]) -> std::result::Result<(String, Vec<u8>), &'sta
     Ok((key, body.to_vec()))
 }
 
-/// Makes a rename or removal in `dir` durable. Directories cannot be opened for sync
-/// on every platform (ESP-IDF's VFS, Windows); there the rename's own durability is
-/// what the filesystem gives.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    match File::open(dir) {
-        Ok(d) => match d.sync_all() {
-            Ok(()) => Ok(()),
-            Err(e)
-                if e.kind() == std::io::ErrorKind::Unsupported || e.raw_os_error() == Some(22) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(Error::spool("sync", dir, e)),
-        },
-        Err(_) => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
 
     #[test]

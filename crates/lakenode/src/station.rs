@@ -44,6 +44,7 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -59,6 +60,7 @@ use crate::sample::Sample;
 use crate::schedule::{Decision, Fault, RetryPolicy};
 use crate::schema::Schema;
 use crate::spool::{DroppedFile, SpoolLock};
+use crate::storage::{StdStorage, Storage};
 use crate::transport::{HttpRequest, HttpResponse, TransportError};
 use crate::window::WindowSpec;
 use crate::{Error, Result};
@@ -529,14 +531,23 @@ pub struct Station {
 }
 
 impl Station {
-    /// Opens the station's state in `dir`: takes the spool's lock (a second process is
-    /// refused), replays the journal, applies the spool limit.
+    /// Opens the station's state in `dir` on [`StdStorage`] (hosts and the firmware):
+    /// takes the spool's lock (a second process is refused), replays the journal,
+    /// applies the spool limit.
     ///
     /// # Errors
     /// [`Error::SpoolBusy`], [`Error::Config`] for a spool limit that is too small, and
     /// spool or encoding errors.
     pub fn open(config: StationConfig, dir: &Path) -> Result<Self> {
-        let lock = SpoolLock::acquire(dir)?;
+        Self::open_with(config, StdStorage::shared(), dir)
+    }
+
+    /// [`Station::open`] on the given storage (the tests' simulated device flash).
+    ///
+    /// # Errors
+    /// As [`Station::open`].
+    pub fn open_with(config: StationConfig, storage: Arc<dyn Storage>, dir: &Path) -> Result<Self> {
+        let lock = SpoolLock::acquire_with(&*storage, dir)?;
         let wanted = RecorderConfig {
             station: config.station,
             prefix: config.prefix,
@@ -545,14 +556,14 @@ impl Station {
             spec: config.spec,
         };
         let mut events = VecDeque::new();
-        if let Some(earlier) = identity::switch(dir, &wanted)? {
+        if let Some(earlier) = identity::switch(&storage, dir, &wanted)? {
             events.push_back(Event::Error {
                 message: format!(
                     "this spool was recording with another configuration ({earlier}); its open window was sealed under that one before switching"
                 ),
             });
         }
-        let mut recorder = Recorder::open(wanted, dir)?;
+        let mut recorder = Recorder::open_with(wanted, storage, dir)?;
         recorder.spool_mut().set_limit(config.spool_limit)?;
         if let Some(damage) = recorder.journal_damage() {
             events.push_back(Event::Error {
@@ -1246,11 +1257,13 @@ impl Station {
 /// were taken under, never relabelled by a run with other arguments.
 mod identity {
     use std::path::Path;
+    use std::sync::Arc;
 
     use crate::encode::WriterProfile;
     use crate::layout::{Prefix, StationId};
     use crate::recorder::{Recorder, RecorderConfig};
     use crate::schema::Schema;
+    use crate::storage::Storage;
     use crate::window::WindowSpec;
     use crate::{Error, Result};
 
@@ -1289,20 +1302,29 @@ mod identity {
 
     /// Records `wanted` as the spool's configuration. If the spool was recording with
     /// another one, first seals its journal under that one; returns its description.
-    pub(super) fn switch(dir: &Path, wanted: &RecorderConfig) -> Result<Option<String>> {
+    pub(super) fn switch(
+        storage: &Arc<dyn Storage>,
+        dir: &Path,
+        wanted: &RecorderConfig,
+    ) -> Result<Option<String>> {
         let path = dir.join(FILE);
         let now = describe(wanted);
-        let earlier = std::fs::read_to_string(&path).ok();
+        let earlier = storage
+            .read(&path)
+            .ok()
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
         let changed = match earlier.as_deref().map(str::trim) {
             Some(text) if text == now => return Ok(None),
             Some(text) => parse(text).map(|old| (text.to_owned(), old)),
             None => None,
         };
         if let Some((_, old)) = &changed {
-            let mut recorder = Recorder::open(old.clone(), dir)?;
+            let mut recorder = Recorder::open_with(old.clone(), storage.clone(), dir)?;
             recorder.flush()?;
         }
-        std::fs::write(&path, format!("{now}\n")).map_err(|e| Error::spool("write", &path, e))?;
+        storage
+            .write(&path, format!("{now}\n").as_bytes())
+            .map_err(|e| Error::spool("write", &path, e))?;
         Ok(changed.map(|(text, _)| text))
     }
 }

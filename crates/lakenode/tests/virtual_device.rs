@@ -2,8 +2,10 @@
 //! virtual time under the device's limits:
 //! - heap: allocations beyond 160 KiB of live heap above the start fail (what an S3
 //!   without PSRAM has left after WiFi and TLS), which aborts this test;
-//! - flash: every spool file counts as whole 4 KiB LittleFS blocks, against the
-//!   firmware's 3 MB spool limit in a 4 MB partition;
+//! - flash: the spool lives on LittleFS's own C code over a simulated 4 MiB flash (the
+//!   firmware's `spool` partition) under esp_littlefs's VFS rules (`support/devfs.rs`:
+//!   no rename or unlink of an open file, no directory sync, no locks), with the
+//!   firmware's 3 MB spool limit counted in 4 KiB blocks;
 //! - clock: it reads 1970 for the first 10 minutes (no SNTP yet), then the real time;
 //! - network: esp_http_client's rules (`esp_http/mod.rs`: the request line must fit the
 //!   send buffer the firmware configures, `Host` without the port unless set, a stalled
@@ -12,10 +14,13 @@
 //!   for the 20 minutes before 11 h, and nothing connects from 11 h to 13 h.
 //!
 //! Then every object in the fake bucket is read back: every sample taken must be there
-//! once, and the spool empty. It prints peak heap and peak spool blocks (the README
-//! quotes them): `cargo test -p lakenode --test virtual_device`.
+//! once, and the spool empty. It prints peak heap, peak spool blocks (as LittleFS counts
+//! them, metadata included) and the flash's erases (the README quotes them):
+//! `cargo test -p lakenode --test virtual_device`.
 #![allow(unsafe_code, clippy::unwrap_used, missing_docs)] // a counting allocator; a failed unwrap is a failed test
 
+#[path = "support/devfs.rs"]
+mod devfs;
 mod esp_http;
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -23,9 +28,11 @@ use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
 
+use devfs::DevFs;
 use jiff::Timestamp;
 use lakenode::driver::{Reply, run_batch};
 use lakenode::sim::Simulator;
@@ -36,8 +43,8 @@ use lakenode::{
 };
 
 const HEAP_CAP: usize = 160 * 1024;
-const BLOCK: u64 = 4096;
-const PARTITION_BLOCKS: u64 = 4 * 1024 * 1024 / BLOCK;
+const BLOCK: u64 = devfs::BLOCK as u64;
+const PARTITION_BLOCKS: u64 = devfs::PARTITION as u64 / BLOCK;
 const HOUR: u64 = 3_600_000;
 /// 2026-12-01T00:00:00Z: the wall clock once synchronised is this plus monotonic time.
 const T0: i64 = 1_796_083_200_000;
@@ -111,7 +118,7 @@ fn uncapped<T>(f: impl FnOnce() -> T) -> T {
 struct Device {
     mono: Rc<Cell<u64>>,
     until: u64,
-    spool: PathBuf,
+    flash: Arc<DevFs>,
     taken: Vec<u64>,
     peak_blocks: u64,
     next_check: u64,
@@ -151,25 +158,11 @@ impl Adapter for Device {
         let mono = self.mono.get();
         if mono >= self.next_check {
             self.next_check = mono + 60_000;
-            let blocks = uncapped(|| spool_blocks(&self.spool));
+            let blocks = uncapped(|| self.flash.used_blocks());
             self.peak_blocks = self.peak_blocks.max(blocks);
         }
         mono < self.until
     }
-}
-
-/// Blocks the spool directory takes on LittleFS (each file rounded up to 4 KiB).
-fn spool_blocks(dir: &Path) -> u64 {
-    let mut blocks = 0;
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let meta = entry.metadata().unwrap();
-        if meta.is_dir() {
-            blocks += spool_blocks(&entry.path());
-        } else {
-            blocks += meta.len().div_ceil(BLOCK);
-        }
-    }
-    blocks
 }
 
 /// A network that answers like S3 (200 with the body's MD5 as ETag, 300 ms later)
@@ -250,8 +243,15 @@ fn lake_timestamps(dir: &Path, out: &mut BTreeMap<i64, u32>, files: &mut usize) 
 }
 
 fn main() {
+    // A failure under the cap must still print (its backtrace needs heap), not hang.
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        CAPPED.store(false, Relaxed);
+        report(info);
+    }));
     let tmp = tempfile::tempdir().unwrap();
-    let spool = tmp.path().join("spool");
+    // The flash is not heap: made before the cap's base is taken.
+    let flash = DevFs::new("/spool", devfs::PARTITION);
     let lake = tmp.path().join("lake");
     // An S3-compatible store on its own port (MinIO, Garage), temporary credentials.
     let s3 = S3Config::new("https://s3.lake.example:9000", "lake", "eu-central-1", true).unwrap();
@@ -271,7 +271,7 @@ fn main() {
     let mut device = Device {
         mono: mono.clone(),
         until: 24 * HOUR,
-        spool: spool.clone(),
+        flash: flash.clone(),
         taken: Vec::with_capacity(20_000),
         peak_blocks: 0,
         next_check: 0,
@@ -287,7 +287,14 @@ fn main() {
 
     BASE.store(LIVE.load(Relaxed), Relaxed);
     CAPPED.store(true, Relaxed);
-    let mut node = Station::open(config, &spool).unwrap();
+    // The firmware opens its station on StdStorage over esp_littlefs's VFS; here the same
+    // LittleFS code runs under the same rules behind the storage seam.
+    let mut node = Station::open_with(
+        config,
+        Arc::new(devfs::Device(flash.clone())),
+        Path::new("/spool"),
+    )
+    .unwrap();
     run_live(&mut node, &mut device, &mut network).unwrap();
     // Power stays on after the day: the open window is sealed and everything delivered.
     device.until = u64::MAX;
@@ -308,9 +315,11 @@ fn main() {
     let worst_gap = times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
     let duplicated = seen.values().filter(|n| **n > 1).count();
     let peak = PEAK.load(Relaxed);
+    let wear = flash.stats();
     println!(
         "virtual device, 24 h at 5 s: {} samples taken, {} delivered in {files} data files, {duplicated} duplicated, largest gap {worst_gap} ms; \
-network down 2 h ({} refused connections), {} stalled writes, {} bad Host, {} out of buffer, {} empty objects; peak heap {peak} B of a {HEAP_CAP} B cap; peak spool {} blocks of 4 KiB ({} KiB) of {PARTITION_BLOCKS}",
+network down 2 h ({} refused connections), {} stalled writes, {} bad Host, {} out of buffer, {} empty objects; peak heap {peak} B of a {HEAP_CAP} B cap; peak spool {} blocks of 4 KiB ({} KiB) of {PARTITION_BLOCKS}; \
+flash: {} erases ({:.1} per block), {} KiB programmed",
         device.taken.len(),
         seen.len(),
         network.refused,
@@ -320,7 +329,11 @@ network down 2 h ({} refused connections), {} stalled writes, {} bad Host, {} ou
         network.seen.empty_objects,
         device.peak_blocks,
         device.peak_blocks * 4,
+        wear.erases,
+        wear.erases as f64 / PARTITION_BLOCKS as f64,
+        wear.programmed / 1024,
     );
+    assert_eq!(wear.formats, 0);
     assert_eq!(end, BatchEnd::Delivered);
     assert!(device.lost.is_empty(), "{:?}", device.lost);
     assert!(!counters.lost_any(), "{counters:?}");
