@@ -336,3 +336,17 @@ fn serve_without_credentials_names_the_variables_not_a_flag_it_rejects() {
     );
     assert!(!stderr.contains("--credentials-file"), "{stderr}");
 }
+
+/// A config file longer than its size said when checked (it grew; here a /proc file,
+/// whose size reads 0) is refused, never cut at 64 KiB.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_config_that_grows_past_64_kib_while_read_is_refused_not_cut() {
+    let (out, _, stderr) = output(
+        lakenode_with_credentials()
+            .env("LAKENODE_TEST_PAD", "x".repeat(70_000))
+            .args(["run", "--config", "/proc/self/environ"]),
+    );
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("grew while being read"), "{stderr}");
+}
