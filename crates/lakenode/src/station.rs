@@ -1000,6 +1000,20 @@ impl Station {
                 self.quarantine(id, &key, &format!("not a key of this station: {why}"))?;
                 continue;
             }
+            // Nor bytes that are not a Parquet file: a forged entry must not replace an
+            // object in the lake with anything readers cannot open.
+            let framed = entry.body.len() >= 12
+                && entry.body.starts_with(b"PAR1")
+                && entry.body.ends_with(b"PAR1");
+            if !framed {
+                let key = entry.key.escape_debug().to_string();
+                self.quarantine(
+                    id,
+                    &key,
+                    "not a Parquet file (no PAR1 at its start and end)",
+                )?;
+                continue;
+            }
             let signing_time = wall.saturating_add(self.clock_offset).unwrap_or(wall);
             let md5 = md5_hex(&entry.body);
             let bytes = entry.body.len();
@@ -1619,8 +1633,17 @@ mod tests {
             format!("station={STATION}/year=2026/month=12/day=01/data_0015.parquet?acl"),
             format!("station={STATION}/year=2026/month=12/day=01/%2e%2e/data_0015.parquet"),
         ] {
-            st.recorder.spool_mut().push(&key, b"PAR1").expect("plant");
+            st.recorder
+                .spool_mut()
+                .push(&key, b"PAR1....PAR1")
+                .expect("plant");
         }
+        // The station's own key, but bytes that are no Parquet file.
+        let own = format!("station={STATION}/year=2026/month=12/day=01/data_0000.parquet");
+        st.recorder
+            .spool_mut()
+            .push(&own, b"not parquet at all")
+            .expect("plant");
         let mut sent = Vec::new();
         while let Some(req) = st.poll(&at(0)).expect("poll") {
             sent.push(req.url.path().to_owned());
@@ -1631,8 +1654,8 @@ mod tests {
             sent[0].contains(STATION) && sent[0].ends_with("day%3D01/data_0000.parquet"),
             "{sent:?}"
         );
-        assert_eq!(st.counters().quarantined_files, 5);
-        assert_eq!(quarantined(dir.path()), 5);
+        assert_eq!(st.counters().quarantined_files, 6);
+        assert_eq!(quarantined(dir.path()), 6);
         assert!(st.is_drained().expect("drained"));
     }
 
@@ -1739,6 +1762,31 @@ mod tests {
             "{:?}",
             st.wake_at()
         );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_fifo_in_the_spool_is_set_aside_without_blocking() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let st = with_windows(dir.path(), 2);
+        let ids = st.recorder.spool().pending().expect("list");
+        let fifo = dir.path().join(format!("{:016}.lks", ids[1] + 5));
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo");
+        assert!(made.success());
+        drop(st);
+        // Reopened with the FIFO there: opening it to read would block for ever.
+        let mut st = Station::open(config(), dir.path()).expect("reopen");
+        let mut sent = 0;
+        while let Some(req) = st.poll(&at(0)).expect("poll") {
+            sent += 1;
+            st.on_reply(&at(0), Ok(stored(&req))).expect("reply");
+        }
+        assert_eq!(sent, 2);
+        assert_eq!(st.counters().quarantined_files, 1);
+        assert!(st.is_drained().expect("drained"));
     }
 
     #[test]

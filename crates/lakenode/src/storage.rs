@@ -170,12 +170,16 @@ impl Storage for StdStorage {
     }
 
     fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        fs::read(path)
+        let mut data = Vec::new();
+        open_regular(path)?.read_to_end(&mut data)?;
+        Ok(data)
     }
 
     fn read_head(&self, path: &Path, len: usize) -> io::Result<Vec<u8>> {
         let mut head = Vec::with_capacity(len);
-        File::open(path)?.take(len as u64).read_to_end(&mut head)?;
+        open_regular(path)?
+            .take(len as u64)
+            .read_to_end(&mut head)?;
         Ok(head)
     }
 
@@ -247,4 +251,16 @@ impl AppendFile for StdAppend {
     fn sync(&mut self) -> io::Result<()> {
         self.0.sync_data()
     }
+}
+/// Opens a file for reading only if it is a regular one (through symlinks): opening a
+/// FIFO blocks until a writer comes, which would stop the node's loop (and its signal
+/// handling) on a stray FIFO in the spool.
+fn open_regular(path: &Path) -> io::Result<File> {
+    if !fs::metadata(path)?.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file (a FIFO, device or directory)",
+        ));
+    }
+    File::open(path)
 }

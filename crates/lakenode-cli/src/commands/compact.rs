@@ -52,9 +52,11 @@ pub fn run(args: &CompactArgs) -> CliResult<()> {
     };
     let mut lake = args.lake.open()?;
     // Test hook for the kill-at-every-step tests: abort (as a kill -9 would end the
-    // process) right after the Nth change to the lake.
-    if let Some(n) = std::env::var("LAKENODE_TEST_ABORT_AFTER_CHANGES")
-        .ok()
+    // process) right after the Nth change to the lake. Test builds only (the tests run
+    // the debug binary): a release binary ignores the test hooks.
+    if let Some(n) = cfg!(debug_assertions)
+        .then(|| std::env::var("LAKENODE_TEST_ABORT_AFTER_CHANGES"))
+        .and_then(Result::ok)
         .and_then(|v| v.parse().ok())
     {
         lake = Box::new(AbortAfter {
@@ -65,7 +67,10 @@ pub fn run(args: &CompactArgs) -> CliResult<()> {
     // Test hook for the concurrency tests: before the first change to the lake (the
     // day listed and read), create this file and wait until it is removed, so that
     // another run can change the lake in between.
-    if let Ok(path) = std::env::var("LAKENODE_TEST_PAUSE_BEFORE_WRITING") {
+    if let Some(path) = cfg!(debug_assertions)
+        .then(|| std::env::var("LAKENODE_TEST_PAUSE_BEFORE_WRITING"))
+        .and_then(Result::ok)
+    {
         lake = Box::new(PauseBeforeWriting {
             inner: lake,
             flag: Some(path.into()),

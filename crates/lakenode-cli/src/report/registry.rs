@@ -13,9 +13,14 @@
 //!
 //! ```
 //! use lakenode_cli::report::registry::Registry;
-//! let r = Registry::parse("id,name,latitude,longitude\na,Mast,53.5,9.9\n", "s.csv").unwrap();
-//! assert_eq!(r.short("a"), "Mast");
-//! assert_eq!(r.station("a").unwrap().position, Some((53.5, 9.9)));
+//! let r = Registry::parse(
+//!     "id,name,latitude,longitude\n0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e,Mast,53.5,9.9\n",
+//!     "s.csv",
+//! )
+//! .unwrap();
+//! let id = "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e";
+//! assert_eq!(r.short(id), "Mast");
+//! assert_eq!(r.station(id).unwrap().position, Some((53.5, 9.9)));
 //! ```
 
 use std::collections::BTreeMap;
@@ -105,6 +110,11 @@ impl Registry {
             let id = &record[0];
             if id.is_empty() {
                 return Err(bad("the station id is empty".into()));
+            }
+            if lakenode::layout::StationId::new(id.to_string()).is_err() {
+                return Err(bad(format!(
+                    "{id:?} is not a station id (a UUID in lowercase hex, as in the lake's `station=<id>` directories)"
+                )));
             }
             if let Some(first) = lines.get(id) {
                 return Err(bad(format!(
@@ -200,6 +210,9 @@ impl Registry {
 mod tests {
     use super::*;
 
+    const A: &str = "0190f5c2-0000-7000-8000-00000000000a";
+    const B: &str = "0190f5c2-0000-7000-8000-00000000000b";
+
     fn error(text: &str) -> String {
         Registry::parse(text, "stations.csv")
             .unwrap_err()
@@ -210,19 +223,25 @@ mod tests {
     fn a_good_registry_gives_names_and_positions() {
         let r = Registry::parse(
             "\u{feff}id,name,latitude,longitude\n\
-             a,\"Harbour mast, north\",53.5461,9.9665\n\
+             0190f5c2-0000-7000-8000-00000000000a,\"Harbour mast, north\",53.5461,9.9665\n\
              \n\
-             b,,,\n",
+             0190f5c2-0000-7000-8000-00000000000b,,,\n",
             "stations.csv",
         )
         .unwrap();
-        assert_eq!(r.ids().collect::<Vec<_>>(), ["a", "b"]);
-        assert_eq!(r.short("a"), "Harbour mast, north");
-        assert_eq!(r.full("a"), "Harbour mast, north (a)");
-        assert_eq!(r.station("a").unwrap().position, Some((53.5461, 9.9665)));
-        assert_eq!(r.short("b"), "b", "an empty name is the id");
-        assert_eq!(r.full("b"), "b");
-        assert_eq!(r.station("b").unwrap().position, None);
+        assert_eq!(
+            r.ids().collect::<Vec<_>>(),
+            [
+                "0190f5c2-0000-7000-8000-00000000000a",
+                "0190f5c2-0000-7000-8000-00000000000b"
+            ]
+        );
+        assert_eq!(r.short(A), "Harbour mast, north");
+        assert_eq!(r.full(A), format!("Harbour mast, north ({A})"));
+        assert_eq!(r.station(A).unwrap().position, Some((53.5461, 9.9665)));
+        assert_eq!(r.short(B), B, "an empty name is the id");
+        assert_eq!(r.full(B), B);
+        assert_eq!(r.station(B).unwrap().position, None);
         // A station of the lake missing from the registry keeps its (short) id.
         let id = "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e";
         assert_eq!(r.short(id), "4f6a8b0c1d2e");
@@ -238,31 +257,45 @@ mod tests {
             "{e}"
         );
         assert!(error("").contains("the file is empty"));
-        let e = error(&format!("{head}a,A,1,2\nb,B,91,2\n"));
+        let e = error(&format!("{head}{A},A,1,2\n{B},B,91,2\n"));
         assert!(
             e.starts_with("stations.csv line 3: latitude `91` is not a number of degrees"),
             "{e}"
         );
-        let e = error(&format!("{head}a,A,1,east\n"));
+        let e = error(&format!("{head}{A},A,1,east\n"));
         assert!(
             e.starts_with("stations.csv line 2: longitude `east`"),
             "{e}"
         );
-        let e = error(&format!("{head}a,A,1\n"));
+        let e = error(&format!("{head}{A},A,1\n"));
         assert!(e.starts_with("stations.csv line 2: 3 field(s)"), "{e}");
-        let e = error(&format!("{head}a,A,1,\n"));
+        let e = error(&format!("{head}{A},A,1,\n"));
         assert!(
             e.contains("line 2: give both latitude and longitude"),
             "{e}"
         );
-        let e = error(&format!("{head}a,A,,\nb,B,,\na,C,,\n"));
+        let e = error(&format!("{head}{A},A,,\n{B},B,,\n{A},C,,\n"));
         assert!(
-            e.contains("line 4: station a is listed twice (first on line 2)"),
+            e.contains(&format!(
+                "line 4: station {A} is listed twice (first on line 2)"
+            )),
             "{e}"
         );
         let e = error(&format!("{head},A,1,2\n"));
         assert!(e.contains("line 2: the station id is empty"), "{e}");
-        let e = error(&format!("{head}a,NaN,nan,1\n"));
+        let e = error(&format!("{head}{A},NaN,nan,1\n"));
         assert!(e.contains("latitude `nan`"), "{e}");
+        let e = error(&format!(
+            "{head}0190F5C2-0000-7000-8000-00000000000A,Up,,\n"
+        ));
+        assert!(
+            e.contains("line 2: \"0190F5C2-0000-7000-8000-00000000000A\" is not a station id"),
+            "{e}"
+        );
+        let e = error(&format!("{head}../../etc,X,,\n"));
+        assert!(
+            e.contains("line 2: \"../../etc\" is not a station id"),
+            "{e}"
+        );
     }
 }
