@@ -43,7 +43,7 @@ pub fn run(args: &EncodeArgs) -> CliResult<()> {
     let mut spacing = SpacingCounter::default();
     let (mut first, mut last) = (None, 0);
     while let Some(s) = input.next_sample()? {
-        if spill.rows() % 4096 == 0 && crate::signals::stopping() {
+        if spill.rows().is_multiple_of(4096) && crate::signals::stopping() {
             // Dropping the spill removes its files; the output was not touched.
             return Err(CliError::Usage(
                 "stopped by a signal; nothing was written".into(),
