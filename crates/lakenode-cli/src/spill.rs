@@ -41,7 +41,8 @@ use crate::error::{CliError, CliResult};
 /// held in memory: up to it nothing is written to disk; past it the columns go to
 /// files, and this is the size of their shared write buffer. 32 KiB keeps an hour at
 /// 5 s in memory (720 rows of all nine columns are 28,800 bytes) and spills a day
-/// (17,280 rows); a spilled CSV of any length peaks at about 120 KB of process heap.
+/// (17,280 rows); `encode` of a spilled CSV of any length peaks at about 145 KB of
+/// process heap (2026-12-03), the encoder's 1,024-row batches included.
 pub const SPILL_THRESHOLD_BYTES: usize = 32 * 1024;
 
 /// The count stored for a missing reading (no sensor range reaches it).
@@ -277,14 +278,17 @@ fn column(counts: &mut [(Measurement, Column)], m: Measurement) -> lakenode::Res
 }
 
 fn io(e: std::io::Error) -> lakenode::Error {
-    lakenode::Error::Parquet(parquet::errors::ParquetError::External(Box::new(e)))
+    external(Box::new(e))
+}
+
+/// A spill failure as the encoder's error (its source kept, path included).
+fn external(e: Box<dyn std::error::Error + Send + Sync>) -> lakenode::Error {
+    lakenode::Error::Parquet(parquet::errors::ParquetError::External(e))
 }
 
 impl ColumnSource for ColumnSpill {
     fn start_timestamps(&mut self) -> lakenode::Result<()> {
-        self.finish().map_err(|e| {
-            lakenode::Error::Parquet(parquet::errors::ParquetError::External(Box::new(e)))
-        })?;
+        self.finish().map_err(|e| external(Box::new(e)))?;
         self.timestamps.rewind().map_err(io)
     }
 
@@ -299,6 +303,7 @@ impl ColumnSource for ColumnSpill {
     }
 
     fn start_counts(&mut self, m: Measurement) -> lakenode::Result<()> {
+        self.finish().map_err(|e| external(Box::new(e)))?;
         column(&mut self.counts, m)?.rewind().map_err(io)
     }
 
