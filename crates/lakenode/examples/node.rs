@@ -3,7 +3,7 @@
 //! report. Runs one window through a station and "uploads" it to a transport that
 //! answers like S3, on the driver's upload thread.
 use lakenode::driver::{Adapter, BatchEnd, ThreadLink, run_batch};
-use lakenode::s3::md5_hex;
+use lakenode::digest::md5_hex;
 use lakenode::sim::Simulator;
 use lakenode::{
     Credentials, Event, HttpRequest, HttpResponse, Now, S3Client, S3Config, Sample, Station,

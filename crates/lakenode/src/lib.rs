@@ -44,6 +44,7 @@
 #![forbid(unsafe_code)]
 
 pub mod clock;
+pub mod digest;
 pub mod device;
 pub mod driver;
 pub mod encode;
