@@ -95,7 +95,10 @@ mod tests {
         assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
         let d = Md5Digest::of(b"Check Integrity!");
         assert_eq!(d.hex(), "9f0aaae9beae6bfb530e4ec1e4cd7ce3");
-        assert_eq!(format!("{d:?}"), "Md5Digest(9f0aaae9beae6bfb530e4ec1e4cd7ce3)");
+        assert_eq!(
+            format!("{d:?}"),
+            "Md5Digest(9f0aaae9beae6bfb530e4ec1e4cd7ce3)"
+        );
     }
 
     #[test]

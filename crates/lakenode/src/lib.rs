@@ -44,8 +44,8 @@
 #![forbid(unsafe_code)]
 
 pub mod clock;
-pub mod digest;
 pub mod device;
+pub mod digest;
 pub mod driver;
 pub mod encode;
 mod error;

@@ -1230,7 +1230,9 @@ impl Station {
         let ours = now
             .wall
             .map(|w| w.saturating_add(self.clock_offset).unwrap_or(w));
-        if f.blames_clock(ours) && let (Some(server), Some(wall)) = (f.server_date, now.wall) {
+        if f.blames_clock(ours)
+            && let (Some(server), Some(wall)) = (f.server_date, now.wall)
+        {
             match bounded_correction(server, wall) {
                 Some(offset) => {
                     self.clock_offset = offset;

@@ -367,7 +367,6 @@ mod tests {
         assert_ne!(other.url, req.url);
     }
 
-
     #[test]
     fn path_style_and_session_token() {
         let cfg = S3Config::new("http://127.0.0.1:9000", "lake", "us-east-1", true).expect("valid");
@@ -391,7 +390,6 @@ mod tests {
         .expect_err("ip host");
         assert!(err.to_string().contains("--path-style"), "{err}");
     }
-
 
     #[test]
     fn a_2xx_counts_as_stored_only_with_the_bodys_md5_as_etag() {
@@ -448,9 +446,16 @@ mod tests {
             body: Vec::new(),
         };
         assert!(matches!(reply.interpret(&ok), PutOutcome::Stored { .. }));
-        assert_eq!(counter::hashed() - before, 1, "one hash for Content-MD5 and ETag");
+        assert_eq!(
+            counter::hashed() - before,
+            1,
+            "one hash for Content-MD5 and ETag"
+        );
         // Both spellings are that one digest.
-        assert_eq!(request.header("content-md5"), Some("nwqq6b6ua/tTDk7B5M184w=="));
+        assert_eq!(
+            request.header("content-md5"),
+            Some("nwqq6b6ua/tTDk7B5M184w==")
+        );
         assert_eq!(reply, PutReply::expecting(digest, true));
         assert_eq!(reply.expected_etag(), "9f0aaae9beae6bfb530e4ec1e4cd7ce3");
     }

@@ -177,11 +177,13 @@ mod tests {
         );
     }
 
-
     fn client() -> S3Client {
         let cfg = S3Config::new("http://127.0.0.1:9000", "lake", "us-east-1", true)
             .expect("valid config");
-        S3Client::new(&cfg, Credentials::new(KEY, SECRET, Some("SESSIONTOKEN".into())))
-            .expect("client")
+        S3Client::new(
+            &cfg,
+            Credentials::new(KEY, SECRET, Some("SESSIONTOKEN".into())),
+        )
+        .expect("client")
     }
 }

@@ -129,7 +129,6 @@ impl std::fmt::Display for S3Failure {
 
 impl std::error::Error for S3Failure {}
 
-
 /// Interprets any S3 response: 2xx is success, anything else a typed failure.
 ///
 /// # Errors
@@ -367,7 +366,6 @@ pub(crate) mod tests {
         .expect_err("500");
         assert_eq!(f.code, "HTTP 500");
     }
-
 
     #[test]
     fn the_clock_is_blamed_when_s3_says_so_or_a_403_disagrees_with_it() {
