@@ -39,7 +39,7 @@
 //! let mut lake = LocalLake::new("lake".into());
 //! let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
 //! let options = Options { before: today, dry_run: false, strategy: Strategy::Rewrite, stop: None };
-//! let summary = compact(&mut lake, &options, |_| {})?;
+//! let summary = compact(&mut lake, &options, &mut ())?;
 //! println!("{} files became {}", summary.files_before, summary.files_after);
 //! # Ok::<(), lakenode_cli::error::CliError>(())
 //! ```
@@ -119,6 +119,20 @@ pub struct Summary {
     pub skipped: Vec<String>,
     /// A signal stopped the run before the last station-day.
     pub stopped: bool,
+}
+
+/// What a compaction reports as it goes. The command draws a bar or logs lines; a
+/// trait keeps the compaction itself free of terminal code. `()` reports nothing.
+pub trait Progress {
+    /// The lake is listed: `total` station-days are to be compacted.
+    fn start(&mut self, total: usize);
+    /// `done` of them are; `summary` holds the totals so far.
+    fn advance(&mut self, done: usize, summary: &Summary);
+}
+
+impl Progress for () {
+    fn start(&mut self, _: usize) {}
+    fn advance(&mut self, _: usize, _: &Summary) {}
 }
 
 /// One file of a station-day.
@@ -288,10 +302,15 @@ pub(crate) fn place(key: &str) -> Result<Option<Placed<'_>>, &'static str> {
 pub fn compact(
     lake: &mut dyn LakeStore,
     options: &Options,
-    mut progress: impl FnMut(&Summary),
+    progress: &mut dyn Progress,
 ) -> CliResult<Summary> {
     let listing = lake.list("")?;
     let (dirs, strays) = plan(listing, options.before);
+    let worth_it = |files: &DayDir| {
+        files.windows.len() > 1 || !files.windows.is_empty() && !files.dailies.is_empty()
+    };
+    progress.start(dirs.values().filter(|f| worth_it(f)).count());
+    let mut done = 0;
     let mut summary = Summary::default();
     for why in lake.anomalies().into_iter().chain(strays) {
         tracing::warn!("{why}");
@@ -307,9 +326,7 @@ pub fn compact(
             break;
         }
         lake.keep_lock()?;
-        let worth_it =
-            files.windows.len() > 1 || !files.windows.is_empty() && !files.dailies.is_empty();
-        if !worth_it {
+        if !worth_it(&files) {
             continue;
         }
         match compact_day(lake, &dir, &files, options, &mut summary) {
@@ -321,7 +338,8 @@ pub fn compact(
             }
             Err(DayError::Fatal(e)) => return Err(e),
         }
-        progress(&summary);
+        done += 1;
+        progress.advance(done, &summary);
     }
     Ok(summary)
 }

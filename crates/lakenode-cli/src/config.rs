@@ -67,6 +67,9 @@ const SOURCE_FLAGS: [&str; 7] = [
 /// Largest config file read (a station's is well under 1 KiB).
 const MAX_CONFIG_BYTES: u64 = 64 * 1024;
 
+/// The global flags a config file may set (`log = "debug"`, `log-format = "json"`).
+const GLOBAL_FLAGS: [&str; 2] = ["log", "log-format"];
+
 /// Flags whose value is a path, resolved against the config file's directory.
 const PATH_FLAGS: [&str; 3] = ["spool", "csv", "credentials-file"];
 
@@ -130,18 +133,18 @@ pub fn expand(
         .any(|f| given.iter().any(|g| g == f));
     let mut out: Vec<OsString> = args[..=run_at].to_vec();
     for (flag, key, value) in from_file {
-        if flag == "log" {
+        if GLOBAL_FLAGS.contains(&flag.as_str()) {
             // A global flag: before `run`, unless the command line gave one.
             let globals = &args[..run_at];
-            if !globals
-                .iter()
-                .any(|a| a == "--log" || a.to_string_lossy().starts_with("--log="))
-                && let Some(v) = value
+            let long = format!("--{flag}");
+            if !globals.iter().any(|a| {
+                a == long.as_str() || a.to_string_lossy().starts_with(&format!("{long}="))
+            }) && let Some(v) = value
             {
-                let mut arg = OsString::from("--log=");
+                let mut arg = OsString::from(format!("{long}="));
                 arg.push(v);
                 out.insert(run_at, arg);
-                origin.keys.push(("--log".into(), key));
+                origin.keys.push((long, key));
             }
             continue;
         }
@@ -163,12 +166,12 @@ pub fn expand(
     Ok((out, Some(origin)))
 }
 
-/// Index of the subcommand: the first argument that is not the global `--log`.
+/// Index of the subcommand: the first argument that is not a global flag.
 fn subcommand_position(args: &[OsString]) -> Option<usize> {
     let mut i = 1;
     while i < args.len() {
         let a = args[i].to_string_lossy();
-        if a == "--log" {
+        if GLOBAL_FLAGS.iter().any(|g| a.strip_prefix("--") == Some(g)) {
             i += 2;
         } else if a.starts_with('-') {
             i += 1;
@@ -237,12 +240,14 @@ fn settings(
                     .into(),
             ));
         }
-        if flag == "log" {
-            // The global `--log` (placed before `run` by `expand`).
+        if GLOBAL_FLAGS.contains(&flag.as_str()) {
+            // The global `--log`, `--log-format` (placed before `run` by `expand`).
             let toml::Value::String(level) = value else {
-                return Err(bad(
+                return Err(bad(if flag == "log" {
                     "expects a string like \"info\" or \"lakenode=debug\"".into()
-                ));
+                } else {
+                    "expects \"text\" or \"json\"".into()
+                }));
             };
             out.push((flag, key, Some(level.into())));
             continue;
@@ -359,6 +364,20 @@ mod tests {
         let (out, _) = expand(args, &flags()).unwrap();
         assert_eq!(out, ["lakenode", "--log", "warn", "run"]);
         assert!(expand_with("log = 3\n", &[]).is_err());
+    }
+
+    #[test]
+    fn log_format_is_a_global_setting_too() {
+        let (args, origin) = expand_with("log_format = \"json\"\nhealth = true\n", &[]).unwrap();
+        assert_eq!(args, ["lakenode", "--log-format=json", "run", "--health"]);
+        assert_eq!(origin.unwrap().key_for("--log-format"), Some("log_format"));
+        let e = expand_with("log-format = 1\n", &[]).unwrap_err().to_string();
+        assert!(e.contains("\"text\" or \"json\""), "{e}");
+        let args: Vec<OsString> = ["lakenode", "--log-format", "text", "run"]
+            .into_iter()
+            .map(OsString::from)
+            .collect();
+        assert_eq!(subcommand_position(&args), Some(3));
     }
 
     #[cfg(unix)]

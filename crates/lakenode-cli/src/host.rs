@@ -260,7 +260,10 @@ pub fn with_progress<'a>(
                 last = Instant::now();
                 #[allow(clippy::cast_precision_loss)]
                 let pct = (*i + 1) as f64 * 100.0 / total.max(1) as f64;
-                eprintln!(
+                tracing::info!(
+                    station = label,
+                    done = i + 1,
+                    total,
                     "progress: {label}: {}/{total} samples ({pct:.0}%), at {}",
                     i + 1,
                     lakenode::layout::rfc3339(s.timestamp_ms)

@@ -4,7 +4,6 @@
 //! server embedded in the process, simulated stations, every window signed, uploaded,
 //! read back and checked. See `lakenode --help` for the other commands.
 
-use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -24,6 +23,11 @@ struct Cli {
     /// Log filter, e.g. `info`, `debug`, `lakenode=trace` (or set RUST_LOG).
     #[arg(long, global = true, env = "LAKENODE_LOG", default_value = "info")]
     log: String,
+
+    /// Log lines as `text` or `json` (one object per line: timestamp, level, target,
+    /// fields with the message).
+    #[arg(long, global = true, env = "LAKENODE_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: lakenode_cli::logging::LogFormat,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -73,38 +77,6 @@ Exit codes:
   4  uploads still failing at --give-up-after, or a finite run stopped by a signal
      (the data stays in the spool: run again)
   5  finished, but samples were skipped or files dropped by --spool-limit or quarantined";
-
-/// Libraries whose debug output contains request URLs, i.e. presigned signatures:
-/// they log at warn level at most, whatever the filter asks.
-const URL_LOGGING_TARGETS: [&str; 7] = [
-    "ureq",
-    "ureq_proto",
-    "rustls",
-    "s3s",
-    "s3s_fs",
-    "hyper",
-    "hyper_util",
-];
-
-fn init_logging(filter: &str) {
-    use tracing_subscriber::EnvFilter;
-    let mut filter = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|f| EnvFilter::try_new(f).ok())
-        .or_else(|| EnvFilter::try_new(filter).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
-    for target in URL_LOGGING_TARGETS {
-        if let Ok(d) = format!("{target}=warn").parse() {
-            filter = filter.add_directive(d);
-        }
-    }
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-}
 
 /// `run`'s long flags, and whether each takes a value (for `--config`); built alone,
 /// without the other subcommands.
@@ -172,7 +144,15 @@ fn main() -> ExitCode {
         Ok(parsed) => parsed,
         Err(code) => return code,
     };
-    init_logging(&cli.log);
+    let log_source = origin
+        .as_ref()
+        .and_then(|o| o.key_for("--log").map(|k| format!("{}: key `{k}`", o.path.display())))
+        .unwrap_or_else(|| "--log (or LAKENODE_LOG)".to_owned());
+    if let Err(e) = lakenode_cli::logging::init(&cli.log, &log_source, cli.log_format) {
+        eprintln!("error: {e}");
+        return ExitCode::from(lakenode_cli::error::EXIT_CONFIG);
+    }
+    let json = cli.log_format == lakenode_cli::logging::LogFormat::Json;
     let command = cli
         .command
         .unwrap_or_else(|| Command::Demo(DemoArgs::default()));
@@ -195,7 +175,11 @@ fn main() -> ExitCode {
     };
     if std::env::var_os("LAKENODE_HEAP_REPORT").is_some() {
         let h = heap::stats();
-        eprintln!("heap: peak {} bytes, {} allocations", h.peak, h.allocations);
+        if json {
+            tracing::info!(peak = h.peak, allocations = h.allocations, "heap");
+        } else {
+            eprintln!("heap: peak {} bytes, {} allocations", h.peak, h.allocations);
+        }
     }
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -207,12 +191,18 @@ fn main() -> ExitCode {
                     .map(|key| format!("{}: key `{key}`: ", o.path.display())),
                 _ => None,
             };
-            eprintln!("error: {}{e}", from_file.unwrap_or_default());
-            ExitCode::from(if is_run {
+            let code = if is_run {
                 e.run_exit_code()
             } else {
                 e.exit_code()
-            })
+            };
+            let from_file = from_file.unwrap_or_default();
+            if json {
+                tracing::error!(exit_code = code, "{from_file}{e}");
+            } else {
+                eprintln!("error: {from_file}{e}");
+            }
+            ExitCode::from(code)
         }
     }
 }

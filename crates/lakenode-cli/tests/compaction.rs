@@ -654,7 +654,7 @@ fn a_daily_file_written_meanwhile_is_never_replaced() {
                 assert!(s.skipped.is_empty(), "{:?}", s.skipped);
             })),
         };
-        let summary = compact_days(&mut racing, &options(), |_| {}).unwrap();
+        let summary = compact_days(&mut racing, &options(), &mut ()).unwrap();
         assert_eq!(rows_lost(&lake, &want), 0, "{case}: rows lost");
         assert_eq!(samples_in(&lake), (want.clone(), false), "{case}");
         assert_eq!(summary.skipped.len(), 1, "{case}: {:?}", summary.skipped);
@@ -674,7 +674,7 @@ fn compact_lib(
     mut lake: Box<dyn LakeStore>,
     options: &lakenode_cli::compact::Options,
 ) -> lakenode_cli::compact::Summary {
-    lakenode_cli::compact::compact(lake.as_mut(), options, |_| {}).unwrap()
+    lakenode_cli::compact::compact(lake.as_mut(), options, &mut ()).unwrap()
 }
 
 /// The same race through the embedded S3 server: the lock is an object written with

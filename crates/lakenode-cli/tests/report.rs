@@ -662,8 +662,12 @@ fn silent_station(lake: &Path, work: &Path) -> String {
         &["--lake", lake.to_str().unwrap(), "--at", DEMO_END],
         &work.join("first.html"),
     );
-    let line = stderr.lines().find(|l| l.starts_with("silent: ")).unwrap();
-    line["silent: ".len()..line.find(" (").unwrap()].to_owned()
+    // A log line: `<time>  WARN silent: <id> (<how long>)`.
+    let line = stderr
+        .lines()
+        .find_map(|l| l.split_once("silent: ").map(|(_, s)| s))
+        .unwrap();
+    line[..line.find(" (").unwrap()].to_owned()
 }
 
 #[test]

@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use jiff::civil::Date;
 
-use crate::compact::{Options, Strategy, Summary, compact};
+use crate::compact::{Options, Progress, Strategy, Summary, compact};
 use crate::error::{CliError, CliResult};
 use crate::lake::{LakeArgs, LakeStore};
+use crate::progress::Meter;
 
 /// `lakenode compact`.
 #[derive(Debug, Clone, Args)]
@@ -86,7 +87,6 @@ pub fn run(args: &CompactArgs) -> CliResult<()> {
             ""
         }
     );
-    let mut last = Instant::now();
     let options = Options {
         before,
         dry_run: args.dry_run,
@@ -98,15 +98,7 @@ pub fn run(args: &CompactArgs) -> CliResult<()> {
     if !args.dry_run {
         lake.lock()?;
     }
-    let result = compact(lake.as_mut(), &options, |s| {
-        if last.elapsed() >= Duration::from_secs(2) {
-            last = Instant::now();
-            eprintln!(
-                "progress: {} station-days, {} files into {}",
-                s.station_days, s.files_before, s.files_after
-            );
-        }
-    });
+    let result = compact(lake.as_mut(), &options, &mut Bar(None));
     if let Err(e) = lake.unlock() {
         tracing::warn!("releasing the compaction lock: {e}");
     }
@@ -123,6 +115,27 @@ pub fn run(args: &CompactArgs) -> CliResult<()> {
             "{} station-day(s) or file(s) were left as they are (see the warnings above)",
             summary.skipped.len()
         )))
+    }
+}
+
+/// The compaction's progress: a bar on a terminal, else a log line every 5 s.
+struct Bar(Option<Meter>);
+
+impl Progress for Bar {
+    fn start(&mut self, total: usize) {
+        self.0 = Some(Meter::new(
+            "station-days",
+            total as u64,
+            Duration::from_secs(5),
+        ));
+    }
+
+    fn advance(&mut self, done: usize, s: &Summary) {
+        if let Some(meter) = &mut self.0 {
+            meter.set(done as u64, || {
+                format!("{} files into {}", s.files_before, s.files_after)
+            });
+        }
     }
 }
 

@@ -23,6 +23,7 @@ use crate::DemoArgs;
 use crate::commands::run::{default_start, parse_start};
 use crate::error::{CliError, CliResult};
 use crate::host::{HostAdapter, UPLOAD_STACK, with_progress};
+use crate::progress::Meter;
 use crate::readback;
 use crate::transport::UreqTransport;
 
@@ -116,19 +117,16 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
     let mut first_error = None;
     std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers).map(|_| scope.spawn(|| run.worker())).collect();
-        let mut last_report = Instant::now();
+        let mut meter = (!run.per_station_lines)
+            .then(|| Meter::new("stations", args.stations.into(), Duration::from_secs(5)));
         while handles.iter().any(|h| !h.is_finished()) {
             std::thread::sleep(Duration::from_millis(50));
-            if !run.per_station_lines && last_report.elapsed() >= Duration::from_secs(5) {
-                last_report = Instant::now();
+            if let Some(meter) = &mut meter {
                 let done = run.done.lock().map_or(0, |d| d.len());
-                eprintln!(
-                    "progress: {done}/{} stations delivered and verified ({:.0} s)",
-                    args.stations,
-                    started.elapsed().as_secs_f64()
-                );
+                meter.set(done as u64, || "delivered and verified".to_owned());
             }
         }
+        drop(meter);
         for h in handles {
             match h.join() {
                 Ok(Ok(())) => {}

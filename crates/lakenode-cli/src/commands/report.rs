@@ -11,6 +11,7 @@ use lakenode::layout::rfc3339;
 use crate::error::{CliError, CliResult};
 use crate::lake::{LakeArgs, LakeStore};
 use crate::output::OutputFile;
+use crate::progress::Meter;
 use crate::parse_duration;
 use crate::report::page::{PageInfo, render_page};
 use crate::report::registry::Registry;
@@ -112,8 +113,8 @@ pub struct ReportSummary {
 /// How far ahead of this machine's clock `--at` may be (clock skew between machines).
 const AT_SLACK_MS: i64 = 3_600_000;
 
-/// Reads `lake`, renders the page and writes it to `out`, printing progress to stderr
-/// every 2 s.
+/// Reads `lake`, renders the page and writes it to `out`, showing progress (a bar on a
+/// terminal, else a log line every 5 s).
 ///
 /// # Errors
 /// The lake cannot be read, a chart cannot be drawn, or
@@ -123,7 +124,6 @@ pub fn write_report(
     options: &ReportOptions,
     out: &Path,
 ) -> CliResult<ReportSummary> {
-    let mut last = Instant::now();
     let now_ms = SystemClock.now().as_millisecond();
     let at_ms = options.at_ms.unwrap_or(now_ms);
     let scan_options = ScanOptions {
@@ -131,12 +131,12 @@ pub fn write_report(
         now_ms,
         at_ms,
     };
+    let mut meter = Meter::new("files read", 0, Duration::from_secs(5));
     let mut scan = scan(lake, &scan_options, |p| {
-        if last.elapsed() >= Duration::from_secs(2) {
-            last = Instant::now();
-            eprintln!("progress: read {}/{} files", p.files, p.total);
-        }
+        meter.set_total(p.total as u64);
+        meter.set(p.files as u64, String::new);
     })?;
+    drop(meter);
     if scan.fleet.is_empty() {
         return Err(CliError::Usage(match options.at_ms {
             Some(at) => format!(
@@ -257,13 +257,13 @@ pub fn run(args: &ReportArgs) -> CliResult<()> {
         started.elapsed().as_secs_f64()
     );
     if let Some(stale) = &summary.stale {
-        eprintln!("warning: {stale}");
+        tracing::warn!("{stale}");
     }
     for s in &summary.silent {
-        eprintln!("silent: {}", printable(s));
+        tracing::warn!("silent: {}", printable(s));
     }
     for p in &summary.problems {
-        eprintln!("warning: {}", printable(p));
+        tracing::warn!("{}", printable(p));
     }
     if !summary.problems.is_empty() {
         return Err(CliError::Usage(format!(

@@ -49,7 +49,7 @@ pub fn run(args: &ServeArgs) -> CliResult<()> {
     println!("listening on {}", server.endpoint());
     use std::io::Write as _;
     let _ = std::io::stdout().flush();
-    eprintln!("data in {}; stop with Ctrl-C", server.data_dir().display());
+    tracing::info!("data in {}; stop with Ctrl-C", server.data_dir().display());
     loop {
         std::thread::park();
     }
