@@ -103,14 +103,18 @@ impl Meter {
         let eta_s = eta.map(|e| e.as_secs());
         #[allow(clippy::cast_precision_loss)]
         let pct = done as f64 * 100.0 / self.total.max(1) as f64;
+        let mut detail = detail();
+        if !detail.is_empty() {
+            detail.insert_str(0, ", ");
+        }
         tracing::info!(
             done,
             total = self.total,
+            unit = self.unit,
             eta_s,
-            "progress: {done}/{} {} ({pct:.0}%), {}, ETA {}",
+            "progress: {done}/{} {} ({pct:.0}%){detail}, ETA {}",
             self.total,
             self.unit,
-            detail(),
             eta.map_or_else(|| "unknown".to_owned(), show)
         );
     }

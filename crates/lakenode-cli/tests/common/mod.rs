@@ -27,6 +27,7 @@ pub fn lakenode() -> Command {
         "AWS_SESSION_TOKEN",
         "RUST_LOG",
         "LAKENODE_LOG",
+        "LAKENODE_LOG_FORMAT",
     ] {
         c.env_remove(v);
     }
