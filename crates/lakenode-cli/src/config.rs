@@ -137,9 +137,10 @@ pub fn expand(
             // A global flag: before `run`, unless the command line gave one.
             let globals = &args[..run_at];
             let long = format!("--{flag}");
-            if !globals.iter().any(|a| {
-                a == long.as_str() || a.to_string_lossy().starts_with(&format!("{long}="))
-            }) && let Some(v) = value
+            if !globals
+                .iter()
+                .any(|a| a == long.as_str() || a.to_string_lossy().starts_with(&format!("{long}=")))
+                && let Some(v) = value
             {
                 let mut arg = OsString::from(format!("{long}="));
                 arg.push(v);
@@ -371,7 +372,9 @@ mod tests {
         let (args, origin) = expand_with("log_format = \"json\"\nhealth = true\n", &[]).unwrap();
         assert_eq!(args, ["lakenode", "--log-format=json", "run", "--health"]);
         assert_eq!(origin.unwrap().key_for("--log-format"), Some("log_format"));
-        let e = expand_with("log-format = 1\n", &[]).unwrap_err().to_string();
+        let e = expand_with("log-format = 1\n", &[])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("\"text\" or \"json\""), "{e}");
         let args: Vec<OsString> = ["lakenode", "--log-format", "text", "run"]
             .into_iter()

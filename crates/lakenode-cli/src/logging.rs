@@ -70,6 +70,10 @@ pub fn filter(spec: &str, source: &str) -> CliResult<EnvFilter> {
         ))
     };
     for directive in spec.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        if directive.ends_with('=') {
+            // EnvFilter reads `lakenode=` as `lakenode=trace`.
+            return Err(bad(format!("`{directive}` has no level after `=`")));
+        }
         if directive.contains(['=', '[']) {
             continue; // target=level and span filters: EnvFilter checks them
         }

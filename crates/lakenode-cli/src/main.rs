@@ -26,7 +26,13 @@ struct Cli {
 
     /// Log lines as `text` or `json` (one object per line: timestamp, level, target,
     /// fields with the message).
-    #[arg(long, global = true, env = "LAKENODE_LOG_FORMAT", value_enum, default_value = "text")]
+    #[arg(
+        long,
+        global = true,
+        env = "LAKENODE_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
     log_format: lakenode_cli::logging::LogFormat,
 
     #[command(subcommand)]
@@ -146,7 +152,10 @@ fn main() -> ExitCode {
     };
     let log_source = origin
         .as_ref()
-        .and_then(|o| o.key_for("--log").map(|k| format!("{}: key `{k}`", o.path.display())))
+        .and_then(|o| {
+            o.key_for("--log")
+                .map(|k| format!("{}: key `{k}`", o.path.display()))
+        })
         .unwrap_or_else(|| "--log (or LAKENODE_LOG)".to_owned());
     if let Err(e) = lakenode_cli::logging::init(&cli.log, &log_source, cli.log_format) {
         eprintln!("error: {e}");

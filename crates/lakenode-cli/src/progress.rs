@@ -55,7 +55,8 @@ impl Meter {
             every
         };
         let bar = bars_wanted().then(|| {
-            let bars = BARS.get_or_init(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+            let bars =
+                BARS.get_or_init(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
             let bar = bars.add(ProgressBar::new(total));
             if let Ok(style) = ProgressStyle::with_template(
                 "{wide_bar} {pos}/{len} {prefix} ({percent}%) ETA {eta} {msg}",

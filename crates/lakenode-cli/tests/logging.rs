@@ -24,8 +24,8 @@ fn json_lines(stderr: &str) -> Vec<serde_json::Value> {
     stderr
         .lines()
         .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("not a JSON line ({e}): {l:?}"));
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l:?}"));
             for key in ["timestamp", "level", "target"] {
                 assert!(v[key].is_string(), "no {key}: {l}");
             }
@@ -40,7 +40,15 @@ fn json_lines(stderr: &str) -> Vec<serde_json::Value> {
 fn fleet_demo(dir: &Path, format: &str) -> (String, String) {
     let (out, stdout, stderr) = output(
         lakenode()
-            .args(["--log-format", format, "demo", "--stations", "21", "--hours", "4"])
+            .args([
+                "--log-format",
+                format,
+                "demo",
+                "--stations",
+                "21",
+                "--hours",
+                "4",
+            ])
             .args(["--seed", "5", "--start", "2026-11-20T22:00:00Z"])
             .arg("--data-dir")
             .arg(dir)
