@@ -26,7 +26,7 @@
 //! syncs instead of 17 million.
 //!
 //! ```
-//! use lakenode::journal::Journal;
+//! use lakenode::fuzzing::Journal;
 //! use lakenode::sample::Sample;
 //! # let dir = tempfile::tempdir()?;
 //! let (mut j, replay) = Journal::open(dir.path())?;

@@ -3,7 +3,7 @@
 //! [`crate::station::Station`] drives it.
 //!
 //! ```
-//! use lakenode::recorder::{Recorder, RecorderConfig};
+//! use lakenode::fuzzing::{Recorder, RecorderConfig};
 //! use lakenode::{layout::StationId, sim::Simulator};
 //! # let dir = tempfile::tempdir()?;
 //! let config = RecorderConfig::new(StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e")?);

@@ -25,7 +25,7 @@
 //! (esp_littlefs in ESP-IDF's VFS), LittleFS under the device's rules in the tests.
 //!
 //! ```
-//! use lakenode::spool::Spool;
+//! use lakenode::fuzzing::Spool;
 //! use lakenode::layout::ObjectKey;
 //! # let dir = tempfile::tempdir()?;
 //! let mut spool = Spool::open(dir.path())?;
@@ -338,6 +338,12 @@ impl Spool {
     #[must_use]
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Where entries that failed their check are set aside.
+    #[must_use]
+    pub fn quarantine_dir(&self) -> PathBuf {
+        self.dir.join(QUARANTINE)
     }
 
     fn entry_path(&self, id: u64) -> PathBuf {

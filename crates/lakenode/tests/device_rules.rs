@@ -12,10 +12,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use devfs::{DevFs, Device, PARTITION};
-use lakenode::journal::Journal;
+use lakenode::fuzzing::Journal;
+use lakenode::fuzzing::Spool;
 use lakenode::sample::Sample;
 use lakenode::schema::Measurement;
-use lakenode::spool::Spool;
 use lakenode::storage::Storage;
 
 fn device() -> (Arc<DevFs>, Arc<dyn Storage>) {
@@ -111,9 +111,9 @@ fn a_damaged_journal_is_kept_aside_and_repaired_on_the_device() {
 #[test]
 fn the_spool_works_on_the_device() {
     let (_, fs) = device();
-    let _lock = lakenode::spool::SpoolLock::acquire_with(&*fs, Path::new(DIR)).unwrap();
+    let _lock = lakenode::fuzzing::SpoolLock::acquire_with(&*fs, Path::new(DIR)).unwrap();
     let mut spool = Spool::open_with(fs.clone(), DIR).unwrap();
-    spool.set_limit(Some(lakenode::spool::MIN_LIMIT)).unwrap();
+    spool.set_limit(Some(lakenode::fuzzing::MIN_LIMIT)).unwrap();
     spool.set_block_size(devfs::BLOCK as u64).unwrap();
     let mut ids = Vec::new();
     for i in 0..20 {
@@ -163,19 +163,17 @@ fn a_station_switches_configuration_on_the_device() {
             st.record(&now, sample(t)).unwrap();
         }
     } // the power goes with 13 samples in the journal
-    let changed = StationConfig {
-        station: StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2f").unwrap(),
-        ..first
-    };
+    let mut changed = first.clone();
+    changed.recorder.station = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2f").unwrap();
     let mut st = Station::open_with(changed.clone(), fs.clone(), Path::new(DIR)).unwrap();
     assert!(st.events().next().is_some(), "the switch is reported");
-    let spool = st.recorder().spool();
-    let pending = spool.pending().unwrap();
     assert_eq!(
-        pending.len(),
+        st.status().pending_files,
         1,
         "the open window sealed under the first station"
     );
+    let spool = Spool::open_with(fs.clone(), DIR).unwrap();
+    let pending = spool.pending().unwrap();
     assert!(spool.read_key(pending[0]).unwrap().contains("1d2e"));
     drop(st);
     let mut st = Station::open_with(changed, fs, Path::new(DIR)).unwrap();
