@@ -215,13 +215,13 @@ impl Spool {
     /// what happens when it is full.
     ///
     /// # Errors
-    /// [`Error::Config`] (field `spool limit`) for a limit under [`MIN_LIMIT`].
+    /// [`Error::Config`] (field `spool_limit`) for a limit under [`MIN_LIMIT`].
     pub fn set_limit(&mut self, limit: Option<u64>) -> Result<()> {
         if let Some(l) = limit
             && l < MIN_LIMIT
         {
             return Err(Error::config(
-                "spool limit",
+                "spool_limit",
                 format!("{l} bytes is too small; give at least {MIN_LIMIT} (64K, a few windows)"),
             ));
         }

@@ -136,7 +136,7 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
                     first_error.get_or_insert(e);
                 }
                 Err(_) => {
-                    first_error.get_or_insert(CliError::Verify("a station worker panicked".into()));
+                    first_error.get_or_insert(CliError::Failed("a station worker panicked".into()));
                 }
             }
         }
@@ -313,7 +313,7 @@ impl DemoRun<'_> {
                 .quiet()
                 .with_virtual_uptime(start + stretch.start * interval);
             let mut link = ThreadLink::spawn(self.transport.clone(), UPLOAD_STACK)
-                .map_err(|e| CliError::Verify(format!("cannot start the upload thread: {e}")))?;
+                .map_err(|e| CliError::Failed(format!("cannot start the upload thread: {e}")))?;
             let input = stretch.clone().map(|i| sim.sample_at(start + i * interval));
             let input: Box<dyn Iterator<Item = _>> = if self.per_station_lines {
                 Box::new(with_progress(input, samples, station.as_str()))
@@ -332,7 +332,7 @@ impl DemoRun<'_> {
                         reason: last,
                     });
                 }
-                BatchEnd::Stopped => return Err(CliError::Verify("stopped".into())),
+                BatchEnd::Stopped => return Err(CliError::Stopped),
             }
             uploaded.extend_from_slice(adapter.uploaded());
             upload_failures += node.counters().upload_failures;
@@ -488,9 +488,8 @@ fn verify_station(
     for (key, uploaded) in delivered {
         let response = transport
             .send(&client.get_object(key, SystemClock.now()))
-            .map_err(|e| CliError::Verify(format!("downloading {key}: {e}")))?;
-        check_response(&response)
-            .map_err(|f| CliError::Verify(format!("downloading {key}: {f}")))?;
+            .map_err(|e| CliError::Network(format!("downloading {key}: {e}")))?;
+        check_response(&response).map_err(|f| CliError::S3(format!("downloading {key}: {f}")))?;
         if response.body.len() != *uploaded {
             return Err(CliError::Verify(format!(
                 "{key} is {} bytes in S3 but {uploaded} were uploaded",

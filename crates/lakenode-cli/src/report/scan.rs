@@ -331,7 +331,7 @@ pub fn scan(
         return Err(e);
     }
     if parts.len() != workers {
-        return Err(crate::error::CliError::Verify(
+        return Err(crate::error::CliError::Failed(
             "a report worker panicked".into(),
         ));
     }
