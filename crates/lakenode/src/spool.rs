@@ -3,7 +3,7 @@
 //!
 //! Each entry is one file, `<seq>.lks`, holding the object key, the Parquet bytes and
 //! an MD5 of everything before it. It is written to a temporary file, synced, renamed
-//! into place and the directory synced: after a power cut an entry is either complete
+//! into place and the directory synced ([`Storage::replace`]): after a power cut an entry is either complete
 //! or absent. An entry is removed only once S3 confirmed the upload. Entries that fail
 //! their check are moved to `quarantine/` with a `.reason` file, never deleted.
 //!
@@ -378,22 +378,12 @@ impl Spool {
         let entry_len = self.charged((MAGIC.len() + 2 + key.len() + 4 + body.len() + 16) as u64);
         let dropped = self.make_room(entry_len)?;
         let id = self.next_id;
-        let tmp = self.dir.join(format!("{id:016}.{TMP_EXTENSION}"));
         let path = self.entry_path(id);
-        let fs = &*self.storage;
-        let result = encode_entry(key, body).and_then(|data| {
-            // Written, synced and closed before the rename.
-            fs.write(&tmp, &data)
-                .map_err(|e| Error::spool("write", &tmp, e))?;
-            fs.rename(&tmp, &path)
-                .map_err(|e| Error::spool("rename", &tmp, e))?;
-            fs.sync_dir(&self.dir)
-                .map_err(|e| Error::spool("sync", &self.dir, e))
-        });
-        if result.is_err() {
-            let _ = fs.remove(&tmp);
-        }
-        result?;
+        let data = encode_entry(key, body)?;
+        // `<id>.lks.tmp` until complete: removed at the next open after a power cut.
+        self.storage
+            .replace(&path, &data)
+            .map_err(|e| Error::spool("write", &path, e))?;
         self.next_id += 1;
         self.pending_bytes += entry_len;
         Ok((id, dropped))

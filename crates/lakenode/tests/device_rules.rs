@@ -54,6 +54,36 @@ fn the_device_refuses_to_rename_or_remove_an_open_file() {
     assert_eq!(fs.read(a).unwrap_err().kind(), std::io::ErrorKind::NotFound);
 }
 
+/// `Storage::replace` (spool entries, the journal, `station.state`, `timeline.state`)
+/// under the device's rules: over a closed file it replaces it and leaves no temporary
+/// file; over an open one the device refuses the rename, the old bytes stay and the
+/// temporary file is removed.
+#[test]
+fn replace_is_atomic_and_refused_over_an_open_file_on_the_device() {
+    let (_, fs) = device();
+    let path = Path::new("/spool/station.state");
+    fs.replace(path, b"first\n").unwrap();
+    fs.replace(path, b"second\n").unwrap();
+    assert_eq!(fs.read(path).unwrap(), b"second\n");
+    let names = |fs: &Arc<dyn Storage>| -> Vec<String> {
+        let mut n: Vec<String> = fs
+            .list(Path::new(DIR))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&fs), ["station.state"]);
+    let open = fs.open_append(path).unwrap();
+    let err = fs.replace(path, b"third\n").unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(16), "{err}");
+    drop(open);
+    assert_eq!(fs.read(path).unwrap(), b"second\n");
+    assert_eq!(names(&fs), ["station.state"], "no temporary file left");
+}
+
 /// Defect 1 of issue 21: `Journal::restart` renamed the rewritten journal over the one
 /// it still held open. Linux allows it; esp_littlefs answers EBUSY, so every window
 /// sealed on the device failed to restart the journal.

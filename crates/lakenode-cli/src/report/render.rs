@@ -873,7 +873,11 @@ mod tests {
         assert_eq!(figure(&fleet, 1), HealthFigure::NoData, "no RSSI");
         let mut fleet2 = fleet.clone();
         fleet2.add_health("a", crate::report::aggregate::HealthPoint::default());
-        assert_eq!(figure(&fleet2, 3), HealthFigure::AllZero, "no upload failures");
+        assert_eq!(
+            figure(&fleet2, 3),
+            HealthFigure::AllZero,
+            "no upload failures"
+        );
         assert!(
             matches!(figure(&fleet2, 2), HealthFigure::Chart(_)),
             "a spool depth of 0 is drawn"

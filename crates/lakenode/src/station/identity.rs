@@ -68,8 +68,10 @@ pub(super) fn switch(
         let mut recorder = Recorder::open_with(old.clone(), storage.clone(), dir)?;
         recorder.flush()?;
     }
+    // Atomic: a power cut mid-write must not leave a state that names no configuration
+    // (the next open would take the spool for a fresh one and relabel its journal).
     storage
-        .write(&path, format!("{now}\n").as_bytes())
-        .map_err(|e| Error::spool("write", &path, e))?;
+        .replace(&path, format!("{now}\n").as_bytes())
+        .map_err(|e| Error::spool("replace", &path, e))?;
     Ok(changed.map(|(text, _)| text))
 }
