@@ -176,27 +176,27 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
     println!();
     println!("summary");
     let secs = wall.as_secs_f64().max(1e-9);
-    println!("  stations        {stations} ({workers} in parallel)");
+    println!("  stations      {stations} ({workers} in parallel)");
     println!(
-        "  files           {} (and {} health files, one row per window)",
+        "  files         {} (and {} health files, one row per window)",
         total.files, total.health_files
     );
-    println!("  rows            {}", total.rows);
-    println!("  bytes           {} ({per_file:.0} per file)", total.bytes);
-    println!("  bytes per row   {per_row:.1}");
+    println!("  rows          {}", total.rows);
+    println!("  bytes         {} ({per_file:.0} per file)", total.bytes);
+    println!("  bytes per row {per_row:.1}");
     println!("  upload failures {upload_failures}");
     if args.outages {
         println!(
-            "  outages         {cut} station(s) lost power: {missed} instants not sampled, {restarts} reboot(s) (simulated; the rest verified)"
+            "  outages       {cut} station(s) lost power: {missed} instants not sampled, {restarts} reboot(s) (simulated; the rest verified)"
         );
     }
-    println!("  wall time       {:.2} s", wall.as_secs_f64());
+    println!("  wall time     {:.2} s", wall.as_secs_f64());
     #[allow(clippy::cast_precision_loss)]
     {
-        println!("  samples/s       {:.0}", total.rows as f64 / secs);
-        println!("  files/s         {:.0}", total.files as f64 / secs);
+        println!("  samples/s     {:.0}", total.rows as f64 / secs);
+        println!("  files/s       {:.0}", total.files as f64 / secs);
     }
-    println!("  data            {}", lake.display());
+    println!("  data          {}", lake.display());
     let report_path = data_dir.join("report.html");
     let report_started = Instant::now();
     // As of the end of the demo's virtual time: its stations are not silent because
@@ -211,7 +211,7 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
         &report_path,
     )?;
     println!(
-        "  report          {} ({} bytes, {:.2} s; open it in a browser)",
+        "  report        {} ({} bytes, {:.2} s; open it in a browser)",
         report_path.display(),
         report.html_bytes,
         report_started.elapsed().as_secs_f64()
