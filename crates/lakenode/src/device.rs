@@ -14,7 +14,7 @@
 //! ];
 //! let get = |key: &str| Ok(nvs.iter().find(|(k, _)| *k == key).map(|(_, v)| v.to_string()));
 //! let config = DeviceConfig::from_lookup(get)?;
-//! assert_eq!(config.station.station.as_str(), "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e");
+//! assert_eq!(config.station.recorder.station.as_str(), "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e");
 //! assert!(format!("{config:?}").contains("<redacted>"));
 //! # Ok::<(), lakenode::Error>(())
 //! ```
