@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 use lakenode::clock::{SystemClock, WallClock as _};
-use lakenode::s3::{S3Client, S3Config, check_response, parse_list};
+use lakenode::s3::{PutObject, PutOutcome, S3Client, S3Config, check_response, parse_list};
 use lakenode::transport::Transport as _;
 
 use crate::error::{CliError, CliResult};
@@ -55,7 +55,7 @@ pub trait LakeStore {
     /// IO or S3 failures.
     fn get_tagged(&mut self, key: &str) -> CliResult<(Vec<u8>, String)> {
         let body = self.get(key)?;
-        let tag = lakenode::s3::md5_hex(&body);
+        let tag = lakenode::digest::md5_hex(&body);
         Ok((body, tag))
     }
     /// Writes `key` only if it still has the tag `expected` (from
@@ -67,7 +67,7 @@ pub trait LakeStore {
     /// IO or S3 failures.
     fn put_if(&mut self, key: &str, body: Vec<u8>, expected: Option<&str>) -> CliResult<bool> {
         let now = match self.get(key) {
-            Ok(b) => Some(lakenode::s3::md5_hex(&b)),
+            Ok(b) => Some(lakenode::digest::md5_hex(&b)),
             Err(e) if is_not_found(&e) => None,
             Err(e) => return Err(e),
         };
@@ -426,8 +426,12 @@ impl S3Lake {
         body: Vec<u8>,
         expected: Option<&str>,
     ) -> CliResult<Option<String>> {
-        let md5 = lakenode::s3::md5_hex(&body);
-        let mut request = self.client.put_object(full, body, SystemClock.now());
+        // The ETag is the server's answer to the condition, not checked against the MD5
+        // (stores whose ETags are not MD5s hold lakes too); the MD5 is hashed once, for
+        // the signed Content-MD5 and for recognising our own body below.
+        let put = PutObject::new(full, body).check_etag(false);
+        let md5 = put.digest().hex();
+        let (mut request, reply) = put.sign(&self.client, SystemClock.now());
         match expected {
             Some(tag) => request.headers.push(("if-match", tag.to_owned())),
             None => request.headers.push(("if-none-match", "*".to_owned())),
@@ -447,10 +451,12 @@ impl S3Lake {
                 };
             }
         };
-        match check_response(&response) {
-            Ok(()) => Ok(Some(response.header("etag").map_or(md5, str::to_owned))),
-            Err(f) if matches!(f.status, 409 | 412) => Ok(None),
-            Err(f) => Err(CliError::S3(format!("{what}: {f}"))),
+        match reply.interpret(&response) {
+            PutOutcome::Stored { .. } => {
+                Ok(Some(response.header("etag").map_or(md5, str::to_owned)))
+            }
+            PutOutcome::Failed(f) if matches!(f.status, 409 | 412) => Ok(None),
+            PutOutcome::Failed(f) => Err(CliError::S3(format!("{what}: {f}"))),
         }
     }
 
@@ -461,7 +467,7 @@ impl S3Lake {
         let response = self.send(&what, &request)?;
         match check_response(&response) {
             Ok(()) => Ok(Some(response.header("etag").map_or_else(
-                || lakenode::s3::md5_hex(&response.body),
+                || lakenode::digest::md5_hex(&response.body),
                 str::to_owned,
             ))),
             Err(f) if f.code == "NoSuchKey" || f.status == 404 => Ok(None),
@@ -628,7 +634,7 @@ impl LakeStore for S3Lake {
         check_response(&response).map_err(|f| CliError::S3(format!("{what}: {f}")))?;
         let tag = response
             .header("etag")
-            .map_or_else(|| lakenode::s3::md5_hex(&response.body), str::to_owned);
+            .map_or_else(|| lakenode::digest::md5_hex(&response.body), str::to_owned);
         Ok((response.body, tag))
     }
 

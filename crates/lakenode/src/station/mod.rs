@@ -34,7 +34,7 @@
 //! let request = node.poll(&now)?.expect("a PUT to send");
 //! assert_eq!(request.header("content-length"), Some(request.body.len().to_string().as_str()));
 //! // The adapter sends it and gives back the reply (here: S3's, with the body's MD5).
-//! let etag = format!("\"{}\"", lakenode::s3::md5_hex(&request.body));
+//! let etag = format!("\"{}\"", lakenode::digest::md5_hex(&request.body));
 //! let reply = HttpResponse { status: 200, headers: vec![("etag".into(), etag)], body: vec![] };
 //! node.on_reply(&now, Ok(reply))?;
 //! assert_eq!(node.counters().uploaded_files, 1);
@@ -69,8 +69,8 @@ use crate::{Error, Result};
 
 pub use crate::journal::Durability;
 pub use crate::recorder::RecorderConfig;
+pub use crate::s3::SKEW_TOLERANCE;
 pub use event::{Counters, Delivery, Event, Level, Now, StationConfig};
-pub use uploader::SKEW_TOLERANCE;
 
 use health::HealthDue;
 use uploader::{Ctx, Uploader};

@@ -2,10 +2,11 @@
 
 use super::uploader::Pause;
 use super::*;
+use crate::digest::md5_hex;
 use crate::health::Tree;
 use crate::layout::StationId;
 use crate::s3::{Credentials, S3Config};
-use crate::s3::{S3Client, S3Failure, md5_hex};
+use crate::s3::{S3Client, S3Failure};
 use crate::sample::Sample;
 use crate::sim::Simulator;
 use jiff::Timestamp;

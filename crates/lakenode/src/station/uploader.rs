@@ -17,16 +17,12 @@ use crate::clock::{bounded_correction, is_plausible};
 use crate::health::Tree;
 use crate::layout::own_key_tree;
 use crate::recorder::Recorder;
-use crate::s3::{FailureKind, PutOutcome, S3Client, S3Failure, interpret_put, md5_hex};
+use crate::s3::{PutObject, PutOutcome, PutReply, S3Client, S3Failure};
 use crate::schedule::{Decision, Fault, ResendStreak, RetryPolicy};
 use crate::transport::{HttpRequest, HttpResponse, TransportError};
 use crate::{Error, Result};
 
 use super::{Counters, Delivery, Event, Now};
-
-/// How far the signing clock may differ from S3's `Date` before a 403 is taken for a
-/// clock problem rather than a permission problem.
-pub const SKEW_TOLERANCE: SignedDuration = SignedDuration::from_secs(60);
 
 /// What the uploader works on, lent by the station for one call.
 pub(super) struct Ctx<'a> {
@@ -66,8 +62,8 @@ struct InFlight {
     id: u64,
     key: String,
     bytes: usize,
-    /// MD5 of the body (hex), checked against the reply's `ETag`.
-    md5: String,
+    /// How to read its reply (the body's MD5 against the `ETag`).
+    reply: PutReply,
 }
 
 /// The file at the head of the queue.
@@ -366,15 +362,16 @@ impl Uploader {
                 continue;
             }
             let signing_time = wall.saturating_add(self.clock_offset).unwrap_or(wall);
-            let md5 = md5_hex(&entry.body);
             let bytes = entry.body.len();
-            let request = self.client.put_object(&entry.key, entry.body, signing_time);
+            let (request, reply) = PutObject::new(entry.key.as_str(), entry.body)
+                .check_etag(self.verify_etag)
+                .sign(&self.client, signing_time);
             cx.recorder.spool_mut().pin(Some(id));
             self.in_flight = Some(InFlight {
                 id,
                 key: entry.key,
                 bytes,
-                md5,
+                reply,
             });
             return Ok(Some(request));
         }
@@ -463,8 +460,7 @@ impl Uploader {
             return Ok(()); // a reply nobody asked for
         };
         cx.recorder.spool_mut().pin(None);
-        let expected = self.verify_etag.then_some(sent.md5.as_str());
-        let failure = match reply.map(|r| (interpret_put(&r, expected), r)) {
+        let failure = match reply.map(|r| (sent.reply.interpret(&r), r)) {
             Ok((PutOutcome::Stored { .. }, _)) => {
                 let attempts = self.head.map_or(1, |h| h.failed + 1);
                 cx.recorder.spool_mut().remove(sent.id)?;
@@ -584,18 +580,15 @@ impl Uploader {
         Ok(())
     }
 
-    /// The schedule's view of an S3 failure; corrects the clock where S3's `Date` shows
-    /// ours is off and can be trusted.
+    /// The schedule's view of an S3 failure: the reply's fault, unless it blames our
+    /// clock and S3's `Date` can be trusted to correct it.
     fn classify(&mut self, cx: &mut Ctx<'_>, now: &Now, f: &S3Failure) -> Fault {
-        let skew_suspected = f.kind == FailureKind::ClockSkew
-            || (f.status == 403
-                && f.server_date.is_some_and(|server| {
-                    now.wall.is_some_and(|w| {
-                        let ours = w.saturating_add(self.clock_offset).unwrap_or(w);
-                        server.duration_since(ours).abs() > SKEW_TOLERANCE
-                    })
-                }));
-        if skew_suspected && let (Some(server), Some(wall)) = (f.server_date, now.wall) {
+        let ours = now
+            .wall
+            .map(|w| w.saturating_add(self.clock_offset).unwrap_or(w));
+        if f.blames_clock(ours)
+            && let (Some(server), Some(wall)) = (f.server_date, now.wall)
+        {
             match bounded_correction(server, wall) {
                 Some(offset) => {
                     self.clock_offset = offset;
@@ -607,20 +600,12 @@ impl Uploader {
                     .push_back(Event::ClockCorrectionRefused { server }),
             }
         }
-        match f.kind {
-            FailureKind::Transient | FailureKind::ClockSkew => Fault::Transient,
-            FailureKind::Unconfirmed => {
-                if !self.warned_unconfirmed {
-                    self.warned_unconfirmed = true;
-                    cx.events
-                        .push_back(Event::Unconfirmed { failure: f.clone() });
-                }
-                Fault::Transient
-            }
-            FailureKind::BadDigest => Fault::BadDigest,
-            FailureKind::Refused => Fault::Refused,
-            FailureKind::Rejected => Fault::Rejected,
+        if f.is_unconfirmed() && !self.warned_unconfirmed {
+            self.warned_unconfirmed = true;
+            cx.events
+                .push_back(Event::Unconfirmed { failure: f.clone() });
         }
+        f.fault
     }
 }
 
