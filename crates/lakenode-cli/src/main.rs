@@ -150,6 +150,8 @@ fn main() -> ExitCode {
         Ok(parsed) => parsed,
         Err(code) => return code,
     };
+    // Where the filter came from, for its error; dropped before the command runs
+    // (encode's heap budget).
     let log_source = origin
         .as_ref()
         .and_then(|o| {
@@ -157,7 +159,9 @@ fn main() -> ExitCode {
                 .map(|k| format!("{}: key `{k}`", o.path.display()))
         })
         .unwrap_or_else(|| "--log (or LAKENODE_LOG)".to_owned());
-    if let Err(e) = lakenode_cli::logging::init(&cli.log, &log_source, cli.log_format) {
+    let logging = lakenode_cli::logging::init(&cli.log, &log_source, cli.log_format);
+    drop(log_source);
+    if let Err(e) = logging {
         eprintln!("error: {e}");
         return ExitCode::from(lakenode_cli::error::EXIT_CONFIG);
     }
