@@ -268,6 +268,30 @@ impl S3Client {
         )
     }
 
+    /// A `DeleteObjects` (POST `?delete`) of `keys` (at most [`MAX_DELETE_BATCH`]),
+    /// signed at `now`, with its XML body and the `Content-MD5` S3 requires. Quiet: the
+    /// reply lists only the keys that could not be deleted ([`parse_delete`]).
+    #[cfg(feature = "list")]
+    #[must_use]
+    pub fn delete_objects(&self, keys: &[&str], now: Timestamp) -> HttpRequest {
+        let objects: Vec<rusty_s3::actions::ObjectIdentifier> = keys
+            .iter()
+            .map(|k| rusty_s3::actions::ObjectIdentifier::new((*k).to_owned()))
+            .collect();
+        let mut action = self
+            .bucket
+            .delete_objects(Some(&self.credentials.0), objects.iter());
+        action.set_quiet(true);
+        let (body, md5) = action.clone().body_with_md5();
+        action.headers_mut().insert("content-md5", md5.clone());
+        let url = action.sign_with_time(self.expiry, &now);
+        let mut req = HttpRequest::new(Method::Post, url, body.into_bytes());
+        req.headers.push(("content-md5", md5));
+        req.headers
+            .push(("content-type", "application/xml".to_owned()));
+        req
+    }
+
     /// A PUT that creates the bucket (empty body: the default location).
     #[must_use]
     pub fn create_bucket(&self, now: Timestamp) -> HttpRequest {
@@ -308,6 +332,31 @@ pub fn parse_list(body: &[u8]) -> Result<ListPage> {
             .collect(),
         next: parsed.next_continuation_token,
     })
+}
+
+/// Most keys one `DeleteObjects` request may name (S3's limit).
+#[cfg(feature = "list")]
+pub const MAX_DELETE_BATCH: usize = 1000;
+
+/// A key a `DeleteObjects` request could not delete: (key, S3's code, its message).
+#[cfg(feature = "list")]
+pub type DeleteError = (String, String, String);
+
+/// Parses a (quiet) `DeleteObjects` reply body: the keys S3 could not delete.
+///
+/// # Errors
+/// [`Error::Config`] (field `delete`) if the body is not a DeleteResult.
+#[cfg(feature = "list")]
+pub fn parse_delete(body: &[u8]) -> Result<Vec<DeleteError>> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| Error::config("delete", "the reply is not UTF-8 text"))?;
+    let parsed = rusty_s3::actions::DeleteObjectsResponse::parse(text)
+        .map_err(|e| Error::config("delete", format!("not a DeleteResult: {e}")))?;
+    Ok(parsed
+        .errors
+        .into_iter()
+        .map(|e| (e.key, e.code, e.message))
+        .collect())
 }
 
 /// Base64 of the body's MD5, the value of a `Content-MD5` header.
@@ -611,6 +660,53 @@ mod tests {
 
     fn now() -> Timestamp {
         "2026-01-01T12:00:00Z".parse().expect("timestamp")
+    }
+
+    #[cfg(feature = "list")]
+    #[test]
+    fn a_batch_delete_names_its_keys_and_signs_the_md5_of_its_body() {
+        let req = client(true).delete_objects(&["a/b.parquet", "a&<c>.parquet"], now());
+        assert_eq!(req.method, Method::Post);
+        assert!(
+            req.url.query().is_some_and(|q| q.contains("delete")),
+            "{}",
+            req.url
+        );
+        let body = String::from_utf8(req.body.clone()).expect("utf-8");
+        assert!(body.contains("<Key>a/b.parquet</Key>"), "{body}");
+        assert!(
+            body.contains("<Key>a&amp;&lt;c&gt;.parquet</Key>"),
+            "{body}"
+        );
+        assert!(body.contains("<Quiet>true</Quiet>"), "{body}");
+        assert_eq!(
+            req.header("content-md5"),
+            Some(content_md5(&req.body).as_str())
+        );
+        let signed = req.url.query().unwrap_or_default();
+        assert!(
+            signed.contains("content-md5"),
+            "Content-MD5 is signed: {signed}"
+        );
+    }
+
+    #[cfg(feature = "list")]
+    #[test]
+    fn a_delete_reply_lists_the_keys_not_deleted() {
+        let body = r#"<?xml version="1.0" encoding="UTF-8"?>
+<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Deleted><Key>ok</Key></Deleted><Error><Key>a/b</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error></DeleteResult>"#;
+        assert_eq!(
+            parse_delete(body.as_bytes()).expect("parsed"),
+            vec![(
+                "a/b".to_owned(),
+                "AccessDenied".to_owned(),
+                "Access Denied".to_owned()
+            )]
+        );
+        let quiet =
+            r#"<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></DeleteResult>"#;
+        assert_eq!(parse_delete(quiet.as_bytes()).expect("parsed"), vec![]);
+        assert!(parse_delete(b"<html>portal</html>").is_err());
     }
 
     fn response(status: u16, body: &str) -> HttpResponse {
