@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 
 use lakenode::clock::{SystemClock, WallClock as _};
 use lakenode::s3::{
-    MAX_DELETE_BATCH, S3Client, S3Config, check_response, parse_delete, parse_list,
+    MAX_DELETE_BATCH, PutObject, PutOutcome, S3Client, S3Config, check_response, parse_delete,
+    parse_list,
 };
 use lakenode::schedule::{Fault, RetryPolicy};
 use lakenode::transport::{HttpRequest, HttpResponse, Transport};
@@ -66,7 +67,7 @@ pub trait LakeStore {
     /// IO or S3 failures.
     fn get_tagged(&mut self, key: &str) -> Result<(Vec<u8>, String)> {
         let body = self.get(key)?;
-        let tag = lakenode::s3::md5_hex(&body);
+        let tag = lakenode::digest::md5_hex(&body);
         Ok((body, tag))
     }
     /// Writes `key` only if it still has the tag `expected` (from
@@ -78,7 +79,7 @@ pub trait LakeStore {
     /// IO or S3 failures.
     fn put_if(&mut self, key: &str, body: Vec<u8>, expected: Option<&str>) -> Result<bool> {
         let now = match self.get(key) {
-            Ok(b) => Some(lakenode::s3::md5_hex(&b)),
+            Ok(b) => Some(lakenode::digest::md5_hex(&b)),
             Err(e) if is_not_found(&e) => None,
             Err(e) => return Err(e),
         };
@@ -473,24 +474,28 @@ impl S3Lake {
         body: Vec<u8>,
         expected: Option<&str>,
     ) -> Result<Option<String>> {
-        let md5 = lakenode::s3::md5_hex(&body);
+        // The ETag is the server's answer to the condition, not checked against the MD5
+        // (stores whose ETags are not MD5s hold lakes too); the MD5 is hashed once, for
+        // the signed Content-MD5 and for recognising our own body below.
+        let put = PutObject::new(full, body).check_etag(false);
+        let md5 = put.digest().hex();
         let what = format!("uploading {full}");
         let unquoted = |t: &str| t.trim_matches('"').to_owned();
         let mut attempts = self.attempts();
         loop {
-            let mut request = self
-                .client
-                .put_object(full, body.clone(), SystemClock.now());
+            let (mut request, reply) = put.clone().sign(&self.client, SystemClock.now());
             match expected {
                 Some(tag) => request.headers.push(("if-match", tag.to_owned())),
                 None => request.headers.push(("if-none-match", "*".to_owned())),
             }
             let (fault, retry_after, reason) = match verdict(self.transport.send(&request)) {
                 Verdict::Done(response) => {
-                    return match check_response(&response) {
-                        Ok(()) => Ok(Some(response.header("etag").map_or(md5, str::to_owned))),
-                        Err(f) if matches!(f.status, 409 | 412) => Ok(None),
-                        Err(f) => Err(attempts.failed(&what, f)),
+                    return match reply.interpret(&response) {
+                        PutOutcome::Stored { .. } => {
+                            Ok(Some(response.header("etag").map_or(md5, str::to_owned)))
+                        }
+                        PutOutcome::Failed(f) if matches!(f.status, 409 | 412) => Ok(None),
+                        PutOutcome::Failed(f) => Err(attempts.failed(&what, f)),
                     };
                 }
                 Verdict::Stop(reason) => return Err(Error::request(what, reason)),
@@ -523,7 +528,7 @@ impl S3Lake {
         let (response, attempts) = self.exchange(&what, |c, now| c.get_object(full, now))?;
         match check_response(&response) {
             Ok(()) => Ok(Some(response.header("etag").map_or_else(
-                || lakenode::s3::md5_hex(&response.body),
+                || lakenode::digest::md5_hex(&response.body),
                 str::to_owned,
             ))),
             Err(f) if f.code == "NoSuchKey" || f.status == 404 => Ok(None),
@@ -745,7 +750,7 @@ impl LakeStore for S3Lake {
         check_response(&response).map_err(|f| attempts.failed(&what, f))?;
         let tag = response
             .header("etag")
-            .map_or_else(|| lakenode::s3::md5_hex(&response.body), str::to_owned);
+            .map_or_else(|| lakenode::digest::md5_hex(&response.body), str::to_owned);
         Ok((response.body, tag))
     }
 
@@ -977,7 +982,7 @@ mod tests {
     #[test]
     fn a_conditional_write_whose_reply_was_lost_is_found_written() {
         let body = b"lock text".to_vec();
-        let md5 = lakenode::s3::md5_hex(&body);
+        let md5 = lakenode::digest::md5_hex(&body);
         let (mut lake, a) = scripted(vec![dropped(), ok(&body, Some(&md5))]);
         assert!(lake.put_if("k", body, None).expect("written"));
         assert_eq!(

@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use lakenode::s3::{FailureKind, S3Failure, check_response};
+use lakenode::s3::{S3Failure, check_response};
 use lakenode::schedule::{Decision, Fault, RetryPolicy};
 use lakenode::transport::{HttpResponse, TransportError};
 
@@ -39,22 +39,14 @@ impl Default for RetryBudget {
     }
 }
 
-/// The schedule's view of an S3 error reply, as the station sees it (less its clock
-/// correction: a lake tool signs with the system clock, so a skewed clock is retried
-/// like any transient failure, as the station does when it cannot correct).
-///
-/// The one place the reply's classification becomes a [`Fault`]: when the reply side
-/// returns a [`Fault`] itself, this becomes that call.
+/// The schedule's view of an S3 error reply, as the station sees it: the reply side's
+/// own classification ([`S3Failure::fault`]). The station may make a clock correction of
+/// it; a lake tool signs with the system clock, so a skewed clock is retried like any
+/// transient failure, as the station does when it cannot correct. The one place a
+/// reply becomes a [`Fault`] here.
 #[must_use]
 pub const fn fault_of(failure: &S3Failure) -> Fault {
-    match failure.kind {
-        FailureKind::Transient | FailureKind::ClockSkew | FailureKind::Unconfirmed => {
-            Fault::Transient
-        }
-        FailureKind::BadDigest => Fault::BadDigest,
-        FailureKind::Refused => Fault::Refused,
-        FailureKind::Rejected => Fault::Rejected,
-    }
+    failure.fault
 }
 
 /// The fault of one key's `<Error>` in a `DeleteObjects` reply (S3 gives a code, no
