@@ -68,7 +68,7 @@ const SOURCE_FLAGS: [&str; 7] = [
 const MAX_CONFIG_BYTES: u64 = 64 * 1024;
 
 /// Flags whose value is a path, resolved against the config file's directory.
-const PATH_FLAGS: [&str; 3] = ["spool", "csv", "credentials-file"];
+const PATH_FLAGS: [&str; 4] = ["spool", "csv", "credentials-file", "ca-file"];
 
 /// Expands `run --config FILE` into the file's settings as flags, placed before the
 /// command line's own. Other commands' arguments pass through unchanged.

@@ -399,6 +399,14 @@ impl S3Lake {
         })
     }
 
+    /// Sends through `transport` (e.g. one trusting a private CA) instead of one with
+    /// the bundled roots.
+    #[must_use]
+    pub fn with_transport(mut self, transport: UreqTransport) -> Self {
+        self.transport = transport;
+        self
+    }
+
     /// Changes how long the lock lasts unless extended (default [`S3_LOCK_TTL`]; the
     /// run extends it once a third of it has passed).
     #[must_use]
@@ -749,6 +757,9 @@ pub struct LakeArgs {
     /// data then cross the network unencrypted).
     #[arg(long, requires = "endpoint")]
     pub allow_http: bool,
+    /// Which CAs an https endpoint is checked against.
+    #[command(flatten)]
+    pub tls: crate::transport::TlsArgs,
 }
 
 /// Whether `e` says the object is not there (any more).
@@ -769,6 +780,11 @@ impl LakeArgs {
                     "{}: not a directory (give the directory holding station=... trees)",
                     dir.display()
                 )));
+            }
+            if self.tls.given() {
+                return Err(CliError::Usage(
+                    "--ca-file and --tls-roots are for an S3 lake (--endpoint), not --lake".into(),
+                ));
             }
             return Ok(Box::new(LocalLake::new(dir.clone())));
         }
@@ -794,12 +810,12 @@ impl LakeArgs {
         if let Some(p) = &self.prefix {
             lakenode::layout::Prefix::new(p)?;
         }
-        Ok(Box::new(S3Lake::new(
-            &config,
-            credentials,
-            self.prefix.as_deref(),
-            std::time::Duration::from_secs(60),
-        )?))
+        let timeout = std::time::Duration::from_secs(60);
+        let transport = UreqTransport::with_trust(timeout, &self.tls.trust())?;
+        Ok(Box::new(
+            S3Lake::new(&config, credentials, self.prefix.as_deref(), timeout)?
+                .with_transport(transport),
+        ))
     }
 }
 
