@@ -136,8 +136,7 @@ fn ca_file_roots(path: &Path) -> CliResult<RootCerts> {
         .map_err(|e| fail(format!("not a PEM file: {e}")))?;
     if ders.is_empty() {
         return Err(fail(
-            "no certificate in it (expected one or more -----BEGIN CERTIFICATE----- blocks)"
-                .into(),
+            "no certificate in it (expected one or more -----BEGIN CERTIFICATE----- blocks)".into(),
         ));
     }
     let mut store = rustls::RootCertStore::empty();
@@ -474,6 +473,55 @@ mod tests {
             "{err:?}"
         );
         assert!(!err.to_string().contains("X-Amz-Signature"), "{err}");
+    }
+
+    #[test]
+    fn a_ca_file_must_hold_usable_certificates() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let load = |text: &str| {
+            let path = dir.path().join("ca.pem");
+            std::fs::write(&path, text).expect("write");
+            let trust = Trust::CaFile(path.clone());
+            trust
+                .root_certs()
+                .map(|_| ())
+                .map_err(|e| e.to_string().replace(&path.display().to_string(), "F"))
+        };
+        assert_eq!(
+            load("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),
+            Err(
+                "--ca-file F: no certificate in it (expected one or more -----BEGIN \
+                 CERTIFICATE----- blocks)"
+                    .into()
+            )
+        );
+        let err = load("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+            .expect_err("not a certificate");
+        assert!(
+            err.starts_with("--ca-file F: certificate 1 of 1 is not a usable CA certificate"),
+            "{err}"
+        );
+        let err = load("-----BEGIN CERTIFICATE-----\n!!!\n").expect_err("broken PEM");
+        assert!(err.starts_with("--ca-file F: not a PEM file"), "{err}");
+    }
+
+    #[test]
+    fn certificate_problems_say_what_is_trusted() {
+        let unknown = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let text = tls_message(&unknown, &Trust::CaFile("/etc/lake-ca.pem".into()));
+        assert!(
+            text.starts_with("TLS certificate problem: ")
+                && text.ends_with(
+                    "it is not signed by a CA in --ca-file /etc/lake-ca.pem (give the CA \
+                     that issued the server's certificate)"
+                ),
+            "{text}"
+        );
+        assert!(tls_message(&unknown, &Trust::System).contains("(--tls-roots system)"));
+        let name = rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName);
+        assert!(tls_message(&name, &Trust::Bundled).contains("check --endpoint"));
+        let other = rustls::Error::General("x".into());
+        assert!(tls_message(&other, &Trust::Bundled).starts_with("TLS handshake failed"));
     }
 
     #[test]

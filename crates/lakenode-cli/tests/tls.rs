@@ -64,7 +64,11 @@ fn https_server(dir: &Path, pki: &Pki) -> lakenode_embedded_s3::EmbeddedS3 {
 fn hour_csv(dir: &Path) -> PathBuf {
     let mut text = String::from("timestamp,temperature\n");
     for i in 0..60 {
-        text.push_str(&format!("{},{}.5\n", 1_795_132_800_000_i64 + i * 60_000, 20 + i % 3));
+        text.push_str(&format!(
+            "{},{}.5\n",
+            1_795_132_800_000_i64 + i * 60_000,
+            20 + i % 3
+        ));
     }
     let path = dir.join("hour.csv");
     std::fs::write(&path, text).unwrap();
@@ -194,7 +198,10 @@ fn without_the_ca_a_run_fails_on_the_certificate_and_keeps_its_files() {
     let (o, _, stderr) = run(&["--ca-file".as_ref(), other.ca.as_os_str()]);
     assert_eq!(o.status.code(), Some(4), "{stderr}");
     assert!(
-        stderr.contains(&format!("not signed by a CA in --ca-file {}", other.ca.display())),
+        stderr.contains(&format!(
+            "not signed by a CA in --ca-file {}",
+            other.ca.display()
+        )),
         "{stderr}"
     );
     assert_eq!(spooled(&spool), 4);

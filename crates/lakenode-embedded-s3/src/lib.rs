@@ -414,15 +414,13 @@ impl EmbeddedS3 {
                         tokio::spawn(async move {
                             match acceptor {
                                 None => {
-                                    let _ = http
-                                        .serve_connection(TokioIo::new(socket), service)
-                                        .await;
+                                    let _ =
+                                        http.serve_connection(TokioIo::new(socket), service).await;
                                 }
                                 Some(acceptor) => match acceptor.accept(socket).await {
                                     Ok(tls) => {
-                                        let _ = http
-                                            .serve_connection(TokioIo::new(tls), service)
-                                            .await;
+                                        let _ =
+                                            http.serve_connection(TokioIo::new(tls), service).await;
                                     }
                                     Err(e) => tracing::debug!("embedded S3: TLS handshake: {e}"),
                                 },
@@ -633,7 +631,10 @@ mod tests {
         assert!(text.ends_with("no CERTIFICATE block in the file"), "{text}");
         let text = start(&cert, &ca);
         assert!(
-            text.starts_with(&format!("TLS key {}: no usable PEM private key", ca.display())),
+            text.starts_with(&format!(
+                "TLS key {}: no usable PEM private key",
+                ca.display()
+            )),
             "{text}"
         );
         let text = start(&cert, &other_key);

@@ -47,7 +47,11 @@ pub fn run(args: &ServeArgs) -> CliResult<()> {
             CliError::Usage(format!("--policy {}: {e}", path.display()))
         }
         (lakenode_embedded_s3::Error::Tls { what, .. }, _) => {
-            let flag = if *what == "key" { "--tls-key" } else { "--tls-cert" };
+            let flag = if *what == "key" {
+                "--tls-key"
+            } else {
+                "--tls-cert"
+            };
             CliError::Usage(format!("{flag}: {e}"))
         }
         _ => CliError::from(e),
