@@ -63,6 +63,9 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
         None => credentials::from_env()?,
     };
     let client = S3Client::new(&s3, credentials)?;
+    if s3.endpoint.scheme() == "http" && args.tls.given() {
+        tracing::warn!("--ca-file and --tls-roots have no effect on a plain http:// endpoint");
+    }
     // Loaded now: a missing or empty --ca-file stops the run before anything is sampled.
     let transport = UreqTransport::with_trust(args.timeout, &args.tls.trust())?;
 
