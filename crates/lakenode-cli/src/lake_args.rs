@@ -44,6 +44,9 @@ pub struct LakeArgs {
     /// data then cross the network unencrypted).
     #[arg(long, requires = "endpoint")]
     pub allow_http: bool,
+    /// Which CAs an https endpoint is checked against.
+    #[command(flatten)]
+    pub tls: crate::transport::TlsArgs,
 }
 
 impl LakeArgs {
@@ -58,6 +61,11 @@ impl LakeArgs {
                     "{}: not a directory (give the directory holding station=... trees)",
                     dir.display()
                 )));
+            }
+            if self.tls.given() {
+                return Err(CliError::Usage(
+                    "--ca-file and --tls-roots are for an S3 lake (--endpoint), not --lake".into(),
+                ));
             }
             return Ok(Box::new(LocalLake::new(dir.clone())));
         }
@@ -83,11 +91,13 @@ impl LakeArgs {
         if let Some(p) = &self.prefix {
             lakenode::layout::Prefix::new(p)?;
         }
+        let transport =
+            UreqTransport::with_trust(std::time::Duration::from_secs(60), &self.tls.trust())?;
         Ok(Box::new(S3Lake::new(
             &config,
             credentials,
             self.prefix.as_deref(),
-            UreqTransport::new(std::time::Duration::from_secs(60)),
+            transport,
         )?))
     }
 }
