@@ -306,10 +306,10 @@ pub fn own_key_tree(
 /// Why a key is not in the lake's layout (see [`LakeKey::parse`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyError {
-    /// Not below `[prefix/][health/]station=<uuid>/`.
+    /// Not below `[prefix/][health/]station=`.
     NotInTree,
-    /// Below a station, but not in a `year=YYYY/month=MM/day=DD/` directory of a real
-    /// UTC day, directly.
+    /// Below `station=`, but not directly in a `<uuid>/year=YYYY/month=MM/day=DD/`
+    /// directory of a real UTC day.
     NotInDay,
     /// In a station-day directory, but not named as a window or a daily file.
     NotAFileName,
@@ -320,7 +320,7 @@ impl KeyError {
     #[must_use]
     pub const fn reason(self) -> &'static str {
         match self {
-            Self::NotInTree => "not in a station's data or health tree",
+            Self::NotInTree => "not in a station's data or health tree (station=...)",
             Self::NotInDay => "not in a station=<uuid>/year=YYYY/month=MM/day=DD directory",
             Self::NotAFileName => "not a window or daily file name",
         }
@@ -427,9 +427,10 @@ impl LakeKey {
         };
         let (station, rest) = rest
             .strip_prefix("station=")
-            .and_then(|r| r.split_once('/'))
-            .ok_or(KeyError::NotInTree)?;
-        let station = StationId::new(station).map_err(|_| KeyError::NotInTree)?;
+            .ok_or(KeyError::NotInTree)?
+            .split_once('/')
+            .ok_or(KeyError::NotInDay)?;
+        let station = StationId::new(station).map_err(|_| KeyError::NotInDay)?;
         let parts: Vec<&str> = rest.split('/').collect();
         let [year, month, day, file] = parts.as_slice() else {
             return Err(KeyError::NotInDay);
@@ -711,7 +712,7 @@ mod tests {
         let raw = Prefix::new("raw").expect("prefix");
         for (prefix, key, why) in [
             (None, "other/x.parquet".to_owned(), KeyError::NotInTree),
-            (None, format!("station={id}"), KeyError::NotInTree),
+            (None, format!("station={id}"), KeyError::NotInDay),
             (
                 None,
                 format!("health/health/{day}/health_0000.parquet"),
@@ -721,7 +722,7 @@ mod tests {
             (
                 None,
                 format!("station={}/x", id.to_uppercase()),
-                KeyError::NotInTree,
+                KeyError::NotInDay,
             ),
             (
                 Some(&raw),
