@@ -12,8 +12,8 @@
 #![no_main]
 use lakenode::encode::{Encoder, WriterProfile};
 use lakenode::schema::Schema;
-use lakenode_cli::commands::inspect::describe;
-use lakenode_cli::readback::{self, LakeFile};
+use lakenode_lake::inspect::describe;
+use lakenode_lake::readback::{self, LakeFile};
 use parquet::basic::Type as Physical;
 
 fn read_all(file: &LakeFile) -> Result<(Vec<lakenode::Sample>, u64), readback::ReadError> {

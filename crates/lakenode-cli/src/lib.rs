@@ -1,18 +1,17 @@
 //! The `lakenode` command's library: host transport (ureq), CSV input, the host adapter
-//! of the core's station loop (shared by `run` and `demo`), and the commands themselves. `main.rs` only
+//! of the core's station loop (shared by `run` and `demo`), and the commands themselves.
+//! What reads or rewrites a lake (the checked reader, the lake stores, compaction) is the
+//! `lakenode-lake` crate. `main.rs` only
 //! parses arguments and maps errors to exit codes; integration tests use this crate.
 
 pub mod commands;
-pub mod compact;
 pub mod config;
 pub mod credentials;
 pub mod csv_input;
 pub mod error;
 pub mod heap;
 pub mod host;
-pub mod lake;
-pub mod output;
-pub mod readback;
+pub mod lake_args;
 pub mod report;
 pub mod sensors;
 pub mod signals;

@@ -120,7 +120,7 @@ impl ColumnSpill {
     /// [`CliError::Io`] if the directory or files cannot be created.
     pub fn new(near: &Path, schema: &Schema) -> CliResult<Self> {
         // Named with our pid, so a later run can remove what a killed one left.
-        crate::output::remove_stale(near, ".lakenode-spill-", "-");
+        lakenode_lake::output::remove_stale(near, ".lakenode-spill-", "-");
         let dir = tempfile::Builder::new()
             .prefix(&format!(".lakenode-spill-{}-", std::process::id()))
             .tempdir_in(near)

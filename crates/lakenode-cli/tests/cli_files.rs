@@ -625,7 +625,7 @@ fn encode_and_run_stream_a_large_csv_in_bounded_memory() {
         encode_peak < 1 << 20,
         "encode peaked at {encode_peak} bytes"
     );
-    let file = lakenode_cli::readback::decode(std::fs::read(&parquet).unwrap()).unwrap();
+    let file = lakenode_lake::readback::decode(std::fs::read(&parquet).unwrap()).unwrap();
     assert_eq!(file.samples.len(), 200_000);
     assert_eq!(
         file.samples[199_999].timestamp_ms,

@@ -15,8 +15,8 @@ use lakenode::layout::StationId;
 use crate::EncodeArgs;
 use crate::csv_input::CsvReader;
 use crate::error::{CliError, CliResult};
-use crate::output::OutputFile;
 use crate::spill::ColumnSpill;
+use lakenode_lake::output::OutputFile;
 
 /// Runs `lakenode encode`.
 ///

@@ -34,14 +34,14 @@
 //! for health files).
 //!
 //! ```no_run
-//! use lakenode_cli::compact::{Options, Strategy, compact};
-//! use lakenode_cli::lake::LocalLake;
+//! use lakenode_lake::compact::{Options, Strategy, compact};
+//! use lakenode_lake::lake::LocalLake;
 //! let mut lake = LocalLake::new("lake".into());
 //! let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
 //! let options = Options { before: today, dry_run: false, strategy: Strategy::Rewrite, stop: None };
 //! let summary = compact(&mut lake, &options, |_| {})?;
 //! println!("{} files became {}", summary.files_before, summary.files_after);
-//! # Ok::<(), lakenode_cli::error::CliError>(())
+//! # Ok::<(), lakenode_lake::Error>(())
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -61,7 +61,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 
-use crate::error::{CliError, CliResult};
+use crate::error::{Error, Result};
 use crate::lake::LakeStore;
 use crate::readback::{self, LakeFile};
 
@@ -70,7 +70,8 @@ use crate::readback::{self, LakeFile};
 pub const SOURCES_KEY: &str = "lakenode.sources";
 
 /// How the daily file is built.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Strategy {
     /// Rows decoded and re-encoded into one row group, sorted by time (data files;
     /// health files are always copied).
@@ -196,7 +197,7 @@ pub fn compact(
     lake: &mut dyn LakeStore,
     options: &Options,
     mut progress: impl FnMut(&Summary),
-) -> CliResult<Summary> {
+) -> Result<Summary> {
     let listing = lake.list("")?;
     let (dirs, strays) = plan(listing, options.before);
     let mut summary = Summary::default();
@@ -238,11 +239,11 @@ enum DayError {
     /// Left alone, the run goes on.
     Skip(String),
     /// The lake itself failed; stop.
-    Fatal(CliError),
+    Fatal(Error),
 }
 
-impl From<CliError> for DayError {
-    fn from(e: CliError) -> Self {
+impl From<Error> for DayError {
+    fn from(e: Error) -> Self {
         Self::Fatal(e)
     }
 }
@@ -683,7 +684,8 @@ fn day_metadata(day: &DayDir, window_json: &str) -> Option<FileMetadata> {
     })
 }
 
-pub(crate) fn day_start_ms(date: Date) -> Option<i64> {
+/// The first millisecond of `date` (UTC).
+fn day_start_ms(date: Date) -> Option<i64> {
     Some(
         date.to_zoned(jiff::tz::TimeZone::UTC)
             .ok()?
@@ -696,9 +698,7 @@ pub(crate) fn day_start_ms(date: Date) -> Option<i64> {
 fn copy_row_groups(inputs: &[&Input], sources: &str, day: &DayDir) -> Result<Vec<u8>, DayError> {
     let dir = &day.dir;
     let fail = |e: parquet::errors::ParquetError| {
-        DayError::Fatal(CliError::Verify(format!(
-            "{dir}: writing the daily file: {e}"
-        )))
+        DayError::Fatal(Error::Check(format!("{dir}: writing the daily file: {e}")))
     };
     let first = inputs
         .first()
@@ -781,7 +781,7 @@ fn rewrite(
         samples,
     };
     encode_window(&schema, profile, &window, &meta).map_err(|e| {
-        DayError::Fatal(CliError::Verify(format!(
+        DayError::Fatal(Error::Check(format!(
             "{}: encoding the daily file: {e}",
             day.dir
         )))

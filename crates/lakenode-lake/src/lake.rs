@@ -4,23 +4,21 @@
 //! both (the S3 side against the embedded, signature-checking server).
 //!
 //! ```no_run
-//! use lakenode_cli::lake::{LakeStore, LocalLake};
+//! use lakenode_lake::lake::{LakeStore, LocalLake};
 //! let mut lake = LocalLake::new("lakenode-demo/s3/lakenode".into());
 //! for (key, size) in lake.list("station=")? {
 //!     println!("{key}: {size} bytes");
 //! }
-//! # Ok::<(), lakenode_cli::error::CliError>(())
+//! # Ok::<(), lakenode_lake::Error>(())
 //! ```
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
 use lakenode::clock::{SystemClock, WallClock as _};
 use lakenode::s3::{S3Client, S3Config, check_response, parse_list};
-use lakenode::transport::Transport as _;
+use lakenode::transport::Transport;
 
-use crate::error::{CliError, CliResult};
-use crate::transport::UreqTransport;
+use crate::error::{Error, Result};
 
 /// Objects of a lake: list, read, replace, remove. Keys are relative to the lake's
 /// root (the bucket plus the prefix, or the directory).
@@ -31,29 +29,29 @@ pub trait LakeStore {
     ///
     /// # Errors
     /// IO or S3 failures.
-    fn list(&mut self, prefix: &str) -> CliResult<Vec<(String, u64)>>;
+    fn list(&mut self, prefix: &str) -> Result<Vec<(String, u64)>>;
     /// An object's bytes.
     ///
     /// # Errors
     /// IO or S3 failures.
-    fn get(&mut self, key: &str) -> CliResult<Vec<u8>>;
+    fn get(&mut self, key: &str) -> Result<Vec<u8>>;
     /// Writes an object, replacing any with that key atomically (readers see the old
     /// or the new bytes, never a mix).
     ///
     /// # Errors
     /// IO or S3 failures.
-    fn put(&mut self, key: &str, body: Vec<u8>) -> CliResult<()>;
+    fn put(&mut self, key: &str, body: Vec<u8>) -> Result<()>;
     /// Removes an object; removing one that is gone is not an error.
     ///
     /// # Errors
     /// IO or S3 failures.
-    fn delete(&mut self, key: &str) -> CliResult<()>;
+    fn delete(&mut self, key: &str) -> Result<()>;
     /// An object's bytes and a tag that changes whenever the object does (S3's `ETag`,
     /// the MD5 of a local file), for [`LakeStore::put_if`].
     ///
     /// # Errors
     /// IO or S3 failures.
-    fn get_tagged(&mut self, key: &str) -> CliResult<(Vec<u8>, String)> {
+    fn get_tagged(&mut self, key: &str) -> Result<(Vec<u8>, String)> {
         let body = self.get(key)?;
         let tag = lakenode::s3::md5_hex(&body);
         Ok((body, tag))
@@ -65,7 +63,7 @@ pub trait LakeStore {
     ///
     /// # Errors
     /// IO or S3 failures.
-    fn put_if(&mut self, key: &str, body: Vec<u8>, expected: Option<&str>) -> CliResult<bool> {
+    fn put_if(&mut self, key: &str, body: Vec<u8>, expected: Option<&str>) -> Result<bool> {
         let now = match self.get(key) {
             Ok(b) => Some(lakenode::s3::md5_hex(&b)),
             Err(e) if is_not_found(&e) => None,
@@ -81,23 +79,23 @@ pub trait LakeStore {
     /// of the process).
     ///
     /// # Errors
-    /// [`CliError::Locked`] naming the holder when another run holds it; IO or S3
+    /// [`Error::Locked`] naming the holder when another run holds it; IO or S3
     /// failures.
-    fn lock(&mut self) -> CliResult<()> {
+    fn lock(&mut self) -> Result<()> {
         Ok(())
     }
     /// Extends the lock before it expires (S3); call between steps of a long run.
     ///
     /// # Errors
-    /// [`CliError::Locked`] if the lock was lost; IO or S3 failures.
-    fn keep_lock(&mut self) -> CliResult<()> {
+    /// [`Error::Locked`] if the lock was lost; IO or S3 failures.
+    fn keep_lock(&mut self) -> Result<()> {
         Ok(())
     }
     /// Releases the lock if this process holds it.
     ///
     /// # Errors
     /// IO or S3 failures.
-    fn unlock(&mut self) -> CliResult<()> {
+    fn unlock(&mut self) -> Result<()> {
         Ok(())
     }
     /// Entries the last [`LakeStore::list`] passed over because they are not plain
@@ -198,12 +196,12 @@ impl LocalLake {
         }
     }
 
-    fn path(&self, key: &str) -> CliResult<PathBuf> {
+    fn path(&self, key: &str) -> Result<PathBuf> {
         if key
             .split('/')
             .any(|s| s.is_empty() || s == "." || s == "..")
         {
-            return Err(CliError::Usage(format!("{key}: not a lake key")));
+            return Err(Error::Usage(format!("{key}: not a lake key")));
         }
         Ok(self.root.join(key))
     }
@@ -214,23 +212,21 @@ impl LakeStore for LocalLake {
         self.root.display().to_string()
     }
 
-    fn list(&mut self, prefix: &str) -> CliResult<Vec<(String, u64)>> {
+    fn list(&mut self, prefix: &str) -> Result<Vec<(String, u64)>> {
         let mut out = Vec::new();
         self.anomalies.clear();
         let mut stack = vec![(self.root.clone(), String::new())];
         while let Some((dir, rel)) = stack.pop() {
-            let entries = std::fs::read_dir(&dir).map_err(|e| CliError::io(&dir, e))?;
+            let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
             for entry in entries {
-                let entry = entry.map_err(|e| CliError::io(&dir, e))?;
+                let entry = entry.map_err(|e| Error::io(&dir, e))?;
                 let name = entry.file_name().to_string_lossy().into_owned();
                 // Hidden files are temporaries and s3s-fs's metadata, not objects.
                 if name.starts_with('.') {
                     continue;
                 }
                 let key = format!("{rel}{name}");
-                let kind = entry
-                    .file_type()
-                    .map_err(|e| CliError::io(entry.path(), e))?;
+                let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
                 if kind.is_dir() {
                     let sub = format!("{key}/");
                     if sub.starts_with(prefix) || prefix.starts_with(&sub) {
@@ -239,7 +235,7 @@ impl LakeStore for LocalLake {
                 } else if kind.is_file() && key.starts_with(prefix) {
                     let size = entry
                         .metadata()
-                        .map_err(|e| CliError::io(entry.path(), e))?
+                        .map_err(|e| Error::io(entry.path(), e))?
                         .len();
                     out.push((key, size));
                 } else if !kind.is_file() && key.starts_with(prefix) {
@@ -255,15 +251,15 @@ impl LakeStore for LocalLake {
         Ok(out)
     }
 
-    fn get(&mut self, key: &str) -> CliResult<Vec<u8>> {
+    fn get(&mut self, key: &str) -> Result<Vec<u8>> {
         let path = self.path(key)?;
-        std::fs::read(&path).map_err(|e| CliError::io(&path, e))
+        std::fs::read(&path).map_err(|e| Error::io(&path, e))
     }
 
-    fn put(&mut self, key: &str, body: Vec<u8>) -> CliResult<()> {
+    fn put(&mut self, key: &str, body: Vec<u8>) -> Result<()> {
         let path = self.path(key)?;
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| CliError::io(dir, e))?;
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
         let mut out = crate::output::OutputFile::create(&path, &[])?;
         std::io::Write::write_all(&mut out, &body).map_err(|e| out.error(e))?;
@@ -276,7 +272,7 @@ impl LakeStore for LocalLake {
         self.anomalies.clone()
     }
 
-    fn lock(&mut self) -> CliResult<()> {
+    fn lock(&mut self) -> Result<()> {
         use std::io::{Read as _, Seek as _, Write as _};
         if self.lock.is_some() {
             return Ok(());
@@ -288,13 +284,13 @@ impl LakeStore for LocalLake {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| CliError::io(&path, e))?;
+            .map_err(|e| Error::io(&path, e))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 let mut text = String::new();
                 let _ = file.read_to_string(&mut text);
-                return Err(CliError::Locked(format!(
+                return Err(Error::Locked(format!(
                     "{}: the lake is being compacted by another run ({}, as it recorded in {})",
                     self.root.display(),
                     holder(&text),
@@ -302,7 +298,7 @@ impl LakeStore for LocalLake {
                 )));
             }
             Err(std::fs::TryLockError::Error(e)) => {
-                return Err(CliError::io(
+                return Err(Error::io(
                     &path,
                     std::io::Error::new(
                         e.kind(),
@@ -321,17 +317,17 @@ impl LakeStore for LocalLake {
             .and_then(|()| file.rewind())
             .and_then(|()| file.write_all(text.as_bytes()))
             .and_then(|()| file.sync_all())
-            .map_err(|e| CliError::io(&path, e))?;
+            .map_err(|e| Error::io(&path, e))?;
         self.lock = Some(file);
         Ok(())
     }
 
-    fn unlock(&mut self) -> CliResult<()> {
+    fn unlock(&mut self) -> Result<()> {
         self.lock = None;
         Ok(())
     }
 
-    fn delete(&mut self, key: &str) -> CliResult<()> {
+    fn delete(&mut self, key: &str) -> Result<()> {
         let path = self.path(key)?;
         match std::fs::remove_file(&path) {
             Ok(()) => {
@@ -339,7 +335,7 @@ impl LakeStore for LocalLake {
                 Ok(())
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(CliError::io(&path, e)),
+            Err(e) => Err(Error::io(&path, e)),
         }
     }
 }
@@ -354,7 +350,7 @@ fn sync_dir(dir: &Path) {
 /// A lake in an S3 bucket, under an optional prefix.
 pub struct S3Lake {
     client: S3Client,
-    transport: UreqTransport,
+    transport: Box<dyn Transport + Send>,
     prefix: String,
     bucket: String,
     held: Option<HeldLock>,
@@ -384,14 +380,14 @@ impl S3Lake {
         config: &S3Config,
         credentials: lakenode::s3::Credentials,
         prefix: Option<&str>,
-        timeout: std::time::Duration,
-    ) -> CliResult<Self> {
+        transport: impl Transport + Send + 'static,
+    ) -> Result<Self> {
         let prefix = prefix
             .map(|p| format!("{}/", p.trim_end_matches('/')))
             .unwrap_or_default();
         Ok(Self {
             client: S3Client::new(config, credentials)?,
-            transport: UreqTransport::new(timeout),
+            transport: Box::new(transport),
             prefix,
             bucket: config.bucket.clone(),
             held: None,
@@ -411,10 +407,10 @@ impl S3Lake {
         &mut self,
         what: &str,
         request: &lakenode::transport::HttpRequest,
-    ) -> CliResult<lakenode::transport::HttpResponse> {
+    ) -> Result<lakenode::transport::HttpResponse> {
         self.transport
             .send(request)
-            .map_err(|e| CliError::Verify(format!("{what}: {e}")))
+            .map_err(|e| Error::request(what, e))
     }
 
     /// A PUT with `If-Match: expected`, or `If-None-Match: *` without; `Ok(None)` when
@@ -425,7 +421,7 @@ impl S3Lake {
         full: &str,
         body: Vec<u8>,
         expected: Option<&str>,
-    ) -> CliResult<Option<String>> {
+    ) -> Result<Option<String>> {
         let md5 = lakenode::s3::md5_hex(&body);
         let mut request = self.client.put_object(full, body, SystemClock.now());
         match expected {
@@ -450,12 +446,12 @@ impl S3Lake {
         match check_response(&response) {
             Ok(()) => Ok(Some(response.header("etag").map_or(md5, str::to_owned))),
             Err(f) if matches!(f.status, 409 | 412) => Ok(None),
-            Err(f) => Err(CliError::Verify(format!("{what}: {f}"))),
+            Err(f) => Err(Error::request(what, f)),
         }
     }
 
     /// The `ETag` of `full`, `None` if there is no such object.
-    fn tag_of(&mut self, full: &str) -> CliResult<Option<String>> {
+    fn tag_of(&mut self, full: &str) -> Result<Option<String>> {
         let request = self.client.get_object(full, SystemClock.now());
         let what = format!("reading {full}");
         let response = self.send(&what, &request)?;
@@ -465,12 +461,12 @@ impl S3Lake {
                 str::to_owned,
             ))),
             Err(f) if f.code == "NoSuchKey" || f.status == 404 => Ok(None),
-            Err(f) => Err(CliError::Verify(format!("{what}: {f}"))),
+            Err(f) => Err(Error::request(what, f)),
         }
     }
 
     /// The lock object (text and `ETag`) if there is one, and the server's clock.
-    fn read_lock(&mut self) -> CliResult<(Option<(String, String)>, jiff::Timestamp)> {
+    fn read_lock(&mut self) -> Result<(Option<(String, String)>, jiff::Timestamp)> {
         let full = format!("{}{S3_LOCK}", self.prefix);
         let request = self.client.get_object(&full, SystemClock.now());
         let response = self.send(&format!("reading {full}"), &request)?;
@@ -485,7 +481,7 @@ impl S3Lake {
                 Ok((Some((text, etag)), now))
             }
             Err(f) if f.code == "NoSuchKey" || f.status == 404 => Ok((None, now)),
-            Err(f) => Err(CliError::Verify(format!("reading {full}: {f}"))),
+            Err(f) => Err(Error::request(format!("reading {full}"), f)),
         }
     }
 
@@ -496,7 +492,7 @@ impl S3Lake {
         token: &str,
         now: jiff::Timestamp,
         expected: Option<&str>,
-    ) -> CliResult<bool> {
+    ) -> Result<bool> {
         let full = format!("{}{S3_LOCK}", self.prefix);
         let expires = now
             .checked_add(jiff::SignedDuration::try_from(self.lock_ttl).unwrap_or_default())
@@ -524,33 +520,29 @@ impl S3Lake {
         }
     }
 
-    fn locked(&self, text: Option<&str>) -> CliError {
+    fn locked(&self, text: Option<&str>) -> Error {
         let full = format!("s3://{}/{}{S3_LOCK}", self.bucket, self.prefix);
         match text {
-            Some(t) => CliError::Locked(format!(
+            Some(t) => Error::Locked(format!(
                 "{}: the lake is being compacted by another run ({}; the lock {full} \
                  expires at {} unless that run extends it)",
                 self.describe(),
                 holder(t),
                 owner_field(t, "expires").unwrap_or("?"),
             )),
-            None => CliError::Locked(format!(
+            None => Error::Locked(format!(
                 "{}: another run took the lock {full} at the same moment",
                 self.describe()
             )),
         }
     }
 
-    fn call(
-        &mut self,
-        what: &str,
-        request: &lakenode::transport::HttpRequest,
-    ) -> CliResult<Vec<u8>> {
+    fn call(&mut self, what: &str, request: &lakenode::transport::HttpRequest) -> Result<Vec<u8>> {
         let response = self
             .transport
             .send(request)
-            .map_err(|e| CliError::Verify(format!("{what}: {e}")))?;
-        check_response(&response).map_err(|f| CliError::Verify(format!("{what}: {f}")))?;
+            .map_err(|e| Error::request(what, e))?;
+        check_response(&response).map_err(|f| Error::request(what, f))?;
         Ok(response.body)
     }
 }
@@ -560,7 +552,7 @@ impl LakeStore for S3Lake {
         format!("s3://{}/{}", self.bucket, self.prefix)
     }
 
-    fn list(&mut self, prefix: &str) -> CliResult<Vec<(String, u64)>> {
+    fn list(&mut self, prefix: &str) -> Result<Vec<(String, u64)>> {
         let full = format!("{}{prefix}", self.prefix);
         let mut out = Vec::new();
         let mut token: Option<String> = None;
@@ -577,10 +569,11 @@ impl LakeStore for S3Lake {
             }
             match page.next {
                 Some(next) if token.as_deref() == Some(next.as_str()) => {
-                    return Err(CliError::Verify(format!(
-                        "listing {full}: the server repeated its continuation token; the \
-                         listing would be incomplete"
-                    )));
+                    return Err(Error::request(
+                        format!("listing {full}"),
+                        "the server repeated its continuation token; the listing would be \
+                         incomplete",
+                    ));
                 }
                 Some(next) => token = Some(next),
                 None => break,
@@ -590,54 +583,54 @@ impl LakeStore for S3Lake {
         Ok(out)
     }
 
-    fn get(&mut self, key: &str) -> CliResult<Vec<u8>> {
+    fn get(&mut self, key: &str) -> Result<Vec<u8>> {
         let full = format!("{}{key}", self.prefix);
         let request = self.client.get_object(&full, SystemClock.now());
         let response = self
             .transport
             .send(&request)
-            .map_err(|e| CliError::Verify(format!("downloading {full}: {e}")))?;
+            .map_err(|e| Error::request(format!("downloading {full}"), e))?;
         match check_response(&response) {
             Ok(()) => Ok(response.body),
             // Gone since it was listed (a compaction merged it): as on a local disk.
-            Err(f) if f.code == "NoSuchKey" => Err(CliError::io(
+            Err(f) if f.code == "NoSuchKey" => Err(Error::io(
                 &full,
                 std::io::Error::new(std::io::ErrorKind::NotFound, f.to_string()),
             )),
-            Err(f) => Err(CliError::Verify(format!("downloading {full}: {f}"))),
+            Err(f) => Err(Error::request(format!("downloading {full}"), f)),
         }
     }
 
-    fn put(&mut self, key: &str, body: Vec<u8>) -> CliResult<()> {
+    fn put(&mut self, key: &str, body: Vec<u8>) -> Result<()> {
         let full = format!("{}{key}", self.prefix);
         let request = self.client.put_object(&full, body, SystemClock.now());
         self.call(&format!("uploading {full}"), &request).map(drop)
     }
 
-    fn delete(&mut self, key: &str) -> CliResult<()> {
+    fn delete(&mut self, key: &str) -> Result<()> {
         let full = format!("{}{key}", self.prefix);
         let request = self.client.delete_object(&full, SystemClock.now());
         self.call(&format!("deleting {full}"), &request).map(drop)
     }
 
-    fn get_tagged(&mut self, key: &str) -> CliResult<(Vec<u8>, String)> {
+    fn get_tagged(&mut self, key: &str) -> Result<(Vec<u8>, String)> {
         let full = format!("{}{key}", self.prefix);
         let request = self.client.get_object(&full, SystemClock.now());
         let what = format!("downloading {full}");
         let response = self.send(&what, &request)?;
-        check_response(&response).map_err(|f| CliError::Verify(format!("{what}: {f}")))?;
+        check_response(&response).map_err(|f| Error::request(what, f))?;
         let tag = response
             .header("etag")
             .map_or_else(|| lakenode::s3::md5_hex(&response.body), str::to_owned);
         Ok((response.body, tag))
     }
 
-    fn put_if(&mut self, key: &str, body: Vec<u8>, expected: Option<&str>) -> CliResult<bool> {
+    fn put_if(&mut self, key: &str, body: Vec<u8>, expected: Option<&str>) -> Result<bool> {
         let full = format!("{}{key}", self.prefix);
         Ok(self.put_conditional(&full, body, expected)?.is_some())
     }
 
-    fn lock(&mut self) -> CliResult<()> {
+    fn lock(&mut self) -> Result<()> {
         if self.held.is_some() {
             return Ok(());
         }
@@ -675,7 +668,7 @@ impl LakeStore for S3Lake {
         }
     }
 
-    fn keep_lock(&mut self) -> CliResult<()> {
+    fn keep_lock(&mut self) -> Result<()> {
         let Some(held) = &self.held else {
             return Ok(());
         };
@@ -690,7 +683,7 @@ impl LakeStore for S3Lake {
         } else {
             // Not `Locked` (exit 7, "nothing was changed"): this run changed the lake
             // before it lost the lock; every day it finished is complete.
-            Err(CliError::Verify(format!(
+            Err(Error::LockLost(format!(
                 "{}: this run's compaction lock was taken over by another run (it had \
                  expired); stopped before the next day, the days done so far are complete",
                 self.describe()
@@ -698,7 +691,7 @@ impl LakeStore for S3Lake {
         }
     }
 
-    fn unlock(&mut self) -> CliResult<()> {
+    fn unlock(&mut self) -> Result<()> {
         let Some(held) = self.held.take() else {
             return Ok(());
         };
@@ -710,91 +703,10 @@ impl LakeStore for S3Lake {
     }
 }
 
-/// Where a tool finds the lake: `--lake DIR`, or an S3 bucket with the same flags and
-/// credentials as `run`.
-#[derive(Debug, Clone, Args)]
-#[command(group = clap::ArgGroup::new("where").required(true).args(["lake", "endpoint"]))]
-pub struct LakeArgs {
-    /// A local lake: the directory holding the `station=...` trees.
-    #[arg(long)]
-    pub lake: Option<PathBuf>,
-    /// S3 endpoint of a lake in a bucket (with --bucket).
-    #[arg(long, requires = "bucket")]
-    pub endpoint: Option<String>,
-    /// The lake's bucket.
-    #[arg(long, requires = "endpoint")]
-    pub bucket: Option<String>,
-    /// Key prefix of the lake inside the bucket.
-    #[arg(long, requires = "endpoint")]
-    pub prefix: Option<String>,
-    /// Signing region.
-    #[arg(long, default_value = "us-east-1")]
-    pub region: String,
-    /// Path-style URLs (needed for IP endpoints and most self-hosted stores).
-    #[arg(long)]
-    pub path_style: bool,
-    /// Read credentials from this file (mode 600) instead of the AWS_* variables.
-    #[arg(long)]
-    pub credentials_file: Option<PathBuf>,
-    /// The section of --credentials-file to use.
-    #[arg(long, default_value = "default", requires = "credentials_file")]
-    pub credentials_profile: String,
-    /// Allow plain http:// to an endpoint that is not on this machine (credentials and
-    /// data then cross the network unencrypted).
-    #[arg(long, requires = "endpoint")]
-    pub allow_http: bool,
-}
-
 /// Whether `e` says the object is not there (any more).
 #[must_use]
-pub fn is_not_found(e: &CliError) -> bool {
-    matches!(e, CliError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
-}
-
-impl LakeArgs {
-    /// Opens the lake the flags name.
-    ///
-    /// # Errors
-    /// A missing directory, invalid S3 flags or missing credentials.
-    pub fn open(&self) -> CliResult<Box<dyn LakeStore>> {
-        if let Some(dir) = &self.lake {
-            if !dir.is_dir() {
-                return Err(CliError::Usage(format!(
-                    "{}: not a directory (give the directory holding station=... trees)",
-                    dir.display()
-                )));
-            }
-            return Ok(Box::new(LocalLake::new(dir.clone())));
-        }
-        let (Some(endpoint), Some(bucket)) = (&self.endpoint, &self.bucket) else {
-            return Err(CliError::Usage(
-                "give --lake DIR or --endpoint URL --bucket B".into(),
-            ));
-        };
-        let config = S3Config::new(endpoint, bucket, &self.region, self.path_style)?;
-        if config.endpoint.scheme() == "http"
-            && !crate::transport::is_loopback(&config.endpoint)
-            && !self.allow_http
-        {
-            return Err(CliError::Usage(format!(
-                "refusing plain http to {}: use https, or pass --allow-http if this network is trusted",
-                config.endpoint
-            )));
-        }
-        let credentials = match &self.credentials_file {
-            Some(f) => crate::credentials::from_file(f, &self.credentials_profile)?,
-            None => crate::credentials::from_env()?,
-        };
-        if let Some(p) = &self.prefix {
-            lakenode::layout::Prefix::new(p)?;
-        }
-        Ok(Box::new(S3Lake::new(
-            &config,
-            credentials,
-            self.prefix.as_deref(),
-            std::time::Duration::from_secs(60),
-        )?))
-    }
+pub fn is_not_found(e: &Error) -> bool {
+    e.is_not_found()
 }
 
 #[cfg(test)]
@@ -810,7 +722,7 @@ mod tests {
         );
         a.lock().unwrap();
         let e = b.lock().unwrap_err();
-        assert_eq!(e.exit_code(), 7);
+        assert!(matches!(e, Error::Locked(_)), "{e}");
         let text = e.to_string();
         assert!(
             text.contains(&format!("(pid {} on host ", std::process::id())),
