@@ -6,7 +6,7 @@
 //! lake written through it can be queried in place by DuckDB or Polars.
 //!
 //! It runs on its own thread with a small tokio runtime and stops when dropped. One
-//! caveat, noted in DESIGN.md: it accepts a chunked PUT that AWS would refuse, so
+//! caveat, noted in docs/facts.md: it accepts a chunked PUT that AWS would refuse, so
 //! lakenode's own tests check `Content-Length` on the wire separately.
 //!
 //! It is a test and demo server (threat model in SECURITY.md): it binds to loopback
