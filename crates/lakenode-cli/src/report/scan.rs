@@ -569,7 +569,12 @@ fn health_points(bytes: Vec<u8>) -> Result<Vec<HealthPoint>, readback::ReadError
         .iter()
         .map(|row| {
             let row = HealthRow::from_row(row).map_err(|e| {
-                readback::ReadError::new(format!("{e}: not a lakenode health file"))
+                readback::ReadError::new(match e {
+                    lakenode::Error::Format { reason, .. } => {
+                        format!("not a lakenode health file: column {reason}")
+                    }
+                    e => e.to_string(),
+                })
             })?;
             health_point(&row).ok_or_else(|| {
                 readback::ReadError::new(
@@ -681,7 +686,11 @@ mod tests {
         assert!(e.to_string().contains("negative count"), "{e}");
         // A data file is not a health file.
         let e = health_points(data_file(T0, 10)).unwrap_err();
-        assert!(e.to_string().contains("not a lakenode health row"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("not a lakenode health file: column `uptime_s` is missing"),
+            "{e}"
+        );
     }
 
     /// A station-day larger than any station writes is listed and never fetched, and a
