@@ -1,6 +1,7 @@
 //! Any HTTP status and body from a server becomes a typed outcome, never a panic.
 #![no_main]
-use lakenode::s3::{check_response, interpret_put};
+use lakenode::digest::Md5Digest;
+use lakenode::s3::{PutReply, check_response};
 use lakenode::transport::HttpResponse;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
@@ -16,6 +17,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         body: body.to_vec(),
     };
     let _ = check_response(&response);
-    let _ = interpret_put(&response, None);
-    let _ = interpret_put(&response, Some("d41d8cd98f00b204e9800998ecf8427e"));
+    let md5 = Md5Digest::of(b"");
+    let _ = PutReply::expecting(md5, false).interpret(&response);
+    let _ = PutReply::expecting(md5, true).interpret(&response);
 });

@@ -146,7 +146,8 @@ mod tests {
     use std::io::{BufRead as _, BufReader, Write as _};
     use std::net::TcpListener;
 
-    use lakenode::s3::{Credentials, S3Client, S3Config, content_md5};
+    use lakenode::digest::content_md5;
+    use lakenode::s3::{Credentials, S3Client, S3Config};
 
     /// A path-style client for `endpoint` with AWS's example credentials.
     fn client_for(endpoint: &str) -> S3Client {

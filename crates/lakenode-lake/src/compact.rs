@@ -275,7 +275,7 @@ impl Input {
 fn open_input(lake: &mut dyn LakeStore, dir: &str, o: &Object) -> Result<Input, DayError> {
     let (bytes, tag) = lake.get_tagged(&format!("{dir}/{}", o.name))?;
     let bytes = Bytes::from(bytes);
-    let md5 = lakenode::s3::md5_hex(&bytes);
+    let md5 = lakenode::digest::md5_hex(&bytes);
     let file =
         readback::open(bytes.clone()).map_err(|e| DayError::Skip(format!("{}: {e}", o.name)))?;
     let schema = schema_fingerprint(&file);
@@ -298,7 +298,7 @@ fn schema_fingerprint(file: &LakeFile) -> String {
         &mut text,
         file.metadata().file_metadata().schema_descr().root_schema(),
     );
-    lakenode::s3::md5_hex(&text)[..8].to_owned()
+    lakenode::digest::md5_hex(&text)[..8].to_owned()
 }
 
 /// (md5, file name) pairs a daily file lists as merged.
@@ -421,7 +421,7 @@ fn compact_group(
             };
             let aside = format!("{dir}/{name}{ASIDE_SUFFIX}");
             if !lake.put_if(&aside, w.bytes.to_vec(), None)?
-                && lakenode::s3::md5_hex(&lake.get(&aside)?) != w.md5
+                && lakenode::digest::md5_hex(&lake.get(&aside)?) != w.md5
             {
                 return Err(DayError::Skip(format!(
                     "{name} must be set aside, but {name}{ASIDE_SUFFIX} already holds other \
@@ -626,7 +626,7 @@ fn check_contained(
             if differs {
                 let aside = format!("{dir}/{}{ASIDE_SUFFIX}", w.name);
                 let copy = match lake.get(&aside) {
-                    Ok(b) => Some(lakenode::s3::md5_hex(&b)),
+                    Ok(b) => Some(lakenode::digest::md5_hex(&b)),
                     Err(e) if crate::lake::is_not_found(&e) => None,
                     Err(e) => return Err(DayError::Fatal(e)),
                 };

@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 
 use lakenode::clock::{SystemClock, WallClock as _};
-use lakenode::s3::{S3Client, S3Config, check_response, parse_list};
+use lakenode::s3::{PutObject, PutOutcome, S3Client, S3Config, check_response, parse_list};
 use lakenode::transport::Transport;
 
 use crate::error::{Error, Result};
@@ -53,7 +53,7 @@ pub trait LakeStore {
     /// IO or S3 failures.
     fn get_tagged(&mut self, key: &str) -> Result<(Vec<u8>, String)> {
         let body = self.get(key)?;
-        let tag = lakenode::s3::md5_hex(&body);
+        let tag = lakenode::digest::md5_hex(&body);
         Ok((body, tag))
     }
     /// Writes `key` only if it still has the tag `expected` (from
@@ -65,7 +65,7 @@ pub trait LakeStore {
     /// IO or S3 failures.
     fn put_if(&mut self, key: &str, body: Vec<u8>, expected: Option<&str>) -> Result<bool> {
         let now = match self.get(key) {
-            Ok(b) => Some(lakenode::s3::md5_hex(&b)),
+            Ok(b) => Some(lakenode::digest::md5_hex(&b)),
             Err(e) if is_not_found(&e) => None,
             Err(e) => return Err(e),
         };
@@ -422,8 +422,12 @@ impl S3Lake {
         body: Vec<u8>,
         expected: Option<&str>,
     ) -> Result<Option<String>> {
-        let md5 = lakenode::s3::md5_hex(&body);
-        let mut request = self.client.put_object(full, body, SystemClock.now());
+        // The ETag is the server's answer to the condition, not checked against the MD5
+        // (stores whose ETags are not MD5s hold lakes too); the MD5 is hashed once, for
+        // the signed Content-MD5 and for recognising our own body below.
+        let put = PutObject::new(full, body).check_etag(false);
+        let md5 = put.digest().hex();
+        let (mut request, reply) = put.sign(&self.client, SystemClock.now());
         match expected {
             Some(tag) => request.headers.push(("if-match", tag.to_owned())),
             None => request.headers.push(("if-none-match", "*".to_owned())),
@@ -443,10 +447,12 @@ impl S3Lake {
                 };
             }
         };
-        match check_response(&response) {
-            Ok(()) => Ok(Some(response.header("etag").map_or(md5, str::to_owned))),
-            Err(f) if matches!(f.status, 409 | 412) => Ok(None),
-            Err(f) => Err(Error::request(what, f)),
+        match reply.interpret(&response) {
+            PutOutcome::Stored { .. } => {
+                Ok(Some(response.header("etag").map_or(md5, str::to_owned)))
+            }
+            PutOutcome::Failed(f) if matches!(f.status, 409 | 412) => Ok(None),
+            PutOutcome::Failed(f) => Err(Error::request(what, f)),
         }
     }
 
@@ -457,7 +463,7 @@ impl S3Lake {
         let response = self.send(&what, &request)?;
         match check_response(&response) {
             Ok(()) => Ok(Some(response.header("etag").map_or_else(
-                || lakenode::s3::md5_hex(&response.body),
+                || lakenode::digest::md5_hex(&response.body),
                 str::to_owned,
             ))),
             Err(f) if f.code == "NoSuchKey" || f.status == 404 => Ok(None),
@@ -621,7 +627,7 @@ impl LakeStore for S3Lake {
         check_response(&response).map_err(|f| Error::request(what, f))?;
         let tag = response
             .header("etag")
-            .map_or_else(|| lakenode::s3::md5_hex(&response.body), str::to_owned);
+            .map_or_else(|| lakenode::digest::md5_hex(&response.body), str::to_owned);
         Ok((response.body, tag))
     }
 

@@ -2,8 +2,8 @@
 //! machine and its driver, presigned S3 requests, reply parsing), for the flash-size
 //! report. Runs one window through a station and "uploads" it to a transport that
 //! answers like S3, on the driver's upload thread.
+use lakenode::digest::md5_hex;
 use lakenode::driver::{Adapter, BatchEnd, ThreadLink, run_batch};
-use lakenode::s3::md5_hex;
 use lakenode::sim::Simulator;
 use lakenode::{
     Credentials, Event, HttpRequest, HttpResponse, Now, S3Client, S3Config, Sample, Station,

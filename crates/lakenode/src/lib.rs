@@ -45,6 +45,7 @@
 
 pub mod clock;
 pub mod device;
+pub mod digest;
 pub mod driver;
 pub mod encode;
 mod error;

@@ -1,10 +1,10 @@
 //! The upload schedule: what to do after a failed upload, as a pure function of the
 //! kind of failure, the attempt number and the time.
 //!
-//! Following Vector's retry split, three pieces stay apart: [`crate::s3`] classifies a
-//! reply (retriable, refused, rejected...), this module decides *when* and *how* to go
-//! on ([`RetryPolicy::decide`]), and the adapters' driver ([`crate::driver`]) does the
-//! waiting. Nothing here sleeps, sends or reads a clock.
+//! Following Vector's retry split, three pieces stay apart: [`crate::s3::reply`] turns a
+//! reply into a [`Fault`] (retriable, refused, rejected...), this module decides *when*
+//! and *how* to go on ([`RetryPolicy::decide`]), and the adapters' driver
+//! ([`crate::driver`]) does the waiting. Nothing here sleeps, sends or reads a clock.
 //!
 //! Retries back off exponentially with "equal jitter": the delay before retry `n` is
 //! drawn from `[d/2, d]`, `d = min(cap, base * 2^n)`, the draw derived from the station's

@@ -34,7 +34,7 @@
 //! let request = node.poll(&now)?.expect("a PUT to send");
 //! assert_eq!(request.header("content-length"), Some(request.body.len().to_string().as_str()));
 //! // The adapter sends it and gives back the reply (here: S3's, with the body's MD5).
-//! let etag = format!("\"{}\"", lakenode::s3::md5_hex(&request.body));
+//! let etag = format!("\"{}\"", lakenode::digest::md5_hex(&request.body));
 //! let reply = HttpResponse { status: 200, headers: vec![("etag".into(), etag)], body: vec![] };
 //! node.on_reply(&now, Ok(reply))?;
 //! assert_eq!(node.counters().uploaded_files, 1);
@@ -55,7 +55,7 @@ use crate::health::{HealthRow, Tree, health_key_for};
 use crate::journal::Durability;
 use crate::layout::{Prefix, StationId, own_key_tree, rfc3339};
 use crate::recorder::{Recorder, RecorderConfig, SealedFile};
-use crate::s3::{FailureKind, PutOutcome, S3Client, S3Failure, interpret_put, md5_hex};
+use crate::s3::{PutObject, PutOutcome, PutReply, S3Client, S3Failure};
 use crate::sample::Sample;
 use crate::schedule::{Decision, Fault, RetryPolicy};
 use crate::schema::Schema;
@@ -65,9 +65,7 @@ use crate::transport::{HttpRequest, HttpResponse, TransportError};
 use crate::window::WindowSpec;
 use crate::{Error, Result};
 
-/// How far the signing clock may differ from S3's `Date` before a 403 is taken for a
-/// clock problem rather than a permission problem.
-pub const SKEW_TOLERANCE: SignedDuration = SignedDuration::from_secs(60);
+pub use crate::s3::SKEW_TOLERANCE;
 
 /// Samples held before the first time sync: one hour at 5 s.
 pub const MAX_UNSYNCED_SAMPLES: usize = 720;
@@ -483,7 +481,7 @@ struct InFlight {
     id: u64,
     key: String,
     bytes: usize,
-    md5: String,
+    reply: PutReply,
 }
 
 /// The station state machine; see the module docs.
@@ -1015,15 +1013,16 @@ impl Station {
                 continue;
             }
             let signing_time = wall.saturating_add(self.clock_offset).unwrap_or(wall);
-            let md5 = md5_hex(&entry.body);
             let bytes = entry.body.len();
-            let request = self.client.put_object(&entry.key, entry.body, signing_time);
+            let (request, reply) = PutObject::new(entry.key.as_str(), entry.body)
+                .check_etag(self.verify_etag)
+                .sign(&self.client, signing_time);
             self.recorder.spool_mut().pin(Some(id));
             self.in_flight = Some(InFlight {
                 id,
                 key: entry.key,
                 bytes,
-                md5,
+                reply,
             });
             return Ok(Some(request));
         }
@@ -1109,8 +1108,7 @@ impl Station {
             return Ok(()); // a reply nobody asked for
         };
         self.recorder.spool_mut().pin(None);
-        let expected = self.verify_etag.then_some(sent.md5.as_str());
-        let failure = match reply.map(|r| (interpret_put(&r, expected), r)) {
+        let failure = match reply.map(|r| (sent.reply.interpret(&r), r)) {
             Ok((PutOutcome::Stored { .. }, _)) => {
                 let attempts = self.head.map_or(1, |(_, n)| n + 1);
                 self.recorder.spool_mut().remove(sent.id)?;
@@ -1226,18 +1224,15 @@ impl Station {
         Ok(())
     }
 
-    /// The schedule's view of an S3 failure; corrects the clock where S3's `Date` shows
-    /// ours is off and can be trusted.
+    /// The schedule's view of an S3 failure: the reply's fault, unless it blames our
+    /// clock and S3's `Date` can be trusted to correct it.
     fn classify(&mut self, now: &Now, f: &S3Failure) -> Fault {
-        let skew_suspected = f.kind == FailureKind::ClockSkew
-            || (f.status == 403
-                && f.server_date.is_some_and(|server| {
-                    now.wall.is_some_and(|w| {
-                        let ours = w.saturating_add(self.clock_offset).unwrap_or(w);
-                        server.duration_since(ours).abs() > SKEW_TOLERANCE
-                    })
-                }));
-        if skew_suspected && let (Some(server), Some(wall)) = (f.server_date, now.wall) {
+        let ours = now
+            .wall
+            .map(|w| w.saturating_add(self.clock_offset).unwrap_or(w));
+        if f.blames_clock(ours)
+            && let (Some(server), Some(wall)) = (f.server_date, now.wall)
+        {
             match bounded_correction(server, wall) {
                 Some(offset) => {
                     self.clock_offset = offset;
@@ -1249,20 +1244,12 @@ impl Station {
                     .push_back(Event::ClockCorrectionRefused { server }),
             }
         }
-        match f.kind {
-            FailureKind::Transient | FailureKind::ClockSkew => Fault::Transient,
-            FailureKind::Unconfirmed => {
-                if !self.warned_unconfirmed {
-                    self.warned_unconfirmed = true;
-                    self.events
-                        .push_back(Event::Unconfirmed { failure: f.clone() });
-                }
-                Fault::Transient
-            }
-            FailureKind::BadDigest => Fault::BadDigest,
-            FailureKind::Refused => Fault::Refused,
-            FailureKind::Rejected => Fault::Rejected,
+        if f.is_unconfirmed() && !self.warned_unconfirmed {
+            self.warned_unconfirmed = true;
+            self.events
+                .push_back(Event::Unconfirmed { failure: f.clone() });
         }
+        f.fault
     }
 }
 
@@ -1366,6 +1353,7 @@ fn ms(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest::md5_hex;
     use crate::s3::{Credentials, S3Config};
     use crate::sim::Simulator;
     use std::collections::BTreeMap;

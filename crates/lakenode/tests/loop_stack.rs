@@ -18,8 +18,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use lakenode::device::LOOP_STACK;
+use lakenode::digest::md5_hex;
 use lakenode::driver::Reply;
-use lakenode::s3::md5_hex;
 use lakenode::sim::Simulator;
 use lakenode::{
     Adapter, Credentials, Event, HealthRow, HttpRequest, HttpResponse, Link, Now, S3Client,

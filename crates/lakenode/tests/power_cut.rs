@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use devfs::{DevFs, Device, PARTITION};
 use jiff::Timestamp;
-use lakenode::s3::md5_hex;
+use lakenode::digest::md5_hex;
 use lakenode::sim::Simulator;
 use lakenode::storage::Storage;
 use lakenode::{

@@ -110,7 +110,7 @@ fn serve(mut stream: TcpStream, behaviour: &Behaviour, stop: &AtomicBool, n: &At
         }
         Behaviour::AcceptAfter(delay) => {
             std::thread::sleep(*delay);
-            let etag = format!("\"{}\"", lakenode::s3::md5_hex(&data[header_end..]));
+            let etag = format!("\"{}\"", lakenode::digest::md5_hex(&data[header_end..]));
             let _ = stream.write_all(&response("200 OK", &[("ETag", &etag)], ""));
         }
         Behaviour::Stall => {

@@ -21,7 +21,7 @@
 use std::path::PathBuf;
 
 use embedded_svc::http::client::Connection;
-use lakenode::s3::md5_hex;
+use lakenode::digest::md5_hex;
 
 /// esp_http_client's default `buffer_size_tx`.
 pub const DEFAULT_TX_BUFFER: usize = 512;
