@@ -14,7 +14,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cd "$root"
 cargo build -q --release -p lakenode-cli
-bin="$root/target/release/lakenode"
+bin="${CARGO_TARGET_DIR:-$root/target}/release/lakenode"
 "$py" - "$work/in.csv" "$rows" <<'PY'
 import random, sys
 random.seed(1)

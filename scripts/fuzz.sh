@@ -44,33 +44,32 @@ entry="$(find "$seeds/spool" -name '*.lks' | head -1)"
 [ -n "$entry" ] || { echo "fuzz.sh: the seed run spooled no entry" >&2; exit 1; }
 cp "$entry" "$corpus/spool_entry/seed.lks"
 
-# run_targets DIR TARGETS...: builds the fuzz package under DIR/fuzz, runs each target.
+# run_targets FUZZ_DIR TARGETS...: builds the fuzz package in FUZZ_DIR, runs each target.
 run_targets() {
   local dir="$1"
   shift
   cd "$dir" || exit 1
-  mkdir -p fuzz/logs
-  cargo +"$toolchain" fuzz build || exit 1
-  cd fuzz || exit 1
+  mkdir -p logs
+  cargo +"$toolchain" fuzz build --fuzz-dir "$dir" || exit 1
   for target in "$@"; do
     echo "== $target ($seconds s)"
     # -malloc_limit_mb: a single allocation over 256 MB is a crash (a count trusted
     # from the input). -seed fixed: a CI run explores the same inputs each time.
-    cargo +"$toolchain" fuzz run "$target" -- -max_total_time="$seconds" \
+    cargo +"$toolchain" fuzz run --fuzz-dir "$dir" "$target" -- -max_total_time="$seconds" \
       -rss_limit_mb=1024 -malloc_limit_mb=256 -seed=1 -timeout=10 > "logs/$target.log" 2>&1
     status=$?
     grep -E "^Done|DONE|stat::number_of_executed_units" "logs/$target.log" | tail -2
     if compgen -G "artifacts/$target/*" > /dev/null; then
       tail -30 "logs/$target.log" >&2
-      echo "fuzz.sh: $target crashed; see fuzz/artifacts/$target/ and fuzz/logs/$target.log" >&2
+      echo "fuzz.sh: $target crashed; see $dir/artifacts/$target/ and $dir/logs/$target.log" >&2
       exit 1
     elif [ "$status" -ne 0 ]; then
       tail -20 "logs/$target.log" >&2
-      echo "fuzz.sh: $target failed to run (status $status); see fuzz/logs/$target.log" >&2
+      echo "fuzz.sh: $target failed to run (status $status); see $dir/logs/$target.log" >&2
       exit 1
     fi
   done
 }
-run_targets "$root" $targets
-run_targets "$root/crates/lakenode-cli" $cli_targets
+run_targets "$root/fuzz" $targets
+run_targets "$root/crates/lakenode-cli/fuzz" $cli_targets
 echo "fuzz.sh: no crashes"

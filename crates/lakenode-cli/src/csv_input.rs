@@ -6,6 +6,7 @@
 //! is written. NaN and out-of-range numbers are failed readings: they become null and
 //! are counted as warnings, like on the node.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 
 use jiff::Timestamp;
@@ -226,13 +227,8 @@ pub struct Spacing {
 }
 
 impl Spacing {
-    /// The spacing of these gaps (ms, each > 0).
-    #[must_use]
-    pub fn of_gaps(gaps: &[i64]) -> Self {
-        let mut counts = std::collections::BTreeMap::<i64, usize>::new();
-        for &g in gaps {
-            *counts.entry(g).or_default() += 1;
-        }
+    /// The spacing of gaps counted by length (ms, each > 0).
+    fn of_counts(counts: &BTreeMap<i64, usize>) -> Self {
         let (most_common_ms, count) =
             counts.iter().fold(
                 (0, 0),
@@ -241,7 +237,7 @@ impl Spacing {
         Self {
             most_common_ms,
             count,
-            of: gaps.len(),
+            of: counts.values().sum(),
         }
     }
 
@@ -290,6 +286,35 @@ impl Spacing {
     }
 }
 
+/// The spacing of a CSV's first rows, counted while they are read: only the distinct
+/// gaps are kept (one or two in a regular file), not the rows.
+#[derive(Debug, Clone, Default)]
+pub struct SpacingCounter {
+    previous: Option<i64>,
+    counts: BTreeMap<i64, usize>,
+    of: usize,
+}
+
+impl SpacingCounter {
+    /// Counts the gap between the previous row's time and `timestamp_ms` (rows in
+    /// increasing time), among the first [`SPACING_SAMPLE`].
+    pub fn push(&mut self, timestamp_ms: i64) {
+        if let Some(p) = self.previous
+            && self.of < SPACING_SAMPLE
+        {
+            *self.counts.entry(timestamp_ms - p).or_default() += 1;
+            self.of += 1;
+        }
+        self.previous = Some(timestamp_ms);
+    }
+
+    /// The spacing of the rows counted so far.
+    #[must_use]
+    pub fn spacing(&self) -> Spacing {
+        Spacing::of_counts(&self.counts)
+    }
+}
+
 /// Reads a whole CSV once, checking every line, in the memory of one line.
 ///
 /// # Errors
@@ -301,16 +326,10 @@ pub fn check_file(name: &str, input: impl Read) -> CliResult<CsvCheck> {
     };
     let mut reader = CsvReader::new(name, &mut hashed)?;
     let mut first = None;
-    let mut previous = None;
-    let mut gaps = Vec::new();
+    let mut spacing = SpacingCounter::default();
     while let Some(s) = reader.next_sample()? {
         first.get_or_insert(s.timestamp_ms);
-        if let Some(p) = previous
-            && gaps.len() < SPACING_SAMPLE
-        {
-            gaps.push(s.timestamp_ms - p);
-        }
-        previous = Some(s.timestamp_ms);
+        spacing.push(s.timestamp_ms);
     }
     let (schema, rows, warnings) = (reader.schema().clone(), reader.rows(), reader.warnings);
     drop(reader.reader);
@@ -321,7 +340,7 @@ pub fn check_file(name: &str, input: impl Read) -> CliResult<CsvCheck> {
         rows,
         md5: md5.iter().map(|b| format!("{b:02x}")).collect(),
         warnings,
-        spacing: Spacing::of_gaps(&gaps),
+        spacing: spacing.spacing(),
     })
 }
 

@@ -31,8 +31,8 @@ pub const DEFAULT_INTERVAL_MS: i64 = 5_000;
 /// Sampling and file options shared by the commands that take samples.
 #[derive(Debug, Clone, Args)]
 pub struct WindowArgs {
-    /// Time between samples, in whole seconds [default: 5s; `run --csv`: the spacing of
-    /// the CSV's timestamps, which a given --interval must match].
+    /// Time between samples, in whole seconds [default: 5s; `run --csv` and `encode`: the
+    /// spacing of the CSV's timestamps, which a given --interval must match].
     #[arg(long, value_parser = parse_duration)]
     pub interval: Option<Duration>,
     /// Window length in whole minutes; windows are aligned to UTC (must divide 24 h).

@@ -29,7 +29,11 @@ struct Cli {
     command: Option<Command>,
 }
 
+// Deferred: only the chosen subcommand's arguments are built. Building all eleven
+// peaked at 126 KB of heap, more than `encode` of a 15-minute window needs; deferred,
+// parsing `encode` peaks at 59 KB (2026-12-03).
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 enum Command {
     /// Simulate stations against an embedded S3 server, verify every file (the default).
     Demo(DemoArgs),
@@ -102,20 +106,17 @@ fn init_logging(filter: &str) {
         .init();
 }
 
-/// `run`'s long flags, and whether each takes a value (for `--config`).
+/// `run`'s long flags, and whether each takes a value (for `--config`); built alone,
+/// without the other subcommands.
 fn run_flags() -> Vec<(String, bool)> {
-    use clap::CommandFactory as _;
-    Cli::command()
-        .find_subcommand("run")
-        .map(|run| {
-            run.get_arguments()
-                .filter_map(|a| {
-                    let takes_value = a.get_action().takes_values();
-                    a.get_long().map(|l| (l.to_owned(), takes_value))
-                })
-                .collect()
+    use clap::Args as _;
+    RunArgs::augment_args(clap::Command::new("run"))
+        .get_arguments()
+        .filter_map(|a| {
+            let takes_value = a.get_action().takes_values();
+            a.get_long().map(|l| (l.to_owned(), takes_value))
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 /// Parses the command line, with `run --config FILE` expanded; a bad value that came

@@ -48,7 +48,7 @@ impl Transport for UreqTransport {
             builder = builder.header(*name, value.as_str());
         }
         let result = match request.method {
-            Method::Put => builder
+            Method::Put | Method::Post => builder
                 .body(request.body.as_slice())
                 .map(|r| self.agent.run(r)),
             Method::Get | Method::Delete => builder.body(()).map(|r| self.agent.run(r)),

@@ -1,6 +1,6 @@
-//! `run --csv`: the footers state the CSV's own sampling interval (a 1-minute CSV's say
-//! 60000 ms, not the 5 s default), and an `--interval` that contradicts the CSV is
-//! refused before anything is recorded, naming both.
+//! `run --csv` and `encode --input`: the footers state the CSV's own sampling interval (a
+//! 1-minute CSV's say 60000 ms, not the 5 s default), and an `--interval` that
+//! contradicts the CSV is refused before anything is recorded, naming both.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod common;
@@ -123,4 +123,44 @@ fn a_csv_from_a_pipe_is_refused_with_a_clear_message() {
         "{stderr}"
     );
     assert!(files_with_extension(&tmp.path().join("spool"), "lks").is_empty());
+}
+
+/// Issue 22, item 7: `encode --input` wrote the 5 s default into the footer of a
+/// 1-minute CSV (`"interval_ms":5000`); it now states the CSV's own, and refuses a
+/// contradicting `--interval` as `run --csv` does, before the output is touched.
+#[test]
+fn encode_states_the_csvs_interval_and_refuses_a_contradicting_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let csv = minute_csv(tmp.path());
+    let parquet = tmp.path().join("minutes.parquet");
+    let encode = |extra: &[&str]| {
+        let mut c = lakenode();
+        c.arg("encode")
+            .arg("--input")
+            .arg(&csv)
+            .arg("--output")
+            .arg(&parquet)
+            .args(extra);
+        output(&mut c)
+    };
+    let (out, _, stderr) = encode(&["--interval", "5s"]);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("minutes.csv: its samples are 1m apart")
+            && stderr.contains("--interval is 5s"),
+        "{stderr}"
+    );
+    assert!(!parquet.exists(), "nothing written");
+    for extra in [&[][..], &["--interval", "1m"]] {
+        let (out, _, stderr) = encode(extra);
+        assert!(out.status.success(), "{extra:?}: {stderr}");
+        let report = success(lakenode().arg("inspect").arg(&parquet));
+        assert!(
+            report.contains("\"interval_ms\":60000")
+                && report.contains(
+                    "\"start\":\"2026-11-20T00:00:00Z\",\"end\":\"2026-11-20T01:00:00Z\""
+                ),
+            "{extra:?}: {report}"
+        );
+    }
 }

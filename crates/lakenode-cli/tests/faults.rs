@@ -36,6 +36,8 @@ fn faults_and_kills_lose_at_most_one_sample_per_kill_and_duplicate_none() {
             slowdown: 0.12,
             stall: 0.08,
             corrupt: 0.04,
+            internal: 0.0,
+            lost_reply: 0.0,
             stall_for: Duration::from_secs(3),
             outage: Some((40, Duration::from_secs(3))),
             seed: 7,

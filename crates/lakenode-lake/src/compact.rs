@@ -495,9 +495,8 @@ fn compact_group(
         summary.rows += d.file.rows();
         summary.bytes_after += d.size;
     }
-    for w in group {
-        lake.delete(&format!("{dir}/{}", w.name))?;
-    }
+    let merged_windows: Vec<String> = group.iter().map(|w| format!("{dir}/{}", w.name)).collect();
+    lake.delete_many(&merged_windows)?;
     if let Some(r) = &resolved {
         summary.identical += r.identical;
         summary.set_aside += r.lost.values().map(|(rows, _, _)| rows).sum::<u64>();

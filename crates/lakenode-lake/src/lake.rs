@@ -15,10 +15,15 @@
 use std::path::{Path, PathBuf};
 
 use lakenode::clock::{SystemClock, WallClock as _};
-use lakenode::s3::{PutObject, PutOutcome, S3Client, S3Config, check_response, parse_list};
-use lakenode::transport::Transport;
+use lakenode::s3::{
+    MAX_DELETE_BATCH, PutObject, PutOutcome, S3Client, S3Config, check_response, parse_delete,
+    parse_list,
+};
+use lakenode::schedule::{Fault, RetryPolicy};
+use lakenode::transport::{HttpRequest, HttpResponse, Transport};
 
 use crate::error::{Error, Result};
+use crate::retry::{Attempts, RetryBudget, Verdict, key_fault, verdict};
 
 /// Objects of a lake: list, read, replace, remove. Keys are relative to the lake's
 /// root (the bucket plus the prefix, or the directory).
@@ -46,6 +51,15 @@ pub trait LakeStore {
     /// # Errors
     /// IO or S3 failures.
     fn delete(&mut self, key: &str) -> Result<()>;
+    /// Removes objects, as few requests as the store allows (S3: `DeleteObjects`, up
+    /// to 1,000 keys each); the default removes them one by one.
+    ///
+    /// # Errors
+    /// IO or S3 failures; on S3, the keys it could not delete, named (the others are
+    /// gone).
+    fn delete_many(&mut self, keys: &[String]) -> Result<()> {
+        keys.iter().try_for_each(|k| self.delete(k))
+    }
     /// An object's bytes and a tag that changes whenever the object does (S3's `ETag`,
     /// the MD5 of a local file), for [`LakeStore::put_if`].
     ///
@@ -347,7 +361,8 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-/// A lake in an S3 bucket, under an optional prefix.
+/// A lake in an S3 bucket, under an optional prefix. Every request is retried as
+/// [`crate::retry`] says (the station's policy, bounded per request).
 pub struct S3Lake {
     client: S3Client,
     transport: Box<dyn Transport + Send>,
@@ -355,6 +370,9 @@ pub struct S3Lake {
     bucket: String,
     held: Option<HeldLock>,
     lock_ttl: std::time::Duration,
+    policy: RetryPolicy,
+    budget: RetryBudget,
+    sleep: fn(std::time::Duration),
 }
 
 /// The S3 lock this process holds.
@@ -392,7 +410,23 @@ impl S3Lake {
             bucket: config.bucket.clone(),
             held: None,
             lock_ttl: S3_LOCK_TTL,
+            // Jittered per run, as each station is: runs never retry in lockstep.
+            policy: RetryPolicy::new(
+                u64::from(std::process::id())
+                    ^ jiff::Timestamp::now().as_nanosecond().unsigned_abs() as u64,
+            ),
+            budget: RetryBudget::default(),
+            sleep: std::thread::sleep,
         })
+    }
+
+    /// Changes how requests are retried (default: the station's policy, and
+    /// [`RetryBudget::default`]).
+    #[must_use]
+    pub const fn with_retries(mut self, policy: RetryPolicy, budget: RetryBudget) -> Self {
+        self.policy = policy;
+        self.budget = budget;
+        self
     }
 
     /// Changes how long the lock lasts unless extended (default [`S3_LOCK_TTL`]; the
@@ -403,14 +437,32 @@ impl S3Lake {
         self
     }
 
-    fn send(
+    fn attempts(&self) -> Attempts {
+        Attempts::new(self.policy, self.budget, self.sleep)
+    }
+
+    /// Sends the request `make` signs (again for each attempt, at that moment), retrying
+    /// transient failures; the reply to interpret (a success, or a failure retrying
+    /// cannot change) and the attempts it took.
+    fn exchange(
         &mut self,
         what: &str,
-        request: &lakenode::transport::HttpRequest,
-    ) -> Result<lakenode::transport::HttpResponse> {
-        self.transport
-            .send(request)
-            .map_err(|e| Error::request(what, e))
+        make: impl Fn(&S3Client, jiff::Timestamp) -> HttpRequest,
+    ) -> Result<(HttpResponse, Attempts)> {
+        let mut attempts = self.attempts();
+        loop {
+            let request = make(&self.client, SystemClock.now());
+            match verdict(self.transport.send(&request)) {
+                Verdict::Done(response) => return Ok((response, attempts)),
+                Verdict::Retry {
+                    fault,
+                    retry_after,
+                    reason,
+                    ..
+                } => attempts.wait(what, fault, retry_after, &reason)?,
+                Verdict::Stop(reason) => return Err(Error::request(what, reason)),
+            }
+        }
     }
 
     /// A PUT with `If-Match: expected`, or `If-None-Match: *` without; `Ok(None)` when
@@ -427,55 +479,68 @@ impl S3Lake {
         // the signed Content-MD5 and for recognising our own body below.
         let put = PutObject::new(full, body).check_etag(false);
         let md5 = put.digest().hex();
-        let (mut request, reply) = put.sign(&self.client, SystemClock.now());
-        match expected {
-            Some(tag) => request.headers.push(("if-match", tag.to_owned())),
-            None => request.headers.push(("if-none-match", "*".to_owned())),
-        }
         let what = format!("uploading {full}");
-        let response = match self.send(&what, &request) {
-            Ok(r) => r,
-            // A server may refuse the condition before it has read the body and close
-            // the connection: what the object is now tells what happened.
-            Err(e) => {
-                let now = self.tag_of(full)?;
-                let unquoted = |t: &str| t.trim_matches('"').to_owned();
-                return match now {
-                    Some(t) if unquoted(&t) == md5 => Ok(Some(t)),
-                    now if now.as_deref().map(unquoted) == expected.map(unquoted) => Err(e),
-                    _ => Ok(None),
-                };
+        let unquoted = |t: &str| t.trim_matches('"').to_owned();
+        let mut attempts = self.attempts();
+        loop {
+            let (mut request, reply) = put.clone().sign(&self.client, SystemClock.now());
+            match expected {
+                Some(tag) => request.headers.push(("if-match", tag.to_owned())),
+                None => request.headers.push(("if-none-match", "*".to_owned())),
             }
-        };
-        match reply.interpret(&response) {
-            PutOutcome::Stored { .. } => {
-                Ok(Some(response.header("etag").map_or(md5, str::to_owned)))
-            }
-            PutOutcome::Failed(f) if matches!(f.status, 409 | 412) => Ok(None),
-            PutOutcome::Failed(f) => Err(Error::request(what, f)),
+            let (fault, retry_after, reason) = match verdict(self.transport.send(&request)) {
+                Verdict::Done(response) => {
+                    return match reply.interpret(&response) {
+                        PutOutcome::Stored { .. } => {
+                            Ok(Some(response.header("etag").map_or(md5, str::to_owned)))
+                        }
+                        PutOutcome::Failed(f) if matches!(f.status, 409 | 412) => Ok(None),
+                        PutOutcome::Failed(f) => Err(attempts.failed(&what, f)),
+                    };
+                }
+                Verdict::Stop(reason) => return Err(Error::request(what, reason)),
+                Verdict::Retry {
+                    fault,
+                    retry_after,
+                    reason,
+                    uncertain,
+                } => {
+                    if uncertain {
+                        // The write may have been done, or the condition refused before
+                        // the server read the body (it then closes the connection): what
+                        // the object is now tells, before anything is written again.
+                        match self.tag_of(full)? {
+                            Some(t) if unquoted(&t) == md5 => return Ok(Some(t)),
+                            now if now.as_deref().map(unquoted) == expected.map(unquoted) => {}
+                            _ => return Ok(None),
+                        }
+                    }
+                    (fault, retry_after, reason)
+                }
+            };
+            attempts.wait(&what, fault, retry_after, &reason)?;
         }
     }
 
     /// The `ETag` of `full`, `None` if there is no such object.
     fn tag_of(&mut self, full: &str) -> Result<Option<String>> {
-        let request = self.client.get_object(full, SystemClock.now());
         let what = format!("reading {full}");
-        let response = self.send(&what, &request)?;
+        let (response, attempts) = self.exchange(&what, |c, now| c.get_object(full, now))?;
         match check_response(&response) {
             Ok(()) => Ok(Some(response.header("etag").map_or_else(
                 || lakenode::digest::md5_hex(&response.body),
                 str::to_owned,
             ))),
             Err(f) if f.code == "NoSuchKey" || f.status == 404 => Ok(None),
-            Err(f) => Err(Error::request(what, f)),
+            Err(f) => Err(attempts.failed(&what, f)),
         }
     }
 
     /// The lock object (text and `ETag`) if there is one, and the server's clock.
     fn read_lock(&mut self) -> Result<(Option<(String, String)>, jiff::Timestamp)> {
         let full = format!("{}{S3_LOCK}", self.prefix);
-        let request = self.client.get_object(&full, SystemClock.now());
-        let response = self.send(&format!("reading {full}"), &request)?;
+        let what = format!("reading {full}");
+        let (response, attempts) = self.exchange(&what, |c, now| c.get_object(&full, now))?;
         let now = response
             .header("date")
             .and_then(|d| jiff::fmt::rfc2822::parse(d).ok())
@@ -487,7 +552,7 @@ impl S3Lake {
                 Ok((Some((text, etag)), now))
             }
             Err(f) if f.code == "NoSuchKey" || f.status == 404 => Ok((None, now)),
-            Err(f) => Err(Error::request(format!("reading {full}"), f)),
+            Err(f) => Err(attempts.failed(&what, f)),
         }
     }
 
@@ -543,13 +608,66 @@ impl S3Lake {
         }
     }
 
-    fn call(&mut self, what: &str, request: &lakenode::transport::HttpRequest) -> Result<Vec<u8>> {
-        let response = self
-            .transport
-            .send(request)
-            .map_err(|e| Error::request(what, e))?;
-        check_response(&response).map_err(|f| Error::request(what, f))?;
+    /// The body of a successful reply (after retries).
+    fn call(
+        &mut self,
+        what: &str,
+        make: impl Fn(&S3Client, jiff::Timestamp) -> HttpRequest,
+    ) -> Result<Vec<u8>> {
+        let (response, attempts) = self.exchange(what, make)?;
+        check_response(&response).map_err(|f| attempts.failed(what, f))?;
         Ok(response.body)
+    }
+
+    /// Deletes up to [`MAX_DELETE_BATCH`] keys (full keys) in one `DeleteObjects`,
+    /// again for the keys S3 reports a transient error for; a key already gone is
+    /// deleted.
+    fn delete_batch(&mut self, keys: &[String]) -> Result<()> {
+        let what = format!(
+            "deleting {} object(s) from {} ({}...)",
+            keys.len(),
+            self.describe(),
+            keys.first().map_or("", String::as_str)
+        );
+        let mut left: Vec<String> = keys.to_vec();
+        let mut attempts = self.attempts();
+        loop {
+            let body = self.call(&what, |c, now| {
+                let refs: Vec<&str> = left.iter().map(String::as_str).collect();
+                c.delete_objects(&refs, now)
+            })?;
+            let errors: Vec<_> = parse_delete(&body)?
+                .into_iter()
+                .filter(|(_, code, _)| code != "NoSuchKey")
+                .collect();
+            let Some((_, code, _)) = errors.first() else {
+                return Ok(());
+            };
+            let listed = |errors: &[(String, String, String)]| {
+                let mut text: Vec<String> = errors
+                    .iter()
+                    .take(5)
+                    .map(|(k, code, m)| format!("{k}: {code} ({m})"))
+                    .collect();
+                if errors.len() > 5 {
+                    text.push(format!("and {} more", errors.len() - 5));
+                }
+                format!(
+                    "S3 could not delete {} of them: {}",
+                    errors.len(),
+                    text.join("; ")
+                )
+            };
+            let fault = key_fault(code);
+            if errors
+                .iter()
+                .any(|(_, c, _)| key_fault(c) != Fault::Transient)
+            {
+                return Err(attempts.failed(&what, listed(&errors)));
+            }
+            attempts.wait(&what, fault, None, &listed(&errors))?;
+            left = errors.into_iter().map(|(k, _, _)| k).collect();
+        }
     }
 }
 
@@ -563,10 +681,9 @@ impl LakeStore for S3Lake {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let request = self
-                .client
-                .list_objects(&full, token.as_deref(), SystemClock.now());
-            let body = self.call(&format!("listing {full}"), &request)?;
+            let body = self.call(&format!("listing {full}"), |c, now| {
+                c.list_objects(&full, token.as_deref(), now)
+            })?;
             let page = parse_list(&body)?;
             for (key, size) in page.objects {
                 if let Some(rel) = key.strip_prefix(&self.prefix) {
@@ -591,11 +708,8 @@ impl LakeStore for S3Lake {
 
     fn get(&mut self, key: &str) -> Result<Vec<u8>> {
         let full = format!("{}{key}", self.prefix);
-        let request = self.client.get_object(&full, SystemClock.now());
-        let response = self
-            .transport
-            .send(&request)
-            .map_err(|e| Error::request(format!("downloading {full}"), e))?;
+        let what = format!("downloading {full}");
+        let (response, attempts) = self.exchange(&what, |c, now| c.get_object(&full, now))?;
         match check_response(&response) {
             Ok(()) => Ok(response.body),
             // Gone since it was listed (a compaction merged it): as on a local disk.
@@ -603,28 +717,37 @@ impl LakeStore for S3Lake {
                 &full,
                 std::io::Error::new(std::io::ErrorKind::NotFound, f.to_string()),
             )),
-            Err(f) => Err(Error::request(format!("downloading {full}"), f)),
+            Err(f) => Err(attempts.failed(&what, f)),
         }
     }
 
     fn put(&mut self, key: &str, body: Vec<u8>) -> Result<()> {
         let full = format!("{}{key}", self.prefix);
-        let request = self.client.put_object(&full, body, SystemClock.now());
-        self.call(&format!("uploading {full}"), &request).map(drop)
+        self.call(&format!("uploading {full}"), |c, now| {
+            c.put_object(&full, body.clone(), now)
+        })
+        .map(drop)
     }
 
     fn delete(&mut self, key: &str) -> Result<()> {
         let full = format!("{}{key}", self.prefix);
-        let request = self.client.delete_object(&full, SystemClock.now());
-        self.call(&format!("deleting {full}"), &request).map(drop)
+        self.call(&format!("deleting {full}"), |c, now| {
+            c.delete_object(&full, now)
+        })
+        .map(drop)
+    }
+
+    fn delete_many(&mut self, keys: &[String]) -> Result<()> {
+        let full: Vec<String> = keys.iter().map(|k| format!("{}{k}", self.prefix)).collect();
+        full.chunks(MAX_DELETE_BATCH)
+            .try_for_each(|batch| self.delete_batch(batch))
     }
 
     fn get_tagged(&mut self, key: &str) -> Result<(Vec<u8>, String)> {
         let full = format!("{}{key}", self.prefix);
-        let request = self.client.get_object(&full, SystemClock.now());
         let what = format!("downloading {full}");
-        let response = self.send(&what, &request)?;
-        check_response(&response).map_err(|f| Error::request(what, f))?;
+        let (response, attempts) = self.exchange(&what, |c, now| c.get_object(&full, now))?;
+        check_response(&response).map_err(|f| attempts.failed(&what, f))?;
         let tag = response
             .header("etag")
             .map_or_else(|| lakenode::digest::md5_hex(&response.body), str::to_owned);
@@ -751,5 +874,197 @@ mod tests {
         assert_eq!(holder_is_gone(&ended), pid_namespace().is_some());
         let elsewhere = ended.replace(&format!("host {}", host_name()), "host elsewhere");
         assert!(!holder_is_gone(&elsewhere));
+    }
+
+    /// A transport that answers from a script, one reply per request, and records what
+    /// was asked (method, URL path and query, body).
+    type Reply = std::result::Result<HttpResponse, lakenode::transport::TransportError>;
+    struct Scripted {
+        replies: std::collections::VecDeque<Reply>,
+        asked: Asked,
+    }
+
+    impl Transport for Scripted {
+        fn send(&mut self, r: &HttpRequest) -> Reply {
+            let query = r.url.query().unwrap_or_default();
+            let delete = if query.contains("delete") {
+                "?delete"
+            } else {
+                ""
+            };
+            self.asked.lock().expect("lock").push((
+                format!("{} {}{delete}", r.method.as_str(), r.url.path()),
+                r.headers
+                    .iter()
+                    .filter(|(n, _)| n.starts_with("if-"))
+                    .map(|(n, v)| format!("{n}: {v}"))
+                    .collect(),
+                r.body.clone(),
+            ));
+            self.replies
+                .pop_front()
+                .unwrap_or_else(|| panic!("no reply scripted for {}", r.url.path()))
+        }
+    }
+
+    fn ok(body: &[u8], etag: Option<&str>) -> Reply {
+        let mut headers = Vec::new();
+        if let Some(t) = etag {
+            headers.push(("etag".to_owned(), format!("\"{t}\"")));
+        }
+        Ok(HttpResponse {
+            status: 200,
+            headers,
+            body: body.to_vec(),
+        })
+    }
+
+    fn error(status: u16, code: &str) -> Reply {
+        Ok(HttpResponse {
+            status,
+            headers: Vec::new(),
+            body: format!("<Error><Code>{code}</Code><Message>m</Message></Error>").into_bytes(),
+        })
+    }
+
+    fn dropped() -> Reply {
+        Err(lakenode::transport::TransportError::Io(
+            "connection reset".into(),
+        ))
+    }
+
+    type Asked = std::sync::Arc<std::sync::Mutex<Vec<(String, String, Vec<u8>)>>>;
+
+    fn scripted(replies: Vec<Reply>) -> (S3Lake, Asked) {
+        let asked = Asked::default();
+        let config =
+            S3Config::new("http://127.0.0.1:9", "lake", "us-east-1", true).expect("config");
+        let mut lake = S3Lake::new(
+            &config,
+            lakenode::s3::Credentials::new("AKIAIOSFODNN7EXAMPLE", "secret", None),
+            None,
+            Scripted {
+                replies: replies.into(),
+                asked: asked.clone(),
+            },
+        )
+        .expect("lake");
+        lake.sleep = |_| {};
+        (lake, asked)
+    }
+
+    fn asked(a: &Asked) -> Vec<String> {
+        a.lock()
+            .expect("lock")
+            .iter()
+            .map(|(m, _, _)| m.clone())
+            .collect()
+    }
+
+    #[test]
+    fn transient_failures_are_retried_and_refusals_are_not() {
+        let (mut lake, a) = scripted(vec![error(500, "InternalError"), dropped(), ok(b"x", None)]);
+        assert_eq!(lake.get("k").expect("third attempt"), b"x");
+        assert_eq!(asked(&a).len(), 3);
+        let (mut lake, a) = scripted(vec![error(503, "SlowDown"), error(403, "AccessDenied")]);
+        let e = lake.get("k").expect_err("refused");
+        assert_eq!(asked(&a).len(), 2, "a refusal is not retried");
+        assert!(
+            e.to_string().contains("AccessDenied") && e.to_string().contains("(at attempt 2)"),
+            "{e}"
+        );
+        let (mut lake, a) = scripted((0..8).map(|_| error(500, "InternalError")).collect());
+        let e = lake.get("k").expect_err("budget spent");
+        assert_eq!(asked(&a).len(), 8);
+        assert!(e.to_string().contains("gave up after 8 attempt(s)"), "{e}");
+    }
+
+    #[test]
+    fn a_conditional_write_whose_reply_was_lost_is_found_written() {
+        let body = b"lock text".to_vec();
+        let md5 = lakenode::digest::md5_hex(&body);
+        let (mut lake, a) = scripted(vec![dropped(), ok(&body, Some(&md5))]);
+        assert!(lake.put_if("k", body, None).expect("written"));
+        assert_eq!(
+            asked(&a),
+            ["PUT /lake/k", "GET /lake/k"],
+            "read back, not written twice"
+        );
+    }
+
+    #[test]
+    fn a_condition_refused_behind_a_lost_reply_is_not_written_again() {
+        let (mut lake, a) = scripted(vec![dropped(), ok(b"another run's", Some("other"))]);
+        assert!(!lake.put_if("k", b"ours".to_vec(), None).expect("answered"));
+        assert_eq!(asked(&a), ["PUT /lake/k", "GET /lake/k"]);
+    }
+
+    #[test]
+    fn unchanged_after_a_lost_reply_or_a_500_the_write_is_sent_again_with_its_condition() {
+        let (mut lake, a) = scripted(vec![
+            error(500, "InternalError"),
+            ok(b"old", Some("t1")),
+            dropped(),
+            ok(b"old", Some("t1")),
+            ok(b"", Some("t2")),
+        ]);
+        assert!(
+            lake.put_if("k", b"new".to_vec(), Some("\"t1\""))
+                .expect("written")
+        );
+        let log = a.lock().expect("lock").clone();
+        let puts: Vec<_> = log
+            .iter()
+            .filter(|(m, _, _)| m.starts_with("PUT"))
+            .collect();
+        assert_eq!(puts.len(), 3);
+        assert!(
+            puts.iter().all(|(_, h, _)| h == "if-match: \"t1\""),
+            "{puts:?}"
+        );
+    }
+
+    #[test]
+    fn deletes_go_in_batches_and_keys_s3_could_not_delete_yet_are_sent_again() {
+        let keys: Vec<String> = (0..1001).map(|i| format!("d/{i:04}.parquet")).collect();
+        let result = |errors: &str| {
+            ok(
+                format!(r#"<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{errors}</DeleteResult>"#)
+                    .as_bytes(),
+                None,
+            )
+        };
+        let (mut lake, a) = scripted(vec![
+            error(503, "SlowDown"),
+            result(
+                "<Error><Key>d/0007.parquet</Key><Code>InternalError</Code><Message>m</Message></Error><Error><Key>d/0008.parquet</Key><Code>NoSuchKey</Code><Message>m</Message></Error>",
+            ),
+            result(""),
+            result(""),
+        ]);
+        lake.delete_many(&keys).expect("deleted");
+        let log = a.lock().expect("lock").clone();
+        assert_eq!(log.len(), 4);
+        assert!(
+            log.iter().all(|(m, _, _)| m == "POST /lake/?delete"),
+            "{log:?}"
+        );
+        let count = |b: &[u8]| String::from_utf8_lossy(b).matches("<Key>").count();
+        assert_eq!(
+            log.iter().map(|(_, _, b)| count(b)).collect::<Vec<_>>(),
+            [1000, 1000, 1, 1],
+            "1000 keys, again after the 503, then the one with a transient error, then the rest"
+        );
+        assert!(String::from_utf8_lossy(&log[2].2).contains("d/0007.parquet"));
+
+        let (mut lake, _) = scripted(vec![result(
+            "<Error><Key>d/0001.parquet</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
+        )]);
+        let e = lake.delete_many(&keys[..3]).expect_err("refused");
+        assert!(
+            e.to_string()
+                .contains("S3 could not delete 1 of them: d/0001.parquet: AccessDenied"),
+            "{e}"
+        );
     }
 }

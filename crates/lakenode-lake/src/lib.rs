@@ -11,6 +11,7 @@
 //! - [`inspect`]: a person's description of a file (`lakenode inspect`);
 //! - [`lake`]: [`lake::LakeStore`], a lake in a directory ([`lake::LocalLake`]) or a bucket
 //!   ([`lake::S3Lake`]), and the compaction lock;
+//! - [`retry`]: a bucket's requests retried by the station's policy, bounded per request;
 //! - [`compact`]: window files of a past UTC day become one daily file;
 //! - [`output`]: files replaced atomically (a local lake's objects, the CLI's outputs).
 #![forbid(unsafe_code)]
@@ -21,5 +22,6 @@ pub mod inspect;
 pub mod lake;
 pub mod output;
 pub mod readback;
+pub mod retry;
 
 pub use error::{Error, Result};

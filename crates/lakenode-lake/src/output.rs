@@ -1,6 +1,7 @@
 //! Files the user names on the command line (`encode --output`, `provision --output`),
-//! and the objects of a local lake ([`crate::lake::LocalLake`]): written beside the target and renamed over it only when complete, so a failed run
-//! never leaves half a file nor a stray temporary one.
+//! and the objects of a local lake ([`crate::lake::LocalLake`]): written beside the
+//! target and renamed over it only when complete, so a failed run never leaves half a
+//! file nor a stray temporary one.
 //!
 //! Why not `std::fs::write`: `rename` replaces any directory entry, so `--output
 //! /dev/full` used to replace the device node, `--output link` the symlink, and

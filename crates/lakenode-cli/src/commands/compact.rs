@@ -127,7 +127,9 @@ pub fn run(args: &CompactArgs) -> CliResult<()> {
     }
 }
 
-/// Aborts the process after `left` more puts or deletes (see the test hook above).
+/// Aborts the process after `left` more puts or deletes (see the test hook above). A
+/// batch of deletes counts one change per key (the default `delete_many`): a kill may
+/// fall between any two, as a bucket may carry out part of a batch.
 struct AbortAfter {
     inner: Box<dyn LakeStore>,
     left: u64,
@@ -225,6 +227,10 @@ impl LakeStore for PauseBeforeWriting {
     fn delete(&mut self, key: &str) -> lakenode_lake::Result<()> {
         self.pause()?;
         self.inner.delete(key)
+    }
+    fn delete_many(&mut self, keys: &[String]) -> lakenode_lake::Result<()> {
+        self.pause()?;
+        self.inner.delete_many(keys)
     }
     fn get_tagged(&mut self, key: &str) -> lakenode_lake::Result<(Vec<u8>, String)> {
         self.inner.get_tagged(key)
