@@ -69,6 +69,14 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A bucket listing's reply could not be read (not UTF-8, not a
+    /// `ListBucketResult`): the store or something in its place answered with what is
+    /// not a listing. Not a setting's fault.
+    #[error("unreadable bucket listing: {reason}")]
+    BadListing {
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A file of the lake is not in lakenode's format: its footer metadata or a health
     /// row does not decode (read side only, feature `read`).
     #[error("not a lakenode {what}: {reason}")]

@@ -333,7 +333,7 @@ pub fn scan(
         return Err(e);
     }
     if parts.len() != workers {
-        return Err(crate::error::CliError::Verify(
+        return Err(crate::error::CliError::Failed(
             "a report worker panicked".into(),
         ));
     }
@@ -591,7 +591,7 @@ const MAX_UPTIME_S: i64 = 100 * 365 * 86_400;
 
 /// One health row as a report point; `None` if it holds a value no node reports (a
 /// negative count, an uptime of over a century): such a row would fake restarts or
-/// retries.
+/// upload failures.
 fn health_point(row: &HealthRow) -> Option<HealthPoint> {
     let counters = [
         row.uptime_s,
@@ -663,7 +663,7 @@ mod tests {
         std::fs::write(path, bytes).unwrap();
     }
 
-    /// Health rows that would fake restarts or retries are refused: a negative
+    /// Health rows that would fake restarts or upload failures are refused: a negative
     /// counter, an uptime of over a century (a null or missing counter does not
     /// decode: the core's tests), whole files included.
     #[test]
@@ -896,7 +896,7 @@ mod tests {
         let hour0 = T0 / 3_600_000;
         assert!((scan.fleet.coverage(&p, ID, hour0).unwrap() - 1.0).abs() < 1e-9);
         let b = scan.fleet.bucket(ID, hour0).unwrap();
-        assert_eq!(b.retries, 2);
+        assert_eq!(b.upload_failures, 2);
         assert!((b.mean(Measurement::Battery).unwrap() - 3.9).abs() < 1e-9);
     }
 }
