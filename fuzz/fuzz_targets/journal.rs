@@ -2,7 +2,7 @@
 //! a hostile file): opening never panics, replays strictly increasing samples, and the
 //! journal it leaves behind opens again to the same replay with no further damage.
 #![no_main]
-use lakenode::journal::Journal;
+use lakenode::fuzzing::Journal;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -2,7 +2,7 @@
 //! it returns key and body or a reason, never panics, and whatever it accepts
 //! re-encodes to exactly the same bytes (nothing is accepted that was not written so).
 #![no_main]
-use lakenode::spool::{decode_entry, encode_entry};
+use lakenode::fuzzing::{decode_entry, encode_entry};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok((key, body)) = decode_entry(data) {

@@ -804,7 +804,7 @@ pub(crate) fn day_start_ms(date: Date) -> Option<i64> {
 /// The daily file as the inputs' row groups, copied without decoding.
 fn copy_row_groups(inputs: &[&Input], sources: &str, dir: &str) -> Result<Vec<u8>, DayError> {
     let fail = |e: parquet::errors::ParquetError| {
-        DayError::Fatal(CliError::Verify(format!(
+        DayError::Fatal(CliError::Failed(format!(
             "{dir}: writing the daily file: {e}"
         )))
     };
@@ -889,7 +889,7 @@ fn rewrite(
         samples,
     };
     encode_window(&schema, profile, &window, &meta).map_err(|e| {
-        DayError::Fatal(CliError::Verify(format!(
+        DayError::Fatal(CliError::Failed(format!(
             "{dir}: encoding the daily file: {e}"
         )))
     })

@@ -46,6 +46,14 @@ impl Origin {
             .find(|(f, _)| f == flag)
             .map(|(_, k)| k.as_str())
     }
+
+    /// The key of the file behind a setting the core names in an
+    /// [`lakenode::Error::Config`] (`spool_limit`, `interval`), if the file set it: the
+    /// key as the user wrote it (`spool-limit` or `spool_limit`).
+    #[must_use]
+    pub fn key_for_field(&self, field: &str) -> Option<&str> {
+        self.key_for(&format!("--{}", field.replace('_', "-")))
+    }
 }
 
 /// Key fragments that name a secret.
@@ -304,6 +312,7 @@ mod tests {
             ("spool", true),
             ("health", false),
             ("interval", true),
+            ("spool-limit", true),
             ("config", true),
         ]
         .iter()
@@ -405,6 +414,19 @@ mod tests {
             ]
         );
         assert_eq!(origin.unwrap().key_for("--spool"), Some("spool"));
+    }
+
+    #[test]
+    fn a_core_setting_names_the_key_as_written() {
+        for written in ["spool_limit", "spool-limit"] {
+            let toml = format!("{written} = \"1K\"\ninterval = \"1.5s\"\n");
+            let (_, origin) = expand_with(&toml, &[]).unwrap();
+            let origin = origin.unwrap();
+            // The core's field names: `Spool::set_limit`, `WindowSpec::new`.
+            assert_eq!(origin.key_for_field("spool_limit"), Some(written));
+            assert_eq!(origin.key_for_field("interval"), Some("interval"));
+            assert_eq!(origin.key_for_field("window"), None, "not from the file");
+        }
     }
 
     #[test]

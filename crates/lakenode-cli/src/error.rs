@@ -74,9 +74,21 @@ pub enum CliError {
     /// The run finished, but some data was skipped, dropped or quarantined.
     #[error("not every sample reached S3: {0}")]
     DataLost(String),
-    /// A read-back check of the uploaded data failed.
+    /// A read-back check of the uploaded data failed: the lake does not hold what was
+    /// sent.
     #[error("verification failed: {0}")]
     Verify(String),
+    /// A request got no answer (connection refused, timeout, TLS): what was being done,
+    /// and the transport's error.
+    #[error("network error: {0}")]
+    Network(String),
+    /// S3 (or what answers in its place) replied with an error, or with something that
+    /// is not a usable answer: what was being done, and the reply.
+    #[error("S3 error: {0}")]
+    S3(String),
+    /// A run was stopped (a signal) before it was done.
+    #[error("stopped by a signal before the run was done")]
+    Stopped,
     /// A report chart could not be drawn.
     #[error("drawing the report's {chart}: {message}")]
     Chart {
@@ -114,7 +126,8 @@ impl CliError {
     /// Process exit code: 1 general failure, 3 S3 refused the credentials or bucket,
     /// 4 uploads incomplete (data kept in the spool), 5 finished but samples were
     /// skipped or files dropped or quarantined, 6 `report` found a silent station,
-    /// 7 `compact` found the lake locked by another compaction.
+    /// 7 `compact` found the lake locked by another compaction. [`CliError::Network`],
+    /// [`CliError::S3`], [`CliError::Stopped`] and [`CliError::Verify`] exit 1.
     /// Clap uses 2 for usage errors.
     #[must_use]
     pub const fn exit_code(&self) -> u8 {

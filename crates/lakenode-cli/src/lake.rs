@@ -414,7 +414,7 @@ impl S3Lake {
     ) -> CliResult<lakenode::transport::HttpResponse> {
         self.transport
             .send(request)
-            .map_err(|e| CliError::Verify(format!("{what}: {e}")))
+            .map_err(|e| CliError::Network(format!("{what}: {e}")))
     }
 
     /// A PUT with `If-Match: expected`, or `If-None-Match: *` without; `Ok(None)` when
@@ -456,7 +456,7 @@ impl S3Lake {
                 Ok(Some(response.header("etag").map_or(md5, str::to_owned)))
             }
             PutOutcome::Failed(f) if matches!(f.status, 409 | 412) => Ok(None),
-            PutOutcome::Failed(f) => Err(CliError::Verify(format!("{what}: {f}"))),
+            PutOutcome::Failed(f) => Err(CliError::S3(format!("{what}: {f}"))),
         }
     }
 
@@ -471,7 +471,7 @@ impl S3Lake {
                 str::to_owned,
             ))),
             Err(f) if f.code == "NoSuchKey" || f.status == 404 => Ok(None),
-            Err(f) => Err(CliError::Verify(format!("{what}: {f}"))),
+            Err(f) => Err(CliError::S3(format!("{what}: {f}"))),
         }
     }
 
@@ -491,7 +491,7 @@ impl S3Lake {
                 Ok((Some((text, etag)), now))
             }
             Err(f) if f.code == "NoSuchKey" || f.status == 404 => Ok((None, now)),
-            Err(f) => Err(CliError::Verify(format!("reading {full}: {f}"))),
+            Err(f) => Err(CliError::S3(format!("reading {full}: {f}"))),
         }
     }
 
@@ -555,8 +555,8 @@ impl S3Lake {
         let response = self
             .transport
             .send(request)
-            .map_err(|e| CliError::Verify(format!("{what}: {e}")))?;
-        check_response(&response).map_err(|f| CliError::Verify(format!("{what}: {f}")))?;
+            .map_err(|e| CliError::Network(format!("{what}: {e}")))?;
+        check_response(&response).map_err(|f| CliError::S3(format!("{what}: {f}")))?;
         Ok(response.body)
     }
 }
@@ -583,7 +583,7 @@ impl LakeStore for S3Lake {
             }
             match page.next {
                 Some(next) if token.as_deref() == Some(next.as_str()) => {
-                    return Err(CliError::Verify(format!(
+                    return Err(CliError::S3(format!(
                         "listing {full}: the server repeated its continuation token; the \
                          listing would be incomplete"
                     )));
@@ -602,7 +602,7 @@ impl LakeStore for S3Lake {
         let response = self
             .transport
             .send(&request)
-            .map_err(|e| CliError::Verify(format!("downloading {full}: {e}")))?;
+            .map_err(|e| CliError::Network(format!("downloading {full}: {e}")))?;
         match check_response(&response) {
             Ok(()) => Ok(response.body),
             // Gone since it was listed (a compaction merged it): as on a local disk.
@@ -610,7 +610,7 @@ impl LakeStore for S3Lake {
                 &full,
                 std::io::Error::new(std::io::ErrorKind::NotFound, f.to_string()),
             )),
-            Err(f) => Err(CliError::Verify(format!("downloading {full}: {f}"))),
+            Err(f) => Err(CliError::S3(format!("downloading {full}: {f}"))),
         }
     }
 
@@ -631,7 +631,7 @@ impl LakeStore for S3Lake {
         let request = self.client.get_object(&full, SystemClock.now());
         let what = format!("downloading {full}");
         let response = self.send(&what, &request)?;
-        check_response(&response).map_err(|f| CliError::Verify(format!("{what}: {f}")))?;
+        check_response(&response).map_err(|f| CliError::S3(format!("{what}: {f}")))?;
         let tag = response
             .header("etag")
             .map_or_else(|| lakenode::digest::md5_hex(&response.body), str::to_owned);
@@ -696,7 +696,7 @@ impl LakeStore for S3Lake {
         } else {
             // Not `Locked` (exit 7, "nothing was changed"): this run changed the lake
             // before it lost the lock; every day it finished is complete.
-            Err(CliError::Verify(format!(
+            Err(CliError::Failed(format!(
                 "{}: this run's compaction lock was taken over by another run (it had \
                  expired); stopped before the next day, the days done so far are complete",
                 self.describe()

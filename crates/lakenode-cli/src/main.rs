@@ -203,7 +203,7 @@ fn main() -> ExitCode {
             // A setting the core refused, taken from the config file: name its key.
             let from_file = match (&e, &origin) {
                 (CliError::Core(lakenode::Error::Config { field, .. }), Some(o)) => o
-                    .key_for(&format!("--{field}"))
+                    .key_for_field(field)
                     .map(|key| format!("{}: key `{key}`: ", o.path.display())),
                 _ => None,
             };

@@ -130,7 +130,7 @@ fn pms5003_over_a_pty_lands_in_the_lake_exactly_and_sigterm_stops_cleanly() {
     // The health tree counts the bad frame as a failure of the PMS5003.
     assert!(!files_with_extension(&lake.join("health"), "parquet").is_empty());
     // The open window stays in the journal: the next start continues it.
-    let (_, replay) = lakenode::journal::Journal::open(&spool).unwrap();
+    let (_, replay) = lakenode::fuzzing::Journal::open(&spool).unwrap();
     assert!(!replay.samples.is_empty(), "the open window was lost");
 }
 

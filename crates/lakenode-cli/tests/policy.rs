@@ -271,11 +271,15 @@ fn the_live_loop_under_the_printed_policy_delivers_data_and_health() {
     let config = lakenode::S3Config::new(&s3.endpoint(), "lake", "us-east-1", true).unwrap();
     let client =
         lakenode::S3Client::new(&config, lakenode::Credentials::new(KEY, SECRET, None)).unwrap();
+    let id = StationId::new(STATION).unwrap();
     let station = StationConfig {
-        prefix: Some(Prefix::new("raw").unwrap()),
-        spec: WindowSpec::new(5_000, 60_000).unwrap(),
+        recorder: lakenode::RecorderConfig {
+            prefix: Some(Prefix::new("raw").unwrap()),
+            spec: WindowSpec::new(5_000, 60_000).unwrap(),
+            ..lakenode::RecorderConfig::new(id.clone())
+        },
         health: true,
-        ..StationConfig::new(StationId::new(STATION).unwrap(), client)
+        ..StationConfig::new(id, client)
     };
     let mut node = Station::open(station, &tmp.path().join("spool")).unwrap();
     let real = Timestamp::now().as_millisecond();
@@ -336,7 +340,7 @@ fn the_live_loop_under_the_printed_policy_delivers_data_and_health() {
         &lake.join("health"),
         &["--health", &health_files.len().to_string()],
     );
-    assert_eq!(node.recorder().spool().stats().pending_files, 0);
+    assert_eq!(node.status().pending_files, 0);
 }
 
 #[test]

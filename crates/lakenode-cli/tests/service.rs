@@ -85,6 +85,19 @@ fn settings_that_can_never_work_exit_2_from_flags_and_from_the_config_file() {
             format!("{good}station = \"{STATION}\"\nwindow = 15m\n"),
             "not valid TOML",
         ),
+        // The core's setting, named as the file wrote it (either spelling).
+        (
+            format!("{good}station = \"{STATION}\"\nspool_limit = 1000\n"),
+            "key `spool_limit`: invalid spool_limit",
+        ),
+        (
+            format!("{good}station = \"{STATION}\"\nspool-limit = 1000\n"),
+            "key `spool-limit`: invalid spool_limit",
+        ),
+        (
+            format!("{good}station = \"{STATION}\"\ninterval = \"1500ms\"\n"),
+            "key `interval`: invalid interval",
+        ),
         (
             format!("{good}station = \"{STATION}\"\nhealth = \"yes\"\n"),
             "key `health`: is a switch",

@@ -44,9 +44,9 @@ fn spooled(spool: &Path) -> usize {
 
 /// Every sample timestamp a spool holds: journal plus sealed data files.
 fn recorded_timestamps(spool: &Path) -> Vec<i64> {
-    let (_, replay) = lakenode::journal::Journal::open(spool).unwrap();
+    let (_, replay) = lakenode::fuzzing::Journal::open(spool).unwrap();
     let mut out: Vec<i64> = replay.samples.iter().map(|s| s.timestamp_ms).collect();
-    let sp = lakenode::spool::Spool::open(spool).unwrap();
+    let sp = lakenode::fuzzing::Spool::open(spool).unwrap();
     for id in sp.pending().unwrap() {
         let entry = sp.read(id).unwrap();
         if entry.key.contains("/data_") && !entry.key.starts_with("health/") {

@@ -14,7 +14,7 @@
 //! ];
 //! let get = |key: &str| Ok(nvs.iter().find(|(k, _)| *k == key).map(|(_, v)| v.to_string()));
 //! let config = DeviceConfig::from_lookup(get)?;
-//! assert_eq!(config.station.station.as_str(), "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e");
+//! assert_eq!(config.station.recorder.station.as_str(), "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e");
 //! assert!(format!("{config:?}").contains("<redacted>"));
 //! # Ok::<(), lakenode::Error>(())
 //! ```
@@ -84,7 +84,7 @@ impl std::fmt::Debug for DeviceConfig {
         f.debug_struct("DeviceConfig")
             .field("wifi_ssid", &self.wifi_ssid)
             .field("wifi_psk", &"<redacted>")
-            .field("station", &self.station.station)
+            .field("station", &self.station.recorder.station)
             .field("simulate", &self.simulate)
             .finish_non_exhaustive()
     }
@@ -146,13 +146,12 @@ impl DeviceConfig {
             ),
         };
         let client = S3Client::new(&s3, Credentials::new(key, secret, token))?;
+        let mut station = StationConfig::new(station, client);
+        station.recorder.prefix = prefix;
         Ok(Self {
             wifi_ssid,
             wifi_psk,
-            station: StationConfig {
-                prefix,
-                ..StationConfig::new(station, client)
-            },
+            station,
             simulate,
         })
     }
@@ -193,7 +192,10 @@ mod tests {
     fn a_complete_namespace_parses() {
         let c = parse(&complete()).expect("valid");
         assert_eq!(c.simulate, Some(7));
-        assert_eq!(c.station.prefix.as_ref().map(Prefix::as_str), Some("raw"));
+        assert_eq!(
+            c.station.recorder.prefix.as_ref().map(Prefix::as_str),
+            Some("raw")
+        );
         let dbg = format!("{c:?}");
         assert!(
             !dbg.contains("correct horse") && !dbg.contains("EXAMPLEKEY"),

@@ -386,7 +386,7 @@ pub fn run_batch(
             }
             Delivery::GaveUp { last } => {
                 return Ok(BatchEnd::GaveUp {
-                    pending: station.recorder().spool().pending()?.len(),
+                    pending: station.status().pending_files,
                     last,
                 });
             }
@@ -409,7 +409,7 @@ pub fn run_batch(
 mod tests {
     use super::*;
     use crate::s3::{Credentials, S3Client, S3Config};
-    use crate::station::StationConfig;
+    use crate::station::{RecorderConfig, StationConfig};
     use std::cell::Cell;
     use std::rc::Rc;
 
@@ -499,7 +499,10 @@ mod tests {
         let spec = crate::window::WindowSpec::new(interval_ms, 60_000).expect("spec");
         Station::open(
             StationConfig {
-                spec,
+                recorder: RecorderConfig {
+                    spec,
+                    ..RecorderConfig::new(station.clone())
+                },
                 health: true,
                 ..StationConfig::new(station, client)
             },
@@ -567,9 +570,9 @@ mod tests {
         // The endpoint was really tried, and failed, all along.
         assert!(link.requests >= 20, "{} requests", link.requests);
         assert_eq!(st.counters().uploaded_files, 0);
-        assert!(st.counters().failed_attempts >= 20);
+        assert!(st.counters().upload_failures >= 20);
         // Every minute window (and its health row) waits in the spool.
-        assert!(st.recorder().spool().pending().expect("list").len() >= 2 * 119);
+        assert!(st.status().pending_files >= 2 * 119);
     }
 
     #[test]

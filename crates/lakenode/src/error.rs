@@ -69,9 +69,14 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
-    /// Building an S3 request failed (bad endpoint, bucket name for the URL style...).
-    #[error("cannot build S3 request: {0}")]
-    S3Request(String),
+    /// A bucket listing's reply could not be read (not UTF-8, not a
+    /// `ListBucketResult`): the store or something in its place answered with what is
+    /// not a listing. Not a setting's fault.
+    #[error("unreadable bucket listing: {reason}")]
+    BadListing {
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl Error {

@@ -26,7 +26,7 @@
 //! syncs instead of 17 million.
 //!
 //! ```
-//! use lakenode::journal::Journal;
+//! use lakenode::fuzzing::Journal;
 //! use lakenode::sample::Sample;
 //! # let dir = tempfile::tempdir()?;
 //! let (mut j, replay) = Journal::open(dir.path())?;
@@ -262,18 +262,13 @@ fn keep_aside(fs: &dyn Storage, aside: &Path, data: &[u8]) -> Result<()> {
         .map_err(|e| Error::spool("write", aside, e))
 }
 
-/// Replaces the journal with `data`: temporary file, sync, close, rename, directory
-/// sync. The caller has closed the journal: esp_littlefs refuses to rename when the
-/// source or the destination is open (EBUSY).
+/// Replaces the journal with `data` ([`Storage::replace`]). The caller has closed the
+/// journal: esp_littlefs refuses to rename when the source or the destination is open
+/// (EBUSY).
 fn write_atomically(fs: &dyn Storage, dir: &Path, data: &[u8]) -> Result<()> {
-    let tmp = dir.join(format!("{FILE_NAME}.tmp"));
     let path = dir.join(FILE_NAME);
-    // Closed on return, before the rename.
-    fs.write(&tmp, data)
-        .map_err(|e| Error::spool("write", &tmp, e))?;
-    fs.rename(&tmp, &path)
-        .map_err(|e| Error::spool("rename", &tmp, e))?;
-    fs.sync_dir(dir).map_err(|e| Error::spool("sync", dir, e))
+    fs.replace(&path, data)
+        .map_err(|e| Error::spool("replace", &path, e))
 }
 
 fn encode_marker(out: &mut Vec<u8>, sealed_through: i64) {

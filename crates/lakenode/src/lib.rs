@@ -50,16 +50,16 @@ pub mod driver;
 pub mod encode;
 mod error;
 pub mod health;
-pub mod journal;
+pub(crate) mod journal;
 pub mod layout;
-pub mod recorder;
+pub(crate) mod recorder;
 pub mod s3;
 pub mod sample;
 pub mod schedule;
 pub mod schema;
 pub mod sensors;
 pub mod sim;
-pub mod spool;
+pub(crate) mod spool;
 pub mod station;
 pub mod storage;
 pub mod transport;
@@ -67,11 +67,24 @@ pub mod window;
 
 pub use error::{Error, Result};
 
+/// The journal, spool and recorder underneath [`Station`], for the fuzz targets and the
+/// integration tests only: adapters go through [`Station`] (and [`Station::status`]),
+/// so these can change without breaking them. Not a stable API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::journal::{Durability, Journal, Replay};
+    pub use crate::recorder::{Recorder, RecorderConfig, SealedFile};
+    pub use crate::spool::{
+        DroppedFile, MIN_LIMIT, Spool, SpoolEntry, SpoolLock, SpoolStats, decode_entry,
+        encode_entry,
+    };
+}
+
 // What an adapter (the CLI, the firmware) needs, at the root.
 pub use driver::{Adapter, BatchEnd, Link, ThreadLink, run_batch, run_live};
 pub use health::HealthRow;
 pub use layout::{Prefix, StationId};
 pub use s3::{Credentials, S3Client, S3Config};
 pub use sample::Sample;
-pub use station::{Counters, Event, Level, Now, Station, StationConfig};
+pub use station::{Counters, Event, Level, Now, RecorderConfig, Station, StationConfig, Status};
 pub use transport::{HttpRequest, HttpResponse, Method, Transport, TransportError};

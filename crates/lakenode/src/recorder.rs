@@ -3,7 +3,7 @@
 //! [`crate::station::Station`] drives it.
 //!
 //! ```
-//! use lakenode::recorder::{Recorder, RecorderConfig};
+//! use lakenode::fuzzing::{Recorder, RecorderConfig};
 //! use lakenode::{layout::StationId, sim::Simulator};
 //! # let dir = tempfile::tempdir()?;
 //! let config = RecorderConfig::new(StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e")?);
@@ -492,14 +492,9 @@ impl Timeline {
             self.start.map_or_else(|| "-".to_owned(), |t| t.to_string()),
             closed.join(",")
         );
-        let tmp = dir.join(format!("{}.tmp", Self::FILE));
-        // `write` closes the file before the rename (esp_littlefs refuses to rename
-        // an open file).
-        fs.write(&tmp, text.as_bytes())
-            .map_err(|e| Error::spool("write", &tmp, e))?;
-        fs.rename(&tmp, &dir.join(Self::FILE))
-            .map_err(|e| Error::spool("rename", &tmp, e))?;
-        fs.sync_dir(dir).map_err(|e| Error::spool("sync", dir, e))
+        let path = dir.join(Self::FILE);
+        fs.replace(&path, text.as_bytes())
+            .map_err(|e| Error::spool("replace", &path, e))
     }
 }
 

@@ -161,6 +161,43 @@ impl RetryPolicy {
     }
 }
 
+/// The quick resends in a row: `BadDigest`s and clock corrections are resent at once
+/// (up to [`RetryPolicy::max_quick_resends`]) and count their own streak, apart from the
+/// file's attempts, so a file that failed through an outage is still resent at once when
+/// S3 shows the clock was off. Any other fault or a stored file ends the streak.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResendStreak {
+    in_a_row: u32,
+}
+
+impl ResendStreak {
+    /// The decision after attempt `attempt` of a file failed with `fault` (see
+    /// [`RetryPolicy::decide`]), and the attempt number it was taken for: the streak's
+    /// length for a quick-resend fault, else `attempt`.
+    pub fn decide(
+        &mut self,
+        policy: &RetryPolicy,
+        fault: Fault,
+        attempt: u32,
+        now_ms: u64,
+        deadline_ms: Option<u64>,
+    ) -> (u32, Decision) {
+        let attempt = if matches!(fault, Fault::BadDigest | Fault::ClockCorrected) {
+            self.in_a_row += 1;
+            self.in_a_row
+        } else {
+            self.in_a_row = 0;
+            attempt
+        };
+        (attempt, policy.decide(fault, attempt, now_ms, deadline_ms))
+    }
+
+    /// A file was stored: the streak ends.
+    pub const fn reset(&mut self) {
+        self.in_a_row = 0;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +287,41 @@ mod tests {
         assert_eq!(
             p.decide(Fault::Refused, 1, 0, Some(1)),
             Decision::PauseUntil(300_000)
+        );
+    }
+
+    #[test]
+    fn quick_resends_count_their_own_streak() {
+        let p = RetryPolicy::new(1);
+        let mut streak = ResendStreak::default();
+        // A file failing through an outage (attempt 7) is still resent at once when its
+        // digest or the clock was the problem, twice, then backs off.
+        assert!(matches!(
+            streak.decide(&p, Fault::Transient, 7, 0, None),
+            (7, Decision::RetryAt(_))
+        ));
+        assert_eq!(
+            streak.decide(&p, Fault::BadDigest, 8, 0, None),
+            (1, Decision::ResendNow)
+        );
+        assert_eq!(
+            streak.decide(&p, Fault::ClockCorrected, 9, 0, None),
+            (2, Decision::ResendNow)
+        );
+        assert!(matches!(
+            streak.decide(&p, Fault::BadDigest, 10, 0, None),
+            (3, Decision::RetryAt(_))
+        ));
+        // A transient fault ends the streak; so does a stored file.
+        streak.decide(&p, Fault::Transient, 11, 0, None);
+        assert_eq!(
+            streak.decide(&p, Fault::BadDigest, 12, 0, None),
+            (1, Decision::ResendNow)
+        );
+        streak.reset();
+        assert_eq!(
+            streak.decide(&p, Fault::BadDigest, 1, 0, None),
+            (1, Decision::ResendNow)
         );
     }
 }

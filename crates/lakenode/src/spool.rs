@@ -3,7 +3,7 @@
 //!
 //! Each entry is one file, `<seq>.lks`, holding the object key, the Parquet bytes and
 //! an MD5 of everything before it. It is written to a temporary file, synced, renamed
-//! into place and the directory synced: after a power cut an entry is either complete
+//! into place and the directory synced ([`Storage::replace`]): after a power cut an entry is either complete
 //! or absent. An entry is removed only once S3 confirmed the upload. Entries that fail
 //! their check are moved to `quarantine/` with a `.reason` file, never deleted.
 //!
@@ -25,7 +25,7 @@
 //! (esp_littlefs in ESP-IDF's VFS), LittleFS under the device's rules in the tests.
 //!
 //! ```
-//! use lakenode::spool::Spool;
+//! use lakenode::fuzzing::Spool;
 //! use lakenode::layout::ObjectKey;
 //! # let dir = tempfile::tempdir()?;
 //! let mut spool = Spool::open(dir.path())?;
@@ -215,13 +215,13 @@ impl Spool {
     /// what happens when it is full.
     ///
     /// # Errors
-    /// [`Error::Config`] (field `spool limit`) for a limit under [`MIN_LIMIT`].
+    /// [`Error::Config`] (field `spool_limit`) for a limit under [`MIN_LIMIT`].
     pub fn set_limit(&mut self, limit: Option<u64>) -> Result<()> {
         if let Some(l) = limit
             && l < MIN_LIMIT
         {
             return Err(Error::config(
-                "spool limit",
+                "spool_limit",
                 format!("{l} bytes is too small; give at least {MIN_LIMIT} (64K, a few windows)"),
             ));
         }
@@ -340,6 +340,12 @@ impl Spool {
         &self.dir
     }
 
+    /// Where entries that failed their check are set aside.
+    #[must_use]
+    pub fn quarantine_dir(&self) -> PathBuf {
+        self.dir.join(QUARANTINE)
+    }
+
     fn entry_path(&self, id: u64) -> PathBuf {
         self.dir.join(format!("{id:016}.{EXTENSION}"))
     }
@@ -372,22 +378,12 @@ impl Spool {
         let entry_len = self.charged((MAGIC.len() + 2 + key.len() + 4 + body.len() + 16) as u64);
         let dropped = self.make_room(entry_len)?;
         let id = self.next_id;
-        let tmp = self.dir.join(format!("{id:016}.{TMP_EXTENSION}"));
         let path = self.entry_path(id);
-        let fs = &*self.storage;
-        let result = encode_entry(key, body).and_then(|data| {
-            // Written, synced and closed before the rename.
-            fs.write(&tmp, &data)
-                .map_err(|e| Error::spool("write", &tmp, e))?;
-            fs.rename(&tmp, &path)
-                .map_err(|e| Error::spool("rename", &tmp, e))?;
-            fs.sync_dir(&self.dir)
-                .map_err(|e| Error::spool("sync", &self.dir, e))
-        });
-        if result.is_err() {
-            let _ = fs.remove(&tmp);
-        }
-        result?;
+        let data = encode_entry(key, body)?;
+        // `<id>.lks.tmp` until complete: removed at the next open after a power cut.
+        self.storage
+            .replace(&path, &data)
+            .map_err(|e| Error::spool("write", &path, e))?;
         self.next_id += 1;
         self.pending_bytes += entry_len;
         Ok((id, dropped))

@@ -14,7 +14,10 @@
 //! esp_littlefs is mounted in the VFS, so `std::fs` reaches it. The trait holds only
 //! what the core needs, and each write is whole (create, write, sync, close), so no
 //! caller can forget a sync or leave a file open by accident; the two handles that stay
-//! open ([`AppendFile`], the lock's guard) are what the VFS rules are about.
+//! open ([`AppendFile`], the lock's guard) are what the VFS rules are about. A file
+//! that must survive a power cut whole (a spool entry, the rewritten journal,
+//! `station.state`, `timeline.state`) is written with [`Storage::replace`], the one
+//! temporary-file-and-rename sequence, so none of them does it by hand.
 //!
 //! ```
 //! use lakenode::storage::{StdStorage, Storage};
@@ -107,6 +110,33 @@ pub trait Storage: Debug + Send + Sync {
     /// # Errors
     /// As the filesystem reports them.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+
+    /// Replaces `path` with `data` so that after a power cut it holds the old bytes or
+    /// the new ones, never part of them: written to `<name>.tmp` beside it (synced and
+    /// closed), renamed over it, the directory synced. Neither file may be open: the
+    /// device refuses to rename an open file (`EBUSY`). A failed replace removes the
+    /// temporary file where it can (a power cut leaves it for the spool's open to
+    /// remove).
+    ///
+    /// # Errors
+    /// As the filesystem reports them; `path` then still holds its old bytes.
+    fn replace(&self, path: &Path, data: &[u8]) -> io::Result<()> {
+        let mut name = path
+            .file_name()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?
+            .to_os_string();
+        name.push(".tmp");
+        let tmp = path.with_file_name(name);
+        // `write` closes the file before the rename.
+        let written = self
+            .write(&tmp, data)
+            .and_then(|()| self.rename(&tmp, path));
+        if written.is_err() {
+            let _ = self.remove(&tmp);
+        }
+        written?;
+        self.sync_dir(path.parent().unwrap_or_else(|| Path::new(".")))
+    }
 
     /// Whether a file or directory exists at `path`.
     fn exists(&self, path: &Path) -> bool {
@@ -263,4 +293,36 @@ fn open_regular(path: &Path) -> io::Result<File> {
         ));
     }
     File::open(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replace_swaps_the_whole_file_or_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fs = StdStorage;
+        let path = dir.path().join("station.state");
+        fs.replace(&path, b"old\n").expect("create");
+        fs.replace(&path, b"new\n").expect("replace");
+        assert_eq!(fs.read(&path).expect("read"), b"new\n");
+        let names = || -> Vec<String> {
+            let mut n: Vec<String> = fs
+                .list(dir.path())
+                .expect("list")
+                .into_iter()
+                .map(|e| e.name)
+                .collect();
+            n.sort();
+            n
+        };
+        assert_eq!(names(), ["station.state"], "no temporary file left");
+        // A rename that fails (a directory in the way): the temporary file goes.
+        let blocked = dir.path().join("blocked");
+        fs::create_dir(&blocked).expect("dir");
+        fs::write(blocked.join("inside"), b"x").expect("fill");
+        assert!(fs.replace(&blocked, b"data").is_err());
+        assert_eq!(names(), ["blocked", "station.state"]);
+    }
 }

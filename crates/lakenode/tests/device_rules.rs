@@ -12,10 +12,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use devfs::{DevFs, Device, PARTITION};
-use lakenode::journal::Journal;
+use lakenode::fuzzing::Journal;
+use lakenode::fuzzing::Spool;
 use lakenode::sample::Sample;
 use lakenode::schema::Measurement;
-use lakenode::spool::Spool;
 use lakenode::storage::Storage;
 
 fn device() -> (Arc<DevFs>, Arc<dyn Storage>) {
@@ -52,6 +52,36 @@ fn the_device_refuses_to_rename_or_remove_an_open_file() {
     assert_eq!(fs.read(a).unwrap(), b"b");
     fs.remove(a).unwrap();
     assert_eq!(fs.read(a).unwrap_err().kind(), std::io::ErrorKind::NotFound);
+}
+
+/// `Storage::replace` (spool entries, the journal, `station.state`, `timeline.state`)
+/// under the device's rules: over a closed file it replaces it and leaves no temporary
+/// file; over an open one the device refuses the rename, the old bytes stay and the
+/// temporary file is removed.
+#[test]
+fn replace_is_atomic_and_refused_over_an_open_file_on_the_device() {
+    let (_, fs) = device();
+    let path = Path::new("/spool/station.state");
+    fs.replace(path, b"first\n").unwrap();
+    fs.replace(path, b"second\n").unwrap();
+    assert_eq!(fs.read(path).unwrap(), b"second\n");
+    let names = |fs: &Arc<dyn Storage>| -> Vec<String> {
+        let mut n: Vec<String> = fs
+            .list(Path::new(DIR))
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&fs), ["station.state"]);
+    let open = fs.open_append(path).unwrap();
+    let err = fs.replace(path, b"third\n").unwrap_err();
+    assert_eq!(err.raw_os_error(), Some(16), "{err}");
+    drop(open);
+    assert_eq!(fs.read(path).unwrap(), b"second\n");
+    assert_eq!(names(&fs), ["station.state"], "no temporary file left");
 }
 
 /// Defect 1 of issue 21: `Journal::restart` renamed the rewritten journal over the one
@@ -111,9 +141,9 @@ fn a_damaged_journal_is_kept_aside_and_repaired_on_the_device() {
 #[test]
 fn the_spool_works_on_the_device() {
     let (_, fs) = device();
-    let _lock = lakenode::spool::SpoolLock::acquire_with(&*fs, Path::new(DIR)).unwrap();
+    let _lock = lakenode::fuzzing::SpoolLock::acquire_with(&*fs, Path::new(DIR)).unwrap();
     let mut spool = Spool::open_with(fs.clone(), DIR).unwrap();
-    spool.set_limit(Some(lakenode::spool::MIN_LIMIT)).unwrap();
+    spool.set_limit(Some(lakenode::fuzzing::MIN_LIMIT)).unwrap();
     spool.set_block_size(devfs::BLOCK as u64).unwrap();
     let mut ids = Vec::new();
     for i in 0..20 {
@@ -163,19 +193,17 @@ fn a_station_switches_configuration_on_the_device() {
             st.record(&now, sample(t)).unwrap();
         }
     } // the power goes with 13 samples in the journal
-    let changed = StationConfig {
-        station: StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2f").unwrap(),
-        ..first
-    };
+    let mut changed = first.clone();
+    changed.recorder.station = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2f").unwrap();
     let mut st = Station::open_with(changed.clone(), fs.clone(), Path::new(DIR)).unwrap();
     assert!(st.events().next().is_some(), "the switch is reported");
-    let spool = st.recorder().spool();
-    let pending = spool.pending().unwrap();
     assert_eq!(
-        pending.len(),
+        st.status().pending_files,
         1,
         "the open window sealed under the first station"
     );
+    let spool = Spool::open_with(fs.clone(), DIR).unwrap();
+    let pending = spool.pending().unwrap();
     assert!(spool.read_key(pending[0]).unwrap().contains("1d2e"));
     drop(st);
     let mut st = Station::open_with(changed, fs, Path::new(DIR)).unwrap();

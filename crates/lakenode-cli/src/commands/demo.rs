@@ -15,7 +15,7 @@ use lakenode::layout::{StationId, rfc3339};
 use lakenode::s3::{Credentials, S3Client, S3Config, check_response};
 use lakenode::sim::{Simulator, mix64};
 use lakenode::transport::Transport as _;
-use lakenode::{BatchEnd, Station, StationConfig, ThreadLink, run_batch};
+use lakenode::{BatchEnd, RecorderConfig, Station, StationConfig, ThreadLink, run_batch};
 use lakenode_embedded_s3::{EmbeddedS3, ServerConfig};
 use tracing::info;
 
@@ -136,7 +136,7 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
                     first_error.get_or_insert(e);
                 }
                 Err(_) => {
-                    first_error.get_or_insert(CliError::Verify("a station worker panicked".into()));
+                    first_error.get_or_insert(CliError::Failed("a station worker panicked".into()));
                 }
             }
         }
@@ -152,14 +152,14 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
         bytes: 0,
         health_files: 0,
     };
-    let mut retries = 0;
+    let mut upload_failures = 0;
     let (mut restarts, mut missed, mut cut) = (0, 0, 0);
     for d in &done {
         total.files += d.result.files;
         total.rows += d.result.rows;
         total.bytes += d.result.bytes;
         total.health_files += d.result.health_files;
-        retries += d.retries;
+        upload_failures += d.upload_failures;
         restarts += d.restarts;
         missed += d.missed;
         cut += usize::from(d.missed > 0);
@@ -184,7 +184,7 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
     println!("  rows          {}", total.rows);
     println!("  bytes         {} ({per_file:.0} per file)", total.bytes);
     println!("  bytes per row {per_row:.1}");
-    println!("  retries       {retries}");
+    println!("  upload failures {upload_failures}");
     if args.outages {
         println!(
             "  outages       {cut} station(s) lost power: {missed} instants not sampled, {restarts} reboot(s) (simulated; the rest verified)"
@@ -236,7 +236,8 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
 struct StationDone {
     index: u32,
     result: StationResult,
-    retries: u64,
+    /// Failed upload attempts (the health rows' `upload_failures`).
+    upload_failures: u64,
     /// Reboots after simulated power cuts.
     restarts: usize,
     /// Sample instants lost to simulated power cuts.
@@ -287,8 +288,11 @@ impl DemoRun<'_> {
         let station = station_id(self.args.seed, index, start)?;
         let sim = Simulator::new(mix64(self.args.seed.wrapping_add(u64::from(index))));
         let config = StationConfig {
-            profile: self.profile,
-            spec,
+            recorder: RecorderConfig {
+                profile: self.profile,
+                spec,
+                ..RecorderConfig::new(station.clone())
+            },
             health: true,
             ..StationConfig::new(station.clone(), self.client.clone())
         };
@@ -300,7 +304,7 @@ impl DemoRun<'_> {
         let spool = self.data_dir.join("spool").join(station.as_str());
         let interval = spec.interval_ms();
         let mut uploaded = Vec::new();
-        let mut retries = 0;
+        let mut upload_failures = 0;
         // Each stretch of sampling is one boot: the station is opened on its spool, runs,
         // and is dropped (a power cut); the next stretch boots it again.
         for stretch in &plan {
@@ -309,7 +313,7 @@ impl DemoRun<'_> {
                 .quiet()
                 .with_virtual_uptime(start + stretch.start * interval);
             let mut link = ThreadLink::spawn(self.transport.clone(), UPLOAD_STACK)
-                .map_err(|e| CliError::Verify(format!("cannot start the upload thread: {e}")))?;
+                .map_err(|e| CliError::Failed(format!("cannot start the upload thread: {e}")))?;
             let input = stretch.clone().map(|i| sim.sample_at(start + i * interval));
             let input: Box<dyn Iterator<Item = _>> = if self.per_station_lines {
                 Box::new(with_progress(input, samples, station.as_str()))
@@ -324,14 +328,14 @@ impl DemoRun<'_> {
                 BatchEnd::GaveUp { pending, last } => {
                     return Err(CliError::Incomplete {
                         pending,
-                        spool: node.recorder().spool().dir().to_path_buf(),
+                        spool: node.status().spool_dir,
                         reason: last,
                     });
                 }
-                BatchEnd::Stopped => return Err(CliError::Verify("stopped".into())),
+                BatchEnd::Stopped => return Err(CliError::Stopped),
             }
             uploaded.extend_from_slice(adapter.uploaded());
-            retries += node.counters().failed_attempts;
+            upload_failures += node.counters().upload_failures;
         }
         let mut transport = self.transport.clone();
         let result = verify_station(
@@ -356,7 +360,7 @@ impl DemoRun<'_> {
         Ok(StationDone {
             index,
             result,
-            retries,
+            upload_failures,
             restarts: plan.len().saturating_sub(1),
             missed: samples - plan.iter().map(|r| r.end - r.start).sum::<i64>(),
         })
@@ -484,9 +488,8 @@ fn verify_station(
     for (key, uploaded) in delivered {
         let response = transport
             .send(&client.get_object(key, SystemClock.now()))
-            .map_err(|e| CliError::Verify(format!("downloading {key}: {e}")))?;
-        check_response(&response)
-            .map_err(|f| CliError::Verify(format!("downloading {key}: {f}")))?;
+            .map_err(|e| CliError::Network(format!("downloading {key}: {e}")))?;
+        check_response(&response).map_err(|f| CliError::S3(format!("downloading {key}: {f}")))?;
         if response.body.len() != *uploaded {
             return Err(CliError::Verify(format!(
                 "{key} is {} bytes in S3 but {uploaded} were uploaded",

@@ -12,7 +12,7 @@ use lakenode::s3::S3Client;
 use lakenode::schema::Schema;
 use lakenode::sim::Simulator;
 use lakenode::window::WindowSpec;
-use lakenode::{BatchEnd, Station, StationConfig, ThreadLink, run_batch, run_live};
+use lakenode::{BatchEnd, RecorderConfig, Station, StationConfig, ThreadLink, run_batch, run_live};
 use tracing::info;
 
 use crate::error::{CliError, CliResult};
@@ -144,10 +144,13 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
     };
 
     let config = StationConfig {
-        prefix,
-        schema,
-        profile,
-        spec,
+        recorder: RecorderConfig {
+            prefix,
+            schema,
+            profile,
+            spec,
+            ..RecorderConfig::new(station.clone())
+        },
         spool_limit: args.spool_limit,
         health: args.health,
         verify_etag: !args.no_etag_check,
@@ -155,11 +158,12 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
     };
     let mut node = Station::open(config, &args.spool)?;
     warn_about_earlier_losses(&node);
-    let last_recorded = node.recorder().last_recorded();
+    let status = node.status();
+    let last_recorded = status.last_recorded;
     if let Some(t) = last_recorded {
         info!(
-            replayed = node.recorder().replayed(),
-            pending = node.recorder().spool().stats().pending_files,
+            replayed = status.replayed,
+            pending = status.pending_files,
             "resuming: samples up to {} are recorded",
             rfc3339(t)
         );
@@ -199,7 +203,8 @@ fn drive(
     }
     Ok(match (csv, args.simulate) {
         (Some(check), _) => {
-            let from = csv_resume_point(check, last_recorded, args)?;
+            let state = node.adapter_state("import.state")?;
+            let from = csv_resume_point(check, last_recorded, &state, args)?;
             let path = args.csv.as_deref().unwrap_or(Path::new(""));
             let name = path.display().to_string();
             let file = std::fs::File::open(path).map_err(|e| CliError::io(path, e))?;
@@ -234,7 +239,12 @@ fn drive(
                 Some(duration) => {
                     let start = match &args.start {
                         Some(text) => on_grid(parse_start(text)?, spec, text)?,
-                        None => remembered_start(&args.spool, seed, spec, duration)?,
+                        None => remembered_start(
+                            &node.adapter_state("simulation.state")?,
+                            seed,
+                            spec,
+                            duration,
+                        )?,
                     };
                     let n = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
                         / spec.interval_ms();
@@ -297,29 +307,29 @@ fn on_grid(start: i64, spec: WindowSpec, text: &str) -> CliResult<i64> {
 /// Tells about files an earlier run on this spool dropped or quarantined: this run's
 /// exit code only counts its own.
 fn warn_about_earlier_losses(node: &Station) {
-    let spool = node.recorder().spool();
-    let (dropped, quarantined) = (spool.stats().dropped_files, spool.quarantined());
+    let status = node.status();
+    let (dropped, quarantined) = (status.dropped_files, status.quarantined_files);
     if dropped > 0 || quarantined > 0 {
         tracing::warn!(
             "this spool lost data in earlier runs: {dropped} file(s) dropped by the spool limit (dropped.log), {quarantined} quarantined ({})",
-            spool.dir().join("quarantine").display()
+            status.quarantine_dir.display()
         );
     }
 }
 
 /// Where a CSV import starts. The same file again (a killed import, rerun with the same
-/// arguments: its MD5 is remembered in the spool's `import.state`) resumes after the
+/// arguments: its MD5 is remembered in `state`, the station's `import.state`) resumes after the
 /// last sample the spool recorded. Another CSV that starts at or before that sample is
 /// refused before anything is recorded: it would overlap, or overwrite in the lake,
 /// what this station already has.
 fn csv_resume_point(
     check: &crate::csv_input::CsvCheck,
     last_recorded: Option<i64>,
+    state: &Path,
     args: &RunArgs,
 ) -> CliResult<Option<i64>> {
-    let state = args.spool.join("import.state");
     let tag = format!("csv md5={}", check.md5);
-    let same_file = std::fs::read_to_string(&state).is_ok_and(|t| t.trim() == tag);
+    let same_file = std::fs::read_to_string(state).is_ok_and(|t| t.trim() == tag);
     // Unlike a live clock, an import's timeline is data: even one far in the future
     // (a future-dated CSV) keeps older imports out of this spool.
     let overlap = match last_recorded {
@@ -327,7 +337,7 @@ fn csv_resume_point(
         _ => None,
     };
     let Some((first, last)) = overlap else {
-        std::fs::write(&state, format!("{tag}\n")).map_err(|e| CliError::io(&state, e))?;
+        std::fs::write(state, format!("{tag}\n")).map_err(|e| CliError::io(state, e))?;
         return Ok(None);
     };
     if same_file {
@@ -353,8 +363,8 @@ fn outcome(end: BatchEnd, node: &Station, finite: bool) -> CliResult<()> {
         // A finite run stopped by a signal before its input was delivered: the rest
         // waits in the journal and spool for a rerun with the same arguments.
         BatchEnd::Stopped if finite => Err(CliError::Incomplete {
-            pending: node.recorder().spool().pending().map_or(0, |p| p.len()),
-            spool: node.recorder().spool().dir().to_path_buf(),
+            pending: node.status().pending_files,
+            spool: node.status().spool_dir,
             reason: "stopped by a signal before the end of the input; run the same command again to continue".into(),
         }),
         BatchEnd::Refused { key, failure, tree } => {
@@ -362,18 +372,19 @@ fn outcome(end: BatchEnd, node: &Station, finite: bool) -> CliResult<()> {
         }
         BatchEnd::GaveUp { pending, last } => Err(CliError::Incomplete {
             pending,
-            spool: node.recorder().spool().dir().to_path_buf(),
+            spool: node.status().spool_dir,
             reason: last,
         }),
         BatchEnd::Delivered | BatchEnd::Stopped => {
             let c = node.counters();
             if c.lost_any() {
                 Err(CliError::DataLost(format!(
-                    "{} sample(s) skipped, {} file(s) dropped by the spool limit, {} quarantined, {} unreadable (see the warnings above, the spool's dropped.log and quarantine/)",
+                    "{} sample(s) skipped, {} file(s) dropped by the spool limit, {} quarantined, {} unreadable (see the warnings above, the spool's dropped.log and {})",
                     c.skipped_samples + c.unsynced_dropped,
                     c.dropped_files,
                     c.quarantined_files,
-                    c.unreadable_files
+                    c.unreadable_files,
+                    node.status().quarantine_dir.display()
                 )))
             } else {
                 Ok(())
@@ -425,21 +436,21 @@ every sample of the period would be skipped as not after it. Simulate a later pe
 }
 
 /// The start of a simulated run without `--start`: chosen once (the duration before
-/// the current window) and remembered in the spool, so that a killed run started again
-/// with the same arguments resumes the same virtual timeline.
+/// the current window) and remembered in `path` (the station's `simulation.state`), so
+/// that a killed run started again with the same arguments resumes the same virtual
+/// timeline.
 fn remembered_start(
-    spool: &Path,
+    path: &Path,
     seed: u64,
     spec: WindowSpec,
     duration: Duration,
 ) -> CliResult<i64> {
-    let path = spool.join("simulation.state");
     let tag = format!(
         "seed={seed} duration_ms={} interval_ms={}",
         duration.as_millis(),
         spec.interval_ms()
     );
-    if let Ok(text) = std::fs::read_to_string(&path)
+    if let Ok(text) = std::fs::read_to_string(path)
         && let Some((stored_tag, start)) = text.trim().rsplit_once(" start_ms=")
         && stored_tag == tag
         && let Ok(start) = start.parse()
@@ -447,21 +458,19 @@ fn remembered_start(
         return Ok(start);
     }
     let start = default_start(spec, duration);
-    std::fs::create_dir_all(spool).map_err(|e| CliError::io(spool, e))?;
-    std::fs::write(&path, format!("{tag} start_ms={start}\n"))
-        .map_err(|e| CliError::io(&path, e))?;
+    std::fs::write(path, format!("{tag} start_ms={start}\n")).map_err(|e| CliError::io(path, e))?;
     Ok(start)
 }
 
 fn print_summary(station: &StationId, node: &Station, wall: Duration) {
     let c = node.counters();
-    let pending = node.recorder().spool().pending().map_or(0, |p| p.len());
+    let pending = node.status().pending_files;
     println!(
-        "station {station}: {} samples, {} files uploaded ({} bytes), {} failed attempts ({} refused), {} quarantined, {} dropped, {} pending, {:.2} s",
+        "station {station}: {} samples, {} files uploaded ({} bytes), {} upload failures ({} refused), {} quarantined, {} dropped, {} pending, {:.2} s",
         c.samples,
         c.uploaded_files,
         c.uploaded_bytes,
-        c.failed_attempts,
+        c.upload_failures,
         c.refusals,
         c.quarantined_files,
         c.dropped_files,

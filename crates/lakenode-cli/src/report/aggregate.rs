@@ -95,8 +95,8 @@ pub struct Bucket {
     pub health_rows: u32,
     /// The deepest spool a health row reported.
     pub spool_max: i64,
-    /// Failed upload attempts (retries) in the bucket.
-    pub retries: i64,
+    /// Failed upload attempts in the bucket: the increase of the health rows' `upload_failures`.
+    pub upload_failures: i64,
     /// Files dropped in the bucket.
     pub dropped: i64,
     /// Restarts seen in the bucket.
@@ -286,7 +286,7 @@ impl Fleet {
         });
         // Failures count since the station started: after a restart the whole count
         // is new; a counter that went down without a restart is not counted twice.
-        let retries = match previous {
+        let failures = match previous {
             Some(p) if !restarted => point
                 .upload_failures
                 .saturating_sub(p.upload_failures)
@@ -305,7 +305,7 @@ impl Fleet {
         let b = stats.buckets.entry(bucket).or_default();
         b.health_rows += 1;
         b.spool_max = b.spool_max.max(point.spool_files);
-        b.retries = b.retries.saturating_add(retries);
+        b.upload_failures = b.upload_failures.saturating_add(failures);
         b.dropped = b.dropped.saturating_add(dropped);
         b.restarts += u32::from(restarted);
         if let Some(r) = point.rssi {
@@ -571,11 +571,11 @@ mod tests {
         fleet.add_health("a", row(H + 30 * 60_000, 60, 1, 1, 2));
         let b0 = fleet.bucket("a", 0).unwrap();
         let b1 = fleet.bucket("a", 1).unwrap();
-        assert_eq!((b0.retries, b0.restarts, b0.spool_max), (2, 0, 3));
-        assert_eq!((b1.retries, b1.restarts, b1.spool_max), (6, 1, 9));
+        assert_eq!((b0.upload_failures, b0.restarts, b0.spool_max), (2, 0, 3));
+        assert_eq!((b1.upload_failures, b1.restarts, b1.spool_max), (6, 1, 9));
         assert_eq!((b0.dropped, b1.dropped), (0, 1));
         assert_eq!(b1.rssi(), Some(-60.0));
-        assert_eq!(fleet.station("a").unwrap().total(|b| b.retries), 8);
+        assert_eq!(fleet.station("a").unwrap().total(|b| b.upload_failures), 8);
         // A reboot about 30 min after the last row, seen first when its uptime (1,900 s) is
         // already above the old boot's last one (60 s).
         fleet.add_health("a", row(H + 90 * 60_000, 1_900, 1, 1, 0));

@@ -435,7 +435,7 @@ fn station_table(
     html.push_str(
         "\n<h2 id=\"stations\">Stations</h2><div class=\"scroll\"><table><tr><th>station</th>\
          <th>last sample (UTC)</th><th>coverage</th><th>battery last, V</th>\
-         <th>battery lowest, V</th><th>RSSI, dBm</th><th>retries</th><th>deepest spool</th>\
+         <th>battery lowest, V</th><th>RSSI, dBm</th><th>upload failures</th><th>deepest spool</th>\
          <th>dropped files</th><th>restarts</th></tr>\n",
     );
     let num = |v: Option<f64>, digits: usize| {
@@ -489,7 +489,7 @@ fn station_table(
             num(s.last_battery, 2),
             num(low, 2),
             num(rssi, 0),
-            count(s.total(|b| b.retries)),
+            count(s.total(|b| b.upload_failures)),
             count(s.buckets.values().map(|b| b.spool_max).max().unwrap_or(0)),
             count(s.total(|b| b.dropped)),
             count(s.total(|b| i64::from(b.restarts))),

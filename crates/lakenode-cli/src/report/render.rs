@@ -508,7 +508,7 @@ pub struct HealthChart {
 }
 
 /// The health panel's charts: battery (bucket mean), RSSI, spool depth (deepest in the
-/// bucket), one line per station; and retries and restarts, counted per bucket.
+/// bucket), one line per station; and upload failures and restarts, counted per bucket.
 pub const HEALTH_CHARTS: [HealthChart; 5] = [
     HealthChart {
         title: "battery, V (mean per bucket)",
@@ -526,8 +526,8 @@ pub const HEALTH_CHARTS: [HealthChart; 5] = [
         count: false,
     },
     HealthChart {
-        title: "upload retries, fleet total per bucket",
-        value: |b| (b.health_rows > 0).then_some(b.retries as f64),
+        title: "upload failures, fleet total per bucket",
+        value: |b| (b.health_rows > 0).then_some(b.upload_failures as f64),
         count: true,
     },
     HealthChart {
@@ -544,7 +544,7 @@ pub enum HealthFigure {
     Chart(String),
     /// No station reported the figure (RSSI on hosts, which have no WiFi).
     NoData,
-    /// A count that is zero everywhere (no retries, no restarts): said in words.
+    /// A count that is zero everywhere (no upload failures, no restarts): said in words.
     AllZero,
 }
 
@@ -873,7 +873,11 @@ mod tests {
         assert_eq!(figure(&fleet, 1), HealthFigure::NoData, "no RSSI");
         let mut fleet2 = fleet.clone();
         fleet2.add_health("a", crate::report::aggregate::HealthPoint::default());
-        assert_eq!(figure(&fleet2, 3), HealthFigure::AllZero, "no retries");
+        assert_eq!(
+            figure(&fleet2, 3),
+            HealthFigure::AllZero,
+            "no upload failures"
+        );
         assert!(
             matches!(figure(&fleet2, 2), HealthFigure::Chart(_)),
             "a spool depth of 0 is drawn"

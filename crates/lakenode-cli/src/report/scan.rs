@@ -331,7 +331,7 @@ pub fn scan(
         return Err(e);
     }
     if parts.len() != workers {
-        return Err(crate::error::CliError::Verify(
+        return Err(crate::error::CliError::Failed(
             "a report worker panicked".into(),
         ));
     }
@@ -602,7 +602,7 @@ const MAX_UPTIME_S: i64 = 100 * 365 * 86_400;
 
 /// One health row, by column name; `None` if the row lacks the timestamp or a counter,
 /// or holds a value no node reports (a negative count, an uptime of over a century):
-/// such a row would fake restarts or retries.
+/// such a row would fake restarts or upload failures.
 fn health_point(row: &Row) -> Option<HealthPoint> {
     let mut p = HealthPoint::default();
     let mut has_time = false;
@@ -687,7 +687,7 @@ mod tests {
         std::fs::write(path, bytes).unwrap();
     }
 
-    /// Health rows that would fake restarts or retries are refused: a null or
+    /// Health rows that would fake restarts or upload failures are refused: a null or
     /// negative counter, an uptime of over a century, a missing counter.
     #[test]
     fn implausible_health_rows_are_refused() {
@@ -922,7 +922,7 @@ mod tests {
         let hour0 = T0 / 3_600_000;
         assert!((scan.fleet.coverage(&p, ID, hour0).unwrap() - 1.0).abs() < 1e-9);
         let b = scan.fleet.bucket(ID, hour0).unwrap();
-        assert_eq!(b.retries, 2);
+        assert_eq!(b.upload_failures, 2);
         assert!((b.mean(Measurement::Battery).unwrap() - 3.9).abs() < 1e-9);
     }
 }

@@ -39,13 +39,16 @@ pub struct ListPage {
 /// Parses a ListObjectsV2 reply body.
 ///
 /// # Errors
-/// [`Error::Config`] (field `listing`) if the body is not a ListBucketResult.
+/// [`Error::BadListing`] if the body is not a ListBucketResult.
 #[cfg(feature = "list")]
 pub fn parse_list(body: &[u8]) -> Result<ListPage> {
-    let text = std::str::from_utf8(body)
-        .map_err(|_| Error::config("listing", "the listing is not UTF-8 text"))?;
-    let parsed = rusty_s3::actions::ListObjectsV2::parse_response(text)
-        .map_err(|e| Error::config("listing", format!("not a ListBucketResult: {e}")))?;
+    let text = std::str::from_utf8(body).map_err(|_| Error::BadListing {
+        reason: "not UTF-8 text".into(),
+    })?;
+    let parsed =
+        rusty_s3::actions::ListObjectsV2::parse_response(text).map_err(|e| Error::BadListing {
+            reason: format!("not a ListBucketResult: {e}"),
+        })?;
     Ok(ListPage {
         objects: parsed
             .contents

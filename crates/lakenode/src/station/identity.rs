@@ -1,0 +1,77 @@
+//! What a spool's journal was recorded with (`station.state`): its samples are raw
+//! readings, so they must be sealed with the station, columns, interval and profile they
+//! were taken under, never relabelled by a run with other arguments.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::encode::WriterProfile;
+use crate::layout::{Prefix, StationId};
+use crate::recorder::{Recorder, RecorderConfig};
+use crate::schema::Schema;
+use crate::storage::Storage;
+use crate::window::WindowSpec;
+use crate::{Error, Result};
+
+const FILE: &str = "station.state";
+
+fn describe(c: &RecorderConfig) -> String {
+    let columns: Vec<&str> = c.schema.columns().iter().map(|m| m.name()).collect();
+    format!(
+        "station={} prefix={} columns={} interval_ms={} window_ms={} profile={}",
+        c.station,
+        c.prefix.as_ref().map_or("-", Prefix::as_str),
+        columns.join(","),
+        c.spec.interval_ms(),
+        c.spec.window_ms(),
+        c.profile.name()
+    )
+}
+
+fn parse(text: &str) -> Option<RecorderConfig> {
+    let field = |name: &str| {
+        text.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+    };
+    let ms = |name: &str| field(name)?.parse::<i64>().ok();
+    Some(RecorderConfig {
+        station: StationId::new(field("station")?).ok()?,
+        prefix: match field("prefix")? {
+            "-" => None,
+            p => Some(Prefix::new(p).ok()?),
+        },
+        schema: Schema::parse_list(field("columns")?).ok()?,
+        spec: WindowSpec::new(ms("interval_ms")?, ms("window_ms")?).ok()?,
+        profile: WriterProfile::parse(field("profile")?).ok()?,
+    })
+}
+
+/// Records `wanted` as the spool's configuration. If the spool was recording with
+/// another one, first seals its journal under that one; returns its description.
+pub(super) fn switch(
+    storage: &Arc<dyn Storage>,
+    dir: &Path,
+    wanted: &RecorderConfig,
+) -> Result<Option<String>> {
+    let path = dir.join(FILE);
+    let now = describe(wanted);
+    let earlier = storage
+        .read(&path)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned());
+    let changed = match earlier.as_deref().map(str::trim) {
+        Some(text) if text == now => return Ok(None),
+        Some(text) => parse(text).map(|old| (text.to_owned(), old)),
+        None => None,
+    };
+    if let Some((_, old)) = &changed {
+        let mut recorder = Recorder::open_with(old.clone(), storage.clone(), dir)?;
+        recorder.flush()?;
+    }
+    // Atomic: a power cut mid-write must not leave a state that names no configuration
+    // (the next open would take the spool for a fresh one and relabel its journal).
+    storage
+        .replace(&path, format!("{now}\n").as_bytes())
+        .map_err(|e| Error::spool("replace", &path, e))?;
+    Ok(changed.map(|(text, _)| text))
+}
