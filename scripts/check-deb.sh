@@ -2,7 +2,7 @@
 # Checks a Debian package built by scripts/package-deb.sh (default: the host's, the
 # newest target/debian/lakenode_*_<arch>.deb, under $CARGO_TARGET_DIR if set): it holds
 # /usr/bin/lakenode, the repository's unit and example config (a conffile), depends on
-# libc6, and the packaged binary runs (extracted into a temporary directory). CI runs it
+# libc6, has the systemd maintainer scripts, and the packaged binary runs (extracted into a temporary directory). CI runs it
 # (.ci/run) after package-deb.sh.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -25,6 +25,12 @@ grep -q "^ Package: lakenode$" <<<"$info" || fail "not package lakenode: $info"
 grep -q "^ Depends: .*libc6" <<<"$info" || fail "no Depends on libc6 (\$auto): $info"
 grep -qx " */etc/lakenode/station.toml.example" <<<"$(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles)" ||
   fail "station.toml.example is not a conffile"
+# cargo-deb's systemd scripts (they need `maintainer-scripts` set): a removal stops the
+# unit, an upgrade restarts it if it runs.
+grep -q "stop lakenode.service" <<<"$(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./prerm)" ||
+  fail "no prerm stopping lakenode.service"
+grep -q "try-restart lakenode.service" <<<"$(dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./postinst)" ||
+  fail "no postinst restarting lakenode.service on upgrade"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 dpkg-deb -x "$deb" "$work"
