@@ -10,7 +10,9 @@ set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 seconds="${1:-60}"
 toolchain="${FUZZ_TOOLCHAIN:-nightly-2026-05-20}"
-targets="spool_entry journal parquet_readback csv_samples pms5003 s3_error config"
+# fuzz/: the core's and the lake side's targets; crates/lakenode-cli/fuzz: the CLI's.
+targets="spool_entry journal parquet_readback pms5003 s3_error config"
+cli_targets="csv_samples cli_config"
 
 cd "$root"
 cargo build -q -p lakenode-cli || exit 1
@@ -18,14 +20,15 @@ bin="$root/target/debug/lakenode"
 seeds="$(mktemp -d)"
 trap 'rm -rf "$seeds"' EXIT
 corpus="$root/fuzz/corpus"
-mkdir -p "$corpus"/{parquet_readback,journal,spool_entry,csv_samples}
+cli_corpus="$root/crates/lakenode-cli/fuzz/corpus"
+mkdir -p "$corpus"/{parquet_readback,journal,spool_entry} "$cli_corpus/csv_samples"
 {
   echo "timestamp,temperature,humidity,pressure,pm1,pm25,pm10,co2,battery"
   for i in $(seq 0 29); do
     echo "$((1767225600000 + i * 5000)),2$((i % 10)).$((i % 7))1,4$((i % 9)).5,1013.2$((i % 5)),$i,,$((i * 2)),$((400 + i)),3.9$((i % 10))"
   done
 } > "$seeds/samples.csv"
-cp "$seeds/samples.csv" "$corpus/csv_samples/seed.csv"
+cp "$seeds/samples.csv" "$cli_corpus/csv_samples/seed.csv"
 for profile in compat compact; do
   "$bin" encode --input "$seeds/samples.csv" --profile "$profile" \
     --output "$corpus/parquet_readback/seed-$profile.parquet" > /dev/null || exit 1
@@ -41,25 +44,32 @@ entry="$(find "$seeds/spool" -name '*.lks' | head -1)"
 [ -n "$entry" ] || { echo "fuzz.sh: the seed run spooled no entry" >&2; exit 1; }
 cp "$entry" "$corpus/spool_entry/seed.lks"
 
-cd "$root/fuzz"
-mkdir -p logs
-cargo +"$toolchain" fuzz build || exit 1
-for target in $targets; do
-  echo "== $target ($seconds s)"
-  # -malloc_limit_mb: a single allocation over 256 MB is a crash (a count trusted
-  # from the input). -seed fixed: a CI run explores the same inputs each time.
-  cargo +"$toolchain" fuzz run "$target" -- -max_total_time="$seconds" \
-    -rss_limit_mb=1024 -malloc_limit_mb=256 -seed=1 -timeout=10 > "logs/$target.log" 2>&1
-  status=$?
-  grep -E "^Done|DONE|stat::number_of_executed_units" "logs/$target.log" | tail -2
-  if compgen -G "artifacts/$target/*" > /dev/null; then
-    tail -30 "logs/$target.log" >&2
-    echo "fuzz.sh: $target crashed; see fuzz/artifacts/$target/ and fuzz/logs/$target.log" >&2
-    exit 1
-  elif [ "$status" -ne 0 ]; then
-    tail -20 "logs/$target.log" >&2
-    echo "fuzz.sh: $target failed to run (status $status); see fuzz/logs/$target.log" >&2
-    exit 1
-  fi
-done
+# run_targets FUZZ_DIR TARGETS...: builds the fuzz package in FUZZ_DIR, runs each target.
+run_targets() {
+  local dir="$1"
+  shift
+  cd "$dir" || exit 1
+  mkdir -p logs
+  cargo +"$toolchain" fuzz build --fuzz-dir "$dir" || exit 1
+  for target in "$@"; do
+    echo "== $target ($seconds s)"
+    # -malloc_limit_mb: a single allocation over 256 MB is a crash (a count trusted
+    # from the input). -seed fixed: a CI run explores the same inputs each time.
+    cargo +"$toolchain" fuzz run --fuzz-dir "$dir" "$target" -- -max_total_time="$seconds" \
+      -rss_limit_mb=1024 -malloc_limit_mb=256 -seed=1 -timeout=10 > "logs/$target.log" 2>&1
+    status=$?
+    grep -E "^Done|DONE|stat::number_of_executed_units" "logs/$target.log" | tail -2
+    if compgen -G "artifacts/$target/*" > /dev/null; then
+      tail -30 "logs/$target.log" >&2
+      echo "fuzz.sh: $target crashed; see $dir/artifacts/$target/ and $dir/logs/$target.log" >&2
+      exit 1
+    elif [ "$status" -ne 0 ]; then
+      tail -20 "logs/$target.log" >&2
+      echo "fuzz.sh: $target failed to run (status $status); see $dir/logs/$target.log" >&2
+      exit 1
+    fi
+  done
+}
+run_targets "$root/fuzz" $targets
+run_targets "$root/crates/lakenode-cli/fuzz" $cli_targets
 echo "fuzz.sh: no crashes"

@@ -6,8 +6,8 @@
 //! reader: the same samples when both succeed, and no samples when the row reader fails
 //! where it would have succeeded.
 #![no_main]
-use lakenode_cli::commands::inspect::describe;
-use lakenode_cli::readback;
+use lakenode_lake::inspect::describe;
+use lakenode_lake::readback;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if let Ok(file) = readback::open(data.to_vec()) {

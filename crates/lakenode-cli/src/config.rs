@@ -4,8 +4,9 @@
 //! The file's keys are `run`'s long flags (`spool-limit` or `spool_limit`); a value is a
 //! string or number, `true` for a switch. The file's settings are placed before the
 //! command line's, and a flag on the command line overrides the file. Relative paths
-//! are relative to the file. Secrets are refused: they belong in the environment or the
-//! credentials file (mode 600), never in a config file that is copied around.
+//! (`spool`, `csv`, `credentials-file`, `ca-file`) are relative to the file. Secrets
+//! are refused: they belong in the environment or the credentials file (mode 600), never
+//! in a config file that is copied around.
 //!
 //! ```toml
 //! endpoint = "https://s3.eu-central-1.amazonaws.com"
@@ -76,7 +77,7 @@ const SOURCE_FLAGS: [&str; 7] = [
 const MAX_CONFIG_BYTES: u64 = 64 * 1024;
 
 /// Flags whose value is a path, resolved against the config file's directory.
-const PATH_FLAGS: [&str; 3] = ["spool", "csv", "credentials-file"];
+const PATH_FLAGS: [&str; 4] = ["spool", "csv", "credentials-file", "ca-file"];
 
 /// Expands `run --config FILE` into the file's settings as flags, placed before the
 /// command line's own. Other commands' arguments pass through unchanged.
@@ -392,6 +393,25 @@ mod tests {
         let spool = real_dir.canonicalize().unwrap().join("spool");
         let expected = format!("--spool={}", spool.display());
         assert_eq!(out[2].to_string_lossy(), expected);
+    }
+
+    #[test]
+    fn a_ca_file_is_relative_to_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("station.toml");
+        std::fs::write(&path, "ca-file = \"lake-ca.pem\"\n").unwrap();
+        let args: Vec<OsString> = vec![
+            "lakenode".into(),
+            "run".into(),
+            "--config".into(),
+            path.into(),
+        ];
+        let (out, _) = expand(args, &[("ca-file".to_owned(), true)]).unwrap();
+        let ca = dir.path().canonicalize().unwrap().join("lake-ca.pem");
+        assert_eq!(
+            out[2].to_string_lossy(),
+            format!("--ca-file={}", ca.display())
+        );
     }
 
     #[test]

@@ -44,7 +44,7 @@ pub enum CliError {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: crate::readback::ReadError,
+        source: lakenode_lake::readback::ReadError,
     },
     /// S3 refused the credentials, permissions or bucket; with `tree` health, only the
     /// health rows (every data file was delivered).
@@ -120,6 +120,22 @@ pub enum CliError {
     /// The embedded S3 server could not start.
     #[error(transparent)]
     Server(#[from] lakenode_embedded_s3::Error),
+}
+
+/// The lake side's errors keep the exit codes and messages they had when that code was
+/// the CLI's: a refused or failed request and a lost lock are failures (exit 1, shown
+/// as "verification failed: ..."), a held lock exits 7.
+impl From<lakenode_lake::Error> for CliError {
+    fn from(e: lakenode_lake::Error) -> Self {
+        use lakenode_lake::Error as E;
+        match e {
+            E::Core(e) => Self::Core(e),
+            E::Usage(m) => Self::Usage(m),
+            E::Io { path, source } => Self::Io { path, source },
+            E::Locked(m) => Self::Locked(m),
+            e @ (E::Request { .. } | E::Check(_) | E::LockLost(_)) => Self::Verify(e.to_string()),
+        }
+    }
 }
 
 impl CliError {

@@ -1,18 +1,17 @@
 //! The `lakenode` command's library: host transport (ureq), CSV input, the host adapter
-//! of the core's station loop (shared by `run` and `demo`), and the commands themselves. `main.rs` only
+//! of the core's station loop (shared by `run` and `demo`), and the commands themselves.
+//! What reads or rewrites a lake (the checked reader, the lake stores, compaction) is the
+//! `lakenode-lake` crate. `main.rs` only
 //! parses arguments and maps errors to exit codes; integration tests use this crate.
 
 pub mod commands;
-pub mod compact;
 pub mod config;
 pub mod credentials;
 pub mod csv_input;
 pub mod error;
 pub mod heap;
 pub mod host;
-pub mod lake;
-pub mod output;
-pub mod readback;
+pub mod lake_args;
 pub mod report;
 pub mod sensors;
 pub mod signals;
@@ -223,6 +222,9 @@ pub struct RunArgs {
     /// data then cross the network unencrypted).
     #[arg(long)]
     pub allow_http: bool,
+    /// Which CAs https endpoints are checked against.
+    #[command(flatten)]
+    pub tls: crate::transport::TlsArgs,
     /// Sampling and file options.
     #[command(flatten)]
     pub window: WindowArgs,
@@ -315,6 +317,13 @@ pub struct ServeArgs {
     /// the served access key: requests it does not allow get 403 AccessDenied.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// Serve https with this PEM certificate chain (with --tls-key), e.g. one signed by
+    /// a private CA that clients are given with --ca-file.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Parses a size: bytes, or a number with K, M or G (powers of 1024).

@@ -67,11 +67,13 @@ Exit codes:
   0  every sample recorded and every file confirmed; a real-time run: stopped by SIGTERM or Ctrl-C
   1  an error at run time: unreadable or malformed input, spool in use or unwritable
   2  the command line, config file or a setting can never work (invalid bucket, station,
-     window, key, credentials, a CSV that contradicts --interval): the service unit does
-     not restart on it (RestartPreventExitStatus=2)
+     window, key, credentials, an unreadable --ca-file or one without a certificate, a CSV
+     that contradicts --interval): the service unit does not restart on it
+     (RestartPreventExitStatus=2)
   3  S3 refused the credentials, permissions or bucket, or the reply was not from S3
-  4  uploads still failing at --give-up-after, or a finite run stopped by a signal
-     (the data stays in the spool: run again)
+  4  uploads still failing at --give-up-after (e.g. a TLS certificate the trusted roots do
+     not accept: see --ca-file), or a finite run stopped by a signal (the data stays in
+     the spool: run again)
   5  finished, but samples were skipped or files dropped by --spool-limit or quarantined";
 
 /// Libraries whose debug output contains request URLs, i.e. presigned signatures:

@@ -243,7 +243,7 @@ impl ColumnSpill {
             Some(d) => d.path(),
             None => {
                 // Named with our pid, so a later run can remove what a killed one left.
-                crate::output::remove_stale(&self.near, ".lakenode-spill-", "-");
+                lakenode_lake::output::remove_stale(&self.near, ".lakenode-spill-", "-");
                 let dir = tempfile::Builder::new()
                     .prefix(&format!(".lakenode-spill-{}-", std::process::id()))
                     .tempdir_in(&self.near)

@@ -1,31 +1,210 @@
-//! The host's HTTP transport for the core: `ureq` with rustls (certificates verified
-//! against the bundled Mozilla roots).
+//! The host's HTTP transport for the core: `ureq` with rustls.
+//!
+//! Certificates are verified against the Mozilla roots built into the binary by default:
+//! the same answer on every machine, whatever its trust store holds. A self-hosted store
+//! behind a private CA is trusted with `--ca-file PEM` (that file only, like curl's
+//! `--cacert`), or through the operating system's store with `--tls-roots system`
+//! ([`Trust`]). Both are checked when the command starts, so a missing file or a file
+//! with no certificate stops it before anything is sampled; a certificate the server
+//! presents that the trusted roots do not accept is reported as a certificate problem
+//! naming these options, not as a bare connection failure.
 //!
 //! Request bodies are given to ureq as a slice with the core's `Content-Length`, so
 //! ureq never switches to chunked encoding; its output buffer is set to 8 KiB so the
 //! body reaches the socket in writes of at most [`lakenode::transport::MAX_WRITE`].
 
 use std::io::Read as _;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use clap::Args;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
 use lakenode::transport::{
     HttpRequest, HttpResponse, MAX_WRITE, Method, Transport, TransportError,
 };
 
+use crate::error::{CliError, CliResult};
+
 /// Largest response body read (downloads of window files, error documents).
 const MAX_RESPONSE_BODY: u64 = 64 * 1024 * 1024;
+
+/// Largest `--ca-file` read (a full CA bundle is about 250 KiB).
+const MAX_CA_FILE: u64 = 8 * 1024 * 1024;
+
+/// The certificate authorities an https endpoint's certificate is checked against.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Trust {
+    /// The Mozilla roots built into the binary (`webpki-roots`).
+    #[default]
+    Bundled,
+    /// The operating system's trust store (`SSL_CERT_FILE` / `SSL_CERT_DIR` override it).
+    System,
+    /// Only the CA certificates in this PEM file.
+    CaFile(PathBuf),
+}
+
+/// `--tls-roots`: the roots trusted when no `--ca-file` is given.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum TlsRoots {
+    /// Mozilla's roots, built into lakenode.
+    #[default]
+    Bundled,
+    /// The operating system's trust store.
+    System,
+}
+
+/// The https trust options of every command that talks to S3.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TlsArgs {
+    /// Trust only the CA certificate(s) in this PEM file for https: the private CA of a
+    /// self-hosted MinIO, Garage or Ceph (instead of the --tls-roots).
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// The roots https certificates are checked against without --ca-file: `bundled`
+    /// (Mozilla's, built into lakenode) or `system` (the operating system's store, e.g.
+    /// /etc/ssl/certs, with a private CA added by update-ca-certificates; SSL_CERT_FILE
+    /// and SSL_CERT_DIR override it).
+    #[arg(long, value_enum, default_value_t = TlsRoots::Bundled, conflicts_with = "ca_file")]
+    pub tls_roots: TlsRoots,
+}
+
+impl TlsArgs {
+    /// What the flags say to trust.
+    #[must_use]
+    pub fn trust(&self) -> Trust {
+        match (&self.ca_file, self.tls_roots) {
+            (Some(path), _) => Trust::CaFile(path.clone()),
+            (None, TlsRoots::System) => Trust::System,
+            (None, TlsRoots::Bundled) => Trust::Bundled,
+        }
+    }
+
+    /// Whether any of the flags was changed from its default.
+    #[must_use]
+    pub fn given(&self) -> bool {
+        self.trust() != Trust::Bundled
+    }
+}
+
+impl Trust {
+    /// The roots for ureq, loaded and checked now.
+    ///
+    /// # Errors
+    /// [`CliError::Usage`] naming the option: an unreadable `--ca-file`, one without a
+    /// certificate or with one that is not a usable CA certificate, or a system store
+    /// with no certificate.
+    pub fn root_certs(&self) -> CliResult<RootCerts> {
+        match self {
+            Self::Bundled => Ok(RootCerts::WebPki),
+            Self::System => system_roots(),
+            Self::CaFile(path) => ca_file_roots(path),
+        }
+    }
+
+    /// What a certificate problem's hint says about the roots trusted.
+    fn hint(&self) -> String {
+        match self {
+            Self::Bundled => "it is not signed by one of the bundled Mozilla roots: for a \
+                              store with a private CA give its certificate with --ca-file PEM, \
+                              or trust the system's roots with --tls-roots system"
+                .to_owned(),
+            Self::System => "it is not signed by a CA in the system's trust store \
+                             (--tls-roots system): install the CA there, or give it with \
+                             --ca-file PEM"
+                .to_owned(),
+            Self::CaFile(path) => format!(
+                "it is not signed by a CA in --ca-file {} (give the CA that issued the \
+                 server's certificate)",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// The CA certificates of a PEM file, each checked as a trust anchor.
+fn ca_file_roots(path: &Path) -> CliResult<RootCerts> {
+    let fail = |what: String| CliError::Usage(format!("--ca-file {}: {what}", path.display()));
+    let mut pem = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_CA_FILE).read_to_end(&mut pem))
+        .map_err(|e| fail(format!("cannot read it: {e}")))?;
+    let ders = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fail(format!("not a PEM file: {e}")))?;
+    if ders.is_empty() {
+        return Err(fail(
+            "no certificate in it (expected one or more -----BEGIN CERTIFICATE----- blocks)".into(),
+        ));
+    }
+    let mut store = rustls::RootCertStore::empty();
+    for (i, der) in ders.iter().enumerate() {
+        store.add(der.clone()).map_err(|e| {
+            fail(format!(
+                "certificate {} of {} is not a usable CA certificate: {e}",
+                i + 1,
+                ders.len()
+            ))
+        })?;
+    }
+    Ok(ders
+        .iter()
+        .map(|d| Certificate::from_der(d.as_ref()).to_owned())
+        .into())
+}
+
+/// The operating system's trust store.
+fn system_roots() -> CliResult<RootCerts> {
+    let found = rustls_native_certs::load_native_certs();
+    for e in &found.errors {
+        tracing::warn!("system trust store: {e}");
+    }
+    if found.certs.is_empty() {
+        let why = found
+            .errors
+            .first()
+            .map_or_else(|| "it is empty".to_owned(), ToString::to_string);
+        return Err(CliError::Usage(format!(
+            "--tls-roots system: no certificate in the system's trust store ({why}); \
+             install ca-certificates, set SSL_CERT_FILE, or give --ca-file PEM"
+        )));
+    }
+    tracing::debug!("{} roots from the system's trust store", found.certs.len());
+    Ok(found
+        .certs
+        .iter()
+        .map(|d| Certificate::from_der(d.as_ref()).to_owned())
+        .into())
+}
 
 /// A blocking HTTP(S) client with connection reuse.
 #[derive(Debug, Clone)]
 pub struct UreqTransport {
     agent: ureq::Agent,
+    trust: Trust,
 }
 
 impl UreqTransport {
-    /// A transport whose every request must finish within `timeout`.
+    /// A transport whose every request must finish within `timeout`, trusting the
+    /// bundled roots.
     #[must_use]
     pub fn new(timeout: Duration) -> Self {
+        Self::build(timeout, Trust::Bundled, RootCerts::WebPki)
+    }
+
+    /// A transport trusting `trust` for https.
+    ///
+    /// # Errors
+    /// As [`Trust::root_certs`].
+    pub fn with_trust(timeout: Duration, trust: &Trust) -> CliResult<Self> {
+        Ok(Self::build(timeout, trust.clone(), trust.root_certs()?))
+    }
+
+    fn build(timeout: Duration, trust: Trust, roots: RootCerts) -> Self {
         let config = ureq::Agent::config_builder()
+            .tls_config(TlsConfig::builder().root_certs(roots).build())
             .http_status_as_error(false)
             .timeout_global(Some(timeout))
             .timeout_connect(Some(timeout.min(Duration::from_secs(10))))
@@ -35,6 +214,7 @@ impl UreqTransport {
             .build();
         Self {
             agent: config.into(),
+            trust,
         }
     }
 }
@@ -48,7 +228,7 @@ impl Transport for UreqTransport {
             builder = builder.header(*name, value.as_str());
         }
         let result = match request.method {
-            Method::Put => builder
+            Method::Put | Method::Post => builder
                 .body(request.body.as_slice())
                 .map(|r| self.agent.run(r)),
             Method::Get | Method::Delete => builder.body(()).map(|r| self.agent.run(r)),
@@ -60,7 +240,7 @@ impl Transport for UreqTransport {
                     request.redacted_url()
                 ))
             })?
-            .map_err(|e| map_error(&e, request))?;
+            .map_err(|e| map_error(&e, request, &self.trust))?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -92,10 +272,48 @@ impl Transport for UreqTransport {
     }
 }
 
+/// The rustls error behind a ureq error (a handshake fails as an I/O error wrapping it).
+fn rustls_error(e: &ureq::Error) -> Option<&rustls::Error> {
+    match e {
+        ureq::Error::Rustls(r) => Some(r),
+        ureq::Error::Io(io) => io.get_ref()?.downcast_ref::<rustls::Error>(),
+        _ => None,
+    }
+}
+
+/// The message of a failed TLS handshake: a certificate problem says so, with what to
+/// do about it.
+fn tls_message(r: &rustls::Error, trust: &Trust) -> String {
+    use rustls::CertificateError as C;
+    match r {
+        rustls::Error::InvalidCertificate(c) => {
+            let hint = match c {
+                C::NotValidForName | C::NotValidForNameContext { .. } => {
+                    "it is not issued for this endpoint's host name (check --endpoint)".to_owned()
+                }
+                C::Expired | C::ExpiredContext { .. } | C::NotValidYet => {
+                    "it is expired or not valid yet (check the server's certificate and this \
+                     machine's clock)"
+                        .to_owned()
+                }
+                _ => trust.hint(),
+            };
+            format!("TLS certificate problem: the server's certificate was refused ({r}): {hint}")
+        }
+        rustls::Error::NoCertificatesPresented => {
+            "TLS certificate problem: the server presented no certificate".to_owned()
+        }
+        _ => format!("TLS handshake failed: {r} (is this an https endpoint?)"),
+    }
+}
+
 /// Maps a ureq error, making sure no presigned query string (a short-lived bearer
 /// credential) ends up in the message.
-fn map_error(e: &ureq::Error, request: &HttpRequest) -> TransportError {
+fn map_error(e: &ureq::Error, request: &HttpRequest, trust: &Trust) -> TransportError {
     let url = request.redacted_url();
+    if let Some(r) = rustls_error(e) {
+        return TransportError::Connect(format!("{url}: {}", tls_message(r, trust)));
+    }
     let text = e.to_string().replace(request.url.as_str(), &url);
     let text = match text.find("X-Amz-") {
         Some(_) => format!(
@@ -255,6 +473,55 @@ mod tests {
             "{err:?}"
         );
         assert!(!err.to_string().contains("X-Amz-Signature"), "{err}");
+    }
+
+    #[test]
+    fn a_ca_file_must_hold_usable_certificates() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let load = |text: &str| {
+            let path = dir.path().join("ca.pem");
+            std::fs::write(&path, text).expect("write");
+            let trust = Trust::CaFile(path.clone());
+            trust
+                .root_certs()
+                .map(|_| ())
+                .map_err(|e| e.to_string().replace(&path.display().to_string(), "F"))
+        };
+        assert_eq!(
+            load("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),
+            Err(
+                "--ca-file F: no certificate in it (expected one or more -----BEGIN \
+                 CERTIFICATE----- blocks)"
+                    .into()
+            )
+        );
+        let err = load("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n")
+            .expect_err("not a certificate");
+        assert!(
+            err.starts_with("--ca-file F: certificate 1 of 1 is not a usable CA certificate"),
+            "{err}"
+        );
+        let err = load("-----BEGIN CERTIFICATE-----\n!!!\n").expect_err("broken PEM");
+        assert!(err.starts_with("--ca-file F: not a PEM file"), "{err}");
+    }
+
+    #[test]
+    fn certificate_problems_say_what_is_trusted() {
+        let unknown = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let text = tls_message(&unknown, &Trust::CaFile("/etc/lake-ca.pem".into()));
+        assert!(
+            text.starts_with("TLS certificate problem: ")
+                && text.ends_with(
+                    "it is not signed by a CA in --ca-file /etc/lake-ca.pem (give the CA \
+                     that issued the server's certificate)"
+                ),
+            "{text}"
+        );
+        assert!(tls_message(&unknown, &Trust::System).contains("(--tls-roots system)"));
+        let name = rustls::Error::InvalidCertificate(rustls::CertificateError::NotValidForName);
+        assert!(tls_message(&name, &Trust::Bundled).contains("check --endpoint"));
+        let other = rustls::Error::General("x".into());
+        assert!(tls_message(&other, &Trust::Bundled).starts_with("TLS handshake failed"));
     }
 
     #[test]

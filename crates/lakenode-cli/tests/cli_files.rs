@@ -633,7 +633,7 @@ fn a_small_csv_is_encoded_in_memory_under_96_kib() {
         let peak = heap_peak(&stderr);
         println!("encode of 178 rows, {profile}: peak heap {peak} bytes");
         assert!(peak < 96 * 1024, "{profile}: peaked at {peak} bytes");
-        let file = lakenode_cli::readback::decode(std::fs::read(&parquet).unwrap()).unwrap();
+        let file = lakenode_lake::readback::decode(std::fs::read(&parquet).unwrap()).unwrap();
         assert_eq!(file.samples.len(), 178);
     }
     let mut left: Vec<_> = std::fs::read_dir(tmp.path())
@@ -686,7 +686,7 @@ fn encode_and_run_stream_a_large_csv_in_bounded_memory() {
         encode_peak < 192 * 1024,
         "encode peaked at {encode_peak} bytes"
     );
-    let file = lakenode_cli::readback::decode(std::fs::read(&parquet).unwrap()).unwrap();
+    let file = lakenode_lake::readback::decode(std::fs::read(&parquet).unwrap()).unwrap();
     assert_eq!(file.samples.len(), 200_000);
     assert_eq!(
         file.samples[199_999].timestamp_ms,

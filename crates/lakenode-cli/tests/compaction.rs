@@ -13,8 +13,8 @@ use common::*;
 use lakenode::s3::{Credentials, S3Config};
 use lakenode::sample::Sample;
 use lakenode::schema::Measurement;
-use lakenode_cli::compact::compact as compact_days;
-use lakenode_cli::lake::{LakeStore, LocalLake, S3Lake};
+use lakenode_lake::compact::compact as compact_days;
+use lakenode_lake::lake::{LakeStore, LocalLake, S3Lake};
 
 const STATION: &str = "0190f5c2-0000-7000-8000-000000000c01";
 
@@ -37,7 +37,7 @@ fn samples_in(lake: &Path) -> (Vec<Sample>, bool) {
     let mut all = Vec::new();
     for f in files_with_extension(&lake.join(format!("station={STATION}")), "parquet") {
         all.extend(
-            lakenode_cli::readback::decode(std::fs::read(&f).unwrap())
+            lakenode_lake::readback::decode(std::fs::read(&f).unwrap())
                 .unwrap()
                 .samples,
         );
@@ -54,7 +54,7 @@ fn health_rows(lake: &Path) -> usize {
     files_with_extension(&lake.join("health"), "parquet")
         .iter()
         .map(|f| {
-            let file = lakenode_cli::readback::open(std::fs::read(f).unwrap()).unwrap();
+            let file = lakenode_lake::readback::open(std::fs::read(f).unwrap()).unwrap();
             usize::try_from(file.rows()).unwrap()
         })
         .sum()
@@ -198,7 +198,7 @@ fn a_local_compaction_killed_after_every_change_loses_and_duplicates_nothing() {
     let day20 = copied.join(format!(
         "station={STATION}/year=2026/month=11/day=20/data_day.parquet"
     ));
-    let file = lakenode_cli::readback::open(std::fs::read(day20).unwrap()).unwrap();
+    let file = lakenode_lake::readback::open(std::fs::read(day20).unwrap()).unwrap();
     assert_eq!(
         file.metadata().num_row_groups(),
         8,
@@ -211,7 +211,7 @@ fn a_local_compaction_killed_after_every_change_loses_and_duplicates_nothing() {
     copy_dir(&full, &late);
     let day = format!("station={STATION}/year=2026/month=11/day=20");
     let window = template.join(&day).join("data_2345.parquet");
-    let late_rows = lakenode_cli::readback::decode(std::fs::read(&window).unwrap())
+    let late_rows = lakenode_lake::readback::decode(std::fs::read(&window).unwrap())
         .unwrap()
         .samples;
     // Simulate a window that was never merged: drop its rows from the daily file by
@@ -342,7 +342,7 @@ fn files_of_different_schemas_are_never_mixed_and_damaged_files_are_left_alone()
     assert_eq!(names[0], "data_day.parquet");
     assert!(names[1].starts_with("data_day_s"), "{names:?}");
     for n in &names {
-        let f = lakenode_cli::readback::decode(std::fs::read(day.join(n)).unwrap()).unwrap();
+        let f = lakenode_lake::readback::decode(std::fs::read(day.join(n)).unwrap()).unwrap();
         assert_eq!(f.samples.len(), 360);
     }
 
@@ -550,19 +550,19 @@ impl LakeStore for RivalBeforeWriting {
     fn describe(&self) -> String {
         self.inner.describe()
     }
-    fn list(&mut self, prefix: &str) -> lakenode_cli::error::CliResult<Vec<(String, u64)>> {
+    fn list(&mut self, prefix: &str) -> lakenode_lake::Result<Vec<(String, u64)>> {
         self.inner.list(prefix)
     }
-    fn get(&mut self, key: &str) -> lakenode_cli::error::CliResult<Vec<u8>> {
+    fn get(&mut self, key: &str) -> lakenode_lake::Result<Vec<u8>> {
         self.inner.get(key)
     }
-    fn put(&mut self, key: &str, body: Vec<u8>) -> lakenode_cli::error::CliResult<()> {
+    fn put(&mut self, key: &str, body: Vec<u8>) -> lakenode_lake::Result<()> {
         self.inner.put(key, body)
     }
-    fn delete(&mut self, key: &str) -> lakenode_cli::error::CliResult<()> {
+    fn delete(&mut self, key: &str) -> lakenode_lake::Result<()> {
         self.inner.delete(key)
     }
-    fn get_tagged(&mut self, key: &str) -> lakenode_cli::error::CliResult<(Vec<u8>, String)> {
+    fn get_tagged(&mut self, key: &str) -> lakenode_lake::Result<(Vec<u8>, String)> {
         self.inner.get_tagged(key)
     }
     fn put_if(
@@ -570,7 +570,7 @@ impl LakeStore for RivalBeforeWriting {
         key: &str,
         body: Vec<u8>,
         expected: Option<&str>,
-    ) -> lakenode_cli::error::CliResult<bool> {
+    ) -> lakenode_lake::Result<bool> {
         if let Some(rival) = self.rival.take() {
             rival();
         }
@@ -578,11 +578,11 @@ impl LakeStore for RivalBeforeWriting {
     }
 }
 
-fn options() -> lakenode_cli::compact::Options {
-    lakenode_cli::compact::Options {
+fn options() -> lakenode_lake::compact::Options {
+    lakenode_lake::compact::Options {
         before: jiff::civil::date(2026, 11, 21),
         dry_run: false,
-        strategy: lakenode_cli::compact::Strategy::Rewrite,
+        strategy: lakenode_lake::compact::Strategy::Rewrite,
         stop: None,
     }
 }
@@ -618,7 +618,9 @@ fn a_daily_file_written_meanwhile_is_never_replaced() {
                         &S3Config::new(e, "lake", "us-east-1", true).unwrap(),
                         Credentials::new(KEY, SECRET, None),
                         None,
-                        std::time::Duration::from_secs(30),
+                        lakenode_cli::transport::UreqTransport::new(
+                            std::time::Duration::from_secs(30),
+                        ),
                     )
                     .unwrap(),
                 ),
@@ -672,9 +674,9 @@ fn lake_dir(root: &Path) -> PathBuf {
 
 fn compact_lib(
     mut lake: Box<dyn LakeStore>,
-    options: &lakenode_cli::compact::Options,
-) -> lakenode_cli::compact::Summary {
-    lakenode_cli::compact::compact(lake.as_mut(), options, |_| {}).unwrap()
+    options: &lakenode_lake::compact::Options,
+) -> lakenode_lake::compact::Summary {
+    lakenode_lake::compact::compact(lake.as_mut(), options, |_| {}).unwrap()
 }
 
 /// The same race through the embedded S3 server: the lock is an object written with
@@ -735,7 +737,7 @@ fn on_s3_a_lock_object_keeps_a_second_compaction_out_until_it_expires() {
         &S3Config::new(&endpoint, "lake", "us-east-1", true).unwrap(),
         Credentials::new(KEY, SECRET, None),
         None,
-        std::time::Duration::from_secs(30),
+        lakenode_cli::transport::UreqTransport::new(std::time::Duration::from_secs(30)),
     )
     .unwrap();
     let mut leave = |text: String| {
@@ -781,7 +783,7 @@ fn encode_rows(tmp: &Path, path: &Path, rows: &[(i64, f64, f64)]) {
 }
 
 fn decode(path: &Path) -> Vec<Sample> {
-    lakenode_cli::readback::decode(std::fs::read(path).unwrap())
+    lakenode_lake::readback::decode(std::fs::read(path).unwrap())
         .unwrap()
         .samples
 }
@@ -956,7 +958,7 @@ fn an_s3_lock_is_extended_and_a_lost_one_stops_the_run() {
             &S3Config::new(&s3.endpoint(), "lake", "us-east-1", true).unwrap(),
             Credentials::new(KEY, SECRET, None),
             None,
-            std::time::Duration::from_secs(30),
+            lakenode_cli::transport::UreqTransport::new(std::time::Duration::from_secs(30)),
         )
         .unwrap()
         .with_lock_ttl(std::time::Duration::from_secs(3))
@@ -990,6 +992,7 @@ fn an_s3_lock_is_extended_and_a_lost_one_stops_the_run() {
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let e = a.keep_lock().unwrap_err();
+    let e = lakenode_cli::error::CliError::from(e);
     assert_eq!(e.exit_code(), 1);
     assert!(
         e.to_string().contains("was taken over by another run"),
@@ -1002,5 +1005,6 @@ fn an_s3_lock_is_extended_and_a_lost_one_stops_the_run() {
         "not ours to remove"
     );
     let e = open().lock().unwrap_err();
+    let e = lakenode_cli::error::CliError::from(e);
     assert_eq!(e.exit_code(), 7, "{e}");
 }

@@ -613,7 +613,7 @@ fn run_against_an_independent_sigv4_implementation() {
     let sim = Simulator::new(4);
     let mut rows = 0;
     for o in &objects {
-        let file = lakenode_cli::readback::decode(std::fs::read(o).unwrap())
+        let file = lakenode_lake::readback::decode(std::fs::read(o).unwrap())
             .expect("stored bytes are our Parquet");
         for s in &file.samples {
             assert_eq!(*s, sim.sample_at(s.timestamp_ms));

@@ -36,6 +36,8 @@ fn faults_and_kills_lose_at_most_one_sample_per_kill_and_duplicate_none() {
             slowdown: 0.12,
             stall: 0.08,
             corrupt: 0.04,
+            internal: 0.0,
+            lost_reply: 0.0,
             stall_for: Duration::from_secs(3),
             outage: Some((40, Duration::from_secs(3))),
             seed: 7,
@@ -125,7 +127,7 @@ fn faults_and_kills_lose_at_most_one_sample_per_kill_and_duplicate_none() {
     let mut seen: BTreeMap<i64, u32> = BTreeMap::new();
     let files = files_with_extension(&data.join("lake"), "parquet");
     for path in &files {
-        let decoded = lakenode_cli::readback::decode(std::fs::read(path).unwrap())
+        let decoded = lakenode_lake::readback::decode(std::fs::read(path).unwrap())
             .expect("every object reads back");
         for s in &decoded.samples {
             *seen.entry(s.timestamp_ms).or_default() += 1;

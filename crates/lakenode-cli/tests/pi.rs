@@ -106,7 +106,7 @@ fn pms5003_over_a_pty_lands_in_the_lake_exactly_and_sigterm_stops_cleanly() {
 
     let mut rows = 0;
     for f in files_with_extension(&lake.join(format!("station={STATION}")), "parquet") {
-        let file = lakenode_cli::readback::decode(std::fs::read(&f).unwrap()).unwrap();
+        let file = lakenode_lake::readback::decode(std::fs::read(&f).unwrap()).unwrap();
         assert_eq!(
             file.columns,
             [Measurement::Pm1, Measurement::Pm25, Measurement::Pm10]

@@ -273,8 +273,9 @@ fn a_sensor_missing_at_start_gives_nulls_and_is_read_once_it_appears() {
     // Until a data file holds readings: the node tried again a minute after start.
     let lake = tmp.path().join("s3/lake");
     let data = lake.join(format!("station={STATION}"));
-    let read =
-        |f: &std::path::PathBuf| lakenode_cli::readback::decode(std::fs::read(f).unwrap()).unwrap();
+    let read = |f: &std::path::PathBuf| {
+        lakenode_lake::readback::decode(std::fs::read(f).unwrap()).unwrap()
+    };
     let started = Instant::now();
     while !files_with_extension(&data, "parquet").iter().any(|f| {
         read(f)

@@ -50,7 +50,7 @@ fn recorded_timestamps(spool: &Path) -> Vec<i64> {
     for id in sp.pending().unwrap() {
         let entry = sp.read(id).unwrap();
         if entry.key.contains("/data_") && !entry.key.starts_with("health/") {
-            let file = lakenode_cli::readback::decode(entry.body).unwrap();
+            let file = lakenode_lake::readback::decode(entry.body).unwrap();
             out.extend(file.samples.iter().map(|s| s.timestamp_ms));
         }
     }

@@ -9,6 +9,10 @@
 //! caveat, noted in docs/facts.md: it accepts a chunked PUT that AWS would refuse, so
 //! lakenode's own tests check `Content-Length` on the wire separately.
 //!
+//! It speaks plain http, or https with a certificate and key from PEM files
+//! ([`ServerConfig::with_tls`]; rustls with the ring provider, the one the CLI's client
+//! already builds), so clients can be tried against a private CA.
+//!
 //! It is a test and demo server (threat model in SECURITY.md): it binds to loopback
 //! unless told otherwise, serves only the buckets it is configured with (`NoSuchBucket`
 //! for any other, which it never creates), and refuses keys that could leave their
@@ -40,8 +44,8 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::sync::mpsc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -85,6 +89,16 @@ pub enum Error {
     /// An access key given twice, or a policy for a key the server does not know.
     #[error("access key {0}: {1}")]
     AccessKey(String, &'static str),
+    /// A TLS certificate or key file that cannot be read or used.
+    #[error("TLS {what} {}: {message}", path.display())]
+    Tls {
+        /// `certificate` or `key`.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// An IAM policy document that cannot be parsed or evaluated.
     #[error("IAM policy of access key {access_key}: {source}")]
     Policy {
@@ -114,6 +128,66 @@ pub struct ServerConfig {
     /// The buckets served (created as directories at start); every other bucket
     /// answers `NoSuchBucket`.
     pub buckets: Vec<String>,
+    /// Serve https with this certificate chain and key; plain http without.
+    pub tls: Option<TlsFiles>,
+}
+
+/// A server certificate chain and its private key, as PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain (the server's certificate first, then intermediates).
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// The rustls acceptor for these files (ring provider, TLS 1.2 and 1.3).
+    fn acceptor(&self) -> Result<tokio_rustls::TlsAcceptor, Error> {
+        use rustls_pki_types::pem::PemObject as _;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let tls_error = |what, path: &Path, message: String| Error::Tls {
+            what,
+            path: path.to_path_buf(),
+            message,
+        };
+        let cert_pem = std::fs::read(&self.cert)
+            .map_err(|e| tls_error("certificate", &self.cert, e.to_string()))?;
+        let chain = CertificateDer::pem_slice_iter(&cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| tls_error("certificate", &self.cert, format!("not PEM: {e}")))?;
+        if chain.is_empty() {
+            return Err(tls_error(
+                "certificate",
+                &self.cert,
+                "no CERTIFICATE block in the file".into(),
+            ));
+        }
+        let key_pem =
+            std::fs::read(&self.key).map_err(|e| tls_error("key", &self.key, e.to_string()))?;
+        let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
+            tls_error(
+                "key",
+                &self.key,
+                format!("no usable PEM private key (PKCS#8, PKCS#1 or SEC1): {e}"),
+            )
+        })?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| tls_error("certificate", &self.cert, e.to_string()))?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|e| {
+                tls_error(
+                    "key",
+                    &self.key,
+                    format!("does not fit the certificate {}: {e}", self.cert.display()),
+                )
+            })?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+    }
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -129,6 +203,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("policies", &self.policies.keys().collect::<Vec<_>>())
             .field("addr", &self.addr)
             .field("buckets", &self.buckets)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -150,7 +225,19 @@ impl ServerConfig {
             policies: BTreeMap::new(),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             buckets: Vec::new(),
+            tls: None,
         }
+    }
+
+    /// Serves https with the PEM certificate chain `cert` and private key `key`
+    /// (checked when the server starts).
+    #[must_use]
+    pub fn with_tls(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.tls = Some(TlsFiles {
+            cert: cert.into(),
+            key: key.into(),
+        });
+        self
     }
 
     /// Serves `bucket` as well.
@@ -223,6 +310,7 @@ impl ServerConfig {
 #[derive(Debug)]
 pub struct EmbeddedS3 {
     addr: SocketAddr,
+    https: bool,
     data_dir: PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -239,6 +327,8 @@ impl EmbeddedS3 {
         }
         let auth = config.auth()?;
         let policies = config.parsed_policies(&auth)?;
+        let acceptor = config.tls.as_ref().map(TlsFiles::acceptor).transpose()?;
+        let https = acceptor.is_some();
         for bucket in &config.buckets {
             if !s3s::path::check_bucket_name(bucket) {
                 return Err(Error::Bucket(
@@ -316,12 +406,25 @@ impl EmbeddedS3 {
                             },
                             _ = &mut shutdown_rx => break,
                         };
-                        let conn = http
-                            .serve_connection(TokioIo::new(socket), service.clone())
-                            .into_owned();
+                        let http = http.clone();
+                        let service = service.clone();
+                        let acceptor = acceptor.clone();
+                        // A client that disconnects mid-request, or fails the handshake
+                        // (it does not trust the certificate), is not the server's problem.
                         tokio::spawn(async move {
-                            // A client that disconnects mid-request is not the server's problem.
-                            let _ = conn.await;
+                            match acceptor {
+                                None => {
+                                    let _ =
+                                        http.serve_connection(TokioIo::new(socket), service).await;
+                                }
+                                Some(acceptor) => match acceptor.accept(socket).await {
+                                    Ok(tls) => {
+                                        let _ =
+                                            http.serve_connection(TokioIo::new(tls), service).await;
+                                    }
+                                    Err(e) => tracing::debug!("embedded S3: TLS handshake: {e}"),
+                                },
+                            }
                         });
                     }
                 });
@@ -335,6 +438,7 @@ impl EmbeddedS3 {
             .map_err(|_| Error::Thread("server thread ended before listening".into()))??;
         Ok(Self {
             addr,
+            https,
             data_dir,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),
@@ -347,10 +451,12 @@ impl EmbeddedS3 {
         self.addr
     }
 
-    /// The endpoint URL, e.g. `http://127.0.0.1:41234` (use path-style requests).
+    /// The endpoint URL, e.g. `http://127.0.0.1:41234`, or `https://...` with TLS (use
+    /// path-style requests).
     #[must_use]
     pub fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The directory holding buckets (`<data dir>/<bucket>/<key>`), canonicalized.
@@ -428,5 +534,110 @@ mod tests {
         )
         .expect("starts");
         server.stop();
+    }
+
+    /// A private CA and a certificate it signs for 127.0.0.1 and localhost, as PEM:
+    /// (CA certificate, server certificate, server key).
+    fn private_pki(ca_name: &str) -> (String, String, String) {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().expect("CA key");
+        let mut ca = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca.distinguished_name.push(DnType::CommonName, ca_name);
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_pem = ca.self_signed(&ca_key).expect("CA certificate").pem();
+        let issuer = Issuer::new(ca, ca_key);
+        let key = KeyPair::generate().expect("server key");
+        let cert = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .expect("server params")
+            .signed_by(&key, &issuer)
+            .expect("server certificate");
+        (ca_pem, cert.pem(), key.serialize_pem())
+    }
+
+    /// One GET over TLS trusting only `ca_pem`: the response's head, or the TLS error.
+    fn https_get(addr: SocketAddr, ca_pem: &str) -> Result<String, std::io::Error> {
+        use rustls_pki_types::pem::PemObject as _;
+        use std::io::{Read as _, Write as _};
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+            roots.add(cert.expect("PEM")).expect("CA");
+        }
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let name = rustls_pki_types::ServerName::try_from("127.0.0.1").expect("name");
+        let conn = rustls::ClientConnection::new(Arc::new(config), name).expect("client");
+        let socket = std::net::TcpStream::connect(addr)?;
+        let mut tls = rustls::StreamOwned::new(conn, socket);
+        tls.write_all(b"GET /lake HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+        let mut reply = Vec::new();
+        tls.read_to_end(&mut reply)?;
+        Ok(String::from_utf8_lossy(&reply).into_owned())
+    }
+
+    #[test]
+    fn serves_https_to_a_client_that_trusts_its_ca_only() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (ca, cert, key) = private_pki("test CA");
+        let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert_path, cert).expect("write");
+        std::fs::write(&key_path, key).expect("write");
+        let server = EmbeddedS3::start(config(&dir).with_tls(&cert_path, &key_path))
+            .expect("starts with TLS");
+        assert!(server.endpoint().starts_with("https://127.0.0.1:"));
+        // An unsigned request: S3's own answer, over TLS.
+        let reply = https_get(server.addr(), &ca).expect("TLS request");
+        assert!(reply.starts_with("HTTP/1.1 403"), "{reply}");
+        assert!(reply.contains("<Code>"), "{reply}");
+        // A client trusting another CA refuses the handshake.
+        let (other_ca, _, _) = private_pki("another CA");
+        let err = https_get(server.addr(), &other_ca).expect_err("unknown issuer");
+        assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+        server.stop();
+    }
+
+    #[test]
+    fn unusable_certificate_or_key_files_are_startup_errors() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (ca, cert, key) = private_pki("test CA");
+        let (_, _, other_key) = private_pki("another CA");
+        let write = |name: &str, text: &str| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, text).expect("write");
+            path
+        };
+        let (cert, key, other_key, ca, empty) = (
+            write("cert.pem", &cert),
+            write("key.pem", &key),
+            write("other-key.pem", &other_key),
+            write("ca.pem", &ca),
+            write("empty.pem", "not PEM at all\n"),
+        );
+        let start = |c: &Path, k: &Path| {
+            EmbeddedS3::start(config(&dir).with_tls(c, k))
+                .expect_err("refused")
+                .to_string()
+        };
+        let missing = dir.path().join("missing.pem");
+        let text = start(&missing, &key);
+        assert!(
+            text.starts_with(&format!("TLS certificate {}: ", missing.display())),
+            "{text}"
+        );
+        let text = start(&empty, &key);
+        assert!(text.ends_with("no CERTIFICATE block in the file"), "{text}");
+        let text = start(&cert, &ca);
+        assert!(
+            text.starts_with(&format!(
+                "TLS key {}: no usable PEM private key",
+                ca.display()
+            )),
+            "{text}"
+        );
+        let text = start(&cert, &other_key);
+        assert!(text.contains("does not fit the certificate"), "{text}");
     }
 }

@@ -28,6 +28,8 @@ pub enum Method {
     Put,
     /// Remove an object (compaction, on hosts).
     Delete,
+    /// Remove objects in a batch (S3 `DeleteObjects`, compaction, on hosts).
+    Post,
 }
 
 impl Method {
@@ -38,6 +40,7 @@ impl Method {
             Self::Get => "GET",
             Self::Put => "PUT",
             Self::Delete => "DELETE",
+            Self::Post => "POST",
         }
     }
 }
@@ -213,6 +216,7 @@ pub fn send_over<C: embedded_svc::http::client::Connection>(
         Method::Get => M::Get,
         Method::Put => M::Put,
         Method::Delete => M::Delete,
+        Method::Post => M::Post,
     };
     conn.initiate_request(method, request.url.as_str(), &headers)
         .map_err(|e| TransportError::Connect(format!("{url}: {e:?}")))?;

@@ -1,14 +1,15 @@
 //! `lakenode compact`: window files of past UTC days become one daily file per
-//! station, in a local lake or an S3 bucket (see [`crate::compact`]).
+//! station, in a local lake or an S3 bucket (see [`lakenode_lake::compact`]).
 
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use jiff::civil::Date;
+use lakenode_lake::compact::{Options, Strategy, Summary, compact};
+use lakenode_lake::lake::LakeStore;
 
-use crate::compact::{Options, Strategy, Summary, compact};
 use crate::error::{CliError, CliResult};
-use crate::lake::{LakeArgs, LakeStore};
+use crate::lake_args::LakeArgs;
 
 /// `lakenode compact`.
 #[derive(Debug, Clone, Args)]
@@ -126,7 +127,9 @@ pub fn run(args: &CompactArgs) -> CliResult<()> {
     }
 }
 
-/// Aborts the process after `left` more puts or deletes (see the test hook above).
+/// Aborts the process after `left` more puts or deletes (see the test hook above). A
+/// batch of deletes counts one change per key (the default `delete_many`): a kill may
+/// fall between any two, as a bucket may carry out part of a batch.
 struct AbortAfter {
     inner: Box<dyn LakeStore>,
     left: u64,
@@ -145,37 +148,42 @@ impl LakeStore for AbortAfter {
     fn describe(&self) -> String {
         self.inner.describe()
     }
-    fn list(&mut self, prefix: &str) -> CliResult<Vec<(String, u64)>> {
+    fn list(&mut self, prefix: &str) -> lakenode_lake::Result<Vec<(String, u64)>> {
         self.inner.list(prefix)
     }
-    fn get(&mut self, key: &str) -> CliResult<Vec<u8>> {
+    fn get(&mut self, key: &str) -> lakenode_lake::Result<Vec<u8>> {
         self.inner.get(key)
     }
-    fn put(&mut self, key: &str, body: Vec<u8>) -> CliResult<()> {
+    fn put(&mut self, key: &str, body: Vec<u8>) -> lakenode_lake::Result<()> {
         self.inner.put(key, body)?;
         self.count();
         Ok(())
     }
-    fn delete(&mut self, key: &str) -> CliResult<()> {
+    fn delete(&mut self, key: &str) -> lakenode_lake::Result<()> {
         self.inner.delete(key)?;
         self.count();
         Ok(())
     }
-    fn get_tagged(&mut self, key: &str) -> CliResult<(Vec<u8>, String)> {
+    fn get_tagged(&mut self, key: &str) -> lakenode_lake::Result<(Vec<u8>, String)> {
         self.inner.get_tagged(key)
     }
-    fn put_if(&mut self, key: &str, body: Vec<u8>, expected: Option<&str>) -> CliResult<bool> {
+    fn put_if(
+        &mut self,
+        key: &str,
+        body: Vec<u8>,
+        expected: Option<&str>,
+    ) -> lakenode_lake::Result<bool> {
         let written = self.inner.put_if(key, body, expected)?;
         self.count();
         Ok(written)
     }
-    fn lock(&mut self) -> CliResult<()> {
+    fn lock(&mut self) -> lakenode_lake::Result<()> {
         self.inner.lock()
     }
-    fn keep_lock(&mut self) -> CliResult<()> {
+    fn keep_lock(&mut self) -> lakenode_lake::Result<()> {
         self.inner.keep_lock()
     }
-    fn unlock(&mut self) -> CliResult<()> {
+    fn unlock(&mut self) -> lakenode_lake::Result<()> {
         self.inner.unlock()
     }
     fn anomalies(&self) -> Vec<String> {
@@ -190,9 +198,9 @@ struct PauseBeforeWriting {
 }
 
 impl PauseBeforeWriting {
-    fn pause(&mut self) -> CliResult<()> {
+    fn pause(&mut self) -> lakenode_lake::Result<()> {
         if let Some(flag) = self.flag.take() {
-            std::fs::write(&flag, "paused").map_err(|e| CliError::io(&flag, e))?;
+            std::fs::write(&flag, "paused").map_err(|e| lakenode_lake::Error::io(&flag, e))?;
             let until = Instant::now() + Duration::from_secs(120);
             while flag.exists() && Instant::now() < until {
                 std::thread::sleep(Duration::from_millis(10));
@@ -206,34 +214,43 @@ impl LakeStore for PauseBeforeWriting {
     fn describe(&self) -> String {
         self.inner.describe()
     }
-    fn list(&mut self, prefix: &str) -> CliResult<Vec<(String, u64)>> {
+    fn list(&mut self, prefix: &str) -> lakenode_lake::Result<Vec<(String, u64)>> {
         self.inner.list(prefix)
     }
-    fn get(&mut self, key: &str) -> CliResult<Vec<u8>> {
+    fn get(&mut self, key: &str) -> lakenode_lake::Result<Vec<u8>> {
         self.inner.get(key)
     }
-    fn put(&mut self, key: &str, body: Vec<u8>) -> CliResult<()> {
+    fn put(&mut self, key: &str, body: Vec<u8>) -> lakenode_lake::Result<()> {
         self.pause()?;
         self.inner.put(key, body)
     }
-    fn delete(&mut self, key: &str) -> CliResult<()> {
+    fn delete(&mut self, key: &str) -> lakenode_lake::Result<()> {
         self.pause()?;
         self.inner.delete(key)
     }
-    fn get_tagged(&mut self, key: &str) -> CliResult<(Vec<u8>, String)> {
+    fn delete_many(&mut self, keys: &[String]) -> lakenode_lake::Result<()> {
+        self.pause()?;
+        self.inner.delete_many(keys)
+    }
+    fn get_tagged(&mut self, key: &str) -> lakenode_lake::Result<(Vec<u8>, String)> {
         self.inner.get_tagged(key)
     }
-    fn put_if(&mut self, key: &str, body: Vec<u8>, expected: Option<&str>) -> CliResult<bool> {
+    fn put_if(
+        &mut self,
+        key: &str,
+        body: Vec<u8>,
+        expected: Option<&str>,
+    ) -> lakenode_lake::Result<bool> {
         self.pause()?;
         self.inner.put_if(key, body, expected)
     }
-    fn lock(&mut self) -> CliResult<()> {
+    fn lock(&mut self) -> lakenode_lake::Result<()> {
         self.inner.lock()
     }
-    fn keep_lock(&mut self) -> CliResult<()> {
+    fn keep_lock(&mut self) -> lakenode_lake::Result<()> {
         self.inner.keep_lock()
     }
-    fn unlock(&mut self) -> CliResult<()> {
+    fn unlock(&mut self) -> lakenode_lake::Result<()> {
         self.inner.unlock()
     }
     fn anomalies(&self) -> Vec<String> {

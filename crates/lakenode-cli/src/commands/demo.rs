@@ -23,8 +23,8 @@ use crate::DemoArgs;
 use crate::commands::run::{default_start, parse_start};
 use crate::error::{CliError, CliResult};
 use crate::host::{HostAdapter, UPLOAD_STACK, with_progress};
-use crate::readback;
 use crate::transport::UreqTransport;
+use lakenode_lake::readback;
 
 /// How long the demo keeps retrying a failing upload before it reports the failure.
 const GIVE_UP_AFTER: Duration = Duration::from_secs(60);
@@ -206,7 +206,7 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
         ..crate::commands::report::ReportOptions::new()
     };
     let report = crate::commands::report::write_report(
-        &mut crate::lake::LocalLake::new(lake.clone()),
+        &mut lakenode_lake::lake::LocalLake::new(lake.clone()),
         &options,
         &report_path,
     )?;

@@ -17,8 +17,8 @@ use lakenode::layout::StationId;
 use crate::EncodeArgs;
 use crate::csv_input::{CsvReader, SpacingCounter};
 use crate::error::{CliError, CliResult};
-use crate::output::OutputFile;
 use crate::spill::ColumnSpill;
+use lakenode_lake::output::OutputFile;
 
 /// Runs `lakenode encode`.
 ///

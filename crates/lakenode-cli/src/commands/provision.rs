@@ -9,7 +9,7 @@ use std::path::Path;
 
 use crate::ProvisionArgs;
 use crate::error::{CliError, CliResult};
-use crate::output::OutputFile;
+use lakenode_lake::output::OutputFile;
 
 /// Offset and size of the `lakenode` NVS partition in `firmware/esp32s3/partitions.csv`.
 const PARTITION: (&str, &str) = ("0x11000", "0x6000");
@@ -111,5 +111,5 @@ fn csv_text(entries: &[(&str, String)]) -> CliResult<Vec<u8>> {
 fn write_private(path: &Path, data: &[u8]) -> CliResult<()> {
     let mut out = OutputFile::create_private(path, &[])?;
     out.write_all(data).map_err(|e| out.error(e))?;
-    out.commit()
+    Ok(out.commit()?)
 }

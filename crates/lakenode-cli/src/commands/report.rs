@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use lakenode::clock::{SystemClock, WallClock as _};
 use lakenode::layout::rfc3339;
+use lakenode_lake::lake::LakeStore;
+use lakenode_lake::output::OutputFile;
 
 use crate::error::{CliError, CliResult};
-use crate::lake::{LakeArgs, LakeStore};
-use crate::output::OutputFile;
+use crate::lake_args::LakeArgs;
 use crate::parse_duration;
 use crate::report::page::{PageInfo, render_page};
 use crate::report::registry::Registry;

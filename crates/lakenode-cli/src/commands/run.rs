@@ -63,6 +63,11 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
         None => credentials::from_env()?,
     };
     let client = S3Client::new(&s3, credentials)?;
+    if s3.endpoint.scheme() == "http" && args.tls.given() {
+        tracing::warn!("--ca-file and --tls-roots have no effect on a plain http:// endpoint");
+    }
+    // Loaded now: a missing or empty --ca-file stops the run before anything is sampled.
+    let transport = UreqTransport::with_trust(args.timeout, &args.tls.trust())?;
 
     if !(Duration::from_secs(1)..=Duration::from_secs(600)).contains(&args.timeout) {
         return Err(CliError::Usage("--timeout must be 1s to 10m".into()));
@@ -169,7 +174,15 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
         );
     }
     let started = Instant::now();
-    let end = drive(args, &mut node, csv.as_ref(), last_recorded, spec, &station);
+    let end = drive(
+        args,
+        &mut node,
+        transport,
+        csv.as_ref(),
+        last_recorded,
+        spec,
+        &station,
+    );
     print_summary(&station, &node, started.elapsed());
     let finite = args.csv.is_some() || args.duration.is_some();
     outcome(end?, &node, finite)
@@ -179,12 +192,13 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
 fn drive(
     args: &RunArgs,
     node: &mut Station,
+    transport: UreqTransport,
     csv: Option<&crate::csv_input::CsvCheck>,
     last_recorded: Option<i64>,
     spec: WindowSpec,
     station: &StationId,
 ) -> CliResult<BatchEnd> {
-    let mut link = ThreadLink::spawn(UreqTransport::new(args.timeout), UPLOAD_STACK)
+    let mut link = ThreadLink::spawn(transport, UPLOAD_STACK)
         .map_err(|e| CliError::Failed(format!("cannot start the upload thread: {e}")))?;
     let mut adapter =
         HostAdapter::new(args.simulate.map(Simulator::new)).notifying_service_manager();

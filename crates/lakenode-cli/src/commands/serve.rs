@@ -4,6 +4,7 @@
 //! serves only the `--bucket`s it is given (default `lake`) and listens on loopback
 //! unless `--listen` says otherwise. `--policy FILE` limits the access key to an IAM
 //! identity policy, as AWS would (`403 AccessDenied` for anything it does not allow).
+//! `--tls-cert`/`--tls-key` serve https, to try clients against a private CA.
 
 use std::net::SocketAddr;
 
@@ -38,9 +39,20 @@ pub fn run(args: &ServeArgs) -> CliResult<()> {
         let key = config.access_key.clone();
         config = config.with_policy(key, json);
     }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config = config.with_tls(cert, key);
+    }
     let server = EmbeddedS3::start(config).map_err(|e| match (&e, &args.policy) {
         (lakenode_embedded_s3::Error::Policy { .. }, Some(path)) => {
             CliError::Usage(format!("--policy {}: {e}", path.display()))
+        }
+        (lakenode_embedded_s3::Error::Tls { what, .. }, _) => {
+            let flag = if *what == "key" {
+                "--tls-key"
+            } else {
+                "--tls-cert"
+            };
+            CliError::Usage(format!("{flag}: {e}"))
         }
         _ => CliError::from(e),
     })?;

@@ -5,12 +5,12 @@
 //! daily files `lakenode compact` makes (`data_day.parquet`). While a compaction is
 //! interrupted a day can hold both, with the same rows twice; instants are therefore
 //! counted once per station-day. Every file goes through the project's checked reader
-//! ([`crate::readback`]); a file it refuses is listed in [`Scan::problems`] and the
+//! ([`lakenode_lake::readback`]); a file it refuses is listed in [`Scan::problems`] and the
 //! rest of the lake is still read. Memory is bounded by one file and one station-day
 //! of instants at a time, plus the fleet's per-bucket figures.
 //!
 //! ```no_run
-//! use lakenode_cli::lake::LocalLake;
+//! use lakenode_lake::lake::LocalLake;
 //! use lakenode_cli::report::scan::{scan, ScanOptions};
 //! let mut lake = LocalLake::new("lake".into());
 //! let now_ms = jiff::Timestamp::now().as_millisecond();
@@ -25,10 +25,12 @@ use jiff::civil::Date;
 use parquet::record::{Field, Row};
 
 use super::aggregate::{BucketSize, Fleet, HealthPoint};
-use crate::compact::{NOT_A_FILE_NAME, day_of, day_start_ms, interval_of, kind_of, place, stem_of};
 use crate::error::CliResult;
-use crate::lake::LakeStore;
-use crate::readback;
+use lakenode_lake::compact::{
+    NOT_A_FILE_NAME, day_of, day_start_ms, interval_of, kind_of, place, stem_of,
+};
+use lakenode_lake::lake::LakeStore;
+use lakenode_lake::readback;
 
 /// Periods longer than this many days are drawn in day buckets instead of hours.
 pub const MAX_HOURLY_DAYS: i64 = 7;
@@ -380,11 +382,11 @@ fn fetch_day(
                     counted(*size);
                     fetched.push((key, b));
                 }
-                Err(e) if attempt == 0 && crate::lake::is_not_found(&e) => {
+                Err(e) if attempt == 0 && lakenode_lake::lake::is_not_found(&e) => {
                     vanished = true;
                     break;
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
         }
         if !vanished {
@@ -639,12 +641,12 @@ fn health_point(row: &Row) -> Option<HealthPoint> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lake::LocalLake;
     use lakenode::encode::{FileMetadata, WriterProfile, encode_window};
     use lakenode::health::HealthRow;
     use lakenode::layout::StationId;
     use lakenode::sample::Sample;
     use lakenode::schema::{Measurement, Schema};
+    use lakenode_lake::lake::LocalLake;
 
     const ID: &str = "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e";
     const DAY: &str = "year=2026/month=11/day=20";
@@ -771,10 +773,10 @@ mod tests {
         fn describe(&self) -> String {
             self.inner.describe()
         }
-        fn list(&mut self, prefix: &str) -> CliResult<Vec<(String, u64)>> {
+        fn list(&mut self, prefix: &str) -> lakenode_lake::Result<Vec<(String, u64)>> {
             self.inner.list(prefix)
         }
-        fn get(&mut self, key: &str) -> CliResult<Vec<u8>> {
+        fn get(&mut self, key: &str) -> lakenode_lake::Result<Vec<u8>> {
             if !self.done && key.contains("/data_") {
                 self.done = true;
                 let dir = self.root.join(format!("station={ID}/{DAY}"));
@@ -790,10 +792,10 @@ mod tests {
             }
             self.inner.get(key)
         }
-        fn put(&mut self, key: &str, body: Vec<u8>) -> CliResult<()> {
+        fn put(&mut self, key: &str, body: Vec<u8>) -> lakenode_lake::Result<()> {
             self.inner.put(key, body)
         }
-        fn delete(&mut self, key: &str) -> CliResult<()> {
+        fn delete(&mut self, key: &str) -> lakenode_lake::Result<()> {
             self.inner.delete(key)
         }
     }

@@ -6,6 +6,10 @@
 //! - slowdown: S3's `503 SlowDown` error document, the request never reaches S3;
 //! - stall: the request is read and nothing is answered until well past the client's
 //!   timeout;
+//! - internal: the request is forwarded and carried out, but S3's answer is replaced by
+//!   `500 InternalError` (the client cannot tell whether it was done);
+//! - lost reply: the request is forwarded and carried out, then the connection is reset
+//!   instead of relaying the answer;
 //! - outage: for a scheduled period the proxy stops listening (connections refused);
 //! - refusal: a request whose path contains a given text gets S3's `403 AccessDenied`
 //!   (what a bucket policy leaving a tree out answers);
@@ -31,6 +35,10 @@ pub struct FaultPlan {
     pub stall: f64,
     /// Share forwarded with one body byte flipped.
     pub corrupt: f64,
+    /// Share forwarded, then answered `500 InternalError` instead of S3's answer.
+    pub internal: f64,
+    /// Share forwarded, then reset instead of relaying S3's answer.
+    pub lost_reply: f64,
     /// How long a stall holds the connection.
     pub stall_for: Duration,
     /// (after how many requests, for how long) the server goes down once.
@@ -49,6 +57,8 @@ impl FaultPlan {
             slowdown: 0.0,
             stall: 0.0,
             corrupt: 0.0,
+            internal: 0.0,
+            lost_reply: 0.0,
             stall_for: Duration::ZERO,
             outage: None,
             seed: 0,
@@ -65,6 +75,8 @@ pub struct FaultCounts {
     pub slowdowns: AtomicU64,
     pub stalls: AtomicU64,
     pub corrupted: AtomicU64,
+    pub internal: AtomicU64,
+    pub lost_replies: AtomicU64,
     pub refused_periods: AtomicU64,
     pub denied: AtomicU64,
     pub forwarded: AtomicU64,
@@ -77,17 +89,22 @@ impl FaultCounts {
             + self.slowdowns.load(Ordering::Relaxed)
             + self.stalls.load(Ordering::Relaxed)
             + self.corrupted.load(Ordering::Relaxed)
+            + self.internal.load(Ordering::Relaxed)
+            + self.lost_replies.load(Ordering::Relaxed)
             + self.refused_periods.load(Ordering::Relaxed)
     }
 
     pub fn summary(&self) -> String {
         format!(
-            "{} requests: {} reset, {} 503 SlowDown, {} stalled, {} corrupted, {} forwarded; {} outage(s)",
+            "{} requests: {} reset, {} 503 SlowDown, {} stalled, {} corrupted, {} 500 InternalError \
+             after forwarding, {} reset after forwarding, {} forwarded; {} outage(s)",
             self.requests.load(Ordering::Relaxed),
             self.resets.load(Ordering::Relaxed),
             self.slowdowns.load(Ordering::Relaxed),
             self.stalls.load(Ordering::Relaxed),
             self.corrupted.load(Ordering::Relaxed),
+            self.internal.load(Ordering::Relaxed),
+            self.lost_replies.load(Ordering::Relaxed),
             self.forwarded.load(Ordering::Relaxed),
             self.refused_periods.load(Ordering::Relaxed),
         )
@@ -274,13 +291,24 @@ fn handle(
         std::thread::sleep(plan.stall_for);
         return;
     }
-    if fate < plan.reset + plan.slowdown + plan.stall + plan.corrupt && body_len > 0 {
+    let mut after = plan.reset + plan.slowdown + plan.stall + plan.corrupt;
+    if fate < after && body_len > 0 {
         counts.corrupted.fetch_add(1, Ordering::Relaxed);
         let at = request.len() - 1 - (mix64(plan.seed ^ body_len as u64) as usize % body_len);
         request[at] ^= 0x20;
     } else {
         counts.forwarded.fetch_add(1, Ordering::Relaxed);
     }
+    // What happens to S3's answer: relayed, replaced by a 500, or lost.
+    let (internal, lost) = if fate >= after {
+        after += plan.internal;
+        (
+            fate < after,
+            fate >= after && fate < after + plan.lost_reply,
+        )
+    } else {
+        (false, false)
+    };
     let Ok(mut server) = TcpStream::connect(upstream) else {
         return;
     };
@@ -290,5 +318,21 @@ fn handle(
     let mut response = Vec::new();
     let _ = server.set_read_timeout(Some(Duration::from_secs(10)));
     let _ = server.read_to_end(&mut response);
+    if internal {
+        counts.internal.fetch_add(1, Ordering::Relaxed);
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message><RequestId>PROXY</RequestId></Error>";
+        let _ = write!(
+            client,
+            "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        return;
+    }
+    if lost {
+        counts.lost_replies.fetch_add(1, Ordering::Relaxed);
+        let _ = socket2::SockRef::from(&client).set_linger(Some(Duration::ZERO));
+        drop(client); // RST
+        return;
+    }
     let _ = client.write_all(&response);
 }

@@ -37,6 +37,10 @@ use crate::schedule::Fault;
 use crate::transport::{HttpRequest, HttpResponse, Method};
 use crate::{Error, Result};
 
+/// Most keys one `DeleteObjects` request may name (S3's limit).
+#[cfg(feature = "list")]
+pub const MAX_DELETE_BATCH: usize = 1000;
+
 /// How long a presigned URL stays valid: long enough for one slow upload, short
 /// enough that a leaked URL is soon useless.
 pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(300);
@@ -146,6 +150,31 @@ impl S3Client {
             action.sign_with_time(self.expiry, &now),
             Vec::new(),
         )
+    }
+
+    /// A `DeleteObjects` (POST `?delete`) of `keys` (at most [`MAX_DELETE_BATCH`]),
+    /// signed at `now`, with its XML body and the `Content-MD5` S3 requires. Quiet: the
+    /// reply lists only the keys that could not be deleted
+    /// ([`super::reply::parse_delete`]).
+    #[cfg(feature = "list")]
+    #[must_use]
+    pub fn delete_objects(&self, keys: &[&str], now: Timestamp) -> HttpRequest {
+        let objects: Vec<rusty_s3::actions::ObjectIdentifier> = keys
+            .iter()
+            .map(|k| rusty_s3::actions::ObjectIdentifier::new((*k).to_owned()))
+            .collect();
+        let mut action = self
+            .bucket
+            .delete_objects(Some(&self.credentials.0), objects.iter());
+        action.set_quiet(true);
+        let (body, md5) = action.clone().body_with_md5();
+        action.headers_mut().insert("content-md5", md5.clone());
+        let url = action.sign_with_time(self.expiry, &now);
+        let mut req = HttpRequest::new(Method::Post, url, body.into_bytes());
+        req.headers.push(("content-md5", md5));
+        req.headers
+            .push(("content-type", "application/xml".to_owned()));
+        req
     }
 
     /// A PUT that creates the bucket (empty body: the default location).
@@ -335,6 +364,34 @@ mod tests {
         let md5 = Md5Digest::of(b"parquet bytes");
         assert!(expected.is_none_or(|e| e == md5.hex()));
         PutReply::expecting(md5, expected.is_some()).interpret(response)
+    }
+
+    #[cfg(feature = "list")]
+    #[test]
+    fn a_batch_delete_names_its_keys_and_signs_the_md5_of_its_body() {
+        let req = client(true).delete_objects(&["a/b.parquet", "a&<c>.parquet"], now());
+        assert_eq!(req.method, Method::Post);
+        assert!(
+            req.url.query().is_some_and(|q| q.contains("delete")),
+            "{}",
+            req.url
+        );
+        let body = String::from_utf8(req.body.clone()).expect("utf-8");
+        assert!(body.contains("<Key>a/b.parquet</Key>"), "{body}");
+        assert!(
+            body.contains("<Key>a&amp;&lt;c&gt;.parquet</Key>"),
+            "{body}"
+        );
+        assert!(body.contains("<Quiet>true</Quiet>"), "{body}");
+        assert_eq!(
+            req.header("content-md5"),
+            Some(content_md5(&req.body).as_str())
+        );
+        let signed = req.url.query().unwrap_or_default();
+        assert!(
+            signed.contains("content-md5"),
+            "Content-MD5 is signed: {signed}"
+        );
     }
 
     #[test]

@@ -59,6 +59,27 @@ pub fn parse_list(body: &[u8]) -> Result<ListPage> {
     })
 }
 
+/// A key a `DeleteObjects` request could not delete: (key, S3's code, its message).
+#[cfg(feature = "list")]
+pub type DeleteError = (String, String, String);
+
+/// Parses a (quiet) `DeleteObjects` reply body: the keys S3 could not delete.
+///
+/// # Errors
+/// [`Error::Config`] (field `delete`) if the body is not a DeleteResult.
+#[cfg(feature = "list")]
+pub fn parse_delete(body: &[u8]) -> Result<Vec<DeleteError>> {
+    let text = std::str::from_utf8(body)
+        .map_err(|_| Error::config("delete", "the reply is not UTF-8 text"))?;
+    let parsed = rusty_s3::actions::DeleteObjectsResponse::parse(text)
+        .map_err(|e| Error::config("delete", format!("not a DeleteResult: {e}")))?;
+    Ok(parsed
+        .errors
+        .into_iter()
+        .map(|e| (e.key, e.code, e.message))
+        .collect())
+}
+
 /// An S3 error reply, or a 2xx that did not prove the object stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Failure {
@@ -276,6 +297,25 @@ impl ErrorDocument {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[cfg(feature = "list")]
+    #[test]
+    fn a_delete_reply_lists_the_keys_not_deleted() {
+        let body = r#"<?xml version="1.0" encoding="UTF-8"?>
+<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Deleted><Key>ok</Key></Deleted><Error><Key>a/b</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error></DeleteResult>"#;
+        assert_eq!(
+            parse_delete(body.as_bytes()).expect("parsed"),
+            vec![(
+                "a/b".to_owned(),
+                "AccessDenied".to_owned(),
+                "Access Denied".to_owned()
+            )]
+        );
+        let quiet =
+            r#"<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></DeleteResult>"#;
+        assert_eq!(parse_delete(quiet.as_bytes()).expect("parsed"), vec![]);
+        assert!(parse_delete(b"<html>portal</html>").is_err());
+    }
 
     pub(crate) fn response(status: u16, body: &str) -> HttpResponse {
         HttpResponse {

@@ -34,14 +34,14 @@
 //! for health files).
 //!
 //! ```no_run
-//! use lakenode_cli::compact::{Options, Strategy, compact};
-//! use lakenode_cli::lake::LocalLake;
+//! use lakenode_lake::compact::{Options, Strategy, compact};
+//! use lakenode_lake::lake::LocalLake;
 //! let mut lake = LocalLake::new("lake".into());
 //! let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
 //! let options = Options { before: today, dry_run: false, strategy: Strategy::Rewrite, stop: None };
 //! let summary = compact(&mut lake, &options, |_| {})?;
 //! println!("{} files became {}", summary.files_before, summary.files_after);
-//! # Ok::<(), lakenode_cli::error::CliError>(())
+//! # Ok::<(), lakenode_lake::Error>(())
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -61,7 +61,7 @@ use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 use parquet::record::Row;
 
-use crate::error::{CliError, CliResult};
+use crate::error::{Error, Result};
 use crate::lake::LakeStore;
 use crate::readback::{self, LakeFile};
 
@@ -70,7 +70,8 @@ use crate::readback::{self, LakeFile};
 pub const SOURCES_KEY: &str = "lakenode.sources";
 
 /// How the daily file is built.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Strategy {
     /// Rows decoded and re-encoded into one row group, sorted by time (data files;
     /// health files are always copied).
@@ -136,7 +137,7 @@ struct DayDir {
 }
 
 /// Which tree a directory belongs to, by its file stem.
-pub(crate) fn stem_of(dir: &str) -> &'static str {
+pub fn stem_of(dir: &str) -> &'static str {
     if dir.starts_with("health/") {
         "health"
     } else {
@@ -146,7 +147,7 @@ pub(crate) fn stem_of(dir: &str) -> &'static str {
 
 /// The UTC day and station of a `[health/]station=<id>/year=YYYY/month=MM/day=DD`
 /// directory at the lake's root; `None` for anything else.
-pub(crate) fn day_of(dir: &str) -> Option<(Date, &str)> {
+pub fn day_of(dir: &str) -> Option<(Date, &str)> {
     let rest = dir.strip_prefix("health/").unwrap_or(dir);
     let parts: Vec<&str> = rest.split('/').collect();
     let [station, year, month, day] = parts.as_slice() else {
@@ -166,14 +167,15 @@ pub(crate) fn day_of(dir: &str) -> Option<(Date, &str)> {
 
 /// What a file name in a day directory is.
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Kind {
+pub enum Kind {
     /// `<stem>_HHMM[_HHMMSS[mmm]][_r<n>].parquet`, as a node names a window.
     Window,
     /// `<stem>_day.parquet` or `<stem>_day_s<8 hex>.parquet`, as compaction names a day.
     Daily,
 }
 
-pub(crate) fn kind_of(stem: &str, name: &str) -> Option<Kind> {
+/// The kind of file `name` is in a directory of the tree whose files start with `stem`.
+pub fn kind_of(stem: &str, name: &str) -> Option<Kind> {
     let rest = name
         .strip_prefix(stem)?
         .strip_prefix('_')?
@@ -237,12 +239,12 @@ fn plan(objects: Vec<(String, u64)>, before: Date) -> (BTreeMap<String, DayDir>,
 }
 
 /// Why a `.parquet` key is not in a station-day directory.
-pub(crate) const NOT_IN_A_DAY: &str = "not in a station=<uuid>/year=YYYY/month=MM/day=DD directory";
+pub const NOT_IN_A_DAY: &str = "not in a station=<uuid>/year=YYYY/month=MM/day=DD directory";
 /// Why a `.parquet` file in a station-day directory is not read.
-pub(crate) const NOT_A_FILE_NAME: &str = "not a window or daily file name";
+pub const NOT_A_FILE_NAME: &str = "not a window or daily file name";
 
 /// A listed key in a station-day directory.
-pub(crate) struct Placed<'a> {
+pub struct Placed<'a> {
     /// `[health/]station=<id>/year=/month=/day=`.
     pub dir: &'a str,
     /// The directory's UTC day.
@@ -258,7 +260,7 @@ pub(crate) struct Placed<'a> {
 /// Where a listed key sits in the lake's layout (shared by `compact` and `report`):
 /// `Ok(None)` for a key that is not a file of a station tree and not Parquet, `Err`
 /// with the reason for a `.parquet` key outside any station-day directory.
-pub(crate) fn place(key: &str) -> Result<Option<Placed<'_>>, &'static str> {
+pub fn place(key: &str) -> Result<Option<Placed<'_>>, &'static str> {
     let Some((dir, name)) = key.rsplit_once('/') else {
         return Ok(None);
     };
@@ -289,7 +291,7 @@ pub fn compact(
     lake: &mut dyn LakeStore,
     options: &Options,
     mut progress: impl FnMut(&Summary),
-) -> CliResult<Summary> {
+) -> Result<Summary> {
     let listing = lake.list("")?;
     let (dirs, strays) = plan(listing, options.before);
     let mut summary = Summary::default();
@@ -331,11 +333,11 @@ enum DayError {
     /// Left alone, the run goes on.
     Skip(String),
     /// The lake itself failed; stop.
-    Fatal(CliError),
+    Fatal(Error),
 }
 
-impl From<CliError> for DayError {
-    fn from(e: CliError) -> Self {
+impl From<Error> for DayError {
+    fn from(e: Error) -> Self {
         Self::Fatal(e)
     }
 }
@@ -584,9 +586,8 @@ fn compact_group(
         summary.rows += d.file.rows();
         summary.bytes_after += d.size;
     }
-    for w in group {
-        lake.delete(&format!("{dir}/{}", w.name))?;
-    }
+    let merged_windows: Vec<String> = group.iter().map(|w| format!("{dir}/{}", w.name)).collect();
+    lake.delete_many(&merged_windows)?;
     if let Some(r) = &resolved {
         summary.identical += r.identical;
         summary.set_aside += r.lost.values().map(|(rows, _, _)| rows).sum::<u64>();
@@ -785,14 +786,15 @@ fn day_metadata(dir: &str, window_json: &str) -> Option<FileMetadata> {
 
 /// The `interval_ms` of a footer's `lakenode` JSON object, with or without spaces
 /// around the colon (files rewritten by other tools keep the value, not the spacing).
-pub(crate) fn interval_of(json: &str) -> Option<i64> {
+pub fn interval_of(json: &str) -> Option<i64> {
     let at = json.find("\"interval_ms\"")? + "\"interval_ms\"".len();
     let rest = json[at..].trim_start().strip_prefix(':')?.trim_start();
     let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
 }
 
-pub(crate) fn day_start_ms(date: Date) -> Option<i64> {
+/// The first millisecond of `date` (UTC).
+pub fn day_start_ms(date: Date) -> Option<i64> {
     Some(
         date.to_zoned(jiff::tz::TimeZone::UTC)
             .ok()?
@@ -804,9 +806,7 @@ pub(crate) fn day_start_ms(date: Date) -> Option<i64> {
 /// The daily file as the inputs' row groups, copied without decoding.
 fn copy_row_groups(inputs: &[&Input], sources: &str, dir: &str) -> Result<Vec<u8>, DayError> {
     let fail = |e: parquet::errors::ParquetError| {
-        DayError::Fatal(CliError::Failed(format!(
-            "{dir}: writing the daily file: {e}"
-        )))
+        DayError::Fatal(Error::Check(format!("{dir}: writing the daily file: {e}")))
     };
     let first = inputs
         .first()
@@ -888,11 +888,8 @@ fn rewrite(
         end_ms: meta.window_end_ms,
         samples,
     };
-    encode_window(&schema, profile, &window, &meta).map_err(|e| {
-        DayError::Fatal(CliError::Failed(format!(
-            "{dir}: encoding the daily file: {e}"
-        )))
-    })
+    encode_window(&schema, profile, &window, &meta)
+        .map_err(|e| DayError::Fatal(Error::Check(format!("{dir}: encoding the daily file: {e}"))))
 }
 
 /// Checks the daily file holds exactly the inputs' rows: for data files every sample of

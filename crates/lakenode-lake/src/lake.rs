@@ -4,23 +4,26 @@
 //! both (the S3 side against the embedded, signature-checking server).
 //!
 //! ```no_run
-//! use lakenode_cli::lake::{LakeStore, LocalLake};
+//! use lakenode_lake::lake::{LakeStore, LocalLake};
 //! let mut lake = LocalLake::new("lakenode-demo/s3/lakenode".into());
 //! for (key, size) in lake.list("station=")? {
 //!     println!("{key}: {size} bytes");
 //! }
-//! # Ok::<(), lakenode_cli::error::CliError>(())
+//! # Ok::<(), lakenode_lake::Error>(())
 //! ```
 
 use std::path::{Path, PathBuf};
 
-use clap::Args;
 use lakenode::clock::{SystemClock, WallClock as _};
-use lakenode::s3::{PutObject, PutOutcome, S3Client, S3Config, check_response, parse_list};
-use lakenode::transport::Transport as _;
+use lakenode::s3::{
+    MAX_DELETE_BATCH, PutObject, PutOutcome, S3Client, S3Config, check_response, parse_delete,
+    parse_list,
+};
+use lakenode::schedule::{Fault, RetryPolicy};
+use lakenode::transport::{HttpRequest, HttpResponse, Transport};
 
-use crate::error::{CliError, CliResult};
-use crate::transport::UreqTransport;
+use crate::error::{Error, Result};
+use crate::retry::{Attempts, RetryBudget, Verdict, key_fault, verdict};
 
 /// Objects of a lake: list, read, replace, remove. Keys are relative to the lake's
 /// root (the bucket plus the prefix, or the directory).
@@ -31,29 +34,38 @@ pub trait LakeStore {
     ///
     /// # Errors
     /// IO or S3 failures.
-    fn list(&mut self, prefix: &str) -> CliResult<Vec<(String, u64)>>;
+    fn list(&mut self, prefix: &str) -> Result<Vec<(String, u64)>>;
     /// An object's bytes.
     ///
     /// # Errors
     /// IO or S3 failures.
-    fn get(&mut self, key: &str) -> CliResult<Vec<u8>>;
+    fn get(&mut self, key: &str) -> Result<Vec<u8>>;
     /// Writes an object, replacing any with that key atomically (readers see the old
     /// or the new bytes, never a mix).
     ///
     /// # Errors
     /// IO or S3 failures.
-    fn put(&mut self, key: &str, body: Vec<u8>) -> CliResult<()>;
+    fn put(&mut self, key: &str, body: Vec<u8>) -> Result<()>;
     /// Removes an object; removing one that is gone is not an error.
     ///
     /// # Errors
     /// IO or S3 failures.
-    fn delete(&mut self, key: &str) -> CliResult<()>;
+    fn delete(&mut self, key: &str) -> Result<()>;
+    /// Removes objects, as few requests as the store allows (S3: `DeleteObjects`, up
+    /// to 1,000 keys each); the default removes them one by one.
+    ///
+    /// # Errors
+    /// IO or S3 failures; on S3, the keys it could not delete, named (the others are
+    /// gone).
+    fn delete_many(&mut self, keys: &[String]) -> Result<()> {
+        keys.iter().try_for_each(|k| self.delete(k))
+    }
     /// An object's bytes and a tag that changes whenever the object does (S3's `ETag`,
     /// the MD5 of a local file), for [`LakeStore::put_if`].
     ///
     /// # Errors
     /// IO or S3 failures.
-    fn get_tagged(&mut self, key: &str) -> CliResult<(Vec<u8>, String)> {
+    fn get_tagged(&mut self, key: &str) -> Result<(Vec<u8>, String)> {
         let body = self.get(key)?;
         let tag = lakenode::digest::md5_hex(&body);
         Ok((body, tag))
@@ -65,7 +77,7 @@ pub trait LakeStore {
     ///
     /// # Errors
     /// IO or S3 failures.
-    fn put_if(&mut self, key: &str, body: Vec<u8>, expected: Option<&str>) -> CliResult<bool> {
+    fn put_if(&mut self, key: &str, body: Vec<u8>, expected: Option<&str>) -> Result<bool> {
         let now = match self.get(key) {
             Ok(b) => Some(lakenode::digest::md5_hex(&b)),
             Err(e) if is_not_found(&e) => None,
@@ -81,23 +93,23 @@ pub trait LakeStore {
     /// of the process).
     ///
     /// # Errors
-    /// [`CliError::Locked`] naming the holder when another run holds it; IO or S3
+    /// [`Error::Locked`] naming the holder when another run holds it; IO or S3
     /// failures.
-    fn lock(&mut self) -> CliResult<()> {
+    fn lock(&mut self) -> Result<()> {
         Ok(())
     }
     /// Extends the lock before it expires (S3); call between steps of a long run.
     ///
     /// # Errors
-    /// [`CliError::Locked`] if the lock was lost; IO or S3 failures.
-    fn keep_lock(&mut self) -> CliResult<()> {
+    /// [`Error::Locked`] if the lock was lost; IO or S3 failures.
+    fn keep_lock(&mut self) -> Result<()> {
         Ok(())
     }
     /// Releases the lock if this process holds it.
     ///
     /// # Errors
     /// IO or S3 failures.
-    fn unlock(&mut self) -> CliResult<()> {
+    fn unlock(&mut self) -> Result<()> {
         Ok(())
     }
     /// Entries the last [`LakeStore::list`] passed over because they are not plain
@@ -198,12 +210,12 @@ impl LocalLake {
         }
     }
 
-    fn path(&self, key: &str) -> CliResult<PathBuf> {
+    fn path(&self, key: &str) -> Result<PathBuf> {
         if key
             .split('/')
             .any(|s| s.is_empty() || s == "." || s == "..")
         {
-            return Err(CliError::Usage(format!("{key}: not a lake key")));
+            return Err(Error::Usage(format!("{key}: not a lake key")));
         }
         Ok(self.root.join(key))
     }
@@ -214,23 +226,21 @@ impl LakeStore for LocalLake {
         self.root.display().to_string()
     }
 
-    fn list(&mut self, prefix: &str) -> CliResult<Vec<(String, u64)>> {
+    fn list(&mut self, prefix: &str) -> Result<Vec<(String, u64)>> {
         let mut out = Vec::new();
         self.anomalies.clear();
         let mut stack = vec![(self.root.clone(), String::new())];
         while let Some((dir, rel)) = stack.pop() {
-            let entries = std::fs::read_dir(&dir).map_err(|e| CliError::io(&dir, e))?;
+            let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
             for entry in entries {
-                let entry = entry.map_err(|e| CliError::io(&dir, e))?;
+                let entry = entry.map_err(|e| Error::io(&dir, e))?;
                 let name = entry.file_name().to_string_lossy().into_owned();
                 // Hidden files are temporaries and s3s-fs's metadata, not objects.
                 if name.starts_with('.') {
                     continue;
                 }
                 let key = format!("{rel}{name}");
-                let kind = entry
-                    .file_type()
-                    .map_err(|e| CliError::io(entry.path(), e))?;
+                let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
                 if kind.is_dir() {
                     let sub = format!("{key}/");
                     if sub.starts_with(prefix) || prefix.starts_with(&sub) {
@@ -239,7 +249,7 @@ impl LakeStore for LocalLake {
                 } else if kind.is_file() && key.starts_with(prefix) {
                     let size = entry
                         .metadata()
-                        .map_err(|e| CliError::io(entry.path(), e))?
+                        .map_err(|e| Error::io(entry.path(), e))?
                         .len();
                     out.push((key, size));
                 } else if !kind.is_file() && key.starts_with(prefix) {
@@ -255,15 +265,15 @@ impl LakeStore for LocalLake {
         Ok(out)
     }
 
-    fn get(&mut self, key: &str) -> CliResult<Vec<u8>> {
+    fn get(&mut self, key: &str) -> Result<Vec<u8>> {
         let path = self.path(key)?;
-        std::fs::read(&path).map_err(|e| CliError::io(&path, e))
+        std::fs::read(&path).map_err(|e| Error::io(&path, e))
     }
 
-    fn put(&mut self, key: &str, body: Vec<u8>) -> CliResult<()> {
+    fn put(&mut self, key: &str, body: Vec<u8>) -> Result<()> {
         let path = self.path(key)?;
         if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| CliError::io(dir, e))?;
+            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
         let mut out = crate::output::OutputFile::create(&path, &[])?;
         std::io::Write::write_all(&mut out, &body).map_err(|e| out.error(e))?;
@@ -276,7 +286,7 @@ impl LakeStore for LocalLake {
         self.anomalies.clone()
     }
 
-    fn lock(&mut self) -> CliResult<()> {
+    fn lock(&mut self) -> Result<()> {
         use std::io::{Read as _, Seek as _, Write as _};
         if self.lock.is_some() {
             return Ok(());
@@ -288,13 +298,13 @@ impl LakeStore for LocalLake {
             .create(true)
             .truncate(false)
             .open(&path)
-            .map_err(|e| CliError::io(&path, e))?;
+            .map_err(|e| Error::io(&path, e))?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
                 let mut text = String::new();
                 let _ = file.read_to_string(&mut text);
-                return Err(CliError::Locked(format!(
+                return Err(Error::Locked(format!(
                     "{}: the lake is being compacted by another run ({}, as it recorded in {})",
                     self.root.display(),
                     holder(&text),
@@ -302,7 +312,7 @@ impl LakeStore for LocalLake {
                 )));
             }
             Err(std::fs::TryLockError::Error(e)) => {
-                return Err(CliError::io(
+                return Err(Error::io(
                     &path,
                     std::io::Error::new(
                         e.kind(),
@@ -321,17 +331,17 @@ impl LakeStore for LocalLake {
             .and_then(|()| file.rewind())
             .and_then(|()| file.write_all(text.as_bytes()))
             .and_then(|()| file.sync_all())
-            .map_err(|e| CliError::io(&path, e))?;
+            .map_err(|e| Error::io(&path, e))?;
         self.lock = Some(file);
         Ok(())
     }
 
-    fn unlock(&mut self) -> CliResult<()> {
+    fn unlock(&mut self) -> Result<()> {
         self.lock = None;
         Ok(())
     }
 
-    fn delete(&mut self, key: &str) -> CliResult<()> {
+    fn delete(&mut self, key: &str) -> Result<()> {
         let path = self.path(key)?;
         match std::fs::remove_file(&path) {
             Ok(()) => {
@@ -339,7 +349,7 @@ impl LakeStore for LocalLake {
                 Ok(())
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(CliError::io(&path, e)),
+            Err(e) => Err(Error::io(&path, e)),
         }
     }
 }
@@ -351,14 +361,18 @@ fn sync_dir(dir: &Path) {
     }
 }
 
-/// A lake in an S3 bucket, under an optional prefix.
+/// A lake in an S3 bucket, under an optional prefix. Every request is retried as
+/// [`crate::retry`] says (the station's policy, bounded per request).
 pub struct S3Lake {
     client: S3Client,
-    transport: UreqTransport,
+    transport: Box<dyn Transport + Send>,
     prefix: String,
     bucket: String,
     held: Option<HeldLock>,
     lock_ttl: std::time::Duration,
+    policy: RetryPolicy,
+    budget: RetryBudget,
+    sleep: fn(std::time::Duration),
 }
 
 /// The S3 lock this process holds.
@@ -384,19 +398,35 @@ impl S3Lake {
         config: &S3Config,
         credentials: lakenode::s3::Credentials,
         prefix: Option<&str>,
-        timeout: std::time::Duration,
-    ) -> CliResult<Self> {
+        transport: impl Transport + Send + 'static,
+    ) -> Result<Self> {
         let prefix = prefix
             .map(|p| format!("{}/", p.trim_end_matches('/')))
             .unwrap_or_default();
         Ok(Self {
             client: S3Client::new(config, credentials)?,
-            transport: UreqTransport::new(timeout),
+            transport: Box::new(transport),
             prefix,
             bucket: config.bucket.clone(),
             held: None,
             lock_ttl: S3_LOCK_TTL,
+            // Jittered per run, as each station is: runs never retry in lockstep.
+            policy: RetryPolicy::new(
+                u64::from(std::process::id())
+                    ^ jiff::Timestamp::now().as_nanosecond().unsigned_abs() as u64,
+            ),
+            budget: RetryBudget::default(),
+            sleep: std::thread::sleep,
         })
+    }
+
+    /// Changes how requests are retried (default: the station's policy, and
+    /// [`RetryBudget::default`]).
+    #[must_use]
+    pub const fn with_retries(mut self, policy: RetryPolicy, budget: RetryBudget) -> Self {
+        self.policy = policy;
+        self.budget = budget;
+        self
     }
 
     /// Changes how long the lock lasts unless extended (default [`S3_LOCK_TTL`]; the
@@ -407,14 +437,32 @@ impl S3Lake {
         self
     }
 
-    fn send(
+    fn attempts(&self) -> Attempts {
+        Attempts::new(self.policy, self.budget, self.sleep)
+    }
+
+    /// Sends the request `make` signs (again for each attempt, at that moment), retrying
+    /// transient failures; the reply to interpret (a success, or a failure retrying
+    /// cannot change) and the attempts it took.
+    fn exchange(
         &mut self,
         what: &str,
-        request: &lakenode::transport::HttpRequest,
-    ) -> CliResult<lakenode::transport::HttpResponse> {
-        self.transport
-            .send(request)
-            .map_err(|e| CliError::Network(format!("{what}: {e}")))
+        make: impl Fn(&S3Client, jiff::Timestamp) -> HttpRequest,
+    ) -> Result<(HttpResponse, Attempts)> {
+        let mut attempts = self.attempts();
+        loop {
+            let request = make(&self.client, SystemClock.now());
+            match verdict(self.transport.send(&request)) {
+                Verdict::Done(response) => return Ok((response, attempts)),
+                Verdict::Retry {
+                    fault,
+                    retry_after,
+                    reason,
+                    ..
+                } => attempts.wait(what, fault, retry_after, &reason)?,
+                Verdict::Stop(reason) => return Err(Error::request(what, reason)),
+            }
+        }
     }
 
     /// A PUT with `If-Match: expected`, or `If-None-Match: *` without; `Ok(None)` when
@@ -425,61 +473,74 @@ impl S3Lake {
         full: &str,
         body: Vec<u8>,
         expected: Option<&str>,
-    ) -> CliResult<Option<String>> {
+    ) -> Result<Option<String>> {
         // The ETag is the server's answer to the condition, not checked against the MD5
         // (stores whose ETags are not MD5s hold lakes too); the MD5 is hashed once, for
         // the signed Content-MD5 and for recognising our own body below.
         let put = PutObject::new(full, body).check_etag(false);
         let md5 = put.digest().hex();
-        let (mut request, reply) = put.sign(&self.client, SystemClock.now());
-        match expected {
-            Some(tag) => request.headers.push(("if-match", tag.to_owned())),
-            None => request.headers.push(("if-none-match", "*".to_owned())),
-        }
         let what = format!("uploading {full}");
-        let response = match self.send(&what, &request) {
-            Ok(r) => r,
-            // A server may refuse the condition before it has read the body and close
-            // the connection: what the object is now tells what happened.
-            Err(e) => {
-                let now = self.tag_of(full)?;
-                let unquoted = |t: &str| t.trim_matches('"').to_owned();
-                return match now {
-                    Some(t) if unquoted(&t) == md5 => Ok(Some(t)),
-                    now if now.as_deref().map(unquoted) == expected.map(unquoted) => Err(e),
-                    _ => Ok(None),
-                };
+        let unquoted = |t: &str| t.trim_matches('"').to_owned();
+        let mut attempts = self.attempts();
+        loop {
+            let (mut request, reply) = put.clone().sign(&self.client, SystemClock.now());
+            match expected {
+                Some(tag) => request.headers.push(("if-match", tag.to_owned())),
+                None => request.headers.push(("if-none-match", "*".to_owned())),
             }
-        };
-        match reply.interpret(&response) {
-            PutOutcome::Stored { .. } => {
-                Ok(Some(response.header("etag").map_or(md5, str::to_owned)))
-            }
-            PutOutcome::Failed(f) if matches!(f.status, 409 | 412) => Ok(None),
-            PutOutcome::Failed(f) => Err(CliError::S3(format!("{what}: {f}"))),
+            let (fault, retry_after, reason) = match verdict(self.transport.send(&request)) {
+                Verdict::Done(response) => {
+                    return match reply.interpret(&response) {
+                        PutOutcome::Stored { .. } => {
+                            Ok(Some(response.header("etag").map_or(md5, str::to_owned)))
+                        }
+                        PutOutcome::Failed(f) if matches!(f.status, 409 | 412) => Ok(None),
+                        PutOutcome::Failed(f) => Err(attempts.failed(&what, f)),
+                    };
+                }
+                Verdict::Stop(reason) => return Err(Error::request(what, reason)),
+                Verdict::Retry {
+                    fault,
+                    retry_after,
+                    reason,
+                    uncertain,
+                } => {
+                    if uncertain {
+                        // The write may have been done, or the condition refused before
+                        // the server read the body (it then closes the connection): what
+                        // the object is now tells, before anything is written again.
+                        match self.tag_of(full)? {
+                            Some(t) if unquoted(&t) == md5 => return Ok(Some(t)),
+                            now if now.as_deref().map(unquoted) == expected.map(unquoted) => {}
+                            _ => return Ok(None),
+                        }
+                    }
+                    (fault, retry_after, reason)
+                }
+            };
+            attempts.wait(&what, fault, retry_after, &reason)?;
         }
     }
 
     /// The `ETag` of `full`, `None` if there is no such object.
-    fn tag_of(&mut self, full: &str) -> CliResult<Option<String>> {
-        let request = self.client.get_object(full, SystemClock.now());
+    fn tag_of(&mut self, full: &str) -> Result<Option<String>> {
         let what = format!("reading {full}");
-        let response = self.send(&what, &request)?;
+        let (response, attempts) = self.exchange(&what, |c, now| c.get_object(full, now))?;
         match check_response(&response) {
             Ok(()) => Ok(Some(response.header("etag").map_or_else(
                 || lakenode::digest::md5_hex(&response.body),
                 str::to_owned,
             ))),
             Err(f) if f.code == "NoSuchKey" || f.status == 404 => Ok(None),
-            Err(f) => Err(CliError::S3(format!("{what}: {f}"))),
+            Err(f) => Err(attempts.failed(&what, f)),
         }
     }
 
     /// The lock object (text and `ETag`) if there is one, and the server's clock.
-    fn read_lock(&mut self) -> CliResult<(Option<(String, String)>, jiff::Timestamp)> {
+    fn read_lock(&mut self) -> Result<(Option<(String, String)>, jiff::Timestamp)> {
         let full = format!("{}{S3_LOCK}", self.prefix);
-        let request = self.client.get_object(&full, SystemClock.now());
-        let response = self.send(&format!("reading {full}"), &request)?;
+        let what = format!("reading {full}");
+        let (response, attempts) = self.exchange(&what, |c, now| c.get_object(&full, now))?;
         let now = response
             .header("date")
             .and_then(|d| jiff::fmt::rfc2822::parse(d).ok())
@@ -491,7 +552,7 @@ impl S3Lake {
                 Ok((Some((text, etag)), now))
             }
             Err(f) if f.code == "NoSuchKey" || f.status == 404 => Ok((None, now)),
-            Err(f) => Err(CliError::S3(format!("reading {full}: {f}"))),
+            Err(f) => Err(attempts.failed(&what, f)),
         }
     }
 
@@ -502,7 +563,7 @@ impl S3Lake {
         token: &str,
         now: jiff::Timestamp,
         expected: Option<&str>,
-    ) -> CliResult<bool> {
+    ) -> Result<bool> {
         let full = format!("{}{S3_LOCK}", self.prefix);
         let expires = now
             .checked_add(jiff::SignedDuration::try_from(self.lock_ttl).unwrap_or_default())
@@ -530,34 +591,83 @@ impl S3Lake {
         }
     }
 
-    fn locked(&self, text: Option<&str>) -> CliError {
+    fn locked(&self, text: Option<&str>) -> Error {
         let full = format!("s3://{}/{}{S3_LOCK}", self.bucket, self.prefix);
         match text {
-            Some(t) => CliError::Locked(format!(
+            Some(t) => Error::Locked(format!(
                 "{}: the lake is being compacted by another run ({}; the lock {full} \
                  expires at {} unless that run extends it)",
                 self.describe(),
                 holder(t),
                 owner_field(t, "expires").unwrap_or("?"),
             )),
-            None => CliError::Locked(format!(
+            None => Error::Locked(format!(
                 "{}: another run took the lock {full} at the same moment",
                 self.describe()
             )),
         }
     }
 
+    /// The body of a successful reply (after retries).
     fn call(
         &mut self,
         what: &str,
-        request: &lakenode::transport::HttpRequest,
-    ) -> CliResult<Vec<u8>> {
-        let response = self
-            .transport
-            .send(request)
-            .map_err(|e| CliError::Network(format!("{what}: {e}")))?;
-        check_response(&response).map_err(|f| CliError::S3(format!("{what}: {f}")))?;
+        make: impl Fn(&S3Client, jiff::Timestamp) -> HttpRequest,
+    ) -> Result<Vec<u8>> {
+        let (response, attempts) = self.exchange(what, make)?;
+        check_response(&response).map_err(|f| attempts.failed(what, f))?;
         Ok(response.body)
+    }
+
+    /// Deletes up to [`MAX_DELETE_BATCH`] keys (full keys) in one `DeleteObjects`,
+    /// again for the keys S3 reports a transient error for; a key already gone is
+    /// deleted.
+    fn delete_batch(&mut self, keys: &[String]) -> Result<()> {
+        let what = format!(
+            "deleting {} object(s) from {} ({}...)",
+            keys.len(),
+            self.describe(),
+            keys.first().map_or("", String::as_str)
+        );
+        let mut left: Vec<String> = keys.to_vec();
+        let mut attempts = self.attempts();
+        loop {
+            let body = self.call(&what, |c, now| {
+                let refs: Vec<&str> = left.iter().map(String::as_str).collect();
+                c.delete_objects(&refs, now)
+            })?;
+            let errors: Vec<_> = parse_delete(&body)?
+                .into_iter()
+                .filter(|(_, code, _)| code != "NoSuchKey")
+                .collect();
+            let Some((_, code, _)) = errors.first() else {
+                return Ok(());
+            };
+            let listed = |errors: &[(String, String, String)]| {
+                let mut text: Vec<String> = errors
+                    .iter()
+                    .take(5)
+                    .map(|(k, code, m)| format!("{k}: {code} ({m})"))
+                    .collect();
+                if errors.len() > 5 {
+                    text.push(format!("and {} more", errors.len() - 5));
+                }
+                format!(
+                    "S3 could not delete {} of them: {}",
+                    errors.len(),
+                    text.join("; ")
+                )
+            };
+            let fault = key_fault(code);
+            if errors
+                .iter()
+                .any(|(_, c, _)| key_fault(c) != Fault::Transient)
+            {
+                return Err(attempts.failed(&what, listed(&errors)));
+            }
+            attempts.wait(&what, fault, None, &listed(&errors))?;
+            left = errors.into_iter().map(|(k, _, _)| k).collect();
+        }
     }
 }
 
@@ -566,15 +676,14 @@ impl LakeStore for S3Lake {
         format!("s3://{}/{}", self.bucket, self.prefix)
     }
 
-    fn list(&mut self, prefix: &str) -> CliResult<Vec<(String, u64)>> {
+    fn list(&mut self, prefix: &str) -> Result<Vec<(String, u64)>> {
         let full = format!("{}{prefix}", self.prefix);
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let request = self
-                .client
-                .list_objects(&full, token.as_deref(), SystemClock.now());
-            let body = self.call(&format!("listing {full}"), &request)?;
+            let body = self.call(&format!("listing {full}"), |c, now| {
+                c.list_objects(&full, token.as_deref(), now)
+            })?;
             let page = parse_list(&body)?;
             for (key, size) in page.objects {
                 if let Some(rel) = key.strip_prefix(&self.prefix) {
@@ -583,10 +692,11 @@ impl LakeStore for S3Lake {
             }
             match page.next {
                 Some(next) if token.as_deref() == Some(next.as_str()) => {
-                    return Err(CliError::S3(format!(
-                        "listing {full}: the server repeated its continuation token; the \
-                         listing would be incomplete"
-                    )));
+                    return Err(Error::request(
+                        format!("listing {full}"),
+                        "the server repeated its continuation token; the listing would be \
+                         incomplete",
+                    ));
                 }
                 Some(next) => token = Some(next),
                 None => break,
@@ -596,54 +706,60 @@ impl LakeStore for S3Lake {
         Ok(out)
     }
 
-    fn get(&mut self, key: &str) -> CliResult<Vec<u8>> {
+    fn get(&mut self, key: &str) -> Result<Vec<u8>> {
         let full = format!("{}{key}", self.prefix);
-        let request = self.client.get_object(&full, SystemClock.now());
-        let response = self
-            .transport
-            .send(&request)
-            .map_err(|e| CliError::Network(format!("downloading {full}: {e}")))?;
+        let what = format!("downloading {full}");
+        let (response, attempts) = self.exchange(&what, |c, now| c.get_object(&full, now))?;
         match check_response(&response) {
             Ok(()) => Ok(response.body),
             // Gone since it was listed (a compaction merged it): as on a local disk.
-            Err(f) if f.code == "NoSuchKey" => Err(CliError::io(
+            Err(f) if f.code == "NoSuchKey" => Err(Error::io(
                 &full,
                 std::io::Error::new(std::io::ErrorKind::NotFound, f.to_string()),
             )),
-            Err(f) => Err(CliError::S3(format!("downloading {full}: {f}"))),
+            Err(f) => Err(attempts.failed(&what, f)),
         }
     }
 
-    fn put(&mut self, key: &str, body: Vec<u8>) -> CliResult<()> {
+    fn put(&mut self, key: &str, body: Vec<u8>) -> Result<()> {
         let full = format!("{}{key}", self.prefix);
-        let request = self.client.put_object(&full, body, SystemClock.now());
-        self.call(&format!("uploading {full}"), &request).map(drop)
+        self.call(&format!("uploading {full}"), |c, now| {
+            c.put_object(&full, body.clone(), now)
+        })
+        .map(drop)
     }
 
-    fn delete(&mut self, key: &str) -> CliResult<()> {
+    fn delete(&mut self, key: &str) -> Result<()> {
         let full = format!("{}{key}", self.prefix);
-        let request = self.client.delete_object(&full, SystemClock.now());
-        self.call(&format!("deleting {full}"), &request).map(drop)
+        self.call(&format!("deleting {full}"), |c, now| {
+            c.delete_object(&full, now)
+        })
+        .map(drop)
     }
 
-    fn get_tagged(&mut self, key: &str) -> CliResult<(Vec<u8>, String)> {
+    fn delete_many(&mut self, keys: &[String]) -> Result<()> {
+        let full: Vec<String> = keys.iter().map(|k| format!("{}{k}", self.prefix)).collect();
+        full.chunks(MAX_DELETE_BATCH)
+            .try_for_each(|batch| self.delete_batch(batch))
+    }
+
+    fn get_tagged(&mut self, key: &str) -> Result<(Vec<u8>, String)> {
         let full = format!("{}{key}", self.prefix);
-        let request = self.client.get_object(&full, SystemClock.now());
         let what = format!("downloading {full}");
-        let response = self.send(&what, &request)?;
-        check_response(&response).map_err(|f| CliError::S3(format!("{what}: {f}")))?;
+        let (response, attempts) = self.exchange(&what, |c, now| c.get_object(&full, now))?;
+        check_response(&response).map_err(|f| attempts.failed(&what, f))?;
         let tag = response
             .header("etag")
             .map_or_else(|| lakenode::digest::md5_hex(&response.body), str::to_owned);
         Ok((response.body, tag))
     }
 
-    fn put_if(&mut self, key: &str, body: Vec<u8>, expected: Option<&str>) -> CliResult<bool> {
+    fn put_if(&mut self, key: &str, body: Vec<u8>, expected: Option<&str>) -> Result<bool> {
         let full = format!("{}{key}", self.prefix);
         Ok(self.put_conditional(&full, body, expected)?.is_some())
     }
 
-    fn lock(&mut self) -> CliResult<()> {
+    fn lock(&mut self) -> Result<()> {
         if self.held.is_some() {
             return Ok(());
         }
@@ -681,7 +797,7 @@ impl LakeStore for S3Lake {
         }
     }
 
-    fn keep_lock(&mut self) -> CliResult<()> {
+    fn keep_lock(&mut self) -> Result<()> {
         let Some(held) = &self.held else {
             return Ok(());
         };
@@ -696,7 +812,7 @@ impl LakeStore for S3Lake {
         } else {
             // Not `Locked` (exit 7, "nothing was changed"): this run changed the lake
             // before it lost the lock; every day it finished is complete.
-            Err(CliError::Failed(format!(
+            Err(Error::LockLost(format!(
                 "{}: this run's compaction lock was taken over by another run (it had \
                  expired); stopped before the next day, the days done so far are complete",
                 self.describe()
@@ -704,7 +820,7 @@ impl LakeStore for S3Lake {
         }
     }
 
-    fn unlock(&mut self) -> CliResult<()> {
+    fn unlock(&mut self) -> Result<()> {
         let Some(held) = self.held.take() else {
             return Ok(());
         };
@@ -716,91 +832,10 @@ impl LakeStore for S3Lake {
     }
 }
 
-/// Where a tool finds the lake: `--lake DIR`, or an S3 bucket with the same flags and
-/// credentials as `run`.
-#[derive(Debug, Clone, Args)]
-#[command(group = clap::ArgGroup::new("where").required(true).args(["lake", "endpoint"]))]
-pub struct LakeArgs {
-    /// A local lake: the directory holding the `station=...` trees.
-    #[arg(long)]
-    pub lake: Option<PathBuf>,
-    /// S3 endpoint of a lake in a bucket (with --bucket).
-    #[arg(long, requires = "bucket")]
-    pub endpoint: Option<String>,
-    /// The lake's bucket.
-    #[arg(long, requires = "endpoint")]
-    pub bucket: Option<String>,
-    /// Key prefix of the lake inside the bucket.
-    #[arg(long, requires = "endpoint")]
-    pub prefix: Option<String>,
-    /// Signing region.
-    #[arg(long, default_value = "us-east-1")]
-    pub region: String,
-    /// Path-style URLs (needed for IP endpoints and most self-hosted stores).
-    #[arg(long)]
-    pub path_style: bool,
-    /// Read credentials from this file (mode 600) instead of the AWS_* variables.
-    #[arg(long)]
-    pub credentials_file: Option<PathBuf>,
-    /// The section of --credentials-file to use.
-    #[arg(long, default_value = "default", requires = "credentials_file")]
-    pub credentials_profile: String,
-    /// Allow plain http:// to an endpoint that is not on this machine (credentials and
-    /// data then cross the network unencrypted).
-    #[arg(long, requires = "endpoint")]
-    pub allow_http: bool,
-}
-
 /// Whether `e` says the object is not there (any more).
 #[must_use]
-pub fn is_not_found(e: &CliError) -> bool {
-    matches!(e, CliError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
-}
-
-impl LakeArgs {
-    /// Opens the lake the flags name.
-    ///
-    /// # Errors
-    /// A missing directory, invalid S3 flags or missing credentials.
-    pub fn open(&self) -> CliResult<Box<dyn LakeStore>> {
-        if let Some(dir) = &self.lake {
-            if !dir.is_dir() {
-                return Err(CliError::Usage(format!(
-                    "{}: not a directory (give the directory holding station=... trees)",
-                    dir.display()
-                )));
-            }
-            return Ok(Box::new(LocalLake::new(dir.clone())));
-        }
-        let (Some(endpoint), Some(bucket)) = (&self.endpoint, &self.bucket) else {
-            return Err(CliError::Usage(
-                "give --lake DIR or --endpoint URL --bucket B".into(),
-            ));
-        };
-        let config = S3Config::new(endpoint, bucket, &self.region, self.path_style)?;
-        if config.endpoint.scheme() == "http"
-            && !crate::transport::is_loopback(&config.endpoint)
-            && !self.allow_http
-        {
-            return Err(CliError::Usage(format!(
-                "refusing plain http to {}: use https, or pass --allow-http if this network is trusted",
-                config.endpoint
-            )));
-        }
-        let credentials = match &self.credentials_file {
-            Some(f) => crate::credentials::from_file(f, &self.credentials_profile)?,
-            None => crate::credentials::from_env()?,
-        };
-        if let Some(p) = &self.prefix {
-            lakenode::layout::Prefix::new(p)?;
-        }
-        Ok(Box::new(S3Lake::new(
-            &config,
-            credentials,
-            self.prefix.as_deref(),
-            std::time::Duration::from_secs(60),
-        )?))
-    }
+pub fn is_not_found(e: &Error) -> bool {
+    e.is_not_found()
 }
 
 #[cfg(test)]
@@ -816,7 +851,7 @@ mod tests {
         );
         a.lock().unwrap();
         let e = b.lock().unwrap_err();
-        assert_eq!(e.exit_code(), 7);
+        assert!(matches!(e, Error::Locked(_)), "{e}");
         let text = e.to_string();
         assert!(
             text.contains(&format!("(pid {} on host ", std::process::id())),
@@ -839,5 +874,197 @@ mod tests {
         assert_eq!(holder_is_gone(&ended), pid_namespace().is_some());
         let elsewhere = ended.replace(&format!("host {}", host_name()), "host elsewhere");
         assert!(!holder_is_gone(&elsewhere));
+    }
+
+    /// A transport that answers from a script, one reply per request, and records what
+    /// was asked (method, URL path and query, body).
+    type Reply = std::result::Result<HttpResponse, lakenode::transport::TransportError>;
+    struct Scripted {
+        replies: std::collections::VecDeque<Reply>,
+        asked: Asked,
+    }
+
+    impl Transport for Scripted {
+        fn send(&mut self, r: &HttpRequest) -> Reply {
+            let query = r.url.query().unwrap_or_default();
+            let delete = if query.contains("delete") {
+                "?delete"
+            } else {
+                ""
+            };
+            self.asked.lock().expect("lock").push((
+                format!("{} {}{delete}", r.method.as_str(), r.url.path()),
+                r.headers
+                    .iter()
+                    .filter(|(n, _)| n.starts_with("if-"))
+                    .map(|(n, v)| format!("{n}: {v}"))
+                    .collect(),
+                r.body.clone(),
+            ));
+            self.replies
+                .pop_front()
+                .unwrap_or_else(|| panic!("no reply scripted for {}", r.url.path()))
+        }
+    }
+
+    fn ok(body: &[u8], etag: Option<&str>) -> Reply {
+        let mut headers = Vec::new();
+        if let Some(t) = etag {
+            headers.push(("etag".to_owned(), format!("\"{t}\"")));
+        }
+        Ok(HttpResponse {
+            status: 200,
+            headers,
+            body: body.to_vec(),
+        })
+    }
+
+    fn error(status: u16, code: &str) -> Reply {
+        Ok(HttpResponse {
+            status,
+            headers: Vec::new(),
+            body: format!("<Error><Code>{code}</Code><Message>m</Message></Error>").into_bytes(),
+        })
+    }
+
+    fn dropped() -> Reply {
+        Err(lakenode::transport::TransportError::Io(
+            "connection reset".into(),
+        ))
+    }
+
+    type Asked = std::sync::Arc<std::sync::Mutex<Vec<(String, String, Vec<u8>)>>>;
+
+    fn scripted(replies: Vec<Reply>) -> (S3Lake, Asked) {
+        let asked = Asked::default();
+        let config =
+            S3Config::new("http://127.0.0.1:9", "lake", "us-east-1", true).expect("config");
+        let mut lake = S3Lake::new(
+            &config,
+            lakenode::s3::Credentials::new("AKIAIOSFODNN7EXAMPLE", "secret", None),
+            None,
+            Scripted {
+                replies: replies.into(),
+                asked: asked.clone(),
+            },
+        )
+        .expect("lake");
+        lake.sleep = |_| {};
+        (lake, asked)
+    }
+
+    fn asked(a: &Asked) -> Vec<String> {
+        a.lock()
+            .expect("lock")
+            .iter()
+            .map(|(m, _, _)| m.clone())
+            .collect()
+    }
+
+    #[test]
+    fn transient_failures_are_retried_and_refusals_are_not() {
+        let (mut lake, a) = scripted(vec![error(500, "InternalError"), dropped(), ok(b"x", None)]);
+        assert_eq!(lake.get("k").expect("third attempt"), b"x");
+        assert_eq!(asked(&a).len(), 3);
+        let (mut lake, a) = scripted(vec![error(503, "SlowDown"), error(403, "AccessDenied")]);
+        let e = lake.get("k").expect_err("refused");
+        assert_eq!(asked(&a).len(), 2, "a refusal is not retried");
+        assert!(
+            e.to_string().contains("AccessDenied") && e.to_string().contains("(at attempt 2)"),
+            "{e}"
+        );
+        let (mut lake, a) = scripted((0..8).map(|_| error(500, "InternalError")).collect());
+        let e = lake.get("k").expect_err("budget spent");
+        assert_eq!(asked(&a).len(), 8);
+        assert!(e.to_string().contains("gave up after 8 attempt(s)"), "{e}");
+    }
+
+    #[test]
+    fn a_conditional_write_whose_reply_was_lost_is_found_written() {
+        let body = b"lock text".to_vec();
+        let md5 = lakenode::digest::md5_hex(&body);
+        let (mut lake, a) = scripted(vec![dropped(), ok(&body, Some(&md5))]);
+        assert!(lake.put_if("k", body, None).expect("written"));
+        assert_eq!(
+            asked(&a),
+            ["PUT /lake/k", "GET /lake/k"],
+            "read back, not written twice"
+        );
+    }
+
+    #[test]
+    fn a_condition_refused_behind_a_lost_reply_is_not_written_again() {
+        let (mut lake, a) = scripted(vec![dropped(), ok(b"another run's", Some("other"))]);
+        assert!(!lake.put_if("k", b"ours".to_vec(), None).expect("answered"));
+        assert_eq!(asked(&a), ["PUT /lake/k", "GET /lake/k"]);
+    }
+
+    #[test]
+    fn unchanged_after_a_lost_reply_or_a_500_the_write_is_sent_again_with_its_condition() {
+        let (mut lake, a) = scripted(vec![
+            error(500, "InternalError"),
+            ok(b"old", Some("t1")),
+            dropped(),
+            ok(b"old", Some("t1")),
+            ok(b"", Some("t2")),
+        ]);
+        assert!(
+            lake.put_if("k", b"new".to_vec(), Some("\"t1\""))
+                .expect("written")
+        );
+        let log = a.lock().expect("lock").clone();
+        let puts: Vec<_> = log
+            .iter()
+            .filter(|(m, _, _)| m.starts_with("PUT"))
+            .collect();
+        assert_eq!(puts.len(), 3);
+        assert!(
+            puts.iter().all(|(_, h, _)| h == "if-match: \"t1\""),
+            "{puts:?}"
+        );
+    }
+
+    #[test]
+    fn deletes_go_in_batches_and_keys_s3_could_not_delete_yet_are_sent_again() {
+        let keys: Vec<String> = (0..1001).map(|i| format!("d/{i:04}.parquet")).collect();
+        let result = |errors: &str| {
+            ok(
+                format!(r#"<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">{errors}</DeleteResult>"#)
+                    .as_bytes(),
+                None,
+            )
+        };
+        let (mut lake, a) = scripted(vec![
+            error(503, "SlowDown"),
+            result(
+                "<Error><Key>d/0007.parquet</Key><Code>InternalError</Code><Message>m</Message></Error><Error><Key>d/0008.parquet</Key><Code>NoSuchKey</Code><Message>m</Message></Error>",
+            ),
+            result(""),
+            result(""),
+        ]);
+        lake.delete_many(&keys).expect("deleted");
+        let log = a.lock().expect("lock").clone();
+        assert_eq!(log.len(), 4);
+        assert!(
+            log.iter().all(|(m, _, _)| m == "POST /lake/?delete"),
+            "{log:?}"
+        );
+        let count = |b: &[u8]| String::from_utf8_lossy(b).matches("<Key>").count();
+        assert_eq!(
+            log.iter().map(|(_, _, b)| count(b)).collect::<Vec<_>>(),
+            [1000, 1000, 1, 1],
+            "1000 keys, again after the 503, then the one with a transient error, then the rest"
+        );
+        assert!(String::from_utf8_lossy(&log[2].2).contains("d/0007.parquet"));
+
+        let (mut lake, _) = scripted(vec![result(
+            "<Error><Key>d/0001.parquet</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error>",
+        )]);
+        let e = lake.delete_many(&keys[..3]).expect_err("refused");
+        assert!(
+            e.to_string()
+                .contains("S3 could not delete 1 of them: d/0001.parquet: AccessDenied"),
+            "{e}"
+        );
     }
 }

@@ -12,8 +12,8 @@
 //! stays bounded by one row whatever the footer claims.
 //!
 //! ```
-//! # fn demo(bytes: Vec<u8>) -> Result<(), lakenode_cli::readback::ReadError> {
-//! let file = lakenode_cli::readback::open(bytes)?;
+//! # fn demo(bytes: Vec<u8>) -> Result<(), lakenode_lake::readback::ReadError> {
+//! let file = lakenode_lake::readback::open(bytes)?;
 //! for sample in file.samples()? {
 //!     println!("{}", sample?.timestamp_ms);
 //! }
@@ -44,7 +44,8 @@ const MAX_ROWS_PER_TIMESTAMP_BYTE: i64 = 1024;
 pub struct ReadError(String);
 
 impl ReadError {
-    pub(crate) fn new(message: impl Into<String>) -> Self {
+    /// An error with this message (for readers built on [`LakeFile`]).
+    pub fn new(message: impl Into<String>) -> Self {
         Self(message.into())
     }
 }

@@ -1,6 +1,7 @@
-//! Files the user names on the command line (`encode --output`, `provision --output`):
-//! written beside the target and renamed over it only when complete, so a failed run
-//! never leaves half a file nor a stray temporary one.
+//! Files the user names on the command line (`encode --output`, `provision --output`),
+//! and the objects of a local lake ([`crate::lake::LocalLake`]): written beside the
+//! target and renamed over it only when complete, so a failed run never leaves half a
+//! file nor a stray temporary one.
 //!
 //! Why not `std::fs::write`: `rename` replaces any directory entry, so `--output
 //! /dev/full` used to replace the device node, `--output link` the symlink, and
@@ -10,17 +11,17 @@
 //! ```no_run
 //! use std::io::Write as _;
 //! use std::path::Path;
-//! let mut out = lakenode_cli::output::OutputFile::create(Path::new("out.parquet"), &[Path::new("in.csv")])?;
+//! let mut out = lakenode_lake::output::OutputFile::create(Path::new("out.parquet"), &[Path::new("in.csv")])?;
 //! out.write_all(b"...").map_err(|e| out.error(e))?;
 //! out.commit()?;
-//! # Ok::<(), lakenode_cli::error::CliError>(())
+//! # Ok::<(), lakenode_lake::Error>(())
 //! ```
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::error::{CliError, CliResult};
+use crate::error::{Error, Result};
 
 /// A file being written to a temporary name beside its target; see the module docs.
 /// Dropped without [`OutputFile::commit`], it removes the temporary file.
@@ -35,9 +36,9 @@ impl OutputFile {
     /// Checks `target` may be replaced and opens a new temporary file beside it.
     ///
     /// # Errors
-    /// [`CliError::Usage`] if `target` is a symlink, not a regular file, or one of
-    /// `inputs`; [`CliError::Io`] if the temporary file cannot be created.
-    pub fn create(target: &Path, inputs: &[&Path]) -> CliResult<Self> {
+    /// [`Error::Usage`] if `target` is a symlink, not a regular file, or one of
+    /// `inputs`; [`Error::Io`] if the temporary file cannot be created.
+    pub fn create(target: &Path, inputs: &[&Path]) -> Result<Self> {
         Self::create_with_mode(target, inputs, 0o644)
     }
 
@@ -45,15 +46,15 @@ impl OutputFile {
     ///
     /// # Errors
     /// As [`OutputFile::create`].
-    pub fn create_private(target: &Path, inputs: &[&Path]) -> CliResult<Self> {
+    pub fn create_private(target: &Path, inputs: &[&Path]) -> Result<Self> {
         Self::create_with_mode(target, inputs, 0o600)
     }
 
-    fn create_with_mode(target: &Path, inputs: &[&Path], mode: u32) -> CliResult<Self> {
+    fn create_with_mode(target: &Path, inputs: &[&Path], mode: u32) -> Result<Self> {
         check_replaceable(target, inputs)?;
         let name = target
             .file_name()
-            .ok_or_else(|| CliError::Usage(format!("{}: not a file name", target.display())))?;
+            .ok_or_else(|| Error::Usage(format!("{}: not a file name", target.display())))?;
         let dir = match target.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
@@ -71,7 +72,7 @@ impl OutputFile {
         }
         #[cfg(not(unix))]
         let _ = mode;
-        let file = options.open(&tmp).map_err(|e| CliError::io(&tmp, e))?;
+        let file = options.open(&tmp).map_err(|e| Error::io(&tmp, e))?;
         Ok(Self {
             target: target.to_path_buf(),
             tmp,
@@ -86,22 +87,22 @@ impl OutputFile {
     }
 
     /// The error for a failed write, naming the target.
-    pub fn error(&self, e: std::io::Error) -> CliError {
-        CliError::io(&self.target, e)
+    pub fn error(&self, e: std::io::Error) -> Error {
+        Error::io(&self.target, e)
     }
 
     /// Syncs the data and renames it over the target.
     ///
     /// # Errors
-    /// [`CliError::Io`] if the sync or rename fails; the temporary file is removed.
-    pub fn commit(mut self) -> CliResult<()> {
+    /// [`Error::Io`] if the sync or rename fails; the temporary file is removed.
+    pub fn commit(mut self) -> Result<()> {
         let file = self.file.take();
         if let Some(f) = file {
-            f.sync_all().map_err(|e| CliError::io(&self.target, e))?;
+            f.sync_all().map_err(|e| Error::io(&self.target, e))?;
         }
         // Checked again: the target may have changed since `create`.
         check_replaceable(&self.target, &[])?;
-        std::fs::rename(&self.tmp, &self.target).map_err(|e| CliError::io(&self.target, e))?;
+        std::fs::rename(&self.tmp, &self.target).map_err(|e| Error::io(&self.target, e))?;
         self.tmp = PathBuf::new();
         Ok(())
     }
@@ -131,7 +132,7 @@ impl Drop for OutputFile {
 
 /// Removes `<prefix><pid><suffix>` entries in `dir` (files or directories) left by a
 /// process that no longer runs: a kill -9 or power cut skips their clean-up.
-pub(crate) fn remove_stale(dir: &Path, prefix: &str, suffix: &str) {
+pub fn remove_stale(dir: &Path, prefix: &str, suffix: &str) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -162,7 +163,7 @@ pub(crate) fn remove_stale(dir: &Path, prefix: &str, suffix: &str) {
 }
 
 /// Whether process `pid` exists (a kill(pid, 0) probe; where it cannot be asked, yes).
-pub(crate) fn process_alive(pid: u32) -> bool {
+pub fn process_alive(pid: u32) -> bool {
     #[cfg(unix)]
     {
         let Some(pid) = i32::try_from(pid)
@@ -184,15 +185,15 @@ pub(crate) fn process_alive(pid: u32) -> bool {
 }
 
 /// Refuses a target that exists as anything but a regular file, or is one of `inputs`.
-fn check_replaceable(target: &Path, inputs: &[&Path]) -> CliResult<()> {
+fn check_replaceable(target: &Path, inputs: &[&Path]) -> Result<()> {
     let meta = match std::fs::symlink_metadata(target) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(CliError::io(target, e)),
+        Err(e) => return Err(Error::io(target, e)),
     };
     let kind = meta.file_type();
     let refuse = |what: &str| {
-        Err(CliError::Usage(format!(
+        Err(Error::Usage(format!(
             "{} is {what}; lakenode only replaces regular files: choose another output path",
             target.display()
         )))
@@ -208,7 +209,7 @@ fn check_replaceable(target: &Path, inputs: &[&Path]) -> CliResult<()> {
     }
     for input in inputs {
         if same_file(&meta, input) {
-            return Err(CliError::Usage(format!(
+            return Err(Error::Usage(format!(
                 "{} is also the input {}: writing it would destroy the input",
                 target.display(),
                 input.display()

@@ -1,0 +1,141 @@
+//! `lakenode compact` and `lakenode report` through a bucket that fails one request in
+//! four: 503 SlowDown, 500 InternalError after the request was carried out, and
+//! connections dropped before or after it was. Both finish (exit 0), and the day ends
+//! in one daily file holding each of its 17,280 rows once.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::proxy::{FaultPlan, FaultProxy};
+use common::*;
+
+const STATION: &str = "0190f5c2-0000-7000-8000-000000000f1a";
+/// 24 h at 5 s.
+const ROWS: usize = 17_280;
+const DAY_START_MS: i64 = 1_795_132_800_000; // 2026-11-20T00:00:00Z
+
+fn day_dir(bucket: &Path) -> std::path::PathBuf {
+    bucket.join(format!("station={STATION}/year=2026/month=11/day=20"))
+}
+
+/// The file names in the day's directory.
+#[test]
+fn the_day_starts_where_the_test_says() {
+    let t: jiff::Timestamp = "2026-11-20T00:00:00Z".parse().unwrap();
+    assert_eq!(t.as_millisecond(), DAY_START_MS);
+}
+
+fn names(bucket: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(day_dir(bucket))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn compact_and_report_finish_through_a_bucket_failing_one_request_in_four() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("s3");
+    let s3 = lake_server(&data);
+    let bucket = data.join("lake");
+    // A day of window files, written straight to the server. Half-hour windows: half
+    // the requests of the default 15 minutes, so the run's retry delays (the station's,
+    // from 1 s) keep the test under a minute.
+    success(
+        run_to(&s3.endpoint(), STATION, &tmp.path().join("spool"))
+            .args(["--simulate", "3", "--window", "30m"])
+            .args(["--start", "2026-11-20T00:00:00Z", "--duration", "24h"]),
+    );
+    let windows = names(&bucket);
+    assert_eq!(windows.len(), 48, "{windows:?}");
+
+    let proxy = FaultProxy::start(
+        s3.addr(),
+        FaultPlan {
+            reset: 0.06,
+            slowdown: 0.06,
+            internal: 0.07,
+            lost_reply: 0.06,
+            seed: 22,
+            ..FaultPlan::clean()
+        },
+    );
+    let endpoint = proxy.endpoint();
+    let lake = ["--endpoint", &endpoint, "--bucket", "lake", "--path-style"];
+    let started = Instant::now();
+    let (out, stdout, stderr) = output(
+        lakenode_with_credentials()
+            .arg("compact")
+            .args(lake)
+            .args(["--before", "2026-11-21"]),
+    );
+    assert!(out.status.success(), "compact: {stdout}\n{stderr}");
+    assert!(
+        stderr.contains("retrying in"),
+        "retries are logged: {stderr}"
+    );
+    let compacted = proxy.counts.summary();
+    let page = tmp.path().join("report.html");
+    let (out, stdout, stderr) = output(
+        lakenode_with_credentials()
+            .arg("report")
+            .args(lake)
+            .args(["--at", "2026-11-21T00:00:00Z", "--days", "2", "--out"])
+            .arg(&page),
+    );
+    assert!(out.status.success(), "report: {stdout}\n{stderr}");
+    assert!(std::fs::read_to_string(&page).unwrap().contains(STATION));
+    let took = started.elapsed();
+    println!(
+        "flaky bucket: compact then report in {:.1} s; compact: {compacted}; in all: {}",
+        took.as_secs_f64(),
+        proxy.counts.summary()
+    );
+    let injected = proxy
+        .counts
+        .internal
+        .load(std::sync::atomic::Ordering::Relaxed)
+        .min(
+            proxy
+                .counts
+                .lost_replies
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+        .min(
+            proxy
+                .counts
+                .resets
+                .load(std::sync::atomic::Ordering::Relaxed),
+        )
+        .min(
+            proxy
+                .counts
+                .slowdowns
+                .load(std::sync::atomic::Ordering::Relaxed),
+        );
+    assert!(
+        injected > 0,
+        "every kind of fault was met: {}",
+        proxy.counts.summary()
+    );
+
+    // One daily file, no window file left, no lock, nothing set aside.
+    assert_eq!(names(&bucket), ["data_day.parquet"]);
+    assert!(!bucket.join(".lakenode-compact-lock").exists());
+    let file = lakenode_lake::readback::decode(
+        std::fs::read(day_dir(&bucket).join("data_day.parquet")).unwrap(),
+    )
+    .unwrap();
+    let times: Vec<i64> = file.samples.iter().map(|s| s.timestamp_ms).collect();
+    let grid: Vec<i64> = (0..ROWS as i64).map(|i| DAY_START_MS + i * 5_000).collect();
+    assert_eq!(times.len(), ROWS);
+    let wrong = times.iter().zip(&grid).filter(|(a, b)| a != b).count();
+    assert_eq!(wrong, 0, "each instant of the day once, in order");
+    assert!(took < Duration::from_secs(120), "{took:?}");
+}
