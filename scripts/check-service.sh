@@ -8,7 +8,7 @@ bin="${1:-$root/target/debug/lakenode}"
 [ -x "$bin" ] || { echo "check-service.sh: no lakenode binary at $bin (cargo build first)" >&2; exit 1; }
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-sed "s|/usr/local/bin/lakenode|$bin|" "$root/packaging/lakenode.service" > "$work/lakenode.service"
+sed "s|/usr/bin/lakenode|$bin|" "$root/packaging/lakenode.service" > "$work/lakenode.service"
 out="$(systemd-analyze verify "$work/lakenode.service" 2>&1)" || { echo "$out" >&2; exit 1; }
 if [ -n "$out" ]; then
   echo "$out" >&2

@@ -50,7 +50,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use jiff::civil::Date;
 use lakenode::encode::{FileMetadata, WriterProfile, encode_window};
-use lakenode::layout::StationId;
+use lakenode::health::HealthRow;
+use lakenode::layout::{FileName, LakeKey, StationId, Tree};
 use lakenode::sample::Sample;
 use lakenode::schema::Schema;
 use lakenode::window::Window;
@@ -59,7 +60,6 @@ use parquet::column::writer::ColumnCloseResult;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
-use parquet::record::Row;
 
 use crate::error::{Error, Result};
 use crate::lake::LakeStore;
@@ -144,78 +144,21 @@ struct Object {
 }
 
 /// The files of one station-day directory in one tree.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct DayDir {
+    /// `[health/]station=<id>/year=/month=/day=` ([`LakeKey::dir`]).
+    dir: String,
+    /// Its tree, station and UTC day.
+    tree: Tree,
+    station: StationId,
+    date: Date,
     windows: Vec<Object>,
     dailies: Vec<Object>,
 }
 
-/// Which tree a directory belongs to, by its file stem.
-pub fn stem_of(dir: &str) -> &'static str {
-    if dir.starts_with("health/") {
-        "health"
-    } else {
-        "data"
-    }
-}
-
-/// The UTC day and station of a `[health/]station=<id>/year=YYYY/month=MM/day=DD`
-/// directory at the lake's root; `None` for anything else.
-pub fn day_of(dir: &str) -> Option<(Date, &str)> {
-    let rest = dir.strip_prefix("health/").unwrap_or(dir);
-    let parts: Vec<&str> = rest.split('/').collect();
-    let [station, year, month, day] = parts.as_slice() else {
-        return None;
-    };
-    let station = station.strip_prefix("station=")?;
-    StationId::new(station).ok()?;
-    let two = |s: &str| s.len() == 2 && s.bytes().all(|b| b.is_ascii_digit());
-    let (year, month, day) = (
-        year.strip_prefix("year=").filter(|y| y.len() == 4)?,
-        month.strip_prefix("month=").filter(|m| two(m))?,
-        day.strip_prefix("day=").filter(|d| two(d))?,
-    );
-    let date = Date::new(year.parse().ok()?, month.parse().ok()?, day.parse().ok()?).ok()?;
-    Some((date, station))
-}
-
-/// What a file name in a day directory is.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Kind {
-    /// `<stem>_HHMM[_HHMMSS[mmm]][_r<n>].parquet`, as a node names a window.
-    Window,
-    /// `<stem>_day.parquet` or `<stem>_day_s<8 hex>.parquet`, as compaction names a day.
-    Daily,
-}
-
-/// The kind of file `name` is in a directory of the tree whose files start with `stem`.
-pub fn kind_of(stem: &str, name: &str) -> Option<Kind> {
-    let rest = name
-        .strip_prefix(stem)?
-        .strip_prefix('_')?
-        .strip_suffix(".parquet")?;
-    let digits =
-        |s: &str, n: &[usize]| n.contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
-    let hex = |s: &str| s.len() == 8 && s.bytes().all(|b| b.is_ascii_hexdigit());
-    if rest == "day" || rest.strip_prefix("day_s").is_some_and(hex) {
-        return Some(Kind::Daily);
-    }
-    // `_r<n>`: recorded again after the node's n-th timeline reset (layout.rs).
-    let rest = match rest.rsplit_once("_r") {
-        Some((window, n)) if !n.starts_with('0') && digits(n, &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) => {
-            window
-        }
-        _ => rest,
-    };
-    match rest.split_once('_') {
-        None if digits(rest, &[4]) => Some(Kind::Window),
-        Some((hhmm, first)) if digits(hhmm, &[4]) && digits(first, &[6, 9]) => Some(Kind::Window),
-        _ => None,
-    }
-}
-
 /// Station-day directories before `before`, and the `.parquet` files under a station
-/// tree that are not where or what the layout says (left alone, reported).
+/// tree that are not where or what the layout says (left alone, reported). Keys are
+/// parsed by the core ([`LakeKey`]), which builds them.
 fn plan(objects: Vec<(String, u64)>, before: Date) -> (BTreeMap<String, DayDir>, Vec<String>) {
     let mut dirs: BTreeMap<String, DayDir> = BTreeMap::new();
     let mut strays = Vec::new();
@@ -224,74 +167,37 @@ fn plan(objects: Vec<(String, u64)>, before: Date) -> (BTreeMap<String, DayDir>,
         if !in_tree {
             continue;
         }
-        let placed = match place(&key) {
-            Ok(Some(p)) => p,
-            Ok(None) => continue,
+        let parsed = match LakeKey::parse(None, &key) {
+            Ok(k) => k,
             Err(why) => {
-                strays.push(format!("{key}: {why}; left alone"));
+                if key.ends_with(".parquet") {
+                    strays.push(format!("{key}: {why}; left alone"));
+                }
                 continue;
             }
         };
-        if placed.date >= before {
+        if parsed.date >= before {
             continue;
         }
         let object = Object {
-            name: placed.name.to_owned(),
+            name: parsed.file_name(),
             size,
         };
-        let dir = placed.dir.to_owned();
-        match placed.kind {
-            Some(Kind::Daily) => dirs.entry(dir).or_default().dailies.push(object),
-            Some(Kind::Window) => dirs.entry(dir).or_default().windows.push(object),
-            None if placed.name.ends_with(".parquet") => {
-                strays.push(format!("{key}: {NOT_A_FILE_NAME}; left alone"));
-            }
-            None => {}
+        let dir = parsed.dir();
+        let day = dirs.entry(dir.clone()).or_insert_with(|| DayDir {
+            dir,
+            tree: parsed.tree,
+            station: parsed.station.clone(),
+            date: parsed.date,
+            windows: Vec::new(),
+            dailies: Vec::new(),
+        });
+        match parsed.file {
+            FileName::Daily { .. } => day.dailies.push(object),
+            FileName::Window(_) => day.windows.push(object),
         }
     }
     (dirs, strays)
-}
-
-/// Why a `.parquet` key is not in a station-day directory.
-pub const NOT_IN_A_DAY: &str = "not in a station=<uuid>/year=YYYY/month=MM/day=DD directory";
-/// Why a `.parquet` file in a station-day directory is not read.
-pub const NOT_A_FILE_NAME: &str = "not a window or daily file name";
-
-/// A listed key in a station-day directory.
-pub struct Placed<'a> {
-    /// `[health/]station=<id>/year=/month=/day=`.
-    pub dir: &'a str,
-    /// The directory's UTC day.
-    pub date: Date,
-    /// The station id.
-    pub station: &'a str,
-    /// The file name.
-    pub name: &'a str,
-    /// Window or daily file; `None` for any other name.
-    pub kind: Option<Kind>,
-}
-
-/// Where a listed key sits in the lake's layout (shared by `compact` and `report`):
-/// `Ok(None)` for a key that is not a file of a station tree and not Parquet, `Err`
-/// with the reason for a `.parquet` key outside any station-day directory.
-pub fn place(key: &str) -> Result<Option<Placed<'_>>, &'static str> {
-    let Some((dir, name)) = key.rsplit_once('/') else {
-        return Ok(None);
-    };
-    let Some((date, station)) = day_of(dir) else {
-        return if key.ends_with(".parquet") {
-            Err(NOT_IN_A_DAY)
-        } else {
-            Ok(None)
-        };
-    };
-    Ok(Some(Placed {
-        dir,
-        date,
-        station,
-        name,
-        kind: kind_of(stem_of(dir), name),
-    }))
 }
 
 /// Compacts every station-day before `options.before`, calling `progress` after each.
@@ -331,7 +237,7 @@ pub fn compact(
         if !worth_it(&files) {
             continue;
         }
-        match compact_day(lake, &dir, &files, options, &mut summary) {
+        match compact_day(lake, &files, options, &mut summary) {
             Ok(()) => {}
             Err(DayError::Skip(why)) => {
                 let why = format!("{dir}: {why}");
@@ -429,12 +335,11 @@ fn sources_of(file: &LakeFile) -> BTreeMap<String, String> {
 
 fn compact_day(
     lake: &mut dyn LakeStore,
-    dir: &str,
     files: &DayDir,
     options: &Options,
     summary: &mut Summary,
 ) -> Result<(), DayError> {
-    let stem = stem_of(dir);
+    let dir = files.dir.as_str();
     let mut dailies = Vec::new();
     for o in &files.dailies {
         dailies.push(open_input(lake, dir, o)?);
@@ -450,7 +355,7 @@ fn compact_day(
             schemas.push(i.schema.clone());
         }
     }
-    let plain = format!("{stem}_day.parquet");
+    let plain = FileName::Daily { schema: None }.name(files.tree);
     let mut plain_taken = dailies.iter().any(|d| d.name == plain);
     for schema in schemas {
         let daily = dailies.iter().find(|d| d.schema == schema);
@@ -464,9 +369,12 @@ fn compact_day(
                 plain_taken = true;
                 plain.clone()
             }
-            None => format!("{stem}_day_s{schema}.parquet"),
+            None => FileName::Daily {
+                schema: Some(schema),
+            }
+            .name(files.tree),
         };
-        compact_group(lake, dir, &target, daily, &group, options, summary)?;
+        compact_group(lake, files, &target, daily, &group, options, summary)?;
     }
     Ok(())
 }
@@ -474,14 +382,14 @@ fn compact_day(
 #[allow(clippy::too_many_lines)]
 fn compact_group(
     lake: &mut dyn LakeStore,
-    dir: &str,
+    day: &DayDir,
     target: &str,
     daily: Option<&Input>,
     group: &[&Input],
     options: &Options,
     summary: &mut Summary,
 ) -> Result<(), DayError> {
-    let stem = stem_of(dir);
+    let (dir, tree) = (day.dir.as_str(), day.tree);
     let merged = daily.map(|d| sources_of(&d.file)).unwrap_or_default();
     let mut fresh: Vec<&Input> = Vec::new();
     let mut already = Vec::new();
@@ -511,14 +419,15 @@ fn compact_group(
     // Before anything is written: every input's rows belong to this day; windows an
     // interrupted run merged are really in the daily file.
     let inputs: Vec<&Input> = daily.into_iter().chain(fresh.iter().copied()).collect();
-    let day = day_bounds(dir).ok_or_else(|| DayError::Skip("not a day directory".into()))?;
-    check_inputs(stem, &inputs, day).map_err(DayError::Skip)?;
+    let bounds =
+        day_bounds(day.date).ok_or_else(|| DayError::Skip("not a day directory".into()))?;
+    check_inputs(tree, &inputs, bounds).map_err(DayError::Skip)?;
     if let Some(d) = daily {
-        check_contained(lake, dir, stem, &already, d)?;
+        check_contained(lake, dir, tree, &already, d)?;
     }
     // An instant in two data files: identical rows once, else the first file's row,
     // and the other file kept whole beside the day.
-    let resolved = if stem == "data" && !fresh.is_empty() {
+    let resolved = if tree == Tree::Data && !fresh.is_empty() {
         Some(resolve(&inputs).map_err(DayError::Skip)?)
     } else {
         None
@@ -560,11 +469,11 @@ fn compact_group(
         // Row groups cannot be copied without the rows they repeat: such a day is
         // rewritten whatever the strategy.
         let body = match (&resolved, options.strategy) {
-            (Some(r), Strategy::Rewrite) => rewrite(dir, &inputs, &r.samples, &sources_text)?,
+            (Some(r), Strategy::Rewrite) => rewrite(day, &inputs, &r.samples, &sources_text)?,
             (Some(r), Strategy::Copy) if duplicates => {
-                rewrite(dir, &inputs, &r.samples, &sources_text)?
+                rewrite(day, &inputs, &r.samples, &sources_text)?
             }
-            _ => copy_row_groups(&inputs, &sources_text, dir)?,
+            _ => copy_row_groups(&inputs, &sources_text, day)?,
         };
         let written = body.len() as u64;
         let key = format!("{dir}/{target}");
@@ -582,7 +491,7 @@ fn compact_group(
             .map_err(|e| e.to_string())
             .and_then(|out| {
                 let want = resolved.as_ref().map(|r| r.samples.as_slice());
-                verify(stem, &inputs, want, &out).map(|()| out.rows())
+                verify(tree, &inputs, want, &out).map(|()| out.rows())
             });
         match checked {
             Ok(rows) => {
@@ -618,32 +527,28 @@ fn compact_group(
     Ok(())
 }
 
-/// [start, end) of the directory's UTC day, in ms.
-fn day_bounds(dir: &str) -> Option<(i64, i64)> {
-    let (date, _) = day_of(dir)?;
+/// [start, end) of a UTC day, in ms.
+fn day_bounds(date: Date) -> Option<(i64, i64)> {
     Some((day_start_ms(date)?, day_start_ms(date.tomorrow().ok()?)?))
 }
 
-/// The instants of a file's rows: sample times, or a health file's `timestamp` column.
-fn instants(stem: &str, input: &Input) -> Result<Vec<i64>, String> {
-    if stem == "data" {
-        return Ok(input.samples()?.iter().map(|s| s.timestamp_ms).collect());
-    }
-    rows_of(&input.file)?
-        .iter()
-        .map(|row| match row.get_column_iter().next() {
-            Some((_, parquet::record::Field::TimestampMillis(t))) => Ok(*t),
-            _ => Err("a health row without a TIMESTAMP(MILLIS) first column".to_owned()),
-        })
-        .collect()
+/// The instants of a file's rows: sample times, or health rows' times.
+fn instants(tree: Tree, input: &Input) -> Result<Vec<i64>, String> {
+    Ok(match tree {
+        Tree::Data => input.samples()?.iter().map(|s| s.timestamp_ms).collect(),
+        Tree::Health => health_rows_of(&input.file)?
+            .iter()
+            .map(|r| r.timestamp_ms)
+            .collect(),
+    })
 }
 
 /// Every input's rows lie in the day (a health row's time is its window's end, so the
 /// day's end is allowed there).
-fn check_inputs(stem: &str, inputs: &[&Input], (start, end): (i64, i64)) -> Result<(), String> {
+fn check_inputs(tree: Tree, inputs: &[&Input], (start, end): (i64, i64)) -> Result<(), String> {
     for input in inputs {
-        for t in instants(stem, input).map_err(|e| format!("{}: {e}", input.name))? {
-            let inside = t >= start && (t < end || (stem == "health" && t == end));
+        for t in instants(tree, input).map_err(|e| format!("{}: {e}", input.name))? {
+            let inside = t >= start && (t < end || (tree == Tree::Health && t == end));
             if !inside {
                 return Err(format!(
                     "{} holds a row of {}, outside its partition's day",
@@ -706,7 +611,7 @@ fn resolve(inputs: &[&Input]) -> Result<Resolved, String> {
 fn check_contained(
     lake: &mut dyn LakeStore,
     dir: &str,
-    stem: &str,
+    tree: Tree,
     windows: &[&Input],
     daily: &Input,
 ) -> Result<(), DayError> {
@@ -719,7 +624,7 @@ fn check_contained(
             w.name, daily.name
         )
     };
-    if stem == "data" {
+    if tree == Tree::Data {
         let have: BTreeMap<i64, &Sample> = daily
             .samples()
             .map_err(DayError::Skip)?
@@ -748,9 +653,9 @@ fn check_contained(
             }
         }
     } else {
-        let have = rows_of(&daily.file).map_err(DayError::Skip)?;
+        let have = health_rows_of(&daily.file).map_err(DayError::Skip)?;
         for w in windows {
-            if rows_of(&w.file)
+            if health_rows_of(&w.file)
                 .map_err(DayError::Skip)?
                 .iter()
                 .any(|r| !have.contains(r))
@@ -764,7 +669,7 @@ fn check_contained(
 
 /// The footer metadata of a daily file: the first input's, with `lakenode`'s window
 /// bounds widened to the day, and the sources list.
-fn daily_key_values(dir: &str, inputs: &[&Input], sources: &str) -> Vec<KeyValue> {
+fn daily_key_values(day: &DayDir, inputs: &[&Input], sources: &str) -> Vec<KeyValue> {
     let mut kv: Vec<KeyValue> = Vec::new();
     if let Some(first) = inputs.first() {
         for (k, v) in first.file.key_values() {
@@ -772,7 +677,7 @@ fn daily_key_values(dir: &str, inputs: &[&Input], sources: &str) -> Vec<KeyValue
                 continue;
             }
             let v = if k == lakenode::encode::META_KEY {
-                day_meta(dir, &v).unwrap_or(v)
+                day_metadata(day, &v).map_or(v, |m| m.to_json())
             } else {
                 v
             };
@@ -783,36 +688,21 @@ fn daily_key_values(dir: &str, inputs: &[&Input], sources: &str) -> Vec<KeyValue
     kv
 }
 
-/// The `lakenode` footer JSON for the whole day of `dir`.
-fn day_meta(dir: &str, window_json: &str) -> Option<String> {
-    day_metadata(dir, window_json).map(|m| m.to_json())
-}
-
-/// The footer metadata of the daily file of `dir`: its station, the whole day, and the
-/// interval of a window file's `lakenode` JSON.
-fn day_metadata(dir: &str, window_json: &str) -> Option<FileMetadata> {
-    let (_, station) = day_of(dir)?;
-    let (start, end) = day_bounds(dir)?;
+/// The footer metadata of the daily file of `day`: its station, the whole day, and the
+/// interval of a window file's `lakenode` JSON (5 s if it does not decode).
+fn day_metadata(day: &DayDir, window_json: &str) -> Option<FileMetadata> {
+    let (start, end) = day_bounds(day.date)?;
     Some(FileMetadata {
-        station: StationId::new(station).ok()?,
-        interval_ms: interval_of(window_json).unwrap_or(5_000),
+        station: day.station.clone(),
+        interval_ms: FileMetadata::from_json(window_json).map_or(5_000, |m| m.interval_ms),
         window_start_ms: start,
         window_end_ms: end,
         extra: Vec::new(),
     })
 }
 
-/// The `interval_ms` of a footer's `lakenode` JSON object, with or without spaces
-/// around the colon (files rewritten by other tools keep the value, not the spacing).
-pub fn interval_of(json: &str) -> Option<i64> {
-    let at = json.find("\"interval_ms\"")? + "\"interval_ms\"".len();
-    let rest = json[at..].trim_start().strip_prefix(':')?.trim_start();
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
-}
-
 /// The first millisecond of `date` (UTC).
-pub fn day_start_ms(date: Date) -> Option<i64> {
+fn day_start_ms(date: Date) -> Option<i64> {
     Some(
         date.to_zoned(jiff::tz::TimeZone::UTC)
             .ok()?
@@ -822,7 +712,8 @@ pub fn day_start_ms(date: Date) -> Option<i64> {
 }
 
 /// The daily file as the inputs' row groups, copied without decoding.
-fn copy_row_groups(inputs: &[&Input], sources: &str, dir: &str) -> Result<Vec<u8>, DayError> {
+fn copy_row_groups(inputs: &[&Input], sources: &str, day: &DayDir) -> Result<Vec<u8>, DayError> {
+    let dir = &day.dir;
     let fail = |e: parquet::errors::ParquetError| {
         DayError::Fatal(Error::Check(format!("{dir}: writing the daily file: {e}")))
     };
@@ -837,7 +728,7 @@ fn copy_row_groups(inputs: &[&Input], sources: &str, dir: &str) -> Result<Vec<u8
         .root_schema_ptr();
     let props = WriterProperties::builder()
         .set_created_by(format!("lakenode compact {}", env!("CARGO_PKG_VERSION")))
-        .set_key_value_metadata(Some(daily_key_values(dir, inputs, sources)))
+        .set_key_value_metadata(Some(daily_key_values(day, inputs, sources)))
         .build();
     let mut writer =
         SerializedFileWriter::new(Vec::new(), schema, Arc::new(props)).map_err(fail)?;
@@ -864,7 +755,7 @@ fn copy_row_groups(inputs: &[&Input], sources: &str, dir: &str) -> Result<Vec<u8
 /// The daily file re-encoded with lakenode's writer: `samples` (in time order) written
 /// as one row group (statistics on `timestamp`).
 fn rewrite(
-    dir: &str,
+    day: &DayDir,
     inputs: &[&Input],
     samples: &[Sample],
     sources: &str,
@@ -899,15 +790,19 @@ fn rewrite(
         .unwrap_or_default();
     let meta = FileMetadata {
         extra: vec![(SOURCES_KEY.to_owned(), sources.to_owned())],
-        ..day_metadata(dir, &json).ok_or_else(|| DayError::Skip("not a day directory".into()))?
+        ..day_metadata(day, &json).ok_or_else(|| DayError::Skip("not a day directory".into()))?
     };
     let window = Window {
         start_ms: meta.window_start_ms,
         end_ms: meta.window_end_ms,
         samples,
     };
-    encode_window(&schema, profile, &window, &meta)
-        .map_err(|e| DayError::Fatal(Error::Check(format!("{dir}: encoding the daily file: {e}"))))
+    encode_window(&schema, profile, &window, &meta).map_err(|e| {
+        DayError::Fatal(Error::Check(format!(
+            "{}: encoding the daily file: {e}",
+            day.dir
+        )))
+    })
 }
 
 /// Checks the daily file holds exactly the inputs' rows: for data files every sample of
@@ -915,7 +810,7 @@ fn rewrite(
 /// at sensor resolution, in time order), for health files every row field by field in
 /// order.
 fn verify(
-    stem: &str,
+    tree: Tree,
     inputs: &[&Input],
     want: Option<&[Sample]>,
     out: &LakeFile,
@@ -930,7 +825,7 @@ fn verify(
             out.rows()
         ));
     }
-    if stem == "data" {
+    if tree == Tree::Data {
         let mut want: Vec<Sample> = match want {
             Some(w) => w.to_vec(),
             None => {
@@ -953,45 +848,37 @@ fn verify(
             return Err(format!("row {at} differs from its source"));
         }
     } else {
-        let mut want: Vec<Row> = Vec::new();
+        let mut want: Vec<HealthRow> = Vec::new();
         for i in inputs {
-            want.extend(rows_of(&i.file)?);
+            want.extend(health_rows_of(&i.file)?);
         }
-        if rows_of(out)? != want {
+        if health_rows_of(out)? != want {
             return Err("a health row differs from its source".into());
         }
     }
     Ok(())
 }
 
+/// A data file's samples, by the column reader.
 fn samples_of(file: &LakeFile) -> Result<Vec<Sample>, String> {
-    file.samples()
-        .map_err(|e| e.to_string())?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())
+    let mut all = Vec::new();
+    file.for_each_batch(|batch| all.extend_from_slice(batch))
+        .map_err(|e| e.to_string())?;
+    Ok(all)
 }
 
-fn rows_of(file: &LakeFile) -> Result<Vec<Row>, String> {
-    file.rows_generic().map_err(|e| e.to_string())
+/// A health file's rows, decoded by the core ([`HealthRow::from_row`]).
+fn health_rows_of(file: &LakeFile) -> Result<Vec<HealthRow>, String> {
+    file.rows_generic()
+        .map_err(|e| e.to_string())?
+        .iter()
+        .map(|row| HealthRow::from_row(row).map_err(|e| e.to_string()))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_interval_is_read_with_or_without_spaces() {
-        assert_eq!(
-            interval_of(r#"{"station":"x","interval_ms":5000}"#),
-            Some(5000)
-        );
-        assert_eq!(
-            interval_of(r#"{"station": "x", "interval_ms" : 10000 }"#),
-            Some(10000)
-        );
-        assert_eq!(interval_of(r#"{"interval_ms": "5000"}"#), None);
-        assert_eq!(interval_of("{}"), None);
-    }
 
     #[test]
     fn plan_groups_by_station_day_and_skips_today() {
@@ -1034,42 +921,26 @@ mod tests {
         assert_eq!(health.windows.len(), 1);
     }
 
-    #[test]
-    fn only_the_layouts_names_are_windows_or_dailies() {
-        for (name, kind) in [
-            ("data_0000.parquet", Some(Kind::Window)),
-            ("data_2345_234501.parquet", Some(Kind::Window)),
-            ("data_2345_234501042.parquet", Some(Kind::Window)),
-            ("data_2345_r1.parquet", Some(Kind::Window)),
-            ("data_2345_234501042_r12.parquet", Some(Kind::Window)),
-            ("data_2345_r01.parquet", None),
-            ("data_2345_r.parquet", None),
-            ("data_day_r1.parquet", None),
-            ("data_day.parquet", Some(Kind::Daily)),
-            ("data_day_s0a1b2c3d.parquet", Some(Kind::Daily)),
-            ("data_12.parquet", None),
-            ("data_0000_1.parquet", None),
-            ("data_day_x.parquet", None),
-            ("health_0000.parquet", None),
-            ("data_0000.parquet.tmp", None),
-        ] {
-            assert_eq!(kind_of("data", name), kind, "{name}");
-        }
-    }
-
+    /// The daily file's footer: the whole day, the window file's interval (with any
+    /// spacing: decoded by the core), 5 s if the window's footer does not decode.
     #[test]
     fn the_day_meta_covers_the_whole_day() {
-        let dir = "station=0190f5c2-0000-7000-8000-000000000001/year=2026/month=11/day=25";
-        let json = day_meta(
-            dir,
-            r#"{"station":"x","schema":1,"interval_ms":10000,"start":"a","end":"b"}"#,
-        )
-        .unwrap();
+        let st = "0190f5c2-0000-7000-8000-000000000001";
+        let key = format!("station={st}/year=2026/month=11/day=25/data_0000.parquet");
+        let (dirs, _) = plan(vec![(key, 1)], Date::new(2026, 11, 26).unwrap());
+        let day = dirs.values().next().unwrap();
+        let window = format!(
+            r#"{{"station": "{st}", "schema": 1, "interval_ms" : 10000, "start": "2026-11-25T00:00:00Z", "end": "2026-11-25T00:15:00Z"}}"#
+        );
+        let json = day_metadata(day, &window).unwrap().to_json();
         assert!(
             json.contains(
                 r#""interval_ms":10000,"start":"2026-11-25T00:00:00Z","end":"2026-11-26T00:00:00Z""#
             ),
             "{json}"
         );
+        assert!(json.contains(st), "{json}");
+        let fallback = day_metadata(day, r#"{"interval_ms": "10000"}"#).unwrap();
+        assert_eq!(fallback.interval_ms, 5_000);
     }
 }

@@ -110,7 +110,7 @@ pub fn describe(name: &str, file: &LakeFile) -> Result<String, ReadError> {
 type NullCounts = Vec<Vec<u64>>;
 
 /// The first and last timestamps (`None` without rows) and each row group's null
-/// counts per column, from one pass over the rows; the inner `Err` when the file is not
+/// counts per column, from one pass of the column reader; the inner `Err` when the file is not
 /// in a lakenode layout (nothing to count).
 ///
 /// # Errors
@@ -136,28 +136,28 @@ fn count_rows(
     }
     let (mut group, mut row) = (0usize, 0i64);
     let mut range: Option<(i64, i64)> = None;
-    let samples = match file.samples() {
-        Ok(samples) => samples,
-        Err(e) => return Ok(Err(e)),
-    };
-    for s in samples {
-        let s = s?;
-        let t = s.timestamp_ms;
-        range = Some(range.map_or((t, t), |(first, _)| (first, t)));
-        while group_end.get(group).is_some_and(|&end| row >= end) {
-            group += 1;
-        }
-        if let Some(counts) = nulls.get_mut(group) {
-            for (n, m) in counts.iter_mut().zip(&columns) {
-                if let Some(m) = m
-                    && s.value(*m).is_none()
-                {
-                    *n += 1;
+    if let Err(e) = file.check_schema() {
+        return Ok(Err(e));
+    }
+    file.for_each_batch(|batch| {
+        for s in batch {
+            let t = s.timestamp_ms;
+            range = Some(range.map_or((t, t), |(first, _)| (first, t)));
+            while group_end.get(group).is_some_and(|&end| row >= end) {
+                group += 1;
+            }
+            if let Some(counts) = nulls.get_mut(group) {
+                for (n, m) in counts.iter_mut().zip(&columns) {
+                    if let Some(m) = m
+                        && s.value(*m).is_none()
+                    {
+                        *n += 1;
+                    }
                 }
             }
+            row += 1;
         }
-        row += 1;
-    }
+    })?;
     Ok(Ok((range, nulls)))
 }
 

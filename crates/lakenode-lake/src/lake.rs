@@ -1,5 +1,5 @@
-//! Where a lake lives for the tools that read or rewrite it (`compact`, later
-//! `report`): a local directory holding the `station=...` trees, or an S3 bucket.
+//! Where a lake lives for the tools that read or rewrite it (`compact` and `report`): a
+//! local directory holding the `station=...` trees, or an S3 bucket.
 //! Both behind one small trait, so the tools are written once and tested against
 //! both (the S3 side against the embedded, signature-checking server).
 //!

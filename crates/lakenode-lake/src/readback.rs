@@ -8,15 +8,19 @@
 //! length, every column chunk's byte range and the row counts against the file's size
 //! *before* anything is decoded or allocated from them, and the decoding that follows
 //! runs behind [`std::panic::catch_unwind`] as a last resort: a panic the checks did not
-//! foresee becomes an error naming the file, never a crash. Rows are streamed, so memory
-//! stays bounded by one row whatever the footer claims.
+//! foresee becomes an error naming the file, never a crash. Samples are read column by
+//! column in batches ([`LakeFile::for_each_batch`], the one sample decoder: compaction,
+//! reports, `inspect` and the checks all use it), so memory stays bounded by one batch
+//! whatever the footer claims.
 //!
 //! ```
 //! # fn demo(bytes: Vec<u8>) -> Result<(), lakenode_lake::readback::ReadError> {
 //! let file = lakenode_lake::readback::open(bytes)?;
-//! for sample in file.samples()? {
-//!     println!("{}", sample?.timestamp_ms);
-//! }
+//! file.for_each_batch(|batch| {
+//!     for sample in batch {
+//!         println!("{}", sample.timestamp_ms);
+//!     }
+//! })?;
 //! # Ok(()) }
 //! ```
 
@@ -27,10 +31,9 @@ use std::sync::Once;
 use bytes::Bytes;
 use lakenode::sample::Sample;
 use lakenode::schema::{Measurement, TIMESTAMP_COLUMN};
-use parquet::data_type::Decimal;
 use parquet::file::metadata::ParquetMetaData;
 use parquet::file::reader::{FileReader, SerializedFileReader};
-use parquet::record::{Field, Row};
+use parquet::record::Row;
 
 /// Most rows a file may claim per byte of its `timestamp` column chunk. A lakenode
 /// `timestamp` chunk is DELTA_BINARY_PACKED: at best 128 values per 5 encoded bytes
@@ -70,7 +73,7 @@ impl std::fmt::Debug for LakeFile {
 
 /// Opens `bytes` as a Parquet file and validates its footer (see the module docs).
 ///
-/// The schema is not required to be lakenode's: [`LakeFile::samples`] checks that.
+/// The schema is not required to be lakenode's: [`LakeFile::for_each_batch`] checks that.
 ///
 /// # Errors
 /// [`ReadError`] if the bytes are not Parquet, or the footer is damaged or inconsistent
@@ -403,7 +406,7 @@ mod thrift {
 }
 
 /// The measurement columns, if the schema is lakenode's (`timestamp` first); empty
-/// otherwise ([`LakeFile::samples`] says why).
+/// otherwise ([`LakeFile::check_schema`] says why).
 fn lakenode_columns(md: &ParquetMetaData) -> Vec<Measurement> {
     md.file_metadata()
         .schema_descr()
@@ -461,7 +464,10 @@ impl LakeFile {
 
     /// Checks the schema is lakenode's: a `timestamp` column of INT64 TIMESTAMP(MILLIS)
     /// first, then known measurements as FLOAT or INT32, all flat.
-    fn check_schema(&self) -> Result<(), ReadError> {
+    ///
+    /// # Errors
+    /// [`ReadError`] naming the first column that is not one lakenode writes.
+    pub fn check_schema(&self) -> Result<(), ReadError> {
         use parquet::basic::{LogicalType, TimeUnit, Type as Physical};
         let descr = self.metadata().file_metadata().schema_descr();
         if descr.root_schema().get_fields().len() != descr.num_columns() {
@@ -514,29 +520,15 @@ impl LakeFile {
             failed: false,
         })
     }
-
-    /// The rows as samples, in file order, one at a time: measurement columns of
-    /// either profile (FLOAT, or INT32/DECIMAL) are converted back to counts at each
-    /// sensor's resolution. The iterator ends with an error, not a panic, if a page is
-    /// damaged, and checks the row count the footer declared.
-    ///
-    /// # Errors
-    /// [`ReadError`] if the schema is not lakenode's.
-    pub fn samples(&self) -> Result<Samples<'_>, ReadError> {
-        self.check_schema()?;
-        Ok(Samples {
-            rows: self.checked_rows()?,
-            columns: &self.columns,
-        })
-    }
 }
 
 impl LakeFile {
     /// Every sample in file order, handed to `f` in batches of up to 1,024, read column by
-    /// column (values and definition levels) instead of as row objects: the same values
-    /// and checks as [`LakeFile::samples`] (which the tests compare it with), without
-    /// allocating per row, so several times faster on a lake's worth of files. A batch
-    /// handed to `f` is complete; an error ends the reading.
+    /// column (values and definition levels) instead of as row objects, so without
+    /// allocating per row: measurement columns of either profile (FLOAT, or
+    /// INT32/DECIMAL) become counts at each sensor's resolution, and the row count the
+    /// footer declares is checked. A batch handed to `f` is complete; an error ends the
+    /// reading.
     ///
     /// # Errors
     /// [`ReadError`] if the schema is not lakenode's, a page is damaged, or a column
@@ -765,59 +757,6 @@ impl Iterator for CheckedRows<'_> {
     }
 }
 
-/// Iterator over a [`LakeFile`]'s samples; see [`LakeFile::samples`].
-pub struct Samples<'a> {
-    rows: CheckedRows<'a>,
-    columns: &'a [Measurement],
-}
-
-impl Iterator for Samples<'_> {
-    type Item = Result<Sample, ReadError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        let next = self
-            .rows
-            .next()?
-            .and_then(|row| to_sample(&row, self.columns));
-        // A row that is not a lakenode sample ends the iteration too.
-        self.rows.failed |= next.is_err();
-        Some(next)
-    }
-}
-
-fn to_sample(row: &Row, columns: &[Measurement]) -> Result<Sample, ReadError> {
-    let mut fields = row.get_column_iter();
-    let ts = match fields.next() {
-        Some((_, Field::TimestampMillis(ms))) => *ms,
-        _ => {
-            return Err(ReadError::new(
-                "a timestamp is missing or not TIMESTAMP(MILLIS)",
-            ));
-        }
-    };
-    let mut sample = Sample::new(ts);
-    for ((_, field), &m) in fields.zip(columns) {
-        match field {
-            Field::Null => {}
-            Field::Float(v) if v.is_finite() => {
-                sample.set_count(m, Some(to_count(m, f64::from(*v))?));
-            }
-            Field::Int(v) if m.decimals() == 0 => sample.set_count(m, Some(*v)),
-            Field::Decimal(Decimal::Int32 { value, scale, .. })
-                if u32::try_from(*scale).ok() == Some(m.decimals()) =>
-            {
-                sample.set_count(m, Some(i32::from_be_bytes(*value)));
-            }
-            _ => {
-                return Err(ReadError::new(format!(
-                    "column `{m}` holds a value of a type lakenode does not write"
-                )));
-            }
-        }
-    }
-    Ok(sample)
-}
-
 /// A file's rows as samples, plus its key/value metadata.
 #[derive(Debug, Clone)]
 pub struct DecodedFile {
@@ -926,12 +865,13 @@ mod tests {
         (bytes, samples)
     }
 
-    /// Both readers of every file layout lakenode writes or reads: the column-wise one
-    /// gives exactly the row reader's samples, nulls included, over several row groups.
+    /// The column reader gives back exactly the samples written, nulls included, in
+    /// every file layout lakenode writes: both profiles, one row group or several of
+    /// odd sizes (a batch boundary inside a group), every measurement.
     #[test]
-    fn the_column_reader_agrees_with_the_row_reader() {
-        let (window_file, _) = file();
-        let mut files = vec![window_file];
+    fn the_column_reader_reads_back_every_layout_exactly() {
+        let (window_file, window_samples) = file();
+        let mut files = vec![(window_file, window_samples)];
         let all = Schema::new(Measurement::ALL).unwrap();
         let station = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").unwrap();
         let spec = WindowSpec::new(5_000, 900_000).unwrap();
@@ -955,24 +895,32 @@ mod tests {
                 samples: samples.clone(),
             };
             let meta = FileMetadata::new(&station, spec, &window);
-            files.push(encode_window(&all, profile, &window, &meta).unwrap());
+            files.push((
+                encode_window(&all, profile, &window, &meta).unwrap(),
+                samples.clone(),
+            ));
             // Several row groups of odd sizes (a batch boundary inside a group).
             let encoder = lakenode::encode::Encoder::new(&all, profile).unwrap();
             let mut stream = encoder.stream(Vec::new(), Some(&meta)).unwrap();
             for chunk in samples.chunks(1_500) {
                 stream.write_row_group(chunk).unwrap();
             }
-            files.push(stream.finish().unwrap());
+            files.push((stream.finish().unwrap(), samples));
         }
-        for bytes in files {
+        for (bytes, written) in files {
             let file = open(bytes).unwrap();
-            let by_rows: Vec<Sample> = file.samples().unwrap().map(Result::unwrap).collect();
             let mut by_columns = Vec::new();
+            let mut batches = 0;
             let n = file
-                .for_each_batch(|b| by_columns.extend_from_slice(b))
+                .for_each_batch(|b| {
+                    assert!(!b.is_empty() && b.len() <= 1024);
+                    batches += 1;
+                    by_columns.extend_from_slice(b);
+                })
                 .unwrap();
-            assert_eq!(n as usize, by_rows.len());
-            assert_eq!(by_columns, by_rows);
+            assert_eq!(n as usize, written.len());
+            assert!(batches >= written.len().div_ceil(1024));
+            assert_eq!(by_columns, written);
         }
     }
 
@@ -1008,16 +956,19 @@ mod tests {
             for v in [0x00, 0xff, bytes[at] ^ 0x5a] {
                 let mut damaged = bytes.clone();
                 damaged[at] = v;
-                if decode(damaged.clone()).is_err() {
-                    errors += 1;
-                }
-                // The row reader never reads values the column reader refuses, or
-                // other values.
-                if let Ok(file) = open(damaged)
-                    && let Ok(rows) = file.samples().map(Iterator::collect::<Result<Vec<_>, _>>)
-                    && let Ok(rows) = rows
-                {
-                    assert_eq!(decode_columns(&file).ok(), Some(rows), "byte {at} = {v}");
+                match decode(damaged.clone()) {
+                    Err(_) => errors += 1,
+                    // What decodes holds the rows the footer declares, and decodes
+                    // the same way again.
+                    Ok(decoded) => {
+                        let file = open(damaged).unwrap();
+                        assert_eq!(decoded.samples.len() as u64, file.rows(), "byte {at} = {v}");
+                        assert_eq!(
+                            decode_columns(&file).ok(),
+                            Some(decoded.samples),
+                            "byte {at} = {v}"
+                        );
+                    }
                 }
             }
         }

@@ -7,6 +7,13 @@
 //! carries the station id, schema version, sample interval and window bounds as one
 //! JSON value under [`META_KEY`]; `created_by` names the software version.
 //!
+//! The footer's JSON is decoded here too ([`FileMetadata::from_json`], with serde), next
+//! to its encoder, so that the two cannot drift apart unnoticed (the tests check that
+//! serde's encoding of the same fields is the encoder's, byte for byte). The decoder is
+//! behind the cargo feature `read`, which the lake side (the CLI) enables and the node
+//! does not: the node never reads a footer, and serde_json would cost it flash. The
+//! encoder is written by hand for the same reason.
+//!
 //! ```
 //! use lakenode::{encode, layout::StationId, sample::Sample, schema::Schema, window};
 //!
@@ -208,6 +215,90 @@ impl FileMetadata {
             rfc3339(self.window_start_ms),
             rfc3339(self.window_end_ms)
         )
+    }
+}
+
+/// The [`META_KEY`] JSON object's fields, in the order [`FileMetadata::to_json`] writes
+/// them: what serde decodes (and encodes, in the tests, to compare).
+#[cfg(any(feature = "read", test))]
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Footer {
+    station: String,
+    schema: u32,
+    interval_ms: i64,
+    start: String,
+    end: String,
+}
+
+#[cfg(any(feature = "read", test))]
+impl FileMetadata {
+    /// Decodes the JSON value stored under [`META_KEY`] (what [`FileMetadata::to_json`]
+    /// writes, with any spacing: other tools rewriting a file keep the values, not the
+    /// layout); `extra` is empty. Fields other tools may add are ignored.
+    ///
+    /// ```
+    /// # use lakenode::{encode::FileMetadata, layout::StationId};
+    /// let json = r#"{"station": "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e", "schema": 1, "interval_ms": 10000,
+    ///     "start": "2026-01-01T00:00:00Z", "end": "2026-01-01T00:15:00Z"}"#;
+    /// let meta = FileMetadata::from_json(json)?;
+    /// assert_eq!((meta.interval_ms, meta.window_end_ms - meta.window_start_ms), (10_000, 900_000));
+    /// # Ok::<(), lakenode::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Format`] if the text is not that JSON object, a field is missing or of
+    /// another type, the station is not a station id, a bound is not an RFC 3339
+    /// instant, or the schema version is not [`SCHEMA_VERSION`].
+    pub fn from_json(json: &str) -> Result<Self> {
+        const WHAT: &str = "footer metadata";
+        let footer: Footer =
+            serde_json::from_str(json).map_err(|e| Error::format(WHAT, e.to_string()))?;
+        if footer.schema != SCHEMA_VERSION {
+            return Err(Error::format(
+                WHAT,
+                format!(
+                    "schema version {} (this lakenode reads {SCHEMA_VERSION})",
+                    footer.schema
+                ),
+            ));
+        }
+        let station =
+            StationId::new(footer.station).map_err(|e| Error::format(WHAT, e.to_string()))?;
+        let instant = |name: &str, text: &str| {
+            text.parse::<jiff::Timestamp>()
+                .map(jiff::Timestamp::as_millisecond)
+                .map_err(|e| Error::format(WHAT, format!("`{name}` {text:?}: {e}")))
+        };
+        Ok(Self {
+            station,
+            interval_ms: footer.interval_ms,
+            window_start_ms: instant("start", &footer.start)?,
+            window_end_ms: instant("end", &footer.end)?,
+            extra: Vec::new(),
+        })
+    }
+
+    /// Decodes a file's footer key/value pairs: [`META_KEY`]'s JSON (the first, if a
+    /// writer repeated it), and every other pair into `extra`, in order: the inverse of
+    /// [`FileMetadata::key_values`].
+    ///
+    /// # Errors
+    /// [`Error::Format`] if [`META_KEY`] is missing or does not decode
+    /// ([`FileMetadata::from_json`]).
+    pub fn from_key_values(pairs: &[(String, String)]) -> Result<Self> {
+        let mut meta = None;
+        let mut extra = Vec::new();
+        for (k, v) in pairs {
+            if k == META_KEY && meta.is_none() {
+                meta = Some(Self::from_json(v)?);
+            } else {
+                extra.push((k.clone(), v.clone()));
+            }
+        }
+        let meta = meta.ok_or_else(|| {
+            Error::format("footer metadata", format!("no `{META_KEY}` key/value pair"))
+        })?;
+        Ok(Self { extra, ..meta })
     }
 }
 
@@ -715,6 +806,94 @@ mod tests {
             count += 1;
         }
         assert_eq!(count, 5, "5000 rows in pages of at most {BATCH_ROWS}");
+    }
+
+    /// The encoder's JSON for a fixed value is today's, byte for byte, and serde's
+    /// encoding of the same fields agrees with it.
+    #[cfg(any(feature = "read", test))]
+    #[test]
+    fn the_footer_json_is_stable_and_decodes_back() {
+        let meta = FileMetadata {
+            station: StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("valid"),
+            interval_ms: 5_000,
+            window_start_ms: 1_767_272_400_000,
+            window_end_ms: 1_767_273_300_000,
+            extra: vec![("lakenode.sources".into(), "abc data_1300.parquet\n".into())],
+        };
+        let json = meta.to_json();
+        assert_eq!(
+            json,
+            r#"{"station":"0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e","schema":1,"interval_ms":5000,"start":"2026-01-01T13:00:00Z","end":"2026-01-01T13:15:00Z"}"#
+        );
+        let footer: Footer = serde_json::from_str(&json).expect("decodes");
+        assert_eq!(serde_json::to_string(&footer).expect("encodes"), json);
+        let pairs: Vec<(String, String)> = meta
+            .key_values()
+            .into_iter()
+            .map(|kv| (kv.key, kv.value.unwrap_or_default()))
+            .collect();
+        assert_eq!(
+            FileMetadata::from_key_values(&pairs).expect("decodes"),
+            meta
+        );
+    }
+
+    #[cfg(any(feature = "read", test))]
+    #[test]
+    fn footers_that_are_not_lakenodes_are_refused() {
+        let good = r#"{"station":"0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e","schema":1,"interval_ms":5000,"start":"2026-01-01T13:00:00Z","end":"2026-01-01T13:15:00Z"}"#;
+        assert!(FileMetadata::from_json(good).is_ok());
+        for bad in [
+            "",
+            "{}",
+            "[1]",
+            &good.replace("5000", "\"5000\""),
+            &good.replace("\"schema\":1", "\"schema\":2"),
+            &good.replace("0190f5c2", "0190F5C2"),
+            &good.replace("13:15:00Z", "13:15:00"),
+            &good.replace(",\"end\":\"2026-01-01T13:15:00Z\"", ""),
+            &good[..good.len() - 1],
+        ] {
+            let e = FileMetadata::from_json(bad).expect_err(bad);
+            assert!(
+                e.to_string().starts_with("not a lakenode footer metadata"),
+                "{e}"
+            );
+        }
+        assert!(FileMetadata::from_key_values(&[("other".into(), good.into())]).is_err());
+    }
+
+    #[cfg(any(feature = "read", test))]
+    mod footer_properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// decode(encode(m)) == m, and serde's encoding is the encoder's.
+            #[test]
+            fn footer_metadata_round_trips(
+                id in any::<u128>(),
+                interval_ms in 1i64..86_400_000,
+                start in 0i64..4_102_444_800_000,
+                len in 1i64..86_400_000,
+            ) {
+                let h = format!("{id:032x}");
+                let station = StationId::new(format!(
+                    "{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..]
+                )).expect("uuid");
+                let meta = FileMetadata {
+                    station,
+                    interval_ms,
+                    window_start_ms: start,
+                    window_end_ms: start + len,
+                    extra: Vec::new(),
+                };
+                let json = meta.to_json();
+                prop_assert_eq!(FileMetadata::from_json(&json).expect("decodes"), meta);
+                let footer: Footer = serde_json::from_str(&json).expect("decodes");
+                prop_assert_eq!(serde_json::to_string(&footer).expect("encodes"), json);
+            }
+        }
     }
 
     #[test]

@@ -77,6 +77,18 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// A file of the lake is not in lakenode's format: its footer metadata or a health
+    /// row does not decode (read side only, feature `read`).
+    #[error("not a lakenode {what}: {reason}")]
+    Format {
+        /// What was being decoded (`footer metadata`, `health row`).
+        what: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Building an S3 request failed (bad endpoint, bucket name for the URL style...).
+    #[error("cannot build S3 request: {0}")]
+    S3Request(String),
 }
 
 impl Error {
@@ -84,6 +96,15 @@ impl Error {
     pub(crate) fn config(field: &'static str, reason: impl Into<String>) -> Self {
         Self::Config {
             field,
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for a [`Error::Format`].
+    #[cfg(any(feature = "read", test))]
+    pub(crate) fn format(what: &'static str, reason: impl Into<String>) -> Self {
+        Self::Format {
+            what,
             reason: reason.into(),
         }
     }

@@ -15,6 +15,11 @@
 //! assert!(bytes.starts_with(b"PAR1"));
 //! # Ok::<(), lakenode::Error>(())
 //! ```
+//!
+//! The rows are decoded here too ([`HealthRow::from_row`], feature `read`), next to the
+//! encoder and from the same column names, so that a reader (`lakenode report`) cannot
+//! drift from what nodes write. Columns are only ever added at the end; a file from
+//! before a column existed decodes with `None` there (`clock_steps`).
 
 use std::sync::Arc;
 
@@ -27,6 +32,8 @@ use parquet::schema::types::Type;
 use crate::layout::Prefix;
 pub use crate::layout::Tree;
 use crate::sensors::SensorHealth;
+#[cfg(any(feature = "read", test))]
+use crate::sensors::SensorState;
 use crate::{Error, Result};
 
 /// One health row: how the node was doing when a window closed.
@@ -173,6 +180,82 @@ impl HealthRow {
     }
 }
 
+#[cfg(any(feature = "read", test))]
+impl HealthRow {
+    /// Decodes one row of a health file (the parquet crate's generic row: how a
+    /// checked reader hands rows out), by column name. Every column [`HealthRow::encode`]
+    /// writes must be there with its type, except `clock_steps`, absent from files
+    /// written before it existed; columns this version does not know are ignored.
+    ///
+    /// # Errors
+    /// [`Error::Format`] naming the column that is missing, null where required, of
+    /// another type or out of range (a sensor state lakenode does not write, a failure
+    /// count without a state).
+    pub fn from_row(row: &parquet::record::Row) -> Result<Self> {
+        use parquet::record::Field;
+        let bad = |name: &str, why: &str| Error::format("health row", format!("`{name}` {why}"));
+        let get = |name: &'static str| {
+            row.get_column_iter()
+                .find(|(n, _)| n.as_str() == name)
+                .map(|(_, f)| f)
+        };
+        let field = |name: &'static str| get(name).ok_or_else(|| bad(name, "is missing"));
+        let long = |name: &'static str| match field(name)? {
+            Field::Long(v) => Ok(Some(*v)),
+            Field::Null => Ok(None),
+            _ => Err(bad(name, "is not an INT64")),
+        };
+        let required = |name: &'static str| long(name)?.ok_or_else(|| bad(name, "is null"));
+        let text = |name: &'static str| match field(name)? {
+            Field::Str(v) => Ok(Some(v.clone())),
+            Field::Null => Ok(None),
+            _ => Err(bad(name, "is not a string")),
+        };
+        let sensor =
+            |name: &'static str, failures: &'static str| match (text(name)?, long(failures)?) {
+                (None, None) => Ok(None),
+                (Some(state), Some(count)) => Ok(Some(SensorHealth {
+                    state: SensorState::from_name(&state)
+                        .ok_or_else(|| bad(name, "is not a sensor state lakenode writes"))?,
+                    failures: u32::try_from(count)
+                        .map_err(|_| bad(failures, "is not a count of failures"))?,
+                })),
+                _ => Err(bad(
+                    name,
+                    "and its failure count are not both set or both null",
+                )),
+            };
+        let timestamp_ms = match field("timestamp")? {
+            Field::TimestampMillis(t) => *t,
+            _ => return Err(bad("timestamp", "is not a TIMESTAMP(MILLIS)")),
+        };
+        Ok(Self {
+            timestamp_ms,
+            uptime_s: required("uptime_s")?,
+            free_heap: long("free_heap")?,
+            min_free_heap: long("min_free_heap")?,
+            wifi_rssi: match field("wifi_rssi")? {
+                Field::Int(v) => Some(*v),
+                Field::Null => None,
+                _ => return Err(bad("wifi_rssi", "is not an INT32")),
+            },
+            spool_files: required("spool_files")?,
+            spool_bytes: required("spool_bytes")?,
+            dropped_files: required("dropped_files")?,
+            upload_failures: required("upload_failures")?,
+            reset_reason: text("reset_reason")?.unwrap_or_default(),
+            bme280: sensor("bme280", "bme280_failures")?,
+            scd4x: sensor("scd4x", "scd4x_failures")?,
+            pms5003: sensor("pms5003", "pms5003_failures")?,
+            clock_steps: if get("clock_steps").is_some() {
+                long("clock_steps")?
+            } else {
+                None
+            },
+        })
+    }
+}
+
 /// Writes a required value.
 fn put<T: DataType>(
     c: &mut parquet::file::writer::SerializedColumnWriter<'_>,
@@ -264,6 +347,121 @@ mod tests {
             Some("clock_steps"),
             "added at the end"
         );
+    }
+
+    /// A full row for the round trip: every column set, sensors in each state.
+    #[cfg(any(feature = "read", test))]
+    fn full_row() -> HealthRow {
+        HealthRow {
+            timestamp_ms: 1_767_226_500_000,
+            uptime_s: 3_600,
+            free_heap: Some(71_000),
+            min_free_heap: Some(65_000),
+            wifi_rssi: Some(-67),
+            spool_files: 2,
+            spool_bytes: 4_096,
+            dropped_files: 1,
+            upload_failures: 5,
+            reset_reason: "brownout".into(),
+            bme280: Some(SensorHealth {
+                state: SensorState::Ok,
+                failures: 0,
+            }),
+            scd4x: Some(SensorHealth {
+                state: SensorState::Missing,
+                failures: 7,
+            }),
+            pms5003: Some(SensorHealth {
+                state: SensorState::Failing,
+                failures: u32::MAX,
+            }),
+            clock_steps: Some(3),
+        }
+    }
+
+    #[cfg(any(feature = "read", test))]
+    fn decode_all(bytes: Vec<u8>) -> Vec<HealthRow> {
+        let reader = SerializedFileReader::new(bytes::Bytes::from(bytes)).expect("parquet");
+        reader
+            .get_row_iter(None)
+            .expect("rows")
+            .map(|r| HealthRow::from_row(&r.expect("row")).expect("a health row"))
+            .collect()
+    }
+
+    /// encode -> Parquet bytes -> decode gives the rows back, nulls included.
+    #[cfg(any(feature = "read", test))]
+    #[test]
+    fn health_rows_round_trip_through_parquet() {
+        let mut sparse = HealthRow::new(1_767_226_500_000);
+        sparse.uptime_s = 12;
+        sparse.bme280 = Some(SensorHealth::default());
+        for row in [full_row(), sparse, HealthRow::new(0)] {
+            let bytes = row.encode().expect("encodes");
+            assert_eq!(decode_all(bytes), vec![row.clone()]);
+        }
+    }
+
+    /// A file written before `clock_steps` existed decodes with `None` there; a row
+    /// missing any other column, or holding what no node writes, is refused by name.
+    #[cfg(any(feature = "read", test))]
+    #[test]
+    fn older_rows_decode_and_foreign_ones_are_refused() {
+        use parquet::record::{Field, Row};
+        let bytes = full_row().encode().expect("encodes");
+        let reader = SerializedFileReader::new(bytes::Bytes::from(bytes)).expect("parquet");
+        let row = reader
+            .get_row_iter(None)
+            .expect("rows")
+            .next()
+            .expect("one")
+            .expect("row");
+        let columns: Vec<(String, Field)> = row
+            .get_column_iter()
+            .map(|(n, f)| (n.clone(), f.clone()))
+            .collect();
+        let without =
+            |name: &str| Row::new(columns.iter().filter(|(n, _)| n != name).cloned().collect());
+        let with = |name: &str, value: Field| {
+            Row::new(
+                columns
+                    .iter()
+                    .map(|(n, f)| (n.clone(), if n == name { value.clone() } else { f.clone() }))
+                    .collect(),
+            )
+        };
+        let old = HealthRow::from_row(&without("clock_steps")).expect("an older row");
+        assert_eq!(
+            old,
+            HealthRow {
+                clock_steps: None,
+                ..full_row()
+            }
+        );
+        let mut extra = columns.clone();
+        extra.push(("added_later".into(), Field::Long(1)));
+        assert_eq!(
+            HealthRow::from_row(&Row::new(extra)).expect("newer"),
+            full_row()
+        );
+        for (row, column) in [
+            (without("uptime_s"), "uptime_s"),
+            (without("bme280_failures"), "bme280_failures"),
+            (with("uptime_s", Field::Null), "uptime_s"),
+            (with("timestamp", Field::Long(1)), "timestamp"),
+            (with("wifi_rssi", Field::Long(1)), "wifi_rssi"),
+            (with("scd4x", Field::Str("asleep".into())), "scd4x"),
+            (with("scd4x", Field::Null), "scd4x"),
+            (
+                with("pms5003_failures", Field::Long(-1)),
+                "pms5003_failures",
+            ),
+            (with("reset_reason", Field::Long(1)), "reset_reason"),
+            (with("clock_steps", Field::Str("2".into())), "clock_steps"),
+        ] {
+            let e = HealthRow::from_row(&row).expect_err(column).to_string();
+            assert!(e.contains(&format!("`{column}`")), "{column}: {e}");
+        }
     }
 
     #[test]

@@ -15,6 +15,11 @@
 //! sealed window is computed once and stored with it in the spool: a retry overwrites
 //! the same object with identical bytes.
 //!
+//! Keys are parsed back here too ([`LakeKey::parse`], the exact inverse of the builders,
+//! also knowing the daily files compaction names): readers of the lake (compaction,
+//! reports) and the station's own check before signing ([`own_key_tree`]) use it, so a
+//! change to the layout is made in one place and breaks no reader at run time.
+//!
 //! ```
 //! use lakenode::layout::{ObjectKey, Prefix, StationId};
 //! use lakenode::{sample::Sample, window::Window};
@@ -206,7 +211,7 @@ impl std::fmt::Display for ObjectKey {
 /// The two trees a station writes: its data, and its health rows beside them. Uploads
 /// of one tree can be refused while the other's are allowed (an IAM policy that leaves
 /// one out), so the station schedules them apart.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Tree {
     /// `[prefix/]station=<id>/...`
     Data,
@@ -252,13 +257,20 @@ impl Tree {
             Self::Health => "health",
         }
     }
+
+    /// The stem of the tree's file names: `data` (`data_HHMM.parquet`) or `health`.
+    #[must_use]
+    pub const fn stem(self) -> &'static str {
+        self.name()
+    }
 }
 
 /// Checks that `key` is one this station writes, built by this module's rules: in its
 /// data or health tree under `prefix`, then `year=YYYY/month=MM/day=DD/` and
 /// `data_HHMM[_HHMMSS[mmm]][_r<n>].parquet` (`health_` in the health tree), nothing else: no
-/// dot segment, query or fragment character, percent escape or other station. Returns
-/// the key's tree. A spool entry that fails this was not written by this station's
+/// dot segment, query or fragment character, percent escape, daily file or other
+/// station ([`LakeKey::parse`], then the station and the kind of file). Returns the
+/// key's tree. A spool entry that fails this was not written by this station's
 /// recorder (a forged or stray file) and must never be signed.
 ///
 /// ```
@@ -277,64 +289,307 @@ pub fn own_key_tree(
     station: &StationId,
     key: &str,
 ) -> std::result::Result<Tree, &'static str> {
-    let (tree, rest) = if let Some(rest) = key.strip_prefix(&data_tree(prefix, station)) {
-        (Tree::Data, rest)
-    } else if let Some(rest) = key.strip_prefix(&health_tree(prefix, station)) {
-        (Tree::Health, rest)
-    } else {
-        return Err("not in this station's data or health tree");
-    };
-    let parts: Vec<&str> = rest.split('/').collect();
-    let [year, month, day, file] = parts.as_slice() else {
-        return Err("not year=/month=/day=/file below the station");
-    };
-    let number = |text: &str, name: &str, digits: usize, range: std::ops::RangeInclusive<u32>| {
-        text.strip_prefix(name)
-            .filter(|d| d.len() == digits && d.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|d| d.parse::<u32>().ok())
-            .is_some_and(|n| range.contains(&n))
-    };
-    if !(number(year, "year=", 4, 1970..=9999)
-        && number(month, "month=", 2, 1..=12)
-        && number(day, "day=", 2, 1..=31))
-    {
-        return Err("bad year=/month=/day= partitions");
+    let other = "not in this station's data or health tree";
+    let parsed = LakeKey::parse(prefix, key).map_err(|e| match e {
+        KeyError::NotInTree => other,
+        e => e.reason(),
+    })?;
+    if parsed.station != *station {
+        return Err(other);
     }
-    let stem = match tree {
-        Tree::Data => file.strip_prefix("data_"),
-        Tree::Health => file.strip_prefix("health_"),
+    match parsed.file {
+        FileName::Window(_) => Ok(parsed.tree),
+        FileName::Daily { .. } => Err(KeyError::NotAFileName.reason()),
     }
-    .and_then(|f| f.strip_suffix(".parquet"))
-    .ok_or("not a window file's name")?;
-    // `_r<n>`: a window recorded again after the timeline's n-th reset.
-    let stem = match stem.rsplit_once("_r") {
-        Some((rest, n))
-            if !n.is_empty()
-                && n.len() <= 10
-                && !n.starts_with('0')
-                && n.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            rest
+}
+
+/// Why a key is not in the lake's layout (see [`LakeKey::parse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyError {
+    /// Not below `[prefix/][health/]station=`.
+    NotInTree,
+    /// Below `station=`, but not directly in a `<uuid>/year=YYYY/month=MM/day=DD/`
+    /// directory of a real UTC day.
+    NotInDay,
+    /// In a station-day directory, but not named as a window or a daily file.
+    NotAFileName,
+}
+
+impl KeyError {
+    /// The reason, in a few words.
+    #[must_use]
+    pub const fn reason(self) -> &'static str {
+        match self {
+            Self::NotInTree => "not in a station's data or health tree (station=...)",
+            Self::NotInDay => "not in a station=<uuid>/year=YYYY/month=MM/day=DD directory",
+            Self::NotAFileName => "not a window or daily file name",
         }
-        _ => stem,
-    };
-    let (hhmm, first) = stem
-        .split_once('_')
-        .map_or((stem, None), |(a, b)| (a, Some(b)));
-    let clock = |t: &str| {
-        t.len() >= 4
-            && t.bytes().all(|b| b.is_ascii_digit())
-            && t[..2].parse::<u32>().is_ok_and(|h| h < 24)
-            && t[2..4].parse::<u32>().is_ok_and(|m| m < 60)
-    };
-    let first_ok = first.is_none_or(|f| {
-        (f.len() == 6 || f.len() == 9) && clock(f) && f[4..6].parse::<u32>().is_ok_and(|s| s < 60)
-    });
-    if hhmm.len() == 4 && clock(hhmm) && first_ok {
-        Ok(tree)
-    } else {
-        Err("not a window file's name")
     }
+}
+
+impl std::fmt::Display for KeyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.reason())
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+/// A key of the lake's layout, parsed: the exact inverse of the keys
+/// [`ObjectKey::for_window`], [`ObjectKey::for_timeline`] and
+/// [`crate::health::health_key_for`] build, and of the daily files compaction names
+/// (`<stem>_day[_s<8 hex>].parquet`). [`LakeKey::to_key`] gives back the very string
+/// parsed. Why here: the keys are built here, and a reader that parses them with its
+/// own string rules breaks silently at run time when a suffix changes.
+///
+/// ```
+/// use lakenode::layout::{FileName, LakeKey, Tree};
+/// let key = "health/station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/year=2026/month=01/day=31/health_2345_234601_r2.parquet";
+/// let parsed = LakeKey::parse(None, key)?;
+/// assert_eq!(parsed.tree, Tree::Health);
+/// assert_eq!(parsed.date, jiff::civil::date(2026, 1, 31));
+/// let FileName::Window(w) = &parsed.file else { panic!("a window") };
+/// assert_eq!((w.hour, w.minute, w.generation), (23, 45, 2));
+/// assert_eq!(parsed.to_key(None), key);
+/// # Ok::<(), lakenode::layout::KeyError>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LakeKey {
+    /// The data or the health tree.
+    pub tree: Tree,
+    /// The station whose tree it is.
+    pub station: StationId,
+    /// The UTC day of its `year=/month=/day=` partition.
+    pub date: jiff::civil::Date,
+    /// The file's name in that directory.
+    pub file: FileName,
+}
+
+/// A file's name in a station-day directory, without the tree's stem.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum FileName {
+    /// A window a node sealed: `<stem>_HHMM[_HHMMSS[mmm]][_r<n>].parquet`.
+    Window(WindowName),
+    /// A day compaction made: `<stem>_day.parquet`, or `<stem>_day_s<8 hex>.parquet`
+    /// for a second schema's daily file (`schema` holds the 8 hex digits).
+    Daily {
+        /// The schema hash of a second schema's daily file.
+        schema: Option<String>,
+    },
+}
+
+/// The parts of a window file's name (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WindowName {
+    /// The window's start, UTC hour (0..=23).
+    pub hour: u8,
+    /// The window's start, minute (0..=59).
+    pub minute: u8,
+    /// The UTC time of the first sample of a window that starts late.
+    pub first: Option<FirstSample>,
+    /// The timeline generation of `_r<n>`; 0 without the suffix.
+    pub generation: u32,
+}
+
+/// The first sample's UTC time in a late window's name: `HHMMSS[mmm]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FirstSample {
+    /// Hour (0..=23).
+    pub hour: u8,
+    /// Minute (0..=59).
+    pub minute: u8,
+    /// Second (0..=59).
+    pub second: u8,
+    /// Milliseconds (0..=999), when the name has them (lakenode writes them only when
+    /// they are not zero).
+    pub millis: Option<u16>,
+}
+
+impl LakeKey {
+    /// Parses a key written under `prefix` (`None`: at the bucket's or lake's root).
+    ///
+    /// # Errors
+    /// [`KeyError`]: which part of the layout the key misses.
+    pub fn parse(prefix: Option<&Prefix>, key: &str) -> std::result::Result<Self, KeyError> {
+        let rest = match prefix {
+            Some(p) => key
+                .strip_prefix(p.as_str())
+                .and_then(|k| k.strip_prefix('/'))
+                .ok_or(KeyError::NotInTree)?,
+            None => key,
+        };
+        let (tree, rest) = match rest
+            .strip_prefix(HEALTH_DIR)
+            .and_then(|r| r.strip_prefix('/'))
+        {
+            Some(r) => (Tree::Health, r),
+            None => (Tree::Data, rest),
+        };
+        let (station, rest) = rest
+            .strip_prefix("station=")
+            .ok_or(KeyError::NotInTree)?
+            .split_once('/')
+            .ok_or(KeyError::NotInDay)?;
+        let station = StationId::new(station).map_err(|_| KeyError::NotInDay)?;
+        let parts: Vec<&str> = rest.split('/').collect();
+        let [year, month, day, file] = parts.as_slice() else {
+            return Err(KeyError::NotInDay);
+        };
+        let number = |text: &str, name: &str, digits: usize| {
+            text.strip_prefix(name)
+                .filter(|d| d.len() == digits)
+                .and_then(decimal)
+        };
+        let date = match (
+            number(year, "year=", 4).filter(|y| *y >= 1970),
+            number(month, "month=", 2),
+            number(day, "day=", 2),
+        ) {
+            (Some(y), Some(m), Some(d)) => {
+                let (Ok(y), Ok(m), Ok(d)) = (i16::try_from(y), i8::try_from(m), i8::try_from(d))
+                else {
+                    return Err(KeyError::NotInDay);
+                };
+                jiff::civil::Date::new(y, m, d).map_err(|_| KeyError::NotInDay)?
+            }
+            _ => return Err(KeyError::NotInDay),
+        };
+        let file = FileName::parse(tree, file).ok_or(KeyError::NotAFileName)?;
+        Ok(Self {
+            tree,
+            station,
+            date,
+            file,
+        })
+    }
+
+    /// The key's station-day directory without prefix:
+    /// `[health/]station=<id>/year=YYYY/month=MM/day=DD`.
+    #[must_use]
+    pub fn dir(&self) -> String {
+        let health = match self.tree {
+            Tree::Data => "",
+            Tree::Health => "health/",
+        };
+        format!(
+            "{health}station={}/year={:04}/month={:02}/day={:02}",
+            self.station,
+            self.date.year(),
+            self.date.month(),
+            self.date.day()
+        )
+    }
+
+    /// The file's name in its directory.
+    #[must_use]
+    pub fn file_name(&self) -> String {
+        self.file.name(self.tree)
+    }
+
+    /// The key again, under `prefix`: what [`LakeKey::parse`] read.
+    #[must_use]
+    pub fn to_key(&self, prefix: Option<&Prefix>) -> String {
+        let p = prefix.map_or_else(String::new, |p| format!("{}/", p.as_str()));
+        format!("{p}{}/{}", self.dir(), self.file_name())
+    }
+}
+
+impl FileName {
+    /// Parses a file name of `tree`'s stem; `None` if it is neither a window's nor a
+    /// daily file's.
+    #[must_use]
+    pub fn parse(tree: Tree, name: &str) -> Option<Self> {
+        let rest = name
+            .strip_prefix(tree.stem())?
+            .strip_prefix('_')?
+            .strip_suffix(".parquet")?;
+        if rest == "day" {
+            return Some(Self::Daily { schema: None });
+        }
+        if let Some(hash) = rest.strip_prefix("day_s") {
+            return (hash.len() == 8 && hash.bytes().all(|b| b.is_ascii_hexdigit())).then(|| {
+                Self::Daily {
+                    schema: Some(hash.to_owned()),
+                }
+            });
+        }
+        // `_r<n>`: a window recorded again after the timeline's n-th reset.
+        let (rest, generation) = match rest.rsplit_once("_r") {
+            Some((window, n)) if !n.starts_with('0') => (window, u32::try_from(decimal(n)?).ok()?),
+            _ => (rest, 0),
+        };
+        let (start, first) = rest
+            .split_once('_')
+            .map_or((rest, None), |(a, b)| (a, Some(b)));
+        let clock = |t: &str| {
+            let h = u8::try_from(decimal(t.get(..2)?)?)
+                .ok()
+                .filter(|h| *h < 24)?;
+            let m = u8::try_from(decimal(t.get(2..4)?)?)
+                .ok()
+                .filter(|m| *m < 60)?;
+            Some((h, m))
+        };
+        if start.len() != 4 {
+            return None;
+        }
+        let (hour, minute) = clock(start)?;
+        let first = match first {
+            None => None,
+            Some(f) if f.len() == 6 || f.len() == 9 => {
+                let (hour, minute) = clock(f)?;
+                let second = u8::try_from(decimal(&f[4..6])?).ok().filter(|s| *s < 60)?;
+                let millis = match f.get(6..) {
+                    Some(ms) if !ms.is_empty() => Some(u16::try_from(decimal(ms)?).ok()?),
+                    _ => None,
+                };
+                Some(FirstSample {
+                    hour,
+                    minute,
+                    second,
+                    millis,
+                })
+            }
+            Some(_) => return None,
+        };
+        Some(Self::Window(WindowName {
+            hour,
+            minute,
+            first,
+            generation,
+        }))
+    }
+
+    /// The name in `tree`: [`FileName::parse`]'s input again.
+    #[must_use]
+    pub fn name(&self, tree: Tree) -> String {
+        let stem = tree.stem();
+        match self {
+            Self::Daily { schema: None } => format!("{stem}_day.parquet"),
+            Self::Daily { schema: Some(s) } => format!("{stem}_day_s{s}.parquet"),
+            Self::Window(w) => {
+                let mut name = format!("{stem}_{:02}{:02}", w.hour, w.minute);
+                if let Some(f) = w.first {
+                    name.push_str(&format!("_{:02}{:02}{:02}", f.hour, f.minute, f.second));
+                    if let Some(ms) = f.millis {
+                        name.push_str(&format!("{ms:03}"));
+                    }
+                }
+                if w.generation > 0 {
+                    name.push_str(&format!("_r{}", w.generation));
+                }
+                name.push_str(".parquet");
+                name
+            }
+        }
+    }
+}
+
+/// The value of 1 to 10 ASCII digits, nothing else (no sign, no spaces).
+fn decimal(text: &str) -> Option<u64> {
+    (!text.is_empty() && text.len() <= 10 && text.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
 }
 
 /// The key prefix under which every data file of `station` lies:
@@ -448,6 +703,163 @@ mod tests {
             let key = format!("raw/station={id}/year=2026/month=01/day=31/{again}.parquet");
             assert_eq!(own_key_tree(Some(&raw), &st, &key), Ok(Tree::Data), "{key}");
         }
+    }
+
+    #[test]
+    fn keys_outside_the_layout_are_refused_with_the_part_they_miss() {
+        let id = "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e";
+        let day = format!("station={id}/year=2026/month=01/day=31");
+        let raw = Prefix::new("raw").expect("prefix");
+        for (prefix, key, why) in [
+            (None, "other/x.parquet".to_owned(), KeyError::NotInTree),
+            (None, format!("station={id}"), KeyError::NotInDay),
+            (
+                None,
+                format!("health/health/{day}/health_0000.parquet"),
+                KeyError::NotInTree,
+            ),
+            (None, format!("Station={id}/x"), KeyError::NotInTree),
+            (
+                None,
+                format!("station={}/x", id.to_uppercase()),
+                KeyError::NotInDay,
+            ),
+            (
+                Some(&raw),
+                format!("{day}/data_0000.parquet"),
+                KeyError::NotInTree,
+            ),
+            (
+                Some(&raw),
+                format!("rawx/{day}/data_0000.parquet"),
+                KeyError::NotInTree,
+            ),
+            (
+                None,
+                format!("station={id}/stray.parquet"),
+                KeyError::NotInDay,
+            ),
+            (
+                None,
+                format!("station={id}/year=2026/month=02/day=30/data_0000.parquet"),
+                KeyError::NotInDay,
+            ),
+            (
+                None,
+                format!("station={id}/year=1969/month=12/day=31/data_0000.parquet"),
+                KeyError::NotInDay,
+            ),
+            (
+                None,
+                format!("station={id}/year=2026/month=1/day=31/data_0000.parquet"),
+                KeyError::NotInDay,
+            ),
+            (
+                None,
+                format!("station={id}/year=+026/month=01/day=31/data_0000.parquet"),
+                KeyError::NotInDay,
+            ),
+            (
+                None,
+                format!("{day}/sub/data_0000.parquet"),
+                KeyError::NotInDay,
+            ),
+            (
+                None,
+                format!("{day}/../data_0000.parquet"),
+                KeyError::NotInDay,
+            ),
+            (
+                None,
+                format!("{day}/data_0000.parquet.tmp"),
+                KeyError::NotAFileName,
+            ),
+            (
+                None,
+                format!("{day}/health_0000.parquet"),
+                KeyError::NotAFileName,
+            ),
+            (
+                None,
+                format!("health/{day}/data_0000.parquet"),
+                KeyError::NotAFileName,
+            ),
+            (
+                None,
+                format!("{day}/data_2400.parquet"),
+                KeyError::NotAFileName,
+            ),
+            (
+                None,
+                format!("{day}/data_0060.parquet"),
+                KeyError::NotAFileName,
+            ),
+            (
+                None,
+                format!("{day}/data_12.parquet"),
+                KeyError::NotAFileName,
+            ),
+            (
+                None,
+                format!("{day}/data_0000_1.parquet"),
+                KeyError::NotAFileName,
+            ),
+            (
+                None,
+                format!("{day}/data_0000_006000.parquet"),
+                KeyError::NotAFileName,
+            ),
+            (
+                None,
+                format!("{day}/data_0000_0000001.parquet"),
+                KeyError::NotAFileName,
+            ),
+            (
+                None,
+                format!("{day}/data_0000_r0.parquet"),
+                KeyError::NotAFileName,
+            ),
+            (
+                None,
+                format!("{day}/data_0000_r4294967296.parquet"),
+                KeyError::NotAFileName,
+            ),
+            (
+                None,
+                format!("{day}/data_0000_r+1.parquet"),
+                KeyError::NotAFileName,
+            ),
+            (
+                None,
+                format!("{day}/data_day_r1.parquet"),
+                KeyError::NotAFileName,
+            ),
+            (
+                None,
+                format!("{day}/data_day_s0a1b2c3.parquet"),
+                KeyError::NotAFileName,
+            ),
+            (
+                None,
+                format!("{day}/data_day_x.parquet"),
+                KeyError::NotAFileName,
+            ),
+            (None, format!("{day}/notes.txt"), KeyError::NotAFileName),
+        ] {
+            assert_eq!(LakeKey::parse(prefix, &key), Err(why), "{key}");
+        }
+        let daily = LakeKey::parse(Some(&raw), &format!("raw/{day}/data_day_s0a1b2c3d.parquet"))
+            .expect("daily file");
+        assert_eq!(
+            daily.file,
+            FileName::Daily {
+                schema: Some("0a1b2c3d".into())
+            }
+        );
+        assert_eq!(daily.dir(), day);
+        let max = LakeKey::parse(None, &format!("{day}/data_0000_r4294967295.parquet"))
+            .expect("the last generation");
+        assert!(matches!(max.file, FileName::Window(w) if w.generation == u32::MAX));
     }
 
     fn window(start_ms: i64, first_ms: i64) -> Window {
@@ -575,6 +987,80 @@ mod tests {
                 prop_assert_eq!(own_key_tree(p.as_ref(), &st, &health), Ok(Tree::Health), "{}", health);
                 prop_assert_eq!(Tree::of(p.as_ref(), data.as_str()), Tree::Data);
                 prop_assert_eq!(Tree::of(p.as_ref(), &health), Tree::Health);
+            }
+
+            /// The parser is the exact inverse of the keys the node builds, data and
+            /// health, late and recorded-again windows.
+            #[test]
+            fn built_keys_parse_back_to_their_parts(
+                st in station(),
+                w in window(),
+                generation in prop_oneof![Just(0u32), 1u32..20, Just(u32::MAX)],
+                prefix in prop::option::of("[a-z0-9=_.-]{1,20}(/[a-z0-9=_.-]{1,20}){0,3}"),
+            ) {
+                let p = prefix
+                    .filter(|p| p.split('/').all(|s| s != "." && s != ".."))
+                    .map(|p| Prefix::new(&p).expect("generated prefix"));
+                let key = ObjectKey::for_window(p.as_ref(), &st, &w).for_timeline(generation);
+                let parsed = LakeKey::parse(p.as_ref(), key.as_str());
+                prop_assert!(parsed.is_ok(), "{} not parsed: {:?}", key, parsed);
+                let parsed = parsed.expect("checked");
+                prop_assert_eq!(parsed.to_key(p.as_ref()), key.as_str());
+                let start = utc(w.start_ms);
+                let first = w.first_ms().filter(|_| w.starts_late()).map(|f| {
+                    let t = utc(f);
+                    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                    FirstSample {
+                        hour: t.hour() as u8,
+                        minute: t.minute() as u8,
+                        second: t.second() as u8,
+                        millis: Some(f.rem_euclid(1000) as u16).filter(|ms| *ms != 0),
+                    }
+                });
+                #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+                let want = LakeKey {
+                    tree: Tree::Data,
+                    station: st.clone(),
+                    date: start.date(),
+                    file: FileName::Window(WindowName {
+                        hour: start.hour() as u8,
+                        minute: start.minute() as u8,
+                        first,
+                        generation,
+                    }),
+                };
+                prop_assert_eq!(&parsed, &want);
+                let health = crate::health::health_key_for(p.as_ref(), key.as_str());
+                let parsed = LakeKey::parse(p.as_ref(), &health).expect("health key");
+                prop_assert_eq!(parsed.to_key(p.as_ref()), health);
+                prop_assert_eq!(parsed, LakeKey { tree: Tree::Health, ..want });
+            }
+
+            /// Every key the parser accepts prints back as itself, and every value
+            /// prints as a key that parses back to it.
+            #[test]
+            fn any_key_value_round_trips(
+                st in station(),
+                health in any::<bool>(),
+                days in 0i32..2_900_000,
+                file in prop_oneof![
+                    prop::option::of("[0-9a-f]{8}").prop_map(|schema| FileName::Daily { schema }),
+                    (0u8..24, 0u8..60, prop::option::of((0u8..24, 0u8..60, 0u8..60, prop::option::of(0u16..1000))), any::<u32>())
+                        .prop_map(|(hour, minute, first, generation)| FileName::Window(WindowName {
+                            hour,
+                            minute,
+                            first: first.map(|(hour, minute, second, millis)| FirstSample { hour, minute, second, millis }),
+                            generation,
+                        })),
+                ],
+            ) {
+                let date = jiff::civil::date(1970, 1, 1)
+                    .checked_add(jiff::Span::new().days(days))
+                    .expect("in range");
+                let tree = if health { Tree::Health } else { Tree::Data };
+                let key = LakeKey { tree, station: st, date, file };
+                let text = key.to_key(None);
+                prop_assert_eq!(LakeKey::parse(None, &text), Ok(key), "{}", text);
             }
 
             #[test]

@@ -497,21 +497,22 @@ fn verify_station(
         if key.starts_with("health/") {
             let file = readback::open(response.body)
                 .map_err(|e| CliError::Verify(format!("{key}: {e}")))?;
-            health_rows += file
+            for row in file
                 .rows_generic()
                 .map_err(|e| CliError::Verify(format!("{key}: {e}")))?
-                .len();
+            {
+                lakenode::HealthRow::from_row(&row)
+                    .map_err(|e| CliError::Verify(format!("{key}: {e}")))?;
+                health_rows += 1;
+            }
             continue;
         }
         bytes += response.body.len();
         files += 1;
         let file =
             readback::decode(response.body).map_err(|e| CliError::Verify(format!("{key}: {e}")))?;
-        let station_field = format!("\"station\":\"{station}\"");
-        let names_station = file
-            .key_values
-            .iter()
-            .any(|(k, v)| k == lakenode::encode::META_KEY && v.contains(&station_field));
+        let names_station = lakenode::encode::FileMetadata::from_key_values(&file.key_values)
+            .is_ok_and(|meta| meta.station == *station);
         if !names_station {
             return Err(CliError::Verify(format!(
                 "{key}: footer does not name station {station}"

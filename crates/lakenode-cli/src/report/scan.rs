@@ -22,13 +22,12 @@
 use std::collections::{BTreeMap, HashSet};
 
 use jiff::civil::Date;
-use parquet::record::{Field, Row};
+use lakenode::encode::FileMetadata;
+use lakenode::health::HealthRow;
+use lakenode::layout::LakeKey;
 
 use super::aggregate::{BucketSize, Fleet, HealthPoint};
 use crate::error::CliResult;
-use lakenode_lake::compact::{
-    NOT_A_FILE_NAME, day_of, day_start_ms, interval_of, kind_of, place, stem_of,
-};
 use lakenode_lake::lake::LakeStore;
 use lakenode_lake::readback;
 
@@ -106,32 +105,37 @@ struct DayDir {
 /// Station-day directories of one tree: (station, date) -> directory and files.
 type Tree = BTreeMap<(String, Date), (String, DayDir)>;
 
-/// Groups `objects` by station-day; `.parquet` files outside the layout go to
-/// `problems`.
+/// Groups `objects` by station-day (the core's [`LakeKey`]: window and daily files);
+/// `.parquet` files outside the layout go to `problems`, other files are not read.
 fn group(objects: Vec<(String, u64)>, problems: &mut Vec<String>) -> Tree {
     let mut tree = Tree::new();
     for (key, size) in objects {
-        let placed = match place(&key) {
-            Ok(Some(p)) => p,
-            Ok(None) => continue,
+        let parsed = match LakeKey::parse(None, &key) {
+            Ok(k) => k,
             Err(why) => {
-                problems.push(format!("{key}: {why}; not read"));
+                if key.ends_with(".parquet") {
+                    problems.push(format!("{key}: {why}; not read"));
+                }
                 continue;
             }
         };
-        if placed.kind.is_none() {
-            if placed.name.ends_with(".parquet") {
-                problems.push(format!("{key}: {NOT_A_FILE_NAME}; not read"));
-            }
-            continue;
-        }
-        tree.entry((placed.station.to_owned(), placed.date))
-            .or_insert_with(|| (placed.dir.to_owned(), DayDir::default()))
+        tree.entry((parsed.station.to_string(), parsed.date))
+            .or_insert_with(|| (parsed.dir(), DayDir::default()))
             .1
             .files
-            .push((placed.name.to_owned(), size));
+            .push((parsed.file_name(), size));
     }
     tree
+}
+
+/// Start of a UTC day, ms.
+fn day_start_ms(date: Date) -> Option<i64> {
+    Some(
+        date.to_zoned(jiff::tz::TimeZone::UTC)
+            .ok()?
+            .timestamp()
+            .as_millisecond(),
+    )
 }
 
 /// Reads the lake's last `options.days` days of data into a [`Fleet`], calling
@@ -247,22 +251,21 @@ pub fn scan(
         .map(|(s, _)| s.as_str())
         .filter(|s| !newest_of.contains_key(s))
         .collect();
-    let data_dirs: Vec<&(String, DayDir)> = data
+    type Dir<'a> = (&'a (String, Date), &'a (String, DayDir));
+    let data_dirs: Vec<Dir<'_>> = data
         .iter()
         .filter(|((station, date), _)| {
             in_period(date) || newest_of.get(station.as_str()) == Some(date)
         })
-        .map(|(_, v)| v)
         .collect();
-    let health_dirs: Vec<&(String, DayDir)> = health
+    let health_dirs: Vec<Dir<'_>> = health
         .iter()
         .filter(|((_, date), _)| in_period(date))
-        .map(|(_, v)| v)
         .collect();
     let total = data_dirs
         .iter()
         .chain(&health_dirs)
-        .map(|(_, d)| d.files.len())
+        .map(|(_, (_, d))| d.files.len())
         .sum();
 
     // Decoding is the work; it runs on one thread per core. Each station belongs to one
@@ -300,10 +303,7 @@ pub fn scan(
             .iter()
             .map(|d| (true, d))
             .chain(health_dirs.iter().map(|d| (false, d)));
-        for (is_data, (dir, day)) in trees {
-            let Some((date, station)) = day_of(dir) else {
-                continue;
-            };
+        for (is_data, ((station, date), (dir, day))) in trees {
             let fetched = match fetch_day(lake, dir, &day.files, &mut |size| {
                 files += 1;
                 bytes_read += size;
@@ -316,12 +316,12 @@ pub fn scan(
                 }
             };
             let work = Work {
-                station: station.to_owned(),
-                day_start_ms: day_start_ms(date).unwrap_or(i64::MIN),
+                station: station.clone(),
+                day_start_ms: day_start_ms(*date).unwrap_or(i64::MIN),
                 is_data,
                 files: fetched,
             };
-            let worker = owner.get(station).copied().unwrap_or(0);
+            let worker = owner.get(station.as_str()).copied().unwrap_or(0);
             if senders[worker].send(work).is_err() {
                 break;
             }
@@ -392,14 +392,12 @@ fn fetch_day(
         if !vanished {
             return Ok(fetched);
         }
-        let stem = stem_of(dir);
         names = lake
             .list(&format!("{dir}/"))?
             .into_iter()
             .filter_map(|(key, size)| {
-                let name = key.rsplit_once('/')?.1.to_owned();
-                kind_of(stem, &name)?;
-                Some((name, size))
+                let parsed = LakeKey::parse(None, &key).ok()?;
+                (parsed.dir() == dir).then(|| (parsed.file_name(), size))
             })
             .collect();
         let bytes: u64 = names
@@ -529,11 +527,10 @@ impl Part {
         bytes: Vec<u8>,
     ) -> Result<(u64, bool), readback::ReadError> {
         let file = readback::open(bytes)?;
-        let interval = file
-            .key_values()
-            .iter()
-            .find(|(k, _)| k == lakenode::encode::META_KEY)
-            .and_then(|(_, v)| interval_of(v))
+        let meta = FileMetadata::from_key_values(&file.key_values()).map_err(|e| {
+            readback::ReadError::new(format!("{e}, so coverage cannot be computed"))
+        })?;
+        let interval = Some(meta.interval_ms)
             .filter(|i| INTERVALS_MS.contains(i))
             .ok_or_else(|| {
                 readback::ReadError::new(
@@ -564,78 +561,55 @@ impl Part {
     }
 }
 
-/// The health columns the report reads, with the physical type lakenode writes.
-const HEALTH_COLUMNS: [(&str, parquet::basic::Type); 6] = [
-    ("timestamp", parquet::basic::Type::INT64),
-    ("uptime_s", parquet::basic::Type::INT64),
-    ("wifi_rssi", parquet::basic::Type::INT32),
-    ("spool_files", parquet::basic::Type::INT64),
-    ("dropped_files", parquet::basic::Type::INT64),
-    ("upload_failures", parquet::basic::Type::INT64),
-];
-
-/// A health file's rows as the report's points.
+/// A health file's rows as the report's points, decoded by the core
+/// ([`HealthRow::from_row`]: the columns nodes write, by name).
 fn health_points(bytes: Vec<u8>) -> Result<Vec<HealthPoint>, readback::ReadError> {
     let file = readback::open(bytes)?;
-    let descr = file.metadata().file_metadata().schema_descr();
-    for (name, physical) in HEALTH_COLUMNS {
-        let found = descr.columns().iter().find(|c| c.name() == name);
-        if found.is_none_or(|c| c.physical_type() != physical || c.max_rep_level() != 0) {
-            return Err(readback::ReadError::new(format!(
-                "not a lakenode health file: column `{name}` ({physical}) is missing or of \
-                 another type"
-            )));
-        }
-    }
     file.rows_generic()?
         .iter()
-        .map(health_point)
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| {
-            readback::ReadError::new(
-                "not a lakenode health file: a row lacks its timestamp or a counter, or holds \
-                 a negative count or an uptime of over a century",
-            )
+        .map(|row| {
+            let row = HealthRow::from_row(row).map_err(|e| {
+                readback::ReadError::new(match e {
+                    lakenode::Error::Format { reason, .. } => {
+                        format!("not a lakenode health file: column {reason}")
+                    }
+                    e => e.to_string(),
+                })
+            })?;
+            health_point(&row).ok_or_else(|| {
+                readback::ReadError::new(
+                    "not a lakenode health file: a row holds a negative count or an uptime \
+                     of over a century",
+                )
+            })
         })
+        .collect()
 }
 
 /// Seconds of uptime beyond any device's life (100 years).
 const MAX_UPTIME_S: i64 = 100 * 365 * 86_400;
 
-/// One health row, by column name; `None` if the row lacks the timestamp or a counter,
-/// or holds a value no node reports (a negative count, an uptime of over a century):
-/// such a row would fake restarts or upload failures.
-fn health_point(row: &Row) -> Option<HealthPoint> {
-    let mut p = HealthPoint::default();
-    let mut has_time = false;
-    let mut counters = 0;
-    for (name, field) in row.get_column_iter() {
-        let long = match field {
-            Field::Long(v) => Some(*v),
-            Field::Int(v) => Some(i64::from(*v)),
-            _ => None,
-        };
-        match (name.as_str(), field) {
-            ("timestamp", Field::TimestampMillis(t)) => {
-                p.at_ms = *t;
-                has_time = true;
-            }
-            ("wifi_rssi", Field::Int(v)) => p.rssi = Some(*v),
-            ("uptime_s" | "spool_files" | "dropped_files" | "upload_failures", _) => {
-                let v = long.filter(|v| *v >= 0)?;
-                counters += 1;
-                match name.as_str() {
-                    "uptime_s" if v <= MAX_UPTIME_S => p.uptime_s = v,
-                    "uptime_s" => return None,
-                    "spool_files" => p.spool_files = v,
-                    "dropped_files" => p.dropped_files = v,
-                    _ => p.upload_failures = v,
-                }
-            }
-            _ => {}
-        }
+/// One health row as a report point; `None` if it holds a value no node reports (a
+/// negative count, an uptime of over a century): such a row would fake restarts or
+/// upload failures.
+fn health_point(row: &HealthRow) -> Option<HealthPoint> {
+    let counters = [
+        row.uptime_s,
+        row.spool_files,
+        row.dropped_files,
+        row.upload_failures,
+    ];
+    if counters.iter().any(|v| *v < 0) || row.uptime_s > MAX_UPTIME_S {
+        return None;
     }
-    (has_time && counters == 4).then_some(p)
+    Some(HealthPoint {
+        at_ms: row.timestamp_ms,
+        rssi: row.wifi_rssi,
+        spool_files: row.spool_files,
+        dropped_files: row.dropped_files,
+        upload_failures: row.upload_failures,
+        uptime_s: row.uptime_s,
+    })
 }
 
 #[cfg(test)]
@@ -689,36 +663,34 @@ mod tests {
         std::fs::write(path, bytes).unwrap();
     }
 
-    /// Health rows that would fake restarts or upload failures are refused: a null or
-    /// negative counter, an uptime of over a century, a missing counter.
+    /// Health rows that would fake restarts or upload failures are refused: a negative
+    /// counter, an uptime of over a century (a null or missing counter does not
+    /// decode: the core's tests), whole files included.
     #[test]
     fn implausible_health_rows_are_refused() {
-        let row = |uptime: Field, failures: Field| {
-            Row::new(vec![
-                ("timestamp".into(), Field::TimestampMillis(T0)),
-                ("uptime_s".into(), uptime),
-                ("spool_files".into(), Field::Long(0)),
-                ("dropped_files".into(), Field::Long(0)),
-                ("upload_failures".into(), failures),
-            ])
+        let row = |uptime: i64, failures: i64| {
+            let mut r = HealthRow::new(T0);
+            r.uptime_s = uptime;
+            r.upload_failures = failures;
+            r
         };
-        assert!(health_point(&row(Field::Long(60), Field::Long(2))).is_some());
+        assert!(health_point(&row(60, 2)).is_some());
+        assert!(health_point(&row(i64::MAX, 2)).is_none());
+        assert!(health_point(&row(-1, 2)).is_none());
+        assert!(health_point(&row(60, -5)).is_none());
+        assert_eq!(
+            health_points(row(60, 2).encode().unwrap()).unwrap().len(),
+            1
+        );
+        let e = health_points(row(60, -5).encode().unwrap()).unwrap_err();
+        assert!(e.to_string().contains("negative count"), "{e}");
+        // A data file is not a health file.
+        let e = health_points(data_file(T0, 10)).unwrap_err();
         assert!(
-            health_point(&row(Field::Null, Field::Long(2))).is_none(),
-            "null uptime"
+            e.to_string()
+                .contains("not a lakenode health file: column `uptime_s` is missing"),
+            "{e}"
         );
-        assert!(health_point(&row(Field::Long(i64::MAX), Field::Long(2))).is_none());
-        assert!(health_point(&row(Field::Long(-1), Field::Long(2))).is_none());
-        assert!(health_point(&row(Field::Long(60), Field::Long(-5))).is_none());
-        let mut missing = row(Field::Long(60), Field::Long(2));
-        missing = Row::new(
-            missing
-                .get_column_iter()
-                .take(4)
-                .map(|(n, f)| (n.clone(), f.clone()))
-                .collect(),
-        );
-        assert!(health_point(&missing).is_none(), "no upload_failures");
     }
 
     /// A station-day larger than any station writes is listed and never fetched, and a

@@ -36,6 +36,14 @@ impl SensorState {
             Self::Failing => "failing",
         }
     }
+
+    /// The state of a [`SensorState::name`]; `None` for any other text.
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        [Self::Unknown, Self::Ok, Self::Missing, Self::Failing]
+            .into_iter()
+            .find(|s| s.name() == name)
+    }
 }
 
 /// A sensor's state and failure counters.
