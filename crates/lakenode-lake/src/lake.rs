@@ -369,6 +369,8 @@ pub struct S3Lake {
     prefix: String,
     bucket: String,
     held: Option<HeldLock>,
+    /// When the lock object last read was written (its `Last-Modified`), if the server said.
+    lock_written: Option<jiff::Timestamp>,
     lock_ttl: std::time::Duration,
     policy: RetryPolicy,
     budget: RetryBudget,
@@ -409,6 +411,7 @@ impl S3Lake {
             prefix,
             bucket: config.bucket.clone(),
             held: None,
+            lock_written: None,
             lock_ttl: S3_LOCK_TTL,
             // Jittered per run, as each station is: runs never retry in lockstep.
             policy: RetryPolicy::new(
@@ -545,6 +548,10 @@ impl S3Lake {
             .header("date")
             .and_then(|d| jiff::fmt::rfc2822::parse(d).ok())
             .map_or_else(jiff::Timestamp::now, |z| z.timestamp());
+        self.lock_written = response
+            .header("last-modified")
+            .and_then(|d| jiff::fmt::rfc2822::parse(d).ok())
+            .map(|z| z.timestamp());
         match check_response(&response) {
             Ok(()) => {
                 let etag = response.header("etag").unwrap_or_default().to_owned();
@@ -594,6 +601,14 @@ impl S3Lake {
     fn locked(&self, text: Option<&str>) -> Error {
         let full = format!("s3://{}/{}{S3_LOCK}", self.bucket, self.prefix);
         match text {
+            Some(t) if owner_field(t, "owner").is_none() => Error::Locked(format!(
+                "{}: the lock {full} is there but is not a lakenode lock (unreadable{}); \
+                 if no compaction is running, delete it",
+                self.describe(),
+                self.lock_written
+                    .map(|w| format!(", written {w}"))
+                    .unwrap_or_default(),
+            )),
             Some(t) => Error::Locked(format!(
                 "{}: the lake is being compacted by another run ({}; the lock {full} \
                  expires at {} unless that run extends it)",
@@ -605,6 +620,41 @@ impl S3Lake {
                 "{}: another run took the lock {full} at the same moment",
                 self.describe()
             )),
+        }
+    }
+
+    /// A GET of `full` (after retries) whose body, when the reply succeeds, matches
+    /// the object's `ETag`: for an object stored by a single PUT that is the MD5 of
+    /// its bytes, the one the station sent as `Content-MD5`. A body damaged on the way
+    /// (plain http has no integrity of its own) is downloaded again, like any transient
+    /// failure, instead of being compacted into the daily file. A store whose ETags are
+    /// not MD5s (SSE-KMS, multipart `-N` tags) shows it by giving the same bytes twice:
+    /// those are taken as they are.
+    fn download(&mut self, what: &str, full: &str) -> Result<(HttpResponse, Attempts)> {
+        let mut mismatches = self.attempts();
+        let mut last_mismatch: Option<String> = None;
+        loop {
+            let (response, attempts) = self.exchange(what, |c, now| c.get_object(full, now))?;
+            let Some(tag) = response
+                .header("etag")
+                .map(|t| t.trim_matches('"').to_owned())
+            else {
+                return Ok((response, attempts));
+            };
+            if check_response(&response).is_err()
+                || tag.len() != 32
+                || !tag.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                return Ok((response, attempts));
+            }
+            let md5 = lakenode::digest::md5_hex(&response.body);
+            if md5.eq_ignore_ascii_case(&tag) || last_mismatch.as_deref() == Some(md5.as_str()) {
+                return Ok((response, attempts));
+            }
+            let reason =
+                format!("the body's MD5 {md5} is not its ETag {tag} (damaged on the way?)");
+            last_mismatch = Some(md5);
+            mismatches.wait(what, Fault::Transient, None, &reason)?;
         }
     }
 
@@ -709,7 +759,7 @@ impl LakeStore for S3Lake {
     fn get(&mut self, key: &str) -> Result<Vec<u8>> {
         let full = format!("{}{key}", self.prefix);
         let what = format!("downloading {full}");
-        let (response, attempts) = self.exchange(&what, |c, now| c.get_object(&full, now))?;
+        let (response, attempts) = self.download(&what, &full)?;
         match check_response(&response) {
             Ok(()) => Ok(response.body),
             // Gone since it was listed (a compaction merged it): as on a local disk.
@@ -746,7 +796,7 @@ impl LakeStore for S3Lake {
     fn get_tagged(&mut self, key: &str) -> Result<(Vec<u8>, String)> {
         let full = format!("{}{key}", self.prefix);
         let what = format!("downloading {full}");
-        let (response, attempts) = self.exchange(&what, |c, now| c.get_object(&full, now))?;
+        let (response, attempts) = self.download(&what, &full)?;
         check_response(&response).map_err(|f| attempts.failed(&what, f))?;
         let tag = response
             .header("etag")
@@ -772,8 +822,15 @@ impl LakeStore for S3Lake {
         let expected = match &current {
             None => None,
             Some((text, etag)) => {
-                let expires =
-                    owner_field(text, "expires").and_then(|t| t.parse::<jiff::Timestamp>().ok());
+                // A lock that does not say when it expires (damaged, or not written by
+                // lakenode) expires its time to live after it was written; one whose
+                // writing time is unknown too is reported, never taken over.
+                let expires = owner_field(text, "expires")
+                    .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                    .or_else(|| {
+                        let ttl = jiff::SignedDuration::try_from(self.lock_ttl).ok()?;
+                        self.lock_written?.checked_add(ttl).ok()
+                    });
                 // An expired lock, or one whose run ended on this host, is taken over
                 // by one run only: the write is conditional on its ETag. One without
                 // an expiry is not ours to judge.
@@ -959,6 +1016,91 @@ mod tests {
             .iter()
             .map(|(m, _, _)| m.clone())
             .collect()
+    }
+
+    fn lock_reply(body: &[u8], written: jiff::Timestamp) -> Reply {
+        let http_date = |t: jiff::Timestamp| {
+            jiff::fmt::rfc2822::DateTimePrinter::new().timestamp_to_rfc9110_string(&t)
+        };
+        Ok(HttpResponse {
+            status: 200,
+            headers: vec![
+                ("etag".to_owned(), "\"tag1\"".to_owned()),
+                (
+                    "last-modified".to_owned(),
+                    http_date(written).expect("date"),
+                ),
+                (
+                    "date".to_owned(),
+                    http_date(jiff::Timestamp::now()).expect("date"),
+                ),
+            ],
+            body: body.to_vec(),
+        })
+    }
+
+    #[test]
+    fn a_lock_that_is_not_lakenodes_is_reported_and_expires_from_when_it_was_written() {
+        // Written just now: reported as what it is, with what to do.
+        let (mut lake, _) = scripted(vec![lock_reply(b"garbage", jiff::Timestamp::now())]);
+        let e = lake.lock().unwrap_err();
+        assert!(matches!(e, Error::Locked(_)), "{e}");
+        assert!(e.to_string().contains("not a lakenode lock"), "{e}");
+        // Written two days ago: taken over like an expired lock (the write is
+        // conditional on its ETag; here another run's lock shows on reading back).
+        let old = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(48);
+        let (mut lake, a) = scripted(vec![
+            lock_reply(b"garbage", old),
+            ok(b"", Some("tag2")),
+            lock_reply(b"owner other\n", jiff::Timestamp::now()),
+            lock_reply(b"owner other\n", jiff::Timestamp::now()),
+        ]);
+        assert!(lake.lock().is_err());
+        let puts: Vec<_> = a
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|(m, _, _)| m.starts_with("PUT"))
+            .map(|(_, h, _)| h.clone())
+            .collect();
+        assert_eq!(puts, ["if-match: \"tag1\""], "the old lock was taken over");
+    }
+
+    #[test]
+    fn a_body_damaged_on_the_way_is_downloaded_again() {
+        let good = b"PAR1 the window PAR1".to_vec();
+        let tag = lakenode::digest::md5_hex(&good);
+        let mut damaged = good.clone();
+        damaged[5] ^= 0x04;
+        let (mut lake, a) = scripted(vec![ok(&damaged, Some(&tag)), ok(&good, Some(&tag))]);
+        assert_eq!(lake.get("k").unwrap(), good);
+        assert_eq!(asked(&a).len(), 2, "the damaged body was not taken");
+        // Damaged every time: the request gives up, naming the mismatch, and nothing
+        // damaged is returned.
+        let mut other = damaged.clone();
+        other[6] ^= 0x01;
+        let replies = (0..8)
+            .map(|i| ok(if i % 2 == 0 { &damaged } else { &other }, Some(&tag)))
+            .collect();
+        let (mut lake, _) = scripted(replies);
+        let e = lake.get("k").unwrap_err().to_string();
+        assert!(
+            e.contains("is not its ETag") && e.contains("gave up after"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_store_whose_etags_are_not_md5s_gives_the_same_bytes_twice_and_is_believed() {
+        let body = b"PAR1 kms PAR1".to_vec();
+        let kms_tag = "0123456789abcdef0123456789abcdef";
+        let (mut lake, a) = scripted(vec![ok(&body, Some(kms_tag)), ok(&body, Some(kms_tag))]);
+        assert_eq!(lake.get("k").unwrap(), body);
+        assert_eq!(asked(&a).len(), 2);
+        // A multipart ETag is no MD5 at all: taken at once.
+        let (mut lake, a) = scripted(vec![ok(&body, Some("0123456789abcdef0123456789abcdef-3"))]);
+        assert_eq!(lake.get("k").unwrap(), body);
+        assert_eq!(asked(&a).len(), 1);
     }
 
     #[test]
