@@ -82,6 +82,9 @@ pub fn open(bytes: impl Into<Bytes>) -> Result<LakeFile, ReadError> {
     let bytes: Bytes = bytes.into();
     let size = bytes.len();
     let footer_len = check_trailer(&bytes)?;
+    thrift::Reader::new(&bytes[size - 8 - footer_len..size - 8])
+        .schema_counts_fit()
+        .map_err(|e| ReadError::new(format!("the footer is damaged: {e}")))?;
     let reader = guarded("reading the footer", || {
         SerializedFileReader::new(bytes.clone()).map_err(|e| ReadError::new(e.to_string()))
     })??;
@@ -378,6 +381,37 @@ mod thrift {
                 };
                 field(id, t, self, t)?;
             }
+        }
+
+        /// Reads a `FileMetaData` struct through its end, checking that no schema
+        /// element claims more children than the schema has elements: the parquet
+        /// crate allocates for the claimed count before it reads them, so a forged
+        /// count would abort the process (an allocation failure is not a panic).
+        pub fn schema_counts_fit(&mut self) -> R<()> {
+            self.skip_struct(32, |id, t, r, _| match (id, t) {
+                (2, 9) => {
+                    let head = r.byte()?;
+                    let n = match head >> 4 {
+                        15 => r.varint()?,
+                        n => u64::from(n),
+                    };
+                    let elements = r.count(n)?;
+                    if head & 0x0f != 12 {
+                        return Err("the schema is not a list of structs");
+                    }
+                    for _ in 0..elements {
+                        r.skip_struct(31, |id, t, r, _| match (id, t) {
+                            (5, 5) => match usize::try_from(r.zigzag()?) {
+                                Ok(c) if c < elements => Ok(()),
+                                _ => Err("a schema element claims more children than the schema has elements"),
+                            },
+                            (_, t) => r.skip_value(t, 31),
+                        })?;
+                    }
+                    Ok(())
+                }
+                (_, t) => r.skip_value(t, 32),
+            })
         }
 
         /// Reads a `PageHeader` struct through its end, keeping fields 2 and 3.
@@ -836,6 +870,24 @@ fn guarded<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, ReadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_schema_element_claiming_more_children_than_the_schema_holds_is_refused() {
+        // FileMetaData { 2: [SchemaElement { 5: num_children }] } in thrift's compact
+        // protocol: the parquet crate would allocate for the claimed count first.
+        let footer = |children: &[u8]| {
+            let mut b = vec![0x29, 0x1c, 0x55];
+            b.extend_from_slice(children);
+            b.extend_from_slice(&[0x00, 0x00]);
+            b
+        };
+        // zigzag varints: 0 children fits; 1,000,000 (0x80 0x89 0x7a) does not.
+        assert!(thrift::Reader::new(&footer(&[0x00])).schema_counts_fit().is_ok());
+        let e = thrift::Reader::new(&footer(&[0x80, 0x89, 0x7a]))
+            .schema_counts_fit()
+            .unwrap_err();
+        assert!(e.contains("more children"), "{e}");
+    }
     use lakenode::encode::WriterProfile;
     use lakenode::encode::{FileMetadata, encode_window};
     use lakenode::layout::StationId;
