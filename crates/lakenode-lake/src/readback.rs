@@ -882,7 +882,11 @@ mod tests {
             b
         };
         // zigzag varints: 0 children fits; 1,000,000 (0x80 0x89 0x7a) does not.
-        assert!(thrift::Reader::new(&footer(&[0x00])).schema_counts_fit().is_ok());
+        assert!(
+            thrift::Reader::new(&footer(&[0x00]))
+                .schema_counts_fit()
+                .is_ok()
+        );
         let e = thrift::Reader::new(&footer(&[0x80, 0x89, 0x7a]))
             .schema_counts_fit()
             .unwrap_err();
