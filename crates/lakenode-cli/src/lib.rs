@@ -19,6 +19,7 @@ pub mod sensors;
 pub mod signals;
 pub mod spill;
 pub mod transport;
+pub mod unsynced;
 
 use std::path::PathBuf;
 use std::time::Duration;

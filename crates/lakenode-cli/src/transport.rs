@@ -212,9 +212,47 @@ impl UreqTransport {
             .max_redirects(0)
             .user_agent(concat!("lakenode/", env!("CARGO_PKG_VERSION")))
             .build();
-        Self {
-            agent: config.into(),
-            trust,
+        let agent = ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::new(),
+            LiteralResolver::default(),
+        );
+        Self { agent, trust }
+    }
+}
+
+/// ureq's resolver, except for an endpoint given as an IP address (the embedded
+/// server's `127.0.0.1:<port>`, a gateway's MinIO at `192.168.1.10:9000`): its address
+/// is taken as it is. ureq's own resolver, with a timeout set, starts a thread for
+/// every request to look up even an IP address (measured: one thread per upload and
+/// per download in the demo).
+#[derive(Debug, Default)]
+struct LiteralResolver(ureq::unversioned::resolver::DefaultResolver);
+
+impl ureq::unversioned::resolver::Resolver for LiteralResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let literal = uri.host().and_then(|host| {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            let ip: std::net::IpAddr = host.parse().ok()?;
+            let port = uri.port_u16().or(match uri.scheme_str() {
+                Some("https") => Some(443),
+                Some("http") => Some(80),
+                _ => None,
+            })?;
+            Some(std::net::SocketAddr::new(ip, port))
+        });
+        match literal {
+            Some(addr) => {
+                let mut addrs = self.empty();
+                addrs.push(addr);
+                Ok(addrs)
+            }
+            None => self.0.resolve(uri, config, timeout),
         }
     }
 }

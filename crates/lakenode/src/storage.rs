@@ -190,10 +190,16 @@ impl Storage for StdStorage {
         for item in fs::read_dir(dir)? {
             let item = item?;
             if let Ok(name) = item.file_name().into_string() {
-                out.push(DirEntry {
-                    name,
-                    is_dir: item.path().is_dir(),
-                });
+                // The type the directory listing gives (no `statx` per entry, which made
+                // listing a spool of n files cost n system calls); only a symlink is
+                // followed, as `Path::is_dir` would.
+                let kind = item.file_type()?;
+                let is_dir = if kind.is_symlink() {
+                    item.path().is_dir()
+                } else {
+                    kind.is_dir()
+                };
+                out.push(DirEntry { name, is_dir });
             }
         }
         Ok(out)
