@@ -74,6 +74,10 @@ pub struct DemoArgs {
     /// exactly the instants sampled while powered). Shows what `lakenode report` finds.
     #[arg(long)]
     pub outages: bool,
+    /// Stations simulated at once; default: two per core (a station waits for its
+    /// uploads and downloads, so one per core leaves cores idle).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
 }
 
 impl Default for DemoArgs {
@@ -90,6 +94,7 @@ impl Default for DemoArgs {
                 profile: "compat".into(),
             },
             outages: false,
+            workers: None,
         }
     }
 }

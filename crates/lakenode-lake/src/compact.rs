@@ -63,6 +63,8 @@ use parquet::file::writer::SerializedFileWriter;
 
 use crate::error::{Error, Result};
 use crate::lake::LakeStore;
+
+mod parallel;
 use crate::readback::{self, LakeFile};
 
 /// Footer key listing the window files a daily file holds: one `<md5> <file name>` per
@@ -120,6 +122,23 @@ pub struct Summary {
     pub skipped: Vec<String>,
     /// A signal stopped the run before the last station-day.
     pub stopped: bool,
+}
+
+impl Summary {
+    /// Adds the totals of `other` (a worker's station-day) to these.
+    fn absorb(&mut self, other: Self) {
+        self.station_days += other.station_days;
+        self.files_before += other.files_before;
+        self.bytes_before += other.bytes_before;
+        self.files_after += other.files_after;
+        self.bytes_after += other.bytes_after;
+        self.rows += other.rows;
+        self.already_merged += other.already_merged;
+        self.identical += other.identical;
+        self.set_aside += other.set_aside;
+        self.skipped.extend(other.skipped);
+        self.stopped |= other.stopped;
+    }
 }
 
 /// What a compaction reports as it goes. The command draws a bar or logs lines; a
@@ -223,6 +242,16 @@ pub fn compact(
     for why in lake.anomalies().into_iter().chain(strays) {
         tracing::warn!("{why}");
         summary.skipped.push(why);
+    }
+    // A store with worker handles (a local lake) compacts station-days in parallel.
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let handles: Vec<_> = (0..cores.min(parallel::MAX_WORKERS))
+        .map_while(|_| lake.worker())
+        .collect();
+    if handles.len() > 1 {
+        let days = dirs.into_values().filter(|f| worth_it(f)).collect();
+        parallel::run(lake, handles, days, options, &mut summary, progress)?;
+        return Ok(summary);
     }
     for (dir, files) in dirs {
         if options

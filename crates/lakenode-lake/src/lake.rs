@@ -117,6 +117,12 @@ pub trait LakeStore {
     fn anomalies(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Another handle on the same lake for a worker thread of a compaction (reads,
+    /// writes and deletes; the lock stays with this one), or `None` where the store
+    /// is worked through one handle.
+    fn worker(&self) -> Option<Box<dyn LakeStore + Send>> {
+        None
+    }
 }
 
 /// A lake in a local directory (as `s3s-fs` or a synced bucket stores it).
@@ -286,6 +292,10 @@ impl LakeStore for LocalLake {
         self.anomalies.clone()
     }
 
+    fn worker(&self) -> Option<Box<dyn LakeStore + Send>> {
+        Some(Box::new(Self::new(self.root.clone())))
+    }
+
     fn lock(&mut self) -> Result<()> {
         use std::io::{Read as _, Seek as _, Write as _};
         if self.lock.is_some() {
@@ -351,6 +361,28 @@ impl LakeStore for LocalLake {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(Error::io(&path, e)),
         }
+    }
+
+    /// Removes the files, then syncs each directory once: the removals are as durable
+    /// as one by one, for one `fsync` per directory instead of one per file (a
+    /// station-day's 96 window files cost 96 syncs, two thirds of a compaction's time).
+    fn delete_many(&mut self, keys: &[String]) -> Result<()> {
+        let mut dirs = std::collections::BTreeSet::new();
+        for key in keys {
+            let path = self.path(key)?;
+            match std::fs::remove_file(&path) {
+                Ok(()) => {
+                    dirs.insert(path.parent().unwrap_or(Path::new(".")).to_path_buf());
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    dirs.iter().for_each(|d| sync_dir(d));
+                    return Err(Error::io(&path, e));
+                }
+            }
+        }
+        dirs.iter().for_each(|d| sync_dir(d));
+        Ok(())
     }
 }
 

@@ -94,11 +94,14 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
         spec.window_ms() / 60_000
     );
 
-    // One worker per core. The work is mostly system time (fsyncs, the server's file
-    // writes); measured on 2 cores, 100 stations x 24 h took 25.4 s with 1 worker,
-    // 28.5 s with 2 and 25.8 s with 4, so more workers than cores buy nothing.
-    let workers = std::thread::available_parallelism()
-        .map_or(2, std::num::NonZero::get)
+    // Two workers per core: a station's thread waits for its uploads at the end of its
+    // period and for each download of the verification, and the embedded server needs
+    // the cores meanwhile (measured in docs/performance.md).
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let workers = args
+        .workers
+        .unwrap_or(2 * cores)
+        .clamp(1, 64)
         .min(args.stations as usize);
     let run = DemoRun {
         args,
