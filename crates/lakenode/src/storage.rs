@@ -305,6 +305,25 @@ fn open_regular(path: &Path) -> io::Result<File> {
 mod tests {
     use super::*;
 
+    #[cfg(unix)]
+    #[test]
+    fn a_listing_tells_directories_from_files_and_follows_symlinks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        fs::write(dir.path().join("f.lks"), b"x").expect("file");
+        fs::create_dir(dir.path().join("quarantine")).expect("dir");
+        std::os::unix::fs::symlink(dir.path().join("quarantine"), dir.path().join("link"))
+            .expect("symlink");
+        let mut got: Vec<(String, bool)> = StdStorage
+            .list(dir.path())
+            .expect("list")
+            .into_iter()
+            .map(|e| (e.name, e.is_dir))
+            .collect();
+        got.sort();
+        let want = [("f.lks", false), ("link", true), ("quarantine", true)];
+        assert_eq!(got, want.map(|(n, d)| (n.to_owned(), d)));
+    }
+
     #[test]
     fn replace_swaps_the_whole_file_or_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
