@@ -935,10 +935,20 @@ mod tests {
     fn a_local_lake_deletes_many_files_and_skips_those_gone() {
         let dir = tempfile::tempdir().unwrap();
         let mut lake = LocalLake::new(dir.path().into());
-        for key in ["a/x.parquet", "a/y.parquet", "b/z.parquet", "b/keep.parquet"] {
+        for key in [
+            "a/x.parquet",
+            "a/y.parquet",
+            "b/z.parquet",
+            "b/keep.parquet",
+        ] {
             lake.put(key, b"PAR1".to_vec()).unwrap();
         }
-        let keys = ["a/x.parquet", "a/y.parquet", "b/z.parquet", "a/gone.parquet"];
+        let keys = [
+            "a/x.parquet",
+            "a/y.parquet",
+            "b/z.parquet",
+            "a/gone.parquet",
+        ];
         lake.delete_many(&keys.map(String::from)).unwrap();
         let left: Vec<String> = lake.list("").unwrap().into_iter().map(|(k, _)| k).collect();
         assert_eq!(left, ["b/keep.parquet"]);

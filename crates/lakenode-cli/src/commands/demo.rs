@@ -6,8 +6,8 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use lakenode::clock::{SystemClock, WallClock};
@@ -139,9 +139,9 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
             };
             seen = done.len();
             if let Some(meter) = &mut meter {
-                let (files, rows) = done.iter().fold((0, 0), |(f, r), d| {
-                    (f + d.result.files, r + d.result.rows)
-                });
+                let (files, rows) = done
+                    .iter()
+                    .fold((0, 0), |(f, r), d| (f + d.result.files, r + d.result.rows));
                 meter.set(seen as u64, || {
                     format!("{files} files, {rows} rows delivered and verified")
                 });
