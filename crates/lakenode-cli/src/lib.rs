@@ -73,6 +73,11 @@ pub struct DemoArgs {
     /// exactly the instants sampled while powered). Shows what `lakenode report` finds.
     #[arg(long)]
     pub outages: bool,
+    /// Measurement columns of the stations, comma separated as for `run --columns`;
+    /// repeat it to give stations different columns (station i gets the (i mod n)-th
+    /// list) [default: every measurement].
+    #[arg(long = "columns", value_name = "LIST")]
+    pub columns: Vec<String>,
 }
 
 impl Default for DemoArgs {
@@ -89,6 +94,7 @@ impl Default for DemoArgs {
                 profile: "compat".into(),
             },
             outages: false,
+            columns: Vec::new(),
         }
     }
 }
