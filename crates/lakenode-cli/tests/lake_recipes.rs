@@ -338,3 +338,35 @@ fn the_athena_tables_match_the_key_layout_and_the_files_types() {
         health.check_parses_back(Tree::Health, &station);
     }
 }
+
+/// One profile per prefix: `run` on a spool that wrote `compat` files to a prefix
+/// refuses `--profile compact` there (exit 2, nothing written), and takes it under
+/// another prefix.
+#[test]
+fn run_refuses_a_second_profile_in_the_same_prefix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s3 = lake_server(&tmp.path().join("s3"));
+    let station = "0190f5c2-0000-7000-8000-00000000ca01";
+    let spool = tmp.path().join("spool");
+    let run = |profile: &str, prefix: &str, start: &str| {
+        let mut c = run_to(&s3.endpoint(), station, &spool);
+        c.args(["--simulate", "7", "--profile", profile, "--prefix", prefix])
+            .args(["--start", start, "--duration", "15m"]);
+        output(&mut c)
+    };
+    let (out, _, stderr) = run("compat", "raw", "2026-11-20T00:00:00Z");
+    assert!(out.status.success(), "{stderr}");
+    let lake = tmp.path().join("s3/lake");
+    let before = files_with_extension(&lake, "parquet").len();
+    let (out, _, stderr) = run("compact", "raw", "2026-11-20T00:15:00Z");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("this spool wrote `compat` files to prefix `raw`")
+            && stderr.contains("under another prefix"),
+        "{stderr}"
+    );
+    assert_eq!(files_with_extension(&lake, "parquet").len(), before);
+    let (out, _, stderr) = run("compact", "compact", "2026-11-20T00:15:00Z");
+    assert!(out.status.success(), "{stderr}");
+    assert!(lake.join("compact").is_dir());
+}
