@@ -50,10 +50,11 @@ fn encode_then_inspect_and_read_back_in_three_readers() {
     for want in [
         "rows        4",
         "timestamp    INT64 TIMESTAMP(MILLIS, UTC) required",
-        "temperature  FLOAT nullable",
+        "temperature  FLOAT nullable  [0.01 C]",
+        "pm25         FLOAT nullable  [1 ug/m3]",
         "SNAPPY",
         "created by  lakenode version",
-        r#"lakenode = {"station":"00000000-0000-0000-0000-000000000000","schema":1,"interval_ms":5000,"start":"2026-01-01T00:00:00Z","end":"2026-01-01T00:15:00Z"}"#,
+        r#"lakenode = {"station":"00000000-0000-0000-0000-000000000000","schema":1,"interval_ms":5000,"start":"2026-01-01T00:00:00Z","end":"2026-01-01T00:15:00Z","units":{"temperature":"0.01 C","humidity":"0.01 %RH","pm25":"1 ug/m3","battery":"0.001 V"}}"#,
         "time range  2026-01-01T00:00:00Z .. 2026-01-01T00:00:15Z (UTC)",
     ] {
         assert!(report.contains(want), "missing {want:?} in\n{report}");
