@@ -459,8 +459,11 @@ fn bench_reports_every_writer_and_the_size_and_memory_goals_hold() {
     // Columns after the name: bytes, ratio, footer, peak heap, ratio, allocs, time, ratio.
     let compact = row("178", "compact profile");
     let compat = row("178", "compat profile");
-    assert!(num(&compact, 0) <= 2_400.0, "compact {compact:?}");
-    assert!(num(&compat, 0) <= 4_000.0, "compat {compat:?}");
+    // The goals were 2,400 and 4,000 bytes before the footer stated each column's unit
+    // and resolution (docs/lake.md): 183 bytes more for all nine columns (2,386 -> 2,569
+    // and 3,946 -> 4,129 measured), the price of files that say what their numbers mean.
+    assert!(num(&compact, 0) <= 2_600.0, "compact {compact:?}");
+    assert!(num(&compat, 0) <= 4_150.0, "compat {compat:?}");
     assert!(
         num(&compact, 3) <= 48.0 * 1024.0 && num(&compat, 3) <= 48.0 * 1024.0,
         "{compact:?} {compat:?}"
