@@ -11,7 +11,11 @@
 //!
 //! It speaks plain http, or https with a certificate and key from PEM files
 //! ([`ServerConfig::with_tls`]; rustls with the ring provider, the one the CLI's client
-//! already builds), so clients can be tried against a private CA.
+//! already builds), so clients can be tried against a private CA. It counts the TLS
+//! handshakes it completes, full and resumed ([`EmbeddedS3::tls_handshakes`]), and can
+//! close connections idle between requests as S3 does
+//! ([`ServerConfig::with_idle_timeout`]): together they show whether a client resumes
+//! its TLS sessions.
 //!
 //! It is a test and demo server (threat model in SECURITY.md): it binds to loopback
 //! unless told otherwise, serves only the buckets it is configured with (`NoSuchBucket`
