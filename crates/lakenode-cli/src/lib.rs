@@ -332,6 +332,10 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Close a connection that waits this long for its next request, e.g. 5s (S3 closes
+    /// idle connections after seconds). Default: the client closes it.
+    #[arg(long, value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
 }
 
 /// Parses a size: bytes, or a number with K, M or G (powers of 1024).
