@@ -10,3 +10,5 @@ pub mod page;
 pub mod registry;
 pub mod render;
 pub mod scan;
+pub mod select;
+pub mod station_page;

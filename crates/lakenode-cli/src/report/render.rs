@@ -195,6 +195,65 @@ fn fit(text: &str, chars: usize) -> String {
     }
 }
 
+/// One row of the coverage heatmap: a station, or the whole fleet.
+#[derive(Debug, Clone)]
+pub struct HeatRow {
+    /// The label on the left (cut to fit).
+    pub label: String,
+    /// The label on the right: how long ago the station was last heard from.
+    pub right: String,
+    /// Whose row it is, in the tooltips.
+    pub name: String,
+    /// The coverage of each bucket of the period, `None` before the first sample.
+    pub cells: Vec<Option<f64>>,
+}
+
+/// The heatmap row of a station.
+#[must_use]
+pub fn station_row(
+    fleet: &Fleet,
+    period: &Period,
+    id: &str,
+    registry: &Registry,
+    clock: &Clock,
+) -> HeatRow {
+    HeatRow {
+        label: fit(registry.short(id), 18),
+        right: fleet
+            .station(id)
+            .and_then(|s| s.last_seen)
+            .map_or_else(|| "never".to_owned(), |t| ago(clock, t)),
+        name: registry.full(id),
+        cells: (period.first_bucket..=period.last_bucket)
+            .map(|b| fleet.coverage(period, id, b))
+            .collect(),
+    }
+}
+
+/// The fleet's row: per bucket, the mean coverage of the stations that had started.
+#[must_use]
+pub fn fleet_row(fleet: &Fleet, period: &Period, stations: &[&str]) -> HeatRow {
+    let n = period.buckets();
+    let mut sums = vec![(0.0, 0u32); n];
+    for id in stations {
+        for (cell, b) in sums.iter_mut().zip(period.first_bucket..) {
+            if let Some(c) = fleet.coverage(period, id, b) {
+                cell.0 += c;
+                cell.1 += 1;
+            }
+        }
+    }
+    HeatRow {
+        label: "whole fleet".to_owned(),
+        right: format!("{} stations", stations.len()),
+        name: format!("the whole fleet (mean of {} stations)", stations.len()),
+        cells: sums
+            .into_iter()
+            .map(|(sum, k)| (k > 0).then(|| sum / f64::from(k)))
+            .collect(),
+    }
+}
+
 /// Stations (rows, in the order given: silent first) x buckets (columns), each cell
 /// coloured by the fraction of expected samples that arrived (grey before a station's
 /// first sample); the left labels name the station, the right ones say how long before
@@ -209,11 +268,23 @@ pub fn heatmap_svg(
     registry: &Registry,
     clock: &Clock,
 ) -> CliResult<String> {
+    let rows: Vec<HeatRow> = stations
+        .iter()
+        .map(|id| station_row(fleet, period, id, registry, clock))
+        .collect();
+    heatmap_rows_svg(fleet.size, period, &rows)
+}
+
+/// The heatmap of `rows` (see [`heatmap_svg`]).
+///
+/// # Errors
+/// [`CliError::Chart`] if plotters fails to draw.
+pub fn heatmap_rows_svg(size: BucketSize, period: &Period, rows: &[HeatRow]) -> CliResult<String> {
     let err = chart_err("coverage heatmap");
-    let rows = stations.len().max(1);
+    let n_rows = rows.len().max(1);
     let buckets = period.buckets().max(1);
     let row_px = 14;
-    let height = u32::try_from(rows * row_px)
+    let height = u32::try_from(n_rows * row_px)
         .unwrap_or(u32::MAX)
         .saturating_add(45);
     let mut svg = String::new();
@@ -226,16 +297,15 @@ pub fn heatmap_svg(
             .x_label_area_size(28)
             .y_label_area_size(130)
             .right_y_label_area_size(110)
-            .build_cartesian_2d((0..buckets).into_segmented(), (0..rows).into_segmented())
+            .build_cartesian_2d((0..buckets).into_segmented(), (0..n_rows).into_segmented())
             .map_err(&err)?;
         let mut chart =
-            chart.set_secondary_coord((0..buckets).into_segmented(), (0..rows).into_segmented());
-        // Row r (from the top) is drawn at y = rows - 1 - r: plotters' y grows upwards.
-        let station_at = |v: &SegmentValue<usize>| match v {
-            SegmentValue::CenterOf(y) if *y < stations.len() => Some(stations[rows - 1 - y]),
+            chart.set_secondary_coord((0..buckets).into_segmented(), (0..n_rows).into_segmented());
+        // Row r (from the top) is drawn at y = n_rows - 1 - r: plotters' y grows upwards.
+        let row_at = |v: &SegmentValue<usize>| match v {
+            SegmentValue::CenterOf(y) if *y < rows.len() => Some(&rows[n_rows - 1 - y]),
             _ => None,
         };
-        let size = fleet.size;
         let first = period.first_bucket;
         let x_label = |v: &SegmentValue<usize>| match v {
             SegmentValue::CenterOf(x) | SegmentValue::Exact(x) => {
@@ -248,40 +318,30 @@ pub fn heatmap_svg(
             .configure_mesh()
             .disable_mesh()
             .x_labels(8.min(buckets))
-            .y_labels(rows)
+            .y_labels(n_rows)
             .x_label_formatter(&x_label)
-            .y_label_formatter(&|v| {
-                station_at(v).map_or_else(String::new, |id| fit(registry.short(id), 18))
-            })
+            .y_label_formatter(&|v| row_at(v).map_or_else(String::new, |r| r.label.clone()))
             .label_style(label_style.clone())
             .draw()
             .map_err(&err)?;
-        let last_seen = |v: &SegmentValue<usize>| match station_at(v) {
-            Some(id) => fleet
-                .station(id)
-                .and_then(|s| s.last_seen)
-                .map_or_else(|| "never".to_owned(), |t| ago(clock, t)),
-            None => String::new(),
-        };
         chart
             .configure_secondary_axes()
-            .y_labels(rows)
+            .y_labels(n_rows)
             .x_labels(1)
             .x_label_formatter(&|_| String::new())
-            .y_label_formatter(&last_seen)
+            .y_label_formatter(&|v| row_at(v).map_or_else(String::new, |r| r.right.clone()))
             .label_style(label_style)
             .draw()
             .map_err(&err)?;
         // Neighbouring cells of one colour are drawn as one rectangle: a healthy fleet's
         // rows are mostly one long green bar, which keeps the page small.
         let pct = |c: f64| format!("{:.0}%", c * 100.0);
-        for (r, id) in stations.iter().enumerate() {
-            let y = rows - 1 - r;
+        for (r, row) in rows.iter().enumerate() {
+            let y = n_rows - 1 - r;
             let mut x = 0;
+            let coverage_at = |x: usize| row.cells.get(x).copied().unwrap_or(Some(0.0));
+            let colour_of = |c: Option<f64>| c.map_or(NOT_STARTED, coverage_colour);
             while x < buckets {
-                let coverage_at =
-                    |x: usize| fleet.coverage(period, id, first + i64::try_from(x).unwrap_or(0));
-                let colour_of = |c: Option<f64>| c.map_or(NOT_STARTED, coverage_colour);
                 let colour = colour_of(coverage_at(x));
                 let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
                 let mut end = x;
@@ -316,7 +376,7 @@ pub fn heatmap_svg(
                         (x1 - x0).abs(),
                         (y1 - y0).abs(),
                         hex(colour),
-                        title(&format!("{}: {span}: {what}", registry.full(id)))
+                        title(&format!("{}: {span}: {what}", row.name))
                     ),
                 );
                 x = end;
@@ -548,9 +608,11 @@ pub enum HealthFigure {
     AllZero,
 }
 
-/// One health chart over all stations: a line per station in
-/// [`station_colour`]`(its index in stations)`, or for counts a bar per bucket whose
-/// tooltip says which stations the events were at.
+/// One health chart over `stations`: a line per station of `lines` in
+/// [`station_colour`]`(its index in lines)`, and when `lines` are fewer than `stations`,
+/// the range (min to max) and median of all `stations` per bucket behind them; for
+/// counts, a bar per bucket (the total of `stations`) whose tooltip says which stations
+/// the events were at.
 ///
 /// # Errors
 /// [`CliError::Chart`] if plotters fails to draw.
@@ -558,6 +620,7 @@ pub fn health_svg(
     fleet: &Fleet,
     period: &Period,
     stations: &[&str],
+    lines: &[&str],
     registry: &Registry,
     chart_def: &HealthChart,
 ) -> CliResult<HealthFigure> {
@@ -566,7 +629,7 @@ pub fn health_svg(
         .iter()
         .map(|id| runs(fleet, period, id, chart_def.value))
         .collect();
-    // Counts: per bucket, the total and who had them.
+    // Counts: per bucket, the total and who had them (the first few by name).
     let mut totals: std::collections::BTreeMap<i64, (f64, Vec<String>)> =
         std::collections::BTreeMap::new();
     if chart_def.count {
@@ -578,6 +641,7 @@ pub fn health_svg(
             }
         }
     }
+    let band = (!chart_def.count && lines.len() < stations.len()).then(|| band(period, &all));
     let values = all.iter().flatten().flatten().map(|p| p.1);
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
@@ -648,10 +712,16 @@ pub fn health_svg(
             for (&x, (total, who)) in &totals {
                 let (x0, y0) = chart.backend_coord(&(x, *total));
                 let (x1, y1) = chart.backend_coord(&(x + 1, 0.0));
+                let named = who.len().min(TIP_NAMES);
+                let more = if who.len() > named {
+                    format!(" and {} more", who.len() - named)
+                } else {
+                    String::new()
+                };
                 let tip = format!(
-                    "{} UTC: {total:.0} {what} ({})",
+                    "{} UTC: {total:.0} {what} ({}{more})",
                     bucket_label(size, first + x),
-                    who.join(", ")
+                    who[..named].join(", ")
                 );
                 let _ = std::fmt::Write::write_fmt(
                     &mut marks,
@@ -666,15 +736,103 @@ pub fn health_svg(
                 );
             }
         } else {
-            for (i, (id, runs)) in stations.iter().zip(&all).enumerate() {
+            if let Some(band) = &band {
+                marks.push_str(&band_marks(&chart, band, stations.len(), chart_def.title));
+            }
+            for (i, id) in lines.iter().enumerate() {
+                let runs = runs(fleet, period, id, chart_def.value);
                 let tip = format!("{}: {}", registry.full(id), chart_def.title);
-                marks.push_str(&run_marks(&chart, runs, station_colour(i), &tip));
+                marks.push_str(&run_marks(&chart, &runs, station_colour(i), &tip));
             }
         }
         root.present().map_err(&err)?;
     }
     inject(&mut svg, &marks);
     Ok(HealthFigure::Chart(svg))
+}
+
+/// Stations named in a count's tooltip; the rest are counted.
+const TIP_NAMES: usize = 8;
+
+/// The fleet's band colour (its range of values).
+pub const BAND: RGBColor = RGBColor(200, 200, 200);
+/// The fleet's median line colour.
+pub const MEDIAN: RGBColor = RGBColor(90, 90, 90);
+
+/// Per bucket x with a value at any station: (x, min, median, max) of the stations'
+/// values, in runs of consecutive buckets.
+type Band = Vec<Vec<(i64, f64, f64, f64)>>;
+
+fn band(period: &Period, all: &[Vec<Vec<(i64, f64)>>]) -> Band {
+    let mut per: Vec<Vec<f64>> = vec![Vec::new(); period.buckets()];
+    for &(x, v) in all.iter().flatten().flatten() {
+        if let Some(values) = usize::try_from(x).ok().and_then(|x| per.get_mut(x)) {
+            values.push(v);
+        }
+    }
+    let mut out: Band = Vec::new();
+    let mut last = None;
+    for (x, values) in (0_i64..).zip(per.iter_mut()) {
+        if values.is_empty() {
+            continue;
+        }
+        values.sort_by(f64::total_cmp);
+        let median = values[values.len() / 2];
+        if last != Some(x - 1) || out.is_empty() {
+            out.push(Vec::new());
+        }
+        if let Some(run) = out.last_mut() {
+            run.push((x, values[0], median, values[values.len() - 1]));
+        }
+        last = Some(x);
+    }
+    out
+}
+
+/// The band's marks: a grey area from min to max and the median as a dark line.
+fn band_marks(chart: &LineChart<'_, '_>, band: &Band, stations: usize, what: &str) -> String {
+    let mut out = String::new();
+    let mid = |x: i64, v: f64| {
+        let (x0, y) = chart.backend_coord(&(x, v));
+        let (x1, _) = chart.backend_coord(&(x + 1, v));
+        ((x0 + x1) / 2, y)
+    };
+    for run in band {
+        let mut points: Vec<(i32, i32)> = run.iter().map(|p| mid(p.0, p.3)).collect();
+        points.extend(run.iter().rev().map(|p| mid(p.0, p.1)));
+        if run.len() == 1 {
+            // A run of one bucket: a bar as wide as the bucket.
+            let (x, lo, _, hi) = run[0];
+            let (x0, y0) = chart.backend_coord(&(x, hi));
+            let (x1, y1) = chart.backend_coord(&(x + 1, lo));
+            points = vec![
+                (x0, y0),
+                (x1, y0),
+                (x1, y1.max(y0 + 1)),
+                (x0, y1.max(y0 + 1)),
+            ];
+        }
+        let pts: Vec<String> = points.iter().map(|(x, y)| format!("{x},{y}")).collect();
+        let _ = std::fmt::Write::write_fmt(
+            &mut out,
+            format_args!(
+                "<polygon fill=\"{}\" stroke=\"none\" points=\"{}\">{}</polygon>\n",
+                hex(BAND),
+                pts.join(" "),
+                title(&format!(
+                    "{what}: lowest to highest of the {stations} stations"
+                ))
+            ),
+        );
+        let median: Vec<(i32, i32)> = run.iter().map(|p| mid(p.0, p.2)).collect();
+        out.push_str(&line_mark(
+            &median,
+            MEDIAN,
+            2.0,
+            &format!("{what}: median of the {stations} stations"),
+        ));
+    }
+    out
 }
 
 /// A station's state on the position plot and in its legend.
@@ -715,7 +873,11 @@ impl Status {
 /// its name beside it and a tooltip; `None` if no station has a position. Nothing is
 /// fetched: there is no map underneath, only the coordinates.
 #[must_use]
-pub fn positions_svg(stations: &[(&str, Status, String)], registry: &Registry) -> Option<String> {
+pub fn positions_svg(
+    stations: &[(&str, Status, String)],
+    registry: &Registry,
+    named: &dyn Fn(&str) -> bool,
+) -> Option<String> {
     let placed: Vec<(&str, Status, &str, f64, f64)> = stations
         .iter()
         .filter_map(|(id, status, tip)| {
@@ -755,16 +917,22 @@ pub fn positions_svg(stations: &[(&str, Status, String)], registry: &Registry) -
     for (id, status, tip, lat, lon) in order {
         let x = pad + (lon - lon_lo) * shrink * scale;
         let y = pad + (lat_hi - lat) * scale;
-        let _ = std::fmt::Write::write_fmt(
-            &mut svg,
-            format_args!(
-                "<g>{}<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"7\" fill=\"{}\"/>\
-                 <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#333\">{}</text></g>\n",
-                title(tip),
-                hex(status.colour()),
+        let label = if named(id) {
+            format!(
+                "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#333\">{}</text>",
                 x + 10.0,
                 y + 4.0,
                 escape(&fit(registry.short(id), 22))
+            )
+        } else {
+            String::new()
+        };
+        let _ = std::fmt::Write::write_fmt(
+            &mut svg,
+            format_args!(
+                "<g>{}<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"7\" fill=\"{}\"/>{label}</g>\n",
+                title(tip),
+                hex(status.colour()),
             ),
         );
     }
@@ -865,6 +1033,7 @@ mod tests {
                 fleet,
                 &period,
                 &order,
+                &order,
                 &Registry::default(),
                 &HEALTH_CHARTS[i],
             )
@@ -900,6 +1069,7 @@ mod tests {
         let HealthFigure::Chart(svg) = health_svg(
             &fleet2,
             &period,
+            &order,
             &order,
             &Registry::default(),
             &HEALTH_CHARTS[4],
