@@ -444,6 +444,66 @@ mod tests {
     }
 
     #[test]
+    fn a_report_directory_holds_a_page_per_station_and_every_link_resolves() {
+        let scan = crate::report::select::synthetic_scan(60, 6);
+        let info = PageInfo {
+            lake: "/lake".into(),
+            generated_ms: 6 * 3_600_000,
+            silent_after_ms: 3_600_000,
+            clock: Clock {
+                at_ms: 6 * 3_600_000,
+                now: false,
+            },
+            days: 1,
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("site/");
+        assert!(is_directory(&dir) && !is_directory(&tmp.path().join("r.html")));
+        // Written twice: the second run replaces the first's station pages.
+        for _ in 0..2 {
+            let (bytes, pages) = write_directory(&dir, &scan, &info, &Registry::default()).unwrap();
+            assert_eq!(pages, 61);
+            assert!(bytes > 0);
+        }
+        let index = std::fs::read_to_string(dir.join("index.html")).unwrap();
+        let mut pages: Vec<String> = std::fs::read_dir(dir.join("station"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        pages.sort();
+        assert_eq!(pages.len(), 60);
+        assert_eq!(pages[0], "s-st000.html");
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers.len(), 2, "index.html and station/: {leftovers:?}");
+        // Every link of every page names a file of the directory or a section of
+        // its own page; nothing is fetched and nothing runs.
+        let check = |html: &str, base: &Path| {
+            assert!(!html.contains("<script"));
+            let mut links = 0;
+            for part in html.split("href=\"").skip(1) {
+                let target = &part[..part.find('"').unwrap()];
+                assert!(!target.contains(':'), "{target}");
+                match target.strip_prefix('#') {
+                    Some(id) => assert!(html.contains(&format!(" id=\"{id}\""))),
+                    None => assert!(base.join(target).is_file(), "{target}"),
+                }
+                links += 1;
+            }
+            links
+        };
+        // The index links each station (in the table, and the others' means).
+        assert!(check(&index, &dir) >= 60);
+        for p in &pages {
+            let html = std::fs::read_to_string(dir.join("station").join(p)).unwrap();
+            assert_eq!(check(&html, &dir.join("station")), 1, "back to the index");
+            assert!(html.contains("<section id="), "{p} has its charts");
+        }
+    }
+
+    #[test]
     fn the_page_is_never_written_into_the_lake() {
         let dir = tempfile::tempdir().unwrap();
         let lake = dir.path().join("lake");
