@@ -7,6 +7,14 @@
 //! (silent stations first), the stations' positions (with a registry), the station
 //! table (each row linking to the station's section), the health panel, and each
 //! station's measurements as small multiples.
+//!
+//! What a fleet of more than [`super::select::FULL_DETAIL`] stations shows is decided by
+//! [`super::select`]: the fleet first (its mean coverage row above its worst stations',
+//! health as the fleet's range and median), charts only for the stations with a
+//! problem, one table row for each of the others plus a collapsed `<details>` table of
+//! their means. So the page grows by ~0.4 KB per healthy station instead of ~10 KB: a
+//! 1,000-station day is ~0.4 MB. With [`Links::Directory`] the names link to each
+//! station's own page ([`super::station_page`]) instead.
 
 use std::fmt::Write as _;
 
