@@ -9,6 +9,7 @@
 //! ([`station_page`]).
 
 pub mod aggregate;
+pub mod band;
 pub mod page;
 pub mod registry;
 pub mod render;

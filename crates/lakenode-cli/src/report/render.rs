@@ -13,6 +13,8 @@ use plotters::prelude::*;
 use lakenode::schema::Measurement;
 
 use super::aggregate::{Bucket, BucketSize, Fleet, Period, SERIES};
+pub use super::band::{BAND, MEDIAN};
+use super::band::{band, band_marks};
 use super::page::escape;
 use super::registry::Registry;
 use crate::error::{CliError, CliResult};
@@ -151,7 +153,7 @@ fn chart_err<E: std::fmt::Display>(chart: &'static str) -> impl Fn(E) -> CliErro
 }
 
 /// An SVG `<title>` (a tooltip) with `text` escaped.
-fn title(text: &str) -> String {
+pub(crate) fn title(text: &str) -> String {
     format!("<title>{}</title>", escape(text))
 }
 
@@ -163,7 +165,7 @@ fn inject(svg: &mut String, marks: &str) {
 }
 
 /// A line through `points` (pixels), or a dot for a single point, with a tooltip.
-fn line_mark(points: &[(i32, i32)], colour: RGBColor, width: f64, tip: &str) -> String {
+pub(crate) fn line_mark(points: &[(i32, i32)], colour: RGBColor, width: f64, tip: &str) -> String {
     match points {
         [] => String::new(),
         [(x, y)] => format!(
@@ -439,7 +441,7 @@ fn runs(
     out
 }
 
-type LineChart<'a, 'b> = ChartContext<
+pub(crate) type LineChart<'a, 'b> = ChartContext<
     'a,
     SVGBackend<'b>,
     Cartesian2d<plotters::coord::types::RangedCoordi64, plotters::coord::types::RangedCoordf64>,
@@ -753,87 +755,6 @@ pub fn health_svg(
 
 /// Stations named in a count's tooltip; the rest are counted.
 const TIP_NAMES: usize = 8;
-
-/// The fleet's band colour (its range of values).
-pub const BAND: RGBColor = RGBColor(200, 200, 200);
-/// The fleet's median line colour.
-pub const MEDIAN: RGBColor = RGBColor(90, 90, 90);
-
-/// Per bucket x with a value at any station: (x, min, median, max) of the stations'
-/// values, in runs of consecutive buckets.
-type Band = Vec<Vec<(i64, f64, f64, f64)>>;
-
-fn band(period: &Period, all: &[Vec<Vec<(i64, f64)>>]) -> Band {
-    let mut per: Vec<Vec<f64>> = vec![Vec::new(); period.buckets()];
-    for &(x, v) in all.iter().flatten().flatten() {
-        if let Some(values) = usize::try_from(x).ok().and_then(|x| per.get_mut(x)) {
-            values.push(v);
-        }
-    }
-    let mut out: Band = Vec::new();
-    let mut last = None;
-    for (x, values) in (0_i64..).zip(per.iter_mut()) {
-        if values.is_empty() {
-            continue;
-        }
-        values.sort_by(f64::total_cmp);
-        let median = values[values.len() / 2];
-        if last != Some(x - 1) || out.is_empty() {
-            out.push(Vec::new());
-        }
-        if let Some(run) = out.last_mut() {
-            run.push((x, values[0], median, values[values.len() - 1]));
-        }
-        last = Some(x);
-    }
-    out
-}
-
-/// The band's marks: a grey area from min to max and the median as a dark line.
-fn band_marks(chart: &LineChart<'_, '_>, band: &Band, stations: usize, what: &str) -> String {
-    let mut out = String::new();
-    let mid = |x: i64, v: f64| {
-        let (x0, y) = chart.backend_coord(&(x, v));
-        let (x1, _) = chart.backend_coord(&(x + 1, v));
-        ((x0 + x1) / 2, y)
-    };
-    for run in band {
-        let mut points: Vec<(i32, i32)> = run.iter().map(|p| mid(p.0, p.3)).collect();
-        points.extend(run.iter().rev().map(|p| mid(p.0, p.1)));
-        if run.len() == 1 {
-            // A run of one bucket: a bar as wide as the bucket.
-            let (x, lo, _, hi) = run[0];
-            let (x0, y0) = chart.backend_coord(&(x, hi));
-            let (x1, y1) = chart.backend_coord(&(x + 1, lo));
-            points = vec![
-                (x0, y0),
-                (x1, y0),
-                (x1, y1.max(y0 + 1)),
-                (x0, y1.max(y0 + 1)),
-            ];
-        }
-        let pts: Vec<String> = points.iter().map(|(x, y)| format!("{x},{y}")).collect();
-        let _ = std::fmt::Write::write_fmt(
-            &mut out,
-            format_args!(
-                "<polygon fill=\"{}\" stroke=\"none\" points=\"{}\">{}</polygon>\n",
-                hex(BAND),
-                pts.join(" "),
-                title(&format!(
-                    "{what}: lowest to highest of the {stations} stations"
-                ))
-            ),
-        );
-        let median: Vec<(i32, i32)> = run.iter().map(|p| mid(p.0, p.2)).collect();
-        out.push_str(&line_mark(
-            &median,
-            MEDIAN,
-            2.0,
-            &format!("{what}: median of the {stations} stations"),
-        ));
-    }
-    out
-}
 
 /// A station's state on the position plot and in its legend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
