@@ -544,7 +544,9 @@ fn a_large_fleet_is_folded_and_its_report_directory_loads_in_chromium() {
     let index = std::fs::read_to_string(site.join("index.html")).unwrap();
     let at = |needle: &str| index.find(needle).unwrap_or_else(|| panic!("{needle}"));
     assert!(at("(mean of 32 stations)") < at("id=\"stations\""));
-    assert!(at("id=\"health\"") < at("<details id=\"others\">"));
+    assert!(at("id=\"health\"") < at("<section id="));
+    assert!(at("<section id=") < at("id=\"stations\""));
+    assert!(at("id=\"stations\"") < at("<details id=\"others\">"));
     for needle in ["<script", "src=", "url(", "@import", "https:"] {
         assert!(!index.contains(needle), "the page contains {needle:?}");
     }

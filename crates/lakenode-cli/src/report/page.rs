@@ -10,9 +10,9 @@
 //!
 //! What a fleet of more than [`super::select::FULL_DETAIL`] stations shows is decided by
 //! [`super::select`]: the fleet first (its mean coverage row above its worst stations',
-//! health as the fleet's range and median), charts only for the stations with a
-//! problem, one table row for each of the others plus a collapsed `<details>` table of
-//! their means. So the page grows by ~0.4 KB per healthy station instead of ~10 KB: a
+//! health as the fleet's range and median), then charts only for the stations with a
+//! problem, then the station table (one row per station) and a collapsed `<details>`
+//! table of the other stations' means. So the page grows by ~0.4 KB per healthy station instead of ~10 KB: a
 //! 1,000-station day is ~0.4 MB. With [`Links::Directory`] the names link to each
 //! station's own page ([`super::station_page`]) instead.
 
@@ -305,7 +305,11 @@ pub fn render_index(
     html.push_str("</div>\n");
 
     positions(&mut html, fleet, &period, sel, registry, &ago);
-    station_table(&mut html, fleet, Some(&period), sel, registry, clock, links);
+    // A folded page's table is long (a row per station): it follows the fleet's
+    // health and the problem stations' charts instead of burying them.
+    if !sel.folded {
+        station_table(&mut html, fleet, Some(&period), sel, registry, clock, links);
+    }
     health(&mut html, fleet, &period, sel, registry)?;
 
     let _ = writeln!(
@@ -318,7 +322,7 @@ pub fn render_index(
         if sel.folded {
             format!(
                 "; drawn for the {} station(s) with a problem, worst first (at most {}); \
-                 the other {} are in the table above{}",
+                 the other {} are in the table below{}",
                 sel.detailed.len(),
                 super::select::WORST,
                 order.len() - sel.detailed.len(),
@@ -337,6 +341,7 @@ pub fn render_index(
         station_section(&mut html, fleet, &period, id, &ranges, registry)?;
     }
     if sel.folded {
+        station_table(&mut html, fleet, Some(&period), sel, registry, clock, links);
         other_means(&mut html, fleet, &period, sel, registry, links);
     }
     html.push_str("</body></html>\n");
@@ -801,11 +806,12 @@ mod tests {
         );
         assert!(large.len() < 400_000, "{} bytes", large.len());
         // The fleet first: the coverage (the whole fleet's row, then the worst
-        // stations), the table, the health panel; then the stations in full.
+        // stations), the health panel; then the problem stations in full, then the
+        // table of every station.
         let at = |needle: &str| large.find(needle).unwrap_or_else(|| panic!("{needle}"));
-        assert!(at("id=\"coverage\"") < at("id=\"stations\""));
-        assert!(at("id=\"stations\"") < at("id=\"health\""));
+        assert!(at("id=\"coverage\"") < at("id=\"health\""));
         assert!(at("id=\"health\"") < at("<section id="));
+        assert!(at("<section id=") < at("id=\"stations\""));
         assert!(large.contains("<title>the whole fleet (mean of 300 stations): "));
         // The problem stations are drawn in full, worst first; a healthy one is a row.
         let sections: Vec<&str> = large
