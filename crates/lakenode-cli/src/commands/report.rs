@@ -501,6 +501,10 @@ mod tests {
             assert_eq!(check(&html, &dir.join("station")), 1, "back to the index");
             assert!(html.contains("<section id="), "{p} has its charts");
         }
+        // st002 restarted once: its own count, not the fleet's.
+        let st002 = std::fs::read_to_string(dir.join("station/s-st002.html")).unwrap();
+        assert!(st002.contains("restarts per bucket"));
+        assert!(!st002.contains("fleet total"));
     }
 
     #[test]

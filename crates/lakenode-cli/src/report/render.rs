@@ -562,6 +562,8 @@ pub fn series_ranges(fleet: &Fleet, stations: &[&str]) -> Vec<(f64, f64)> {
 pub struct HealthChart {
     /// Title, above the chart.
     pub title: &'static str,
+    /// Its title on a station's own page (counts are the station's, not the fleet's).
+    pub station_title: &'static str,
     /// The bucket figure, if the bucket has one.
     pub value: fn(&Bucket) -> Option<f64>,
     /// A count of events: drawn as the fleet's total per bucket (bars), and said in
@@ -574,26 +576,31 @@ pub struct HealthChart {
 pub const HEALTH_CHARTS: [HealthChart; 5] = [
     HealthChart {
         title: "battery, V (mean per bucket)",
+        station_title: "battery, V (mean per bucket)",
         value: |b| b.mean(Measurement::Battery),
         count: false,
     },
     HealthChart {
         title: "WiFi RSSI, dBm (mean per bucket)",
+        station_title: "WiFi RSSI, dBm (mean per bucket)",
         value: Bucket::rssi,
         count: false,
     },
     HealthChart {
         title: "spool depth, files (deepest per bucket)",
+        station_title: "spool depth, files (deepest per bucket)",
         value: |b| (b.health_rows > 0).then_some(b.spool_max as f64),
         count: false,
     },
     HealthChart {
         title: "upload failures, fleet total per bucket",
+        station_title: "upload failures per bucket",
         value: |b| (b.health_rows > 0).then_some(b.upload_failures as f64),
         count: true,
     },
     HealthChart {
         title: "restarts, fleet total per bucket",
+        station_title: "restarts per bucket",
         value: |b| (b.health_rows > 0).then_some(f64::from(b.restarts)),
         count: true,
     },

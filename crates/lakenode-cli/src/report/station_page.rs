@@ -97,6 +97,10 @@ pub fn station_page(
     html.push_str("<h2 id=\"health\">Health</h2><div class=\"grid\">\n");
     let mut said = Vec::new();
     for chart in &render::HEALTH_CHARTS {
+        let chart = &render::HealthChart {
+            title: chart.station_title,
+            ..*chart
+        };
         match render::health_svg(fleet, period, &[id], &[id], registry, chart)? {
             HealthFigure::Chart(svg) => {
                 html.push_str("<div class=\"scroll fit\">");
