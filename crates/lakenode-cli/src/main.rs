@@ -148,6 +148,12 @@ fn parse() -> Result<(Cli, Option<lakenode_cli::config::Origin>), ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // Counting every allocation costs atomics on a hot path: only for those who asked.
+    if std::env::var_os("LAKENODE_HEAP_REPORT").is_some()
+        || std::env::args_os().any(|a| a == "bench")
+    {
+        heap::enable();
+    }
     let (cli, origin) = match parse() {
         Ok(parsed) => parsed,
         Err(code) => return code,
