@@ -290,7 +290,10 @@ const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT
 
 fn answer(request: tiny_http::Request, registry: &Registry) {
     let path = request.url().split('?').next().unwrap_or_default();
-    let get = matches!(request.method(), tiny_http::Method::Get | tiny_http::Method::Head);
+    let get = matches!(
+        request.method(),
+        tiny_http::Method::Get | tiny_http::Method::Head
+    );
     let (status, content_type, body) = match (get, path) {
         (true, "/metrics") => {
             let mut text = String::new();
@@ -319,7 +322,10 @@ impl Collector for StationCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
         let s = self.0.snapshot();
         let c = &s.counters;
-        let labels = [("version", s.version.as_str()), ("station", s.station.as_str())];
+        let labels = [
+            ("version", s.version.as_str()),
+            ("station", s.station.as_str()),
+        ];
         let info = ConstGauge::new(1_i64);
         let mut m = encoder.encode_descriptor(
             "build_info",
@@ -329,17 +335,72 @@ impl Collector for StationCollector {
         )?;
         info.encode(m.encode_family(&labels)?)?;
         let counters: [(&str, &str, Option<Unit>, u64); 11] = [
-            ("samples", "Samples recorded (journaled) since the run started", None, c.samples),
-            ("windows_sealed", "Windows sealed into the spool (data files and health rows)", None, c.windows_sealed),
-            ("files_uploaded", "Objects S3 confirmed (the body's MD5 as ETag)", None, c.files_uploaded),
-            ("uploaded", "Bytes of the objects S3 confirmed", Some(Unit::Bytes), c.uploaded_bytes),
-            ("upload_failures", "Failed upload attempts, refusals included", None, c.upload_failures),
-            ("uploads_refused", "Uploads S3 refused (403 and other replies that pause uploads for 5 minutes)", None, c.uploads_refused),
-            ("upload_retries", "Failed upload attempts tried again (after a backoff, or resent at once)", None, c.upload_retries),
-            ("files_quarantined", "Spool files moved to quarantine/ (damaged, or refused by S3 as invalid)", None, c.files_quarantined),
-            ("files_dropped", "Spool files the spool limit dropped (listed in dropped.log): data lost", None, c.files_dropped),
-            ("files_unreadable", "Spool files that could neither be read nor quarantined", None, c.files_unreadable),
-            ("clock_steps", "Steps of the wall clock seen (NTP steps, a clock set by hand)", None, c.clock_steps),
+            (
+                "samples",
+                "Samples recorded (journaled) since the run started",
+                None,
+                c.samples,
+            ),
+            (
+                "windows_sealed",
+                "Windows sealed into the spool (data files and health rows)",
+                None,
+                c.windows_sealed,
+            ),
+            (
+                "files_uploaded",
+                "Objects S3 confirmed (the body's MD5 as ETag)",
+                None,
+                c.files_uploaded,
+            ),
+            (
+                "uploaded",
+                "Bytes of the objects S3 confirmed",
+                Some(Unit::Bytes),
+                c.uploaded_bytes,
+            ),
+            (
+                "upload_failures",
+                "Failed upload attempts, refusals included",
+                None,
+                c.upload_failures,
+            ),
+            (
+                "uploads_refused",
+                "Uploads S3 refused (403 and other replies that pause uploads for 5 minutes)",
+                None,
+                c.uploads_refused,
+            ),
+            (
+                "upload_retries",
+                "Failed upload attempts tried again (after a backoff, or resent at once)",
+                None,
+                c.upload_retries,
+            ),
+            (
+                "files_quarantined",
+                "Spool files moved to quarantine/ (damaged, or refused by S3 as invalid)",
+                None,
+                c.files_quarantined,
+            ),
+            (
+                "files_dropped",
+                "Spool files the spool limit dropped (listed in dropped.log): data lost",
+                None,
+                c.files_dropped,
+            ),
+            (
+                "files_unreadable",
+                "Spool files that could neither be read nor quarantined",
+                None,
+                c.files_unreadable,
+            ),
+            (
+                "clock_steps",
+                "Steps of the wall clock seen (NTP steps, a clock set by hand)",
+                None,
+                c.clock_steps,
+            ),
         ];
         for (name, help, unit, value) in counters {
             let counter = ConstCounter::new(value);
@@ -353,27 +414,67 @@ impl Collector for StationCollector {
             None,
             dropped.metric_type(),
         )?;
-        for (reason, value) in [("not_after_previous", c.samples_skipped), ("unsynced", c.samples_unsynced_dropped)] {
+        for (reason, value) in [
+            ("not_after_previous", c.samples_skipped),
+            ("unsynced", c.samples_unsynced_dropped),
+        ] {
             ConstCounter::new(value).encode(m.encode_family(&[("reason", reason)])?)?;
+        }
+        let whole: [(&str, &str, Option<Unit>, u64); 3] = [
+            (
+                "spool_files",
+                "Files waiting in the spool for S3 to confirm them",
+                None,
+                s.spool_files,
+            ),
+            (
+                "spool",
+                "Bytes of the files waiting in the spool",
+                Some(Unit::Bytes),
+                s.spool_bytes,
+            ),
+            (
+                "quarantined_files",
+                "Files in the spool's quarantine/ directory (this and earlier runs)",
+                None,
+                s.quarantined_files,
+            ),
+        ];
+        for (name, help, unit, value) in whole {
+            let gauge = ConstGauge::new(value);
+            let m = encoder.encode_descriptor(name, help, unit.as_ref(), gauge.metric_type())?;
+            gauge.encode(m)?;
         }
         let now_ms = Timestamp::now().as_millisecond();
         let seconds = |ms: i64| ms as f64 / 1000.0;
-        let mut gauges: Vec<(&str, &str, Option<Unit>, f64)> = vec![
-            ("spool_files", "Files waiting in the spool for S3 to confirm them", None, s.spool_files as f64),
-            ("spool", "Bytes of the files waiting in the spool", Some(Unit::Bytes), s.spool_bytes as f64),
-            ("quarantined_files", "Files in the spool's quarantine/ directory (this and earlier runs)", None, s.quarantined_files as f64),
-            ("start_time", "When this run started, Unix time", Some(Unit::Seconds), seconds(s.started_ms)),
-        ];
+        let mut times = vec![(
+            "start_time",
+            "When this run started, Unix time",
+            seconds(s.started_ms),
+        )];
         if let Some(t) = s.last_sample_ms {
-            gauges.push(("last_sample_timestamp", "The last sample recorded, Unix time", Some(Unit::Seconds), seconds(t)));
+            times.push((
+                "last_sample_timestamp",
+                "The last sample recorded, Unix time",
+                seconds(t),
+            ));
         }
         if let Some(t) = s.last_upload_ms {
-            gauges.push(("last_upload_timestamp", "The last upload S3 confirmed (this or an earlier run on the spool), Unix time", Some(Unit::Seconds), seconds(t)));
-            gauges.push(("last_upload_age", "Seconds since the last upload S3 confirmed, at this scrape", Some(Unit::Seconds), seconds(now_ms - t).max(0.0)));
+            times.push((
+                "last_upload_timestamp",
+                "The last upload S3 confirmed (this or an earlier run on the spool), Unix time",
+                seconds(t),
+            ));
+            times.push((
+                "last_upload_age",
+                "Seconds since the last upload S3 confirmed, at this scrape",
+                seconds(now_ms - t).max(0.0),
+            ));
         }
-        for (name, help, unit, value) in gauges {
+        for (name, help, value) in times {
             let gauge = ConstGauge::new(value);
-            let m = encoder.encode_descriptor(name, help, unit.as_ref(), gauge.metric_type())?;
+            let m =
+                encoder.encode_descriptor(name, help, Some(&Unit::Seconds), gauge.metric_type())?;
             gauge.encode(m)?;
         }
         Ok(())

@@ -82,7 +82,11 @@ fn value(metrics: &BTreeMap<String, Value>, name: &str) -> f64 {
 }
 
 fn status_json(spool: &Path) -> Value {
-    let text = success(lakenode().args(["status", "--format", "json", "--spool"]).arg(spool));
+    let text = success(
+        lakenode()
+            .args(["status", "--format", "json", "--spool"])
+            .arg(spool),
+    );
     serde_json::from_str(&text).expect("status --format json is JSON")
 }
 
@@ -99,7 +103,14 @@ fn a_live_run_serves_metrics_that_prometheus_parses_and_status_reads_its_spool()
     };
     let proxy = FaultProxy::start(s3.addr(), plan);
     let mut child = run_to(&proxy.endpoint(), STATION, &spool)
-        .args(["--simulate", "7", "--duration", "6h", "--give-up-after", "1m"])
+        .args([
+            "--simulate",
+            "7",
+            "--duration",
+            "6h",
+            "--give-up-after",
+            "1m",
+        ])
         .args(["--metrics", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -139,7 +150,10 @@ fn a_live_run_serves_metrics_that_prometheus_parses_and_status_reads_its_spool()
     let in_bucket = objects();
     assert_eq!(metrics["#type lakenode_samples"], "counter");
     assert_eq!(metrics["#type lakenode_spool_files"], "gauge");
-    let build = format!("lakenode_build_info{{station=\"{STATION}\",version=\"{}\"}}", env!("CARGO_PKG_VERSION"));
+    let build = format!(
+        "lakenode_build_info{{station=\"{STATION}\",version=\"{}\"}}",
+        env!("CARGO_PKG_VERSION")
+    );
     assert_eq!(value(&metrics, &build), 1.0);
     let uploaded = value(&metrics, "lakenode_files_uploaded_total");
     let waiting = value(&metrics, "lakenode_spool_files");
@@ -149,18 +163,31 @@ fn a_live_run_serves_metrics_that_prometheus_parses_and_status_reads_its_spool()
         "{uploaded} uploaded, {in_bucket} objects in the bucket"
     );
     assert!(waiting >= 1.0 && value(&metrics, "lakenode_spool_bytes") > 0.0);
-    assert_eq!(uploaded + waiting, sealed, "each sealed window is uploaded or waiting");
+    assert_eq!(
+        uploaded + waiting,
+        sealed,
+        "each sealed window is uploaded or waiting"
+    );
     assert!(value(&metrics, "lakenode_samples_total") >= 180.0 * sealed);
     assert!(value(&metrics, "lakenode_upload_retries_total") >= 1.0);
     assert!(value(&metrics, "lakenode_uploaded_bytes_total") > 1000.0 * uploaded);
     assert_eq!(value(&metrics, "lakenode_files_quarantined_total"), 0.0);
     assert_eq!(value(&metrics, "lakenode_files_dropped_total"), 0.0);
-    assert_eq!(value(&metrics, "lakenode_samples_dropped_total{reason=\"unsynced\"}"), 0.0);
+    assert_eq!(
+        value(
+            &metrics,
+            "lakenode_samples_dropped_total{reason=\"unsynced\"}"
+        ),
+        0.0
+    );
     let age = value(&metrics, "lakenode_last_upload_age_seconds");
     assert!((0.0..60.0).contains(&age), "last upload {age} s ago");
     let at = value(&metrics, "lakenode_last_upload_timestamp_seconds");
     let now = jiff::Timestamp::now().as_millisecond() as f64 / 1000.0;
-    assert!((now - 60.0..=now + 1.0).contains(&at), "last upload at {at}, now {now}");
+    assert!(
+        (now - 60.0..=now + 1.0).contains(&at),
+        "last upload at {at}, now {now}"
+    );
     assert_eq!(get(&addr, "/healthz").0, 200);
     assert_eq!(get(&addr, "/nothing").0, 404);
 
@@ -168,11 +195,22 @@ fn a_live_run_serves_metrics_that_prometheus_parses_and_status_reads_its_spool()
     let live = status_json(&spool);
     assert_eq!(live["run"], "running", "{live}");
     assert_eq!(live["station"], STATION);
-    assert!(live["spool_files"].as_u64().is_some_and(|n| n >= 1), "{live}");
-    assert!(live["oldest_waiting"].as_str().is_some_and(|k| k.contains("/data_")), "{live}");
+    assert!(
+        live["spool_files"].as_u64().is_some_and(|n| n >= 1),
+        "{live}"
+    );
+    assert!(
+        live["oldest_waiting"]
+            .as_str()
+            .is_some_and(|k| k.contains("/data_")),
+        "{live}"
+    );
     assert!(live["oldest_waiting_window"].is_string(), "{live}");
     let table = success(lakenode().args(["status", "--spool"]).arg(&spool));
-    assert!(table.contains("running (pid") && table.contains("last upload"), "{table}");
+    assert!(
+        table.contains("running (pid") && table.contains("last upload"),
+        "{table}"
+    );
 
     let exit = child.wait().expect("run ends");
     let stderr = reader.join().expect("stderr reader");
@@ -184,11 +222,18 @@ fn a_live_run_serves_metrics_that_prometheus_parses_and_status_reads_its_spool()
     assert_eq!(done["spool_files"], 0, "{done}");
     assert!(done["oldest_waiting"].is_null());
     let counters = &done["snapshot"]["counters"];
-    assert_eq!(counters["files_uploaded"].as_u64(), Some(objects() as u64), "{done}");
+    assert_eq!(
+        counters["files_uploaded"].as_u64(),
+        Some(objects() as u64),
+        "{done}"
+    );
     assert_eq!(objects(), 24);
     assert!(counters["upload_retries"].as_u64().is_some_and(|n| n >= 1));
     let table = success(lakenode().args(["status", "--spool"]).arg(&spool));
-    assert!(table.contains("ended") && table.contains("0 files, 0 B waiting"), "{table}");
+    assert!(
+        table.contains("ended") && table.contains("0 files, 0 B waiting"),
+        "{table}"
+    );
     drop(proxy);
 }
 
@@ -199,7 +244,11 @@ fn status_refuses_a_directory_that_is_not_a_spool() {
     let (out, _, stderr) = output(lakenode().args(["status", "--spool"]).arg(dir.path()));
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("not a lakenode spool"), "{stderr}");
-    let (out, _, stderr) = output(lakenode().args(["status", "--spool"]).arg(dir.path().join("missing")));
+    let (out, _, stderr) = output(
+        lakenode()
+            .args(["status", "--spool"])
+            .arg(dir.path().join("missing")),
+    );
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("not a directory"), "{stderr}");
 }
@@ -210,17 +259,25 @@ fn a_metrics_address_in_use_stops_the_run_before_sampling() {
     let spool = dir.path().join("spool");
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = taken.local_addr().expect("addr").to_string();
-    let (out, _, stderr) = output(
-        run_to("http://127.0.0.1:9", STATION, &spool)
-            .args(["--simulate", "1", "--duration", "1h", "--metrics", &addr]),
-    );
+    let (out, _, stderr) = output(run_to("http://127.0.0.1:9", STATION, &spool).args([
+        "--simulate",
+        "1",
+        "--duration",
+        "1h",
+        "--metrics",
+        &addr,
+    ]));
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains(&format!("--metrics {addr}")), "{stderr}");
     assert!(!spool.exists(), "the spool was touched before the error");
-    let (out, _, stderr) = output(
-        run_to("http://127.0.0.1:9", STATION, &spool)
-            .args(["--simulate", "1", "--duration", "1h", "--metrics", "not-an-address"]),
-    );
+    let (out, _, stderr) = output(run_to("http://127.0.0.1:9", STATION, &spool).args([
+        "--simulate",
+        "1",
+        "--duration",
+        "1h",
+        "--metrics",
+        "not-an-address",
+    ]));
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--metrics not-an-address"), "{stderr}");
 }

@@ -221,10 +221,12 @@ impl Spool {
         let Ok(text) = self.storage.read(&self.dir.join(DROPPED_LOG)) else {
             return (0, 0);
         };
-        String::from_utf8_lossy(&text).lines().fold((0, 0), |(n, bytes), line| {
-            let size = line.rsplit(' ').nth(1).and_then(|b| b.parse::<u64>().ok());
-            (n + 1, bytes + size.unwrap_or(0))
-        })
+        String::from_utf8_lossy(&text)
+            .lines()
+            .fold((0, 0), |(n, bytes), line| {
+                let size = line.rsplit(' ').nth(1).and_then(|b| b.parse::<u64>().ok());
+                (n + 1, bytes + size.unwrap_or(0))
+            })
     }
 
     /// What the spool in `dir` holds, read without writing anything or taking its lock,
@@ -247,7 +249,9 @@ impl Spool {
             dropped_bytes: 0,
         };
         let pending = spool.pending()?;
-        let sizes = pending.iter().filter_map(|id| spool.storage.size(&spool.entry_path(*id)).ok());
+        let sizes = pending
+            .iter()
+            .filter_map(|id| spool.storage.size(&spool.entry_path(*id)).ok());
         Ok(SpoolSurvey {
             pending_files: pending.len(),
             pending_bytes: sizes.sum(),

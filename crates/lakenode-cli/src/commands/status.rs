@@ -112,9 +112,8 @@ pub fn gather(dir: &Path) -> CliResult<Report> {
             dir.display()
         )));
     }
-    let Survey { config, spool } = survey(dir).map_err(|e| {
-        CliError::Failed(format!("{e}; is this a node's --spool directory?"))
-    })?;
+    let Survey { config, spool } = survey(dir)
+        .map_err(|e| CliError::Failed(format!("{e}; is this a node's --spool directory?")))?;
     let snapshot = Snapshot::read(&dir.join("state").join(STATUS_FILE));
     let run = match &snapshot {
         None => RunState::Unknown,
@@ -127,9 +126,12 @@ pub fn gather(dir: &Path) -> CliResult<Report> {
         let FileName::Window(w) = parsed.file else {
             return None;
         };
-        let at = parsed
-            .date
-            .at(i8::try_from(w.hour).ok()?, i8::try_from(w.minute).ok()?, 0, 0);
+        let at = parsed.date.at(
+            i8::try_from(w.hour).ok()?,
+            i8::try_from(w.minute).ok()?,
+            0,
+            0,
+        );
         Some(format!("{}Z", at.strftime("%Y-%m-%dT%H:%M:%S")))
     });
     let now = Timestamp::now().as_millisecond();
@@ -144,7 +146,10 @@ pub fn gather(dir: &Path) -> CliResult<Report> {
         dropped_files: spool.dropped_files,
         oldest_waiting: spool.oldest_key,
         oldest_waiting_window: window,
-        last_sample: snapshot.as_ref().and_then(|s| s.last_sample_ms).map(rfc3339),
+        last_sample: snapshot
+            .as_ref()
+            .and_then(|s| s.last_sample_ms)
+            .map(rfc3339),
         last_upload: last_upload.map(rfc3339),
         last_upload_age_seconds: last_upload.map(|t| (now - t).max(0) / 1000),
         snapshot,
@@ -154,7 +159,9 @@ pub fn gather(dir: &Path) -> CliResult<Report> {
 /// Whether process `pid` exists (a signal 0: nothing is sent).
 #[cfg(unix)]
 fn alive(pid: u32) -> bool {
-    let pid = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw);
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw);
     pid.is_some_and(|p| rustix::process::test_kill_process(p).is_ok())
 }
 
@@ -175,7 +182,10 @@ fn bytes(n: u64) -> String {
 /// `14m 51s ago`.
 fn ago(now_ms: i64, t: i64) -> String {
     let secs = u64::try_from((now_ms - t).max(0) / 1000).unwrap_or(0);
-    format!("{} ago", humantime::format_duration(Duration::from_secs(secs)))
+    format!(
+        "{} ago",
+        humantime::format_duration(Duration::from_secs(secs))
+    )
 }
 
 fn plural(n: impl Into<u64>, what: &str) -> String {
@@ -208,12 +218,19 @@ pub fn table(r: &Report, now_ms: i64) -> String {
     rows.push(("run", run));
     rows.push((
         "spool",
-        format!("{}, {} waiting", plural(r.spool_files as u64, "file"), bytes(r.spool_bytes)),
+        format!(
+            "{}, {} waiting",
+            plural(r.spool_files as u64, "file"),
+            bytes(r.spool_bytes)
+        ),
     ));
     rows.push(("quarantined", plural(r.quarantined_files as u64, "file")));
     rows.push((
         "dropped",
-        format!("{} (by the spool limit; dropped.log)", plural(r.dropped_files, "file")),
+        format!(
+            "{} (by the spool limit; dropped.log)",
+            plural(r.dropped_files, "file")
+        ),
     ));
     let oldest = match (&r.oldest_waiting_window, &r.oldest_waiting) {
         (Some(w), Some(key)) => format!("window of {w} ({key})"),
@@ -222,7 +239,10 @@ pub fn table(r: &Report, now_ms: i64) -> String {
     };
     rows.push(("oldest waiting", oldest));
     if let Some(t) = s.and_then(|s| s.last_sample_ms) {
-        rows.push(("last sample", format!("{} ({})", rfc3339(t), ago(now_ms, t))));
+        rows.push((
+            "last sample",
+            format!("{} ({})", rfc3339(t), ago(now_ms, t)),
+        ));
     }
     let upload = s.and_then(|s| s.last_upload_ms).map_or_else(
         || "none confirmed yet".into(),
@@ -231,26 +251,38 @@ pub fn table(r: &Report, now_ms: i64) -> String {
     rows.push(("last upload", upload));
     if let Some(s) = s {
         let c = &s.counters;
-        rows.push(("since start", format!(
-            "{}, {} sealed, {} uploaded ({})",
-            plural(c.samples, "sample"),
-            plural(c.windows_sealed, "window"),
-            plural(c.files_uploaded, "file"),
-            bytes(c.uploaded_bytes)
-        )));
-        rows.push(("", format!(
-            "{}, {} refused, {} retried",
-            plural(c.upload_failures, "upload failure"),
-            c.uploads_refused,
-            c.upload_retries
-        )));
-        rows.push(("", format!(
-            "{} quarantined, {} dropped, {} skipped",
-            plural(c.files_quarantined, "file"),
-            c.files_dropped,
-            plural(c.samples_skipped + c.samples_unsynced_dropped, "sample")
-        )));
-        rows.push(("as of", format!("{} ({})", rfc3339(s.updated_ms), ago(now_ms, s.updated_ms))));
+        rows.push((
+            "since start",
+            format!(
+                "{}, {} sealed, {} uploaded ({})",
+                plural(c.samples, "sample"),
+                plural(c.windows_sealed, "window"),
+                plural(c.files_uploaded, "file"),
+                bytes(c.uploaded_bytes)
+            ),
+        ));
+        rows.push((
+            "",
+            format!(
+                "{}, {} refused, {} retried",
+                plural(c.upload_failures, "upload failure"),
+                c.uploads_refused,
+                c.upload_retries
+            ),
+        ));
+        rows.push((
+            "",
+            format!(
+                "{} quarantined, {} dropped, {} skipped",
+                plural(c.files_quarantined, "file"),
+                c.files_dropped,
+                plural(c.samples_skipped + c.samples_unsynced_dropped, "sample")
+            ),
+        ));
+        rows.push((
+            "as of",
+            format!("{} ({})", rfc3339(s.updated_ms), ago(now_ms, s.updated_ms)),
+        ));
     }
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     rows.iter()
