@@ -156,13 +156,19 @@ pub fn gather(dir: &Path) -> CliResult<Report> {
     })
 }
 
-/// Whether process `pid` exists (a signal 0: nothing is sent).
+/// Whether process `pid` exists (a signal 0: nothing is sent). Another user's process
+/// (the service's dynamic user) answers "not permitted": it exists.
 #[cfg(unix)]
 fn alive(pid: u32) -> bool {
     let pid = i32::try_from(pid)
         .ok()
         .and_then(rustix::process::Pid::from_raw);
-    pid.is_some_and(|p| rustix::process::test_kill_process(p).is_ok())
+    pid.is_some_and(|p| {
+        !matches!(
+            rustix::process::test_kill_process(p),
+            Err(rustix::io::Errno::SRCH)
+        )
+    })
 }
 
 #[cfg(not(unix))]
