@@ -295,3 +295,75 @@ pub fn table(r: &Report, now_ms: i64) -> String {
         .map(|(k, v)| format!("{k:width$}  {v}\n"))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(run: RunState) -> Report {
+        Report {
+            spool: PathBuf::from("spool"),
+            station: "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e".into(),
+            run,
+            spool_files: 2,
+            spool_bytes: 8_000,
+            quarantined_files: 1,
+            dropped_files: 0,
+            oldest_waiting: Some(
+                "raw/station=x/year=2026/month=12/day=03/data_1530.parquet".into(),
+            ),
+            oldest_waiting_window: Some("2026-12-03T15:30:00Z".into()),
+            last_sample: None,
+            last_upload: None,
+            last_upload_age_seconds: None,
+            snapshot: Some(Snapshot {
+                pid: 812,
+                running: run == RunState::Running,
+                started_ms: 1_796_270_400_000,
+                updated_ms: 1_796_284_800_000,
+                last_upload_ms: Some(1_796_283_900_000),
+                ..Snapshot::default()
+            }),
+        }
+    }
+
+    #[test]
+    fn the_table_is_aligned_and_says_how_the_run_stands() {
+        let now = 1_796_284_800_000 + 60_000;
+        let gone = table(&report(RunState::Gone), now);
+        assert!(
+            gone.contains("run             not running: pid 812 is gone"),
+            "{gone}"
+        );
+        assert!(
+            gone.contains("spool           2 files, 7.8 KiB waiting"),
+            "{gone}"
+        );
+        assert!(gone.contains("quarantined     1 file\n"), "{gone}");
+        assert!(
+            gone.contains("window of 2026-12-03T15:30:00Z (raw/station=x/"),
+            "{gone}"
+        );
+        assert!(
+            gone.contains("last upload     2026-12-03T07:45:00Z (16m ago)"),
+            "{gone}"
+        );
+        let running = table(&report(RunState::Running), now);
+        assert!(
+            running.contains("running (pid 812) since 2026-12-03T04:00:00Z"),
+            "{running}"
+        );
+        let unknown = table(
+            &Report {
+                snapshot: None,
+                ..report(RunState::Unknown)
+            },
+            now,
+        );
+        assert!(
+            unknown.contains("unknown (no run") && unknown.contains("none confirmed yet"),
+            "{unknown}"
+        );
+        assert!(!unknown.contains("since start"), "{unknown}");
+    }
+}
