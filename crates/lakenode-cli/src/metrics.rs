@@ -242,8 +242,8 @@ fn copy(snapshot: &mut Snapshot, station: &Station) {
     snapshot.last_upload_ms = counters.last_upload_ms.or(snapshot.last_upload_ms);
 }
 
-/// Writes the snapshot file: a temporary file renamed over it. A failure is logged once
-/// per occurrence at debug level: the status file must never stop a node.
+/// Writes the snapshot file: a temporary file renamed over it. A failure is logged at
+/// debug level and otherwise ignored: the status file must never stop a node.
 fn write(inner: &Inner) {
     let Some(path) = &inner.file else { return };
     let tmp = path.with_extension("json.tmp");

@@ -268,7 +268,10 @@ fn a_metrics_address_in_use_stops_the_run_before_sampling() {
         &addr,
     ]));
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains(&format!("--metrics {addr}")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("--metrics {addr}: cannot serve metrics there")),
+        "{stderr}"
+    );
     assert!(!spool.exists(), "the spool was touched before the error");
     let (out, _, stderr) = output(run_to("http://127.0.0.1:9", STATION, &spool).args([
         "--simulate",
