@@ -13,6 +13,7 @@ pub mod heap;
 pub mod host;
 pub mod lake_args;
 pub mod logging;
+pub mod metrics;
 pub mod progress;
 pub mod report;
 pub mod sensors;
@@ -239,6 +240,11 @@ pub struct RunArgs {
     /// Which CAs https endpoints are checked against.
     #[command(flatten)]
     pub tls: crate::transport::TlsArgs,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464; port 0
+    /// picks a free one, logged at start). Plain http: keep it on loopback or a
+    /// trusted network.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
     /// Sampling and file options.
     #[command(flatten)]
     pub window: WindowArgs,

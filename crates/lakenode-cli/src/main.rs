@@ -69,6 +69,9 @@ enum Command {
     Bench(BenchArgs),
     /// Run the embedded S3 server on its own (credentials from AWS_* variables).
     Serve(ServeArgs),
+    /// Show a node's spool and run (also while it runs): files waiting, last upload,
+    /// counters.
+    Status(commands::status::StatusArgs),
 }
 
 /// `run --help`'s last lines.
@@ -189,6 +192,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => commands::bench::run(&args),
         Command::Policy(args) => commands::policy::run(&args),
         Command::Provision(args) => commands::provision::run(&args),
+        Command::Status(args) => commands::status::run(&args),
         Command::StationId => {
             println!("{}", uuid::Uuid::now_v7().hyphenated());
             Ok(())

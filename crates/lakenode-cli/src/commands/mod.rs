@@ -10,3 +10,4 @@ pub mod provision;
 pub mod report;
 pub mod run;
 pub mod serve;
+pub mod status;
