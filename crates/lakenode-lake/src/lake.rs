@@ -112,6 +112,31 @@ pub trait LakeStore {
     fn unlock(&mut self) -> Result<()> {
         Ok(())
     }
+    /// The last `bytes` bytes of `key`, an object of `size` bytes (as listed): one
+    /// ranged request on S3 (`Range: bytes=-N`), a seek on disk. The default reads the
+    /// whole object.
+    ///
+    /// # Errors
+    /// IO or S3 failures.
+    fn get_tail(&mut self, key: &str, bytes: u64, size: u64) -> Result<Vec<u8>> {
+        let _ = size;
+        let mut body = self.get(key)?;
+        let keep = usize::try_from(bytes).unwrap_or(usize::MAX).min(body.len());
+        Ok(body.split_off(body.len() - keep))
+    }
+    /// [`LakeStore::get_tail`] of each (key, size) in `objects`, handing each result to
+    /// `each` with its index, in any order; stores that can run several requests at
+    /// once do (a bounded pool). The default asks one after the other.
+    fn get_tails(
+        &mut self,
+        objects: &[(String, u64)],
+        bytes: u64,
+        each: &mut dyn FnMut(usize, Result<Vec<u8>>),
+    ) {
+        for (i, (key, size)) in objects.iter().enumerate() {
+            each(i, self.get_tail(key, bytes, *size));
+        }
+    }
     /// Entries the last [`LakeStore::list`] passed over because they are not plain
     /// objects (a symlink or device in a local lake), for the tools to report.
     fn anomalies(&self) -> Vec<String> {
@@ -270,6 +295,25 @@ impl LakeStore for LocalLake {
         std::fs::read(&path).map_err(|e| Error::io(&path, e))
     }
 
+    fn get_tail(&mut self, key: &str, bytes: u64, _size: u64) -> Result<Vec<u8>> {
+        read_tail(&self.path(key)?, bytes)
+    }
+
+    /// Reads on a few threads: a year of footers is 100,000s of small reads, each
+    /// mostly system-call time.
+    fn get_tails(
+        &mut self,
+        objects: &[(String, u64)],
+        bytes: u64,
+        each: &mut dyn FnMut(usize, Result<Vec<u8>>),
+    ) {
+        let paths: Vec<Result<PathBuf>> = objects.iter().map(|(k, _)| self.path(k)).collect();
+        pooled(paths.len(), TAIL_READERS, each, |i| match &paths[i] {
+            Ok(p) => read_tail(p, bytes),
+            Err(e) => Err(Error::Check(e.to_string())),
+        });
+    }
+
     fn put(&mut self, key: &str, body: Vec<u8>) -> Result<()> {
         let path = self.path(key)?;
         if let Some(dir) = path.parent() {
@@ -361,6 +405,51 @@ fn sync_dir(dir: &Path) {
     }
 }
 
+/// Requests for tails ([`LakeStore::get_tails`]) in flight at once.
+pub const TAIL_READERS: usize = 8;
+
+/// The last `bytes` bytes of the file at `path`.
+fn read_tail(path: &Path, bytes: u64) -> Result<Vec<u8>> {
+    use std::io::{Read as _, Seek as _};
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let size = f.metadata().map_err(|e| Error::io(path, e))?.len();
+    let from = size.saturating_sub(bytes);
+    f.seek(std::io::SeekFrom::Start(from))
+        .map_err(|e| Error::io(path, e))?;
+    let mut out = Vec::with_capacity(usize::try_from(size - from).unwrap_or(0));
+    f.read_to_end(&mut out).map_err(|e| Error::io(path, e))?;
+    Ok(out)
+}
+
+/// Runs `job(i)` for `i` in `0..n` on up to `threads` threads, handing each result to
+/// `each` on the calling thread as it comes.
+fn pooled<T: Send>(
+    n: usize,
+    threads: usize,
+    each: &mut dyn FnMut(usize, T),
+    job: impl Fn(usize) -> T + Sync,
+) {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, T)>(threads * 4);
+        for _ in 0..threads.clamp(1, n.max(1)) {
+            let (tx, next, job) = (tx.clone(), &next, &job);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= n || tx.send((i, job(i))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for (i, r) in rx {
+            each(i, r);
+        }
+    });
+}
+
 /// A lake in an S3 bucket, under an optional prefix. Every request is retried as
 /// [`crate::retry`] says (the station's policy, bounded per request).
 pub struct S3Lake {
@@ -375,6 +464,8 @@ pub struct S3Lake {
     policy: RetryPolicy,
     budget: RetryBudget,
     sleep: fn(std::time::Duration),
+    /// More transports, for [`LakeStore::get_tails`] in parallel.
+    readers: Vec<Box<dyn Transport + Send>>,
 }
 
 /// The S3 lock this process holds.
@@ -420,7 +511,16 @@ impl S3Lake {
             ),
             budget: RetryBudget::default(),
             sleep: std::thread::sleep,
+            readers: Vec::new(),
         })
+    }
+
+    /// Gives the lake more transports (connections), so that [`LakeStore::get_tails`]
+    /// runs that many requests at once (a report reading a year of footers).
+    #[must_use]
+    pub fn with_readers(mut self, readers: Vec<Box<dyn Transport + Send>>) -> Self {
+        self.readers = readers;
+        self
     }
 
     /// Changes how requests are retried (default: the station's policy, and
@@ -452,20 +552,8 @@ impl S3Lake {
         what: &str,
         make: impl Fn(&S3Client, jiff::Timestamp) -> HttpRequest,
     ) -> Result<(HttpResponse, Attempts)> {
-        let mut attempts = self.attempts();
-        loop {
-            let request = make(&self.client, SystemClock.now());
-            match verdict(self.transport.send(&request)) {
-                Verdict::Done(response) => return Ok((response, attempts)),
-                Verdict::Retry {
-                    fault,
-                    retry_after,
-                    reason,
-                    ..
-                } => attempts.wait(what, fault, retry_after, &reason)?,
-                Verdict::Stop(reason) => return Err(Error::request(what, reason)),
-            }
-        }
+        let attempts = self.attempts();
+        exchange_on(&self.client, self.transport.as_mut(), attempts, what, make)
     }
 
     /// A PUT with `If-Match: expected`, or `If-None-Match: *` without; `Ok(None)` when
@@ -721,6 +809,59 @@ impl S3Lake {
     }
 }
 
+/// [`S3Lake::exchange`] over a given transport (one of a pool's).
+fn exchange_on(
+    client: &S3Client,
+    transport: &mut (dyn Transport + Send),
+    mut attempts: Attempts,
+    what: &str,
+    make: impl Fn(&S3Client, jiff::Timestamp) -> HttpRequest,
+) -> Result<(HttpResponse, Attempts)> {
+    loop {
+        let request = make(client, SystemClock.now());
+        match verdict(transport.send(&request)) {
+            Verdict::Done(response) => return Ok((response, attempts)),
+            Verdict::Retry {
+                fault,
+                retry_after,
+                reason,
+                ..
+            } => attempts.wait(what, fault, retry_after, &reason)?,
+            Verdict::Stop(reason) => return Err(Error::request(what, reason)),
+        }
+    }
+}
+
+/// The last `bytes` bytes of `full` by one ranged GET (`Range: bytes=-N`; a server
+/// that ignores the range sends the whole object, of which the end is kept).
+fn tail_on(
+    client: &S3Client,
+    transport: &mut (dyn Transport + Send),
+    attempts: Attempts,
+    full: &str,
+    bytes: u64,
+) -> Result<Vec<u8>> {
+    let what = format!("reading the end of {full}");
+    let range = format!("bytes=-{}", bytes.max(1));
+    let (response, attempts) = exchange_on(client, transport, attempts, &what, |c, now| {
+        let mut request = c.get_object(full, now);
+        request.headers.push(("range", range.clone()));
+        request
+    })?;
+    match check_response(&response) {
+        Ok(()) => {
+            let mut body = response.body;
+            let keep = usize::try_from(bytes).unwrap_or(usize::MAX).min(body.len());
+            Ok(body.split_off(body.len() - keep))
+        }
+        Err(f) if f.code == "NoSuchKey" => Err(Error::io(
+            full,
+            std::io::Error::new(std::io::ErrorKind::NotFound, f.to_string()),
+        )),
+        Err(f) => Err(attempts.failed(&what, f)),
+    }
+}
+
 impl LakeStore for S3Lake {
     fn describe(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.prefix)
@@ -769,6 +910,52 @@ impl LakeStore for S3Lake {
             )),
             Err(f) => Err(attempts.failed(&what, f)),
         }
+    }
+
+    fn get_tail(&mut self, key: &str, bytes: u64, _size: u64) -> Result<Vec<u8>> {
+        let full = format!("{}{key}", self.prefix);
+        let attempts = self.attempts();
+        tail_on(
+            &self.client,
+            self.transport.as_mut(),
+            attempts,
+            &full,
+            bytes,
+        )
+    }
+
+    /// One request per transport at once ([`S3Lake::with_readers`], plus the lake's own).
+    fn get_tails(
+        &mut self,
+        objects: &[(String, u64)],
+        bytes: u64,
+        each: &mut dyn FnMut(usize, Result<Vec<u8>>),
+    ) {
+        let (policy, budget, sleep) = (self.policy, self.budget, self.sleep);
+        let (client, prefix) = (&self.client, self.prefix.as_str());
+        let mut pool: Vec<&mut (dyn Transport + Send)> = vec![self.transport.as_mut()];
+        pool.extend(
+            self.readers
+                .iter_mut()
+                .map(|t| &mut **t as &mut (dyn Transport + Send)),
+        );
+        let pool: Vec<std::sync::Mutex<&mut (dyn Transport + Send)>> =
+            pool.into_iter().map(std::sync::Mutex::new).collect();
+        let turn = std::sync::atomic::AtomicUsize::new(0);
+        pooled(objects.len(), pool.len(), each, |i| {
+            // Each thread takes the first free transport (there are as many as threads).
+            let start = turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut guard = (0..pool.len())
+                .find_map(|k| pool[(start + k) % pool.len()].try_lock().ok())
+                .unwrap_or_else(|| {
+                    pool[start % pool.len()]
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                });
+            let full = format!("{prefix}{}", objects[i].0);
+            let attempts = Attempts::new(policy, budget, sleep);
+            tail_on(client, &mut **guard, attempts, &full, bytes)
+        });
     }
 
     fn put(&mut self, key: &str, body: Vec<u8>) -> Result<()> {

@@ -23,5 +23,6 @@ pub mod lake;
 pub mod output;
 pub mod readback;
 pub mod retry;
+pub mod summary;
 
 pub use error::{Error, Result};
