@@ -69,6 +69,10 @@ enum Command {
     Bench(BenchArgs),
     /// Run the embedded S3 server on its own (credentials from AWS_* variables).
     Serve(ServeArgs),
+    /// Write a compacted lake of many stations and days from the simulator (for
+    /// `scripts/fleet-bench.sh`).
+    #[command(hide = true)]
+    FleetLake(commands::fleet_lake::FleetLakeArgs),
 }
 
 /// `run --help`'s last lines.
@@ -180,6 +184,7 @@ fn main() -> ExitCode {
         Command::Compact(args) => commands::compact::run(&args),
         Command::Report(args) => commands::report::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
+        Command::FleetLake(args) => commands::fleet_lake::run(&args),
         Command::Bench(args) => commands::bench::run(&args),
         Command::Policy(args) => commands::policy::run(&args),
         Command::Provision(args) => commands::provision::run(&args),
