@@ -68,10 +68,24 @@ pub struct ColumnSummary {
     pub max: i32,
     /// The value at the newest instant that has one.
     pub last: i32,
-    /// Non-null values per UTC hour, when they differ from the instants per hour
-    /// (nulls); omitted otherwise, to keep the footer small.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hours: Option<[u32; 24]>,
+    /// Nulls by UTC hour, as (hour, nulls) for the hours that have any: the values per
+    /// hour are the instants per hour less these (sparse, to keep the footer small).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nulls: Vec<(u8, u32)>,
+}
+
+impl ColumnSummary {
+    /// Values per UTC hour, given the day's instants per hour.
+    #[must_use]
+    pub fn hours(&self, instants: &[u32; 24]) -> [u32; 24] {
+        let mut out = *instants;
+        for &(h, n) in &self.nulls {
+            if let Some(v) = out.get_mut(usize::from(h)) {
+                *v = v.saturating_sub(n);
+            }
+        }
+        out
+    }
 }
 
 /// What a report needs of a station's data day, from a data daily file's footer.
@@ -125,7 +139,7 @@ impl DaySummary {
                         min: c,
                         max: c,
                         last: c,
-                        hours: None,
+                        nulls: Vec::new(),
                     },
                     i64::MIN,
                     [0; 24],
@@ -144,7 +158,11 @@ impl DaySummary {
         }
         for m in Measurement::ALL {
             if let Some((mut col, _, hours)) = per[m.index()].take() {
-                col.hours = (hours != out.hours).then_some(hours);
+                col.nulls = (0..24_u8)
+                    .zip(out.hours.iter().zip(&hours))
+                    .filter(|(_, (all, some))| all > some)
+                    .map(|(h, (all, some))| (h, all - some))
+                    .collect();
                 out.columns.insert(m.name().to_owned(), col);
             }
         }
@@ -197,12 +215,17 @@ impl DaySummary {
                 .ok_or_else(|| format!("an unknown measurement `{name}`"))?;
             let (lo, hi) = m.range();
             let in_range = |v: i32| (lo..=hi).contains(&count_to_f64(m, v));
-            let hours = c.hours.unwrap_or(self.hours);
-            let by_hour: u64 = hours.iter().map(|&h| u64::from(h)).sum();
+            let by_hour: u64 = c.hours(&self.hours).iter().map(|&h| u64::from(h)).sum();
+            let nulls_fit = c.nulls.windows(2).all(|w| w[0].0 < w[1].0)
+                && c.nulls.iter().all(|&(h, n)| {
+                    self.hours
+                        .get(usize::from(h))
+                        .is_some_and(|&all| n > 0 && n <= all)
+                });
             let ok = c.n > 0
                 && c.n <= self.rows
+                && nulls_fit
                 && by_hour == c.n
-                && hours.iter().zip(&self.hours).all(|(a, b)| a <= b)
                 && c.min <= c.max
                 && [c.min, c.max, c.last].into_iter().all(in_range)
                 && (c.min..=c.max).contains(&c.last)
@@ -516,17 +539,17 @@ mod tests {
             assert!((count_to_f64(m, col.last) - newest).abs() < 1e-9);
         }
         let temp = summary.column(Measurement::Temperature).unwrap();
-        let hours = temp.hours.unwrap();
+        let hours = temp.hours(&summary.hours);
         let want0 = in_day[..720]
             .iter()
             .filter(|s| s.count(Measurement::Temperature).is_some());
         assert_eq!(hours[0] as usize, want0.count());
-        assert_eq!(
-            summary.column(Measurement::Battery).unwrap().hours,
-            None,
-            "no nulls"
-        );
-        let co2 = summary.column(Measurement::Co2).unwrap().hours.unwrap();
+        let battery = summary.column(Measurement::Battery).unwrap();
+        assert!(battery.nulls.is_empty(), "no nulls");
+        let co2 = summary
+            .column(Measurement::Co2)
+            .unwrap()
+            .hours(&summary.hours);
         assert_eq!((co2[4], co2[5], co2[6]), (0, 720, 0));
         assert!(summary.column(Measurement::Pm25).is_none());
     }
