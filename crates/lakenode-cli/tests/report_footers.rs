@@ -1,8 +1,11 @@
 //! A report longer than a week reads compacted days from their footers' summaries:
 //! the same per-day figures as from their columns (a small lake compacted, then
 //! reported both ways), and daily files without a summary (older lakes) are read from
-//! their columns.
+//! their columns; through the embedded S3 server too (ranged GETs of the files' ends,
+//! on several connections at once).
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod common;
 
 use std::path::Path;
 
@@ -231,11 +234,35 @@ fn both_ways(root: &Path) -> (Scan, Scan, usize) {
     (from_footers, from_columns, lake.1)
 }
 
+/// The lake at `<dir>/lake` through the embedded server (which stores objects at
+/// `<dir>/<bucket>/<key>`), with 4 connections.
+fn through_s3(
+    dir: &Path,
+) -> (
+    lakenode_embedded_s3::EmbeddedS3,
+    lakenode_lake::lake::S3Lake,
+) {
+    use lakenode_cli::transport::UreqTransport;
+    let server = common::lake_server(dir);
+    let config = lakenode::S3Config::new(&server.endpoint(), "lake", "us-east-1", true).unwrap();
+    let transport = UreqTransport::new(std::time::Duration::from_secs(30));
+    let readers = (0..3)
+        .map(|_| Box::new(transport.clone()) as Box<dyn lakenode::Transport + Send>)
+        .collect();
+    let credentials = lakenode::Credentials::new(common::KEY, common::SECRET, None);
+    let lake = lakenode_lake::lake::S3Lake::new(&config, credentials, None, transport)
+        .unwrap()
+        .with_readers(readers);
+    (server, lake)
+}
+
 #[test]
 fn days_read_from_footers_equal_days_read_from_columns() {
-    let dir = tempfile::tempdir().unwrap();
-    make_lake(dir.path());
-    let mut lake = LocalLake::new(dir.path().to_path_buf());
+    let top = tempfile::tempdir().unwrap();
+    let dir = top.path().join("lake");
+    let dir = dir.as_path();
+    make_lake(dir);
+    let mut lake = LocalLake::new(dir.to_path_buf());
     let before = jiff::civil::date(2026, 11, 29);
     let summary = compact(
         &mut lake,
@@ -251,7 +278,7 @@ fn days_read_from_footers_equal_days_read_from_columns() {
     assert!(summary.skipped.is_empty(), "{:?}", summary.skipped);
     assert_eq!(summary.station_days, 2 * 2 * DAYS as usize);
 
-    let (footers, columns, whole) = both_ways(dir.path());
+    let (footers, columns, whole) = both_ways(dir);
     assert!(footers.problems.is_empty(), "{:?}", footers.problems);
     assert!(columns.problems.is_empty(), "{:?}", columns.problems);
     assert_eq!(footers.samples, columns.samples);
@@ -271,6 +298,17 @@ fn days_read_from_footers_equal_days_read_from_columns() {
         })
         .sum();
     assert!(restarts >= 10, "restarts are exercised: {restarts}");
+
+    // A bucket reads as its directory: the footers by ranged GETs.
+    let (_server, mut bucket) = through_s3(top.path());
+    let over_s3 = scan(&mut bucket, &options(), |_| {}).unwrap();
+    assert!(over_s3.problems.is_empty(), "{:?}", over_s3.problems);
+    assert_eq!(
+        over_s3.bytes, footers.bytes,
+        "the same ends of the same files"
+    );
+    assert_eq!(over_s3.samples, footers.samples);
+    assert_same(&over_s3.fleet, &footers.fleet);
 }
 
 /// Daily files written before summaries existed (or by another tool) have none: they

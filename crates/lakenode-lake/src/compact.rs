@@ -30,8 +30,12 @@
 //! (docs/compaction.md): decoding and re-encoding every row into one sorted row group
 //! ([`Strategy::Rewrite`], the default for data files: 25% smaller files and DuckDB
 //! 2.3 times faster over them, for 30% more compaction time), or copying each window's
-//! column chunks as they are ([`Strategy::Copy`], one row group per window; always used
-//! for health files).
+//! column chunks as they are ([`Strategy::Copy`], one row group per window). Health
+//! files are always re-encoded as one row group: a row group per window made their
+//! footer ~100 KB.
+//!
+//! Each daily file's footer also holds the day's summary ([`crate::summary`]), from
+//! which a report over months reads a day without its rows.
 //!
 //! ```no_run
 //! use lakenode_lake::compact::{Options, Strategy, compact};
@@ -75,7 +79,7 @@ pub const SOURCES_KEY: &str = "lakenode.sources";
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Strategy {
     /// Rows decoded and re-encoded into one row group, sorted by time (data files;
-    /// health files are always copied).
+    /// health files are always one row group).
     Rewrite,
     /// Column chunks copied as they are: one row group per window file.
     Copy,
