@@ -832,17 +832,20 @@ fn exchange_on(
     }
 }
 
-/// The last `bytes` bytes of `full` by one ranged GET (`Range: bytes=-N`; a server
-/// that ignores the range sends the whole object, of which the end is kept).
+/// The last `bytes` bytes of `full`, an object of `size` bytes as listed, by one ranged
+/// GET (`Range: bytes=-N`; a server that ignores the range sends the whole object, of
+/// which the end is kept). N is at most the size: s3s-fs 0.14 answers a suffix longer
+/// than the object with 500 InternalError (it seeks before the file's start), where
+/// RFC 9110 and S3 send the whole object.
 fn tail_on(
     client: &S3Client,
     transport: &mut (dyn Transport + Send),
     attempts: Attempts,
     full: &str,
-    bytes: u64,
+    (bytes, size): (u64, u64),
 ) -> Result<Vec<u8>> {
     let what = format!("reading the end of {full}");
-    let range = format!("bytes=-{}", bytes.max(1));
+    let range = format!("bytes=-{}", bytes.min(size).max(1));
     let (response, attempts) = exchange_on(client, transport, attempts, &what, |c, now| {
         let mut request = c.get_object(full, now);
         request.headers.push(("range", range.clone()));
@@ -912,7 +915,7 @@ impl LakeStore for S3Lake {
         }
     }
 
-    fn get_tail(&mut self, key: &str, bytes: u64, _size: u64) -> Result<Vec<u8>> {
+    fn get_tail(&mut self, key: &str, bytes: u64, size: u64) -> Result<Vec<u8>> {
         let full = format!("{}{key}", self.prefix);
         let attempts = self.attempts();
         tail_on(
@@ -920,7 +923,7 @@ impl LakeStore for S3Lake {
             self.transport.as_mut(),
             attempts,
             &full,
-            bytes,
+            (bytes, size),
         )
     }
 
@@ -954,7 +957,7 @@ impl LakeStore for S3Lake {
                 });
             let full = format!("{prefix}{}", objects[i].0);
             let attempts = Attempts::new(policy, budget, sleep);
-            tail_on(client, &mut **guard, attempts, &full, bytes)
+            tail_on(client, &mut **guard, attempts, &full, (bytes, objects[i].1))
         });
     }
 
