@@ -43,7 +43,7 @@ timed() {
     local out=$1; shift
     /usr/bin/time -f '%e %U %S %M' -o "$dir/time" "$@" --days "$days" --out "$out" \
         > "$dir/report.log" 2>&1 || [[ $? -eq 6 ]] || { cat "$dir/report.log"; exit 1; }
-    read -r wall user sys rss < "$dir/time"
+    read -r wall user sys rss < <(tail -1 "$dir/time") # after "Command exited with..."
     echo "$wall $user $sys $rss $(stat -c %s "$out")"
 }
 
