@@ -83,6 +83,7 @@ fn make_lake(root: &Path) {
                 interval_ms: 10_000,
                 window_start_ms: from,
                 window_end_ms: from + HOUR,
+                units: Vec::new(),
                 extra: Vec::new(),
             };
             let window = lakenode::window::Window {
@@ -354,6 +355,7 @@ fn daily_files_without_a_summary_are_read_from_their_columns() {
                 interval_ms: 10_000,
                 window_start_ms: day,
                 window_end_ms: day + 24 * HOUR,
+                units: Vec::new(),
                 extra: Vec::new(),
             };
             let window = lakenode::window::Window {

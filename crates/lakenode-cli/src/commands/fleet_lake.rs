@@ -197,6 +197,7 @@ fn write_station(args: &FleetLakeArgs, n: u32, first: Date) -> CliResult<(u64, u
             interval_ms: interval,
             window_start_ms: day,
             window_end_ms: day + DAY_MS,
+            units: Vec::new(), // the encoder writes the schema's
             extra: vec![
                 (SOURCES_KEY.to_owned(), sources("data")),
                 (
@@ -215,12 +216,12 @@ fn write_station(args: &FleetLakeArgs, n: u32, first: Date) -> CliResult<(u64, u
         let rows: Vec<HealthRow> = (1..=96)
             .map(|w| {
                 let h = mix64(args.seed ^ (u64::from(n) << 32) ^ (u64::from(d) << 8) ^ w);
-                if h % 3_840 == 0 {
+                if h.is_multiple_of(3_840) {
                     uptime_s = 0;
                     failures = 0;
                 }
                 uptime_s += WINDOW_MS / 1000;
-                failures += i64::from(h % 50 == 0);
+                failures += i64::from(h.is_multiple_of(50));
                 let mut row = HealthRow::new(day + i64::try_from(w).unwrap_or(0) * WINDOW_MS);
                 row.uptime_s = uptime_s;
                 row.upload_failures = failures;

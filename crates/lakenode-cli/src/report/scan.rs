@@ -293,11 +293,11 @@ pub fn scan(
             }
         }
     }
-    let mut summarized: BTreeMap<(bool, &(String, Date)), (Summarized, u64)> =
-        super::footers::read(lake, &list)
-            .into_iter()
-            .map(|(i, s)| (candidates[i], s))
-            .collect();
+    type Summaries<'a> = BTreeMap<(bool, &'a (String, Date)), (Summarized, u64)>;
+    let mut summarized: Summaries<'_> = super::footers::read(lake, &list)
+        .into_iter()
+        .map(|(i, s)| (candidates[i], s))
+        .collect();
     let total = data_dirs
         .iter()
         .chain(&health_dirs)
