@@ -24,5 +24,6 @@ pub mod output;
 pub mod readback;
 pub mod retry;
 pub mod summary;
+mod tails;
 
 pub use error::{Error, Result};
