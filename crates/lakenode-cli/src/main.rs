@@ -72,6 +72,10 @@ enum Command {
     /// Show a node's spool and run (also while it runs): files waiting, last upload,
     /// counters.
     Status(commands::status::StatusArgs),
+    /// Write a compacted lake of many stations and days from the simulator (for
+    /// `scripts/fleet-bench.sh`).
+    #[command(hide = true)]
+    FleetLake(commands::fleet_lake::FleetLakeArgs),
 }
 
 /// `run --help`'s last lines.
@@ -189,6 +193,7 @@ fn main() -> ExitCode {
         Command::Compact(args) => commands::compact::run(&args),
         Command::Report(args) => commands::report::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
+        Command::FleetLake(args) => commands::fleet_lake::run(&args),
         Command::Bench(args) => commands::bench::run(&args),
         Command::Policy(args) => commands::policy::run(&args),
         Command::Provision(args) => commands::provision::run(&args),

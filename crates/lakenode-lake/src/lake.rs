@@ -24,6 +24,8 @@ use lakenode::transport::{HttpRequest, HttpResponse, Transport};
 
 use crate::error::{Error, Result};
 use crate::retry::{Attempts, RetryBudget, Verdict, key_fault, verdict};
+pub use crate::tails::TAIL_READERS;
+use crate::tails::{pooled, read_tail, tail_on};
 
 /// Objects of a lake: list, read, replace, remove. Keys are relative to the lake's
 /// root (the bucket plus the prefix, or the directory).
@@ -111,6 +113,31 @@ pub trait LakeStore {
     /// IO or S3 failures.
     fn unlock(&mut self) -> Result<()> {
         Ok(())
+    }
+    /// The last `bytes` bytes of `key`, an object of `size` bytes (as listed): one
+    /// ranged request on S3 (`Range: bytes=-N`), a seek on disk. The default reads the
+    /// whole object.
+    ///
+    /// # Errors
+    /// IO or S3 failures.
+    fn get_tail(&mut self, key: &str, bytes: u64, size: u64) -> Result<Vec<u8>> {
+        let _ = size;
+        let mut body = self.get(key)?;
+        let keep = usize::try_from(bytes).unwrap_or(usize::MAX).min(body.len());
+        Ok(body.split_off(body.len() - keep))
+    }
+    /// [`LakeStore::get_tail`] of each (key, size) in `objects`, handing each result to
+    /// `each` with its index, in any order; stores that can run several requests at
+    /// once do (a bounded pool). The default asks one after the other.
+    fn get_tails(
+        &mut self,
+        objects: &[(String, u64)],
+        bytes: u64,
+        each: &mut dyn FnMut(usize, Result<Vec<u8>>),
+    ) {
+        for (i, (key, size)) in objects.iter().enumerate() {
+            each(i, self.get_tail(key, bytes, *size));
+        }
     }
     /// Entries the last [`LakeStore::list`] passed over because they are not plain
     /// objects (a symlink or device in a local lake), for the tools to report.
@@ -276,6 +303,25 @@ impl LakeStore for LocalLake {
         std::fs::read(&path).map_err(|e| Error::io(&path, e))
     }
 
+    fn get_tail(&mut self, key: &str, bytes: u64, _size: u64) -> Result<Vec<u8>> {
+        read_tail(&self.path(key)?, bytes)
+    }
+
+    /// Reads on a few threads: a year of footers is 100,000s of small reads, each
+    /// mostly system-call time.
+    fn get_tails(
+        &mut self,
+        objects: &[(String, u64)],
+        bytes: u64,
+        each: &mut dyn FnMut(usize, Result<Vec<u8>>),
+    ) {
+        let paths: Vec<Result<PathBuf>> = objects.iter().map(|(k, _)| self.path(k)).collect();
+        pooled(paths.len(), TAIL_READERS, each, |i| match &paths[i] {
+            Ok(p) => read_tail(p, bytes),
+            Err(e) => Err(Error::Check(e.to_string())),
+        });
+    }
+
     fn put(&mut self, key: &str, body: Vec<u8>) -> Result<()> {
         let path = self.path(key)?;
         if let Some(dir) = path.parent() {
@@ -407,6 +453,8 @@ pub struct S3Lake {
     policy: RetryPolicy,
     budget: RetryBudget,
     sleep: fn(std::time::Duration),
+    /// More transports, for [`LakeStore::get_tails`] in parallel.
+    readers: Vec<Box<dyn Transport + Send>>,
 }
 
 /// The S3 lock this process holds.
@@ -452,7 +500,16 @@ impl S3Lake {
             ),
             budget: RetryBudget::default(),
             sleep: std::thread::sleep,
+            readers: Vec::new(),
         })
+    }
+
+    /// Gives the lake more transports (connections), so that [`LakeStore::get_tails`]
+    /// runs that many requests at once (a report reading a year of footers).
+    #[must_use]
+    pub fn with_readers(mut self, readers: Vec<Box<dyn Transport + Send>>) -> Self {
+        self.readers = readers;
+        self
     }
 
     /// Changes how requests are retried (default: the station's policy, and
@@ -484,20 +541,8 @@ impl S3Lake {
         what: &str,
         make: impl Fn(&S3Client, jiff::Timestamp) -> HttpRequest,
     ) -> Result<(HttpResponse, Attempts)> {
-        let mut attempts = self.attempts();
-        loop {
-            let request = make(&self.client, SystemClock.now());
-            match verdict(self.transport.send(&request)) {
-                Verdict::Done(response) => return Ok((response, attempts)),
-                Verdict::Retry {
-                    fault,
-                    retry_after,
-                    reason,
-                    ..
-                } => attempts.wait(what, fault, retry_after, &reason)?,
-                Verdict::Stop(reason) => return Err(Error::request(what, reason)),
-            }
-        }
+        let attempts = self.attempts();
+        exchange_on(&self.client, self.transport.as_mut(), attempts, what, make)
     }
 
     /// A PUT with `If-Match: expected`, or `If-None-Match: *` without; `Ok(None)` when
@@ -753,6 +798,29 @@ impl S3Lake {
     }
 }
 
+/// [`S3Lake::exchange`] over a given transport (one of a pool's).
+pub(crate) fn exchange_on(
+    client: &S3Client,
+    transport: &mut (dyn Transport + Send),
+    mut attempts: Attempts,
+    what: &str,
+    make: impl Fn(&S3Client, jiff::Timestamp) -> HttpRequest,
+) -> Result<(HttpResponse, Attempts)> {
+    loop {
+        let request = make(client, SystemClock.now());
+        match verdict(transport.send(&request)) {
+            Verdict::Done(response) => return Ok((response, attempts)),
+            Verdict::Retry {
+                fault,
+                retry_after,
+                reason,
+                ..
+            } => attempts.wait(what, fault, retry_after, &reason)?,
+            Verdict::Stop(reason) => return Err(Error::request(what, reason)),
+        }
+    }
+}
+
 impl LakeStore for S3Lake {
     fn describe(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.prefix)
@@ -801,6 +869,52 @@ impl LakeStore for S3Lake {
             )),
             Err(f) => Err(attempts.failed(&what, f)),
         }
+    }
+
+    fn get_tail(&mut self, key: &str, bytes: u64, size: u64) -> Result<Vec<u8>> {
+        let full = format!("{}{key}", self.prefix);
+        let attempts = self.attempts();
+        tail_on(
+            &self.client,
+            self.transport.as_mut(),
+            attempts,
+            &full,
+            (bytes, size),
+        )
+    }
+
+    /// One request per transport at once ([`S3Lake::with_readers`], plus the lake's own).
+    fn get_tails(
+        &mut self,
+        objects: &[(String, u64)],
+        bytes: u64,
+        each: &mut dyn FnMut(usize, Result<Vec<u8>>),
+    ) {
+        let (policy, budget, sleep) = (self.policy, self.budget, self.sleep);
+        let (client, prefix) = (&self.client, self.prefix.as_str());
+        let mut pool: Vec<&mut (dyn Transport + Send)> = vec![self.transport.as_mut()];
+        pool.extend(
+            self.readers
+                .iter_mut()
+                .map(|t| &mut **t as &mut (dyn Transport + Send)),
+        );
+        let pool: Vec<std::sync::Mutex<&mut (dyn Transport + Send)>> =
+            pool.into_iter().map(std::sync::Mutex::new).collect();
+        let turn = std::sync::atomic::AtomicUsize::new(0);
+        pooled(objects.len(), pool.len(), each, |i| {
+            // Each thread takes the first free transport (there are as many as threads).
+            let start = turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut guard = (0..pool.len())
+                .find_map(|k| pool[(start + k) % pool.len()].try_lock().ok())
+                .unwrap_or_else(|| {
+                    pool[start % pool.len()]
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                });
+            let full = format!("{prefix}{}", objects[i].0);
+            let attempts = Attempts::new(policy, budget, sleep);
+            tail_on(client, &mut **guard, attempts, &full, (bytes, objects[i].1))
+        });
     }
 
     fn put(&mut self, key: &str, body: Vec<u8>) -> Result<()> {

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod compact;
 pub mod demo;
 pub mod encode;
+pub mod fleet_lake;
 pub mod inspect;
 pub mod policy;
 pub mod provision;

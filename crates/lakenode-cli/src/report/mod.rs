@@ -6,10 +6,12 @@
 //! with its CSS and no script or network reference ([`page`]). A fleet too large to
 //! draw every station in full gets a page that shows the fleet first and its problem
 //! stations in full ([`select`]); `--out DIR/` adds a page per station
-//! ([`station_page`]).
+//! ([`station_page`]). Reports longer than a week read compacted days from their
+//! footers' summaries alone ([`footers`]).
 
 pub mod aggregate;
 pub mod band;
+pub mod footers;
 pub mod page;
 pub mod registry;
 pub mod render;
