@@ -130,6 +130,9 @@ pub struct ServerConfig {
     pub buckets: Vec<String>,
     /// Serve https with this certificate chain and key; plain http without.
     pub tls: Option<TlsFiles>,
+    /// The server's region: requests signed for another one are refused, as AWS does
+    /// (`AuthorizationHeaderMalformed`); any region without.
+    pub region: Option<String>,
 }
 
 /// A server certificate chain and its private key, as PEM files.
@@ -204,6 +207,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("addr", &self.addr)
             .field("buckets", &self.buckets)
             .field("tls", &self.tls)
+            .field("region", &self.region)
             .finish()
     }
 }
@@ -226,7 +230,16 @@ impl ServerConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             buckets: Vec::new(),
             tls: None,
+            region: None,
         }
+    }
+
+    /// Accepts only requests signed for `region` (AWS refuses a signature made for
+    /// another region of the bucket).
+    #[must_use]
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
     }
 
     /// Serves https with the PEM certificate chain `cert` and private key `key`
@@ -356,8 +369,11 @@ impl EmbeddedS3 {
             s3s_fs::FileSystem::new(&data_dir).map_err(|e| Error::Backend(format!("{e:?}")))?;
         let mut builder = S3ServiceBuilder::new(fs);
         builder.set_auth(auth);
-        builder
-            .set_access(access::ServedBuckets::new(config.buckets.clone()).with_policies(policies));
+        builder.set_access(
+            access::ServedBuckets::new(config.buckets.clone())
+                .with_policies(policies)
+                .with_region(config.region.clone()),
+        );
         let service = builder.build();
 
         let (ready_tx, ready_rx) = mpsc::channel::<Result<SocketAddr, Error>>();
