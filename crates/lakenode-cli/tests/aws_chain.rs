@@ -102,6 +102,10 @@ fn a_profile_in_the_shared_files_delivers_a_run_in_its_region() {
         "{stderr}"
     );
     assert!(!stderr.contains("wJalrXUtnFEMI"), "a secret in the log");
+    assert!(
+        !stderr.contains(KEY),
+        "the chain's own logs describe the keys"
+    );
 
     // compact (a dry run lists the bucket) signs through the same chain.
     let (out, stdout, stderr) = output(
