@@ -90,10 +90,7 @@ impl<R: Read> CsvReader<R> {
             .has_headers(true)
             .trim(csv::Trim::All)
             .flexible(false)
-            .from_reader(LineLimit {
-                inner: input,
-                line: 0,
-            });
+            .from_reader(LineLimit::new(input));
         let at = |msg: String| CliError::Input {
             location: format!("{name}:1"),
             message: msg,
@@ -154,16 +151,27 @@ impl<R: Read> CsvReader<R> {
             message: msg,
         };
         let line = self.reader.position().line();
-        match self.reader.read_record(&mut self.record) {
+        let read = self.reader.read_record(&mut self.record);
+        // Known only once the header's line end has been read (see `LineLimit`).
+        let crlf_shift = u64::from(self.reader.get_ref().crlf);
+        match read {
             Ok(false) if self.rows == 0 => return Err(at(1, "no data rows".into())),
             Ok(false) => return Ok(None),
             Ok(true) => {}
-            Err(e) => return Err(at(line, csv_error_message(&e))),
+            Err(e) => return Err(at(line + crlf_shift, csv_error_message(&e))),
         }
-        let line = self.record.position().map_or(line, csv::Position::line);
+        let line = self.record.position().map_or(line, csv::Position::line) + crlf_shift;
         let ts_text = self.record.get(0).unwrap_or_default();
         let ts = parse_timestamp(ts_text).map_err(|m| at(line, m))?;
-        if self.last.is_some_and(|prev| ts <= prev) {
+        if self.last == Some(ts) {
+            return Err(at(
+                line,
+                format!(
+                    "timestamp {ts_text} is in the same millisecond as the previous row's; times are stored to the millisecond and rows must be in increasing time order"
+                ),
+            ));
+        }
+        if self.last.is_some_and(|prev| ts < prev) {
             return Err(at(
                 line,
                 format!(
@@ -358,18 +366,37 @@ impl<R: Read> Read for Md5Reader<R> {
     }
 }
 
-/// Fails the read once a line exceeds [`MAX_LINE_BYTES`].
+/// Fails the read once a line exceeds [`MAX_LINE_BYTES`], and notes CRLF line ends.
+///
+/// The csv crate counts a line when it consumes its `\n`; with CRLF ends a record stops
+/// at the `\r`, so each record's position reads one line early. `crlf` lets the reader
+/// correct the line numbers in its errors.
 struct LineLimit<R> {
     inner: R,
-    line: usize,
+    line_len: usize,
+    last: u8,
+    crlf: bool,
+}
+
+impl<R> LineLimit<R> {
+    const fn new(inner: R) -> Self {
+        Self {
+            inner,
+            line_len: 0,
+            last: 0,
+            crlf: false,
+        }
+    }
 }
 
 impl<R: Read> Read for LineLimit<R> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         for &b in &buf[..n] {
-            self.line = if b == b'\n' { 0 } else { self.line + 1 };
-            if self.line > MAX_LINE_BYTES {
+            self.crlf |= b == b'\n' && self.last == b'\r';
+            self.last = b;
+            self.line_len = if b == b'\n' { 0 } else { self.line_len + 1 };
+            if self.line_len > MAX_LINE_BYTES {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
                     format!("a line is longer than {MAX_LINE_BYTES} bytes"),
@@ -407,7 +434,16 @@ fn parse_timestamp(text: &str) -> Result<i64, String> {
     }
     text.parse::<Timestamp>()
         .map(Timestamp::as_millisecond)
-        .map_err(|_| format!("timestamp {text:?} is neither RFC 3339 (2026-01-01T00:00:05Z) nor epoch milliseconds"))
+        .map_err(|e| {
+            // A date and a time that fail anyway (e.g. beyond the year 9999's last day):
+            // say why, rather than that the text is not RFC 3339.
+            let dated = text.len() > 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[10] == b'T';
+            if dated && text[..4].bytes().all(|b| b.is_ascii_digit()) {
+                format!("timestamp {text:?} is RFC 3339 but not a usable time: {e}")
+            } else {
+                format!("timestamp {text:?} is neither RFC 3339 (2026-01-01T00:00:05Z) nor epoch milliseconds")
+            }
+        })
 }
 
 #[cfg(test)]
@@ -553,6 +589,22 @@ mod tests {
             ("timestamp,co2\n", "no data rows"),
             ("timestamp\n1767225600000\n", "at least one measurement"),
             ("timestamp,co2\n99999999999999999,1\n", "not a valid epoch"),
+            (
+                "timestamp,co2\r\n1767225600000,1\r\n1767225600000,2\r\n",
+                "in.csv:3: timestamp",
+            ),
+            (
+                "timestamp,co2\r\n1767225600000,1\r\n1767225605000,x\r\n",
+                "in.csv:3: column",
+            ),
+            (
+                "timestamp,co2\n2026-01-01T00:00:00.0001Z,1\n2026-01-01T00:00:00.0004Z,2\n",
+                "in.csv:3: timestamp 2026-01-01T00:00:00.0004Z is in the same millisecond",
+            ),
+            (
+                "timestamp,co2\n9999-12-31T23:59:59Z,1\n",
+                "in.csv:2: timestamp \"9999-12-31T23:59:59Z\" is RFC 3339 but",
+            ),
         ];
         for (input, expected) in cases {
             let err = parse(input).expect_err(input).to_string();

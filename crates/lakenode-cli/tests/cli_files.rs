@@ -713,3 +713,40 @@ fn encode_and_run_stream_a_large_csv_in_bounded_memory() {
     let files = files_with_extension(&s3dir.join("lake"), "parquet");
     assert_eq!(files.len(), 200_000 / 180 + 1);
 }
+
+/// `inspect` of a FIFO waited for a writer forever; a pipe or a device is refused at once.
+#[test]
+fn inspect_refuses_a_pipe_or_a_device_without_waiting() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fifo = tmp.path().join("fifo.parquet");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for target in [fifo.to_str().unwrap(), "/dev/zero"] {
+        let mut child = lakenode()
+            .args(["inspect", target])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("inspect {target} still waiting after 60 s");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        };
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+        assert_eq!(status.code(), Some(1), "{target}: {stderr}");
+        assert!(stderr.contains("not a regular file"), "{target}: {stderr}");
+    }
+}

@@ -12,6 +12,14 @@ use crate::error::{CliError, CliResult};
 /// # Errors
 /// If the file cannot be read, is not Parquet, or is damaged (exit 1, with the reason).
 pub fn run(args: &InspectArgs) -> CliResult<()> {
+    // A FIFO or a device would block or never end: a Parquet file is read from its end.
+    let meta = std::fs::metadata(&args.file).map_err(|e| CliError::io(&args.file, e))?;
+    if !meta.is_file() {
+        return Err(CliError::Input {
+            location: args.file.display().to_string(),
+            message: "not a regular file (a Parquet file is read from its end, so a pipe or a device cannot be inspected)".into(),
+        });
+    }
     let data = std::fs::read(&args.file).map_err(|e| CliError::io(&args.file, e))?;
     let damaged = |source| CliError::Parquet {
         path: args.file.clone(),
