@@ -74,6 +74,11 @@ pub struct DemoArgs {
     /// exactly the instants sampled while powered). Shows what `lakenode report` finds.
     #[arg(long)]
     pub outages: bool,
+    /// Measurement columns of the stations, comma separated as for `run --columns`;
+    /// repeat it to give stations different columns (station i gets the (i mod n)-th
+    /// list) [default: every measurement].
+    #[arg(long = "columns", value_name = "LIST")]
+    pub columns: Vec<String>,
 }
 
 impl Default for DemoArgs {
@@ -90,6 +95,7 @@ impl Default for DemoArgs {
                 profile: "compat".into(),
             },
             outages: false,
+            columns: Vec::new(),
         }
     }
 }
@@ -328,6 +334,10 @@ pub struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Close a connection that waits this long for its next request, e.g. 5s (S3 closes
+    /// idle connections after seconds). Default: the client closes it.
+    #[arg(long, value_parser = parse_duration)]
+    pub idle_timeout: Option<Duration>,
 }
 
 /// Parses a size: bytes, or a number with K, M or G (powers of 1024).

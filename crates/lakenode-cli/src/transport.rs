@@ -12,6 +12,15 @@
 //! Request bodies are given to ureq as a slice with the core's `Content-Length`, so
 //! ureq never switches to chunked encoding; its output buffer is set to 8 KiB so the
 //! body reaches the socket in writes of at most [`lakenode::transport::MAX_WRITE`].
+//!
+//! **On the air** (measured by `scripts/air-bench.sh`, docs/delivery.md): one agent
+//! lives as long as the transport, and with it ureq's rustls `ClientConfig` and so
+//! rustls's client session cache (256 sessions, in memory): after the first full
+//! handshake, every new connection to the same host resumes the TLS session (TLS 1.3
+//! tickets, TLS 1.2 tickets or session ids), skipping the certificate chain and its
+//! verification; `tests/tls.rs` checks it against the embedded server. Keep the
+//! transport (clone it, never rebuild it per request). Requests carry only `Host`,
+//! `Content-Length`, `Content-MD5` and the presigned query; nothing ureq adds by default.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -20,6 +29,7 @@ use std::time::Duration;
 use clap::Args;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
+use ureq::config::AutoHeaderValue;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 
 use lakenode::transport::{
@@ -210,7 +220,11 @@ impl UreqTransport {
             .timeout_connect(Some(timeout.min(Duration::from_secs(10))))
             .output_buffer_size(MAX_WRITE)
             .max_redirects(0)
-            .user_agent(concat!("lakenode/", env!("CARGO_PKG_VERSION")))
+            // Only the headers S3 needs: ureq's `User-Agent` and `Accept: */*` (41 bytes
+            // of every request on the air) are left out. S3 ignores both; the access key
+            // already names the station in its logs (one IAM user per station).
+            .user_agent(AutoHeaderValue::None)
+            .accept(AutoHeaderValue::None)
             .build();
         Self {
             agent: config.into(),
@@ -446,6 +460,16 @@ mod tests {
             "exactly one Content-Length: {head}"
         );
         assert!(!lower.contains("transfer-encoding"), "{head}");
+        // Only what S3 needs (docs/delivery.md, "On the air"): no User-Agent, no Accept.
+        let names: Vec<&str> = lower
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':').map(|(n, _)| n))
+            .collect();
+        assert_eq!(names.len(), 3, "{head}");
+        for name in ["host", "content-length", "content-md5"] {
+            assert!(names.contains(&name), "{name} missing: {head}");
+        }
         assert!(
             lower.contains(&format!(
                 "content-md5: {}\r\n",

@@ -364,6 +364,95 @@ fn files_of_different_schemas_are_never_mixed_and_damaged_files_are_left_alone()
     assert!(bad.exists() && day.join("data_0100.parquet").exists());
 }
 
+/// Windows of both writer profiles in one day (a station restarted with another
+/// `--profile` on a fresh spool, which `run` cannot notice): each profile gets its own
+/// daily file, never mixed, with a warning naming both; daily files keep the units of
+/// their columns in the footer, rewritten or copied.
+#[test]
+fn a_day_of_both_profiles_is_never_mixed_and_daily_files_keep_their_units() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    let encode = |day: u32, name: &str, start: &str, profile: &str| {
+        let dir = lake.join(format!("station={STATION}/year=2026/month=11/day={day}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let csv = tmp.path().join(format!("{day}{name}.csv"));
+        let t0 = start.parse::<jiff::Timestamp>().unwrap().as_millisecond();
+        let mut text = String::from("timestamp,temperature,pm25\n");
+        for i in 0..180 {
+            let t = jiff::Timestamp::from_millisecond(t0 + i * 5000).unwrap();
+            text.push_str(&format!("{t},{}.25,{}\n", 20 + i % 5, i % 40));
+        }
+        std::fs::write(&csv, text).unwrap();
+        success(
+            lakenode()
+                .args(["encode", "--input", csv.to_str().unwrap(), "--output"])
+                .arg(dir.join(name))
+                .args(["--station", STATION, "--profile", profile]),
+        );
+        dir
+    };
+    encode(20, "data_0000.parquet", "2026-11-20T00:00:00Z", "compat");
+    encode(20, "data_0015.parquet", "2026-11-20T00:15:00Z", "compat");
+    encode(20, "data_0030.parquet", "2026-11-20T00:30:00Z", "compact");
+    let day = encode(20, "data_0045.parquet", "2026-11-20T00:45:00Z", "compact");
+    let out = compact(&["--lake", lake.to_str().unwrap()], None);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("holds files of both writer profiles (compat in data_0000.parquet, compact in data_0030.parquet)")
+            && stderr.contains("docs/lake.md"),
+        "{stderr}"
+    );
+    let units = |file: &lakenode_lake::readback::LakeFile| {
+        lakenode::encode::FileMetadata::from_key_values(&file.key_values())
+            .unwrap()
+            .units
+    };
+    let want = vec![
+        ("temperature".to_owned(), "0.01 C".to_owned()),
+        ("pm25".to_owned(), "1 ug/m3".to_owned()),
+    ];
+    let mut profiles = Vec::new();
+    for f in files_with_extension(&day, "parquet") {
+        let file = lakenode_lake::readback::open(std::fs::read(&f).unwrap()).unwrap();
+        assert_eq!(file.rows(), 360, "{}", f.display());
+        let types: std::collections::BTreeSet<_> = file
+            .metadata()
+            .file_metadata()
+            .schema_descr()
+            .columns()
+            .iter()
+            .skip(1)
+            .map(|c| c.physical_type())
+            .collect();
+        assert_eq!(types.len(), 1, "one profile per file: {types:?}");
+        profiles.extend(types);
+        assert_eq!(units(&file), want, "{}", f.display());
+    }
+    profiles.sort_by_key(|t| format!("{t:?}"));
+    assert_eq!(
+        profiles,
+        [parquet::basic::Type::FLOAT, parquet::basic::Type::INT32]
+    );
+
+    // Copied column chunks keep the units too.
+    encode(21, "data_0000.parquet", "2026-11-21T00:00:00Z", "compat");
+    let day = encode(21, "data_0015.parquet", "2026-11-21T00:15:00Z", "compat");
+    let out = compact(
+        &["--lake", lake.to_str().unwrap(), "--strategy", "copy"],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let daily = lakenode_lake::readback::open(std::fs::read(day.join("data_day.parquet")).unwrap())
+        .unwrap();
+    assert_eq!(daily.rows(), 360);
+    assert_eq!(units(&daily), want);
+}
+
 /// Found by an adversarial review: a window from another day, a symlinked window and a
 /// stray Parquet file outside the layout. Each station-day concerned is left exactly as
 /// it was, the others are compacted, and the run exits 1 naming each; a rerun never

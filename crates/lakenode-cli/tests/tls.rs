@@ -328,3 +328,45 @@ fn serve_with_tls_cert_and_key_serves_https() {
         "{stderr}"
     );
 }
+
+/// The host transport keeps its TLS session for its lifetime: once the server has closed
+/// an idle connection (as S3 does between windows), the next connection resumes the
+/// session (no certificate chain, no signature to verify) instead of a full handshake.
+/// Counted by the server from rustls's handshake kind.
+#[test]
+fn a_new_connection_of_the_host_transport_resumes_the_tls_session() {
+    use lakenode::Transport as _;
+    use lakenode_cli::transport::{Trust, UreqTransport};
+    use lakenode_embedded_s3::{EmbeddedS3, ServerConfig, TlsHandshakes};
+    use std::time::Duration;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = private_pki(&tmp.path().join("pki"), "resumption CA");
+    let s3 = EmbeddedS3::start(
+        ServerConfig::new(tmp.path().join("s3"), KEY, SECRET)
+            .with_bucket("lake")
+            .with_tls(&pki.cert, &pki.key)
+            .with_idle_timeout(Duration::from_millis(200)),
+    )
+    .unwrap();
+    let client = s3_client(&s3.endpoint(), KEY, SECRET);
+    let mut transport =
+        UreqTransport::with_trust(Duration::from_secs(10), &Trust::CaFile(pki.ca.clone())).unwrap();
+    for i in 0..3 {
+        let request = client.put_object(
+            &format!("station={STATION}/data_{i}.parquet"),
+            b"PAR1".to_vec(),
+            jiff::Timestamp::now(),
+        );
+        assert_eq!(transport.send(&request).unwrap().status, 200);
+        // Longer than the server's idle timeout: the next request needs a new connection.
+        std::thread::sleep(Duration::from_millis(600));
+    }
+    assert_eq!(
+        s3.tls_handshakes(),
+        TlsHandshakes {
+            full: 1,
+            resumed: 2
+        }
+    );
+}

@@ -11,7 +11,11 @@
 //!
 //! It speaks plain http, or https with a certificate and key from PEM files
 //! ([`ServerConfig::with_tls`]; rustls with the ring provider, the one the CLI's client
-//! already builds), so clients can be tried against a private CA.
+//! already builds), so clients can be tried against a private CA. It counts the TLS
+//! handshakes it completes, full and resumed ([`EmbeddedS3::tls_handshakes`]), and can
+//! close connections idle between requests as S3 does
+//! ([`ServerConfig::with_idle_timeout`]): together they show whether a client resumes
+//! its TLS sessions.
 //!
 //! It is a test and demo server (threat model in SECURITY.md): it binds to loopback
 //! unless told otherwise, serves only the buckets it is configured with (`NoSuchBucket`
@@ -133,6 +137,9 @@ pub struct ServerConfig {
     /// The server's region: requests signed for another one are refused, as AWS does
     /// (`AuthorizationHeaderMalformed`); any region without.
     pub region: Option<String>,
+    /// Close a connection that has waited this long for its next request (as S3 closes
+    /// idle connections after seconds); `None` leaves them to the client.
+    pub idle_timeout: Option<std::time::Duration>,
 }
 
 /// A server certificate chain and its private key, as PEM files.
@@ -208,6 +215,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("buckets", &self.buckets)
             .field("tls", &self.tls)
             .field("region", &self.region)
+            .field("idle_timeout", &self.idle_timeout)
             .finish()
     }
 }
@@ -231,6 +239,7 @@ impl ServerConfig {
             buckets: Vec::new(),
             tls: None,
             region: None,
+            idle_timeout: None,
         }
     }
 
@@ -239,6 +248,15 @@ impl ServerConfig {
     #[must_use]
     pub fn with_region(mut self, region: impl Into<String>) -> Self {
         self.region = Some(region.into());
+        self
+    }
+
+    /// Closes connections idle for `timeout` between requests, as S3 does (its exact
+    /// delay is not published; seconds, not minutes). Lets a client's reconnects and TLS
+    /// session resumption be measured.
+    #[must_use]
+    pub const fn with_idle_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.idle_timeout = Some(timeout);
         self
     }
 
@@ -319,11 +337,37 @@ impl ServerConfig {
     }
 }
 
+/// TLS handshakes completed by a server, by kind (rustls's `handshake_kind`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TlsHandshakes {
+    /// Full handshakes: the certificate chain was sent and verified.
+    pub full: u64,
+    /// Resumed sessions (a ticket or session id the client kept).
+    pub resumed: u64,
+}
+
+#[derive(Debug, Default)]
+struct HandshakeCounters {
+    full: std::sync::atomic::AtomicU64,
+    resumed: std::sync::atomic::AtomicU64,
+}
+
+impl HandshakeCounters {
+    fn count(&self, kind: Option<rustls::HandshakeKind>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        match kind {
+            Some(rustls::HandshakeKind::Resumed) => self.resumed.fetch_add(1, Relaxed),
+            _ => self.full.fetch_add(1, Relaxed),
+        };
+    }
+}
+
 /// A running server; stops when dropped.
 #[derive(Debug)]
 pub struct EmbeddedS3 {
     addr: SocketAddr,
     https: bool,
+    handshakes: Arc<HandshakeCounters>,
     data_dir: PathBuf,
     shutdown: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -379,6 +423,9 @@ impl EmbeddedS3 {
         let (ready_tx, ready_rx) = mpsc::channel::<Result<SocketAddr, Error>>();
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let addr = config.addr;
+        let idle_timeout = config.idle_timeout;
+        let handshakes = Arc::new(HandshakeCounters::default());
+        let counters = Arc::clone(&handshakes);
         let thread = std::thread::Builder::new()
             .name("embedded-s3".into())
             .spawn(move || {
@@ -404,7 +451,16 @@ impl EmbeddedS3 {
                     };
                     let local = listener.local_addr().unwrap_or(addr);
                     let _ = ready_tx.send(Ok(local));
-                    let http = ConnBuilder::new(TokioExecutor::new());
+                    let mut http = ConnBuilder::new(TokioExecutor::new());
+                    if let Some(idle) = idle_timeout {
+                        // hyper arms this timer whenever a connection waits for the head
+                        // of its next request, so it is an idle timeout: the connection is
+                        // closed (no reply is written) when it expires.
+                        http.http1()
+                            .timer(hyper_util::rt::TokioTimer::new())
+                            .header_read_timeout(idle);
+                    }
+                    let http = http;
                     let mut shutdown_rx = shutdown_rx;
                     loop {
                         let socket = tokio::select! {
@@ -425,6 +481,7 @@ impl EmbeddedS3 {
                         let http = http.clone();
                         let service = service.clone();
                         let acceptor = acceptor.clone();
+                        let counters = Arc::clone(&counters);
                         // A client that disconnects mid-request, or fails the handshake
                         // (it does not trust the certificate), is not the server's problem.
                         tokio::spawn(async move {
@@ -435,6 +492,7 @@ impl EmbeddedS3 {
                                 }
                                 Some(acceptor) => match acceptor.accept(socket).await {
                                     Ok(tls) => {
+                                        counters.count(tls.get_ref().1.handshake_kind());
                                         let _ =
                                             http.serve_connection(TokioIo::new(tls), service).await;
                                     }
@@ -455,6 +513,7 @@ impl EmbeddedS3 {
         Ok(Self {
             addr,
             https,
+            handshakes,
             data_dir,
             shutdown: Some(shutdown_tx),
             thread: Some(thread),
@@ -473,6 +532,16 @@ impl EmbeddedS3 {
     pub fn endpoint(&self) -> String {
         let scheme = if self.https { "https" } else { "http" };
         format!("{scheme}://{}", self.addr)
+    }
+
+    /// The TLS handshakes completed so far, full and resumed (https only).
+    #[must_use]
+    pub fn tls_handshakes(&self) -> TlsHandshakes {
+        use std::sync::atomic::Ordering::Relaxed;
+        TlsHandshakes {
+            full: self.handshakes.full.load(Relaxed),
+            resumed: self.handshakes.resumed.load(Relaxed),
+        }
     }
 
     /// The directory holding buckets (`<data dir>/<bucket>/<key>`), canonicalized.

@@ -355,6 +355,7 @@ fn compact_day(
             schemas.push(i.schema.clone());
         }
     }
+    warn_mixed_profiles(dir, dailies.iter().chain(&windows));
     let plain = FileName::Daily { schema: None }.name(files.tree);
     let mut plain_taken = dailies.iter().any(|d| d.name == plain);
     for schema in schemas {
@@ -377,6 +378,41 @@ fn compact_day(
         compact_group(lake, files, &target, daily, &group, options, summary)?;
     }
     Ok(())
+}
+
+/// The writer profile of a data file: `compact` if its first measurement is INT32.
+fn profile_of(file: &LakeFile) -> Option<WriterProfile> {
+    let descr = file.metadata().file_metadata().schema_descr();
+    match descr.columns().get(1)?.physical_type() {
+        PhysicalType::INT32 => Some(WriterProfile::Compact),
+        PhysicalType::FLOAT => Some(WriterProfile::Compat),
+        _ => None,
+    }
+}
+
+/// Files of both writer profiles in one station-day (a station restarted with another
+/// `--profile` and a fresh spool, which `run` cannot notice): their schemas differ, so
+/// each gets its own daily file and no file mixes them, but the prefix now holds both,
+/// which readers taking one schema for the lake refuse. Said once per day.
+fn warn_mixed_profiles<'a>(dir: &str, inputs: impl Iterator<Item = &'a Input>) {
+    let mut seen: Vec<(WriterProfile, &str)> = Vec::new();
+    for i in inputs {
+        if let Some(p) = profile_of(&i.file)
+            && !seen.iter().any(|(q, _)| *q == p)
+        {
+            seen.push((p, &i.name));
+        }
+    }
+    if let [(a, a_file), (b, b_file), ..] = seen.as_slice() {
+        tracing::warn!(
+            "{dir}: holds files of both writer profiles ({} in {a_file}, {} in {b_file}); \
+             each profile is compacted into its own daily file, never mixed, but one prefix \
+             should hold one profile: readers given one schema for the lake fail on the \
+             other (docs/lake.md, \"One profile per prefix\")",
+            a.name(),
+            b.name()
+        );
+    }
 }
 
 #[allow(clippy::too_many_lines)]
@@ -689,15 +725,18 @@ fn daily_key_values(day: &DayDir, inputs: &[&Input], sources: &str) -> Vec<KeyVa
 }
 
 /// The footer metadata of the daily file of `day`: its station, the whole day, and the
-/// interval of a window file's `lakenode` JSON (5 s if it does not decode).
+/// interval and column units of a window file's `lakenode` JSON (5 s and no units if it
+/// does not decode; a rewritten file gets its encoder's units anyway).
 fn day_metadata(day: &DayDir, window_json: &str) -> Option<FileMetadata> {
     let (start, end) = day_bounds(day.date)?;
+    let window = FileMetadata::from_json(window_json).ok();
     Some(FileMetadata {
         station: day.station.clone(),
-        interval_ms: FileMetadata::from_json(window_json).map_or(5_000, |m| m.interval_ms),
+        interval_ms: window.as_ref().map_or(5_000, |m| m.interval_ms),
         window_start_ms: start,
         window_end_ms: end,
         extra: Vec::new(),
+        units: window.map(|m| m.units).unwrap_or_default(),
     })
 }
 

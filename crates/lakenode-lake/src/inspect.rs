@@ -31,9 +31,24 @@ pub fn describe(name: &str, file: &LakeFile) -> Result<String, ReadError> {
     // (lakenode keeps statistics on `timestamp` only).
     let counted = count_rows(file)?;
     let counted_nulls = counted.as_ref().ok().map(|(_, nulls)| nulls);
+    // Each column's resolution and unit, as the footer's `lakenode` JSON states them.
+    let units = fmd
+        .key_value_metadata()
+        .map(|kv| {
+            kv.iter()
+                .map(|e| (e.key.clone(), e.value.clone().unwrap_or_default()))
+                .collect::<Vec<_>>()
+        })
+        .and_then(|pairs| lakenode::encode::FileMetadata::from_key_values(&pairs).ok())
+        .map(|meta| meta.units)
+        .unwrap_or_default();
     let _ = writeln!(out, "\nschema");
     for c in fmd.schema_descr().columns() {
-        let _ = writeln!(out, "  {:<12} {}", c.name(), type_text(c));
+        let unit = units
+            .iter()
+            .find(|(name, _)| name == c.name())
+            .map_or_else(String::new, |(_, u)| format!("  [{u}]"));
+        let _ = writeln!(out, "  {:<12} {}{unit}", c.name(), type_text(c));
     }
     for (i, rg) in md.row_groups().iter().enumerate() {
         let _ = writeln!(

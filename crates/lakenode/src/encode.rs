@@ -45,9 +45,11 @@ use crate::window::{Window, WindowSpec};
 use crate::{Error, Result};
 
 /// The footer's key/value metadata key holding lakenode's JSON object
-/// `{"station", "schema", "interval_ms", "start", "end"}` (RFC 3339 UTC window bounds,
-/// end exclusive). The software version is the file's `created_by`. One key with short
-/// names keeps the footer small: at 180 rows it is about a third of the file.
+/// `{"station", "schema", "interval_ms", "start", "end", "units"}` (RFC 3339 UTC window
+/// bounds, end exclusive; `units` maps each measurement column, in file order, to its
+/// resolution and unit, `"0.01 C"`: absent in files written before it existed). The
+/// software version is the file's `created_by`. One key with short names keeps the
+/// footer small: at 180 rows it is about a third of the file.
 pub const META_KEY: &str = "lakenode";
 
 /// The file's `created_by`, in the `<application> version <v> (build <b>)` form readers
@@ -177,6 +179,11 @@ pub struct FileMetadata {
     pub window_end_ms: i64,
     /// More footer key/value pairs (a compacted file lists its sources here).
     pub extra: Vec<(String, String)>,
+    /// Each measurement column's resolution and unit as the footer's `units` object
+    /// holds them, in file order: `("temperature", "0.01 C")`. Empty for a file written
+    /// before lakenode wrote units, and in [`FileMetadata::new`]: an [`Encoder`] writes
+    /// its own schema's ([`Measurement::resolution`]), whatever this holds.
+    pub units: Vec<(String, String)>,
 }
 
 impl FileMetadata {
@@ -189,13 +196,25 @@ impl FileMetadata {
             window_start_ms: window.start_ms,
             window_end_ms: window.end_ms,
             extra: Vec::new(),
+            units: Vec::new(),
         }
     }
 
     /// The footer's key/value pairs: one [`META_KEY`] with a JSON object, then `extra`.
     #[must_use]
     pub fn key_values(&self) -> Vec<KeyValue> {
-        std::iter::once(KeyValue::new(META_KEY.into(), self.to_json()))
+        self.pairs_with(self.to_json())
+    }
+
+    /// [`FileMetadata::key_values`] of a file of `schema`: its `units` are the schema's.
+    #[must_use]
+    pub fn key_values_for(&self, schema: &Schema) -> Vec<KeyValue> {
+        let units = schema.columns().iter().map(|m| (m.name(), m.resolution()));
+        self.pairs_with(self.json_with(units))
+    }
+
+    fn pairs_with(&self, json: String) -> Vec<KeyValue> {
+        std::iter::once(KeyValue::new(META_KEY.into(), json))
             .chain(
                 self.extra
                     .iter()
@@ -204,17 +223,32 @@ impl FileMetadata {
             .collect()
     }
 
-    /// The JSON value stored under [`META_KEY`]. Written by hand: five fields whose
-    /// values are validated ids, numbers and timestamps, never needing escapes.
+    /// The JSON value stored under [`META_KEY`], with `units` from [`Self::units`]
+    /// (left out when empty). Written by hand: the values are validated ids, numbers,
+    /// timestamps and lakenode's own column names and units, never needing escapes.
     #[must_use]
     pub fn to_json(&self) -> String {
-        format!(
-            r#"{{"station":"{}","schema":{SCHEMA_VERSION},"interval_ms":{},"start":"{}","end":"{}"}}"#,
+        self.json_with(self.units.iter().map(|(c, u)| (c.as_str(), u.as_str())))
+    }
+
+    fn json_with<'a>(&self, units: impl Iterator<Item = (&'a str, &'a str)>) -> String {
+        let mut json = format!(
+            r#"{{"station":"{}","schema":{SCHEMA_VERSION},"interval_ms":{},"start":"{}","end":"{}""#,
             self.station,
             self.interval_ms,
             rfc3339(self.window_start_ms),
             rfc3339(self.window_end_ms)
-        )
+        );
+        let mut first = true;
+        for (column, unit) in units {
+            json.push_str(if first { r#","units":{""# } else { r#",""# });
+            first = false;
+            for part in [column, r#"":""#, unit, "\""] {
+                json.push_str(part);
+            }
+        }
+        json.push_str(if first { "}" } else { "}}" });
+        json
     }
 }
 
@@ -228,6 +262,48 @@ struct Footer {
     interval_ms: i64,
     start: String,
     end: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "ordered_map")]
+    units: Vec<(String, String)>,
+}
+
+/// A JSON object of strings kept in its order (serde_json's own map sorts its keys
+/// unless a crate-wide feature changes that for every user of it): the `units` object
+/// decodes to the columns in file order, and encodes back to the same bytes.
+#[cfg(any(feature = "read", test))]
+mod ordered_map {
+    use serde::de::{MapAccess, Visitor};
+    use serde::ser::SerializeMap;
+
+    pub(super) fn serialize<S: serde::Serializer>(
+        pairs: &[(String, String)],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(pairs.len()))?;
+        for (k, v) in pairs {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<(String, String)>, D::Error> {
+        struct Pairs;
+        impl<'de> Visitor<'de> for Pairs {
+            type Value = Vec<(String, String)>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of strings")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(pair) = map.next_entry()? {
+                    pairs.push(pair);
+                }
+                Ok(pairs)
+            }
+        }
+        deserializer.deserialize_map(Pairs)
+    }
 }
 
 #[cfg(any(feature = "read", test))]
@@ -275,6 +351,7 @@ impl FileMetadata {
             window_start_ms: instant("start", &footer.start)?,
             window_end_ms: instant("end", &footer.end)?,
             extra: Vec::new(),
+            units: footer.units,
         })
     }
 
@@ -426,7 +503,7 @@ impl Encoder {
             Arc::clone(&self.props),
         )?;
         if let Some(meta) = meta {
-            for kv in meta.key_values() {
+            for kv in meta.key_values_for(&self.schema) {
                 writer.append_key_value_metadata(kv);
             }
         }
@@ -701,7 +778,7 @@ mod tests {
         assert_eq!(
             kv[0].value.as_deref(),
             Some(
-                r#"{"station":"0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e","schema":1,"interval_ms":5000,"start":"1970-01-01T00:00:00Z","end":"1970-01-01T00:15:00Z"}"#
+                r#"{"station":"0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e","schema":1,"interval_ms":5000,"start":"1970-01-01T00:00:00Z","end":"1970-01-01T00:15:00Z","units":{"temperature":"0.01 C","humidity":"0.01 %RH","pressure":"0.01 hPa","pm1":"1 ug/m3","pm25":"1 ug/m3","pm10":"1 ug/m3","co2":"1 ppm","voc_index":"1 index","battery":"0.001 V"}}"#
             )
         );
         assert_eq!(md.file_metadata().created_by(), Some(CREATED_BY));
@@ -819,12 +896,35 @@ mod tests {
             window_start_ms: 1_767_272_400_000,
             window_end_ms: 1_767_273_300_000,
             extra: vec![("lakenode.sources".into(), "abc data_1300.parquet\n".into())],
+            units: Vec::new(),
         };
         let json = meta.to_json();
         assert_eq!(
             json,
             r#"{"station":"0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e","schema":1,"interval_ms":5000,"start":"2026-01-01T13:00:00Z","end":"2026-01-01T13:15:00Z"}"#
         );
+        // With units (in file order, not sorted), as an encoder writes them.
+        let schema = Schema::parse_list("pm25,temperature").expect("schema");
+        let with_units = meta.key_values_for(&schema);
+        let units_json = with_units[0].value.clone().expect("json");
+        assert_eq!(
+            units_json,
+            json.replace(
+                '}',
+                r#","units":{"temperature":"0.01 C","pm25":"1 ug/m3"}}"#
+            )
+        );
+        let footer: Footer = serde_json::from_str(&units_json).expect("decodes");
+        assert_eq!(serde_json::to_string(&footer).expect("encodes"), units_json);
+        let decoded = FileMetadata::from_json(&units_json).expect("decodes");
+        assert_eq!(
+            decoded.units,
+            [
+                ("temperature".to_owned(), "0.01 C".to_owned()),
+                ("pm25".to_owned(), "1 ug/m3".to_owned())
+            ]
+        );
+        assert_eq!(decoded.to_json(), units_json);
         let footer: Footer = serde_json::from_str(&json).expect("decodes");
         assert_eq!(serde_json::to_string(&footer).expect("encodes"), json);
         let pairs: Vec<(String, String)> = meta
@@ -861,6 +961,17 @@ mod tests {
             );
         }
         assert!(FileMetadata::from_key_values(&[("other".into(), good.into())]).is_err());
+        // `units` is optional (files from before it), but an object of strings if there.
+        assert!(
+            FileMetadata::from_json(good)
+                .expect("decodes")
+                .units
+                .is_empty()
+        );
+        for bad in [r#""units":[]"#, r#""units":{"pm25":1}"#, r#""units":"C""#] {
+            let json = good.replace(r#""schema":1"#, &format!(r#""schema":1,{bad}"#));
+            assert!(FileMetadata::from_json(&json).is_err(), "{json}");
+        }
     }
 
     #[cfg(any(feature = "read", test))]
@@ -876,6 +987,7 @@ mod tests {
                 interval_ms in 1i64..86_400_000,
                 start in 0i64..4_102_444_800_000,
                 len in 1i64..86_400_000,
+                columns in 0usize..=9,
             ) {
                 let h = format!("{id:032x}");
                 let station = StationId::new(format!(
@@ -887,6 +999,12 @@ mod tests {
                     window_start_ms: start,
                     window_end_ms: start + len,
                     extra: Vec::new(),
+                    units: Schema::default()
+                        .columns()
+                        .iter()
+                        .take(columns)
+                        .map(|m| (m.name().to_owned(), m.resolution().to_owned()))
+                        .collect(),
                 };
                 let json = meta.to_json();
                 prop_assert_eq!(FileMetadata::from_json(&json).expect("decodes"), meta);

@@ -100,6 +100,22 @@ impl Measurement {
         }
     }
 
+    /// The column's resolution with its unit, as the footer's `units` object states it
+    /// (`"0.01 C"`: values in C, in steps of 0.01). Static text: the node writes it into
+    /// every file without formatting anything.
+    #[must_use]
+    pub const fn resolution(self) -> &'static str {
+        match self {
+            Self::Temperature => "0.01 C",
+            Self::Humidity => "0.01 %RH",
+            Self::Pressure => "0.01 hPa",
+            Self::Pm1 | Self::Pm25 | Self::Pm10 => "1 ug/m3",
+            Self::Co2 => "1 ppm",
+            Self::VocIndex => "1 index",
+            Self::Battery => "0.001 V",
+        }
+    }
+
     /// Decimal digits of the sensor's resolution: a count of 1 is `10^-decimals` units.
     #[must_use]
     pub const fn decimals(self) -> u32 {
@@ -260,6 +276,17 @@ mod tests {
             assert_eq!(m.index(), i);
         }
         assert_eq!(Measurement::from_name("Temperature"), None);
+    }
+
+    /// The footer's resolution text agrees with the unit and the decimals.
+    #[test]
+    fn resolution_text_is_the_step_and_the_unit() {
+        for m in Measurement::ALL {
+            let (step, unit) = m.resolution().split_once(' ').expect("step and unit");
+            assert_eq!(unit, m.unit(), "{m}");
+            let step: f64 = step.parse().expect("a number");
+            assert!((step * f64::from(m.scale()) - 1.0).abs() < 1e-9, "{m}");
+        }
     }
 
     #[test]

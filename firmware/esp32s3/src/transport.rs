@@ -3,6 +3,13 @@
 //! (headers as given plus `Host` with the signed port, body in writes of at most 8 KiB,
 //! a stalled write an error rather than a panic, the reply read even after a failed
 //! write), which is tested on the host, with a send buffer sized for the request line.
+//!
+//! On the air (README, "On the air"): a connection per request means a full TLS
+//! handshake per request, two per window with health rows. Resuming the session needs
+//! one esp_http_client handle kept for the task's life with `save_client_session` set
+//! (CONFIG_ESP_TLS_CLIENT_SESSION_TICKETS is on in sdkconfig.defaults); esp-idf-svc's
+//! `Configuration` has no such field and keeps its handle private, so that is a patched
+//! esp-idf-svc or a transport on esp-idf-sys's `esp_http_client_*` (not done yet).
 
 use std::time::Duration;
 

@@ -61,6 +61,11 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
     }
     let spec = args.window.spec()?;
     let profile = args.window.profile()?;
+    let schemas = args
+        .columns
+        .iter()
+        .map(|list| lakenode::schema::Schema::parse_list(list))
+        .collect::<Result<Vec<_>, _>>()?;
     let started = Instant::now();
 
     let data_dir = prepare_data_dir(args)?;
@@ -106,6 +111,7 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
         transport: &transport,
         spec,
         profile,
+        schemas,
         start,
         samples,
         next: AtomicU32::new(0),
@@ -250,6 +256,8 @@ struct DemoRun<'a> {
     transport: &'a UreqTransport,
     spec: lakenode::window::WindowSpec,
     profile: lakenode::encode::WriterProfile,
+    /// The stations' columns, handed out in turn (empty: every measurement).
+    schemas: Vec<lakenode::schema::Schema>,
     start: i64,
     samples: i64,
     next: AtomicU32,
@@ -289,6 +297,11 @@ impl DemoRun<'_> {
             recorder: RecorderConfig {
                 profile: self.profile,
                 spec,
+                schema: self
+                    .schemas
+                    .get(index as usize % self.schemas.len().max(1))
+                    .cloned()
+                    .unwrap_or_default(),
                 ..RecorderConfig::new(station.clone())
             },
             health: true,

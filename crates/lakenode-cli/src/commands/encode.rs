@@ -84,6 +84,7 @@ pub fn run(args: &EncodeArgs) -> CliResult<()> {
         window_start_ms: spec.window_start(first),
         window_end_ms: spec.window_start(last) + spec.window_ms(),
         extra: Vec::new(),
+        units: Vec::new(),
     };
     let mut out = OutputFile::create(&args.output, &[&args.input])?;
     let mut stream = encoder.stream(&mut out, Some(&meta))?;

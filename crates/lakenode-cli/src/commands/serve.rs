@@ -4,7 +4,8 @@
 //! serves only the `--bucket`s it is given (default `lake`) and listens on loopback
 //! unless `--listen` says otherwise. `--policy FILE` limits the access key to an IAM
 //! identity policy, as AWS would (`403 AccessDenied` for anything it does not allow).
-//! `--tls-cert`/`--tls-key` serve https, to try clients against a private CA.
+//! `--tls-cert`/`--tls-key` serve https, to try clients against a private CA;
+//! `--idle-timeout 5s` closes idle connections as S3 does (`scripts/air-bench.sh`).
 
 use std::net::SocketAddr;
 
@@ -41,6 +42,9 @@ pub fn run(args: &ServeArgs) -> CliResult<()> {
     }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         config = config.with_tls(cert, key);
+    }
+    if let Some(idle) = args.idle_timeout {
+        config = config.with_idle_timeout(idle);
     }
     let server = EmbeddedS3::start(config).map_err(|e| match (&e, &args.policy) {
         (lakenode_embedded_s3::Error::Policy { .. }, Some(path)) => {

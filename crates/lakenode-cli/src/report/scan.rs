@@ -648,6 +648,7 @@ mod tests {
             window_start_ms: from,
             window_end_ms: from + n * 5_000,
             extra: Vec::new(),
+            units: Vec::new(),
         };
         let window = lakenode::window::Window {
             start_ms: from,

@@ -46,6 +46,34 @@ fn parse(text: &str) -> Option<RecorderConfig> {
     })
 }
 
+/// One prefix holds one writer profile (docs/lake.md, "One profile per prefix"): the
+/// columns of `compat` and `compact` files have other Parquet types, and readers given
+/// one schema for the lake fail on the other. The node cannot list its bucket (its IAM
+/// policy allows only PutObject), but its spool remembers what it last wrote where: a
+/// run that would switch profile within the same prefix is refused before anything
+/// changes, naming both ways out.
+fn refuse_mixed_profiles(old: &RecorderConfig, wanted: &RecorderConfig) -> Result<()> {
+    if old.prefix != wanted.prefix || old.profile == wanted.profile {
+        return Ok(());
+    }
+    let prefix = wanted.prefix.as_ref().map_or_else(
+        || "the bucket's root".to_owned(),
+        |p| format!("prefix `{}`", p.as_str()),
+    );
+    Err(Error::config(
+        "profile",
+        format!(
+            "this spool wrote `{}` files to {prefix}; `{}` files there would mix both profiles \
+             in one prefix, which readers of the lake refuse (their columns have other types). \
+             Keep profile `{}`, or write `{}` files under another prefix (docs/lake.md)",
+            old.profile.name(),
+            wanted.profile.name(),
+            old.profile.name(),
+            wanted.profile.name()
+        ),
+    ))
+}
+
 /// Records `wanted` as the spool's configuration. If the spool was recording with
 /// another one, first seals its journal under that one; returns its description.
 pub(super) fn switch(
@@ -65,6 +93,7 @@ pub(super) fn switch(
         None => None,
     };
     if let Some((_, old)) = &changed {
+        refuse_mixed_profiles(old, wanted)?;
         let mut recorder = Recorder::open_with(old.clone(), storage.clone(), dir)?;
         recorder.flush()?;
     }

@@ -177,6 +177,43 @@ fn journaled_samples_keep_the_station_and_columns_they_were_taken_with() {
 }
 
 #[test]
+fn a_profile_switch_within_one_prefix_is_refused_and_changes_nothing() {
+    use crate::encode::WriterProfile;
+    use crate::layout::Prefix;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = Simulator::new(6);
+    let with = |profile, prefix: Option<&str>| {
+        let mut c = config();
+        c.recorder.profile = profile;
+        c.recorder.prefix = prefix.map(|p| Prefix::new(p).expect("prefix"));
+        c
+    };
+    {
+        let mut st =
+            Station::open(with(WriterProfile::Compat, Some("raw")), dir.path()).expect("open");
+        st.record(&at(0), sim.sample_at(T0)).expect("record");
+    }
+    let err =
+        Station::open(with(WriterProfile::Compact, Some("raw")), dir.path()).expect_err("refused");
+    let text = err.to_string();
+    assert!(
+        matches!(err, crate::Error::Config { .. })
+            && text.contains("`compat` files to prefix `raw`")
+            && text.contains("another prefix"),
+        "{text}"
+    );
+    // Nothing changed: the same configuration as before opens without a switch.
+    let mut st =
+        Station::open(with(WriterProfile::Compat, Some("raw")), dir.path()).expect("reopen");
+    assert_eq!(st.events().count(), 0);
+    drop(st);
+    // Another prefix for the other profile is fine (reported as a switch).
+    let mut st =
+        Station::open(with(WriterProfile::Compact, Some("compact")), dir.path()).expect("open");
+    assert_eq!(st.events().count(), 1);
+}
+
+#[test]
 fn samples_before_the_first_time_sync_wait_and_nothing_is_signed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut st = with_windows(dir.path(), 1);
