@@ -5,8 +5,8 @@
 //! string or number, `true` for a switch. The file's settings are placed before the
 //! command line's, and a flag on the command line overrides the file. Relative paths
 //! (`spool`, `csv`, `credentials-file`, `ca-file`) are relative to the file. Secrets
-//! are refused: they belong in the environment or the credentials file (mode 600), never
-//! in a config file that is copied around.
+//! are refused: they belong in the environment, the AWS chain's files or the credentials
+//! file (mode 600), never in a config file that is copied around.
 //!
 //! ```toml
 //! endpoint = "https://s3.eu-central-1.amazonaws.com"
@@ -246,7 +246,8 @@ fn settings(
         if SECRET_WORDS.iter().any(|w| flag.contains(w)) {
             return Err(bad(
                 "secrets are not read from a config file; set AWS_ACCESS_KEY_ID and \
-                 AWS_SECRET_ACCESS_KEY in the environment, or give a credentials-file (mode 600)"
+                 AWS_SECRET_ACCESS_KEY in the environment, or AWS_PROFILE, or give a \
+                 credentials-file (mode 600)"
                     .into(),
             ));
         }

@@ -1,6 +1,7 @@
-//! Where `run` gets its credentials: the `AWS_*` environment variables, or a file in
-//! AWS's shared-credentials format (`[profile]` sections with `aws_access_key_id`,
-//! `aws_secret_access_key` and optionally `aws_session_token`).
+//! `--credentials-file`: a file in AWS's shared-credentials format (`[profile]`
+//! sections with `aws_access_key_id`, `aws_secret_access_key` and optionally
+//! `aws_session_token`), read with permission checks, ahead of the AWS chain
+//! ([`crate::aws`]); and the `AWS_*` keys `serve` gives its embedded server.
 //!
 //! A credentials file must be a regular file owned by the user running lakenode, with
 //! no access for group or others (mode 600 or 400), as ssh insists for a key: anything
@@ -12,20 +13,6 @@ use std::path::Path;
 use lakenode::s3::Credentials;
 
 use crate::error::{CliError, CliResult};
-
-/// Reads credentials from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and the optional
-/// `AWS_SESSION_TOKEN`.
-///
-/// # Errors
-/// [`CliError::Usage`] naming the missing variable.
-pub fn from_env() -> CliResult<Credentials> {
-    let (key, secret, token) = env_values().map_err(|e| match e {
-        // Commands that sign (run, compact, report) also take a credentials file.
-        CliError::Usage(m) => CliError::Usage(format!("{m} (or give --credentials-file)")),
-        other => other,
-    })?;
-    Ok(Credentials::new(key, secret, token))
-}
 
 /// The raw `AWS_*` values: key, secret and optional token (for `serve`, which hands
 /// the pair to the embedded server rather than signing with it).

@@ -28,13 +28,15 @@ pub struct LakeArgs {
     /// Key prefix of the lake inside the bucket.
     #[arg(long, requires = "endpoint")]
     pub prefix: Option<String>,
-    /// Signing region.
-    #[arg(long, default_value = "us-east-1")]
-    pub region: String,
+    /// Signing region [default: AWS_REGION, AWS_DEFAULT_REGION, the AWS profile's
+    /// region, else us-east-1].
+    #[arg(long)]
+    pub region: Option<String>,
     /// Path-style URLs (needed for IP endpoints and most self-hosted stores).
     #[arg(long)]
     pub path_style: bool,
-    /// Read credentials from this file (mode 600) instead of the AWS_* variables.
+    /// Read credentials from this file (AWS shared-credentials format, mode 600) instead
+    /// of the AWS chain (AWS_* variables, AWS_PROFILE and ~/.aws, SSO, roles).
     #[arg(long)]
     pub credentials_file: Option<PathBuf>,
     /// The section of --credentials-file to use.
@@ -74,7 +76,8 @@ impl LakeArgs {
                 "give --lake DIR or --endpoint URL --bucket B".into(),
             ));
         };
-        let config = S3Config::new(endpoint, bucket, &self.region, self.path_style)?;
+        let region = crate::aws::region(self.region.as_deref())?;
+        let config = S3Config::new(endpoint, bucket, &region, self.path_style)?;
         if config.endpoint.scheme() == "http"
             && !crate::transport::is_loopback(&config.endpoint)
             && !self.allow_http
@@ -84,22 +87,22 @@ impl LakeArgs {
                 config.endpoint
             )));
         }
-        let credentials = match &self.credentials_file {
-            Some(f) => crate::credentials::from_file(f, &self.credentials_profile)?,
-            None => crate::credentials::from_env()?,
-        };
         if let Some(p) = &self.prefix {
             lakenode::layout::Prefix::new(p)?;
         }
         let transport =
             UreqTransport::with_trust(std::time::Duration::from_secs(60), &self.tls.trust())?;
+        let client = crate::aws::client(
+            &config,
+            self.credentials_file.as_deref(),
+            &self.credentials_profile,
+        )?;
         // More connections for reading many footers at once (`report` over months).
         let readers = (1..lakenode_lake::lake::TAIL_READERS)
             .map(|_| Box::new(transport.clone()) as Box<dyn lakenode::transport::Transport + Send>)
             .collect();
         Ok(Box::new(
-            S3Lake::new(&config, credentials, self.prefix.as_deref(), transport)?
-                .with_readers(readers),
+            S3Lake::with_client(client, self.prefix.as_deref(), transport).with_readers(readers),
         ))
     }
 }

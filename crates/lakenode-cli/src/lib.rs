@@ -4,6 +4,7 @@
 //! `lakenode-lake` crate. `main.rs` only
 //! parses arguments and maps errors to exit codes; integration tests use this crate.
 
+pub mod aws;
 pub mod commands;
 pub mod config;
 pub mod credentials;
@@ -116,9 +117,10 @@ pub struct TargetArgs {
     /// Bucket name.
     #[arg(long)]
     pub bucket: String,
-    /// Signing region.
-    #[arg(long, default_value = "us-east-1")]
-    pub region: String,
+    /// Signing region [default: AWS_REGION, AWS_DEFAULT_REGION, the region of the AWS
+    /// profile (AWS_PROFILE or default) in ~/.aws/config, else us-east-1].
+    #[arg(long)]
+    pub region: Option<String>,
     /// Path-style URLs (endpoint/bucket/key); needed for IP endpoints and most
     /// self-hosted stores.
     #[arg(long)]
@@ -146,12 +148,9 @@ impl TargetArgs {
         ),
         CliError,
     > {
-        let s3 = lakenode::s3::S3Config::new(
-            &self.endpoint,
-            &self.bucket,
-            &self.region,
-            self.path_style,
-        )?;
+        let region = crate::aws::region(self.region.as_deref())?;
+        let s3 =
+            lakenode::s3::S3Config::new(&self.endpoint, &self.bucket, &region, self.path_style)?;
         let prefix = self
             .prefix
             .as_deref()
@@ -202,7 +201,10 @@ pub struct RunArgs {
     #[arg(long)]
     pub columns: Option<String>,
     /// Read credentials from this file (AWS shared-credentials format, mode 600)
-    /// instead of the AWS_* environment variables.
+    /// instead of the AWS chain: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY/
+    /// AWS_SESSION_TOKEN, then AWS_PROFILE (or default) in ~/.aws/credentials and
+    /// ~/.aws/config (keys, credential_process, SSO, roles), web identity, container and
+    /// instance roles.
     #[arg(long)]
     pub credentials_file: Option<PathBuf>,
     /// The section of --credentials-file to use.

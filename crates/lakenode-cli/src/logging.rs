@@ -32,9 +32,11 @@ pub enum LogFormat {
     Json,
 }
 
-/// Libraries whose debug output contains request URLs, i.e. presigned signatures:
-/// they log at warn level at most, whatever the filter asks.
-const URL_LOGGING_TARGETS: [&str; 7] = [
+/// Libraries whose debug output contains request URLs, i.e. presigned signatures, and
+/// the AWS credential chain's, whose info and debug output describes credentials (key
+/// ids, signed STS and SSO requests): they log at warn level at most, whatever the
+/// filter asks. The CLI logs which region and which kind of credentials it uses.
+const URL_LOGGING_TARGETS: [&str; 15] = [
     "ureq",
     "ureq_proto",
     "rustls",
@@ -42,6 +44,14 @@ const URL_LOGGING_TARGETS: [&str; 7] = [
     "s3s_fs",
     "hyper",
     "hyper_util",
+    "aws_config",
+    "aws_credential_types",
+    "aws_runtime",
+    "aws_sigv4",
+    "aws_smithy_runtime",
+    "aws_smithy_http_client",
+    "aws_sdk_sts",
+    "aws_sdk_sso",
 ];
 
 /// Targets a bare word of the filter may name (`--log lakenode` = all its levels).

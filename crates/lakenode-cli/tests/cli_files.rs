@@ -429,7 +429,7 @@ fn run_refuses_bad_configuration_before_touching_the_network() {
             .args(["--spool", spool.to_str().unwrap()]),
     );
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr.contains("AWS_ACCESS_KEY_ID is not set"), "{stderr}");
+    assert!(stderr.contains("no AWS credentials found"), "{stderr}");
     assert!(!spool.join("0000000000000001.lks").exists());
 }
 

@@ -64,7 +64,7 @@ fn settings_that_can_never_work_exit_2_from_flags_and_from_the_config_file() {
             .args(base),
     );
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("AWS_ACCESS_KEY_ID is not set"), "{stderr}");
+    assert!(stderr.contains("no AWS credentials found"), "{stderr}");
 
     let good = "endpoint = \"http://127.0.0.1:1\"\nbucket = \"lake\"\npath_style = true\n\
                 spool = \"spool\"\nsimulate = 1\nduration = \"1h\"\n";

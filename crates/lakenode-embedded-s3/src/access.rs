@@ -30,6 +30,7 @@ use crate::policy::{ALL_RESOURCES, Decision, IdentityPolicy, iam_action, resourc
 pub struct ServedBuckets {
     buckets: Vec<String>,
     policies: Arc<BTreeMap<String, IdentityPolicy>>,
+    region: Option<String>,
 }
 
 impl ServedBuckets {
@@ -39,7 +40,16 @@ impl ServedBuckets {
         Self {
             buckets,
             policies: Arc::default(),
+            region: None,
         }
+    }
+
+    /// Refuses requests signed for a region other than `region` (if given), as AWS
+    /// does: a client that resolves the wrong region fails here too.
+    #[must_use]
+    pub fn with_region(mut self, region: Option<String>) -> Self {
+        self.region = region;
+        self
     }
 
     /// Limits the access keys named in `policies` to what their IAM identity policy
@@ -148,11 +158,52 @@ pub fn check_key(key: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The region a request was signed for: the third field of its credential scope
+/// (`KEY/DATE/REGION/s3/aws4_request`), from a presigned URL's `X-Amz-Credential` or
+/// the `Authorization` header's `Credential=`.
+///
+/// ```
+/// use lakenode_embedded_s3::access::signed_region;
+/// let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20260101%2Feu-central-1%2Fs3%2Faws4_request";
+/// assert_eq!(signed_region(Some(q), None).as_deref(), Some("eu-central-1"));
+/// let h = "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0";
+/// assert_eq!(signed_region(None, Some(h)).as_deref(), Some("us-east-1"));
+/// ```
+#[must_use]
+pub fn signed_region(query: Option<&str>, authorization: Option<&str>) -> Option<String> {
+    let scope = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|pair| pair.strip_prefix("X-Amz-Credential="))
+        .map(|v| v.replace("%2F", "/").replace("%2f", "/"))
+        .or_else(|| {
+            let rest = authorization?.split_once("Credential=")?.1;
+            Some(rest.split([',', ' ']).next()?.to_owned())
+        })?;
+    scope.split('/').nth(2).map(str::to_owned)
+}
+
 #[async_trait::async_trait]
 impl S3Access for ServedBuckets {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         if cx.credentials().is_none() {
             return Err(s3_error!(AccessDenied, "a signed request is required"));
+        }
+        if let Some(want) = &self.region {
+            let auth = cx
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok());
+            match signed_region(cx.uri().query(), auth) {
+                Some(got) if got == *want => {}
+                got => {
+                    return Err(s3_error!(
+                        AuthorizationHeaderMalformed,
+                        "the region '{}' is wrong; expecting '{want}'",
+                        got.unwrap_or_default()
+                    ));
+                }
+            }
         }
         let op = cx.s3_op().name();
         let path = cx.s3_path();

@@ -134,6 +134,9 @@ pub struct ServerConfig {
     pub buckets: Vec<String>,
     /// Serve https with this certificate chain and key; plain http without.
     pub tls: Option<TlsFiles>,
+    /// The server's region: requests signed for another one are refused, as AWS does
+    /// (`AuthorizationHeaderMalformed`); any region without.
+    pub region: Option<String>,
     /// Close a connection that has waited this long for its next request (as S3 closes
     /// idle connections after seconds); `None` leaves them to the client.
     pub idle_timeout: Option<std::time::Duration>,
@@ -211,6 +214,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("addr", &self.addr)
             .field("buckets", &self.buckets)
             .field("tls", &self.tls)
+            .field("region", &self.region)
             .field("idle_timeout", &self.idle_timeout)
             .finish()
     }
@@ -234,8 +238,17 @@ impl ServerConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             buckets: Vec::new(),
             tls: None,
+            region: None,
             idle_timeout: None,
         }
+    }
+
+    /// Accepts only requests signed for `region` (AWS refuses a signature made for
+    /// another region of the bucket).
+    #[must_use]
+    pub fn with_region(mut self, region: impl Into<String>) -> Self {
+        self.region = Some(region.into());
+        self
     }
 
     /// Closes connections idle for `timeout` between requests, as S3 does (its exact
@@ -400,8 +413,11 @@ impl EmbeddedS3 {
             s3s_fs::FileSystem::new(&data_dir).map_err(|e| Error::Backend(format!("{e:?}")))?;
         let mut builder = S3ServiceBuilder::new(fs);
         builder.set_auth(auth);
-        builder
-            .set_access(access::ServedBuckets::new(config.buckets.clone()).with_policies(policies));
+        builder.set_access(
+            access::ServedBuckets::new(config.buckets.clone())
+                .with_policies(policies)
+                .with_region(config.region.clone()),
+        );
         let service = builder.build();
 
         let (ready_tx, ready_rx) = mpsc::channel::<Result<SocketAddr, Error>>();

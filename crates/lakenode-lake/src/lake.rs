@@ -482,14 +482,29 @@ impl S3Lake {
         prefix: Option<&str>,
         transport: impl Transport + Send + 'static,
     ) -> Result<Self> {
+        Ok(Self::with_client(
+            S3Client::new(config, credentials)?,
+            prefix,
+            transport,
+        ))
+    }
+
+    /// The lake in `client`'s bucket under `prefix`, signed by `client` (e.g. one whose
+    /// [`lakenode::s3::CredentialSource`] refreshes temporary credentials).
+    pub fn with_client(
+        client: S3Client,
+        prefix: Option<&str>,
+        transport: impl Transport + Send + 'static,
+    ) -> Self {
         let prefix = prefix
             .map(|p| format!("{}/", p.trim_end_matches('/')))
             .unwrap_or_default();
-        Ok(Self {
-            client: S3Client::new(config, credentials)?,
+        let bucket = client.bucket_name().to_owned();
+        Self {
+            client,
             transport: Box::new(transport),
             prefix,
-            bucket: config.bucket.clone(),
+            bucket,
             held: None,
             lock_written: None,
             lock_ttl: S3_LOCK_TTL,
@@ -501,7 +516,7 @@ impl S3Lake {
             budget: RetryBudget::default(),
             sleep: std::thread::sleep,
             readers: Vec::new(),
-        })
+        }
     }
 
     /// Gives the lake more transports (connections), so that [`LakeStore::get_tails`]

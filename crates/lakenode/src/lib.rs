@@ -84,7 +84,7 @@ pub mod fuzzing {
 pub use driver::{Adapter, BatchEnd, Link, ThreadLink, run_batch, run_live};
 pub use health::HealthRow;
 pub use layout::{Prefix, StationId};
-pub use s3::{Credentials, S3Client, S3Config};
+pub use s3::{CredentialSource, Credentials, S3Client, S3Config};
 pub use sample::Sample;
 pub use station::{Counters, Event, Level, Now, RecorderConfig, Station, StationConfig, Status};
 pub use transport::{HttpRequest, HttpResponse, Method, Transport, TransportError};

@@ -45,7 +45,7 @@ pub fn run(args: &ProvisionArgs) -> CliResult<()> {
         ("station", station.to_string()),
         ("endpoint", t.endpoint.clone()),
         ("bucket", t.bucket.clone()),
-        ("region", t.region.clone()),
+        ("region", s3.region.clone()),
         ("path_style", t.path_style.to_string()),
         ("access_key", need("AWS_ACCESS_KEY_ID")?),
         ("secret_key", need("AWS_SECRET_ACCESS_KEY")?),

@@ -8,18 +8,17 @@ use jiff::Timestamp;
 
 use lakenode::clock::{SystemClock, WallClock};
 use lakenode::layout::{StationId, rfc3339};
-use lakenode::s3::S3Client;
 use lakenode::schema::Schema;
 use lakenode::sim::Simulator;
 use lakenode::window::WindowSpec;
 use lakenode::{BatchEnd, RecorderConfig, Station, StationConfig, ThreadLink, run_batch, run_live};
 use tracing::info;
 
+use crate::RunArgs;
 use crate::error::{CliError, CliResult};
 use crate::host::{HostAdapter, UPLOAD_STACK, with_progress};
 use crate::metrics::{STATUS_FILE, Watch};
 use crate::transport::{UreqTransport, is_loopback};
-use crate::{RunArgs, credentials};
 
 /// Parses an RFC 3339 `--start`.
 ///
@@ -59,11 +58,11 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
             s3.endpoint
         )));
     }
-    let credentials = match &args.credentials_file {
-        Some(path) => credentials::from_file(path, &args.credentials_profile)?,
-        None => credentials::from_env()?,
-    };
-    let client = S3Client::new(&s3, credentials)?;
+    let client = crate::aws::client(
+        &s3,
+        args.credentials_file.as_deref(),
+        &args.credentials_profile,
+    )?;
     if s3.endpoint.scheme() == "http" && args.tls.given() {
         tracing::warn!("--ca-file and --tls-roots have no effect on a plain http:// endpoint");
     }

@@ -18,19 +18,40 @@ pub const KEY: &str = "AKIAIOSFODNN7EXAMPLE";
 /// AWS's documented example secret key.
 pub const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 
-/// The `lakenode` binary with no AWS variables inherited.
+/// The AWS variables that steer the credential and region chain.
+pub const AWS_VARS: [&str; 14] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_EC2_METADATA_DISABLED",
+];
+
+/// The `lakenode` binary with no AWS or log variables inherited, the AWS chain kept
+/// off this machine's `~/.aws` (files that do not exist) and off instance metadata.
 pub fn lakenode() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_lakenode"));
-    for v in [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "RUST_LOG",
-        "LAKENODE_LOG",
-        "LAKENODE_LOG_FORMAT",
-    ] {
+    for v in AWS_VARS
+        .iter()
+        .chain(&["RUST_LOG", "LAKENODE_LOG", "LAKENODE_LOG_FORMAT"])
+    {
         c.env_remove(v);
     }
+    c.env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/lakenode-tests/aws-config")
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            "/nonexistent/lakenode-tests/aws-credentials",
+        );
     c
 }
 

@@ -26,12 +26,14 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jiff::Timestamp;
 use rusty_s3::{S3Action as _, UrlStyle};
 
-use super::{Credentials, S3Config, S3Failure, check_response};
+use super::{CredentialSource, Credentials, S3Config, S3Failure, check_response};
 use crate::digest::Md5Digest;
 use crate::schedule::Fault;
 use crate::transport::{HttpRequest, HttpResponse, Method};
@@ -49,17 +51,38 @@ pub const DEFAULT_EXPIRY: Duration = Duration::from_secs(300);
 #[derive(Debug, Clone)]
 pub struct S3Client {
     bucket: rusty_s3::Bucket,
-    credentials: Credentials,
+    signer: Signer,
     expiry: Duration,
 }
 
+/// Who signs: fixed credentials (borrowed for each request), or a source asked each
+/// time.
+#[derive(Debug, Clone)]
+enum Signer {
+    Fixed(Credentials),
+    Source(Arc<dyn CredentialSource>),
+}
+
 impl S3Client {
-    /// A client for `config` signing with `credentials`.
+    /// A client for `config` signing with fixed `credentials`.
     ///
     /// # Errors
     /// [`Error::Config`] if the bucket cannot be addressed with the URL style (a
     /// virtual-hosted URL needs a DNS name, not an IP address).
     pub fn new(config: &S3Config, credentials: Credentials) -> Result<Self> {
+        Self::build(config, Signer::Fixed(credentials))
+    }
+
+    /// A client for `config` that asks `source` for credentials before signing each
+    /// request (temporary credentials that the source refreshes).
+    ///
+    /// # Errors
+    /// As [`S3Client::new`].
+    pub fn with_source(config: &S3Config, source: Arc<dyn CredentialSource>) -> Result<Self> {
+        Self::build(config, Signer::Source(source))
+    }
+
+    fn build(config: &S3Config, signer: Signer) -> Result<Self> {
         let style = if config.path_style {
             UrlStyle::Path
         } else {
@@ -82,9 +105,17 @@ impl S3Client {
         })?;
         Ok(Self {
             bucket,
-            credentials,
+            signer,
             expiry: DEFAULT_EXPIRY,
         })
+    }
+
+    /// The credentials to sign the next request with.
+    fn credentials(&self) -> Cow<'_, Credentials> {
+        match &self.signer {
+            Signer::Fixed(c) => Cow::Borrowed(c),
+            Signer::Source(s) => Cow::Owned(s.current()),
+        }
     }
 
     /// Changes how long presigned URLs stay valid (1 s to 7 days; default 5 minutes).
@@ -110,7 +141,8 @@ impl S3Client {
     /// A GET of `key`, signed at `now`.
     #[must_use]
     pub fn get_object(&self, key: &str, now: Timestamp) -> HttpRequest {
-        let action = self.bucket.get_object(Some(&self.credentials.0), key);
+        let credentials = self.credentials();
+        let action = self.bucket.get_object(Some(&credentials.0), key);
         HttpRequest::new(
             Method::Get,
             action.sign_with_time(self.expiry, &now),
@@ -121,7 +153,8 @@ impl S3Client {
     /// A DELETE of `key`, signed at `now`.
     #[must_use]
     pub fn delete_object(&self, key: &str, now: Timestamp) -> HttpRequest {
-        let action = self.bucket.delete_object(Some(&self.credentials.0), key);
+        let credentials = self.credentials();
+        let action = self.bucket.delete_object(Some(&credentials.0), key);
         HttpRequest::new(
             Method::Delete,
             action.sign_with_time(self.expiry, &now),
@@ -140,7 +173,8 @@ impl S3Client {
         continuation: Option<&str>,
         now: Timestamp,
     ) -> HttpRequest {
-        let mut action = self.bucket.list_objects_v2(Some(&self.credentials.0));
+        let credentials = self.credentials();
+        let mut action = self.bucket.list_objects_v2(Some(&credentials.0));
         action.with_prefix(prefix);
         if let Some(token) = continuation {
             action.with_continuation_token(token);
@@ -163,9 +197,10 @@ impl S3Client {
             .iter()
             .map(|k| rusty_s3::actions::ObjectIdentifier::new((*k).to_owned()))
             .collect();
+        let credentials = self.credentials();
         let mut action = self
             .bucket
-            .delete_objects(Some(&self.credentials.0), objects.iter());
+            .delete_objects(Some(&credentials.0), objects.iter());
         action.set_quiet(true);
         let (body, md5) = action.clone().body_with_md5();
         action.headers_mut().insert("content-md5", md5.clone());
@@ -180,7 +215,8 @@ impl S3Client {
     /// A PUT that creates the bucket (empty body: the default location).
     #[must_use]
     pub fn create_bucket(&self, now: Timestamp) -> HttpRequest {
-        let action = self.bucket.create_bucket(&self.credentials.0);
+        let credentials = self.credentials();
+        let action = self.bucket.create_bucket(&credentials.0);
         HttpRequest::new(
             Method::Put,
             action.sign_with_time(self.expiry, &now),
@@ -231,9 +267,8 @@ impl PutObject {
     #[must_use]
     pub fn sign(self, client: &S3Client, now: Timestamp) -> (HttpRequest, PutReply) {
         let content_md5 = self.md5.base64();
-        let mut action = client
-            .bucket
-            .put_object(Some(&client.credentials.0), &self.key);
+        let credentials = client.credentials();
+        let mut action = client.bucket.put_object(Some(&credentials.0), &self.key);
         action
             .headers_mut()
             .insert("content-md5", content_md5.clone());

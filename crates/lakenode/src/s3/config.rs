@@ -2,6 +2,30 @@
 //! the configuration is read (so a typo fails at start, naming the field, not as a
 //! signature error on the first upload), and credentials whose `Debug` never shows the
 //! secret or the session token (configs and clients end up in logs).
+//!
+//! Who signs is either fixed [`Credentials`] (the device's, from NVS) or a
+//! [`CredentialSource`] asked before each request: a host hands out temporary
+//! credentials that expire (the CLI's AWS chain: SSO, `credential_process`, roles) and
+//! refreshes them behind it, with no I/O in this crate.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use lakenode::s3::{CredentialSource, Credentials, S3Client, S3Config};
+//!
+//! /// Fresh temporary credentials each time (a host would cache them until near expiry).
+//! #[derive(Debug)]
+//! struct Rotating;
+//! impl CredentialSource for Rotating {
+//!     fn current(&self) -> Credentials {
+//!         Credentials::new("ASIAIOSFODNN7EXAMPLE", "secret", Some("token".into()))
+//!     }
+//! }
+//! let config = S3Config::new("http://127.0.0.1:9000", "lake", "us-east-1", true)?;
+//! let client = S3Client::with_source(&config, Arc::new(Rotating))?;
+//! let req = client.get_object("k", "2026-01-01T00:00:00Z".parse()?);
+//! assert!(req.url.as_str().contains("X-Amz-Security-Token=token"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use url::Url;
 
@@ -114,6 +138,22 @@ impl Credentials {
     }
 }
 
+/// Where a client gets the credentials it signs with, asked just before each request is
+/// signed. A source of temporary credentials refreshes them itself (the core does no
+/// I/O); when a refresh fails it hands out the last ones, and S3's refusal of an expired
+/// token pauses uploads like any refusal until a later refresh succeeds.
+pub trait CredentialSource: Send + Sync + std::fmt::Debug {
+    /// The credentials to sign the next request with.
+    fn current(&self) -> Credentials;
+}
+
+/// Fixed credentials are their own source.
+impl CredentialSource for Credentials {
+    fn current(&self) -> Credentials {
+        self.clone()
+    }
+}
+
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Credentials")
@@ -175,6 +215,43 @@ mod tests {
             !dbg.contains(SECRET) && !dbg.contains("SESSIONTOKEN"),
             "{dbg}"
         );
+    }
+
+    /// Issue 23: temporary credentials are asked for before each signature, so a source
+    /// that refreshes them is used by a long run.
+    #[test]
+    fn a_source_is_asked_before_each_signature() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        #[derive(Debug, Default)]
+        struct Counting(AtomicUsize);
+        impl CredentialSource for Counting {
+            fn current(&self) -> Credentials {
+                let n = self.0.fetch_add(1, Ordering::SeqCst);
+                Credentials::new(format!("ASIAKEY{n}"), SECRET, Some("TOKEN".into()))
+            }
+        }
+        let source = Arc::new(Counting::default());
+        let cfg = S3Config::new("http://127.0.0.1:9000", "lake", "us-east-1", true)
+            .expect("valid config");
+        let client = S3Client::with_source(&cfg, source.clone()).expect("client");
+        let now = "2026-01-01T00:00:00Z".parse().expect("time");
+        let get = client.get_object("k", now);
+        let (put, _) = crate::s3::PutObject::new("k", b"x".to_vec()).sign(&client, now);
+        assert!(
+            get.url.as_str().contains("X-Amz-Credential=ASIAKEY0%2F"),
+            "{}",
+            get.url
+        );
+        assert!(
+            put.url.as_str().contains("X-Amz-Credential=ASIAKEY1%2F"),
+            "{}",
+            put.url
+        );
+        assert_eq!(source.0.load(Ordering::SeqCst), 2);
+        let dbg = format!("{client:?}");
+        assert!(!dbg.contains(SECRET), "{dbg}");
     }
 
     fn client() -> S3Client {

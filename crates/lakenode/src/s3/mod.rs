@@ -14,7 +14,7 @@ pub mod reply;
 #[cfg(feature = "list")]
 pub use client::MAX_DELETE_BATCH;
 pub use client::{DEFAULT_EXPIRY, PutObject, PutOutcome, PutReply, S3Client};
-pub use config::{Credentials, S3Config};
+pub use config::{CredentialSource, Credentials, S3Config};
 #[cfg(feature = "list")]
 pub use reply::{DeleteError, ListPage, parse_delete, parse_list};
 pub use reply::{MAX_RETRY_AFTER, S3Failure, SKEW_TOLERANCE, check_response};
