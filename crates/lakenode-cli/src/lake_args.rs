@@ -93,11 +93,9 @@ impl LakeArgs {
         }
         let transport =
             UreqTransport::with_trust(std::time::Duration::from_secs(60), &self.tls.trust())?;
-        Ok(Box::new(S3Lake::new(
-            &config,
-            credentials,
-            self.prefix.as_deref(),
-            transport,
-        )?))
+        Ok(Box::new(
+            S3Lake::new(&config, credentials, self.prefix.as_deref(), transport)?
+                .with_stop(crate::signals::stop_flag()),
+        ))
     }
 }

@@ -139,3 +139,88 @@ fn compact_and_report_finish_through_a_bucket_failing_one_request_in_four() {
     assert_eq!(wrong, 0, "each instant of the day once, in order");
     assert!(took < Duration::from_secs(120), "{took:?}");
 }
+
+/// SIGTERM while `compact` retries downloads the bucket keeps answering `503 SlowDown`:
+/// the retry's wait wakes, the run exits 4 within seconds saying what was done and
+/// left, the lock object is released and nothing was deleted; the next run can start
+/// at once and finishes the day.
+#[test]
+fn compact_stopped_by_sigterm_while_retrying_releases_the_lock_and_exits_4() {
+    use std::process::Stdio;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("s3");
+    let s3 = lake_server(&data);
+    let bucket = data.join("lake");
+    let lock = bucket.join(".lakenode-compact-lock");
+    success(
+        run_to(&s3.endpoint(), STATION, &tmp.path().join("spool"))
+            .args(["--simulate", "3", "--window", "30m"])
+            .args(["--start", "2026-11-20T00:00:00Z", "--duration", "2h"]),
+    );
+    let windows = names(&bucket);
+    assert_eq!(windows.len(), 4, "{windows:?}");
+    // Every download of a window file is throttled; the listing and the lock go through.
+    let proxy = FaultProxy::start(
+        s3.addr(),
+        FaultPlan {
+            slow_path: Some("/data_"),
+            ..FaultPlan::clean()
+        },
+    );
+    let compact = |endpoint: &str| {
+        let mut cmd = lakenode_with_credentials();
+        cmd.arg("compact")
+            .args(["--endpoint", endpoint, "--bucket", "lake", "--path-style"])
+            .args(["--before", "2026-11-21"]);
+        cmd
+    };
+    let mut child = compact(&proxy.endpoint())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // In its retries: two 503s answered, the lock held.
+    let until = Instant::now() + Duration::from_secs(60);
+    while proxy.counts.slowdowns.load(Relaxed) < 2 {
+        assert!(Instant::now() < until, "{}", proxy.counts.summary());
+        assert!(child.try_wait().unwrap().is_none(), "ended before retrying");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(lock.exists(), "the lock is held while compacting");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let signalled = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if signalled.elapsed() > Duration::from_secs(30) {
+            child.kill().unwrap();
+            panic!("still running 30 s after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let took = signalled.elapsed();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    println!("stopped {took:?} after SIGTERM:\n{stderr}");
+    assert!(took < Duration::from_secs(5), "stopped after {took:?}");
+    assert_eq!(out.status.code(), Some(4), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("stopped by a signal while retrying")
+            && stderr.contains("0 station-day(s) compacted, 1 left as they are")
+            && stderr.contains("run the same command again"),
+        "{stderr}"
+    );
+    assert!(!lock.exists(), "the lock is released");
+    assert_eq!(names(&bucket), windows, "nothing deleted");
+
+    // The next run starts at once (no lock to wait for) and finishes the day.
+    success(&mut compact(&s3.endpoint()));
+    assert_eq!(names(&bucket), ["data_day.parquet"]);
+}

@@ -375,6 +375,8 @@ pub struct S3Lake {
     policy: RetryPolicy,
     budget: RetryBudget,
     sleep: fn(std::time::Duration),
+    /// Set by a signal: requests are no longer retried.
+    stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// The S3 lock this process holds.
@@ -420,6 +422,7 @@ impl S3Lake {
             ),
             budget: RetryBudget::default(),
             sleep: std::thread::sleep,
+            stop: None,
         })
     }
 
@@ -440,8 +443,18 @@ impl S3Lake {
         self
     }
 
+    /// Ends retries once `stop` is set (SIGTERM, Ctrl-C): a request failing then fails
+    /// with [`Error::Stopped`], and a retry's wait wakes within
+    /// [`crate::retry::STOP_POLL`]. [`LakeStore::unlock`] still retries a little: the
+    /// lock should not outlive the run.
+    #[must_use]
+    pub fn with_stop(mut self, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Self {
+        self.stop = Some(stop);
+        self
+    }
+
     fn attempts(&self) -> Attempts {
-        Attempts::new(self.policy, self.budget, self.sleep)
+        Attempts::new(self.policy, self.budget, self.sleep).with_stop(self.stop.clone())
     }
 
     /// Sends the request `make` signs (again for each attempt, at that moment), retrying
@@ -881,11 +894,22 @@ impl LakeStore for S3Lake {
         let Some(held) = self.held.take() else {
             return Ok(());
         };
-        let (current, _) = self.read_lock()?;
-        if current.is_some_and(|(text, _)| owner_field(&text, "owner") == Some(&held.token)) {
-            self.delete(S3_LOCK)?;
-        }
-        Ok(())
+        // Released even after a stop, with retries of its own: a few, quick ones (a
+        // second signal ends the process at once).
+        let stop = self.stop.take();
+        let budget = self.budget;
+        self.budget = RetryBudget {
+            attempts: budget.attempts.min(4),
+            per_request: budget.per_request.min(std::time::Duration::from_secs(10)),
+        };
+        let released = self.read_lock().and_then(|(current, _)| {
+            if current.is_some_and(|(text, _)| owner_field(&text, "owner") == Some(&held.token)) {
+                self.delete(S3_LOCK)?;
+            }
+            Ok(())
+        });
+        (self.stop, self.budget) = (stop, budget);
+        released
     }
 }
 

@@ -215,6 +215,8 @@ pub fn write_report(
 /// Files that cannot be decoded are listed in the page and make the run exit 1 after
 /// the page is written; otherwise a silent station makes it exit [`SILENT_EXIT`].
 pub fn run(args: &ReportArgs) -> CliResult<()> {
+    // SIGTERM or Ctrl-C: stop between station-days, or end a request's retries, exit 4.
+    let _ = crate::signals::stop_flag();
     let started = Instant::now();
     if let Some(dir) = &args.lake.lake {
         refuse_output_inside(dir, &args.out)?;

@@ -304,6 +304,13 @@ pub fn scan(
             .map(|d| (true, d))
             .chain(health_dirs.iter().map(|d| (false, d)));
         for (is_data, ((station, date), (dir, day))) in trees {
+            if crate::signals::stopping() {
+                fetch_error = Some(crate::error::CliError::Interrupted(format!(
+                    "report: stopped by a signal after reading {files} of {total} file(s); \
+                     no page written"
+                )));
+                break;
+            }
             let fetched = match fetch_day(lake, dir, &day.files, &mut |size| {
                 files += 1;
                 bytes_read += size;
