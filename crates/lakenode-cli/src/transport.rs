@@ -216,16 +216,12 @@ fn system_roots() -> CliResult<RootCerts> {
 /// Where `rustls-native-certs` looks, for messages: the variables that replace the
 /// system's store when set (as it reads them: an empty `SSL_CERT_DIR` entry is skipped),
 /// else the system's own locations.
-fn looked_for(
-    file: Option<std::ffi::OsString>,
-    dirs: Option<std::ffi::OsString>,
-) -> String {
+fn looked_for(file: Option<std::ffi::OsString>, dirs: Option<std::ffi::OsString>) -> String {
     let mut places = Vec::new();
     if let Some(f) = file {
         places.push(format!("SSL_CERT_FILE={}", Path::new(&f).display()));
     }
-    if let Some(d) = dirs.filter(|d| std::env::split_paths(d).any(|p| !p.as_os_str().is_empty()))
-    {
+    if let Some(d) = dirs.filter(|d| std::env::split_paths(d).any(|p| !p.as_os_str().is_empty())) {
         places.push(format!("SSL_CERT_DIR={}", Path::new(&d).display()));
     }
     if places.is_empty() {

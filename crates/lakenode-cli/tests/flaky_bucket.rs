@@ -235,7 +235,10 @@ fn compact_and_report_stopped_by_sigterm_while_retrying_exit_4_at_once() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(took < Duration::from_secs(5), "stopped after {took:?}");
     assert_eq!(out.status.code(), Some(4), "{stderr}");
-    assert!(stderr.contains("stopped by a signal while retrying"), "{stderr}");
+    assert!(
+        stderr.contains("stopped by a signal while retrying"),
+        "{stderr}"
+    );
     assert!(!page.exists(), "no page written");
 
     // The next compaction starts at once (no lock to wait for) and finishes the day.

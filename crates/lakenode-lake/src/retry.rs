@@ -163,7 +163,9 @@ impl Attempts {
     }
 
     fn stopped(&self) -> bool {
-        self.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed))
+        self.stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
     }
 
     fn stopped_error(&self, what: &str, reason: &str) -> Error {
@@ -351,7 +353,12 @@ mod tests {
         let budget = RetryBudget::default();
         let mut a = Attempts::new(RetryPolicy::new(1), budget, slice).with_stop(Some(stop));
         let e = a
-            .wait("listing", Fault::Transient, Some(Duration::from_secs(30)), "503")
+            .wait(
+                "listing",
+                Fault::Transient,
+                Some(Duration::from_secs(30)),
+                "503",
+            )
             .expect_err("stopped");
         assert!(matches!(e, Error::Stopped(_)), "{e}");
         assert_eq!(SLICES.load(Ordering::Relaxed), 4, "woke at the next slice");

@@ -39,7 +39,8 @@ pub struct CompactArgs {
 /// # Errors
 /// Invalid flags, or a lake that cannot be listed, read or written; the lake locked by
 /// another compaction ([`CliError::Locked`], exit 7). A station-day that cannot be
-/// compacted safely is skipped with a warning, and the run exits 1 at the end.
+/// compacted safely is skipped with a warning, and the run exits 1 at the end. Stopped
+/// by SIGTERM or Ctrl-C ([`CliError::Interrupted`], exit 4), the lock is released.
 pub fn run(args: &CompactArgs) -> CliResult<()> {
     let _ = crate::signals::stop_flag();
     let before = match &args.before {

@@ -27,7 +27,8 @@ pub const SILENT_EXIT: u8 = 6;
 #[command(
     after_help = "Exit codes: 0 every station reporting; 6 a station is silent (an \
 alarm for cron: the page is written and lists it); 1 a file could not be read or another \
-error (also when stations are silent); 2 usage."
+error (also when stations are silent); 2 usage; 4 stopped by SIGTERM or Ctrl-C (no page \
+written)."
 )]
 pub struct ReportArgs {
     /// The lake: --lake DIR, or --endpoint/--bucket.
