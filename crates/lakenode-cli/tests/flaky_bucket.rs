@@ -242,6 +242,6 @@ fn compact_and_report_stopped_by_sigterm_while_retrying_exit_4_at_once() {
     assert!(!page.exists(), "no page written");
 
     // The next compaction starts at once (no lock to wait for) and finishes the day.
-    success(&mut lake(&s3.endpoint(), "compact").args(["--before", "2026-11-21"]));
+    success(lake(&s3.endpoint(), "compact").args(["--before", "2026-11-21"]));
     assert_eq!(names(&bucket), ["data_day.parquet"]);
 }
