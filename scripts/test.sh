@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! .venv/bin/python -c "import pyarrow, duckdb, polars, esp_idf_nvs_partition_gen" 2>/dev/null; then
+if ! .venv/bin/python -c "import pyarrow, duckdb, polars, esp_idf_nvs_partition_gen, prometheus_client" 2>/dev/null; then
   echo "test.sh: installing the Parquet readers into .venv (requirements-test.txt)" >&2
   python3 -m venv .venv
   .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-test.txt

@@ -26,6 +26,7 @@ pub struct HostAdapter {
     booted_at_ms: Option<i64>,
     service: Option<ServiceManager>,
     gate: Option<SyncGate>,
+    watch: Option<crate::metrics::Watch>,
 }
 
 impl HostAdapter {
@@ -42,7 +43,16 @@ impl HostAdapter {
             booted_at_ms: None,
             service: None,
             gate: None,
+            watch: None,
         }
+    }
+
+    /// Publishes the station's counters and status through `watch` (`/metrics` and
+    /// the spool's `state/status.json`).
+    #[must_use]
+    pub fn watched_by(mut self, watch: crate::metrics::Watch) -> Self {
+        self.watch = Some(watch);
+        self
     }
 
     /// Tells a service manager that started the process with `NOTIFY_SOCKET` (systemd,
@@ -148,7 +158,16 @@ impl Adapter for HostAdapter {
         running
     }
 
+    fn observe(&mut self, station: &lakenode::Station) {
+        if let Some(watch) = &self.watch {
+            watch.observe(station);
+        }
+    }
+
     fn on_event(&mut self, event: &Event) {
+        if let Some(watch) = &self.watch {
+            watch.event();
+        }
         if let Event::Uploaded { key, bytes, .. } = event
             && self.collect_uploads
         {

@@ -93,8 +93,13 @@ impl LakeArgs {
         }
         let transport =
             UreqTransport::with_trust(std::time::Duration::from_secs(60), &self.tls.trust())?;
+        // More connections for reading many footers at once (`report` over months).
+        let readers = (1..lakenode_lake::lake::TAIL_READERS)
+            .map(|_| Box::new(transport.clone()) as Box<dyn lakenode::transport::Transport + Send>)
+            .collect();
         Ok(Box::new(
             S3Lake::new(&config, credentials, self.prefix.as_deref(), transport)?
+                .with_readers(readers)
                 .with_stop(crate::signals::stop_flag()),
         ))
     }

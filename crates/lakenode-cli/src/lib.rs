@@ -13,12 +13,14 @@ pub mod heap;
 pub mod host;
 pub mod lake_args;
 pub mod logging;
+pub mod metrics;
 pub mod progress;
 pub mod report;
 pub mod sensors;
 pub mod signals;
 pub mod spill;
 pub mod transport;
+pub mod unsynced;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -78,6 +80,10 @@ pub struct DemoArgs {
     /// list) [default: every measurement].
     #[arg(long = "columns", value_name = "LIST")]
     pub columns: Vec<String>,
+    /// Stations simulated at once; default: two per core (a station waits for its
+    /// uploads and downloads, so one per core leaves cores idle).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
 }
 
 impl Default for DemoArgs {
@@ -95,6 +101,7 @@ impl Default for DemoArgs {
             },
             outages: false,
             columns: Vec::new(),
+            workers: None,
         }
     }
 }
@@ -233,6 +240,11 @@ pub struct RunArgs {
     /// Which CAs https endpoints are checked against.
     #[command(flatten)]
     pub tls: crate::transport::TlsArgs,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9464; port 0
+    /// picks a free one, logged at start). Plain http: keep it on loopback or a
+    /// trusted network.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<String>,
     /// Sampling and file options.
     #[command(flatten)]
     pub window: WindowArgs,

@@ -69,6 +69,13 @@ enum Command {
     Bench(BenchArgs),
     /// Run the embedded S3 server on its own (credentials from AWS_* variables).
     Serve(ServeArgs),
+    /// Show a node's spool and run (also while it runs): files waiting, last upload,
+    /// counters.
+    Status(commands::status::StatusArgs),
+    /// Write a compacted lake of many stations and days from the simulator (for
+    /// `scripts/fleet-bench.sh`).
+    #[command(hide = true)]
+    FleetLake(commands::fleet_lake::FleetLakeArgs),
 }
 
 /// `run --help`'s last lines.
@@ -149,6 +156,12 @@ fn parse() -> Result<(Cli, Option<lakenode_cli::config::Origin>), ExitCode> {
 }
 
 fn main() -> ExitCode {
+    // Counting every allocation costs atomics on a hot path: only for those who asked.
+    if std::env::var_os("LAKENODE_HEAP_REPORT").is_some()
+        || std::env::args_os().any(|a| a == "bench")
+    {
+        heap::enable();
+    }
     let (cli, origin) = match parse() {
         Ok(parsed) => parsed,
         Err(code) => return code,
@@ -181,9 +194,11 @@ fn main() -> ExitCode {
         Command::Compact(args) => commands::compact::run(&args),
         Command::Report(args) => commands::report::run(&args),
         Command::Serve(args) => commands::serve::run(&args),
+        Command::FleetLake(args) => commands::fleet_lake::run(&args),
         Command::Bench(args) => commands::bench::run(&args),
         Command::Policy(args) => commands::policy::run(&args),
         Command::Provision(args) => commands::provision::run(&args),
+        Command::Status(args) => commands::status::run(&args),
         Command::StationId => {
             println!("{}", uuid::Uuid::now_v7().hyphenated());
             Ok(())

@@ -270,9 +270,50 @@ impl UreqTransport {
             .user_agent(AutoHeaderValue::None)
             .accept(AutoHeaderValue::None)
             .build();
-        Self {
-            agent: config.into(),
-            trust,
+        let agent = ureq::Agent::with_parts(
+            config,
+            ureq::unversioned::transport::DefaultConnector::new(),
+            LiteralResolver::default(),
+        );
+        Self { agent, trust }
+    }
+}
+
+/// The address of a URL whose host is an IP address (and its port, or the scheme's).
+fn literal_addr(uri: &ureq::http::Uri) -> Option<std::net::SocketAddr> {
+    let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
+    let ip: std::net::IpAddr = host.parse().ok()?;
+    let port = uri.port_u16().or(match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    })?;
+    Some(std::net::SocketAddr::new(ip, port))
+}
+
+/// ureq's resolver, except for an endpoint given as an IP address (the embedded
+/// server's `127.0.0.1:<port>`, a gateway's MinIO at `192.168.1.10:9000`): its address
+/// is taken as it is. ureq's own resolver, with a timeout set, starts a thread for
+/// every request to look up even an IP address (measured: one thread per upload and
+/// per download in the demo).
+#[derive(Debug, Default)]
+struct LiteralResolver(ureq::unversioned::resolver::DefaultResolver);
+
+impl ureq::unversioned::resolver::Resolver for LiteralResolver {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        let literal = literal_addr(uri);
+        match literal {
+            Some(addr) => {
+                let mut addrs = self.empty();
+                addrs.push(addr);
+                Ok(addrs)
+            }
+            None => self.0.resolve(uri, config, timeout),
         }
     }
 }
@@ -424,6 +465,17 @@ mod tests {
 
     use lakenode::digest::content_md5;
     use lakenode::s3::{Credentials, S3Client, S3Config};
+
+    #[test]
+    fn an_ip_endpoint_is_taken_as_it_is_and_a_name_is_left_to_the_resolver() {
+        let addr = |url: &str| literal_addr(&url.parse().expect("uri"));
+        let want = |a: &str| Some(a.parse::<std::net::SocketAddr>().expect("addr"));
+        assert_eq!(addr("http://127.0.0.1:9000/lake/k"), want("127.0.0.1:9000"));
+        assert_eq!(addr("https://[::1]/lake"), want("[::1]:443"));
+        assert_eq!(addr("http://192.168.1.10/lake"), want("192.168.1.10:80"));
+        assert_eq!(addr("http://localhost:9000/lake"), None);
+        assert_eq!(addr("https://s3.example.com/lake"), None);
+    }
 
     /// A path-style client for `endpoint` with AWS's example credentials.
     fn client_for(endpoint: &str) -> S3Client {

@@ -511,6 +511,77 @@ fn the_demo_report_loads_in_chromium_without_console_messages_and_is_not_blank()
     assert_eq!(heatmap_colours(&shot), 0, "a blank page has no heatmap");
 }
 
+/// A fleet larger than the page draws in full (32 stations, power cuts) as a report
+/// directory: the index shows the fleet first and folds the healthy stations into
+/// table rows, every station has its page, every link resolves, and the index and a
+/// station's page load in Chromium without a console message, heatmap drawn.
+#[test]
+fn a_large_fleet_is_folded_and_its_report_directory_loads_in_chromium() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    success(
+        lakenode()
+            .args(["demo", "--stations", "32", "--hours", "2", "--outages"])
+            .args(["--seed", "3", "--start", "2026-11-20T06:00:00Z"])
+            .arg("--data-dir")
+            .arg(&dir)
+            .env("LAKENODE_LOG", "warn"),
+    );
+    let lake = dir.join("s3/lakenode");
+    let site = tmp.path().join("site");
+    let out = format!("{}/", site.display());
+    let (o, stdout, stderr) = output(lakenode().args([
+        "report",
+        "--lake",
+        lake.to_str().unwrap(),
+        "--at",
+        "2026-11-20T08:00:00Z",
+        "--out",
+        &out,
+    ]));
+    assert!(matches!(o.status.code(), Some(0 | 6)), "{stdout}\n{stderr}");
+    assert!(stdout.contains("in 33 pages; 32 stations"), "{stdout}");
+    let index = std::fs::read_to_string(site.join("index.html")).unwrap();
+    let at = |needle: &str| index.find(needle).unwrap_or_else(|| panic!("{needle}"));
+    assert!(at("(mean of 32 stations)") < at("id=\"stations\""));
+    assert!(at("id=\"health\"") < at("<section id="));
+    assert!(at("<section id=") < at("id=\"stations\""));
+    assert!(at("id=\"stations\"") < at("<details id=\"others\">"));
+    for needle in ["<script", "src=", "url(", "@import", "https:"] {
+        assert!(!index.contains(needle), "the page contains {needle:?}");
+    }
+    let mut links = 0;
+    for part in index.split("href=\"").skip(1) {
+        let target = &part[..part.find('"').unwrap()];
+        match target.strip_prefix('#') {
+            Some(id) => assert!(index.contains(&format!(" id=\"{id}\"")), "{id}"),
+            None => assert!(site.join(target).is_file(), "{target}"),
+        }
+        links += 1;
+    }
+    assert!(links >= 32, "{links} links");
+    for id in stations_of(&lake) {
+        let page = site.join(format!("station/s-{id}.html"));
+        let html = std::fs::read_to_string(&page).unwrap();
+        assert!(html.contains("<a href=\"../index.html\">"), "{id}");
+        assert!(html.contains(&format!("<section id=\"s-{id}\">")), "{id}");
+    }
+    let shot = render(&site.join("index.html"), tmp.path(), 1400);
+    assert!(shot.console.is_empty(), "console: {:#?}", shot.console);
+    assert!(heatmap_colours(&shot) >= 1, "the index's heatmap is drawn");
+    let first = stations_of(&lake).remove(0);
+    let shot = render(
+        &site.join(format!("station/s-{first}.html")),
+        tmp.path(),
+        900,
+    );
+    assert!(shot.console.is_empty(), "console: {:#?}", shot.console);
+    assert!(
+        heatmap_colours(&shot) >= 1,
+        "the station's heatmap is drawn"
+    );
+}
+
 /// A demo lake without outages: `stations` stations for `hours` from `start`.
 fn demo_at(root: &Path, name: &str, stations: &str, hours: &str, start: &str) -> PathBuf {
     let dir = root.join(name);

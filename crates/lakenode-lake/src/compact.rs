@@ -30,8 +30,12 @@
 //! (docs/compaction.md): decoding and re-encoding every row into one sorted row group
 //! ([`Strategy::Rewrite`], the default for data files: 25% smaller files and DuckDB
 //! 2.3 times faster over them, for 30% more compaction time), or copying each window's
-//! column chunks as they are ([`Strategy::Copy`], one row group per window; always used
-//! for health files).
+//! column chunks as they are ([`Strategy::Copy`], one row group per window). Health
+//! files are always re-encoded as one row group: a row group per window made their
+//! footer ~100 KB.
+//!
+//! Each daily file's footer also holds the day's summary ([`crate::summary`]), from
+//! which a report over months reads a day without its rows.
 //!
 //! ```no_run
 //! use lakenode_lake::compact::{Options, Strategy, compact};
@@ -63,7 +67,10 @@ use parquet::file::writer::SerializedFileWriter;
 
 use crate::error::{Error, Result};
 use crate::lake::LakeStore;
+
+mod parallel;
 use crate::readback::{self, LakeFile};
+use crate::summary;
 
 /// Footer key listing the window files a daily file holds: one `<md5> <file name>` per
 /// line.
@@ -74,7 +81,7 @@ pub const SOURCES_KEY: &str = "lakenode.sources";
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Strategy {
     /// Rows decoded and re-encoded into one row group, sorted by time (data files;
-    /// health files are always copied).
+    /// health files are always one row group).
     Rewrite,
     /// Column chunks copied as they are: one row group per window file.
     Copy,
@@ -123,6 +130,23 @@ pub struct Summary {
     /// Station-days a stop left for the next run (the one in progress included: its
     /// step was abandoned as a kill would have, which the next run finishes).
     pub left: usize,
+}
+
+impl Summary {
+    /// Adds the totals of `other` (a worker's station-day) to these.
+    fn absorb(&mut self, other: Self) {
+        self.station_days += other.station_days;
+        self.files_before += other.files_before;
+        self.bytes_before += other.bytes_before;
+        self.files_after += other.files_after;
+        self.bytes_after += other.bytes_after;
+        self.rows += other.rows;
+        self.already_merged += other.already_merged;
+        self.identical += other.identical;
+        self.set_aside += other.set_aside;
+        self.skipped.extend(other.skipped);
+        self.stopped |= other.stopped;
+    }
 }
 
 /// What a compaction reports as it goes. The command draws a bar or logs lines; a
@@ -227,6 +251,16 @@ pub fn compact(
     for why in lake.anomalies().into_iter().chain(strays) {
         tracing::warn!("{why}");
         summary.skipped.push(why);
+    }
+    // A store with worker handles (a local lake) compacts station-days in parallel.
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let handles: Vec<_> = (0..cores.min(parallel::MAX_WORKERS))
+        .map_while(|_| lake.worker())
+        .collect();
+    if handles.len() > 1 {
+        let days = dirs.into_values().filter(|f| worth_it(f)).collect();
+        parallel::run(lake, handles, days, options, &mut summary, progress)?;
+        return Ok(summary);
     }
     for (dir, files) in dirs {
         if options
@@ -520,14 +554,17 @@ fn compact_group(
             .iter()
             .map(|(name, md5)| format!("{md5} {name}\n"))
             .collect();
+        let footer = Footer {
+            sources: &sources_text,
+            summary: day_summary(tree, day, &inputs, resolved.as_ref())?,
+        };
         // Row groups cannot be copied without the rows they repeat: such a day is
         // rewritten whatever the strategy.
         let body = match (&resolved, options.strategy) {
-            (Some(r), Strategy::Rewrite) => rewrite(day, &inputs, &r.samples, &sources_text)?,
-            (Some(r), Strategy::Copy) if duplicates => {
-                rewrite(day, &inputs, &r.samples, &sources_text)?
-            }
-            _ => copy_row_groups(&inputs, &sources_text, day)?,
+            _ if tree == Tree::Health => rewrite_health(day, &inputs, &footer)?,
+            (Some(r), Strategy::Rewrite) => rewrite(day, &inputs, &r.samples, &footer)?,
+            (Some(r), Strategy::Copy) if duplicates => rewrite(day, &inputs, &r.samples, &footer)?,
+            _ => copy_row_groups(&inputs, &footer, day)?,
         };
         let written = body.len() as u64;
         let key = format!("{dir}/{target}");
@@ -721,13 +758,58 @@ fn check_contained(
     Ok(())
 }
 
+/// What compaction adds to a daily file's footer: the sources list and the day's
+/// summary ([`crate::summary`]: key and JSON), if the rows allow one.
+struct Footer<'a> {
+    sources: &'a str,
+    summary: Option<(&'static str, String)>,
+}
+
+impl Footer<'_> {
+    fn pairs(&self) -> Vec<(String, String)> {
+        let mut kv = vec![(SOURCES_KEY.to_owned(), self.sources.to_owned())];
+        kv.extend(
+            self.summary
+                .as_ref()
+                .map(|(k, v)| ((*k).to_owned(), v.clone())),
+        );
+        kv
+    }
+}
+
+/// The summary of the daily file's rows: the resolved samples (data), or every
+/// input's health rows.
+fn day_summary(
+    tree: Tree,
+    day: &DayDir,
+    inputs: &[&Input],
+    resolved: Option<&Resolved>,
+) -> Result<Option<(&'static str, String)>, DayError> {
+    let start =
+        day_start_ms(day.date).ok_or_else(|| DayError::Skip("not a day directory".into()))?;
+    Ok(match (tree, resolved) {
+        (Tree::Data, Some(r)) => Some((
+            summary::DATA_KEY,
+            summary::DaySummary::of(start, &r.samples).to_json(),
+        )),
+        (Tree::Data, None) => None,
+        (Tree::Health, _) => {
+            let mut rows = Vec::new();
+            for i in inputs {
+                rows.extend(health_rows_of(&i.file).map_err(DayError::Skip)?);
+            }
+            summary::HealthSummary::of(start, &rows).map(|s| (summary::HEALTH_KEY, s.to_json()))
+        }
+    })
+}
+
 /// The footer metadata of a daily file: the first input's, with `lakenode`'s window
-/// bounds widened to the day, and the sources list.
-fn daily_key_values(day: &DayDir, inputs: &[&Input], sources: &str) -> Vec<KeyValue> {
+/// bounds widened to the day, the sources list and the day's summary.
+fn daily_key_values(day: &DayDir, inputs: &[&Input], footer: &Footer<'_>) -> Vec<KeyValue> {
     let mut kv: Vec<KeyValue> = Vec::new();
     if let Some(first) = inputs.first() {
         for (k, v) in first.file.key_values() {
-            if k == SOURCES_KEY {
+            if [SOURCES_KEY, summary::DATA_KEY, summary::HEALTH_KEY].contains(&k.as_str()) {
                 continue;
             }
             let v = if k == lakenode::encode::META_KEY {
@@ -738,7 +820,7 @@ fn daily_key_values(day: &DayDir, inputs: &[&Input], sources: &str) -> Vec<KeyVa
             kv.push(KeyValue::new(k, v));
         }
     }
-    kv.push(KeyValue::new(SOURCES_KEY.to_owned(), sources.to_owned()));
+    kv.extend(footer.pairs().into_iter().map(|(k, v)| KeyValue::new(k, v)));
     kv
 }
 
@@ -769,7 +851,11 @@ fn day_start_ms(date: Date) -> Option<i64> {
 }
 
 /// The daily file as the inputs' row groups, copied without decoding.
-fn copy_row_groups(inputs: &[&Input], sources: &str, day: &DayDir) -> Result<Vec<u8>, DayError> {
+fn copy_row_groups(
+    inputs: &[&Input],
+    footer: &Footer<'_>,
+    day: &DayDir,
+) -> Result<Vec<u8>, DayError> {
     let dir = &day.dir;
     let fail = |e: parquet::errors::ParquetError| {
         DayError::Fatal(Error::Check(format!("{dir}: writing the daily file: {e}")))
@@ -785,7 +871,7 @@ fn copy_row_groups(inputs: &[&Input], sources: &str, day: &DayDir) -> Result<Vec
         .root_schema_ptr();
     let props = WriterProperties::builder()
         .set_created_by(format!("lakenode compact {}", env!("CARGO_PKG_VERSION")))
-        .set_key_value_metadata(Some(daily_key_values(day, inputs, sources)))
+        .set_key_value_metadata(Some(daily_key_values(day, inputs, footer)))
         .build();
     let mut writer =
         SerializedFileWriter::new(Vec::new(), schema, Arc::new(props)).map_err(fail)?;
@@ -815,7 +901,7 @@ fn rewrite(
     day: &DayDir,
     inputs: &[&Input],
     samples: &[Sample],
-    sources: &str,
+    footer: &Footer<'_>,
 ) -> Result<Vec<u8>, DayError> {
     let samples = samples.to_vec();
     let columns = inputs
@@ -846,7 +932,7 @@ fn rewrite(
         .map(|(_, v)| v)
         .unwrap_or_default();
     let meta = FileMetadata {
-        extra: vec![(SOURCES_KEY.to_owned(), sources.to_owned())],
+        extra: footer.pairs(),
         ..day_metadata(day, &json).ok_or_else(|| DayError::Skip("not a day directory".into()))?
     };
     let window = Window {
@@ -855,6 +941,26 @@ fn rewrite(
         samples,
     };
     encode_window(&schema, profile, &window, &meta).map_err(|e| {
+        DayError::Fatal(Error::Check(format!(
+            "{}: encoding the daily file: {e}",
+            day.dir
+        )))
+    })
+}
+
+/// The health daily file: every input's rows, in order, as one row group (a row group
+/// per window made its footer ~100 KB, which a report reading footers alone would fetch
+/// for every day).
+fn rewrite_health(
+    day: &DayDir,
+    inputs: &[&Input],
+    footer: &Footer<'_>,
+) -> Result<Vec<u8>, DayError> {
+    let mut rows = Vec::new();
+    for i in inputs {
+        rows.extend(health_rows_of(&i.file).map_err(DayError::Skip)?);
+    }
+    HealthRow::encode_rows(&rows, daily_key_values(day, inputs, footer)).map_err(|e| {
         DayError::Fatal(Error::Check(format!(
             "{}: encoding the daily file: {e}",
             day.dir

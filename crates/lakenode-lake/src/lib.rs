@@ -23,5 +23,7 @@ pub mod lake;
 pub mod output;
 pub mod readback;
 pub mod retry;
+pub mod summary;
+mod tails;
 
 pub use error::{Error, Result};

@@ -414,6 +414,59 @@ mod thrift {
             })
         }
 
+        /// A length-prefixed string.
+        fn string(&mut self) -> R<String> {
+            let n = self.varint()?;
+            let n = self.count(n)?;
+            let bytes = &self.data[self.pos..self.pos + n];
+            self.pos += n;
+            String::from_utf8(bytes.to_vec()).map_err(|_| "a string is not UTF-8")
+        }
+
+        /// Reads a `FileMetaData` struct through its end, keeping `num_rows` (field 3)
+        /// and the key/value metadata (field 5: a list of `KeyValue` structs).
+        pub fn file_facts(&mut self) -> R<(i64, Vec<(String, String)>)> {
+            let (mut rows, mut pairs) = (None, Vec::new());
+            self.skip_struct(32, |id, t, r, _| match (id, t) {
+                (3, 6) => {
+                    rows = Some(r.zigzag()?);
+                    Ok(())
+                }
+                (5, 9) => {
+                    let head = r.byte()?;
+                    let n = match head >> 4 {
+                        15 => r.varint()?,
+                        n => u64::from(n),
+                    };
+                    let n = r.count(n)?;
+                    if head & 0x0f != 12 {
+                        return Err("the key/value metadata is not a list of structs");
+                    }
+                    for _ in 0..n {
+                        let (mut key, mut value) = (None, None);
+                        r.skip_struct(31, |id, t, r, _| match (id, t) {
+                            (1, 8) => {
+                                key = Some(r.string()?);
+                                Ok(())
+                            }
+                            (2, 8) => {
+                                value = Some(r.string()?);
+                                Ok(())
+                            }
+                            (_, t) => r.skip_value(t, 31),
+                        })?;
+                        pairs.push((
+                            key.ok_or("a key/value without a key")?,
+                            value.unwrap_or_default(),
+                        ));
+                    }
+                    Ok(())
+                }
+                (_, t) => r.skip_value(t, 32),
+            })?;
+            Ok((rows.ok_or("no row count")?, pairs))
+        }
+
         /// Reads a `PageHeader` struct through its end, keeping fields 2 and 3.
         pub fn page_header(&mut self) -> R<PageSizes> {
             let (mut uncompressed, mut compressed) = (None, None);
@@ -437,6 +490,59 @@ mod thrift {
             }
         }
     }
+}
+
+/// How many bytes of a file's end to ask for first when only its footer is wanted:
+/// a compacted day's footer (one row group, the sources list, the summary) is ~8 KB.
+pub const FOOTER_TAIL: u64 = 16 << 10;
+
+/// What a file's footer says, read from its end alone ([`footer_of_tail`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Footer {
+    /// Rows the footer declares.
+    pub rows: u64,
+    /// Its key/value metadata.
+    pub key_values: Vec<(String, String)>,
+}
+
+/// The footer read from `tail`, the last bytes of a file of `file_size` bytes, or
+/// `Err(Ok(n))` when the footer needs the last `n` bytes (ask again).
+///
+/// Only the row count and the key/value metadata are decoded, by the same bounded
+/// reader as the checks (no allocation from a claimed count): a report reading a
+/// year of footers spends microseconds on each, not a full metadata decode.
+///
+/// # Errors
+/// `Err(Err(_))` when the bytes are not a Parquet file's end or the footer is damaged.
+pub fn footer_of_tail(tail: &[u8], file_size: u64) -> Result<Footer, Result<u64, ReadError>> {
+    const MAGIC: &[u8; 4] = b"PAR1";
+    let n = tail.len();
+    if file_size < 12 || n < 8 || n as u64 > file_size || &tail[n - 4..] != MAGIC {
+        return Err(Err(ReadError::new(
+            "no PAR1 magic at the end: not a Parquet file (or a truncated one)",
+        )));
+    }
+    let len = u64::from(u32::from_le_bytes([
+        tail[n - 8],
+        tail[n - 7],
+        tail[n - 6],
+        tail[n - 5],
+    ]));
+    if len > file_size - 12 {
+        return Err(Err(ReadError::new(format!(
+            "the footer claims {len} bytes but the file has only {} before it",
+            file_size - 12
+        ))));
+    }
+    let Some(start) = usize::try_from(len).ok().and_then(|l| n.checked_sub(8 + l)) else {
+        return Err(Ok(len + 8));
+    };
+    let (rows, key_values) = thrift::Reader::new(&tail[start..n - 8])
+        .file_facts()
+        .map_err(|e| Err(ReadError::new(format!("the footer is damaged: {e}"))))?;
+    let rows = u64::try_from(rows)
+        .map_err(|_| Err(ReadError::new(format!("the footer claims {rows} rows"))))?;
+    Ok(Footer { rows, key_values })
 }
 
 /// The measurement columns, if the schema is lakenode's (`timestamp` first); empty

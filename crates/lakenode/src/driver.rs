@@ -54,6 +54,10 @@ pub trait Adapter {
     fn fill_health(&mut self, _row: &mut HealthRow) {}
     /// Reports an event (log it).
     fn on_event(&mut self, event: &Event);
+    /// Sees the station after each step of the loop (after its events were reported),
+    /// to publish its counters and status (the CLI's metrics). Called once per sample
+    /// in a batch: keep it cheap, and rate-limit anything that lists the spool.
+    fn observe(&mut self, _station: &Station) {}
     /// Called on every turn of the loop (feed a watchdog here); `false` stops it.
     fn keep_running(&mut self) -> bool {
         true
@@ -172,6 +176,7 @@ fn report(station: &mut Station, adapter: &mut impl Adapter) -> Result<()> {
     for event in station.events() {
         adapter.on_event(&event);
     }
+    adapter.observe(station);
     Ok(())
 }
 

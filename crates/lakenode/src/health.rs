@@ -97,6 +97,19 @@ impl HealthRow {
     /// # Errors
     /// [`Error::Parquet`] if writing fails (not expected).
     pub fn encode(&self) -> Result<Vec<u8>> {
+        Self::encode_rows(std::slice::from_ref(self), Vec::new())
+    }
+
+    /// Encodes `rows` as one Snappy Parquet file of one row group, in this order, with
+    /// `key_values` in the footer (a compacted day: one row group keeps the footer
+    /// small, where a row group per window made it ~100 KB).
+    ///
+    /// # Errors
+    /// [`Error::Parquet`] if writing fails (not expected).
+    pub fn encode_rows(
+        rows: &[Self],
+        key_values: Vec<parquet::file::metadata::KeyValue>,
+    ) -> Result<Vec<u8>> {
         let int64 = |name: &str, rep| {
             Type::primitive_type_builder(name, PhysicalType::INT64)
                 .with_repetition(rep)
@@ -140,6 +153,7 @@ impl HealthRow {
         let props = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
             .set_dictionary_enabled(false)
+            .set_key_value_metadata((!key_values.is_empty()).then_some(key_values))
             .build();
         let mut writer =
             SerializedFileWriter::new(Vec::with_capacity(2048), schema, Arc::new(props))?;
@@ -157,24 +171,35 @@ impl HealthRow {
             c.close()?;
             Ok(())
         };
-        column(&mut |c| put::<Int64Type>(c, self.timestamp_ms))?;
-        column(&mut |c| put::<Int64Type>(c, self.uptime_s))?;
-        column(&mut |c| put_opt::<Int64Type>(c, self.free_heap))?;
-        column(&mut |c| put_opt::<Int64Type>(c, self.min_free_heap))?;
-        column(&mut |c| put_opt::<Int32Type>(c, self.wifi_rssi))?;
-        column(&mut |c| put::<Int64Type>(c, self.spool_files))?;
-        column(&mut |c| put::<Int64Type>(c, self.spool_bytes))?;
-        column(&mut |c| put::<Int64Type>(c, self.dropped_files))?;
-        column(&mut |c| put::<Int64Type>(c, self.upload_failures))?;
-        let reason =
-            (!self.reset_reason.is_empty()).then(|| ByteArray::from(self.reset_reason.as_str()));
-        column(&mut |c| put_opt::<ByteArrayType>(c, reason.clone()))?;
-        for sensor in [self.bme280, self.scd4x, self.pms5003] {
-            let state = sensor.map(|h| ByteArray::from(h.state.name()));
-            column(&mut |c| put_opt::<ByteArrayType>(c, state.clone()))?;
-            column(&mut |c| put_opt::<Int64Type>(c, sensor.map(|h| i64::from(h.failures))))?;
+        let all = |f: &dyn Fn(&Self) -> i64| rows.iter().map(f).collect::<Vec<_>>();
+        let opt = |f: &dyn Fn(&Self) -> Option<i64>| rows.iter().map(f).collect::<Vec<_>>();
+        column(&mut |c| put::<Int64Type>(c, &all(&|r| r.timestamp_ms)))?;
+        column(&mut |c| put::<Int64Type>(c, &all(&|r| r.uptime_s)))?;
+        column(&mut |c| put_opt::<Int64Type>(c, &opt(&|r| r.free_heap)))?;
+        column(&mut |c| put_opt::<Int64Type>(c, &opt(&|r| r.min_free_heap)))?;
+        let rssi: Vec<Option<i32>> = rows.iter().map(|r| r.wifi_rssi).collect();
+        column(&mut |c| put_opt::<Int32Type>(c, &rssi))?;
+        column(&mut |c| put::<Int64Type>(c, &all(&|r| r.spool_files)))?;
+        column(&mut |c| put::<Int64Type>(c, &all(&|r| r.spool_bytes)))?;
+        column(&mut |c| put::<Int64Type>(c, &all(&|r| r.dropped_files)))?;
+        column(&mut |c| put::<Int64Type>(c, &all(&|r| r.upload_failures)))?;
+        let reason: Vec<Option<ByteArray>> = rows
+            .iter()
+            .map(|r| (!r.reset_reason.is_empty()).then(|| ByteArray::from(r.reset_reason.as_str())))
+            .collect();
+        column(&mut |c| put_opt::<ByteArrayType>(c, &reason))?;
+        let sensors: [fn(&Self) -> Option<SensorHealth>; 3] =
+            [|r| r.bme280, |r| r.scd4x, |r| r.pms5003];
+        for sensor in sensors {
+            let state: Vec<Option<ByteArray>> = rows
+                .iter()
+                .map(|r| sensor(r).map(|h| ByteArray::from(h.state.name())))
+                .collect();
+            column(&mut |c| put_opt::<ByteArrayType>(c, &state))?;
+            let failures = opt(&|r| sensor(r).map(|h| i64::from(h.failures)));
+            column(&mut |c| put_opt::<Int64Type>(c, &failures))?;
         }
-        column(&mut |c| put_opt::<Int64Type>(c, self.clock_steps))?;
+        column(&mut |c| put_opt::<Int64Type>(c, &opt(&|r| r.clock_steps)))?;
         rg.close()?;
         Ok(writer.into_inner()?)
     }
@@ -259,19 +284,22 @@ impl HealthRow {
 /// Writes a required value.
 fn put<T: DataType>(
     c: &mut parquet::file::writer::SerializedColumnWriter<'_>,
-    v: T::T,
+    v: &[T::T],
 ) -> Result<()> {
-    c.typed::<T>().write_batch(&[v], None, None)?;
+    c.typed::<T>().write_batch(v, None, None)?;
     Ok(())
 }
 
-/// Writes an optional value (definition level 0 for null).
+/// Writes optional values (definition level 0 for null).
 fn put_opt<T: DataType>(
     c: &mut parquet::file::writer::SerializedColumnWriter<'_>,
-    v: Option<T::T>,
-) -> Result<()> {
-    let def = [i16::from(v.is_some())];
-    let values: Vec<T::T> = v.into_iter().collect();
+    v: &[Option<T::T>],
+) -> Result<()>
+where
+    T::T: Clone,
+{
+    let def: Vec<i16> = v.iter().map(|x| i16::from(x.is_some())).collect();
+    let values: Vec<T::T> = v.iter().flatten().cloned().collect();
     c.typed::<T>().write_batch(&values, Some(&def), None)?;
     Ok(())
 }

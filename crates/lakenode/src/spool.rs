@@ -82,6 +82,21 @@ pub struct SpoolStats {
     pub dropped_bytes: u64,
 }
 
+/// What a spool holds, from [`Spool::survey`] (read-only).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpoolSurvey {
+    /// Files waiting for upload.
+    pub pending_files: usize,
+    /// Their size on storage, bytes.
+    pub pending_bytes: u64,
+    /// Files in `quarantine/`.
+    pub quarantined_files: usize,
+    /// Files `dropped.log` lists (dropped by the size limit since the spool was created).
+    pub dropped_files: u64,
+    /// The object key of the oldest waiting file.
+    pub oldest_key: Option<String>,
+}
+
 /// A file the size limit pushed out of the spool.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DroppedFile {
@@ -197,18 +212,53 @@ impl Spool {
         for id in pending {
             spool.pending_bytes += spool.entry_size(id);
         }
-        let log = spool.dir.join(DROPPED_LOG);
-        if let Ok(text) = spool.storage.read(&log) {
-            for line in String::from_utf8_lossy(&text).lines() {
-                spool.dropped_files += 1;
-                spool.dropped_bytes += line
-                    .rsplit(' ')
-                    .nth(1)
-                    .and_then(|b| b.parse::<u64>().ok())
-                    .unwrap_or(0);
-            }
-        }
+        (spool.dropped_files, spool.dropped_bytes) = spool.dropped_log();
         Ok(spool)
+    }
+
+    /// Files and bytes `dropped.log` lists.
+    fn dropped_log(&self) -> (u64, u64) {
+        let Ok(text) = self.storage.read(&self.dir.join(DROPPED_LOG)) else {
+            return (0, 0);
+        };
+        String::from_utf8_lossy(&text)
+            .lines()
+            .fold((0, 0), |(n, bytes), line| {
+                let size = line.rsplit(' ').nth(1).and_then(|b| b.parse::<u64>().ok());
+                (n + 1, bytes + size.unwrap_or(0))
+            })
+    }
+
+    /// What the spool in `dir` holds, read without writing anything or taking its lock,
+    /// so that `lakenode status` can look at the spool of a running node. An entry the
+    /// node uploads (and removes) meanwhile is simply not counted; the oldest entry
+    /// whose key can be read is the oldest waiting.
+    ///
+    /// # Errors
+    /// [`Error::Spool`] if `dir` cannot be listed.
+    pub fn survey(storage: Arc<dyn Storage>, dir: &Path) -> Result<SpoolSurvey> {
+        let spool = Self {
+            storage,
+            dir: dir.to_path_buf(),
+            next_id: 0,
+            limit: None,
+            block: 1,
+            pinned: None,
+            pending_bytes: 0,
+            dropped_files: 0,
+            dropped_bytes: 0,
+        };
+        let pending = spool.pending()?;
+        let sizes = pending
+            .iter()
+            .filter_map(|id| spool.storage.size(&spool.entry_path(*id)).ok());
+        Ok(SpoolSurvey {
+            pending_files: pending.len(),
+            pending_bytes: sizes.sum(),
+            quarantined_files: spool.quarantined(),
+            dropped_files: spool.dropped_log().0,
+            oldest_key: pending.iter().find_map(|id| spool.read_key(*id).ok()),
+        })
     }
 
     /// Limits the bytes the spool may hold (`None`: no limit); see the module docs for

@@ -6,8 +6,8 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use lakenode::clock::{SystemClock, WallClock};
@@ -25,6 +25,7 @@ use crate::error::{CliError, CliResult};
 use crate::host::{HostAdapter, UPLOAD_STACK, with_progress};
 use crate::progress::Meter;
 use crate::transport::UreqTransport;
+use crate::unsynced::UnsyncedStorage;
 use lakenode_lake::readback;
 
 /// How long the demo keeps retrying a failing upload before it reports the failure.
@@ -98,11 +99,14 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
         spec.window_ms() / 60_000
     );
 
-    // One worker per core. The work is mostly system time (fsyncs, the server's file
-    // writes); measured on 2 cores, 100 stations x 24 h took 25.4 s with 1 worker,
-    // 28.5 s with 2 and 25.8 s with 4, so more workers than cores buy nothing.
-    let workers = std::thread::available_parallelism()
-        .map_or(2, std::num::NonZero::get)
+    // Two workers per core: a station's thread waits for its uploads at the end of its
+    // period and for each download of the verification, and the embedded server needs
+    // the cores meanwhile (measured in docs/performance.md).
+    let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let workers = args
+        .workers
+        .unwrap_or(2 * cores)
+        .clamp(1, 64)
         .min(args.stations as usize);
     let run = DemoRun {
         args,
@@ -117,6 +121,7 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
         next: AtomicU32::new(0),
         failed: AtomicBool::new(false),
         done: Mutex::new(Vec::new()),
+        ended: Condvar::new(),
         // One line per station for a small demo; a progress line for a fleet.
         per_station_lines: args.stations <= 20,
     };
@@ -125,11 +130,27 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
         let handles: Vec<_> = (0..workers).map(|_| scope.spawn(|| run.worker())).collect();
         let mut meter = (!run.per_station_lines)
             .then(|| Meter::new("stations", args.stations.into(), Duration::from_secs(5)));
+        // Woken by each station that ends (no polling: the process sleeps only while
+        // its workers run).
+        let mut seen = 0;
         while handles.iter().any(|h| !h.is_finished()) {
-            std::thread::sleep(Duration::from_millis(50));
+            let Ok(done) = run.done.lock() else { break };
+            let done = if done.len() == seen {
+                match run.ended.wait_timeout(done, Duration::from_secs(1)) {
+                    Ok((done, _)) => done,
+                    Err(_) => break,
+                }
+            } else {
+                done
+            };
+            seen = done.len();
             if let Some(meter) = &mut meter {
-                let done = run.done.lock().map_or(0, |d| d.len());
-                meter.set(done as u64, || "delivered and verified".to_owned());
+                let (files, rows) = done
+                    .iter()
+                    .fold((0, 0), |(f, r), d| (f + d.result.files, r + d.result.rows));
+                meter.set(seen as u64, || {
+                    format!("{files} files, {rows} rows delivered and verified")
+                });
             }
         }
         drop(meter);
@@ -263,12 +284,21 @@ struct DemoRun<'a> {
     next: AtomicU32,
     failed: AtomicBool,
     done: Mutex<Vec<StationDone>>,
+    /// Notified when a station or a worker ends.
+    ended: Condvar,
     per_station_lines: bool,
 }
 
 impl DemoRun<'_> {
     /// Runs stations until none is left or one failed.
     fn worker(&self) -> CliResult<()> {
+        let result = self.stations();
+        self.ended.notify_all();
+        result
+    }
+
+    /// Runs stations until none is left or one failed.
+    fn stations(&self) -> CliResult<()> {
         loop {
             let index = self.next.fetch_add(1, Ordering::Relaxed);
             if index >= self.args.stations || self.failed.load(Ordering::Relaxed) {
@@ -279,6 +309,7 @@ impl DemoRun<'_> {
                     if let Ok(mut all) = self.done.lock() {
                         all.push(done);
                     }
+                    self.ended.notify_all();
                 }
                 Err(e) => {
                     self.failed.store(true, Ordering::Relaxed);
@@ -319,7 +350,9 @@ impl DemoRun<'_> {
         // Each stretch of sampling is one boot: the station is opened on its spool, runs,
         // and is dropped (a power cut); the next stretch boots it again.
         for stretch in &plan {
-            let mut node = Station::open(config.clone(), &spool)?;
+            // Unsynced: a simulated station's samples can be taken again (see
+            // `UnsyncedStorage`); `lakenode run` syncs.
+            let mut node = Station::open_with(config.clone(), Arc::new(UnsyncedStorage), &spool)?;
             let mut adapter = HostAdapter::new(None)
                 .quiet()
                 .with_virtual_uptime(start + stretch.start * interval);

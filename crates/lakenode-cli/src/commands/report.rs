@@ -14,10 +14,12 @@ use crate::error::{CliError, CliResult};
 use crate::lake_args::LakeArgs;
 use crate::parse_duration;
 use crate::progress::Meter;
-use crate::report::page::{PageInfo, render_page};
+use crate::report::page::{Links, PageInfo, render_index, station_file};
 use crate::report::registry::Registry;
-use crate::report::render::{Clock, ago};
-use crate::report::scan::{ScanOptions, scan};
+use crate::report::render::{Clock, ago, series_ranges};
+use crate::report::scan::{Scan, ScanOptions, scan};
+use crate::report::select::Selection;
+use crate::report::station_page::station_page;
 
 /// The exit code of a report that found a silent station (the page is written).
 pub const SILENT_EXIT: u8 = 6;
@@ -39,7 +41,9 @@ pub struct ReportArgs {
     /// drawn and the page says so. Up to 7 days are drawn per hour, longer per day.
     #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u32).range(1..=3660))]
     pub days: u32,
-    /// Where to write the page (replaced atomically; never through a symlink).
+    /// Where to write the page (replaced atomically; never through a symlink). A
+    /// directory (an existing one, or a path ending in `/`) gets `index.html` and a page
+    /// per station in `station/`.
     #[arg(long, default_value = "report.html")]
     pub out: PathBuf,
     /// A station is silent (exit 6) when its newest sample is this much older than the
@@ -106,8 +110,14 @@ pub struct ReportSummary {
     pub stale: Option<String>,
     /// Files read.
     pub files: usize,
-    /// Bytes of HTML written.
+    /// Bytes of HTML written (all pages).
     pub html_bytes: usize,
+    /// Pages written: 1, or for a directory the index and one per station.
+    pub pages: usize,
+    /// Seconds spent reading the lake (listing, fetching, decoding, folding).
+    pub scan_s: f64,
+    /// Seconds spent drawing and writing the page(s).
+    pub page_s: f64,
     /// Files that could not be read (listed in the page).
     pub problems: Vec<String>,
 }
@@ -133,6 +143,7 @@ pub fn write_report(
         now_ms,
         at_ms,
     };
+    let started = Instant::now();
     let mut meter = Meter::new("files read", 0, Duration::from_secs(5));
     let mut scan = scan(lake, &scan_options, |p| {
         meter.set_total(p.total as u64);
@@ -172,10 +183,18 @@ pub fn write_report(
         clock,
         days: options.days,
     };
-    let html = render_page(&scan, &info, &options.registry)?;
-    let mut file = OutputFile::create(out, &[])?;
-    std::io::Write::write_all(&mut file, html.as_bytes()).map_err(|e| file.error(e))?;
-    file.commit()?;
+    let scan_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let (html_bytes, pages) = if is_directory(out) {
+        write_directory(out, &scan, &info, &options.registry)?
+    } else {
+        let period = scan.fleet.period();
+        let sel = Selection::new(&scan.fleet, period.as_ref(), at_ms, silent_after_ms);
+        let html = render_index(&scan, &info, &options.registry, &sel, Links::InPage)?;
+        write_file(out, &html)?;
+        (html.len(), 1)
+    };
+    let page_s = started.elapsed().as_secs_f64();
     let silent = scan
         .fleet
         .stations_silent_first()
@@ -204,9 +223,95 @@ pub fn write_report(
         silent,
         stale,
         files: scan.files,
-        html_bytes: html.len(),
+        html_bytes,
+        pages,
+        scan_s,
+        page_s,
         problems: scan.problems,
     })
+}
+
+/// Whether `out` names a report directory: an existing directory, or a path ending in
+/// `/`.
+#[must_use]
+pub fn is_directory(out: &Path) -> bool {
+    out.is_dir()
+        || out
+            .as_os_str()
+            .to_string_lossy()
+            .ends_with(std::path::MAIN_SEPARATOR)
+}
+
+/// Writes `html` to `out`, replacing it atomically.
+fn write_file(out: &Path, html: &str) -> CliResult<()> {
+    let mut file = OutputFile::create(out, &[])?;
+    std::io::Write::write_all(&mut file, html.as_bytes()).map_err(|e| file.error(e))?;
+    file.commit()?;
+    Ok(())
+}
+
+/// Writes the report directory `dir`: `station/` holds a page per station, written into
+/// a fresh temporary directory beside it and swapped in whole, then `index.html` links
+/// to them. The station pages are not synced one by one (a thousand syncs would take
+/// longer than the report): a crash leaves the old directory or the new one, and at
+/// worst a temporary one a later run removes. Returns the bytes and pages written.
+fn write_directory(
+    dir: &Path,
+    scan: &Scan,
+    info: &PageInfo,
+    registry: &Registry,
+) -> CliResult<(usize, usize)> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| CliError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let stations = dir.join("station");
+    if stations.is_symlink() || (stations.exists() && !stations.is_dir()) {
+        return Err(CliError::Usage(format!(
+            "{} is not a directory of station pages: remove it or write the report elsewhere",
+            stations.display()
+        )));
+    }
+    let pid = std::process::id();
+    lakenode_lake::output::remove_stale(dir, ".station.", ".tmp");
+    lakenode_lake::output::remove_stale(dir, ".station-old.", ".tmp");
+    let tmp = dir.join(format!(".station.{pid}.tmp"));
+    std::fs::create_dir(&tmp).map_err(io(&tmp))?;
+    let fleet = &scan.fleet;
+    let period = fleet.period();
+    let sel = Selection::new(
+        fleet,
+        period.as_ref(),
+        info.clock.at_ms,
+        info.silent_after_ms,
+    );
+    let ranges = series_ranges(fleet, &sel.order);
+    let mut bytes = 0;
+    let written = (|| {
+        for id in &sel.order {
+            let html = station_page(scan, info, registry, &sel, period.as_ref(), &ranges, id)?;
+            let path = tmp.join(station_file(id));
+            std::fs::write(&path, &html).map_err(io(&path))?;
+            bytes += html.len();
+        }
+        let old = dir.join(format!(".station-old.{pid}.tmp"));
+        if stations.exists() {
+            std::fs::rename(&stations, &old).map_err(io(&stations))?;
+        }
+        std::fs::rename(&tmp, &stations).map_err(io(&stations))?;
+        if old.exists() {
+            std::fs::remove_dir_all(&old).map_err(io(&old))?;
+        }
+        Ok::<(), CliError>(())
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
+    let html = render_index(scan, info, registry, &sel, Links::Directory)?;
+    write_file(&dir.join("index.html"), &html)?;
+    Ok((bytes + html.len(), sel.order.len() + 1))
 }
 
 /// Runs `lakenode report`.
@@ -219,8 +324,13 @@ pub fn run(args: &ReportArgs) -> CliResult<()> {
     // SIGTERM or Ctrl-C: stop between station-days, or end a request's retries, exit 4.
     let _ = crate::signals::stop_flag();
     let started = Instant::now();
+    let page = if is_directory(&args.out) {
+        args.out.join("index.html")
+    } else {
+        args.out.clone()
+    };
     if let Some(dir) = &args.lake.lake {
-        refuse_output_inside(dir, &args.out)?;
+        refuse_output_inside(dir, &page)?;
     }
     let now_ms = SystemClock.now().as_millisecond();
     if let Some(at) = args.at
@@ -252,13 +362,21 @@ pub fn run(args: &ReportArgs) -> CliResult<()> {
     };
     let summary = write_report(lake.as_mut(), &options, &args.out)?;
     println!(
-        "wrote {}: {} bytes; {} stations ({} silent), {} files read in {:.2} s",
-        args.out.display(),
+        "wrote {}: {} bytes{}; {} stations ({} silent), {} files read in {:.2} s (reading \
+         {:.2} s, drawing {:.2} s)",
+        page.display(),
         summary.html_bytes,
+        if summary.pages > 1 {
+            format!(" in {} pages", summary.pages)
+        } else {
+            String::new()
+        },
         summary.stations,
         summary.silent.len(),
         summary.files,
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        summary.scan_s,
+        summary.page_s,
     );
     if let Some(stale) = &summary.stale {
         tracing::warn!("{stale}");
@@ -281,7 +399,7 @@ pub fn run(args: &ReportArgs) -> CliResult<()> {
     Err(CliError::Silent {
         silent: summary.silent.len(),
         stations: summary.stations,
-        page: args.out.clone(),
+        page,
     })
 }
 
@@ -326,6 +444,70 @@ mod tests {
     #[test]
     fn control_characters_in_keys_are_escaped_for_the_terminal() {
         assert_eq!(printable("a\nb\u{1b}[31mc"), "a\\nb\\u{1b}[31mc");
+    }
+
+    #[test]
+    fn a_report_directory_holds_a_page_per_station_and_every_link_resolves() {
+        let scan = crate::report::select::synthetic_scan(60, 6);
+        let info = PageInfo {
+            lake: "/lake".into(),
+            generated_ms: 6 * 3_600_000,
+            silent_after_ms: 3_600_000,
+            clock: Clock {
+                at_ms: 6 * 3_600_000,
+                now: false,
+            },
+            days: 1,
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("site/");
+        assert!(is_directory(&dir) && !is_directory(&tmp.path().join("r.html")));
+        // Written twice: the second run replaces the first's station pages.
+        for _ in 0..2 {
+            let (bytes, pages) = write_directory(&dir, &scan, &info, &Registry::default()).unwrap();
+            assert_eq!(pages, 61);
+            assert!(bytes > 0);
+        }
+        let index = std::fs::read_to_string(dir.join("index.html")).unwrap();
+        let mut pages: Vec<String> = std::fs::read_dir(dir.join("station"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        pages.sort();
+        assert_eq!(pages.len(), 60);
+        assert_eq!(pages[0], "s-st000.html");
+        let leftovers: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers.len(), 2, "index.html and station/: {leftovers:?}");
+        // Every link of every page names a file of the directory or a section of
+        // its own page; nothing is fetched and nothing runs.
+        let check = |html: &str, base: &Path| {
+            assert!(!html.contains("<script"));
+            let mut links = 0;
+            for part in html.split("href=\"").skip(1) {
+                let target = &part[..part.find('"').unwrap()];
+                assert!(!target.contains(':'), "{target}");
+                match target.strip_prefix('#') {
+                    Some(id) => assert!(html.contains(&format!(" id=\"{id}\""))),
+                    None => assert!(base.join(target).is_file(), "{target}"),
+                }
+                links += 1;
+            }
+            links
+        };
+        // The index links each station (in the table, and the others' means).
+        assert!(check(&index, &dir) >= 60);
+        for p in &pages {
+            let html = std::fs::read_to_string(dir.join("station").join(p)).unwrap();
+            assert_eq!(check(&html, &dir.join("station")), 1, "back to the index");
+            assert!(html.contains("<section id="), "{p} has its charts");
+        }
+        // st002 restarted once: its own count, not the fleet's.
+        let st002 = std::fs::read_to_string(dir.join("station/s-st002.html")).unwrap();
+        assert!(st002.contains("restarts per bucket"));
+        assert!(!st002.contains("fleet total"));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use tracing::info;
 
 use crate::error::{CliError, CliResult};
 use crate::host::{HostAdapter, UPLOAD_STACK, with_progress};
+use crate::metrics::{STATUS_FILE, Watch};
 use crate::transport::{UreqTransport, is_loopback};
 use crate::{RunArgs, credentials};
 
@@ -68,6 +69,14 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
     }
     // Loaded now: a missing or empty --ca-file stops the run before anything is sampled.
     let transport = UreqTransport::with_trust(args.timeout, &args.tls.trust())?;
+    // Bound now too: an address in use stops the run before the spool is touched.
+    let watch = Watch::new(station.as_str(), None);
+    if let Some(addr) = &args.metrics {
+        let bound = crate::metrics::serve(addr, watch.clone())?;
+        let url = format!("http://{bound}/metrics");
+        info!("metrics: serving {url}");
+        watch.set_metrics_url(url);
+    }
 
     if !(Duration::from_secs(1)..=Duration::from_secs(600)).contains(&args.timeout) {
         return Err(CliError::Usage("--timeout must be 1s to 10m".into()));
@@ -162,6 +171,8 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
         ..StationConfig::new(station.clone(), client)
     };
     let mut node = Station::open(config, &args.spool)?;
+    watch.keep_in(node.adapter_state(STATUS_FILE)?);
+    watch.observe(&node);
     warn_about_earlier_losses(&node);
     let status = node.status();
     let last_recorded = status.last_recorded;
@@ -182,13 +193,16 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
         last_recorded,
         spec,
         &station,
+        &watch,
     );
+    watch.finish(&node);
     print_summary(&station, &node, started.elapsed());
     let finite = args.csv.is_some() || args.duration.is_some();
     outcome(end?, &node, finite)
 }
 
 /// Feeds the station from the CSV, the simulation or real time.
+#[allow(clippy::too_many_arguments)]
 fn drive(
     args: &RunArgs,
     node: &mut Station,
@@ -197,11 +211,13 @@ fn drive(
     last_recorded: Option<i64>,
     spec: WindowSpec,
     station: &StationId,
+    watch: &Watch,
 ) -> CliResult<BatchEnd> {
     let mut link = ThreadLink::spawn(transport, UPLOAD_STACK)
         .map_err(|e| CliError::Failed(format!("cannot start the upload thread: {e}")))?;
-    let mut adapter =
-        HostAdapter::new(args.simulate.map(Simulator::new)).notifying_service_manager();
+    let mut adapter = HostAdapter::new(args.simulate.map(Simulator::new))
+        .notifying_service_manager()
+        .watched_by(watch.clone());
     let live = args.sensors.any() || (args.csv.is_none() && args.duration.is_none());
     if live {
         adapter = adapter.hold_until_synced(args.trust_clock);

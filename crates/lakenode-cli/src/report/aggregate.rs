@@ -41,10 +41,6 @@ pub const MEANS: [Measurement; 5] = [
 
 const HOUR_MS: i64 = 3_600_000;
 
-/// How far the boot instant (`at - uptime`) of two health rows may differ without a
-/// restart between them: clock corrections and rounding, not a reboot.
-const RESTART_SHIFT_MS: i64 = 5 * 60_000;
-
 /// The length of the report's time buckets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BucketSize {
@@ -65,21 +61,25 @@ impl BucketSize {
     }
 }
 
-/// A health row's figures the report uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct HealthPoint {
-    /// When the row's window closed, ms UTC.
-    pub at_ms: i64,
-    /// WiFi signal, dBm (nodes only).
-    pub rssi: Option<i32>,
-    /// Files waiting in the spool.
-    pub spool_files: i64,
-    /// Files dropped because the spool was full, since the spool was created.
-    pub dropped_files: i64,
-    /// Failed upload attempts since the station started.
-    pub upload_failures: i64,
-    /// Seconds since the station started: a decrease is a restart.
-    pub uptime_s: i64,
+pub use lakenode_lake::summary::HealthPoint;
+use lakenode_lake::summary::{HealthSummary, step};
+
+/// A station-day's figures read from a daily file's summary instead of its rows
+/// ([`Fleet::add_day`]): what [`Fleet::add_sample`] would have folded from them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DayFigures {
+    /// The oldest instant, ms UTC.
+    pub first_ms: i64,
+    /// The newest instant, ms UTC.
+    pub last_ms: i64,
+    /// Distinct instants.
+    pub samples: u32,
+    /// (sum, count) of each of [`MEANS`], in units.
+    pub sums: [(f64, u32); MEANS.len()],
+    /// The battery at the newest instant that has one, V.
+    pub last_battery: Option<f64>,
+    /// The day's lowest battery reading, V.
+    pub min_battery: Option<f64>,
 }
 
 /// One station's figures in one bucket.
@@ -277,31 +277,12 @@ impl Fleet {
         if !in_period {
             return;
         }
-        // A restart: uptime went down, or the boot instant it implies moved on by more
-        // than a clock correction could explain (a reboot whose new uptime already
-        // exceeds the old one's).
-        let booted = |p: &HealthPoint| p.at_ms - p.uptime_s.saturating_mul(1000);
-        let restarted = previous.is_some_and(|p| {
-            point.uptime_s < p.uptime_s || booted(&point) - booted(&p) > RESTART_SHIFT_MS
-        });
-        // Failures count since the station started: after a restart the whole count
-        // is new; a counter that went down without a restart is not counted twice.
-        let failures = match previous {
-            Some(p) if !restarted => point
-                .upload_failures
-                .saturating_sub(p.upload_failures)
-                .max(0),
-            Some(_) => point.upload_failures.max(0),
-            // The first row seen: its count is new only if the station started inside
-            // the period; otherwise part of it belongs to days not read.
-            None if point.at_ms - point.uptime_s.saturating_mul(1000) >= not_before => {
-                point.upload_failures.max(0)
-            }
-            None => 0,
-        };
-        let dropped = previous.map_or(0, |p| {
-            point.dropped_files.saturating_sub(p.dropped_files).max(0)
-        });
+        // Restarts and counter increases: the rule summaries are made with too.
+        let lakenode_lake::summary::Step {
+            restarted,
+            failures,
+            dropped,
+        } = step(previous.as_ref(), &point, not_before);
         let b = stats.buckets.entry(bucket).or_default();
         b.health_rows += 1;
         b.spool_max = b.spool_max.max(point.spool_files);
@@ -311,6 +292,72 @@ impl Fleet {
         if let Some(r) = point.rssi {
             b.rssi.0 += f64::from(r);
             b.rssi.1 += 1;
+        }
+    }
+
+    /// Folds a whole station-day in from its summary (a day before the report's time,
+    /// each instant once): the same figures as [`Fleet::add_sample`] of its rows in
+    /// day buckets.
+    pub fn add_day(&mut self, station: &str, interval_ms: i64, day: &DayFigures) {
+        if day.samples == 0 || day.last_ms >= self.until_ms {
+            return;
+        }
+        let bucket = self.bucket_of(day.first_ms);
+        let in_period = day.first_ms >= self.not_before_ms;
+        self.set_interval(station, interval_ms);
+        let stats = self.entry(station);
+        if stats.last_seen.is_none_or(|l| day.last_ms >= l) {
+            stats.last_seen = Some(day.last_ms);
+            if day.last_battery.is_some() {
+                stats.last_battery = day.last_battery;
+            }
+        }
+        if !in_period {
+            return;
+        }
+        stats.first_in_period = Some(
+            stats
+                .first_in_period
+                .map_or(day.first_ms, |f| f.min(day.first_ms)),
+        );
+        if let Some(v) = day.min_battery {
+            stats.min_battery = Some(stats.min_battery.map_or(v, |m| m.min(v)));
+        }
+        let b = stats.buckets.entry(bucket).or_default();
+        b.samples = b.samples.saturating_add(day.samples);
+        for (sum, add) in b.sums.iter_mut().zip(&day.sums) {
+            sum.0 += add.0;
+            sum.1 += add.1;
+        }
+    }
+
+    /// Folds a station's health day in from its summary, after the days before it: its
+    /// first row as a row, the figures of the rows after it, then the rows at its end.
+    pub fn add_health_day(&mut self, station: &str, day: &HealthSummary) {
+        if let Some(first) = day.first {
+            self.add_health(station, first);
+        }
+        if let Some(last) = day.last.filter(|l| l.at_ms <= self.until_ms) {
+            let bucket = self.bucket_of(last.at_ms);
+            let in_period = last.at_ms >= self.not_before_ms;
+            let stats = self.entry(station);
+            stats.last_health = Some(last);
+            let r = &day.rest;
+            if in_period && r.rows > 0 {
+                let b = stats.buckets.entry(bucket).or_default();
+                b.health_rows += r.rows;
+                b.spool_max = b.spool_max.max(r.spool_max);
+                b.upload_failures = b.upload_failures.saturating_add(r.failures);
+                b.dropped = b.dropped.saturating_add(r.dropped);
+                b.restarts += r.restarts;
+                #[allow(clippy::cast_precision_loss)] // sums of dBm, far below 2^52
+                let rssi = r.rssi_sum as f64;
+                b.rssi.0 += rssi;
+                b.rssi.1 += r.rssi_n;
+            }
+        }
+        for p in &day.end {
+            self.add_health(station, *p);
         }
     }
 

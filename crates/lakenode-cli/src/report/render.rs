@@ -13,6 +13,8 @@ use plotters::prelude::*;
 use lakenode::schema::Measurement;
 
 use super::aggregate::{Bucket, BucketSize, Fleet, Period, SERIES};
+pub use super::band::{BAND, MEDIAN};
+use super::band::{band, band_marks};
 use super::page::escape;
 use super::registry::Registry;
 use crate::error::{CliError, CliResult};
@@ -151,7 +153,7 @@ fn chart_err<E: std::fmt::Display>(chart: &'static str) -> impl Fn(E) -> CliErro
 }
 
 /// An SVG `<title>` (a tooltip) with `text` escaped.
-fn title(text: &str) -> String {
+pub(crate) fn title(text: &str) -> String {
     format!("<title>{}</title>", escape(text))
 }
 
@@ -163,7 +165,7 @@ fn inject(svg: &mut String, marks: &str) {
 }
 
 /// A line through `points` (pixels), or a dot for a single point, with a tooltip.
-fn line_mark(points: &[(i32, i32)], colour: RGBColor, width: f64, tip: &str) -> String {
+pub(crate) fn line_mark(points: &[(i32, i32)], colour: RGBColor, width: f64, tip: &str) -> String {
     match points {
         [] => String::new(),
         [(x, y)] => format!(
@@ -195,6 +197,65 @@ fn fit(text: &str, chars: usize) -> String {
     }
 }
 
+/// One row of the coverage heatmap: a station, or the whole fleet.
+#[derive(Debug, Clone)]
+pub struct HeatRow {
+    /// The label on the left (cut to fit).
+    pub label: String,
+    /// The label on the right: how long ago the station was last heard from.
+    pub right: String,
+    /// Whose row it is, in the tooltips.
+    pub name: String,
+    /// The coverage of each bucket of the period, `None` before the first sample.
+    pub cells: Vec<Option<f64>>,
+}
+
+/// The heatmap row of a station.
+#[must_use]
+pub fn station_row(
+    fleet: &Fleet,
+    period: &Period,
+    id: &str,
+    registry: &Registry,
+    clock: &Clock,
+) -> HeatRow {
+    HeatRow {
+        label: fit(registry.short(id), 18),
+        right: fleet
+            .station(id)
+            .and_then(|s| s.last_seen)
+            .map_or_else(|| "never".to_owned(), |t| ago(clock, t)),
+        name: registry.full(id),
+        cells: (period.first_bucket..=period.last_bucket)
+            .map(|b| fleet.coverage(period, id, b))
+            .collect(),
+    }
+}
+
+/// The fleet's row: per bucket, the mean coverage of the stations that had started.
+#[must_use]
+pub fn fleet_row(fleet: &Fleet, period: &Period, stations: &[&str]) -> HeatRow {
+    let n = period.buckets();
+    let mut sums = vec![(0.0, 0u32); n];
+    for id in stations {
+        for (cell, b) in sums.iter_mut().zip(period.first_bucket..) {
+            if let Some(c) = fleet.coverage(period, id, b) {
+                cell.0 += c;
+                cell.1 += 1;
+            }
+        }
+    }
+    HeatRow {
+        label: "whole fleet".to_owned(),
+        right: format!("{} stations", stations.len()),
+        name: format!("the whole fleet (mean of {} stations)", stations.len()),
+        cells: sums
+            .into_iter()
+            .map(|(sum, k)| (k > 0).then(|| sum / f64::from(k)))
+            .collect(),
+    }
+}
+
 /// Stations (rows, in the order given: silent first) x buckets (columns), each cell
 /// coloured by the fraction of expected samples that arrived (grey before a station's
 /// first sample); the left labels name the station, the right ones say how long before
@@ -209,11 +270,23 @@ pub fn heatmap_svg(
     registry: &Registry,
     clock: &Clock,
 ) -> CliResult<String> {
+    let rows: Vec<HeatRow> = stations
+        .iter()
+        .map(|id| station_row(fleet, period, id, registry, clock))
+        .collect();
+    heatmap_rows_svg(fleet.size, period, &rows)
+}
+
+/// The heatmap of `rows` (see [`heatmap_svg`]).
+///
+/// # Errors
+/// [`CliError::Chart`] if plotters fails to draw.
+pub fn heatmap_rows_svg(size: BucketSize, period: &Period, rows: &[HeatRow]) -> CliResult<String> {
     let err = chart_err("coverage heatmap");
-    let rows = stations.len().max(1);
+    let n_rows = rows.len().max(1);
     let buckets = period.buckets().max(1);
     let row_px = 14;
-    let height = u32::try_from(rows * row_px)
+    let height = u32::try_from(n_rows * row_px)
         .unwrap_or(u32::MAX)
         .saturating_add(45);
     let mut svg = String::new();
@@ -226,16 +299,15 @@ pub fn heatmap_svg(
             .x_label_area_size(28)
             .y_label_area_size(130)
             .right_y_label_area_size(110)
-            .build_cartesian_2d((0..buckets).into_segmented(), (0..rows).into_segmented())
+            .build_cartesian_2d((0..buckets).into_segmented(), (0..n_rows).into_segmented())
             .map_err(&err)?;
         let mut chart =
-            chart.set_secondary_coord((0..buckets).into_segmented(), (0..rows).into_segmented());
-        // Row r (from the top) is drawn at y = rows - 1 - r: plotters' y grows upwards.
-        let station_at = |v: &SegmentValue<usize>| match v {
-            SegmentValue::CenterOf(y) if *y < stations.len() => Some(stations[rows - 1 - y]),
+            chart.set_secondary_coord((0..buckets).into_segmented(), (0..n_rows).into_segmented());
+        // Row r (from the top) is drawn at y = n_rows - 1 - r: plotters' y grows upwards.
+        let row_at = |v: &SegmentValue<usize>| match v {
+            SegmentValue::CenterOf(y) if *y < rows.len() => Some(&rows[n_rows - 1 - y]),
             _ => None,
         };
-        let size = fleet.size;
         let first = period.first_bucket;
         let x_label = |v: &SegmentValue<usize>| match v {
             SegmentValue::CenterOf(x) | SegmentValue::Exact(x) => {
@@ -248,40 +320,30 @@ pub fn heatmap_svg(
             .configure_mesh()
             .disable_mesh()
             .x_labels(8.min(buckets))
-            .y_labels(rows)
+            .y_labels(n_rows)
             .x_label_formatter(&x_label)
-            .y_label_formatter(&|v| {
-                station_at(v).map_or_else(String::new, |id| fit(registry.short(id), 18))
-            })
+            .y_label_formatter(&|v| row_at(v).map_or_else(String::new, |r| r.label.clone()))
             .label_style(label_style.clone())
             .draw()
             .map_err(&err)?;
-        let last_seen = |v: &SegmentValue<usize>| match station_at(v) {
-            Some(id) => fleet
-                .station(id)
-                .and_then(|s| s.last_seen)
-                .map_or_else(|| "never".to_owned(), |t| ago(clock, t)),
-            None => String::new(),
-        };
         chart
             .configure_secondary_axes()
-            .y_labels(rows)
+            .y_labels(n_rows)
             .x_labels(1)
             .x_label_formatter(&|_| String::new())
-            .y_label_formatter(&last_seen)
+            .y_label_formatter(&|v| row_at(v).map_or_else(String::new, |r| r.right.clone()))
             .label_style(label_style)
             .draw()
             .map_err(&err)?;
         // Neighbouring cells of one colour are drawn as one rectangle: a healthy fleet's
         // rows are mostly one long green bar, which keeps the page small.
         let pct = |c: f64| format!("{:.0}%", c * 100.0);
-        for (r, id) in stations.iter().enumerate() {
-            let y = rows - 1 - r;
+        for (r, row) in rows.iter().enumerate() {
+            let y = n_rows - 1 - r;
             let mut x = 0;
+            let coverage_at = |x: usize| row.cells.get(x).copied().unwrap_or(Some(0.0));
+            let colour_of = |c: Option<f64>| c.map_or(NOT_STARTED, coverage_colour);
             while x < buckets {
-                let coverage_at =
-                    |x: usize| fleet.coverage(period, id, first + i64::try_from(x).unwrap_or(0));
-                let colour_of = |c: Option<f64>| c.map_or(NOT_STARTED, coverage_colour);
                 let colour = colour_of(coverage_at(x));
                 let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
                 let mut end = x;
@@ -316,7 +378,7 @@ pub fn heatmap_svg(
                         (x1 - x0).abs(),
                         (y1 - y0).abs(),
                         hex(colour),
-                        title(&format!("{}: {span}: {what}", registry.full(id)))
+                        title(&format!("{}: {span}: {what}", row.name))
                     ),
                 );
                 x = end;
@@ -379,7 +441,7 @@ fn runs(
     out
 }
 
-type LineChart<'a, 'b> = ChartContext<
+pub(crate) type LineChart<'a, 'b> = ChartContext<
     'a,
     SVGBackend<'b>,
     Cartesian2d<plotters::coord::types::RangedCoordi64, plotters::coord::types::RangedCoordf64>,
@@ -500,6 +562,8 @@ pub fn series_ranges(fleet: &Fleet, stations: &[&str]) -> Vec<(f64, f64)> {
 pub struct HealthChart {
     /// Title, above the chart.
     pub title: &'static str,
+    /// Its title on a station's own page (counts are the station's, not the fleet's).
+    pub station_title: &'static str,
     /// The bucket figure, if the bucket has one.
     pub value: fn(&Bucket) -> Option<f64>,
     /// A count of events: drawn as the fleet's total per bucket (bars), and said in
@@ -512,26 +576,31 @@ pub struct HealthChart {
 pub const HEALTH_CHARTS: [HealthChart; 5] = [
     HealthChart {
         title: "battery, V (mean per bucket)",
+        station_title: "battery, V (mean per bucket)",
         value: |b| b.mean(Measurement::Battery),
         count: false,
     },
     HealthChart {
         title: "WiFi RSSI, dBm (mean per bucket)",
+        station_title: "WiFi RSSI, dBm (mean per bucket)",
         value: Bucket::rssi,
         count: false,
     },
     HealthChart {
         title: "spool depth, files (deepest per bucket)",
+        station_title: "spool depth, files (deepest per bucket)",
         value: |b| (b.health_rows > 0).then_some(b.spool_max as f64),
         count: false,
     },
     HealthChart {
         title: "upload failures, fleet total per bucket",
+        station_title: "upload failures per bucket",
         value: |b| (b.health_rows > 0).then_some(b.upload_failures as f64),
         count: true,
     },
     HealthChart {
         title: "restarts, fleet total per bucket",
+        station_title: "restarts per bucket",
         value: |b| (b.health_rows > 0).then_some(f64::from(b.restarts)),
         count: true,
     },
@@ -548,9 +617,11 @@ pub enum HealthFigure {
     AllZero,
 }
 
-/// One health chart over all stations: a line per station in
-/// [`station_colour`]`(its index in stations)`, or for counts a bar per bucket whose
-/// tooltip says which stations the events were at.
+/// One health chart over `stations`: a line per station of `lines` in
+/// [`station_colour`]`(its index in lines)`, and when `lines` are fewer than `stations`,
+/// the range (min to max) and median of all `stations` per bucket behind them; for
+/// counts, a bar per bucket (the total of `stations`) whose tooltip says which stations
+/// the events were at.
 ///
 /// # Errors
 /// [`CliError::Chart`] if plotters fails to draw.
@@ -558,6 +629,7 @@ pub fn health_svg(
     fleet: &Fleet,
     period: &Period,
     stations: &[&str],
+    lines: &[&str],
     registry: &Registry,
     chart_def: &HealthChart,
 ) -> CliResult<HealthFigure> {
@@ -566,7 +638,7 @@ pub fn health_svg(
         .iter()
         .map(|id| runs(fleet, period, id, chart_def.value))
         .collect();
-    // Counts: per bucket, the total and who had them.
+    // Counts: per bucket, the total and who had them (the first few by name).
     let mut totals: std::collections::BTreeMap<i64, (f64, Vec<String>)> =
         std::collections::BTreeMap::new();
     if chart_def.count {
@@ -578,6 +650,7 @@ pub fn health_svg(
             }
         }
     }
+    let band = (!chart_def.count && lines.len() < stations.len()).then(|| band(period, &all));
     let values = all.iter().flatten().flatten().map(|p| p.1);
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
@@ -648,10 +721,16 @@ pub fn health_svg(
             for (&x, (total, who)) in &totals {
                 let (x0, y0) = chart.backend_coord(&(x, *total));
                 let (x1, y1) = chart.backend_coord(&(x + 1, 0.0));
+                let named = who.len().min(TIP_NAMES);
+                let more = if who.len() > named {
+                    format!(" and {} more", who.len() - named)
+                } else {
+                    String::new()
+                };
                 let tip = format!(
-                    "{} UTC: {total:.0} {what} ({})",
+                    "{} UTC: {total:.0} {what} ({}{more})",
                     bucket_label(size, first + x),
-                    who.join(", ")
+                    who[..named].join(", ")
                 );
                 let _ = std::fmt::Write::write_fmt(
                     &mut marks,
@@ -666,9 +745,13 @@ pub fn health_svg(
                 );
             }
         } else {
-            for (i, (id, runs)) in stations.iter().zip(&all).enumerate() {
+            if let Some(band) = &band {
+                marks.push_str(&band_marks(&chart, band, stations.len(), chart_def.title));
+            }
+            for (i, id) in lines.iter().enumerate() {
+                let runs = runs(fleet, period, id, chart_def.value);
                 let tip = format!("{}: {}", registry.full(id), chart_def.title);
-                marks.push_str(&run_marks(&chart, runs, station_colour(i), &tip));
+                marks.push_str(&run_marks(&chart, &runs, station_colour(i), &tip));
             }
         }
         root.present().map_err(&err)?;
@@ -676,6 +759,9 @@ pub fn health_svg(
     inject(&mut svg, &marks);
     Ok(HealthFigure::Chart(svg))
 }
+
+/// Stations named in a count's tooltip; the rest are counted.
+const TIP_NAMES: usize = 8;
 
 /// A station's state on the position plot and in its legend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -715,7 +801,11 @@ impl Status {
 /// its name beside it and a tooltip; `None` if no station has a position. Nothing is
 /// fetched: there is no map underneath, only the coordinates.
 #[must_use]
-pub fn positions_svg(stations: &[(&str, Status, String)], registry: &Registry) -> Option<String> {
+pub fn positions_svg(
+    stations: &[(&str, Status, String)],
+    registry: &Registry,
+    named: &dyn Fn(&str) -> bool,
+) -> Option<String> {
     let placed: Vec<(&str, Status, &str, f64, f64)> = stations
         .iter()
         .filter_map(|(id, status, tip)| {
@@ -755,16 +845,22 @@ pub fn positions_svg(stations: &[(&str, Status, String)], registry: &Registry) -
     for (id, status, tip, lat, lon) in order {
         let x = pad + (lon - lon_lo) * shrink * scale;
         let y = pad + (lat_hi - lat) * scale;
-        let _ = std::fmt::Write::write_fmt(
-            &mut svg,
-            format_args!(
-                "<g>{}<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"7\" fill=\"{}\"/>\
-                 <text x=\"{:.1}\" y=\"{:.1}\" fill=\"#333\">{}</text></g>\n",
-                title(tip),
-                hex(status.colour()),
+        let label = if named(id) {
+            format!(
+                "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#333\">{}</text>",
                 x + 10.0,
                 y + 4.0,
                 escape(&fit(registry.short(id), 22))
+            )
+        } else {
+            String::new()
+        };
+        let _ = std::fmt::Write::write_fmt(
+            &mut svg,
+            format_args!(
+                "<g>{}<circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"7\" fill=\"{}\"/>{label}</g>\n",
+                title(tip),
+                hex(status.colour()),
             ),
         );
     }
@@ -865,6 +961,7 @@ mod tests {
                 fleet,
                 &period,
                 &order,
+                &order,
                 &Registry::default(),
                 &HEALTH_CHARTS[i],
             )
@@ -900,6 +997,7 @@ mod tests {
         let HealthFigure::Chart(svg) = health_svg(
             &fleet2,
             &period,
+            &order,
             &order,
             &Registry::default(),
             &HEALTH_CHARTS[4],

@@ -24,9 +24,10 @@ use std::collections::{BTreeMap, HashSet};
 use jiff::civil::Date;
 use lakenode::encode::FileMetadata;
 use lakenode::health::HealthRow;
-use lakenode::layout::LakeKey;
+use lakenode::layout::{FileName, LakeKey, Tree as LakeTree};
 
 use super::aggregate::{BucketSize, Fleet, HealthPoint};
+use super::footers::{Candidate, Summarized};
 use crate::error::CliResult;
 use lakenode_lake::lake::LakeStore;
 use lakenode_lake::readback;
@@ -262,6 +263,41 @@ pub fn scan(
         .iter()
         .filter(|((_, date), _)| in_period(date))
         .collect();
+    // Long reports draw days: a compacted day before the report's own is read from
+    // its footer's summary alone (see `footers`).
+    let mut candidates: Vec<(bool, &(String, Date))> = Vec::new();
+    let mut list: Vec<Candidate> = Vec::new();
+    if size == BucketSize::Day {
+        let trees = data_dirs
+            .iter()
+            .map(|d| (true, d))
+            .chain(health_dirs.iter().map(|d| (false, d)));
+        for (is_data, (id, (dir, day))) in trees {
+            let tree = if is_data {
+                LakeTree::Data
+            } else {
+                LakeTree::Health
+            };
+            let daily = FileName::Daily { schema: None }.name(tree);
+            let before = at_day.is_some_and(|a| id.1 < a);
+            if let ([(name, size)], true) = (day.files.as_slice(), before)
+                && *name == daily
+            {
+                candidates.push((is_data, *id));
+                list.push(Candidate {
+                    is_data,
+                    day_start_ms: day_start_ms(id.1).unwrap_or(i64::MIN),
+                    key: format!("{dir}/{name}"),
+                    size: *size,
+                });
+            }
+        }
+    }
+    type Summaries<'a> = BTreeMap<(bool, &'a (String, Date)), (Summarized, u64)>;
+    let mut summarized: Summaries<'_> = super::footers::read(lake, &list)
+        .into_iter()
+        .map(|(i, s)| (candidates[i], s))
+        .collect();
     let total = data_dirs
         .iter()
         .chain(&health_dirs)
@@ -303,13 +339,31 @@ pub fn scan(
             .iter()
             .map(|d| (true, d))
             .chain(health_dirs.iter().map(|d| (false, d)));
-        for (is_data, ((station, date), (dir, day))) in trees {
+        for (is_data, (id, (dir, day))) in trees {
             if crate::signals::stopping() {
                 fetch_error = Some(crate::error::CliError::Interrupted(format!(
                     "report: stopped by a signal after reading {files} of {total} file(s); \
                      no page written"
                 )));
                 break;
+            }
+            let (station, date) = id;
+            let worker = owner.get(station.as_str()).copied().unwrap_or(0);
+            if let Some((summary, read)) = summarized.remove(&(is_data, id)) {
+                files += 1;
+                bytes_read += read;
+                progress(Progress { files, total });
+                let work = Work {
+                    station: station.clone(),
+                    day_start_ms: day_start_ms(*date).unwrap_or(i64::MIN),
+                    is_data,
+                    files: Vec::new(),
+                    summary: Some(summary),
+                };
+                if senders[worker].send(work).is_err() {
+                    break;
+                }
+                continue;
             }
             let fetched = match fetch_day(lake, dir, &day.files, &mut |size| {
                 files += 1;
@@ -327,8 +381,8 @@ pub fn scan(
                 day_start_ms: day_start_ms(*date).unwrap_or(i64::MIN),
                 is_data,
                 files: fetched,
+                summary: None,
             };
-            let worker = owner.get(station.as_str()).copied().unwrap_or(0);
             if senders[worker].send(work).is_err() {
                 break;
             }
@@ -427,6 +481,8 @@ struct Work {
     is_data: bool,
     /// (key, bytes) of each file.
     files: Vec<(String, Vec<u8>)>,
+    /// Or the day's figures from its daily file's footer.
+    summary: Option<Summarized>,
 }
 
 /// What one worker folded.
@@ -465,6 +521,21 @@ impl Part {
     fn fold(&mut self, work: Work) {
         let station = work.station.as_str();
         let day = work.day_start_ms;
+        match &work.summary {
+            Some(Summarized::Data(interval, figures)) => {
+                if figures.first_ms >= self.fleet.not_before_ms {
+                    self.samples += u64::from(figures.samples);
+                }
+                self.fleet.add_day(station, *interval, figures);
+                return;
+            }
+            Some(Summarized::Health(health)) => {
+                self.health_rows += health.points();
+                self.fleet.add_health_day(station, health);
+                return;
+            }
+            None => {}
+        }
         if work.is_data {
             // Window and daily files of one day may hold the same instants (an
             // interrupted compaction): each counts once.
@@ -517,8 +588,7 @@ impl Part {
         // Likewise a window's health row may be in two files: fold it once, in order.
         // A window cut by a reboot has a row from each boot at the same instant: both
         // are kept, the older boot's (longer uptime) first, so the reboot counts once.
-        rows.sort_by_key(|p| (p.at_ms, std::cmp::Reverse(p.uptime_s)));
-        rows.dedup();
+        lakenode_lake::summary::sort_points(&mut rows);
         self.health_rows += rows.len() as u64;
         for p in rows {
             self.fleet.add_health(station, p);
@@ -593,30 +663,11 @@ fn health_points(bytes: Vec<u8>) -> Result<Vec<HealthPoint>, readback::ReadError
         .collect()
 }
 
-/// Seconds of uptime beyond any device's life (100 years).
-const MAX_UPTIME_S: i64 = 100 * 365 * 86_400;
-
 /// One health row as a report point; `None` if it holds a value no node reports (a
 /// negative count, an uptime of over a century): such a row would fake restarts or
 /// upload failures.
 fn health_point(row: &HealthRow) -> Option<HealthPoint> {
-    let counters = [
-        row.uptime_s,
-        row.spool_files,
-        row.dropped_files,
-        row.upload_failures,
-    ];
-    if counters.iter().any(|v| *v < 0) || row.uptime_s > MAX_UPTIME_S {
-        return None;
-    }
-    Some(HealthPoint {
-        at_ms: row.timestamp_ms,
-        rssi: row.wifi_rssi,
-        spool_files: row.spool_files,
-        dropped_files: row.dropped_files,
-        upload_failures: row.upload_failures,
-        uptime_s: row.uptime_s,
-    })
+    HealthPoint::from_row(row)
 }
 
 #[cfg(test)]

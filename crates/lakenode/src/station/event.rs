@@ -346,6 +346,10 @@ pub struct Counters {
     pub upload_failures: u64,
     /// Refusals (403 and other replies that pause uploads) among them.
     pub refusals: u64,
+    /// Failed attempts whose file is tried again (after a backoff, or resent at once).
+    pub retries: u64,
+    /// When S3 last confirmed an object, by the wall clock (ms since the Unix epoch).
+    pub last_upload_ms: Option<i64>,
     /// Files quarantined.
     pub quarantined_files: u64,
     /// Files the spool limit dropped.

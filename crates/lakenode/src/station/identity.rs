@@ -13,7 +13,8 @@ use crate::storage::Storage;
 use crate::window::WindowSpec;
 use crate::{Error, Result};
 
-const FILE: &str = "station.state";
+/// The file, in the station's directory.
+pub(super) const FILE: &str = "station.state";
 
 fn describe(c: &RecorderConfig) -> String {
     let columns: Vec<&str> = c.schema.columns().iter().map(|m| m.name()).collect();
@@ -44,6 +45,12 @@ fn parse(text: &str) -> Option<RecorderConfig> {
         spec: WindowSpec::new(ms("interval_ms")?, ms("window_ms")?).ok()?,
         profile: WriterProfile::parse(field("profile")?).ok()?,
     })
+}
+
+/// The configuration the spool in `dir` records with, if it names one.
+pub(super) fn read(storage: &dyn Storage, dir: &Path) -> Option<RecorderConfig> {
+    let text = storage.read(&dir.join(FILE)).ok()?;
+    parse(String::from_utf8_lossy(&text).trim())
 }
 
 /// One prefix holds one writer profile (docs/lake.md, "One profile per prefix"): the

@@ -44,12 +44,14 @@
 //!
 //! The parts: [`event`] is the vocabulary (the time, the configuration, events,
 //! counters), `recording` dates and journals samples, `health` makes the health rows
-//! due, `uploader` is the upload state machine and `identity` keeps `station.state`.
+//! due, `uploader` is the upload state machine, `identity` keeps `station.state` and
+//! [`survey`] reads a station's directory from outside, read-only.
 
 mod event;
 mod health;
 mod identity;
 mod recording;
+mod survey;
 mod uploader;
 
 use std::collections::VecDeque;
@@ -70,7 +72,9 @@ use crate::{Error, Result};
 pub use crate::journal::Durability;
 pub use crate::recorder::RecorderConfig;
 pub use crate::s3::SKEW_TOLERANCE;
+pub use crate::spool::SpoolSurvey;
 pub use event::{Counters, Delivery, Event, Level, Now, StationConfig};
+pub use survey::{Survey, survey};
 
 use health::HealthDue;
 use uploader::{Ctx, Uploader};

@@ -430,3 +430,40 @@ fn an_adapters_state_file_moves_out_of_the_spool_once() {
     let sim = st.adapter_state("simulation.state").expect("state");
     assert!(sim.starts_with(dir.path().join("state")) && !sim.exists());
 }
+
+#[test]
+fn a_survey_reads_a_spool_in_use_without_changing_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut st = with_windows(dir.path(), 3);
+    // A temporary file of a write in progress: the survey must leave it alone.
+    let tmp = dir.path().join("0000000000000099.tmp");
+    std::fs::write(&tmp, b"half").expect("write");
+    let seen = survey(dir.path()).expect("survey while the lock is held");
+    assert!(tmp.exists(), "the survey removed a file");
+    assert_eq!(seen.config.station.as_str(), STATION);
+    assert_eq!(seen.spool.pending_files, 3);
+    assert_eq!(seen.spool.pending_bytes, st.status().pending_bytes);
+    assert_eq!(seen.spool.quarantined_files, 0);
+    let oldest = seen.spool.oldest_key.expect("an oldest key");
+    assert!(oldest.ends_with("day=01/data_0000.parquet"), "{oldest}");
+    // After an upload the next window is the oldest, and the counters say when.
+    let now = at(0);
+    let request = st.poll(&now).expect("poll").expect("a request");
+    st.on_reply(&now, Ok(stored(&request))).expect("reply");
+    assert_eq!(st.counters().last_upload_ms, now.wall_ms());
+    let seen = survey(dir.path()).expect("survey");
+    assert_eq!(seen.spool.pending_files, 2);
+    assert!(
+        seen.spool
+            .oldest_key
+            .expect("key")
+            .ends_with("data_0015.parquet")
+    );
+}
+
+#[test]
+fn a_survey_of_a_directory_that_no_station_opened_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let e = survey(dir.path()).expect_err("not a spool");
+    assert!(e.to_string().contains("not a lakenode spool"), "{e}");
+}

@@ -469,6 +469,7 @@ impl Uploader {
                 self.next_attempt_ms = now.mono_ms;
                 cx.counters.uploaded_files += 1;
                 cx.counters.uploaded_bytes += sent.bytes as u64;
+                cx.counters.last_upload_ms = now.wall_ms().or(cx.counters.last_upload_ms);
                 if let Some(rule) = &mut self.give_up {
                     rule.restart(now);
                 }
@@ -531,6 +532,7 @@ impl Uploader {
                     (None, _) => at,
                 };
                 self.next_attempt_ms = at;
+                cx.counters.retries += 1;
                 cx.events.push_back(Event::Retrying {
                     key: sent.key,
                     attempt,
@@ -538,7 +540,10 @@ impl Uploader {
                     reason,
                 });
             }
-            Decision::ResendNow => self.next_attempt_ms = now.mono_ms,
+            Decision::ResendNow => {
+                cx.counters.retries += 1;
+                self.next_attempt_ms = now.mono_ms;
+            }
             Decision::Quarantine => self.quarantine(cx, sent.id, &sent.key, &reason)?,
             Decision::PauseUntil(until) => {
                 // Only S3 replies are refusals; a transport error never gets here.

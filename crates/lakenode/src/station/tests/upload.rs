@@ -414,6 +414,11 @@ fn a_2xx_without_the_bodys_md5_is_not_stored_and_warns_once() {
     st.on_reply(&at(now), Ok(stored(&req))).expect("reply");
     assert!(st.is_drained().expect("drained"));
     assert_eq!(st.counters().upload_failures, 3);
+    assert_eq!(
+        st.counters().retries,
+        3,
+        "each failed attempt was tried again"
+    );
 }
 
 #[test]

@@ -1,0 +1,123 @@
+//! Station-days read from their daily file's footer alone: the summary `lakenode
+//! compact` writes ([`lakenode_lake::summary`]).
+//!
+//! Which days: a report longer than [`super::scan::MAX_HOURLY_DAYS`] draws days, not
+//! hours, and a day's summary holds exactly what a day bucket shows. So every
+//! station-day of such a report that is (a) before the report's own day (which may be
+//! cut by `--at`, and is still being written) and (b) a single compacted daily file
+//! (`data_day.parquet` / `health_day.parquet`, nothing beside it) is read from the end
+//! of its file: one ranged request of [`FOOTER_TAIL`] bytes, a second one when the
+//! footer is longer. Shorter reports, the report's day, and days holding window files
+//! are read from their columns, as before. A daily file without a summary (written
+//! before summaries existed), with a summary of another version, or one that does not
+//! fit the file, is read from its columns too: the columns are the truth, a summary
+//! only a faster way to the same figures (tested both ways).
+//!
+//! ```no_run
+//! # use lakenode_cli::report::footers::{Candidate, read};
+//! # use lakenode_lake::lake::LocalLake;
+//! let mut lake = LocalLake::new("lake".into());
+//! let days: Vec<Candidate> = Vec::new();
+//! let summaries = read(&mut lake, &days);
+//! assert!(summaries.is_empty());
+//! ```
+
+use std::collections::BTreeMap;
+
+use lakenode::encode::FileMetadata;
+use lakenode_lake::lake::LakeStore;
+use lakenode_lake::readback::{FOOTER_TAIL, footer_of_tail};
+use lakenode_lake::summary::{DATA_KEY, DaySummary, HEALTH_KEY, HealthSummary};
+
+use super::aggregate::{DayFigures, MEANS};
+
+/// A station-day whose figures may come from its daily file's footer.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The data tree (else the health tree).
+    pub is_data: bool,
+    /// Start of its UTC day, ms.
+    pub day_start_ms: i64,
+    /// The daily file's key.
+    pub key: String,
+    /// Its size, as listed.
+    pub size: u64,
+}
+
+/// A station-day's figures from its footer.
+#[derive(Debug, Clone)]
+pub enum Summarized {
+    /// A data day: the footer's sampling interval and the day's figures.
+    Data(i64, DayFigures),
+    /// A health day.
+    Health(HealthSummary),
+}
+
+/// Reads the footers of `days` (a bounded pool of requests at once, as the lake
+/// allows) and decodes their summaries; the index of each day with a usable summary
+/// maps to its figures and the bytes read. A day missing here is read from its
+/// columns.
+pub fn read(lake: &mut dyn LakeStore, days: &[Candidate]) -> BTreeMap<usize, (Summarized, u64)> {
+    let mut out = BTreeMap::new();
+    let objects: Vec<(String, u64)> = days.iter().map(|d| (d.key.clone(), d.size)).collect();
+    let mut longer: Vec<(usize, u64)> = Vec::new();
+    lake.get_tails(&objects, FOOTER_TAIL, &mut |i, tail| {
+        let Ok(tail) = tail else { return };
+        match footer_of_tail(&tail, days[i].size) {
+            Ok(f) => {
+                if let Some(s) = decode(&days[i], &f.key_values, f.rows) {
+                    out.insert(i, (s, tail.len() as u64));
+                }
+            }
+            Err(Ok(need)) if need <= days[i].size => longer.push((i, need)),
+            Err(_) => {}
+        }
+    });
+    // Footers longer than the first request: the whole footer, once more.
+    for (i, need) in longer {
+        let Ok(tail) = lake.get_tail(&days[i].key, need, days[i].size) else {
+            continue;
+        };
+        if let Ok(f) = footer_of_tail(&tail, days[i].size)
+            && let Some(s) = decode(&days[i], &f.key_values, f.rows)
+        {
+            out.insert(i, (s, tail.len() as u64));
+        }
+    }
+    out
+}
+
+/// The summary of a footer's key/value pairs, if it has a usable one.
+fn decode(day: &Candidate, pairs: &[(String, String)], rows: u64) -> Option<Summarized> {
+    let value = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v);
+    if !day.is_data {
+        let json = value(HEALTH_KEY)?;
+        return HealthSummary::from_json(json, day.day_start_ms, rows)
+            .ok()
+            .map(Summarized::Health);
+    }
+    // An interval the columns path would refuse: read the columns, which say why.
+    let meta = FileMetadata::from_key_values(pairs)
+        .ok()
+        .filter(|m| (100..=86_400_000).contains(&m.interval_ms))?;
+    let summary = DaySummary::from_json(value(DATA_KEY)?, day.day_start_ms, rows).ok()?;
+    let mut figures = DayFigures {
+        first_ms: summary.first_ms,
+        last_ms: summary.last_ms,
+        samples: u32::try_from(summary.rows).ok()?,
+        ..DayFigures::default()
+    };
+    for (i, m) in MEANS.iter().enumerate() {
+        if let Some(c) = summary.column(*m) {
+            #[allow(clippy::cast_precision_loss)] // sums of counts stay far below 2^52
+            let sum = c.sum as f64 / f64::from(m.scale());
+            figures.sums[i] = (sum, u32::try_from(c.n).ok()?);
+        }
+    }
+    let battery = lakenode::schema::Measurement::Battery;
+    if let Some(c) = summary.column(battery) {
+        figures.last_battery = Some(lakenode::sample::count_to_f64(battery, c.last));
+        figures.min_battery = Some(lakenode::sample::count_to_f64(battery, c.min));
+    }
+    Some(Summarized::Data(meta.interval_ms, figures))
+}

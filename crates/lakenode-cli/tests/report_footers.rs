@@ -1,0 +1,383 @@
+//! A report longer than a week reads compacted days from their footers' summaries:
+//! the same per-day figures as from their columns (a small lake compacted, then
+//! reported both ways), and daily files without a summary (older lakes) are read from
+//! their columns; through the embedded S3 server too (ranged GETs of the files' ends,
+//! on several connections at once).
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use std::path::Path;
+
+use lakenode::encode::{FileMetadata, WriterProfile, encode_window};
+use lakenode::health::HealthRow;
+use lakenode::layout::StationId;
+use lakenode::sample::Sample;
+use lakenode::schema::{Measurement, Schema};
+use lakenode_cli::report::aggregate::Fleet;
+use lakenode_cli::report::scan::{Scan, ScanOptions, scan};
+use lakenode_lake::compact::{Options, Strategy, compact};
+use lakenode_lake::lake::{LakeStore, LocalLake};
+
+const IDS: [&str; 2] = [
+    "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e",
+    "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2f",
+];
+/// 2026-11-20T00:00:00Z
+const T0: i64 = 1_795_132_800_000;
+const HOUR: i64 = 3_600_000;
+const DAYS: i64 = 9;
+
+fn put(root: &Path, key: &str, bytes: &[u8]) {
+    let path = root.join(key);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, bytes).unwrap();
+}
+
+fn dir_of(t: i64) -> String {
+    let d = jiff::Timestamp::from_millisecond(t)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date();
+    format!(
+        "year={}/month={:02}/day={:02}",
+        d.year(),
+        d.month(),
+        d.day()
+    )
+}
+
+/// Hour-long window files every 10 s (temperature null one sample in 5, CO2 only
+/// on even hours, gaps on station 1), and a health file per window with upload failures
+/// and a restart every 30 hours.
+fn make_lake(root: &Path) {
+    let schema = Schema::new([
+        Measurement::Temperature,
+        Measurement::Co2,
+        Measurement::Battery,
+    ])
+    .unwrap();
+    for (k, id) in IDS.iter().enumerate() {
+        let k = k as i64;
+        for h in 0..DAYS * 24 {
+            if k == 1 && h % 17 == 3 {
+                continue; // a station with gaps
+            }
+            let from = T0 + h * HOUR;
+            let samples: Vec<Sample> = (0..360)
+                .filter(|i| k == 0 || i % 11 != 0)
+                .map(|i| {
+                    let mut s = Sample::new(from + i * 10_000);
+                    let n = i32::try_from(h * 360 + i + k * 7).unwrap();
+                    s.set_count(
+                        Measurement::Temperature,
+                        (n % 5 != 0).then_some(1_000 + n % 1_500),
+                    );
+                    s.set_count(Measurement::Co2, (h % 2 == 0).then_some(400 + n % 300));
+                    s.set_count(Measurement::Battery, Some(3_500 + n % 700));
+                    s
+                })
+                .collect();
+            let meta = FileMetadata {
+                station: StationId::new(*id).unwrap(),
+                interval_ms: 10_000,
+                window_start_ms: from,
+                window_end_ms: from + HOUR,
+                units: Vec::new(),
+                extra: Vec::new(),
+            };
+            let window = lakenode::window::Window {
+                start_ms: from,
+                end_ms: from + HOUR,
+                samples,
+            };
+            let bytes = encode_window(&schema, WriterProfile::Compact, &window, &meta).unwrap();
+            let hhmm = format!("{:02}00", h % 24);
+            put(
+                root,
+                &format!("station={id}/{}/data_{hhmm}.parquet", dir_of(from)),
+                &bytes,
+            );
+            let mut row = HealthRow::new(from + HOUR);
+            let since_boot = (h + k * 5) % 30;
+            row.uptime_s = (since_boot + 1) * 3_600;
+            row.upload_failures = since_boot / 4;
+            row.dropped_files = h / 50;
+            row.spool_files = (h * 7 + k) % 13;
+            row.wifi_rssi = (h % 3 != 0).then_some(-50 - i32::try_from(h % 20).unwrap());
+            put(
+                root,
+                &format!("health/station={id}/{}/health_{hhmm}.parquet", dir_of(from)),
+                &row.encode().unwrap(),
+            );
+        }
+    }
+}
+
+/// The lake, but every footer read fails: each day is read from its columns.
+struct ColumnsOnly(LocalLake);
+
+/// The lake, counting whole-object reads.
+struct Counting(LocalLake, usize);
+
+impl LakeStore for Counting {
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+    fn list(&mut self, prefix: &str) -> lakenode_lake::Result<Vec<(String, u64)>> {
+        self.0.list(prefix)
+    }
+    fn get(&mut self, key: &str) -> lakenode_lake::Result<Vec<u8>> {
+        self.1 += 1;
+        self.0.get(key)
+    }
+    fn get_tails(
+        &mut self,
+        objects: &[(String, u64)],
+        bytes: u64,
+        each: &mut dyn FnMut(usize, lakenode_lake::Result<Vec<u8>>),
+    ) {
+        self.0.get_tails(objects, bytes, each);
+    }
+    fn put(&mut self, key: &str, body: Vec<u8>) -> lakenode_lake::Result<()> {
+        self.0.put(key, body)
+    }
+    fn delete(&mut self, key: &str) -> lakenode_lake::Result<()> {
+        self.0.delete(key)
+    }
+}
+
+impl LakeStore for ColumnsOnly {
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+    fn list(&mut self, prefix: &str) -> lakenode_lake::Result<Vec<(String, u64)>> {
+        self.0.list(prefix)
+    }
+    fn get(&mut self, key: &str) -> lakenode_lake::Result<Vec<u8>> {
+        self.0.get(key)
+    }
+    fn get_tail(&mut self, key: &str, _: u64, _: u64) -> lakenode_lake::Result<Vec<u8>> {
+        Err(lakenode_lake::Error::Check(format!(
+            "{key}: no footers here"
+        )))
+    }
+    fn put(&mut self, key: &str, body: Vec<u8>) -> lakenode_lake::Result<()> {
+        self.0.put(key, body)
+    }
+    fn delete(&mut self, key: &str) -> lakenode_lake::Result<()> {
+        self.0.delete(key)
+    }
+}
+
+fn options() -> ScanOptions {
+    // The report's day is the day after the lake's last: 8 days in the period, 7 of data, all
+    // compacted and before it.
+    let at = T0 + DAYS * 24 * HOUR + HOUR / 2;
+    ScanOptions {
+        days: 8,
+        now_ms: at,
+        at_ms: at,
+    }
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * a.abs().max(1.0)
+}
+
+/// Every figure the page draws, per station and day, is the same.
+fn assert_same(a: &Fleet, b: &Fleet) {
+    assert_eq!(a.period(), b.period());
+    assert_eq!(a.len(), b.len());
+    for id in IDS {
+        let (x, y) = (a.station(id).unwrap(), b.station(id).unwrap());
+        assert_eq!(x.interval_ms, y.interval_ms, "{id}");
+        assert_eq!(x.last_seen, y.last_seen, "{id}");
+        assert_eq!(x.first_in_period, y.first_in_period, "{id}");
+        assert_eq!(x.last_health, y.last_health, "{id}");
+        assert_eq!(x.last_battery, y.last_battery, "{id}");
+        assert_eq!(x.min_battery, y.min_battery, "{id}");
+        assert_eq!(
+            x.buckets.keys().collect::<Vec<_>>(),
+            y.buckets.keys().collect::<Vec<_>>()
+        );
+        for (day, p) in &x.buckets {
+            let q = &y.buckets[day];
+            let what = format!("{id} day {day}");
+            assert_eq!(p.samples, q.samples, "{what}");
+            assert_eq!(
+                (p.health_rows, p.spool_max, p.upload_failures, p.dropped),
+                (q.health_rows, q.spool_max, q.upload_failures, q.dropped),
+                "{what}"
+            );
+            assert_eq!(p.restarts, q.restarts, "{what}");
+            assert_eq!(p.rssi.1, q.rssi.1, "{what}");
+            assert!(close(p.rssi.0, q.rssi.0), "{what}");
+            for (s, t) in p.sums.iter().zip(&q.sums) {
+                assert_eq!(s.1, t.1, "{what}");
+                assert!(close(s.0, t.0), "{what}: {} vs {}", s.0, t.0);
+            }
+        }
+    }
+}
+
+/// The report from footers where it can (and how many objects it read whole), and
+/// from the columns only.
+fn both_ways(root: &Path) -> (Scan, Scan, usize) {
+    let mut lake = Counting(LocalLake::new(root.to_path_buf()), 0);
+    let from_footers = scan(&mut lake, &options(), |_| {}).unwrap();
+    let from_columns = scan(
+        &mut ColumnsOnly(LocalLake::new(root.to_path_buf())),
+        &options(),
+        |_| {},
+    )
+    .unwrap();
+    (from_footers, from_columns, lake.1)
+}
+
+/// The lake at `<dir>/lake` through the embedded server (which stores objects at
+/// `<dir>/<bucket>/<key>`), with 4 connections.
+fn through_s3(
+    dir: &Path,
+) -> (
+    lakenode_embedded_s3::EmbeddedS3,
+    lakenode_lake::lake::S3Lake,
+) {
+    use lakenode_cli::transport::UreqTransport;
+    let server = common::lake_server(dir);
+    let config = lakenode::S3Config::new(&server.endpoint(), "lake", "us-east-1", true).unwrap();
+    let transport = UreqTransport::new(std::time::Duration::from_secs(30));
+    let readers = (0..3)
+        .map(|_| Box::new(transport.clone()) as Box<dyn lakenode::Transport + Send>)
+        .collect();
+    let credentials = lakenode::Credentials::new(common::KEY, common::SECRET, None);
+    let lake = lakenode_lake::lake::S3Lake::new(&config, credentials, None, transport)
+        .unwrap()
+        .with_readers(readers);
+    (server, lake)
+}
+
+#[test]
+fn days_read_from_footers_equal_days_read_from_columns() {
+    let top = tempfile::tempdir().unwrap();
+    let dir = top.path().join("lake");
+    let dir = dir.as_path();
+    make_lake(dir);
+    let mut lake = LocalLake::new(dir.to_path_buf());
+    let before = jiff::civil::date(2026, 11, 29);
+    let summary = compact(
+        &mut lake,
+        &Options {
+            before,
+            dry_run: false,
+            strategy: Strategy::Rewrite,
+            stop: None,
+        },
+        &mut (),
+    )
+    .unwrap();
+    assert!(summary.skipped.is_empty(), "{:?}", summary.skipped);
+    assert_eq!(summary.station_days, 2 * 2 * DAYS as usize);
+
+    let (footers, columns, whole) = both_ways(dir);
+    assert!(footers.problems.is_empty(), "{:?}", footers.problems);
+    assert!(columns.problems.is_empty(), "{:?}", columns.problems);
+    assert_eq!(footers.samples, columns.samples);
+    assert_eq!(footers.health_rows, columns.health_rows);
+    assert_eq!(footers.files, columns.files);
+    assert_same(&footers.fleet, &columns.fleet);
+    // Every day of the period is before the report's day: all came from footers.
+    assert_eq!(whole, 0, "no object was read whole");
+    let restarts: i64 = IDS
+        .iter()
+        .map(|id| {
+            footers
+                .fleet
+                .station(id)
+                .unwrap()
+                .total(|b| i64::from(b.restarts))
+        })
+        .sum();
+    assert!(restarts >= 10, "restarts are exercised: {restarts}");
+
+    // A bucket reads as its directory: the footers by ranged GETs.
+    let (_server, mut bucket) = through_s3(top.path());
+    let over_s3 = scan(&mut bucket, &options(), |_| {}).unwrap();
+    assert!(over_s3.problems.is_empty(), "{:?}", over_s3.problems);
+    assert_eq!(
+        over_s3.bytes, footers.bytes,
+        "the same ends of the same files"
+    );
+    assert_eq!(over_s3.samples, footers.samples);
+    assert_same(&over_s3.fleet, &footers.fleet);
+}
+
+/// Daily files written before summaries existed (or by another tool) have none: they
+/// are read from their columns, with the same figures.
+#[test]
+fn daily_files_without_a_summary_are_read_from_their_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    make_lake(dir.path());
+    // Each station-day merged into a daily file with no summary in its footer.
+    for id in IDS {
+        for d in 0..DAYS {
+            let day = T0 + d * 24 * HOUR;
+            let data = format!("station={id}/{}", dir_of(day));
+            let health = format!("health/{data}");
+            let mut samples = Vec::new();
+            let mut rows = Vec::new();
+            for h in 0..24 {
+                let name = format!("{data}/data_{h:02}00.parquet");
+                if let Ok(bytes) = std::fs::read(dir.path().join(&name)) {
+                    lakenode_lake::readback::open(bytes)
+                        .unwrap()
+                        .for_each_batch(|b| samples.extend_from_slice(b))
+                        .unwrap();
+                    std::fs::remove_file(dir.path().join(&name)).unwrap();
+                }
+                let name = format!("{health}/health_{h:02}00.parquet");
+                if let Ok(bytes) = std::fs::read(dir.path().join(&name)) {
+                    let file = lakenode_lake::readback::open(bytes).unwrap();
+                    for r in file.rows_generic().unwrap() {
+                        rows.push(HealthRow::from_row(&r).unwrap());
+                    }
+                    std::fs::remove_file(dir.path().join(&name)).unwrap();
+                }
+            }
+            let schema = Schema::new([
+                Measurement::Temperature,
+                Measurement::Co2,
+                Measurement::Battery,
+            ])
+            .unwrap();
+            let meta = FileMetadata {
+                station: StationId::new(id).unwrap(),
+                interval_ms: 10_000,
+                window_start_ms: day,
+                window_end_ms: day + 24 * HOUR,
+                units: Vec::new(),
+                extra: Vec::new(),
+            };
+            let window = lakenode::window::Window {
+                start_ms: day,
+                end_ms: day + 24 * HOUR,
+                samples,
+            };
+            let bytes = encode_window(&schema, WriterProfile::Compact, &window, &meta).unwrap();
+            put(dir.path(), &format!("{data}/data_day.parquet"), &bytes);
+            let bytes = HealthRow::encode_rows(&rows, Vec::new()).unwrap();
+            put(dir.path(), &format!("{health}/health_day.parquet"), &bytes);
+        }
+    }
+    let (footers, columns, whole) = both_ways(dir.path());
+    assert!(footers.problems.is_empty(), "{:?}", footers.problems);
+    // 2 stations x 2 trees x the 7 days before the report's (itself empty).
+    assert_eq!(
+        whole,
+        2 * 2 * 7,
+        "every day of the period was read from its columns"
+    );
+    assert_eq!(footers.samples, columns.samples);
+    assert!(footers.samples > 0);
+    assert_same(&footers.fleet, &columns.fleet);
+}
