@@ -89,6 +89,10 @@ pub enum CliError {
     /// A run was stopped (a signal) before it was done.
     #[error("stopped by a signal before the run was done")]
     Stopped,
+    /// `compact` or `report` stopped by a signal (exit 4, as a finite `run` stopped
+    /// early): what was done and what was left.
+    #[error("{0}\n  exit code 4: stopped by a signal; run the same command again to finish")]
+    Interrupted(String),
     /// A report chart could not be drawn.
     #[error("drawing the report's {chart}: {message}")]
     Chart {
@@ -133,6 +137,7 @@ impl From<lakenode_lake::Error> for CliError {
             E::Usage(m) => Self::Usage(m),
             E::Io { path, source } => Self::Io { path, source },
             E::Locked(m) => Self::Locked(m),
+            E::Stopped(m) => Self::Interrupted(m),
             e @ (E::Request { .. } | E::Check(_) | E::LockLost(_)) => Self::Verify(e.to_string()),
         }
     }
@@ -140,7 +145,8 @@ impl From<lakenode_lake::Error> for CliError {
 
 impl CliError {
     /// Process exit code: 1 general failure, 3 S3 refused the credentials or bucket,
-    /// 4 uploads incomplete (data kept in the spool), 5 finished but samples were
+    /// 4 uploads incomplete (data kept in the spool) or `compact`/`report` stopped by a
+    /// signal, 5 finished but samples were
     /// skipped or files dropped or quarantined, 6 `report` found a silent station,
     /// 7 `compact` found the lake locked by another compaction. [`CliError::Network`],
     /// [`CliError::S3`], [`CliError::Stopped`] and [`CliError::Verify`] exit 1.
@@ -149,7 +155,7 @@ impl CliError {
     pub const fn exit_code(&self) -> u8 {
         match self {
             Self::Refused { .. } => 3,
-            Self::Incomplete { .. } => 4,
+            Self::Incomplete { .. } | Self::Interrupted(_) => 4,
             Self::DataLost(_) => 5,
             Self::Silent { .. } => crate::commands::report::SILENT_EXIT,
             Self::Locked(_) => 7,

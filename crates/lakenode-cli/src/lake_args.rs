@@ -102,7 +102,9 @@ impl LakeArgs {
             .map(|_| Box::new(transport.clone()) as Box<dyn lakenode::transport::Transport + Send>)
             .collect();
         Ok(Box::new(
-            S3Lake::with_client(client, self.prefix.as_deref(), transport).with_readers(readers),
+            S3Lake::with_client(client, self.prefix.as_deref(), transport)
+                .with_readers(readers)
+                .with_stop(crate::signals::stop_flag()),
         ))
     }
 }

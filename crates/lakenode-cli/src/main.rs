@@ -84,7 +84,8 @@ Exit codes:
   0  every sample recorded and every file confirmed; a real-time run: stopped by SIGTERM or Ctrl-C
   1  an error at run time: unreadable or malformed input, spool in use or unwritable
   2  the command line, config file or a setting can never work (invalid bucket, station,
-     window, key, credentials, an unreadable --ca-file or one without a certificate, a CSV
+     window, key, credentials, an unreadable --ca-file or one without a certificate, no
+     certificate found with --tls-roots system, a CSV
      that contradicts --interval): the service unit does not restart on it
      (RestartPreventExitStatus=2)
   3  S3 refused the credentials, permissions or bucket, or the reply was not from S3

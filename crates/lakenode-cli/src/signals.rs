@@ -1,5 +1,6 @@
 //! SIGTERM and SIGINT as a flag: long commands check it between steps and stop cleanly
-//! (`run` after the current sample, `compact` after the current station-day, `encode`
+//! (`run` after the current sample, `compact` and `report` after the current station-day
+//! or at once in a request's retries (exit 4), `encode`
 //! removing its temporary files) instead of dying mid-write.
 //!
 //! ```

@@ -165,28 +165,72 @@ fn ca_file_roots(path: &Path) -> CliResult<RootCerts> {
         .into())
 }
 
-/// The operating system's trust store.
+/// The operating system's trust store, as `rustls-native-certs` finds it. Where it
+/// looked is named in every message: `SSL_CERT_FILE` / `SSL_CERT_DIR` replace the
+/// system's own locations, and a typo there must be seen for what it is.
+///
+/// # Errors
+/// [`CliError::Usage`] when no certificate was found, naming where it looked and why
+/// each place failed. Some roots loaded while another place failed is a warning: the
+/// roots that loaded are trusted, the missing ones are not.
 fn system_roots() -> CliResult<RootCerts> {
     let found = rustls_native_certs::load_native_certs();
-    for e in &found.errors {
-        tracing::warn!("system trust store: {e}");
-    }
+    let looked = looked_for(
+        std::env::var_os("SSL_CERT_FILE"),
+        std::env::var_os("SSL_CERT_DIR"),
+    );
+    let errors = found
+        .errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
     if found.certs.is_empty() {
-        let why = found
-            .errors
-            .first()
-            .map_or_else(|| "it is empty".to_owned(), ToString::to_string);
+        let why = if errors.is_empty() {
+            "nothing there holds a certificate".to_owned()
+        } else {
+            errors
+        };
         return Err(CliError::Usage(format!(
-            "--tls-roots system: no certificate in the system's trust store ({why}); \
-             install ca-certificates, set SSL_CERT_FILE, or give --ca-file PEM"
+            "--tls-roots system: no CA certificate found in {looked} ({why}); install \
+             ca-certificates, point SSL_CERT_FILE / SSL_CERT_DIR at a CA bundle or \
+             directory that exists, or give --ca-file PEM"
         )));
     }
-    tracing::debug!("{} roots from the system's trust store", found.certs.len());
+    if !errors.is_empty() {
+        tracing::warn!(
+            "--tls-roots system: {} CA certificate(s) loaded from {looked}, but not \
+             everything there could be read ({errors}); servers signed by CAs only in \
+             the missing places will not be trusted",
+            found.certs.len()
+        );
+    }
+    tracing::debug!("{} roots from {looked}", found.certs.len());
     Ok(found
         .certs
         .iter()
         .map(|d| Certificate::from_der(d.as_ref()).to_owned())
         .into())
+}
+
+/// Where `rustls-native-certs` looks, for messages: the variables that replace the
+/// system's store when set (as it reads them: an empty `SSL_CERT_DIR` entry is skipped),
+/// else the system's own locations.
+fn looked_for(file: Option<std::ffi::OsString>, dirs: Option<std::ffi::OsString>) -> String {
+    let mut places = Vec::new();
+    if let Some(f) = file {
+        places.push(format!("SSL_CERT_FILE={}", Path::new(&f).display()));
+    }
+    if let Some(d) = dirs.filter(|d| std::env::split_paths(d).any(|p| !p.as_os_str().is_empty())) {
+        places.push(format!("SSL_CERT_DIR={}", Path::new(&d).display()));
+    }
+    if places.is_empty() {
+        "the system's trust store (its usual locations, e.g. /etc/ssl/certs; neither \
+         SSL_CERT_FILE nor SSL_CERT_DIR is set)"
+            .to_owned()
+    } else {
+        places.join(" and ")
+    }
 }
 
 /// A blocking HTTP(S) client with connection reuse.
@@ -598,6 +642,20 @@ mod tests {
         assert!(tls_message(&name, &Trust::Bundled).contains("check --endpoint"));
         let other = rustls::Error::General("x".into());
         assert!(tls_message(&other, &Trust::Bundled).starts_with("TLS handshake failed"));
+    }
+
+    #[test]
+    fn the_trust_store_messages_name_where_it_looked() {
+        assert_eq!(
+            looked_for(Some("/x/ca.pem".into()), Some("/x/certs".into())),
+            "SSL_CERT_FILE=/x/ca.pem and SSL_CERT_DIR=/x/certs"
+        );
+        // An empty SSL_CERT_DIR is no directory to rustls-native-certs.
+        assert_eq!(
+            looked_for(Some("/x/ca.pem".into()), Some("".into())),
+            "SSL_CERT_FILE=/x/ca.pem"
+        );
+        assert!(looked_for(None, None).starts_with("the system's trust store"));
     }
 
     #[test]

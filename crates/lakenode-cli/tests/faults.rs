@@ -42,6 +42,7 @@ fn faults_and_kills_lose_at_most_one_sample_per_kill_and_duplicate_none() {
             outage: Some((40, Duration::from_secs(3))),
             seed: 7,
             refuse_path: None,
+            slow_path: None,
         },
     );
     let spool = tmp.path().join("spool");

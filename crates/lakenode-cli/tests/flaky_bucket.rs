@@ -139,3 +139,109 @@ fn compact_and_report_finish_through_a_bucket_failing_one_request_in_four() {
     assert_eq!(wrong, 0, "each instant of the day once, in order");
     assert!(took < Duration::from_secs(120), "{took:?}");
 }
+
+/// Starts `cmd`, waits until the proxy has answered two more 503s (it is in its retries),
+/// sends SIGTERM, and returns how long it took to end and what it said.
+fn stopped_while_retrying(
+    cmd: &mut std::process::Command,
+    proxy: &FaultProxy,
+) -> (Duration, std::process::Output) {
+    use std::process::Stdio;
+    use std::sync::atomic::Ordering::Relaxed;
+    let before = proxy.counts.slowdowns.load(Relaxed);
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let until = Instant::now() + Duration::from_secs(60);
+    while proxy.counts.slowdowns.load(Relaxed) < before + 2 {
+        assert!(Instant::now() < until, "{}", proxy.counts.summary());
+        assert!(child.try_wait().unwrap().is_none(), "ended before retrying");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let signalled = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if signalled.elapsed() > Duration::from_secs(30) {
+            child.kill().unwrap();
+            panic!("still running 30 s after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (signalled.elapsed(), child.wait_with_output().unwrap())
+}
+
+/// SIGTERM while `compact` (then `report`) retries downloads the bucket keeps answering
+/// `503 SlowDown`: the retry's wait wakes, the run exits 4 within seconds saying what
+/// was done and left; compact releases the lock object and deleted nothing, so the
+/// next run can start at once and finishes the day.
+#[test]
+fn compact_and_report_stopped_by_sigterm_while_retrying_exit_4_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("s3");
+    let s3 = lake_server(&data);
+    let bucket = data.join("lake");
+    let lock = bucket.join(".lakenode-compact-lock");
+    success(
+        run_to(&s3.endpoint(), STATION, &tmp.path().join("spool"))
+            .args(["--simulate", "3", "--window", "30m"])
+            .args(["--start", "2026-11-20T00:00:00Z", "--duration", "2h"]),
+    );
+    let windows = names(&bucket);
+    assert_eq!(windows.len(), 4, "{windows:?}");
+    // Every download of a window file is throttled; the listing and the lock go through.
+    let proxy = FaultProxy::start(
+        s3.addr(),
+        FaultPlan {
+            slow_path: Some("/data_"),
+            ..FaultPlan::clean()
+        },
+    );
+    let lake = |endpoint: &str, command: &str| {
+        let mut cmd = lakenode_with_credentials();
+        cmd.arg(command)
+            .args(["--endpoint", endpoint, "--bucket", "lake", "--path-style"]);
+        cmd
+    };
+    let (took, out) = stopped_while_retrying(
+        lake(&proxy.endpoint(), "compact").args(["--before", "2026-11-21"]),
+        &proxy,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("compact stopped {took:?} after SIGTERM:\n{stderr}");
+    assert!(took < Duration::from_secs(5), "stopped after {took:?}");
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("stopped by a signal while retrying")
+            && stderr.contains("0 station-day(s) compacted, 1 left as they are")
+            && stderr.contains("run the same command again"),
+        "{stderr}"
+    );
+    assert!(!lock.exists(), "the lock is released");
+    assert_eq!(names(&bucket), windows, "nothing deleted");
+
+    let page = tmp.path().join("report.html");
+    let (took, out) = stopped_while_retrying(
+        lake(&proxy.endpoint(), "report")
+            .args(["--at", "2026-11-21T00:00:00Z", "--out"])
+            .arg(&page),
+        &proxy,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(took < Duration::from_secs(5), "stopped after {took:?}");
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("stopped by a signal while retrying"),
+        "{stderr}"
+    );
+    assert!(!page.exists(), "no page written");
+
+    // The next compaction starts at once (no lock to wait for) and finishes the day.
+    success(lake(&s3.endpoint(), "compact").args(["--before", "2026-11-21"]));
+    assert_eq!(names(&bucket), ["data_day.parquet"]);
+}

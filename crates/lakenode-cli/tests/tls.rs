@@ -232,6 +232,77 @@ fn the_system_roots_are_used_with_tls_roots_system() {
 }
 
 #[test]
+fn a_system_store_pointing_nowhere_is_refused_and_one_half_found_is_warned_about() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pki = private_pki(&tmp.path().join("pki"), "lakenode test CA");
+    let s3 = https_server(&tmp.path().join("s3"), &pki);
+    let csv = hour_csv(tmp.path());
+    let spool = tmp.path().join("spool");
+    let missing = tmp.path().join("missing.pem");
+    let empty = tmp.path().join("empty.pem");
+    std::fs::write(&empty, "").unwrap();
+    let missing_dir = tmp.path().join("no-certs");
+    let flags = lake_flags(&s3.endpoint());
+    // Nothing found: refused before anything is read or recorded, naming the place.
+    for (file, why) in [
+        (&missing, "No such file or directory"),
+        (&empty, "nothing there holds a certificate"),
+    ] {
+        let want = format!(
+            "--tls-roots system: no CA certificate found in SSL_CERT_FILE={}",
+            file.display()
+        );
+        let mut run = run_to(&s3.endpoint(), STATION, &spool);
+        run.arg("--csv").arg(&csv);
+        let mut compact = lakenode_with_credentials();
+        compact.arg("compact").args(&flags);
+        let mut report = lakenode_with_credentials();
+        report
+            .arg("report")
+            .args(&flags)
+            .arg("--out")
+            .arg(tmp.path().join("r.html"));
+        // `run` exits 2 (a setting that can never work), compact and report 1, as for
+        // a bad --ca-file.
+        for (cmd, code) in [(&mut run, 2), (&mut compact, 1), (&mut report, 1)] {
+            let (o, _, stderr) = output(
+                cmd.args(["--tls-roots", "system"])
+                    .env("SSL_CERT_FILE", file)
+                    .env_remove("SSL_CERT_DIR"),
+            );
+            assert_eq!(o.status.code(), Some(code), "{stderr}");
+            assert!(
+                stderr.contains(&want) && stderr.contains(why) && stderr.contains("--ca-file"),
+                "{stderr}"
+            );
+        }
+        assert_eq!(spooled(&spool), 0, "nothing recorded");
+        assert!(!tmp.path().join("r.html").exists());
+    }
+    // The CA found in SSL_CERT_FILE, SSL_CERT_DIR missing: a warning naming it, and the
+    // run goes on with the roots found.
+    let (o, _, stderr) = output(
+        run_to(&s3.endpoint(), STATION, &spool)
+            .arg("--csv")
+            .arg(&csv)
+            .args(["--tls-roots", "system"])
+            .env("SSL_CERT_FILE", &pki.ca)
+            .env("SSL_CERT_DIR", &missing_dir),
+    );
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "--tls-roots system: 1 CA certificate(s) loaded from SSL_CERT_FILE={} and \
+             SSL_CERT_DIR={}, but not everything there could be read",
+            pki.ca.display(),
+            missing_dir.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(day_files(&s3).len(), 4);
+}
+
+#[test]
 fn unusable_ca_files_are_refused_before_anything_is_recorded() {
     let tmp = tempfile::tempdir().unwrap();
     let pki = private_pki(&tmp.path().join("pki"), "lakenode test CA");

@@ -127,6 +127,9 @@ pub struct Summary {
     pub skipped: Vec<String>,
     /// A signal stopped the run before the last station-day.
     pub stopped: bool,
+    /// Station-days a stop left for the next run (the one in progress included: its
+    /// step was abandoned as a kill would have, which the next run finishes).
+    pub left: usize,
 }
 
 impl Summary {
@@ -241,7 +244,8 @@ pub fn compact(
     let worth_it = |files: &DayDir| {
         files.windows.len() > 1 || !files.windows.is_empty() && !files.dailies.is_empty()
     };
-    progress.start(dirs.values().filter(|f| worth_it(f)).count());
+    let total = dirs.values().filter(|f| worth_it(f)).count();
+    progress.start(total);
     let mut done = 0;
     let mut summary = Summary::default();
     for why in lake.anomalies().into_iter().chain(strays) {
@@ -267,21 +271,35 @@ pub fn compact(
             summary.stopped = true;
             break;
         }
-        lake.keep_lock()?;
-        if !worth_it(&files) {
-            continue;
-        }
-        match compact_day(lake, &files, options, &mut summary) {
-            Ok(()) => {}
+        let day = lake.keep_lock().map_err(DayError::Fatal).and_then(|()| {
+            if worth_it(&files) {
+                compact_day(lake, &files, options, &mut summary).map(|()| true)
+            } else {
+                Ok(false)
+            }
+        });
+        match day {
+            Ok(true) => {}
+            Ok(false) => continue,
             Err(DayError::Skip(why)) => {
                 let why = format!("{dir}: {why}");
                 tracing::warn!("left as it is: {why}");
                 summary.skipped.push(why);
             }
+            // A signal ended a request's retries: that day's step is abandoned, as a
+            // kill would have (safe at any instant, finished by the next run).
+            Err(DayError::Fatal(Error::Stopped(why))) => {
+                tracing::warn!("{why}; {dir} is left for the next run");
+                summary.stopped = true;
+                break;
+            }
             Err(DayError::Fatal(e)) => return Err(e),
         }
         done += 1;
         progress.advance(done, &summary);
+    }
+    if summary.stopped {
+        summary.left = total - done;
     }
     Ok(summary)
 }

@@ -41,6 +41,10 @@ pub enum Error {
     /// Another compaction holds the lake's lock; nothing was changed.
     #[error("{0}")]
     Locked(String),
+    /// A signal stopped a request's retries (or the run before its next request): what
+    /// was being done and its last failure.
+    #[error("{0}")]
+    Stopped(String),
 }
 
 impl Error {

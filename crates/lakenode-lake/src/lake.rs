@@ -453,6 +453,8 @@ pub struct S3Lake {
     policy: RetryPolicy,
     budget: RetryBudget,
     sleep: fn(std::time::Duration),
+    /// Set by a signal: requests are no longer retried.
+    stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// More transports, for [`LakeStore::get_tails`] in parallel.
     readers: Vec<Box<dyn Transport + Send>>,
 }
@@ -515,6 +517,7 @@ impl S3Lake {
             ),
             budget: RetryBudget::default(),
             sleep: std::thread::sleep,
+            stop: None,
             readers: Vec::new(),
         }
     }
@@ -544,8 +547,18 @@ impl S3Lake {
         self
     }
 
+    /// Ends retries once `stop` is set (SIGTERM, Ctrl-C): a request failing then fails
+    /// with [`Error::Stopped`], and a retry's wait wakes within
+    /// [`crate::retry::STOP_POLL`]. [`LakeStore::unlock`] still retries a little: the
+    /// lock should not outlive the run.
+    #[must_use]
+    pub fn with_stop(mut self, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Self {
+        self.stop = Some(stop);
+        self
+    }
+
     fn attempts(&self) -> Attempts {
-        Attempts::new(self.policy, self.budget, self.sleep)
+        Attempts::new(self.policy, self.budget, self.sleep).with_stop(self.stop.clone())
     }
 
     /// Sends the request `make` signs (again for each attempt, at that moment), retrying
@@ -906,6 +919,7 @@ impl LakeStore for S3Lake {
         each: &mut dyn FnMut(usize, Result<Vec<u8>>),
     ) {
         let (policy, budget, sleep) = (self.policy, self.budget, self.sleep);
+        let stop = self.stop.clone();
         let (client, prefix) = (&self.client, self.prefix.as_str());
         let mut pool: Vec<&mut (dyn Transport + Send)> = vec![self.transport.as_mut()];
         pool.extend(
@@ -927,7 +941,7 @@ impl LakeStore for S3Lake {
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                 });
             let full = format!("{prefix}{}", objects[i].0);
-            let attempts = Attempts::new(policy, budget, sleep);
+            let attempts = Attempts::new(policy, budget, sleep).with_stop(stop.clone());
             tail_on(client, &mut **guard, attempts, &full, (bytes, objects[i].1))
         });
     }
@@ -1042,11 +1056,22 @@ impl LakeStore for S3Lake {
         let Some(held) = self.held.take() else {
             return Ok(());
         };
-        let (current, _) = self.read_lock()?;
-        if current.is_some_and(|(text, _)| owner_field(&text, "owner") == Some(&held.token)) {
-            self.delete(S3_LOCK)?;
-        }
-        Ok(())
+        // Released even after a stop, with retries of its own: a few, quick ones (a
+        // second signal ends the process at once).
+        let stop = self.stop.take();
+        let budget = self.budget;
+        self.budget = RetryBudget {
+            attempts: budget.attempts.min(4),
+            per_request: budget.per_request.min(std::time::Duration::from_secs(10)),
+        };
+        let released = self.read_lock().and_then(|(current, _)| {
+            if current.is_some_and(|(text, _)| owner_field(&text, "owner") == Some(&held.token)) {
+                self.delete(S3_LOCK)?;
+            }
+            Ok(())
+        });
+        (self.stop, self.budget) = (stop, budget);
+        released
     }
 }
 

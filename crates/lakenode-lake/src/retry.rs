@@ -9,8 +9,12 @@
 //! until its run gives up, a lake tool retries each request at most
 //! [`RetryBudget::attempts`] times within [`RetryBudget::per_request`], then stops with
 //! an error that says how many attempts were made. Refusals (403 ...) and rejections are
-//! never retried: the caller reads the reply.
+//! never retried: the caller reads the reply. A stop flag (set by SIGTERM or Ctrl-C)
+//! ends the retries: the wait between two attempts wakes within [`STOP_POLL`] and the
+//! request fails with [`Error::Stopped`].
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use lakenode::s3::{S3Failure, check_response};
@@ -63,6 +67,10 @@ pub fn key_fault(code: &str) -> Fault {
         _ => Fault::Refused,
     }
 }
+
+/// How often a retry's wait looks at the stop flag. Polled, not woken: a signal handler
+/// may only set a flag, and 50 ms is soon enough for a person or systemd.
+pub const STOP_POLL: Duration = Duration::from_millis(50);
 
 /// What an attempt's reply means for the retry loop.
 pub enum Verdict {
@@ -127,6 +135,7 @@ pub struct Attempts {
     /// An attempt so far may have been carried out although it failed.
     pub uncertain: bool,
     sleep: fn(Duration),
+    stop: Option<Arc<AtomicBool>>,
 }
 
 impl Attempts {
@@ -141,7 +150,29 @@ impl Attempts {
             quick: 0,
             uncertain: false,
             sleep,
+            stop: None,
         }
+    }
+
+    /// Stops retrying once `stop` is set (a signal): [`Attempts::wait`] then fails with
+    /// [`Error::Stopped`], at once or as soon as its wait notices.
+    #[must_use]
+    pub fn with_stop(mut self, stop: Option<Arc<AtomicBool>>) -> Self {
+        self.stop = stop;
+        self
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::Relaxed))
+    }
+
+    fn stopped_error(&self, what: &str, reason: &str) -> Error {
+        Error::Stopped(format!(
+            "{what}: stopped by a signal while retrying ({reason}; {} attempt(s) made)",
+            self.made
+        ))
     }
 
     /// After attempt [`Attempts::made`] failed with `fault`: waits until the next may
@@ -149,7 +180,8 @@ impl Attempts {
     ///
     /// # Errors
     /// [`Error::Request`] for `what`, naming the last failure and the attempts made, when
-    /// the budget is spent or the policy gives up.
+    /// the budget is spent or the policy gives up; [`Error::Stopped`] when the stop flag
+    /// is set before or during the wait.
     pub fn wait(
         &mut self,
         what: &str,
@@ -166,6 +198,9 @@ impl Attempts {
             self.quick = 0;
             self.made
         };
+        if self.stopped() {
+            return Err(self.stopped_error(what, reason));
+        }
         if self.made >= self.budget.attempts {
             return Err(self.gave_up(what, reason));
         }
@@ -187,7 +222,24 @@ impl Attempts {
             self.budget.attempts,
             pause.as_secs_f64()
         );
-        (self.sleep)(pause);
+        if self.stop.is_none() {
+            (self.sleep)(pause);
+        } else {
+            // In slices, counted rather than timed so that a test's sleep that does
+            // not sleep still ends.
+            let mut left = pause;
+            while !left.is_zero() {
+                if self.stopped() {
+                    return Err(self.stopped_error(what, reason));
+                }
+                let slice = left.min(STOP_POLL);
+                (self.sleep)(slice);
+                left -= slice;
+            }
+            if self.stopped() {
+                return Err(self.stopped_error(what, reason));
+            }
+        }
         self.made += 1;
         Ok(())
     }
@@ -285,6 +337,41 @@ mod tests {
             text.starts_with("downloading k: S3 answered 500 (gave up after 4 attempt(s) in "),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_stop_ends_the_retries_during_the_wait() {
+        static STOP: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
+        static SLICES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        fn slice(d: Duration) {
+            assert!(d <= STOP_POLL, "{d:?}");
+            if SLICES.fetch_add(1, Ordering::Relaxed) == 3 {
+                STOP.get().expect("set").store(true, Ordering::Relaxed);
+            }
+        }
+        let stop = Arc::clone(STOP.get_or_init(|| Arc::new(AtomicBool::new(false))));
+        let budget = RetryBudget::default();
+        let mut a = Attempts::new(RetryPolicy::new(1), budget, slice).with_stop(Some(stop));
+        let e = a
+            .wait(
+                "listing",
+                Fault::Transient,
+                Some(Duration::from_secs(30)),
+                "503",
+            )
+            .expect_err("stopped");
+        assert!(matches!(e, Error::Stopped(_)), "{e}");
+        assert_eq!(SLICES.load(Ordering::Relaxed), 4, "woke at the next slice");
+        assert_eq!(
+            e.to_string(),
+            "listing: stopped by a signal while retrying (503; 1 attempt(s) made)"
+        );
+        // Once stopped, no retry is even waited for.
+        let e = a
+            .wait("listing", Fault::Transient, None, "503")
+            .expect_err("stopped");
+        assert!(matches!(e, Error::Stopped(_)));
+        assert_eq!(SLICES.load(Ordering::Relaxed), 4);
     }
 
     #[test]

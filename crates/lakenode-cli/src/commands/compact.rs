@@ -39,7 +39,8 @@ pub struct CompactArgs {
 /// # Errors
 /// Invalid flags, or a lake that cannot be listed, read or written; the lake locked by
 /// another compaction ([`CliError::Locked`], exit 7). A station-day that cannot be
-/// compacted safely is skipped with a warning, and the run exits 1 at the end.
+/// compacted safely is skipped with a warning, and the run exits 1 at the end. Stopped
+/// by SIGTERM or Ctrl-C ([`CliError::Interrupted`], exit 4), the lock is released.
 pub fn run(args: &CompactArgs) -> CliResult<()> {
     let _ = crate::signals::stop_flag();
     let before = match &args.before {
@@ -100,15 +101,19 @@ pub fn run(args: &CompactArgs) -> CliResult<()> {
         lake.lock()?;
     }
     let result = compact(lake.as_mut(), &options, &mut Bar(None));
+    // Released after a stop too (SIGTERM, Ctrl-C), so that the next run can start at once.
     if let Err(e) = lake.unlock() {
         tracing::warn!("releasing the compaction lock: {e}");
     }
     let summary = result?;
     print_summary(&summary, started.elapsed(), args.dry_run);
     if summary.stopped {
-        Err(CliError::Usage(
-            "stopped by a signal before the end; run the same command again to finish".into(),
-        ))
+        Err(CliError::Interrupted(format!(
+            "compact: stopped by a signal: {} station-day(s) compacted, {} left as they \
+             are for the next run (the lake is consistent: window files are deleted only \
+             once their daily file is verified)",
+            summary.station_days, summary.left
+        )))
     } else if summary.skipped.is_empty() {
         Ok(())
     } else {

@@ -29,7 +29,8 @@ pub const SILENT_EXIT: u8 = 6;
 #[command(
     after_help = "Exit codes: 0 every station reporting; 6 a station is silent (an \
 alarm for cron: the page is written and lists it); 1 a file could not be read or another \
-error (also when stations are silent); 2 usage."
+error (also when stations are silent); 2 usage; 4 stopped by SIGTERM or Ctrl-C (no page \
+written)."
 )]
 pub struct ReportArgs {
     /// The lake: --lake DIR, or --endpoint/--bucket.
@@ -320,6 +321,8 @@ fn write_directory(
 /// Files that cannot be decoded are listed in the page and make the run exit 1 after
 /// the page is written; otherwise a silent station makes it exit [`SILENT_EXIT`].
 pub fn run(args: &ReportArgs) -> CliResult<()> {
+    // SIGTERM or Ctrl-C: stop between station-days, or end a request's retries, exit 4.
+    let _ = crate::signals::stop_flag();
     let started = Instant::now();
     let page = if is_directory(&args.out) {
         args.out.join("index.html")

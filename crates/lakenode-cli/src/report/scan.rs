@@ -340,6 +340,13 @@ pub fn scan(
             .map(|d| (true, d))
             .chain(health_dirs.iter().map(|d| (false, d)));
         for (is_data, (id, (dir, day))) in trees {
+            if crate::signals::stopping() {
+                fetch_error = Some(crate::error::CliError::Interrupted(format!(
+                    "report: stopped by a signal after reading {files} of {total} file(s); \
+                     no page written"
+                )));
+                break;
+            }
             let (station, date) = id;
             let worker = owner.get(station.as_str()).copied().unwrap_or(0);
             if let Some((summary, read)) = summarized.remove(&(is_data, id)) {

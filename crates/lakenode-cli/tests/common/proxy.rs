@@ -13,6 +13,7 @@
 //! - outage: for a scheduled period the proxy stops listening (connections refused);
 //! - refusal: a request whose path contains a given text gets S3's `403 AccessDenied`
 //!   (what a bucket policy leaving a tree out answers);
+//! - throttled path: a request whose path contains a given text always gets `503 SlowDown`;
 //! - otherwise the request is forwarded and S3's answer relayed.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
@@ -47,6 +48,8 @@ pub struct FaultPlan {
     pub seed: u64,
     /// Requests whose path contains this are refused with 403 `AccessDenied`.
     pub refuse_path: Option<&'static str>,
+    /// Requests whose path contains this are all answered 503 `SlowDown`.
+    pub slow_path: Option<&'static str>,
 }
 
 impl FaultPlan {
@@ -63,6 +66,7 @@ impl FaultPlan {
             outage: None,
             seed: 0,
             refuse_path: None,
+            slow_path: None,
         }
     }
 }
@@ -276,7 +280,10 @@ fn handle(
         );
         return;
     }
-    if fate < plan.reset + plan.slowdown {
+    let throttled = plan
+        .slow_path
+        .is_some_and(|p| String::from_utf8_lossy(request_line).contains(p));
+    if throttled || fate < plan.reset + plan.slowdown {
         counts.slowdowns.fetch_add(1, Ordering::Relaxed);
         let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message><RequestId>PROXY</RequestId></Error>";
         let _ = write!(

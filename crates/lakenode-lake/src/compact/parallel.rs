@@ -84,6 +84,7 @@ pub(super) fn run(
     if let Some(e) = first_error {
         return Err(e);
     }
-    summary.stopped = queue.lock().is_ok_and(|mut q| q.next().is_some());
+    summary.left = queue.lock().map_or(0, |q| q.len());
+    summary.stopped = summary.left > 0;
     Ok(())
 }
