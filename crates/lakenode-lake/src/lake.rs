@@ -12,8 +12,6 @@
 //! # Ok::<(), lakenode_lake::Error>(())
 //! ```
 
-use std::path::{Path, PathBuf};
-
 use lakenode::clock::{SystemClock, WallClock as _};
 use lakenode::s3::{
     MAX_DELETE_BATCH, PutObject, PutOutcome, S3Client, S3Config, check_response, parse_delete,
@@ -25,7 +23,7 @@ use lakenode::transport::{HttpRequest, HttpResponse, Transport};
 use crate::error::{Error, Result};
 use crate::retry::{Attempts, RetryBudget, Verdict, key_fault, verdict};
 pub use crate::tails::TAIL_READERS;
-use crate::tails::{pooled, read_tail, tail_on};
+use crate::tails::{pooled, tail_on};
 
 /// Objects of a lake: list, read, replace, remove. Keys are relative to the lake's
 /// root (the bucket plus the prefix, or the directory).
@@ -152,13 +150,11 @@ pub trait LakeStore {
     }
 }
 
-/// A lake in a local directory (as `s3s-fs` or a synced bucket stores it).
-#[derive(Debug)]
-pub struct LocalLake {
-    root: PathBuf,
-    anomalies: Vec<String>,
-    lock: Option<std::fs::File>,
-}
+mod local;
+mod owner;
+
+pub use local::LocalLake;
+use owner::{holder, holder_is_gone, owner_field, owner_text};
 
 /// The lock file of a local lake (hidden: not an object). Locked with `flock`, which
 /// the kernel releases when the process ends however it ends, so a lock is never
@@ -171,273 +167,6 @@ pub const S3_LOCK: &str = ".lakenode-compact-lock";
 
 /// How long an S3 lock lasts unless its holder extends it.
 pub const S3_LOCK_TTL: std::time::Duration = std::time::Duration::from_secs(600);
-
-/// This machine's name, for lock owners.
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
-        .map_or_else(|_| "unknown".to_owned(), |h| h.trim().to_owned())
-}
-
-/// This process's PID namespace (Linux), so that a PID is only judged where it means
-/// the same process.
-fn pid_namespace() -> Option<String> {
-    std::fs::read_link("/proc/self/ns/pid")
-        .ok()
-        .map(|p| p.to_string_lossy().into_owned())
-}
-
-/// Whether a lock names a process of this host and PID namespace that has ended
-/// (killed or crashed): its lock can be taken over before it expires.
-fn holder_is_gone(text: &str) -> bool {
-    let here = owner_field(text, "host") == Some(host_name().as_str())
-        && pid_namespace().is_some_and(|ns| owner_field(text, "pidns") == Some(ns.as_str()));
-    let pid = owner_field(text, "pid").and_then(|p| p.parse::<u32>().ok());
-    here && pid.is_some_and(|p| p != std::process::id() && !crate::output::process_alive(p))
-}
-
-/// Who holds a lock, as written in it.
-fn owner_text(token: &str, expires: Option<jiff::Timestamp>) -> String {
-    let host = host_name();
-    let mut text = format!(
-        "lakenode compact\nowner {token}\npid {}\nhost {host}\nsince {}\n",
-        std::process::id(),
-        jiff::Timestamp::now()
-            .round(jiff::Unit::Second)
-            .unwrap_or_else(|_| jiff::Timestamp::now()),
-    );
-    if let Some(ns) = pid_namespace() {
-        text.push_str(&format!("pidns {ns}\n"));
-    }
-    if let Some(t) = expires {
-        text.push_str(&format!("expires {t}\n"));
-    }
-    text
-}
-
-/// A value of a lock's `name value` line.
-fn owner_field<'a>(text: &'a str, name: &str) -> Option<&'a str> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-}
-
-/// The holder for a message: "pid P on host H since T".
-fn holder(text: &str) -> String {
-    let f = |n| owner_field(text, n).unwrap_or("?");
-    format!(
-        "pid {} on host {} since {}",
-        f("pid"),
-        f("host"),
-        f("since")
-    )
-}
-
-impl LocalLake {
-    /// The lake under `root`.
-    #[must_use]
-    pub const fn new(root: PathBuf) -> Self {
-        Self {
-            root,
-            anomalies: Vec::new(),
-            lock: None,
-        }
-    }
-
-    fn path(&self, key: &str) -> Result<PathBuf> {
-        if key
-            .split('/')
-            .any(|s| s.is_empty() || s == "." || s == "..")
-        {
-            return Err(Error::Usage(format!("{key}: not a lake key")));
-        }
-        Ok(self.root.join(key))
-    }
-}
-
-impl LakeStore for LocalLake {
-    fn describe(&self) -> String {
-        self.root.display().to_string()
-    }
-
-    fn list(&mut self, prefix: &str) -> Result<Vec<(String, u64)>> {
-        let mut out = Vec::new();
-        self.anomalies.clear();
-        let mut stack = vec![(self.root.clone(), String::new())];
-        while let Some((dir, rel)) = stack.pop() {
-            let entries = std::fs::read_dir(&dir).map_err(|e| Error::io(&dir, e))?;
-            for entry in entries {
-                let entry = entry.map_err(|e| Error::io(&dir, e))?;
-                let name = entry.file_name().to_string_lossy().into_owned();
-                // Hidden files are temporaries and s3s-fs's metadata, not objects.
-                if name.starts_with('.') {
-                    continue;
-                }
-                let key = format!("{rel}{name}");
-                let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
-                if kind.is_dir() {
-                    let sub = format!("{key}/");
-                    if sub.starts_with(prefix) || prefix.starts_with(&sub) {
-                        stack.push((entry.path(), sub));
-                    }
-                } else if kind.is_file() && key.starts_with(prefix) {
-                    let size = entry
-                        .metadata()
-                        .map_err(|e| Error::io(entry.path(), e))?
-                        .len();
-                    out.push((key, size));
-                } else if !kind.is_file() && key.starts_with(prefix) {
-                    // Never followed: a link could lead out of the lake, and deleting
-                    // it after a merge would not remove what it points to.
-                    self.anomalies.push(format!(
-                        "{key}: a symbolic link or special file, not an object; left alone"
-                    ));
-                }
-            }
-        }
-        out.sort();
-        Ok(out)
-    }
-
-    fn get(&mut self, key: &str) -> Result<Vec<u8>> {
-        let path = self.path(key)?;
-        std::fs::read(&path).map_err(|e| Error::io(&path, e))
-    }
-
-    fn get_tail(&mut self, key: &str, bytes: u64, _size: u64) -> Result<Vec<u8>> {
-        read_tail(&self.path(key)?, bytes)
-    }
-
-    /// Reads on a few threads: a year of footers is 100,000s of small reads, each
-    /// mostly system-call time.
-    fn get_tails(
-        &mut self,
-        objects: &[(String, u64)],
-        bytes: u64,
-        each: &mut dyn FnMut(usize, Result<Vec<u8>>),
-    ) {
-        let paths: Vec<Result<PathBuf>> = objects.iter().map(|(k, _)| self.path(k)).collect();
-        pooled(paths.len(), TAIL_READERS, each, |i| match &paths[i] {
-            Ok(p) => read_tail(p, bytes),
-            Err(e) => Err(Error::Check(e.to_string())),
-        });
-    }
-
-    fn put(&mut self, key: &str, body: Vec<u8>) -> Result<()> {
-        let path = self.path(key)?;
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        }
-        let mut out = crate::output::OutputFile::create(&path, &[])?;
-        std::io::Write::write_all(&mut out, &body).map_err(|e| out.error(e))?;
-        out.commit()?;
-        sync_dir(path.parent().unwrap_or(Path::new(".")));
-        Ok(())
-    }
-
-    fn anomalies(&self) -> Vec<String> {
-        self.anomalies.clone()
-    }
-
-    fn worker(&self) -> Option<Box<dyn LakeStore + Send>> {
-        Some(Box::new(Self::new(self.root.clone())))
-    }
-
-    fn lock(&mut self) -> Result<()> {
-        use std::io::{Read as _, Seek as _, Write as _};
-        if self.lock.is_some() {
-            return Ok(());
-        }
-        let path = self.root.join(LOCAL_LOCK);
-        let mut file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
-                return Err(Error::Locked(format!(
-                    "{}: the lake is being compacted by another run ({}, as it recorded in {})",
-                    self.root.display(),
-                    holder(&text),
-                    path.display()
-                )));
-            }
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(Error::io(
-                    &path,
-                    std::io::Error::new(
-                        e.kind(),
-                        format!("cannot lock it ({e}); the lake's filesystem must support flock"),
-                    ),
-                ));
-            }
-        }
-        let token = format!(
-            "{}-{}",
-            std::process::id(),
-            jiff::Timestamp::now().as_nanosecond()
-        );
-        let text = owner_text(&token, None);
-        file.set_len(0)
-            .and_then(|()| file.rewind())
-            .and_then(|()| file.write_all(text.as_bytes()))
-            .and_then(|()| file.sync_all())
-            .map_err(|e| Error::io(&path, e))?;
-        self.lock = Some(file);
-        Ok(())
-    }
-
-    fn unlock(&mut self) -> Result<()> {
-        self.lock = None;
-        Ok(())
-    }
-
-    fn delete(&mut self, key: &str) -> Result<()> {
-        let path = self.path(key)?;
-        match std::fs::remove_file(&path) {
-            Ok(()) => {
-                sync_dir(path.parent().unwrap_or(Path::new(".")));
-                Ok(())
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io(&path, e)),
-        }
-    }
-
-    /// Removes the files, then syncs each directory once: the removals are as durable
-    /// as one by one, for one `fsync` per directory instead of one per file (a
-    /// station-day's 96 window files cost 96 syncs, two thirds of a compaction's time).
-    fn delete_many(&mut self, keys: &[String]) -> Result<()> {
-        let mut dirs = std::collections::BTreeSet::new();
-        for key in keys {
-            let path = self.path(key)?;
-            match std::fs::remove_file(&path) {
-                Ok(()) => {
-                    dirs.insert(path.parent().unwrap_or(Path::new(".")).to_path_buf());
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    dirs.iter().for_each(|d| sync_dir(d));
-                    return Err(Error::io(&path, e));
-                }
-            }
-        }
-        dirs.iter().for_each(|d| sync_dir(d));
-        Ok(())
-    }
-}
-
-/// Makes a rename or removal durable where directories can be synced.
-fn sync_dir(dir: &Path) {
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-}
 
 /// A lake in an S3 bucket, under an optional prefix. Every request is retried as
 /// [`crate::retry`] says (the station's policy, bounded per request).
@@ -1083,6 +812,7 @@ pub fn is_not_found(e: &Error) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::owner::{host_name, pid_namespace};
     use super::*;
 
     #[test]
