@@ -174,6 +174,28 @@ fn ca_file_roots(path: &Path) -> CliResult<RootCerts> {
 /// each place failed. Some roots loaded while another place failed is a warning: the
 /// roots that loaded are trusted, the missing ones are not.
 fn system_roots() -> CliResult<RootCerts> {
+    // rustls-native-certs reads SSL_CERT_FILE whole: /dev/zero or a FIFO there would
+    // grow the process without end, so it must be a file of a CA bundle's size.
+    if let Some(file) = std::env::var_os("SSL_CERT_FILE") {
+        let path = Path::new(&file);
+        match std::fs::metadata(path) {
+            Ok(m) if !m.is_file() => {
+                return Err(CliError::Usage(format!(
+                    "--tls-roots system: SSL_CERT_FILE={} is not a regular file",
+                    path.display()
+                )));
+            }
+            Ok(m) if m.len() > MAX_CA_FILE => {
+                return Err(CliError::Usage(format!(
+                    "--tls-roots system: SSL_CERT_FILE={} is {} bytes, more than a CA \
+                     bundle's {MAX_CA_FILE}",
+                    path.display(),
+                    m.len()
+                )));
+            }
+            _ => {}
+        }
+    }
     let found = rustls_native_certs::load_native_certs();
     let looked = looked_for(
         std::env::var_os("SSL_CERT_FILE"),

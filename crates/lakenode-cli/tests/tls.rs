@@ -279,6 +279,20 @@ fn a_system_store_pointing_nowhere_is_refused_and_one_half_found_is_warned_about
         assert_eq!(spooled(&spool), 0, "nothing recorded");
         assert!(!tmp.path().join("r.html").exists());
     }
+    // A device there was read whole: /dev/zero grew the process by gigabytes.
+    let (o, _, stderr) = output(
+        run_to(&s3.endpoint(), STATION, &spool)
+            .arg("--csv")
+            .arg(&csv)
+            .args(["--tls-roots", "system"])
+            .env("SSL_CERT_FILE", "/dev/zero")
+            .env_remove("SSL_CERT_DIR"),
+    );
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("SSL_CERT_FILE=/dev/zero is not a regular file"),
+        "{stderr}"
+    );
     // The CA found in SSL_CERT_FILE, SSL_CERT_DIR missing: a warning naming it, and the
     // run goes on with the roots found.
     let (o, _, stderr) = output(

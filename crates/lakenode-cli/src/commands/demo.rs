@@ -54,6 +54,12 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
             args.hours
         )));
     }
+    if args.workers.is_some_and(|w| w == 0 || w > 64) {
+        return Err(CliError::Usage(format!(
+            "--workers must be 1 to 64 (got {})",
+            args.workers.unwrap_or_default()
+        )));
+    }
     if args.stations == 0 || args.stations > 10_000 {
         return Err(CliError::Usage(format!(
             "--stations must be 1 to 10000 (got {})",
@@ -101,7 +107,7 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
 
     // Two workers per core: a station's thread waits for its uploads at the end of its
     // period and for each download of the verification, and the embedded server needs
-    // the cores meanwhile (measured in docs/performance.md).
+    // the cores meanwhile (measured: the README's "Measuring" section).
     let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let workers = args
         .workers

@@ -362,7 +362,7 @@ pub fn run(args: &ReportArgs) -> CliResult<()> {
     };
     let summary = write_report(lake.as_mut(), &options, &args.out)?;
     println!(
-        "wrote {}: {} bytes{}; {} stations ({} silent), {} files read in {:.2} s (reading \
+        "wrote {}: {} bytes{}; {} ({} silent), {} files read in {:.2} s (reading \
          {:.2} s, drawing {:.2} s)",
         page.display(),
         summary.html_bytes,
@@ -371,7 +371,7 @@ pub fn run(args: &ReportArgs) -> CliResult<()> {
         } else {
             String::new()
         },
-        summary.stations,
+        crate::report::page::stations_text(summary.stations),
         summary.silent.len(),
         summary.files,
         started.elapsed().as_secs_f64(),

@@ -93,6 +93,7 @@ fn decode(day: &Candidate, pairs: &[(String, String)], rows: u64) -> Option<Summ
     if !day.is_data {
         let json = value(HEALTH_KEY)?;
         return HealthSummary::from_json(json, day.day_start_ms, rows)
+            .map_err(|e| refused(day, &e))
             .ok()
             .map(Summarized::Health);
     }
@@ -100,7 +101,9 @@ fn decode(day: &Candidate, pairs: &[(String, String)], rows: u64) -> Option<Summ
     let meta = FileMetadata::from_key_values(pairs)
         .ok()
         .filter(|m| (100..=86_400_000).contains(&m.interval_ms))?;
-    let summary = DaySummary::from_json(value(DATA_KEY)?, day.day_start_ms, rows).ok()?;
+    let summary = DaySummary::from_json(value(DATA_KEY)?, day.day_start_ms, rows)
+        .map_err(|e| refused(day, &e))
+        .ok()?;
     let mut figures = DayFigures {
         first_ms: summary.first_ms,
         last_ms: summary.last_ms,
@@ -120,4 +123,14 @@ fn decode(day: &Candidate, pairs: &[(String, String)], rows: u64) -> Option<Summ
         figures.min_battery = Some(lakenode::sample::count_to_f64(battery, c.min));
     }
     Some(Summarized::Data(meta.interval_ms, figures))
+}
+
+/// A summary that does not fit its file (damaged or forged) is not believed: the day
+/// is read from its rows, and the reader is told, since the file was not lakenode's
+/// as written.
+fn refused(day: &Candidate, why: &dyn std::fmt::Display) {
+    tracing::warn!(
+        "{}: its daily summary is refused ({why}); the day is read from its rows",
+        day.key
+    );
 }

@@ -369,9 +369,9 @@ fn other_means(
     }
     let _ = write!(
         html,
-        "<details id=\"others\"><summary>The other {} stations: lowest to highest {} mean \
+        "<details id=\"others\"><summary>The other {}: lowest to highest {} mean \
          of each measurement</summary><div class=\"scroll\"><table><tr><th>station</th>",
-        others.len(),
+        stations_text(others.len()),
         match fleet.size {
             BucketSize::Hour => "hourly",
             BucketSize::Day => "daily",
@@ -608,11 +608,11 @@ fn header(html: &mut String, scan: &Scan, info: &PageInfo, period: Option<&Perio
     );
     let _ = write!(
         html,
-        "<h1>lakenode fleet report</h1><p class=\"meta\">{} &middot; {days} &middot; {} stations, \
+        "<h1>lakenode fleet report</h1><p class=\"meta\">{} &middot; {days} &middot; {}, \
          <b>{silent} silent</b> (no sample in the {} before {}) &middot; \
          {} files, {} bytes, {} samples, {} health rows read",
         escape(&info.lake),
-        scan.fleet.len(),
+        stations_text(scan.fleet.len()),
         duration_text(info.silent_after_ms),
         if info.clock.now { "now" } else { "--at" },
         scan.files,
@@ -755,6 +755,16 @@ pub fn table_row(
         count(s.total(|b| b.dropped)),
         count(s.total(|b| i64::from(b.restarts))),
     );
+}
+
+/// "1 station", "2 stations".
+#[must_use]
+pub fn stations_text(n: usize) -> String {
+    if n == 1 {
+        "1 station".to_owned()
+    } else {
+        format!("{n} stations")
+    }
 }
 
 #[cfg(test)]
