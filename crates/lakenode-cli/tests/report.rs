@@ -290,6 +290,12 @@ fn a_directory_without_a_lake_is_an_error_not_an_empty_page() {
     let (o, _, stderr) = report(&["--lake", empty.to_str().unwrap()], &empty.join("r.html"));
     assert_eq!(o.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("inside the lake"), "{stderr}");
+    // Nor a report directory (`--out LAKE/site/`): refused alike, nothing made.
+    let site = PathBuf::from(format!("{}/site/", empty.display()));
+    let (o, _, stderr) = report(&["--lake", empty.to_str().unwrap()], &site);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("inside the lake"), "{stderr}");
+    assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0);
 }
 
 /// Files another tool or a broken clock could leave: a day in 2099, a row at the end of

@@ -43,7 +43,8 @@ pub struct ReportArgs {
     pub days: u32,
     /// Where to write the page (replaced atomically; never through a symlink). A
     /// directory (an existing one, or a path ending in `/`) gets `index.html` and a page
-    /// per station in `station/`.
+    /// per station in `station/` (`s-<id>.html`; stale ones are removed, other files
+    /// are left alone).
     #[arg(long, default_value = "report.html")]
     pub out: PathBuf,
     /// A station is silent (exit 6) when its newest sample is this much older than the
@@ -143,6 +144,9 @@ pub fn write_report(
         now_ms,
         at_ms,
     };
+    if is_directory(out) {
+        check_directory(out, &[])?; // before the scan, which may take minutes
+    }
     let started = Instant::now();
     let mut meter = Meter::new("files read", 0, Duration::from_secs(5));
     let mut scan = scan(lake, &scan_options, |p| {
@@ -250,11 +254,77 @@ fn write_file(out: &Path, html: &str) -> CliResult<()> {
     Ok(())
 }
 
-/// Writes the report directory `dir`: `station/` holds a page per station, written into
-/// a fresh temporary directory beside it and swapped in whole, then `index.html` links
-/// to them. The station pages are not synced one by one (a thousand syncs would take
-/// longer than the report): a crash leaves the old directory or the new one, and at
-/// worst a temporary one a later run removes. Returns the bytes and pages written.
+/// The name of a temporary station page of this process (`.page.<pid>.tmp`), renamed
+/// over its page once written.
+const PAGE_TMP: (&str, &str) = (".page.", ".tmp");
+
+/// Whether `name` is one of lakenode's station pages (`s-<id>.html`, with the id as
+/// [`crate::report::page::anchor`] writes it): the only files of `DIR/station/` a run
+/// removes, when their station is no longer in the report.
+fn is_station_page(name: &str) -> bool {
+    name.strip_prefix("s-")
+        .and_then(|n| n.strip_suffix(".html"))
+        .is_some_and(|id| {
+            !id.is_empty()
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        })
+}
+
+/// Refuses `path` unless it is missing or a regular file (what a rename may replace).
+fn check_replaceable(path: &Path) -> CliResult<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if !m.file_type().is_file() => Err(CliError::Usage(format!(
+            "{} is {}; lakenode only replaces regular files: remove it or write the report \
+             elsewhere",
+            path.display(),
+            if m.file_type().is_symlink() {
+                "a symbolic link"
+            } else if m.is_dir() {
+                "a directory"
+            } else {
+                "not a regular file"
+            }
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Checks, before anything is written, that the report directory `dir` can take the
+/// report: `dir` and `dir/station` are directories (or missing) and `dir/index.html` and
+/// the station pages `pages` are regular files (or missing).
+fn check_directory(dir: &Path, pages: &[String]) -> CliResult<()> {
+    // Without its trailing `/`, which makes the lookup of a file fail as not a directory.
+    let bare = dir.components().as_path();
+    if std::fs::metadata(bare).is_ok_and(|m| !m.is_dir()) {
+        return Err(CliError::Usage(format!(
+            "--out {}: {} exists and is not a directory; give a directory for a report \
+             directory, or a file name without the trailing `/` for a single page",
+            dir.display(),
+            bare.display()
+        )));
+    }
+    let stations = dir.join("station");
+    if stations.is_symlink() || (stations.exists() && !stations.is_dir()) {
+        return Err(CliError::Usage(format!(
+            "{} is not a directory of station pages: remove it or write the report elsewhere",
+            stations.display()
+        )));
+    }
+    check_replaceable(&dir.join("index.html"))?;
+    pages
+        .iter()
+        .try_for_each(|p| check_replaceable(&stations.join(p)))
+}
+
+/// Writes the report directory `dir`: a page per station in `station/`, each written
+/// beside it and renamed over it, then the pages of stations no longer in the report
+/// removed (only files named like lakenode's pages; anything else there is left alone),
+/// then `index.html`, which links to them. The station pages are not synced one by one
+/// (a thousand syncs would take longer than the report): a crash leaves some pages old,
+/// some new, and at worst a temporary file a later run removes. Returns the bytes and
+/// pages written.
 fn write_directory(
     dir: &Path,
     scan: &Scan,
@@ -265,19 +335,6 @@ fn write_directory(
         let path = path.to_path_buf();
         move |source| CliError::Io { path, source }
     };
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let stations = dir.join("station");
-    if stations.is_symlink() || (stations.exists() && !stations.is_dir()) {
-        return Err(CliError::Usage(format!(
-            "{} is not a directory of station pages: remove it or write the report elsewhere",
-            stations.display()
-        )));
-    }
-    let pid = std::process::id();
-    lakenode_lake::output::remove_stale(dir, ".station.", ".tmp");
-    lakenode_lake::output::remove_stale(dir, ".station-old.", ".tmp");
-    let tmp = dir.join(format!(".station.{pid}.tmp"));
-    std::fs::create_dir(&tmp).map_err(io(&tmp))?;
     let fleet = &scan.fleet;
     let period = fleet.period();
     let sel = Selection::new(
@@ -286,28 +343,50 @@ fn write_directory(
         info.clock.at_ms,
         info.silent_after_ms,
     );
+    let names: Vec<String> = sel.order.iter().map(|id| station_file(id)).collect();
+    check_directory(dir, &names)?;
+    let stations = dir.join("station");
+    std::fs::create_dir_all(&stations).map_err(io(&stations))?;
+    // Left by versions that swapped the whole directory in, if killed.
+    lakenode_lake::output::remove_stale(dir, ".station.", ".tmp");
+    lakenode_lake::output::remove_stale(dir, ".station-old.", ".tmp");
+    lakenode_lake::output::remove_stale(&stations, PAGE_TMP.0, PAGE_TMP.1);
+    let tmp = stations.join(format!(
+        "{}{}{}",
+        PAGE_TMP.0,
+        std::process::id(),
+        PAGE_TMP.1
+    ));
     let ranges = series_ranges(fleet, &sel.order);
     let mut bytes = 0;
     let written = (|| {
-        for id in &sel.order {
+        for (id, name) in sel.order.iter().zip(&names) {
             let html = station_page(scan, info, registry, &sel, period.as_ref(), &ranges, id)?;
-            let path = tmp.join(station_file(id));
-            std::fs::write(&path, &html).map_err(io(&path))?;
+            std::fs::write(&tmp, &html).map_err(io(&tmp))?;
+            let path = stations.join(name);
+            std::fs::rename(&tmp, &path).map_err(io(&path))?;
             bytes += html.len();
-        }
-        let old = dir.join(format!(".station-old.{pid}.tmp"));
-        if stations.exists() {
-            std::fs::rename(&stations, &old).map_err(io(&stations))?;
-        }
-        std::fs::rename(&tmp, &stations).map_err(io(&stations))?;
-        if old.exists() {
-            std::fs::remove_dir_all(&old).map_err(io(&old))?;
         }
         Ok::<(), CliError>(())
     })();
     if let Err(e) = written {
-        let _ = std::fs::remove_dir_all(&tmp);
+        let _ = std::fs::remove_file(&tmp);
         return Err(e);
+    }
+    let current: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
+    for entry in std::fs::read_dir(&stations)
+        .map_err(io(&stations))?
+        .flatten()
+    {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if is_station_page(name)
+            && !current.contains(name)
+            && entry.file_type().is_ok_and(|t| t.is_file())
+        {
+            let path = entry.path();
+            std::fs::remove_file(&path).map_err(io(&path))?;
+        }
     }
     let html = render_index(scan, info, registry, &sel, Links::Directory)?;
     write_file(&dir.join("index.html"), &html)?;
@@ -413,7 +492,13 @@ fn refuse_output_inside(lake: &Path, out: &Path) -> CliResult<()> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    if parent.canonicalize().is_ok_and(|p| p.starts_with(&lake)) {
+    // The nearest directory that exists: `--out LAKE/site/` creates `site` in the lake.
+    let existing = parent
+        .ancestors()
+        .filter(|p| !p.as_os_str().is_empty())
+        .find_map(|p| p.canonicalize().ok())
+        .or_else(|| Path::new(".").canonicalize().ok());
+    if existing.is_some_and(|p| p.starts_with(&lake)) {
         return Err(CliError::Usage(format!(
             "--out {} is inside the lake {}: write the page elsewhere",
             out.display(),
@@ -446,10 +531,8 @@ mod tests {
         assert_eq!(printable("a\nb\u{1b}[31mc"), "a\\nb\\u{1b}[31mc");
     }
 
-    #[test]
-    fn a_report_directory_holds_a_page_per_station_and_every_link_resolves() {
-        let scan = crate::report::select::synthetic_scan(60, 6);
-        let info = PageInfo {
+    fn synthetic_info() -> PageInfo {
+        PageInfo {
             lake: "/lake".into(),
             generated_ms: 6 * 3_600_000,
             silent_after_ms: 3_600_000,
@@ -458,23 +541,50 @@ mod tests {
                 now: false,
             },
             days: 1,
-        };
+        }
+    }
+
+    /// The names in `dir`, sorted.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_report_directory_holds_a_page_per_station_and_every_link_resolves() {
+        let scan = crate::report::select::synthetic_scan(60, 6);
+        let info = synthetic_info();
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("site/");
         assert!(is_directory(&dir) && !is_directory(&tmp.path().join("r.html")));
-        // Written twice: the second run replaces the first's station pages.
+        // The user's files in station/ are left alone; a page of a station no longer
+        // in the report (and a temporary page of a killed run) is removed.
+        let station = dir.join("station");
+        std::fs::create_dir_all(station.join("sub")).unwrap();
+        std::fs::write(station.join("sub/data.csv"), "important").unwrap();
+        std::fs::write(station.join("README"), "x").unwrap();
+        std::fs::write(station.join("s-notes.txt"), "x").unwrap();
+        std::fs::write(station.join("s-gone.html"), "old page").unwrap();
+        std::fs::write(station.join(".page.999999999.tmp"), "killed").unwrap();
         for _ in 0..2 {
             let (bytes, pages) = write_directory(&dir, &scan, &info, &Registry::default()).unwrap();
             assert_eq!(pages, 61);
             assert!(bytes > 0);
         }
+        assert_eq!(
+            std::fs::read_to_string(station.join("sub/data.csv")).unwrap(),
+            "important"
+        );
         let index = std::fs::read_to_string(dir.join("index.html")).unwrap();
-        let mut pages: Vec<String> = std::fs::read_dir(dir.join("station"))
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .collect();
-        pages.sort();
-        assert_eq!(pages.len(), 60);
+        let (pages, foreign): (Vec<String>, Vec<String>) = names(&station)
+            .into_iter()
+            .partition(|n| is_station_page(n));
+        assert_eq!(foreign, ["README", "s-notes.txt", "sub"]);
+        assert_eq!(pages.len(), 60, "{pages:?}");
         assert_eq!(pages[0], "s-st000.html");
         let leftovers: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()
@@ -511,12 +621,69 @@ mod tests {
     }
 
     #[test]
+    fn nothing_is_written_when_the_report_directory_would_be_refused() {
+        let scan = crate::report::select::synthetic_scan(3, 6);
+        let info = synthetic_info();
+        let tmp = tempfile::tempdir().unwrap();
+        let write = |dir: &Path| {
+            let e = write_directory(dir, &scan, &info, &Registry::default()).unwrap_err();
+            assert!(matches!(e, CliError::Usage(_)), "{e}");
+            e.to_string()
+        };
+        // index.html a directory, or a symlink: no station page is written.
+        let dir = tmp.path().join("a");
+        std::fs::create_dir_all(dir.join("index.html")).unwrap();
+        assert!(write(&dir).contains("index.html is a directory"));
+        assert_eq!(names(&dir), ["index.html"]);
+        let dir = tmp.path().join("b");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::os::unix::fs::symlink("/dev/null", dir.join("index.html")).unwrap();
+        assert!(write(&dir).contains("a symbolic link"));
+        assert_eq!(names(&dir), ["index.html"]);
+        // A station's page a directory: refused before the first page.
+        let dir = tmp.path().join("c");
+        std::fs::create_dir_all(dir.join("station/s-st002.html")).unwrap();
+        assert!(write(&dir).contains("s-st002.html is a directory"));
+        assert_eq!(names(&dir.join("station")), ["s-st002.html"]);
+        // `--out afile/` with `afile` a file: said so, naming it.
+        let file = tmp.path().join("afile");
+        std::fs::write(&file, "x").unwrap();
+        let message = write(&tmp.path().join("afile/"));
+        assert!(
+            message.contains(&format!("{} exists and is not a directory", file.display())),
+            "{message}"
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+    }
+
+    #[test]
+    fn station_pages_are_told_from_other_files() {
+        for name in ["s-st000.html", "s-0190f5c2-7a4e.html", "s-a.20b.22.3c.html"] {
+            assert!(is_station_page(name), "{name}");
+        }
+        for name in [
+            "s-.html",
+            "s-a b.html",
+            "s-x.htm",
+            "x-a.html",
+            "README",
+            "s-a/b.html",
+        ] {
+            assert!(!is_station_page(name), "{name}");
+        }
+    }
+
+    #[test]
     fn the_page_is_never_written_into_the_lake() {
         let dir = tempfile::tempdir().unwrap();
         let lake = dir.path().join("lake");
         std::fs::create_dir_all(lake.join("station=x")).unwrap();
         assert!(refuse_output_inside(&lake, &lake.join("station=x/data_0000.parquet")).is_err());
         assert!(refuse_output_inside(&lake, &lake.join("r.html")).is_err());
+        // A report directory not made yet, inside the lake (`--out LAKE/site/`).
+        assert!(refuse_output_inside(&lake, &lake.join("site/index.html")).is_err());
+        assert!(refuse_output_inside(&lake, &lake.join("a/b/index.html")).is_err());
+        assert!(refuse_output_inside(&lake, &dir.path().join("site/index.html")).is_ok());
         assert!(refuse_output_inside(&lake, &dir.path().join("r.html")).is_ok());
     }
 }
