@@ -21,6 +21,13 @@
 //! credentials are used (S3's refusal pauses uploads like any refusal; the next
 //! refresh is tried after [`RETRY_FAILED_REFRESH`]).
 //!
+//! The wait for the chain ends at [`CHAIN_TIMEOUT`] or at SIGTERM/SIGINT (the CLI's stop
+//! flag): `compact` and `report` then exit 4. What a source printed or answered is never
+//! shown: aws-config quotes a failing `credential_process`'s stderr in its error, which
+//! may hold a secret, so the CLI cuts its messages there. A hung `credential_process`
+//! is not killed when the wait ends: aws-config spawns it without `kill_on_drop` and
+//! gives no handle to it (documented in the README and SECURITY.md).
+//!
 //! ```no_run
 //! # fn main() -> Result<(), lakenode_cli::error::CliError> {
 //! // AWS_PROFILE=lake, with `region = eu-central-1` in ~/.aws/config:
