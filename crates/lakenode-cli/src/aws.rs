@@ -21,6 +21,13 @@
 //! credentials are used (S3's refusal pauses uploads like any refusal; the next
 //! refresh is tried after [`RETRY_FAILED_REFRESH`]).
 //!
+//! The wait for the chain ends at [`CHAIN_TIMEOUT`] or at SIGTERM/SIGINT (the CLI's stop
+//! flag): `compact` and `report` then exit 4. What a source printed or answered is never
+//! shown: aws-config quotes a failing `credential_process`'s stderr in its error, which
+//! may hold a secret, so the CLI cuts its messages there. A hung `credential_process`
+//! is not killed when the wait ends: aws-config spawns it without `kill_on_drop` and
+//! gives no handle to it (documented in the README and SECURITY.md).
+//!
 //! ```no_run
 //! # fn main() -> Result<(), lakenode_cli::error::CliError> {
 //! // AWS_PROFILE=lake, with `region = eu-central-1` in ~/.aws/config:
@@ -31,6 +38,7 @@
 //! ```
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -125,11 +133,25 @@ pub fn client(config: &S3Config, file: Option<&Path>, profile: &str) -> CliResul
     Ok(S3Client::with_source(config, Arc::new(source))?)
 }
 
-/// Credentials as the chain gives them: the core's, and when they expire.
-type Fetched = (Credentials, Option<SystemTime>);
+/// Credentials as the chain gives them: the core's, when they expire, and the source
+/// that gave them.
+struct Fetched {
+    credentials: Credentials,
+    expires: Option<SystemTime>,
+    from: String,
+}
+
+/// Why the chain gave no credentials.
+#[derive(Debug)]
+enum FetchError {
+    /// A signal asked to stop while waiting.
+    Stopped,
+    /// The chain failed or timed out (the text holds no secret: see [`describe`]).
+    Failed(String),
+}
 
 /// Asks the chain for credentials (blocking).
-type Fetch = Box<dyn Fn() -> Result<Fetched, String> + Send + Sync>;
+type Fetch = Box<dyn Fn() -> Result<Fetched, FetchError> + Send + Sync>;
 
 /// Credentials from the AWS chain, cached until near their expiry (see the module docs).
 pub struct ChainSource {
@@ -173,33 +195,45 @@ impl ChainSource {
                 .region(aws_config::Region::new(region.to_owned()))
                 .build(),
         );
+        let stop = crate::signals::stop_flag();
         let fetch: Fetch = Box::new(move || {
-            let ask =
-                async { tokio::time::timeout(CHAIN_TIMEOUT, chain.provide_credentials()).await };
+            if stop.load(Ordering::Relaxed) {
+                return Err(FetchError::Stopped);
+            }
+            // Wakes on SIGTERM/SIGINT too: a hung `credential_process` must not hold a
+            // stopping command for the whole timeout.
+            let ask = async {
+                tokio::select! {
+                    answer = tokio::time::timeout(CHAIN_TIMEOUT, chain.provide_credentials()) => Some(answer),
+                    () = stop_requested(&stop) => None,
+                }
+            };
             // `block_on` panics inside another runtime: then wait on a thread of our own.
             let answer = if tokio::runtime::Handle::try_current().is_ok() {
                 std::thread::scope(|s| s.spawn(|| runtime.block_on(ask)).join())
-                    .map_err(|_| "the credentials thread panicked".to_owned())?
+                    .map_err(|_| FetchError::Failed("the credentials thread panicked".to_owned()))?
             } else {
                 runtime.block_on(ask)
             };
             match answer {
-                Ok(Ok(c)) => Ok((
-                    Credentials::new(
+                None => Err(FetchError::Stopped),
+                Some(Ok(Ok(c))) => Ok(Fetched {
+                    credentials: Credentials::new(
                         c.access_key_id(),
                         c.secret_access_key(),
                         c.session_token().map(str::to_owned),
                     ),
-                    c.expiry(),
-                )),
-                Ok(Err(e)) => Err(describe(&e)),
-                Err(_) => Err(format!(
+                    expires: c.expiry(),
+                    from: source_of(&c),
+                }),
+                Some(Ok(Err(e))) => Err(FetchError::Failed(describe(&e))),
+                Some(Err(_)) => Err(FetchError::Failed(format!(
                     "the AWS credential chain gave no answer within {} s",
                     CHAIN_TIMEOUT.as_secs()
-                )),
+                ))),
             }
         });
-        let source = Self::with_fetch(fetch)?;
+        let (source, from) = Self::with_fetch(fetch)?;
         let expires = source
             .cache
             .lock()
@@ -212,26 +246,28 @@ impl ChainSource {
             },
             None => "long-term".into(),
         };
-        let from = if std::env::var_os("AWS_ACCESS_KEY_ID").is_some_and(|v| !v.is_empty()) {
-            "the AWS_* environment variables".to_owned()
-        } else {
-            format!("the AWS chain, profile {:?}", profile_name())
-        };
         info!("credentials from {from}: {how}");
         Ok(source)
     }
 
-    /// A source asking `fetch`, asked once now.
-    fn with_fetch(fetch: Fetch) -> CliResult<Self> {
-        let (credentials, expires) = fetch().map_err(CliError::Usage)?;
-        Ok(Self {
+    /// A source asking `fetch`, asked once now; and where its credentials came from.
+    fn with_fetch(fetch: Fetch) -> CliResult<(Self, String)> {
+        let first = fetch().map_err(|e| match e {
+            FetchError::Stopped => CliError::Interrupted(
+                "stopped by a signal while waiting for the AWS credential chain; nothing was done"
+                    .into(),
+            ),
+            FetchError::Failed(m) => CliError::Usage(m),
+        })?;
+        let source = Self {
             fetch,
             cache: Mutex::new(Cache {
-                credentials,
-                expires,
+                credentials: first.credentials,
+                expires: first.expires,
                 failed_at: None,
             }),
-        })
+        };
+        Ok((source, first.from))
     }
 
     /// The credentials to sign with at `now` (wall clock, compared with the expiry),
@@ -249,7 +285,11 @@ impl ChainSource {
             return cache.credentials.clone();
         }
         match (self.fetch)() {
-            Ok((credentials, expires)) => {
+            Ok(Fetched {
+                credentials,
+                expires,
+                ..
+            }) => {
                 tracing::debug!("refreshed the temporary AWS credentials");
                 *cache = Cache {
                     credentials,
@@ -257,10 +297,12 @@ impl ChainSource {
                     failed_at: None,
                 };
             }
-            Err(e) => {
+            Err(FetchError::Failed(e)) => {
                 warn!("cannot refresh the AWS credentials, signing with the last ones: {e}");
                 cache.failed_at = Some(Instant::now());
             }
+            // The run is stopping: the last credentials sign what is left.
+            Err(FetchError::Stopped) => cache.failed_at = Some(Instant::now()),
         }
         cache.credentials.clone()
     }
@@ -272,14 +314,80 @@ impl CredentialSource for ChainSource {
     }
 }
 
-/// The chain's error with its causes, and for no credentials at all, where they are
-/// looked for. aws-config's messages name providers and files, never a secret.
+/// Resolves once a signal asked to stop (the flag is polled: signal-hook sets it from
+/// the handler, with nothing to await).
+async fn stop_requested(stop: &AtomicBool) {
+    while !stop.load(Ordering::Relaxed) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Which source of the chain gave `c`, from the features aws-config records on them
+/// (the environment provider may fail over to a profile, so the environment alone
+/// does not say).
+fn source_of(c: &aws_credential_types::Credentials) -> String {
+    use aws_credential_types::credential_feature::AwsCredentialFeature as F;
+    let features = c
+        .get_property::<Vec<F>>()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let has = |f: F| features.contains(&f);
+    if has(F::CredentialsEnvVars) {
+        return "the AWS_* environment variables".into();
+    }
+    if has(F::CredentialsProfile) {
+        let how = if has(F::CredentialsProcess) {
+            "credential_process"
+        } else if has(F::CredentialsSso) {
+            "SSO"
+        } else if has(F::CredentialsStsAssumeRole) {
+            "an assumed role"
+        } else if has(F::CredentialsProfileStsWebIdToken) {
+            "web identity"
+        } else {
+            "keys"
+        };
+        return format!(
+            "profile {:?} of the AWS shared files ({how})",
+            profile_name()
+        );
+    }
+    if has(F::CredentialsProfileStsWebIdToken) || has(F::CredentialsStsAssumeRoleWebId) {
+        "web identity (AWS_WEB_IDENTITY_TOKEN_FILE)".into()
+    } else if has(F::CredentialsHttp) {
+        "the container credentials endpoint (AWS_CONTAINER_CREDENTIALS_*)".into()
+    } else if has(F::CredentialsImds) {
+        "the EC2 instance role (instance metadata)".into()
+    } else {
+        "the AWS credential chain".into()
+    }
+}
+
+/// Where aws-config's messages quote what a credentials source printed or answered: a
+/// failed `credential_process`'s stderr, its unparsable stdout, a JSON token of a
+/// container endpoint's reply. Any of these may hold a secret, so the message is cut
+/// there. Hand-written: aws-config offers no redacted form of these errors.
+const QUOTES_OUTPUT: [&str; 3] = ["Stderr:", "could not parse response:", "found:"];
+
+/// `text` cut where it would quote a source's output (see [`QUOTES_OUTPUT`]).
+fn scrub(text: &str) -> String {
+    match QUOTES_OUTPUT.iter().filter_map(|m| text.find(m)).min() {
+        Some(at) => format!(
+            "{} (its output is not shown: it may hold a secret)",
+            text[..at].trim_end_matches([' ', '.', ':'])
+        ),
+        None => text.to_owned(),
+    }
+}
+
+/// The chain's error with its causes (each [`scrub`]bed: never a secret a source
+/// printed), and for no credentials at all, where they are looked for.
 fn describe(e: &CredentialsError) -> String {
-    let mut text = e.to_string();
+    let mut text = scrub(&e.to_string());
     let mut cause = std::error::Error::source(e);
     while let Some(c) = cause {
         text.push_str(": ");
-        text.push_str(&c.to_string());
+        text.push_str(&scrub(&c.to_string()));
         cause = c.source();
     }
     if matches!(e, CredentialsError::CredentialsNotLoaded(_)) {
@@ -320,12 +428,19 @@ mod tests {
         let fetch: Fetch = Box::new(move || {
             let n = seen.fetch_add(1, Ordering::SeqCst);
             if n >= fail_after {
-                return Err("the process exited 1".into());
+                return Err(FetchError::Failed("the process exited 1".into()));
             }
             let expires = life.map(|l| t0 + l * u32::try_from(n + 1).unwrap_or(1));
-            Ok((Credentials::new(format!("ASIA{n}"), "s", None), expires))
+            Ok(Fetched {
+                credentials: Credentials::new(format!("ASIA{n}"), "s", None),
+                expires,
+                from: "a test".into(),
+            })
         });
-        (ChainSource::with_fetch(fetch).expect("first fetch"), calls)
+        (
+            ChainSource::with_fetch(fetch).expect("first fetch").0,
+            calls,
+        )
     }
 
     #[test]
@@ -364,6 +479,45 @@ mod tests {
         assert_eq!(source.current_at(later).key(), "ASIA0");
         assert_eq!(source.current_at(later).key(), "ASIA0");
         assert_eq!(calls.load(Ordering::SeqCst), 2, "not asked again at once");
+    }
+
+    #[test]
+    fn a_credential_process_output_is_never_quoted() {
+        let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
+        for text in [
+            format!(
+                "Error retrieving credentials: external process exited with code exit status: 3. Stderr: {secret}"
+            ),
+            format!(
+                "Error retrieving credentials from external process, could not parse response: expected object key, found: {secret}"
+            ),
+            format!(
+                "unexpected error: expected object key, found: Some(ValueString {{ value: {secret:?} }})"
+            ),
+        ] {
+            let msg = describe(&CredentialsError::provider_error(text));
+            assert!(!msg.contains(secret), "{msg}");
+            assert!(msg.contains("its output is not shown"), "{msg}");
+        }
+        let kept = "the profile \"nope\" was not found";
+        assert!(describe(&CredentialsError::provider_error(kept)).contains(kept));
+    }
+
+    #[test]
+    fn the_source_named_is_the_one_that_gave_the_credentials() {
+        use aws_credential_types::credential_feature::AwsCredentialFeature as F;
+        let with = |features: Vec<F>| {
+            let mut c = aws_credential_types::Credentials::new("AKID", "s", None, None, "test");
+            c.set_property(features);
+            source_of(&c)
+        };
+        assert!(with(vec![F::CredentialsEnvVars]).contains("environment"));
+        assert!(with(vec![F::CredentialsProfile]).contains("(keys)"));
+        assert!(
+            with(vec![F::CredentialsProcess, F::CredentialsProfile]).contains("credential_process")
+        );
+        assert!(with(vec![F::CredentialsHttp]).contains("container"));
+        assert!(with(vec![F::CredentialsImds]).contains("instance"));
     }
 
     #[test]

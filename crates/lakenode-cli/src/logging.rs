@@ -107,6 +107,11 @@ pub fn filter(spec: &str, source: &str) -> CliResult<EnvFilter> {
             filter = filter.add_directive(d);
         }
     }
+    // Its warnings quote a failed credentials source's output (a `credential_process`'s
+    // stderr, which may hold a secret): the CLI's own, scrubbed message says why instead.
+    if let Ok(d) = "aws_config=error".parse() {
+        filter = filter.add_directive(d);
+    }
     Ok(filter)
 }
 

@@ -320,3 +320,192 @@ fn no_credentials_anywhere_is_a_quick_clear_error() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("nope"), "{stderr}");
 }
+
+/// What a hostile `credential_process` prints to stderr before failing: values that
+/// must never reach the log or an error.
+const LEAKED_SECRET: &str = "LeakedSecretDoNotPrintwJalrXUtnFEMIK7MDENG";
+const LEAKED_TOKEN: &str = "LeakedSessionTokenDoNotPrintIQoJb3JpZ2luX2Vj";
+
+/// An executable `name` in `dir` with this shell body.
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let path = dir.join(name);
+    std::fs::write(&path, format!("#!/bin/sh\n{body}")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+fn assert_no_leak(what: &str, stdout: &str, stderr: &str) {
+    for v in [LEAKED_SECRET, LEAKED_TOKEN] {
+        assert!(
+            !stdout.contains(v) && !stderr.contains(v),
+            "{what}: a secret printed\n{stdout}\n{stderr}"
+        );
+    }
+}
+
+/// A `credential_process` that prints a secret key and token to stderr and exits 3:
+/// neither reaches stdout or stderr, at the start of `run` and `compact`, nor when a
+/// refresh in the middle of a run fails so.
+#[test]
+fn a_failing_credential_process_output_is_never_printed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fail = format!(
+        "echo \"SecretAccessKey={LEAKED_SECRET} SessionToken={LEAKED_TOKEN}\" >&2\nexit 3\n"
+    );
+    let failing = script(tmp.path(), "fail.sh", &fail);
+    // Works once (credentials 3 s from expiry, so every upload asks again), then fails.
+    let calls = tmp.path().join("calls");
+    let once = script(
+        tmp.path(),
+        "once.sh",
+        &format!(
+            "if [ -e '{calls}' ]; then {fail}fi\ntouch '{calls}'\n\
+             exp=$(date -u -d '+3 seconds' +%Y-%m-%dT%H:%M:%SZ)\n\
+             printf '{{\"Version\": 1, \"AccessKeyId\": \"{KEY}\", \"SecretAccessKey\": \"{SECRET}\", \"Expiration\": \"%s\"}}\\n' \"$exp\"\n",
+            calls = calls.display(),
+            fail = fail.replace('\n', "; "),
+        ),
+    );
+    let home = aws_home(
+        tmp.path(),
+        "",
+        &format!(
+            "[profile fail]\ncredential_process = {}\nregion = {REGION}\n\
+             [profile once]\ncredential_process = {}\nregion = {REGION}\n",
+            failing.display(),
+            once.display()
+        ),
+    );
+    let s3 = regional_server(&tmp.path().join("s3"));
+    let fail_env = [("AWS_PROFILE", "fail")];
+    let (out, stdout, stderr) = output(&mut finite_run(
+        lakenode_at_home(&home, &fail_env),
+        &s3.endpoint(),
+        &tmp.path().join("spool"),
+        &[],
+    ));
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(stderr.contains("its output is not shown"), "{stderr}");
+    assert_no_leak("run", &stdout, &stderr);
+
+    let (out, stdout, stderr) = output(
+        lakenode_at_home(&home, &fail_env)
+            .args(["compact", "--endpoint", &s3.endpoint(), "--bucket", "lake"])
+            .args(["--path-style", "--dry-run", "--before", "2026-07-03"]),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert_no_leak("compact", &stdout, &stderr);
+
+    let (out, stdout, stderr) = output(&mut finite_run(
+        lakenode_at_home(&home, &[("AWS_PROFILE", "once")]),
+        &s3.endpoint(),
+        &tmp.path().join("spool2"),
+        &[],
+    ));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("cannot refresh the AWS credentials"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("profile \"once\" of the AWS shared files (credential_process)"),
+        "{stderr}"
+    );
+    assert_no_leak("a refresh in a run", &stdout, &stderr);
+}
+
+/// Starts `cmd`, sends SIGTERM after `after`, and returns how long it took to end
+/// after the signal and its output.
+fn stopped_after(cmd: &mut Command, after: Duration) -> (Duration, std::process::Output) {
+    use std::process::Stdio;
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(after);
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let signalled = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    (signalled.elapsed(), out)
+}
+
+/// A `credential_process` that hangs: SIGTERM ends `compact` (exit 4), a finite `run`
+/// (exit 4) and a real-time `run` (exit 0) at once, not after the chain's 30 s.
+#[test]
+fn a_signal_ends_the_wait_for_a_hung_credential_process() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pids = tmp.path().join("pids");
+    // Its pid noted, to end it here: lakenode cannot (see the README).
+    let hang = script(
+        tmp.path(),
+        "hang.sh",
+        &format!("echo $$ >> '{}'\nexec sleep 60\n", pids.display()),
+    );
+    let home = aws_home(
+        tmp.path(),
+        "",
+        &format!(
+            "[profile hang]\ncredential_process = {}\nregion = {REGION}\n",
+            hang.display()
+        ),
+    );
+    let env = [("AWS_PROFILE", "hang")];
+    let endpoint = "http://127.0.0.1:1";
+    let mut compact = lakenode_at_home(&home, &env);
+    compact.args([
+        "compact",
+        "--endpoint",
+        endpoint,
+        "--bucket",
+        "lake",
+        "--path-style",
+    ]);
+    let finite = finite_run(
+        lakenode_at_home(&home, &env),
+        endpoint,
+        &tmp.path().join("s1"),
+        &[],
+    );
+    let mut live = lakenode_at_home(&home, &env);
+    live.args([
+        "run",
+        "--endpoint",
+        endpoint,
+        "--bucket",
+        "lake",
+        "--path-style",
+    ])
+    .args(["--station", STATION, "--spool"])
+    .arg(tmp.path().join("s2"))
+    .args(["--simulate", "7"]);
+    for (what, mut cmd, code) in [
+        ("compact", compact, 4),
+        ("finite run", finite, 4),
+        ("live run", live, 0),
+    ] {
+        let (took, out) = stopped_after(&mut cmd, Duration::from_secs(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{what}: {stderr}");
+        assert!(
+            took < Duration::from_secs(5),
+            "{what}: {took:?} after SIGTERM"
+        );
+        assert!(stderr.contains("stopped by a signal"), "{what}: {stderr}");
+    }
+    for pid in std::fs::read_to_string(&pids).unwrap_or_default().lines() {
+        if let Some(pid) = pid
+            .trim()
+            .parse()
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+    }
+}

@@ -58,11 +58,19 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
             s3.endpoint
         )));
     }
-    let client = crate::aws::client(
+    let client = match crate::aws::client(
         &s3,
         args.credentials_file.as_deref(),
         &args.credentials_profile,
-    )?;
+    ) {
+        // A signal while waiting for credentials, before anything is sampled: a
+        // real-time run stopped by a signal exits 0, a finite one 4 (run it again).
+        Err(CliError::Interrupted(why)) if args.csv.is_none() && args.duration.is_none() => {
+            info!("{why}");
+            return Ok(());
+        }
+        r => r?,
+    };
     if s3.endpoint.scheme() == "http" && args.tls.given() {
         tracing::warn!("--ca-file and --tls-roots have no effect on a plain http:// endpoint");
     }
