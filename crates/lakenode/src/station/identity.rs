@@ -53,32 +53,77 @@ pub(super) fn read(storage: &dyn Storage, dir: &Path) -> Option<RecorderConfig> 
     parse(String::from_utf8_lossy(&text).trim())
 }
 
+/// The prefixes this spool has written to, each with its writer profile, one
+/// `prefix=P profile=NAME` line each (`prefix=-`: the bucket's root).
+pub(super) const PREFIXES: &str = "prefixes.state";
+
+fn prefix_name(c: &RecorderConfig) -> &str {
+    c.prefix.as_ref().map_or("-", Prefix::as_str)
+}
+
 /// One prefix holds one writer profile (docs/lake.md, "One profile per prefix"): the
 /// columns of `compat` and `compact` files have other Parquet types, and readers given
 /// one schema for the lake fail on the other. The node cannot list its bucket (its IAM
-/// policy allows only PutObject), but its spool remembers what it last wrote where: a
-/// run that would switch profile within the same prefix is refused before anything
-/// changes, naming both ways out.
-fn refuse_mixed_profiles(old: &RecorderConfig, wanted: &RecorderConfig) -> Result<()> {
-    if old.prefix != wanted.prefix || old.profile == wanted.profile {
+/// policy allows only PutObject), but its spool remembers every prefix it wrote to and
+/// with which profile (remembering only the last one let a detour through another
+/// prefix mix both in the first): a run that would switch profile within a prefix is
+/// refused before anything changes, naming both ways out. `old` is the configuration
+/// the spool recorded with before, if any (a spool from before this record seeds it).
+fn refuse_mixed_profiles(
+    storage: &Arc<dyn Storage>,
+    dir: &Path,
+    old: Option<&RecorderConfig>,
+    wanted: &RecorderConfig,
+) -> Result<()> {
+    let path = dir.join(PREFIXES);
+    let text = storage
+        .read(&path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    let mut known: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| {
+            let field = |name: &str| {
+                l.split_whitespace()
+                    .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            };
+            Some((field("prefix")?.to_owned(), field("profile")?.to_owned()))
+        })
+        .collect();
+    let before = known.len();
+    for c in old.into_iter().chain([wanted]) {
+        let (prefix, profile) = (prefix_name(c), c.profile.name());
+        if let Some((_, wrote)) = known.iter().find(|(p, _)| p == prefix) {
+            if wrote != profile {
+                let place = if prefix == "-" {
+                    "the bucket's root".to_owned()
+                } else {
+                    format!("prefix `{prefix}`")
+                };
+                return Err(Error::config(
+                    "profile",
+                    format!(
+                        "this spool wrote `{wrote}` files to {place}; `{profile}` files there would \
+                         mix both profiles in one prefix, which readers of the lake refuse (their \
+                         columns have other types). Keep profile `{wrote}`, or write `{profile}` \
+                         files under another prefix (docs/lake.md)"
+                    ),
+                ));
+            }
+        } else {
+            known.push((prefix.to_owned(), profile.to_owned()));
+        }
+    }
+    if known.len() == before {
         return Ok(());
     }
-    let prefix = wanted.prefix.as_ref().map_or_else(
-        || "the bucket's root".to_owned(),
-        |p| format!("prefix `{}`", p.as_str()),
-    );
-    Err(Error::config(
-        "profile",
-        format!(
-            "this spool wrote `{}` files to {prefix}; `{}` files there would mix both profiles \
-             in one prefix, which readers of the lake refuse (their columns have other types). \
-             Keep profile `{}`, or write `{}` files under another prefix (docs/lake.md)",
-            old.profile.name(),
-            wanted.profile.name(),
-            old.profile.name(),
-            wanted.profile.name()
-        ),
-    ))
+    let lines: String = known
+        .iter()
+        .map(|(p, f)| format!("prefix={p} profile={f}\n"))
+        .collect();
+    storage
+        .replace(&path, lines.as_bytes())
+        .map_err(|e| Error::spool("replace", &path, e))
 }
 
 /// Records `wanted` as the spool's configuration. If the spool was recording with
@@ -99,8 +144,8 @@ pub(super) fn switch(
         Some(text) => parse(text).map(|old| (text.to_owned(), old)),
         None => None,
     };
+    refuse_mixed_profiles(storage, dir, changed.as_ref().map(|(_, old)| old), wanted)?;
     if let Some((_, old)) = &changed {
-        refuse_mixed_profiles(old, wanted)?;
         let mut recorder = Recorder::open_with(old.clone(), storage.clone(), dir)?;
         recorder.flush()?;
     }

@@ -211,6 +211,24 @@ fn a_profile_switch_within_one_prefix_is_refused_and_changes_nothing() {
     let mut st =
         Station::open(with(WriterProfile::Compact, Some("compact")), dir.path()).expect("open");
     assert_eq!(st.events().count(), 1);
+    drop(st);
+    // A detour through that prefix does not make the first one forget its profile
+    // (found by the adversarial review: the spool remembered only its last prefix).
+    let err = Station::open(with(WriterProfile::Compact, Some("raw")), dir.path())
+        .expect_err("refused after a detour");
+    assert!(
+        err.to_string().contains("`compat` files to prefix `raw`"),
+        "{err}"
+    );
+    // A spool from before the record: its last configuration seeds it.
+    std::fs::remove_file(dir.path().join(super::identity::PREFIXES)).expect("remove record");
+    Station::open(with(WriterProfile::Compat, Some("raw")), dir.path()).expect("back to raw");
+    let err = Station::open(with(WriterProfile::Compact, Some("raw")), dir.path())
+        .expect_err("seeded from station.state");
+    assert!(
+        err.to_string().contains("`compat` files to prefix `raw`"),
+        "{err}"
+    );
 }
 
 #[test]
