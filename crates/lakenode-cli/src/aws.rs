@@ -183,11 +183,26 @@ impl ChainSource {
     pub fn new(region: &str) -> CliResult<Self> {
         let runtime = runtime()?;
         // rustls with ring, as the rest of the CLI: no aws-lc (C and cmake to
-        // cross-build); the system's roots, for AWS's own endpoints (STS, SSO).
+        // cross-build); the system's roots, for AWS's own endpoints (STS, SSO). Asked
+        // for only where the system has some: the client asserts (a panic in a debug
+        // build) that native roots, once enabled, hold a certificate, and a machine
+        // without ca-certificates, or SSL_CERT_FILE set wrong, would stop there. With
+        // none, an STS or SSO call fails on its certificate; every other source works.
+        // A bad SSL_CERT_FILE: no native roots here; the transport says what is wrong.
+        let native = crate::transport::native_certs().is_ok_and(|f| !f.certs.is_empty());
+        let tls = aws_smithy_http_client::tls::TlsContext::builder()
+            .with_trust_store(
+                aws_smithy_http_client::tls::TrustStore::empty().with_native_roots(native),
+            )
+            .build()
+            .map_err(|e| {
+                CliError::Usage(format!("the AWS credential chain's TLS settings: {e}"))
+            })?;
         let http = aws_smithy_http_client::Builder::new()
             .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
             ))
+            .tls_context(tls)
             .build_https();
         let chain = runtime.block_on(
             DefaultCredentialsChain::builder()

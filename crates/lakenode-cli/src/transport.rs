@@ -165,15 +165,12 @@ fn ca_file_roots(path: &Path) -> CliResult<RootCerts> {
         .into())
 }
 
-/// The operating system's trust store, as `rustls-native-certs` finds it. Where it
-/// looked is named in every message: `SSL_CERT_FILE` / `SSL_CERT_DIR` replace the
-/// system's own locations, and a typo there must be seen for what it is.
+/// The system's certificates as `rustls-native-certs` loads them, once `SSL_CERT_FILE`
+/// is known to be a file of a CA bundle's size.
 ///
 /// # Errors
-/// [`CliError::Usage`] when no certificate was found, naming where it looked and why
-/// each place failed. Some roots loaded while another place failed is a warning: the
-/// roots that loaded are trusted, the missing ones are not.
-fn system_roots() -> CliResult<RootCerts> {
+/// [`CliError::Usage`] for an `SSL_CERT_FILE` that is not such a file.
+pub(crate) fn native_certs() -> CliResult<rustls_native_certs::CertificateResult> {
     // rustls-native-certs reads SSL_CERT_FILE whole: /dev/zero or a FIFO there would
     // grow the process without end, so it must be a file of a CA bundle's size.
     if let Some(file) = std::env::var_os("SSL_CERT_FILE") {
@@ -196,7 +193,19 @@ fn system_roots() -> CliResult<RootCerts> {
             _ => {}
         }
     }
-    let found = rustls_native_certs::load_native_certs();
+    Ok(rustls_native_certs::load_native_certs())
+}
+
+/// The operating system's trust store, as `rustls-native-certs` finds it. Where it
+/// looked is named in every message: `SSL_CERT_FILE` / `SSL_CERT_DIR` replace the
+/// system's own locations, and a typo there must be seen for what it is.
+///
+/// # Errors
+/// [`CliError::Usage`] when no certificate was found, naming where it looked and why
+/// each place failed. Some roots loaded while another place failed is a warning: the
+/// roots that loaded are trusted, the missing ones are not.
+fn system_roots() -> CliResult<RootCerts> {
+    let found = native_certs()?;
     let looked = looked_for(
         std::env::var_os("SSL_CERT_FILE"),
         std::env::var_os("SSL_CERT_DIR"),
