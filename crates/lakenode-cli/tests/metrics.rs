@@ -250,6 +250,13 @@ fn status_refuses_a_directory_that_is_not_a_spool() {
             .arg(dir.path().join("missing")),
     );
     assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    let (out, _, stderr) = output(
+        lakenode()
+            .args(["status", "--spool"])
+            .arg(dir.path().join("notes.txt")),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("not a directory"), "{stderr}");
 }
 
@@ -347,12 +354,18 @@ fn metrics_survive_floods_of_slow_and_oversized_requests_and_running_out_of_fds(
     // Oversized heads: 431 (or closed), never 200.
     for _ in 0..3 {
         let Ok(mut s) = TcpStream::connect(&addr) else {
-            assert!(child.try_wait().expect("try_wait").is_none(), "the node died");
+            assert!(
+                child.try_wait().expect("try_wait").is_none(),
+                "the node died"
+            );
             continue;
         };
         s.set_read_timeout(Some(Duration::from_secs(10)))
             .expect("timeout");
-        let big = format!("GET /metrics HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(1 << 20));
+        let big = format!(
+            "GET /metrics HTTP/1.1\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(1 << 20)
+        );
         let _ = s.write_all(big.as_bytes());
         let mut reply = String::new();
         let _ = s.read_to_string(&mut reply);
@@ -373,13 +386,21 @@ fn metrics_survive_floods_of_slow_and_oversized_requests_and_running_out_of_fds(
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(answered, "no answer during the flood");
-    assert!(start.elapsed() < Duration::from_secs(5), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
     drop(slow);
     let start = Instant::now();
     let (status, body) = get(&addr, "/metrics");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("lakenode_samples_total"), "{body}");
-    assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
 
     let alive = child.try_wait().expect("try_wait").is_none();
     let _ = child.kill();
@@ -387,7 +408,10 @@ fn metrics_survive_floods_of_slow_and_oversized_requests_and_running_out_of_fds(
     let stderr = reader.join().expect("stderr reader");
     assert!(alive && !stderr.contains("panicked"), "{stderr}");
     assert!(
-        stderr.matches("metrics: cannot accept a connection").count() <= 1,
+        stderr
+            .matches("metrics: cannot accept a connection")
+            .count()
+            <= 1,
         "{stderr}"
     );
 }
