@@ -333,9 +333,9 @@ impl Queue {
 
     /// Closes the oldest waiting connection, if any (out of file descriptors: the
     /// newest connections matter more).
-    fn shed(&self) {
+    fn shed(&self) -> bool {
         let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
-        waiting.pop_front();
+        waiting.pop_front().is_some()
     }
 
     fn pop(&self) -> TcpStream {
@@ -354,23 +354,37 @@ impl Queue {
 
 /// Accepts connections for ever: an error (out of file descriptors, a connection
 /// aborted before it was accepted) is logged at most once a minute, the oldest waiting
-/// connection is closed (freeing a descriptor), and after a short sleep (the pending
-/// connection stays queued in the kernel) the loop goes on.
+/// connection is closed (freeing a descriptor) or, if none waits, the loop sleeps
+/// briefly (the pending connection stays queued in the kernel); then it goes on.
 fn accept_loop(listener: &TcpListener, queue: &Queue) {
-    let mut logged: Option<Instant> = None;
+    let mut logged = None;
     loop {
-        match listener.accept() {
-            Ok((stream, _)) => queue.push(stream),
-            Err(e) => {
-                queue.shed();
-                if logged.is_none_or(|t| t.elapsed() >= ERROR_LOG_EVERY) {
-                    logged = Some(Instant::now());
-                    tracing::warn!("metrics: cannot accept a connection: {e} (going on)");
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
+        take(
+            listener.accept().map(|(stream, _)| stream),
+            queue,
+            &mut logged,
+        );
     }
+}
+
+/// One turn of [`accept_loop`]; `true` if an error was logged.
+fn take(accepted: std::io::Result<TcpStream>, queue: &Queue, logged: &mut Option<Instant>) -> bool {
+    let e = match accepted {
+        Ok(stream) => {
+            queue.push(stream);
+            return false;
+        }
+        Err(e) => e,
+    };
+    if !queue.shed() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if logged.is_some_and(|t| t.elapsed() < ERROR_LOG_EVERY) {
+        return false;
+    }
+    *logged = Some(Instant::now());
+    tracing::warn!("metrics: cannot accept a connection: {e} (going on)");
+    true
 }
 
 /// Reads one request head (within [`READ_DEADLINE`] and [`MAX_HEAD`]) and answers it.
@@ -641,5 +655,49 @@ impl Collector for StationCollector {
             gauge.encode(m)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_errors_shed_the_oldest_waiting_and_are_logged_once_a_minute() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let queue = Queue::default();
+        let mut logged = None;
+        let mut clients = Vec::new();
+        for _ in 0..WAITING + 2 {
+            clients.push(TcpStream::connect(addr).expect("connect"));
+            assert!(!take(
+                listener.accept().map(|(s, _)| s),
+                &queue,
+                &mut logged
+            ));
+        }
+        let waiting = || queue.waiting.lock().expect("lock").len();
+        assert_eq!(waiting(), WAITING, "the oldest are closed beyond the bound");
+        let emfile = || Err(std::io::Error::from_raw_os_error(24));
+        assert!(
+            take(emfile(), &queue, &mut logged),
+            "the first error is logged"
+        );
+        for _ in 0..WAITING + 3 {
+            assert!(
+                !take(emfile(), &queue, &mut logged),
+                "then not for a minute"
+            );
+        }
+        assert_eq!(waiting(), 0, "each error closed a waiting connection");
+        logged = logged.and_then(|t| t.checked_sub(ERROR_LOG_EVERY));
+        assert!(
+            take(emfile(), &queue, &mut logged),
+            "logged again after a minute"
+        );
+        clients.push(TcpStream::connect(addr).expect("connect"));
+        take(listener.accept().map(|(s, _)| s), &queue, &mut logged);
+        assert_eq!(waiting(), 1, "accepting goes on");
     }
 }

@@ -303,13 +303,12 @@ fn threads(pid: u32) -> usize {
 }
 
 /// Misbehaving clients: hundreds of half-sent requests and oversized heads, against a
-/// node with few file descriptors (`ulimit -n 48`: accepting runs out). The metrics
-/// server keeps a fixed number of threads, refuses the big heads, logs the accept
-/// errors once, and `/metrics` still answers promptly once the flood is over and even
-/// while it is going on.
+/// node with few file descriptors (`ulimit -n 48`, which the old server ran out of). The
+/// metrics server keeps a fixed number of threads, refuses the big heads, logs accept
+/// errors at most once, and `/metrics` answers promptly during the flood and after it.
 #[cfg(target_os = "linux")]
 #[test]
-fn metrics_survive_floods_of_slow_and_oversized_requests_and_running_out_of_fds() {
+fn metrics_survive_floods_of_slow_and_oversized_requests_with_few_fds() {
     let dir = tempfile::tempdir().expect("tempdir");
     let spool = dir.path().join("spool");
     let node = run_to("http://127.0.0.1:9", STATION, &spool);
@@ -354,10 +353,10 @@ fn metrics_survive_floods_of_slow_and_oversized_requests_and_running_out_of_fds(
     // Oversized heads: 431 (or closed), never 200.
     for _ in 0..3 {
         let Ok(mut s) = TcpStream::connect(&addr) else {
-            assert!(
-                child.try_wait().expect("try_wait").is_none(),
-                "the node died"
-            );
+            if child.try_wait().expect("try_wait").is_some() {
+                drop(slow);
+                panic!("the node died:\n{}", reader.join().expect("stderr reader"));
+            }
             continue;
         };
         s.set_read_timeout(Some(Duration::from_secs(10)))
