@@ -23,9 +23,11 @@
 //! # Ok(()) }
 //! ```
 
-use std::net::SocketAddr;
+use std::collections::VecDeque;
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -256,44 +258,224 @@ fn write(inner: &Inner) {
     }
 }
 
-/// Starts serving `/metrics` (and `/healthz`) on `addr` from its own thread; returns the
-/// address bound (port 0 picks a free one).
+/// Starts serving `/metrics` (and `/healthz`) on `addr` from its own threads; returns
+/// the address bound (port 0 picks a free one).
 ///
 /// # Errors
 /// [`CliError::Usage`] (exit 2, a setting that cannot work) if `addr` is not an address
 /// or cannot be bound (in use, not this machine's, a privileged port).
 pub fn serve(addr: &str, watch: Watch) -> CliResult<SocketAddr> {
-    let server = tiny_http::Server::http(addr).map_err(|e| {
+    let usage = |e: &dyn std::fmt::Display| {
         CliError::Usage(format!(
             "--metrics {addr}: cannot serve metrics there: {e} (give a free IP:PORT of this machine, e.g. 127.0.0.1:9464, or port 0 for any free port)"
         ))
-    })?;
-    let bound = server
-        .server_addr()
-        .to_ip()
-        .ok_or_else(|| CliError::Usage(format!("--metrics {addr}: not an IP address")))?;
+    };
+    let listener = TcpListener::bind(addr).map_err(|e| usage(&e))?;
+    let bound = listener.local_addr().map_err(|e| usage(&e))?;
     let mut registry = Registry::with_prefix("lakenode");
     registry.register_collector(Box::new(StationCollector(watch)));
+    let registry = Arc::new(registry);
+    let queue = Arc::new(Queue::default());
+    for i in 0..HANDLERS {
+        let (queue, registry) = (Arc::clone(&queue), Arc::clone(&registry));
+        std::thread::Builder::new()
+            .name(format!("lakenode-metrics-{i}"))
+            .spawn(move || {
+                loop {
+                    handle(queue.pop(), &registry);
+                }
+            })
+            .map_err(|e| CliError::Failed(format!("cannot start a metrics thread: {e}")))?;
+    }
     std::thread::Builder::new()
         .name("lakenode-metrics".into())
-        .spawn(move || {
-            for request in server.incoming_requests() {
-                answer(request, &registry);
-            }
-        })
+        .spawn(move || accept_loop(&listener, &queue))
         .map_err(|e| CliError::Failed(format!("cannot start the metrics thread: {e}")))?;
     Ok(bound)
+}
+
+// A small hand-written HTTP/1.x server rather than an HTTP crate (tiny_http before):
+// the point is the limits (a fixed number of threads, a deadline and a size cap per
+// request, an accept loop that outlives EMFILE), which tiny_http cannot be configured
+// to keep (a thread per connection, unbounded headers, a panic on EMFILE), and the
+// protocol needed is one GET answered with `Connection: close`.
+
+/// Connections answered at once (one thread each).
+const HANDLERS: usize = 4;
+/// Connections accepted and waiting for a handler; beyond it the oldest is closed.
+const WAITING: usize = 16;
+/// The whole request head must arrive within this.
+const READ_DEADLINE: Duration = Duration::from_secs(2);
+/// The answer must be taken within this.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The largest request head read; a longer one gets 431.
+const MAX_HEAD: usize = 8 * 1024;
+/// Accept errors are logged at most this often.
+const ERROR_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Accepted connections waiting for a handler: newest first (a scraper that just
+/// connected is not stuck behind a flood of stalled ones), the oldest closed when full.
+#[derive(Default)]
+struct Queue {
+    waiting: Mutex<VecDeque<TcpStream>>,
+    ready: Condvar,
+}
+
+impl Queue {
+    fn push(&self, stream: TcpStream) {
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        if waiting.len() >= WAITING {
+            waiting.pop_front();
+        }
+        waiting.push_back(stream);
+        self.ready.notify_one();
+    }
+
+    /// Closes the oldest waiting connection, if any (out of file descriptors: the
+    /// newest connections matter more).
+    fn shed(&self) -> bool {
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        waiting.pop_front().is_some()
+    }
+
+    fn pop(&self) -> TcpStream {
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(stream) = waiting.pop_back() {
+                return stream;
+            }
+            waiting = self
+                .ready
+                .wait(waiting)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// Accepts connections for ever: an error (out of file descriptors, a connection
+/// aborted before it was accepted) is logged at most once a minute, the oldest waiting
+/// connection is closed (freeing a descriptor) or, if none waits, the loop sleeps
+/// briefly (the pending connection stays queued in the kernel); then it goes on.
+fn accept_loop(listener: &TcpListener, queue: &Queue) {
+    let mut logged = None;
+    loop {
+        take(
+            listener.accept().map(|(stream, _)| stream),
+            queue,
+            &mut logged,
+        );
+    }
+}
+
+/// One turn of [`accept_loop`]; `true` if an error was logged.
+fn take(accepted: std::io::Result<TcpStream>, queue: &Queue, logged: &mut Option<Instant>) -> bool {
+    let e = match accepted {
+        Ok(stream) => {
+            queue.push(stream);
+            return false;
+        }
+        Err(e) => e,
+    };
+    if !queue.shed() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    if logged.is_some_and(|t| t.elapsed() < ERROR_LOG_EVERY) {
+        return false;
+    }
+    *logged = Some(Instant::now());
+    tracing::warn!("metrics: cannot accept a connection: {e} (going on)");
+    true
+}
+
+/// Reads one request head (within [`READ_DEADLINE`] and [`MAX_HEAD`]) and answers it.
+fn handle(mut stream: TcpStream, registry: &Registry) {
+    let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+    let reply = match read_head(&mut stream) {
+        Head::Complete(head) => answer(&head, registry),
+        Head::TooLarge => Reply::text(431, "request header fields too large\n"),
+        // Too slow, or gone: close without a word.
+        Head::Incomplete => return,
+    };
+    // The scraper hung up: nothing to do.
+    let _ = stream.write_all(&reply);
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+}
+
+enum Head {
+    Complete(String),
+    TooLarge,
+    Incomplete,
+}
+
+fn read_head(stream: &mut TcpStream) -> Head {
+    let deadline = Instant::now() + READ_DEADLINE;
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0_u8; 1024];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            return Head::Complete(String::from_utf8_lossy(&buf[..end]).into_owned());
+        }
+        if buf.len() > MAX_HEAD {
+            return Head::TooLarge;
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return Head::Incomplete;
+        }
+        match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return Head::Incomplete,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
 }
 
 /// The `Content-Type` of the text exposition format.
 const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
-fn answer(request: tiny_http::Request, registry: &Registry) {
-    let path = request.url().split('?').next().unwrap_or_default();
-    let get = matches!(
-        request.method(),
-        tiny_http::Method::Get | tiny_http::Method::Head
-    );
+/// An answer's bytes, head and body.
+struct Reply;
+
+impl Reply {
+    fn build(status: u16, content_type: &str, body: &str, with_body: bool) -> Vec<u8> {
+        let reason = match status {
+            200 => "OK",
+            404 => "Not Found",
+            405 => "Method Not Allowed",
+            431 => "Request Header Fields Too Large",
+            _ => "Internal Server Error",
+        };
+        let allow = if status == 405 {
+            "Allow: GET, HEAD\r\n"
+        } else {
+            ""
+        };
+        let mut out = format!(
+            "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n{allow}Connection: close\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        if with_body {
+            out.extend_from_slice(body.as_bytes());
+        }
+        out
+    }
+
+    fn text(status: u16, body: &str) -> Vec<u8> {
+        Self::build(status, "text/plain", body, true)
+    }
+}
+
+fn answer(head: &str, registry: &Registry) -> Vec<u8> {
+    let mut line = head.lines().next().unwrap_or_default().split(' ');
+    let method = line.next().unwrap_or_default();
+    let path = line
+        .next()
+        .unwrap_or_default()
+        .split('?')
+        .next()
+        .unwrap_or_default();
+    let with_body = method != "HEAD";
+    let get = matches!(method, "GET" | "HEAD");
     let (status, content_type, body) = match (get, path) {
         (true, "/metrics") => {
             let mut text = String::new();
@@ -306,12 +488,7 @@ fn answer(request: tiny_http::Request, registry: &Registry) {
         (true, _) => (404, "text/plain", "not found: try /metrics\n".to_owned()),
         (false, _) => (405, "text/plain", "only GET\n".to_owned()),
     };
-    let mut response = tiny_http::Response::from_string(body).with_status_code(status);
-    if let Ok(header) = tiny_http::Header::from_bytes("Content-Type", content_type) {
-        response.add_header(header);
-    }
-    // The scraper hung up: nothing to do.
-    let _ = request.respond(response);
+    Reply::build(status, content_type, &body, with_body)
 }
 
 /// Encodes the [`Watch`]'s snapshot at each scrape.
@@ -478,5 +655,49 @@ impl Collector for StationCollector {
             gauge.encode(m)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_errors_shed_the_oldest_waiting_and_are_logged_once_a_minute() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let queue = Queue::default();
+        let mut logged = None;
+        let mut clients = Vec::new();
+        for _ in 0..WAITING + 2 {
+            clients.push(TcpStream::connect(addr).expect("connect"));
+            assert!(!take(
+                listener.accept().map(|(s, _)| s),
+                &queue,
+                &mut logged
+            ));
+        }
+        let waiting = || queue.waiting.lock().expect("lock").len();
+        assert_eq!(waiting(), WAITING, "the oldest are closed beyond the bound");
+        let emfile = || Err(std::io::Error::from_raw_os_error(24));
+        assert!(
+            take(emfile(), &queue, &mut logged),
+            "the first error is logged"
+        );
+        for _ in 0..WAITING + 3 {
+            assert!(
+                !take(emfile(), &queue, &mut logged),
+                "then not for a minute"
+            );
+        }
+        assert_eq!(waiting(), 0, "each error closed a waiting connection");
+        logged = logged.and_then(|t| t.checked_sub(ERROR_LOG_EVERY));
+        assert!(
+            take(emfile(), &queue, &mut logged),
+            "logged again after a minute"
+        );
+        clients.push(TcpStream::connect(addr).expect("connect"));
+        take(listener.accept().map(|(s, _)| s), &queue, &mut logged);
+        assert_eq!(waiting(), 1, "accepting goes on");
     }
 }

@@ -250,6 +250,13 @@ fn status_refuses_a_directory_that_is_not_a_spool() {
             .arg(dir.path().join("missing")),
     );
     assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("does not exist"), "{stderr}");
+    let (out, _, stderr) = output(
+        lakenode()
+            .args(["status", "--spool"])
+            .arg(dir.path().join("notes.txt")),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("not a directory"), "{stderr}");
 }
 
@@ -283,4 +290,127 @@ fn a_metrics_address_in_use_stops_the_run_before_sampling() {
     ]));
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--metrics not-an-address"), "{stderr}");
+}
+
+/// The number of threads of process `pid` (Linux).
+fn threads(pid: u32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a Threads: line")
+}
+
+/// Misbehaving clients: hundreds of half-sent requests and oversized heads, against a
+/// node with few file descriptors (`ulimit -n 48`, which the old server ran out of). The
+/// metrics server keeps a fixed number of threads, refuses the big heads, logs accept
+/// errors at most once, and `/metrics` answers promptly during the flood and after it.
+#[cfg(target_os = "linux")]
+#[test]
+fn metrics_survive_floods_of_slow_and_oversized_requests_with_few_fds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let spool = dir.path().join("spool");
+    let node = run_to("http://127.0.0.1:9", STATION, &spool);
+    let mut child = Command::new("sh")
+        .args(["-c", "ulimit -n 48 && exec \"$0\" \"$@\""])
+        .arg(node.get_program())
+        .args(node.get_args())
+        .envs(node.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .args(["--simulate", "1", "--metrics", "127.0.0.1:0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run starts");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(url) = line.split("metrics: serving http://").nth(1) {
+                let _ = tx.send(url.trim_end_matches("/metrics").to_owned());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the run logs where it serves metrics");
+    assert_eq!(get(&addr, "/metrics").0, 200);
+    let before = threads(child.id());
+
+    // 300 requests that never end their head.
+    let mut slow = Vec::new();
+    for _ in 0..300 {
+        // Once the kernel's queue is full, a connection may be refused: fine.
+        if let Ok(mut s) = TcpStream::connect(&addr) {
+            let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n");
+            slow.push(s);
+        }
+    }
+    // Oversized heads: 431 (or closed), never 200.
+    for _ in 0..3 {
+        let Ok(mut s) = TcpStream::connect(&addr) else {
+            if child.try_wait().expect("try_wait").is_some() {
+                drop(slow);
+                panic!("the node died:\n{}", reader.join().expect("stderr reader"));
+            }
+            continue;
+        };
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let big = format!(
+            "GET /metrics HTTP/1.1\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(1 << 20)
+        );
+        let _ = s.write_all(big.as_bytes());
+        let mut reply = String::new();
+        let _ = s.read_to_string(&mut reply);
+        assert!(!reply.contains(" 200 "), "{reply:.200}");
+    }
+    let during = threads(child.id());
+    assert!(
+        during <= before + 1,
+        "{before} threads before the flood, {during} during it"
+    );
+    // While the slow connections are still open: answered within a few seconds.
+    let start = Instant::now();
+    let answered = loop {
+        let ok = std::panic::catch_unwind(|| get(&addr, "/healthz").0 == 200).unwrap_or(false);
+        if ok || start.elapsed() > Duration::from_secs(10) {
+            break ok;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(answered, "no answer during the flood");
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    drop(slow);
+    let start = Instant::now();
+    let (status, body) = get(&addr, "/metrics");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("lakenode_samples_total"), "{body}");
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+
+    let alive = child.try_wait().expect("try_wait").is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    let stderr = reader.join().expect("stderr reader");
+    assert!(alive && !stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr
+            .matches("metrics: cannot accept a connection")
+            .count()
+            <= 1,
+        "{stderr}"
+    );
 }

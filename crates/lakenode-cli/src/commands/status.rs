@@ -52,6 +52,10 @@ pub enum RunState {
     Gone,
     /// No snapshot: no run of this version has used the spool.
     Unknown,
+    /// A snapshot that cannot be read or is not one (damaged): see `warnings`.
+    Unreadable,
+    /// A snapshot of another station than the spool's: ignored, see `warnings`.
+    Foreign,
 }
 
 /// What `status --format json` prints.
@@ -81,8 +85,11 @@ pub struct Report {
     pub last_upload: Option<String>,
     /// Seconds since then.
     pub last_upload_age_seconds: Option<i64>,
-    /// The run's snapshot (counters since it started).
+    /// The run's snapshot (counters since it started); `None` if missing, damaged or
+    /// another station's.
     pub snapshot: Option<Snapshot>,
+    /// What is wrong with the snapshot, if anything.
+    pub warnings: Vec<String>,
 }
 
 /// Runs `lakenode status`.
@@ -106,6 +113,12 @@ pub fn run(args: &StatusArgs) -> CliResult<()> {
 /// # Errors
 /// As [`run`].
 pub fn gather(dir: &Path) -> CliResult<Report> {
+    if !dir.exists() {
+        return Err(CliError::Failed(format!(
+            "{}: does not exist (give a node's --spool directory)",
+            dir.display()
+        )));
+    }
     if !dir.is_dir() {
         return Err(CliError::Failed(format!(
             "{}: not a directory (give a node's --spool directory)",
@@ -114,13 +127,8 @@ pub fn gather(dir: &Path) -> CliResult<Report> {
     }
     let Survey { config, spool } = survey(dir)
         .map_err(|e| CliError::Failed(format!("{e}; is this a node's --spool directory?")))?;
-    let snapshot = Snapshot::read(&dir.join("state").join(STATUS_FILE));
-    let run = match &snapshot {
-        None => RunState::Unknown,
-        Some(s) if !s.running => RunState::Ended,
-        Some(s) if alive(s.pid) => RunState::Running,
-        Some(_) => RunState::Gone,
-    };
+    let station = config.station.to_string();
+    let (run, snapshot, warnings) = judge(&station, read(&dir.join("state").join(STATUS_FILE)));
     let window = spool.oldest_key.as_deref().and_then(|key| {
         let parsed = LakeKey::parse(config.prefix.as_ref(), key).ok()?;
         let FileName::Window(w) = parsed.file else {
@@ -138,7 +146,7 @@ pub fn gather(dir: &Path) -> CliResult<Report> {
     let last_upload = snapshot.as_ref().and_then(|s| s.last_upload_ms);
     Ok(Report {
         spool: dir.to_path_buf(),
-        station: config.station.to_string(),
+        station,
         run,
         spool_files: spool.pending_files,
         spool_bytes: spool.pending_bytes,
@@ -153,7 +161,63 @@ pub fn gather(dir: &Path) -> CliResult<Report> {
         last_upload: last_upload.map(rfc3339),
         last_upload_age_seconds: last_upload.map(|t| (now - t).max(0) / 1000),
         snapshot,
+        warnings,
     })
+}
+
+/// Reads the snapshot file: `Ok(None)` if there is none, `Err` if it is damaged.
+fn read(path: &Path) -> Result<Option<Snapshot>, String> {
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: cannot be read: {e}", path.display())),
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| format!("{}: damaged, not a status snapshot: {e}", path.display()))
+}
+
+/// How the run stands, from the snapshot read for `station`'s spool: a damaged one or
+/// another station's is not shown as this station's (a warning says why).
+fn judge(
+    station: &str,
+    read: Result<Option<Snapshot>, String>,
+) -> (RunState, Option<Snapshot>, Vec<String>) {
+    match read {
+        Err(e) => (RunState::Unreadable, None, vec![e]),
+        Ok(None) => (RunState::Unknown, None, Vec::new()),
+        Ok(Some(s)) if s.station != station => (
+            RunState::Foreign,
+            None,
+            vec![format!(
+                "state/status.json is station {}'s, not this spool's ({station}): its run and counters are not shown",
+                s.station
+            )],
+        ),
+        Ok(Some(s)) => {
+            let run = if !s.running {
+                RunState::Ended
+            } else if is_lakenode(s.pid) {
+                RunState::Running
+            } else {
+                RunState::Gone
+            };
+            (run, Some(s), Vec::new())
+        }
+    }
+}
+
+/// Whether process `pid` exists and is a lakenode (its name on Linux: a pid reused by
+/// another program does not make a run that ended without a word look alive).
+fn is_lakenode(pid: u32) -> bool {
+    if !alive(pid) {
+        return false;
+    }
+    // Readable for any user's process; where it is not (no /proc), the signal decides.
+    match std::fs::read_to_string(format!("/proc/{pid}/comm")) {
+        Ok(name) => name.contains("lakenode"),
+        Err(_) => !cfg!(target_os = "linux") || !Path::new("/proc/self").exists(),
+    }
 }
 
 /// Whether process `pid` exists (a signal 0: nothing is sent). Another user's process
@@ -215,13 +279,22 @@ pub fn table(r: &Report, now_ms: i64) -> String {
         ),
         (RunState::Ended, Some(s)) => format!("ended {}", ago(now_ms, s.updated_ms)),
         (RunState::Gone, Some(s)) => format!(
-            "not running: pid {} is gone without a last status (killed, or a power cut); last seen {}",
+            "not running: pid {} is gone (or is no longer a lakenode) without a last status (killed, or a power cut); last seen {}",
             s.pid,
             ago(now_ms, s.updated_ms)
         ),
+        (RunState::Unreadable, _) => {
+            "unknown (state/status.json is damaged or unreadable; see the warning)".into()
+        }
+        (RunState::Foreign, _) => {
+            "unknown (state/status.json is another station's; see the warning)".into()
+        }
         _ => "unknown (no run of this lakenode version has written state/status.json)".into(),
     };
     rows.push(("run", run));
+    for w in &r.warnings {
+        rows.push(("warning", w.clone()));
+    }
     rows.push((
         "spool",
         format!(
@@ -292,7 +365,21 @@ pub fn table(r: &Report, now_ms: i64) -> String {
     }
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     rows.iter()
-        .map(|(k, v)| format!("{k:width$}  {v}\n"))
+        .map(|(k, v)| format!("{k:width$}  {}\n", printable(v)))
+        .collect()
+}
+
+/// `v` with control characters escaped (`\u{1b}`): the file's text must not drive the
+/// terminal.
+fn printable(v: &str) -> String {
+    v.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
         .collect()
 }
 
@@ -316,6 +403,7 @@ mod tests {
             last_sample: None,
             last_upload: None,
             last_upload_age_seconds: None,
+            warnings: Vec::new(),
             snapshot: Some(Snapshot {
                 pid: 812,
                 running: run == RunState::Running,
@@ -365,5 +453,85 @@ mod tests {
             "{unknown}"
         );
         assert!(!unknown.contains("since start"), "{unknown}");
+    }
+
+    #[test]
+    fn control_characters_from_the_snapshot_are_escaped() {
+        let mut r = report(RunState::Running);
+        if let Some(s) = r.snapshot.as_mut() {
+            s.metrics = Some("http://x/\u{1b}]0;owned\u{7}\u{1b}[2J".into());
+        }
+        let text = table(&r, 1_796_284_800_000);
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+        assert!(
+            text.contains(r"http://x/\u{1b}]0;owned\u{7}\u{1b}[2J"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_damaged_snapshot_is_reported_as_damaged() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(STATUS_FILE);
+        assert_eq!(read(&path), Ok(None));
+        std::fs::write(&path, b"\x00garbage{").expect("write");
+        let (run, snapshot, warnings) = judge("a", read(&path));
+        assert_eq!(run, RunState::Unreadable);
+        assert!(snapshot.is_none());
+        assert!(warnings[0].contains("damaged"), "{warnings:?}");
+        let text = table(
+            &Report {
+                snapshot,
+                warnings,
+                ..report(run)
+            },
+            0,
+        );
+        assert!(
+            text.contains("damaged or unreadable") && !text.contains("no run of this"),
+            "{text}"
+        );
+        assert!(text.contains("warning"), "{text}");
+    }
+
+    #[test]
+    fn another_stations_snapshot_is_not_shown_as_this_ones() {
+        let theirs = Snapshot {
+            station: "other".into(),
+            running: false,
+            ..Snapshot::default()
+        };
+        let (run, snapshot, warnings) = judge("mine", Ok(Some(theirs)));
+        assert_eq!(run, RunState::Foreign);
+        assert!(snapshot.is_none());
+        assert!(
+            warnings[0].contains("station other's, not this spool's (mine)"),
+            "{warnings:?}"
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_live_pid_that_is_not_a_lakenode_is_not_a_running_node() {
+        let mut other = std::process::Command::new("sleep")
+            .arg("10")
+            .spawn()
+            .expect("sleep starts");
+        let running = |pid| Snapshot {
+            station: "mine".into(),
+            running: true,
+            pid,
+            ..Snapshot::default()
+        };
+        let (run, ..) = judge("mine", Ok(Some(running(other.id()))));
+        let _ = other.kill();
+        let _ = other.wait();
+        assert_eq!(run, RunState::Gone);
+        // This test binary is `lakenode_cli-…`.
+        let (run, ..) = judge("mine", Ok(Some(running(std::process::id()))));
+        assert_eq!(run, RunState::Running);
     }
 }
