@@ -14,7 +14,7 @@ use crate::error::{CliError, CliResult};
 use crate::lake_args::LakeArgs;
 use crate::parse_duration;
 use crate::progress::Meter;
-use crate::report::page::{Links, PageInfo, render_index, station_file};
+use crate::report::page::{Links, PageInfo, render_index, render_page, station_file};
 use crate::report::registry::Registry;
 use crate::report::render::{Clock, ago, series_ranges};
 use crate::report::scan::{Scan, ScanOptions, scan};
@@ -192,9 +192,7 @@ pub fn write_report(
     let (html_bytes, pages) = if is_directory(out) {
         write_directory(out, &scan, &info, &options.registry)?
     } else {
-        let period = scan.fleet.period();
-        let sel = Selection::new(&scan.fleet, period.as_ref(), at_ms, silent_after_ms);
-        let html = render_index(&scan, &info, &options.registry, &sel, Links::InPage)?;
+        let html = render_page(&scan, &info, &options.registry)?;
         write_file(out, &html)?;
         (html.len(), 1)
     };
