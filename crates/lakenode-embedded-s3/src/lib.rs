@@ -61,6 +61,7 @@ use tokio::sync::oneshot;
 
 pub mod access;
 pub mod policy;
+pub mod store;
 
 /// Errors starting the server.
 #[derive(Debug, thiserror::Error)]
@@ -409,9 +410,8 @@ impl EmbeddedS3 {
             let dir = data_dir.join(bucket);
             std::fs::create_dir_all(&dir).map_err(|source| Error::DataDir { path: dir, source })?;
         }
-        let fs =
-            s3s_fs::FileSystem::new(&data_dir).map_err(|e| Error::Backend(format!("{e:?}")))?;
-        let mut builder = S3ServiceBuilder::new(fs);
+        let store = store::Store::new(&data_dir).map_err(|e| Error::Backend(e.to_string()))?;
+        let mut builder = S3ServiceBuilder::new(store);
         builder.set_auth(auth);
         builder.set_access(
             access::ServedBuckets::new(config.buckets.clone())

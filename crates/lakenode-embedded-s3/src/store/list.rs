@@ -1,0 +1,213 @@
+//! ListObjectsV2 over `<bucket dir>`: a depth-first walk in S3's key order that stops
+//! after `max-keys` entries, instead of collecting and sorting the whole bucket for
+//! every page (what `s3s-fs` does: a paginated listing of n keys was O(n²/1000)).
+//!
+//! Key order by walking: in a directory, a file `name` stands for the key `name` and a
+//! subdirectory for every key starting `name/`. Sorting the entries by those strings
+//! (`name` for a file, `name/` for a directory) sorts their keys too, because a name
+//! holds no `/`: no entry's string is a proper prefix of another's except a file `a`
+//! before a directory `ab/`, and then `a` sorts before every `ab/...` as well. So the
+//! walk meets keys in byte order, and whole subtrees at or before `start-after` (or
+//! outside the prefix, or folded into a common prefix already listed) are skipped.
+//!
+//! ```text
+//! prefix "raw/", delimiter "/", start-after "raw/station=a/"
+//!   raw/station=a/...   skipped without reading it (its common prefix is listed)
+//!   raw/station=b/...   one probe finds a file: CommonPrefix "raw/station=b/"
+//! ```
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use s3s::dto::{CommonPrefix, Object, Timestamp};
+
+use super::etag;
+
+/// What one page asks for.
+pub(super) struct Query<'a> {
+    pub prefix: &'a str,
+    pub delimiter: Option<&'a str>,
+    /// Keys and common prefixes up to this one are left out.
+    pub start_after: Option<&'a str>,
+    pub max_keys: usize,
+}
+
+/// One page.
+#[derive(Default)]
+pub(super) struct Page {
+    pub objects: Vec<Object>,
+    pub common_prefixes: Vec<CommonPrefix>,
+    /// More entries follow the last one listed.
+    pub truncated: bool,
+    /// The last key or common prefix listed (the next page starts after it).
+    pub last: Option<String>,
+}
+
+struct Walk<'a> {
+    q: Query<'a>,
+    page: Page,
+    count: usize,
+    last_prefix: Option<String>,
+    done: bool,
+}
+
+/// Lists `bucket_dir` (the bucket's keys are paths relative to it).
+pub(super) fn list(bucket_dir: &Path, q: Query<'_>) -> io::Result<Page> {
+    let mut walk = Walk {
+        q,
+        page: Page::default(),
+        count: 0,
+        last_prefix: None,
+        done: false,
+    };
+    // Start at the deepest directory the prefix names: `raw/station=x/` lists only it.
+    let dir_part = walk.q.prefix.rfind('/').map_or("", |i| &walk.q.prefix[..=i]);
+    // No stored key has a `..` (or `.`, or empty) segment, so such a prefix matches
+    // nothing; it must not be joined onto the bucket's path either.
+    if !dir_part.is_empty() && crate::access::check_key(dir_part).is_err() {
+        return Ok(walk.page);
+    }
+    let start = bucket_dir.join(dir_part);
+    match walk.dir(&start, dir_part) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory => {}
+        other => other?,
+    }
+    Ok(walk.page)
+}
+
+/// The entries of `dir` as (key fragment, is a directory), in key order.
+fn sorted_entries(dir: &Path) -> io::Result<Vec<(String, bool)>> {
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        // A name that is not UTF-8 cannot be a key; a temp file of ours never is here.
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        let is_dir = match entry.file_type() {
+            Ok(t) if t.is_symlink() => std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir()),
+            Ok(t) => t.is_dir(),
+            Err(_) => continue,
+        };
+        entries.push(if is_dir { (name + "/", true) } else { (name, false) });
+    }
+    entries.sort_unstable();
+    Ok(entries)
+}
+
+/// Whether `dir` holds a file anywhere below it (S3 has no empty "directories").
+fn has_file(dir: &Path) -> bool {
+    let Ok(entries) = sorted_entries(dir) else {
+        return false;
+    };
+    entries.iter().any(|(name, is_dir)| {
+        !*is_dir || has_file(&dir.join(name.trim_end_matches('/')))
+    })
+}
+
+impl Walk<'_> {
+    /// The common prefix all keys starting with `key` fall into, if the delimiter
+    /// occurs after the prefix within `key` itself.
+    fn common_prefix(&self, key: &str) -> Option<String> {
+        let delimiter = self.q.delimiter.filter(|d| !d.is_empty())?;
+        let rest = key.get(self.q.prefix.len()..)?;
+        let at = rest.find(delimiter)?;
+        Some(key[..self.q.prefix.len() + at + delimiter.len()].to_owned())
+    }
+
+    fn after_start(&self, s: &str) -> bool {
+        self.q.start_after.is_none_or(|a| s > a)
+    }
+
+    /// Adds one entry; false once the page is full (the entry is then the proof that
+    /// more follow).
+    fn push(&mut self, entry: Entry) -> bool {
+        if self.count >= self.q.max_keys {
+            self.page.truncated = true;
+            self.done = true;
+            return false;
+        }
+        self.count += 1;
+        match entry {
+            Entry::Object(o) => {
+                self.page.last.clone_from(&o.key);
+                self.page.objects.push(o);
+            }
+            Entry::Prefix(p) => {
+                self.page.last = Some(p.clone());
+                self.last_prefix = Some(p.clone());
+                self.page.common_prefixes.push(CommonPrefix { prefix: Some(p) });
+            }
+        }
+        true
+    }
+
+    fn dir(&mut self, dir: &Path, dir_key: &str) -> io::Result<()> {
+        for (fragment, is_dir) in sorted_entries(dir)? {
+            if self.done {
+                return Ok(());
+            }
+            let key = format!("{dir_key}{fragment}");
+            let name = fragment.trim_end_matches('/');
+            let path: PathBuf = dir.join(name);
+            if is_dir {
+                // Every key below starts with `key` (which ends in '/').
+                if !(key.starts_with(self.q.prefix) || self.q.prefix.starts_with(&key)) {
+                    continue;
+                }
+                if let Some(a) = self.q.start_after
+                    && a >= key.as_str()
+                    && !a.starts_with(&key)
+                {
+                    continue; // the whole subtree sorts at or before start-after
+                }
+                if let Some(cp) = self.common_prefix(&key) {
+                    // The whole subtree folds into one common prefix.
+                    if self.last_prefix.as_deref() == Some(&cp) || !self.after_start(&cp) {
+                        continue;
+                    }
+                    if has_file(&path) && !self.push(Entry::Prefix(cp)) {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                self.dir(&path, &key)?;
+                continue;
+            }
+            if !key.starts_with(self.q.prefix) {
+                continue;
+            }
+            if let Some(cp) = self.common_prefix(&key) {
+                if self.last_prefix.as_deref() != Some(&cp)
+                    && self.after_start(&cp)
+                    && !self.push(Entry::Prefix(cp))
+                {
+                    return Ok(());
+                }
+                continue;
+            }
+            if !self.after_start(&key) {
+                continue;
+            }
+            let Ok(meta) = std::fs::metadata(&path) else {
+                continue; // deleted meanwhile
+            };
+            let object = Object {
+                e_tag: etag::stored_at(&path, &meta).map(s3s::dto::ETag::Strong),
+                last_modified: meta.modified().ok().map(Timestamp::from),
+                size: i64::try_from(meta.len()).ok(),
+                key: Some(key),
+                ..Object::default()
+            };
+            if !self.push(Entry::Object(object)) {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}
+
+enum Entry {
+    Object(Object),
+    Prefix(String),
+}
