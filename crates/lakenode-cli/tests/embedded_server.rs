@@ -31,7 +31,7 @@ fn curl(method: &str, url: &str, body: Option<&str>) -> (u16, String) {
     (code.trim().parse().unwrap(), body.to_owned())
 }
 
-/// Every file under `dir`, relative, sorted (metadata files of s3s-fs included).
+/// Every file under `dir`, relative, sorted (the server's temp directory included).
 fn files(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
@@ -105,13 +105,14 @@ fn keys_with_dot_segments_and_unserved_buckets_are_refused_and_nothing_leaves_th
     let (code, body) = curl("GET", &format!("{base}/lake/ok/f.txt"), None);
     assert_eq!((code, body.as_str()), (200, "fine"));
     drop(s3);
-    // Only the served bucket and s3s-fs's own metadata exist; nothing outside `data`.
+    // Only the served bucket and the server's (empty) temp directory exist; nothing
+    // outside `data`.
     let all = files(&data);
     assert!(
-        all.iter()
-            .all(|f| f.starts_with("lake") || f.starts_with(".bucket-bGFrZQ.")),
+        all.iter().all(|f| f.starts_with("lake") || f.starts_with(".lakenode-s3")),
         "{all:?}"
     );
+    assert!(!all.iter().any(|f| f.starts_with(".lakenode-s3/tmp/")), "{all:?}");
     assert!(all.contains(&"lake/ok/f.txt".to_owned()), "{all:?}");
     assert_eq!(
         files(tmp.path())

@@ -2,10 +2,11 @@
 //! their access key if it has one ([`crate::policy`]), to its configured buckets, with
 //! keys that stay inside their bucket's directory.
 //!
-//! Why: `s3s-fs` maps `<bucket>/<key>` straight onto the data directory. Unchecked, a
-//! PUT to any bucket name created that directory (so `run --bucket typo` succeeded),
-//! and a key such as `x/../../other/f` was resolved into another bucket, or into the
-//! data directory's root. Every request passes [`ServedBuckets`] before `s3s-fs` sees
+//! Why: the store maps `<bucket>/<key>` straight onto the data directory. Unchecked (as
+//! with `s3s-fs`, the store before issue 24), a PUT to any bucket name created that
+//! directory (so `run --bucket typo` succeeded), and a key such as `x/../../other/f` was
+//! resolved into another bucket, or into the data directory's root. Every request passes
+//! [`ServedBuckets`] before the store ([`crate::store`], which checks keys again) sees
 //! it; the checks are plain functions ([`check_key`]) so they are tested directly too.
 //!
 //! ```

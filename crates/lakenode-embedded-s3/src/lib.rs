@@ -1,9 +1,9 @@
 //! A real, signature-checking S3 server embedded in the process, on loopback.
 //!
 //! `s3s` verifies AWS Signature V4 (403 `SignatureDoesNotMatch`), presigned URL expiry,
-//! clock skew (403 `RequestTimeTooSkewed`) and `Content-MD5` (400 `BadDigest`); `s3s-fs`
-//! stores each object as a plain file at `<data dir>/<bucket>/<key>`, so a Hive-style
-//! lake written through it can be queried in place by DuckDB or Polars.
+//! clock skew (403 `RequestTimeTooSkewed`); [`store`] checks `Content-MD5` (400
+//! `BadDigest`) and stores each object as a plain file at `<data dir>/<bucket>/<key>`, so a
+//! Hive-style lake written through it can be queried in place by DuckDB or Polars.
 //!
 //! It runs on its own thread with a small tokio runtime and stops when dropped. One
 //! caveat, noted in docs/facts.md: it accepts a chunked PUT that AWS would refuse, so
