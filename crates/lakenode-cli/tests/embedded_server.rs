@@ -109,10 +109,14 @@ fn keys_with_dot_segments_and_unserved_buckets_are_refused_and_nothing_leaves_th
     // outside `data`.
     let all = files(&data);
     assert!(
-        all.iter().all(|f| f.starts_with("lake") || f.starts_with(".lakenode-s3")),
+        all.iter()
+            .all(|f| f.starts_with("lake") || f.starts_with(".lakenode-s3")),
         "{all:?}"
     );
-    assert!(!all.iter().any(|f| f.starts_with(".lakenode-s3/tmp/")), "{all:?}");
+    assert!(
+        !all.iter().any(|f| f.starts_with(".lakenode-s3/tmp/")),
+        "{all:?}"
+    );
     assert!(all.contains(&"lake/ok/f.txt".to_owned()), "{all:?}");
     assert_eq!(
         files(tmp.path())

@@ -162,7 +162,10 @@ impl Store {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let path = self.tmp_dir.join(format!("{}-{n}", std::process::id()));
         let file = File::create(&path).map_err(|e| internal(&e, "create temp file"))?;
-        let temp = TempFile { path, file: Some(file) };
+        let temp = TempFile {
+            path,
+            file: Some(file),
+        };
         let mut out = io::BufWriter::with_capacity(256 << 10, temp.file()?);
         let mut md5 = Md5::new();
         while let Some(chunk) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_next(cx)).await {
@@ -176,7 +179,10 @@ impl Store {
         if let Some(expected) = content_md5 {
             let expected = base64_decode(expected).ok_or_else(|| s3_error!(InvalidDigest))?;
             if expected != digest.as_slice() {
-                return Err(s3_error!(BadDigest, "the Content-MD5 does not match the body"));
+                return Err(s3_error!(
+                    BadDigest,
+                    "the Content-MD5 does not match the body"
+                ));
             }
         }
         let hex = etag::hex(&digest);
@@ -222,12 +228,16 @@ impl TempFile {
                 Err(s3_error!(PreconditionFailed, "the object already exists"))
             }
             // A file cannot also be a directory: `a` and `a/b` cannot both be objects.
-            Err(e) if e.kind() == io::ErrorKind::IsADirectory || e.kind() == io::ErrorKind::DirectoryNotEmpty => {
+            Err(e)
+                if e.kind() == io::ErrorKind::IsADirectory
+                    || e.kind() == io::ErrorKind::DirectoryNotEmpty =>
+            {
                 Err(s3_error!(InvalidArgument, "objects exist below this key"))
             }
-            Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
-                Err(s3_error!(InvalidArgument, "an object exists at a prefix of this key"))
-            }
+            Err(e) if e.kind() == io::ErrorKind::NotADirectory => Err(s3_error!(
+                InvalidArgument,
+                "an object exists at a prefix of this key"
+            )),
             Err(e) => Err(internal(&e, "rename into place")),
         }
     }
@@ -273,7 +283,8 @@ fn body_of(mut file: File, range: std::ops::Range<u64>) -> S3Result<StreamingBlo
         read_exact_at(&mut file, range.start, &mut buf).map_err(|e| internal(&e, "read"))?;
         return Ok(StreamingBlob::from(s3s::Body::from(Bytes::from(buf))));
     }
-    file.seek(io::SeekFrom::Start(range.start)).map_err(|e| internal(&e, "seek"))?;
+    file.seek(io::SeekFrom::Start(range.start))
+        .map_err(|e| internal(&e, "seek"))?;
     Ok(StreamingBlob::wrap(FileChunks { file, left: len }))
 }
 
@@ -306,7 +317,11 @@ impl Stream for FileChunks {
         let n = usize::try_from(self.left).unwrap_or(CHUNK).min(CHUNK);
         let mut buf = vec![0; n];
         let result = self.file.read_exact(&mut buf).map(|()| Bytes::from(buf));
-        self.left = if result.is_ok() { self.left - n as u64 } else { 0 };
+        self.left = if result.is_ok() {
+            self.left - n as u64
+        } else {
+            0
+        };
         Poll::Ready(Some(result))
     }
 }
@@ -330,7 +345,10 @@ impl S3 for Store {
             &input.checksum_crc64nvme,
         ];
         if input.checksum_algorithm.is_some() || checksums.iter().any(|c| c.is_some()) {
-            return Err(s3_error!(NotImplemented, "x-amz-checksum-* (use Content-MD5)"));
+            return Err(s3_error!(
+                NotImplemented,
+                "x-amz-checksum-* (use Content-MD5)"
+            ));
         }
         let dest = self.object_path(&input.bucket, &input.key)?;
         let body = input.body.ok_or_else(|| s3_error!(IncompleteBody))?;
@@ -359,9 +377,7 @@ impl S3 for Store {
                 let matches = match (condition, current) {
                     (_, None) => false,
                     (ETagCondition::Any, Some(_)) => true,
-                    (ETagCondition::ETag(want), Some(have)) => {
-                        ETag::Strong(have).strong_cmp(want)
-                    }
+                    (ETagCondition::ETag(want), Some(have)) => ETag::Strong(have).strong_cmp(want),
                 };
                 if !matches {
                     return Err(s3_error!(PreconditionFailed, "the ETag does not match"));
@@ -460,7 +476,10 @@ impl S3 for Store {
         let input = req.input;
         let dir = self.bucket_dir(&input.bucket)?;
         let max_keys = input.max_keys.unwrap_or(1000).clamp(0, 1000);
-        let start_after = match (input.continuation_token.as_deref(), input.start_after.as_deref()) {
+        let start_after = match (
+            input.continuation_token.as_deref(),
+            input.start_after.as_deref(),
+        ) {
             (Some(t), Some(a)) => Some(t.max(a)),
             (t, a) => t.or(a),
         };
@@ -534,7 +553,9 @@ impl S3 for Store {
         let mut buckets = Vec::new();
         for entry in std::fs::read_dir(&self.root).map_err(|e| internal(&e, "list"))? {
             let Ok(entry) = entry else { continue };
-            let Ok(name) = entry.file_name().into_string() else { continue };
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
             if s3s::path::check_bucket_name(&name) && entry.path().is_dir() {
                 let created = entry.metadata().ok().and_then(|m| timestamp(&m));
                 buckets.push(Bucket {

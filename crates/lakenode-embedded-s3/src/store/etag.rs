@@ -99,9 +99,12 @@ pub fn store(file: &File, md5_hex: &str, meta: &Metadata) {
     #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
     {
         let value = format!("{md5_hex} {}", stamp(meta));
-        if let Err(e) =
-            rustix::fs::fsetxattr(file, ATTR, value.as_bytes(), rustix::fs::XattrFlags::empty())
-        {
+        if let Err(e) = rustix::fs::fsetxattr(
+            file,
+            ATTR,
+            value.as_bytes(),
+            rustix::fs::XattrFlags::empty(),
+        ) {
             tracing::debug!("embedded S3: ETag not stored as an xattr: {e}");
         }
     }

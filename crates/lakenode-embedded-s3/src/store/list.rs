@@ -61,7 +61,11 @@ pub(super) fn list(bucket_dir: &Path, q: Query<'_>) -> io::Result<Page> {
         done: false,
     };
     // Start at the deepest directory the prefix names: `raw/station=x/` lists only it.
-    let dir_part = walk.q.prefix.rfind('/').map_or("", |i| &walk.q.prefix[..=i]);
+    let dir_part = walk
+        .q
+        .prefix
+        .rfind('/')
+        .map_or("", |i| &walk.q.prefix[..=i]);
     // No stored key has a `..` (or `.`, or empty) segment, so such a prefix matches
     // nothing; it must not be joined onto the bucket's path either.
     if !dir_part.is_empty() && crate::access::check_key(dir_part).is_err() {
@@ -69,7 +73,8 @@ pub(super) fn list(bucket_dir: &Path, q: Query<'_>) -> io::Result<Page> {
     }
     let start = bucket_dir.join(dir_part);
     match walk.dir(&start, dir_part) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory => {}
+        Err(e)
+            if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory => {}
         other => other?,
     }
     Ok(walk.page)
@@ -89,7 +94,11 @@ fn sorted_entries(dir: &Path) -> io::Result<Vec<(String, bool)>> {
             Ok(t) => t.is_dir(),
             Err(_) => continue,
         };
-        entries.push(if is_dir { (name + "/", true) } else { (name, false) });
+        entries.push(if is_dir {
+            (name + "/", true)
+        } else {
+            (name, false)
+        });
     }
     entries.sort_unstable();
     Ok(entries)
@@ -100,9 +109,9 @@ fn has_file(dir: &Path) -> bool {
     let Ok(entries) = sorted_entries(dir) else {
         return false;
     };
-    entries.iter().any(|(name, is_dir)| {
-        !*is_dir || has_file(&dir.join(name.trim_end_matches('/')))
-    })
+    entries
+        .iter()
+        .any(|(name, is_dir)| !*is_dir || has_file(&dir.join(name.trim_end_matches('/'))))
 }
 
 impl Walk<'_> {
@@ -131,12 +140,14 @@ impl Walk<'_> {
         match entry {
             Entry::Object(o) => {
                 self.page.last.clone_from(&o.key);
-                self.page.objects.push(o);
+                self.page.objects.push(*o);
             }
             Entry::Prefix(p) => {
                 self.page.last = Some(p.clone());
                 self.last_prefix = Some(p.clone());
-                self.page.common_prefixes.push(CommonPrefix { prefix: Some(p) });
+                self.page
+                    .common_prefixes
+                    .push(CommonPrefix { prefix: Some(p) });
             }
         }
         true
@@ -199,7 +210,7 @@ impl Walk<'_> {
                 key: Some(key),
                 ..Object::default()
             };
-            if !self.push(Entry::Object(object)) {
+            if !self.push(Entry::Object(Box::new(object))) {
                 return Ok(());
             }
         }
@@ -208,6 +219,6 @@ impl Walk<'_> {
 }
 
 enum Entry {
-    Object(Object),
+    Object(Box<Object>),
     Prefix(String),
 }

@@ -72,7 +72,11 @@ async fn put(store: &Store, key: &str, bytes: &[u8]) -> S3Result<String> {
 }
 
 /// (ETag, bytes, Content-Range) of a GET.
-async fn get(store: &Store, key: &str, range: Option<Range>) -> S3Result<(String, Vec<u8>, Option<String>)> {
+async fn get(
+    store: &Store,
+    key: &str,
+    range: Option<Range>,
+) -> S3Result<(String, Vec<u8>, Option<String>)> {
     let input = GetObjectInput {
         bucket: "lake".into(),
         key: key.into(),
@@ -85,7 +89,11 @@ async fn get(store: &Store, key: &str, range: Option<Range>) -> S3Result<(String
     while let Some(chunk) = std::future::poll_fn(|cx| Pin::new(&mut blob).poll_next(cx)).await {
         bytes.extend_from_slice(&chunk.expect("chunk"));
     }
-    Ok((out.e_tag.expect("etag").into_value(), bytes, out.content_range))
+    Ok((
+        out.e_tag.expect("etag").into_value(),
+        bytes,
+        out.content_range,
+    ))
 }
 
 async fn list_page(
@@ -103,20 +111,40 @@ async fn list_page(
         continuation_token: token,
         ..ListObjectsV2Input::default()
     };
-    store.list_objects_v2(request(input)).await.expect("list").output
+    store
+        .list_objects_v2(request(input))
+        .await
+        .expect("list")
+        .output
 }
 
 /// Every key and common prefix of a listing, page by page.
-async fn list_all(store: &Store, prefix: &str, delimiter: Option<&str>, max_keys: i32) -> Vec<String> {
+async fn list_all(
+    store: &Store,
+    prefix: &str,
+    delimiter: Option<&str>,
+    max_keys: i32,
+) -> Vec<String> {
     let mut all = Vec::new();
     let mut token = None;
     for _ in 0..100 {
         let page = list_page(store, prefix, delimiter, max_keys, token).await;
-        let keys = page.contents.unwrap_or_default().into_iter().filter_map(|o| o.key);
-        let prefixes = page.common_prefixes.unwrap_or_default().into_iter().filter_map(|p| p.prefix);
+        let keys = page
+            .contents
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|o| o.key);
+        let prefixes = page
+            .common_prefixes
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| p.prefix);
         let mut entries: Vec<String> = keys.chain(prefixes).collect();
         entries.sort();
-        assert!(entries.len() <= usize::try_from(max_keys).expect("max"), "{entries:?}");
+        assert!(
+            entries.len() <= usize::try_from(max_keys).expect("max"),
+            "{entries:?}"
+        );
         all.extend(entries);
         if page.is_truncated != Some(true) {
             return all;
@@ -137,22 +165,42 @@ async fn listing_pages_through_keys_in_byte_order_with_and_without_a_delimiter()
     // '-' < '.' < '/' < '0' in bytes: files `a-b` and `a.x` sort before the directory
     // `a/`, which sorts before `a0`; a walk by names alone would get this wrong.
     let keys = [
-        "a-b", "a.x", "a/c", "a/d/e", "a/d/f", "a0", "b/x/1", "b/x/2", "b/y", "c.parquet",
+        "a-b",
+        "a.x",
+        "a/c",
+        "a/d/e",
+        "a/d/f",
+        "a0",
+        "b/x/1",
+        "b/x/2",
+        "b/y",
+        "c.parquet",
     ];
     for key in keys {
         put(&store, key, key.as_bytes()).await.expect("put");
     }
     std::fs::create_dir_all(store.root.join("lake/empty/dir")).expect("an empty directory");
     for max_keys in [1, 2, 3, 1000] {
-        assert_eq!(list_all(&store, "", None, max_keys).await, keys, "{max_keys}");
+        assert_eq!(
+            list_all(&store, "", None, max_keys).await,
+            keys,
+            "{max_keys}"
+        );
     }
     assert_eq!(list_all(&store, "a/d", None, 1).await, ["a/d/e", "a/d/f"]);
-    assert_eq!(list_all(&store, "b/x/", None, 1000).await, ["b/x/1", "b/x/2"]);
+    assert_eq!(
+        list_all(&store, "b/x/", None, 1000).await,
+        ["b/x/1", "b/x/2"]
+    );
     assert!(list_all(&store, "zzz", None, 1000).await.is_empty());
     // With a delimiter: directories fold into common prefixes, empty ones are not listed.
     let want = ["a-b", "a.x", "a/", "a0", "b/", "c.parquet"];
     for max_keys in [1, 2, 1000] {
-        assert_eq!(list_all(&store, "", Some("/"), max_keys).await, want, "{max_keys}");
+        assert_eq!(
+            list_all(&store, "", Some("/"), max_keys).await,
+            want,
+            "{max_keys}"
+        );
     }
     assert_eq!(list_all(&store, "b/", Some("/"), 1).await, ["b/x/", "b/y"]);
     // start-after, as a client resuming a listing sends it.
@@ -161,8 +209,17 @@ async fn listing_pages_through_keys_in_byte_order_with_and_without_a_delimiter()
         start_after: Some("a/d/e".into()),
         ..ListObjectsV2Input::default()
     };
-    let page = store.list_objects_v2(request(input)).await.expect("list").output;
-    let keys: Vec<_> = page.contents.unwrap_or_default().into_iter().filter_map(|o| o.key).collect();
+    let page = store
+        .list_objects_v2(request(input))
+        .await
+        .expect("list")
+        .output;
+    let keys: Vec<_> = page
+        .contents
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|o| o.key)
+        .collect();
     assert_eq!(keys, ["a/d/f", "a0", "b/x/1", "b/x/2", "b/y", "c.parquet"]);
 }
 
@@ -170,25 +227,59 @@ async fn listing_pages_through_keys_in_byte_order_with_and_without_a_delimiter()
 async fn a_ranged_get_carries_the_etag_of_the_put_and_only_the_range() {
     let (_dir, store) = store();
     let bytes: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
-    let tag = put(&store, "station=s/data.parquet", &bytes).await.expect("put");
+    let tag = put(&store, "station=s/data.parquet", &bytes)
+        .await
+        .expect("put");
     assert_eq!(tag, md5_hex(&bytes));
-    let (etag, tail, range) = get(&store, "station=s/data.parquet", Some(Range::Suffix { length: 8 }))
-        .await
-        .expect("get");
-    assert_eq!((etag.as_str(), tail.as_slice()), (tag.as_str(), &bytes[99_992..]));
+    let (etag, tail, range) = get(
+        &store,
+        "station=s/data.parquet",
+        Some(Range::Suffix { length: 8 }),
+    )
+    .await
+    .expect("get");
+    assert_eq!(
+        (etag.as_str(), tail.as_slice()),
+        (tag.as_str(), &bytes[99_992..])
+    );
     assert_eq!(range.as_deref(), Some("bytes 99992-99999/100000"));
-    let whole = get(&store, "station=s/data.parquet", Some(Range::Int { first: 10, last: Some(19) }))
-        .await
-        .expect("get");
+    let whole = get(
+        &store,
+        "station=s/data.parquet",
+        Some(Range::Int {
+            first: 10,
+            last: Some(19),
+        }),
+    )
+    .await
+    .expect("get");
     assert_eq!(whole.1, &bytes[10..20]);
-    let err = get(&store, "station=s/data.parquet", Some(Range::Int { first: 100_000, last: None }))
-        .await
-        .expect_err("beyond the end");
+    let err = get(
+        &store,
+        "station=s/data.parquet",
+        Some(Range::Int {
+            first: 100_000,
+            last: None,
+        }),
+    )
+    .await
+    .expect_err("beyond the end");
     assert_eq!(code(&err), &S3ErrorCode::InvalidRange);
     // A large object is streamed, in order.
-    let big: Vec<u8> = (0..(INLINE_READ as usize + 3 * CHUNK + 7)).map(|i| (i % 253) as u8).collect();
+    let big: Vec<u8> = (0..(INLINE_READ as usize + 3 * CHUNK + 7))
+        .map(|i| (i % 253) as u8)
+        .collect();
     let tag = put(&store, "big", &big).await.expect("put");
-    let (etag, got, _) = get(&store, "big", Some(Range::Int { first: 1, last: None })).await.expect("get");
+    let (etag, got, _) = get(
+        &store,
+        "big",
+        Some(Range::Int {
+            first: 1,
+            last: None,
+        }),
+    )
+    .await
+    .expect("get");
     assert_eq!(etag, tag);
     assert!(got == big[1..], "the streamed range differs");
 }
@@ -206,13 +297,18 @@ async fn keys_leaving_the_bucket_and_unknown_buckets_are_refused() {
         body: Some(body(vec![b"x".to_vec()])),
         ..PutObjectInput::default()
     };
-    let err = store.put_object(request(input)).await.expect_err("no such bucket");
+    let err = store
+        .put_object(request(input))
+        .await
+        .expect_err("no such bucket");
     assert_eq!(code(&err), &S3ErrorCode::NoSuchBucket);
     put(&store, "in/side", b"ok").await.expect("put");
     assert!(list_all(&store, "../", None, 1000).await.is_empty());
     assert!(list_all(&store, "in/../", None, 1000).await.is_empty());
     // Nothing was written but the bucket's object and the (empty) temp directory.
-    let tmp: Vec<_> = std::fs::read_dir(dir.path().join(TMP_DIR)).expect("tmp").collect();
+    let tmp: Vec<_> = std::fs::read_dir(dir.path().join(TMP_DIR))
+        .expect("tmp")
+        .collect();
     assert!(tmp.is_empty());
     assert!(!dir.path().join("x").exists() && !dir.path().join("other").exists());
 }
@@ -240,9 +336,14 @@ async fn concurrent_puts_of_one_key_leave_one_whole_object() {
     }
     let (etag, bytes, _) = get(&store, "same/key", None).await.expect("get");
     assert_eq!(bytes.len(), 16 * (64 << 10));
-    assert!(bytes.iter().all(|&b| b == bytes[0]), "bytes of two writers mixed");
+    assert!(
+        bytes.iter().all(|&b| b == bytes[0]),
+        "bytes of two writers mixed"
+    );
     assert_eq!(etag, md5_hex(&bytes));
-    let tmp: Vec<_> = std::fs::read_dir(dir.path().join(TMP_DIR)).expect("tmp").collect();
+    let tmp: Vec<_> = std::fs::read_dir(dir.path().join(TMP_DIR))
+        .expect("tmp")
+        .collect();
     assert!(tmp.is_empty(), "temp files left: {tmp:?}");
 }
 
@@ -253,9 +354,13 @@ async fn an_object_dropped_into_the_directory_by_hand_is_served_with_its_md5() {
     std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
     std::fs::write(&path, b"written without the server").expect("write");
     let want = md5_hex(b"written without the server");
-    let (etag, _, _) = get(&store, "station=s/by-hand.parquet", Some(Range::Suffix { length: 6 }))
-        .await
-        .expect("get");
+    let (etag, _, _) = get(
+        &store,
+        "station=s/by-hand.parquet",
+        Some(Range::Suffix { length: 6 }),
+    )
+    .await
+    .expect("get");
     assert_eq!(etag, want);
     // Hashed once, then stored (where the file system keeps user xattrs).
     let file = File::open(&path).expect("open");
@@ -268,8 +373,15 @@ async fn an_object_dropped_into_the_directory_by_hand_is_served_with_its_md5() {
         key: "station=s/by-hand.parquet".into(),
         ..HeadObjectInput::default()
     };
-    let head = store.head_object(request(input)).await.expect("head").output;
-    assert_eq!(head.e_tag.map(ETag::into_value).as_deref(), Some(want.as_str()));
+    let head = store
+        .head_object(request(input))
+        .await
+        .expect("head")
+        .output;
+    assert_eq!(
+        head.e_tag.map(ETag::into_value).as_deref(),
+        Some(want.as_str())
+    );
     assert_eq!(head.content_length, Some(26));
 }
 
@@ -286,10 +398,16 @@ async fn a_wrong_content_md5_or_a_failed_condition_stores_nothing() {
     // base64 of the MD5 of "hello", and of "world".
     let hello = "XUFAKrxLKna5cZ2REBfFkg==";
     let world = "fXkwN6B2AYZXSwKC8vQ15w==";
-    let err = store.put_object(request(input("k", Some(world)))).await.expect_err("bad digest");
+    let err = store
+        .put_object(request(input("k", Some(world))))
+        .await
+        .expect_err("bad digest");
     assert_eq!(code(&err), &S3ErrorCode::BadDigest);
     assert!(!dir.path().join("lake/k").exists());
-    store.put_object(request(input("k", Some(hello)))).await.expect("good digest");
+    store
+        .put_object(request(input("k", Some(hello))))
+        .await
+        .expect("good digest");
     // If-None-Match: * refuses an existing key; If-Match wants the current ETag.
     let mut again = input("k", None);
     again.if_none_match = Some(ETagCondition::Any);
@@ -297,7 +415,10 @@ async fn a_wrong_content_md5_or_a_failed_condition_stores_nothing() {
     assert_eq!(code(&err), &S3ErrorCode::PreconditionFailed);
     let mut wrong = input("k", None);
     wrong.if_match = Some(ETagCondition::ETag(ETag::Strong(md5_hex(b"other"))));
-    let err = store.put_object(request(wrong)).await.expect_err("wrong etag");
+    let err = store
+        .put_object(request(wrong))
+        .await
+        .expect_err("wrong etag");
     assert_eq!(code(&err), &S3ErrorCode::PreconditionFailed);
     let mut right = input("k", None);
     right.if_match = Some(ETagCondition::ETag(ETag::Strong(md5_hex(b"hello"))));
@@ -306,6 +427,8 @@ async fn a_wrong_content_md5_or_a_failed_condition_stores_nothing() {
     absent.if_match = Some(ETagCondition::Any);
     let err = store.put_object(request(absent)).await.expect_err("absent");
     assert_eq!(code(&err), &S3ErrorCode::PreconditionFailed);
-    let tmp: Vec<_> = std::fs::read_dir(dir.path().join(TMP_DIR)).expect("tmp").collect();
+    let tmp: Vec<_> = std::fs::read_dir(dir.path().join(TMP_DIR))
+        .expect("tmp")
+        .collect();
     assert!(tmp.is_empty(), "temp files left: {tmp:?}");
 }
