@@ -66,6 +66,10 @@ pub trait Adapter {
     fn online(&mut self) -> bool {
         true
     }
+    /// With batched uploads: the link is wanted (`true`, before the first request of a
+    /// batch: bring the radio and the time sync up) or no longer (`false`, after the
+    /// batch's last reply: the radio may go off). Never called without batching.
+    fn radio(&mut self, _on: bool) {}
 }
 
 /// Sends requests without blocking the loop.
@@ -148,22 +152,69 @@ impl Link for ThreadLink {
 /// Longest single wait of the loop, so that `keep_running` (a watchdog) is called often.
 const MAX_WAIT: Duration = Duration::from_secs(1);
 
+/// Longest a stopping [`run_live`] goes on sending what waits, with batched uploads.
+pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(20);
+
 /// Hands out the request due now, if the link is free; gives the station any reply
-/// that is already there.
-fn pump(station: &mut Station, adapter: &mut impl Adapter, link: &mut impl Link) -> Result<()> {
+/// that is already there. `radio`: whether the adapter's radio is on (see
+/// [`Adapter::radio`]), switched when the station's [`Station::link_wanted`] changes.
+fn pump(
+    station: &mut Station,
+    adapter: &mut impl Adapter,
+    link: &mut impl Link,
+    radio: &mut bool,
+) -> Result<()> {
     if link.busy()
         && let Some(reply) = link.wait(Duration::ZERO)
     {
         let now = adapter.now();
         station.on_reply(&now, reply)?;
     }
-    if !link.busy() && adapter.online() {
+    let now = adapter.now();
+    let wanted = link.busy() || station.link_wanted(&now);
+    if wanted != *radio {
+        adapter.radio(wanted);
+        *radio = wanted;
+    }
+    if wanted && !link.busy() && adapter.online() {
         let now = adapter.now();
         if let Some(request) = station.poll(&now)? {
             link.start(request);
         }
     }
     Ok(())
+}
+
+/// A stopping [`run_live`] with batched uploads: sends what waits, for at most
+/// [`SHUTDOWN_DRAIN`], until the spool is empty or uploads pause or give up.
+fn drain_on_stop(
+    station: &mut Station,
+    adapter: &mut impl Adapter,
+    link: &mut impl Link,
+    radio: &mut bool,
+) -> Result<()> {
+    station.send_waiting();
+    let deadline = adapter
+        .now()
+        .mono_ms
+        .saturating_add(u64::try_from(SHUTDOWN_DRAIN.as_millis()).unwrap_or(u64::MAX));
+    loop {
+        pump(station, adapter, link, radio)?;
+        report(station, adapter)?;
+        let now = adapter.now();
+        let stuck = matches!(
+            station.delivery(),
+            Delivery::Paused { .. } | Delivery::GaveUp { .. }
+        );
+        if stuck || now.mono_ms >= deadline || (!link.busy() && station.is_drained()?) {
+            return Ok(());
+        }
+        let timeout = wait_for(station, link, &now, Some(deadline));
+        if let Some(reply) = link.wait(timeout) {
+            let now = adapter.now();
+            station.on_reply(&now, reply)?;
+        }
+    }
 }
 
 /// Passes the station's events to the adapter, and spools due health rows.
@@ -279,6 +330,7 @@ pub fn run_live(
     let now = adapter.now();
     let mut due = next_instant(&now, None, interval);
     let mut offset = None;
+    let mut radio = true;
     while adapter.keep_running() {
         let now = adapter.now();
         watch_clock(station, &now, &mut offset);
@@ -291,7 +343,7 @@ pub fn run_live(
             }
             due = next_instant(&now, Some(&due), interval);
         }
-        let step = pump(station, adapter, link).and_then(|()| report(station, adapter));
+        let step = pump(station, adapter, link, &mut radio).and_then(|()| report(station, adapter));
         if let Err(e) = step {
             adapter.on_event(&Event::Error {
                 message: format!("spool: {e}"),
@@ -309,6 +361,13 @@ pub fn run_live(
                 }
             }
         }
+    }
+    if station.batches_uploads()
+        && let Err(e) = drain_on_stop(station, adapter, link, &mut radio)
+    {
+        adapter.on_event(&Event::Error {
+            message: format!("spool: {e}"),
+        });
     }
     station.drop_unsynced();
     for event in station.events() {
@@ -361,10 +420,11 @@ pub fn run_batch(
     // Virtual time: a window lost to a crash is produced again from the input, so the
     // journal is synced once per sealed window, not per sample.
     station.set_journal_durability(Durability::PerWindow);
+    let mut radio = true;
     for sample in samples {
         let now = adapter.now();
         station.record(&now, sample)?;
-        pump(station, adapter, link)?;
+        pump(station, adapter, link, &mut radio)?;
         report(station, adapter)?;
         if !adapter.keep_running() {
             return Ok(BatchEnd::Stopped);
@@ -375,7 +435,7 @@ pub fn run_batch(
     loop {
         let now = adapter.now();
         if !station.give_up_if_overdue(&now)? {
-            pump(station, adapter, link)?;
+            pump(station, adapter, link, &mut radio)?;
         }
         report(station, adapter)?;
         match station.delivery() {
