@@ -118,10 +118,11 @@ impl Batching {
             || wall_ms.is_some_and(|w| self.next_wall.is_some_and(|next| w >= next))
     }
 
-    /// The poll's gate at `mono_ms`/`wall_ms`; remembers the next opening.
-    pub(super) fn gate(&mut self, mono_ms: u64, wall_ms: i64, pending_bytes: u64) -> Gate {
-        if self.is_open() {
-            return Gate::Send;
+    /// Sets the next opening, if none is set yet (the first batch after the station
+    /// opened: the next multiple of the period), and its monotonic instant as of now.
+    pub(super) fn arm(&mut self, mono_ms: u64, wall_ms: i64) {
+        if !self.holds() {
+            return;
         }
         let next = self
             .next_wall
@@ -129,6 +130,14 @@ impl Batching {
         self.next_wall = Some(next);
         self.next_mono =
             Some(mono_ms.saturating_add(u64::try_from(next.saturating_sub(wall_ms)).unwrap_or(0)));
+    }
+
+    /// The poll's gate at `mono_ms`/`wall_ms`; remembers the next opening.
+    pub(super) fn gate(&mut self, mono_ms: u64, wall_ms: i64, pending_bytes: u64) -> Gate {
+        if self.is_open() {
+            return Gate::Send;
+        }
+        self.arm(mono_ms, wall_ms);
         if self.due(Some(wall_ms), pending_bytes) {
             Gate::Due
         } else {

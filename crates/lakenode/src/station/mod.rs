@@ -319,10 +319,11 @@ impl Station {
     /// them, while a batch is open, a request is out, or a batch is due with files
     /// waiting. The driver turns the device's radio on and off by it
     /// ([`crate::driver::Adapter::radio`]).
+    /// Sets the first batch's time if it is not set yet (as [`Station::poll`] does).
     #[must_use]
-    pub fn link_wanted(&self, now: &Now) -> bool {
-        self.uploader
-            .link_wanted(now, self.recorder.spool().pending_bytes())
+    pub fn link_wanted(&mut self, now: &Now) -> bool {
+        let pending_bytes = self.recorder.spool().pending_bytes();
+        self.uploader.link_wanted(now, pending_bytes)
     }
 
     /// For a finite run past its deadline: stops waiting for a request still in flight

@@ -192,7 +192,10 @@ impl Uploader {
 
     /// Whether the link is wanted now: a request is out, or a batch is open or due with
     /// files waiting (always, without batching).
-    pub(super) fn link_wanted(&self, now: &Now, pending_bytes: u64) -> bool {
+    pub(super) fn link_wanted(&mut self, now: &Now, pending_bytes: u64) -> bool {
+        if let Some(wall) = now.wall_ms() {
+            self.batch.arm(now.mono_ms, wall);
+        }
         self.in_flight.is_some()
             || self.batch.is_open()
             || (pending_bytes > 0 && self.batch.due(now.wall_ms(), pending_bytes))
