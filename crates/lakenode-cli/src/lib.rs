@@ -223,6 +223,13 @@ pub struct RunArgs {
     /// has been confirmed for this long (exit 4, everything stays in the spool).
     #[arg(long, default_value = "2m", value_parser = parse_duration)]
     pub give_up_after: Duration,
+    /// Batched uploads: sealed windows and health rows wait in the spool and go out
+    /// together every DURATION, on one connection, at multiples of it on the UTC clock
+    /// (e.g. 2m: every even minute); at least the window, at most 24 h, dividing 24 h.
+    /// Earlier if the spool passes half its --spool-limit; a finite run's end and
+    /// Ctrl-C/SIGTERM send what waits. Default: each file as soon as it is sealed.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub upload_every: Option<Duration>,
     /// Count any 2xx as stored, without checking that its ETag is the MD5 of the body
     /// (for stores whose ETags are not MD5s).
     #[arg(long)]
