@@ -230,6 +230,10 @@ pub struct RunArgs {
     /// Ctrl-C/SIGTERM send what waits. Default: each file as soon as it is sealed.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub upload_every: Option<Duration>,
+    /// With --upload-every: pending bytes in the spool that open a batch early, e.g.
+    /// 512K [default: half --spool-limit; none without one].
+    #[arg(long, value_name = "SIZE", requires = "upload_every", value_parser = parse_size)]
+    pub batch_high_water: Option<u64>,
     /// Count any 2xx as stored, without checking that its ETag is the MD5 of the body
     /// (for stores whose ETags are not MD5s).
     #[arg(long)]

@@ -177,6 +177,7 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
         health: args.health,
         verify_etag: !args.no_etag_check,
         upload_every: args.upload_every,
+        batch_high_water: args.batch_high_water,
         ..StationConfig::new(station.clone(), client)
     };
     let mut node = Station::open(config, &args.spool)?;

@@ -134,8 +134,11 @@ impl Batching {
 
     /// The poll's gate at `mono_ms`/`wall_ms`; remembers the next opening.
     pub(super) fn gate(&mut self, mono_ms: u64, wall_ms: i64, pending_bytes: u64) -> Gate {
-        if self.is_open() {
+        if self.open.is_some() || !self.configured() {
             return Gate::Send;
+        }
+        if self.send_all {
+            return Gate::Due; // the last batch: what waits at the end or the stop
         }
         self.arm(mono_ms, wall_ms);
         if self.due(Some(wall_ms), pending_bytes) {
@@ -147,22 +150,24 @@ impl Batching {
 
     /// A due batch opens (something waits).
     pub(super) fn open(&mut self) {
-        if self.holds() {
+        if self.configured() {
             self.open = Some(Open::default());
         }
     }
 
     /// Nothing waits: a due batch is skipped, an open one closes. Returns the closed
     /// batch's (sent, failed) counts.
+    /// (A batch open when `send_all` came closes too, reported like the others.)
     pub(super) fn close(&mut self, mono_ms: u64, wall_ms: i64) -> Option<(u64, u64)> {
-        if !self.holds() {
-            return None;
+        let closed = self.open.take().map(|o| (o.sent, o.failed));
+        if self.holds() {
+            let next = self.boundary_after(wall_ms);
+            self.next_wall = Some(next);
+            self.next_mono = Some(
+                mono_ms.saturating_add(u64::try_from(next.saturating_sub(wall_ms)).unwrap_or(0)),
+            );
         }
-        let next = self.boundary_after(wall_ms);
-        self.next_wall = Some(next);
-        self.next_mono =
-            Some(mono_ms.saturating_add(u64::try_from(next.saturating_sub(wall_ms)).unwrap_or(0)));
-        self.open.take().map(|o| (o.sent, o.failed))
+        closed
     }
 
     /// A file of the open batch was confirmed.
@@ -209,8 +214,11 @@ mod tests {
         assert_eq!(b.gate(0, 1_000, 999), Gate::Hold);
         assert_eq!(b.gate(0, 1_000, 1_000), Gate::Due);
         b.send_all();
+        // What waits goes out in one last batch, at once.
+        assert_eq!(b.gate(0, 1_000, 0), Gate::Due);
+        b.open();
         assert_eq!(b.gate(0, 1_000, 0), Gate::Send);
-        assert_eq!(b.close(0, 1_000), None);
+        assert_eq!(b.close(0, 1_000), Some((0, 0)));
         assert_eq!(b.wake_at(), None);
     }
 

@@ -141,6 +141,16 @@ fn the_end_of_input_sends_what_waits_without_waiting_for_the_batch() {
         .expect("finish");
     assert_eq!(send_all(&mut st, 1_000, &mut BTreeMap::new()).len(), 4);
     assert!(st.is_drained().expect("drained"));
+    let events: Vec<Event> = st.events().collect();
+    assert!(
+        events.contains(&Event::BatchOpened { files: 4 }),
+        "{events:?}"
+    );
+    assert_eq!(
+        events.last(),
+        Some(&Event::BatchClosed { sent: 4, failed: 0 }),
+        "one last batch"
+    );
 }
 
 #[test]
