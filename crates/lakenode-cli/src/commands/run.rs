@@ -325,7 +325,7 @@ fn check_upload_every(every: Option<Duration>, spec: WindowSpec) -> CliResult<()
     let day = Duration::from_secs(86_400);
     let window = Duration::from_millis(u64::try_from(spec.window_ms()).unwrap_or(0));
     let whole = every.subsec_nanos() == 0 && every.as_secs() > 0;
-    if !whole || every < window || every > day || day.as_secs() % every.as_secs() != 0 {
+    if !whole || every < window || every > day || !day.as_secs().is_multiple_of(every.as_secs()) {
         return Err(CliError::Usage(format!(
             "--upload-every {} must be whole seconds, at least the window ({}), at most 24h, and divide 24h (e.g. 2m, 10m, 1h)",
             humantime::format_duration(every),
