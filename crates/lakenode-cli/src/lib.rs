@@ -329,6 +329,14 @@ pub struct ProvisionArgs {
     /// sensors.
     #[arg(long)]
     pub simulate: Option<u64>,
+    /// Batched uploads on the device, as `run --upload-every` (whole seconds, at least
+    /// its 15-minute window, dividing 24 h), e.g. 1h.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub upload_every: Option<Duration>,
+    /// With --upload-every: the device stops WiFi between batches and brings WiFi and
+    /// SNTP back for each.
+    #[arg(long, requires = "upload_every")]
+    pub wifi_off_between_batches: bool,
 }
 
 /// `lakenode serve`.

@@ -316,8 +316,8 @@ impl Station {
     }
 
     /// Whether the network link is wanted now: always without batched uploads; with
-    /// them, while a batch is open, a request is out, or a batch is due with files
-    /// waiting. The driver turns the device's radio on and off by it
+    /// them, while a batch is open, a request is out, a batch is due with files
+    /// waiting, or the wall clock is not synchronised yet (its sync needs the network). The driver turns the device's radio on and off by it
     /// ([`crate::driver::Adapter::radio`]).
     /// Sets the first batch's time if it is not set yet (as [`Station::poll`] does).
     #[must_use]

@@ -190,12 +190,13 @@ impl Uploader {
         self.batch.send_all();
     }
 
-    /// Whether the link is wanted now: a request is out, or a batch is open or due with
-    /// files waiting (always, without batching).
+    /// Whether the link is wanted now: a request is out, a batch is open or due with
+    /// files waiting, or the clock was never synchronised (always, without batching).
     pub(super) fn link_wanted(&mut self, now: &Now, pending_bytes: u64) -> bool {
-        if let Some(wall) = now.wall_ms() {
-            self.batch.arm(now.mono_ms, wall);
-        }
+        let Some(wall) = now.wall_ms() else {
+            return true; // the first time sync needs the network
+        };
+        self.batch.arm(now.mono_ms, wall);
         self.in_flight.is_some()
             || self.batch.is_open()
             || (pending_bytes > 0 && self.batch.due(now.wall_ms(), pending_bytes))
