@@ -71,6 +71,11 @@ fn windows_wait_for_the_batch_which_sends_all_oldest_first_with_health_rows() {
         }
     );
     assert!(!st.link_wanted(&at(1_000)), "the radio may be off");
+    let unsynced = Now {
+        mono_ms: 1_000,
+        wall: None,
+    };
+    assert!(st.link_wanted(&unsynced), "the first time sync needs the link");
     assert!(st.link_wanted(&at(120_000)), "the batch is due");
     let mut lake = BTreeMap::new();
     let sent = send_all(&mut st, 120_000, &mut lake);
