@@ -75,7 +75,10 @@ fn windows_wait_for_the_batch_which_sends_all_oldest_first_with_health_rows() {
         mono_ms: 1_000,
         wall: None,
     };
-    assert!(st.link_wanted(&unsynced), "the first time sync needs the link");
+    assert!(
+        st.link_wanted(&unsynced),
+        "the first time sync needs the link"
+    );
     assert!(st.link_wanted(&at(120_000)), "the batch is due");
     let mut lake = BTreeMap::new();
     let sent = send_all(&mut st, 120_000, &mut lake);
