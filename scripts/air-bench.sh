@@ -13,7 +13,10 @@
 #
 # Environment: LAKENODE_BIN (default: a debug build, made here), AIR_JSON (also write
 # each upload as a JSON line to this file), AIR_HEALTH=0 (no health rows: one request per
-# window), AIR_RUN_ARGS (more `run` flags).
+# window), AIR_RUN_ARGS (more `run` flags), AIR_WINDOW (window length, default 1m).
+# Batched uploads: AIR_RUN_ARGS="--upload-every 2m" makes each upload a batch (two
+# 1-minute windows and their health rows); the summary prints connections and files per
+# upload (batch) and the overhead per file.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 windows="${1:-6}"
@@ -93,12 +96,12 @@ pids+=($meter)
 for _ in $(seq 100); do grep -q "listening on" "$work/meter.out" && break; sleep 0.1; done
 meter_port="$(sed -n 's|^listening on \([0-9]*\)$|\1|p' "$work/meter.out")"
 echo "embedded S3 https://127.0.0.1:$s3_port (idle timeout 5 s), meter on port $meter_port;" \
-  "$windows one-minute windows"
+  "$windows uploads of ${AIR_WINDOW:-1m} windows ${AIR_RUN_ARGS:-}"
 
 # shellcheck disable=SC2086 # AIR_RUN_ARGS is a list of flags
 "$LAKENODE_BIN" run --endpoint "https://localhost:$meter_port" --path-style --bucket lake \
   --ca-file "$pki/root.pem" --station 0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e \
-  --spool "$work/spool" --simulate 7 --window 1m --interval 5s --trust-clock --log warn \
+  --spool "$work/spool" --simulate 7 --window "${AIR_WINDOW:-1m}" --interval 5s --trust-clock --log warn \
   $([ "${AIR_HEALTH:-1}" = 0 ] || echo --health) \
   ${AIR_RUN_ARGS:-} > "$work/run.out" 2> "$work/run.err" &
 run=$!

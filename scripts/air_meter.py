@@ -261,12 +261,14 @@ class Meter:
             hs = total("full", us) + total("resumed", us)
             reqs = total("requests", us) or 1
             print(
-                f"  {label}: connections {total('connections', us)}, full handshakes "
+                f"  {label}: connections {total('connections', us)} "
+                f"({total('connections', us) / len(us):.2f} per upload), "
+                f"files {total('requests', us) / len(us):.1f} per upload, full handshakes "
                 f"{total('full', us)}, resumed {total('resumed', us)} "
                 f"({100 * total('resumed', us) / max(hs, 1):.0f}% resumed), "
                 f"wire {(total('up', us) + total('down', us)) / len(us):.0f} B per upload, "
                 f"body {total('body', us) / len(us):.0f} B per upload, "
-                f"overhead {total('overhead', us) / reqs:.0f} B per request",
+                f"overhead {total('overhead', us) / reqs:.0f} B per request (file)",
                 flush=True,
             )
 

@@ -223,6 +223,17 @@ pub struct RunArgs {
     /// has been confirmed for this long (exit 4, everything stays in the spool).
     #[arg(long, default_value = "2m", value_parser = parse_duration)]
     pub give_up_after: Duration,
+    /// Batched uploads: sealed windows and health rows wait in the spool and go out
+    /// together every DURATION, on one connection, at multiples of it on the UTC clock
+    /// (e.g. 2m: every even minute); at least the window, at most 24 h, dividing 24 h.
+    /// Earlier if the spool passes half its --spool-limit; a finite run's end and
+    /// Ctrl-C/SIGTERM send what waits. Default: each file as soon as it is sealed.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub upload_every: Option<Duration>,
+    /// With --upload-every: pending bytes in the spool that open a batch early, e.g.
+    /// 512K [default: half --spool-limit; none without one].
+    #[arg(long, value_name = "SIZE", requires = "upload_every", value_parser = parse_size)]
+    pub batch_high_water: Option<u64>,
     /// Count any 2xx as stored, without checking that its ETag is the MD5 of the body
     /// (for stores whose ETags are not MD5s).
     #[arg(long)]
@@ -318,6 +329,14 @@ pub struct ProvisionArgs {
     /// sensors.
     #[arg(long)]
     pub simulate: Option<u64>,
+    /// Batched uploads on the device, as `run --upload-every` (whole seconds, at least
+    /// its 15-minute window, dividing 24 h), e.g. 1h.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub upload_every: Option<Duration>,
+    /// With --upload-every: the device stops WiFi between batches and brings WiFi and
+    /// SNTP back for each.
+    #[arg(long, requires = "upload_every")]
+    pub wifi_off_between_batches: bool,
 }
 
 /// `lakenode serve`.

@@ -26,6 +26,37 @@ const KILLS: u32 = 12;
 
 #[test]
 fn faults_and_kills_lose_at_most_one_sample_per_kill_and_duplicate_none() {
+    let log = faults_and_kills(&[]);
+    assert!(
+        !log.contains("batch of uploads"),
+        "no batches without --upload-every"
+    );
+}
+
+/// The same with batched uploads: the windows wait in the spool until 40 KB (about 9
+/// files) open a batch, or the end of the input sends what waits in a last one, so
+/// every kill lands inside a batch, between or during its requests, and each restart
+/// opens a batch that goes on where the last one stopped.
+#[test]
+fn faults_and_kills_with_batched_uploads_lose_and_duplicate_nothing_more() {
+    let log = faults_and_kills(&[
+        "--upload-every",
+        "1h",
+        "--batch-high-water",
+        "40K",
+        "--log",
+        "info",
+    ]);
+    let opened = log.matches("batch of uploads opened").count();
+    let closed = log.matches("batch of uploads closed").count();
+    assert!(
+        opened >= 10 && closed >= 1,
+        "{opened} batches opened, {closed} closed:\n{log}"
+    );
+}
+
+/// The fault run with `extra` flags; see the module docs. Returns the runs' log.
+fn faults_and_kills(extra: &[&str]) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("s3");
     let s3 = lake_server(&data);
@@ -71,6 +102,7 @@ fn faults_and_kills_lose_at_most_one_sample_per_kill_and_duplicate_none() {
         "--give-up-after",
         "60s",
     ];
+    let args: Vec<&str> = args.iter().chain(extra).copied().collect();
     let log = tmp.path().join("runs.log");
 
     // Kill points: when S3 holds k objects, plus 0-20 ms, so kills land at arbitrary
@@ -97,7 +129,7 @@ fn faults_and_kills_lose_at_most_one_sample_per_kill_and_duplicate_none() {
             .open(&log)
             .unwrap();
         let mut child = lakenode_with_credentials()
-            .args(args)
+            .args(&args)
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
@@ -146,7 +178,7 @@ fn faults_and_kills_lose_at_most_one_sample_per_kill_and_duplicate_none() {
     let lost = expected.iter().filter(|t| !seen.contains_key(t)).count();
     let unexpected = seen.keys().filter(|t| !expected.contains(t)).count();
     println!(
-        "faults: {} injected ({}); kills {kills}, runs {runs}; samples taken {SAMPLES}, delivered {delivered}, \
+        "faults{extra:?}: {} injected ({}); kills {kills}, runs {runs}; samples taken {SAMPLES}, delivered {delivered}, \
 lost {lost}, duplicated {duplicated}; {} files; {:.1} s",
         proxy.counts.injected(),
         proxy.counts.summary(),
@@ -193,6 +225,7 @@ lost {lost}, duplicated {duplicated}; {} files; {:.1} s",
         "the spool must be empty at the end"
     );
     assert_lake_ok(&data.join("lake"), &["--rows", &delivered.to_string()]);
+    std::fs::read_to_string(&log).unwrap_or_default()
 }
 
 /// A bucket that refuses the health tree (a policy that leaves it out) never holds back

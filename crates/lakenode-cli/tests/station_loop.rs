@@ -490,6 +490,20 @@ fn the_spool_limit_never_drops_the_file_being_uploaded() {
 
 #[test]
 fn a_killed_csv_import_resumes_when_run_again() {
+    killed_csv_import(&[]);
+}
+
+/// The same with batched uploads: the kill finds windows waiting for their batch; the
+/// second run sends them in its last batch, each once.
+#[test]
+fn a_killed_csv_import_with_batched_uploads_resumes_when_run_again() {
+    let log = killed_csv_import(&["--upload-every", "1h", "--log", "info"]);
+    assert!(log.contains("batch of uploads closed"), "{log}");
+}
+
+/// Kills a CSV import run with `extra` flags once under way, runs it again, checks the
+/// lake; returns the second run's log.
+fn killed_csv_import(extra: &[&str]) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let s3 = server(&tmp.path().join("s3"));
     let csv = tmp.path().join("big.csv");
@@ -506,7 +520,10 @@ fn a_killed_csv_import_resumes_when_run_again() {
     }
     std::fs::write(&csv, text).unwrap();
     let spool = tmp.path().join("spool");
-    let args = ["--csv", csv.to_str().unwrap()];
+    let args: Vec<&str> = ["--csv", csv.to_str().unwrap()]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .collect();
     let mut child = run(&s3.endpoint(), &spool, &args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -520,7 +537,8 @@ fn a_killed_csv_import_resumes_when_run_again() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let stdout = success(&mut run(&s3.endpoint(), &spool, &args));
+    let (out, stdout, stderr) = output(&mut run(&s3.endpoint(), &spool, &args));
+    assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("0 pending"), "{stdout}");
     let columns = [
         lakenode::schema::Measurement::Temperature,
@@ -544,6 +562,7 @@ fn a_killed_csv_import_resumes_when_run_again() {
         &columns,
         (96, 17_280),
     );
+    stderr
 }
 
 #[test]
@@ -579,6 +598,28 @@ fn run_refuses_arguments_that_would_lose_data_or_hang() {
                 "2026-01-01T00:00:02.5Z",
             ],
             "not on the 5000 ms sampling grid",
+        ),
+        (
+            vec![
+                "--simulate",
+                "1",
+                "--duration",
+                "1h",
+                "--upload-every",
+                "1m",
+            ],
+            "at least the window (15m)",
+        ),
+        (
+            vec![
+                "--simulate",
+                "1",
+                "--duration",
+                "1h",
+                "--upload-every",
+                "7h",
+            ],
+            "divide 24h",
         ),
     ] {
         let (out, _, stderr) = output(&mut run("http://127.0.0.1:1", &spool, &extra));

@@ -52,7 +52,7 @@ pub fn holds_littlefs(block0: &[u8], block1: &[u8]) -> bool {
 }
 
 /// Every key, required ones first.
-pub const KEYS: [&str; 12] = [
+pub const KEYS: [&str; 14] = [
     "wifi_ssid",
     "wifi_psk",
     "station",
@@ -65,6 +65,8 @@ pub const KEYS: [&str; 12] = [
     "prefix",
     "session_token",
     "simulate",
+    "upload_every",
+    "wifi_off_between_batches",
 ];
 
 /// A device's validated configuration. `Debug` redacts the secrets.
@@ -77,6 +79,9 @@ pub struct DeviceConfig {
     pub station: StationConfig,
     /// Bench mode: simulated readings from this seed instead of the sensors.
     pub simulate: Option<u64>,
+    /// With batched uploads (`upload_every`, seconds, in `station`): stop WiFi between
+    /// batches, and bring WiFi and SNTP back for each.
+    pub wifi_off_between_batches: bool,
 }
 
 impl std::fmt::Debug for DeviceConfig {
@@ -86,6 +91,8 @@ impl std::fmt::Debug for DeviceConfig {
             .field("wifi_psk", &"<redacted>")
             .field("station", &self.station.recorder.station)
             .field("simulate", &self.simulate)
+            .field("upload_every", &self.station.upload_every)
+            .field("wifi_off_between_batches", &self.wifi_off_between_batches)
             .finish_non_exhaustive()
     }
 }
@@ -122,16 +129,16 @@ impl DeviceConfig {
         if !(8..=64).contains(&wifi_psk.len()) {
             return Err(Error::config("wifi_psk", "must be 8 to 64 bytes (WPA2)"));
         }
-        let path_style = match value("path_style")?.as_deref() {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(other) => {
-                return Err(Error::config(
-                    "path_style",
-                    format!("{other:?} is not true or false"),
-                ));
-            }
+        let mut switch = |key: &'static str| match value(key)?.as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(Error::config(
+                key,
+                format!("{other:?} is not true or false"),
+            )),
         };
+        let path_style = switch("path_style")?;
+        let wifi_off_between_batches = switch("wifi_off_between_batches")?;
         let s3 = S3Config::new(&endpoint, &bucket, &region, path_style)?;
         if s3.endpoint.scheme() != "https" {
             return Err(Error::config("endpoint", "must be https:// on a device"));
@@ -145,16 +152,47 @@ impl DeviceConfig {
                     .map_err(|_| Error::config("simulate", format!("{s:?} is not a seed")))?,
             ),
         };
+        let upload_every = value("upload_every")?;
         let client = S3Client::new(&s3, Credentials::new(key, secret, token))?;
         let mut station = StationConfig::new(station, client);
         station.recorder.prefix = prefix;
+        station.upload_every = upload_every
+            .map(|s| batch_period(&s, station.recorder.spec.window_ms()))
+            .transpose()?;
+        if wifi_off_between_batches && station.upload_every.is_none() {
+            return Err(Error::config(
+                "wifi_off_between_batches",
+                "needs upload_every (WiFi stays on without batches)",
+            ));
+        }
         Ok(Self {
             wifi_ssid,
             wifi_psk,
             station,
             simulate,
+            wifi_off_between_batches,
         })
     }
+}
+
+/// `upload_every`: whole seconds, at least the window, at most a day and dividing it
+/// (as `lakenode run --upload-every` requires).
+fn batch_period(text: &str, window_ms: i64) -> Result<std::time::Duration> {
+    let bad = || {
+        Error::config(
+            "upload_every",
+            format!(
+                "{text:?} must be whole seconds, at least the window ({} s), at most 86400 and dividing it",
+                window_ms / 1000
+            ),
+        )
+    };
+    let secs: u64 = text.parse().map_err(|_| bad())?;
+    let window = u64::try_from(window_ms / 1000).unwrap_or(u64::MAX);
+    if secs < window || secs > 86_400 || !86_400_u64.is_multiple_of(secs.max(1)) {
+        return Err(bad());
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 #[cfg(test)]
@@ -175,6 +213,8 @@ mod tests {
             ("path_style", "true"),
             ("prefix", "raw"),
             ("simulate", "7"),
+            ("upload_every", "1800"),
+            ("wifi_off_between_batches", "true"),
         ]
         .into_iter()
         .map(|(k, v)| (k, v.to_owned()))
@@ -192,6 +232,11 @@ mod tests {
     fn a_complete_namespace_parses() {
         let c = parse(&complete()).expect("valid");
         assert_eq!(c.simulate, Some(7));
+        assert_eq!(
+            c.station.upload_every,
+            Some(std::time::Duration::from_secs(1800))
+        );
+        assert!(c.wifi_off_between_batches);
         assert_eq!(
             c.station.recorder.prefix.as_ref().map(Prefix::as_str),
             Some("raw")
@@ -239,6 +284,9 @@ mod tests {
             ("path_style", Some("yes")),
             ("simulate", Some("-1")),
             ("prefix", Some("a/../b")),
+            ("upload_every", Some("60")),
+            ("upload_every", Some("7000")),
+            ("wifi_off_between_batches", Some("yes")),
         ] {
             let mut map = complete();
             match bad {
@@ -251,6 +299,14 @@ mod tests {
                 "{key}: {e}"
             );
         }
+        let mut map = complete();
+        map.remove("upload_every");
+        let e = parse(&map).expect_err("radio off without batches");
+        assert!(
+            e.to_string()
+                .starts_with("invalid wifi_off_between_batches"),
+            "{e}"
+        );
         let e = DeviceConfig::from_lookup(|_| Err("ESP_ERR_NVS_INVALID_LENGTH".into()))
             .expect_err("read");
         assert!(e.to_string().contains("ESP_ERR_NVS_INVALID_LENGTH"), "{e}");

@@ -66,6 +66,10 @@ pub trait Adapter {
     fn online(&mut self) -> bool {
         true
     }
+    /// With batched uploads: the link is wanted (`true`, before the first request of a
+    /// batch: bring the radio and the time sync up) or no longer (`false`, after the
+    /// batch's last reply: the radio may go off). Never called without batching.
+    fn radio(&mut self, _on: bool) {}
 }
 
 /// Sends requests without blocking the loop.
@@ -148,22 +152,69 @@ impl Link for ThreadLink {
 /// Longest single wait of the loop, so that `keep_running` (a watchdog) is called often.
 const MAX_WAIT: Duration = Duration::from_secs(1);
 
+/// Longest a stopping [`run_live`] goes on sending what waits, with batched uploads.
+pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(20);
+
 /// Hands out the request due now, if the link is free; gives the station any reply
-/// that is already there.
-fn pump(station: &mut Station, adapter: &mut impl Adapter, link: &mut impl Link) -> Result<()> {
+/// that is already there. `radio`: whether the adapter's radio is on (see
+/// [`Adapter::radio`]), switched when the station's [`Station::link_wanted`] changes.
+fn pump(
+    station: &mut Station,
+    adapter: &mut impl Adapter,
+    link: &mut impl Link,
+    radio: &mut bool,
+) -> Result<()> {
     if link.busy()
         && let Some(reply) = link.wait(Duration::ZERO)
     {
         let now = adapter.now();
         station.on_reply(&now, reply)?;
     }
-    if !link.busy() && adapter.online() {
+    let now = adapter.now();
+    let wanted = link.busy() || station.link_wanted(&now);
+    if wanted != *radio {
+        adapter.radio(wanted);
+        *radio = wanted;
+    }
+    if wanted && !link.busy() && adapter.online() {
         let now = adapter.now();
         if let Some(request) = station.poll(&now)? {
             link.start(request);
         }
     }
     Ok(())
+}
+
+/// A stopping [`run_live`] with batched uploads: sends what waits, for at most
+/// [`SHUTDOWN_DRAIN`], until the spool is empty or uploads pause or give up.
+fn drain_on_stop(
+    station: &mut Station,
+    adapter: &mut impl Adapter,
+    link: &mut impl Link,
+    radio: &mut bool,
+) -> Result<()> {
+    station.send_waiting();
+    let deadline = adapter
+        .now()
+        .mono_ms
+        .saturating_add(u64::try_from(SHUTDOWN_DRAIN.as_millis()).unwrap_or(u64::MAX));
+    loop {
+        pump(station, adapter, link, radio)?;
+        report(station, adapter)?;
+        let now = adapter.now();
+        let stuck = matches!(
+            station.delivery(),
+            Delivery::Paused { .. } | Delivery::GaveUp { .. }
+        );
+        if stuck || now.mono_ms >= deadline || (!link.busy() && station.is_drained()?) {
+            return Ok(());
+        }
+        let timeout = wait_for(station, link, &now, Some(deadline));
+        if let Some(reply) = link.wait(timeout) {
+            let now = adapter.now();
+            station.on_reply(&now, reply)?;
+        }
+    }
 }
 
 /// Passes the station's events to the adapter, and spools due health rows.
@@ -279,6 +330,7 @@ pub fn run_live(
     let now = adapter.now();
     let mut due = next_instant(&now, None, interval);
     let mut offset = None;
+    let mut radio = true;
     while adapter.keep_running() {
         let now = adapter.now();
         watch_clock(station, &now, &mut offset);
@@ -291,7 +343,7 @@ pub fn run_live(
             }
             due = next_instant(&now, Some(&due), interval);
         }
-        let step = pump(station, adapter, link).and_then(|()| report(station, adapter));
+        let step = pump(station, adapter, link, &mut radio).and_then(|()| report(station, adapter));
         if let Err(e) = step {
             adapter.on_event(&Event::Error {
                 message: format!("spool: {e}"),
@@ -309,6 +361,13 @@ pub fn run_live(
                 }
             }
         }
+    }
+    if station.batches_uploads()
+        && let Err(e) = drain_on_stop(station, adapter, link, &mut radio)
+    {
+        adapter.on_event(&Event::Error {
+            message: format!("spool: {e}"),
+        });
     }
     station.drop_unsynced();
     for event in station.events() {
@@ -361,10 +420,11 @@ pub fn run_batch(
     // Virtual time: a window lost to a crash is produced again from the input, so the
     // journal is synced once per sealed window, not per sample.
     station.set_journal_durability(Durability::PerWindow);
+    let mut radio = true;
     for sample in samples {
         let now = adapter.now();
         station.record(&now, sample)?;
-        pump(station, adapter, link)?;
+        pump(station, adapter, link, &mut radio)?;
         report(station, adapter)?;
         if !adapter.keep_running() {
             return Ok(BatchEnd::Stopped);
@@ -375,7 +435,7 @@ pub fn run_batch(
     loop {
         let now = adapter.now();
         if !station.give_up_if_overdue(&now)? {
-            pump(station, adapter, link)?;
+            pump(station, adapter, link, &mut radio)?;
         }
         report(station, adapter)?;
         match station.delivery() {
@@ -433,6 +493,8 @@ mod tests {
         /// The UTC time of each sample taken.
         dated: Vec<i64>,
         events: Vec<Event>,
+        /// (monotonic ms, on) of each [`Adapter::radio`] call.
+        radio: Vec<(u64, bool)>,
     }
 
     impl Adapter for FakeAdapter {
@@ -458,6 +520,9 @@ mod tests {
         }
         fn keep_running(&mut self) -> bool {
             self.mono.get() < self.until
+        }
+        fn radio(&mut self, on: bool) {
+            self.radio.push((self.mono.get(), on));
         }
     }
 
@@ -496,6 +561,15 @@ mod tests {
     }
 
     fn station(dir: &std::path::Path, interval_ms: i64) -> Station {
+        station_with(dir, interval_ms, None)
+    }
+
+    /// With `upload_every`: batched uploads.
+    fn station_with(
+        dir: &std::path::Path,
+        interval_ms: i64,
+        upload_every: Option<Duration>,
+    ) -> Station {
         let s3 = S3Config::new("http://127.0.0.1:1", "lake", "us-east-1", true).expect("cfg");
         let client = S3Client::new(&s3, Credentials::new("AKIAIOSFODNN7EXAMPLE", "x", None))
             .expect("client");
@@ -509,6 +583,7 @@ mod tests {
                     ..RecorderConfig::new(station.clone())
                 },
                 health: true,
+                upload_every,
                 ..StationConfig::new(station, client)
             },
             dir,
@@ -528,6 +603,7 @@ mod tests {
             steps: Vec::new(),
             dated: Vec::new(),
             events: Vec::new(),
+            radio: Vec::new(),
         };
         let link = StallingLink {
             mono,
@@ -552,6 +628,7 @@ mod tests {
             steps: Vec::new(),
             dated: Vec::new(),
             events: Vec::new(),
+            radio: Vec::new(),
         };
         let mut link = StallingLink {
             mono,
@@ -732,5 +809,99 @@ mod tests {
             );
             assert_eq!(st.counters().clock_steps, 1, "{by}");
         }
+    }
+
+    /// An endpoint that stores every request at once (200 with the body's MD5).
+    struct StoringLink {
+        mono: Rc<Cell<u64>>,
+        out: Option<HttpRequest>,
+        /// (monotonic ms, file name) of each request.
+        sent: Vec<(u64, String)>,
+    }
+
+    impl Link for StoringLink {
+        fn busy(&self) -> bool {
+            self.out.is_some()
+        }
+        fn start(&mut self, request: HttpRequest) {
+            let name = request
+                .url
+                .path()
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_owned();
+            self.sent.push((self.mono.get(), name));
+            self.out = Some(request);
+        }
+        fn wait(&mut self, timeout: Duration) -> Option<Reply> {
+            if let Some(request) = self.out.take() {
+                let etag = format!("\"{}\"", crate::digest::md5_hex(&request.body));
+                return Some(Ok(HttpResponse {
+                    status: 200,
+                    headers: vec![("etag".into(), etag)],
+                    body: Vec::new(),
+                }));
+            }
+            let step = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+            self.mono.set(self.mono.get() + step);
+            None
+        }
+    }
+
+    #[test]
+    fn batched_uploads_go_out_every_two_minutes_with_the_radio_on_and_drain_at_the_stop() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut st = station_with(dir.path(), 5_000, Some(Duration::from_secs(120)));
+        // 10 min 30 s of 1-minute windows: batches at 2, 4, 6, 8 and 10 min, and the
+        // stop sends what waits.
+        let (mut adapter, stalling) = fakes(630_000, 1.0, 0);
+        let mut link = StoringLink {
+            mono: stalling.mono,
+            out: None,
+            sent: Vec::new(),
+        };
+        run_live(&mut st, &mut adapter, &mut link).expect("run");
+        let batches: std::collections::BTreeSet<u64> =
+            link.sent.iter().map(|(at, _)| at / 120_000).collect();
+        assert_eq!(
+            batches.into_iter().collect::<Vec<_>>(),
+            [1, 2, 3, 4, 5],
+            "requests only at the batches: {:?}",
+            link.sent
+        );
+        assert!(
+            link.sent
+                .iter()
+                .filter(|(at, _)| *at < 630_000)
+                .all(|(at, _)| at % 120_000 < 1_000),
+            "each batch right at its minute: {:?}",
+            link.sent
+        );
+        // Each request went out with the radio on.
+        for (at, name) in &link.sent {
+            let on = adapter
+                .radio
+                .iter()
+                .rev()
+                .find(|(t, _)| t <= at)
+                .is_some_and(|(_, on)| *on);
+            assert!(on, "{name} at {at} with the radio off: {:?}", adapter.radio);
+        }
+        assert!(adapter.radio.len() >= 10, "{:?}", adapter.radio);
+        // Data first in each batch, and everything delivered at the stop.
+        assert!(link.sent.iter().any(|(_, n)| n.starts_with("health_")));
+        assert_eq!(
+            st.counters().uploaded_files,
+            2 * st.counters().sealed_files,
+            "every window and its health row"
+        );
+        assert!(st.is_drained().expect("drained"));
+        let closed = adapter
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::BatchClosed { failed: 0, .. }))
+            .count();
+        assert!(closed >= 5, "{closed} batches closed");
     }
 }

@@ -161,6 +161,12 @@ pub struct Spool {
 }
 
 impl Spool {
+    /// Bytes of the pending entries (as charged against the limit), kept up to date
+    /// without listing the directory.
+    pub(crate) const fn pending_bytes(&self) -> u64 {
+        self.pending_bytes
+    }
+
     /// The storage the spool lives on (the recorder keeps its other state there too).
     pub(crate) fn storage(&self) -> &Arc<dyn Storage> {
         &self.storage

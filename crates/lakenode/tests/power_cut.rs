@@ -14,6 +14,9 @@
 //! - the flash always mounts without a format, and `Station::open` never fails while
 //!   the power stays on (a cut during the boot is one more cut: power on, open again).
 //!
+//! Every other run batches its uploads (`upload_every` 30 min, so a cut can land at
+//! any step of a batch: before it opens, between its files, at its close).
+//!
 //! `LAKENODE_POWER_CUTS` sets how many cuts (default 300; `scripts/power-cut.sh` runs
 //! 10,000 in release mode and prints the summary line).
 #![allow(clippy::unwrap_used, missing_docs)] // a failed unwrap is a failed test
@@ -114,9 +117,12 @@ struct Tally {
     erases: u64,
     erase_cuts: u64,
     ops: u64,
+    /// Runs with batched uploads, and the batches they sent.
+    batched_runs: u64,
+    batches: u64,
 }
 
-fn config() -> StationConfig {
+fn config(batched: bool) -> StationConfig {
     let s3 = S3Config::new(
         "https://s3.eu-central-1.amazonaws.com",
         "lake",
@@ -133,6 +139,7 @@ fn config() -> StationConfig {
         spool_limit: Some(3_000_000),
         spool_block: Some(devfs::BLOCK as u64),
         health: true,
+        upload_every: batched.then_some(std::time::Duration::from_secs(30 * 60)),
         ..StationConfig::new(
             StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").unwrap(),
             S3Client::new(&s3, creds).unwrap(),
@@ -141,7 +148,7 @@ fn config() -> StationConfig {
 }
 
 /// One run: a fresh flash, `hours` of samples, a cut every `gap` operations on average.
-fn run(seed: u64, hours: u64, gap: u64, tally: &mut Tally) {
+fn run(seed: u64, hours: u64, gap: u64, batched: bool, tally: &mut Tally) {
     let fs = DevFs::new(DIR, PARTITION);
     let storage: Arc<dyn Storage> = Arc::new(Device(fs.clone()));
     let mut dice = Dice(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
@@ -152,7 +159,7 @@ fn run(seed: u64, hours: u64, gap: u64, tally: &mut Tally) {
     let outage = (HOUR + dice.below(HOUR))..(2 * HOUR + dice.below(HOUR));
     // A boot: the station opens, unless the power goes again meanwhile.
     let open = |dice: &mut Dice| loop {
-        match Station::open_with(config(), storage.clone(), Path::new(DIR)) {
+        match Station::open_with(config(batched), storage.clone(), Path::new(DIR)) {
             Ok(station) => break station,
             Err(_) if fs.is_off() => {
                 fs.power_on();
@@ -172,6 +179,7 @@ fn run(seed: u64, hours: u64, gap: u64, tally: &mut Tally) {
     let mut mono = 0;
     // The day, then (power staying on after `end`) until everything is delivered.
     let mut rounds = 0;
+    let mut batches = 0;
     loop {
         let now = Now::synced(mono, Timestamp::from_millisecond(T0 + mono as i64).unwrap());
         let ok = (|| -> lakenode::Result<()> {
@@ -184,6 +192,11 @@ fn run(seed: u64, hours: u64, gap: u64, tally: &mut Tally) {
             }
             while let Some((key, row)) = station.take_health_row(&now) {
                 station.spool_health(&key, &row)?;
+            }
+            for event in station.events() {
+                if matches!(event, lakenode::Event::BatchClosed { .. }) {
+                    batches += 1;
+                }
             }
             while let Some(request) = station.poll(&now)? {
                 if fs.is_off() {
@@ -212,6 +225,16 @@ fn run(seed: u64, hours: u64, gap: u64, tally: &mut Tally) {
         mono += TICK;
         rounds += 1;
         assert!(rounds < 100_000, "run {seed}: never drained");
+    }
+    for event in station.events() {
+        if matches!(event, lakenode::Event::BatchClosed { .. }) {
+            batches += 1;
+        }
+    }
+    if batched {
+        assert!(batches > 0, "run {seed}: batched, but no batch closed");
+        tally.batched_runs += 1;
+        tally.batches += batches;
     }
     let stats = fs.stats();
     let seen = bucket.samples();
@@ -253,17 +276,20 @@ fn power_cuts_at_any_flash_write_lose_and_duplicate_nothing() {
     while tally.cuts < target {
         // Cuts close together (every sample) to far apart (every few windows).
         let gap = [25, 60, 150, 400, 1500][(seed % 5) as usize];
-        run(seed, 3, gap, &mut tally);
+        run(seed, 3, gap, seed % 2 == 0, &mut tally);
         seed += 1;
     }
     eprintln!(
         "{} runs of 3 h, {} flash operations ({} erases); {} of the cuts during an erase; \
-{} samples delivered beyond the journaled ones (appended to the flash, the power cut before `record` returned)",
+{} samples delivered beyond the journaled ones (appended to the flash, the power cut before `record` returned); \
+{} runs with batched uploads ({} batches)",
         seed - 1,
         tally.ops,
         tally.erases,
         tally.erase_cuts,
-        tally.unacknowledged
+        tally.unacknowledged,
+        tally.batched_runs,
+        tally.batches
     );
     println!(
         "power-cut: cuts={} journaled={} delivered={} duplicated={} lost={} formats={}",
@@ -276,4 +302,5 @@ fn power_cuts_at_any_flash_write_lose_and_duplicate_nothing() {
         "every journaled sample delivered"
     );
     assert_eq!(tally.duplicated, 0, "samples or keys uploaded twice");
+    assert!(tally.batched_runs > 0, "no run with batched uploads");
 }

@@ -37,8 +37,11 @@ type I2c<'a> = Bus<'a, I2cDriver<'a>>;
 /// The device as the core's driver sees it.
 struct Device<'a> {
     boot: Instant,
-    sntp: EspSntp<'static>,
+    /// `None` while WiFi is off between batches.
+    sntp: Option<EspSntp<'static>>,
     synced: bool,
+    /// `wifi_off_between_batches`: WiFi (and SNTP) off between batches.
+    radio_sleeps: bool,
     wifi: BlockingWifi<EspWifi<'static>>,
     last_connect: Option<Instant>,
     watchdog: WatchdogSubscription<'a>,
@@ -51,7 +54,7 @@ impl Adapter for Device<'_> {
     fn now(&mut self) -> Now {
         // The sync status first, then the clock: a sync landing in between is read on
         // the next turn instead of being consumed with a 1970 time.
-        self.synced |= self.sntp.get_sync_status() == SyncStatus::Completed;
+        self.synced |= self.sntp.as_ref().is_some_and(|s| s.get_sync_status() == SyncStatus::Completed);
         let mono_ms = u64::try_from(self.boot.elapsed().as_millis()).unwrap_or(u64::MAX);
         let wall = self.synced.then(|| SystemClock.now());
         Now { mono_ms, wall }
@@ -89,6 +92,28 @@ impl Adapter for Device<'_> {
             error!("watchdog: {e}");
         }
         true
+    }
+
+    fn radio(&mut self, on: bool) {
+        // Only with batched uploads; a failure here is retried by `online` (connect) or
+        // at the next batch, sampling goes on.
+        if !self.radio_sleeps {
+            return;
+        }
+        if on {
+            if let Err(e) = self.wifi.start() {
+                warn!("WiFi does not start: {e}");
+            }
+            self.last_connect = None; // `online` connects at once
+            if self.sntp.is_none() {
+                self.sntp = EspSntp::new_default().inspect_err(|e| warn!("SNTP: {e}")).ok();
+            }
+        } else {
+            self.sntp = None; // its syncs would fail without WiFi
+            if let Err(e) = self.wifi.stop() {
+                warn!("WiFi does not stop: {e}");
+            }
+        }
     }
 
     fn online(&mut self) -> bool {
@@ -193,8 +218,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut twdt = TWDTDriver::new(p.twdt, &TWDTConfig { panic_on_trigger: true, ..wdt })?; // restart if hung
     let mut device = Device {
         boot: Instant::now(),
-        sntp: EspSntp::new_default()?, // keeps syncing while alive
+        sntp: Some(EspSntp::new_default()?), // keeps syncing while alive
         synced: false,
+        radio_sleeps: config.wifi_off_between_batches,
         wifi,
         last_connect: None,
         watchdog: twdt.watch_current_task()?,

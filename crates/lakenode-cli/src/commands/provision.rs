@@ -56,6 +56,12 @@ pub fn run(args: &ProvisionArgs) -> CliResult<()> {
     if let Some(seed) = args.simulate {
         entries.push(("simulate", seed.to_string()));
     }
+    if let Some(every) = args.upload_every {
+        entries.push(("upload_every", every.as_secs().to_string()));
+    }
+    if args.wifi_off_between_batches {
+        entries.push(("wifi_off_between_batches", "true".to_owned()));
+    }
     if let Some(t) = var("AWS_SESSION_TOKEN") {
         entries.push(("session_token", t));
     }

@@ -91,6 +91,7 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
     if !(Duration::from_secs(1)..=Duration::from_secs(7 * 86_400)).contains(&args.give_up_after) {
         return Err(CliError::Usage("--give-up-after must be 1s to 7d".into()));
     }
+    check_upload_every(args.upload_every, spec)?;
     if let (Some(text), Some(_)) = (&args.start, args.duration) {
         on_grid(parse_start(text)?, spec, text)?;
     }
@@ -175,6 +176,8 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
         spool_limit: args.spool_limit,
         health: args.health,
         verify_etag: !args.no_etag_check,
+        upload_every: args.upload_every,
+        batch_high_water: args.batch_high_water,
         ..StationConfig::new(station.clone(), client)
     };
     let mut node = Station::open(config, &args.spool)?;
@@ -310,6 +313,26 @@ fn drive(
         }
         (None, None) => return Err(CliError::Usage("give --simulate SEED or --csv FILE".into())),
     })
+}
+
+/// `--upload-every`: at least the window (a shorter period would carry at most one
+/// window per batch: no batching, only a delay), at most a day, and dividing a day, so
+/// that batches fall at the same UTC times every day like windows do.
+fn check_upload_every(every: Option<Duration>, spec: WindowSpec) -> CliResult<()> {
+    let Some(every) = every else {
+        return Ok(());
+    };
+    let day = Duration::from_secs(86_400);
+    let window = Duration::from_millis(u64::try_from(spec.window_ms()).unwrap_or(0));
+    let whole = every.subsec_nanos() == 0 && every.as_secs() > 0;
+    if !whole || every < window || every > day || !day.as_secs().is_multiple_of(every.as_secs()) {
+        return Err(CliError::Usage(format!(
+            "--upload-every {} must be whole seconds, at least the window ({}), at most 24h, and divide 24h (e.g. 2m, 10m, 1h)",
+            humantime::format_duration(every),
+            humantime::format_duration(window)
+        )));
+    }
+    Ok(())
 }
 
 /// The sensors given on the command line or in the config file.

@@ -65,6 +65,13 @@ pub struct StationConfig {
     /// Count a 2xx as stored only if its `ETag` is the body's MD5 (off for stores whose
     /// ETags are not MD5s).
     pub verify_etag: bool,
+    /// Batched uploads: files wait in the spool and go out together every this long,
+    /// on the UTC grid of the period (see the station's `batch` module). `None`: each
+    /// file as soon as it is sealed.
+    pub upload_every: Option<Duration>,
+    /// With `upload_every`: pending bytes that open a batch early. `None`: half the
+    /// spool limit, if there is one.
+    pub batch_high_water: Option<u64>,
 }
 
 impl StationConfig {
@@ -81,6 +88,8 @@ impl StationConfig {
             spool_block: None,
             health: false,
             verify_etag: true,
+            upload_every: None,
+            batch_high_water: None,
         }
     }
 }
@@ -105,6 +114,18 @@ pub enum Event {
         bytes: usize,
         /// Attempts it took (1 = first try).
         attempts: u32,
+    },
+    /// A batch of uploads opened (with `upload_every`).
+    BatchOpened {
+        /// Files waiting in the spool.
+        files: usize,
+    },
+    /// A batch closed: nothing left to send.
+    BatchClosed {
+        /// Files S3 confirmed in it.
+        sent: u64,
+        /// Failed attempts in it.
+        failed: u64,
     },
     /// An attempt failed; the file is tried again.
     Retrying {
@@ -208,9 +229,11 @@ impl Event {
     #[must_use]
     pub const fn level(&self) -> Level {
         match self {
-            Self::Sealed { .. } | Self::Uploaded { .. } | Self::ClockCorrected { .. } => {
-                Level::Info
-            }
+            Self::Sealed { .. }
+            | Self::Uploaded { .. }
+            | Self::BatchOpened { .. }
+            | Self::BatchClosed { .. }
+            | Self::ClockCorrected { .. } => Level::Info,
             Self::Retrying { .. }
             | Self::Unconfirmed { .. }
             | Self::ClockCorrectionRefused { .. }
@@ -235,6 +258,13 @@ impl std::fmt::Display for Event {
                 bytes,
                 attempts,
             } => write!(f, "uploaded {key} ({bytes} bytes, attempt {attempts})"),
+            Self::BatchOpened { files } => {
+                write!(f, "batch of uploads opened: {files} file(s) waiting")
+            }
+            Self::BatchClosed { sent, failed } => write!(
+                f,
+                "batch of uploads closed: {sent} file(s) sent, {failed} failed attempt(s)"
+            ),
             Self::Retrying {
                 key,
                 attempt,

@@ -47,6 +47,7 @@
 //! due, `uploader` is the upload state machine, `identity` keeps `station.state` and
 //! [`survey`] reads a station's directory from outside, read-only.
 
+mod batch;
 mod event;
 mod health;
 mod identity;
@@ -176,7 +177,17 @@ impl Station {
         Ok(Self {
             recorder,
             _lock: lock,
-            uploader: Uploader::new(config.client, config.policy, config.verify_etag),
+            uploader: Uploader::new(
+                config.client,
+                config.policy,
+                config.verify_etag,
+                batch::Batching::new(
+                    config.upload_every,
+                    config
+                        .batch_high_water
+                        .or_else(|| config.spool_limit.map(|l| l / 2)),
+                ),
+            ),
             health: config.health,
             keeper: TimeKeeper::new(MAX_UNSYNCED_SAMPLES),
             counters: Counters::default(),
@@ -286,9 +297,33 @@ impl Station {
     /// As [`Station::flush`].
     pub fn finish_input(&mut self, now: &Now, give_up_after: Duration) -> Result<()> {
         self.flush()?;
+        self.uploader.send_all();
         self.uploader.give_up_after(now, give_up_after);
         // A refusal during the input is the answer; do not wait out its pause.
         Ok(())
+    }
+
+    /// Whether uploads go out in batches (`upload_every` set).
+    #[must_use]
+    pub const fn batches_uploads(&self) -> bool {
+        self.uploader.batches()
+    }
+
+    /// The node stops: with batched uploads, what waits is sent now rather than at
+    /// the next batch (see `upload_every`); nothing changes without them.
+    pub const fn send_waiting(&mut self) {
+        self.uploader.send_all();
+    }
+
+    /// Whether the network link is wanted now: always without batched uploads; with
+    /// them, while a batch is open, a request is out, a batch is due with files
+    /// waiting, or the wall clock is not synchronised yet (its sync needs the network). The driver turns the device's radio on and off by it
+    /// ([`crate::driver::Adapter::radio`]).
+    /// Sets the first batch's time if it is not set yet (as [`Station::poll`] does).
+    #[must_use]
+    pub fn link_wanted(&mut self, now: &Now) -> bool {
+        let pending_bytes = self.recorder.spool().pending_bytes();
+        self.uploader.link_wanted(now, pending_bytes)
     }
 
     /// For a finite run past its deadline: stops waiting for a request still in flight
@@ -318,7 +353,8 @@ impl Station {
     }
 
     /// The monotonic instant at which [`Station::poll`] may next hand out a request:
-    /// the end of a pause or a retry delay. `None` while a request is in flight, after
+    /// the end of a pause or a retry delay, or the next batch's opening (with
+    /// `upload_every`). `None` while a request is in flight, after
     /// giving up, or when no file is waiting for a retry (the adapter polls after each
     /// sample anyway).
     #[must_use]

@@ -12,6 +12,7 @@ use crate::sim::Simulator;
 use jiff::Timestamp;
 use std::collections::BTreeMap;
 
+mod batch;
 mod upload;
 
 /// 2026-12-01T00:00:00Z: the test windows start here.

@@ -22,6 +22,7 @@ use crate::schedule::{Decision, Fault, ResendStreak, RetryPolicy};
 use crate::transport::{HttpRequest, HttpResponse, TransportError};
 use crate::{Error, Result};
 
+use super::batch::{Batching, Gate};
 use super::{Counters, Delivery, Event, Now};
 
 /// What the uploader works on, lent by the station for one call.
@@ -132,10 +133,16 @@ pub(super) struct Uploader {
     warned_unconfirmed: bool,
     streak: ResendStreak,
     last_failure: Option<String>,
+    batch: Batching,
 }
 
 impl Uploader {
-    pub(super) fn new(client: S3Client, policy: RetryPolicy, verify_etag: bool) -> Self {
+    pub(super) fn new(
+        client: S3Client,
+        policy: RetryPolicy,
+        verify_etag: bool,
+        batch: Batching,
+    ) -> Self {
         Self {
             client,
             policy,
@@ -156,6 +163,7 @@ impl Uploader {
             warned_unconfirmed: false,
             streak: ResendStreak::default(),
             last_failure: None,
+            batch,
         }
     }
 
@@ -170,6 +178,28 @@ impl Uploader {
     /// From now on, give up once no file has been confirmed for `after`.
     pub(super) fn give_up_after(&mut self, now: &Now, after: Duration) {
         self.give_up = Some(GiveUpRule::new(after, now));
+    }
+
+    pub(super) const fn batches(&self) -> bool {
+        self.batch.configured()
+    }
+
+    /// From now on, send what waits without waiting for a batch (the input ended, the
+    /// node stops).
+    pub(super) const fn send_all(&mut self) {
+        self.batch.send_all();
+    }
+
+    /// Whether the link is wanted now: a request is out, a batch is open or due with
+    /// files waiting, or the clock was never synchronised (always, without batching).
+    pub(super) fn link_wanted(&mut self, now: &Now, pending_bytes: u64) -> bool {
+        let Some(wall) = now.wall_ms() else {
+            return true; // the first time sync needs the network
+        };
+        self.batch.arm(now.mono_ms, wall);
+        self.in_flight.is_some()
+            || self.batch.is_open()
+            || (pending_bytes > 0 && self.batch.due(now.wall_ms(), pending_bytes))
     }
 
     pub(super) const fn clock_offset(&self) -> SignedDuration {
@@ -236,6 +266,10 @@ impl Uploader {
                 failure: p.failure.clone(),
                 tree: Tree::Health,
             }
+        } else if !self.batch.is_open() {
+            Delivery::Waiting {
+                next_at: self.batch.wake_at(),
+            }
         } else {
             Delivery::Waiting {
                 next_at: (self.head.is_some()).then_some(self.next_attempt_ms),
@@ -262,6 +296,9 @@ impl Uploader {
         }
         if let Some(p) = &self.pauses.all {
             return Some(p.until);
+        }
+        if !self.batch.is_open() {
+            return self.batch.wake_at();
         }
         // A file waiting for its retry; otherwise the adapter polls after each sample.
         let retry = self.head.map(|_| self.next_attempt_ms);
@@ -312,9 +349,31 @@ impl Uploader {
         let Some(wall) = now.wall.filter(|w| is_plausible(*w)) else {
             return Ok(None); // never sign with an unset clock
         };
+        let wall_ms = wall.as_millisecond();
+        let waiting = cx.recorder.spool().pending_bytes();
+        match self.batch.gate(now.mono_ms, wall_ms, waiting) {
+            Gate::Send => {}
+            Gate::Hold => return Ok(None),
+            Gate::Due => {
+                let files = if waiting > 0 && self.backlog.maybe_pending {
+                    cx.recorder.spool().pending()?.len()
+                } else {
+                    0
+                };
+                if files == 0 {
+                    self.batch.close(now.mono_ms, wall_ms);
+                    return Ok(None);
+                }
+                self.batch.open();
+                cx.events.push_back(Event::BatchOpened { files });
+            }
+        }
         loop {
             let Some(id) = self.next_to_send(cx)? else {
                 self.head = None;
+                if let Some((sent, failed)) = self.batch.close(now.mono_ms, wall_ms) {
+                    cx.events.push_back(Event::BatchClosed { sent, failed });
+                }
                 return Ok(None);
             };
             if self.head.is_none_or(|h| h.id != id) {
@@ -468,6 +527,7 @@ impl Uploader {
                 self.streak.reset();
                 self.next_attempt_ms = now.mono_ms;
                 cx.counters.uploaded_files += 1;
+                self.batch.sent();
                 cx.counters.uploaded_bytes += sent.bytes as u64;
                 cx.counters.last_upload_ms = now.wall_ms().or(cx.counters.last_upload_ms);
                 if let Some(rule) = &mut self.give_up {
@@ -494,6 +554,7 @@ impl Uploader {
         failure: Failure,
     ) -> Result<()> {
         cx.counters.upload_failures += 1;
+        self.batch.failed();
         let attempt = match &mut self.head {
             Some(head) if head.id == sent.id => {
                 head.failed += 1;

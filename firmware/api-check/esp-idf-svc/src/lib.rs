@@ -470,6 +470,9 @@ pub mod wifi {
         pub fn start(&mut self) -> Result<(), EspError> {
             unimplemented!("{}", crate::STUB)
         }
+        pub fn stop(&mut self) -> Result<(), EspError> {
+            unimplemented!("{}", crate::STUB)
+        }
         pub fn is_up(&self) -> Result<bool, EspError> {
             unimplemented!("{}", crate::STUB)
         }
