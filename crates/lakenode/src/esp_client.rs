@@ -41,6 +41,8 @@
 //!   request headers (`esp_http_client_delete_header`, 361-364, is the only way out),
 //!   so a header of the previous request that this one does not have (`content-md5`, a
 //!   session token's header) is deleted before it is sent.
+//! - **No `User-Agent`.** The one `esp_http_client_init` sets (813, 850) is deleted
+//!   from a new handle: S3 does not use it.
 //! - **Response headers** are not readable with `esp_http_client_get_header`, which
 //!   reads the *request* headers (356-359): the firmware collects them from the
 //!   `HTTP_EVENT_ON_HEADER` events (dispatched at 238) and answers
@@ -161,8 +163,12 @@ where
         if self.client.as_ref().is_none_or(|c| c.send_buffer < need) {
             // Dropping the old handle runs esp_http_client_cleanup (its session too).
             self.client = None;
-            let calls = (self.make)(request.url.as_str(), need)
+            let mut calls = (self.make)(request.url.as_str(), need)
                 .map_err(|e| TransportError::Connect(format!("{}: {e}", request.redacted_url())))?;
+            // esp_http_client_init sets `User-Agent: ESP32 HTTP Client/1.0` (813, 850):
+            // 35 bytes a request that S3 does not use (dropped on hosts too, see
+            // docs/delivery.md). Its only failure is a header already absent.
+            let _ = calls.delete_header("User-Agent");
             self.client = Some(Kept {
                 calls,
                 send_buffer: need,
@@ -305,9 +311,13 @@ impl<C: EspClientCalls> embedded_svc::http::client::Connection for Kept<C> {
             .collect();
         for old in std::mem::take(&mut self.headers) {
             if !mine.contains(&old) {
-                self.calls.delete_header(&old).map_err(CallError)?;
+                // Its only failure is ESP_ERR_NOT_FOUND (`lib/http_header.c` 138-150,
+                // v5.3.3): a header that is not there, as wanted.
+                let _ = self.calls.delete_header(&old);
             }
         }
+        // Recorded before they are set: a failure half-way leaves no header untracked.
+        self.headers = mine;
         let mut length = None;
         for (name, value) in headers {
             if name.eq_ignore_ascii_case("content-length") {
@@ -317,7 +327,6 @@ impl<C: EspClientCalls> embedded_svc::http::client::Connection for Kept<C> {
                 self.calls.set_header(name, value).map_err(CallError)?;
             }
         }
-        self.headers = mine;
         // As esp-idf-svc: no length on a POST is chunked (-1), else 0.
         let write_len = length.unwrap_or(if method == Method::Post { -1 } else { 0 });
         self.calls.open(write_len).map_err(CallError)?;

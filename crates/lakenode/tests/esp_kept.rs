@@ -81,7 +81,11 @@ impl FakeHandle {
             buffer_size_tx,
             url,
             method: Method::Get,
-            headers: vec![("host".into(), host)],
+            // _set_config: User-Agent and Host (esp_http_client.c 850-851).
+            headers: vec![
+                ("user-agent".into(), "ESP32 HTTP Client/1.0".into()),
+                ("host".into(), host),
+            ],
             connected: None,
             session: None,
             body: Vec::new(),
@@ -178,7 +182,12 @@ impl EspClientCalls for FakeHandle {
     }
 
     fn delete_header(&mut self, name: &str) -> Result<(), String> {
+        // lib/http_header.c 138-150: ESP_ERR_NOT_FOUND when it is not there.
+        let before = self.headers.len();
         self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        if self.headers.len() == before {
+            return Err("ESP_ERR_NOT_FOUND".into());
+        }
         Ok(())
     }
 
@@ -418,6 +427,12 @@ fn no_header_of_the_previous_request_reaches_the_next() {
     let (path, headers) = n.seen.last().unwrap();
     assert_eq!(path, "/lake/raw/plain");
     assert!(!headers.iter().any(|h| h == "content-md5"), "{headers:?}");
+    // Nor the client's own User-Agent, which S3 does not use.
+    assert!(
+        n.seen
+            .iter()
+            .all(|(_, h)| !h.iter().any(|h| h == "user-agent"))
+    );
     assert_eq!(n.connections, 1);
 }
 
