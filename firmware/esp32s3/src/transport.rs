@@ -10,9 +10,13 @@
 //! `save_client_session` and it keeps its handle private (README). The configuration
 //! (ESP-IDF v5.3.3 `components/esp_http_client/include/esp_http_client.h` 134-192):
 //! `save_client_session` (present with CONFIG_ESP_TLS_CLIENT_SESSION_TICKETS, set in
-//! sdkconfig.defaults), the certificate bundle, TCP keep-alive probes (5 s idle, 5 s
-//! apart, 3 probes: the defaults, `esp_http_client.c` 651-656) so a dead peer is noticed,
-//! and `buffer_size_tx` as the core asks (the whole request line must fit).
+//! sdkconfig.defaults), the certificate bundle, and `buffer_size_tx` as the core asks
+//! (the whole request line must fit). TCP keep-alive probes stay off: with
+//! `keep_alive_enable` the socket sends one every 5 s after 5 s idle (`esp_http_client.c`
+//! 161-163, 651-656), and a kept connection idles between windows until the next request
+//! closes it (the core closes after 5 s idle, but only when the next request comes), so
+//! the probes would wake the radio every 5 s; a dead connection is found by the request's
+//! timeout instead, and the core then tries once more on a new one.
 //!
 //! Not compiled here (no Xtensa toolchain); type-checked against the stubs in
 //! `firmware/api-check`, written from esp-idf-sys 0.38's bindings of that header.
@@ -60,7 +64,7 @@ impl EspHandle {
             timeout_ms: i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX),
             buffer_size_tx: i32::try_from(send_buffer).unwrap_or(i32::MAX),
             crt_bundle_attach: Some(sys::esp_crt_bundle_attach),
-            keep_alive_enable: true,
+            keep_alive_enable: false, // see the module docs
             save_client_session: true,
             event_handler: Some(on_event),
             user_data: headers.cast::<c_void>(),
