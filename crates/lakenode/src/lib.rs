@@ -49,6 +49,7 @@ pub mod digest;
 pub mod driver;
 pub mod encode;
 mod error;
+pub mod esp_client;
 pub mod health;
 pub(crate) mod journal;
 pub mod layout;

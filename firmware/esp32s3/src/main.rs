@@ -228,7 +228,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         uart,
         reset_reason,
     };
-    let transport = transport::EspTransport { timeout: Duration::from_secs(30) };
+    // One esp_http_client handle for the upload thread's life: keep-alive, TLS resumption.
+    let transport = transport::kept(Duration::from_secs(30));
     let mut link = lakenode::ThreadLink::spawn(transport, UPLOAD_STACK)?;
     lakenode::run_live(&mut node, &mut device, &mut link)?;
     Ok(())

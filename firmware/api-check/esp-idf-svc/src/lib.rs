@@ -10,7 +10,7 @@
 //! Every body is `unimplemented!()`: this crate exists so that
 //! `cargo check --manifest-path firmware/api-check/Cargo.toml` type-checks the unchanged
 //! firmware on a PC. When upgrading esp-idf-svc, update this file from the new sources.
-#![allow(clippy::all, missing_docs, dead_code, unused_variables, non_camel_case_types)]
+#![allow(clippy::all, missing_docs, dead_code, unused_variables, non_camel_case_types, non_upper_case_globals)]
 
 const STUB: &str = "esp-idf-svc signature stub: for type-checking only";
 
@@ -46,6 +46,135 @@ pub mod sys {
     }
 
     pub unsafe extern "C" fn esp_crt_bundle_attach(conf: *mut core::ffi::c_void) -> esp_err_t {
+        unimplemented!("{}", super::STUB)
+    }
+
+    impl EspError {
+        /// `None` for `ESP_OK`.
+        pub fn from(error: esp_err_t) -> Option<Self> {
+            unimplemented!("{}", super::STUB)
+        }
+    }
+
+    // esp_http_client, as bindgen writes it from ESP-IDF v5.3.3's
+    // components/esp_http_client/include/esp_http_client.h (enums as `c_uint` type
+    // aliases with `<type>_<variant>` constants; `#ifdef` fields present as configured by
+    // sdkconfig.defaults: CONFIG_ESP_TLS_CLIENT_SESSION_TICKETS=y). Only the fields and
+    // functions the firmware uses; the real config struct has more, all zero by default.
+    use core::ffi::{c_char, c_int, c_uint, c_void};
+
+    #[repr(C)]
+    pub struct esp_http_client {
+        _unused: [u8; 0],
+    }
+    pub type esp_http_client_handle_t = *mut esp_http_client;
+    pub type esp_http_client_method_t = c_uint;
+    pub const esp_http_client_method_t_HTTP_METHOD_GET: esp_http_client_method_t = 0;
+    pub const esp_http_client_method_t_HTTP_METHOD_POST: esp_http_client_method_t = 1;
+    pub const esp_http_client_method_t_HTTP_METHOD_PUT: esp_http_client_method_t = 2;
+    pub const esp_http_client_method_t_HTTP_METHOD_DELETE: esp_http_client_method_t = 4;
+    pub type esp_http_client_event_id_t = c_uint;
+    pub const esp_http_client_event_id_t_HTTP_EVENT_ON_HEADER: esp_http_client_event_id_t = 3;
+
+    #[repr(C)]
+    pub struct esp_http_client_event_t {
+        pub event_id: esp_http_client_event_id_t,
+        pub client: esp_http_client_handle_t,
+        pub data: *mut c_void,
+        pub data_len: c_int,
+        pub user_data: *mut c_void,
+        pub header_key: *mut c_char,
+        pub header_value: *mut c_char,
+    }
+    pub type http_event_handle_cb =
+        Option<unsafe extern "C" fn(evt: *mut esp_http_client_event_t) -> esp_err_t>;
+
+    #[repr(C)]
+    pub struct esp_http_client_config_t {
+        pub url: *const c_char,
+        pub timeout_ms: c_int,
+        pub event_handler: http_event_handle_cb,
+        pub buffer_size_tx: c_int,
+        pub user_data: *mut c_void,
+        pub crt_bundle_attach: Option<unsafe extern "C" fn(conf: *mut c_void) -> esp_err_t>,
+        pub keep_alive_enable: bool,
+        pub save_client_session: bool,
+        // Two of the fields the firmware leaves at their default (it must, as with the
+        // real struct, name `..Default::default()`).
+        pub method: esp_http_client_method_t,
+        pub buffer_size: c_int,
+    }
+    impl Default for esp_http_client_config_t {
+        fn default() -> Self {
+            unimplemented!("{}", super::STUB)
+        }
+    }
+
+    pub unsafe extern "C" fn esp_http_client_init(
+        config: *const esp_http_client_config_t,
+    ) -> esp_http_client_handle_t {
+        unimplemented!("{}", super::STUB)
+    }
+    pub unsafe extern "C" fn esp_http_client_set_url(
+        client: esp_http_client_handle_t,
+        url: *const c_char,
+    ) -> esp_err_t {
+        unimplemented!("{}", super::STUB)
+    }
+    pub unsafe extern "C" fn esp_http_client_set_method(
+        client: esp_http_client_handle_t,
+        method: esp_http_client_method_t,
+    ) -> esp_err_t {
+        unimplemented!("{}", super::STUB)
+    }
+    pub unsafe extern "C" fn esp_http_client_set_header(
+        client: esp_http_client_handle_t,
+        key: *const c_char,
+        value: *const c_char,
+    ) -> esp_err_t {
+        unimplemented!("{}", super::STUB)
+    }
+    pub unsafe extern "C" fn esp_http_client_delete_header(
+        client: esp_http_client_handle_t,
+        key: *const c_char,
+    ) -> esp_err_t {
+        unimplemented!("{}", super::STUB)
+    }
+    pub unsafe extern "C" fn esp_http_client_open(
+        client: esp_http_client_handle_t,
+        write_len: c_int,
+    ) -> esp_err_t {
+        unimplemented!("{}", super::STUB)
+    }
+    pub unsafe extern "C" fn esp_http_client_write(
+        client: esp_http_client_handle_t,
+        buffer: *const c_char,
+        len: c_int,
+    ) -> c_int {
+        unimplemented!("{}", super::STUB)
+    }
+    pub unsafe extern "C" fn esp_http_client_fetch_headers(client: esp_http_client_handle_t) -> i64 {
+        unimplemented!("{}", super::STUB)
+    }
+    pub unsafe extern "C" fn esp_http_client_read(
+        client: esp_http_client_handle_t,
+        buffer: *mut c_char,
+        len: c_int,
+    ) -> c_int {
+        unimplemented!("{}", super::STUB)
+    }
+    pub unsafe extern "C" fn esp_http_client_get_status_code(client: esp_http_client_handle_t) -> c_int {
+        unimplemented!("{}", super::STUB)
+    }
+    pub unsafe extern "C" fn esp_http_client_is_complete_data_received(
+        client: esp_http_client_handle_t,
+    ) -> bool {
+        unimplemented!("{}", super::STUB)
+    }
+    pub unsafe extern "C" fn esp_http_client_close(client: esp_http_client_handle_t) -> esp_err_t {
+        unimplemented!("{}", super::STUB)
+    }
+    pub unsafe extern "C" fn esp_http_client_cleanup(client: esp_http_client_handle_t) -> esp_err_t {
         unimplemented!("{}", super::STUB)
     }
 }
