@@ -13,10 +13,10 @@
 //! the replaced inode when its last reference goes, and on ext4 mounted with `discard`
 //! (cloud VMs) that waits for the device to discard its blocks, and for any writeback
 //! of its pages (measured with `perf sched`: 3.1 s of the 23 s a 12-station demo's
-//! four station threads lived were spent there). The old file is unreachable by name at once, as
-//! after a plain rename; only its freeing moves off the station's thread. A handful
-//! of lines rather than a crate: a thread and a bounded channel; when it is full the
-//! file is closed in place, as before.
+//! four station threads lived were spent there). The old file is unreachable by name
+//! at once, as after a plain rename; only its freeing moves off the station's thread.
+//! A handful of lines rather than a crate: a thread and a bounded channel (at most
+//! 64 open files); when it is full the file is closed in place, as before.
 //!
 //! ```
 //! use lakenode::storage::Storage as _;
@@ -96,7 +96,7 @@ impl Storage for UnsyncedStorage {
 }
 
 /// Replaced files waiting to be closed; beyond this many, a file is closed in place.
-const REAPER_QUEUE: usize = 256;
+const REAPER_QUEUE: usize = 64;
 
 /// Files handed to the reaper so far.
 static HANDED: AtomicUsize = AtomicUsize::new(0);
@@ -155,7 +155,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("journal.lkj");
         UnsyncedStorage.replace(&path, b"old").expect("create");
-        // More replacements than the reaper's queue holds: some are closed in place.
+        // More replacements than the reaper's queue holds: some may be closed in place.
         for i in 0..3 * REAPER_QUEUE {
             UnsyncedStorage
                 .replace(&path, format!("new {i}").as_bytes())
