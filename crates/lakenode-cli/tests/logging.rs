@@ -120,6 +120,13 @@ fn without_a_terminal_progress_is_plain_log_lines_and_the_summary_stays() {
         stderr.contains("progress: ") && stderr.contains("/21 stations"),
         "{stderr}"
     );
+    // Totals and the rate so far beside the stations done.
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("rows delivered and verified, ") && l.contains(" rows/s, ETA")),
+        "{stderr}"
+    );
     assert!(stdout.contains("report "), "{stdout}");
 
     let lake = tmp.path().join("demo/s3/lakenode");

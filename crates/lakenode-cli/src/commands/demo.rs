@@ -155,7 +155,7 @@ pub fn run(args: &DemoArgs) -> CliResult<()> {
                     .iter()
                     .fold((0, 0), |(f, r), d| (f + d.result.files, r + d.result.rows));
                 meter.set(seen as u64, || {
-                    format!("{files} files, {rows} rows delivered and verified")
+                    progress_detail(files, rows, started.elapsed())
                 });
             }
         }
@@ -415,6 +415,13 @@ impl DemoRun<'_> {
             missed: samples - plan.iter().map(|r| r.end - r.start).sum::<i64>(),
         })
     }
+}
+
+/// The progress line's figures beside the stations done: totals so far and the rate.
+fn progress_detail(files: usize, rows: usize, elapsed: Duration) -> String {
+    #[allow(clippy::cast_precision_loss)]
+    let rate = rows as f64 / elapsed.as_secs_f64().max(1e-3);
+    format!("{files} files, {rows} rows delivered and verified, {rate:.0} rows/s")
 }
 
 /// What a station's outages were, for its line in the output.
