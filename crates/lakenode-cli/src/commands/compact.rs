@@ -304,34 +304,27 @@ impl LakeStore for PauseBeforeWriting {
     }
 }
 
-/// Compacts the demo's lake through its server, once every station is done and
-/// verified: every day up to the end of the virtual time `end_ms` (the stations are
-/// done), `jobs` station-days at once, with the progress shown. The time it took is
-/// returned with the totals.
+/// Compacts the demo's lake (its directory, the server stopped), once every station
+/// is done and verified: every day up to the end of the virtual time `end_ms` (the
+/// stations are done), one station-day per core at once, with the progress shown. The
+/// time it took is returned with the totals.
 ///
 /// # Errors
-/// The bucket failed, or a station-day could not be compacted (the demo's lake has
-/// none such: it is a failure of the demo).
-pub(crate) fn demo_lake(
-    client: &lakenode::s3::S3Client,
-    transport: &crate::transport::UreqTransport,
-    end_ms: i64,
-) -> CliResult<(Summary, Duration)> {
+/// The lake failed, or a station-day could not be compacted (the demo's lake has none
+/// such: it is a failure of the demo).
+pub(crate) fn demo_lake(dir: &std::path::Path, end_ms: i64) -> CliResult<(Summary, Duration)> {
     let started = Instant::now();
     let last = jiff::Timestamp::from_millisecond(end_ms.saturating_sub(1))
         .map_err(|e| CliError::Usage(format!("the demo's end: {e}")))?
         .to_zoned(jiff::tz::TimeZone::UTC)
         .date();
-    let for_workers = transport.clone();
-    let mut lake =
-        lakenode_lake::lake::S3Lake::with_client(client.clone(), None, transport.clone())
-            .with_workers(std::sync::Arc::new(move || Box::new(for_workers.clone())));
+    let mut lake = lakenode_lake::lake::LocalLake::new(dir.to_path_buf());
     let options = Options {
         before: last.tomorrow().unwrap_or(last),
         dry_run: false,
         strategy: Strategy::Rewrite,
         stop: None,
-        jobs: default_jobs(true),
+        jobs: default_jobs(false),
     };
     lake.lock()?;
     let result = compact(&mut lake, &options, &mut Bar::default());
