@@ -19,7 +19,7 @@ bin="$root/target/release/lakenode"
 # Whole UTC days: start at midnight two days back so every day is complete.
 start="$(date -u -d "@$(( ($(date -u +%s) / 86400 - hours / 24 - 1) * 86400 ))" +%Y-%m-%dT%H:%M:%SZ)"
 echo "== demo: $stations stations x $hours h from $start"
-"$bin" demo --stations "$stations" --hours "$hours" --start "$start" --data-dir "$work/demo" \
+"$bin" demo --stations "$stations" --hours "$hours" --start "$start" --no-compact --data-dir "$work/demo" \
   | grep -E "files  |wall time"
 lake="$work/demo/s3/lakenode"
 echo "== before: $(du -sb --exclude='.*' "$lake" | cut -f1) bytes on disk"

@@ -27,12 +27,12 @@ measure() { # name, command...: one line of figures
   echo "$name: wall $wall s, CPU $cpu s (user $user, sys $sys), $pct of one core, peak RSS $rss KiB, CPU per station-day $per s"
 }
 echo "== $stations stations x $hours h, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-measure demo "$bin" demo --stations "$stations" --hours "$hours" --start "$start" --data-dir "$work/demo"
+measure demo "$bin" demo --stations "$stations" --hours "$hours" --start "$start" --no-compact --data-dir "$work/demo"
 grep -E "files  |wall time" "$work/out"
 measure compact "$bin" compact --lake "$work/demo/s3/lakenode" --before 2026-12-30
 grep -E "station-days|time  " "$work/out"
 if command -v strace >/dev/null; then
-  strace -f -c -o "$work/strace" "$bin" demo --stations "$stations" --hours "$hours" \
+  strace -f -c -o "$work/strace" "$bin" demo --stations "$stations" --hours "$hours" --no-compact \
     --start "$start" --data-dir "$work/traced" >"$work/out" 2>&1
   files=$(awk '/^  files  / {print $2 + $4}' "$work/out")
   echo "== system calls per uploaded file ($files files, data and health):"

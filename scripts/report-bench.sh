@@ -20,7 +20,7 @@ cargo build -q --release -p lakenode-cli
 bin="${CARGO_TARGET_DIR:-$root/target}/release/lakenode"
 
 echo "making the lake: lakenode demo --stations $stations --hours $hours --outages"
-"$bin" demo --stations "$stations" --hours "$hours" --outages --start 2026-11-01T00:00:00Z \
+"$bin" demo --stations "$stations" --hours "$hours" --outages --no-compact --start 2026-11-01T00:00:00Z \
   --data-dir "$work/demo" --log warn > "$work/demo.txt" 2>&1
 lake="$work/demo/s3/lakenode"
 # As of the demo's end (the lake is in the past); exit 6 is the alarm for the station a

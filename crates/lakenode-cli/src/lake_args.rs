@@ -101,9 +101,15 @@ impl LakeArgs {
         let readers = (1..lakenode_lake::lake::TAIL_READERS)
             .map(|_| Box::new(transport.clone()) as Box<dyn lakenode::transport::Transport + Send>)
             .collect();
+        // A connection for each worker of a compaction (the agent's pool lends each
+        // request in flight a connection of its own).
+        let for_workers = transport.clone();
+        let workers: lakenode_lake::lake::TransportMaker =
+            std::sync::Arc::new(move || Box::new(for_workers.clone()));
         Ok(Box::new(
             S3Lake::with_client(client, self.prefix.as_deref(), transport)
                 .with_readers(readers)
+                .with_workers(workers)
                 .with_stop(crate::signals::stop_flag()),
         ))
     }

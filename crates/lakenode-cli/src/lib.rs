@@ -85,6 +85,10 @@ pub struct DemoArgs {
     /// uploads and downloads, so one per core leaves cores idle).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    /// Leave the window files as the stations wrote them: no compaction into daily
+    /// files after the verification.
+    #[arg(long)]
+    pub no_compact: bool,
 }
 
 impl Default for DemoArgs {
@@ -103,6 +107,7 @@ impl Default for DemoArgs {
             outages: false,
             columns: Vec::new(),
             workers: None,
+            no_compact: false,
         }
     }
 }

@@ -673,6 +673,7 @@ fn options() -> lakenode_lake::compact::Options {
         dry_run: false,
         strategy: lakenode_lake::compact::Strategy::Rewrite,
         stop: None,
+        jobs: 1,
     }
 }
 

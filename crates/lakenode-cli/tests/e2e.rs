@@ -339,10 +339,29 @@ fn demo_for_two_hours_writes_1440_rows_in_8_files() {
         stdout.contains("hive_partitioning = true, union_by_name = true"),
         "{stdout}"
     );
-    assert_lake_ok(
-        &dir.join("s3/lakenode"),
-        &["--files", "8", "--rows", "1440"],
+    // Simulated, verified, then compacted: only daily files are left (one or two: the
+    // two hours may cross midnight), holding every row.
+    assert!(stdout.contains("compacted     "), "{stdout}");
+    let lake = dir.join("s3/lakenode");
+    let mut names = Vec::new();
+    let mut dirs = vec![lake.clone()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let path = e.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if name.ends_with(".parquet") {
+                names.push(name);
+            }
+        }
+    }
+    assert!(!names.is_empty());
+    assert!(
+        names.iter().all(|n| n.ends_with("_day.parquet")),
+        "{names:?}"
     );
+    assert_lake_ok(&lake, &["--rows", "1440"]);
 }
 
 #[test]
@@ -359,6 +378,7 @@ fn demo_with_several_stations_keeps_them_apart() {
         "9",
         "--start",
         "2026-06-01T12:00:00Z",
+        "--no-compact",
         "--data-dir",
         dir.to_str().unwrap(),
     ]));

@@ -140,6 +140,87 @@ fn compact_and_report_finish_through_a_bucket_failing_one_request_in_four() {
     assert!(took < Duration::from_secs(120), "{took:?}");
 }
 
+/// The same bucket, three days of the station (three station-days),
+/// compacted three at once: several requests are in flight together, every failure is
+/// retried by the worker that met it, and each day ends as one verified daily file
+/// holding each of its rows once, with no window file, lock or `.aside` left.
+#[test]
+fn concurrent_compaction_finishes_through_a_bucket_failing_one_request_in_four() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("s3");
+    let s3 = lake_server(&data);
+    let bucket = data.join("lake");
+    success(
+        run_to(&s3.endpoint(), STATION, &tmp.path().join("spool"))
+            .args(["--simulate", "3", "--window", "30m"])
+            .args(["--start", "2026-11-20T00:00:00Z", "--duration", "72h"]),
+    );
+    let proxy = FaultProxy::start(
+        s3.addr(),
+        FaultPlan {
+            reset: 0.06,
+            slowdown: 0.06,
+            internal: 0.07,
+            lost_reply: 0.06,
+            seed: 23,
+            ..FaultPlan::clean()
+        },
+    );
+    let endpoint = proxy.endpoint();
+    let (out, stdout, stderr) = output(
+        lakenode_with_credentials()
+            .arg("compact")
+            .args(["--endpoint", &endpoint, "--bucket", "lake", "--path-style"])
+            .args(["--before", "2026-11-23", "--jobs", "3"]),
+    );
+    assert!(out.status.success(), "compact: {stdout}\n{stderr}");
+    assert!(stdout.contains("station-days  3\n"), "{stdout}");
+    assert!(stderr.contains("retrying in"), "{stderr}");
+    let most = proxy
+        .counts
+        .most_in_flight
+        .load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "concurrent: {most} requests at once at most; {}",
+        proxy.counts.summary()
+    );
+    assert!(most >= 2, "station-days compacted one at a time: {most}");
+
+    let mut files = Vec::new();
+    let mut dirs = vec![bucket.clone()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let path = e.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if !name.starts_with('.') {
+                files.push(path.strip_prefix(&bucket).unwrap().display().to_string());
+            }
+        }
+    }
+    files.sort();
+    assert_eq!(files.len(), 3, "{files:?}");
+    assert!(
+        files.iter().all(|f| f.ends_with("_day.parquet")),
+        "{files:?}"
+    );
+    assert!(!bucket.join(".lakenode-compact-lock").exists());
+    for day in 0..3_i64 {
+        let dir = bucket.join(format!(
+            "station={STATION}/year=2026/month=11/day={}",
+            20 + day
+        ));
+        let file =
+            lakenode_lake::readback::decode(std::fs::read(dir.join("data_day.parquet")).unwrap())
+                .unwrap();
+        let start = DAY_START_MS + day * 86_400_000;
+        let times: Vec<i64> = file.samples.iter().map(|s| s.timestamp_ms).collect();
+        let grid: Vec<i64> = (0..ROWS as i64).map(|i| start + i * 5_000).collect();
+        assert_eq!(times, grid, "day {day}: each instant once, in order");
+    }
+}
+
 /// Starts `cmd`, waits until the proxy has answered two more 503s (it is in its retries),
 /// sends SIGTERM, and returns how long it took to end and what it said.
 fn stopped_while_retrying(

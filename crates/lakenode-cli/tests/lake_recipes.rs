@@ -43,10 +43,17 @@ fn recipe(name: &str) -> String {
 fn demo_lake(root: &Path, profile: &str, stations: u32) -> PathBuf {
     let data = root.join(profile);
     let mut cmd = lakenode();
-    cmd.args(["demo", "--hours", "1", "--start", "2026-02-03T00:00:00Z"])
-        .args(["--profile", profile, "--stations", &stations.to_string()])
-        .arg("--data-dir")
-        .arg(&data);
+    cmd.args([
+        "demo",
+        "--hours",
+        "1",
+        "--start",
+        "2026-02-03T00:00:00Z",
+        "--no-compact",
+    ])
+    .args(["--profile", profile, "--stations", &stations.to_string()])
+    .arg("--data-dir")
+    .arg(&data);
     for c in COLUMNS {
         cmd.args(["--columns", c]);
     }

@@ -49,7 +49,13 @@ fn fleet_demo(dir: &Path, format: &str) -> (String, String) {
                 "--hours",
                 "4",
             ])
-            .args(["--seed", "5", "--start", "2026-11-20T22:00:00Z"])
+            .args([
+                "--seed",
+                "5",
+                "--start",
+                "2026-11-20T22:00:00Z",
+                "--no-compact",
+            ])
             .arg("--data-dir")
             .arg(dir)
             .env("LAKENODE_TEST_PROGRESS_EVERY_STEP", "1"),
@@ -144,6 +150,10 @@ fn without_a_terminal_progress_is_plain_log_lines_and_the_summary_stays() {
         assert!(line.contains(" INFO "), "{line}");
         assert!(line.contains("/84 station-days"), "{line}");
         assert!(line.contains(", ETA "), "{line}");
+        assert!(
+            line.contains(" MB into ") && line.contains(" station-days/s"),
+            "{line}"
+        );
     }
     assert!(stderr.contains("progress: 84/84 station-days"), "{stderr}");
     assert!(stdout.contains("summary"), "{stdout}");

@@ -14,14 +14,22 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// A demo lake: 6 stations, 30 h, with power cuts (the last station goes silent).
-/// Returns the demo's data directory (the lake is `<dir>/s3/lakenode`) and its output.
+/// A demo lake: 6 stations, 30 h, with power cuts (the last station goes silent), its
+/// window files left as the stations wrote them (`--no-compact`: the tests compact it,
+/// or tamper with its windows). Returns the demo's data directory (the lake is
+/// `<dir>/s3/lakenode`) and its output.
 fn demo_lake_and_output(root: &Path) -> (PathBuf, String) {
     let dir = root.join("demo");
     let out = success(
         lakenode()
             .args(["demo", "--stations", "6", "--hours", "30", "--outages"])
-            .args(["--seed", "3", "--start", "2026-11-20T06:00:00Z"])
+            .args([
+                "--seed",
+                "3",
+                "--start",
+                "2026-11-20T06:00:00Z",
+                "--no-compact",
+            ])
             .arg("--data-dir")
             .arg(&dir),
     );

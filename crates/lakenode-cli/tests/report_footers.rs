@@ -272,6 +272,7 @@ fn days_read_from_footers_equal_days_read_from_columns() {
             dry_run: false,
             strategy: Strategy::Rewrite,
             stop: None,
+            jobs: 2,
         },
         &mut (),
     )

@@ -42,7 +42,13 @@
 //! use lakenode_lake::lake::LocalLake;
 //! let mut lake = LocalLake::new("lake".into());
 //! let today = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date();
-//! let options = Options { before: today, dry_run: false, strategy: Strategy::Rewrite, stop: None };
+//! let options = Options {
+//!     before: today,
+//!     dry_run: false,
+//!     strategy: Strategy::Rewrite,
+//!     stop: None,
+//!     jobs: 2,
+//! };
 //! let summary = compact(&mut lake, &options, &mut ())?;
 //! println!("{} files became {}", summary.files_before, summary.files_after);
 //! # Ok::<(), lakenode_lake::Error>(())
@@ -92,7 +98,14 @@ pub struct Options {
     pub strategy: Strategy,
     /// Set by a signal: stop after the station-day in progress.
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+    /// Station-days compacted at once (1 to [`MAX_JOBS`]), each on a thread with its
+    /// own handle ([`LakeStore::worker`]): memory holds at most this many station-days.
+    /// 1, or a store without workers, compacts them one after the other.
+    pub jobs: usize,
 }
+
+/// Most station-days compacted at once.
+pub const MAX_JOBS: usize = 32;
 
 /// Totals of a compaction run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -246,11 +259,14 @@ pub fn compact(
         tracing::warn!("{why}");
         summary.skipped.push(why);
     }
-    // A store with worker handles (a local lake) compacts station-days in parallel.
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let handles: Vec<_> = (0..cores.min(parallel::MAX_WORKERS))
-        .map_while(|_| lake.worker())
-        .collect();
+    // A store with worker handles (a local lake, a bucket given transports for them)
+    // compacts station-days in parallel.
+    let jobs = options.jobs.clamp(1, MAX_JOBS).min(total);
+    let handles: Vec<_> = if jobs > 1 {
+        (0..jobs).map_while(|_| lake.worker()).collect()
+    } else {
+        Vec::new()
+    };
     if handles.len() > 1 {
         let days = dirs.into_values().filter(|f| worth_it(f)).collect();
         parallel::run(lake, handles, days, options, &mut summary, progress)?;

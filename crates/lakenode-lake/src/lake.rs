@@ -144,7 +144,7 @@ pub trait LakeStore {
     }
     /// Another handle on the same lake for a worker thread of a compaction (reads,
     /// writes and deletes; the lock stays with this one), or `None` where the store
-    /// is worked through one handle.
+    /// is worked through one handle (an [`S3Lake`] without [`S3Lake::with_workers`]).
     fn worker(&self) -> Option<Box<dyn LakeStore + Send>> {
         None
     }
@@ -186,7 +186,14 @@ pub struct S3Lake {
     stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// More transports, for [`LakeStore::get_tails`] in parallel.
     readers: Vec<Box<dyn Transport + Send>>,
+    /// Makes each compaction worker's transport ([`S3Lake::with_workers`]).
+    workers: Option<TransportMaker>,
+    /// Workers made so far (each gets its own retry jitter).
+    workers_made: std::sync::atomic::AtomicU64,
 }
+
+/// Makes a transport (a connection of its own) for each worker of a compaction.
+pub type TransportMaker = std::sync::Arc<dyn Fn() -> Box<dyn Transport + Send> + Send + Sync>;
 
 /// The S3 lock this process holds.
 #[derive(Debug)]
@@ -248,7 +255,19 @@ impl S3Lake {
             sleep: std::thread::sleep,
             stop: None,
             readers: Vec::new(),
+            workers: None,
+            workers_made: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Lets a compaction work on several station-days at once ([`LakeStore::worker`]),
+    /// each worker sending its requests over the transport `make` returns, with the
+    /// retries, stop flag and credentials of this lake. Without it the lake has no
+    /// workers: its compaction runs one station-day at a time.
+    #[must_use]
+    pub fn with_workers(mut self, make: TransportMaker) -> Self {
+        self.workers = Some(make);
+        self
     }
 
     /// Gives the lake more transports (connections), so that [`LakeStore::get_tails`]
@@ -581,6 +600,33 @@ pub(crate) fn exchange_on(
 impl LakeStore for S3Lake {
     fn describe(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.prefix)
+    }
+
+    /// A handle without the lock (this one keeps it) and with a transport of its own.
+    fn worker(&self) -> Option<Box<dyn LakeStore + Send>> {
+        let make = self.workers.as_ref()?;
+        let n = self
+            .workers_made
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut policy = self.policy;
+        // Workers never retry in lockstep either.
+        policy.jitter_seed ^= (n + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        Some(Box::new(Self {
+            client: self.client.clone(),
+            transport: make(),
+            prefix: self.prefix.clone(),
+            bucket: self.bucket.clone(),
+            held: None,
+            lock_written: None,
+            lock_ttl: self.lock_ttl,
+            policy,
+            budget: self.budget,
+            sleep: self.sleep,
+            stop: self.stop.clone(),
+            readers: Vec::new(),
+            workers: None,
+            workers_made: std::sync::atomic::AtomicU64::new(0),
+        }))
     }
 
     fn list(&mut self, prefix: &str) -> Result<Vec<(String, u64)>> {

@@ -84,6 +84,9 @@ pub struct FaultCounts {
     pub refused_periods: AtomicU64,
     pub denied: AtomicU64,
     pub forwarded: AtomicU64,
+    /// Requests being handled now, and the most at once so far.
+    pub in_flight: AtomicU64,
+    pub most_in_flight: AtomicU64,
 }
 
 impl FaultCounts {
@@ -205,8 +208,11 @@ fn accept_loop(
                 let counts = Arc::clone(counts);
                 counts.requests.fetch_add(1, Ordering::Relaxed);
                 std::thread::spawn(move || {
+                    let now = counts.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+                    counts.most_in_flight.fetch_max(now, Ordering::Relaxed);
                     let _ = client.set_nonblocking(false);
                     handle(client, upstream, plan, fate, &counts);
+                    counts.in_flight.fetch_sub(1, Ordering::Relaxed);
                 });
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {

@@ -2,19 +2,28 @@
 //!
 //! Why: a station-day is independent of every other, and one compaction thread left a
 //! 2-core machine mostly idle (measured on the 100-station demo day: 21% CPU, waiting
-//! for the file system). The workers take station-days from one queue, so memory holds
-//! at most one station-day per worker; this thread keeps the lock, merges the totals
-//! and reports progress in the order station-days finish.
+//! for the file system; on a bucket, each station-day's ~200 requests wait on the
+//! network one after the other). The workers take station-days from one queue, so
+//! memory holds at most one station-day per worker (its files, their rows decoded
+//! once, and the daily file built from them); this thread keeps the lock (extending it
+//! every second if need be, however long a station-day takes), merges the totals and
+//! reports progress in the order station-days finish.
+//!
+//! Each worker compacts its station-day exactly as the sequential run does (daily file
+//! written, read back and checked, only then the window files deleted), so a kill
+//! leaves each station-day in progress in one of the states the sequential run may
+//! leave it in, which the next run finishes.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, mpsc};
+use std::time::Duration;
 
 use super::{DayDir, DayError, Options, Progress, Summary, compact_day};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::lake::LakeStore;
 
-/// Most station-days compacted at once.
-pub(super) const MAX_WORKERS: usize = 8;
+/// How often the lock is looked at while every worker is busy.
+const KEEP_LOCK_EVERY: Duration = Duration::from_secs(1);
 
 /// Compacts `days` on one thread per handle, adding to `summary`.
 ///
@@ -30,9 +39,9 @@ pub(super) fn run(
     progress: &mut dyn Progress,
 ) -> Result<()> {
     let queue = Mutex::new(days.into_iter());
-    let failed = AtomicBool::new(false);
+    let halt = AtomicBool::new(false);
     let stopping = || {
-        failed.load(Ordering::Relaxed)
+        halt.load(Ordering::Relaxed)
             || options
                 .stop
                 .as_ref()
@@ -40,6 +49,7 @@ pub(super) fn run(
     };
     let (tx, rx) = mpsc::channel::<(Summary, std::result::Result<(), DayError>, String)>();
     let mut first_error = None;
+    let mut abandoned = 0;
     std::thread::scope(|scope| {
         for mut handle in handles {
             let (tx, queue, stopping) = (tx.clone(), &queue, &stopping);
@@ -58,7 +68,15 @@ pub(super) fn run(
         }
         drop(tx);
         let mut done = 0;
-        for (part, outcome, dir) in rx {
+        loop {
+            let (part, outcome, dir) = match rx.recv_timeout(KEEP_LOCK_EVERY) {
+                Ok(finished) => finished,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    keep_lock(lake, &halt, &mut first_error);
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
             summary.absorb(part);
             match outcome {
                 Ok(()) => {}
@@ -67,24 +85,42 @@ pub(super) fn run(
                     tracing::warn!("left as it is: {why}");
                     summary.skipped.push(why);
                 }
+                // A signal ended a request's retries: that day's step is abandoned, as
+                // a kill would have (safe at any instant, finished by the next run).
+                Err(DayError::Fatal(Error::Stopped(why))) => {
+                    tracing::warn!("{why}; {dir} is left for the next run");
+                    halt.store(true, Ordering::Relaxed);
+                    abandoned += 1;
+                    continue;
+                }
                 Err(DayError::Fatal(e)) => {
-                    failed.store(true, Ordering::Relaxed);
+                    halt.store(true, Ordering::Relaxed);
                     first_error.get_or_insert(e);
                     continue;
                 }
             }
             done += 1;
             progress.advance(done, summary);
-            if let Err(e) = lake.keep_lock() {
-                failed.store(true, Ordering::Relaxed);
-                first_error.get_or_insert(e);
-            }
+            keep_lock(lake, &halt, &mut first_error);
         }
     });
     if let Some(e) = first_error {
         return Err(e);
     }
-    summary.left = queue.lock().map_or(0, |q| q.len());
+    summary.left = queue.lock().map_or(0, |q| q.len()) + abandoned;
     summary.stopped = summary.left > 0;
     Ok(())
+}
+
+/// Extends the lock; a lock lost or a failing lake halts the workers (after their
+/// station-day in progress) and is the run's error, a signal only halts them.
+fn keep_lock(lake: &mut dyn LakeStore, halt: &AtomicBool, first_error: &mut Option<Error>) {
+    match lake.keep_lock() {
+        Ok(()) => {}
+        Err(Error::Stopped(_)) => halt.store(true, Ordering::Relaxed),
+        Err(e) => {
+            halt.store(true, Ordering::Relaxed);
+            first_error.get_or_insert(e);
+        }
+    }
 }
