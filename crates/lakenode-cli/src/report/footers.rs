@@ -110,11 +110,19 @@ fn decode(day: &Candidate, pairs: &[(String, String)], rows: u64) -> Option<Summ
         samples: u32::try_from(summary.rows).ok()?,
         ..DayFigures::default()
     };
+    if summary.has_hour_sums() {
+        figures.hours = summary.hours.iter().map(|&n| (n, Default::default())).collect();
+    }
     for (i, m) in MEANS.iter().enumerate() {
         if let Some(c) = summary.column(*m) {
-            #[allow(clippy::cast_precision_loss)] // sums of counts stay far below 2^52
-            let sum = c.sum as f64 / f64::from(m.scale());
-            figures.sums[i] = (sum, u32::try_from(c.n).ok()?);
+            // Sums of counts, as the rows are folded (exact: far below 2^52).
+            #[allow(clippy::cast_precision_loss)]
+            let exact = |sum: i64| sum as f64;
+            figures.sums[i] = (exact(c.sum), u32::try_from(c.n).ok()?);
+            let values = c.hours(&summary.hours);
+            for ((hour, sum), n) in figures.hours.iter_mut().zip(&c.hour_sums).zip(values) {
+                hour.1[i] = (exact(*sum), n);
+            }
         }
     }
     let battery = lakenode::schema::Measurement::Battery;
