@@ -41,7 +41,9 @@ impl LakeStore for Lake {
         if self.footers {
             self.inner.get_tail(key, bytes, size)
         } else {
-            Err(lakenode_lake::Error::Check(format!("{key}: no footers here")))
+            Err(lakenode_lake::Error::Check(format!(
+                "{key}: no footers here"
+            )))
         }
     }
     fn put(&mut self, key: &str, body: Vec<u8>) -> lakenode_lake::Result<()> {
@@ -99,7 +101,11 @@ fn compacted_days_drawn_in_hours_come_from_footers_with_the_same_page() {
     assert!(columns.problems.is_empty(), "{:?}", columns.problems);
     let files = 2 * 2 * STATIONS as usize;
     assert_eq!(all, files, "from columns: every file read whole");
-    assert_eq!(whole, files / 2, "from footers: only the health days read whole");
+    assert_eq!(
+        whole,
+        files / 2,
+        "from footers: only the health days read whole"
+    );
     assert_eq!(footers.files, columns.files);
     assert_eq!(footers.samples, columns.samples);
     assert_eq!(footers.health_rows, columns.health_rows);

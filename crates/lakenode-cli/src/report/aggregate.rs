@@ -207,8 +207,17 @@ impl Fleet {
         t.div_euclid(self.size.ms())
     }
 
+    /// The station's figures, made on first use. Looked up by `&str` first: called
+    /// per sample, `entry(station.to_owned())` was a `String` allocation and free per
+    /// row (with its map search, ~15% of a window-file report's CPU; `perf`).
     fn entry(&mut self, station: &str) -> &mut StationStats {
-        self.stations.entry(station.to_owned()).or_default()
+        if !self.stations.contains_key(station) {
+            self.stations
+                .insert(station.to_owned(), StationStats::default());
+        }
+        self.stations
+            .get_mut(station)
+            .expect("the station was inserted just above")
     }
 
     /// Takes in another fleet's stations (folded by another thread; the two hold
@@ -245,8 +254,14 @@ impl Fleet {
         }
         let bucket = self.bucket_of(t);
         let in_period = t >= self.not_before_ms;
-        self.set_interval(station, interval_ms);
         let stats = self.entry(station);
+        if interval_ms > 0 {
+            stats.interval_ms = Some(
+                stats
+                    .interval_ms
+                    .map_or(interval_ms, |i| i.min(interval_ms)),
+            );
+        }
         if stats.last_seen.is_none_or(|l| t >= l) {
             stats.last_seen = Some(t);
             if let Some(v) = sample.value(Measurement::Battery) {

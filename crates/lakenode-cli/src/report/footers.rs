@@ -111,7 +111,11 @@ fn decode(day: &Candidate, pairs: &[(String, String)], rows: u64) -> Option<Summ
         ..DayFigures::default()
     };
     if summary.has_hour_sums() {
-        figures.hours = summary.hours.iter().map(|&n| (n, Default::default())).collect();
+        figures.hours = summary
+            .hours
+            .iter()
+            .map(|&n| (n, Default::default()))
+            .collect();
     }
     for (i, m) in MEANS.iter().enumerate() {
         if let Some(c) = summary.column(*m) {
