@@ -7,8 +7,12 @@
 //! cut by `--at`, and is still being written) and (b) a single compacted daily file
 //! (`data_day.parquet` / `health_day.parquet`, nothing beside it) is read from the end
 //! of its file: one ranged request of [`FOOTER_TAIL`] bytes, a second one when the
-//! footer is longer. Shorter reports, the report's day, and days holding window files
-//! are read from their columns, as before. A daily file without a summary (written
+//! footer is longer. A report of up to 7 days draws hours: its data days (the report's
+//! own too, if its every sample is before the report's time) are read so when their
+//! summary holds each hour's sums (version 2), each hour folded into its bucket; its
+//! health days are read from their rows (a health summary holds the day's counters, not
+//! each hour's). Days holding window files are read from their columns, as before. A
+//! daily file without a summary (written
 //! before summaries existed), with a summary of another version, or one that does not
 //! fit the file, is read from its columns too: the columns are the truth, a summary
 //! only a faster way to the same figures (tested both ways).
