@@ -10,8 +10,11 @@
 //! figures read from a summary equal figures read from the columns (tested).
 //!
 //! Stored as JSON under [`DATA_KEY`] (data files) or [`HEALTH_KEY`] (health files),
-//! versioned (`"v": 1`); a reader ignores a version it does not know and reads the
-//! columns instead, as it does for daily files written before summaries existed.
+//! versioned; a reader ignores a version it does not know and reads the columns
+//! instead, as it does for daily files written before summaries existed. Data summaries
+//! of version 2 ([`VERSION`]) add each measurement's sum per UTC hour, so that a report
+//! drawn in hours (`--days` up to 7) reads a compacted day from its footer too; version 1
+//! (day figures only) is still read, for reports drawn in days.
 //! Values are the files' integer counts ([`lakenode::sample::quantize`]), so sums are
 //! exact. A summary is a claim of the file: [`DaySummary::from_json`] checks it against
 //! the file's row count and the day before anything trusts it.
@@ -40,8 +43,12 @@ use serde::{Deserialize, Serialize};
 pub const DATA_KEY: &str = "lakenode.summary";
 /// Footer key of a health daily file's summary.
 pub const HEALTH_KEY: &str = "lakenode.health_summary";
-/// The summary format this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The data summary format this build writes: 2 adds [`ColumnSummary::hour_sums`].
+pub const VERSION: u32 = 2;
+/// The data summary formats this build reads (1: day figures only).
+pub const VERSIONS: std::ops::RangeInclusive<u32> = 1..=VERSION;
+/// The health summary format this build writes and reads.
+pub const HEALTH_VERSION: u32 = 1;
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;
@@ -72,6 +79,10 @@ pub struct ColumnSummary {
     /// hour are the instants per hour less these (sparse, to keep the footer small).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub nulls: Vec<(u8, u32)>,
+    /// The sum of the values in each UTC hour (24 entries; version 2 on, empty in
+    /// version 1): what a report drawn in hours needs for its hourly means.
+    #[serde(default, rename = "h", skip_serializing_if = "Vec::is_empty")]
+    pub hour_sums: Vec<i64>,
 }
 
 impl ColumnSummary {
@@ -140,6 +151,7 @@ impl DaySummary {
                         max: c,
                         last: c,
                         nulls: Vec::new(),
+                        hour_sums: vec![0; 24],
                     },
                     i64::MIN,
                     [0; 24],
@@ -154,6 +166,7 @@ impl DaySummary {
                     col.last = c;
                 }
                 hours[hour] += 1;
+                col.hour_sums[hour] += i64::from(c);
             }
         }
         for m in Measurement::ALL {
@@ -184,7 +197,7 @@ impl DaySummary {
     pub fn from_json(json: &str, day_start_ms: i64, file_rows: u64) -> Result<Self, String> {
         let s: Self =
             serde_json::from_str(json).map_err(|e| format!("its `{DATA_KEY}` is damaged: {e}"))?;
-        if s.v != VERSION {
+        if !VERSIONS.contains(&s.v) {
             return Err(format!("its `{DATA_KEY}` is of version {}", s.v));
         }
         s.check(day_start_ms, file_rows)
@@ -231,11 +244,33 @@ impl DaySummary {
                 && (c.min..=c.max).contains(&c.last)
                 && i128::from(c.sum) >= i128::from(c.min) * i128::from(c.n)
                 && i128::from(c.sum) <= i128::from(c.max) * i128::from(c.n);
-            if !ok {
+            if !ok || !self.hour_sums_fit(c) {
                 return Err(format!("the figures of `{name}` do not add up"));
             }
         }
         Ok(())
+    }
+
+    /// A column's sums per hour: none in version 1; from version 2, one per hour, each
+    /// within its hour's values times the day's minimum and maximum, adding up to the
+    /// day's sum.
+    fn hour_sums_fit(&self, c: &ColumnSummary) -> bool {
+        if self.v < 2 {
+            return c.hour_sums.is_empty();
+        }
+        let n = c.hours(&self.hours);
+        c.hour_sums.len() == 24
+            && c.hour_sums.iter().map(|&s| i128::from(s)).sum::<i128>() == i128::from(c.sum)
+            && c.hour_sums.iter().zip(n).all(|(&s, n)| {
+                let (s, n) = (i128::from(s), i128::from(n));
+                s >= i128::from(c.min) * n && s <= i128::from(c.max) * n
+            })
+    }
+
+    /// Whether the summary holds each measurement's sum per hour (version 2 on).
+    #[must_use]
+    pub fn has_hour_sums(&self) -> bool {
+        self.v >= 2
     }
 
     /// A measurement's figures, if the day has a value of it.
@@ -377,7 +412,7 @@ pub struct HealthRun {
 /// last window's row belongs to the next day's bucket), kept whole.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthSummary {
-    /// Format version ([`VERSION`]).
+    /// Format version ([`HEALTH_VERSION`]).
     pub v: u32,
     /// The first row inside the day.
     pub first: Option<HealthPoint>,
@@ -404,7 +439,7 @@ impl HealthSummary {
         let end_ms = day_start_ms + DAY_MS;
         let (inside, end): (Vec<_>, Vec<_>) = points.into_iter().partition(|p| p.at_ms < end_ms);
         let mut out = Self {
-            v: VERSION,
+            v: HEALTH_VERSION,
             first: inside.first().copied(),
             rest: HealthRun::default(),
             last: inside.last().copied(),
@@ -446,7 +481,7 @@ impl HealthSummary {
     pub fn from_json(json: &str, day_start_ms: i64, file_rows: u64) -> Result<Self, String> {
         let s: Self = serde_json::from_str(json)
             .map_err(|e| format!("its `{HEALTH_KEY}` is damaged: {e}"))?;
-        if s.v != VERSION {
+        if s.v != HEALTH_VERSION {
             return Err(format!("its `{HEALTH_KEY}` is of version {}", s.v));
         }
         let end = day_start_ms + DAY_MS;
@@ -552,13 +587,28 @@ mod tests {
             .hours(&summary.hours);
         assert_eq!((co2[4], co2[5], co2[6]), (0, 720, 0));
         assert!(summary.column(Measurement::Pm25).is_none());
+        // Sums per hour, directly.
+        for m in [Measurement::Temperature, Measurement::Co2] {
+            let col = summary.column(m).unwrap();
+            for (h, &sum) in col.hour_sums.iter().enumerate() {
+                let start = DAY + i64::try_from(h).unwrap() * HOUR_MS;
+                let want: i64 = in_day
+                    .iter()
+                    .filter(|s| (start..start + HOUR_MS).contains(&s.timestamp_ms))
+                    .filter_map(|s| s.count(m))
+                    .map(i64::from)
+                    .sum();
+                assert_eq!(sum, want, "{m:?} hour {h}");
+            }
+        }
     }
 
     #[test]
     fn round_trips_small_and_checked() {
         let summary = DaySummary::of(DAY, &samples());
         let json = summary.to_json();
-        assert!(json.len() < 1_000, "{} bytes: {json}", json.len());
+        // Hour sums of three measurements: well within the first footer request.
+        assert!(json.len() < 1_500, "{} bytes: {json}", json.len());
         assert_eq!(
             DaySummary::from_json(&json, DAY, summary.rows).unwrap(),
             summary
@@ -566,16 +616,42 @@ mod tests {
         // Another file's row count, another day, another version, forged figures.
         assert!(DaySummary::from_json(&json, DAY, summary.rows + 1).is_err());
         assert!(DaySummary::from_json(&json, DAY + DAY_MS, summary.rows).is_err());
-        let v2 = json.replacen("\"v\":1", "\"v\":2", 1);
+        let v3 = json.replacen("\"v\":2", "\"v\":3", 1);
         assert!(
-            DaySummary::from_json(&v2, DAY, summary.rows)
+            DaySummary::from_json(&v3, DAY, summary.rows)
                 .unwrap_err()
-                .contains("version 2")
+                .contains("version 3")
         );
         let mut forged = summary.clone();
         forged.columns.get_mut("temperature").unwrap().sum = i64::MAX;
         assert!(DaySummary::from_json(&forged.to_json(), DAY, summary.rows).is_err());
         assert!(DaySummary::from_json("{", DAY, 0).is_err());
+        // An hour's sum moved to another hour: the day's sum still adds up, the hours
+        // do not (CO2 has values in hour 5 only).
+        let mut moved = summary.clone();
+        let co2 = moved.columns.get_mut("co2").unwrap();
+        co2.hour_sums.swap(5, 6);
+        assert!(DaySummary::from_json(&moved.to_json(), DAY, summary.rows).is_err());
+        let mut short = summary.clone();
+        short.columns.get_mut("co2").unwrap().hour_sums.pop();
+        assert!(DaySummary::from_json(&short.to_json(), DAY, summary.rows).is_err());
+    }
+
+    /// Version 1 (written before hour sums) is still read, without hour sums; a
+    /// version 1 summary claiming hour sums is not.
+    #[test]
+    fn version_1_is_read_without_hour_sums() {
+        let mut v1 = DaySummary::of(DAY, &samples());
+        v1.v = 1;
+        for c in v1.columns.values_mut() {
+            c.hour_sums.clear();
+        }
+        let back = DaySummary::from_json(&v1.to_json(), DAY, v1.rows).unwrap();
+        assert!(!back.has_hour_sums());
+        assert_eq!(back.mean(Measurement::Co2), v1.mean(Measurement::Co2));
+        let mut mixed = DaySummary::of(DAY, &samples());
+        mixed.v = 1;
+        assert!(DaySummary::from_json(&mixed.to_json(), DAY, mixed.rows).is_err());
     }
 
     fn row(at: i64, uptime: i64, failures: i64, rssi: Option<i32>) -> HealthRow {

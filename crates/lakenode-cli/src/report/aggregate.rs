@@ -74,8 +74,12 @@ pub struct DayFigures {
     pub last_ms: i64,
     /// Distinct instants.
     pub samples: u32,
-    /// (sum, count) of each of [`MEANS`], in units.
+    /// (sum, count) of each of [`MEANS`], as in [`Bucket::sums`].
     pub sums: [(f64, u32); MEANS.len()],
+    /// Per UTC hour of the day (24 entries, or none if the summary does not hold
+    /// them): its distinct instants and (sum, count) of each of [`MEANS`]. What a
+    /// report drawn in hours folds in.
+    pub hours: Vec<(u32, [(f64, u32); MEANS.len()])>,
     /// The battery at the newest instant that has one, V.
     pub last_battery: Option<f64>,
     /// The day's lowest battery reading, V.
@@ -87,7 +91,9 @@ pub struct DayFigures {
 pub struct Bucket {
     /// Distinct sampled instants.
     pub samples: u32,
-    /// (sum, count) of each of [`MEANS`].
+    /// (sum, count) of each of [`MEANS`], the sum in the measurement's counts
+    /// ([`lakenode::sample::quantize`]): integers, so exact in any order of addition,
+    /// and the same whether folded from rows or from a daily summary.
     pub sums: [(f64, u32); MEANS.len()],
     /// (sum, count) of the health rows' RSSI.
     pub rssi: (f64, u32),
@@ -109,7 +115,7 @@ impl Bucket {
     pub fn mean(&self, m: Measurement) -> Option<f64> {
         let i = MEANS.iter().position(|&x| x == m)?;
         let (sum, n) = self.sums[i];
-        (n > 0).then(|| sum / f64::from(n))
+        (n > 0).then(|| sum / f64::from(n) / f64::from(m.scale()))
     }
 
     /// The mean RSSI of the bucket's health rows, if they had one.
@@ -201,8 +207,17 @@ impl Fleet {
         t.div_euclid(self.size.ms())
     }
 
+    /// The station's figures, made on first use. Looked up by `&str` first: called
+    /// per sample, `entry(station.to_owned())` was a `String` allocation and free per
+    /// row (with its map search, ~15% of a window-file report's CPU; `perf`).
     fn entry(&mut self, station: &str) -> &mut StationStats {
-        self.stations.entry(station.to_owned()).or_default()
+        if !self.stations.contains_key(station) {
+            self.stations
+                .insert(station.to_owned(), StationStats::default());
+        }
+        self.stations
+            .get_mut(station)
+            .expect("the station was inserted just above")
     }
 
     /// Takes in another fleet's stations (folded by another thread; the two hold
@@ -239,8 +254,14 @@ impl Fleet {
         }
         let bucket = self.bucket_of(t);
         let in_period = t >= self.not_before_ms;
-        self.set_interval(station, interval_ms);
         let stats = self.entry(station);
+        if interval_ms > 0 {
+            stats.interval_ms = Some(
+                stats
+                    .interval_ms
+                    .map_or(interval_ms, |i| i.min(interval_ms)),
+            );
+        }
         if stats.last_seen.is_none_or(|l| t >= l) {
             stats.last_seen = Some(t);
             if let Some(v) = sample.value(Measurement::Battery) {
@@ -257,8 +278,8 @@ impl Fleet {
         let b = stats.buckets.entry(bucket).or_default();
         b.samples = b.samples.saturating_add(1);
         for (i, m) in MEANS.iter().enumerate() {
-            if let Some(v) = sample.value(*m) {
-                b.sums[i].0 += v;
+            if let Some(c) = sample.count(*m) {
+                b.sums[i].0 += f64::from(c);
                 b.sums[i].1 += 1;
             }
         }
@@ -296,11 +317,16 @@ impl Fleet {
     }
 
     /// Folds a whole station-day in from its summary (a day before the report's time,
-    /// each instant once): the same figures as [`Fleet::add_sample`] of its rows in
-    /// day buckets.
-    pub fn add_day(&mut self, station: &str, interval_ms: i64, day: &DayFigures) {
+    /// each instant once): the same figures as [`Fleet::add_sample`] of its rows. A
+    /// fleet in hour buckets takes its hours ([`DayFigures::hours`]); a day without
+    /// them is not folded in and `false` returned (the caller reads its rows).
+    pub fn add_day(&mut self, station: &str, interval_ms: i64, day: &DayFigures) -> bool {
+        let hourly = self.size == BucketSize::Hour;
+        if hourly && day.hours.len() != 24 {
+            return false;
+        }
         if day.samples == 0 || day.last_ms >= self.until_ms {
-            return;
+            return true;
         }
         let bucket = self.bucket_of(day.first_ms);
         let in_period = day.first_ms >= self.not_before_ms;
@@ -313,7 +339,7 @@ impl Fleet {
             }
         }
         if !in_period {
-            return;
+            return true;
         }
         stats.first_in_period = Some(
             stats
@@ -323,12 +349,26 @@ impl Fleet {
         if let Some(v) = day.min_battery {
             stats.min_battery = Some(stats.min_battery.map_or(v, |m| m.min(v)));
         }
-        let b = stats.buckets.entry(bucket).or_default();
-        b.samples = b.samples.saturating_add(day.samples);
-        for (sum, add) in b.sums.iter_mut().zip(&day.sums) {
-            sum.0 += add.0;
-            sum.1 += add.1;
+        let day_hours = [(day.samples, day.sums)];
+        let (first, parts) = if hourly {
+            // Hour buckets of the day: its first instant's day start, in hours.
+            (bucket - bucket.rem_euclid(24), day.hours.as_slice())
+        } else {
+            (bucket, day_hours.as_slice())
+        };
+        for (b, (samples, sums)) in (first..).zip(parts) {
+            // As from rows: a bucket exists where an instant is.
+            if *samples == 0 {
+                continue;
+            }
+            let b = stats.buckets.entry(b).or_default();
+            b.samples = b.samples.saturating_add(*samples);
+            for (sum, add) in b.sums.iter_mut().zip(sums) {
+                sum.0 += add.0;
+                sum.1 += add.1;
+            }
         }
+        true
     }
 
     /// Folds a station's health day in from its summary, after the days before it: its

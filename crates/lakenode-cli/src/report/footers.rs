@@ -7,8 +7,12 @@
 //! cut by `--at`, and is still being written) and (b) a single compacted daily file
 //! (`data_day.parquet` / `health_day.parquet`, nothing beside it) is read from the end
 //! of its file: one ranged request of [`FOOTER_TAIL`] bytes, a second one when the
-//! footer is longer. Shorter reports, the report's day, and days holding window files
-//! are read from their columns, as before. A daily file without a summary (written
+//! footer is longer. A report of up to 7 days draws hours: its data days (the report's
+//! own too, if its every sample is before the report's time) are read so when their
+//! summary holds each hour's sums (version 2), each hour folded into its bucket; its
+//! health days are read from their rows (a health summary holds the day's counters, not
+//! each hour's). Days holding window files are read from their columns, as before. A
+//! daily file without a summary (written
 //! before summaries existed), with a summary of another version, or one that does not
 //! fit the file, is read from its columns too: the columns are the truth, a summary
 //! only a faster way to the same figures (tested both ways).
@@ -110,11 +114,23 @@ fn decode(day: &Candidate, pairs: &[(String, String)], rows: u64) -> Option<Summ
         samples: u32::try_from(summary.rows).ok()?,
         ..DayFigures::default()
     };
+    if summary.has_hour_sums() {
+        figures.hours = summary
+            .hours
+            .iter()
+            .map(|&n| (n, Default::default()))
+            .collect();
+    }
     for (i, m) in MEANS.iter().enumerate() {
         if let Some(c) = summary.column(*m) {
-            #[allow(clippy::cast_precision_loss)] // sums of counts stay far below 2^52
-            let sum = c.sum as f64 / f64::from(m.scale());
-            figures.sums[i] = (sum, u32::try_from(c.n).ok()?);
+            // Sums of counts, as the rows are folded (exact: far below 2^52).
+            #[allow(clippy::cast_precision_loss)]
+            let exact = |sum: i64| sum as f64;
+            figures.sums[i] = (exact(c.sum), u32::try_from(c.n).ok()?);
+            let values = c.hours(&summary.hours);
+            for ((hour, sum), n) in figures.hours.iter_mut().zip(&c.hour_sums).zip(values) {
+                hour.1[i] = (exact(*sum), n);
+            }
         }
     }
     let battery = lakenode::schema::Measurement::Battery;

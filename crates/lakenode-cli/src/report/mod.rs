@@ -6,8 +6,9 @@
 //! with its CSS and no script or network reference ([`page`]). A fleet too large to
 //! draw every station in full gets a page that shows the fleet first and its problem
 //! stations in full ([`select`]); `--out DIR/` adds a page per station
-//! ([`station_page`]). Reports longer than a week read compacted days from their
-//! footers' summaries alone ([`footers`]).
+//! ([`station_page`]). Compacted days are read from their footers' summaries alone
+//! ([`footers`]): in days for reports longer than a week, in hours (data days) for
+//! shorter ones.
 
 pub mod aggregate;
 pub mod band;

@@ -263,15 +263,18 @@ pub fn scan(
         .iter()
         .filter(|((_, date), _)| in_period(date))
         .collect();
-    // Long reports draw days: a compacted day before the report's own is read from
-    // its footer's summary alone (see `footers`).
+    // A compacted day is read from its footer's summary alone (see `footers`): long
+    // reports draw days, and read data and health days before the report's own so;
+    // reports drawn in hours read data days whose summary holds hourly figures and
+    // whose every sample is before the report's time (checked once read, below).
     let mut candidates: Vec<(bool, &(String, Date))> = Vec::new();
     let mut list: Vec<Candidate> = Vec::new();
-    if size == BucketSize::Day {
+    {
+        let hourly = size == BucketSize::Hour;
         let trees = data_dirs
             .iter()
             .map(|d| (true, d))
-            .chain(health_dirs.iter().map(|d| (false, d)));
+            .chain(health_dirs.iter().map(|d| (false, d)).filter(|_| !hourly));
         for (is_data, (id, (dir, day))) in trees {
             let tree = if is_data {
                 LakeTree::Data
@@ -279,7 +282,7 @@ pub fn scan(
                 LakeTree::Health
             };
             let daily = FileName::Daily { schema: None }.name(tree);
-            let before = at_day.is_some_and(|a| id.1 < a);
+            let before = at_day.is_some_and(|a| id.1 < a || (hourly && id.1 == a));
             if let ([(name, size)], true) = (day.files.as_slice(), before)
                 && *name == daily
             {
@@ -296,6 +299,15 @@ pub fn scan(
     type Summaries<'a> = BTreeMap<(bool, &'a (String, Date)), (Summarized, u64)>;
     let mut summarized: Summaries<'_> = super::footers::read(lake, &list)
         .into_iter()
+        .filter(|(_, (s, _))| match s {
+            // A day the report's time cuts, or (drawn in hours) without hourly
+            // figures (a summary of version 1): its rows are read.
+            Summarized::Data(_, day) => {
+                (day.samples == 0 || day.last_ms < options.at_ms)
+                    && (size == BucketSize::Day || day.hours.len() == 24)
+            }
+            Summarized::Health(_) => true,
+        })
         .map(|(i, s)| (candidates[i], s))
         .collect();
     let total = data_dirs
@@ -526,7 +538,11 @@ impl Part {
                 if figures.first_ms >= self.fleet.not_before_ms {
                     self.samples += u64::from(figures.samples);
                 }
-                self.fleet.add_day(station, *interval, figures);
+                if !self.fleet.add_day(station, *interval, figures) {
+                    // Not reached: `scan` reads such days' rows instead.
+                    self.problems
+                        .push(format!("{station}: a day's summary without hourly figures"));
+                }
                 return;
             }
             Some(Summarized::Health(health)) => {
