@@ -278,6 +278,20 @@ fn an_s3_compaction_killed_and_rerun_keeps_every_row_once() {
             (want.clone(), false),
             "step {k}"
         );
+        // The rerun wrote the month's rollup, whatever the killed run had written of
+        // it: every daily file in it, each at its size.
+        let key = lakenode_lake::rollup::key_of(STATION, "2026-11").unwrap();
+        let json = std::fs::read_to_string(root.join("lake").join(&key)).unwrap();
+        let rollup = lakenode_lake::rollup::Rollup::from_json(&json, STATION, "2026-11").unwrap();
+        let dailies = files_with_extension(&root.join("lake"), "parquet")
+            .into_iter()
+            .filter(|p| p.to_string_lossy().ends_with("_day.parquet"))
+            .count();
+        assert_eq!(rollup.days.len(), dailies, "step {k}");
+        for d in &rollup.days {
+            let size = std::fs::metadata(root.join("lake").join(&d.key)).unwrap().len();
+            assert_eq!(d.size, size, "step {k}: {}", d.key);
+        }
         drop(s3);
         if k == 20 {
             assert_readers_agree(tmp.path(), &root.join("lake"), &want, 2);

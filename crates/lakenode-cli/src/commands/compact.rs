@@ -101,6 +101,14 @@ pub fn run(args: &CompactArgs) -> CliResult<()> {
         lake.lock()?;
     }
     let result = compact(lake.as_mut(), &options, &mut Bar(None));
+    // The months' rollups, still under the lock (a second run could otherwise write an
+    // older listing's rollup over this one's).
+    if let Ok(done) = &result
+        && !args.dry_run
+        && !done.stopped
+    {
+        refresh_rollups(lake.as_mut(), &done.written);
+    }
     // Released after a stop too (SIGTERM, Ctrl-C), so that the next run can start at once.
     if let Err(e) = lake.unlock() {
         tracing::warn!("releasing the compaction lock: {e}");
@@ -273,6 +281,26 @@ impl LakeStore for PauseBeforeWriting {
     }
     fn anomalies(&self) -> Vec<String> {
         self.inner.anomalies()
+    }
+}
+
+/// Brings the monthly rollups up to date ([`lakenode_lake::rollup::refresh`]): those of
+/// the months this run compacted days of, and any month without one. A failure is a
+/// warning: the lake is whole without rollups, a report reads the footers instead.
+fn refresh_rollups(
+    lake: &mut dyn lakenode_lake::lake::LakeStore,
+    written: &std::collections::BTreeSet<String>,
+) {
+    let refreshed = lake
+        .list("")
+        .and_then(|listed| lakenode_lake::rollup::refresh(lake, &listed, written));
+    match refreshed {
+        Ok(r) if r.written > 0 => println!(
+            "monthly rollups: {} written ({} footer(s) read)",
+            r.written, r.footers
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("updating the monthly rollups: {e}; reports read the footers"),
     }
 }
 

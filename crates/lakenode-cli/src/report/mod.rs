@@ -7,13 +7,15 @@
 //! draw every station in full gets a page that shows the fleet first and its problem
 //! stations in full ([`select`]); `--out DIR/` adds a page per station
 //! ([`station_page`]). Reports longer than a week read compacted days from their
-//! footers' summaries alone ([`footers`]).
+//! footers' summaries alone ([`footers`]), whole months of them from the monthly
+//! rollups `compact` writes ([`rollups`]).
 
 pub mod aggregate;
 pub mod band;
 pub mod footers;
 pub mod page;
 pub mod registry;
+pub mod rollups;
 pub mod render;
 pub mod scan;
 pub mod select;

@@ -264,7 +264,7 @@ pub fn scan(
         .filter(|((_, date), _)| in_period(date))
         .collect();
     // Long reports draw days: a compacted day before the report's own is read from
-    // its footer's summary alone (see `footers`).
+    // its month's rollup or its footer's summary alone (see `rollups`, `footers`).
     let mut candidates: Vec<(bool, &(String, Date))> = Vec::new();
     let mut list: Vec<Candidate> = Vec::new();
     if size == BucketSize::Day {
@@ -294,7 +294,7 @@ pub fn scan(
         }
     }
     type Summaries<'a> = BTreeMap<(bool, &'a (String, Date)), (Summarized, u64)>;
-    let mut summarized: Summaries<'_> = super::footers::read(lake, &list)
+    let mut summarized: Summaries<'_> = super::rollups::read(lake, &list)
         .into_iter()
         .map(|(i, s)| (candidates[i], s))
         .collect();
