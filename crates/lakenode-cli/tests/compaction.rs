@@ -289,7 +289,9 @@ fn an_s3_compaction_killed_and_rerun_keeps_every_row_once() {
             .count();
         assert_eq!(rollup.days.len(), dailies, "step {k}");
         for d in &rollup.days {
-            let size = std::fs::metadata(root.join("lake").join(&d.key)).unwrap().len();
+            let size = std::fs::metadata(root.join("lake").join(&d.key))
+                .unwrap()
+                .len();
             assert_eq!(d.size, size, "step {k}: {}", d.key);
         }
         drop(s3);

@@ -421,7 +421,10 @@ impl LakeStore for CountingS3 {
     }
 }
 
-fn compact_before(lake: &mut dyn LakeStore, before: jiff::civil::Date) -> lakenode_lake::compact::Summary {
+fn compact_before(
+    lake: &mut dyn LakeStore,
+    before: jiff::civil::Date,
+) -> lakenode_lake::compact::Summary {
     let summary = compact(
         lake,
         &Options {
@@ -448,7 +451,11 @@ fn whole_months_are_read_from_rollups_with_the_same_figures() {
     let dir = top.path().join("lake");
     make_lake(&dir);
     // A late window of the 22nd, kept aside until its day is compacted.
-    let late = format!("station={}/{}/data_0000.parquet", IDS[1], dir_of(T0 + 2 * 24 * HOUR));
+    let late = format!(
+        "station={}/{}/data_0000.parquet",
+        IDS[1],
+        dir_of(T0 + 2 * 24 * HOUR)
+    );
     let late_bytes = std::fs::read(dir.join(&late)).unwrap();
     std::fs::remove_file(dir.join(&late)).unwrap();
     let (_server, bucket) = through_s3(top.path());
@@ -462,15 +469,27 @@ fn whole_months_are_read_from_rollups_with_the_same_figures() {
 
     let listed = bucket.list("").unwrap();
     let r = refresh(&mut bucket, &listed, &summary.written).unwrap();
-    assert_eq!((r.written, r.footers), (2, 2 * 2 * DAYS as usize), "one per station-month");
+    assert_eq!(
+        (r.written, r.footers),
+        (2, 2 * 2 * DAYS as usize),
+        "one per station-month"
+    );
     let listed = bucket.list("").unwrap();
     let again = refresh(&mut bucket, &listed, &summary.written).unwrap();
-    assert_eq!((again.written, again.footers), (0, 0), "up to date: nothing rewritten");
+    assert_eq!(
+        (again.written, again.footers),
+        (0, 0),
+        "up to date: nothing rewritten"
+    );
 
     bucket.1 = 0;
     let from_rollups = scan(&mut bucket, &options(), |_| {}).unwrap();
     assert_eq!(bucket.1, 2, "one rollup per station-month, no footer");
-    assert!(from_rollups.problems.is_empty(), "{:?}", from_rollups.problems);
+    assert!(
+        from_rollups.problems.is_empty(),
+        "{:?}",
+        from_rollups.problems
+    );
     assert_eq!(from_rollups.samples, footers_only.samples);
     assert_eq!(from_rollups.health_rows, footers_only.health_rows);
     assert_eq!(from_rollups.files, footers_only.files);
@@ -485,13 +504,24 @@ fn whole_months_are_read_from_rollups_with_the_same_figures() {
     assert_eq!(second.written.len(), 1);
     bucket.1 = 0;
     let stale = scan(&mut bucket, &options(), |_| {}).unwrap();
-    assert_eq!(bucket.1, 2 + 1, "two rollups and the re-compacted day's footer");
+    assert_eq!(
+        bucket.1,
+        2 + 1,
+        "two rollups and the re-compacted day's footer"
+    );
     let (_, columns, _) = both_ways(&dir);
     assert_same(&stale.fleet, &columns.fleet);
-    assert!(stale.samples > from_rollups.samples, "the late window counts");
+    assert!(
+        stale.samples > from_rollups.samples,
+        "the late window counts"
+    );
     let listed = bucket.list("").unwrap();
     let r = refresh(&mut bucket, &listed, &second.written).unwrap();
-    assert_eq!((r.written, r.footers), (1, 1), "that day's footer read again");
+    assert_eq!(
+        (r.written, r.footers),
+        (1, 1),
+        "that day's footer read again"
+    );
     bucket.1 = 0;
     let fresh = scan(&mut bucket, &options(), |_| {}).unwrap();
     assert_eq!(bucket.1, 2);

@@ -100,7 +100,10 @@ impl Rollup {
         }
         for d in &r.days {
             if month_of(&d.key).as_ref() != Some(&(r.station.clone(), r.month.clone())) {
-                return Err(format!("{} is not a daily file of this station-month", d.key));
+                return Err(format!(
+                    "{} is not a daily file of this station-month",
+                    d.key
+                ));
             }
         }
         Ok(r)
@@ -143,6 +146,9 @@ fn rollup_of(key: &str) -> Option<(String, String)> {
     let month = name.strip_suffix(".json")?;
     (key_of(station, month)?.as_str() == key).then(|| (station.into(), month.into()))
 }
+
+/// A footer's row count and key/value pairs.
+type Read = (u64, Vec<(String, String)>);
 
 /// What [`refresh`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -225,7 +231,7 @@ pub fn refresh(
         }
         rollups.push((key, old, new));
     }
-    let mut footers: Vec<Option<(u64, Vec<(String, String)>)>> = vec![None; wanted.len()];
+    let mut footers: Vec<Option<Read>> = vec![None; wanted.len()];
     let mut longer: Vec<(usize, u64)> = Vec::new();
     lake.get_tails(&wanted, FOOTER_TAIL, &mut |i, tail| {
         let Ok(tail) = tail else { return };
@@ -255,8 +261,11 @@ pub fn refresh(
     }
     for (key, old, mut new) in rollups {
         // A day whose footer could not be read or holds no summary is left out.
-        new.days
-            .retain(|d| d.pairs.iter().any(|(k, _)| k == DATA_KEY || k == HEALTH_KEY));
+        new.days.retain(|d| {
+            d.pairs
+                .iter()
+                .any(|(k, _)| k == DATA_KEY || k == HEALTH_KEY)
+        });
         new.days.sort_by(|a, b| a.key.cmp(&b.key));
         if new != old || !existing.contains_key(&(new.station.clone(), new.month.clone())) {
             lake.put(&key, new.to_json().into_bytes())?;
@@ -291,7 +300,10 @@ mod tests {
         let key = key_of(ST, "2026-11").unwrap();
         assert_eq!(key, format!("rollup/station={ST}/month=2026-11.json"));
         assert_eq!(rollup_of(&key), Some((ST.into(), "2026-11".into())));
-        assert_eq!(rollup_of(&format!("rollup/station={ST}/month=2026-13.json")), None);
+        assert_eq!(
+            rollup_of(&format!("rollup/station={ST}/month=2026-13.json")),
+            None
+        );
         let day = format!("station={ST}/year=2026/month=11/day=20/data_day.parquet");
         assert_eq!(month_of(&day), Some((ST.into(), "2026-11".into())));
         let window = format!("station={ST}/year=2026/month=11/day=20/data_1300.parquet");
@@ -312,7 +324,11 @@ mod tests {
         let other = "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2f";
         assert!(Rollup::from_json(&json, other, "2026-11").is_err());
         let v2 = json.replace("\"v\":1", "\"v\":2");
-        assert!(Rollup::from_json(&v2, ST, "2026-11").unwrap_err().contains("version"));
+        assert!(
+            Rollup::from_json(&v2, ST, "2026-11")
+                .unwrap_err()
+                .contains("version")
+        );
         // An entry of another month smuggled in: the whole rollup is refused.
         let mut forged = r.clone();
         forged.days[0].key = forged.days[0].key.replace("month=11", "month=10");
