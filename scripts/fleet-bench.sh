@@ -4,7 +4,8 @@
 # summaries, as `compact` leaves them), then times `lakenode report --days DAYS` over
 # it, from the directory and through the embedded S3 server (`lakenode serve`), and
 # prints: lake build time, objects, bytes, the report's wall and CPU time, peak memory,
-# the page's size, and the cost per footer.
+# the page's size, and the cost per footer; each twice, with the monthly rollups
+# (`compact`'s, which `fleet-lake` writes too) and with them moved aside (footers only).
 #
 #   scripts/fleet-bench.sh [STATIONS] [DAYS]      # defaults: 1000 365
 #
@@ -47,32 +48,50 @@ timed() {
     echo "$wall $user $sys $rss $(stat -c %s "$out")"
 }
 
-read -r wall user sys rss page < <(timed "$dir/year.html" "$bin" report --lake "$lake")
+# Each way twice: with the monthly rollups `fleet-lake` wrote (what `compact` leaves),
+# then with them moved aside (one footer per station-day, as before rollups).
+from_dir() { timed "$dir/year$1.html" "$bin" report --lake "$lake"; }
+read -r wall user sys rss page < <(from_dir "")
+mv "$lake/rollup" "$dir/rollup.aside"
+read -r fwall fuser fsys frss fpage < <(from_dir "-footers")
+mv "$dir/rollup.aside" "$lake/rollup"
 
-s3_line="  through S3     skipped (S3=0)"
+
+s3_lines="  through S3     skipped (S3=0)"
 if [[ ${S3:-1} != 0 ]]; then
     export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE
     export AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
     "$bin" serve --data-dir "$dir/s3" --bucket lake > "$dir/serve.log" 2>&1 &
     server=$!
-    trap 'kill $server 2>/dev/null || true' EXIT
+    trap 'kill $server 2>/dev/null || true; [[ -d $dir/rollup.aside ]] && mv "$dir/rollup.aside" "$lake/rollup"' EXIT
     for _ in $(seq 100); do
         grep -q 'listening on' "$dir/serve.log" && break
         sleep 0.1
     done
     endpoint=$(sed -n 's/.*listening on \(http[^ ]*\).*/\1/p' "$dir/serve.log" | head -1)
-    read -r swall suser ssys srss spage < <(timed "$dir/year-s3.html" "$bin" report \
-        --endpoint "$endpoint" --bucket lake --path-style)
+    via_s3() {
+        timed "$dir/year-s3$1.html" "$bin" report --endpoint "$endpoint" --bucket lake --path-style
+    }
+    read -r swall suser ssys srss spage < <(via_s3 "")
+    mv "$lake/rollup" "$dir/rollup.aside"
+    read -r fswall fsuser fssys fsrss fspage < <(via_s3 "-footers")
+    mv "$dir/rollup.aside" "$lake/rollup"
     kill "$server"
-    s3_line="  through S3     wall ${swall} s, CPU ${suser} s user + ${ssys} s sys (client), peak ${srss} KB"
+    s3_lines="  through S3     rollups: wall ${swall} s, CPU ${suser} s user + ${ssys} s sys (client), peak ${srss} KB
+                 footers: wall ${fswall} s, CPU ${fsuser} s user + ${fssys} s sys (client), peak ${fsrss} KB"
 fi
+rollups=$(find "$lake/rollup" -type f -name '*.json' | wc -l)
+rbytes=$(du -sb "$lake/rollup" | cut -f1)
 
 awk -v s="$start" -v e="$end" -v st="$stations" -v d="$days" -v o="$objects" -v b="$bytes" \
-    -v w="$wall" -v u="$user" -v y="$sys" -v r="$rss" -v p="$page" -v line="$s3_line" 'BEGIN {
+    -v w="$wall" -v u="$user" -v y="$sys" -v r="$rss" -v p="$page" -v lines="$s3_lines" \
+    -v fw="$fwall" -v fu="$fuser" -v fy="$fsys" -v fr="$frss" -v ro="$rollups" -v rb="$rbytes" \
+    -v fp="$fpage" 'BEGIN {
     printf "fleet-bench: %d stations x %d days\n", st, d
-    printf "  lake built     %.1f s (fleet-lake), %d objects, %d bytes\n", e - s, o, b
-    printf "  report         --days %d from the directory: wall %s s, CPU %s s user + %s s sys, peak %s KB\n", d, w, u, y, r
-    printf "  page           %d bytes\n", p
-    printf "  per footer     %.1f us CPU, %.1f us wall (%d station-days, 2 files each)\n", (u + y) * 1e6 / o, w * 1e6 / o, o / 2
-    print line
+    printf "  lake built     %.1f s (fleet-lake, rollups included), %d daily files, %d rollups (%d bytes), %d bytes in all\n", e - s, o, ro, rb, b
+    printf "  from the dir   rollups: wall %s s, CPU %s s user + %s s sys, peak %s KB\n", w, u, y, r
+    printf "                 footers: wall %s s, CPU %s s user + %s s sys, peak %s KB\n", fw, fu, fy, fr
+    printf "  page           %d bytes (%d from footers: the bytes-read line differs)\n", p, fp
+    printf "  per footer     %.1f us CPU, %.1f us wall (%d station-days, 2 files each)\n", (fu + fy) * 1e6 / o, fw * 1e6 / o, o / 2
+    print lines
 }'

@@ -118,7 +118,8 @@ fn a_local_compaction_killed_after_every_change_loses_and_duplicates_nothing() {
     assert_eq!(health, 16);
     assert_eq!(files_with_extension(&template, "parquet").len(), 32);
 
-    // A full run first: how many changes it makes (2 days x 2 trees put, 32 deletes).
+    // A full run first: how many changes it makes (2 days x 2 trees put, 32 deletes,
+    // the month's rollup put).
     let full = tmp.path().join("full");
     copy_dir(&template, &full);
     let out = compact(&["--lake", full.to_str().unwrap()], None);
@@ -129,7 +130,7 @@ fn a_local_compaction_killed_after_every_change_loses_and_duplicates_nothing() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(stdout.contains("files         32 -> 4"), "{stdout}");
-    let changes = 4 + 32;
+    let changes = 4 + 32 + 1;
     let daily = files_with_extension(&full, "parquet");
     assert_eq!(daily.len(), 4, "{daily:?}");
     assert!(daily.iter().all(|p| {
@@ -278,6 +279,22 @@ fn an_s3_compaction_killed_and_rerun_keeps_every_row_once() {
             (want.clone(), false),
             "step {k}"
         );
+        // The rerun wrote the month's rollup, whatever the killed run had written of
+        // it: every daily file in it, each at its size.
+        let key = lakenode_lake::rollup::key_of(STATION, "2026-11").unwrap();
+        let json = std::fs::read_to_string(root.join("lake").join(&key)).unwrap();
+        let rollup = lakenode_lake::rollup::Rollup::from_json(&json, STATION, "2026-11").unwrap();
+        let dailies = files_with_extension(&root.join("lake"), "parquet")
+            .into_iter()
+            .filter(|p| p.to_string_lossy().ends_with("_day.parquet"))
+            .count();
+        assert_eq!(rollup.days.len(), dailies, "step {k}");
+        for d in &rollup.days {
+            let size = std::fs::metadata(root.join("lake").join(&d.key))
+                .unwrap()
+                .len();
+            assert_eq!(d.size, size, "step {k}: {}", d.key);
+        }
         drop(s3);
         if k == 20 {
             assert_readers_agree(tmp.path(), &root.join("lake"), &want, 2);
@@ -1000,7 +1017,7 @@ fn an_instant_in_two_files_is_kept_once_by_the_documented_rule() {
     check(&lake, "rerun");
 
     // Whatever the strategy, and killed after each change (2 daily files, 1 aside copy,
-    // 6 deletes) then rerun.
+    // 6 deletes, the month's rollup) then rerun.
     let copied = tmp.path().join("copied");
     copy_dir(&template, &copied);
     let out = compact(
@@ -1015,9 +1032,9 @@ fn an_instant_in_two_files_is_kept_once_by_the_documented_rule() {
     check(&copied, "copy");
     let spare = tmp.path().join("spare");
     copy_dir(&template, &spare);
-    let out = compact(&["--lake", spare.to_str().unwrap()], Some(10));
-    assert!(out.status.success(), "more than 9 changes were made");
-    for k in 1..=9 {
+    let out = compact(&["--lake", spare.to_str().unwrap()], Some(11));
+    assert!(out.status.success(), "more than 10 changes were made");
+    for k in 1..=10 {
         let lake = tmp.path().join(format!("kill{k}"));
         copy_dir(&template, &lake);
         let out = compact(&["--lake", lake.to_str().unwrap()], Some(k));

@@ -2,7 +2,9 @@
 //! the same per-day figures as from their columns (a small lake compacted, then
 //! reported both ways), and daily files without a summary (older lakes) are read from
 //! their columns; through the embedded S3 server too (ranged GETs of the files' ends,
-//! on several connections at once).
+//! on several connections at once). Whole months come from the monthly rollups
+//! `compact` writes, with the same figures, and a stale rollup's days from their
+//! footers.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod common;
@@ -117,8 +119,9 @@ fn make_lake(root: &Path) {
 /// The lake, but every footer read fails: each day is read from its columns.
 struct ColumnsOnly(LocalLake);
 
-/// The lake, counting whole-object reads.
-struct Counting(LocalLake, usize);
+/// The lake, counting whole-object reads (and, in the third field, the objects whose
+/// ends were read: footers and rollups).
+struct Counting(LocalLake, usize, usize);
 
 impl LakeStore for Counting {
     fn describe(&self) -> String {
@@ -137,6 +140,7 @@ impl LakeStore for Counting {
         bytes: u64,
         each: &mut dyn FnMut(usize, lakenode_lake::Result<Vec<u8>>),
     ) {
+        self.2 += objects.len();
         self.0.get_tails(objects, bytes, each);
     }
     fn put(&mut self, key: &str, body: Vec<u8>) -> lakenode_lake::Result<()> {
@@ -224,7 +228,7 @@ fn assert_same(a: &Fleet, b: &Fleet) {
 /// The report from footers where it can (and how many objects it read whole), and
 /// from the columns only.
 fn both_ways(root: &Path) -> (Scan, Scan, usize) {
-    let mut lake = Counting(LocalLake::new(root.to_path_buf()), 0);
+    let mut lake = Counting(LocalLake::new(root.to_path_buf()), 0, 0);
     let from_footers = scan(&mut lake, &options(), |_| {}).unwrap();
     let from_columns = scan(
         &mut ColumnsOnly(LocalLake::new(root.to_path_buf())),
@@ -381,4 +385,155 @@ fn daily_files_without_a_summary_are_read_from_their_columns() {
     assert_eq!(footers.samples, columns.samples);
     assert!(footers.samples > 0);
     assert_same(&footers.fleet, &columns.fleet);
+}
+
+/// The lake through the embedded server, counting the objects whose ends were read.
+struct CountingS3(lakenode_lake::lake::S3Lake, usize);
+
+impl LakeStore for CountingS3 {
+    fn describe(&self) -> String {
+        self.0.describe()
+    }
+    fn list(&mut self, prefix: &str) -> lakenode_lake::Result<Vec<(String, u64)>> {
+        self.0.list(prefix)
+    }
+    fn get(&mut self, key: &str) -> lakenode_lake::Result<Vec<u8>> {
+        self.1 += 1;
+        self.0.get(key)
+    }
+    fn get_tail(&mut self, key: &str, bytes: u64, size: u64) -> lakenode_lake::Result<Vec<u8>> {
+        self.1 += 1;
+        self.0.get_tail(key, bytes, size)
+    }
+    fn get_tails(
+        &mut self,
+        objects: &[(String, u64)],
+        bytes: u64,
+        each: &mut dyn FnMut(usize, lakenode_lake::Result<Vec<u8>>),
+    ) {
+        self.1 += objects.len();
+        self.0.get_tails(objects, bytes, each);
+    }
+    fn put(&mut self, key: &str, body: Vec<u8>) -> lakenode_lake::Result<()> {
+        self.0.put(key, body)
+    }
+    fn delete(&mut self, key: &str) -> lakenode_lake::Result<()> {
+        self.0.delete(key)
+    }
+}
+
+fn compact_before(
+    lake: &mut dyn LakeStore,
+    before: jiff::civil::Date,
+) -> lakenode_lake::compact::Summary {
+    let summary = compact(
+        lake,
+        &Options {
+            before,
+            dry_run: false,
+            strategy: Strategy::Rewrite,
+            stop: None,
+        },
+        &mut (),
+    )
+    .unwrap();
+    assert!(summary.skipped.is_empty(), "{:?}", summary.skipped);
+    summary
+}
+
+/// A lake compacted through the embedded server, its rollups written as `compact`
+/// writes them: a report reads one rollup per station-month and no footer, with the
+/// figures of the footers and of the columns; a day compacted again since (a late
+/// window) is read from its footer until the rollup is brought up to date.
+#[test]
+fn whole_months_are_read_from_rollups_with_the_same_figures() {
+    use lakenode_lake::rollup::refresh;
+    let top = tempfile::tempdir().unwrap();
+    let dir = top.path().join("lake");
+    make_lake(&dir);
+    // A late window of the 22nd, kept aside until its day is compacted.
+    let late = format!(
+        "station={}/{}/data_0000.parquet",
+        IDS[1],
+        dir_of(T0 + 2 * 24 * HOUR)
+    );
+    let late_bytes = std::fs::read(dir.join(&late)).unwrap();
+    std::fs::remove_file(dir.join(&late)).unwrap();
+    let (_server, bucket) = through_s3(top.path());
+    let mut bucket = CountingS3(bucket, 0);
+    let summary = compact_before(&mut bucket, jiff::civil::date(2026, 11, 29));
+    assert_eq!(summary.written.len(), 2 * 2 * DAYS as usize);
+    bucket.1 = 0;
+    let footers_only = scan(&mut bucket, &options(), |_| {}).unwrap();
+    // 2 stations x 2 trees x the 7 days of the period before the report's day.
+    assert_eq!(bucket.1, 2 * 2 * 7, "one footer per station-day");
+
+    let listed = bucket.list("").unwrap();
+    let r = refresh(&mut bucket, &listed, &summary.written).unwrap();
+    assert_eq!(
+        (r.written, r.footers),
+        (2, 2 * 2 * DAYS as usize),
+        "one per station-month"
+    );
+    let listed = bucket.list("").unwrap();
+    let again = refresh(&mut bucket, &listed, &summary.written).unwrap();
+    assert_eq!(
+        (again.written, again.footers),
+        (0, 0),
+        "up to date: nothing rewritten"
+    );
+
+    bucket.1 = 0;
+    let from_rollups = scan(&mut bucket, &options(), |_| {}).unwrap();
+    assert_eq!(bucket.1, 2, "one rollup per station-month, no footer");
+    assert!(
+        from_rollups.problems.is_empty(),
+        "{:?}",
+        from_rollups.problems
+    );
+    assert_eq!(from_rollups.samples, footers_only.samples);
+    assert_eq!(from_rollups.health_rows, footers_only.health_rows);
+    assert_eq!(from_rollups.files, footers_only.files);
+    assert_same(&from_rollups.fleet, &footers_only.fleet);
+    let (_, columns, _) = both_ways(&dir);
+    assert_same(&from_rollups.fleet, &columns.fleet);
+
+    // The late window arrives and its day is compacted again (a larger daily file):
+    // the rollup is stale for that day only, which is read from its footer.
+    put(&dir, &late, &late_bytes);
+    let second = compact_before(&mut bucket, jiff::civil::date(2026, 11, 29));
+    assert_eq!(second.written.len(), 1);
+    bucket.1 = 0;
+    let stale = scan(&mut bucket, &options(), |_| {}).unwrap();
+    assert_eq!(
+        bucket.1,
+        2 + 1,
+        "two rollups and the re-compacted day's footer"
+    );
+    let (_, columns, _) = both_ways(&dir);
+    assert_same(&stale.fleet, &columns.fleet);
+    assert!(
+        stale.samples > from_rollups.samples,
+        "the late window counts"
+    );
+    let listed = bucket.list("").unwrap();
+    let r = refresh(&mut bucket, &listed, &second.written).unwrap();
+    assert_eq!(
+        (r.written, r.footers),
+        (1, 1),
+        "that day's footer read again"
+    );
+    bucket.1 = 0;
+    let fresh = scan(&mut bucket, &options(), |_| {}).unwrap();
+    assert_eq!(bucket.1, 2);
+    assert_same(&fresh.fleet, &columns.fleet);
+
+    // A damaged rollup is refused: its days come from their footers.
+    let key = lakenode_lake::rollup::key_of(IDS[0], "2026-11").unwrap();
+    let body = std::fs::read(top.path().join("lake").join(&key)).unwrap();
+    put(&dir, &key, &body[..body.len() / 2]);
+    bucket.1 = 0;
+    let refused = scan(&mut bucket, &options(), |_| {}).unwrap();
+    assert_eq!(bucket.1, 2 + 2 * 7);
+    assert_same(&refused.fleet, &columns.fleet);
 }

@@ -132,6 +132,9 @@ pub struct Summary {
     pub set_aside: u64,
     /// Station-days left alone, with the reason (unreadable file, conflicting copy).
     pub skipped: Vec<String>,
+    /// Keys of the daily files written (their months' rollups are brought up to date:
+    /// [`crate::rollup::refresh`]).
+    pub written: std::collections::BTreeSet<String>,
     /// A signal stopped the run before the last station-day.
     pub stopped: bool,
     /// Station-days a stop left for the next run (the one in progress included: its
@@ -152,6 +155,7 @@ impl Summary {
         self.identical += other.identical;
         self.set_aside += other.set_aside;
         self.skipped.extend(other.skipped);
+        self.written.extend(other.written);
         self.stopped |= other.stopped;
     }
 }
@@ -598,6 +602,7 @@ fn compact_group(
             Ok(rows) => {
                 summary.rows += rows;
                 summary.bytes_after += written;
+                summary.written.insert(key);
             }
             Err(why) => {
                 // Never leave a file that failed its check where a rerun would trust it.

@@ -23,6 +23,7 @@ pub mod lake;
 pub mod output;
 pub mod readback;
 pub mod retry;
+pub mod rollup;
 pub mod summary;
 mod tails;
 

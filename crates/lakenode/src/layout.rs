@@ -625,6 +625,38 @@ pub fn health_tree(prefix: Option<&Prefix>, station: &StationId) -> String {
 /// The directory of the health tree under the prefix.
 const HEALTH_DIR: &str = "health";
 
+/// The directory of the monthly rollups under the prefix: beside the two trees, outside
+/// the data glob `station=*/**/*.parquet` and the health tree (docs/lake.md).
+pub const ROLLUP_DIR: &str = "rollup";
+
+/// The key of `station`'s rollup of one UTC month (`lakenode compact` writes it: the
+/// month's daily summaries in one object, so a long report reads one object per
+/// station-month instead of one footer per station-day):
+/// `[prefix/]rollup/station=<id>/month=YYYY-MM.json`.
+///
+/// ```
+/// use lakenode::layout::{StationId, rollup_key};
+/// let station = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e")?;
+/// let date = jiff::civil::date(2026, 2, 9);
+/// assert_eq!(
+///     rollup_key(None, &station, date),
+///     "rollup/station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/month=2026-02.json"
+/// );
+/// # Ok::<(), lakenode::Error>(())
+/// ```
+#[must_use]
+pub fn rollup_key(prefix: Option<&Prefix>, station: &StationId, date: jiff::civil::Date) -> String {
+    let name = format!(
+        "{ROLLUP_DIR}/station={station}/month={:04}-{:02}.json",
+        date.year(),
+        date.month()
+    );
+    match prefix {
+        Some(p) => format!("{}/{name}", p.as_str()),
+        None => name,
+    }
+}
+
 /// Civil UTC date-time of a millisecond timestamp; out-of-range values clamp to the
 /// ends of jiff's range (years -9999..=9999), which no real sample reaches.
 pub(crate) fn utc(ms: i64) -> DateTime {

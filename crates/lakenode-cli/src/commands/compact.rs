@@ -117,6 +117,14 @@ pub fn run(args: &CompactArgs) -> CliResult<()> {
         lake.lock()?;
     }
     let result = compact(lake.as_mut(), &options, &mut Bar::default());
+    // The months' rollups, still under the lock (a second run could otherwise write an
+    // older listing's rollup over this one's).
+    if let Ok(done) = &result
+        && !args.dry_run
+        && !done.stopped
+    {
+        refresh_rollups(lake.as_mut(), &done.written);
+    }
     // Released after a stop too (SIGTERM, Ctrl-C), so that the next run can start at once.
     if let Err(e) = lake.unlock() {
         tracing::warn!("releasing the compaction lock: {e}");
@@ -340,6 +348,26 @@ pub(crate) fn demo_lake(dir: &std::path::Path, end_ms: i64) -> CliResult<(Summar
         )));
     }
     Ok((summary, started.elapsed()))
+}
+
+/// Brings the monthly rollups up to date ([`lakenode_lake::rollup::refresh`]): those of
+/// the months this run compacted days of, and any month without one. A failure is a
+/// warning: the lake is whole without rollups, a report reads the footers instead.
+fn refresh_rollups(
+    lake: &mut dyn lakenode_lake::lake::LakeStore,
+    written: &std::collections::BTreeSet<String>,
+) {
+    let refreshed = lake
+        .list("")
+        .and_then(|listed| lakenode_lake::rollup::refresh(lake, &listed, written));
+    match refreshed {
+        Ok(r) if r.written > 0 => println!(
+            "monthly rollups: {} written ({} footer(s) read)",
+            r.written, r.footers
+        ),
+        Ok(_) => {}
+        Err(e) => tracing::warn!("updating the monthly rollups: {e}; reports read the footers"),
+    }
 }
 
 fn print_summary(s: &Summary, took: Duration, dry_run: bool) {

@@ -6,7 +6,8 @@
 //! pipeline and `compact` is 35 million window files. Here each station-day is one
 //! `data_day.parquet` and one `health_day.parquet`, as `compact` leaves them: the
 //! simulator's samples (the demo's model), the footer's `lakenode` metadata, a sources
-//! list of the day's 96 windows and the day's summary ([`lakenode_lake::summary`]);
+//! list of the day's 96 windows and the day's summary ([`lakenode_lake::summary`]),
+//! then each station-month's rollup ([`lakenode_lake::rollup`]);
 //! health rows every 15 minutes with upload failures, and a reboot now and then.
 //! Files are written as plain files under `--dir` (what `lakenode serve` and the
 //! embedded server store at `<dir>/<bucket>/<key>`), on one thread per core.
@@ -148,6 +149,17 @@ pub fn run(args: &FleetLakeArgs) -> CliResult<()> {
         args.stations,
         args.days,
         args.dir.display(),
+        start.elapsed().as_secs_f64()
+    );
+    // The monthly rollups, as `compact` leaves them (read back from the footers).
+    let start = Instant::now();
+    let mut lake = lakenode_lake::lake::LocalLake::new(args.dir.clone());
+    let listed = lakenode_lake::lake::LakeStore::list(&mut lake, "")?;
+    let r = lakenode_lake::rollup::refresh(&mut lake, &listed, &std::collections::BTreeSet::new())?;
+    println!(
+        "fleet-lake: {} monthly rollups from {} footers, {:.1} s",
+        r.written,
+        r.footers,
         start.elapsed().as_secs_f64()
     );
     Ok(())

@@ -91,8 +91,9 @@ pub fn read(lake: &mut dyn LakeStore, days: &[Candidate]) -> BTreeMap<usize, (Su
     out
 }
 
-/// The summary of a footer's key/value pairs, if it has a usable one.
-fn decode(day: &Candidate, pairs: &[(String, String)], rows: u64) -> Option<Summarized> {
+/// The summary of a footer's key/value pairs, if it has a usable one (also those a
+/// monthly rollup holds of the footer: [`super::rollups`]).
+pub(super) fn decode(day: &Candidate, pairs: &[(String, String)], rows: u64) -> Option<Summarized> {
     let value = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v);
     if !day.is_data {
         let json = value(HEALTH_KEY)?;

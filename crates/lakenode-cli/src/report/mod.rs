@@ -8,7 +8,8 @@
 //! stations in full ([`select`]); `--out DIR/` adds a page per station
 //! ([`station_page`]). Compacted days are read from their footers' summaries alone
 //! ([`footers`]): in days for reports longer than a week, in hours (data days) for
-//! shorter ones.
+//! shorter ones; whole months of them from the monthly rollups `compact` writes
+//! ([`rollups`]).
 
 pub mod aggregate;
 pub mod band;
@@ -16,6 +17,7 @@ pub mod footers;
 pub mod page;
 pub mod registry;
 pub mod render;
+pub mod rollups;
 pub mod scan;
 pub mod select;
 pub mod station_page;

@@ -263,10 +263,11 @@ pub fn scan(
         .iter()
         .filter(|((_, date), _)| in_period(date))
         .collect();
-    // A compacted day is read from its footer's summary alone (see `footers`): long
-    // reports draw days, and read data and health days before the report's own so;
-    // reports drawn in hours read data days whose summary holds hourly figures and
-    // whose every sample is before the report's time (checked once read, below).
+    // A compacted day is read from its month's rollup or its footer's summary alone
+    // (see `rollups`, `footers`): long reports draw days, and read data and health days
+    // before the report's own so; reports drawn in hours read data days whose summary
+    // holds hourly figures and whose every sample is before the report's time (checked
+    // once read, below).
     let mut candidates: Vec<(bool, &(String, Date))> = Vec::new();
     let mut list: Vec<Candidate> = Vec::new();
     {
@@ -297,7 +298,7 @@ pub fn scan(
         }
     }
     type Summaries<'a> = BTreeMap<(bool, &'a (String, Date)), (Summarized, u64)>;
-    let mut summarized: Summaries<'_> = super::footers::read(lake, &list)
+    let mut summarized: Summaries<'_> = super::rollups::read(lake, &list)
         .into_iter()
         .filter(|(_, (s, _))| match s {
             // A day the report's time cuts, or (drawn in hours) without hourly

@@ -1,0 +1,99 @@
+//! Station-days read from their month's rollup ([`lakenode_lake::rollup`]): one object
+//! per station-month instead of one footer per station-day.
+//!
+//! Which days: the [`footers`](super::footers) candidates (compacted days of a long
+//! report, before its own day). Their station-months' rollups are listed
+//! (`rollup/`, one LIST per 1,000) and fetched (a bounded pool of requests, as for
+//! footers); a day is taken from its rollup only if the rollup holds an entry of the
+//! same key and size as the daily file listed now, and that entry decodes exactly as
+//! the footer would ([`super::footers::decode`] on the same key/value pairs and row
+//! count). Every other candidate (no rollup, a stale or refused one, a day compacted
+//! again since) is read from its footer, and from its columns failing that: the
+//! figures are the same whichever way a day is read (tested).
+//!
+//! ```no_run
+//! # use lakenode_cli::report::footers::Candidate;
+//! # use lakenode_cli::report::rollups::read;
+//! # use lakenode_lake::lake::LocalLake;
+//! let mut lake = LocalLake::new("lake".into());
+//! let days: Vec<Candidate> = Vec::new();
+//! assert!(read(&mut lake, &days).is_empty());
+//! ```
+
+use std::collections::BTreeMap;
+
+use lakenode_lake::lake::LakeStore;
+use lakenode_lake::rollup::{Rollup, key_of, month_of};
+
+use super::footers::{Candidate, Summarized};
+
+/// A rollup larger than a month of any station's summaries (31 days of two trees, a
+/// few KB each) is not fetched: not lakenode's.
+const MAX_ROLLUP_BYTES: u64 = 4 << 20;
+
+/// Reads the summaries of `days` from their months' rollups where they are current,
+/// and from their footers otherwise ([`super::footers::read`]); the index of each day
+/// with a usable summary maps to its figures and the bytes read for it (a rollup's
+/// bytes are counted once, with the first day read from it).
+pub fn read(lake: &mut dyn LakeStore, days: &[Candidate]) -> BTreeMap<usize, (Summarized, u64)> {
+    let mut out = BTreeMap::new();
+    let mut by_month: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+    for (i, d) in days.iter().enumerate() {
+        if let Some(sm) = month_of(&d.key) {
+            by_month.entry(sm).or_default().push(i);
+        }
+    }
+    // The rollups there are: listed, so that a missing one costs no request.
+    let listed: BTreeMap<String, u64> = if by_month.is_empty() {
+        BTreeMap::new()
+    } else {
+        lake.list(&format!("{}/", lakenode::layout::ROLLUP_DIR))
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
+    };
+    let mut months: Vec<(&(String, String), &Vec<usize>)> = Vec::new();
+    let mut objects: Vec<(String, u64)> = Vec::new();
+    for (sm, idx) in &by_month {
+        if let Some(key) = key_of(&sm.0, &sm.1)
+            && let Some(size) = listed.get(&key).filter(|s| **s <= MAX_ROLLUP_BYTES)
+        {
+            months.push((sm, idx));
+            objects.push((key, *size));
+        }
+    }
+    let whole = objects.iter().map(|(_, s)| *s).max().unwrap_or(0);
+    lake.get_tails(&objects, whole, &mut |m, body| {
+        let Ok(body) = body else { return };
+        let (sm, idx) = months[m];
+        let rollup = match std::str::from_utf8(&body)
+            .map_err(|e| e.to_string())
+            .and_then(|t| Rollup::from_json(t, &sm.0, &sm.1))
+        {
+            Ok(r) => r,
+            Err(why) => {
+                tracing::warn!(
+                    "{}: the monthly rollup is refused ({why}); its days are read from their footers",
+                    objects[m].0
+                );
+                return;
+            }
+        };
+        let mut bytes = body.len() as u64;
+        for &i in idx {
+            let day = &days[i];
+            if let Some(e) = rollup.entry(&day.key, day.size)
+                && let Some(s) = super::footers::decode(day, &e.pairs, e.rows)
+            {
+                out.insert(i, (s, std::mem::take(&mut bytes)));
+            }
+        }
+    });
+    // The rest from their footers.
+    let rest: Vec<usize> = (0..days.len()).filter(|i| !out.contains_key(i)).collect();
+    let subset: Vec<Candidate> = rest.iter().map(|&i| days[i].clone()).collect();
+    for (j, s) in super::footers::read(lake, &subset) {
+        out.insert(rest[j], s);
+    }
+    out
+}

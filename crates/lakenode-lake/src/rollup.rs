@@ -1,0 +1,338 @@
+//! Monthly rollups: a station-month's daily summaries ([`crate::summary`]) in one
+//! object, so that a report over a year reads 12 objects per station instead of 365
+//! footers.
+//!
+//! Why: through S3 every footer is a request (~1 ms on a local server, tens on a
+//! remote one); a year of 1,000 stations is 365,000 of them. A rollup is written by
+//! `lakenode compact` at [`lakenode::layout::rollup_key`]
+//! (`rollup/station=<id>/month=YYYY-MM.json`, outside both trees so that no reader of
+//! the data or health tree sees it). It holds, for each daily file of the month, the
+//! file's key, its size, its row count and the footer key/value pairs the report reads
+//! (`lakenode`, `lakenode.summary`, `lakenode.health_summary`) exactly as they are in
+//! the footer: a reader decodes them as it would the footer, so figures read from a
+//! rollup equal figures read from the footers (tested in the report).
+//!
+//! A rollup is a claim, never the truth: a reader uses an entry only for the daily
+//! file of the same key *and* size as listed now ([`Rollup::entry`]); a day compacted
+//! again (late windows merged: a larger file), added later, or still holding window
+//! files is read from its footer or columns as before. A rollup written before or after
+//! a crash can therefore only be incomplete, never wrong beyond what it claims, and the
+//! next `compact` completes it ([`refresh`]). JSON, versioned (`"v": 1`): a reader
+//! ignores a rollup of another version.
+//!
+//! ```
+//! use lakenode_lake::rollup::{DayEntry, Rollup};
+//! let station = "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e";
+//! let key = format!("station={station}/year=2026/month=11/day=20/data_day.parquet");
+//! let r = Rollup {
+//!     v: 1,
+//!     station: station.into(),
+//!     month: "2026-11".into(),
+//!     days: vec![DayEntry { key: key.clone(), size: 9_000, rows: 17_280, pairs: vec![] }],
+//! };
+//! let back = Rollup::from_json(&r.to_json(), station, "2026-11").unwrap();
+//! assert!(back.entry(&key, 9_000).is_some());
+//! assert!(back.entry(&key, 9_001).is_none()); // compacted again since: stale
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use lakenode::encode::META_KEY;
+use lakenode::layout::{FileName, LakeKey, ROLLUP_DIR, StationId, rollup_key};
+use serde::{Deserialize, Serialize};
+
+use crate::lake::LakeStore;
+use crate::readback::{FOOTER_TAIL, footer_of_tail};
+use crate::summary::{DATA_KEY, HEALTH_KEY};
+
+/// The rollup format this build writes and reads.
+pub const VERSION: u32 = 1;
+
+/// A station-month's rollup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollup {
+    /// Format version ([`VERSION`]).
+    pub v: u32,
+    /// The station's id.
+    pub station: String,
+    /// The UTC month, `YYYY-MM`.
+    pub month: String,
+    /// One per daily file, sorted by key.
+    pub days: Vec<DayEntry>,
+}
+
+/// What a rollup holds of one daily file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayEntry {
+    /// The daily file's key (relative to the lake).
+    pub key: String,
+    /// Its size when the rollup was written: the entry is used only while the listed
+    /// size is the same.
+    pub size: u64,
+    /// Rows its footer declares (the summaries are checked against it).
+    pub rows: u64,
+    /// Its footer's key/value pairs the report reads, as written.
+    pub pairs: Vec<(String, String)>,
+}
+
+/// The footer keys a rollup keeps.
+const KEPT: [&str; 3] = [META_KEY, DATA_KEY, HEALTH_KEY];
+
+impl Rollup {
+    /// The rollup as stored: compact JSON.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Decodes the rollup stored for `station` and `month` (`YYYY-MM`).
+    ///
+    /// # Errors
+    /// Damaged JSON, another version, or a rollup that is not this station-month's (an
+    /// entry outside it, another station or month): the whole rollup is ignored.
+    pub fn from_json(json: &str, station: &str, month: &str) -> Result<Self, String> {
+        let r: Self = serde_json::from_str(json).map_err(|e| format!("damaged: {e}"))?;
+        if r.v != VERSION {
+            return Err(format!("of version {}", r.v));
+        }
+        if r.station != station || r.month != month {
+            return Err(format!("it claims {} {}", r.station, r.month));
+        }
+        for d in &r.days {
+            if month_of(&d.key).as_ref() != Some(&(r.station.clone(), r.month.clone())) {
+                return Err(format!(
+                    "{} is not a daily file of this station-month",
+                    d.key
+                ));
+            }
+        }
+        Ok(r)
+    }
+
+    /// The entry of the daily file `key` of `size` bytes as listed now, if the rollup
+    /// holds one of that size (else the rollup is stale for that day).
+    #[must_use]
+    pub fn entry(&self, key: &str, size: u64) -> Option<&DayEntry> {
+        self.days.iter().find(|d| d.key == key && d.size == size)
+    }
+}
+
+/// (station, `YYYY-MM`) of a daily file's key (`data_day.parquet` or
+/// `health_day.parquet`, the files a report reads summaries of), else `None`.
+#[must_use]
+pub fn month_of(key: &str) -> Option<(String, String)> {
+    let k = LakeKey::parse(None, key).ok()?;
+    if k.file != (FileName::Daily { schema: None }) {
+        return None;
+    }
+    Some((
+        k.station.to_string(),
+        format!("{:04}-{:02}", k.date.year(), k.date.month()),
+    ))
+}
+
+/// The rollup key of a station-month.
+#[must_use]
+pub fn key_of(station: &str, month: &str) -> Option<String> {
+    let id = StationId::new(station).ok()?;
+    let date = jiff::civil::Date::strptime("%Y-%m-%d", format!("{month}-01")).ok()?;
+    Some(rollup_key(None, &id, date))
+}
+
+/// (station, `YYYY-MM`) of a rollup key.
+fn rollup_of(key: &str) -> Option<(String, String)> {
+    let rest = key.strip_prefix(ROLLUP_DIR)?.strip_prefix("/station=")?;
+    let (station, name) = rest.split_once("/month=")?;
+    let month = name.strip_suffix(".json")?;
+    (key_of(station, month)?.as_str() == key).then(|| (station.into(), month.into()))
+}
+
+/// A footer's row count and key/value pairs.
+type Read = (u64, Vec<(String, String)>);
+
+/// What [`refresh`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Refreshed {
+    /// Rollups written (new or changed).
+    pub written: usize,
+    /// Footers read to write them.
+    pub footers: usize,
+}
+
+/// Brings the rollups of the lake listed as `listing` (after a compaction: every
+/// object, with its size) up to date: those of the station-months of `touched` (keys
+/// of daily files the compaction wrote) and of every station-month holding daily files
+/// but no rollup (a lake compacted before rollups existed, a crash before the rollup
+/// was written). Entries of an existing rollup whose file is unchanged (same key and
+/// size) are kept; the other daily files' footers are read (a bounded pool of ranged
+/// requests). Run under the compaction lock, like the compaction.
+///
+/// # Errors
+/// Listing-independent failures of reading a rollup or writing one. A footer that
+/// cannot be read leaves its day out of the rollup (the report reads it itself).
+pub fn refresh(
+    lake: &mut dyn LakeStore,
+    listing: &[(String, u64)],
+    touched: &BTreeSet<String>,
+) -> crate::Result<Refreshed> {
+    let mut months: BTreeMap<(String, String), Vec<(String, u64)>> = BTreeMap::new();
+    let mut existing: BTreeMap<(String, String), String> = BTreeMap::new();
+    for (key, size) in listing {
+        if let Some(sm) = month_of(key) {
+            months.entry(sm).or_default().push((key.clone(), *size));
+        } else if let Some(sm) = rollup_of(key) {
+            existing.insert(sm, key.clone());
+        }
+    }
+    let touched: BTreeSet<(String, String)> = touched.iter().filter_map(|k| month_of(k)).collect();
+    months.retain(|sm, _| touched.contains(sm) || !existing.contains_key(sm));
+    let mut out = Refreshed::default();
+    // Entries kept from the rollups there are, the footers to read for the others.
+    let mut rollups: Vec<(String, Rollup, Rollup)> = Vec::new();
+    let mut wanted: Vec<(String, u64)> = Vec::new();
+    let mut slot: Vec<(usize, usize)> = Vec::new();
+    for ((station, month), files) in months {
+        let Some(key) = key_of(&station, &month) else {
+            continue;
+        };
+        let old = match existing.get(&(station.clone(), month.clone())) {
+            Some(k) => match lake.get(k) {
+                Ok(bytes) => String::from_utf8(bytes)
+                    .ok()
+                    .and_then(|t| Rollup::from_json(&t, &station, &month).ok()),
+                Err(e) if e.is_not_found() => None,
+                Err(e) => return Err(e),
+            },
+            None => None,
+        };
+        let old = old.unwrap_or(Rollup {
+            v: VERSION,
+            station: station.clone(),
+            month: month.clone(),
+            days: Vec::new(),
+        });
+        let mut new = Rollup {
+            days: Vec::new(),
+            ..old.clone()
+        };
+        for (file, size) in files {
+            if let Some(e) = old.entry(&file, size) {
+                new.days.push(e.clone());
+            } else {
+                slot.push((rollups.len(), new.days.len()));
+                new.days.push(DayEntry {
+                    key: file.clone(),
+                    size,
+                    rows: 0,
+                    pairs: Vec::new(),
+                });
+                wanted.push((file, size));
+            }
+        }
+        rollups.push((key, old, new));
+    }
+    let mut footers: Vec<Option<Read>> = vec![None; wanted.len()];
+    let mut longer: Vec<(usize, u64)> = Vec::new();
+    lake.get_tails(&wanted, FOOTER_TAIL, &mut |i, tail| {
+        let Ok(tail) = tail else { return };
+        match footer_of_tail(&tail, wanted[i].1) {
+            Ok(f) => footers[i] = Some((f.rows, f.key_values)),
+            Err(Ok(need)) if need <= wanted[i].1 => longer.push((i, need)),
+            Err(_) => {}
+        }
+    });
+    for (i, need) in longer {
+        if let Ok(tail) = lake.get_tail(&wanted[i].0, need, wanted[i].1)
+            && let Ok(f) = footer_of_tail(&tail, wanted[i].1)
+        {
+            footers[i] = Some((f.rows, f.key_values));
+        }
+    }
+    out.footers = wanted.len();
+    for ((r, d), footer) in slot.into_iter().zip(footers) {
+        let entry = &mut rollups[r].2.days[d];
+        if let Some((rows, pairs)) = footer {
+            entry.rows = rows;
+            entry.pairs = pairs
+                .into_iter()
+                .filter(|(k, _)| KEPT.contains(&k.as_str()))
+                .collect();
+        }
+    }
+    for (key, old, mut new) in rollups {
+        // A day whose footer could not be read or holds no summary is left out.
+        new.days.retain(|d| {
+            d.pairs
+                .iter()
+                .any(|(k, _)| k == DATA_KEY || k == HEALTH_KEY)
+        });
+        new.days.sort_by(|a, b| a.key.cmp(&b.key));
+        if new != old || !existing.contains_key(&(new.station.clone(), new.month.clone())) {
+            lake.put(&key, new.to_json().into_bytes())?;
+            out.written += 1;
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ST: &str = "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e";
+
+    fn rollup() -> Rollup {
+        Rollup {
+            v: VERSION,
+            station: ST.into(),
+            month: "2026-11".into(),
+            days: vec![DayEntry {
+                key: format!("health/station={ST}/year=2026/month=11/day=03/health_day.parquet"),
+                size: 10,
+                rows: 96,
+                pairs: vec![(HEALTH_KEY.into(), "{}".into())],
+            }],
+        }
+    }
+
+    #[test]
+    fn keys_round_trip_and_only_daily_files_have_a_month() {
+        let key = key_of(ST, "2026-11").unwrap();
+        assert_eq!(key, format!("rollup/station={ST}/month=2026-11.json"));
+        assert_eq!(rollup_of(&key), Some((ST.into(), "2026-11".into())));
+        assert_eq!(
+            rollup_of(&format!("rollup/station={ST}/month=2026-13.json")),
+            None
+        );
+        let day = format!("station={ST}/year=2026/month=11/day=20/data_day.parquet");
+        assert_eq!(month_of(&day), Some((ST.into(), "2026-11".into())));
+        let window = format!("station={ST}/year=2026/month=11/day=20/data_1300.parquet");
+        assert_eq!(month_of(&window), None);
+        let schema = format!("station={ST}/year=2026/month=11/day=20/data_day_s0a1b2c3d.parquet");
+        assert_eq!(month_of(&schema), None);
+    }
+
+    #[test]
+    fn a_rollup_is_believed_only_for_its_station_month_version_and_sizes() {
+        let r = rollup();
+        let json = r.to_json();
+        let back = Rollup::from_json(&json, ST, "2026-11").unwrap();
+        assert_eq!(back, r);
+        assert!(back.entry(&r.days[0].key, 10).is_some());
+        assert!(back.entry(&r.days[0].key, 11).is_none());
+        assert!(Rollup::from_json(&json, ST, "2026-12").is_err());
+        let other = "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2f";
+        assert!(Rollup::from_json(&json, other, "2026-11").is_err());
+        let v2 = json.replace("\"v\":1", "\"v\":2");
+        assert!(
+            Rollup::from_json(&v2, ST, "2026-11")
+                .unwrap_err()
+                .contains("version")
+        );
+        // An entry of another month smuggled in: the whole rollup is refused.
+        let mut forged = r.clone();
+        forged.days[0].key = forged.days[0].key.replace("month=11", "month=10");
+        assert!(Rollup::from_json(&forged.to_json(), ST, "2026-11").is_err());
+        assert!(Rollup::from_json("{", ST, "2026-11").is_err());
+    }
+}
