@@ -433,6 +433,7 @@ fn compact_before(
             dry_run: false,
             strategy: Strategy::Rewrite,
             stop: None,
+            jobs: 1,
         },
         &mut (),
     )
