@@ -54,7 +54,8 @@ impl Adapter for Device<'_> {
     fn now(&mut self) -> Now {
         // The sync status first, then the clock: a sync landing in between is read on
         // the next turn instead of being consumed with a 1970 time.
-        self.synced |= self.sntp.as_ref().is_some_and(|s| s.get_sync_status() == SyncStatus::Completed);
+        self.synced |=
+            self.sntp.as_ref().is_some_and(|s| s.get_sync_status() == SyncStatus::Completed);
         let mono_ms = u64::try_from(self.boot.elapsed().as_millis()).unwrap_or(u64::MAX);
         let wall = self.synced.then(|| SystemClock.now());
         Now { mono_ms, wall }
