@@ -557,3 +557,45 @@ async fn max_keys_zero_is_an_untruncated_empty_page_and_negative_is_refused() {
         .expect_err("negative");
     assert_eq!(code(&err), &S3ErrorCode::InvalidArgument);
 }
+
+#[tokio::test]
+async fn a_common_prefix_with_keys_after_start_after_is_listed() {
+    let (_dir, store) = store();
+    for key in ["l/a/a", "l/a/b", "l/a/b0", "l/a/c", "l/b", "m-x/1", "m-y"] {
+        put(&store, key, b"k").await.expect("put");
+    }
+    let listing = |prefix: &str, delimiter: &str, after: &str| ListObjectsV2Input {
+        bucket: "lake".into(),
+        prefix: Some(prefix.into()),
+        delimiter: Some(delimiter.into()),
+        start_after: Some(after.into()),
+        ..ListObjectsV2Input::default()
+    };
+    for (input, want) in [
+        (listing("l/", "/", "l/a/b"), vec!["l/a/", "l/b"]),
+        (listing("", "/", "l/a/b"), vec!["l/", "m-x/", "m-y"]),
+        (listing("l/", "/", "l/a/c"), vec!["l/b"]),
+        (listing("", "-", "m-x/1"), vec!["m-"]),
+        (listing("", "-", "m-y"), vec![]),
+    ] {
+        let page = store
+            .list_objects_v2(request(input))
+            .await
+            .expect("list")
+            .output;
+        let mut got: Vec<String> = page
+            .contents
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|o| o.key)
+            .chain(
+                page.common_prefixes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|p| p.prefix),
+            )
+            .collect();
+        got.sort();
+        assert_eq!(got, want);
+    }
+}
