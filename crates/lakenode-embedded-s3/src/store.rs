@@ -34,6 +34,12 @@
 //!   with a body (`InvalidArgument`; an empty one is a directory marker, kept as a
 //!   directory), a key that is a prefix-directory of stored objects (`a` beside `a/b`).
 //!   Deleting an object removes the directories it leaves empty, up to the bucket's.
+//! - Symbolic links below a bucket's directory are not followed: a key whose path
+//!   passes through one is refused (`403 AccessDenied`) and listings leave them out,
+//!   so no request reads or writes outside the data dir through a link placed in it.
+//!   The check is made per path component just before the file is used (a link
+//!   swapped in by a local user in between is out of scope, as the server is for demos
+//!   and tests); a bucket's directory itself may be a link, set up by its operator.
 //! - Small files are read and written inline on the runtime's threads (page-cache
 //!   copies of a few hundred KiB cost less than a hand-off to the blocking pool);
 //!   reads larger than [`INLINE_READ`] are streamed in chunks.
@@ -140,7 +146,26 @@ impl Store {
         crate::access::check_key(key)
             .map_err(|why| s3_error!(InvalidArgument, "object key refused: {why}"))?;
         check_key_length(key)?;
-        Ok(self.bucket_dir(bucket)?.join(key))
+        let dir = self.bucket_dir(bucket)?;
+        let mut path = dir.clone();
+        // No symbolic link below the bucket's directory is followed, so no request
+        // reaches a file outside the data dir through one. Checked per component before
+        // the file is opened: a link swapped in between is out of scope (module docs).
+        for segment in key.split('/').filter(|s| !s.is_empty()) {
+            path.push(segment);
+            match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    return Err(s3_error!(
+                        AccessDenied,
+                        "the key's path goes through a symbolic link, which this server \
+                         does not follow"
+                    ));
+                }
+                Ok(_) => {}
+                Err(_) => break, // created by a PUT as a directory or the file
+            }
+        }
+        Ok(dir.join(key))
     }
 
     /// Opens an object for reading with its metadata; `NoSuchKey` if absent.

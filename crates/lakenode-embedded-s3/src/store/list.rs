@@ -72,7 +72,14 @@ pub(super) fn list(bucket_dir: &Path, q: Query<'_>) -> io::Result<Page> {
     if !dir_part.is_empty() && crate::access::check_key(dir_part).is_err() {
         return Ok(walk.page);
     }
-    let start = bucket_dir.join(dir_part);
+    // Nor through a symbolic link (not followed: `Store::object_path`).
+    let mut start = bucket_dir.to_path_buf();
+    for segment in dir_part.split('/').filter(|s| !s.is_empty()) {
+        start.push(segment);
+        if std::fs::symlink_metadata(&start).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Ok(walk.page);
+        }
+    }
     match walk.dir(&start, dir_part) {
         Err(e)
             if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory => {}
@@ -90,8 +97,9 @@ fn sorted_entries(dir: &Path) -> io::Result<Vec<(String, bool)>> {
         let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
+        // A symbolic link is not followed (nor served: `Store::object_path`).
         let is_dir = match entry.file_type() {
-            Ok(t) if t.is_symlink() => std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir()),
+            Ok(t) if t.is_symlink() => continue,
             Ok(t) => t.is_dir(),
             Err(_) => continue,
         };

@@ -599,3 +599,26 @@ async fn a_common_prefix_with_keys_after_start_after_is_listed() {
         assert_eq!(got, want);
     }
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn symbolic_links_in_the_bucket_are_not_followed() {
+    let (dir, store) = store();
+    let outside = tempfile::tempdir().expect("outside");
+    std::fs::write(outside.path().join("secret"), b"secret").expect("write");
+    let bucket = dir.path().join("lake");
+    std::os::unix::fs::symlink(outside.path(), bucket.join("out")).expect("dir link");
+    std::os::unix::fs::symlink(outside.path().join("secret"), bucket.join("f")).expect("link");
+    for key in ["out/secret", "f"] {
+        let err = get(&store, key, None).await.expect_err(key);
+        assert_eq!(code(&err), &S3ErrorCode::AccessDenied, "{key}");
+    }
+    let err = put(&store, "out/new", b"x")
+        .await
+        .expect_err("put through a link");
+    assert_eq!(code(&err), &S3ErrorCode::AccessDenied);
+    assert!(!outside.path().join("new").exists());
+    put(&store, "real", b"r").await.expect("put");
+    assert_eq!(list_all(&store, "", None, 1000).await, ["real"]);
+    assert!(list_all(&store, "out/", None, 1000).await.is_empty());
+}
