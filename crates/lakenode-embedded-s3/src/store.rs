@@ -28,6 +28,18 @@
 //!   file to orphan. A file without a valid one (dropped into the directory by hand,
 //!   rewritten in place, or on a file system without user xattrs) is hashed once when
 //!   first read, and the result stored for the next read.
+//! - Keys are paths, so a few S3 keys cannot be stored, refused as client errors (400)
+//!   up front rather than failing as a 500 a client retries: a segment (between two
+//!   `/`) over 255 bytes or a key over 1024 (`KeyTooLongError`), a key ending in `/`
+//!   with a body (`InvalidArgument`; an empty one is a directory marker, kept as a
+//!   directory), a key that is a prefix-directory of stored objects (`a` beside `a/b`).
+//!   Deleting an object removes the directories it leaves empty, up to the bucket's.
+//! - Symbolic links below a bucket's directory are not followed: a key whose path
+//!   passes through one is refused (`403 AccessDenied`) and listings leave them out,
+//!   so no request reads or writes outside the data dir through a link placed in it.
+//!   The check is made per path component just before the file is used (a link
+//!   swapped in by a local user in between is out of scope, as the server is for demos
+//!   and tests); a bucket's directory itself may be a link, set up by its operator.
 //! - Small files are read and written inline on the runtime's threads (page-cache
 //!   copies of a few hundred KiB cost less than a hand-off to the blocking pool);
 //!   reads larger than [`INLINE_READ`] are streamed in chunks.
@@ -133,7 +145,27 @@ impl Store {
     fn object_path(&self, bucket: &str, key: &str) -> S3Result<PathBuf> {
         crate::access::check_key(key)
             .map_err(|why| s3_error!(InvalidArgument, "object key refused: {why}"))?;
-        Ok(self.bucket_dir(bucket)?.join(key))
+        check_key_length(key)?;
+        let dir = self.bucket_dir(bucket)?;
+        let mut path = dir.clone();
+        // No symbolic link below the bucket's directory is followed, so no request
+        // reaches a file outside the data dir through one. Checked per component before
+        // the file is opened: a link swapped in between is out of scope (module docs).
+        for segment in key.split('/').filter(|s| !s.is_empty()) {
+            path.push(segment);
+            match std::fs::symlink_metadata(&path) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    return Err(s3_error!(
+                        AccessDenied,
+                        "the key's path goes through a symbolic link, which this server \
+                         does not follow"
+                    ));
+                }
+                Ok(_) => {}
+                Err(_) => break, // created by a PUT as a directory or the file
+            }
+        }
+        Ok(dir.join(key))
     }
 
     /// Opens an object for reading with its metadata; `NoSuchKey` if absent.
@@ -193,6 +225,33 @@ impl Store {
     }
 }
 
+/// The longest key S3 accepts, in bytes.
+const MAX_KEY: usize = 1024;
+/// The longest file name most file systems accept (`NAME_MAX`), in bytes: each
+/// `/`-separated segment of a key is one.
+const MAX_SEGMENT: usize = 255;
+
+/// Refuses, as a client error (`KeyTooLongError`), a key the file system cannot hold;
+/// the rename would fail with a 500 that an uploader retries as transient.
+fn check_key_length(key: &str) -> S3Result<()> {
+    if key.len() > MAX_KEY {
+        return Err(s3_error!(
+            KeyTooLongError,
+            "the key is {} bytes; at most {MAX_KEY} are allowed",
+            key.len()
+        ));
+    }
+    if let Some(long) = key.split('/').find(|s| s.len() > MAX_SEGMENT) {
+        return Err(s3_error!(
+            KeyTooLongError,
+            "a path segment of the key is {} bytes; this server stores keys as files and \
+             allows at most {MAX_SEGMENT} bytes between two '/'",
+            long.len()
+        ));
+    }
+    Ok(())
+}
+
 /// A temp file removed when dropped unless it was moved into place.
 struct TempFile {
     path: PathBuf,
@@ -216,10 +275,23 @@ impl TempFile {
             }
         };
         let mut result = place(dest);
-        if matches!(&result, Err(e) if e.kind() == io::ErrorKind::NotFound)
-            && let Some(parent) = dest.parent()
+        // A DELETE's clean-up may remove an emptied directory between `create_dir_all`
+        // and the rename: then the directories are created once more.
+        for _ in 0..2 {
+            if !matches!(&result, Err(e) if e.kind() == io::ErrorKind::NotFound) {
+                break;
+            }
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| internal(&e, "create directory"))?;
+            }
+            result = place(dest);
+        }
+        // A directory holding no object (only empty directories, e.g. a directory
+        // marker's) does not stand in the way of an object of that name.
+        if result.is_err()
+            && std::fs::symlink_metadata(dest).is_ok_and(|m| m.is_dir())
+            && remove_empty_dirs(dest)
         {
-            std::fs::create_dir_all(parent).map_err(|e| internal(&e, "create directory"))?;
             result = place(dest);
         }
         match result {
@@ -352,15 +424,23 @@ impl S3 for Store {
         }
         let dest = self.object_path(&input.bucket, &input.key)?;
         let body = input.body.ok_or_else(|| s3_error!(IncompleteBody))?;
+        let (temp, md5) = self.receive(body, input.content_md5.as_deref()).await?;
         if input.key.ends_with('/') {
-            // A "directory marker": a directory here, as s3s-fs kept it.
+            // A "directory marker": a directory here, as s3s-fs kept it. It cannot hold
+            // bytes: refused rather than answered 200 with the body dropped.
+            if md5 != etag::EMPTY_MD5 {
+                return Err(s3_error!(
+                    InvalidArgument,
+                    "this server stores keys as files and cannot store a key ending in '/' \
+                     with a body (only an empty directory marker)"
+                ));
+            }
             std::fs::create_dir_all(&dest).map_err(|e| internal(&e, "create directory"))?;
             return Ok(S3Response::new(PutObjectOutput {
-                e_tag: Some(ETag::Strong(etag::EMPTY_MD5.to_owned())),
+                e_tag: Some(ETag::Strong(md5)),
                 ..PutObjectOutput::default()
             }));
         }
-        let (temp, md5) = self.receive(body, input.content_md5.as_deref()).await?;
         match (&input.if_none_match, &input.if_match) {
             (Some(ETagCondition::Any), _) => temp.install(&dest, true)?,
             (Some(ETagCondition::ETag(_)), _) => {
@@ -404,7 +484,13 @@ impl S3 for Store {
         let (range, content_range) = match &input.range {
             None => (0..size, None),
             Some(r) => {
-                let range = r.check(size).map_err(|_| s3_error!(InvalidRange))?;
+                // `check` gives `0..0` for a suffix range of an empty object: no byte
+                // is satisfiable there (RFC 9110 14.1.2), so 416 as for `bytes=0-7`.
+                let range = r
+                    .check(size)
+                    .ok()
+                    .filter(|r| r.start < r.end)
+                    .ok_or_else(|| s3_error!(InvalidRange))?;
                 let text = format!("bytes {}-{}/{size}", range.start, range.end - 1);
                 (range, Some(text))
             }
@@ -444,7 +530,11 @@ impl S3 for Store {
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let input = req.input;
         let path = self.object_path(&input.bucket, &input.key)?;
-        remove(&path, input.key.ends_with('/'))?;
+        remove(
+            &self.root.join(&input.bucket),
+            &path,
+            input.key.ends_with('/'),
+        )?;
         Ok(S3Response::new(DeleteObjectOutput::default()))
     }
 
@@ -456,7 +546,11 @@ impl S3 for Store {
         let mut deleted = Vec::with_capacity(input.delete.objects.len());
         for object in input.delete.objects {
             let path = self.object_path(&input.bucket, &object.key)?;
-            remove(&path, object.key.ends_with('/'))?;
+            remove(
+                &self.root.join(&input.bucket),
+                &path,
+                object.key.ends_with('/'),
+            )?;
             deleted.push(DeletedObject {
                 key: Some(object.key),
                 version_id: object.version_id,
@@ -475,7 +569,13 @@ impl S3 for Store {
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
         let input = req.input;
         let dir = self.bucket_dir(&input.bucket)?;
-        let max_keys = input.max_keys.unwrap_or(1000).clamp(0, 1000);
+        let max_keys = input.max_keys.unwrap_or(1000);
+        if max_keys < 0 {
+            return Err(s3_error!(InvalidArgument, "max-keys must not be negative"));
+        }
+        // S3 lists at most 1000 per page; `max-keys=0` is an empty page that is not
+        // truncated (a truncated one would need a token to go on from).
+        let max_keys = max_keys.min(1000);
         let start_after = match (
             input.continuation_token.as_deref(),
             input.start_after.as_deref(),
@@ -483,16 +583,20 @@ impl S3 for Store {
             (Some(t), Some(a)) => Some(t.max(a)),
             (t, a) => t.or(a),
         };
-        let page = list::list(
-            &dir,
-            list::Query {
-                prefix: input.prefix.as_deref().unwrap_or(""),
-                delimiter: input.delimiter.as_deref(),
-                start_after,
-                max_keys: usize::try_from(max_keys).unwrap_or(1000),
-            },
-        )
-        .map_err(|e| internal(&e, "list"))?;
+        let page = if max_keys == 0 {
+            list::Page::default()
+        } else {
+            list::list(
+                &dir,
+                list::Query {
+                    prefix: input.prefix.as_deref().unwrap_or(""),
+                    delimiter: input.delimiter.as_deref(),
+                    start_after,
+                    max_keys: usize::try_from(max_keys).unwrap_or(1000),
+                },
+            )
+            .map_err(|e| internal(&e, "list"))?
+        };
         let key_count = i32::try_from(page.objects.len() + page.common_prefixes.len()).ok();
         Ok(S3Response::new(ListObjectsV2Output {
             key_count,
@@ -574,8 +678,10 @@ impl S3 for Store {
 }
 
 /// Deletes an object (a missing one is no error, as on S3); a directory marker key
-/// removes its directory if empty.
-fn remove(path: &Path, marker: bool) -> S3Result<()> {
+/// removes its directory if empty. Then removes the directories the deletion left
+/// empty, up to the bucket's: S3 has no directories, and one left behind would refuse
+/// a later PUT of its name ("objects exist below this key") though none is listed.
+fn remove(bucket_dir: &Path, path: &Path, marker: bool) -> S3Result<()> {
     let result = if marker {
         match std::fs::remove_dir(path) {
             Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => Ok(()),
@@ -586,8 +692,39 @@ fn remove(path: &Path, marker: bool) -> S3Result<()> {
     };
     match result {
         Err(e) if !not_found(&e) => Err(internal(&e, "delete")),
-        _ => Ok(()),
+        Err(_) => Ok(()),
+        Ok(()) => {
+            remove_empty_parents(bucket_dir, path);
+            Ok(())
+        }
     }
+}
+
+/// Removes `path`'s parent directories below `bucket_dir` while they are empty. Race-
+/// safe: `rmdir` fails harmlessly on a directory a concurrent PUT just filled, and a
+/// PUT whose directory vanished before its rename creates it again ([`TempFile::install`]).
+fn remove_empty_parents(bucket_dir: &Path, path: &Path) {
+    for dir in path.ancestors().skip(1) {
+        if dir == bucket_dir || !dir.starts_with(bucket_dir) || std::fs::remove_dir(dir).is_err() {
+            return;
+        }
+    }
+}
+
+/// Removes the directory `dir` if it holds nothing but (nested) empty directories;
+/// whether it is gone. Never removes a file, so a concurrent PUT's object survives.
+fn remove_empty_dirs(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    for entry in entries {
+        let Ok(entry) = entry else { return false };
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if !is_dir || !remove_empty_dirs(&entry.path()) {
+            return false;
+        }
+    }
+    std::fs::remove_dir(dir).is_ok()
 }
 
 #[cfg(test)]

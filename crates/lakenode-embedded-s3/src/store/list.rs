@@ -27,7 +27,8 @@ use super::etag;
 pub(super) struct Query<'a> {
     pub prefix: &'a str,
     pub delimiter: Option<&'a str>,
-    /// Keys and common prefixes up to this one are left out.
+    /// Keys up to this one are left out, and common prefixes all of whose keys are, or
+    /// equal to it (a continuation token is the last key or common prefix listed).
     pub start_after: Option<&'a str>,
     pub max_keys: usize,
 }
@@ -71,7 +72,14 @@ pub(super) fn list(bucket_dir: &Path, q: Query<'_>) -> io::Result<Page> {
     if !dir_part.is_empty() && crate::access::check_key(dir_part).is_err() {
         return Ok(walk.page);
     }
-    let start = bucket_dir.join(dir_part);
+    // Nor through a symbolic link (not followed: `Store::object_path`).
+    let mut start = bucket_dir.to_path_buf();
+    for segment in dir_part.split('/').filter(|s| !s.is_empty()) {
+        start.push(segment);
+        if std::fs::symlink_metadata(&start).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Ok(walk.page);
+        }
+    }
     match walk.dir(&start, dir_part) {
         Err(e)
             if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory => {}
@@ -89,8 +97,9 @@ fn sorted_entries(dir: &Path) -> io::Result<Vec<(String, bool)>> {
         let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
+        // A symbolic link is not followed (nor served: `Store::object_path`).
         let is_dir = match entry.file_type() {
-            Ok(t) if t.is_symlink() => std::fs::metadata(entry.path()).is_ok_and(|m| m.is_dir()),
+            Ok(t) if t.is_symlink() => continue,
             Ok(t) => t.is_dir(),
             Err(_) => continue,
         };
@@ -104,14 +113,26 @@ fn sorted_entries(dir: &Path) -> io::Result<Vec<(String, bool)>> {
     Ok(entries)
 }
 
-/// Whether `dir` holds a file anywhere below it (S3 has no empty "directories").
-fn has_file(dir: &Path) -> bool {
+/// Whether `dir` (the keys starting `dir_key`) holds a file anywhere below it whose key
+/// sorts after `after` (S3 has no empty "directories", and lists a common prefix
+/// after start-after when any key folded into it is).
+fn has_file_after(dir: &Path, dir_key: &str, after: Option<&str>) -> bool {
     let Ok(entries) = sorted_entries(dir) else {
         return false;
     };
-    entries
-        .iter()
-        .any(|(name, is_dir)| !*is_dir || has_file(&dir.join(name.trim_end_matches('/'))))
+    entries.iter().any(|(fragment, is_dir)| {
+        let key = format!("{dir_key}{fragment}");
+        if !*is_dir {
+            return after.is_none_or(|a| key.as_str() > a);
+        }
+        if let Some(a) = after
+            && a >= key.as_str()
+            && !a.starts_with(&key)
+        {
+            return false; // the whole subtree sorts at or before `after`
+        }
+        has_file_after(&dir.join(fragment.trim_end_matches('/')), &key, after)
+    })
 }
 
 impl Walk<'_> {
@@ -174,10 +195,12 @@ impl Walk<'_> {
                 }
                 if let Some(cp) = self.common_prefix(&key) {
                     // The whole subtree folds into one common prefix.
-                    if self.last_prefix.as_deref() == Some(&cp) || !self.after_start(&cp) {
+                    if self.last_prefix.as_deref() == Some(&cp) || self.q.start_after == Some(&cp) {
                         continue;
                     }
-                    if has_file(&path) && !self.push(Entry::Prefix(cp)) {
+                    if has_file_after(&path, &key, self.q.start_after)
+                        && !self.push(Entry::Prefix(cp))
+                    {
                         return Ok(());
                     }
                     continue;
@@ -189,8 +212,11 @@ impl Walk<'_> {
                 continue;
             }
             if let Some(cp) = self.common_prefix(&key) {
+                // Listed once a key folded into it sorts after start-after (a common
+                // prefix equal to it is the last page's, already listed).
                 if self.last_prefix.as_deref() != Some(&cp)
-                    && self.after_start(&cp)
+                    && self.q.start_after != Some(&cp)
+                    && self.after_start(&key)
                     && !self.push(Entry::Prefix(cp))
                 {
                     return Ok(());

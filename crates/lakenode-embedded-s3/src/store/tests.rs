@@ -432,3 +432,193 @@ async fn a_wrong_content_md5_or_a_failed_condition_stores_nothing() {
         .collect();
     assert!(tmp.is_empty(), "temp files left: {tmp:?}");
 }
+
+#[tokio::test]
+async fn a_range_of_an_empty_object_is_refused_and_a_long_suffix_gives_the_whole() {
+    let (_dir, store) = store();
+    put(&store, "empty", b"").await.expect("put");
+    for range in [
+        Range::Suffix { length: 8 },
+        Range::Int {
+            first: 0,
+            last: Some(7),
+        },
+        Range::Int {
+            first: 0,
+            last: None,
+        },
+    ] {
+        let err = get(&store, "empty", Some(range)).await.expect_err("416");
+        assert_eq!(code(&err), &S3ErrorCode::InvalidRange, "{range:?}");
+    }
+    let (_, bytes, _) = get(&store, "empty", None).await.expect("get");
+    assert!(bytes.is_empty());
+    put(&store, "short", b"abc").await.expect("put");
+    let (_, bytes, range) = get(&store, "short", Some(Range::Suffix { length: 8 }))
+        .await
+        .expect("get");
+    assert_eq!(
+        (bytes.as_slice(), range.as_deref()),
+        (&b"abc"[..], Some("bytes 0-2/3"))
+    );
+}
+
+async fn delete(store: &Store, key: &str) {
+    let input = DeleteObjectInput {
+        bucket: "lake".into(),
+        key: key.into(),
+        ..DeleteObjectInput::default()
+    };
+    store.delete_object(request(input)).await.expect("delete");
+}
+
+#[tokio::test]
+async fn deleting_an_object_removes_the_directories_it_leaves_empty() {
+    let (dir, store) = store();
+    put(&store, "dd/x/y/z", b"deep").await.expect("put");
+    put(&store, "dd/keep", b"kept").await.expect("put");
+    delete(&store, "dd/x/y/z").await;
+    assert!(!dir.path().join("lake/dd/x").exists());
+    assert!(dir.path().join("lake/dd/keep").exists() && dir.path().join("lake").is_dir());
+    put(&store, "dd/x", b"now a file")
+        .await
+        .expect("a key once a directory");
+    // Via DeleteObjects too, up to (not including) the bucket.
+    put(&store, "ee/f/g", b"g").await.expect("put");
+    let input = DeleteObjectsInput::builder()
+        .bucket("lake".into())
+        .delete(s3s::dto::Delete {
+            objects: vec![s3s::dto::ObjectIdentifier {
+                key: "ee/f/g".into(),
+                ..s3s::dto::ObjectIdentifier::default()
+            }],
+            ..s3s::dto::Delete::default()
+        })
+        .build()
+        .expect("input");
+    store.delete_objects(request(input)).await.expect("delete");
+    assert!(!dir.path().join("lake/ee").exists() && dir.path().join("lake").is_dir());
+    // A directory holding only empty directories does not refuse a PUT of its name;
+    // one holding an object still does.
+    std::fs::create_dir_all(dir.path().join("lake/hh/i/j")).expect("empty dirs");
+    put(&store, "hh", b"h")
+        .await
+        .expect("put over empty directories");
+    put(&store, "kk/l", b"l").await.expect("put");
+    let err = put(&store, "kk", b"k").await.expect_err("an object below");
+    assert_eq!(code(&err), &S3ErrorCode::InvalidArgument);
+}
+
+#[tokio::test]
+async fn a_key_ending_in_a_slash_with_a_body_is_refused() {
+    let (dir, store) = store();
+    let err = put(&store, "folder/", b"lost bytes")
+        .await
+        .expect_err("refused");
+    assert_eq!(code(&err), &S3ErrorCode::InvalidArgument);
+    assert!(err.message().is_some_and(|m| m.contains("ending in '/'")));
+    assert!(!dir.path().join("lake/folder").exists());
+    // An empty directory marker is still accepted.
+    let tag = put(&store, "folder/", b"").await.expect("marker");
+    assert_eq!(tag, etag::EMPTY_MD5);
+}
+
+#[tokio::test]
+async fn a_key_the_file_system_cannot_hold_is_a_client_error() {
+    let (_dir, store) = store();
+    let long = "s".repeat(256);
+    for key in [format!("a/{long}/b"), long.clone(), "k/".repeat(600)] {
+        let err = put(&store, &key, b"x").await.expect_err("too long");
+        assert_eq!(code(&err), &S3ErrorCode::KeyTooLongError, "{}", key.len());
+    }
+    let err = get(&store, &long, None).await.expect_err("too long");
+    assert_eq!(code(&err), &S3ErrorCode::KeyTooLongError);
+    put(&store, &"s".repeat(255), b"x")
+        .await
+        .expect("255 bytes fit");
+}
+
+#[tokio::test]
+async fn max_keys_zero_is_an_untruncated_empty_page_and_negative_is_refused() {
+    let (_dir, store) = store();
+    put(&store, "a", b"a").await.expect("put");
+    let page = list_page(&store, "", None, 0, None).await;
+    assert_eq!(page.is_truncated, Some(false));
+    assert!(page.contents.is_none() && page.next_continuation_token.is_none());
+    assert_eq!(page.key_count, Some(0));
+    let input = ListObjectsV2Input {
+        bucket: "lake".into(),
+        max_keys: Some(-1),
+        ..ListObjectsV2Input::default()
+    };
+    let err = store
+        .list_objects_v2(request(input))
+        .await
+        .expect_err("negative");
+    assert_eq!(code(&err), &S3ErrorCode::InvalidArgument);
+}
+
+#[tokio::test]
+async fn a_common_prefix_with_keys_after_start_after_is_listed() {
+    let (_dir, store) = store();
+    for key in ["l/a/a", "l/a/b", "l/a/b0", "l/a/c", "l/b", "m-x/1", "m-y"] {
+        put(&store, key, b"k").await.expect("put");
+    }
+    let listing = |prefix: &str, delimiter: &str, after: &str| ListObjectsV2Input {
+        bucket: "lake".into(),
+        prefix: Some(prefix.into()),
+        delimiter: Some(delimiter.into()),
+        start_after: Some(after.into()),
+        ..ListObjectsV2Input::default()
+    };
+    for (input, want) in [
+        (listing("l/", "/", "l/a/b"), vec!["l/a/", "l/b"]),
+        (listing("", "/", "l/a/b"), vec!["l/", "m-x/", "m-y"]),
+        (listing("l/", "/", "l/a/c"), vec!["l/b"]),
+        (listing("", "-", "m-x/1"), vec!["m-"]),
+        (listing("", "-", "m-y"), vec![]),
+    ] {
+        let page = store
+            .list_objects_v2(request(input))
+            .await
+            .expect("list")
+            .output;
+        let mut got: Vec<String> = page
+            .contents
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|o| o.key)
+            .chain(
+                page.common_prefixes
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|p| p.prefix),
+            )
+            .collect();
+        got.sort();
+        assert_eq!(got, want);
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn symbolic_links_in_the_bucket_are_not_followed() {
+    let (dir, store) = store();
+    let outside = tempfile::tempdir().expect("outside");
+    std::fs::write(outside.path().join("secret"), b"secret").expect("write");
+    let bucket = dir.path().join("lake");
+    std::os::unix::fs::symlink(outside.path(), bucket.join("out")).expect("dir link");
+    std::os::unix::fs::symlink(outside.path().join("secret"), bucket.join("f")).expect("link");
+    for key in ["out/secret", "f"] {
+        let err = get(&store, key, None).await.expect_err(key);
+        assert_eq!(code(&err), &S3ErrorCode::AccessDenied, "{key}");
+    }
+    let err = put(&store, "out/new", b"x")
+        .await
+        .expect_err("put through a link");
+    assert_eq!(code(&err), &S3ErrorCode::AccessDenied);
+    assert!(!outside.path().join("new").exists());
+    put(&store, "real", b"r").await.expect("put");
+    assert_eq!(list_all(&store, "", None, 1000).await, ["real"]);
+    assert!(list_all(&store, "out/", None, 1000).await.is_empty());
+}
