@@ -230,13 +230,14 @@ pub struct RunArgs {
     pub give_up_after: Duration,
     /// Batched uploads: sealed windows and health rows wait in the spool and go out
     /// together every DURATION, on one connection, at multiples of it on the UTC clock
-    /// (e.g. 2m: every even minute); at least the window, at most 24 h, dividing 24 h.
+    /// (e.g. 1h: on the hour); at least the window, at most 24 h, dividing 24 h.
     /// Earlier if the spool passes half its --spool-limit; a finite run's end and
     /// Ctrl-C/SIGTERM send what waits. Default: each file as soon as it is sealed.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub upload_every: Option<Duration>,
     /// With --upload-every: pending bytes in the spool that open a batch early, e.g.
-    /// 512K [default: half --spool-limit; none without one].
+    /// 512K; at most half --spool-limit (more is refused: windows sealed while the batch
+    /// drains need the rest) [default: half --spool-limit; none without one].
     #[arg(long, value_name = "SIZE", requires = "upload_every", value_parser = parse_size)]
     pub batch_high_water: Option<u64>,
     /// Count any 2xx as stored, without checking that its ETag is the MD5 of the body

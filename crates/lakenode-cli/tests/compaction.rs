@@ -1115,3 +1115,19 @@ fn an_s3_lock_is_extended_and_a_lost_one_stops_the_run() {
     let e = lakenode_cli::error::CliError::from(e);
     assert_eq!(e.exit_code(), 7, "{e}");
 }
+
+/// `--jobs` out of 1..=32 is a command-line error: exit 2, like every command's (the
+/// README), before anything is read.
+#[test]
+fn jobs_out_of_range_exit_2_like_every_command_line_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    for jobs in ["0", "33"] {
+        let out = compact(
+            &["--lake", tmp.path().to_str().unwrap(), "--jobs", jobs],
+            None,
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "--jobs {jobs}: {stderr}");
+        assert!(stderr.contains("--jobs"), "{stderr}");
+    }
+}

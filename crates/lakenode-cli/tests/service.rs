@@ -40,6 +40,28 @@ fn settings_that_can_never_work_exit_2_from_flags_and_from_the_config_file() {
         (&["--interval", "1500ms"][..], "invalid interval"),
         (&["--spool-limit", "4K"][..], "at least 65536"),
         (&["--timeout", "0s"][..], "--timeout must be 1s to 10m"),
+        (
+            &[
+                "--spool-limit",
+                "64K",
+                "--upload-every",
+                "24h",
+                "--batch-high-water",
+                "1M",
+            ][..],
+            "invalid batch_high_water: 1048576 bytes is above half the spool limit",
+        ),
+        (
+            &[
+                "--spool-limit",
+                "64K",
+                "--upload-every",
+                "24h",
+                "--batch-high-water",
+                "63K",
+            ][..],
+            "give at most 32768",
+        ),
     ] {
         let (out, _, stderr) = output(
             run_to("http://127.0.0.1:1", STATION, &spool)
@@ -93,6 +115,12 @@ fn settings_that_can_never_work_exit_2_from_flags_and_from_the_config_file() {
         (
             format!("{good}station = \"{STATION}\"\nspool-limit = 1000\n"),
             "key `spool-limit`: invalid spool_limit",
+        ),
+        (
+            format!(
+                "{good}station = \"{STATION}\"\nspool_limit = \"64K\"\nupload_every = \"24h\"\nbatch-high-water = \"1M\"\n"
+            ),
+            "key `batch-high-water`: invalid batch_high_water",
         ),
         (
             format!("{good}station = \"{STATION}\"\ninterval = \"1500ms\"\n"),

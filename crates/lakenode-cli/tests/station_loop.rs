@@ -608,7 +608,7 @@ fn run_refuses_arguments_that_would_lose_data_or_hang() {
                 "--upload-every",
                 "1m",
             ],
-            "at least the window (15m)",
+            "at least the window (15m), at most 24h, and divide 24h (e.g. 30m, 45m, 1h, 24h)",
         ),
         (
             vec![
@@ -627,4 +627,41 @@ fn run_refuses_arguments_that_would_lose_data_or_hang() {
         assert!(stderr.contains(message), "{extra:?}: {stderr}");
     }
     assert_eq!(spooled(&spool), 0, "nothing was recorded");
+}
+
+/// SIGTERM while a finite run retries its uploads, after its whole input was recorded:
+/// exit 4, and the message says the input is complete, not that it was cut short.
+#[test]
+fn a_finite_run_stopped_while_uploading_says_its_input_is_complete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let spool = tmp.path().join("spool");
+    let args = sim(
+        "2026-01-01T00:00:00Z",
+        "1h",
+        &["--give-up-after", "10m", "--log", "info"],
+    );
+    let child = run("http://127.0.0.1:1", &spool, &args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while spooled(&spool) < 4 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(spooled(&spool), 4, "the hour's four windows are sealed");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("4 file(s) could not be uploaded")
+            && stderr.contains("the input is complete (every sample recorded)")
+            && !stderr.contains("before the end of the input"),
+        "{stderr}"
+    );
 }

@@ -1,6 +1,7 @@
 //! `lakenode run`: the node loop against any S3 endpoint, with simulated sensors (in
 //! virtual or real time) or samples from a CSV file.
 
+use std::cell::Cell;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -11,7 +12,9 @@ use lakenode::layout::{StationId, rfc3339};
 use lakenode::schema::Schema;
 use lakenode::sim::Simulator;
 use lakenode::window::WindowSpec;
-use lakenode::{BatchEnd, RecorderConfig, Station, StationConfig, ThreadLink, run_batch, run_live};
+use lakenode::{
+    BatchEnd, RecorderConfig, Sample, Station, StationConfig, ThreadLink, run_batch, run_live,
+};
 use tracing::info;
 
 use crate::RunArgs;
@@ -195,6 +198,7 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
         );
     }
     let started = Instant::now();
+    let input_ended = Cell::new(false);
     let end = drive(
         args,
         &mut node,
@@ -204,11 +208,24 @@ pub fn run(args: &RunArgs) -> CliResult<()> {
         spec,
         &station,
         &watch,
+        &input_ended,
     );
     watch.finish(&node);
     print_summary(&station, &node, started.elapsed());
     let finite = args.csv.is_some() || args.duration.is_some();
-    outcome(end?, &node, finite)
+    outcome(end?, &node, finite, input_ended.get())
+}
+
+/// `samples`, setting `ended` once they are all taken: a run stopped afterwards had
+/// recorded its whole input.
+fn marking_the_end<'a>(
+    samples: impl Iterator<Item = Sample> + 'a,
+    ended: &'a Cell<bool>,
+) -> impl Iterator<Item = Sample> + 'a {
+    samples.chain(std::iter::from_fn(move || {
+        ended.set(true);
+        None
+    }))
 }
 
 /// Feeds the station from the CSV, the simulation or real time.
@@ -222,6 +239,7 @@ fn drive(
     spec: WindowSpec,
     station: &StationId,
     watch: &Watch,
+    input_ended: &Cell<bool>,
 ) -> CliResult<BatchEnd> {
     let mut link = ThreadLink::spawn(transport, UPLOAD_STACK)
         .map_err(|e| CliError::Failed(format!("cannot start the upload thread: {e}")))?;
@@ -264,7 +282,7 @@ fn drive(
             .filter(|s| from.is_none_or(|t| s.timestamp_ms > t));
             info!(rows = check.rows, "uploading samples from CSV");
             let n = i64::try_from(check.rows).unwrap_or(i64::MAX);
-            let samples = with_progress(samples, n, station.as_str());
+            let samples = marking_the_end(with_progress(samples, n, station.as_str()), input_ended);
             let end = run_batch(node, samples, &mut adapter, &mut link, args.give_up_after)?;
             if let Some(e) = failed.into_inner() {
                 return Err(CliError::Failed(format!(
@@ -298,7 +316,10 @@ fn drive(
                     info!(%station, start = %rfc3339(start), samples = n, from = first, "simulating in virtual time");
                     let interval = spec.interval_ms();
                     let samples = (first..n).map(|i| sim.sample_at(start + i * interval));
-                    let samples = with_progress(samples, n - first, station.as_str());
+                    let samples = marking_the_end(
+                        with_progress(samples, n - first, station.as_str()),
+                        input_ended,
+                    );
                     run_batch(node, samples, &mut adapter, &mut link, args.give_up_after)?
                 }
                 None => {
@@ -315,6 +336,17 @@ fn drive(
     })
 }
 
+/// Why a finite run stopped by a signal is incomplete: before the end of its input, or
+/// with the input complete, while its last files were being delivered.
+fn stopped_reason(input_ended: bool) -> String {
+    if input_ended {
+        "stopped by a signal while uploading; the input is complete (every sample recorded), the files not yet delivered are kept in the spool".into()
+    } else {
+        "stopped by a signal before the end of the input; run the same command again to continue"
+            .into()
+    }
+}
+
 /// `--upload-every`: at least the window (a shorter period would carry at most one
 /// window per batch: no batching, only a delay), at most a day, and dividing a day, so
 /// that batches fall at the same UTC times every day like windows do.
@@ -327,12 +359,35 @@ fn check_upload_every(every: Option<Duration>, spec: WindowSpec) -> CliResult<()
     let whole = every.subsec_nanos() == 0 && every.as_secs() > 0;
     if !whole || every < window || every > day || !day.as_secs().is_multiple_of(every.as_secs()) {
         return Err(CliError::Usage(format!(
-            "--upload-every {} must be whole seconds, at least the window ({}), at most 24h, and divide 24h (e.g. 2m, 10m, 1h)",
+            "--upload-every {} must be whole seconds, at least the window ({}), at most 24h, and divide 24h (e.g. {})",
             humantime::format_duration(every),
-            humantime::format_duration(window)
+            humantime::format_duration(window),
+            upload_every_examples(window)
         )));
     }
     Ok(())
+}
+
+/// A few valid `--upload-every` values for `window`: multiples of it (two windows or
+/// more, or it would not batch) that divide a day, the day itself last.
+fn upload_every_examples(window: Duration) -> String {
+    let day = 86_400;
+    let w = window.as_secs().max(1);
+    let mut valid: Vec<u64> = (2..=day / w)
+        .map(|k| k * w)
+        .filter(|p| day % p == 0 && *p < day)
+        .take(3)
+        .collect();
+    valid.push(day);
+    valid
+        .iter()
+        .map(|&s| match s {
+            s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+            s if s % 60 == 0 => format!("{}m", s / 60),
+            s => format!("{s}s"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The sensors given on the command line or in the config file.
@@ -418,18 +473,16 @@ would be overwritten. Import older data with its own --spool and its own --prefi
 }
 
 /// The exit of a finished run: refused (3) before incomplete (4) before data lost (5).
-fn outcome(end: BatchEnd, node: &Station, finite: bool) -> CliResult<()> {
+fn outcome(end: BatchEnd, node: &Station, finite: bool, input_ended: bool) -> CliResult<()> {
     match end {
         // A finite run stopped by a signal before its input was delivered: the rest
         // waits in the journal and spool for a rerun with the same arguments.
         BatchEnd::Stopped if finite => Err(CliError::Incomplete {
             pending: node.status().pending_files,
             spool: node.status().spool_dir,
-            reason: "stopped by a signal before the end of the input; run the same command again to continue".into(),
+            reason: stopped_reason(input_ended),
         }),
-        BatchEnd::Refused { key, failure, tree } => {
-            Err(CliError::Refused { key, failure, tree })
-        }
+        BatchEnd::Refused { key, failure, tree } => Err(CliError::Refused { key, failure, tree }),
         BatchEnd::GaveUp { pending, last } => Err(CliError::Incomplete {
             pending,
             spool: node.status().spool_dir,
@@ -554,6 +607,14 @@ mod tests {
     const START: i64 = 1_775_001_600_000;
     /// The wall clock of these tests: 2026-12-03.
     const WALL: i64 = 1_796_256_000_000;
+
+    #[test]
+    fn the_upload_every_examples_are_valid_for_the_window() {
+        let examples = |secs| upload_every_examples(Duration::from_secs(secs));
+        assert_eq!(examples(900), "30m, 45m, 1h, 24h");
+        assert_eq!(examples(60), "2m, 3m, 4m, 24h");
+        assert_eq!(examples(86_400), "24h");
+    }
 
     #[test]
     fn a_simulation_resumes_inside_its_period_and_starts_over_before_it() {

@@ -5,7 +5,10 @@
 //!   like windows are aligned, so that a fleet's batches and a reader's expectations
 //!   line up;
 //! - earlier when the spool passes its high-water mark (bytes), so a long period never
-//!   fills the spool to its limit and drops files;
+//!   fills the spool to its limit and drops files. The mark is at most half the spool
+//!   limit (the default: half): the window that crosses it, and those sealed while the
+//!   batch drains (a slow link, retries), need room too; a mark near the limit would
+//!   let them push the oldest files out ([`check_high_water`]);
 //! - at once, and from then on for good, once the input ends or the node stops
 //!   ([`Batching::send_all`]): what waits is sent.
 //!
@@ -33,6 +36,28 @@
 //! ```
 
 use std::time::Duration;
+
+/// Refuses a high-water mark above half the spool limit (see the module docs): files
+/// would be dropped before or while the batch it opens drains. Without a limit, any
+/// mark goes.
+///
+/// # Errors
+/// [`Error::Config`](crate::Error::Config) for `batch_high_water`.
+pub(super) fn check_high_water(
+    high_water: Option<u64>,
+    spool_limit: Option<u64>,
+) -> crate::Result<()> {
+    match (high_water, spool_limit) {
+        (Some(mark), Some(limit)) if mark > limit / 2 => Err(crate::Error::config(
+            "batch_high_water",
+            format!(
+                "{mark} bytes is above half the spool limit ({limit} bytes): files sealed while the batch drains would push the oldest out; give at most {} (the default), or raise the spool limit",
+                limit / 2
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
 
 /// A batch under way.
 #[derive(Debug, Clone, Copy, Default)]

@@ -69,8 +69,9 @@ pub struct StationConfig {
     /// on the UTC grid of the period (see the station's `batch` module). `None`: each
     /// file as soon as it is sealed.
     pub upload_every: Option<Duration>,
-    /// With `upload_every`: pending bytes that open a batch early. `None`: half the
-    /// spool limit, if there is one.
+    /// With `upload_every`: pending bytes that open a batch early, at most half the
+    /// spool limit ([`Station::open`](super::Station::open) refuses more). `None`: half
+    /// the spool limit, if there is one.
     pub batch_high_water: Option<u64>,
 }
 

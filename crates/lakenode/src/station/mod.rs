@@ -127,8 +127,8 @@ impl Station {
     /// applies the spool limit.
     ///
     /// # Errors
-    /// [`Error::SpoolBusy`], [`Error::Config`] for a spool limit that is too small, and
-    /// spool or encoding errors.
+    /// [`Error::SpoolBusy`], [`Error::Config`] for a spool limit that is too small or a
+    /// batch high-water mark above half of it, and spool or encoding errors.
     pub fn open(config: StationConfig, dir: &Path) -> Result<Self> {
         Self::open_with(config, StdStorage::shared(), dir)
     }
@@ -138,6 +138,7 @@ impl Station {
     /// # Errors
     /// As [`Station::open`].
     pub fn open_with(config: StationConfig, storage: Arc<dyn Storage>, dir: &Path) -> Result<Self> {
+        batch::check_high_water(config.batch_high_water, config.spool_limit)?;
         let lock = SpoolLock::acquire_with(&*storage, dir)?;
         let wanted = config.recorder;
         let mut events = VecDeque::new();

@@ -140,6 +140,36 @@ fn the_high_water_mark_opens_a_batch_early() {
 }
 
 #[test]
+fn a_high_water_mark_above_half_the_spool_limit_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let limit = crate::spool::MIN_LIMIT;
+    let mut config = batching();
+    config.spool_limit = Some(limit);
+    config.batch_high_water = Some(limit / 2 + 1);
+    let err = Station::open(config, dir.path()).expect_err("refused");
+    assert!(
+        matches!(
+            err,
+            crate::Error::Config {
+                field: "batch_high_water",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("half the spool limit"), "{err}");
+    for mark in [Some(limit / 2), None] {
+        let mut config = batching();
+        config.spool_limit = Some(limit);
+        config.batch_high_water = mark;
+        Station::open(config, dir.path()).expect("half the limit or the default");
+    }
+    let mut config = batching();
+    config.batch_high_water = Some(u64::MAX);
+    Station::open(config, dir.path()).expect("no limit: any mark");
+}
+
+#[test]
 fn the_end_of_input_sends_what_waits_without_waiting_for_the_batch() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut st = Station::open(batching(), dir.path()).expect("open");
