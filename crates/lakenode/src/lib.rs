@@ -51,6 +51,7 @@ pub mod encode;
 mod error;
 pub mod esp_client;
 pub mod health;
+mod health_due;
 pub(crate) mod journal;
 pub mod layout;
 pub(crate) mod recorder;

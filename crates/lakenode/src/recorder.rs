@@ -21,7 +21,8 @@ use std::sync::Arc;
 
 use crate::clock::{MAX_SAMPLE_MS, MIN_SAMPLE_MS};
 use crate::encode::{Encoder, FileMetadata, WriterProfile};
-use crate::health::HealthRow;
+use crate::health::{HealthRow, health_key_for};
+use crate::health_due::HealthDueFile;
 use crate::journal::Journal;
 use crate::layout::{ObjectKey, Prefix, StationId};
 use crate::sample::Sample;
@@ -91,6 +92,8 @@ pub struct Recorder {
     replayed: usize,
     journal_damage: Option<String>,
     timeline: Timeline,
+    /// With health rows on: the rows owed for sealed windows (`health.due`).
+    health_due: Option<HealthDueFile>,
 }
 
 impl Recorder {
@@ -114,6 +117,26 @@ impl Recorder {
         storage: Arc<dyn Storage>,
         dir: &Path,
     ) -> Result<Self> {
+        Self::open_owing(config, storage, dir, false)
+    }
+
+    /// [`Recorder::open_with`]; with `health`, each sealed window owes a health row,
+    /// kept in `health.due` until [`Recorder::spool_health`] spools it (see
+    /// [`Recorder::health_due`]).
+    ///
+    /// # Errors
+    /// As [`Recorder::open`].
+    pub(crate) fn open_owing(
+        config: RecorderConfig,
+        storage: Arc<dyn Storage>,
+        dir: &Path,
+        health: bool,
+    ) -> Result<Self> {
+        let health_due = if health {
+            Some(HealthDueFile::load(storage.as_ref(), dir)?)
+        } else {
+            None
+        };
         let spool = Spool::open_with(storage.clone(), dir)?;
         let (journal, replay) = Journal::open_with(storage, dir)?;
         let (mut timeline, timeline_damage) = Timeline::load(spool.storage().as_ref(), dir)?;
@@ -132,7 +155,9 @@ impl Recorder {
             replayed: replay.samples.len(),
             journal_damage: replay.damage.clone().or(timeline_damage),
             timeline,
+            health_due,
         };
+        node.forget_spooled_health()?;
         // Replayed records pass the checks `record` makes: a record with a valid CRC
         // can still be forged or written by a bad clock, and must not re-seal a sealed
         // window (its object in the lake would be overwritten) nor reach a file.
@@ -296,7 +321,39 @@ impl Recorder {
     /// # Errors
     /// [`Error::Spool`] or [`Error::Parquet`].
     pub fn spool_health(&mut self, key: &str, row: &HealthRow) -> Result<(u64, Vec<DroppedFile>)> {
-        self.spool.push(key, &row.encode()?)
+        let pushed = self.spool.push(key, &row.encode()?)?;
+        if let Some(due) = &mut self.health_due {
+            due.retain(self.spool.storage().as_ref(), self.spool.dir(), |k| {
+                k != key
+            })?;
+        }
+        Ok(pushed)
+    }
+
+    /// The health rows owed for sealed windows (with health rows on): (key, window end
+    /// ms), oldest first. Kept across restarts until [`Recorder::spool_health`].
+    pub(crate) fn health_due(&self) -> &[(String, i64)] {
+        self.health_due.as_ref().map_or(&[], HealthDueFile::due)
+    }
+
+    /// Forgets the owed rows already in the spool (the power went after the row was
+    /// spooled, before `health.due` was rewritten).
+    fn forget_spooled_health(&mut self) -> Result<()> {
+        let Some(due) = &mut self.health_due else {
+            return Ok(());
+        };
+        if due.due().is_empty() {
+            return Ok(());
+        }
+        let mut spooled = std::collections::HashSet::new();
+        for id in self.spool.pending()? {
+            if let Ok(key) = self.spool.read_key(id) {
+                spooled.insert(key);
+            }
+        }
+        due.retain(self.spool.storage().as_ref(), self.spool.dir(), |k| {
+            !spooled.contains(k)
+        })
     }
 
     fn restart_journal(&mut self, sealed_through: i64) -> Result<()> {
@@ -318,6 +375,17 @@ impl Recorder {
         let meta = FileMetadata::new(&c.station, c.spec, window);
         let bytes = self.encoder.encode(window, &meta)?;
         let (id, dropped) = self.spool.push(key.as_str(), &bytes)?;
+        // Owed from now on: the journal is told the window is sealed only after this.
+        if let Some(due) = &mut self.health_due {
+            let health = health_key_for(c.prefix.as_ref(), key.as_str());
+            let end = window.start_ms + c.spec.window_ms();
+            due.add(
+                self.spool.storage().as_ref(),
+                self.spool.dir(),
+                &health,
+                end,
+            )?;
+        }
         Ok(SealedFile {
             id,
             dropped,

@@ -9,6 +9,7 @@
 //! Invariants, over every run:
 //! - every sample whose `record` returned (its journal append was synced) is in the
 //!   bucket at the end;
+//! - every sealed window's health row is in the bucket too;
 //! - nothing is uploaded twice: a key is never written with other bytes, and no sample
 //!   is in two objects;
 //! - the flash always mounts without a format, and `Station::open` never fails while
@@ -83,6 +84,19 @@ impl Bucket {
         }
     }
 
+    /// The data objects whose health row (one per sealed window) is not in the bucket.
+    fn without_health(&self) -> Vec<String> {
+        self.objects
+            .keys()
+            .filter(|k| !k.starts_with("health/"))
+            .filter(|k| {
+                let health = lakenode::health::health_key_for(None, k);
+                !self.objects.contains_key(&health)
+            })
+            .cloned()
+            .collect()
+    }
+
     /// Each data row's timestamp, with the number of objects holding it.
     fn samples(&self) -> BTreeMap<i64, u32> {
         use parquet::file::reader::{FileReader, SerializedFileReader};
@@ -113,6 +127,8 @@ struct Tally {
     unacknowledged: u64,
     duplicated: u64,
     lost: u64,
+    /// Sealed windows (data objects) whose health row never reached the bucket.
+    lost_health: u64,
     formats: u64,
     erases: u64,
     erase_cuts: u64,
@@ -255,6 +271,11 @@ fn run(seed: u64, hours: u64, gap: u64, batched: bool, tally: &mut Tally) {
         .copied()
         .collect();
     tally.lost += lost.len() as u64;
+    let no_health = bucket.without_health();
+    tally.lost_health += no_health.len() as u64;
+    if !no_health.is_empty() {
+        eprintln!("run {seed}: windows without their health row: {no_health:?}");
+    }
     if !lost.is_empty() || !bucket.conflicts.is_empty() {
         eprintln!(
             "run {seed}: lost {} journaled sample(s) (first {:?}); keys written with other bytes: {:?}",
@@ -302,5 +323,9 @@ fn power_cuts_at_any_flash_write_lose_and_duplicate_nothing() {
         "every journaled sample delivered"
     );
     assert_eq!(tally.duplicated, 0, "samples or keys uploaded twice");
+    assert_eq!(
+        tally.lost_health, 0,
+        "sealed windows without their health row"
+    );
     assert!(tally.batched_runs > 0, "no run with batched uploads");
 }

@@ -149,7 +149,16 @@ impl Station {
                 ),
             });
         }
-        let mut recorder = Recorder::open_with(wanted, storage, dir)?;
+        let mut recorder = Recorder::open_owing(wanted, storage, dir, config.health)?;
+        // Rows owed for windows sealed before a kill or power cut (or at this replay).
+        let health_due = recorder
+            .health_due()
+            .iter()
+            .map(|(key, end)| HealthDue {
+                key: key.clone(),
+                window_end_ms: *end,
+            })
+            .collect();
         recorder.spool_mut().set_limit(config.spool_limit)?;
         if let Some(damage) = recorder.journal_damage() {
             events.push_back(Event::Error {
@@ -193,7 +202,7 @@ impl Station {
             keeper: TimeKeeper::new(MAX_UNSYNCED_SAMPLES),
             counters: Counters::default(),
             events,
-            health_due: VecDeque::new(),
+            health_due,
         })
     }
 

@@ -13,6 +13,7 @@ use jiff::Timestamp;
 use std::collections::BTreeMap;
 
 mod batch;
+mod health;
 mod upload;
 
 /// 2026-12-01T00:00:00Z: the test windows start here.

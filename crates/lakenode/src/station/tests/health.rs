@@ -1,0 +1,85 @@
+//! Health rows across a kill: a sealed window's row is owed (`health.due`) from the
+//! moment its data file is spooled until the row is, so a restart makes it.
+
+use super::*;
+
+fn with_health() -> StationConfig {
+    let mut config = config();
+    config.health = true;
+    config
+}
+
+/// Records two 15-minute windows and the first sample of a third: two sealed.
+fn two_sealed(st: &mut Station) {
+    let sim = Simulator::new(3);
+    for i in 0..=2 * 180 {
+        st.record(&at(0), sim.sample_at(T0 + i * 5_000))
+            .expect("record");
+    }
+}
+
+fn take_all(st: &mut Station) -> Vec<(String, crate::health::HealthRow)> {
+    std::iter::from_fn(|| st.take_health_row(&at(0))).collect()
+}
+
+#[test]
+fn a_kill_between_a_seal_and_its_health_row_makes_the_row_at_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut st = Station::open(with_health(), dir.path()).expect("open");
+    two_sealed(&mut st);
+    assert_eq!(pending(&st), 2, "two data files");
+    drop(st); // killed before its rows were taken and spooled
+    let mut st = Station::open(with_health(), dir.path()).expect("reopen");
+    let rows = take_all(&mut st);
+    let keys: Vec<&str> = rows.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            format!("health/station={STATION}/year=2026/month=12/day=01/health_0000.parquet"),
+            format!("health/station={STATION}/year=2026/month=12/day=01/health_0015.parquet"),
+        ]
+    );
+    assert_eq!(rows[0].1.timestamp_ms, T0 + 900_000);
+    // Taken but killed before spooled: still owed.
+    drop(st);
+    let mut st = Station::open(with_health(), dir.path()).expect("reopen");
+    for (key, row) in take_all(&mut st) {
+        st.spool_health(&key, &row).expect("spool health");
+    }
+    assert_eq!(pending(&st), 4);
+    drop(st);
+    let mut st = Station::open(with_health(), dir.path()).expect("reopen");
+    assert!(
+        take_all(&mut st).is_empty(),
+        "spooled rows are owed no more"
+    );
+}
+
+#[test]
+fn a_kill_after_the_row_was_spooled_does_not_spool_it_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut st = Station::open(with_health(), dir.path()).expect("open");
+    two_sealed(&mut st);
+    let due = dir.path().join("health.due");
+    let owed = std::fs::read(&due).expect("health.due");
+    for (key, row) in take_all(&mut st) {
+        st.spool_health(&key, &row).expect("spool health");
+    }
+    drop(st);
+    // As if killed after the rows were spooled, before `health.due` was rewritten.
+    std::fs::write(&due, owed).expect("restore");
+    let mut st = Station::open(with_health(), dir.path()).expect("reopen");
+    assert!(take_all(&mut st).is_empty());
+    assert_eq!(pending(&st), 4);
+}
+
+#[test]
+fn without_health_rows_nothing_is_owed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut st = Station::open(config(), dir.path()).expect("open");
+    two_sealed(&mut st);
+    drop(st);
+    assert!(!dir.path().join("health.due").exists());
+    let mut st = Station::open(config(), dir.path()).expect("reopen");
+    assert!(take_all(&mut st).is_empty());
+}
