@@ -33,18 +33,20 @@ pub struct CompactArgs {
     #[arg(long, value_enum, default_value = "rewrite")]
     pub strategy: Strategy,
     /// Station-days compacted at once, 1 to 32 (memory holds one station-day per job)
-    /// [default: 8 on a bucket, whose requests wait on the network; one per core, at
+    /// [default: 8 on a bucket, whose requests wait on the network; two per core, at
     /// most 8, on a directory].
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=32))]
     pub jobs: Option<u16>,
 }
 
 /// The default of `--jobs`: a bucket's station-days mostly wait on the network, a
-/// directory's on the cores (and the disk).
+/// directory's on the cores and the disk: two per core, so that one worker's unlink
+/// or fsync waits while the other's decoding runs (measured on a 100-station demo day,
+/// 2 cores under load: 2 jobs 17.2 and 19.8 s, 4 jobs 10.3 and 9.5 s, the same CPU).
 #[must_use]
 pub fn default_jobs(bucket: bool) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    if bucket { 8 } else { cores.min(8) }
+    if bucket { 8 } else { (2 * cores).min(8) }
 }
 
 /// Runs `lakenode compact`.
