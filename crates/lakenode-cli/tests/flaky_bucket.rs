@@ -191,20 +191,10 @@ fn concurrent_compaction_finishes_through_a_bucket_failing_one_request_in_four()
     );
     assert!(most >= 2, "station-days compacted one at a time: {most}");
 
-    let mut files = Vec::new();
-    let mut dirs = vec![bucket.clone()];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let path = e.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if !name.starts_with('.') {
-                files.push(path.strip_prefix(&bucket).unwrap().display().to_string());
-            }
-        }
-    }
-    files.sort();
+    let mut files: Vec<String> = files_where(&bucket, &|p| !is_hidden(p))
+        .iter()
+        .map(|p| p.strip_prefix(&bucket).unwrap().display().to_string())
+        .collect();
     // The month's rollup (written after the days, still under the lock) and the days.
     let rollup = format!("rollup/station={STATION}/month=2026-11.json");
     assert!(files.contains(&rollup), "{files:?}");
