@@ -36,12 +36,11 @@ pub enum LogFormat {
 /// the AWS credential chain's, whose info and debug output describes credentials (key
 /// ids, signed STS and SSO requests): they log at warn level at most, whatever the
 /// filter asks. The CLI logs which region and which kind of credentials it uses.
-const URL_LOGGING_TARGETS: [&str; 15] = [
+const URL_LOGGING_TARGETS: [&str; 14] = [
     "ureq",
     "ureq_proto",
     "rustls",
     "s3s",
-    "s3s_fs",
     "hyper",
     "hyper_util",
     "aws_config",

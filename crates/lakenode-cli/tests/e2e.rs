@@ -343,19 +343,10 @@ fn demo_for_two_hours_writes_1440_rows_in_8_files() {
     // two hours may cross midnight), holding every row.
     assert!(stdout.contains("compacted     "), "{stdout}");
     let lake = dir.join("s3/lakenode");
-    let mut names = Vec::new();
-    let mut dirs = vec![lake.clone()];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let path = e.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if name.ends_with(".parquet") {
-                names.push(name);
-            }
-        }
-    }
+    let names: Vec<String> = files_with_extension(&lake, "parquet")
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
     assert!(!names.is_empty());
     assert!(
         names.iter().all(|n| n.ends_with("_day.parquet")),
@@ -506,8 +497,7 @@ fn a_canary_secret_appears_nowhere_in_a_full_run_at_trace_level() {
         !stderr.contains("X-Amz-Signature="),
         "a signed URL leaked into the output"
     );
-    let mut files = vec![];
-    collect_files(&spool, &mut files);
+    let files = files_where(&spool, &|_| true);
     assert!(!files.is_empty());
     for f in files {
         let bytes = std::fs::read(&f).unwrap();
@@ -517,17 +507,6 @@ fn a_canary_secret_appears_nowhere_in_a_full_run_at_trace_level() {
             "{} holds a secret",
             f.display()
         );
-    }
-}
-
-fn collect_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            collect_files(&p, out);
-        } else {
-            out.push(p);
-        }
     }
 }
 
@@ -626,9 +605,9 @@ fn run_against_an_independent_sigv4_implementation() {
 
     // s3rver keeps each object as `<key>._S3rver_object`: decode them all and compare
     // with what was sampled.
-    let mut objects = vec![];
-    collect_files(&data.join("lake"), &mut objects);
-    objects.retain(|p| p.to_string_lossy().ends_with(".parquet._S3rver_object"));
+    let objects = files_where(&data.join("lake"), &|p| {
+        p.to_string_lossy().ends_with(".parquet._S3rver_object")
+    });
     assert_eq!(objects.len(), 4, "{objects:?}");
     let sim = Simulator::new(4);
     let mut rows = 0;

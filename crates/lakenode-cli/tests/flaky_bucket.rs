@@ -21,13 +21,13 @@ fn day_dir(bucket: &Path) -> std::path::PathBuf {
     bucket.join(format!("station={STATION}/year=2026/month=11/day=20"))
 }
 
-/// The file names in the day's directory.
 #[test]
 fn the_day_starts_where_the_test_says() {
     let t: jiff::Timestamp = "2026-11-20T00:00:00Z".parse().unwrap();
     assert_eq!(t.as_millisecond(), DAY_START_MS);
 }
 
+/// The file names in the day's directory.
 fn names(bucket: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(day_dir(bucket))
         .unwrap()
@@ -38,34 +38,61 @@ fn names(bucket: &Path) -> Vec<String> {
     names
 }
 
-#[test]
-fn compact_and_report_finish_through_a_bucket_failing_one_request_in_four() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("s3");
-    let s3 = lake_server(&data);
-    let bucket = data.join("lake");
-    // A day of window files, written straight to the server. Half-hour windows: half
-    // the requests of the default 15 minutes, so the run's retry delays (the station's,
-    // from 1 s) keep the test under a minute.
+/// The station's half-hour window files from 2026-11-20T00:00Z for `duration`, written
+/// straight to the server. Half-hour windows: half the requests of the default 15
+/// minutes, so the runs' retry delays (the station's, from 1 s) keep the tests short.
+fn write_windows(s3: &lakenode_embedded_s3::EmbeddedS3, tmp: &Path, duration: &str) {
     success(
-        run_to(&s3.endpoint(), STATION, &tmp.path().join("spool"))
+        run_to(&s3.endpoint(), STATION, &tmp.join("spool"))
             .args(["--simulate", "3", "--window", "30m"])
-            .args(["--start", "2026-11-20T00:00:00Z", "--duration", "24h"]),
+            .args(["--start", "2026-11-20T00:00:00Z", "--duration", duration]),
     );
-    let windows = names(&bucket);
-    assert_eq!(windows.len(), 48, "{windows:?}");
+}
 
-    let proxy = FaultProxy::start(
+/// A proxy in front of `s3` failing about one request in four, every kind of fault
+/// drawn with `seed`.
+fn failing_one_in_four(s3: &lakenode_embedded_s3::EmbeddedS3, seed: u64) -> FaultProxy {
+    FaultProxy::start(
         s3.addr(),
         FaultPlan {
             reset: 0.06,
             slowdown: 0.06,
             internal: 0.07,
             lost_reply: 0.06,
-            seed: 22,
+            seed,
             ..FaultPlan::clean()
         },
-    );
+    )
+}
+
+/// The daily file of day `day` (0: the 20th) holds each 5 s instant of the day once,
+/// in order.
+fn assert_whole_day(bucket: &Path, day: i64) {
+    let dir = bucket.join(format!(
+        "station={STATION}/year=2026/month=11/day={}",
+        20 + day
+    ));
+    let file =
+        lakenode_lake::readback::decode(std::fs::read(dir.join("data_day.parquet")).unwrap())
+            .unwrap();
+    let start = DAY_START_MS + day * 86_400_000;
+    let times: Vec<i64> = file.samples.iter().map(|s| s.timestamp_ms).collect();
+    let grid: Vec<i64> = (0..ROWS as i64).map(|i| start + i * 5_000).collect();
+    assert_eq!(times, grid, "day {day}: each instant once, in order");
+}
+
+#[test]
+fn compact_and_report_finish_through_a_bucket_failing_one_request_in_four() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("s3");
+    let s3 = lake_server(&data);
+    let bucket = data.join("lake");
+    // A day of window files.
+    write_windows(&s3, tmp.path(), "24h");
+    let windows = names(&bucket);
+    assert_eq!(windows.len(), 48, "{windows:?}");
+
+    let proxy = failing_one_in_four(&s3, 22);
     let endpoint = proxy.endpoint();
     let lake = ["--endpoint", &endpoint, "--bucket", "lake", "--path-style"];
     let started = Instant::now();
@@ -128,15 +155,7 @@ fn compact_and_report_finish_through_a_bucket_failing_one_request_in_four() {
     // One daily file, no window file left, no lock, nothing set aside.
     assert_eq!(names(&bucket), ["data_day.parquet"]);
     assert!(!bucket.join(".lakenode-compact-lock").exists());
-    let file = lakenode_lake::readback::decode(
-        std::fs::read(day_dir(&bucket).join("data_day.parquet")).unwrap(),
-    )
-    .unwrap();
-    let times: Vec<i64> = file.samples.iter().map(|s| s.timestamp_ms).collect();
-    let grid: Vec<i64> = (0..ROWS as i64).map(|i| DAY_START_MS + i * 5_000).collect();
-    assert_eq!(times.len(), ROWS);
-    let wrong = times.iter().zip(&grid).filter(|(a, b)| a != b).count();
-    assert_eq!(wrong, 0, "each instant of the day once, in order");
+    assert_whole_day(&bucket, 0);
     assert!(took < Duration::from_secs(120), "{took:?}");
 }
 
@@ -150,22 +169,8 @@ fn concurrent_compaction_finishes_through_a_bucket_failing_one_request_in_four()
     let data = tmp.path().join("s3");
     let s3 = lake_server(&data);
     let bucket = data.join("lake");
-    success(
-        run_to(&s3.endpoint(), STATION, &tmp.path().join("spool"))
-            .args(["--simulate", "3", "--window", "30m"])
-            .args(["--start", "2026-11-20T00:00:00Z", "--duration", "72h"]),
-    );
-    let proxy = FaultProxy::start(
-        s3.addr(),
-        FaultPlan {
-            reset: 0.06,
-            slowdown: 0.06,
-            internal: 0.07,
-            lost_reply: 0.06,
-            seed: 23,
-            ..FaultPlan::clean()
-        },
-    );
+    write_windows(&s3, tmp.path(), "72h");
+    let proxy = failing_one_in_four(&s3, 23);
     let endpoint = proxy.endpoint();
     let (out, stdout, stderr) = output(
         lakenode_with_credentials()
@@ -186,20 +191,10 @@ fn concurrent_compaction_finishes_through_a_bucket_failing_one_request_in_four()
     );
     assert!(most >= 2, "station-days compacted one at a time: {most}");
 
-    let mut files = Vec::new();
-    let mut dirs = vec![bucket.clone()];
-    while let Some(d) = dirs.pop() {
-        for e in std::fs::read_dir(d).unwrap() {
-            let path = e.unwrap().path();
-            let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if !name.starts_with('.') {
-                files.push(path.strip_prefix(&bucket).unwrap().display().to_string());
-            }
-        }
-    }
-    files.sort();
+    let mut files: Vec<String> = files_where(&bucket, &|p| !is_hidden(p))
+        .iter()
+        .map(|p| p.strip_prefix(&bucket).unwrap().display().to_string())
+        .collect();
     // The month's rollup (written after the days, still under the lock) and the days.
     let rollup = format!("rollup/station={STATION}/month=2026-11.json");
     assert!(files.contains(&rollup), "{files:?}");
@@ -211,17 +206,7 @@ fn concurrent_compaction_finishes_through_a_bucket_failing_one_request_in_four()
     );
     assert!(!bucket.join(".lakenode-compact-lock").exists());
     for day in 0..3_i64 {
-        let dir = bucket.join(format!(
-            "station={STATION}/year=2026/month=11/day={}",
-            20 + day
-        ));
-        let file =
-            lakenode_lake::readback::decode(std::fs::read(dir.join("data_day.parquet")).unwrap())
-                .unwrap();
-        let start = DAY_START_MS + day * 86_400_000;
-        let times: Vec<i64> = file.samples.iter().map(|s| s.timestamp_ms).collect();
-        let grid: Vec<i64> = (0..ROWS as i64).map(|i| start + i * 5_000).collect();
-        assert_eq!(times, grid, "day {day}: each instant once, in order");
+        assert_whole_day(&bucket, day);
     }
 }
 
@@ -272,11 +257,7 @@ fn compact_and_report_stopped_by_sigterm_while_retrying_exit_4_at_once() {
     let s3 = lake_server(&data);
     let bucket = data.join("lake");
     let lock = bucket.join(".lakenode-compact-lock");
-    success(
-        run_to(&s3.endpoint(), STATION, &tmp.path().join("spool"))
-            .args(["--simulate", "3", "--window", "30m"])
-            .args(["--start", "2026-11-20T00:00:00Z", "--duration", "2h"]),
-    );
+    write_windows(&s3, tmp.path(), "2h");
     let windows = names(&bucket);
     assert_eq!(windows.len(), 4, "{windows:?}");
     // Every download of a window file is throttled; the listing and the lock go through.

@@ -116,23 +116,64 @@ fn make_lake(root: &Path) {
     }
 }
 
-/// The lake, but every footer read fails: each day is read from its columns.
-struct ColumnsOnly(LocalLake);
+/// A lake (a directory, or a bucket through the embedded server) counting the objects
+/// it reads whole and those whose ends it reads (footers and rollups); with `no_ends`,
+/// every read of an end fails, so each day is read from its columns.
+struct Counting<L> {
+    lake: L,
+    whole: usize,
+    ends: usize,
+    no_ends: bool,
+}
 
-/// The lake, counting whole-object reads (and, in the third field, the objects whose
-/// ends were read: footers and rollups).
-struct Counting(LocalLake, usize, usize);
+impl<L> Counting<L> {
+    const fn new(lake: L) -> Self {
+        Self {
+            lake,
+            whole: 0,
+            ends: 0,
+            no_ends: false,
+        }
+    }
 
-impl LakeStore for Counting {
+    fn columns_only(lake: L) -> Self {
+        Self {
+            no_ends: true,
+            ..Self::new(lake)
+        }
+    }
+
+    /// The objects read, whole or their ends, since the last [`Counting::restart`].
+    const fn reads(&self) -> usize {
+        self.whole + self.ends
+    }
+
+    const fn restart(&mut self) {
+        (self.whole, self.ends) = (0, 0);
+    }
+}
+
+fn no_footer(key: &str) -> lakenode_lake::Error {
+    lakenode_lake::Error::Check(format!("{key}: no footers here"))
+}
+
+impl<L: LakeStore> LakeStore for Counting<L> {
     fn describe(&self) -> String {
-        self.0.describe()
+        self.lake.describe()
     }
     fn list(&mut self, prefix: &str) -> lakenode_lake::Result<Vec<(String, u64)>> {
-        self.0.list(prefix)
+        self.lake.list(prefix)
     }
     fn get(&mut self, key: &str) -> lakenode_lake::Result<Vec<u8>> {
-        self.1 += 1;
-        self.0.get(key)
+        self.whole += 1;
+        self.lake.get(key)
+    }
+    fn get_tail(&mut self, key: &str, bytes: u64, size: u64) -> lakenode_lake::Result<Vec<u8>> {
+        if self.no_ends {
+            return Err(no_footer(key));
+        }
+        self.ends += 1;
+        self.lake.get_tail(key, bytes, size)
     }
     fn get_tails(
         &mut self,
@@ -140,37 +181,20 @@ impl LakeStore for Counting {
         bytes: u64,
         each: &mut dyn FnMut(usize, lakenode_lake::Result<Vec<u8>>),
     ) {
-        self.2 += objects.len();
-        self.0.get_tails(objects, bytes, each);
+        if self.no_ends {
+            for (i, (key, _)) in objects.iter().enumerate() {
+                each(i, Err(no_footer(key)));
+            }
+            return;
+        }
+        self.ends += objects.len();
+        self.lake.get_tails(objects, bytes, each);
     }
     fn put(&mut self, key: &str, body: Vec<u8>) -> lakenode_lake::Result<()> {
-        self.0.put(key, body)
+        self.lake.put(key, body)
     }
     fn delete(&mut self, key: &str) -> lakenode_lake::Result<()> {
-        self.0.delete(key)
-    }
-}
-
-impl LakeStore for ColumnsOnly {
-    fn describe(&self) -> String {
-        self.0.describe()
-    }
-    fn list(&mut self, prefix: &str) -> lakenode_lake::Result<Vec<(String, u64)>> {
-        self.0.list(prefix)
-    }
-    fn get(&mut self, key: &str) -> lakenode_lake::Result<Vec<u8>> {
-        self.0.get(key)
-    }
-    fn get_tail(&mut self, key: &str, _: u64, _: u64) -> lakenode_lake::Result<Vec<u8>> {
-        Err(lakenode_lake::Error::Check(format!(
-            "{key}: no footers here"
-        )))
-    }
-    fn put(&mut self, key: &str, body: Vec<u8>) -> lakenode_lake::Result<()> {
-        self.0.put(key, body)
-    }
-    fn delete(&mut self, key: &str) -> lakenode_lake::Result<()> {
-        self.0.delete(key)
+        self.lake.delete(key)
     }
 }
 
@@ -228,15 +252,15 @@ fn assert_same(a: &Fleet, b: &Fleet) {
 /// The report from footers where it can (and how many objects it read whole), and
 /// from the columns only.
 fn both_ways(root: &Path) -> (Scan, Scan, usize) {
-    let mut lake = Counting(LocalLake::new(root.to_path_buf()), 0, 0);
+    let mut lake = Counting::new(LocalLake::new(root.to_path_buf()));
     let from_footers = scan(&mut lake, &options(), |_| {}).unwrap();
     let from_columns = scan(
-        &mut ColumnsOnly(LocalLake::new(root.to_path_buf())),
+        &mut Counting::columns_only(LocalLake::new(root.to_path_buf())),
         &options(),
         |_| {},
     )
     .unwrap();
-    (from_footers, from_columns, lake.1)
+    (from_footers, from_columns, lake.whole)
 }
 
 /// The lake at `<dir>/lake` through the embedded server (which stores objects at
@@ -387,41 +411,6 @@ fn daily_files_without_a_summary_are_read_from_their_columns() {
     assert_same(&footers.fleet, &columns.fleet);
 }
 
-/// The lake through the embedded server, counting the objects whose ends were read.
-struct CountingS3(lakenode_lake::lake::S3Lake, usize);
-
-impl LakeStore for CountingS3 {
-    fn describe(&self) -> String {
-        self.0.describe()
-    }
-    fn list(&mut self, prefix: &str) -> lakenode_lake::Result<Vec<(String, u64)>> {
-        self.0.list(prefix)
-    }
-    fn get(&mut self, key: &str) -> lakenode_lake::Result<Vec<u8>> {
-        self.1 += 1;
-        self.0.get(key)
-    }
-    fn get_tail(&mut self, key: &str, bytes: u64, size: u64) -> lakenode_lake::Result<Vec<u8>> {
-        self.1 += 1;
-        self.0.get_tail(key, bytes, size)
-    }
-    fn get_tails(
-        &mut self,
-        objects: &[(String, u64)],
-        bytes: u64,
-        each: &mut dyn FnMut(usize, lakenode_lake::Result<Vec<u8>>),
-    ) {
-        self.1 += objects.len();
-        self.0.get_tails(objects, bytes, each);
-    }
-    fn put(&mut self, key: &str, body: Vec<u8>) -> lakenode_lake::Result<()> {
-        self.0.put(key, body)
-    }
-    fn delete(&mut self, key: &str) -> lakenode_lake::Result<()> {
-        self.0.delete(key)
-    }
-}
-
 fn compact_before(
     lake: &mut dyn LakeStore,
     before: jiff::civil::Date,
@@ -461,13 +450,13 @@ fn whole_months_are_read_from_rollups_with_the_same_figures() {
     let late_bytes = std::fs::read(dir.join(&late)).unwrap();
     std::fs::remove_file(dir.join(&late)).unwrap();
     let (_server, bucket) = through_s3(top.path());
-    let mut bucket = CountingS3(bucket, 0);
+    let mut bucket = Counting::new(bucket);
     let summary = compact_before(&mut bucket, jiff::civil::date(2026, 11, 29));
     assert_eq!(summary.written.len(), 2 * 2 * DAYS as usize);
-    bucket.1 = 0;
+    bucket.restart();
     let footers_only = scan(&mut bucket, &options(), |_| {}).unwrap();
     // 2 stations x 2 trees x the 7 days of the period before the report's day.
-    assert_eq!(bucket.1, 2 * 2 * 7, "one footer per station-day");
+    assert_eq!(bucket.reads(), 2 * 2 * 7, "one footer per station-day");
 
     let listed = bucket.list("").unwrap();
     let r = refresh(&mut bucket, &listed, &summary.written).unwrap();
@@ -484,9 +473,9 @@ fn whole_months_are_read_from_rollups_with_the_same_figures() {
         "up to date: nothing rewritten"
     );
 
-    bucket.1 = 0;
+    bucket.restart();
     let from_rollups = scan(&mut bucket, &options(), |_| {}).unwrap();
-    assert_eq!(bucket.1, 2, "one rollup per station-month, no footer");
+    assert_eq!(bucket.reads(), 2, "one rollup per station-month, no footer");
     assert!(
         from_rollups.problems.is_empty(),
         "{:?}",
@@ -504,10 +493,10 @@ fn whole_months_are_read_from_rollups_with_the_same_figures() {
     put(&dir, &late, &late_bytes);
     let second = compact_before(&mut bucket, jiff::civil::date(2026, 11, 29));
     assert_eq!(second.written.len(), 1);
-    bucket.1 = 0;
+    bucket.restart();
     let stale = scan(&mut bucket, &options(), |_| {}).unwrap();
     assert_eq!(
-        bucket.1,
+        bucket.reads(),
         2 + 1,
         "two rollups and the re-compacted day's footer"
     );
@@ -524,17 +513,17 @@ fn whole_months_are_read_from_rollups_with_the_same_figures() {
         (1, 1),
         "that day's footer read again"
     );
-    bucket.1 = 0;
+    bucket.restart();
     let fresh = scan(&mut bucket, &options(), |_| {}).unwrap();
-    assert_eq!(bucket.1, 2);
+    assert_eq!(bucket.reads(), 2);
     assert_same(&fresh.fleet, &columns.fleet);
 
     // A damaged rollup is refused: its days come from their footers.
     let key = lakenode_lake::rollup::key_of(IDS[0], "2026-11").unwrap();
     let body = std::fs::read(top.path().join("lake").join(&key)).unwrap();
     put(&dir, &key, &body[..body.len() / 2]);
-    bucket.1 = 0;
+    bucket.restart();
     let refused = scan(&mut bucket, &options(), |_| {}).unwrap();
-    assert_eq!(bucket.1, 2 + 2 * 7);
+    assert_eq!(bucket.reads(), 2 + 2 * 7);
     assert_same(&refused.fleet, &columns.fleet);
 }

@@ -184,6 +184,22 @@ impl Store {
         Ok((file, meta))
     }
 
+    /// The object `key` of `bucket` for a GET or HEAD: its file, metadata and ETag;
+    /// `NoSuchKey` if absent.
+    fn read_object(&self, bucket: &str, key: &str) -> S3Result<(File, std::fs::Metadata, String)> {
+        let path = self.object_path(bucket, key)?;
+        let (mut file, meta) = Self::open(&path)?;
+        let tag = etag::of(&mut file, &meta).map_err(|e| internal(&e, "read"))?;
+        Ok((file, meta, tag))
+    }
+
+    /// Deletes the object `key` of `bucket` as [`remove`] says (a key ending in `/` is
+    /// a directory marker).
+    fn delete_key(&self, bucket: &str, key: &str) -> S3Result<()> {
+        let path = self.object_path(bucket, key)?;
+        remove(&self.root.join(bucket), &path, key.ends_with('/'))
+    }
+
     /// Writes `body` to a new temp file, checking `content_md5`; returns the file (its
     /// ETag attribute set), its path and the ETag.
     async fn receive(
@@ -477,10 +493,8 @@ impl S3 for Store {
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
-        let path = self.object_path(&input.bucket, &input.key)?;
-        let (mut file, meta) = Self::open(&path)?;
+        let (file, meta, tag) = self.read_object(&input.bucket, &input.key)?;
         let size = meta.len();
-        let tag = etag::of(&mut file, &meta).map_err(|e| internal(&e, "read"))?;
         let (range, content_range) = match &input.range {
             None => (0..size, None),
             Some(r) => {
@@ -512,9 +526,7 @@ impl S3 for Store {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
-        let path = self.object_path(&input.bucket, &input.key)?;
-        let (mut file, meta) = Self::open(&path)?;
-        let tag = etag::of(&mut file, &meta).map_err(|e| internal(&e, "read"))?;
+        let (_, meta, tag) = self.read_object(&input.bucket, &input.key)?;
         Ok(S3Response::new(HeadObjectOutput {
             content_length: i64::try_from(meta.len()).ok(),
             last_modified: timestamp(&meta),
@@ -529,12 +541,7 @@ impl S3 for Store {
         req: S3Request<DeleteObjectInput>,
     ) -> S3Result<S3Response<DeleteObjectOutput>> {
         let input = req.input;
-        let path = self.object_path(&input.bucket, &input.key)?;
-        remove(
-            &self.root.join(&input.bucket),
-            &path,
-            input.key.ends_with('/'),
-        )?;
+        self.delete_key(&input.bucket, &input.key)?;
         Ok(S3Response::new(DeleteObjectOutput::default()))
     }
 
@@ -545,12 +552,7 @@ impl S3 for Store {
         let input = req.input;
         let mut deleted = Vec::with_capacity(input.delete.objects.len());
         for object in input.delete.objects {
-            let path = self.object_path(&input.bucket, &object.key)?;
-            remove(
-                &self.root.join(&input.bucket),
-                &path,
-                object.key.ends_with('/'),
-            )?;
+            self.delete_key(&input.bucket, &object.key)?;
             deleted.push(DeletedObject {
                 key: Some(object.key),
                 version_id: object.version_id,

@@ -69,9 +69,10 @@ pub(crate) fn pooled<T: Send>(
 
 /// The last `bytes` bytes of `full`, an object of `size` bytes as listed, by one ranged
 /// GET (`Range: bytes=-N`; a server that ignores the range sends the whole object, of
-/// which the end is kept). N is at most the size: s3s-fs 0.14 answers a suffix longer
-/// than the object with 500 InternalError (it seeks before the file's start), where
-/// RFC 9110 and S3 send the whole object.
+/// which the end is kept). N is at most the size: S3 and the embedded server answer a
+/// longer suffix with the whole object (RFC 9110), but `s3s-fs` 0.14, a server a lake
+/// may still be served with (the embedded one until issue 24), answers it with 500
+/// InternalError (it seeks before the file's start).
 pub(crate) fn tail_on(
     client: &S3Client,
     transport: &mut (dyn Transport + Send),

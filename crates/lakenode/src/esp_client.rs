@@ -292,13 +292,8 @@ impl<C: EspClientCalls> embedded_svc::http::client::Connection for Kept<C> {
         uri: &'a str,
         headers: &'a [(&'a str, &'a str)],
     ) -> Result<(), CallError> {
-        use embedded_svc::http::Method as M;
-        let method = match method {
-            M::Get => Method::Get,
-            M::Put => Method::Put,
-            M::Delete => Method::Delete,
-            M::Post => Method::Post,
-            other => return Err(CallError(format!("{other:?} is not used by the node"))),
+        let Some(method) = Method::from_svc(method) else {
+            return Err(CallError(format!("{method:?} is not used by the node")));
         };
         self.calls.set_url(uri).map_err(CallError)?;
         self.calls.set_method(method).map_err(CallError)?;

@@ -33,6 +33,28 @@ pub enum Method {
 }
 
 impl Method {
+    /// Every method, for [`Method::from_svc`].
+    const ALL: [Self; 4] = [Self::Get, Self::Put, Self::Delete, Self::Post];
+
+    /// As `embedded-svc` names it (what [`send_over`] hands a connection).
+    pub(crate) const fn to_svc(self) -> embedded_svc::http::Method {
+        use embedded_svc::http::Method as M;
+        match self {
+            Self::Get => M::Get,
+            Self::Put => M::Put,
+            Self::Delete => M::Delete,
+            Self::Post => M::Post,
+        }
+    }
+
+    /// The method named so by `embedded-svc` (the one mapping, read backwards);
+    /// `None` for one the node never sends.
+    pub(crate) fn from_svc(method: embedded_svc::http::Method) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.to_svc() == method)
+    }
+}
+
+impl Method {
     /// The method's name on the wire.
     #[must_use]
     pub const fn as_str(self) -> &'static str {
@@ -198,7 +220,6 @@ pub fn send_over<C: embedded_svc::http::client::Connection>(
     conn: &mut C,
     request: &HttpRequest,
 ) -> Result<HttpResponse, TransportError> {
-    use embedded_svc::http::Method as M;
     let url = request.redacted_url();
     let mut headers: Vec<(&str, &str)> = request
         .headers
@@ -212,13 +233,7 @@ pub fn send_over<C: embedded_svc::http::client::Connection>(
     if request.header("host").is_none() && !authority.is_empty() {
         headers.push(("host", authority.as_str()));
     }
-    let method = match request.method {
-        Method::Get => M::Get,
-        Method::Put => M::Put,
-        Method::Delete => M::Delete,
-        Method::Post => M::Post,
-    };
-    conn.initiate_request(method, request.url.as_str(), &headers)
+    conn.initiate_request(request.method.to_svc(), request.url.as_str(), &headers)
         .map_err(|e| TransportError::Connect(format!("{url}: {e:?}")))?;
     let mut write_error = None;
     for piece in request.body_writes() {
@@ -545,6 +560,14 @@ mod tests {
             vec![],
         );
         assert_eq!(short.send_buffer_size(), MIN_SEND_BUFFER);
+    }
+
+    #[test]
+    fn each_method_maps_to_embedded_svc_and_back() {
+        for m in Method::ALL {
+            assert_eq!(Method::from_svc(m.to_svc()), Some(m));
+        }
+        assert_eq!(Method::from_svc(embedded_svc::http::Method::Patch), None);
     }
 
     #[test]

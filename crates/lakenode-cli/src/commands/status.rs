@@ -13,12 +13,11 @@
 //! run             running (pid 812) since 2026-12-03T06:00:02Z
 //! spool           2 files, 7.8 KiB waiting
 //! oldest waiting  2026-12-03 15:30 UTC (station=.../data_1530.parquet)
-//! last upload     2026-12-03T15:45:03Z (14m 51s ago)
+//! last upload     2026-12-03T15:45:03Z (14 min before now)
 //! ...
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use clap::Args;
 use jiff::Timestamp;
@@ -28,6 +27,7 @@ use serde::Serialize;
 
 use crate::error::{CliError, CliResult};
 use crate::metrics::{STATUS_FILE, Snapshot};
+use crate::report::render::Clock;
 
 /// `lakenode status`.
 #[derive(Debug, Clone, Args)]
@@ -249,12 +249,14 @@ fn bytes(n: u64) -> String {
     }
 }
 
-/// `14m 51s ago`.
+/// `14 min before now`: the report's wording (one formatter for both commands).
 fn ago(now_ms: i64, t: i64) -> String {
-    let secs = u64::try_from((now_ms - t).max(0) / 1000).unwrap_or(0);
-    format!(
-        "{} ago",
-        humantime::format_duration(Duration::from_secs(secs))
+    crate::report::render::ago(
+        &Clock {
+            at_ms: now_ms,
+            now: true,
+        },
+        t,
     )
 }
 
@@ -433,7 +435,7 @@ mod tests {
             "{gone}"
         );
         assert!(
-            gone.contains("last upload     2026-12-03T07:45:00Z (16m ago)"),
+            gone.contains("last upload     2026-12-03T07:45:00Z (16 min before now)"),
             "{gone}"
         );
         let running = table(&report(RunState::Running), now);

@@ -131,7 +131,8 @@ pub struct Clock {
 }
 
 /// How long before the report's time the instant `t` was, in the largest fitting unit:
-/// "41 d before now" (or "before --at" for a historic report).
+/// "41 d before now" (or "before --at" for a historic report). `lakenode status` says
+/// ages the same way.
 #[must_use]
 pub fn ago(clock: &Clock, t: i64) -> String {
     let reference = if clock.now { "now" } else { "--at" };

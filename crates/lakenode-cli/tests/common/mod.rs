@@ -273,19 +273,31 @@ pub fn assert_lake_holds(
     );
 }
 
-/// Files with extension `ext` under `dir`, recursively.
+/// Files with extension `ext` under `dir`, recursively, sorted.
 pub fn files_with_extension(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    files_where(dir, &|p| p.extension().is_some_and(|x| x == ext))
+}
+
+/// Files under `dir` (recursively, every directory walked) that `keep` accepts, sorted;
+/// a directory that cannot be read holds none.
+pub fn files_where(dir: &Path, keep: &dyn Fn(&Path) -> bool) -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {
-                out.extend(files_with_extension(&p, ext));
-            } else if p.extension().is_some_and(|x| x == ext) {
+                out.extend(files_where(&p, keep));
+            } else if keep(&p) {
                 out.push(p);
             }
         }
     }
     out.sort();
     out
+}
+
+/// Whether the file's name starts with a `.` (a temporary or a lock, not an object).
+pub fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
 }

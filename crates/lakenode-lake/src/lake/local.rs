@@ -8,7 +8,8 @@ use super::{LOCAL_LOCK, LakeStore};
 use crate::error::{Error, Result};
 use crate::tails::{TAIL_READERS, pooled, read_tail};
 
-/// A lake in a local directory (as `s3s-fs` or a synced bucket stores it).
+/// A lake in a local directory: each object a file at its key, as the embedded S3
+/// server or a synced bucket stores it.
 #[derive(Debug)]
 pub struct LocalLake {
     root: PathBuf,
@@ -52,7 +53,8 @@ impl LakeStore for LocalLake {
             for entry in entries {
                 let entry = entry.map_err(|e| Error::io(&dir, e))?;
                 let name = entry.file_name().to_string_lossy().into_owned();
-                // Hidden files are temporaries and s3s-fs's metadata, not objects.
+                // Hidden files are temporaries (an `OutputFile`'s), the lock file or
+                // another tool's bookkeeping, not objects.
                 if name.starts_with('.') {
                     continue;
                 }

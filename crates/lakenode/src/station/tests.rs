@@ -54,6 +54,43 @@ fn with_windows(dir: &Path, windows: i64) -> Station {
     st
 }
 
+/// Records the samples of windows `from..to` (15 min each from `T0`), spooling
+/// health rows as windows are sealed (as the driver does).
+fn record_with_health(st: &mut Station, from: i64, to: i64) {
+    let sim = Simulator::new(3);
+    for i in from * 180..to * 180 {
+        st.record(&at(0), sim.sample_at(T0 + i * 5_000))
+            .expect("record");
+        spool_health_rows(st);
+    }
+}
+
+/// Records `windows` sealed windows from `T0`, each with its health row spooled right
+/// after it.
+fn fill_with_health(st: &mut Station, windows: i64) {
+    record_with_health(st, 0, windows);
+    st.flush().expect("flush");
+    spool_health_rows(st);
+}
+
+/// Spools the health rows of the windows sealed so far.
+fn spool_health_rows(st: &mut Station) {
+    while let Some((key, row)) = st.take_health_row(&at(0)) {
+        st.spool_health(&key, &row).expect("spool health");
+    }
+}
+
+/// The object's file name: the last segment of the request's path.
+fn file_name(request: &HttpRequest) -> String {
+    request
+        .url
+        .path()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
 fn reply(status: u16, headers: &[(&str, &str)], body: &str) -> HttpResponse {
     HttpResponse {
         status,

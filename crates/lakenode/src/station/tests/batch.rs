@@ -16,39 +16,11 @@ fn batching() -> StationConfig {
     config
 }
 
-/// Records `windows` 15-minute windows with their health rows into `st`.
-fn fill(st: &mut Station, windows: i64) {
-    let sim = Simulator::new(3);
-    for i in 0..windows * 180 {
-        st.record(&at(0), sim.sample_at(T0 + i * 5_000))
-            .expect("record");
-        rows(st);
-    }
-    st.flush().expect("flush");
-    rows(st);
-}
-
-fn rows(st: &mut Station) {
-    while let Some((key, row)) = st.take_health_row(&at(0)) {
-        st.spool_health(&key, &row).expect("spool health");
-    }
-}
-
-fn name(request: &HttpRequest) -> String {
-    request
-        .url
-        .path()
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// Sends and confirms everything the station hands out at `now`; returns the names.
 fn send_all(st: &mut Station, now: u64, lake: &mut BTreeMap<String, Vec<u8>>) -> Vec<String> {
     let mut sent = Vec::new();
     while let Some(req) = st.poll(&at(now)).expect("poll") {
-        sent.push(name(&req));
+        sent.push(file_name(&req));
         lake.insert(req.url.path().to_owned(), req.body.clone());
         st.on_reply(&at(now), Ok(stored(&req))).expect("reply");
     }
@@ -59,7 +31,7 @@ fn send_all(st: &mut Station, now: u64, lake: &mut BTreeMap<String, Vec<u8>>) ->
 fn windows_wait_for_the_batch_which_sends_all_oldest_first_with_health_rows() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut st = Station::open(batching(), dir.path()).expect("open");
-    fill(&mut st, 3);
+    fill_with_health(&mut st, 3);
     assert_eq!(pending(&st), 6);
     // Noon + 1 s: the next batch opens on the even minute, 119 s later.
     assert!(st.poll(&at(1_000)).expect("poll").is_none(), "held");
@@ -111,7 +83,7 @@ fn windows_wait_for_the_batch_which_sends_all_oldest_first_with_health_rows() {
 fn a_failure_inside_a_batch_is_retried_by_the_schedule_and_the_batch_stays_open() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut st = Station::open(batching(), dir.path()).expect("open");
-    fill(&mut st, 2);
+    fill_with_health(&mut st, 2);
     assert!(st.poll(&at(0)).expect("poll").is_none());
     let req = st.poll(&at(120_000)).expect("poll").expect("request");
     st.on_reply(&at(120_000), Err(TransportError::Io("reset".into())))
@@ -120,7 +92,10 @@ fn a_failure_inside_a_batch_is_retried_by_the_schedule_and_the_batch_stays_open(
     assert!(retry > 120_000 && retry < 240_000, "{retry}");
     assert!(st.link_wanted(&at(retry - 1)), "the batch is still open");
     let again = st.poll(&at(retry)).expect("poll").expect("the retry");
-    assert_eq!((name(&again), again.body.clone()), (name(&req), req.body));
+    assert_eq!(
+        (file_name(&again), again.body.clone()),
+        (file_name(&req), req.body)
+    );
     st.on_reply(&at(retry), Ok(stored(&again))).expect("reply");
     let sent = send_all(&mut st, retry, &mut BTreeMap::new());
     assert_eq!(sent.len(), 3);
@@ -134,7 +109,7 @@ fn the_high_water_mark_opens_a_batch_early() {
     let mut config = batching();
     config.batch_high_water = Some(1);
     let mut st = Station::open(config, dir.path()).expect("open");
-    fill(&mut st, 1);
+    fill_with_health(&mut st, 1);
     assert!(st.link_wanted(&at(1_000)));
     assert_eq!(send_all(&mut st, 1_000, &mut BTreeMap::new()).len(), 2);
 }
@@ -173,7 +148,7 @@ fn a_high_water_mark_above_half_the_spool_limit_is_refused() {
 fn the_end_of_input_sends_what_waits_without_waiting_for_the_batch() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut st = Station::open(batching(), dir.path()).expect("open");
-    fill(&mut st, 2);
+    fill_with_health(&mut st, 2);
     assert!(st.poll(&at(1_000)).expect("poll").is_none());
     st.finish_input(&at(1_000), Duration::from_secs(60))
         .expect("finish");
@@ -195,14 +170,14 @@ fn the_end_of_input_sends_what_waits_without_waiting_for_the_batch() {
 fn a_restart_mid_batch_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut st = Station::open(batching(), dir.path()).expect("open");
-    fill(&mut st, 3);
+    fill_with_health(&mut st, 3);
     let mut lake = BTreeMap::new();
     let mut confirmed = Vec::new();
     assert!(st.poll(&at(1_000)).expect("poll").is_none(), "held");
     // Two files confirmed, the third out when the power goes.
     for _ in 0..2 {
         let req = st.poll(&at(120_000)).expect("poll").expect("request");
-        confirmed.push(name(&req));
+        confirmed.push(file_name(&req));
         lake.insert(req.url.path().to_owned(), req.body.clone());
         st.on_reply(&at(120_000), Ok(stored(&req))).expect("reply");
     }
@@ -214,7 +189,11 @@ fn a_restart_mid_batch_loses_and_duplicates_nothing() {
     assert!(st.poll(&at(5_000)).expect("poll").is_none(), "waits again");
     let mut again = BTreeMap::new();
     let rest = send_all(&mut st, 120_000, &mut again);
-    assert_eq!(rest.first(), Some(&name(&lost)), "the one in flight, first");
+    assert_eq!(
+        rest.first(),
+        Some(&file_name(&lost)),
+        "the one in flight, first"
+    );
     assert_eq!(
         again.get(lost.url.path()),
         Some(&lost.body),

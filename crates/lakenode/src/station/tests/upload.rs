@@ -68,37 +68,8 @@ fn with_health(dir: &Path, windows: i64) -> Station {
     let mut config = config();
     config.health = true;
     let mut st = Station::open(config, dir).expect("open");
-    record_with_health(&mut st, 0, windows);
-    st.flush().expect("flush");
-    spool_health_rows(&mut st);
+    fill_with_health(&mut st, windows);
     st
-}
-
-/// Records the samples of windows `from..to` (15 min each from `T0`), spooling
-/// health rows as windows are sealed.
-fn record_with_health(st: &mut Station, from: i64, to: i64) {
-    let sim = Simulator::new(3);
-    for i in from * 180..to * 180 {
-        st.record(&at(0), sim.sample_at(T0 + i * 5_000))
-            .expect("record");
-        spool_health_rows(st);
-    }
-}
-
-fn spool_health_rows(st: &mut Station) {
-    while let Some((key, row)) = st.take_health_row(&at(0)) {
-        st.spool_health(&key, &row).expect("spool health");
-    }
-}
-
-fn file_name(request: &HttpRequest) -> String {
-    request
-        .url
-        .path()
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned()
 }
 
 #[test]
