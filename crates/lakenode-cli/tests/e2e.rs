@@ -355,6 +355,36 @@ fn demo_for_two_hours_writes_1440_rows_in_8_files() {
     assert_lake_ok(&lake, &["--rows", "1440"]);
 }
 
+/// A day holding one window file is compacted too (before 2026-12-04 it was left as it
+/// was, so the test above failed when started between 00:15 and 00:30 UTC).
+#[test]
+fn a_day_of_a_single_window_file_is_compacted_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let stdout = success(lakenode().args([
+        "demo",
+        "--hours",
+        "1",
+        "--start",
+        "2026-06-01T23:45:00Z",
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ]));
+    assert!(stdout.contains("files         4 ("), "{stdout}");
+    let lake = dir.join("s3/lakenode");
+    let names: Vec<String> = files_with_extension(&lake, "parquet")
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    // Two days of two trees: four daily files, no window file left.
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(
+        names.iter().all(|n| n.ends_with("_day.parquet")),
+        "{names:?}"
+    );
+    assert_lake_ok(&lake, &["--rows", "720"]);
+}
+
 #[test]
 fn demo_with_several_stations_keeps_them_apart() {
     let tmp = tempfile::tempdir().unwrap();

@@ -252,9 +252,10 @@ pub fn compact(
 ) -> Result<Summary> {
     let listing = lake.list("")?;
     let (dirs, strays) = plan(listing, options.before);
-    let worth_it = |files: &DayDir| {
-        files.windows.len() > 1 || !files.windows.is_empty() && !files.dailies.is_empty()
-    };
+    // Every finished day with a window file becomes its daily file, a lone window file
+    // too: a past day is then one file with its footer's summary (what long reports and
+    // the monthly rollups read), whatever the time of day the stations started.
+    let worth_it = |files: &DayDir| !files.windows.is_empty();
     let total = dirs.values().filter(|f| worth_it(f)).count();
     progress.start(total);
     let mut done = 0;
@@ -427,7 +428,7 @@ fn compact_day(
     for schema in schemas {
         let daily = dailies.iter().find(|d| d.schema == schema);
         let group: Vec<&Input> = windows.iter().filter(|w| w.schema == schema).collect();
-        if group.is_empty() || (daily.is_none() && group.len() == 1) {
+        if group.is_empty() {
             continue;
         }
         let target = match daily {
