@@ -24,9 +24,11 @@
 //! The wait for the chain ends at [`CHAIN_TIMEOUT`] or at SIGTERM/SIGINT (the CLI's stop
 //! flag): `compact` and `report` then exit 4. What a source printed or answered is never
 //! shown: aws-config quotes a failing `credential_process`'s stderr in its error, which
-//! may hold a secret, so the CLI cuts its messages there. A hung `credential_process`
-//! is not killed when the wait ends: aws-config spawns it without `kill_on_drop` and
-//! gives no handle to it (documented in the README and SECURITY.md).
+//! may hold a secret, so the CLI cuts its messages there. The selected profile's own
+//! `credential_process` is run by lakenode ([`process`]), which ends it and what it
+//! started when the wait ends: aws-config spawns it without `kill_on_drop` and gives no
+//! handle to it, so a hung one outlived lakenode. One run for a profile an assumed role
+//! starts from is still aws-config's (documented in the README and SECURITY.md).
 //!
 //! ```no_run
 //! # fn main() -> Result<(), lakenode_cli::error::CliError> {
@@ -43,15 +45,20 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::default_provider::credentials::DefaultCredentialsChain;
+use aws_config::environment::credentials::EnvironmentVariableCredentialsProvider;
+use aws_config::meta::credentials::CredentialsProviderChain;
 use aws_config::meta::region::ProvideRegion as _;
 use aws_config::profile::ProfileFileRegionProvider;
 use aws_config::provider_config::ProviderConfig;
 use aws_credential_types::provider::ProvideCredentials as _;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::provider::error::CredentialsError;
 use lakenode::s3::{CredentialSource, Credentials, S3Client, S3Config};
 use tracing::{info, warn};
 
 use crate::error::{CliError, CliResult};
+
+pub mod process;
 
 /// How long before their expiry temporary credentials are replaced: the buffer of the
 /// AWS SDKs' own credentials cache, ample for a request signed just before it is sent.
@@ -204,12 +211,25 @@ impl ChainSource {
             ))
             .tls_context(tls)
             .build_https();
-        let chain = runtime.block_on(
-            DefaultCredentialsChain::builder()
-                .configure(ProviderConfig::default().with_http_client(http))
-                .region(aws_config::Region::new(region.to_owned()))
-                .build(),
-        );
+        // The profile's own `credential_process` is run by lakenode, which ends it when
+        // the wait ends ([`process`]); after the environment, as in the default chain.
+        let chain = match runtime.block_on(process::command_of_selected_profile()) {
+            Some(command) => SharedCredentialsProvider::new(
+                CredentialsProviderChain::first_try(
+                    "Environment",
+                    EnvironmentVariableCredentialsProvider::new(),
+                )
+                .or_else("CredentialProcess", process::Process::new(command)),
+            ),
+            None => SharedCredentialsProvider::new(
+                runtime.block_on(
+                    DefaultCredentialsChain::builder()
+                        .configure(ProviderConfig::default().with_http_client(http))
+                        .region(aws_config::Region::new(region.to_owned()))
+                        .build(),
+                ),
+            ),
+        };
         let stop = crate::signals::stop_flag();
         let fetch: Fetch = Box::new(move || {
             if stop.load(Ordering::Relaxed) {

@@ -436,16 +436,21 @@ fn stopped_after(cmd: &mut Command, after: Duration) -> (Duration, std::process:
 }
 
 /// A `credential_process` that hangs: SIGTERM ends `compact` (exit 4), a finite `run`
-/// (exit 4) and a real-time `run` (exit 0) at once, not after the chain's 30 s.
+/// (exit 4) and a real-time `run` (exit 0) at once, not after the chain's 30 s; and
+/// the process, with the one it started, is gone when lakenode has exited. Before,
+/// both went on running (aws-config ran it with no way to end it).
 #[test]
 fn a_signal_ends_the_wait_for_a_hung_credential_process() {
     let tmp = tempfile::tempdir().unwrap();
     let pids = tmp.path().join("pids");
-    // Its pid noted, to end it here: lakenode cannot (see the README).
+    // Its pid and its child's noted, to see they are gone.
     let hang = script(
         tmp.path(),
         "hang.sh",
-        &format!("echo $$ >> '{}'\nexec sleep 60\n", pids.display()),
+        &format!(
+            "echo $$ >> '{0}'\nsleep 60 &\necho $! >> '{0}'\nwait\n",
+            pids.display()
+        ),
     );
     let home = aws_home(
         tmp.path(),
@@ -497,15 +502,31 @@ fn a_signal_ends_the_wait_for_a_hung_credential_process() {
             "{what}: {took:?} after SIGTERM"
         );
         assert!(stderr.contains("stopped by a signal"), "{what}: {stderr}");
-    }
-    for pid in std::fs::read_to_string(&pids).unwrap_or_default().lines() {
-        if let Some(pid) = pid
-            .trim()
-            .parse()
-            .ok()
-            .and_then(rustix::process::Pid::from_raw)
-        {
-            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        let listed = std::fs::read_to_string(&pids).unwrap_or_default();
+        let listed: Vec<u32> = listed.lines().filter_map(|l| l.parse().ok()).collect();
+        assert!(listed.len() >= 2, "{what}: the process ran ({listed:?})");
+        // Killed before lakenode exited; reaped by whoever inherited them.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while listed.iter().any(|&p| running(p)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
         }
+        let left: Vec<u32> = listed.into_iter().filter(|&p| running(p)).collect();
+        for &p in &left {
+            let _ = rustix::process::kill_process(
+                rustix::process::Pid::from_raw(i32::try_from(p).unwrap()).unwrap(),
+                rustix::process::Signal::KILL,
+            );
+        }
+        assert!(left.is_empty(), "{what}: {left:?} outlived lakenode");
+        std::fs::remove_file(&pids).unwrap();
     }
+}
+
+/// Whether `pid` runs (exists and is not a zombie waiting to be reaped).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !s.rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state == "Z" || state == "X")
+    })
 }

@@ -899,12 +899,16 @@ fn decode(path: &Path) -> Vec<Sample> {
 /// the restart part `data_0345_035505.parquet` sharing 59 instants. Day 20: the shared
 /// rows are identical (kept once). Day 21: they differ; the suffix-less file's rows are
 /// kept (the daily file's, then windows in name order), the restart part is kept whole
-/// as `data_0345_035505.parquet.aside`, a warning names both, and no row of any input
+/// as `_data_0345_035505.parquet.aside` (hidden from Athena by its `_`; a copy under the
+/// name earlier versions gave it, without `_`, is still trusted), a warning names both, and no row of any input
 /// is lost. Before, `compact` refused both days forever (exit 1, "both hold").
 /// Killed after each change and rerun, and with `--strategy copy`, the result is the
 /// same.
 #[test]
 fn an_instant_in_two_files_is_kept_once_by_the_documented_rule() {
+    // `_` first: Athena, Hive and Spark skip it; the name earlier versions gave it too.
+    const ASIDE: &str = "_data_0345_035505.parquet.aside";
+    const OLD_ASIDE: &str = "data_0345_035505.parquet.aside";
     let tmp = tempfile::tempdir().unwrap();
     let template = tmp.path().join("template");
     let at = |day: i8, h: i8, m: i8, s: i8| {
@@ -982,15 +986,21 @@ fn an_instant_in_two_files_is_kept_once_by_the_documented_rule() {
         );
         assert_eq!(decode(&d(20).join("data_day.parquet")), want20, "{what}");
         assert_eq!(decode(&d(21).join("data_day.parquet")), want21, "{what}");
-        assert!(
-            !d(20).join("data_0345_035505.parquet.aside").exists(),
-            "{what}"
-        );
+        for name in [ASIDE, OLD_ASIDE] {
+            assert!(!d(20).join(name).exists(), "{what}");
+        }
+        // One copy, under the name it was written with.
+        let copies: Vec<&str> = [ASIDE, OLD_ASIDE]
+            .into_iter()
+            .filter(|n| d(21).join(n).exists())
+            .collect();
+        assert_eq!(copies.len(), 1, "{what}: {copies:?}");
         assert_eq!(
-            std::fs::read(d(21).join("data_0345_035505.parquet.aside")).unwrap(),
+            std::fs::read(d(21).join(copies[0])).unwrap(),
             part21,
             "{what}: the restart part is kept whole"
         );
+        copies[0]
     };
     let lake = tmp.path().join("lake");
     copy_dir(&template, &lake);
@@ -1006,16 +1016,17 @@ fn an_instant_in_two_files_is_kept_once_by_the_documented_rule() {
         stderr.contains(
             "data_0345_035505.parquet holds 59 row(s) at instants data_0345.parquet also holds, \
              with other values (the first at 2026-11-21T03:55:05Z); data_0345.parquet's were \
-             kept, and data_0345_035505.parquet is kept whole as data_0345_035505.parquet.aside"
+             kept, and data_0345_035505.parquet is kept whole as _data_0345_035505.parquet.aside"
         ),
         "{stderr}"
     );
-    check(&lake, "first run");
+    assert_eq!(check(&lake, "first run"), ASIDE);
     let out = compact(&["--lake", lake.to_str().unwrap()], None);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("station-days  0"));
     check(&lake, "rerun");
 
+    let mut renamed_once = false;
     // Whatever the strategy, and killed after each change (2 daily files, 1 aside copy,
     // 6 deletes, the month's rollup) then rerun.
     let copied = tmp.path().join("copied");
@@ -1049,7 +1060,28 @@ fn an_instant_in_two_files_is_kept_once_by_the_documented_rule() {
             String::from_utf8_lossy(&out.stderr)
         );
         check(&lake, &format!("killed after change {k}"));
+        // Killed the same way, but by a lakenode that named the copy `<name>.aside`
+        // (before 2026-12-04): the new one trusts that copy and writes none.
+        let old = tmp.path().join(format!("old{k}"));
+        copy_dir(&template, &old);
+        let out = compact(&["--lake", old.to_str().unwrap()], Some(k));
+        assert!(!out.status.success(), "step {k}");
+        let day21 = old.join(format!("station={STATION}/year=2026/month=11/day=21"));
+        let renamed = day21.join(ASIDE).exists();
+        if renamed {
+            std::fs::rename(day21.join(ASIDE), day21.join(OLD_ASIDE)).unwrap();
+        }
+        let out = compact(&["--lake", old.to_str().unwrap()], None);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "old name, step {k}: {stderr}");
+        let kept = check(&old, &format!("old name, killed after change {k}"));
+        assert_eq!(kept, if renamed { OLD_ASIDE } else { ASIDE }, "step {k}");
+        if renamed {
+            assert!(stderr.contains("rename it with a leading `_`"), "{stderr}");
+            renamed_once = true;
+        }
     }
+    assert!(renamed_once, "no kill fell after the copy was set aside");
 }
 
 /// A long run extends its S3 lock once a third of its time to live has passed; a run

@@ -23,9 +23,9 @@
 //!   name atomically); `If-Match` compares and renames under one lock. No fsync: the
 //!   server is for demos and tests (SECURITY.md), as with `s3s-fs` before.
 //! - The ETag (the body's MD5, as S3 gives for a single PUT) is kept in an extended
-//!   attribute of the file ([`etag`]), with the size and mtime it was computed for. It is
-//!   written before the rename, goes wherever the file goes and dies with it; no sidecar
-//!   file to orphan. A file without a valid one (dropped into the directory by hand,
+//!   attribute of the file ([`etag`]), with the inode, size, mtime and ctime it was
+//!   computed for. It is written just after the rename (which moves the ctime), goes
+//!   wherever the file goes and dies with it; no sidecar file to orphan. A file without a valid one (dropped into the directory by hand,
 //!   rewritten in place, or on a file system without user xattrs) is hashed once when
 //!   first read, and the result stored for the next read.
 //! - Keys are paths, so a few S3 keys cannot be stored, refused as client errors (400)
@@ -233,11 +233,7 @@ impl Store {
                 ));
             }
         }
-        let hex = etag::hex(&digest);
-        let file = temp.file()?;
-        let meta = file.metadata().map_err(|e| internal(&e, "stat"))?;
-        etag::store(file, &hex, &meta);
-        Ok((temp, hex))
+        Ok((temp, etag::hex(&digest)))
     }
 }
 
@@ -281,8 +277,9 @@ impl TempFile {
 
     /// Moves the file to `dest` (creating its directories); with `exclusive`, fails
     /// with `PreconditionFailed` if `dest` exists.
-    fn install(mut self, dest: &Path, exclusive: bool) -> S3Result<()> {
-        self.file = None;
+    /// Returns the installed file, open, once the temp name is gone.
+    fn install(mut self, dest: &Path, exclusive: bool) -> S3Result<File> {
+        let file = self.file.take().ok_or_else(|| s3_error!(InternalError))?;
         let place = |dest: &Path| {
             if exclusive {
                 std::fs::hard_link(&self.path, dest)
@@ -311,7 +308,7 @@ impl TempFile {
             result = place(dest);
         }
         match result {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(file),
             Err(e) if exclusive && e.kind() == io::ErrorKind::AlreadyExists => {
                 Err(s3_error!(PreconditionFailed, "the object already exists"))
             }
@@ -457,7 +454,7 @@ impl S3 for Store {
                 ..PutObjectOutput::default()
             }));
         }
-        match (&input.if_none_match, &input.if_match) {
+        let installed = match (&input.if_none_match, &input.if_match) {
             (Some(ETagCondition::Any), _) => temp.install(&dest, true)?,
             (Some(ETagCondition::ETag(_)), _) => {
                 return Err(s3_error!(NotImplemented, "If-None-Match other than *"));
@@ -478,9 +475,14 @@ impl S3 for Store {
                 if !matches {
                     return Err(s3_error!(PreconditionFailed, "the ETag does not match"));
                 }
-                temp.install(&dest, false)?;
+                temp.install(&dest, false)?
             }
             (None, None) => temp.install(&dest, false)?,
+        };
+        // Recorded once in place: the rename (or link and unlink) moved the file's
+        // ctime, which the ETag is recorded with (`etag`'s module doc).
+        if let Ok(meta) = installed.metadata() {
+            etag::store(&installed, &md5, &meta);
         }
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(ETag::Strong(md5)),

@@ -22,7 +22,8 @@
 //!
 //! An instant held by two data files keeps one row: identical rows once, else the
 //! first file's (the daily file, then windows in name order), the other file kept whole
-//! as `<name>.aside`. One run per lake at a time: the command takes the lake's lock
+//! as `_<name>.aside` ([`aside_name`]: hidden from Athena, Hive and Spark by its `_`,
+//! from `*.parquet` globs by its suffix). One run per lake at a time: the command takes the lake's lock
 //! ([`crate::lake::LakeStore::lock`]), and a daily file is only replaced if it is still
 //! the one the run read ([`crate::lake::LakeStore::put_if`]).
 //!
@@ -128,7 +129,7 @@ pub struct Summary {
     /// counted once.
     pub identical: u64,
     /// Rows that differed from another file's row at the same instant: the other's
-    /// was kept, and the file holding them was kept whole as `<name>.aside`.
+    /// was kept, and the file holding them was kept whole as [`aside_name`].
     pub set_aside: u64,
     /// Station-days left alone, with the reason (unreadable file, conflicting copy).
     pub skipped: Vec<String>,
@@ -210,6 +211,12 @@ fn plan(objects: Vec<(String, u64)>, before: Date) -> (BTreeMap<String, DayDir>,
             Err(why) => {
                 if key.ends_with(".parquet") {
                     strays.push(format!("{key}: {why}; left alone"));
+                } else if is_old_aside(&key) {
+                    tracing::warn!(
+                        "{key}: set aside by an earlier lakenode under a name Athena, Hive and \
+                         Spark read as part of the table; rename it with a leading `_` \
+                         (docs/compaction.md)"
+                    );
                 }
                 continue;
             }
@@ -540,19 +547,28 @@ fn compact_group(
             let Some(w) = fresh.iter().find(|w| &w.name == name) else {
                 continue;
             };
-            let aside = format!("{dir}/{name}{ASIDE_SUFFIX}");
-            if !lake.put_if(&aside, w.bytes.to_vec(), None)?
-                && lakenode::digest::md5_hex(&lake.get(&aside)?) != w.md5
-            {
-                return Err(DayError::Skip(format!(
-                    "{name} must be set aside, but {name}{ASIDE_SUFFIX} already holds other \
-                     bytes; left for a person to look at"
-                )));
-            }
+            // A copy an earlier version wrote under the old name (a run it left
+            // unfinished) is kept as it is: one copy, not two.
+            let kept = match aside_copy_md5(lake, dir, name, OLD_ASIDE_PREFIX)? {
+                Some(md5) if md5 == w.md5 => format!("{name}{ASIDE_SUFFIX}"),
+                _ => {
+                    let aside = aside_name(name);
+                    let key = format!("{dir}/{aside}");
+                    if !lake.put_if(&key, w.bytes.to_vec(), None)?
+                        && lakenode::digest::md5_hex(&lake.get(&key)?) != w.md5
+                    {
+                        return Err(DayError::Skip(format!(
+                            "{name} must be set aside, but {aside} already holds other \
+                             bytes; left for a person to look at"
+                        )));
+                    }
+                    aside
+                }
+            };
             tracing::warn!(
                 "{dir}: {name} holds {rows} row(s) at instants {winner} also holds, with other \
                  values (the first at {}); {winner}'s were kept, and {name} is kept whole as \
-                 {name}{ASIDE_SUFFIX}",
+                 {kept}",
                 lakenode::layout::rfc3339(*first)
             );
         }
@@ -668,10 +684,46 @@ fn check_inputs(tree: Tree, inputs: &[&Input], (start, end): (i64, i64)) -> Resu
     Ok(())
 }
 
-/// The suffix of the whole-file copy of a window whose rows lost to another file's at
-/// the same instants (`data_0359_035901.parquet.aside`: not `*.parquet`, so no query
-/// reads it twice).
+/// The prefix of the whole-file copy of a window whose rows lost to another file's at
+/// the same instants ([`aside_name`]): Athena, Hive, Trino and Spark skip every object
+/// whose name starts with `_` or `.` (and read every other one in a table's location,
+/// whatever its name); `.` would also hide it from lakenode's own listing of a local lake.
+pub const ASIDE_PREFIX: &str = "_";
+
+/// The suffix of that copy: not `*.parquet`, so no glob (DuckDB, Polars, pyarrow
+/// recipes) reads it either.
 pub const ASIDE_SUFFIX: &str = ".aside";
+
+/// The prefix lakenode before 2026-12-04 gave that copy: none (`<name>.aside`, read by
+/// Athena as part of the table). Still recognised, never written.
+const OLD_ASIDE_PREFIX: &str = "";
+
+/// The name of the whole-file copy of window file `name` that lost rows to another
+/// file's at the same instants: `_data_0359_035901.parquet.aside`.
+#[must_use]
+pub fn aside_name(name: &str) -> String {
+    format!("{ASIDE_PREFIX}{name}{ASIDE_SUFFIX}")
+}
+
+/// Whether `key` is a copy set aside under the name earlier versions gave it.
+fn is_old_aside(key: &str) -> bool {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    name.ends_with(&format!(".parquet{ASIDE_SUFFIX}")) && !name.starts_with(ASIDE_PREFIX)
+}
+
+/// The MD5 of the copy of `name` set aside in `dir` under `prefix`, if there is one.
+fn aside_copy_md5(
+    lake: &mut dyn LakeStore,
+    dir: &str,
+    name: &str,
+    prefix: &str,
+) -> Result<Option<String>, DayError> {
+    match lake.get(&format!("{dir}/{prefix}{name}{ASIDE_SUFFIX}")) {
+        Ok(b) => Ok(Some(lakenode::digest::md5_hex(&b))),
+        Err(e) if crate::lake::is_not_found(&e) => Ok(None),
+        Err(e) => Err(DayError::Fatal(e)),
+    }
+}
 
 /// The data rows of a day under the rule for an instant in two files: rows identical
 /// value for value count once; of rows that differ, the first input's is kept (the
@@ -714,7 +766,8 @@ fn resolve(inputs: &[&Input]) -> Result<Resolved, String> {
 
 /// The rows of `windows` (merged by an interrupted run, by their names and MD5s) are
 /// all in `daily`, value for value, or the window lost them by the rule for an instant
-/// in two files and its `.aside` copy is there: only then may they be deleted.
+/// in two files and its aside copy ([`aside_name`], or the older `<name>.aside`) is
+/// there: only then may they be deleted.
 fn check_contained(
     lake: &mut dyn LakeStore,
     dir: &str,
@@ -748,13 +801,17 @@ fn check_contained(
                 }
             }
             if differs {
-                let aside = format!("{dir}/{}{ASIDE_SUFFIX}", w.name);
-                let copy = match lake.get(&aside) {
-                    Ok(b) => Some(lakenode::digest::md5_hex(&b)),
-                    Err(e) if crate::lake::is_not_found(&e) => None,
-                    Err(e) => return Err(DayError::Fatal(e)),
-                };
-                if copy.as_deref() != Some(w.md5.as_str()) {
+                // Under its name, or the one an earlier version gave it.
+                let mut copied = false;
+                for prefix in [ASIDE_PREFIX, OLD_ASIDE_PREFIX] {
+                    if aside_copy_md5(lake, dir, &w.name, prefix)?.as_deref()
+                        == Some(w.md5.as_str())
+                    {
+                        copied = true;
+                        break;
+                    }
+                }
+                if !copied {
                     return Err(DayError::Skip(missing(w)));
                 }
             }

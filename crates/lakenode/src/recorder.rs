@@ -92,8 +92,11 @@ pub struct Recorder {
     replayed: usize,
     journal_damage: Option<String>,
     timeline: Timeline,
-    /// With health rows on: the rows owed for sealed windows (`health.due`).
-    health_due: Option<HealthDueFile>,
+    /// The health rows owed for sealed windows (`health.due`): loaded whatever this
+    /// run's setting, so rows owed by an earlier run with health rows on are made.
+    health_due: HealthDueFile,
+    /// Whether each window this run seals owes a health row.
+    owe_health: bool,
 }
 
 impl Recorder {
@@ -122,7 +125,7 @@ impl Recorder {
 
     /// [`Recorder::open_with`]; with `health`, each sealed window owes a health row,
     /// kept in `health.due` until [`Recorder::spool_health`] spools it (see
-    /// [`Recorder::health_due`]).
+    /// [`Recorder::health_due`]). Rows an earlier run owed are owed either way.
     ///
     /// # Errors
     /// As [`Recorder::open`].
@@ -132,11 +135,7 @@ impl Recorder {
         dir: &Path,
         health: bool,
     ) -> Result<Self> {
-        let health_due = if health {
-            Some(HealthDueFile::load(storage.as_ref(), dir)?)
-        } else {
-            None
-        };
+        let health_due = HealthDueFile::load(storage.as_ref(), dir)?;
         let spool = Spool::open_with(storage.clone(), dir)?;
         let (journal, replay) = Journal::open_with(storage, dir)?;
         let (mut timeline, timeline_damage) = Timeline::load(spool.storage().as_ref(), dir)?;
@@ -156,6 +155,7 @@ impl Recorder {
             journal_damage: replay.damage.clone().or(timeline_damage),
             timeline,
             health_due,
+            owe_health: health,
         };
         node.forget_spooled_health()?;
         // Replayed records pass the checks `record` makes: a record with a valid CRC
@@ -322,26 +322,23 @@ impl Recorder {
     /// [`Error::Spool`] or [`Error::Parquet`].
     pub fn spool_health(&mut self, key: &str, row: &HealthRow) -> Result<(u64, Vec<DroppedFile>)> {
         let pushed = self.spool.push(key, &row.encode()?)?;
-        if let Some(due) = &mut self.health_due {
-            due.retain(self.spool.storage().as_ref(), self.spool.dir(), |k| {
+        self.health_due
+            .retain(self.spool.storage().as_ref(), self.spool.dir(), |k| {
                 k != key
             })?;
-        }
         Ok(pushed)
     }
 
-    /// The health rows owed for sealed windows (with health rows on): (key, window end
-    /// ms), oldest first. Kept across restarts until [`Recorder::spool_health`].
+    /// The health rows owed for sealed windows: (key, window end ms), oldest first.
+    /// Kept across restarts until [`Recorder::spool_health`].
     pub(crate) fn health_due(&self) -> &[(String, i64)] {
-        self.health_due.as_ref().map_or(&[], HealthDueFile::due)
+        self.health_due.due()
     }
 
     /// Forgets the owed rows already in the spool (the power went after the row was
     /// spooled, before `health.due` was rewritten).
     fn forget_spooled_health(&mut self) -> Result<()> {
-        let Some(due) = &mut self.health_due else {
-            return Ok(());
-        };
+        let due = &mut self.health_due;
         if due.due().is_empty() {
             return Ok(());
         }
@@ -376,10 +373,10 @@ impl Recorder {
         let bytes = self.encoder.encode(window, &meta)?;
         let (id, dropped) = self.spool.push(key.as_str(), &bytes)?;
         // Owed from now on: the journal is told the window is sealed only after this.
-        if let Some(due) = &mut self.health_due {
+        if self.owe_health {
             let health = health_key_for(c.prefix.as_ref(), key.as_str());
             let end = window.start_ms + c.spec.window_ms();
-            due.add(
+            self.health_due.add(
                 self.spool.storage().as_ref(),
                 self.spool.dir(),
                 &health,

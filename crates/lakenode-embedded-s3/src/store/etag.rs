@@ -1,14 +1,27 @@
 //! An object's ETag (the MD5 of its bytes), kept in the extended attribute
-//! `user.lakenode.md5` of its file as `<md5 hex> <size> <mtime ns>`.
+//! `user.lakenode.md5` of its file as `<md5 hex> <size> <mtime ns> <inode> <ctime ns>`.
 //!
-//! Why an xattr: it is written on the temp file before the rename, so the object and
-//! its ETag appear together; it moves and dies with the file (no sidecar to orphan or
-//! to list); reading it is one syscall on the descriptor a GET has open anyway. The
-//! size and mtime make it self-checking: a file rewritten in place by something else
-//! keeps the attribute but changes its mtime, so the stale value is ignored and the
-//! file hashed again. A file without one (copied in by hand, or on a file system or
-//! platform without user xattrs) is hashed when first read; the result is stored if
-//! the file system allows, so each such file is hashed once, not on every ranged GET.
+//! Why an xattr: it is written on the descriptor the PUT wrote through; it moves and dies with the file (no sidecar to orphan or
+//! to list); reading it is one syscall on the descriptor a GET has open anyway.
+//!
+//! The rest makes it self-checking: a file rewritten in place by something else keeps
+//! the attribute, so the value is only trusted for the same file (inode), size, mtime
+//! and ctime; otherwise the file is hashed again. The size and mtime alone were not
+//! enough: an edit that keeps the size and sets the mtime back (`touch -d`, a tool
+//! restoring times, or two writes within the mtime's granularity) served the old
+//! ETag. The ctime cannot be set back from user space: every write, `utimensat` or
+//! rename moves it to now. But writing the attribute moves it too, so the value cannot
+//! hold the ctime it leaves behind: it holds the ctime read just before the write, and
+//! a ctime at most [`CTIME_SLACK_NS`] later is taken as the attribute's own write
+//! (measured: microseconds on ext4 with fine-grained timestamps, one clock tick, at
+//! most 10 ms, with coarse ones). What is still missed: an edit within that slack after
+//! the ETag was stored that keeps the size and restores the mtime. A value from an
+//! older version (`<md5> <size> <mtime>`) is not trusted: the file is hashed once more.
+//!
+//! A file without a valid value (copied in by hand, or on a file system or platform
+//! without user xattrs) is hashed when first read; the result is stored if the file
+//! system allows and the file did not change while it was hashed, so each such file
+//! is hashed once, not on every ranged GET.
 //!
 //! ```
 //! use lakenode_embedded_s3::store::etag;
@@ -43,22 +56,62 @@ pub fn hex(bytes: &[u8]) -> String {
     })
 }
 
-/// What the attribute must say after the MD5 for `meta`'s file.
-fn stamp(meta: &Metadata) -> String {
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    format!("{} {mtime}", meta.len())
+/// How much later than the ctime recorded in the attribute the file's ctime may be and
+/// still be the attribute's own write (module doc).
+pub const CTIME_SLACK_NS: i128 = 50_000_000;
+
+/// What identifies one version of a file: size, mtime (ns), inode and ctime (ns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Version {
+    size: u64,
+    mtime: u128,
+    inode: u64,
+    ctime: i128,
 }
 
-/// The stored MD5 if it was computed for this size and mtime.
+impl Version {
+    fn of(meta: &Metadata) -> Self {
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        #[cfg(unix)]
+        let (inode, ctime) = {
+            use std::os::unix::fs::MetadataExt as _;
+            (
+                meta.ino(),
+                i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+            )
+        };
+        #[cfg(not(unix))]
+        let (inode, ctime) = (0, 0);
+        Self {
+            size: meta.len(),
+            mtime,
+            inode,
+            ctime,
+        }
+    }
+}
+
+/// The stored MD5 if it was computed for this version of the file.
 fn parse(value: &[u8], meta: &Metadata) -> Option<String> {
     let text = std::str::from_utf8(value).ok()?;
-    let (md5, rest) = text.split_once(' ')?;
-    (md5.len() == 32 && md5.bytes().all(|b| b.is_ascii_hexdigit()) && rest == stamp(meta))
-        .then(|| md5.to_owned())
+    let mut fields = text.split(' ');
+    let md5 = fields.next()?;
+    let mut number = || fields.next()?.parse::<i128>().ok();
+    let (size, mtime, inode, ctime) = (number()?, number()?, number()?, number()?);
+    let now = Version::of(meta);
+    let same = size == i128::from(now.size)
+        && u128::try_from(mtime).ok()? == now.mtime
+        && inode == i128::from(now.inode)
+        && (ctime..=ctime + CTIME_SLACK_NS).contains(&now.ctime);
+    (md5.len() == 32
+        && md5.bytes().all(|b| b.is_ascii_hexdigit())
+        && same
+        && fields.next().is_none())
+    .then(|| md5.to_owned())
 }
 
 /// The valid stored ETag of the open `file`, if any.
@@ -66,7 +119,7 @@ fn parse(value: &[u8], meta: &Metadata) -> Option<String> {
 pub fn stored(file: &File, meta: &Metadata) -> Option<String> {
     #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
     {
-        let mut buf = [0u8; 96];
+        let mut buf = [0u8; 192];
         let n = rustix::fs::fgetxattr(file, ATTR, &mut buf[..]).ok()?;
         parse(buf.get(..n)?, meta)
     }
@@ -82,7 +135,7 @@ pub fn stored(file: &File, meta: &Metadata) -> Option<String> {
 pub fn stored_at(path: &Path, meta: &Metadata) -> Option<String> {
     #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
     {
-        let mut buf = [0u8; 96];
+        let mut buf = [0u8; 192];
         let n = rustix::fs::getxattr(path, ATTR, &mut buf[..]).ok()?;
         parse(buf.get(..n)?, meta)
     }
@@ -93,12 +146,25 @@ pub fn stored_at(path: &Path, meta: &Metadata) -> Option<String> {
     }
 }
 
-/// Records `md5_hex` as the ETag of `file` as it is now (best effort: a file system
-/// without user xattrs, or a file the server may not write, leaves it unrecorded).
+/// Records `md5_hex`, computed for the file as `meta` describes it, as the ETag of
+/// `file` (best effort: a file system without user xattrs, or a file the server may
+/// not write, leaves it unrecorded; so does a file that changed since `meta`).
 pub fn store(file: &File, md5_hex: &str, meta: &Metadata) {
     #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
     {
-        let value = format!("{md5_hex} {}", stamp(meta));
+        // The ctime just before the attribute's write (see the module doc), and proof
+        // that nothing changed the file since `md5_hex` was computed.
+        let Ok(now) = file.metadata().map(|m| Version::of(&m)) else {
+            return;
+        };
+        if now != Version::of(meta) {
+            tracing::debug!("embedded S3: file changed while hashed, ETag not stored");
+            return;
+        }
+        let value = format!(
+            "{md5_hex} {} {} {} {}",
+            now.size, now.mtime, now.inode, now.ctime
+        );
         if let Err(e) = rustix::fs::fsetxattr(
             file,
             ATTR,
@@ -110,7 +176,7 @@ pub fn store(file: &File, md5_hex: &str, meta: &Metadata) {
     }
     #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
     {
-        let _ = (file, md5_hex, meta);
+        let _ = (file, md5_hex, meta, Version::of);
     }
 }
 
@@ -160,5 +226,52 @@ mod tests {
         drop(file);
         assert_eq!(etag_now(), "7d793037a0760186574b0282f2f435e7");
         assert_eq!(hex(&[0, 0xab, 0xff]), "00abff");
+    }
+
+    /// Issue 25's leftover: an edit in place that keeps the size and sets the mtime back
+    /// (as `touch -d` or a tool restoring times does) served the old ETag; the ctime,
+    /// which user space cannot set back, now tells.
+    #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+    #[test]
+    fn an_edit_in_place_keeping_size_and_mtime_is_hashed_again() {
+        use std::io::Write as _;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"hello").expect("write");
+        let etag_now = || {
+            let mut file = File::open(&path).expect("open");
+            let meta = file.metadata().expect("stat");
+            (of(&mut file, &meta).expect("etag"), stored(&file, &meta))
+        };
+        let hello = "5d41402abc4b2a76b9719d911017c592".to_owned();
+        assert_eq!(etag_now(), (hello.clone(), Some(hello.clone())));
+        // Still trusted on the next read: the attribute's own write is within the slack.
+        assert_eq!(etag_now(), (hello.clone(), Some(hello)));
+        let before = std::fs::metadata(&path).expect("stat");
+        std::thread::sleep(std::time::Duration::from_nanos(
+            u64::try_from(CTIME_SLACK_NS).expect("slack") + 20_000_000,
+        ));
+        let mut file = File::options().write(true).open(&path).expect("open");
+        file.write_all(b"world").expect("edit in place");
+        file.set_modified(before.modified().expect("mtime"))
+            .expect("set the mtime back");
+        drop(file);
+        let after = std::fs::metadata(&path).expect("stat");
+        assert_eq!(
+            (after.len(), after.modified().ok()),
+            (before.len(), before.modified().ok()),
+            "same size and mtime"
+        );
+        let world = "7d793037a0760186574b0282f2f435e7".to_owned();
+        assert_eq!(etag_now().0, world);
+        // A value written by an older version (no inode or ctime) is not trusted.
+        let file = File::open(&path).expect("open");
+        let meta = file.metadata().expect("stat");
+        let old = format!(
+            "5d41402abc4b2a76b9719d911017c592 {} {}",
+            meta.len(),
+            Version::of(&meta).mtime
+        );
+        assert_eq!(parse(old.as_bytes(), &meta), None);
     }
 }

@@ -127,11 +127,13 @@ fn refuse_mixed_profiles(
 }
 
 /// Records `wanted` as the spool's configuration. If the spool was recording with
-/// another one, first seals its journal under that one; returns its description.
+/// another one, first seals its journal under that one (each window sealed so owes a
+/// health row if `health`, made by the station opened next); returns its description.
 pub(super) fn switch(
     storage: &Arc<dyn Storage>,
     dir: &Path,
     wanted: &RecorderConfig,
+    health: bool,
 ) -> Result<Option<String>> {
     let path = dir.join(FILE);
     let now = describe(wanted);
@@ -146,7 +148,7 @@ pub(super) fn switch(
     };
     refuse_mixed_profiles(storage, dir, changed.as_ref().map(|(_, old)| old), wanted)?;
     if let Some((_, old)) = &changed {
-        let mut recorder = Recorder::open_with(old.clone(), storage.clone(), dir)?;
+        let mut recorder = Recorder::open_owing(old.clone(), storage.clone(), dir, health)?;
         recorder.flush()?;
     }
     // Atomic: a power cut mid-write must not leave a state that names no configuration

@@ -142,7 +142,7 @@ impl Station {
         let lock = SpoolLock::acquire_with(&*storage, dir)?;
         let wanted = config.recorder;
         let mut events = VecDeque::new();
-        if let Some(earlier) = identity::switch(&storage, dir, &wanted)? {
+        if let Some(earlier) = identity::switch(&storage, dir, &wanted, config.health)? {
             events.push_back(Event::Error {
                 message: format!(
                     "this spool was recording with another configuration ({earlier}); its open window was sealed under that one before switching"

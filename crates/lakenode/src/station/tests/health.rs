@@ -83,3 +83,52 @@ fn without_health_rows_nothing_is_owed() {
     let mut st = Station::open(config(), dir.path()).expect("reopen");
     assert!(take_all(&mut st).is_empty());
 }
+
+/// A spool reopened with another configuration: the window its journal held is sealed
+/// under the earlier one at the switch, and owes its health row like any other. Before,
+/// the switch sealed it without owing one: its row was never written, nor reported.
+#[test]
+fn a_window_sealed_at_a_configuration_switch_owes_its_health_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut st = Station::open(with_health(), dir.path()).expect("open");
+    two_sealed(&mut st);
+    for (key, row) in take_all(&mut st) {
+        st.spool_health(&key, &row).expect("spool health");
+    }
+    drop(st); // stopped with the third window open in the journal
+    let mut other = with_health();
+    other.recorder.schema = crate::schema::Schema::parse_list("temperature").expect("schema");
+    let mut st = Station::open(other, dir.path()).expect("reopen with other columns");
+    let keys: Vec<String> = take_all(&mut st).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        keys,
+        [format!(
+            "health/station={STATION}/year=2026/month=12/day=01/health_0030.parquet"
+        )]
+    );
+    assert_eq!(pending(&st), 5, "three data files and the first two rows");
+}
+
+/// Rows owed by a run with health rows on are made by the next run even with them off
+/// (then no new ones are owed). Before, that run never read `health.due`: lost.
+#[test]
+fn rows_owed_with_health_on_are_made_by_a_run_with_it_off() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut st = Station::open(with_health(), dir.path()).expect("open");
+    two_sealed(&mut st);
+    drop(st); // killed before its rows were taken
+    let mut st = Station::open(config(), dir.path()).expect("reopen without health rows");
+    let rows = take_all(&mut st);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for (key, row) in rows {
+        st.spool_health(&key, &row).expect("spool health");
+    }
+    st.flush().expect("seal the open window");
+    assert!(take_all(&mut st).is_empty(), "nothing new owed");
+    drop(st);
+    let mut st = Station::open(config(), dir.path()).expect("reopen");
+    assert!(
+        take_all(&mut st).is_empty(),
+        "spooled rows are owed no more"
+    );
+}
