@@ -610,6 +610,9 @@ impl S3Lake {
     }
 }
 
+/// Objects (full key, size) and common prefixes of a listing.
+type Listed = (Vec<(String, u64)>, Vec<String>);
+
 /// Every page of the listing of `full` (a full key prefix) with `delimiter`: the objects
 /// (full keys) and the common prefixes.
 fn list_on(
@@ -618,7 +621,7 @@ fn list_on(
     attempts: &dyn Fn() -> Attempts,
     full: &str,
     delimiter: Option<&str>,
-) -> Result<(Vec<(String, u64)>, Vec<String>)> {
+) -> Result<Listed> {
     let (mut objects, mut prefixes) = (Vec::new(), Vec::new());
     let mut token: Option<String> = None;
     let what = format!("listing {full}");

@@ -180,8 +180,7 @@ pub fn refresh(
 ) -> crate::Result<Refreshed> {
     let mut months: BTreeMap<(String, String), BTreeMap<String, u64>> = BTreeMap::new();
     let mut existing: BTreeMap<(String, String), String> = BTreeMap::new();
-    let written = touched.iter().map(|(k, s)| (k, s));
-    for (key, size) in listing.iter().map(|(k, s)| (k, s)).chain(written) {
+    for (key, size) in listing.iter().map(|(k, s)| (k, s)).chain(touched) {
         if let Some(sm) = month_of(key) {
             // A file the compaction wrote: its size now, whatever was listed.
             let size = touched.get(key).unwrap_or(size);
