@@ -133,9 +133,13 @@ pub struct Summary {
     pub set_aside: u64,
     /// Station-days left alone, with the reason (unreadable file, conflicting copy).
     pub skipped: Vec<String>,
-    /// Keys of the daily files written (their months' rollups are brought up to date:
-    /// [`crate::rollup::refresh`]).
-    pub written: std::collections::BTreeSet<String>,
+    /// Keys of the daily files written, with their sizes (their months' rollups are
+    /// brought up to date: [`crate::rollup::refresh`]).
+    pub written: BTreeMap<String, u64>,
+    /// The daily files and monthly rollups of the lake as the run listed them before
+    /// compacting: with [`Summary::written`], what [`crate::rollup::refresh`] needs,
+    /// without listing the whole lake a second time.
+    pub listing: Vec<(String, u64)>,
     /// A signal stopped the run before the last station-day.
     pub stopped: bool,
     /// Station-days a stop left for the next run (the one in progress included: its
@@ -258,6 +262,12 @@ pub fn compact(
     progress: &mut dyn Progress,
 ) -> Result<Summary> {
     let listing = lake.list("")?;
+    // What the rollups' refresh needs of it (it parses the keys itself).
+    let kept: Vec<(String, u64)> = listing
+        .iter()
+        .filter(|(k, _)| k.ends_with("_day.parquet") || k.starts_with(lakenode::layout::ROLLUP_DIR))
+        .cloned()
+        .collect();
     let (dirs, strays) = plan(listing, options.before);
     // Every finished day with a window file becomes its daily file, a lone window file
     // too: a past day is then one file with its footer's summary (what long reports and
@@ -266,7 +276,10 @@ pub fn compact(
     let total = dirs.values().filter(|f| worth_it(f)).count();
     progress.start(total);
     let mut done = 0;
-    let mut summary = Summary::default();
+    let mut summary = Summary {
+        listing: kept,
+        ..Summary::default()
+    };
     for why in lake.anomalies().into_iter().chain(strays) {
         tracing::warn!("{why}");
         summary.skipped.push(why);
@@ -619,7 +632,7 @@ fn compact_group(
             Ok(rows) => {
                 summary.rows += rows;
                 summary.bytes_after += written;
-                summary.written.insert(key);
+                summary.written.insert(key, written);
             }
             Err(why) => {
                 // Never leave a file that failed its check where a rerun would trust it.

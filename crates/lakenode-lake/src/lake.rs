@@ -305,6 +305,42 @@ impl S3Lake {
         self
     }
 
+    /// Runs `job(i, ...)` for `i` in `0..n`, one at a time per transport (the lake's
+    /// own and its readers), with this lake's retries (`Attempts` for each request); results go to `each` on this
+    /// thread, in any order.
+    fn pooled<T: Send>(
+        &mut self,
+        n: usize,
+        each: &mut dyn FnMut(usize, T),
+        job: impl Fn(usize, &S3Client, &mut (dyn Transport + Send), &dyn Fn() -> Attempts) -> T + Sync,
+    ) {
+        let (policy, budget, sleep) = (self.policy, self.budget, self.sleep);
+        let stop = self.stop.clone();
+        let client = &self.client;
+        let mut pool: Vec<&mut (dyn Transport + Send)> = vec![self.transport.as_mut()];
+        pool.extend(
+            self.readers
+                .iter_mut()
+                .map(|t| &mut **t as &mut (dyn Transport + Send)),
+        );
+        let pool: Vec<std::sync::Mutex<&mut (dyn Transport + Send)>> =
+            pool.into_iter().map(std::sync::Mutex::new).collect();
+        let turn = std::sync::atomic::AtomicUsize::new(0);
+        pooled(n, pool.len(), each, |i| {
+            // Each thread takes the first free transport (there are as many as threads).
+            let start = turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut guard = (0..pool.len())
+                .find_map(|k| pool[(start + k) % pool.len()].try_lock().ok())
+                .unwrap_or_else(|| {
+                    pool[start % pool.len()]
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                });
+            let attempts = || Attempts::new(policy, budget, sleep).with_stop(stop.clone());
+            job(i, client, &mut **guard, &attempts)
+        });
+    }
+
     fn attempts(&self) -> Attempts {
         Attempts::new(self.policy, self.budget, self.sleep).with_stop(self.stop.clone())
     }
@@ -574,6 +610,43 @@ impl S3Lake {
     }
 }
 
+/// Objects (full key, size) and common prefixes of a listing.
+type Listed = (Vec<(String, u64)>, Vec<String>);
+
+/// Every page of the listing of `full` (a full key prefix) with `delimiter`: the objects
+/// (full keys) and the common prefixes.
+fn list_on(
+    client: &S3Client,
+    transport: &mut (dyn Transport + Send),
+    attempts: &dyn Fn() -> Attempts,
+    full: &str,
+    delimiter: Option<&str>,
+) -> Result<Listed> {
+    let (mut objects, mut prefixes) = (Vec::new(), Vec::new());
+    let mut token: Option<String> = None;
+    let what = format!("listing {full}");
+    loop {
+        let (response, tries) = exchange_on(client, transport, attempts(), &what, |c, now| {
+            c.list_delimited(full, delimiter, token.as_deref(), now)
+        })?;
+        check_response(&response).map_err(|f| tries.failed(&what, f))?;
+        let page = parse_list(&response.body)?;
+        objects.extend(page.objects);
+        prefixes.extend(page.prefixes);
+        match page.next {
+            Some(next) if token.as_deref() == Some(next.as_str()) => {
+                return Err(Error::request(
+                    what,
+                    "the server repeated its continuation token; the listing would be \
+                     incomplete",
+                ));
+            }
+            Some(next) => token = Some(next),
+            None => return Ok((objects, prefixes)),
+        }
+    }
+}
+
 /// [`S3Lake::exchange`] over a given transport (one of a pool's).
 pub(crate) fn exchange_on(
     client: &S3Client,
@@ -629,33 +702,61 @@ impl LakeStore for S3Lake {
         }))
     }
 
+    /// The trees just below `prefix` (`station=<id>/`: a delimited listing) are then
+    /// listed side by side, one per transport ([`S3Lake::with_readers`]): a year of
+    /// 1,000 stations is 730 pages, each a round trip the server spends walking its
+    /// disk, which one request after the other leaves mostly waiting.
     fn list(&mut self, prefix: &str) -> Result<Vec<(String, u64)>> {
         let full = format!("{}{prefix}", self.prefix);
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let body = self.call(&format!("listing {full}"), |c, now| {
-                c.list_objects(&full, token.as_deref(), now)
-            })?;
-            let page = parse_list(&body)?;
-            for (key, size) in page.objects {
-                if let Some(rel) = key.strip_prefix(&self.prefix) {
-                    out.push((rel.to_owned(), size));
+        let (policy, budget, sleep) = (self.policy, self.budget, self.sleep);
+        let stop = self.stop.clone();
+        let attempts = || Attempts::new(policy, budget, sleep).with_stop(stop.clone());
+        let (mut out, trees) = list_on(
+            &self.client,
+            self.transport.as_mut(),
+            &attempts,
+            &full,
+            Some("/"),
+        )?;
+        // A tree that is not a partition (`health/`, `rollup/` of a whole lake's
+        // listing) is split once more, into its stations.
+        let (split, mut trees): (Vec<String>, Vec<String>) = trees
+            .into_iter()
+            .partition(|t| !t[full.len()..].contains('='));
+        let mut failed = None;
+        self.pooled(
+            split.len(),
+            &mut |_, listed: Result<_>| match listed {
+                Ok((objects, more)) => {
+                    out.extend(objects);
+                    trees.extend(more);
                 }
-            }
-            match page.next {
-                Some(next) if token.as_deref() == Some(next.as_str()) => {
-                    return Err(Error::request(
-                        format!("listing {full}"),
-                        "the server repeated its continuation token; the listing would be \
-                         incomplete",
-                    ));
-                }
-                Some(next) => token = Some(next),
-                None => break,
-            }
+                Err(e) => failed = failed.take().or(Some(e)),
+            },
+            |i, client, transport, attempts| {
+                list_on(client, transport, attempts, &split[i], Some("/"))
+            },
+        );
+        self.pooled(
+            trees.len(),
+            &mut |_, listed: Result<_>| match listed {
+                Ok((objects, _)) => out.extend(objects),
+                Err(e) => failed = failed.take().or(Some(e)),
+            },
+            |i, client, transport, attempts| list_on(client, transport, attempts, &trees[i], None),
+        );
+        if let Some(e) = failed {
+            return Err(e);
         }
-        out.sort();
+        let mine = self.prefix.len();
+        let mut out: Vec<(String, u64)> = out
+            .into_iter()
+            .filter_map(|(key, size)| {
+                key.starts_with(&self.prefix)
+                    .then(|| (key[mine..].to_owned(), size))
+            })
+            .collect();
+        out.sort_unstable();
         Ok(out)
     }
 
@@ -693,31 +794,10 @@ impl LakeStore for S3Lake {
         bytes: u64,
         each: &mut dyn FnMut(usize, Result<Vec<u8>>),
     ) {
-        let (policy, budget, sleep) = (self.policy, self.budget, self.sleep);
-        let stop = self.stop.clone();
-        let (client, prefix) = (&self.client, self.prefix.as_str());
-        let mut pool: Vec<&mut (dyn Transport + Send)> = vec![self.transport.as_mut()];
-        pool.extend(
-            self.readers
-                .iter_mut()
-                .map(|t| &mut **t as &mut (dyn Transport + Send)),
-        );
-        let pool: Vec<std::sync::Mutex<&mut (dyn Transport + Send)>> =
-            pool.into_iter().map(std::sync::Mutex::new).collect();
-        let turn = std::sync::atomic::AtomicUsize::new(0);
-        pooled(objects.len(), pool.len(), each, |i| {
-            // Each thread takes the first free transport (there are as many as threads).
-            let start = turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let mut guard = (0..pool.len())
-                .find_map(|k| pool[(start + k) % pool.len()].try_lock().ok())
-                .unwrap_or_else(|| {
-                    pool[start % pool.len()]
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                });
+        let prefix = self.prefix.clone();
+        self.pooled(objects.len(), each, |i, client, transport, attempts| {
             let full = format!("{prefix}{}", objects[i].0);
-            let attempts = Attempts::new(policy, budget, sleep).with_stop(stop.clone());
-            tail_on(client, &mut **guard, attempts, &full, (bytes, objects[i].1))
+            tail_on(client, transport, attempts(), &full, (bytes, objects[i].1))
         });
     }
 

@@ -159,13 +159,16 @@ pub struct Refreshed {
     pub footers: usize,
 }
 
-/// Brings the rollups of the lake listed as `listing` (after a compaction: every
-/// object, with its size) up to date: those of the station-months of `touched` (keys
-/// of daily files the compaction wrote) and of every station-month holding daily files
-/// but no rollup (a lake compacted before rollups existed, a crash before the rollup
-/// was written). Entries of an existing rollup whose file is unchanged (same key and
-/// size) are kept; the other daily files' footers are read (a bounded pool of ranged
-/// requests). Run under the compaction lock, like the compaction.
+/// Brings the rollups of the lake listed as `listing` (its objects with their sizes,
+/// listed before or after a compaction: only daily files and rollups matter) up to
+/// date: those of the station-months of `touched` (daily files the compaction wrote,
+/// with their sizes, which stand for the listing's: so the compaction's own listing
+/// serves, and the lake is not listed twice) and of every station-month holding daily
+/// files but no rollup (a lake compacted before rollups existed, a crash before the
+/// rollup was written). Entries of an existing rollup whose file is unchanged (same
+/// key and size) are kept; the other daily files' footers are read (a bounded pool of
+/// ranged requests). Run under the compaction lock, like the compaction (which alone
+/// writes daily files, so nothing else changes them meanwhile).
 ///
 /// # Errors
 /// Listing-independent failures of reading a rollup or writing one. A footer that
@@ -173,18 +176,20 @@ pub struct Refreshed {
 pub fn refresh(
     lake: &mut dyn LakeStore,
     listing: &[(String, u64)],
-    touched: &BTreeSet<String>,
+    touched: &BTreeMap<String, u64>,
 ) -> crate::Result<Refreshed> {
-    let mut months: BTreeMap<(String, String), Vec<(String, u64)>> = BTreeMap::new();
+    let mut months: BTreeMap<(String, String), BTreeMap<String, u64>> = BTreeMap::new();
     let mut existing: BTreeMap<(String, String), String> = BTreeMap::new();
-    for (key, size) in listing {
+    for (key, size) in listing.iter().map(|(k, s)| (k, s)).chain(touched) {
         if let Some(sm) = month_of(key) {
-            months.entry(sm).or_default().push((key.clone(), *size));
+            // A file the compaction wrote: its size now, whatever was listed.
+            let size = touched.get(key).unwrap_or(size);
+            months.entry(sm).or_default().insert(key.clone(), *size);
         } else if let Some(sm) = rollup_of(key) {
             existing.insert(sm, key.clone());
         }
     }
-    let touched: BTreeSet<(String, String)> = touched.iter().filter_map(|k| month_of(k)).collect();
+    let touched: BTreeSet<(String, String)> = touched.keys().filter_map(|k| month_of(k)).collect();
     months.retain(|sm, _| touched.contains(sm) || !existing.contains_key(sm));
     let mut out = Refreshed::default();
     // Entries kept from the rollups there are, the footers to read for the others.

@@ -125,7 +125,7 @@ pub fn run(args: &CompactArgs) -> CliResult<()> {
         && !args.dry_run
         && !done.stopped
     {
-        refresh_rollups(lake.as_mut(), &done.written);
+        refresh_rollups(lake.as_mut(), done);
     }
     // Released after a stop too (SIGTERM, Ctrl-C), so that the next run can start at once.
     if let Err(e) = lake.unlock() {
@@ -353,15 +353,11 @@ pub(crate) fn demo_lake(dir: &std::path::Path, end_ms: i64) -> CliResult<(Summar
 }
 
 /// Brings the monthly rollups up to date ([`lakenode_lake::rollup::refresh`]): those of
-/// the months this run compacted days of, and any month without one. A failure is a
+/// the months this run compacted days of, and any month without one, from the run's own
+/// listing and the daily files it wrote (the lake is not listed again). A failure is a
 /// warning: the lake is whole without rollups, a report reads the footers instead.
-fn refresh_rollups(
-    lake: &mut dyn lakenode_lake::lake::LakeStore,
-    written: &std::collections::BTreeSet<String>,
-) {
-    let refreshed = lake
-        .list("")
-        .and_then(|listed| lakenode_lake::rollup::refresh(lake, &listed, written));
+fn refresh_rollups(lake: &mut dyn lakenode_lake::lake::LakeStore, done: &Summary) {
+    let refreshed = lakenode_lake::rollup::refresh(lake, &done.listing, &done.written);
     match refreshed {
         Ok(r) if r.written > 0 => println!(
             "monthly rollups: {} written ({} footer(s) read)",

@@ -155,7 +155,7 @@ pub fn run(args: &FleetLakeArgs) -> CliResult<()> {
     let start = Instant::now();
     let mut lake = lakenode_lake::lake::LocalLake::new(args.dir.clone());
     let listed = lakenode_lake::lake::LakeStore::list(&mut lake, "")?;
-    let r = lakenode_lake::rollup::refresh(&mut lake, &listed, &std::collections::BTreeSet::new())?;
+    let r = lakenode_lake::rollup::refresh(&mut lake, &listed, &std::collections::BTreeMap::new())?;
     println!(
         "fleet-lake: {} monthly rollups from {} footers, {:.1} s",
         r.written,

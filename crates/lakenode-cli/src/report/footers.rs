@@ -46,6 +46,9 @@ pub struct Candidate {
     pub key: String,
     /// Its size, as listed.
     pub size: u64,
+    /// The report draws hours and folds in the day's hour figures; else they are not
+    /// kept (a year of days would hold 24 figures per station-day for nothing).
+    pub hourly: bool,
 }
 
 /// A station-day's figures from its footer.
@@ -115,7 +118,7 @@ pub(super) fn decode(day: &Candidate, pairs: &[(String, String)], rows: u64) -> 
         samples: u32::try_from(summary.rows).ok()?,
         ..DayFigures::default()
     };
-    if summary.has_hour_sums() {
+    if day.hourly && summary.has_hour_sums() {
         figures.hours = summary
             .hours
             .iter()

@@ -31,6 +31,40 @@ use super::footers::{Candidate, Summarized};
 /// few KB each) is not fetched: not lakenode's.
 const MAX_ROLLUP_BYTES: u64 = 4 << 20;
 
+/// The days of `idx` that the rollup `body` (at `key`, of the station-month `sm`) holds
+/// at their listed size, decoded as their footers would be; the rollup's bytes are
+/// counted once, with the first day read from it.
+fn decode_month(
+    days: &[Candidate],
+    (sm, idx): (&(String, String), &Vec<usize>),
+    key: &str,
+    body: &[u8],
+) -> Vec<(usize, (Summarized, u64))> {
+    let rollup = match std::str::from_utf8(body)
+        .map_err(|e| e.to_string())
+        .and_then(|t| Rollup::from_json(t, &sm.0, &sm.1))
+    {
+        Ok(r) => r,
+        Err(why) => {
+            tracing::warn!(
+                "{key}: the monthly rollup is refused ({why}); its days are read from their footers"
+            );
+            return Vec::new();
+        }
+    };
+    let mut bytes = body.len() as u64;
+    let mut out = Vec::new();
+    for &i in idx {
+        let day = &days[i];
+        if let Some(e) = rollup.entry(&day.key, day.size)
+            && let Some(s) = super::footers::decode(day, &e.pairs, e.rows)
+        {
+            out.push((i, (s, std::mem::take(&mut bytes))));
+        }
+    }
+    out
+}
+
 /// Reads the summaries of `days` from their months' rollups where they are current,
 /// and from their footers otherwise ([`super::footers::read`]); the index of each day
 /// with a usable summary maps to its figures and the bytes read for it (a rollup's
@@ -63,30 +97,40 @@ pub fn read(lake: &mut dyn LakeStore, days: &[Candidate]) -> BTreeMap<usize, (Su
         }
     }
     let whole = objects.iter().map(|(_, s)| *s).max().unwrap_or(0);
-    lake.get_tails(&objects, whole, &mut |m, body| {
-        let Ok(body) = body else { return };
-        let (sm, idx) = months[m];
-        let rollup = match std::str::from_utf8(&body)
-            .map_err(|e| e.to_string())
-            .and_then(|t| Rollup::from_json(t, &sm.0, &sm.1))
-        {
-            Ok(r) => r,
-            Err(why) => {
-                tracing::warn!(
-                    "{}: the monthly rollup is refused ({why}); its days are read from their footers",
-                    objects[m].0
-                );
-                return;
+    // Decoding (JSON, then each day's summary) is most of the work: it runs on one
+    // thread per core while the lake's own pool fetches the rollups.
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .clamp(1, 8);
+    let (tx, rx) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(threads);
+    let rx = std::sync::Mutex::new(rx);
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let (rx, done_tx, months, objects) = (&rx, done_tx.clone(), &months, &objects);
+            scope.spawn(move || {
+                loop {
+                    let job = rx
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .recv();
+                    let Ok((m, body)) = job else { break };
+                    let decoded = decode_month(days, months[m], &objects[m].0, &body);
+                    if done_tx.send(decoded).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        lake.get_tails(&objects, whole, &mut |m, body| {
+            if let Ok(body) = body {
+                let _ = tx.send((m, body));
             }
-        };
-        let mut bytes = body.len() as u64;
-        for &i in idx {
-            let day = &days[i];
-            if let Some(e) = rollup.entry(&day.key, day.size)
-                && let Some(s) = super::footers::decode(day, &e.pairs, e.rows)
-            {
-                out.insert(i, (s, std::mem::take(&mut bytes)));
-            }
+        });
+        drop(tx);
+        for decoded in done_rx {
+            out.extend(decoded);
         }
     });
     // The rest from their footers.

@@ -293,6 +293,7 @@ pub fn scan(
                     day_start_ms: day_start_ms(id.1).unwrap_or(i64::MIN),
                     key: format!("{dir}/{name}"),
                     size: *size,
+                    hourly,
                 });
             }
         }

@@ -173,9 +173,27 @@ impl S3Client {
         continuation: Option<&str>,
         now: Timestamp,
     ) -> HttpRequest {
+        self.list_delimited(prefix, None, continuation, now)
+    }
+
+    /// [`S3Client::list_objects`] with a `delimiter`: keys holding it after `prefix`
+    /// are folded into common prefixes ([`super::ListPage::prefixes`]), e.g. the
+    /// `station=<id>/` trees of a lake, which can then be listed side by side.
+    #[cfg(feature = "list")]
+    #[must_use]
+    pub fn list_delimited(
+        &self,
+        prefix: &str,
+        delimiter: Option<&str>,
+        continuation: Option<&str>,
+        now: Timestamp,
+    ) -> HttpRequest {
         let credentials = self.credentials();
         let mut action = self.bucket.list_objects_v2(Some(&credentials.0));
         action.with_prefix(prefix);
+        if let Some(d) = delimiter {
+            action.with_delimiter(d);
+        }
         if let Some(token) = continuation {
             action.with_continuation_token(token);
         }

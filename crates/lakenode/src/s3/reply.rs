@@ -34,6 +34,8 @@ pub struct ListPage {
     pub objects: Vec<(String, u64)>,
     /// The token for the next page, if the listing is truncated.
     pub next: Option<String>,
+    /// Common prefixes (a listing with a delimiter), in key order.
+    pub prefixes: Vec<String>,
 }
 
 /// Parses a ListObjectsV2 reply body.
@@ -56,6 +58,11 @@ pub fn parse_list(body: &[u8]) -> Result<ListPage> {
             .map(|c| (c.key, c.size.unwrap_or(0)))
             .collect(),
         next: parsed.next_continuation_token,
+        prefixes: parsed
+            .common_prefixes
+            .into_iter()
+            .map(|p| p.prefix)
+            .collect(),
     })
 }
 
