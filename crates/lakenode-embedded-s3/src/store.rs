@@ -40,6 +40,9 @@
 //!   The check is made per path component just before the file is used (a link
 //!   swapped in by a local user in between is out of scope, as the server is for demos
 //!   and tests); a bucket's directory itself may be a link, set up by its operator.
+//!   Only regular files are objects: a FIFO, socket or device is not listed, and is
+//!   refused (`403`) without blocking (opened `O_NONBLOCK`, checked with `fstat`),
+//!   since an open of a FIFO waits for a writer and once held the server's threads.
 //! - Small files are read and written inline on the runtime's threads (page-cache
 //!   copies of a few hundred KiB cost less than a hand-off to the blocking pool);
 //!   reads larger than [`INLINE_READ`] are streamed in chunks.
@@ -96,6 +99,12 @@ fn internal(e: &io::Error, what: &str) -> S3Error {
     tracing::warn!("embedded S3: {what}: {e}");
     s3_error!(InternalError, "{what}: {e}")
 }
+
+/// `open` with `O_NOFOLLOW` on a symbolic link fails with this.
+#[cfg(unix)]
+const ELOOP: i32 = libc::ELOOP;
+#[cfg(not(unix))]
+const ELOOP: i32 = -1;
 
 fn not_found(e: &io::Error) -> bool {
     matches!(
@@ -168,11 +177,29 @@ impl Store {
         Ok(dir.join(key))
     }
 
-    /// Opens an object for reading with its metadata; `NoSuchKey` if absent.
+    /// Opens an object for reading with its metadata; `NoSuchKey` if absent (or a
+    /// directory), `AccessDenied` if not a regular file.
+    ///
+    /// Opened without blocking and without following a final symbolic link: opening a
+    /// FIFO placed in the data dir would otherwise wait for a writer on one of the
+    /// runtime's two threads, and two such GETs wedged the whole server. Then `fstat`
+    /// on the open file decides, so nothing swapped in between is read.
     fn open(path: &Path) -> S3Result<(File, std::fs::Metadata)> {
-        let file = File::open(path).map_err(|e| {
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(
+            &mut options,
+            libc::O_NONBLOCK | libc::O_NOFOLLOW,
+        );
+        let file = options.open(path).map_err(|e| {
             if not_found(&e) {
                 s3_error!(NoSuchKey)
+            } else if e.raw_os_error() == Some(ELOOP) {
+                s3_error!(
+                    AccessDenied,
+                    "the key's path is a symbolic link, which this server does not follow"
+                )
             } else {
                 internal(&e, "open")
             }
@@ -181,7 +208,36 @@ impl Store {
         if meta.is_dir() {
             return Err(s3_error!(NoSuchKey));
         }
+        if !meta.is_file() {
+            return Err(s3_error!(
+                AccessDenied,
+                "the key's path is not a regular file (a FIFO, socket or device), which this \
+                 server does not serve"
+            ));
+        }
         Ok((file, meta))
+    }
+
+    /// Opens an object and finds its ETag. Hashing a large file that has no stored
+    /// ETag (one dropped in by hand) goes to the blocking pool, so one such request
+    /// holds none of the runtime's two threads for long: all blocking work a request
+    /// does on them is bounded (a non-blocking open, small reads, [`CHUNK`]s).
+    async fn open_tagged(path: &Path) -> S3Result<(File, std::fs::Metadata, String)> {
+        let (mut file, meta) = Self::open(path)?;
+        if let Some(tag) = etag::stored(&file, &meta) {
+            return Ok((file, meta, tag));
+        }
+        if meta.len() <= INLINE_READ {
+            let tag = etag::of(&mut file, &meta).map_err(|e| internal(&e, "read"))?;
+            return Ok((file, meta, tag));
+        }
+        tokio::task::spawn_blocking(move || {
+            let tag = etag::of(&mut file, &meta);
+            (file, meta, tag)
+        })
+        .await
+        .map_err(|e| s3_error!(InternalError, "hashing: {e}"))
+        .and_then(|(file, meta, tag)| Ok((file, meta, tag.map_err(|e| internal(&e, "read"))?)))
     }
 
     /// Writes `body` to a new temp file, checking `content_md5`; returns the file (its
@@ -478,9 +534,8 @@ impl S3 for Store {
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
         let path = self.object_path(&input.bucket, &input.key)?;
-        let (mut file, meta) = Self::open(&path)?;
+        let (file, meta, tag) = Self::open_tagged(&path).await?;
         let size = meta.len();
-        let tag = etag::of(&mut file, &meta).map_err(|e| internal(&e, "read"))?;
         let (range, content_range) = match &input.range {
             None => (0..size, None),
             Some(r) => {
@@ -513,8 +568,7 @@ impl S3 for Store {
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
         let path = self.object_path(&input.bucket, &input.key)?;
-        let (mut file, meta) = Self::open(&path)?;
-        let tag = etag::of(&mut file, &meta).map_err(|e| internal(&e, "read"))?;
+        let (_, meta, tag) = Self::open_tagged(&path).await?;
         Ok(S3Response::new(HeadObjectOutput {
             content_length: i64::try_from(meta.len()).ok(),
             last_modified: timestamp(&meta),

@@ -97,11 +97,13 @@ fn sorted_entries(dir: &Path) -> io::Result<Vec<(String, bool)>> {
         let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
-        // A symbolic link is not followed (nor served: `Store::object_path`).
+        // A symbolic link is not followed (nor served: `Store::object_path`), nor is
+        // anything but a file or directory listed (a FIFO, socket or device: not
+        // served either, `Store::open`).
         let is_dir = match entry.file_type() {
-            Ok(t) if t.is_symlink() => continue,
-            Ok(t) => t.is_dir(),
-            Err(_) => continue,
+            Ok(t) if t.is_dir() => true,
+            Ok(t) if t.is_file() => false,
+            _ => continue,
         };
         entries.push(if is_dir {
             (name + "/", true)

@@ -622,3 +622,51 @@ async fn symbolic_links_in_the_bucket_are_not_followed() {
     assert_eq!(list_all(&store, "", None, 1000).await, ["real"]);
     assert!(list_all(&store, "out/", None, 1000).await.is_empty());
 }
+
+/// Runs `f` on a thread of its own; `None` if it has not answered within 5 s (a GET of
+/// a FIFO used to block its thread until a writer came).
+fn within_5s<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(5)).ok()
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_fifo_in_the_bucket_is_neither_listed_nor_opened() {
+    let (dir, store) = store();
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.path().join("lake/fifo"))
+        .status()
+        .expect("mkfifo");
+    assert!(made.success(), "mkfifo");
+    put(&store, "ok", b"x").await.expect("put");
+    assert_eq!(list_all(&store, "", None, 1000).await, ["ok"]);
+    let store = std::sync::Arc::new(store);
+    for head in [false, true] {
+        let store = std::sync::Arc::clone(&store);
+        let answer = within_5s(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("rt");
+            rt.block_on(async {
+                if head {
+                    let input = HeadObjectInput {
+                        bucket: "lake".into(),
+                        key: "fifo".into(),
+                        ..HeadObjectInput::default()
+                    };
+                    store.head_object(request(input)).await.map(drop)
+                } else {
+                    get(&store, "fifo", None).await.map(drop)
+                }
+            })
+        })
+        .expect("the request returned instead of waiting for a writer");
+        let err = answer.expect_err("a FIFO is not an object");
+        assert_eq!(code(&err), &S3ErrorCode::AccessDenied, "head={head}");
+    }
+    drop(dir);
+}
