@@ -825,10 +825,30 @@ fn on_s3_a_lock_object_keeps_a_second_compaction_out_until_it_expires() {
         stderr.contains("being compacted by another run (pid ") && stderr.contains("expires at"),
         "{stderr}"
     );
+    // The same lake compacted as a directory (the one `serve` serves) waits its turn
+    // too: the two used to take locks of different names and ran at once.
+    let lake_arg = ["--lake", lake.to_str().unwrap()];
+    let d = compact(&lake_arg, None);
+    let stderr = String::from_utf8_lossy(&d.stderr);
+    assert_eq!(d.status.code(), Some(7), "{stderr}");
+    assert!(
+        stderr.contains("being compacted by another run (pid "),
+        "{stderr}"
+    );
     assert_eq!(std::fs::read_to_string(&lock).unwrap(), held);
     std::fs::remove_file(&flag).unwrap();
     let a = a.wait_with_output().unwrap();
     assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert!(!lock.exists(), "the lock outlived its run");
+    // And the other way round: a directory run keeps a bucket run out.
+    let d = paused_compaction(&lake_arg, &flag);
+    assert!(std::fs::read_to_string(&lock).unwrap().contains("expires "));
+    let b = compact(&where_, None);
+    let stderr = String::from_utf8_lossy(&b.stderr);
+    assert_eq!(b.status.code(), Some(7), "{stderr}");
+    std::fs::remove_file(&flag).unwrap();
+    let d = d.wait_with_output().unwrap();
+    assert!(d.status.success(), "{}", String::from_utf8_lossy(&d.stderr));
     assert!(!lock.exists(), "the lock outlived its run");
     assert_eq!(rows_lost(&lake, &want), 0);
     assert!(compact(&where_, None).status.success());
