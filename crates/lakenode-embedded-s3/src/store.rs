@@ -11,7 +11,8 @@
 //! maintained crate stores S3 objects as plain files without those costs (the s3s
 //! family's others are gateways), so this one is hand-written for exactly the requests
 //! lakenode and its tests make: PutObject (Content-MD5, `If-None-Match: *`, `If-Match`),
-//! GetObject (with Range), HeadObject, DeleteObject(s), ListObjects(V2) (prefix,
+//! GetObject (with Range) and HeadObject (both with the conditional headers:
+//! [`conditional`]), DeleteObject(s), ListObjects(V2) (prefix,
 //! delimiter, max-keys, continuation token, start-after), HeadBucket, ListBuckets,
 //! GetBucketLocation. Anything else answers `NotImplemented`; user metadata and
 //! content types are not kept.
@@ -75,6 +76,7 @@ use s3s::dto::{
 };
 use s3s::{S3, S3Error, S3Request, S3Response, S3Result, s3_error};
 
+mod conditional;
 pub mod etag;
 mod list;
 
@@ -535,6 +537,13 @@ impl S3 for Store {
         let input = req.input;
         let path = self.object_path(&input.bucket, &input.key)?;
         let (file, meta, tag) = Self::open_tagged(&path).await?;
+        conditional::Conditions {
+            if_match: input.if_match.as_ref(),
+            if_none_match: input.if_none_match.as_ref(),
+            if_modified_since: input.if_modified_since.as_ref(),
+            if_unmodified_since: input.if_unmodified_since.as_ref(),
+        }
+        .check(&tag, conditional::last_modified(&meta).as_ref())?;
         let size = meta.len();
         let (range, content_range) = match &input.range {
             None => (0..size, None),
@@ -569,6 +578,13 @@ impl S3 for Store {
         let input = req.input;
         let path = self.object_path(&input.bucket, &input.key)?;
         let (_, meta, tag) = Self::open_tagged(&path).await?;
+        conditional::Conditions {
+            if_match: input.if_match.as_ref(),
+            if_none_match: input.if_none_match.as_ref(),
+            if_modified_since: input.if_modified_since.as_ref(),
+            if_unmodified_since: input.if_unmodified_since.as_ref(),
+        }
+        .check(&tag, conditional::last_modified(&meta).as_ref())?;
         Ok(S3Response::new(HeadObjectOutput {
             content_length: i64::try_from(meta.len()).ok(),
             last_modified: timestamp(&meta),

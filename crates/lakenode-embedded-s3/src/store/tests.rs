@@ -670,3 +670,32 @@ async fn a_fifo_in_the_bucket_is_neither_listed_nor_opened() {
     }
     drop(dir);
 }
+
+#[tokio::test]
+async fn conditional_gets_and_heads_answer_412_and_304() {
+    let (_dir, store) = store();
+    let tag = put(&store, "k", b"v1").await.expect("put");
+    let get_if = |if_match: Option<&str>, if_none_match: Option<&str>| {
+        let input = GetObjectInput {
+            bucket: "lake".into(),
+            key: "k".into(),
+            if_match: if_match.map(|t| ETagCondition::ETag(ETag::Strong(t.into()))),
+            if_none_match: if_none_match.map(|t| ETagCondition::ETag(ETag::Strong(t.into()))),
+            ..GetObjectInput::default()
+        };
+        store.get_object(request(input))
+    };
+    let err = get_if(Some("nope"), None).await.expect_err("If-Match");
+    assert_eq!(code(&err), &S3ErrorCode::PreconditionFailed);
+    let err = get_if(None, Some(&tag)).await.expect_err("If-None-Match");
+    assert_eq!(code(&err), &S3ErrorCode::NotModified);
+    get_if(Some(&tag), Some("other")).await.expect("both hold");
+    let head = HeadObjectInput {
+        bucket: "lake".into(),
+        key: "k".into(),
+        if_unmodified_since: Some(Timestamp::from(std::time::UNIX_EPOCH)),
+        ..HeadObjectInput::default()
+    };
+    let err = store.head_object(request(head)).await.expect_err("HEAD");
+    assert_eq!(code(&err), &S3ErrorCode::PreconditionFailed);
+}
