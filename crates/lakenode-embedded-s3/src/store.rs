@@ -11,9 +11,12 @@
 //! maintained crate stores S3 objects as plain files without those costs (the s3s
 //! family's others are gateways), so this one is hand-written for exactly the requests
 //! lakenode and its tests make: PutObject (Content-MD5, `If-None-Match: *`, `If-Match`),
-//! GetObject (with Range) and HeadObject (both with the conditional headers:
+//! GetObject (with Range: one range; an invalid or multi-range header is refused with
+//! 400 by `s3s` while parsing, where S3 ignores it and answers the whole object, as
+//! RFC 9110 14.2 allows either way) and HeadObject (both with the conditional headers:
 //! [`conditional`]), DeleteObject(s), ListObjects(V2) (prefix,
-//! delimiter, max-keys, continuation token, start-after), HeadBucket, ListBuckets,
+//! delimiter, max-keys, continuation token (opaque: one not given is refused),
+//! start-after), HeadBucket, ListBuckets,
 //! GetBucketLocation. Anything else answers `NotImplemented`; user metadata and
 //! content types are not kept.
 //!
@@ -32,8 +35,10 @@
 //! - Keys are paths, so a few S3 keys cannot be stored, refused as client errors (400)
 //!   up front rather than failing as a 500 a client retries: a segment (between two
 //!   `/`) over 255 bytes or a key over 1024 (`KeyTooLongError`), a key ending in `/`
-//!   with a body (`InvalidArgument`; an empty one is a directory marker, kept as a
-//!   directory), a key that is a prefix-directory of stored objects (`a` beside `a/b`).
+//!   (`InvalidArgument`: a "directory marker", which S3 keeps as an empty object,
+//!   listed and readable; a file cannot be named like its own directory, and one kept
+//!   as a directory used to be answered 200 but then was neither listed nor readable),
+//!   a key that is a prefix-directory of stored objects (`a` beside `a/b`).
 //!   Deleting an object removes the directories it leaves empty, up to the bucket's.
 //! - Symbolic links below a bucket's directory are not followed: a key whose path
 //!   passes through one is refused (`403 AccessDenied`) and listings leave them out,
@@ -481,24 +486,16 @@ impl S3 for Store {
             ));
         }
         let dest = self.object_path(&input.bucket, &input.key)?;
+        if input.key.ends_with('/') {
+            // A "directory marker" (module docs): refused, not answered 200 and lost.
+            return Err(s3_error!(
+                InvalidArgument,
+                "this server stores keys as files and keeps no key ending in '/' (a \
+                 directory marker); write objects below the prefix instead"
+            ));
+        }
         let body = input.body.ok_or_else(|| s3_error!(IncompleteBody))?;
         let (temp, md5) = self.receive(body, input.content_md5.as_deref()).await?;
-        if input.key.ends_with('/') {
-            // A "directory marker": a directory here, as s3s-fs kept it. It cannot hold
-            // bytes: refused rather than answered 200 with the body dropped.
-            if md5 != etag::EMPTY_MD5 {
-                return Err(s3_error!(
-                    InvalidArgument,
-                    "this server stores keys as files and cannot store a key ending in '/' \
-                     with a body (only an empty directory marker)"
-                ));
-            }
-            std::fs::create_dir_all(&dest).map_err(|e| internal(&e, "create directory"))?;
-            return Ok(S3Response::new(PutObjectOutput {
-                e_tag: Some(ETag::Strong(md5)),
-                ..PutObjectOutput::default()
-            }));
-        }
         match (&input.if_none_match, &input.if_match) {
             (Some(ETagCondition::Any), _) => temp.install(&dest, true)?,
             (Some(ETagCondition::ETag(_)), _) => {
@@ -646,10 +643,13 @@ impl S3 for Store {
         // S3 lists at most 1000 per page; `max-keys=0` is an empty page that is not
         // truncated (a truncated one would need a token to go on from).
         let max_keys = max_keys.min(1000);
-        let start_after = match (
-            input.continuation_token.as_deref(),
-            input.start_after.as_deref(),
-        ) {
+        let after_token = match input.continuation_token.as_deref() {
+            None => None,
+            Some(t) => Some(list::from_token(t).ok_or_else(|| {
+                s3_error!(InvalidArgument, "the continuation token is not valid")
+            })?),
+        };
+        let start_after = match (after_token.as_deref(), input.start_after.as_deref()) {
             (Some(t), Some(a)) => Some(t.max(a)),
             (t, a) => t.or(a),
         };
@@ -672,7 +672,10 @@ impl S3 for Store {
             key_count,
             max_keys: Some(max_keys),
             is_truncated: Some(page.truncated),
-            next_continuation_token: page.truncated.then_some(page.last).flatten(),
+            next_continuation_token: page
+                .truncated
+                .then(|| page.last.as_deref().map(list::token))
+                .flatten(),
             contents: (!page.objects.is_empty()).then_some(page.objects),
             common_prefixes: (!page.common_prefixes.is_empty()).then_some(page.common_prefixes),
             continuation_token: input.continuation_token,
@@ -699,7 +702,11 @@ impl S3 for Store {
             prefix: v2.prefix,
             max_keys: v2.max_keys,
             is_truncated: v2.is_truncated,
-            next_marker: v2.next_continuation_token,
+            // V1's marker is a key (`ListObjectsInput::marker` becomes start-after).
+            next_marker: v2
+                .next_continuation_token
+                .as_deref()
+                .and_then(list::from_token),
             ..ListObjectsOutput::default()
         }))
     }

@@ -518,9 +518,35 @@ async fn a_key_ending_in_a_slash_with_a_body_is_refused() {
     assert_eq!(code(&err), &S3ErrorCode::InvalidArgument);
     assert!(err.message().is_some_and(|m| m.contains("ending in '/'")));
     assert!(!dir.path().join("lake/folder").exists());
-    // An empty directory marker is still accepted.
-    let tag = put(&store, "folder/", b"").await.expect("marker");
-    assert_eq!(tag, etag::EMPTY_MD5);
+    // An empty directory marker too: it used to be answered 200 and then neither
+    // listed nor readable.
+    let err = put(&store, "folder/", b"").await.expect_err("marker");
+    assert_eq!(code(&err), &S3ErrorCode::InvalidArgument);
+    assert!(list_all(&store, "", None, 1000).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_continuation_token_the_server_did_not_give_is_refused() {
+    let (_dir, store) = store();
+    for key in ["a", "b", "c"] {
+        put(&store, key, b"x").await.expect("put");
+    }
+    let page = list_page(&store, "", None, 1, None).await;
+    let token = page.next_continuation_token.expect("truncated");
+    let next = list_page(&store, "", None, 1, Some(token)).await;
+    assert_eq!(
+        next.contents.expect("contents")[0].key.as_deref(),
+        Some("b")
+    );
+    for bad in ["not-a-token!!", "a", "", "zz"] {
+        let input = ListObjectsV2Input {
+            bucket: "lake".into(),
+            continuation_token: Some(bad.into()),
+            ..ListObjectsV2Input::default()
+        };
+        let err = store.list_objects_v2(request(input)).await.expect_err(bad);
+        assert_eq!(code(&err), &S3ErrorCode::InvalidArgument, "{bad}");
+    }
 }
 
 #[tokio::test]
