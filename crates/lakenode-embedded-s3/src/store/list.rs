@@ -33,7 +33,7 @@ pub(super) fn token(last: &str) -> String {
 
 /// The key a [`token`] goes on after; `None` if it is not one.
 pub(super) fn from_token(token: &str) -> Option<String> {
-    if token.is_empty() || token.len() % 2 != 0 {
+    if token.is_empty() || !token.len().is_multiple_of(2) {
         return None;
     }
     let bytes = (0..token.len())
