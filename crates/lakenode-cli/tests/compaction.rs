@@ -491,6 +491,15 @@ fn overlapping_or_misplaced_files_leave_their_day_alone_and_the_run_exits_1() {
     )
     .unwrap();
     let before21 = files_with_extension(&day21, "parquet");
+    // Day 19: its only file, a window of day 20 (nothing to merge: it used to be
+    // passed over in silence while `report` flagged it).
+    let day19 = lake.join(format!("station={STATION}/year=2026/month=11/day=19"));
+    std::fs::create_dir_all(&day19).unwrap();
+    std::fs::copy(
+        day20.join("data_2245.parquet"),
+        day19.join("data_1200.parquet"),
+    )
+    .unwrap();
     // A symlinked window in the health tree and a stray file outside the layout.
     let hday = lake.join(format!(
         "health/station={STATION}/year=2026/month=11/day=20"
@@ -515,6 +524,8 @@ fn overlapping_or_misplaced_files_leave_their_day_alone_and_the_run_exits_1() {
             "data_0159.parquet holds a row of 2026-11-20T22:15:00Z, outside its partition's day",
             "health_2300_230000.parquet: a symbolic link",
             "misc/data_0000.parquet: not in a station=<uuid>",
+            "day=19: data_1200.parquet holds a row of 2026-11-20T22:45:00Z, outside its \
+             partition's day; left alone",
         ] {
             assert!(
                 stderr.contains(want),

@@ -68,6 +68,7 @@ use crate::error::{Error, Result};
 use crate::lake::LakeStore;
 use crate::readback::{self, LakeFile};
 
+mod lone;
 mod parallel;
 mod write;
 use write::{Footer, copy_row_groups, day_start_ms, day_summary, rewrite, rewrite_health};
@@ -262,6 +263,13 @@ pub fn compact(
     for why in lake.anomalies().into_iter().chain(strays) {
         tracing::warn!("{why}");
         summary.skipped.push(why);
+    }
+    for files in dirs.values().filter(|f| lone::is_lone(f)) {
+        if let Some(why) = lone::check(lake, files)? {
+            let why = format!("{}: {why}; left alone", files.dir);
+            tracing::warn!("{why}");
+            summary.skipped.push(why);
+        }
     }
     // A store with worker handles (a local lake, a bucket given transports for them)
     // compacts station-days in parallel.
