@@ -491,6 +491,15 @@ fn overlapping_or_misplaced_files_leave_their_day_alone_and_the_run_exits_1() {
     )
     .unwrap();
     let before21 = files_with_extension(&day21, "parquet");
+    // Day 19: its only file, a window of day 20 (a lone window file used to be passed
+    // over in silence while `report` flagged it; it is compacted, and checked, now).
+    let day19 = lake.join(format!("station={STATION}/year=2026/month=11/day=19"));
+    std::fs::create_dir_all(&day19).unwrap();
+    std::fs::copy(
+        day20.join("data_2245.parquet"),
+        day19.join("data_1200.parquet"),
+    )
+    .unwrap();
     // A symlinked window in the health tree and a stray file outside the layout.
     let hday = lake.join(format!(
         "health/station={STATION}/year=2026/month=11/day=20"
@@ -515,6 +524,8 @@ fn overlapping_or_misplaced_files_leave_their_day_alone_and_the_run_exits_1() {
             "data_0159.parquet holds a row of 2026-11-20T22:15:00Z, outside its partition's day",
             "health_2300_230000.parquet: a symbolic link",
             "misc/data_0000.parquet: not in a station=<uuid>",
+            "day=19: data_1200.parquet holds a row of 2026-11-20T22:45:00Z, outside its \
+             partition's day",
         ] {
             assert!(
                 stderr.contains(want),
@@ -825,10 +836,30 @@ fn on_s3_a_lock_object_keeps_a_second_compaction_out_until_it_expires() {
         stderr.contains("being compacted by another run (pid ") && stderr.contains("expires at"),
         "{stderr}"
     );
+    // The same lake compacted as a directory (the one `serve` serves) waits its turn
+    // too: the two used to take locks of different names and ran at once.
+    let lake_arg = ["--lake", lake.to_str().unwrap()];
+    let d = compact(&lake_arg, None);
+    let stderr = String::from_utf8_lossy(&d.stderr);
+    assert_eq!(d.status.code(), Some(7), "{stderr}");
+    assert!(
+        stderr.contains("being compacted by another run (pid "),
+        "{stderr}"
+    );
     assert_eq!(std::fs::read_to_string(&lock).unwrap(), held);
     std::fs::remove_file(&flag).unwrap();
     let a = a.wait_with_output().unwrap();
     assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
+    assert!(!lock.exists(), "the lock outlived its run");
+    // And the other way round: a directory run keeps a bucket run out.
+    let d = paused_compaction(&lake_arg, &flag);
+    assert!(std::fs::read_to_string(&lock).unwrap().contains("expires "));
+    let b = compact(&where_, None);
+    let stderr = String::from_utf8_lossy(&b.stderr);
+    assert_eq!(b.status.code(), Some(7), "{stderr}");
+    std::fs::remove_file(&flag).unwrap();
+    let d = d.wait_with_output().unwrap();
+    assert!(d.status.success(), "{}", String::from_utf8_lossy(&d.stderr));
     assert!(!lock.exists(), "the lock outlived its run");
     assert_eq!(rows_lost(&lake, &want), 0);
     assert!(compact(&where_, None).status.success());

@@ -11,8 +11,12 @@
 //! maintained crate stores S3 objects as plain files without those costs (the s3s
 //! family's others are gateways), so this one is hand-written for exactly the requests
 //! lakenode and its tests make: PutObject (Content-MD5, `If-None-Match: *`, `If-Match`),
-//! GetObject (with Range), HeadObject, DeleteObject(s), ListObjects(V2) (prefix,
-//! delimiter, max-keys, continuation token, start-after), HeadBucket, ListBuckets,
+//! GetObject (with Range: one range; an invalid or multi-range header is refused with
+//! 400 by `s3s` while parsing, where S3 ignores it and answers the whole object, as
+//! RFC 9110 14.2 allows either way) and HeadObject (both with the conditional headers:
+//! [`conditional`]), DeleteObject(s), ListObjects(V2) (prefix,
+//! delimiter, max-keys, continuation token (opaque: one not given is refused),
+//! start-after), HeadBucket, ListBuckets,
 //! GetBucketLocation. Anything else answers `NotImplemented`; user metadata and
 //! content types are not kept.
 //!
@@ -31,8 +35,10 @@
 //! - Keys are paths, so a few S3 keys cannot be stored, refused as client errors (400)
 //!   up front rather than failing as a 500 a client retries: a segment (between two
 //!   `/`) over 255 bytes or a key over 1024 (`KeyTooLongError`), a key ending in `/`
-//!   with a body (`InvalidArgument`; an empty one is a directory marker, kept as a
-//!   directory), a key that is a prefix-directory of stored objects (`a` beside `a/b`).
+//!   (`InvalidArgument`: a "directory marker", which S3 keeps as an empty object,
+//!   listed and readable; a file cannot be named like its own directory, and one kept
+//!   as a directory used to be answered 200 but then was neither listed nor readable),
+//!   a key that is a prefix-directory of stored objects (`a` beside `a/b`).
 //!   Deleting an object removes the directories it leaves empty, up to the bucket's.
 //! - Symbolic links below a bucket's directory are not followed: a key whose path
 //!   passes through one is refused (`403 AccessDenied`) and listings leave them out,
@@ -40,6 +46,9 @@
 //!   The check is made per path component just before the file is used (a link
 //!   swapped in by a local user in between is out of scope, as the server is for demos
 //!   and tests); a bucket's directory itself may be a link, set up by its operator.
+//!   Only regular files are objects: a FIFO, socket or device is not listed, and is
+//!   refused (`403`) without blocking (opened `O_NONBLOCK`, checked with `fstat`),
+//!   since an open of a FIFO waits for a writer and once held the server's threads.
 //! - Small files are read and written inline on the runtime's threads (page-cache
 //!   copies of a few hundred KiB cost less than a hand-off to the blocking pool);
 //!   reads larger than [`INLINE_READ`] are streamed in chunks.
@@ -72,6 +81,7 @@ use s3s::dto::{
 };
 use s3s::{S3, S3Error, S3Request, S3Response, S3Result, s3_error};
 
+mod conditional;
 pub mod etag;
 mod list;
 
@@ -96,6 +106,12 @@ fn internal(e: &io::Error, what: &str) -> S3Error {
     tracing::warn!("embedded S3: {what}: {e}");
     s3_error!(InternalError, "{what}: {e}")
 }
+
+/// `open` with `O_NOFOLLOW` on a symbolic link fails with this.
+#[cfg(unix)]
+const ELOOP: i32 = libc::ELOOP;
+#[cfg(not(unix))]
+const ELOOP: i32 = -1;
 
 fn not_found(e: &io::Error) -> bool {
     matches!(
@@ -168,11 +184,29 @@ impl Store {
         Ok(dir.join(key))
     }
 
-    /// Opens an object for reading with its metadata; `NoSuchKey` if absent.
+    /// Opens an object for reading with its metadata; `NoSuchKey` if absent (or a
+    /// directory), `AccessDenied` if not a regular file.
+    ///
+    /// Opened without blocking and without following a final symbolic link: opening a
+    /// FIFO placed in the data dir would otherwise wait for a writer on one of the
+    /// runtime's two threads, and two such GETs wedged the whole server. Then `fstat`
+    /// on the open file decides, so nothing swapped in between is read.
     fn open(path: &Path) -> S3Result<(File, std::fs::Metadata)> {
-        let file = File::open(path).map_err(|e| {
+        let mut options = std::fs::OpenOptions::new();
+        options.read(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(
+            &mut options,
+            libc::O_NONBLOCK | libc::O_NOFOLLOW,
+        );
+        let file = options.open(path).map_err(|e| {
             if not_found(&e) {
                 s3_error!(NoSuchKey)
+            } else if e.raw_os_error() == Some(ELOOP) {
+                s3_error!(
+                    AccessDenied,
+                    "the key's path is a symbolic link, which this server does not follow"
+                )
             } else {
                 internal(&e, "open")
             }
@@ -181,16 +215,25 @@ impl Store {
         if meta.is_dir() {
             return Err(s3_error!(NoSuchKey));
         }
+        if !meta.is_file() {
+            return Err(s3_error!(
+                AccessDenied,
+                "the key's path is not a regular file (a FIFO, socket or device), which this \
+                 server does not serve"
+            ));
+        }
         Ok((file, meta))
     }
 
     /// The object `key` of `bucket` for a GET or HEAD: its file, metadata and ETag;
     /// `NoSuchKey` if absent.
-    fn read_object(&self, bucket: &str, key: &str) -> S3Result<(File, std::fs::Metadata, String)> {
+    async fn read_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> S3Result<(File, std::fs::Metadata, String)> {
         let path = self.object_path(bucket, key)?;
-        let (mut file, meta) = Self::open(&path)?;
-        let tag = etag::of(&mut file, &meta).map_err(|e| internal(&e, "read"))?;
-        Ok((file, meta, tag))
+        Self::open_tagged(&path).await
     }
 
     /// Deletes the object `key` of `bucket` as [`remove`] says (a key ending in `/` is
@@ -198,6 +241,28 @@ impl Store {
     fn delete_key(&self, bucket: &str, key: &str) -> S3Result<()> {
         let path = self.object_path(bucket, key)?;
         remove(&self.root.join(bucket), &path, key.ends_with('/'))
+    }
+
+    /// Opens an object and finds its ETag. Hashing a large file that has no stored
+    /// ETag (one dropped in by hand) goes to the blocking pool, so one such request
+    /// holds none of the runtime's two threads for long: all blocking work a request
+    /// does on them is bounded (a non-blocking open, small reads, [`CHUNK`]s).
+    async fn open_tagged(path: &Path) -> S3Result<(File, std::fs::Metadata, String)> {
+        let (mut file, meta) = Self::open(path)?;
+        if let Some(tag) = etag::stored(&file, &meta) {
+            return Ok((file, meta, tag));
+        }
+        if meta.len() <= INLINE_READ {
+            let tag = etag::of(&mut file, &meta).map_err(|e| internal(&e, "read"))?;
+            return Ok((file, meta, tag));
+        }
+        tokio::task::spawn_blocking(move || {
+            let tag = etag::of(&mut file, &meta);
+            (file, meta, tag)
+        })
+        .await
+        .map_err(|e| s3_error!(InternalError, "hashing: {e}"))
+        .and_then(|(file, meta, tag)| Ok((file, meta, tag.map_err(|e| internal(&e, "read"))?)))
     }
 
     /// Writes `body` to a new temp file, checking `content_md5`; returns the file (its
@@ -436,24 +501,16 @@ impl S3 for Store {
             ));
         }
         let dest = self.object_path(&input.bucket, &input.key)?;
+        if input.key.ends_with('/') {
+            // A "directory marker" (module docs): refused, not answered 200 and lost.
+            return Err(s3_error!(
+                InvalidArgument,
+                "this server stores keys as files and keeps no key ending in '/' (a \
+                 directory marker); write objects below the prefix instead"
+            ));
+        }
         let body = input.body.ok_or_else(|| s3_error!(IncompleteBody))?;
         let (temp, md5) = self.receive(body, input.content_md5.as_deref()).await?;
-        if input.key.ends_with('/') {
-            // A "directory marker": a directory here, as s3s-fs kept it. It cannot hold
-            // bytes: refused rather than answered 200 with the body dropped.
-            if md5 != etag::EMPTY_MD5 {
-                return Err(s3_error!(
-                    InvalidArgument,
-                    "this server stores keys as files and cannot store a key ending in '/' \
-                     with a body (only an empty directory marker)"
-                ));
-            }
-            std::fs::create_dir_all(&dest).map_err(|e| internal(&e, "create directory"))?;
-            return Ok(S3Response::new(PutObjectOutput {
-                e_tag: Some(ETag::Strong(md5)),
-                ..PutObjectOutput::default()
-            }));
-        }
         let installed = match (&input.if_none_match, &input.if_match) {
             (Some(ETagCondition::Any), _) => temp.install(&dest, true)?,
             (Some(ETagCondition::ETag(_)), _) => {
@@ -495,7 +552,14 @@ impl S3 for Store {
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
-        let (file, meta, tag) = self.read_object(&input.bucket, &input.key)?;
+        let (file, meta, tag) = self.read_object(&input.bucket, &input.key).await?;
+        conditional::Conditions {
+            if_match: input.if_match.as_ref(),
+            if_none_match: input.if_none_match.as_ref(),
+            if_modified_since: input.if_modified_since.as_ref(),
+            if_unmodified_since: input.if_unmodified_since.as_ref(),
+        }
+        .check(&tag, conditional::last_modified(&meta).as_ref())?;
         let size = meta.len();
         let (range, content_range) = match &input.range {
             None => (0..size, None),
@@ -528,7 +592,14 @@ impl S3 for Store {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
-        let (_, meta, tag) = self.read_object(&input.bucket, &input.key)?;
+        let (_, meta, tag) = self.read_object(&input.bucket, &input.key).await?;
+        conditional::Conditions {
+            if_match: input.if_match.as_ref(),
+            if_none_match: input.if_none_match.as_ref(),
+            if_modified_since: input.if_modified_since.as_ref(),
+            if_unmodified_since: input.if_unmodified_since.as_ref(),
+        }
+        .check(&tag, conditional::last_modified(&meta).as_ref())?;
         Ok(S3Response::new(HeadObjectOutput {
             content_length: i64::try_from(meta.len()).ok(),
             last_modified: timestamp(&meta),
@@ -580,10 +651,13 @@ impl S3 for Store {
         // S3 lists at most 1000 per page; `max-keys=0` is an empty page that is not
         // truncated (a truncated one would need a token to go on from).
         let max_keys = max_keys.min(1000);
-        let start_after = match (
-            input.continuation_token.as_deref(),
-            input.start_after.as_deref(),
-        ) {
+        let after_token = match input.continuation_token.as_deref() {
+            None => None,
+            Some(t) => Some(list::from_token(t).ok_or_else(|| {
+                s3_error!(InvalidArgument, "the continuation token is not valid")
+            })?),
+        };
+        let start_after = match (after_token.as_deref(), input.start_after.as_deref()) {
             (Some(t), Some(a)) => Some(t.max(a)),
             (t, a) => t.or(a),
         };
@@ -606,7 +680,10 @@ impl S3 for Store {
             key_count,
             max_keys: Some(max_keys),
             is_truncated: Some(page.truncated),
-            next_continuation_token: page.truncated.then_some(page.last).flatten(),
+            next_continuation_token: page
+                .truncated
+                .then(|| page.last.as_deref().map(list::token))
+                .flatten(),
             contents: (!page.objects.is_empty()).then_some(page.objects),
             common_prefixes: (!page.common_prefixes.is_empty()).then_some(page.common_prefixes),
             continuation_token: input.continuation_token,
@@ -633,7 +710,11 @@ impl S3 for Store {
             prefix: v2.prefix,
             max_keys: v2.max_keys,
             is_truncated: v2.is_truncated,
-            next_marker: v2.next_continuation_token,
+            // V1's marker is a key (`ListObjectsInput::marker` becomes start-after).
+            next_marker: v2
+                .next_continuation_token
+                .as_deref()
+                .and_then(list::from_token),
             ..ListObjectsOutput::default()
         }))
     }

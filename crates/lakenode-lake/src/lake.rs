@@ -150,6 +150,7 @@ pub trait LakeStore {
     }
 }
 
+mod bucket_lock;
 mod local;
 mod owner;
 

@@ -23,6 +23,26 @@ use s3s::dto::{CommonPrefix, Object, Timestamp};
 
 use super::etag;
 
+/// The continuation token after `last` (the last key or common prefix of a page): its
+/// bytes in hex, so a token this server did not give is recognised and refused
+/// (`400 InvalidArgument`, as S3 does) instead of being taken for a key to start
+/// after, which answered a silent empty page. Hand-written: a few lines of hex.
+pub(super) fn token(last: &str) -> String {
+    etag::hex(last.as_bytes())
+}
+
+/// The key a [`token`] goes on after; `None` if it is not one.
+pub(super) fn from_token(token: &str) -> Option<String> {
+    if token.is_empty() || !token.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes = (0..token.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(token.get(i..i + 2)?, 16).ok())
+        .collect::<Option<Vec<u8>>>()?;
+    String::from_utf8(bytes).ok()
+}
+
 /// What one page asks for.
 pub(super) struct Query<'a> {
     pub prefix: &'a str,
@@ -97,11 +117,13 @@ fn sorted_entries(dir: &Path) -> io::Result<Vec<(String, bool)>> {
         let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
-        // A symbolic link is not followed (nor served: `Store::object_path`).
+        // A symbolic link is not followed (nor served: `Store::object_path`), nor is
+        // anything but a file or directory listed (a FIFO, socket or device: not
+        // served either, `Store::open`).
         let is_dir = match entry.file_type() {
-            Ok(t) if t.is_symlink() => continue,
-            Ok(t) => t.is_dir(),
-            Err(_) => continue,
+            Ok(t) if t.is_dir() => true,
+            Ok(t) if t.is_file() => false,
+            _ => continue,
         };
         entries.push(if is_dir {
             (name + "/", true)

@@ -518,9 +518,35 @@ async fn a_key_ending_in_a_slash_with_a_body_is_refused() {
     assert_eq!(code(&err), &S3ErrorCode::InvalidArgument);
     assert!(err.message().is_some_and(|m| m.contains("ending in '/'")));
     assert!(!dir.path().join("lake/folder").exists());
-    // An empty directory marker is still accepted.
-    let tag = put(&store, "folder/", b"").await.expect("marker");
-    assert_eq!(tag, etag::EMPTY_MD5);
+    // An empty directory marker too: it used to be answered 200 and then neither
+    // listed nor readable.
+    let err = put(&store, "folder/", b"").await.expect_err("marker");
+    assert_eq!(code(&err), &S3ErrorCode::InvalidArgument);
+    assert!(list_all(&store, "", None, 1000).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_continuation_token_the_server_did_not_give_is_refused() {
+    let (_dir, store) = store();
+    for key in ["a", "b", "c"] {
+        put(&store, key, b"x").await.expect("put");
+    }
+    let page = list_page(&store, "", None, 1, None).await;
+    let token = page.next_continuation_token.expect("truncated");
+    let next = list_page(&store, "", None, 1, Some(token)).await;
+    assert_eq!(
+        next.contents.expect("contents")[0].key.as_deref(),
+        Some("b")
+    );
+    for bad in ["not-a-token!!", "a", "", "zz"] {
+        let input = ListObjectsV2Input {
+            bucket: "lake".into(),
+            continuation_token: Some(bad.into()),
+            ..ListObjectsV2Input::default()
+        };
+        let err = store.list_objects_v2(request(input)).await.expect_err(bad);
+        assert_eq!(code(&err), &S3ErrorCode::InvalidArgument, "{bad}");
+    }
 }
 
 #[tokio::test]
@@ -621,4 +647,81 @@ async fn symbolic_links_in_the_bucket_are_not_followed() {
     put(&store, "real", b"r").await.expect("put");
     assert_eq!(list_all(&store, "", None, 1000).await, ["real"]);
     assert!(list_all(&store, "out/", None, 1000).await.is_empty());
+}
+
+/// Runs `f` on a thread of its own; `None` if it has not answered within 5 s (a GET of
+/// a FIFO used to block its thread until a writer came).
+fn within_5s<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(5)).ok()
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_fifo_in_the_bucket_is_neither_listed_nor_opened() {
+    let (dir, store) = store();
+    let made = std::process::Command::new("mkfifo")
+        .arg(dir.path().join("lake/fifo"))
+        .status()
+        .expect("mkfifo");
+    assert!(made.success(), "mkfifo");
+    put(&store, "ok", b"x").await.expect("put");
+    assert_eq!(list_all(&store, "", None, 1000).await, ["ok"]);
+    let store = std::sync::Arc::new(store);
+    for head in [false, true] {
+        let store = std::sync::Arc::clone(&store);
+        let answer = within_5s(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .expect("rt");
+            rt.block_on(async {
+                if head {
+                    let input = HeadObjectInput {
+                        bucket: "lake".into(),
+                        key: "fifo".into(),
+                        ..HeadObjectInput::default()
+                    };
+                    store.head_object(request(input)).await.map(drop)
+                } else {
+                    get(&store, "fifo", None).await.map(drop)
+                }
+            })
+        })
+        .expect("the request returned instead of waiting for a writer");
+        let err = answer.expect_err("a FIFO is not an object");
+        assert_eq!(code(&err), &S3ErrorCode::AccessDenied, "head={head}");
+    }
+    drop(dir);
+}
+
+#[tokio::test]
+async fn conditional_gets_and_heads_answer_412_and_304() {
+    let (_dir, store) = store();
+    let tag = put(&store, "k", b"v1").await.expect("put");
+    let get_if = |if_match: Option<&str>, if_none_match: Option<&str>| {
+        let input = GetObjectInput {
+            bucket: "lake".into(),
+            key: "k".into(),
+            if_match: if_match.map(|t| ETagCondition::ETag(ETag::Strong(t.into()))),
+            if_none_match: if_none_match.map(|t| ETagCondition::ETag(ETag::Strong(t.into()))),
+            ..GetObjectInput::default()
+        };
+        store.get_object(request(input))
+    };
+    let err = get_if(Some("nope"), None).await.expect_err("If-Match");
+    assert_eq!(code(&err), &S3ErrorCode::PreconditionFailed);
+    let err = get_if(None, Some(&tag)).await.expect_err("If-None-Match");
+    assert_eq!(code(&err), &S3ErrorCode::NotModified);
+    get_if(Some(&tag), Some("other")).await.expect("both hold");
+    let head = HeadObjectInput {
+        bucket: "lake".into(),
+        key: "k".into(),
+        if_unmodified_since: Some(Timestamp::from(std::time::UNIX_EPOCH)),
+        ..HeadObjectInput::default()
+    };
+    let err = store.head_object(request(head)).await.expect_err("HEAD");
+    assert_eq!(code(&err), &S3ErrorCode::PreconditionFailed);
 }

@@ -15,6 +15,8 @@ pub struct LocalLake {
     root: PathBuf,
     anomalies: Vec<String>,
     lock: Option<std::fs::File>,
+    /// The bucket lock, held as a file beside the `flock`ed one ([`super::bucket_lock`]).
+    bucket_lock: Option<super::bucket_lock::LockFile>,
 }
 
 impl LocalLake {
@@ -25,6 +27,7 @@ impl LocalLake {
             root,
             anomalies: Vec::new(),
             lock: None,
+            bucket_lock: None,
         }
     }
 
@@ -176,6 +179,8 @@ impl LakeStore for LocalLake {
             std::process::id(),
             jiff::Timestamp::now().as_nanosecond()
         );
+        // Also the lock a bucket run through `serve` takes: without it the two ran at once.
+        self.bucket_lock = Some(super::bucket_lock::LockFile::take(&self.root)?);
         let text = owner_text(&token, None);
         file.set_len(0)
             .and_then(|()| file.rewind())
@@ -186,9 +191,19 @@ impl LakeStore for LocalLake {
         Ok(())
     }
 
+    fn keep_lock(&mut self) -> Result<()> {
+        self.bucket_lock
+            .as_mut()
+            .map_or(Ok(()), super::bucket_lock::LockFile::keep)
+    }
+
     fn unlock(&mut self) -> Result<()> {
+        let released = self
+            .bucket_lock
+            .take()
+            .map_or(Ok(()), super::bucket_lock::LockFile::release);
         self.lock = None;
-        Ok(())
+        released
     }
 
     fn delete(&mut self, key: &str) -> Result<()> {
