@@ -451,7 +451,8 @@ fn a_skewed_clock_is_corrected_from_the_servers_date_and_the_upload_succeeds() {
             node.on_reply(&skewed(), transport.send(&request)).unwrap();
             assert!(
                 attempts <= 2,
-                "skew {skew_min} min: not accepted after a correction"
+                "skew {skew_min} min: not accepted after a correction: {:?}",
+                node.counters()
             );
         }
         assert!(node.is_drained().unwrap(), "skew {skew_min} min");
