@@ -360,6 +360,18 @@ impl Station {
         uploader.give_up_if_overdue(&mut cx, now)
     }
 
+    /// Whether the spool holds more than half its size limit: an input that can wait
+    /// (a file, a simulated period) stops feeding the station until uploads free room,
+    /// since the next sealed windows need the other half or the oldest files are
+    /// dropped. Always `false` without a limit.
+    #[must_use]
+    pub fn spool_needs_room(&self) -> bool {
+        let spool = self.recorder.spool();
+        spool
+            .limit()
+            .is_some_and(|limit| spool.pending_bytes() > limit / 2)
+    }
+
     /// Where the uploads stand.
     #[must_use]
     pub fn delivery(&self) -> Delivery {
