@@ -130,7 +130,8 @@ pub struct TargetArgs {
     /// self-hosted stores.
     #[arg(long)]
     pub path_style: bool,
-    /// Key prefix inside the bucket.
+    /// Key prefix inside the bucket: letters, digits, `-_.=`, segments of at most 255
+    /// characters between `/`, 512 in all (refused at start otherwise, exit 2).
     #[arg(long)]
     pub prefix: Option<String>,
     /// Station id: a UUID (a UUIDv7 by convention; `lakenode station-id` makes one).

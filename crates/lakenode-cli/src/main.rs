@@ -220,6 +220,13 @@ fn main() -> ExitCode {
                 (CliError::Core(lakenode::Error::Config { field, .. }), Some(o)) => o
                     .key_for_field(field)
                     .map(|key| format!("{}: key `{key}`: ", o.path.display())),
+                // A check of `run`'s own that names the flag first (`--upload-every ...`).
+                (CliError::Usage(message), Some(o)) => message
+                    .split(' ')
+                    .next()
+                    .filter(|flag| flag.starts_with("--"))
+                    .and_then(|flag| o.key_for(flag))
+                    .map(|key| format!("{}: key `{key}`: ", o.path.display())),
                 _ => None,
             };
             let code = if is_run {

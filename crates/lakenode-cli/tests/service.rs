@@ -122,6 +122,11 @@ fn settings_that_can_never_work_exit_2_from_flags_and_from_the_config_file() {
             ),
             "key `batch-high-water`: invalid batch_high_water",
         ),
+        // `run`'s own check, named by key, the duration as written (adversarial review).
+        (
+            format!("{good}station = \"{STATION}\"\nupload-every = \"25h\"\n"),
+            "station.toml: key `upload-every`: --upload-every 25h must",
+        ),
         (
             format!("{good}station = \"{STATION}\"\ninterval = \"1500ms\"\n"),
             "key `interval`: invalid interval",

@@ -185,7 +185,7 @@ fn pump(
     Ok(())
 }
 
-/// A stopping [`run_live`] with batched uploads: sends what waits, for at most
+/// A stopping [`run_live`] or [`run_batch`] with batched uploads: sends what waits, for at most
 /// [`SHUTDOWN_DRAIN`], until the spool is empty or uploads pause or give up.
 fn drain_on_stop(
     station: &mut Station,
@@ -403,6 +403,71 @@ pub enum BatchEnd {
     Stopped,
 }
 
+/// A finite run stopped by a signal: with batched uploads, what waits is sent first,
+/// for at most [`SHUTDOWN_DRAIN`], as a stopping [`run_live`] does (the rest stays in
+/// the spool for the next run).
+fn stopped(
+    station: &mut Station,
+    adapter: &mut impl Adapter,
+    link: &mut impl Link,
+    radio: &mut bool,
+) -> Result<BatchEnd> {
+    if station.batches_uploads() {
+        drain_on_stop(station, adapter, link, radio)?;
+    }
+    Ok(BatchEnd::Stopped)
+}
+
+/// Back-pressure for an input that can wait: while the spool holds more than half its
+/// limit ([`Station::spool_needs_room`]), uploads go on and no sample is taken, so a
+/// file imported over a slow link is never thinned out by the limit's drops (a live
+/// sensor cannot wait: it records on and the oldest files are dropped). Returns how the
+/// run ends if it cannot go on: stopped, S3 refused the data, or no file was confirmed
+/// for `give_up_after` (the rest of the input is read by the next run).
+fn wait_for_room(
+    station: &mut Station,
+    adapter: &mut impl Adapter,
+    link: &mut impl Link,
+    radio: &mut bool,
+    give_up_after: Duration,
+) -> Result<Option<BatchEnd>> {
+    let mut last = (station.counters().uploaded_files, adapter.now().mono_ms);
+    while station.spool_needs_room() {
+        pump(station, adapter, link, radio)?;
+        report(station, adapter)?;
+        let now = adapter.now();
+        if let Delivery::Paused {
+            key, failure, tree, ..
+        } = station.delivery()
+            && tree == Tree::Data
+        {
+            let failure = Box::new(failure);
+            return Ok(Some(BatchEnd::Refused { key, failure, tree }));
+        }
+        let uploaded = station.counters().uploaded_files;
+        if uploaded != last.0 {
+            last = (uploaded, now.mono_ms);
+        } else if u128::from(now.mono_ms.saturating_sub(last.1)) >= give_up_after.as_millis() {
+            return Ok(Some(BatchEnd::GaveUp {
+                pending: station.status().pending_files,
+                last: format!(
+                    "the spool is over half its --spool-limit and no file was confirmed for {} s; the rest of the input was not read yet (run the same command again)",
+                    give_up_after.as_secs()
+                ),
+            }));
+        }
+        if !adapter.keep_running() {
+            return stopped(station, adapter, link, radio).map(Some);
+        }
+        let timeout = wait_for(station, link, &now, None);
+        if let Some(reply) = link.wait(timeout) {
+            let now = adapter.now();
+            station.on_reply(&now, reply)?;
+        }
+    }
+    Ok(None)
+}
+
 /// Records `samples` (dated) as fast as possible while uploading in the background,
 /// then delivers what is spooled: until the spool is empty, S3 refuses, or no file has
 /// been confirmed for `give_up_after`.
@@ -422,12 +487,15 @@ pub fn run_batch(
     station.set_journal_durability(Durability::PerWindow);
     let mut radio = true;
     for sample in samples {
+        if let Some(end) = wait_for_room(station, adapter, link, &mut radio, give_up_after)? {
+            return Ok(end);
+        }
         let now = adapter.now();
         station.record(&now, sample)?;
         pump(station, adapter, link, &mut radio)?;
         report(station, adapter)?;
         if !adapter.keep_running() {
-            return Ok(BatchEnd::Stopped);
+            return stopped(station, adapter, link, &mut radio);
         }
     }
     let now = adapter.now();
@@ -459,7 +527,7 @@ pub fn run_batch(
             _ => {}
         }
         if !adapter.keep_running() {
-            return Ok(BatchEnd::Stopped);
+            return stopped(station, adapter, link, &mut radio);
         }
         let now = adapter.now();
         let timeout = wait_for(station, link, &now, None);
@@ -811,12 +879,14 @@ mod tests {
         }
     }
 
-    /// An endpoint that stores every request at once (200 with the body's MD5).
+    /// An endpoint that stores every request (200 with the body's MD5), `delay` ms after
+    /// it started.
     struct StoringLink {
         mono: Rc<Cell<u64>>,
         out: Option<HttpRequest>,
         /// (monotonic ms, file name) of each request.
         sent: Vec<(u64, String)>,
+        delay: u64,
     }
 
     impl Link for StoringLink {
@@ -835,6 +905,16 @@ mod tests {
             self.out = Some(request);
         }
         fn wait(&mut self, timeout: Duration) -> Option<Reply> {
+            let step = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+            let started = self.sent.last().map_or(0, |(at, _)| *at);
+            let due = started + self.delay;
+            if self.out.is_some() && due > self.mono.get() {
+                if due > self.mono.get() + step {
+                    self.mono.set(self.mono.get() + step);
+                    return None;
+                }
+                self.mono.set(due);
+            }
             if let Some(request) = self.out.take() {
                 let etag = format!("\"{}\"", crate::digest::md5_hex(&request.body));
                 return Some(Ok(HttpResponse {
@@ -860,6 +940,7 @@ mod tests {
             mono: stalling.mono,
             out: None,
             sent: Vec::new(),
+            delay: 0,
         };
         run_live(&mut st, &mut adapter, &mut link).expect("run");
         let batches: std::collections::BTreeSet<u64> =
@@ -903,5 +984,95 @@ mod tests {
             .filter(|e| matches!(e, Event::BatchClosed { failed: 0, .. }))
             .count();
         assert!(closed >= 5, "{closed} batches closed");
+    }
+
+    /// A station of 1-minute windows with health rows, a spool limit and batching.
+    fn limited(dir: &std::path::Path, limit: Option<u64>, every: Option<Duration>) -> Station {
+        let s3 = S3Config::new("http://127.0.0.1:1", "lake", "us-east-1", true).expect("cfg");
+        let client = S3Client::new(&s3, Credentials::new("AKIAIOSFODNN7EXAMPLE", "x", None))
+            .expect("client");
+        let id = crate::layout::StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("id");
+        let spec = crate::window::WindowSpec::new(5_000, 60_000).expect("spec");
+        let config = StationConfig {
+            recorder: RecorderConfig {
+                spec,
+                ..RecorderConfig::new(id.clone())
+            },
+            health: true,
+            spool_limit: limit,
+            upload_every: every,
+            ..StationConfig::new(id, client)
+        };
+        Station::open(config, dir).expect("open")
+    }
+
+    #[test]
+    fn a_finite_input_waits_for_room_under_the_spool_limit_and_drops_nothing() {
+        // Found by the adversarial review: a CSV import over a slow link outran the
+        // uploads and the spool limit dropped whole windows.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut st = limited(dir.path(), Some(64 * 1024), None);
+        let (mut adapter, stalling) = fakes(u64::MAX, 1.0, 0);
+        let mut link = StoringLink {
+            mono: stalling.mono,
+            out: None,
+            sent: Vec::new(),
+            delay: 1_000,
+        };
+        let sim = crate::sim::Simulator::new(2);
+        // Three hours of 1-minute windows: far more than the limit holds.
+        let samples = (0..2_160).map(|i| sim.sample_at(T0 - 86_400_000 + i * 5_000));
+        let end = run_batch(
+            &mut st,
+            samples,
+            &mut adapter,
+            &mut link,
+            Duration::from_secs(120),
+        )
+        .expect("run");
+        assert!(matches!(end, BatchEnd::Delivered), "{end:?}");
+        assert_eq!(st.counters().dropped_files, 0);
+        assert_eq!(st.counters().sealed_files, 180);
+        assert_eq!(
+            st.counters().uploaded_files,
+            2 * 180,
+            "every window and health row"
+        );
+    }
+
+    #[test]
+    fn a_finite_batched_run_stopped_by_a_signal_sends_what_waits_first() {
+        // Found by the adversarial review: `--csv --upload-every 1h` stopped sending
+        // at once on SIGTERM, where the docs promise up to 20 s.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut st = limited(dir.path(), None, Some(Duration::from_secs(3_600)));
+        // The signal comes 1 ms in, once the input is recorded (no time passes while
+        // recording) and before the batch, an hour away, sent anything.
+        let (mut adapter, stalling) = fakes(1, 1.0, 0);
+        let mut link = StoringLink {
+            mono: stalling.mono,
+            out: None,
+            sent: Vec::new(),
+            delay: 100,
+        };
+        let sim = crate::sim::Simulator::new(2);
+        let samples = (0..=720).map(|i| sim.sample_at(T0 - 86_400_000 + i * 5_000));
+        let end = run_batch(
+            &mut st,
+            samples,
+            &mut adapter,
+            &mut link,
+            Duration::from_secs(120),
+        )
+        .expect("run");
+        assert!(matches!(end, BatchEnd::Stopped), "{end:?}");
+        // 60 full windows and the one the last sample opened, sealed at the input's end.
+        assert_eq!(st.counters().sealed_files, 61);
+        assert_eq!(
+            st.counters().uploaded_files,
+            2 * 61,
+            "all sent within the drain"
+        );
+        assert!(adapter.mono.get() <= 20_000);
     }
 }

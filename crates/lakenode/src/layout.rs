@@ -42,8 +42,14 @@ use jiff::tz::Offset;
 use crate::window::Window;
 use crate::{Error, Result};
 
-/// Longest prefix accepted (S3 keys are limited to 1024 bytes).
+/// Longest prefix accepted (S3 keys are limited to 1024 bytes; the longest key the
+/// node writes below its prefix, a health row's with a retry suffix, takes about 120,
+/// so every key fits: see the test `the_longest_key_fits_s3s_limit`).
 const MAX_PREFIX_LEN: usize = 512;
+/// Longest segment of a prefix: file-backed S3 stores (the embedded `serve`, MinIO)
+/// keep each segment as a directory name, 255 bytes at most on common filesystems, so a
+/// longer one would have every file set aside.
+const MAX_SEGMENT_LEN: usize = 255;
 
 /// A station's identifier: a UUID in canonical form (the lake convention is a UUIDv7,
 /// whose time-ordered bits keep a fleet's partitions sorted by commissioning date).
@@ -111,6 +117,15 @@ impl Prefix {
                 return Err(Error::config(
                     "prefix",
                     format!("segment {seg:?} in {prefix:?} is not allowed"),
+                ));
+            }
+            if seg.len() > MAX_SEGMENT_LEN {
+                return Err(Error::config(
+                    "prefix",
+                    format!(
+                        "a segment of {} characters is too long: at most {MAX_SEGMENT_LEN} between two '/' (S3 stores that keep objects in files, like `lakenode serve` and MinIO, cannot store it)",
+                        seg.len()
+                    ),
                 ));
             }
             if let Some(c) = seg
@@ -1112,6 +1127,24 @@ mod tests {
     }
 
     #[test]
+    fn the_longest_key_fits_s3s_limit() {
+        let prefix = Prefix::new(&format!("{0}/{0}", "p".repeat(255))).expect("longest prefix");
+        let station = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("id");
+        // A window that starts off the grid (HHMMSSmmm in its name), the last generation.
+        let t = 1_767_272_400_000 + 86_399_999 - 900_000;
+        let w = Window {
+            start_ms: t,
+            end_ms: t + 900_000,
+            samples: vec![crate::sample::Sample::new(t)],
+        };
+        let key = ObjectKey::for_window(Some(&prefix), &station, &w).for_timeline(u32::MAX);
+        assert!(key.as_str().contains("_r4294967295"), "{}", key.as_str());
+        // Its health row: `health/` after the prefix, `health_` for `data_`.
+        let longest = key.as_str().len() + "health/".len() + 2;
+        assert!(MAX_PREFIX_LEN <= 512 && longest <= 1024, "{longest} bytes");
+    }
+
+    #[test]
     fn station_and_prefix_validation() {
         assert!(StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").is_ok());
         for bad in [
@@ -1133,6 +1166,12 @@ mod tests {
             "lake/raw"
         );
         assert!(Prefix::new("a//b").is_err());
+        // Found by the adversarial review: a 256-byte segment was accepted, and every
+        // file set aside by stores that keep segments as directory names.
+        assert!(Prefix::new(&"a".repeat(255)).is_ok());
+        assert!(Prefix::new(&"a".repeat(256)).is_err());
+        assert!(Prefix::new(&format!("x/{}/y", "a".repeat(300))).is_err());
+        assert!(Prefix::new(&format!("{0}/{0}", "b".repeat(255))).is_ok());
         assert!(Prefix::new("a/../b").is_err());
         assert!(Prefix::new("a b").is_err());
         assert!(Prefix::new("/").is_err());

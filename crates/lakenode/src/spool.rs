@@ -285,6 +285,12 @@ impl Spool {
         Ok(())
     }
 
+    /// The size limit, if one is set.
+    #[must_use]
+    pub const fn limit(&self) -> Option<u64> {
+        self.limit
+    }
+
     /// Counts every file as whole allocation blocks of `bytes` (LittleFS: 4096), so the
     /// limit holds for what the filesystem really uses, not only for the bytes written.
     ///

@@ -360,8 +360,8 @@ fn check_upload_every(every: Option<Duration>, spec: WindowSpec) -> CliResult<()
     if !whole || every < window || every > day || !day.as_secs().is_multiple_of(every.as_secs()) {
         return Err(CliError::Usage(format!(
             "--upload-every {} must be whole seconds, at least the window ({}), at most 24h, and divide 24h (e.g. {})",
-            humantime::format_duration(every),
-            humantime::format_duration(window),
+            short(every),
+            short(window),
             upload_every_examples(window)
         )));
     }
@@ -381,13 +381,20 @@ fn upload_every_examples(window: Duration) -> String {
     valid.push(day);
     valid
         .iter()
-        .map(|&s| match s {
-            s if s % 3_600 == 0 => format!("{}h", s / 3_600),
-            s if s % 60 == 0 => format!("{}m", s / 60),
-            s => format!("{s}s"),
-        })
+        .map(|&s| short(Duration::from_secs(s)))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A duration in one unit, as a user writes it (`25h`, `90m`, `45s`, `1500ms`), never
+/// humantime's `1day 1h`.
+fn short(d: Duration) -> String {
+    match (d.as_secs(), d.subsec_millis()) {
+        (s, 0) if s > 0 && s % 3_600 == 0 => format!("{}h", s / 3_600),
+        (s, 0) if s > 0 && s % 60 == 0 => format!("{}m", s / 60),
+        (s, 0) => format!("{s}s"),
+        _ => format!("{}ms", d.as_millis()),
+    }
 }
 
 /// The sensors given on the command line or in the config file.
@@ -607,6 +614,23 @@ mod tests {
     const START: i64 = 1_775_001_600_000;
     /// The wall clock of these tests: 2026-12-03.
     const WALL: i64 = 1_796_256_000_000;
+
+    #[test]
+    fn durations_are_shown_in_one_unit_as_written() {
+        // Found by the adversarial review: `25h` was echoed as `1day 1h`.
+        let err = check_upload_every(
+            Some(Duration::from_secs(25 * 3_600)),
+            WindowSpec::new(5_000, 900_000).expect("spec"),
+        )
+        .expect_err("over a day");
+        assert!(
+            err.to_string().starts_with("--upload-every 25h must"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("the window (15m)"), "{err}");
+        assert_eq!(short(Duration::from_millis(1_500)), "1500ms");
+        assert_eq!(short(Duration::from_secs(90)), "90s");
+    }
 
     #[test]
     fn the_upload_every_examples_are_valid_for_the_window() {

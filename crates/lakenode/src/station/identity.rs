@@ -57,6 +57,47 @@ pub(super) fn read(storage: &dyn Storage, dir: &Path) -> Option<RecorderConfig> 
 /// `prefix=P profile=NAME` line each (`prefix=-`: the bucket's root).
 pub(super) const PREFIXES: &str = "prefixes.state";
 
+/// `prefixes.state`'s lines as (prefix, profile) names.
+fn read_prefixes(storage: &dyn Storage, dir: &Path) -> Vec<(String, String)> {
+    let text = storage
+        .read(&dir.join(PREFIXES))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default();
+    text.lines()
+        .filter_map(|l| {
+            let field = |name: &str| {
+                l.split_whitespace()
+                    .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            };
+            Some((field("prefix")?.to_owned(), field("profile")?.to_owned()))
+        })
+        .collect()
+}
+
+/// Every prefix this spool has written to, `current` first (`None`: the bucket's
+/// root). Files sealed under an earlier prefix wait in the spool with their key under
+/// it; they are delivered there, never relabelled nor set aside.
+pub(super) fn recorded_prefixes(
+    storage: &dyn Storage,
+    dir: &Path,
+    current: Option<&Prefix>,
+) -> Vec<Option<Prefix>> {
+    let mut all = vec![current.cloned()];
+    for (name, _) in read_prefixes(storage, dir) {
+        let prefix = match name.as_str() {
+            "-" => None,
+            p => match Prefix::new(p) {
+                Ok(p) => Some(p),
+                Err(_) => continue,
+            },
+        };
+        if !all.contains(&prefix) {
+            all.push(prefix);
+        }
+    }
+    all
+}
+
 fn prefix_name(c: &RecorderConfig) -> &str {
     c.prefix.as_ref().map_or("-", Prefix::as_str)
 }
@@ -76,20 +117,7 @@ fn refuse_mixed_profiles(
     wanted: &RecorderConfig,
 ) -> Result<()> {
     let path = dir.join(PREFIXES);
-    let text = storage
-        .read(&path)
-        .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .unwrap_or_default();
-    let mut known: Vec<(String, String)> = text
-        .lines()
-        .filter_map(|l| {
-            let field = |name: &str| {
-                l.split_whitespace()
-                    .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
-            };
-            Some((field("prefix")?.to_owned(), field("profile")?.to_owned()))
-        })
-        .collect();
+    let mut known = read_prefixes(&**storage, dir);
     let before = known.len();
     for c in old.into_iter().chain([wanted]) {
         let (prefix, profile) = (prefix_name(c), c.profile.name());

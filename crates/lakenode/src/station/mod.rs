@@ -51,6 +51,7 @@ mod batch;
 mod event;
 mod health;
 mod identity;
+mod readmit;
 mod recording;
 mod survey;
 mod uploader;
@@ -149,6 +150,15 @@ impl Station {
                 ),
             });
         }
+        let prefixes = identity::recorded_prefixes(&*storage, dir, wanted.prefix.as_ref());
+        let readmitted = readmit::readmit(&*storage, dir, &wanted.station, &prefixes)?;
+        if readmitted > 0 {
+            events.push_back(Event::Error {
+                message: format!(
+                    "{readmitted} file(s) an earlier run set aside after a prefix change were put back in the spool; they go to the prefix they were sealed for"
+                ),
+            });
+        }
         let mut recorder = Recorder::open_owing(wanted, storage, dir, config.health)?;
         // Rows owed for windows sealed before a kill or power cut (or at this replay).
         let health_due = recorder
@@ -184,20 +194,22 @@ impl Station {
         if let Some(block) = config.spool_block {
             recorder.spool_mut().set_block_size(block)?;
         }
+        let mut uploader = Uploader::new(
+            config.client,
+            config.policy,
+            config.verify_etag,
+            batch::Batching::new(
+                config.upload_every,
+                config
+                    .batch_high_water
+                    .or_else(|| config.spool_limit.map(|l| l / 2)),
+            ),
+        );
+        uploader.set_prefixes(prefixes);
         Ok(Self {
             recorder,
             _lock: lock,
-            uploader: Uploader::new(
-                config.client,
-                config.policy,
-                config.verify_etag,
-                batch::Batching::new(
-                    config.upload_every,
-                    config
-                        .batch_high_water
-                        .or_else(|| config.spool_limit.map(|l| l / 2)),
-                ),
-            ),
+            uploader,
             health: config.health,
             keeper: TimeKeeper::new(MAX_UNSYNCED_SAMPLES),
             counters: Counters::default(),
@@ -346,6 +358,18 @@ impl Station {
     pub fn give_up_if_overdue(&mut self, now: &Now) -> Result<bool> {
         let (uploader, mut cx) = self.parts();
         uploader.give_up_if_overdue(&mut cx, now)
+    }
+
+    /// Whether the spool holds more than half its size limit: an input that can wait
+    /// (a file, a simulated period) stops feeding the station until uploads free room,
+    /// since the next sealed windows need the other half or the oldest files are
+    /// dropped. Always `false` without a limit.
+    #[must_use]
+    pub fn spool_needs_room(&self) -> bool {
+        let spool = self.recorder.spool();
+        spool
+            .limit()
+            .is_some_and(|limit| spool.pending_bytes() > limit / 2)
     }
 
     /// Where the uploads stand.

@@ -15,7 +15,7 @@ use jiff::SignedDuration;
 
 use crate::clock::{bounded_correction, is_plausible};
 use crate::health::Tree;
-use crate::layout::own_key_tree;
+use crate::layout::{Prefix, StationId, own_key_tree};
 use crate::recorder::Recorder;
 use crate::s3::{PutObject, PutOutcome, PutReply, S3Client, S3Failure};
 use crate::schedule::{Decision, Fault, ResendStreak, RetryPolicy};
@@ -134,6 +134,9 @@ pub(super) struct Uploader {
     streak: ResendStreak,
     last_failure: Option<String>,
     batch: Batching,
+    /// Every prefix the spool wrote to, the current one first: a file waits in the
+    /// spool under the prefix it was sealed for.
+    prefixes: Vec<Option<Prefix>>,
 }
 
 impl Uploader {
@@ -164,7 +167,29 @@ impl Uploader {
             streak: ResendStreak::default(),
             last_failure: None,
             batch,
+            prefixes: vec![None],
         }
+    }
+
+    /// Sets the prefixes the spool has written to, the current one first.
+    pub(super) fn set_prefixes(&mut self, prefixes: Vec<Option<Prefix>>) {
+        self.prefixes = prefixes;
+    }
+
+    /// The key's tree if it is one this station's recorder builds under any prefix the
+    /// spool wrote to (a run with another `--prefix` leaves files sealed for the earlier
+    /// one; they go there); else why not, for the first (current) prefix.
+    fn own_tree(&self, station: &StationId, key: &str) -> std::result::Result<Tree, &'static str> {
+        let mut first = None;
+        for prefix in &self.prefixes {
+            match own_key_tree(prefix.as_ref(), station, key) {
+                Ok(tree) => return Ok(tree),
+                Err(why) => {
+                    first.get_or_insert(why);
+                }
+            }
+        }
+        Err(first.unwrap_or("not in this station's data or health tree"))
     }
 
     /// A file was spooled: a sealed window (`data`) or a health row.
@@ -399,10 +424,14 @@ impl Uploader {
             // Only keys this station's recorder builds are signed: a forged or stray
             // entry could otherwise write another station's tree, or (through dot
             // segments the HTTP client folds away) another bucket.
-            let config = cx.recorder.config();
-            if let Err(why) = own_key_tree(config.prefix.as_ref(), &config.station, &entry.key) {
+            if let Err(why) = self.own_tree(&cx.recorder.config().station, &entry.key) {
                 let key = entry.key.escape_debug().to_string();
-                self.quarantine(cx, id, &key, &format!("not a key of this station: {why}"))?;
+                self.quarantine(
+                    cx,
+                    id,
+                    &key,
+                    &format!("{}: {why}", super::readmit::NOT_OURS),
+                )?;
                 continue;
             }
             // Nor bytes that are not a Parquet file: a forged entry must not replace an
@@ -451,14 +480,14 @@ impl Uploader {
             return Ok(None);
         }
         if self.backlog.data_waiting {
-            let prefix = cx.recorder.config().prefix.clone();
+            let station = cx.recorder.config().station.clone();
             let from = self.backlog.health_below;
             for &id in pending
                 .iter()
                 .filter(|&&id| id >= from && !self.backlog.unreadable.contains(&id))
             {
                 match cx.recorder.spool().read_key(id) {
-                    Ok(key) if Tree::of(prefix.as_ref(), &key) == Tree::Health => {
+                    Ok(key) if self.own_tree(&station, &key) == Ok(Tree::Health) => {
                         self.backlog.health_below = id + 1;
                     }
                     // A data file, or a damaged or unreadable one that the full read
@@ -609,7 +638,8 @@ impl Uploader {
             Decision::PauseUntil(until) => {
                 // Only S3 replies are refusals; a transport error never gets here.
                 if let Failure::S3(f) = failure {
-                    let tree = Tree::of(cx.recorder.config().prefix.as_ref(), &sent.key);
+                    let station = &cx.recorder.config().station;
+                    let tree = self.own_tree(station, &sent.key).unwrap_or(Tree::Data);
                     cx.counters.refusals += 1;
                     cx.events.push_back(Event::Paused {
                         key: sent.key.clone(),

@@ -491,3 +491,101 @@ fn a_finite_run_gives_up_at_its_deadline_and_keeps_the_data() {
     assert_eq!(pending(&st), 2);
     assert!(st.poll(&at(now + 1_000_000)).expect("poll").is_none());
 }
+
+/// A station recording under `prefix` (`None`: the bucket's root).
+fn under(prefix: Option<&str>) -> StationConfig {
+    let mut c = config();
+    c.recorder.prefix = prefix.map(|p| crate::layout::Prefix::new(p).expect("prefix"));
+    c
+}
+
+/// Uploads everything; returns the request paths.
+fn send_all(st: &mut Station) -> Vec<String> {
+    let mut sent = Vec::new();
+    while let Some(req) = st.poll(&at(0)).expect("poll") {
+        sent.push(req.url.path().to_owned());
+        st.on_reply(&at(0), Ok(stored(&req))).expect("reply");
+    }
+    sent
+}
+
+#[test]
+fn files_sealed_under_an_earlier_prefix_are_delivered_there_after_a_change() {
+    // Found by the adversarial review: a run with another --prefix moved every file
+    // still waiting (sealed for the earlier prefix) to quarantine, never sending it.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = Simulator::new(3);
+    {
+        let mut st = Station::open(under(Some("raw")), dir.path()).expect("open");
+        // Two full windows and an open third one.
+        for i in 0..2 * 180 + 10 {
+            st.record(&at(0), sim.sample_at(T0 + i * 5_000))
+                .expect("record");
+        }
+    }
+    let mut st = Station::open(under(Some("raw2")), dir.path()).expect("reopen");
+    for i in 3 * 180..=4 * 180 {
+        st.record(&at(0), sim.sample_at(T0 + i * 5_000))
+            .expect("record");
+    }
+    // Another station's key under a recorded prefix is still refused.
+    let other = "0190f5c2-0000-7000-8000-000000000000";
+    st.recorder
+        .spool_mut()
+        .push(
+            &format!("raw/station={other}/year=2026/month=12/day=01/data_0000.parquet"),
+            b"PAR1....PAR1",
+        )
+        .expect("plant");
+    let sent = send_all(&mut st);
+    let old = sent.iter().filter(|p| p.starts_with("/lake/raw/")).count();
+    let new = sent.iter().filter(|p| p.starts_with("/lake/raw2/")).count();
+    assert_eq!((old, new), (3, 1), "{sent:?}");
+    assert!(st.is_drained().expect("drained"));
+    assert_eq!(st.counters().quarantined_files, 1);
+}
+
+#[test]
+fn files_an_earlier_release_set_aside_for_a_prefix_change_are_readmitted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sim = Simulator::new(3);
+    {
+        let mut st = Station::open(under(Some("raw")), dir.path()).expect("open");
+        for i in 0..=2 * 180 {
+            st.record(&at(0), sim.sample_at(T0 + i * 5_000))
+                .expect("record");
+        }
+        // What the earlier release did on the next run with --prefix raw2; and one
+        // forged file set aside for the same reason, which must stay there.
+        let other = "0190f5c2-0000-7000-8000-000000000000";
+        st.recorder
+            .spool_mut()
+            .push(
+                &format!("raw/station={other}/year=2026/month=12/day=01/data_0000.parquet"),
+                b"PAR1....PAR1",
+            )
+            .expect("plant");
+        for id in st.recorder.spool().pending().expect("pending") {
+            st.recorder
+                .spool_mut()
+                .quarantine(
+                    id,
+                    "not a key of this station: not in this station's data or health tree",
+                )
+                .expect("quarantine");
+        }
+    }
+    assert_eq!(quarantined(dir.path()), 3);
+    let mut st = Station::open(under(Some("raw2")), dir.path()).expect("reopen");
+    assert!(
+        st.events()
+            .any(|e| e.to_string().contains("2 file(s) an earlier run set aside")),
+        "the operator is told"
+    );
+    // The two files and the window left open, sealed under `raw` at the switch.
+    let sent = send_all(&mut st);
+    assert_eq!(sent.len(), 3, "{sent:?}");
+    assert!(sent.iter().all(|p| p.starts_with("/lake/raw/")), "{sent:?}");
+    assert_eq!(quarantined(dir.path()), 1, "the forged file stays");
+    assert_eq!(st.counters().quarantined_files, 0);
+}
