@@ -500,6 +500,15 @@ fn overlapping_or_misplaced_files_leave_their_day_alone_and_the_run_exits_1() {
         day19.join("data_1200.parquet"),
     )
     .unwrap();
+    // Another station's directory holding this station's window: not compacted under
+    // the other station's name.
+    let other = lake.join("station=0190f5c2-0000-7000-8000-000000000c99/year=2026/month=11/day=20");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::copy(
+        day20.join("data_2200.parquet"),
+        other.join("data_2200.parquet"),
+    )
+    .unwrap();
     // A symlinked window in the health tree and a stray file outside the layout.
     let hday = lake.join(format!(
         "health/station={STATION}/year=2026/month=11/day=20"
@@ -524,6 +533,8 @@ fn overlapping_or_misplaced_files_leave_their_day_alone_and_the_run_exits_1() {
             "data_0159.parquet holds a row of 2026-11-20T22:15:00Z, outside its partition's day",
             "health_2300_230000.parquet: a symbolic link",
             "misc/data_0000.parquet: not in a station=<uuid>",
+            "data_2200.parquet: a file of station 0190f5c2-0000-7000-8000-000000000c01, not of \
+             this directory's",
             "day=19: data_1200.parquet holds a row of 2026-11-20T22:45:00Z, outside its \
              partition's day",
         ] {
@@ -540,6 +551,11 @@ fn overlapping_or_misplaced_files_leave_their_day_alone_and_the_run_exits_1() {
         assert_eq!(
             files_with_extension(&day21, "parquet"),
             before21,
+            "run {run}"
+        );
+        assert_eq!(
+            files_with_extension(&other, "parquet"),
+            [other.join("data_2200.parquet")],
             "run {run}"
         );
     }

@@ -396,6 +396,23 @@ fn open_input(lake: &mut dyn LakeStore, dir: &str, o: &Object) -> Result<Input, 
     })
 }
 
+/// A data window must be lakenode's and of the station whose directory holds it: its
+/// rows would otherwise be given that station's metadata in the daily file (a lone
+/// window file is compacted too, so nothing else would notice).
+fn owned_by(station: &StationId, input: &Input) -> Result<(), DayError> {
+    match lakenode::encode::FileMetadata::from_key_values(&input.file.key_values()) {
+        Err(e) => Err(DayError::Skip(format!(
+            "{}: not lakenode's (its `lakenode` metadata: {e})",
+            input.name
+        ))),
+        Ok(m) if &m.station != station => Err(DayError::Skip(format!(
+            "{}: a file of station {}, not of this directory's",
+            input.name, m.station
+        ))),
+        Ok(_) => Ok(()),
+    }
+}
+
 /// A short hash of the file's Parquet schema (names, types, annotations).
 fn schema_fingerprint(file: &LakeFile) -> String {
     let mut text = Vec::new();
@@ -433,7 +450,11 @@ fn compact_day(
     }
     let mut windows = Vec::new();
     for o in &files.windows {
-        windows.push(open_input(lake, dir, o)?);
+        let input = open_input(lake, dir, o)?;
+        if files.tree == Tree::Data {
+            owned_by(&files.station, &input)?;
+        }
+        windows.push(input);
     }
     // Schemas in the order they first appear (daily files first: they keep their name).
     let mut schemas: Vec<String> = Vec::new();
