@@ -207,6 +207,13 @@ impl Store {
                     AccessDenied,
                     "the key's path is a symbolic link, which this server does not follow"
                 )
+            } else if cfg!(unix) && e.raw_os_error() == Some(libc::ENXIO) {
+                // What opening a UNIX socket gives: not a regular file, as below.
+                s3_error!(
+                    AccessDenied,
+                    "the key's path is not a regular file (a FIFO, socket or device), which \
+                     this server does not serve"
+                )
             } else {
                 internal(&e, "open")
             }

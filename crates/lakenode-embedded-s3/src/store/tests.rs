@@ -697,6 +697,33 @@ async fn a_fifo_in_the_bucket_is_neither_listed_nor_opened() {
     drop(dir);
 }
 
+/// Opening a UNIX socket fails (ENXIO) before any fstat: refused as a FIFO is, not a 500
+/// that clients would retry (found by the adversarial review).
+#[tokio::test]
+async fn a_socket_in_the_bucket_is_refused_not_an_internal_error() {
+    let (dir, store) = store();
+    let _socket =
+        std::os::unix::net::UnixListener::bind(dir.path().join("lake/sock")).expect("bind");
+    put(&store, "ok", b"x").await.expect("put");
+    assert_eq!(list_all(&store, "", None, 1000).await, ["ok"]);
+    let err = get(&store, "sock", None)
+        .await
+        .map(drop)
+        .expect_err("a socket is not an object");
+    assert_eq!(code(&err), &S3ErrorCode::AccessDenied);
+    let input = HeadObjectInput {
+        bucket: "lake".into(),
+        key: "sock".into(),
+        ..HeadObjectInput::default()
+    };
+    let err = store
+        .head_object(request(input))
+        .await
+        .map(drop)
+        .expect_err("HEAD");
+    assert_eq!(code(&err), &S3ErrorCode::AccessDenied);
+}
+
 #[tokio::test]
 async fn conditional_gets_and_heads_answer_412_and_304() {
     let (_dir, store) = store();
