@@ -268,9 +268,9 @@ pub fn render_index(
         html.push_str("</body></html>\n");
         return Ok(html);
     };
-    let unit = match fleet.size {
-        BucketSize::Hour => "hour",
-        BucketSize::Day => "day",
+    let (unit, means) = match fleet.size {
+        BucketSize::Hour => ("hour", "Hourly"),
+        BucketSize::Day => ("day", "Daily"),
     };
     let _ = writeln!(
         html,
@@ -314,7 +314,7 @@ pub fn render_index(
 
     let _ = writeln!(
         html,
-        "<h2 id=\"measurements\">Measurements</h2><p class=\"meta\">{unit}ly means, \
+        "<h2 id=\"measurements\">Measurements</h2><p class=\"meta\">{means} means, \
          {} to {} UTC, each measurement on one scale for the whole fleet; the dashed line is \
          the WHO 2021 guideline for the 24-hour mean of PM2.5 (15 µg/m³){}</p>",
         rfc3339(period.start_ms),
