@@ -62,7 +62,7 @@ pub enum CliError {
         tree: Tree,
     },
     /// Uploads did not complete; the data is safe in the spool.
-    #[error("{pending} file(s) could not be uploaded and remain in the spool {}: {reason}\n  run the same command again to retry", spool.display())]
+    #[error("{}", incomplete(*pending, spool, reason))]
     Incomplete {
         /// Files still spooled.
         pending: usize,
@@ -213,3 +213,52 @@ fn hint(f: &S3Failure, tree: Tree) -> &'static str {
 
 /// Result alias for commands.
 pub type CliResult<T> = Result<T, CliError>;
+
+/// [`CliError::Incomplete`]'s message: with nothing left in the spool (a signal before
+/// the first window was sealed), only what ended the run.
+fn incomplete(pending: usize, spool: &std::path::Path, reason: &str) -> String {
+    if pending == 0 {
+        format!(
+            "the run ended early, with no file waiting for upload in the spool {}: {reason}\n  \
+             run the same command again to carry on",
+            spool.display()
+        )
+    } else {
+        format!(
+            "{pending} file(s) could not be uploaded and remain in the spool {}: {reason}\n  run \
+             the same command again to retry",
+            spool.display()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_early_end_with_nothing_spooled_does_not_count_zero_files() {
+        let spool = PathBuf::from("sp");
+        let none = CliError::Incomplete {
+            pending: 0,
+            spool: spool.clone(),
+            reason: "stopped by a signal".into(),
+        }
+        .to_string();
+        assert!(!none.contains("0 file(s)"), "{none}");
+        assert!(
+            none.contains("no file waiting for upload in the spool sp"),
+            "{none}"
+        );
+        let some = CliError::Incomplete {
+            pending: 3,
+            spool,
+            reason: "stopped by a signal".into(),
+        }
+        .to_string();
+        assert!(
+            some.starts_with("3 file(s) could not be uploaded"),
+            "{some}"
+        );
+    }
+}
