@@ -209,11 +209,7 @@ impl Store {
                 )
             } else if cfg!(unix) && e.raw_os_error() == Some(libc::ENXIO) {
                 // What opening a UNIX socket gives: not a regular file, as below.
-                s3_error!(
-                    AccessDenied,
-                    "the key's path is not a regular file (a FIFO, socket or device), which \
-                     this server does not serve"
-                )
+                not_regular()
             } else {
                 internal(&e, "open")
             }
@@ -223,24 +219,23 @@ impl Store {
             return Err(s3_error!(NoSuchKey));
         }
         if !meta.is_file() {
-            return Err(s3_error!(
-                AccessDenied,
-                "the key's path is not a regular file (a FIFO, socket or device), which this \
-                 server does not serve"
-            ));
+            return Err(not_regular());
         }
         Ok((file, meta))
     }
 
     /// The object `key` of `bucket` for a GET or HEAD: its file, metadata and ETag;
-    /// `NoSuchKey` if absent.
+    /// `NoSuchKey` if absent, 412 or 304 if the request's `conditions` say so.
     async fn read_object(
         &self,
         bucket: &str,
         key: &str,
+        conditions: conditional::Conditions<'_>,
     ) -> S3Result<(File, std::fs::Metadata, String)> {
         let path = self.object_path(bucket, key)?;
-        Self::open_tagged(&path).await
+        let (file, meta, tag) = Self::open_tagged(&path).await?;
+        conditions.check(&tag, conditional::last_modified(&meta).as_ref())?;
+        Ok((file, meta, tag))
     }
 
     /// Deletes the object `key` of `bucket` as [`remove`] says (a key ending in `/` is
@@ -483,6 +478,15 @@ impl Stream for FileChunks {
     }
 }
 
+/// A FIFO, socket or device where an object is looked for: refused like a symbolic link.
+fn not_regular() -> S3Error {
+    s3_error!(
+        AccessDenied,
+        "the key's path is not a regular file (a FIFO, socket or device), which this server \
+         does not serve"
+    )
+}
+
 fn timestamp(meta: &std::fs::Metadata) -> Option<Timestamp> {
     meta.modified().ok().map(Timestamp::from)
 }
@@ -559,14 +563,15 @@ impl S3 for Store {
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let input = req.input;
-        let (file, meta, tag) = self.read_object(&input.bucket, &input.key).await?;
-        conditional::Conditions {
+        let conditions = conditional::Conditions {
             if_match: input.if_match.as_ref(),
             if_none_match: input.if_none_match.as_ref(),
             if_modified_since: input.if_modified_since.as_ref(),
             if_unmodified_since: input.if_unmodified_since.as_ref(),
-        }
-        .check(&tag, conditional::last_modified(&meta).as_ref())?;
+        };
+        let (file, meta, tag) = self
+            .read_object(&input.bucket, &input.key, conditions)
+            .await?;
         let size = meta.len();
         let (range, content_range) = match &input.range {
             None => (0..size, None),
@@ -599,14 +604,15 @@ impl S3 for Store {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let input = req.input;
-        let (_, meta, tag) = self.read_object(&input.bucket, &input.key).await?;
-        conditional::Conditions {
+        let conditions = conditional::Conditions {
             if_match: input.if_match.as_ref(),
             if_none_match: input.if_none_match.as_ref(),
             if_modified_since: input.if_modified_since.as_ref(),
             if_unmodified_since: input.if_unmodified_since.as_ref(),
-        }
-        .check(&tag, conditional::last_modified(&meta).as_ref())?;
+        };
+        let (_, meta, tag) = self
+            .read_object(&input.bucket, &input.key, conditions)
+            .await?;
         Ok(S3Response::new(HeadObjectOutput {
             content_length: i64::try_from(meta.len()).ok(),
             last_modified: timestamp(&meta),
