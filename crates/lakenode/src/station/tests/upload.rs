@@ -509,6 +509,18 @@ fn send_all(st: &mut Station) -> Vec<String> {
     sent
 }
 
+/// Spools a file under another station's key in the `raw` prefix.
+fn plant_another_stations_file(st: &mut Station) {
+    let other = "0190f5c2-0000-7000-8000-000000000000";
+    st.recorder
+        .spool_mut()
+        .push(
+            &format!("raw/station={other}/year=2026/month=12/day=01/data_0000.parquet"),
+            b"PAR1....PAR1",
+        )
+        .expect("plant");
+}
+
 #[test]
 fn files_sealed_under_an_earlier_prefix_are_delivered_there_after_a_change() {
     // Found by the adversarial review: a run with another --prefix moved every file
@@ -529,14 +541,7 @@ fn files_sealed_under_an_earlier_prefix_are_delivered_there_after_a_change() {
             .expect("record");
     }
     // Another station's key under a recorded prefix is still refused.
-    let other = "0190f5c2-0000-7000-8000-000000000000";
-    st.recorder
-        .spool_mut()
-        .push(
-            &format!("raw/station={other}/year=2026/month=12/day=01/data_0000.parquet"),
-            b"PAR1....PAR1",
-        )
-        .expect("plant");
+    plant_another_stations_file(&mut st);
     let sent = send_all(&mut st);
     let old = sent.iter().filter(|p| p.starts_with("/lake/raw/")).count();
     let new = sent.iter().filter(|p| p.starts_with("/lake/raw2/")).count();
@@ -557,14 +562,7 @@ fn files_an_earlier_release_set_aside_for_a_prefix_change_are_readmitted() {
         }
         // What the earlier release did on the next run with --prefix raw2; and one
         // forged file set aside for the same reason, which must stay there.
-        let other = "0190f5c2-0000-7000-8000-000000000000";
-        st.recorder
-            .spool_mut()
-            .push(
-                &format!("raw/station={other}/year=2026/month=12/day=01/data_0000.parquet"),
-                b"PAR1....PAR1",
-            )
-            .expect("plant");
+        plant_another_stations_file(&mut st);
         for id in st.recorder.spool().pending().expect("pending") {
             st.recorder
                 .spool_mut()
