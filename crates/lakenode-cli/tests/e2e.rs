@@ -343,16 +343,21 @@ fn demo_for_two_hours_writes_1440_rows_in_8_files() {
     // two hours may cross midnight), holding every row.
     assert!(stdout.contains("compacted     "), "{stdout}");
     let lake = dir.join("s3/lakenode");
-    let names: Vec<String> = files_with_extension(&lake, "parquet")
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
+    let names = parquet_names(&lake);
     assert!(!names.is_empty());
     assert!(
         names.iter().all(|n| n.ends_with("_day.parquet")),
         "{names:?}"
     );
     assert_lake_ok(&lake, &["--rows", "1440"]);
+}
+
+/// The names of the Parquet files under `lake`.
+fn parquet_names(lake: &std::path::Path) -> Vec<String> {
+    files_with_extension(lake, "parquet")
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect()
 }
 
 /// A day holding one window file is compacted too (before 2026-12-04 it was left as it
@@ -372,10 +377,7 @@ fn a_day_of_a_single_window_file_is_compacted_too() {
     ]));
     assert!(stdout.contains("files         4 ("), "{stdout}");
     let lake = dir.join("s3/lakenode");
-    let names: Vec<String> = files_with_extension(&lake, "parquet")
-        .iter()
-        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
-        .collect();
+    let names = parquet_names(&lake);
     // Two days of two trees: four daily files, no window file left.
     assert_eq!(names.len(), 4, "{names:?}");
     assert!(
