@@ -19,7 +19,8 @@
 //! any step of a batch: before it opens, between its files, at its close).
 //!
 //! `LAKENODE_POWER_CUTS` sets how many cuts (default 300; `scripts/power-cut.sh` runs
-//! 10,000 in release mode and prints the summary line).
+//! 10,000 and prints the summary line). A failed run is named (`run N: ...`);
+//! `LAKENODE_POWER_CUT_SEED=N` replays it alone.
 #![allow(clippy::unwrap_used, missing_docs)] // a failed unwrap is a failed test
 
 #[path = "support/devfs.rs"]
@@ -94,6 +95,25 @@ impl Bucket {
                 !self.objects.contains_key(&health)
             })
             .cloned()
+            .collect()
+    }
+
+    /// The data objects holding a row at `at` (Unix ms).
+    fn holding(&self, at: i64) -> Vec<&str> {
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        use parquet::record::RowAccessor as _;
+        self.objects
+            .iter()
+            .filter(|(key, _)| !key.starts_with("health/"))
+            .filter(|(_, body)| {
+                let reader =
+                    SerializedFileReader::new(bytes::Bytes::from((*body).clone())).unwrap();
+                reader
+                    .get_row_iter(None)
+                    .unwrap()
+                    .any(|row| row.unwrap().get_timestamp_millis(0).unwrap() == at)
+            })
+            .map(|(key, _)| key.as_str())
             .collect()
     }
 
@@ -276,6 +296,19 @@ fn run(seed: u64, hours: u64, gap: u64, batched: bool, tally: &mut Tally) {
     if !no_health.is_empty() {
         eprintln!("run {seed}: windows without their health row: {no_health:?}");
     }
+    let twice: Vec<i64> = seen
+        .iter()
+        .filter(|&(_, &n)| n > 1)
+        .map(|(&t, _)| t)
+        .collect();
+    if !twice.is_empty() {
+        eprintln!(
+            "run {seed}: {} sample(s) in two objects (first at {} ms into the run), in {:?}",
+            twice.len(),
+            twice[0] - T0,
+            bucket.holding(twice[0])
+        );
+    }
     if !lost.is_empty() || !bucket.conflicts.is_empty() {
         eprintln!(
             "run {seed}: lost {} journaled sample(s) (first {:?}); keys written with other bytes: {:?}",
@@ -293,11 +326,24 @@ fn power_cuts_at_any_flash_write_lose_and_duplicate_nothing() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(300);
     let mut tally = Tally::default();
+    // Cuts close together (every sample) to far apart (every few windows); even runs batch.
+    let one = |seed: u64, tally: &mut Tally| {
+        let gap = [25, 60, 150, 400, 1500][(seed % 5) as usize];
+        run(seed, 3, gap, seed % 2 == 0, tally);
+    };
+    // `LAKENODE_POWER_CUT_SEED=N` replays the one run a failure names ("run N: ...").
+    if let Some(seed) = std::env::var("LAKENODE_POWER_CUT_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        one(seed, &mut tally);
+        eprintln!("run {seed} alone: {tally:?}");
+        assert!(tally.lost + tally.duplicated + tally.lost_health + tally.formats == 0);
+        return;
+    }
     let mut seed = 1;
     while tally.cuts < target {
-        // Cuts close together (every sample) to far apart (every few windows).
-        let gap = [25, 60, 150, 400, 1500][(seed % 5) as usize];
-        run(seed, 3, gap, seed % 2 == 0, &mut tally);
+        one(seed, &mut tally);
         seed += 1;
     }
     eprintln!(

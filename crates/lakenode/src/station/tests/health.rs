@@ -132,3 +132,33 @@ fn rows_owed_with_health_on_are_made_by_a_run_with_it_off() {
         "spooled rows are owed no more"
     );
 }
+
+/// The power went after a flush sealed the open window (data file spooled, row owed)
+/// but before the journal was rewritten: the next boot replays the window and the next
+/// flush seals it again. Its row is owed once, not once from `health.due` and once more
+/// from the second seal. Before, two rows with other bytes were made under one key:
+/// the power-cut test's "keys written with other bytes".
+#[test]
+fn a_window_sealed_again_after_a_cut_owes_one_health_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut st = Station::open(with_health(), dir.path()).expect("open");
+    let sim = Simulator::new(3);
+    for i in 0..100 {
+        st.record(&at(0), sim.sample_at(T0 + i * 5_000))
+            .expect("record");
+    }
+    let journal = dir.path().join("journal.lkj");
+    let unsealed = std::fs::read(&journal).expect("journal");
+    st.flush().expect("flush");
+    drop(st);
+    std::fs::write(&journal, unsealed).expect("as if cut before the journal's rewrite");
+    let mut st = Station::open(with_health(), dir.path()).expect("reopen");
+    st.flush().expect("flush again");
+    let keys: Vec<String> = take_all(&mut st).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        keys,
+        [format!(
+            "health/station={STATION}/year=2026/month=12/day=01/health_0000.parquet"
+        )]
+    );
+}
