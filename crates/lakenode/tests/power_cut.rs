@@ -329,7 +329,7 @@ fn power_cuts_at_any_flash_write_lose_and_duplicate_nothing() {
     // Cuts close together (every sample) to far apart (every few windows); even runs batch.
     let one = |seed: u64, tally: &mut Tally| {
         let gap = [25, 60, 150, 400, 1500][(seed % 5) as usize];
-        run(seed, 3, gap, seed % 2 == 0, tally);
+        run(seed, 3, gap, seed.is_multiple_of(2), tally);
     };
     // `LAKENODE_POWER_CUT_SEED=N` replays the one run a failure names ("run N: ...").
     if let Some(seed) = std::env::var("LAKENODE_POWER_CUT_SEED")
