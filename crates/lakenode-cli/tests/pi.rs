@@ -167,7 +167,7 @@ fn run_takes_its_settings_from_a_config_file_and_flags_override_it() {
     for (extra, want) in [
         (
             "window = \"7m\"\n",
-            "bad.toml: key `window`: invalid window",
+            "bad.toml: key `window`: --window 7m: must be a whole number of minutes",
         ),
         (
             "colums = \"pm25\"\n",

@@ -36,8 +36,19 @@ fn settings_that_can_never_work_exit_2_from_flags_and_from_the_config_file() {
     for (extra, want) in [
         (&["--bucket", "Not_A_Bucket"][..], "invalid bucket"),
         (&["--station", "station-7"][..], "invalid station"),
-        (&["--window", "7m"][..], "invalid window"),
-        (&["--interval", "1500ms"][..], "invalid interval"),
+        // The flag and its value as written, not milliseconds.
+        (
+            &["--window", "90s"][..],
+            "error: --window 90s: must be a whole number of minutes that divides 24 h, like 5m, 15m or 1h (got 1m 30s)\n",
+        ),
+        (
+            &["--interval", "1500ms"][..],
+            "error: --interval 1500ms: must be a whole number of seconds, at least 1 s (got 1s 500ms)\n",
+        ),
+        (
+            &["--interval", "7s"][..],
+            "error: --window 15m: must be a multiple of --interval 7s\n",
+        ),
         (&["--spool-limit", "4K"][..], "at least 65536"),
         (&["--timeout", "0s"][..], "--timeout must be 1s to 10m"),
         (
@@ -101,7 +112,7 @@ fn settings_that_can_never_work_exit_2_from_flags_and_from_the_config_file() {
         ),
         (
             format!("{good}station = \"{STATION}\"\nwindow = \"7m\"\n"),
-            "key `window`: invalid window",
+            "station.toml: key `window`: --window 7m: must be a whole number of minutes",
         ),
         (
             format!("{good}station = \"{STATION}\"\nwindow = 15m\n"),
@@ -129,7 +140,7 @@ fn settings_that_can_never_work_exit_2_from_flags_and_from_the_config_file() {
         ),
         (
             format!("{good}station = \"{STATION}\"\ninterval = \"1500ms\"\n"),
-            "key `interval`: invalid interval",
+            "station.toml: key `interval`: --interval 1500ms: must be a whole number of seconds",
         ),
         (
             format!("{good}station = \"{STATION}\"\nhealth = \"yes\"\n"),
