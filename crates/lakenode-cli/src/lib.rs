@@ -15,6 +15,7 @@ pub mod host;
 pub mod lake_args;
 pub mod logging;
 pub mod metrics;
+pub mod printable;
 pub mod progress;
 pub mod report;
 pub mod sensors;
