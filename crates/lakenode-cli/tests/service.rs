@@ -10,7 +10,7 @@ mod common;
 
 use std::io::Write as _;
 use std::os::unix::net::UnixDatagram;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -19,14 +19,6 @@ use common::*;
 use lakenode::schema::Measurement;
 
 const STATION: &str = "0190f5c2-0000-7000-8000-0000000000d7";
-
-fn terminate(child: &Child) {
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap(),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
-}
 
 #[test]
 fn settings_that_can_never_work_exit_2_from_flags_and_from_the_config_file() {
@@ -209,8 +201,7 @@ fn the_service_manager_hears_ready_watchdog_pings_and_stopping() {
         }
     }
     let pinged = started.elapsed();
-    terminate(&child);
-    let out = child.wait_with_output().unwrap();
+    let (_, out) = terminate(child);
     while let Ok(n) = socket.recv(&mut buf) {
         messages.push(String::from_utf8_lossy(&buf[..n]).into_owned());
     }
@@ -339,8 +330,7 @@ fn a_sensor_missing_at_start_gives_nulls_and_is_read_once_it_appears() {
         std::thread::sleep(Duration::from_millis(500));
     }
     let resumed = started.elapsed();
-    terminate(&child);
-    let out = child.wait_with_output().unwrap();
+    let (_, out) = terminate(child);
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
