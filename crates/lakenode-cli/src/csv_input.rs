@@ -273,7 +273,7 @@ impl Spacing {
         match given_ms {
             Some(given) if self.of == 0 || self.most_common_ms == given => Ok(given),
             Some(given) => Err(CliError::Usage(format!(
-                "{seen}, but --interval is {}: every file's footer would state the wrong                  sampling interval. Give --interval {}, or leave --interval out to take the CSV's",
+                "{seen}, but --interval is {}: every file's footer would state the wrong sampling interval. Give --interval {}, or leave --interval out to take the CSV's",
                 show(given),
                 show(self.most_common_ms)
             ))),

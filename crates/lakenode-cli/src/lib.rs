@@ -15,6 +15,7 @@ pub mod host;
 pub mod lake_args;
 pub mod logging;
 pub mod metrics;
+pub mod printable;
 pub mod progress;
 pub mod report;
 pub mod sensors;
@@ -38,11 +39,11 @@ pub const DEFAULT_INTERVAL_MS: i64 = 5_000;
 pub struct WindowArgs {
     /// Time between samples, in whole seconds [default: 5s; `run --csv` and `encode`: the
     /// spacing of the CSV's timestamps, which a given --interval must match].
-    #[arg(long, value_parser = parse_duration)]
-    pub interval: Option<Duration>,
+    #[arg(long, value_parser = parse_written_duration)]
+    pub interval: Option<WrittenDuration>,
     /// Window length in whole minutes; windows are aligned to UTC (must divide 24 h).
-    #[arg(long, default_value = "15m", value_parser = parse_duration)]
-    pub window: Duration,
+    #[arg(long, default_value = "15m", value_parser = parse_written_duration)]
+    pub window: WrittenDuration,
     /// Writer profile.
     #[arg(long, default_value = "compat", value_parser = ["compat", "compact"])]
     pub profile: String,
@@ -101,7 +102,10 @@ impl Default for DemoArgs {
             start: None,
             window: WindowArgs {
                 interval: None,
-                window: Duration::from_secs(900),
+                window: WrittenDuration {
+                    value: Duration::from_secs(900),
+                    written: "15m".into(),
+                },
                 profile: "compat".into(),
             },
             outages: false,
@@ -404,6 +408,27 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("{s:?} is not a duration like 5s, 15m or 6h: {e}"))
 }
 
+/// A duration flag's value and its text as given, so that a message about it quotes
+/// what the user wrote (`--window 90s`), not what it became.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenDuration {
+    /// The duration.
+    pub value: Duration,
+    /// As written on the command line or in the config file.
+    pub written: String,
+}
+
+/// [`parse_duration`], keeping the text.
+///
+/// # Errors
+/// As [`parse_duration`].
+pub fn parse_written_duration(s: &str) -> Result<WrittenDuration, String> {
+    Ok(WrittenDuration {
+        value: parse_duration(s)?,
+        written: s.to_owned(),
+    })
+}
+
 impl WindowArgs {
     /// The validated window spec.
     ///
@@ -416,17 +441,54 @@ impl WindowArgs {
     /// The validated window spec with this interval (e.g. a CSV's own).
     ///
     /// # Errors
-    /// The core's message naming `interval` or `window`.
+    /// [`CliError::Usage`] naming the flag at fault and its value as written, then the
+    /// core's reason (`--window 90s: must be a whole number of minutes ...`).
     pub fn spec_with(&self, interval_ms: i64) -> Result<lakenode::window::WindowSpec, CliError> {
-        let window_ms = i64::try_from(self.window.as_millis()).unwrap_or(i64::MAX);
-        Ok(lakenode::window::WindowSpec::new(interval_ms, window_ms)?)
+        use lakenode::window::WindowSpec;
+        let window_ms = i64::try_from(self.window.value.as_millis()).unwrap_or(i64::MAX);
+        let window = format!("--window {}", self.window.written);
+        let interval = self
+            .interval
+            .as_ref()
+            .map(|i| format!("--interval {}", i.written));
+        let usage = |flag: &str, e: lakenode::Error| match e {
+            lakenode::Error::Config { reason, .. } => CliError::Usage(format!("{flag}: {reason}")),
+            e => e.into(),
+        };
+        // The window alone first (1 s divides any window of whole minutes): a window at
+        // fault is told from one that does not fit the interval.
+        WindowSpec::new(1_000, window_ms).map_err(|e| usage(&window, e))?;
+        WindowSpec::new(interval_ms, window_ms).map_err(|e| match (e, interval) {
+            (
+                lakenode::Error::Config {
+                    field: "interval",
+                    reason,
+                },
+                Some(flag),
+            ) => CliError::Usage(format!("{flag}: {reason}")),
+            (
+                lakenode::Error::Config {
+                    field: "window", ..
+                },
+                Some(flag),
+            ) => CliError::Usage(format!("{window}: must be a multiple of {flag}")),
+            // With an interval the flag did not give (a CSV's): the core's words.
+            (
+                e @ lakenode::Error::Config {
+                    field: "window", ..
+                },
+                None,
+            ) => usage(&window, e),
+            (e, _) => e.into(),
+        })
     }
 
     /// `--interval` in milliseconds, if it was given.
     #[must_use]
     pub fn interval_ms(&self) -> Option<i64> {
         self.interval
-            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .as_ref()
+            .map(|d| i64::try_from(d.value.as_millis()).unwrap_or(i64::MAX))
     }
 
     /// The writer profile.

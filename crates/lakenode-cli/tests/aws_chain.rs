@@ -425,14 +425,7 @@ fn stopped_after(cmd: &mut Command, after: Duration) -> (Duration, std::process:
         .spawn()
         .unwrap();
     std::thread::sleep(after);
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap(),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
-    let signalled = Instant::now();
-    let out = child.wait_with_output().unwrap();
-    (signalled.elapsed(), out)
+    terminate(child)
 }
 
 /// A `credential_process` that hangs: SIGTERM ends `compact` (exit 4), a finite `run`

@@ -391,7 +391,7 @@ fn run_refuses_bad_configuration_before_touching_the_network() {
                 vec!["--window", "7m"],
             ]
             .concat(),
-            "invalid window",
+            "--window 7m: must be a whole number of minutes that divides 24 h",
         ),
         (
             [

@@ -79,7 +79,7 @@ fn a_one_minute_csv_with_interval_5s_is_refused_naming_both() {
     assert!(
         stderr.contains("minutes.csv: its samples are 1m apart")
             && stderr.contains("--interval is 5s")
-            && stderr.contains("Give --interval 1m"),
+            && stderr.contains("would state the wrong sampling interval. Give --interval 1m"),
         "{stderr}"
     );
     assert!(

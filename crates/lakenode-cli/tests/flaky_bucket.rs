@@ -230,11 +230,7 @@ fn stopped_while_retrying(
         assert!(child.try_wait().unwrap().is_none(), "ended before retrying");
         std::thread::sleep(Duration::from_millis(20));
     }
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap(),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
+    sigterm(&child);
     let signalled = Instant::now();
     while child.try_wait().unwrap().is_none() {
         if signalled.elapsed() > Duration::from_secs(30) {

@@ -76,12 +76,7 @@ fn the_packaged_example_config_starts_a_station() {
             ready = String::from_utf8_lossy(&buf[..n]).contains("READY=1");
         }
     }
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap(),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let (_, out) = terminate(child);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(ready, "no READY=1: {stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");

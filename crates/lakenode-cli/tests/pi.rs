@@ -84,12 +84,7 @@ fn pms5003_over_a_pty_lands_in_the_lake_exactly_and_sigterm_stops_cleanly() {
         std::thread::sleep(Duration::from_millis(500));
     }
     std::thread::sleep(Duration::from_secs(3));
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap(),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let (_, out) = terminate(child);
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -167,7 +162,7 @@ fn run_takes_its_settings_from_a_config_file_and_flags_override_it() {
     for (extra, want) in [
         (
             "window = \"7m\"\n",
-            "bad.toml: key `window`: invalid window",
+            "bad.toml: key `window`: --window 7m: must be a whole number of minutes",
         ),
         (
             "colums = \"pm25\"\n",

@@ -10,7 +10,7 @@ mod common;
 
 use std::io::Write as _;
 use std::os::unix::net::UnixDatagram;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -20,14 +20,6 @@ use lakenode::schema::Measurement;
 
 const STATION: &str = "0190f5c2-0000-7000-8000-0000000000d7";
 
-fn terminate(child: &Child) {
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap(),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
-}
-
 #[test]
 fn settings_that_can_never_work_exit_2_from_flags_and_from_the_config_file() {
     let tmp = tempfile::tempdir().unwrap();
@@ -36,8 +28,19 @@ fn settings_that_can_never_work_exit_2_from_flags_and_from_the_config_file() {
     for (extra, want) in [
         (&["--bucket", "Not_A_Bucket"][..], "invalid bucket"),
         (&["--station", "station-7"][..], "invalid station"),
-        (&["--window", "7m"][..], "invalid window"),
-        (&["--interval", "1500ms"][..], "invalid interval"),
+        // The flag and its value as written, not milliseconds.
+        (
+            &["--window", "90s"][..],
+            "error: --window 90s: must be a whole number of minutes that divides 24 h, like 5m, 15m or 1h (got 1m 30s)\n",
+        ),
+        (
+            &["--interval", "1500ms"][..],
+            "error: --interval 1500ms: must be a whole number of seconds, at least 1 s (got 1s 500ms)\n",
+        ),
+        (
+            &["--interval", "7s"][..],
+            "error: --window 15m: must be a multiple of --interval 7s\n",
+        ),
         (&["--spool-limit", "4K"][..], "at least 65536"),
         (&["--timeout", "0s"][..], "--timeout must be 1s to 10m"),
         (
@@ -101,7 +104,7 @@ fn settings_that_can_never_work_exit_2_from_flags_and_from_the_config_file() {
         ),
         (
             format!("{good}station = \"{STATION}\"\nwindow = \"7m\"\n"),
-            "key `window`: invalid window",
+            "station.toml: key `window`: --window 7m: must be a whole number of minutes",
         ),
         (
             format!("{good}station = \"{STATION}\"\nwindow = 15m\n"),
@@ -129,7 +132,7 @@ fn settings_that_can_never_work_exit_2_from_flags_and_from_the_config_file() {
         ),
         (
             format!("{good}station = \"{STATION}\"\ninterval = \"1500ms\"\n"),
-            "key `interval`: invalid interval",
+            "station.toml: key `interval`: --interval 1500ms: must be a whole number of seconds",
         ),
         (
             format!("{good}station = \"{STATION}\"\nhealth = \"yes\"\n"),
@@ -198,8 +201,7 @@ fn the_service_manager_hears_ready_watchdog_pings_and_stopping() {
         }
     }
     let pinged = started.elapsed();
-    terminate(&child);
-    let out = child.wait_with_output().unwrap();
+    let (_, out) = terminate(child);
     while let Ok(n) = socket.recv(&mut buf) {
         messages.push(String::from_utf8_lossy(&buf[..n]).into_owned());
     }
@@ -328,8 +330,7 @@ fn a_sensor_missing_at_start_gives_nulls_and_is_read_once_it_appears() {
         std::thread::sleep(Duration::from_millis(500));
     }
     let resumed = started.elapsed();
-    terminate(&child);
-    let out = child.wait_with_output().unwrap();
+    let (_, out) = terminate(child);
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

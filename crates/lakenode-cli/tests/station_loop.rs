@@ -631,12 +631,7 @@ fn a_finite_run_stopped_while_uploading_says_its_input_is_complete() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(spooled(&spool), 4, "the hour's four windows are sealed");
-    rustix::process::kill_process(
-        rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap(),
-        rustix::process::Signal::TERM,
-    )
-    .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let (_, out) = terminate(child);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(

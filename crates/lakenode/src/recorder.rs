@@ -24,7 +24,7 @@ use crate::encode::{Encoder, FileMetadata, WriterProfile};
 use crate::health::{HealthRow, health_key_for};
 use crate::health_due::HealthDueFile;
 use crate::journal::Journal;
-use crate::layout::{ObjectKey, Prefix, StationId};
+use crate::layout::{ObjectKey, Prefix, StationId, data_tree};
 use crate::sample::Sample;
 use crate::schema::Schema;
 use crate::spool::{DroppedFile, Spool};
@@ -97,6 +97,9 @@ pub struct Recorder {
     health_due: HealthDueFile,
     /// Whether each window this run seals owes a health row.
     owe_health: bool,
+    /// Where an earlier copy of a window replayed from the journal may lie, until the
+    /// first window of live samples is sealed (see [`Reseal`]).
+    reseal: Option<Reseal>,
 }
 
 impl Recorder {
@@ -139,6 +142,16 @@ impl Recorder {
         let spool = Spool::open_with(storage.clone(), dir)?;
         let (journal, replay) = Journal::open_with(storage, dir)?;
         let (mut timeline, timeline_damage) = Timeline::load(spool.storage().as_ref(), dir)?;
+        let reseal = replay
+            .samples
+            .iter()
+            .filter(|s| check(s).is_ok())
+            .map(|s| s.timestamp_ms)
+            .max()
+            .map(|through_ms| Reseal {
+                below: spool.next_id(),
+                through_ms,
+            });
         if timeline.start.is_none() && replay.last_recorded().is_some_and(|t| t != i64::MIN) {
             // A timeline begun before this file existed: its start is unknown.
             timeline.start = Some(i64::MIN);
@@ -156,6 +169,7 @@ impl Recorder {
             timeline,
             health_due,
             owe_health: health,
+            reseal,
         };
         node.forget_spooled_health()?;
         // Replayed records pass the checks `record` makes: a record with a valid CRC
@@ -312,6 +326,8 @@ impl Recorder {
         self.timeline = next;
         self.journal.restart(i64::MIN, &[])?;
         self.last_recorded = None;
+        // Windows of the new timeline are live samples, whatever their dates.
+        self.reseal = None;
         Ok(sealed)
     }
 
@@ -361,6 +377,65 @@ impl Recorder {
         self.journal.restart(sealed_through, open)
     }
 
+    /// The id of a pending entry holding `key` and `bytes` already: `window` was sealed
+    /// and spooled before the power went, and the journal's rewrite that marks it sealed
+    /// did not land, so this boot replayed it and seals it again. Pushing it twice would
+    /// upload it twice (the same bytes: S3 is unharmed, the radio is not).
+    ///
+    /// Cheap on purpose (a seal must not read every pending file): only a window holding
+    /// replayed samples can be sealed again, so once a window of live samples is sealed
+    /// the question is closed for this run; and the earlier copy was pushed before this
+    /// boot, after the journal's last rewrite. Since then only health rows and copies of
+    /// the journal's later windows (when a rewrite failed, not only by a cut) were
+    /// pushed, so the earlier copy is among the newest entries from before the boot: at
+    /// most `n` data files back, `n` the windows from this one to the last replayed
+    /// sample, each with at most its health row beside it. Only their keys (headers) are
+    /// read, and a whole entry only when its key matches.
+    ///
+    /// An entry with the same key and other bytes (not expected: the journal holds the
+    /// window's samples, and the encoding is deterministic; it happens when a window
+    /// flushed at a stop gains samples after the cut) is kept, and this copy pushed as
+    /// before, so no sample is lost: uploaded in order, the later and larger one stays.
+    /// So is a damaged entry (quarantined when its turn comes).
+    fn spooled_before(&mut self, window: &Window, key: &str, bytes: &[u8]) -> Result<Option<u64>> {
+        let Some(reseal) = self.reseal else {
+            return Ok(None);
+        };
+        let spec = self.config.spec;
+        if window
+            .first_ms()
+            .is_none_or(|first| first > reseal.through_ms)
+        {
+            self.reseal = None;
+            return Ok(None);
+        }
+        let later = (spec.window_start(reseal.through_ms) - window.start_ms) / spec.window_ms();
+        let windows = usize::try_from(later)
+            .unwrap_or(0)
+            .saturating_add(1)
+            .min(Reseal::MAX_WINDOWS);
+        let tree = data_tree(self.config.prefix.as_ref(), &self.config.station);
+        let pending = self.spool.pending()?;
+        let before_boot = pending.iter().rev().filter(|&&id| id < reseal.below);
+        let mut data_files = 0;
+        for &id in before_boot.take(2 * windows + 1) {
+            let Ok(spooled) = self.spool.read_key(id) else {
+                continue; // damaged or gone: quarantined or uploaded in its turn
+            };
+            if spooled == key {
+                let same = self.spool.read(id).is_ok_and(|e| e.body == bytes);
+                return Ok(same.then_some(id));
+            }
+            if spooled.starts_with(&tree) {
+                data_files += 1;
+                if data_files == windows {
+                    break;
+                }
+            }
+        }
+        Ok(None)
+    }
+
     fn seal(&mut self, window: &Window) -> Result<SealedFile> {
         let c = &self.config;
         let key = ObjectKey::for_window(c.prefix.as_ref(), &c.station, window);
@@ -371,9 +446,13 @@ impl Recorder {
         };
         let meta = FileMetadata::new(&c.station, c.spec, window);
         let bytes = self.encoder.encode(window, &meta)?;
-        let (id, dropped) = self.spool.push(key.as_str(), &bytes)?;
+        let (id, dropped) = match self.spooled_before(window, key.as_str(), &bytes)? {
+            Some(id) => (id, Vec::new()),
+            None => self.spool.push(key.as_str(), &bytes)?,
+        };
         // Owed from now on: the journal is told the window is sealed only after this.
         if self.owe_health {
+            let c = &self.config;
             let health = health_key_for(c.prefix.as_ref(), key.as_str());
             let end = window.start_ms + c.spec.window_ms();
             self.health_due.add(
@@ -414,6 +493,21 @@ fn check(sample: &Sample) -> Result<()> {
         }),
         None => Ok(()),
     }
+}
+
+/// What [`Recorder::spooled_before`] knows at a boot that replayed samples.
+#[derive(Debug, Clone, Copy)]
+struct Reseal {
+    /// The spool's next id at the boot: every entry below it was pushed before.
+    below: u64,
+    /// The newest replayed sample: a window from after it holds live samples only.
+    through_ms: i64,
+}
+
+impl Reseal {
+    /// Windows looked back at most: one journal spans one window, or a few when its
+    /// rewrites failed (full storage); a journal grown further is not worth a search.
+    const MAX_WINDOWS: usize = 8;
 }
 
 /// Journal records refused at replay, by reason.
@@ -683,31 +777,178 @@ mod tests {
     }
 
     #[test]
-    fn dying_between_spooling_and_the_journal_rewrite_reseals_identical_bytes() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config = test_station();
+    fn dying_between_spooling_and_the_journal_rewrite_spools_the_window_once() {
+        use crate::journal::Journal;
         let sim = crate::sim::Simulator::new(6);
         let t0 = 1_767_225_600_000;
-        let mut node = Recorder::open(config.clone(), dir.path()).expect("open");
+        // The power goes after the window's file was spooled, before the journal was
+        // rewritten: the journal holds the window and the sample that sealed it (the
+        // boot seals it again while replaying), or only the window (a flush sealed it;
+        // the next sample seals it again).
+        for sealing_sample_journaled in [true, false] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let mut node = Recorder::open(test_station(), dir.path()).expect("open");
+            for i in 0..180 {
+                node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
+            }
+            let journal = dir.path().join("journal.lkj");
+            let before_seal = std::fs::read(&journal).expect("journal");
+            node.record(sim.sample_at(t0 + 180 * 5_000)).expect("seals");
+            drop(node);
+            std::fs::write(&journal, before_seal).expect("as if cut before the rewrite");
+            if sealing_sample_journaled {
+                let (mut j, _) = Journal::open(dir.path()).expect("journal");
+                j.append(&sim.sample_at(t0 + 180 * 5_000)).expect("append");
+            }
+            let mut node = Recorder::open(test_station(), dir.path()).expect("reopen");
+            if !sealing_sample_journaled {
+                let again = node
+                    .record(sim.sample_at(t0 + 180 * 5_000))
+                    .expect("seals again")
+                    .expect("sealed");
+                assert_eq!(again.id, spooled(&node)[0].id, "the earlier entry");
+            }
+            let entries = spooled(&node);
+            assert_eq!(
+                entries.len(),
+                1,
+                "one copy (journaled sealing sample: {sealing_sample_journaled})"
+            );
+            assert!(entries[0].key.ends_with("data_0000.parquet"));
+            // The journal now marks the window sealed: nothing is replayed twice more.
+            drop(node);
+            let node = Recorder::open(test_station(), dir.path()).expect("reopen");
+            assert_eq!(node.replayed(), 1, "the next window's sample");
+            assert_eq!(spooled(&node).len(), 1);
+        }
+    }
+
+    #[test]
+    fn an_earlier_copy_with_other_bytes_is_kept_beside_the_new_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sim = crate::sim::Simulator::new(6);
+        let t0 = 1_767_225_600_000;
+        let mut node = Recorder::open(test_station(), dir.path()).expect("open");
         for i in 0..180 {
             node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
         }
-        let journal = dir.path().join("journal.lkj");
-        let before_seal = std::fs::read(&journal).expect("journal");
-        node.record(sim.sample_at(t0 + 180 * 5_000)).expect("seals");
         drop(node);
-        // As if the process died after the spool write but before the journal rewrite.
-        std::fs::write(&journal, before_seal).expect("restore");
-        let mut node = Recorder::open(config, dir.path()).expect("reopen");
-        node.record(sim.sample_at(t0 + 180 * 5_000))
-            .expect("seals again");
-        let entries = spooled(&node);
-        assert_eq!(entries.len(), 2);
-        assert_eq!(entries[0].key, entries[1].key);
-        assert_eq!(
-            entries[0].body, entries[1].body,
-            "a retry overwrites the object with identical bytes"
+        let key = format!(
+            "station={}/year=2026/month=01/day=01/data_0000.parquet",
+            test_station().station
         );
+        let mut spool = Spool::open(dir.path()).expect("spool");
+        spool.push(&key, b"other bytes").expect("push");
+        drop(spool);
+        let mut node = Recorder::open(test_station(), dir.path()).expect("reopen");
+        node.record(sim.sample_at(t0 + 180 * 5_000)).expect("seals");
+        let entries = spooled(&node);
+        assert_eq!(entries.len(), 2, "no sample may be lost: both are kept");
+        assert_eq!((&entries[0].key, &entries[1].key), (&key, &key));
+        assert!(entries[1].body.starts_with(b"PAR1"));
+    }
+
+    /// [`StdStorage`], counting the reads of spool entries (whole or header).
+    #[derive(Debug, Default)]
+    struct CountingStorage {
+        heads: std::sync::atomic::AtomicUsize,
+        reads: std::sync::atomic::AtomicUsize,
+    }
+
+    impl CountingStorage {
+        fn count(counter: &std::sync::atomic::AtomicUsize, path: &Path) {
+            if path.extension().is_some_and(|x| x == "lks") {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+
+        fn taken(&self) -> (usize, usize) {
+            let take = |c: &std::sync::atomic::AtomicUsize| {
+                c.swap(0, std::sync::atomic::Ordering::Relaxed)
+            };
+            (take(&self.heads), take(&self.reads))
+        }
+    }
+
+    impl Storage for CountingStorage {
+        fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
+            StdStorage.create_dir_all(dir)
+        }
+        fn list(&self, dir: &Path) -> std::io::Result<Vec<crate::storage::DirEntry>> {
+            StdStorage.list(dir)
+        }
+        fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+            Self::count(&self.reads, path);
+            StdStorage.read(path)
+        }
+        fn read_head(&self, path: &Path, len: usize) -> std::io::Result<Vec<u8>> {
+            Self::count(&self.heads, path);
+            StdStorage.read_head(path, len)
+        }
+        fn size(&self, path: &Path) -> std::io::Result<u64> {
+            StdStorage.size(path)
+        }
+        fn write(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
+            StdStorage.write(path, data)
+        }
+        fn open_append(&self, path: &Path) -> std::io::Result<Box<dyn crate::storage::AppendFile>> {
+            StdStorage.open_append(path)
+        }
+        fn lock(
+            &self,
+            path: &Path,
+            holder: &str,
+        ) -> std::io::Result<Box<dyn std::fmt::Debug + Send + Sync>> {
+            StdStorage.lock(path, holder)
+        }
+        fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+            StdStorage.rename(from, to)
+        }
+        fn remove(&self, path: &Path) -> std::io::Result<()> {
+            StdStorage.remove(path)
+        }
+        fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+            StdStorage.sync_dir(dir)
+        }
+    }
+
+    #[test]
+    fn looking_for_an_earlier_copy_reads_a_header_or_two_once_per_boot() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sim = crate::sim::Simulator::new(9);
+        let t0 = 1_767_225_600_000;
+        let storage = Arc::new(CountingStorage::default());
+        let mut node =
+            Recorder::open_owing(test_station(), storage.clone(), dir.path(), true).expect("open");
+        // A day offline: 20 windows and their health rows wait in the spool.
+        let mut t = t0;
+        while node.spool().pending().expect("list").len() < 40 {
+            if let Some(sealed) = node.record(sim.sample_at(t)).expect("record") {
+                let health = health_key_for(None, sealed.key.as_str());
+                node.spool_health(&health, &HealthRow::new(t))
+                    .expect("health");
+            }
+            t += 5_000;
+        }
+        for _ in 0..10 {
+            node.record(sim.sample_at(t)).expect("record");
+            t += 5_000;
+        }
+        drop(node); // a reboot in the middle of a window
+        let mut node = Recorder::open_owing(test_station(), storage.clone(), dir.path(), true)
+            .expect("reopen");
+        let _ = storage.taken();
+        let mut seals = Vec::new();
+        while seals.len() < 2 {
+            if node.record(sim.sample_at(t)).expect("record").is_some() {
+                seals.push(storage.taken());
+            }
+            t += 5_000;
+        }
+        // The window with replayed samples: the newest headers from before the boot
+        // (the last window's health row and data file), no whole entry; then nothing.
+        assert_eq!(seals, [(2, 0), (0, 0)]);
+        assert_eq!(node.spool().pending().expect("list").len(), 42);
     }
 
     #[test]

@@ -167,6 +167,11 @@ impl Spool {
         self.pending_bytes
     }
 
+    /// The id the next [`Spool::push`] takes: every entry below it was pushed before.
+    pub(crate) const fn next_id(&self) -> u64 {
+        self.next_id
+    }
+
     /// The storage the spool lives on (the recorder keeps its other state there too).
     pub(crate) fn storage(&self) -> &Arc<dyn Storage> {
         &self.storage

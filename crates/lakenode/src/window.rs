@@ -47,17 +47,23 @@ impl WindowSpec {
     /// up with UTC midnight and keys can name them `HHMM`), and the window a multiple
     /// of the interval.
     pub fn new(interval_ms: i64, window_ms: i64) -> Result<Self> {
+        // As people write durations ("1m 30s"), not milliseconds.
+        let human = |ms: i64| format!("{:#}", jiff::SignedDuration::from_millis(ms));
         if interval_ms < 1000 || interval_ms % 1000 != 0 {
             return Err(Error::config(
                 "interval",
-                format!("must be a whole number of seconds, at least 1 s (got {interval_ms} ms)"),
+                format!(
+                    "must be a whole number of seconds, at least 1 s (got {})",
+                    human(interval_ms)
+                ),
             ));
         }
         if window_ms < 60_000 || window_ms % 60_000 != 0 || MS_PER_DAY % window_ms != 0 {
             return Err(Error::config(
                 "window",
                 format!(
-                    "must be a whole number of minutes that divides 24 h, like 5m, 15m or 1h (got {window_ms} ms)"
+                    "must be a whole number of minutes that divides 24 h, like 5m, 15m or 1h (got {})",
+                    human(window_ms)
                 ),
             ));
         }
@@ -65,7 +71,9 @@ impl WindowSpec {
             return Err(Error::config(
                 "window",
                 format!(
-                    "must be a multiple of the interval ({window_ms} ms is not a multiple of {interval_ms} ms)"
+                    "must be a multiple of the interval ({} is not a multiple of {})",
+                    human(window_ms),
+                    human(interval_ms)
                 ),
             ));
         }
@@ -210,12 +218,21 @@ mod tests {
         assert!(WindowSpec::new(5_000, 900_000).is_ok());
         assert!(WindowSpec::new(1_000, 60_000).is_ok());
         assert!(WindowSpec::new(60_000, 86_400_000).is_ok());
-        let e = WindowSpec::new(500, 900_000).expect_err("sub-second");
+        // Durations as people write them, not milliseconds.
+        let e = WindowSpec::new(1_500, 900_000).expect_err("not whole seconds");
         assert!(e.to_string().starts_with("invalid interval"), "{e}");
-        let e = WindowSpec::new(5_000, 7 * 60_000).expect_err("7 min does not divide a day");
+        assert!(e.to_string().ends_with("(got 1s 500ms)"), "{e}");
+        let e = WindowSpec::new(5_000, 90_000).expect_err("not whole minutes");
         assert!(e.to_string().starts_with("invalid window"), "{e}");
+        assert!(e.to_string().ends_with("(got 1m 30s)"), "{e}");
+        let e = WindowSpec::new(5_000, 7 * 60_000).expect_err("7 min does not divide a day");
+        assert!(e.to_string().ends_with("(got 7m)"), "{e}");
         let e = WindowSpec::new(7_000, 900_000).expect_err("not a multiple");
-        assert!(e.to_string().contains("multiple of the interval"), "{e}");
+        assert!(
+            e.to_string()
+                .ends_with("multiple of the interval (15m is not a multiple of 7s)"),
+            "{e}"
+        );
         assert!(WindowSpec::new(5_000, 90_000 + 500).is_err());
     }
 

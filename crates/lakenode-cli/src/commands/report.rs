@@ -13,6 +13,7 @@ use lakenode_lake::output::OutputFile;
 use crate::error::{CliError, CliResult};
 use crate::lake_args::LakeArgs;
 use crate::parse_duration;
+use crate::printable::printable;
 use crate::progress::Meter;
 use crate::report::page::{Links, PageInfo, render_index, render_page, station_file};
 use crate::report::registry::Registry;
@@ -506,28 +507,9 @@ fn refuse_output_inside(lake: &Path, out: &Path) -> CliResult<()> {
     Ok(())
 }
 
-/// `text` with control characters shown as escapes: object keys come from the lake and
-/// must not move the cursor or colour the terminal.
-fn printable(text: &str) -> String {
-    text.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn control_characters_in_keys_are_escaped_for_the_terminal() {
-        assert_eq!(printable("a\nb\u{1b}[31mc"), "a\\nb\\u{1b}[31mc");
-    }
 
     fn synthetic_info() -> PageInfo {
         PageInfo {

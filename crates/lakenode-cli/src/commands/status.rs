@@ -27,6 +27,7 @@ use serde::Serialize;
 
 use crate::error::{CliError, CliResult};
 use crate::metrics::{STATUS_FILE, Snapshot};
+use crate::printable::printable;
 use crate::report::render::Clock;
 
 /// `lakenode status`.
@@ -368,20 +369,6 @@ pub fn table(r: &Report, now_ms: i64) -> String {
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     rows.iter()
         .map(|(k, v)| format!("{k:width$}  {}\n", printable(v)))
-        .collect()
-}
-
-/// `v` with control characters escaped (`\u{1b}`): the file's text must not drive the
-/// terminal.
-fn printable(v: &str) -> String {
-    v.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_debug().to_string()
-            } else {
-                c.to_string()
-            }
-        })
         .collect()
 }
 

@@ -8,7 +8,8 @@ pub mod proxy;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
 
 use lakenode::sample::Sample;
 use lakenode::schema::Measurement;
@@ -156,6 +157,24 @@ pub fn success(cmd: &mut Command) -> String {
         out.status
     );
     stdout
+}
+
+/// Sends SIGTERM to `child` (as systemd stops the service, or Ctrl-C a terminal).
+pub fn sigterm(child: &Child) {
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+}
+
+/// Sends SIGTERM to `child` and waits for it to end: how long it took after the signal,
+/// and its output.
+pub fn terminate(child: Child) -> (Duration, Output) {
+    sigterm(&child);
+    let signalled = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    (signalled.elapsed(), out)
 }
 
 fn workspace_root() -> PathBuf {

@@ -152,12 +152,8 @@ impl Station {
         }
         let prefixes = identity::recorded_prefixes(&*storage, dir, wanted.prefix.as_ref());
         let readmitted = readmit::readmit(&*storage, dir, &wanted.station, &prefixes)?;
-        if readmitted > 0 {
-            events.push_back(Event::Error {
-                message: format!(
-                    "{readmitted} file(s) an earlier run set aside after a prefix change were put back in the spool; they go to the prefix they were sealed for"
-                ),
-            });
+        if let Some(message) = readmitted.describe() {
+            events.push_back(Event::Error { message });
         }
         let mut recorder = Recorder::open_owing(wanted, storage, dir, config.health)?;
         // Rows owed for windows sealed before a kill or power cut (or at this replay).

@@ -424,14 +424,11 @@ impl Uploader {
             // Only keys this station's recorder builds are signed: a forged or stray
             // entry could otherwise write another station's tree, or (through dot
             // segments the HTTP client folds away) another bucket.
-            if let Err(why) = self.own_tree(&cx.recorder.config().station, &entry.key) {
+            let config = cx.recorder.config();
+            if let Err(why) = self.own_tree(&config.station, &entry.key) {
                 let key = entry.key.escape_debug().to_string();
-                self.quarantine(
-                    cx,
-                    id,
-                    &key,
-                    &format!("{}: {why}", super::readmit::NOT_OURS),
-                )?;
+                let reason = super::readmit::not_ours(&config.station, config.prefix.as_ref(), why);
+                self.quarantine(cx, id, &key, &reason)?;
                 continue;
             }
             // Nor bytes that are not a Parquet file: a forged entry must not replace an

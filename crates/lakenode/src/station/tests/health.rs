@@ -154,6 +154,7 @@ fn a_window_sealed_again_after_a_cut_owes_one_health_row() {
     std::fs::write(&journal, unsealed).expect("as if cut before the journal's rewrite");
     let mut st = Station::open(with_health(), dir.path()).expect("reopen");
     st.flush().expect("flush again");
+    assert_eq!(pending(&st), 1, "one copy of the data file");
     let keys: Vec<String> = take_all(&mut st).into_iter().map(|(k, _)| k).collect();
     assert_eq!(
         keys,

@@ -208,6 +208,25 @@ fn a_spool_taken_over_by_another_station_sets_the_first_ones_files_aside() {
         "A's two windows set aside"
     );
     assert!(b.is_drained().expect("drained"));
+    drop(b);
+    // A again: its files come back, and the operator is told what changed.
+    let mut a = Station::open(super::config(), dir.path()).expect("open as A again");
+    let events: Vec<String> = a.events().map(|e| e.to_string()).collect();
+    assert!(
+        events.iter().any(|e| e.contains(
+            "2 file(s) an earlier run set aside (2 after a station change) were put back"
+        )),
+        "{events:?}"
+    );
+    assert!(
+        !events.iter().any(|e| e.contains("prefix change")),
+        "{events:?}"
+    );
+    let sent: Vec<String> = send_all(&mut a)
+        .iter()
+        .map(|p| p.rsplit('/').next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(sent, ["data_0000.parquet", "data_0015.parquet"], "A's own");
 }
 
 #[cfg(target_os = "linux")]
@@ -576,8 +595,9 @@ fn files_an_earlier_release_set_aside_for_a_prefix_change_are_readmitted() {
     assert_eq!(quarantined(dir.path()), 3);
     let mut st = Station::open(under(Some("raw2")), dir.path()).expect("reopen");
     assert!(
-        st.events()
-            .any(|e| e.to_string().contains("2 file(s) an earlier run set aside")),
+        st.events().any(|e| e
+            .to_string()
+            .contains("2 file(s) an earlier run set aside (2 after a prefix change)")),
         "the operator is told"
     );
     // The two files and the window left open, sealed under `raw` at the switch.
