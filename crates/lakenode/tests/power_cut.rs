@@ -102,39 +102,37 @@ impl Bucket {
             .collect()
     }
 
-    /// The data objects holding a row at `at` (Unix ms).
-    fn holding(&self, at: i64) -> Vec<&str> {
+    /// Each data object's key with the timestamp of each of its rows.
+    fn data_rows(&self) -> impl Iterator<Item = (&str, i64)> {
         use parquet::file::reader::{FileReader, SerializedFileReader};
         use parquet::record::RowAccessor as _;
         self.objects
             .iter()
             .filter(|(key, _)| !key.starts_with("health/"))
-            .filter(|(_, body)| {
-                let reader =
-                    SerializedFileReader::new(bytes::Bytes::from((*body).clone())).unwrap();
-                reader
+            .flat_map(|(key, body)| {
+                let reader = SerializedFileReader::new(bytes::Bytes::from(body.clone())).unwrap();
+                let times: Vec<i64> = reader
                     .get_row_iter(None)
                     .unwrap()
-                    .any(|row| row.unwrap().get_timestamp_millis(0).unwrap() == at)
+                    .map(|row| row.unwrap().get_timestamp_millis(0).unwrap())
+                    .collect();
+                times.into_iter().map(move |t| (key.as_str(), t))
             })
-            .map(|(key, _)| key.as_str())
+    }
+
+    /// The data objects holding a row at `at` (Unix ms).
+    fn holding(&self, at: i64) -> BTreeSet<&str> {
+        self.data_rows()
+            .filter(|&(_, t)| t == at)
+            .map(|(key, _)| key)
             .collect()
     }
 
     /// Each data row's timestamp, with the number of objects holding it.
     fn samples(&self) -> BTreeMap<i64, u32> {
-        use parquet::file::reader::{FileReader, SerializedFileReader};
-        use parquet::record::RowAccessor as _;
         let mut out = BTreeMap::new();
-        for (key, body) in &self.objects {
-            if key.starts_with("health/") {
-                continue;
-            }
-            let reader = SerializedFileReader::new(bytes::Bytes::from(body.clone())).unwrap();
-            for row in reader.get_row_iter(None).unwrap() {
-                *out.entry(row.unwrap().get_timestamp_millis(0).unwrap())
-                    .or_default() += 1;
-            }
+        for (_, t) in self.data_rows() {
+            *out.entry(t).or_default() += 1;
         }
         out
     }

@@ -123,10 +123,13 @@ impl Station {
             bytes: sealed.bytes,
         });
         self.dropped(&sealed.dropped);
+        if !self.health {
+            return;
+        }
         let key = health_key_for(self.recorder.config().prefix.as_ref(), sealed.key.as_str());
         // A window sealed again (the power went before the journal was told it was
         // sealed, and the boot replayed it) is owed already, from `health.due`: one row.
-        if self.health && !self.health_due.iter().any(|due| due.key == key) {
+        if !self.health_due.iter().any(|due| due.key == key) {
             let end = sealed.window_start_ms + self.spec().window_ms();
             self.health_due.push_back(HealthDue {
                 key,
