@@ -163,3 +163,110 @@ fn a_window_sealed_again_after_a_cut_owes_one_health_row() {
         )]
     );
 }
+
+/// [`crate::storage::StdStorage`], where the journal's rewrite never lands once `cut`
+/// is set: the power going after a seal spooled its window, before the journal was told.
+#[derive(Debug, Default)]
+struct CutBeforeJournalRewrite {
+    cut: std::sync::atomic::AtomicBool,
+}
+
+impl crate::storage::Storage for CutBeforeJournalRewrite {
+    fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
+        crate::storage::StdStorage.create_dir_all(dir)
+    }
+    fn list(&self, dir: &Path) -> std::io::Result<Vec<crate::storage::DirEntry>> {
+        crate::storage::StdStorage.list(dir)
+    }
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        crate::storage::StdStorage.read(path)
+    }
+    fn read_head(&self, path: &Path, len: usize) -> std::io::Result<Vec<u8>> {
+        crate::storage::StdStorage.read_head(path, len)
+    }
+    fn size(&self, path: &Path) -> std::io::Result<u64> {
+        crate::storage::StdStorage.size(path)
+    }
+    fn write(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
+        crate::storage::StdStorage.write(path, data)
+    }
+    fn open_append(&self, path: &Path) -> std::io::Result<Box<dyn crate::storage::AppendFile>> {
+        crate::storage::StdStorage.open_append(path)
+    }
+    fn lock(
+        &self,
+        path: &Path,
+        holder: &str,
+    ) -> std::io::Result<Box<dyn std::fmt::Debug + Send + Sync>> {
+        crate::storage::StdStorage.lock(path, holder)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        if self.cut.load(std::sync::atomic::Ordering::Relaxed)
+            && to.file_name().is_some_and(|n| n == "journal.lkj")
+        {
+            return Err(std::io::Error::other("the power went"));
+        }
+        crate::storage::StdStorage.rename(from, to)
+    }
+    fn remove(&self, path: &Path) -> std::io::Result<()> {
+        crate::storage::StdStorage.remove(path)
+    }
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        crate::storage::StdStorage.sync_dir(dir)
+    }
+}
+
+/// A window flushed at a stop, the power cut before the journal was rewritten, and
+/// the node back inside the same window: the flushed rows stay the object they were
+/// (uploaded perhaps), and the live samples go to a file of their own, keyed by the
+/// first one's instant (as a node that starts inside a window). Each owes one health
+/// row. Before, the boot replayed the flushed rows into the open window and sealed
+/// them again with the live ones under the same key: other bytes over an object
+/// already written.
+#[test]
+fn a_window_flushed_before_a_cut_is_not_sealed_again_with_live_samples() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let storage = std::sync::Arc::new(CutBeforeJournalRewrite::default());
+    let mut st =
+        Station::open_with(with_health(), storage.clone(), dir.path()).expect("open");
+    let sim = Simulator::new(3);
+    for i in 0..100 {
+        st.record(&at(0), sim.sample_at(T0 + i * 5_000))
+            .expect("record");
+    }
+    storage.cut.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(st.flush().is_err(), "the cut: the journal is not rewritten");
+    drop(st);
+    let mut st = Station::open(with_health(), dir.path()).expect("reopen");
+    for i in 110..140 {
+        st.record(&at(0), sim.sample_at(T0 + i * 5_000))
+            .expect("record");
+    }
+    st.flush().expect("flush");
+    let spool = st.recorder.spool();
+    let entries: Vec<crate::spool::SpoolEntry> = spool
+        .pending()
+        .expect("list")
+        .into_iter()
+        .map(|id| spool.read(id).expect("read"))
+        .collect();
+    let day = format!("station={STATION}/year=2026/month=12/day=01");
+    let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            format!("{day}/data_0000.parquet"),
+            format!("{day}/data_0000_000910.parquet"),
+        ],
+        "the flushed rows once, the live ones under a key of their own"
+    );
+    let keys: Vec<String> = take_all(&mut st).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        keys,
+        [
+            format!("health/{day}/health_0000.parquet"),
+            format!("health/{day}/health_0000_000910.parquet"),
+        ],
+        "one health row each"
+    );
+}
