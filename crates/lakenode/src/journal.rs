@@ -9,11 +9,28 @@
 //! and rewriting the journal, the replay seals that window again: same samples, same
 //! key, same bytes, so S3 ends up with the same single object.
 //!
+//! A window sealed by a *flush* (a stop, a timeline reset) has no later sample in the
+//! journal to mark where it ended: the node back inside the same window would replay
+//! its rows into the open window, add live samples to them, and seal them again under
+//! the same key with other bytes (over an object perhaps uploaded already). So a flush
+//! first appends a *close* record (synced) naming the window's last sample, and only
+//! then spools the file and rewrites the journal. Whatever write the power cuts:
+//!
+//! 1. before the close record lands: nothing was spooled; the window is replayed open
+//!    and sealed later with the live samples, once (no object existed);
+//! 2. after it, before or during the spooling: the replay seals the window at the close
+//!    record with exactly its rows (same key, same bytes as a copy spooled meanwhile,
+//!    which [`crate::recorder`] finds instead of spooling a second); live samples in the
+//!    same window then start a window of their own, keyed `_HHMMSS[mmm]` by the first
+//!    one's instant, as a node that starts inside a window;
+//! 3. after the journal's rewrite: its marker says the window is sealed; as 2.
+//!
 //! Record format (little endian), after an 8-byte file magic:
 //!
 //! ```text
 //! sample:  'S' | timestamp i64 | presence u16 (bit i = measurement i) | i32 per present value | crc32
 //! marker:  'M' | sealed-through timestamp i64 | crc32
+//! close:   'C' | the flushed window's last timestamp i64 | crc32
 //! ```
 //!
 //! A torn record at the end (the write the power cut interrupted) fails its CRC; the
@@ -50,6 +67,7 @@ const MAGIC: &[u8; 8] = b"LKJRNL1\n";
 const FILE_NAME: &str = "journal.lkj";
 const TAG_SAMPLE: u8 = b'S';
 const TAG_MARKER: u8 = b'M';
+const TAG_CLOSE: u8 = b'C';
 
 /// What a journal held when it was opened.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,6 +76,10 @@ pub struct Replay {
     pub sealed_through: Option<i64>,
     /// Samples after the marker, in the order they were taken.
     pub samples: Vec<Sample>,
+    /// Close records after the marker, in order: a flush sealed the window holding
+    /// samples up to each instant as it stood (see the module doc); the replay seals it
+    /// there again, with exactly those rows.
+    pub closed: Vec<i64>,
     /// Bytes of a torn or corrupt tail that were cut off.
     pub truncated_bytes: u64,
     /// Damage beyond a torn last record (a bad header), and what was done about it.
@@ -205,6 +227,26 @@ impl Journal {
         }
         self.buf.clear();
         encode_sample(&mut self.buf, sample);
+        self.append_buf()
+    }
+
+    /// Appends a close record (written and synced): the open window, whose last sample
+    /// is at `through_ms`, is being sealed as it stands by a flush. Written before the
+    /// window's file is spooled (see the module doc). Nothing with
+    /// [`Durability::PerWindow`], whose journal does not hold the window's samples.
+    ///
+    /// # Errors
+    /// [`Error::Spool`] if it could not be written durably.
+    pub fn close_window(&mut self, through_ms: i64) -> Result<()> {
+        if self.durability == Durability::PerWindow {
+            return Ok(());
+        }
+        self.buf.clear();
+        encode_tagged(&mut self.buf, TAG_CLOSE, through_ms);
+        self.append_buf()
+    }
+
+    fn append_buf(&mut self) -> Result<()> {
         let path = self.dir.join(FILE_NAME);
         let file = match &mut self.file {
             Some(f) => f,
@@ -243,8 +285,18 @@ fn rewrite(fs: &dyn Storage, dir: &Path, replay: &Replay) -> Result<()> {
     if let Some(t) = replay.sealed_through {
         encode_marker(&mut fresh, t);
     }
+    let mut closed = replay.closed.iter().peekable();
     for s in &replay.samples {
+        while let Some(&&c) = closed.peek()
+            && c < s.timestamp_ms
+        {
+            encode_tagged(&mut fresh, TAG_CLOSE, c);
+            closed.next();
+        }
         encode_sample(&mut fresh, s);
+    }
+    for &c in closed {
+        encode_tagged(&mut fresh, TAG_CLOSE, c);
     }
     write_atomically(fs, dir, &fresh)
 }
@@ -272,9 +324,14 @@ fn write_atomically(fs: &dyn Storage, dir: &Path, data: &[u8]) -> Result<()> {
 }
 
 fn encode_marker(out: &mut Vec<u8>, sealed_through: i64) {
+    encode_tagged(out, TAG_MARKER, sealed_through);
+}
+
+/// A marker or a close record: the tag, an instant, the CRC.
+fn encode_tagged(out: &mut Vec<u8>, tag: u8, at: i64) {
     let start = out.len();
-    out.push(TAG_MARKER);
-    out.extend_from_slice(&sealed_through.to_le_bytes());
+    out.push(tag);
+    out.extend_from_slice(&at.to_le_bytes());
     let crc = crc32fast::hash(&out[start..]);
     out.extend_from_slice(&crc.to_le_bytes());
 }
@@ -321,6 +378,12 @@ fn decode(data: &[u8]) -> (Replay, usize, usize) {
             Some((Record::Marker(t), used)) => {
                 replay.sealed_through = Some(t);
                 replay.samples.clear();
+                replay.closed.clear();
+                pos += used;
+                end = pos;
+            }
+            Some((Record::Close(t), used)) => {
+                replay.closed.push(t);
                 pos += used;
                 end = pos;
             }
@@ -340,6 +403,7 @@ fn decode(data: &[u8]) -> (Replay, usize, usize) {
 enum Record {
     Sample(Sample),
     Marker(i64),
+    Close(i64),
 }
 
 fn decode_record(d: &[u8]) -> Option<(Record, usize)> {
@@ -360,6 +424,10 @@ fn decode_record(d: &[u8]) -> Option<(Record, usize)> {
         TAG_MARKER => {
             let t = i64_at(1)?;
             Some((Record::Marker(t), crc_ok(9)?))
+        }
+        TAG_CLOSE => {
+            let t = i64_at(1)?;
+            Some((Record::Close(t), crc_ok(9)?))
         }
         TAG_SAMPLE => {
             let t = i64_at(1)?;
@@ -467,6 +535,43 @@ mod tests {
             let (_, again) = Journal::open(dir.path()).expect("reopen");
             assert_eq!((again.samples.len(), again.damage), (39, None));
         }
+    }
+
+    #[test]
+    fn close_records_replay_in_order_survive_a_repair_and_go_with_the_marker() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (mut j, _) = Journal::open(dir.path()).expect("open");
+        j.restart(1, &[]).expect("restart");
+        j.append(&sample(2)).expect("append");
+        j.close_window(2).expect("close");
+        // The rewrite after the flush failed: later samples follow, another flush.
+        j.append(&sample(3)).expect("append");
+        j.close_window(3).expect("close");
+        j.append(&sample(4)).expect("append");
+        drop(j);
+        let (_, r) = Journal::open(dir.path()).expect("reopen");
+        assert_eq!((r.samples.len(), &r.closed[..]), (3, &[2, 3][..]));
+        // A damaged header: rewritten from what was recovered, close records included.
+        let path = dir.path().join(FILE_NAME);
+        let mut data = fs::read(&path).expect("read");
+        data[0] = b'X';
+        fs::write(&path, &data).expect("write");
+        let (_, r) = Journal::open(dir.path()).expect("repair");
+        assert_eq!(&r.closed[..], [2, 3]);
+        let (mut j, r) = Journal::open(dir.path()).expect("reopen");
+        assert_eq!((r.damage, r.samples.len(), &r.closed[..]), (None, 3, &[2, 3][..]));
+        // The journal's rewrite marks them sealed: gone with the samples.
+        j.restart(4, &[]).expect("restart");
+        drop(j);
+        let (_, r) = Journal::open(dir.path()).expect("reopen");
+        assert!(r.closed.is_empty() && r.samples.is_empty());
+        // Per-window durability journals no samples: no close record either.
+        let (mut j, _) = Journal::open(dir.path()).expect("reopen");
+        j.set_durability(Durability::PerWindow);
+        j.close_window(9).expect("close");
+        drop(j);
+        let (_, r) = Journal::open(dir.path()).expect("reopen");
+        assert!(r.closed.is_empty());
     }
 
     #[test]

@@ -177,7 +177,15 @@ impl Recorder {
         // window (its object in the lake would be overwritten) nor reach a file.
         let mut sealed_through = None;
         let mut refused = Refused::default();
+        let mut closed = replay.closed.iter().copied().peekable();
         for sample in replay.samples {
+            // A window a flush sealed before this sample: sealed there again, as it
+            // stood (see `crate::journal`), never with later samples.
+            while let Some(through) = closed.next_if(|&c| c < sample.timestamp_ms) {
+                if let Some(t) = node.seal_closed(through)? {
+                    sealed_through = Some(t);
+                }
+            }
             if let Err(e) = check(&sample) {
                 refused.count(&e);
                 continue;
@@ -193,6 +201,11 @@ impl Recorder {
             if let Some(window) = node.windower.push(sample)? {
                 node.seal(&window)?;
                 sealed_through = window.last_ms();
+            }
+        }
+        for through in closed {
+            if let Some(t) = node.seal_closed(through)? {
+                sealed_through = Some(t);
             }
         }
         if let Some(t) = sealed_through {
@@ -288,8 +301,35 @@ impl Recorder {
     /// # Errors
     /// As [`Recorder::record`].
     pub fn flush(&mut self) -> Result<Option<SealedFile>> {
-        match self.windower.flush() {
+        match self.take_open_window()? {
             Some(window) => self.close(&window).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Takes the open window to seal it as it stands, after journaling a close record
+    /// at its last sample: the window's end is then durable before its file is spooled,
+    /// so a boot replaying it seals the same rows again, never more (see
+    /// [`crate::journal`] for each cut point).
+    fn take_open_window(&mut self) -> Result<Option<Window>> {
+        if let Some(last) = self.windower.open_window().and_then(Window::last_ms) {
+            self.journal.close_window(last)?;
+        }
+        Ok(self.windower.flush())
+    }
+
+    /// At replay, a close record at `through`: seals the open window if its samples end
+    /// there or before (a flush sealed it as it stood). Returns its last sample's instant.
+    fn seal_closed(&mut self, through: i64) -> Result<Option<i64>> {
+        let open_last = self.windower.open_window().and_then(Window::last_ms);
+        if open_last.is_none_or(|last| last > through) {
+            return Ok(None);
+        }
+        match self.windower.flush() {
+            Some(window) => {
+                self.seal(&window)?;
+                Ok(window.last_ms())
+            }
             None => Ok(None),
         }
     }
@@ -312,7 +352,7 @@ impl Recorder {
     /// # Errors
     /// As [`Recorder::flush`].
     pub fn reset_timeline(&mut self) -> Result<Option<SealedFile>> {
-        let sealed = match self.windower.flush() {
+        let sealed = match self.take_open_window()? {
             Some(window) => Some(self.seal(&window)?),
             None => None,
         };
@@ -392,11 +432,11 @@ impl Recorder {
     /// sample, each with at most its health row beside it. Only their keys (headers) are
     /// read, and a whole entry only when its key matches.
     ///
-    /// An entry with the same key and other bytes (not expected: the journal holds the
-    /// window's samples, and the encoding is deterministic; it happens when a window
-    /// flushed at a stop gains samples after the cut) is kept, and this copy pushed as
-    /// before, so no sample is lost: uploaded in order, the later and larger one stays.
-    /// So is a damaged entry (quarantined when its turn comes).
+    /// An entry with the same key and other bytes is not expected: the journal holds
+    /// the window's samples and where it ended (the next window's first sample, or the
+    /// close record a flush writes before spooling), and the encoding is deterministic.
+    /// Should one be found all the same, it is kept and this copy pushed as before, so
+    /// no sample is lost. So is a damaged entry (quarantined when its turn comes).
     fn spooled_before(&mut self, window: &Window, key: &str, bytes: &[u8]) -> Result<Option<u64>> {
         let Some(reseal) = self.reseal else {
             return Ok(None);

@@ -15,6 +15,11 @@
 //! - the flash always mounts without a format, and `Station::open` never fails while
 //!   the power stays on (a cut during the boot is one more cut: power on, open again).
 //!
+//! Stops too: about every half hour the station is stopped (its open window flushed,
+//! as at SIGTERM) with the power going at a write of that flush or soon after, and the
+//! next boot is inside the same window: a flushed window must not be sealed again with
+//! the live samples that follow (its key written with other bytes).
+//!
 //! Every other run batches its uploads (`upload_every` 30 min, so a cut can land at
 //! any step of a batch: before it opens, between its files, at its close).
 //!
@@ -45,6 +50,9 @@ const T0: i64 = 1_796_083_200_000;
 const TICK: u64 = 5_000;
 const HOUR: u64 = 3_600_000;
 const DIR: &str = "/spool";
+/// A stop's cut lands within this many flash operations of the flush's start (a flush
+/// takes about 20 to 30: its close record, the data file, `health.due`, the journal).
+const STOP_OPS: u64 = 40;
 
 /// A small deterministic generator (no dependency for a test's dice).
 struct Dice(u64);
@@ -148,6 +156,11 @@ struct Tally {
     /// append reached the flash first): delivered as well, though never promised.
     unacknowledged: u64,
     duplicated: u64,
+    /// Keys written with other bytes (counted in `duplicated` too).
+    conflicts: u64,
+    /// Stops (a flush, then a boot), and those whose flush the power cut.
+    stops: u64,
+    stop_cuts: u64,
     /// Objects PUT again with the same bytes (see [`Bucket::resent`]).
     resent: u64,
     lost: u64,
@@ -222,6 +235,24 @@ fn run(seed: u64, hours: u64, gap: u64, batched: bool, tally: &mut Tally) {
     let mut batches = 0;
     loop {
         let now = Now::synced(mono, Timestamp::from_millisecond(T0 + mono as i64).unwrap());
+        if mono < end && dice.below(360) == 0 {
+            // A stop: the open window flushed, the power going at one of the flush's
+            // writes or soon after; then a boot, inside the same window.
+            tally.stops += 1;
+            fs.cut_at(fs.stats().ops + 1 + dice.below(STOP_OPS));
+            let flushed = station.flush();
+            drop(station);
+            if fs.is_off() {
+                tally.stop_cuts += 1;
+            } else if let Err(e) = flushed {
+                panic!("run {seed}: the flush at a stop failed without a power cut: {e}");
+            }
+            fs.power_on();
+            schedule(&fs, &mut dice);
+            station = open(&mut dice);
+            mono += TICK;
+            continue;
+        }
         let ok = (|| -> lakenode::Result<()> {
             if mono < end {
                 let at = T0 + mono as i64;
@@ -290,6 +321,7 @@ fn run(seed: u64, hours: u64, gap: u64, batched: bool, tally: &mut Tally) {
     tally.resent += bucket.resent;
     tally.duplicated +=
         seen.values().filter(|&&n| n > 1).count() as u64 + bucket.conflicts.len() as u64;
+    tally.conflicts += bucket.conflicts.len() as u64;
     let lost: Vec<i64> = journaled
         .iter()
         .filter(|t| !seen.contains_key(t))
@@ -354,7 +386,8 @@ fn power_cuts_at_any_flash_write_lose_and_duplicate_nothing() {
     eprintln!(
         "{} runs of 3 h, {} flash operations ({} erases); {} of the cuts during an erase; \
 {} samples delivered beyond the journaled ones (appended to the flash, the power cut before `record` returned); \
-{} runs with batched uploads ({} batches); {} objects sent again with the same bytes",
+{} runs with batched uploads ({} batches); {} objects sent again with the same bytes; \
+{} stops ({} cut during their flush)",
         seed - 1,
         tally.ops,
         tally.erases,
@@ -362,11 +395,19 @@ fn power_cuts_at_any_flash_write_lose_and_duplicate_nothing() {
         tally.unacknowledged,
         tally.batched_runs,
         tally.batches,
-        tally.resent
+        tally.resent,
+        tally.stops,
+        tally.stop_cuts
     );
     println!(
-        "power-cut: cuts={} journaled={} delivered={} duplicated={} lost={} formats={}",
-        tally.cuts, tally.journaled, tally.delivered, tally.duplicated, tally.lost, tally.formats
+        "power-cut: cuts={} journaled={} delivered={} duplicated={} lost={} formats={} other-bytes={}",
+        tally.cuts,
+        tally.journaled,
+        tally.delivered,
+        tally.duplicated,
+        tally.lost,
+        tally.formats,
+        tally.conflicts
     );
     assert_eq!(tally.formats, 0, "the flash must always mount");
     assert_eq!(tally.lost, 0, "journaled samples lost");
@@ -374,7 +415,9 @@ fn power_cuts_at_any_flash_write_lose_and_duplicate_nothing() {
         tally.journaled, tally.delivered,
         "every journaled sample delivered"
     );
+    assert_eq!(tally.conflicts, 0, "keys written with other bytes");
     assert_eq!(tally.duplicated, 0, "samples or keys uploaded twice");
+    assert!(tally.stop_cuts > 0, "no stop cut during its flush");
     assert_eq!(
         tally.lost_health, 0,
         "sealed windows without their health row"
