@@ -142,17 +142,32 @@ impl Recorder {
         let spool = Spool::open_with(storage.clone(), dir)?;
         let (journal, replay) = Journal::open_with(storage, dir)?;
         let (mut timeline, timeline_damage) = Timeline::load(spool.storage().as_ref(), dir)?;
-        let reseal = replay
-            .samples
-            .iter()
-            .filter(|s| check(s).is_ok())
-            .map(|s| s.timestamp_ms)
-            .max()
-            .map(|through_ms| Reseal {
-                below: spool.next_id(),
-                through_ms,
-            });
-        if timeline.start.is_none() && replay.last_recorded().is_some_and(|t| t != i64::MIN) {
+        let replayed = replay.samples.len();
+        let replay_last = replay.last_recorded();
+        // Replayed records pass the checks `record` makes, once each: a record with a
+        // valid CRC can still be forged or written by a bad clock, and must not re-seal
+        // a sealed window (its object in the lake would be overwritten) nor reach a file.
+        // i64::MIN marks a reset timeline (see `reset_timeline`): nothing recorded.
+        let mut last_recorded = replay.sealed_through.filter(|&t| t != i64::MIN);
+        let mut refused = Refused::default();
+        let mut samples = replay.samples;
+        samples.retain(|sample| {
+            if let Err(e) = check(sample) {
+                refused.count(&e);
+                return false;
+            }
+            if last_recorded.is_some_and(|last| sample.timestamp_ms <= last) {
+                refused.behind += 1;
+                return false;
+            }
+            last_recorded = Some(sample.timestamp_ms);
+            true
+        });
+        let reseal = samples.last().map(|s| Reseal {
+            below: spool.next_id(),
+            through_ms: s.timestamp_ms,
+        });
+        if timeline.start.is_none() && replay_last.is_some_and(|t| t != i64::MIN) {
             // A timeline begun before this file existed: its start is unknown.
             timeline.start = Some(i64::MIN);
         }
@@ -162,9 +177,8 @@ impl Recorder {
             config,
             spool,
             journal,
-            // i64::MIN marks a reset timeline (see `reset_timeline`): nothing recorded.
-            last_recorded: replay.sealed_through.filter(|&t| t != i64::MIN),
-            replayed: replay.samples.len(),
+            last_recorded,
+            replayed,
             journal_damage: replay.damage.clone().or(timeline_damage),
             timeline,
             health_due,
@@ -172,13 +186,9 @@ impl Recorder {
             reseal,
         };
         node.forget_spooled_health()?;
-        // Replayed records pass the checks `record` makes: a record with a valid CRC
-        // can still be forged or written by a bad clock, and must not re-seal a sealed
-        // window (its object in the lake would be overwritten) nor reach a file.
         let mut sealed_through = None;
-        let mut refused = Refused::default();
         let mut closed = replay.closed.iter().copied().peekable();
-        for sample in replay.samples {
+        for sample in samples {
             // A window a flush sealed before this sample: sealed there again, as it
             // stood (see `crate::journal`), never with later samples.
             while let Some(through) = closed.next_if(|&c| c < sample.timestamp_ms) {
@@ -186,18 +196,6 @@ impl Recorder {
                     sealed_through = Some(t);
                 }
             }
-            if let Err(e) = check(&sample) {
-                refused.count(&e);
-                continue;
-            }
-            if node
-                .last_recorded
-                .is_some_and(|last| sample.timestamp_ms <= last)
-            {
-                refused.behind += 1;
-                continue;
-            }
-            node.last_recorded = Some(sample.timestamp_ms);
             if let Some(window) = node.windower.push(sample)? {
                 node.seal(&window)?;
                 sealed_through = window.last_ms();
