@@ -6,7 +6,7 @@
 # workspace's features: ./scripts/test.sh has built it already; the run takes ~20 s.
 # Needs Debian's libclang-dev (littlefs2-sys runs bindgen). Usage: power-cut.sh [N]
 # Ends with one line:
-#   power-cut: cuts=N journaled=J delivered=D duplicated=U lost=L formats=F
+#   power-cut: cuts=N journaled=J delivered=D duplicated=U lost=L formats=F other-bytes=O
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -559,7 +559,10 @@ mod tests {
         let (_, r) = Journal::open(dir.path()).expect("repair");
         assert_eq!(&r.closed[..], [2, 3]);
         let (mut j, r) = Journal::open(dir.path()).expect("reopen");
-        assert_eq!((r.damage, r.samples.len(), &r.closed[..]), (None, 3, &[2, 3][..]));
+        assert_eq!(
+            (r.damage, r.samples.len(), &r.closed[..]),
+            (None, 3, &[2, 3][..])
+        );
         // The journal's rewrite marks them sealed: gone with the samples.
         j.restart(4, &[]).expect("restart");
         drop(j);

@@ -227,14 +227,15 @@ impl crate::storage::Storage for CutBeforeJournalRewrite {
 fn a_window_flushed_before_a_cut_is_not_sealed_again_with_live_samples() {
     let dir = tempfile::tempdir().expect("tempdir");
     let storage = std::sync::Arc::new(CutBeforeJournalRewrite::default());
-    let mut st =
-        Station::open_with(with_health(), storage.clone(), dir.path()).expect("open");
+    let mut st = Station::open_with(with_health(), storage.clone(), dir.path()).expect("open");
     let sim = Simulator::new(3);
     for i in 0..100 {
         st.record(&at(0), sim.sample_at(T0 + i * 5_000))
             .expect("record");
     }
-    storage.cut.store(true, std::sync::atomic::Ordering::Relaxed);
+    storage
+        .cut
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(st.flush().is_err(), "the cut: the journal is not rewritten");
     drop(st);
     let mut st = Station::open(with_health(), dir.path()).expect("reopen");
