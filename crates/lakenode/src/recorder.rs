@@ -862,6 +862,36 @@ mod tests {
     }
 
     #[test]
+    fn a_window_closed_by_a_flush_is_sealed_at_its_close_record_on_replay() {
+        use crate::journal::Journal;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sim = crate::sim::Simulator::new(6);
+        let t0 = 1_767_225_600_000;
+        let mut node = Recorder::open(test_station(), dir.path()).expect("open");
+        for i in 0..100 {
+            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
+        }
+        drop(node);
+        // The power went after the flush's close record, before its file was spooled.
+        let (mut j, _) = Journal::open(dir.path()).expect("journal");
+        j.close_window(t0 + 99 * 5_000).expect("close");
+        drop(j);
+        let mut node = Recorder::open(test_station(), dir.path()).expect("reopen");
+        assert_eq!(node.replayed(), 100);
+        let entries = spooled(&node);
+        assert_eq!(entries.len(), 1, "sealed at the replay");
+        assert!(entries[0].key.ends_with("/data_0000.parquet"));
+        // Live samples in the same window: a file of their own.
+        node.record(sim.sample_at(t0 + 120 * 5_000))
+            .expect("record");
+        let sealed = node.flush().expect("flush").expect("sealed");
+        assert!(sealed.key.as_str().ends_with("/data_0000_001000.parquet"));
+        drop(node);
+        let node = Recorder::open(test_station(), dir.path()).expect("reopen");
+        assert_eq!((node.replayed(), spooled(&node).len()), (0, 2));
+    }
+
+    #[test]
     fn an_earlier_copy_with_other_bytes_is_kept_beside_the_new_one() {
         let dir = tempfile::tempdir().expect("tempdir");
         let sim = crate::sim::Simulator::new(6);
