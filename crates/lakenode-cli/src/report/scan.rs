@@ -337,8 +337,10 @@ pub fn scan(
         let mut senders = Vec::new();
         let mut handles = Vec::new();
         for _ in 0..workers {
-            // One day queued per worker, one decoding, one being fetched here: memory
-            // stays within a few days' files (each at most MAX_DAY_BYTES).
+            // One batch queued per worker, one decoding, one being filled here: a batch
+            // holds at most one day's files (each at most MAX_DAY_BYTES), the day that
+            // ends it, and up to SUMMARY_BATCH days' summaries: memory stays within a
+            // few days' files.
             let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Work>>(1);
             senders.push(tx);
             let mut part = Part::new(fleet.clone(), latest_ms);
