@@ -12,7 +12,9 @@
 # Environment: INTERVAL_S (sampling interval of the simulated stations, default 5; the
 # footers the report reads are the same size whatever it is, only the build is
 # slower), BENCH_DIR (default ./lakenode-fleet-bench/<STATIONS>x<DAYS>, reused if it
-# holds a lake of that shape), S3=0 to skip the run through the embedded server.
+# holds a lake of that shape), S3=0 to skip the run through the embedded server,
+# OLD_BIN=<another lakenode binary> to time it too, from the directory with the rollups,
+# between two runs of this build's (the machine's load changes: alternate to compare).
 set -euo pipefail
 
 stations=${1:-1000}
@@ -52,6 +54,14 @@ timed() {
 # then with them moved aside (one footer per station-day, as before rollups).
 from_dir() { timed "$dir/year$1.html" "$bin" report --lake "$lake"; }
 read -r wall user sys rss page < <(from_dir "")
+old_lines=""
+if [[ -n ${OLD_BIN:-} ]]; then
+    read -r owall ouser osys orss _ < <(timed "$dir/year-old.html" "$OLD_BIN" report --lake "$lake")
+    read -r wall2 user2 sys2 rss2 _ < <(from_dir "")
+    old_lines="  old binary     rollups: wall ${owall} s, CPU ${ouser} s user + ${osys} s sys, peak ${orss} KB ($OLD_BIN)
+  this, again    rollups: wall ${wall2} s, CPU ${user2} s user + ${sys2} s sys, peak ${rss2} KB
+  load average   $(cut -d' ' -f1-3 /proc/loadavg)"
+fi
 mv "$lake/rollup" "$dir/rollup.aside"
 read -r fwall fuser fsys frss fpage < <(from_dir "-footers")
 mv "$dir/rollup.aside" "$lake/rollup"
@@ -86,7 +96,7 @@ rbytes=$(du -sb "$lake/rollup" | cut -f1)
 awk -v s="$start" -v e="$end" -v st="$stations" -v d="$days" -v o="$objects" -v b="$bytes" \
     -v w="$wall" -v u="$user" -v y="$sys" -v r="$rss" -v p="$page" -v lines="$s3_lines" \
     -v fw="$fwall" -v fu="$fuser" -v fy="$fsys" -v fr="$frss" -v ro="$rollups" -v rb="$rbytes" \
-    -v fp="$fpage" 'BEGIN {
+    -v fp="$fpage" -v old="$old_lines" 'BEGIN {
     printf "fleet-bench: %d stations x %d days\n", st, d
     printf "  lake built     %.1f s (fleet-lake, rollups included), %d daily files, %d rollups (%d bytes), %d bytes in all\n", e - s, o, ro, rb, b
     printf "  from the dir   rollups: wall %s s, CPU %s s user + %s s sys, peak %s KB\n", w, u, y, r
@@ -94,4 +104,5 @@ awk -v s="$start" -v e="$end" -v st="$stations" -v d="$days" -v o="$objects" -v 
     printf "  page           %d bytes (%d from footers: the bytes-read line differs)\n", p, fp
     printf "  per footer     %.1f us CPU, %.1f us wall (%d station-days, 2 files each)\n", (fu + fy) * 1e6 / o, fw * 1e6 / o, o / 2
     print lines
+    if (old != "") print old
 }'

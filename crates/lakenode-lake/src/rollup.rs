@@ -99,7 +99,8 @@ impl Rollup {
             return Err(format!("it claims {} {}", r.station, r.month));
         }
         for d in &r.days {
-            if month_of(&d.key).as_ref() != Some(&(r.station.clone(), r.month.clone())) {
+            let ours = month_of(&d.key).is_some_and(|(s, m)| s == r.station && m == r.month);
+            if !ours {
                 return Err(format!(
                     "{} is not a daily file of this station-month",
                     d.key
@@ -114,6 +115,19 @@ impl Rollup {
     #[must_use]
     pub fn entry(&self, key: &str, size: u64) -> Option<&DayEntry> {
         self.days.iter().find(|d| d.key == key && d.size == size)
+    }
+
+    /// The entries by key and size, for looking up many days of one rollup
+    /// ([`Self::entry`] for each of a month's 62 daily files was a quadratic walk of
+    /// their keys); the same entry [`Self::entry`] finds (the first of that key and
+    /// size).
+    #[must_use]
+    pub fn by_key(&self) -> std::collections::HashMap<(&str, u64), &DayEntry> {
+        let mut out = std::collections::HashMap::with_capacity(self.days.len());
+        for d in &self.days {
+            out.entry((d.key.as_str(), d.size)).or_insert(d);
+        }
+        out
     }
 }
 

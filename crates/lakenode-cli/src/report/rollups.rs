@@ -54,9 +54,10 @@ fn decode_month(
     };
     let mut bytes = body.len() as u64;
     let mut out = Vec::new();
+    let entries = rollup.by_key();
     for &i in idx {
         let day = &days[i];
-        if let Some(e) = rollup.entry(&day.key, day.size)
+        if let Some(e) = entries.get(&(day.key.as_str(), day.size))
             && let Some(s) = super::footers::decode(day, &e.pairs, e.rows)
         {
             out.push((i, (s, std::mem::take(&mut bytes))));

@@ -49,20 +49,27 @@ impl LakeStore for LocalLake {
 
     /// Walks the tree on several threads (each a subtree): a compacted year of 1,000
     /// stations is 730,000 directories of one file each, and reading each is a few
-    /// system calls that wait on the kernel, not on this process.
+    /// system calls that wait on the kernel, not on this process. On Linux each
+    /// directory is opened, read and its files' sizes taken relative to its parent's
+    /// handle (`openat`, `getdents64`, `fstatat`): no path is looked up whole.
     fn list(&mut self, prefix: &str) -> Result<Vec<(String, u64)>> {
         self.anomalies.clear();
         let mut found = Found::default();
         // Breadth-first until there are enough subtrees to share among the threads.
-        let mut frontier = vec![(self.root.clone(), String::new())];
+        let mut frontier = vec![walk::Pending::root(&self.root)];
         while !frontier.is_empty() && frontier.len() < 4 * TAIL_READERS {
             let mut next = Vec::new();
-            for (dir, rel) in frontier {
-                read_level(&dir, &rel, prefix, &mut found, &mut next)?;
+            for dir in frontier {
+                walk::read_level(&self.root, &dir, prefix, &mut found, &mut next)?;
             }
             frontier = next;
         }
         let mut failed = None;
+        let frontier: Vec<std::sync::Mutex<Option<walk::Pending>>> = frontier
+            .into_iter()
+            .map(|p| std::sync::Mutex::new(Some(p)))
+            .collect();
+        let root = &self.root;
         pooled(
             frontier.len(),
             TAIL_READERS,
@@ -75,9 +82,14 @@ impl LakeStore for LocalLake {
             },
             |i| {
                 let mut sub = Found::default();
-                let mut stack = vec![frontier[i].clone()];
-                while let Some((dir, rel)) = stack.pop() {
-                    read_level(&dir, &rel, prefix, &mut sub, &mut stack)?;
+                let mut stack: Vec<walk::Pending> = frontier[i]
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take()
+                    .into_iter()
+                    .collect();
+                while let Some(dir) = stack.pop() {
+                    walk::read_level(root, &dir, prefix, &mut sub, &mut stack)?;
                 }
                 Ok(sub)
             },
@@ -248,52 +260,287 @@ struct Found {
     anomalies: Vec<String>,
 }
 
-/// Reads one directory of the walk (`rel`: its key prefix, ending in `/` or empty):
-/// its files under `prefix` into `found`, its subdirectories that may hold such keys
-/// into `subdirs`.
-fn read_level(
-    dir: &Path,
-    rel: &str,
-    prefix: &str,
+/// What an entry of a walked directory is: a directory, an object (maybe) or anything
+/// else; and the key it makes, whether it is below `prefix`.
+fn classify(
     found: &mut Found,
-    subdirs: &mut Vec<(PathBuf, String)>,
-) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        // Hidden files are temporaries (an `OutputFile`'s), the lock file or
-        // another tool's bookkeeping, not objects.
-        if name.starts_with('.') {
-            continue;
+    key: String,
+    prefix: &str,
+    is_dir: bool,
+    is_file: bool,
+    size: impl FnOnce() -> Result<u64>,
+) -> Result<Option<String>> {
+    if is_dir {
+        let sub = format!("{key}/");
+        if sub.starts_with(prefix) || prefix.starts_with(&sub) {
+            return Ok(Some(sub));
         }
-        let key = format!("{rel}{name}");
-        let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
-        if kind.is_dir() {
-            let sub = format!("{key}/");
-            if sub.starts_with(prefix) || prefix.starts_with(&sub) {
-                subdirs.push((entry.path(), sub));
+    } else if is_file && key.starts_with(prefix) {
+        found.objects.push((key, size()?));
+    } else if !is_file && key.starts_with(prefix) {
+        // Never followed: a link could lead out of the lake, and deleting it after a
+        // merge would not remove what it points to.
+        found.anomalies.push(format!(
+            "{key}: a symbolic link or special file, not an object; left alone"
+        ));
+    }
+    Ok(None)
+}
+
+/// The walk by directory handle: each directory opened relative to its parent's
+/// handle, read with `getdents64` into a buffer on the stack, its files' sizes taken
+/// by `fstatat` relative to it. Hidden files are temporaries (an `OutputFile`'s), the
+/// lock file or another tool's bookkeeping, not objects.
+#[cfg(target_os = "linux")]
+mod walk {
+    use std::ffi::CString;
+    use std::mem::MaybeUninit;
+    use std::os::fd::OwnedFd;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, openat, statat};
+
+    use super::{Found, classify};
+    use crate::error::{Error, Result};
+
+    /// A directory still to read: the root, or a name below a directory held open.
+    pub(super) struct Pending {
+        parent: Option<Arc<OwnedFd>>,
+        name: CString,
+        /// Its key prefix: empty for the root, else ending in `/`.
+        rel: String,
+    }
+
+    impl Pending {
+        pub(super) fn root(_root: &Path) -> Self {
+            Self {
+                parent: None,
+                name: CString::default(),
+                rel: String::new(),
             }
-        } else if kind.is_file() && key.starts_with(prefix) {
-            let size = entry
-                .metadata()
-                .map_err(|e| Error::io(entry.path(), e))?
-                .len();
-            found.objects.push((key, size));
-        } else if !kind.is_file() && key.starts_with(prefix) {
-            // Never followed: a link could lead out of the lake, and deleting it after
-            // a merge would not remove what it points to.
-            found.anomalies.push(format!(
-                "{key}: a symbolic link or special file, not an object; left alone"
-            ));
         }
     }
-    Ok(())
+
+    fn failed(root: &Path, rel: &str, e: rustix::io::Errno) -> Error {
+        Error::io(root.join(rel), std::io::Error::from(e))
+    }
+
+    /// Reads the directory `dir` of the lake at `root`: its files under `prefix` into
+    /// `found`, its subdirectories that may hold such keys into `subdirs`.
+    pub(super) fn read_level(
+        root: &Path,
+        dir: &Pending,
+        prefix: &str,
+        found: &mut Found,
+        subdirs: &mut Vec<Pending>,
+    ) -> Result<()> {
+        let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+        let fd = match &dir.parent {
+            Some(parent) => openat(
+                &**parent,
+                &dir.name,
+                flags | OFlags::NOFOLLOW,
+                Mode::empty(),
+            ),
+            None => rustix::fs::open(root, flags, Mode::empty()),
+        }
+        .map_err(|e| failed(root, &dir.rel, e))?;
+        let fd = Arc::new(fd);
+        let mut buf = [MaybeUninit::<u8>::uninit(); 16 << 10];
+        let mut entries = RawDir::new(&*fd, &mut buf);
+        while let Some(entry) = entries.next() {
+            let entry = entry.map_err(|e| failed(root, &dir.rel, e))?;
+            let name = entry.file_name();
+            if name.to_bytes().starts_with(b".") {
+                continue;
+            }
+            let key = format!("{}{}", dir.rel, String::from_utf8_lossy(name.to_bytes()));
+            let stat = || {
+                statat(&*fd, name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| {
+                    let path = String::from_utf8_lossy(name.to_bytes()).into_owned();
+                    failed(root, &format!("{}{path}", dir.rel), e)
+                })
+            };
+            let (kind, known) = match entry.file_type() {
+                FileType::Unknown => {
+                    let st = stat()?;
+                    let size = u64::try_from(st.st_size).unwrap_or(0);
+                    (FileType::from_raw_mode(st.st_mode), Some(size))
+                }
+                kind => (kind, None),
+            };
+            let size = || match known {
+                Some(size) => Ok(size),
+                None => stat().map(|st| u64::try_from(st.st_size).unwrap_or(0)),
+            };
+            let is_dir = kind == FileType::Directory;
+            let is_file = kind == FileType::RegularFile;
+            if let Some(rel) = classify(found, key, prefix, is_dir, is_file, size)? {
+                subdirs.push(Pending {
+                    parent: Some(Arc::clone(&fd)),
+                    name: name.to_owned(),
+                    rel,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The walk by path elsewhere (`std::fs::read_dir`).
+#[cfg(not(target_os = "linux"))]
+mod walk {
+    use std::path::{Path, PathBuf};
+
+    use super::{Found, classify};
+    use crate::error::{Error, Result};
+
+    /// A directory still to read, and its key prefix (empty or ending in `/`).
+    pub(super) struct Pending {
+        path: PathBuf,
+        rel: String,
+    }
+
+    impl Pending {
+        pub(super) fn root(root: &Path) -> Self {
+            Self {
+                path: root.to_path_buf(),
+                rel: String::new(),
+            }
+        }
+    }
+
+    /// Reads the directory `dir`: its files under `prefix` into `found`, its
+    /// subdirectories that may hold such keys into `subdirs`.
+    pub(super) fn read_level(
+        _root: &Path,
+        dir: &Pending,
+        prefix: &str,
+        found: &mut Found,
+        subdirs: &mut Vec<Pending>,
+    ) -> Result<()> {
+        let entries = std::fs::read_dir(&dir.path).map_err(|e| Error::io(&dir.path, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&dir.path, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
+            let size = || {
+                entry
+                    .metadata()
+                    .map(|m| m.len())
+                    .map_err(|e| Error::io(entry.path(), e))
+            };
+            let key = format!("{}{name}", dir.rel);
+            if let Some(rel) = classify(found, key, prefix, kind.is_dir(), kind.is_file(), size)? {
+                subdirs.push(Pending {
+                    path: entry.path(),
+                    rel,
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Makes a rename or removal durable where directories can be synced.
 fn sync_dir(dir: &Path) {
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn put(root: &Path, key: &str, bytes: usize) {
+        let path = root.join(key);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+        std::fs::write(path, vec![7u8; bytes]).expect("write");
+    }
+
+    /// Listed by handle or by path, the same keys and sizes: nested trees, hidden files
+    /// left out, a prefix that ends inside a name, and a link reported, not followed.
+    #[test]
+    fn a_local_lake_lists_keys_with_sizes_under_a_prefix() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        put(root, "station=a/date=2026-11-01/data_day.parquet", 10);
+        put(root, "station=a/date=2026-11-02/data_day.parquet", 11);
+        put(root, "station=ab/date=2026-11-01/data_day.parquet", 12);
+        put(root, "station=a/date=2026-11-02/.tmp-1", 3);
+        put(
+            root,
+            "health/station=a/date=2026-11-01/health_day.parquet",
+            13,
+        );
+        put(root, "rollup/station=a/month=2026-11.json", 14);
+        for i in 0..40 {
+            put(
+                root,
+                &format!("station=s{i:02}/date=2026-11-01/data_day.parquet"),
+                i,
+            );
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(
+            root.join("station=a/date=2026-11-01/data_day.parquet"),
+            root.join("station=a/date=2026-11-01/link.parquet"),
+        )
+        .expect("symlink");
+        let mut lake = LocalLake::new(root.to_path_buf());
+
+        let all = lake.list("station=").expect("list");
+        assert_eq!(all.len(), 43);
+        assert_eq!(
+            all[0],
+            ("station=a/date=2026-11-01/data_day.parquet".into(), 10)
+        );
+        assert_eq!(
+            all[2],
+            ("station=ab/date=2026-11-01/data_day.parquet".into(), 12)
+        );
+        assert!(all.windows(2).all(|w| w[0] < w[1]));
+        #[cfg(unix)]
+        assert_eq!(
+            lake.anomalies(),
+            vec![
+                "station=a/date=2026-11-01/link.parquet: a symbolic link or special file, \
+                 not an object; left alone"
+                    .to_string()
+            ]
+        );
+
+        let a = lake.list("station=a/").expect("list");
+        assert_eq!(
+            a,
+            vec![
+                ("station=a/date=2026-11-01/data_day.parquet".into(), 10),
+                ("station=a/date=2026-11-02/data_day.parquet".into(), 11),
+            ]
+        );
+        assert_eq!(
+            lake.list("health/").expect("list"),
+            vec![(
+                "health/station=a/date=2026-11-01/health_day.parquet".into(),
+                13
+            )]
+        );
+        assert_eq!(
+            lake.list("rollup/station=a/month=2026-1").expect("list"),
+            vec![("rollup/station=a/month=2026-11.json".into(), 14)]
+        );
+        assert!(lake.list("nothing/").expect("list").is_empty());
+    }
+
+    #[test]
+    fn a_missing_lake_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut lake = LocalLake::new(dir.path().join("absent"));
+        assert!(lake.list("station=").is_err());
     }
 }
