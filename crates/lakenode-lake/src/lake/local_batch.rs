@@ -72,3 +72,48 @@ fn current_tag(path: &Path) -> Result<Option<String>> {
         Err(e) => Err(Error::io(path, e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lake::LakeStore as _;
+
+    fn put(key: &str, body: &[u8], expected: Option<&str>) -> PutIf {
+        PutIf {
+            key: key.to_owned(),
+            body: body.to_vec(),
+            expected: expected.map(str::to_owned),
+        }
+    }
+
+    /// Each object of a batch is written only if it still has the tag it was read
+    /// with (or is still absent); the others are written, and no temporary is left.
+    #[test]
+    fn a_batch_writes_what_is_unchanged_and_skips_what_changed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lake = LocalLake::new(dir.path().to_path_buf());
+        lake.put("a/old.parquet", b"old".to_vec()).unwrap();
+        let (_, tag) = lake.get_tagged("a/old.parquet").unwrap();
+        lake.put("a/taken.parquet", b"theirs".to_vec()).unwrap();
+        let written = lake
+            .put_many_if(vec![
+                put("a/old.parquet", b"new", Some(&tag)),
+                put("a/taken.parquet", b"mine", None),
+                put("b/fresh.parquet", b"fresh", None),
+                put("a/gone.parquet", b"x", Some("0123")),
+            ])
+            .unwrap();
+        assert_eq!(written, [true, false, true, false]);
+        assert_eq!(lake.get("a/old.parquet").unwrap(), b"new");
+        assert_eq!(lake.get("a/taken.parquet").unwrap(), b"theirs");
+        assert_eq!(lake.get("b/fresh.parquet").unwrap(), b"fresh");
+        assert!(lake.get("a/gone.parquet").is_err());
+        let mut names: Vec<String> = Vec::new();
+        for sub in ["a", "b"] {
+            for e in std::fs::read_dir(dir.path().join(sub)).unwrap() {
+                names.push(e.unwrap().file_name().to_string_lossy().into_owned());
+            }
+        }
+        assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
+    }
+}
