@@ -282,9 +282,7 @@ fn a_local_compaction_killed_inside_a_batch_loses_and_duplicates_nothing() {
             assert_eq!(samples_in(&lake), (want.clone(), false), "{what}");
             assert_eq!(health_rows(&lake), health, "{what}: health rows");
             assert_eq!(files_with_extension(&lake, "parquet").len(), 4, "{what}");
-            let temporaries = files_where(&lake, &|p: &Path| {
-                p.to_string_lossy().ends_with(".tmp")
-            });
+            let temporaries = files_where(&lake, &|p: &Path| p.to_string_lossy().ends_with(".tmp"));
             assert!(temporaries.is_empty(), "{what}: {temporaries:?}");
         }
     }

@@ -520,9 +520,7 @@ fn compact_day(
             }
             .name(files.tree),
         };
-        staged.push(compact_group(
-            lake, files, &target, daily, &group, options,
-        )?);
+        staged.push(compact_group(lake, files, &target, daily, &group, options)?);
     }
     Ok(staged)
 }
@@ -950,7 +948,11 @@ fn verify(
         }
         let want = want.as_ref();
         if got != want {
-            let at = got.iter().zip(want.iter()).position(|(a, b)| a != b).unwrap_or(0);
+            let at = got
+                .iter()
+                .zip(want.iter())
+                .position(|(a, b)| a != b)
+                .unwrap_or(0);
             return Err(format!("row {at} differs from its source"));
         }
     } else {

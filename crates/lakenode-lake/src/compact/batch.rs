@@ -85,10 +85,7 @@ fn flush(
 
 /// Writes the batch's daily files, reads each back, then deletes the window files of
 /// the station-days whose daily files are as checked.
-fn commit(
-    lake: &mut dyn LakeStore,
-    days: Vec<(String, Vec<Staged>)>,
-) -> Result<Vec<Done>, Error> {
+fn commit(lake: &mut dyn LakeStore, days: Vec<(String, Vec<Staged>)>) -> Result<Vec<Done>, Error> {
     let mut puts = Vec::new();
     let mut at = Vec::new();
     for (d, (_, groups)) in days.iter().enumerate() {
