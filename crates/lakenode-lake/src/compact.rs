@@ -10,7 +10,10 @@
 //! 1. the daily file is written whole (a PUT, or a rename on disk, replaces atomically),
 //!    and its footer lists each window file it holds with that file's MD5
 //!    (`lakenode.sources`);
-//! 2. it is read back and checked against its inputs, row for row and value for value;
+//! 2. its bytes were decoded and checked against its inputs, row for row and value for
+//!    value, before it was written; once written (and durable: on a local lake a batch
+//!    of station-days is synced at once, `compact/batch.rs`) it is read back and must equal
+//!    those bytes;
 //! 3. only then are the window files deleted.
 //!
 //! A run killed between 1 and 3 leaves window files whose rows are also in the daily
@@ -449,7 +452,7 @@ fn sources_of(file: &LakeFile) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// A station-day's daily file, built and checked, not yet written: [`commit`] writes
+/// A station-day's daily file, built and checked, not yet written: `batch::commit` writes
 /// a batch of them, then deletes their window files.
 struct Staged {
     /// The daily file (none if every window file was already merged).
@@ -677,7 +680,7 @@ fn compact_group(
             _ => copy_row_groups(&inputs, &footer, day)?,
         };
         // Checked against the inputs before it is written: decoded from these bytes,
-        // which the lake's copy must then equal byte for byte ([`commit`]).
+        // which the lake's copy must then equal byte for byte (`batch::commit`).
         let body = Bytes::from(body);
         let rows = readback::open(body.clone())
             .map_err(|e| e.to_string())
