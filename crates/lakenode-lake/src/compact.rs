@@ -322,7 +322,7 @@ pub fn compact(
         collector.take(done, &mut summary, progress);
         true
     };
-    batch::work(lake, &mut next, options, true, &mut report);
+    batch::work(lake, &mut next, options, true, &halt, &mut report);
     if let Some(e) = collector.first_error {
         return Err(e);
     }

@@ -23,15 +23,19 @@ pub(super) type Done = (String, Summary, Result<(), DayError>);
 
 /// Compacts the station-days `next` gives, [`BATCH`] at a time, handing each outcome
 /// to `report` (which returns `false` to stop). `keep_lock`: extend the lake's lock
-/// before each station-day (the one handle of a sequential run holds it).
+/// before each station-day (the one handle of a sequential run holds it). `halt`:
+/// set when the lake failed or the lock was lost; the batch in progress is then left
+/// unwritten (as a kill would leave it), while after a signal it is written.
 pub(super) fn work(
     lake: &mut dyn LakeStore,
     next: &mut dyn FnMut() -> Option<DayDir>,
     options: &Options,
     keep_lock: bool,
+    halt: &AtomicBool,
     report: &mut dyn FnMut(Done) -> bool,
 ) {
     let mut batch: Vec<(String, Vec<Staged>)> = Vec::new();
+    let mut failed = false;
     while let Some(day) = next() {
         let lock = if keep_lock {
             lake.keep_lock().map_err(DayError::Fatal)
@@ -41,8 +45,8 @@ pub(super) fn work(
         match lock.and_then(|()| compact_day(lake, &day, options)) {
             Ok(staged) => batch.push((day.dir, staged)),
             Err(e) => {
-                let fatal = matches!(e, DayError::Fatal(_));
-                if !report((day.dir, Summary::default(), Err(e))) || fatal {
+                failed = matches!(e, DayError::Fatal(_));
+                if !report((day.dir, Summary::default(), Err(e))) || failed {
                     break;
                 }
             }
@@ -51,8 +55,11 @@ pub(super) fn work(
             return;
         }
     }
-    // What is built and checked is written, also after a stop or another day's error.
-    flush(lake, &mut batch, report);
+    // What is built and checked is written after a stop by a signal, not after the
+    // lake failed or the lock was lost.
+    if !failed && !halt.load(Ordering::Relaxed) {
+        flush(lake, &mut batch, report);
+    }
 }
 
 /// Commits `batch` and reports its station-days; `false` if `report` asked to stop.

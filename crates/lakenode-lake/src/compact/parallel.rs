@@ -4,15 +4,15 @@
 //! 2-core machine mostly idle (measured on the 100-station demo day: 21% CPU, waiting
 //! for the file system; on a bucket, each station-day's ~200 requests wait on the
 //! network one after the other). The workers take station-days from one queue, so
-//! memory holds at most one station-day per worker (its files, their rows decoded
-//! once, and the daily file built from them); this thread keeps the lock (extending it
-//! every second if need be, however long a station-day takes), merges the totals and
-//! reports progress in the order station-days finish.
+//! memory holds per worker the station-day being built (its files, their rows decoded
+//! once) and the daily files of its batch ([`super::batch`]); this thread keeps the
+//! lock (extending it every second if need be), merges the totals and reports progress
+//! in the order station-days finish.
 //!
-//! Each worker compacts its station-day exactly as the sequential run does (daily file
-//! written, read back and checked, only then the window files deleted), so a kill
-//! leaves each station-day in progress in one of the states the sequential run may
-//! leave it in, which the next run finishes.
+//! Each worker compacts its station-days exactly as the sequential run does (daily
+//! files checked, written as a batch, read back, only then the window files deleted),
+//! so a kill leaves each station-day in progress in one of the states the sequential
+//! run may leave it in, which the next run finishes.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, mpsc};
@@ -57,7 +57,7 @@ pub(super) fn run(
     };
     std::thread::scope(|scope| {
         for mut handle in handles {
-            let (tx, queue, stopping) = (tx.clone(), &queue, &stopping);
+            let (tx, queue, stopping, halt) = (tx.clone(), &queue, &stopping, &halt);
             scope.spawn(move || {
                 let mut next = || {
                     if stopping() {
@@ -66,7 +66,7 @@ pub(super) fn run(
                     queue.lock().ok().and_then(|mut q| q.next())
                 };
                 let mut report = |done: Done| tx.send(done).is_ok();
-                batch::work(&mut *handle, &mut next, options, false, &mut report);
+                batch::work(&mut *handle, &mut next, options, false, halt, &mut report);
             });
         }
         drop(tx);
