@@ -74,7 +74,7 @@ fn flush(
     let days = std::mem::take(batch);
     let dirs: Vec<String> = days.iter().map(|(d, _)| d.clone()).collect();
     match commit(lake, days) {
-        Ok(done) => done.into_iter().all(|d| report(d)),
+        Ok(done) => done.into_iter().all(&mut *report),
         Err(e) => {
             // The lake failed: the first station-day carries the error, the others
             // are left for the next run as a kill would leave them.
