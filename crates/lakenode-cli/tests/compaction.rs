@@ -240,6 +240,54 @@ fn a_local_compaction_killed_after_every_change_loses_and_duplicates_nothing() {
     );
 }
 
+/// Killed inside a batch of daily files (`LAKENODE_TEST_ABORT_IN_BATCH`): after they
+/// are written under temporary names (not synced), after they are synced (not
+/// renamed), and after they are renamed and durable (no window file deleted yet); one
+/// batch of all 4 station-days (`--jobs 1`), and a batch per worker. No row is lost
+/// while interrupted, the rerun keeps every row once and leaves no temporary file.
+#[test]
+fn a_local_compaction_killed_inside_a_batch_loses_and_duplicates_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let template = make_lake(tmp.path());
+    let (want, _) = samples_in(&template);
+    let health = health_rows(&template);
+    for jobs in ["1", "4"] {
+        for step in ["written", "synced", "renamed"] {
+            let lake = tmp.path().join(format!("batch-{jobs}-{step}"));
+            copy_dir(&template, &lake);
+            let out = lakenode_with_credentials()
+                .args(["compact", "--lake", lake.to_str().unwrap()])
+                .args(["--before", "2026-11-22", "--jobs", jobs])
+                .env("LAKENODE_TEST_ABORT_IN_BATCH", step)
+                .output()
+                .unwrap();
+            let what = format!("--jobs {jobs}, killed when {step}");
+            assert!(!out.status.success(), "{what}: the abort hook did not fire");
+            let (during, _) = samples_in(&lake);
+            assert_eq!(during, want, "{what}: rows lost while interrupted");
+            let windows = files_with_extension(&lake, "parquet")
+                .iter()
+                .filter(|p| !p.to_string_lossy().ends_with("_day.parquet"))
+                .count();
+            if jobs == "1" {
+                // The batch held every station-day: not one window file was deleted.
+                assert_eq!(windows, 32, "{what}");
+            }
+            let out = compact(&["--lake", lake.to_str().unwrap()], None);
+            assert!(
+                out.status.success(),
+                "{what}: rerun failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(samples_in(&lake), (want.clone(), false), "{what}");
+            assert_eq!(health_rows(&lake), health, "{what}: health rows");
+            assert_eq!(files_with_extension(&lake, "parquet").len(), 4, "{what}");
+            let temporaries = files_where(&lake, &|p: &Path| p.to_string_lossy().ends_with(".tmp"));
+            assert!(temporaries.is_empty(), "{what}: {temporaries:?}");
+        }
+    }
+}
+
 #[test]
 fn an_s3_compaction_killed_and_rerun_keeps_every_row_once() {
     let tmp = tempfile::tempdir().unwrap();

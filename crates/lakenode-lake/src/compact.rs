@@ -10,7 +10,10 @@
 //! 1. the daily file is written whole (a PUT, or a rename on disk, replaces atomically),
 //!    and its footer lists each window file it holds with that file's MD5
 //!    (`lakenode.sources`);
-//! 2. it is read back and checked against its inputs, row for row and value for value;
+//! 2. its bytes were decoded and checked against its inputs, row for row and value for
+//!    value, before it was written; once written (and durable: on a local lake a batch
+//!    of station-days is synced at once, `compact/batch.rs`) it is read back and must equal
+//!    those bytes;
 //! 3. only then are the window files deleted.
 //!
 //! A run killed between 1 and 3 leaves window files whose rows are also in the daily
@@ -55,7 +58,7 @@
 //! # Ok::<(), lakenode_lake::Error>(())
 //! ```
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use jiff::civil::Date;
@@ -69,6 +72,7 @@ use crate::error::{Error, Result};
 use crate::lake::LakeStore;
 use crate::readback::{self, LakeFile};
 
+mod batch;
 mod parallel;
 mod write;
 use write::{Footer, copy_row_groups, day_start_ms, day_summary, rewrite, rewrite_health};
@@ -275,7 +279,6 @@ pub fn compact(
     let worth_it = |files: &DayDir| !files.windows.is_empty();
     let total = dirs.values().filter(|f| worth_it(f)).count();
     progress.start(total);
-    let mut done = 0;
     let mut summary = Summary {
         listing: kept,
         ..Summary::default()
@@ -297,45 +300,34 @@ pub fn compact(
         parallel::run(lake, handles, days, options, &mut summary, progress)?;
         return Ok(summary);
     }
-    for (dir, files) in dirs {
-        if options
+    // One after the other on this handle, in batches as the workers do.
+    let halt = std::sync::atomic::AtomicBool::new(false);
+    let mut collector = batch::Collector {
+        done: 0,
+        first_error: None,
+        halt: &halt,
+    };
+    let mut days = dirs.into_values().filter(|f| worth_it(f));
+    let mut next = || {
+        let stop = options
             .stop
             .as_ref()
-            .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed))
-        {
-            summary.stopped = true;
-            break;
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::Relaxed));
+        if stop || halt.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
         }
-        let day = lake.keep_lock().map_err(DayError::Fatal).and_then(|()| {
-            if worth_it(&files) {
-                compact_day(lake, &files, options, &mut summary).map(|()| true)
-            } else {
-                Ok(false)
-            }
-        });
-        match day {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(DayError::Skip(why)) => {
-                let why = format!("{dir}: {why}");
-                tracing::warn!("left as it is: {why}");
-                summary.skipped.push(why);
-            }
-            // A signal ended a request's retries: that day's step is abandoned, as a
-            // kill would have (safe at any instant, finished by the next run).
-            Err(DayError::Fatal(Error::Stopped(why))) => {
-                tracing::warn!("{why}; {dir} is left for the next run");
-                summary.stopped = true;
-                break;
-            }
-            Err(DayError::Fatal(e)) => return Err(e),
-        }
-        done += 1;
-        progress.advance(done, &summary);
+        days.next()
+    };
+    let mut report = |done: batch::Done| {
+        collector.take(done, &mut summary, progress);
+        true
+    };
+    batch::work(lake, &mut next, options, true, &halt, &mut report);
+    if let Some(e) = collector.first_error {
+        return Err(e);
     }
-    if summary.stopped {
-        summary.left = total - done;
-    }
+    summary.left = total - collector.done;
+    summary.stopped = summary.left > 0;
     Ok(summary)
 }
 
@@ -366,6 +358,9 @@ struct Input {
     /// The rows as samples (data files), decoded once and shared by the checks, the
     /// rewrite and the verification.
     decoded: std::cell::OnceCell<Result<Vec<Sample>, String>>,
+    /// The rows of a health file, likewise decoded once (by the generic row reader,
+    /// the slowest part of compacting a health day when it ran four times).
+    health: std::cell::OnceCell<Result<Vec<HealthRow>, String>>,
 }
 
 impl Input {
@@ -375,10 +370,29 @@ impl Input {
             .as_deref()
             .map_err(|e| format!("{}: {e}", self.name))
     }
+
+    fn health_rows(&self) -> Result<&[HealthRow], String> {
+        self.health
+            .get_or_init(|| health_rows_of(&self.file))
+            .as_deref()
+            .map_err(|e| format!("{}: {e}", self.name))
+    }
 }
 
-fn open_input(lake: &mut dyn LakeStore, dir: &str, o: &Object) -> Result<Input, DayError> {
-    let (bytes, tag) = lake.get_tagged(&format!("{dir}/{}", o.name))?;
+/// Opens a file of the day. `tagged`: with the lake's tag of its bytes (a daily file,
+/// which is only replaced if it still has it); a window file's MD5 serves instead.
+fn open_input(
+    lake: &mut dyn LakeStore,
+    dir: &str,
+    o: &Object,
+    tagged: bool,
+) -> Result<Input, DayError> {
+    let key = format!("{dir}/{}", o.name);
+    let (bytes, tag) = if tagged {
+        lake.get_tagged(&key)?
+    } else {
+        (lake.get(&key)?, String::new())
+    };
     let bytes = Bytes::from(bytes);
     let md5 = lakenode::digest::md5_hex(&bytes);
     let file =
@@ -393,6 +407,7 @@ fn open_input(lake: &mut dyn LakeStore, dir: &str, o: &Object) -> Result<Input, 
         file,
         schema,
         decoded: std::cell::OnceCell::new(),
+        health: std::cell::OnceCell::new(),
     })
 }
 
@@ -437,20 +452,44 @@ fn sources_of(file: &LakeFile) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// A station-day's daily file, built and checked, not yet written: `batch::commit` writes
+/// a batch of them, then deletes their window files.
+struct Staged {
+    /// The daily file (none if every window file was already merged).
+    put: Option<StagedPut>,
+    /// The window files whose rows it holds, deleted once it is written and durable.
+    deletes: Vec<String>,
+    /// The totals this adds once done.
+    part: Summary,
+}
+
+/// A daily file to write.
+struct StagedPut {
+    key: String,
+    /// Its name in the directory.
+    target: String,
+    body: Bytes,
+    /// The tag of the daily file it replaces (`None`: there was none).
+    expected: Option<String>,
+    /// That daily file's bytes, put back if the lake's copy of `body` differs.
+    restore: Option<Bytes>,
+}
+
+/// Builds and checks a station-day's daily files (one per schema), writing nothing
+/// but the copies set aside.
 fn compact_day(
     lake: &mut dyn LakeStore,
     files: &DayDir,
     options: &Options,
-    summary: &mut Summary,
-) -> Result<(), DayError> {
+) -> Result<Vec<Staged>, DayError> {
     let dir = files.dir.as_str();
     let mut dailies = Vec::new();
     for o in &files.dailies {
-        dailies.push(open_input(lake, dir, o)?);
+        dailies.push(open_input(lake, dir, o, true)?);
     }
     let mut windows = Vec::new();
     for o in &files.windows {
-        let input = open_input(lake, dir, o)?;
+        let input = open_input(lake, dir, o, false)?;
         if files.tree == Tree::Data {
             owned_by(&files.station, &input)?;
         }
@@ -466,6 +505,7 @@ fn compact_day(
     warn_mixed_profiles(dir, dailies.iter().chain(&windows));
     let plain = FileName::Daily { schema: None }.name(files.tree);
     let mut plain_taken = dailies.iter().any(|d| d.name == plain);
+    let mut staged = Vec::new();
     for schema in schemas {
         let daily = dailies.iter().find(|d| d.schema == schema);
         let group: Vec<&Input> = windows.iter().filter(|w| w.schema == schema).collect();
@@ -483,9 +523,9 @@ fn compact_day(
             }
             .name(files.tree),
         };
-        compact_group(lake, files, &target, daily, &group, options, summary)?;
+        staged.push(compact_group(lake, files, &target, daily, &group, options)?);
     }
-    Ok(())
+    Ok(staged)
 }
 
 /// The writer profile of a data file: `compact` if its first measurement is INT32.
@@ -531,8 +571,7 @@ fn compact_group(
     daily: Option<&Input>,
     group: &[&Input],
     options: &Options,
-    summary: &mut Summary,
-) -> Result<(), DayError> {
+) -> Result<Staged, DayError> {
     let (dir, tree) = (day.dir.as_str(), day.tree);
     let merged = daily.map(|d| sources_of(&d.file)).unwrap_or_default();
     let mut fresh: Vec<&Input> = Vec::new();
@@ -554,11 +593,18 @@ fn compact_group(
     let files_before = group.len() + usize::from(daily.is_some());
     let bytes_before: u64 = group.iter().map(|w| w.size).sum::<u64>() + daily.map_or(0, |d| d.size);
     if options.dry_run {
-        summary.station_days += 1;
-        summary.files_before += files_before;
-        summary.bytes_before += bytes_before;
-        summary.files_after += 1;
-        return Ok(());
+        let part = Summary {
+            station_days: 1,
+            files_before,
+            bytes_before,
+            files_after: 1,
+            ..Summary::default()
+        };
+        return Ok(Staged {
+            put: None,
+            deletes: Vec::new(),
+            part,
+        });
     }
     // Before anything is written: every input's rows belong to this day; windows an
     // interrupted run merged are really in the daily file.
@@ -610,6 +656,8 @@ fn compact_group(
     let duplicates = resolved
         .as_ref()
         .is_some_and(|r| r.identical > 0 || !r.lost.is_empty());
+    let mut part = Summary::default();
+    let mut put = None;
     if !fresh.is_empty() {
         let mut sources: BTreeMap<String, String> = merged.clone();
         for w in &fresh {
@@ -631,57 +679,51 @@ fn compact_group(
             (Some(r), Strategy::Copy) if duplicates => rewrite(day, &inputs, &r.samples, &footer)?,
             _ => copy_row_groups(&inputs, &footer, day)?,
         };
-        let written = body.len() as u64;
-        let key = format!("{dir}/{target}");
-        // Only over the daily file this run read (or none): a daily file written
-        // meanwhile may hold rows this run never saw.
-        if !lake.put_if(&key, body, daily.map(|d| d.tag.as_str()))? {
-            return Err(DayError::Skip(format!(
-                "{target} was written by another run while this one compacted the day; \
-                 left as it is (run again)"
-            )));
-        }
-        // Read back from the lake and check against the inputs before deleting any.
-        let back = Bytes::from(lake.get(&key)?);
-        let checked = readback::open(back)
+        // Checked against the inputs before it is written: decoded from these bytes,
+        // which the lake's copy must then equal byte for byte (`batch::commit`).
+        let body = Bytes::from(body);
+        let rows = readback::open(body.clone())
             .map_err(|e| e.to_string())
             .and_then(|out| {
                 let want = resolved.as_ref().map(|r| r.samples.as_slice());
                 verify(tree, &inputs, want, &out).map(|()| out.rows())
-            });
-        match checked {
-            Ok(rows) => {
-                summary.rows += rows;
-                summary.bytes_after += written;
-                summary.written.insert(key, written);
-            }
-            Err(why) => {
-                // Never leave a file that failed its check where a rerun would trust it.
-                match daily {
-                    Some(d) => lake.put(&key, d.bytes.to_vec())?,
-                    None => lake.delete(&key)?,
-                }
-                return Err(DayError::Skip(format!(
-                    "the daily file failed its check ({why}); it was removed and the window files kept"
-                )));
-            }
-        }
+            })
+            .map_err(|why| {
+                DayError::Skip(format!(
+                    "the daily file failed its check ({why}); nothing was written, the \
+                     window files are kept"
+                ))
+            })?;
+        let key = format!("{dir}/{target}");
+        let written = body.len() as u64;
+        part.rows += rows;
+        part.bytes_after += written;
+        part.written.insert(key.clone(), written);
+        put = Some(StagedPut {
+            key,
+            target: target.to_owned(),
+            body,
+            expected: daily.map(|d| d.tag.clone()),
+            restore: daily.map(|d| d.bytes.clone()),
+        });
     } else if let Some(d) = daily {
-        summary.rows += d.file.rows();
-        summary.bytes_after += d.size;
+        part.rows += d.file.rows();
+        part.bytes_after += d.size;
     }
-    let merged_windows: Vec<String> = group.iter().map(|w| format!("{dir}/{}", w.name)).collect();
-    lake.delete_many(&merged_windows)?;
     if let Some(r) = &resolved {
-        summary.identical += r.identical;
-        summary.set_aside += r.lost.values().map(|(rows, _, _)| rows).sum::<u64>();
+        part.identical += r.identical;
+        part.set_aside += r.lost.values().map(|(rows, _, _)| rows).sum::<u64>();
     }
-    summary.already_merged += already.len();
-    summary.station_days += 1;
-    summary.files_before += files_before;
-    summary.bytes_before += bytes_before;
-    summary.files_after += 1;
-    Ok(())
+    part.already_merged += already.len();
+    part.station_days += 1;
+    part.files_before += files_before;
+    part.bytes_before += bytes_before;
+    part.files_after += 1;
+    Ok(Staged {
+        put,
+        deletes: group.iter().map(|w| format!("{dir}/{}", w.name)).collect(),
+        part,
+    })
 }
 
 /// [start, end) of a UTC day, in ms.
@@ -693,7 +735,8 @@ fn day_bounds(date: Date) -> Option<(i64, i64)> {
 fn instants(tree: Tree, input: &Input) -> Result<Vec<i64>, String> {
     Ok(match tree {
         Tree::Data => input.samples()?.iter().map(|s| s.timestamp_ms).collect(),
-        Tree::Health => health_rows_of(&input.file)?
+        Tree::Health => input
+            .health_rows()?
             .iter()
             .map(|r| r.timestamp_ms)
             .collect(),
@@ -851,9 +894,9 @@ fn check_contained(
             }
         }
     } else {
-        let have = health_rows_of(&daily.file).map_err(DayError::Skip)?;
+        let have = daily.health_rows().map_err(DayError::Skip)?;
         for w in windows {
-            if health_rows_of(&w.file)
+            if w.health_rows()
                 .map_err(DayError::Skip)?
                 .iter()
                 .any(|r| !have.contains(r))
@@ -886,31 +929,39 @@ fn verify(
         ));
     }
     if tree == Tree::Data {
-        let mut want: Vec<Sample> = match want {
-            Some(w) => w.to_vec(),
+        // The resolved rows are in time order already (and most often the whole).
+        let want: std::borrow::Cow<'_, [Sample]> = match want {
+            Some(w) => w.into(),
             None => {
                 let mut all = Vec::new();
                 for i in inputs {
                     all.extend_from_slice(i.samples()?);
                 }
-                all
+                all.sort_by_key(|s| s.timestamp_ms);
+                all.into()
             }
         };
         let mut got = samples_of(out)?;
-        want.sort_by_key(|s| s.timestamp_ms);
         got.sort_by_key(|s| s.timestamp_ms);
-        let times: BTreeSet<i64> = got.iter().map(|s| s.timestamp_ms).collect();
-        if times.len() != got.len() {
+        if got
+            .windows(2)
+            .any(|w| w[0].timestamp_ms == w[1].timestamp_ms)
+        {
             return Err("a timestamp appears twice".into());
         }
+        let want = want.as_ref();
         if got != want {
-            let at = got.iter().zip(&want).position(|(a, b)| a != b).unwrap_or(0);
+            let at = got
+                .iter()
+                .zip(want.iter())
+                .position(|(a, b)| a != b)
+                .unwrap_or(0);
             return Err(format!("row {at} differs from its source"));
         }
     } else {
         let mut want: Vec<HealthRow> = Vec::new();
         for i in inputs {
-            want.extend(health_rows_of(&i.file)?);
+            want.extend_from_slice(i.health_rows()?);
         }
         if health_rows_of(out)? != want {
             return Err("a health row differs from its source".into());

@@ -233,6 +233,17 @@ impl LakeStore for AbortAfter {
         self.count();
         Ok(written)
     }
+    /// The batch as the lake writes it (a local lake's test hook
+    /// `LAKENODE_TEST_ABORT_IN_BATCH` aborts inside it), then a change per object
+    /// written: a kill after the batch, before any window file is deleted.
+    fn put_many_if(
+        &mut self,
+        puts: Vec<lakenode_lake::lake::PutIf>,
+    ) -> lakenode_lake::Result<Vec<bool>> {
+        let written = self.inner.put_many_if(puts)?;
+        written.iter().filter(|w| **w).for_each(|_| self.count());
+        Ok(written)
+    }
     fn lock(&mut self) -> lakenode_lake::Result<()> {
         self.inner.lock()
     }
@@ -299,6 +310,13 @@ impl LakeStore for PauseBeforeWriting {
     ) -> lakenode_lake::Result<bool> {
         self.pause()?;
         self.inner.put_if(key, body, expected)
+    }
+    fn put_many_if(
+        &mut self,
+        puts: Vec<lakenode_lake::lake::PutIf>,
+    ) -> lakenode_lake::Result<Vec<bool>> {
+        self.pause()?;
+        self.inner.put_many_if(puts)
     }
     fn lock(&mut self) -> lakenode_lake::Result<()> {
         self.inner.lock()

@@ -4,21 +4,22 @@
 //! 2-core machine mostly idle (measured on the 100-station demo day: 21% CPU, waiting
 //! for the file system; on a bucket, each station-day's ~200 requests wait on the
 //! network one after the other). The workers take station-days from one queue, so
-//! memory holds at most one station-day per worker (its files, their rows decoded
-//! once, and the daily file built from them); this thread keeps the lock (extending it
-//! every second if need be, however long a station-day takes), merges the totals and
-//! reports progress in the order station-days finish.
+//! memory holds per worker the station-day being built (its files, their rows decoded
+//! once) and the daily files of its batch ([`super::batch`]); this thread keeps the
+//! lock (extending it every second if need be), merges the totals and reports progress
+//! in the order station-days finish.
 //!
-//! Each worker compacts its station-day exactly as the sequential run does (daily file
-//! written, read back and checked, only then the window files deleted), so a kill
-//! leaves each station-day in progress in one of the states the sequential run may
-//! leave it in, which the next run finishes.
+//! Each worker compacts its station-days exactly as the sequential run does (daily
+//! files checked, written as a batch, read back, only then the window files deleted),
+//! so a kill leaves each station-day in progress in one of the states the sequential
+//! run may leave it in, which the next run finishes.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
-use super::{DayDir, DayError, Options, Progress, Summary, compact_day};
+use super::batch::{self, Collector, Done};
+use super::{DayDir, Options, Progress, Summary};
 use crate::error::{Error, Result};
 use crate::lake::LakeStore;
 
@@ -38,6 +39,7 @@ pub(super) fn run(
     summary: &mut Summary,
     progress: &mut dyn Progress,
 ) -> Result<()> {
+    let total = days.len();
     let queue = Mutex::new(days.into_iter());
     let halt = AtomicBool::new(false);
     let stopping = || {
@@ -47,67 +49,40 @@ pub(super) fn run(
                 .as_ref()
                 .is_some_and(|s| s.load(Ordering::Relaxed))
     };
-    let (tx, rx) = mpsc::channel::<(Summary, std::result::Result<(), DayError>, String)>();
-    let mut first_error = None;
-    let mut abandoned = 0;
+    let (tx, rx) = mpsc::channel::<Done>();
+    let mut collector = Collector {
+        done: 0,
+        first_error: None,
+        halt: &halt,
+    };
     std::thread::scope(|scope| {
         for mut handle in handles {
-            let (tx, queue, stopping) = (tx.clone(), &queue, &stopping);
+            let (tx, queue, stopping, halt) = (tx.clone(), &queue, &stopping, &halt);
             scope.spawn(move || {
-                while !stopping() {
-                    let Some(day) = queue.lock().ok().and_then(|mut q| q.next()) else {
-                        break;
-                    };
-                    let mut part = Summary::default();
-                    let outcome = compact_day(&mut *handle, &day, options, &mut part);
-                    if tx.send((part, outcome, day.dir)).is_err() {
-                        break;
+                let mut next = || {
+                    if stopping() {
+                        return None;
                     }
-                }
+                    queue.lock().ok().and_then(|mut q| q.next())
+                };
+                let mut report = |done: Done| tx.send(done).is_ok();
+                batch::work(&mut *handle, &mut next, options, false, halt, &mut report);
             });
         }
         drop(tx);
-        let mut done = 0;
         loop {
-            let (part, outcome, dir) = match rx.recv_timeout(KEEP_LOCK_EVERY) {
-                Ok(finished) => finished,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    keep_lock(lake, &halt, &mut first_error);
-                    continue;
-                }
+            match rx.recv_timeout(KEEP_LOCK_EVERY) {
+                Ok(finished) => collector.take(finished, summary, progress),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            };
-            summary.absorb(part);
-            match outcome {
-                Ok(()) => {}
-                Err(DayError::Skip(why)) => {
-                    let why = format!("{dir}: {why}");
-                    tracing::warn!("left as it is: {why}");
-                    summary.skipped.push(why);
-                }
-                // A signal ended a request's retries: that day's step is abandoned, as
-                // a kill would have (safe at any instant, finished by the next run).
-                Err(DayError::Fatal(Error::Stopped(why))) => {
-                    tracing::warn!("{why}; {dir} is left for the next run");
-                    halt.store(true, Ordering::Relaxed);
-                    abandoned += 1;
-                    continue;
-                }
-                Err(DayError::Fatal(e)) => {
-                    halt.store(true, Ordering::Relaxed);
-                    first_error.get_or_insert(e);
-                    continue;
-                }
             }
-            done += 1;
-            progress.advance(done, summary);
-            keep_lock(lake, &halt, &mut first_error);
+            keep_lock(lake, &halt, &mut collector.first_error);
         }
     });
-    if let Some(e) = first_error {
+    if let Some(e) = collector.first_error {
         return Err(e);
     }
-    summary.left = queue.lock().map_or(0, |q| q.len()) + abandoned;
+    summary.left = total - collector.done;
     summary.stopped = summary.left > 0;
     Ok(())
 }

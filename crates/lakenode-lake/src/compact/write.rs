@@ -17,7 +17,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 use parquet::file::writer::SerializedFileWriter;
 
-use super::{DayDir, DayError, Input, Resolved, SOURCES_KEY, day_bounds, health_rows_of};
+use super::{DayDir, DayError, Input, Resolved, SOURCES_KEY, day_bounds};
 use crate::error::Error;
 use crate::summary;
 
@@ -59,7 +59,7 @@ pub(super) fn day_summary(
         (Tree::Health, _) => {
             let mut rows = Vec::new();
             for i in inputs {
-                rows.extend(health_rows_of(&i.file).map_err(DayError::Skip)?);
+                rows.extend_from_slice(i.health_rows().map_err(DayError::Skip)?);
             }
             summary::HealthSummary::of(start, &rows).map(|s| (summary::HEALTH_KEY, s.to_json()))
         }
@@ -221,7 +221,7 @@ pub(super) fn rewrite_health(
 ) -> Result<Vec<u8>, DayError> {
     let mut rows = Vec::new();
     for i in inputs {
-        rows.extend(health_rows_of(&i.file).map_err(DayError::Skip)?);
+        rows.extend_from_slice(i.health_rows().map_err(DayError::Skip)?);
     }
     HealthRow::encode_rows(&rows, daily_key_values(day, inputs, footer)).map_err(|e| {
         DayError::Fatal(Error::Check(format!(

@@ -31,7 +31,7 @@ impl LocalLake {
         }
     }
 
-    fn path(&self, key: &str) -> Result<PathBuf> {
+    pub(super) fn path(&self, key: &str) -> Result<PathBuf> {
         if key
             .split('/')
             .any(|s| s.is_empty() || s == "." || s == "..")
@@ -141,6 +141,10 @@ impl LakeStore for LocalLake {
         out.commit()?;
         sync_dir(path.parent().unwrap_or(Path::new(".")));
         Ok(())
+    }
+
+    fn put_many_if(&mut self, puts: Vec<super::PutIf>) -> Result<Vec<bool>> {
+        super::local_batch::put_many_if(self, puts)
     }
 
     fn anomalies(&self) -> Vec<String> {
@@ -447,7 +451,7 @@ mod walk {
 }
 
 /// Makes a rename or removal durable where directories can be synced.
-fn sync_dir(dir: &Path) {
+pub(super) fn sync_dir(dir: &Path) {
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
