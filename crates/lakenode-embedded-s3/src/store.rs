@@ -673,19 +673,30 @@ impl S3 for Store {
         let start_after = match (after_token.as_deref(), input.start_after.as_deref()) {
             (Some(t), Some(a)) => Some(t.max(a)),
             (t, a) => t.or(a),
-        };
+        }
+        .map(str::to_owned);
         let page = if max_keys == 0 {
             list::Page::default()
         } else {
-            list::list(
-                &dir,
-                list::Query {
-                    prefix: input.prefix.as_deref().unwrap_or(""),
-                    delimiter: input.delimiter.as_deref(),
-                    start_after,
-                    max_keys: usize::try_from(max_keys).unwrap_or(1000),
-                },
-            )
+            // A page walks up to 1000 directories: on the blocking pool, so the
+            // runtime's two threads keep answering GETs meanwhile, and several pages
+            // (a client listing trees side by side) are walked at once.
+            let prefix = input.prefix.clone().unwrap_or_default();
+            let delimiter = input.delimiter.clone();
+            let max_keys = usize::try_from(max_keys).unwrap_or(1000);
+            tokio::task::spawn_blocking(move || {
+                list::list(
+                    &dir,
+                    list::Query {
+                        prefix: &prefix,
+                        delimiter: delimiter.as_deref(),
+                        start_after: start_after.as_deref(),
+                        max_keys,
+                    },
+                )
+            })
+            .await
+            .map_err(|e| s3_error!(InternalError, "listing: {e}"))?
             .map_err(|e| internal(&e, "list"))?
         };
         let key_count = i32::try_from(page.objects.len() + page.common_prefixes.len()).ok();
