@@ -234,7 +234,9 @@ impl Store {
     ) -> S3Result<(File, std::fs::Metadata, String)> {
         let path = self.object_path(bucket, key)?;
         let (file, meta, tag) = Self::open_tagged(&path).await?;
-        conditions.check(&tag, conditional::last_modified(&meta).as_ref())?;
+        conditions
+            .check(&tag, conditional::last_modified(&meta).as_ref())
+            .map_err(|e| conditional::with_validators(e, &tag, &meta))?;
         Ok((file, meta, tag))
     }
 
@@ -666,9 +668,15 @@ impl S3 for Store {
         let max_keys = max_keys.min(1000);
         let after_token = match input.continuation_token.as_deref() {
             None => None,
-            Some(t) => Some(list::from_token(t).ok_or_else(|| {
-                s3_error!(InvalidArgument, "the continuation token is not valid")
-            })?),
+            // A token is the last key or common prefix of a page of this listing, so
+            // it starts with the prefix; one that does not was not given for it.
+            Some(t) => Some(
+                list::from_token(t)
+                    .filter(|key| key.starts_with(input.prefix.as_deref().unwrap_or("")))
+                    .ok_or_else(|| {
+                        s3_error!(InvalidArgument, "the continuation token is not valid")
+                    })?,
+            ),
         };
         let start_after = match (after_token.as_deref(), input.start_after.as_deref()) {
             (Some(t), Some(a)) => Some(t.max(a)),

@@ -206,21 +206,25 @@ impl Walk<'_> {
                 {
                     continue; // the whole subtree sorts at or before start-after
                 }
-                // Vanished meanwhile, or swapped for a link: nothing to list there.
-                let Ok(sub) = dir.sub(name) else { continue };
-                if let Some(cp) = self.common_prefix(&key) {
-                    // The whole subtree folds into one common prefix.
-                    if self.last_prefix.as_deref() == Some(&cp) || self.q.start_after == Some(&cp) {
-                        continue;
-                    }
-                    if has_file_after(&sub, &key, self.q.start_after)
-                        && !self.push(Entry::Prefix(cp))
-                    {
-                        return Ok(());
-                    }
+                let cp = self.common_prefix(&key);
+                // The whole subtree folds into a common prefix already listed.
+                if cp.as_deref().is_some_and(|cp| {
+                    self.last_prefix.as_deref() == Some(cp) || self.q.start_after == Some(cp)
+                }) {
                     continue;
                 }
-                self.dir(&sub, &key)?;
+                // Vanished meanwhile, or swapped for a link: nothing to list there.
+                let Ok(sub) = dir.sub(name) else { continue };
+                match cp {
+                    Some(cp) => {
+                        if has_file_after(&sub, &key, self.q.start_after)
+                            && !self.push(Entry::Prefix(cp))
+                        {
+                            return Ok(());
+                        }
+                    }
+                    None => self.dir(&sub, &key)?,
+                }
                 continue;
             }
             if !key.starts_with(self.q.prefix) {

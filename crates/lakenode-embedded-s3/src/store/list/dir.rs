@@ -68,28 +68,47 @@ impl Dir {
     /// UTF-8 cannot be a key.
     pub fn entries(&self) -> io::Result<Vec<(String, bool)>> {
         use rustix::fs::{AtFlags, FileType};
-        let mut dir = rustix::fs::Dir::read_from(&self.fd)?;
         let mut entries = Vec::new();
-        while let Some(entry) = dir.read() {
-            let entry = entry?;
-            let Ok(name) = entry.file_name().to_str() else {
-                continue;
+        let mut each = |name: &std::ffi::CStr, file_type: FileType| {
+            let Ok(name) = name.to_str() else {
+                return;
             };
             if name == "." || name == ".." {
-                continue;
+                return;
             }
-            let kind = match entry.file_type() {
+            let kind = match file_type {
                 // A file system that does not give the type in its entries.
-                FileType::Unknown => match rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
-                    Ok(st) => FileType::from_raw_mode(st.st_mode),
-                    Err(_) => continue,
-                },
+                FileType::Unknown => {
+                    match rustix::fs::statat(&self.fd, name, AtFlags::SYMLINK_NOFOLLOW) {
+                        Ok(st) => FileType::from_raw_mode(st.st_mode),
+                        Err(_) => return,
+                    }
+                }
                 known => known,
             };
             match kind {
                 FileType::Directory => entries.push((format!("{name}/"), true)),
                 FileType::RegularFile => entries.push((name.to_owned(), false)),
                 _ => {}
+            }
+        };
+        // `getdents` on the descriptor itself, into a buffer on the stack: `Dir`
+        // would open the directory once more (its own descriptor) and allocate.
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 8192];
+            let mut dir = rustix::fs::RawDir::new(&self.fd, &mut buf);
+            while let Some(entry) = dir.next() {
+                let entry = entry?;
+                each(entry.file_name(), entry.file_type());
+            }
+        }
+        #[cfg(target_vendor = "apple")]
+        {
+            let mut dir = rustix::fs::Dir::read_from(&self.fd)?;
+            while let Some(entry) = dir.read() {
+                let entry = entry?;
+                each(entry.file_name(), entry.file_type());
             }
         }
         entries.sort_unstable();
