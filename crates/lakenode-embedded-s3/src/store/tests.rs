@@ -555,7 +555,10 @@ async fn a_continuation_token_the_server_did_not_give_is_refused() {
         continuation_token: Some(super::list::token("b")),
         ..ListObjectsV2Input::default()
     };
-    let err = store.list_objects_v2(request(other)).await.expect_err("other prefix");
+    let err = store
+        .list_objects_v2(request(other))
+        .await
+        .expect_err("other prefix");
     assert_eq!(code(&err), &S3ErrorCode::InvalidArgument);
 }
 

@@ -60,7 +60,7 @@ pub fn parse_list(body: &[u8]) -> Result<ListPage> {
     let mut page = ListPage::default();
     // The open elements below the root (at most two deep matter), and the text of the
     // innermost one.
-    let mut path: Vec<Vec<u8>> = Vec::with_capacity(4);
+    let mut path: Vec<String> = Vec::with_capacity(4);
     let mut value = String::new();
     let mut root = false;
     let (mut key, mut size) = (None::<String>, None::<u64>);
@@ -72,17 +72,17 @@ pub fn parse_list(body: &[u8]) -> Result<ListPage> {
         match event {
             Event::Start(e) => {
                 if !root {
-                    if e.local_name().as_ref() != b"ListBucketResult" {
+                    if e.local_name().as_ref() != "ListBucketResult" {
                         return Err(bad("not a ListBucketResult".into()));
                     }
                     root = true;
                     continue;
                 }
-                path.push(e.local_name().as_ref().to_vec());
+                path.push(e.local_name().as_ref().to_owned());
                 value.clear();
             }
             Event::Empty(e) if !root => {
-                return if e.local_name().as_ref() == b"ListBucketResult" {
+                return if e.local_name().as_ref() == "ListBucketResult" {
                     Ok(page)
                 } else {
                     Err(bad("not a ListBucketResult".into()))
@@ -90,7 +90,7 @@ pub fn parse_list(body: &[u8]) -> Result<ListPage> {
             }
             Event::Text(t) if !path.is_empty() => value.push_str(&t.xml10_content()),
             Event::CData(t) if !path.is_empty() => {
-                value.push_str(&String::from_utf8_lossy(t.as_ref()));
+                value.push_str(t.as_ref());
             }
             Event::GeneralRef(r) if !path.is_empty() => match r.resolve_char_ref() {
                 Ok(Some(c)) => value.push(c),
@@ -105,22 +105,27 @@ pub fn parse_list(body: &[u8]) -> Result<ListPage> {
                     break;
                 };
                 let text = std::mem::take(&mut value);
-                match (path.first().map(Vec::as_slice), name.as_slice()) {
-                    (None, b"Contents") => {
-                        let key = key.take().ok_or_else(|| bad("an object without a Key".into()))?;
+                match (path.first().map(String::as_str), name.as_str()) {
+                    (None, "Contents") => {
+                        let key = key
+                            .take()
+                            .ok_or_else(|| bad("an object without a Key".into()))?;
                         page.objects.push((key, size.take().unwrap_or(0)));
                     }
-                    (Some(b"Contents"), b"Key") if path.len() == 1 => key = Some(text),
-                    (Some(b"Contents"), b"Size") if path.len() == 1 => {
-                        let n = text.trim().parse().map_err(|_| bad(format!("a Size of {text:?}")))?;
+                    (Some("Contents"), "Key") if path.len() == 1 => key = Some(text),
+                    (Some("Contents"), "Size") if path.len() == 1 => {
+                        let n = text
+                            .trim()
+                            .parse()
+                            .map_err(|_| bad(format!("a Size of {text:?}")))?;
                         size = Some(n);
                     }
-                    (Some(b"CommonPrefixes"), b"Prefix") if path.len() == 1 => {
+                    (Some("CommonPrefixes"), "Prefix") if path.len() == 1 => {
                         page.prefixes.push(text);
                     }
-                    (None, b"IsTruncated") => truncated = Some(text.trim() == "true"),
-                    (None, b"NextContinuationToken") => token = Some(text),
-                    (None, b"EncodingType") => url = text.trim() == "url",
+                    (None, "IsTruncated") => truncated = Some(text.trim() == "true"),
+                    (None, "NextContinuationToken") => token = Some(text),
+                    (None, "EncodingType") => url = text.trim() == "url",
                     _ => {}
                 }
             }
@@ -447,7 +452,11 @@ pub(crate) mod tests {
             vec![("a/x y+zé".to_owned(), 12), ("a/<&>%".to_owned(), 0)]
         );
         assert_eq!(page.prefixes, vec!["a/p q/".to_owned()]);
-        assert_eq!(page.next.as_deref(), Some("tok+en"), "the token is not decoded");
+        assert_eq!(
+            page.next.as_deref(),
+            Some("tok+en"),
+            "the token is not decoded"
+        );
         // Not URL-encoded: taken as they are.
         let plain = r#"<ListBucketResult><IsTruncated>false</IsTruncated><NextContinuationToken>t</NextContinuationToken><Contents><Key>a+b%20</Key><Size> 7 </Size></Contents></ListBucketResult>"#;
         let page = parse_list(plain.as_bytes()).expect("parsed");
