@@ -15,8 +15,10 @@
 //! 400 by `s3s` while parsing, where S3 ignores it and answers the whole object, as
 //! RFC 9110 14.2 allows either way) and HeadObject (both with the conditional headers:
 //! [`conditional`]), DeleteObject(s), ListObjects(V2) (prefix,
-//! delimiter, max-keys, continuation token (opaque: one not given is refused),
-//! start-after), HeadBucket, ListBuckets,
+//! delimiter, max-keys, continuation token (opaque: one not in this server's form, or
+//! not under the listing's prefix, is refused), start-after; each page walked on the
+//! blocking pool, directory by directory through their descriptors: `store/list.rs`),
+//! HeadBucket, ListBuckets,
 //! GetBucketLocation. Anything else answers `NotImplemented`; user metadata and
 //! content types are not kept.
 //!
