@@ -15,8 +15,10 @@
 //! 400 by `s3s` while parsing, where S3 ignores it and answers the whole object, as
 //! RFC 9110 14.2 allows either way) and HeadObject (both with the conditional headers:
 //! [`conditional`]), DeleteObject(s), ListObjects(V2) (prefix,
-//! delimiter, max-keys, continuation token (opaque: one not given is refused),
-//! start-after), HeadBucket, ListBuckets,
+//! delimiter, max-keys, continuation token (opaque: one not in this server's form, or
+//! not under the listing's prefix, is refused), start-after; each page walked on the
+//! blocking pool, directory by directory through their descriptors: `store/list.rs`),
+//! HeadBucket, ListBuckets,
 //! GetBucketLocation. Anything else answers `NotImplemented`; user metadata and
 //! content types are not kept.
 //!
@@ -234,7 +236,9 @@ impl Store {
     ) -> S3Result<(File, std::fs::Metadata, String)> {
         let path = self.object_path(bucket, key)?;
         let (file, meta, tag) = Self::open_tagged(&path).await?;
-        conditions.check(&tag, conditional::last_modified(&meta).as_ref())?;
+        conditions
+            .check(&tag, conditional::last_modified(&meta).as_ref())
+            .map_err(|e| conditional::with_validators(e, &tag, &meta))?;
         Ok((file, meta, tag))
     }
 
@@ -666,26 +670,43 @@ impl S3 for Store {
         let max_keys = max_keys.min(1000);
         let after_token = match input.continuation_token.as_deref() {
             None => None,
-            Some(t) => Some(list::from_token(t).ok_or_else(|| {
-                s3_error!(InvalidArgument, "the continuation token is not valid")
-            })?),
+            // A token is the last key or common prefix of a page of this listing, so
+            // it starts with the prefix; one that does not was not given for it.
+            Some(t) => Some(
+                list::from_token(t)
+                    .filter(|key| key.starts_with(input.prefix.as_deref().unwrap_or("")))
+                    .ok_or_else(|| {
+                        s3_error!(InvalidArgument, "the continuation token is not valid")
+                    })?,
+            ),
         };
         let start_after = match (after_token.as_deref(), input.start_after.as_deref()) {
             (Some(t), Some(a)) => Some(t.max(a)),
             (t, a) => t.or(a),
-        };
+        }
+        .map(str::to_owned);
         let page = if max_keys == 0 {
             list::Page::default()
         } else {
-            list::list(
-                &dir,
-                list::Query {
-                    prefix: input.prefix.as_deref().unwrap_or(""),
-                    delimiter: input.delimiter.as_deref(),
-                    start_after,
-                    max_keys: usize::try_from(max_keys).unwrap_or(1000),
-                },
-            )
+            // A page walks up to 1000 directories: on the blocking pool, so the
+            // runtime's two threads keep answering GETs meanwhile, and several pages
+            // (a client listing trees side by side) are walked at once.
+            let prefix = input.prefix.clone().unwrap_or_default();
+            let delimiter = input.delimiter.clone();
+            let max_keys = usize::try_from(max_keys).unwrap_or(1000);
+            tokio::task::spawn_blocking(move || {
+                list::list(
+                    &dir,
+                    list::Query {
+                        prefix: &prefix,
+                        delimiter: delimiter.as_deref(),
+                        start_after: start_after.as_deref(),
+                        max_keys,
+                    },
+                )
+            })
+            .await
+            .map_err(|e| s3_error!(InternalError, "listing: {e}"))?
             .map_err(|e| internal(&e, "list"))?
         };
         let key_count = i32::try_from(page.objects.len() + page.common_prefixes.len()).ok();

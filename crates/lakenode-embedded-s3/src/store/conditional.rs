@@ -44,6 +44,59 @@ pub(super) fn last_modified(meta: &std::fs::Metadata) -> Option<Timestamp> {
     Some(Timestamp::from(whole))
 }
 
+/// A `304 Not Modified` carries the object's `ETag` and `Last-Modified`, as S3's does
+/// (RFC 9110 15.4.5: the validators a 200 would have sent), so a cache can refresh
+/// what it holds; another error is left as it is.
+pub(super) fn with_validators(
+    mut e: s3s::S3Error,
+    etag: &str,
+    meta: &std::fs::Metadata,
+) -> s3s::S3Error {
+    if *e.code() != s3s::S3ErrorCode::NotModified {
+        return e;
+    }
+    let mut headers = http::HeaderMap::new();
+    if let Ok(v) = http::HeaderValue::from_str(&format!("\"{etag}\"")) {
+        headers.insert(http::header::ETAG, v);
+    }
+    let modified = meta.modified().ok().map(httpdate);
+    if let Some(Ok(v)) = modified.map(|m| http::HeaderValue::from_str(&m)) {
+        headers.insert(http::header::LAST_MODIFIED, v);
+    }
+    e.set_headers(headers);
+    e
+}
+
+/// `t` as an HTTP date (`Sun, 06 Nov 1994 08:49:37 GMT`).
+fn httpdate(t: std::time::SystemTime) -> String {
+    let secs = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = i64::try_from(days).unwrap_or(0) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        WEEKDAYS[usize::try_from(days % 7).unwrap_or(0)],
+        MONTHS[usize::try_from(month - 1).unwrap_or(0)],
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
 impl Conditions<'_> {
     /// `Ok` to answer with the object; else `PreconditionFailed` (412) or
     /// `NotModified` (304).
@@ -105,6 +158,14 @@ mod tests {
         c.check("abc", Some(&at(1000)))
             .err()
             .map(|e| e.code().clone())
+    }
+
+    #[test]
+    fn http_dates_are_rfc_9110s() {
+        let t = |secs| httpdate(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs));
+        assert_eq!(t(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(t(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(t(1_709_208_000), "Thu, 29 Feb 2024 12:00:00 GMT");
     }
 
     #[test]

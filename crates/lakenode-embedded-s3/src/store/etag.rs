@@ -62,15 +62,18 @@ pub const CTIME_SLACK_NS: i128 = 50_000_000;
 
 /// What identifies one version of a file: size, mtime (ns), inode and ctime (ns).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Version {
-    size: u64,
+pub struct Version {
+    /// In bytes.
+    pub size: u64,
     mtime: u128,
     inode: u64,
     ctime: i128,
 }
 
 impl Version {
-    fn of(meta: &Metadata) -> Self {
+    /// The version `meta` describes.
+    #[must_use]
+    pub fn of(meta: &Metadata) -> Self {
         let mtime = meta
             .modified()
             .ok()
@@ -93,16 +96,41 @@ impl Version {
             ctime,
         }
     }
+
+    /// The version a `stat` (by a directory's descriptor: the listing) describes.
+    #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+    #[must_use]
+    pub fn of_stat(st: &rustix::fs::Stat) -> Self {
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        #[allow(clippy::useless_conversion, clippy::unnecessary_cast)]
+        let (mtime, ctime) = (
+            ns(st.st_mtime as i64, st.st_mtime_nsec as i64),
+            ns(st.st_ctime as i64, st.st_ctime_nsec as i64),
+        );
+        Self {
+            size: u64::try_from(st.st_size).unwrap_or(0),
+            mtime: u128::try_from(mtime).unwrap_or(0),
+            #[allow(clippy::useless_conversion)]
+            inode: u64::from(st.st_ino),
+            ctime,
+        }
+    }
+
+    /// The modification time.
+    #[must_use]
+    pub fn modified(&self) -> Option<std::time::SystemTime> {
+        let ns = u64::try_from(self.mtime).ok()?;
+        std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_nanos(ns))
+    }
 }
 
 /// The stored MD5 if it was computed for this version of the file.
-fn parse(value: &[u8], meta: &Metadata) -> Option<String> {
+fn parse(value: &[u8], now: &Version) -> Option<String> {
     let text = std::str::from_utf8(value).ok()?;
     let mut fields = text.split(' ');
     let md5 = fields.next()?;
     let mut number = || fields.next()?.parse::<i128>().ok();
     let (size, mtime, inode, ctime) = (number()?, number()?, number()?, number()?);
-    let now = Version::of(meta);
     let same = size == i128::from(now.size)
         && u128::try_from(mtime).ok()? == now.mtime
         && inode == i128::from(now.inode)
@@ -121,7 +149,7 @@ pub fn stored(file: &File, meta: &Metadata) -> Option<String> {
     {
         let mut buf = [0u8; 192];
         let n = rustix::fs::fgetxattr(file, ATTR, &mut buf[..]).ok()?;
-        parse(buf.get(..n)?, meta)
+        parse(buf.get(..n)?, &Version::of(meta))
     }
     #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
     {
@@ -130,18 +158,19 @@ pub fn stored(file: &File, meta: &Metadata) -> Option<String> {
     }
 }
 
-/// The valid stored ETag of the file at `path` (for listings: no hashing there).
+/// The valid stored ETag of the file at `path`, whose `stat` gave `version` (for
+/// listings: no hashing there). Not following a symbolic link put there since.
 #[must_use]
-pub fn stored_at(path: &Path, meta: &Metadata) -> Option<String> {
+pub fn stored_at(path: &Path, version: &Version) -> Option<String> {
     #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
     {
         let mut buf = [0u8; 192];
-        let n = rustix::fs::getxattr(path, ATTR, &mut buf[..]).ok()?;
-        parse(buf.get(..n)?, meta)
+        let n = rustix::fs::lgetxattr(path, ATTR, &mut buf[..]).ok()?;
+        parse(buf.get(..n)?, version)
     }
     #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
     {
-        let _ = (path, meta);
+        let _ = (path, version);
         None
     }
 }
@@ -161,17 +190,39 @@ pub fn store(file: &File, md5_hex: &str, meta: &Metadata) {
             tracing::debug!("embedded S3: file changed while hashed, ETag not stored");
             return;
         }
-        let value = format!(
-            "{md5_hex} {} {} {} {}",
-            now.size, now.mtime, now.inode, now.ctime
-        );
-        if let Err(e) = rustix::fs::fsetxattr(
-            file,
-            ATTR,
-            value.as_bytes(),
-            rustix::fs::XattrFlags::empty(),
-        ) {
-            tracing::debug!("embedded S3: ETag not stored as an xattr: {e}");
+        // The write moves the ctime to now: for a file last changed longer ago than
+        // the slack (one dropped into the directory by hand, an hour old), the value
+        // it holds would be stale the moment it is written, and the file hashed again
+        // on every read. So once that happened, it is written again with the ctime the
+        // first write left, which the second moves by microseconds only.
+        let mut now = now;
+        for _ in 0..2 {
+            let value = format!(
+                "{md5_hex} {} {} {} {}",
+                now.size, now.mtime, now.inode, now.ctime
+            );
+            if let Err(e) = rustix::fs::fsetxattr(
+                file,
+                ATTR,
+                value.as_bytes(),
+                rustix::fs::XattrFlags::empty(),
+            ) {
+                tracing::debug!("embedded S3: ETag not stored as an xattr: {e}");
+                return;
+            }
+            let Ok(after) = file.metadata().map(|m| Version::of(&m)) else {
+                return;
+            };
+            let same_file = Version {
+                ctime: now.ctime,
+                ..after
+            } == now;
+            if !same_file || (now.ctime..=now.ctime + CTIME_SLACK_NS).contains(&after.ctime) {
+                // Valid as written, or the file changed meanwhile (then the value does
+                // not match it, and it is hashed again when next read).
+                return;
+            }
+            now = after;
         }
     }
     #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
@@ -228,6 +279,28 @@ mod tests {
         assert_eq!(hex(&[0, 0xab, 0xff]), "00abff");
     }
 
+    /// A file last changed longer ago than the slack (a lake written on disk, then
+    /// served) was hashed on every read: the attribute's write moved its ctime past the
+    /// one the value recorded. Hashed once now, then served its stored ETag.
+    #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+    #[test]
+    fn a_file_with_an_old_ctime_is_hashed_once_not_on_every_read() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"hello").expect("write");
+        std::thread::sleep(std::time::Duration::from_nanos(
+            u64::try_from(CTIME_SLACK_NS).expect("slack") + 30_000_000,
+        ));
+        let mut file = File::open(&path).expect("open");
+        let meta = file.metadata().expect("stat");
+        assert_eq!(stored(&file, &meta), None, "nothing stored yet");
+        let hello = "5d41402abc4b2a76b9719d911017c592".to_owned();
+        assert_eq!(of(&mut file, &meta).expect("etag"), hello);
+        let meta = file.metadata().expect("stat");
+        assert_eq!(stored(&file, &meta), Some(hello.clone()), "stored valid");
+        assert_eq!(stored_at(&path, &Version::of(&meta)), Some(hello));
+    }
+
     /// Issue 25's leftover: an edit in place that keeps the size and sets the mtime back
     /// (as `touch -d` or a tool restoring times does) served the old ETag; the ctime,
     /// which user space cannot set back, now tells.
@@ -272,6 +345,6 @@ mod tests {
             meta.len(),
             Version::of(&meta).mtime
         );
-        assert_eq!(parse(old.as_bytes(), &meta), None);
+        assert_eq!(parse(old.as_bytes(), &Version::of(&meta)), None);
     }
 }

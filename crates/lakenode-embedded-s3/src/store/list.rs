@@ -17,11 +17,14 @@
 //! ```
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use s3s::dto::{CommonPrefix, Object, Timestamp};
 
 use super::etag;
+use dir::Dir;
+
+mod dir;
 
 /// The continuation token after `last` (the last key or common prefix of a page): its
 /// bytes in hex, so a token this server did not give is recognised and refused
@@ -92,54 +95,42 @@ pub(super) fn list(bucket_dir: &Path, q: Query<'_>) -> io::Result<Page> {
     if !dir_part.is_empty() && crate::access::check_key(dir_part).is_err() {
         return Ok(walk.page);
     }
-    // Nor through a symbolic link (not followed: `Store::object_path`).
-    let mut start = bucket_dir.to_path_buf();
+    // Nor through a symbolic link (not followed: `Store::object_path`): each segment is
+    // opened below the last without following one.
+    let mut start = match Dir::open(bucket_dir) {
+        Ok(dir) => dir,
+        Err(e) if gone(&e) => return Ok(walk.page),
+        Err(e) => return Err(e),
+    };
     for segment in dir_part.split('/').filter(|s| !s.is_empty()) {
-        start.push(segment);
-        if std::fs::symlink_metadata(&start).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Ok(walk.page);
-        }
+        start = match start.sub(segment) {
+            Ok(dir) => dir,
+            Err(e) if gone(&e) || e.raw_os_error() == Some(ELOOP) => return Ok(walk.page),
+            Err(e) => return Err(e),
+        };
     }
     match walk.dir(&start, dir_part) {
-        Err(e)
-            if e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory => {}
+        Err(e) if gone(&e) => {}
         other => other?,
     }
     Ok(walk.page)
 }
 
-/// The entries of `dir` as (key fragment, is a directory), in key order.
-fn sorted_entries(dir: &Path) -> io::Result<Vec<(String, bool)>> {
-    let mut entries = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        // A name that is not UTF-8 cannot be a key; a temp file of ours never is here.
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        // A symbolic link is not followed (nor served: `Store::object_path`), nor is
-        // anything but a file or directory listed (a FIFO, socket or device: not
-        // served either, `Store::open`).
-        let is_dir = match entry.file_type() {
-            Ok(t) if t.is_dir() => true,
-            Ok(t) if t.is_file() => false,
-            _ => continue,
-        };
-        entries.push(if is_dir {
-            (name + "/", true)
-        } else {
-            (name, false)
-        });
-    }
-    entries.sort_unstable();
-    Ok(entries)
+/// What opening a directory that vanished or was never one gives.
+fn gone(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound || e.kind() == io::ErrorKind::NotADirectory
 }
+
+#[cfg(unix)]
+const ELOOP: i32 = libc::ELOOP;
+#[cfg(not(unix))]
+const ELOOP: i32 = -1;
 
 /// Whether `dir` (the keys starting `dir_key`) holds a file anywhere below it whose key
 /// sorts after `after` (S3 has no empty "directories", and lists a common prefix
 /// after start-after when any key folded into it is).
-fn has_file_after(dir: &Path, dir_key: &str, after: Option<&str>) -> bool {
-    let Ok(entries) = sorted_entries(dir) else {
+fn has_file_after(dir: &Dir, dir_key: &str, after: Option<&str>) -> bool {
+    let Ok(entries) = dir.entries() else {
         return false;
     };
     entries.iter().any(|(fragment, is_dir)| {
@@ -153,7 +144,8 @@ fn has_file_after(dir: &Path, dir_key: &str, after: Option<&str>) -> bool {
         {
             return false; // the whole subtree sorts at or before `after`
         }
-        has_file_after(&dir.join(fragment.trim_end_matches('/')), &key, after)
+        dir.sub(fragment.trim_end_matches('/'))
+            .is_ok_and(|sub| has_file_after(&sub, &key, after))
     })
 }
 
@@ -196,14 +188,13 @@ impl Walk<'_> {
         true
     }
 
-    fn dir(&mut self, dir: &Path, dir_key: &str) -> io::Result<()> {
-        for (fragment, is_dir) in sorted_entries(dir)? {
+    fn dir(&mut self, dir: &Dir, dir_key: &str) -> io::Result<()> {
+        for (fragment, is_dir) in dir.entries()? {
             if self.done {
                 return Ok(());
             }
             let key = format!("{dir_key}{fragment}");
             let name = fragment.trim_end_matches('/');
-            let path: PathBuf = dir.join(name);
             if is_dir {
                 // Every key below starts with `key` (which ends in '/').
                 if !(key.starts_with(self.q.prefix) || self.q.prefix.starts_with(&key)) {
@@ -215,19 +206,25 @@ impl Walk<'_> {
                 {
                     continue; // the whole subtree sorts at or before start-after
                 }
-                if let Some(cp) = self.common_prefix(&key) {
-                    // The whole subtree folds into one common prefix.
-                    if self.last_prefix.as_deref() == Some(&cp) || self.q.start_after == Some(&cp) {
-                        continue;
-                    }
-                    if has_file_after(&path, &key, self.q.start_after)
-                        && !self.push(Entry::Prefix(cp))
-                    {
-                        return Ok(());
-                    }
+                let cp = self.common_prefix(&key);
+                // The whole subtree folds into a common prefix already listed.
+                if cp.as_deref().is_some_and(|cp| {
+                    self.last_prefix.as_deref() == Some(cp) || self.q.start_after == Some(cp)
+                }) {
                     continue;
                 }
-                self.dir(&path, &key)?;
+                // Vanished meanwhile, or swapped for a link: nothing to list there.
+                let Ok(sub) = dir.sub(name) else { continue };
+                match cp {
+                    Some(cp) => {
+                        if has_file_after(&sub, &key, self.q.start_after)
+                            && !self.push(Entry::Prefix(cp))
+                        {
+                            return Ok(());
+                        }
+                    }
+                    None => self.dir(&sub, &key)?,
+                }
                 continue;
             }
             if !key.starts_with(self.q.prefix) {
@@ -248,13 +245,13 @@ impl Walk<'_> {
             if !self.after_start(&key) {
                 continue;
             }
-            let Ok(meta) = std::fs::metadata(&path) else {
-                continue; // deleted meanwhile
+            let Some(file) = dir.file(name) else {
+                continue; // deleted meanwhile, or no longer a regular file
             };
             let object = Object {
-                e_tag: etag::stored_at(&path, &meta).map(s3s::dto::ETag::Strong),
-                last_modified: meta.modified().ok().map(Timestamp::from),
-                size: i64::try_from(meta.len()).ok(),
+                e_tag: file.etag.map(s3s::dto::ETag::Strong),
+                last_modified: file.modified.map(Timestamp::from),
+                size: i64::try_from(file.size).ok(),
                 key: Some(key),
                 ..Object::default()
             };

@@ -547,6 +547,19 @@ async fn a_continuation_token_the_server_did_not_give_is_refused() {
         let err = store.list_objects_v2(request(input)).await.expect_err(bad);
         assert_eq!(code(&err), &S3ErrorCode::InvalidArgument, "{bad}");
     }
+    // A token of another prefix's listing (or one forged to jump there): refused, not
+    // taken for a key to start after.
+    let other = ListObjectsV2Input {
+        bucket: "lake".into(),
+        prefix: Some("c".into()),
+        continuation_token: Some(super::list::token("b")),
+        ..ListObjectsV2Input::default()
+    };
+    let err = store
+        .list_objects_v2(request(other))
+        .await
+        .expect_err("other prefix");
+    assert_eq!(code(&err), &S3ErrorCode::InvalidArgument);
 }
 
 #[tokio::test]
@@ -742,6 +755,13 @@ async fn conditional_gets_and_heads_answer_412_and_304() {
     assert_eq!(code(&err), &S3ErrorCode::PreconditionFailed);
     let err = get_if(None, Some(&tag)).await.expect_err("If-None-Match");
     assert_eq!(code(&err), &S3ErrorCode::NotModified);
+    // The 304 carries the validators, as S3's does.
+    let headers = err.headers().expect("a 304 with headers");
+    assert_eq!(
+        headers.get("etag").and_then(|v| v.to_str().ok()),
+        Some(format!("\"{tag}\"").as_str())
+    );
+    assert!(headers.get("last-modified").is_some());
     get_if(Some(&tag), Some("other")).await.expect("both hold");
     let head = HeadObjectInput {
         bucket: "lake".into(),

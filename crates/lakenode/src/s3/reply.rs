@@ -40,30 +40,147 @@ pub struct ListPage {
 
 /// Parses a ListObjectsV2 reply body.
 ///
+/// Read in one pass of `quick-xml` events, keeping only the keys, sizes, common
+/// prefixes and the token: a year of 1,000 stations is 730 pages of 1000 keys, and the
+/// generic deserializer this replaced (rusty-s3's) cost ~4 µs a key in allocations and
+/// field-name comparisons. The same rules as it: keys and prefixes URL-decoded when the
+/// reply says `EncodingType` `url` (a `+` is a space, as S3 and MinIO encode them), a
+/// truncated reply without a token refused, a token ignored unless truncated (or no
+/// `IsTruncated` given).
+///
 /// # Errors
 /// [`Error::BadListing`] if the body is not a ListBucketResult.
 #[cfg(feature = "list")]
 pub fn parse_list(body: &[u8]) -> Result<ListPage> {
-    let text = std::str::from_utf8(body).map_err(|_| Error::BadListing {
-        reason: "not UTF-8 text".into(),
-    })?;
-    let parsed =
-        rusty_s3::actions::ListObjectsV2::parse_response(text).map_err(|e| Error::BadListing {
-            reason: format!("not a ListBucketResult: {e}"),
-        })?;
-    Ok(ListPage {
-        objects: parsed
-            .contents
-            .into_iter()
-            .map(|c| (c.key, c.size.unwrap_or(0)))
-            .collect(),
-        next: parsed.next_continuation_token,
-        prefixes: parsed
-            .common_prefixes
-            .into_iter()
-            .map(|p| p.prefix)
-            .collect(),
-    })
+    use quick_xml::events::Event;
+
+    let bad = |reason: String| Error::BadListing { reason };
+    let text = std::str::from_utf8(body).map_err(|_| bad("not UTF-8 text".into()))?;
+    let mut reader = quick_xml::Reader::from_str(text);
+    let mut page = ListPage::default();
+    // The open elements below the root (at most two deep matter), and the text of the
+    // innermost one.
+    let mut path: Vec<String> = Vec::with_capacity(4);
+    let mut value = String::new();
+    let mut root = false;
+    let (mut key, mut size) = (None::<String>, None::<u64>);
+    let (mut truncated, mut token, mut url) = (None::<bool>, None::<String>, false);
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| bad(format!("not a ListBucketResult: {e}")))?;
+        match event {
+            Event::Start(e) => {
+                if !root {
+                    if e.local_name().as_ref() != "ListBucketResult" {
+                        return Err(bad("not a ListBucketResult".into()));
+                    }
+                    root = true;
+                    continue;
+                }
+                path.push(e.local_name().as_ref().to_owned());
+                value.clear();
+            }
+            Event::Empty(e) if !root => {
+                return if e.local_name().as_ref() == "ListBucketResult" {
+                    Ok(page)
+                } else {
+                    Err(bad("not a ListBucketResult".into()))
+                };
+            }
+            Event::Text(t) if !path.is_empty() => value.push_str(&t.xml10_content()),
+            Event::CData(t) if !path.is_empty() => {
+                value.push_str(t.as_ref());
+            }
+            Event::GeneralRef(r) if !path.is_empty() => match r.resolve_char_ref() {
+                Ok(Some(c)) => value.push(c),
+                _ => value.push_str(
+                    quick_xml::escape::resolve_predefined_entity(&r)
+                        .ok_or_else(|| bad("an unknown entity".into()))?,
+                ),
+            },
+            Event::End(_) => {
+                let Some(name) = path.pop() else {
+                    // The root's end: the document is read.
+                    break;
+                };
+                let text = std::mem::take(&mut value);
+                match (path.first().map(String::as_str), name.as_str()) {
+                    (None, "Contents") => {
+                        let key = key
+                            .take()
+                            .ok_or_else(|| bad("an object without a Key".into()))?;
+                        page.objects.push((key, size.take().unwrap_or(0)));
+                    }
+                    (Some("Contents"), "Key") if path.len() == 1 => key = Some(text),
+                    (Some("Contents"), "Size") if path.len() == 1 => {
+                        let n = text
+                            .trim()
+                            .parse()
+                            .map_err(|_| bad(format!("a Size of {text:?}")))?;
+                        size = Some(n);
+                    }
+                    (Some("CommonPrefixes"), "Prefix") if path.len() == 1 => {
+                        page.prefixes.push(text);
+                    }
+                    (None, "IsTruncated") => truncated = Some(text.trim() == "true"),
+                    (None, "NextContinuationToken") => token = Some(text),
+                    (None, "EncodingType") => url = text.trim() == "url",
+                    _ => {}
+                }
+            }
+            Event::Eof => return Err(bad("not a ListBucketResult: it ends early".into())),
+            _ => {}
+        }
+    }
+    page.next = match (truncated, token) {
+        (Some(false), _) => None,
+        (_, Some(token)) if !token.is_empty() => Some(token),
+        (Some(true), _) => return Err(bad("truncated without a continuation token".into())),
+        (None, _) => None,
+    };
+    if url {
+        for (key, _) in &mut page.objects {
+            url_decode(key);
+        }
+        page.prefixes.iter_mut().for_each(url_decode);
+    }
+    Ok(page)
+}
+
+/// Decodes a URL-encoded key in place as S3 encodes them (`+` a space, `%XX` a byte),
+/// leaving it as it was if that is not UTF-8.
+#[cfg(feature = "list")]
+fn url_decode(value: &mut String) {
+    if !value.contains(['%', '+']) {
+        return;
+    }
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        let escaped = (b == b'%')
+            .then(|| Some(hex(*bytes.get(i + 1)?)? * 16 + hex(*bytes.get(i + 2)?)?))
+            .flatten();
+        match (b, escaped) {
+            (_, Some(byte)) => {
+                out.push(u8::try_from(byte).unwrap_or(b'%'));
+                i += 3;
+            }
+            (b'+', None) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (b, None) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    if let Ok(decoded) = String::from_utf8(out) {
+        *value = decoded;
+    }
 }
 
 /// A key a `DeleteObjects` request could not delete: (key, S3's code, its message).
@@ -322,6 +439,43 @@ pub(crate) mod tests {
             r#"<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></DeleteResult>"#;
         assert_eq!(parse_delete(quiet.as_bytes()).expect("parsed"), vec![]);
         assert!(parse_delete(b"<html>portal</html>").is_err());
+    }
+
+    #[cfg(feature = "list")]
+    #[test]
+    fn a_listing_reply_gives_keys_sizes_prefixes_and_the_token() {
+        let body = r#"<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>lake</Name><Prefix>a%2Fb</Prefix><KeyCount>3</KeyCount><MaxKeys>3</MaxKeys><IsTruncated>true</IsTruncated><Contents><Key>a/x+y%2Bz%C3%A9</Key><LastModified>2026-12-04T12:00:00.000Z</LastModified><ETag>&quot;d41d8cd98f00b204e9800998ecf8427e&quot;</ETag><Size>12</Size><Owner><ID>o</ID></Owner></Contents><Contents><Key>a/&lt;&amp;&gt;%25</Key><Size>0</Size></Contents><CommonPrefixes><Prefix>a/p%20q/</Prefix></CommonPrefixes><NextContinuationToken>tok+en</NextContinuationToken><EncodingType>url</EncodingType></ListBucketResult>"#;
+        let page = parse_list(body.as_bytes()).expect("parsed");
+        assert_eq!(
+            page.objects,
+            vec![("a/x y+zé".to_owned(), 12), ("a/<&>%".to_owned(), 0)]
+        );
+        assert_eq!(page.prefixes, vec!["a/p q/".to_owned()]);
+        assert_eq!(
+            page.next.as_deref(),
+            Some("tok+en"),
+            "the token is not decoded"
+        );
+        // Not URL-encoded: taken as they are.
+        let plain = r#"<ListBucketResult><IsTruncated>false</IsTruncated><NextContinuationToken>t</NextContinuationToken><Contents><Key>a+b%20</Key><Size> 7 </Size></Contents></ListBucketResult>"#;
+        let page = parse_list(plain.as_bytes()).expect("parsed");
+        assert_eq!(page.objects, vec![("a+b%20".to_owned(), 7)]);
+        assert_eq!(page.next, None, "not truncated: no next page");
+        assert_eq!(
+            parse_list(b"<ListBucketResult/>").expect("empty"),
+            ListPage::default()
+        );
+        for bad in [
+            "<html>portal</html>",
+            "<ListBucketResult><IsTruncated>true</IsTruncated></ListBucketResult>",
+            "<ListBucketResult><Contents><Key>k</Key><Size>-1</Size></Contents></ListBucketResult>",
+            "<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>",
+            "<ListBucketResult><Contents><Key>k",
+            "",
+        ] {
+            assert!(parse_list(bad.as_bytes()).is_err(), "{bad}");
+        }
     }
 
     pub(crate) fn response(status: u16, body: &str) -> HttpResponse {
