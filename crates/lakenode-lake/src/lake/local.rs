@@ -139,8 +139,7 @@ impl LakeStore for LocalLake {
         let mut out = crate::output::OutputFile::create(&path, &[])?;
         std::io::Write::write_all(&mut out, &body).map_err(|e| out.error(e))?;
         out.commit()?;
-        sync_dir(path.parent().unwrap_or(Path::new(".")));
-        Ok(())
+        sync_dir(path.parent().unwrap_or(Path::new(".")))
     }
 
     fn put_many_if(&mut self, puts: Vec<super::PutIf>) -> Result<Vec<bool>> {
@@ -226,7 +225,7 @@ impl LakeStore for LocalLake {
         let path = self.path(key)?;
         match std::fs::remove_file(&path) {
             Ok(()) => {
-                sync_dir(path.parent().unwrap_or(Path::new(".")));
+                sync_dir_after_delete(path.parent().unwrap_or(Path::new(".")));
                 Ok(())
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -247,12 +246,12 @@ impl LakeStore for LocalLake {
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => {
-                    dirs.iter().for_each(|d| sync_dir(d));
+                    dirs.iter().for_each(|d| sync_dir_after_delete(d));
                     return Err(Error::io(&path, e));
                 }
             }
         }
-        dirs.iter().for_each(|d| sync_dir(d));
+        dirs.iter().for_each(|d| sync_dir_after_delete(d));
         Ok(())
     }
 }
@@ -451,9 +450,25 @@ mod walk {
 }
 
 /// Makes a rename or removal durable where directories can be synced.
-pub(super) fn sync_dir(dir: &Path) {
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
+/// Makes a directory's entries durable. A file system that cannot sync a directory
+/// (`EINVAL`, `ENOTSUP`: some network and FUSE file systems) is not an error; any other
+/// failure is, for a daily file whose entry may not survive a crash must not let its
+/// window files be deleted.
+pub(super) fn sync_dir(dir: &Path) -> Result<()> {
+    use std::io::ErrorKind::{InvalidInput, Unsupported};
+    let unsupported = |e: &std::io::Error| matches!(e.kind(), InvalidInput | Unsupported);
+    match std::fs::File::open(dir).and_then(|d| d.sync_all()) {
+        Err(e) if !unsupported(&e) => Err(Error::io(dir, e)),
+        _ => Ok(()),
+    }
+}
+
+/// [`sync_dir`] after deletions: a removal that does not survive a crash brings back a
+/// window file whose rows are already in its daily file, which the next compaction
+/// merges again; so a failure here is not worth failing the run for.
+fn sync_dir_after_delete(dir: &Path) {
+    if let Err(e) = sync_dir(dir) {
+        tracing::warn!("{e}");
     }
 }
 

@@ -58,7 +58,9 @@ pub(super) fn put_many_if(lake: &LocalLake, puts: Vec<PutIf>) -> Result<Vec<bool
         out.rename_synced()?;
         dirs.insert(path.parent().unwrap_or(Path::new(".")).to_path_buf());
     }
-    dirs.iter().for_each(|d| sync_dir(d));
+    for dir in &dirs {
+        sync_dir(dir)?;
+    }
     abort_at("renamed");
     Ok(written)
 }
