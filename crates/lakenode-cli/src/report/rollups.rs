@@ -23,7 +23,7 @@
 use std::collections::BTreeMap;
 
 use lakenode_lake::lake::LakeStore;
-use lakenode_lake::rollup::{Rollup, key_of, month_of};
+use lakenode_lake::rollup::{Rollup, key_of, month_of, v1_key_of, v2};
 
 use super::footers::{Candidate, Summarized};
 
@@ -31,29 +31,46 @@ use super::footers::{Candidate, Summarized};
 /// few KB each) is not fetched: not lakenode's.
 const MAX_ROLLUP_BYTES: u64 = 4 << 20;
 
-/// The days of `idx` that the rollup `body` (at `key`, of the station-month `sm`) holds
-/// at their listed size, decoded as their footers would be; the rollup's bytes are
-/// counted once, with the first day read from it.
+/// The days of `idx` that the rollup `body` (at `key`, of the station-month `sm`, of
+/// version 2 or else 1) holds at their listed size, decoded as their footers would be;
+/// the rollup's bytes are counted once, with the first day read from it.
 fn decode_month(
     days: &[Candidate],
     (sm, idx): (&(String, String), &Vec<usize>),
-    key: &str,
+    (key, v2): (&str, bool),
     body: &[u8],
 ) -> Vec<(usize, (Summarized, u64))> {
+    let refused = |why: String| {
+        tracing::warn!(
+            "{key}: the monthly rollup is refused ({why}); its days are read from their footers"
+        );
+        Vec::new()
+    };
+    let mut bytes = body.len() as u64;
+    let mut out = Vec::new();
+    if v2 {
+        let rollup = match v2::Month::from_json(body, &sm.0, &sm.1) {
+            Ok(r) => r,
+            Err(why) => return refused(why),
+        };
+        let entries = rollup.by_key();
+        for &i in idx {
+            let day = &days[i];
+            if let Some(e) = entries.get(&(day.key.clone(), day.size))
+                && let Some(s) = super::footers::from_rollup(day, *e)
+            {
+                out.push((i, (s, std::mem::take(&mut bytes))));
+            }
+        }
+        return out;
+    }
     let rollup = match std::str::from_utf8(body)
         .map_err(|e| e.to_string())
         .and_then(|t| Rollup::from_json(t, &sm.0, &sm.1))
     {
         Ok(r) => r,
-        Err(why) => {
-            tracing::warn!(
-                "{key}: the monthly rollup is refused ({why}); its days are read from their footers"
-            );
-            return Vec::new();
-        }
+        Err(why) => return refused(why),
     };
-    let mut bytes = body.len() as u64;
-    let mut out = Vec::new();
     let entries = rollup.by_key();
     for &i in idx {
         let day = &days[i];
@@ -89,12 +106,23 @@ pub fn read(lake: &mut dyn LakeStore, days: &[Candidate]) -> BTreeMap<usize, (Su
     };
     let mut months: Vec<(&(String, String), &Vec<usize>)> = Vec::new();
     let mut objects: Vec<(String, u64)> = Vec::new();
+    let mut versions: Vec<bool> = Vec::new();
     for (sm, idx) in &by_month {
-        if let Some(key) = key_of(&sm.0, &sm.1)
-            && let Some(size) = listed.get(&key).filter(|s| **s <= MAX_ROLLUP_BYTES)
+        // Version 2 where there is one, else version 1 (a lake rolled up before).
+        let found = [key_of(&sm.0, &sm.1), v1_key_of(&sm.0, &sm.1)]
+            .into_iter()
+            .zip([true, false])
+            .find_map(|(key, v2)| {
+                let key = key?;
+                let size = *listed.get(&key)?;
+                Some((key, size, v2))
+            });
+        if let Some((key, size, v2)) = found
+            && size <= MAX_ROLLUP_BYTES
         {
             months.push((sm, idx));
-            objects.push((key, *size));
+            objects.push((key, size));
+            versions.push(v2);
         }
     }
     let whole = objects.iter().map(|(_, s)| *s).max().unwrap_or(0);
@@ -109,6 +137,7 @@ pub fn read(lake: &mut dyn LakeStore, days: &[Candidate]) -> BTreeMap<usize, (Su
     std::thread::scope(|scope| {
         for _ in 0..threads {
             let (rx, done_tx, months, objects) = (&rx, done_tx.clone(), &months, &objects);
+            let versions = &versions;
             scope.spawn(move || {
                 loop {
                     let job = rx
@@ -116,7 +145,7 @@ pub fn read(lake: &mut dyn LakeStore, days: &[Candidate]) -> BTreeMap<usize, (Su
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .recv();
                     let Ok((m, body)) = job else { break };
-                    let decoded = decode_month(days, months[m], &objects[m].0, &body);
+                    let decoded = decode_month(days, months[m], (&objects[m].0, versions[m]), &body);
                     if done_tx.send(decoded).is_err() {
                         break;
                     }
