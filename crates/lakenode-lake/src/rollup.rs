@@ -331,8 +331,11 @@ mod tests {
     #[test]
     fn keys_round_trip_and_only_daily_files_have_a_month() {
         let key = key_of(ST, "2026-11").unwrap();
-        assert_eq!(key, format!("rollup/station={ST}/month=2026-11.json"));
-        assert_eq!(rollup_of(&key), Some((ST.into(), "2026-11".into())));
+        assert_eq!(key, format!("rollup/station={ST}/month=2026-11.v2.json"));
+        assert_eq!(rollup_of(&key), Some((ST.into(), "2026-11".into(), 2)));
+        let v1 = v1_key_of(ST, "2026-11").unwrap();
+        assert_eq!(v1, format!("rollup/station={ST}/month=2026-11.json"));
+        assert_eq!(rollup_of(&v1), Some((ST.into(), "2026-11".into(), 1)));
         assert_eq!(
             rollup_of(&format!("rollup/station={ST}/month=2026-13.json")),
             None

@@ -440,3 +440,94 @@ impl Month {
         self.health.sort_by_key(|h| h.0);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use lakenode::health::HealthRow;
+    use lakenode::sample::Sample;
+
+    use super::*;
+
+    const ST: &str = "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e";
+    const NOV_20: i64 = 1_795_132_800_000; // 2026-11-20T00:00:00Z
+
+    fn month() -> Month {
+        let mut samples = Vec::new();
+        for i in 0..288 {
+            let mut s = Sample::new(NOV_20 + i * 300_000);
+            s.set_count(Measurement::Temperature, Some(2_000 + i32::try_from(i).unwrap()));
+            s.set_count(Measurement::Battery, Some(3_900 - i32::try_from(i).unwrap()));
+            samples.push(s);
+        }
+        let data = DaySummary::of(NOV_20, &samples);
+        let meta = lakenode::encode::FileMetadata {
+            station: lakenode::layout::StationId::new(ST).unwrap(),
+            interval_ms: 300_000,
+            window_start_ms: NOV_20,
+            window_end_ms: NOV_20 + DAY_MS,
+            extra: Vec::new(),
+            units: Vec::new(),
+        };
+        let mut pairs = vec![(lakenode::encode::META_KEY.to_string(), meta.to_json())];
+        pairs.push((DATA_KEY.into(), data.to_json()));
+        let rows: Vec<HealthRow> = (1..=96)
+            .map(|i| {
+                let mut r = HealthRow::new(NOV_20 + i * 900_000);
+                r.uptime_s = i * 900;
+                r.wifi_rssi = Some(-60);
+                r
+            })
+            .collect();
+        let health = HealthSummary::of(NOV_20, &rows).unwrap();
+        let hpairs = vec![(HEALTH_KEY.to_string(), health.to_json())];
+        let mut m = Month::new(ST, "2026-11");
+        let key = m.key(true, 20);
+        assert!(m.add(&key, 9_000, 288, &pairs));
+        let hkey = m.key(false, 20);
+        assert!(m.add(&hkey, 5_000, 96, &hpairs));
+        assert!(!m.add(&hkey, 5_000, 95, &hpairs), "rows that do not fit");
+        assert_eq!(m.health[0].summary(), health);
+        m
+    }
+
+    #[test]
+    fn a_month_round_trips_and_is_found_by_key_and_size() {
+        let m = month();
+        let back = Month::from_json(m.to_json().as_bytes(), ST, "2026-11").unwrap();
+        assert_eq!(back, m);
+        let key = format!("station={ST}/year=2026/month=11/day=20/data_day.parquet");
+        assert!(matches!(back.entry(&key, 9_000), Some(Entry::Data(_))));
+        assert!(back.entry(&key, 9_001).is_none(), "compacted again since");
+        let hkey = format!("health/{key}").replace("data_day", "health_day");
+        assert!(matches!(back.entry(&hkey, 5_000), Some(Entry::Health(_))));
+        assert_eq!(back.by_key().len(), 2);
+        let t = back.data[0].column(Measurement::Temperature).unwrap();
+        assert_eq!((t.1, t.3, t.4, t.5), (288, 2_000, 2_287, 2_287));
+    }
+
+    #[test]
+    fn a_forged_month_is_refused_whole() {
+        let m = month();
+        let json = m.to_json();
+        let refused = |j: &str| Month::from_json(j.as_bytes(), ST, "2026-11").is_err();
+        assert!(!refused(&json));
+        assert!(Month::from_json(json.as_bytes(), ST, "2026-12").is_err());
+        assert!(refused(&json.replacen("\"v\":2", "\"v\":1", 1)));
+        assert!(refused(&json[..json.len() - 3]));
+        assert!(refused(&json.replacen("[20,", "[31,", 1)), "no 31 November");
+        assert!(refused(&json.replacen("[20,", "[0,", 1)));
+        assert!(refused(&json.replacen("temperature", "pressure_x", 1)));
+        let mut twice = m.clone();
+        twice.data.push(m.data[0].clone());
+        assert!(refused(&twice.to_json()));
+        let mut outside = m.clone();
+        outside.data[0].4 -= DAY_MS;
+        assert!(refused(&outside.to_json()), "an instant of another day");
+        let mut over = m.clone();
+        over.data[0].6[0].2 = i64::from(over.data[0].6[0].4) * 289;
+        assert!(refused(&over.to_json()), "a sum above n x max");
+        let mut counters = m;
+        counters.health[0].4.6 = 1_000;
+        assert!(refused(&counters.to_json()), "more restarts than rows");
+    }
+}
