@@ -5,20 +5,27 @@
 //! Why: through S3 every footer is a request (~1 ms on a local server, tens on a
 //! remote one); a year of 1,000 stations is 365,000 of them. A rollup is written by
 //! `lakenode compact` at [`lakenode::layout::rollup_key`]
-//! (`rollup/station=<id>/month=YYYY-MM.json`, outside both trees so that no reader of
-//! the data or health tree sees it). It holds, for each daily file of the month, the
-//! file's key, its size, its row count and the footer key/value pairs the report reads
-//! (`lakenode`, `lakenode.summary`, `lakenode.health_summary`) exactly as they are in
-//! the footer: a reader decodes them as it would the footer, so figures read from a
-//! rollup equal figures read from the footers (tested in the report).
+//! (`rollup/station=<id>/month=YYYY-MM.v2.json`, outside both trees so that no reader
+//! of the data or health tree sees it): version 2 ([`v2`]), for each daily file of the
+//! month its day, size, row count and the day's figures as numbers, taken from the
+//! footer's summaries and checked as they are.
+//!
+//! Version 1 ([`Rollup`], `month=YYYY-MM.json`, [`lakenode::layout::rollup_v1_key`]) is
+//! no longer written: it held the footer key/value pairs the report reads (`lakenode`,
+//! `lakenode.summary`, `lakenode.health_summary`) exactly as they are in the footer,
+//! hourly arrays included (~91 KB per station-month, decoded twice). A reader still
+//! decodes it as it would the footer where a month has no version 2 rollup, and
+//! [`refresh`] converts it to version 2 without reading the footers again. Figures read
+//! from either equal figures read from the footers and the columns (tested in the
+//! report).
 //!
 //! A rollup is a claim, never the truth: a reader uses an entry only for the daily
 //! file of the same key *and* size as listed now ([`Rollup::entry`]); a day compacted
 //! again (late windows merged: a larger file), added later, or still holding window
 //! files is read from its footer or columns as before. A rollup written before or after
 //! a crash can therefore only be incomplete, never wrong beyond what it claims, and the
-//! next `compact` completes it ([`refresh`]). JSON, versioned (`"v": 1`): a reader
-//! ignores a rollup of another version.
+//! next `compact` completes it ([`refresh`]). JSON, versioned (`"v"`): a reader
+//! ignores a rollup of another version than its key says.
 //!
 //! ```
 //! use lakenode_lake::rollup::{DayEntry, Rollup};
@@ -47,10 +54,10 @@ use crate::summary::{DATA_KEY, HEALTH_KEY};
 
 pub mod v2;
 
-/// The rollup format this build writes and reads.
+/// The version 1 rollup format (read, no longer written: [`v2::VERSION`] is).
 pub const VERSION: u32 = 1;
 
-/// A station-month's rollup.
+/// A station-month's rollup, version 1 (read where no version 2 exists).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rollup {
     /// Format version ([`VERSION`]).

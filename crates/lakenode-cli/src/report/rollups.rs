@@ -5,9 +5,13 @@
 //! report, before its own day). Their station-months' rollups are listed
 //! (`rollup/`, one LIST per 1,000) and fetched (a bounded pool of requests, as for
 //! footers); a day is taken from its rollup only if the rollup holds an entry of the
-//! same key and size as the daily file listed now, and that entry decodes exactly as
-//! the footer would ([`super::footers::decode`] on the same key/value pairs and row
-//! count). Every other candidate (no rollup, a stale or refused one, a day compacted
+//! same key and size as the daily file listed now. A month's version 2 rollup
+//! (numbers only, [`lakenode_lake::rollup::v2`]) is read where there is one: decoded in
+//! one pass, checked as the footers' summaries are, turned into the day's figures
+//! ([`super::footers::from_rollup`]); a day the report draws in hours is read from its
+//! footer instead (a version 2 entry holds no hourly figures). Else its version 1
+//! rollup, whose entries decode exactly as the footer would
+//! ([`super::footers::decode`] on the same key/value pairs and row count). Every other candidate (no rollup, a stale or refused one, a day compacted
 //! again since) is read from its footer, and from its columns failing that: the
 //! figures are the same whichever way a day is read (tested).
 //!
