@@ -544,10 +544,7 @@ fn whole_months_are_read_from_rollups_with_the_same_figures() {
     let key = lakenode_lake::rollup::key_of(IDS[0], "2026-11").unwrap();
     let body = String::from_utf8(std::fs::read(dir.join(&key)).unwrap()).unwrap();
     let day = |d: u8| format!("[{d},");
-    let last_day = (1..=30)
-        .rev()
-        .find(|d| body.contains(&day(*d)))
-        .unwrap();
+    let last_day = (1..=30).rev().find(|d| body.contains(&day(*d))).unwrap();
     let forged = [
         body[..body.len() / 2].to_string(),
         body.replacen("\"v\":2", "\"v\":3", 1),

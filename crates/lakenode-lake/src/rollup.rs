@@ -225,7 +225,11 @@ pub fn refresh(
             let size = touched.get(key).unwrap_or(size);
             months.entry(sm).or_default().insert(key.clone(), *size);
         } else if let Some((station, month, v)) = rollup_of(key) {
-            let to = if v == v2::VERSION { &mut existing } else { &mut v1 };
+            let to = if v == v2::VERSION {
+                &mut existing
+            } else {
+                &mut v1
+            };
             to.insert((station, month), key.clone());
         }
     }

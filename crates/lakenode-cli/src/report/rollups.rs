@@ -149,7 +149,8 @@ pub fn read(lake: &mut dyn LakeStore, days: &[Candidate]) -> BTreeMap<usize, (Su
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .recv();
                     let Ok((m, body)) = job else { break };
-                    let decoded = decode_month(days, months[m], (&objects[m].0, versions[m]), &body);
+                    let decoded =
+                        decode_month(days, months[m], (&objects[m].0, versions[m]), &body);
                     if done_tx.send(decoded).is_err() {
                         break;
                     }

@@ -98,7 +98,15 @@ pub struct Point(pub i64, pub Option<i32>, pub i64, pub i64, pub i64, pub i64);
 
 /// A [`HealthRun`]: (rows, spool max, rssi sum, rssi n, failures, dropped, restarts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Run(pub u32, pub i64, pub i64, pub u32, pub i64, pub i64, pub u32);
+pub struct Run(
+    pub u32,
+    pub i64,
+    pub i64,
+    pub u32,
+    pub i64,
+    pub i64,
+    pub u32,
+);
 
 /// A measurement by its name, decoded without a string of its own.
 mod by_name {
@@ -455,8 +463,14 @@ mod tests {
         let mut samples = Vec::new();
         for i in 0..288 {
             let mut s = Sample::new(NOV_20 + i * 300_000);
-            s.set_count(Measurement::Temperature, Some(2_000 + i32::try_from(i).unwrap()));
-            s.set_count(Measurement::Battery, Some(3_900 - i32::try_from(i).unwrap()));
+            s.set_count(
+                Measurement::Temperature,
+                Some(2_000 + i32::try_from(i).unwrap()),
+            );
+            s.set_count(
+                Measurement::Battery,
+                Some(3_900 - i32::try_from(i).unwrap()),
+            );
             samples.push(s);
         }
         let data = DaySummary::of(NOV_20, &samples);
