@@ -330,18 +330,19 @@ fn an_s3_compaction_killed_and_rerun_keeps_every_row_once() {
         // The rerun wrote the month's rollup, whatever the killed run had written of
         // it: every daily file in it, each at its size.
         let key = lakenode_lake::rollup::key_of(STATION, "2026-11").unwrap();
-        let json = std::fs::read_to_string(root.join("lake").join(&key)).unwrap();
-        let rollup = lakenode_lake::rollup::Rollup::from_json(&json, STATION, "2026-11").unwrap();
-        let dailies = files_with_extension(&root.join("lake"), "parquet")
+        let json = std::fs::read(root.join("lake").join(&key)).unwrap();
+        let rollup =
+            lakenode_lake::rollup::v2::Month::from_json(&json, STATION, "2026-11").unwrap();
+        let dailies: Vec<_> = files_with_extension(&root.join("lake"), "parquet")
             .into_iter()
             .filter(|p| p.to_string_lossy().ends_with("_day.parquet"))
-            .count();
-        assert_eq!(rollup.days.len(), dailies, "step {k}");
-        for d in &rollup.days {
-            let size = std::fs::metadata(root.join("lake").join(&d.key))
-                .unwrap()
-                .len();
-            assert_eq!(d.size, size, "step {k}: {}", d.key);
+            .collect();
+        assert_eq!(rollup.by_key().len(), dailies.len(), "step {k}");
+        for path in dailies {
+            let size = std::fs::metadata(&path).unwrap().len();
+            let key = path.strip_prefix(root.join("lake")).unwrap();
+            let key = key.to_string_lossy();
+            assert!(rollup.entry(&key, size).is_some(), "step {k}: {key}");
         }
         drop(s3);
         if k == 20 {

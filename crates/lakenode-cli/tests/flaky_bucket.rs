@@ -196,7 +196,7 @@ fn concurrent_compaction_finishes_through_a_bucket_failing_one_request_in_four()
         .map(|p| p.strip_prefix(&bucket).unwrap().display().to_string())
         .collect();
     // The month's rollup (written after the days, still under the lock) and the days.
-    let rollup = format!("rollup/station={STATION}/month=2026-11.json");
+    let rollup = format!("rollup/station={STATION}/month=2026-11.v2.json");
     assert!(files.contains(&rollup), "{files:?}");
     files.retain(|f| *f != rollup);
     assert_eq!(files.len(), 3, "{files:?}");

@@ -527,12 +527,100 @@ fn whole_months_are_read_from_rollups_with_the_same_figures() {
     assert_eq!(bucket.reads(), 2);
     assert_same(&fresh.fleet, &columns.fleet);
 
-    // A damaged rollup is refused: its days come from their footers.
+    // A rollup of version 2 holds numbers only: several times smaller than version 1.
+    let v2_bytes: usize = IDS
+        .iter()
+        .map(|id| {
+            let key = lakenode_lake::rollup::key_of(id, "2026-11").unwrap();
+            std::fs::read(dir.join(key)).unwrap().len()
+        })
+        .sum();
+    let v1_bytes = write_v1_rollups(&dir);
+    assert!(v2_bytes * 4 < v1_bytes, "{v2_bytes} vs {v1_bytes} bytes");
+
+    // A damaged rollup, one of another version, one with a day outside its month or
+    // with figures that do not add up, is refused whole: its days come from their
+    // footers (not from the version 1 rollup beside it).
     let key = lakenode_lake::rollup::key_of(IDS[0], "2026-11").unwrap();
-    let body = std::fs::read(top.path().join("lake").join(&key)).unwrap();
-    put(&dir, &key, &body[..body.len() / 2]);
+    let body = String::from_utf8(std::fs::read(dir.join(&key)).unwrap()).unwrap();
+    let day = |d: u8| format!("[{d},");
+    let last_day = (1..=30).rev().find(|d| body.contains(&day(*d))).unwrap();
+    let forged = [
+        body[..body.len() / 2].to_string(),
+        body.replacen("\"v\":2", "\"v\":3", 1),
+        body.replacen(&day(last_day), &day(31), 1),
+        body.replacen(&day(last_day), &day(0), 1),
+        body.replacen("\"temperature\",", "\"temperature\",-", 1),
+    ];
+    for bad in forged {
+        put(&dir, &key, bad.as_bytes());
+        bucket.restart();
+        let refused = scan(&mut bucket, &options(), |_| {}).unwrap();
+        assert_eq!(bucket.reads(), 2 + 2 * 7, "{bad}");
+        assert_same(&refused.fleet, &columns.fleet);
+    }
+
+    // A lake rolled up in version 1 only (before 2026-12-04): read from those, with
+    // the same figures; `refresh` converts them without reading a footer.
+    for id in IDS {
+        let key = lakenode_lake::rollup::key_of(id, "2026-11").unwrap();
+        std::fs::remove_file(dir.join(key)).unwrap();
+    }
     bucket.restart();
-    let refused = scan(&mut bucket, &options(), |_| {}).unwrap();
-    assert_eq!(bucket.reads(), 2 + 2 * 7);
-    assert_same(&refused.fleet, &columns.fleet);
+    let from_v1 = scan(&mut bucket, &options(), |_| {}).unwrap();
+    assert_eq!(bucket.reads(), 2, "the version 1 rollups");
+    assert_same(&from_v1.fleet, &columns.fleet);
+    let listed = bucket.list("").unwrap();
+    let converted = refresh(&mut bucket, &listed, &std::collections::BTreeMap::new()).unwrap();
+    assert_eq!((converted.written, converted.footers), (2, 0));
+    let v2_again: usize = IDS
+        .iter()
+        .map(|id| {
+            let key = lakenode_lake::rollup::key_of(id, "2026-11").unwrap();
+            std::fs::read(dir.join(key)).unwrap().len()
+        })
+        .sum();
+    assert_eq!(v2_again, v2_bytes, "the same rollups as from the footers");
+    bucket.restart();
+    let from_v2 = scan(&mut bucket, &options(), |_| {}).unwrap();
+    assert_eq!(bucket.reads(), 2);
+    assert_same(&from_v2.fleet, &columns.fleet);
+}
+
+/// Writes the version 1 rollups of the lake in `dir` (the footers' pairs as they are,
+/// as `compact` wrote them before 2026-12-04); their total size.
+fn write_v1_rollups(dir: &Path) -> usize {
+    use lakenode_lake::rollup::{DayEntry, KEPT, Rollup, month_of, v1_key_of};
+    let mut lake = LocalLake::new(dir.to_path_buf());
+    let mut months: std::collections::BTreeMap<(String, String), Vec<DayEntry>> =
+        std::collections::BTreeMap::new();
+    for (key, size) in lake.list("").unwrap() {
+        let Some(sm) = month_of(&key) else { continue };
+        let bytes = std::fs::read(dir.join(&key)).unwrap();
+        let f = lakenode_lake::readback::footer_of_tail(&bytes, size).unwrap();
+        months.entry(sm).or_default().push(DayEntry {
+            key,
+            size,
+            rows: f.rows,
+            pairs: f
+                .key_values
+                .into_iter()
+                .filter(|(k, _)| KEPT.contains(&k.as_str()))
+                .collect(),
+        });
+    }
+    let mut total = 0;
+    for ((station, month), mut days) in months {
+        days.sort_by(|a, b| a.key.cmp(&b.key));
+        let json = Rollup {
+            v: 1,
+            station: station.clone(),
+            month: month.clone(),
+            days,
+        }
+        .to_json();
+        total += json.len();
+        put(dir, &v1_key_of(&station, &month).unwrap(), json.as_bytes());
+    }
+    total
 }

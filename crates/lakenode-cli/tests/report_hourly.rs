@@ -93,6 +93,7 @@ fn compacted_days_drawn_in_hours_come_from_footers_with_the_same_page() {
         interval_s: 60,
         seed: 7,
         dir: lake.clone(),
+        rollups_only: false,
     })
     .unwrap();
     let (mut footers, whole) = report(&lake, 3, true);

@@ -5,20 +5,27 @@
 //! Why: through S3 every footer is a request (~1 ms on a local server, tens on a
 //! remote one); a year of 1,000 stations is 365,000 of them. A rollup is written by
 //! `lakenode compact` at [`lakenode::layout::rollup_key`]
-//! (`rollup/station=<id>/month=YYYY-MM.json`, outside both trees so that no reader of
-//! the data or health tree sees it). It holds, for each daily file of the month, the
-//! file's key, its size, its row count and the footer key/value pairs the report reads
-//! (`lakenode`, `lakenode.summary`, `lakenode.health_summary`) exactly as they are in
-//! the footer: a reader decodes them as it would the footer, so figures read from a
-//! rollup equal figures read from the footers (tested in the report).
+//! (`rollup/station=<id>/month=YYYY-MM.v2.json`, outside both trees so that no reader
+//! of the data or health tree sees it): version 2 ([`v2`]), for each daily file of the
+//! month its day, size, row count and the day's figures as numbers, taken from the
+//! footer's summaries and checked as they are.
+//!
+//! Version 1 ([`Rollup`], `month=YYYY-MM.json`, [`lakenode::layout::rollup_v1_key`]) is
+//! no longer written: it held the footer key/value pairs the report reads (`lakenode`,
+//! `lakenode.summary`, `lakenode.health_summary`) exactly as they are in the footer,
+//! hourly arrays included (~91 KB per station-month, decoded twice). A reader still
+//! decodes it as it would the footer where a month has no version 2 rollup, and
+//! [`refresh`] converts it to version 2 without reading the footers again. Figures read
+//! from either equal figures read from the footers and the columns (tested in the
+//! report).
 //!
 //! A rollup is a claim, never the truth: a reader uses an entry only for the daily
 //! file of the same key *and* size as listed now ([`Rollup::entry`]); a day compacted
 //! again (late windows merged: a larger file), added later, or still holding window
 //! files is read from its footer or columns as before. A rollup written before or after
 //! a crash can therefore only be incomplete, never wrong beyond what it claims, and the
-//! next `compact` completes it ([`refresh`]). JSON, versioned (`"v": 1`): a reader
-//! ignores a rollup of another version.
+//! next `compact` completes it ([`refresh`]). JSON, versioned (`"v"`): a reader
+//! ignores a rollup of another version than its key says.
 //!
 //! ```
 //! use lakenode_lake::rollup::{DayEntry, Rollup};
@@ -38,17 +45,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use lakenode::encode::META_KEY;
-use lakenode::layout::{FileName, LakeKey, ROLLUP_DIR, StationId, rollup_key};
+use lakenode::layout::{FileName, LakeKey, ROLLUP_DIR, StationId, rollup_key, rollup_v1_key};
 use serde::{Deserialize, Serialize};
 
 use crate::lake::LakeStore;
 use crate::readback::{FOOTER_TAIL, footer_of_tail};
 use crate::summary::{DATA_KEY, HEALTH_KEY};
 
-/// The rollup format this build writes and reads.
+pub mod v2;
+
+/// The version 1 rollup format (read, no longer written: [`v2::VERSION`] is).
 pub const VERSION: u32 = 1;
 
-/// A station-month's rollup.
+/// A station-month's rollup, version 1 (read where no version 2 exists).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rollup {
     /// Format version ([`VERSION`]).
@@ -75,8 +84,8 @@ pub struct DayEntry {
     pub pairs: Vec<(String, String)>,
 }
 
-/// The footer keys a rollup keeps.
-const KEPT: [&str; 3] = [META_KEY, DATA_KEY, HEALTH_KEY];
+/// The footer keys a version 1 rollup kept.
+pub const KEPT: [&str; 3] = [META_KEY, DATA_KEY, HEALTH_KEY];
 
 impl Rollup {
     /// The rollup as stored: compact JSON.
@@ -145,7 +154,7 @@ pub fn month_of(key: &str) -> Option<(String, String)> {
     ))
 }
 
-/// The rollup key of a station-month.
+/// The rollup key of a station-month (version 2, the one written).
 #[must_use]
 pub fn key_of(station: &str, month: &str) -> Option<String> {
     let id = StationId::new(station).ok()?;
@@ -153,12 +162,24 @@ pub fn key_of(station: &str, month: &str) -> Option<String> {
     Some(rollup_key(None, &id, date))
 }
 
-/// (station, `YYYY-MM`) of a rollup key.
-fn rollup_of(key: &str) -> Option<(String, String)> {
+/// The version 1 rollup key of a station-month (read where no version 2 exists).
+#[must_use]
+pub fn v1_key_of(station: &str, month: &str) -> Option<String> {
+    let id = StationId::new(station).ok()?;
+    let date = jiff::civil::Date::strptime("%Y-%m-%d", format!("{month}-01")).ok()?;
+    Some(rollup_v1_key(None, &id, date))
+}
+
+/// (station, `YYYY-MM`, version) of a rollup key.
+fn rollup_of(key: &str) -> Option<(String, String, u32)> {
     let rest = key.strip_prefix(ROLLUP_DIR)?.strip_prefix("/station=")?;
     let (station, name) = rest.split_once("/month=")?;
+    if let Some(month) = name.strip_suffix(".v2.json") {
+        return (key_of(station, month)?.as_str() == key)
+            .then(|| (station.into(), month.into(), v2::VERSION));
+    }
     let month = name.strip_suffix(".json")?;
-    (key_of(station, month)?.as_str() == key).then(|| (station.into(), month.into()))
+    (v1_key_of(station, month)?.as_str() == key).then(|| (station.into(), month.into(), VERSION))
 }
 
 /// A footer's row count and key/value pairs.
@@ -175,14 +196,17 @@ pub struct Refreshed {
 
 /// Brings the rollups of the lake listed as `listing` (its objects with their sizes,
 /// listed before or after a compaction: only daily files and rollups matter) up to
-/// date: those of the station-months of `touched` (daily files the compaction wrote,
-/// with their sizes, which stand for the listing's: so the compaction's own listing
-/// serves, and the lake is not listed twice) and of every station-month holding daily
-/// files but no rollup (a lake compacted before rollups existed, a crash before the
-/// rollup was written). Entries of an existing rollup whose file is unchanged (same
-/// key and size) are kept; the other daily files' footers are read (a bounded pool of
-/// ranged requests). Run under the compaction lock, like the compaction (which alone
-/// writes daily files, so nothing else changes them meanwhile).
+/// date, as version 2 ([`v2::Month`]): those of the station-months of `touched` (daily
+/// files the compaction wrote, with their sizes, which stand for the listing's: so the
+/// compaction's own listing serves, and the lake is not listed twice) and of every
+/// station-month holding daily files but no version 2 rollup (a lake compacted before
+/// rollups or before version 2 existed, a crash before the rollup was written).
+/// Entries of an existing rollup whose file is unchanged (same key and size) are kept:
+/// a version 2 rollup's as they are, a version 1 rollup's converted (the same footer
+/// pairs, so no footer is read again); the other daily files' footers are read (a
+/// bounded pool of ranged requests). Version 1 rollups are left as they are, no longer
+/// written. Run under the compaction lock, like the compaction (which alone writes
+/// daily files, so nothing else changes them meanwhile).
 ///
 /// # Errors
 /// Listing-independent failures of reading a rollup or writing one. A footer that
@@ -194,58 +218,60 @@ pub fn refresh(
 ) -> crate::Result<Refreshed> {
     let mut months: BTreeMap<(String, String), BTreeMap<String, u64>> = BTreeMap::new();
     let mut existing: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut v1: BTreeMap<(String, String), String> = BTreeMap::new();
     for (key, size) in listing.iter().map(|(k, s)| (k, s)).chain(touched) {
         if let Some(sm) = month_of(key) {
             // A file the compaction wrote: its size now, whatever was listed.
             let size = touched.get(key).unwrap_or(size);
             months.entry(sm).or_default().insert(key.clone(), *size);
-        } else if let Some(sm) = rollup_of(key) {
-            existing.insert(sm, key.clone());
+        } else if let Some((station, month, v)) = rollup_of(key) {
+            let to = if v == v2::VERSION {
+                &mut existing
+            } else {
+                &mut v1
+            };
+            to.insert((station, month), key.clone());
         }
     }
     let touched: BTreeSet<(String, String)> = touched.keys().filter_map(|k| month_of(k)).collect();
     months.retain(|sm, _| touched.contains(sm) || !existing.contains_key(sm));
     let mut out = Refreshed::default();
     // Entries kept from the rollups there are, the footers to read for the others.
-    let mut rollups: Vec<(String, Rollup, Rollup)> = Vec::new();
+    let mut rollups: Vec<(String, Option<v2::Month>, v2::Month)> = Vec::new();
     let mut wanted: Vec<(String, u64)> = Vec::new();
-    let mut slot: Vec<(usize, usize)> = Vec::new();
+    let mut slot: Vec<usize> = Vec::new();
     for ((station, month), files) in months {
         let Some(key) = key_of(&station, &month) else {
             continue;
         };
-        let old = match existing.get(&(station.clone(), month.clone())) {
-            Some(k) => match lake.get(k) {
-                Ok(bytes) => String::from_utf8(bytes)
-                    .ok()
-                    .and_then(|t| Rollup::from_json(&t, &station, &month).ok()),
-                Err(e) if e.is_not_found() => None,
-                Err(e) => return Err(e),
-            },
+        let sm = (station.clone(), month.clone());
+        let old = match existing.get(&sm) {
+            Some(k) => get(lake, k)?.and_then(|b| v2::Month::from_json(&b, &station, &month).ok()),
             None => None,
         };
-        let old = old.unwrap_or(Rollup {
-            v: VERSION,
-            station: station.clone(),
-            month: month.clone(),
-            days: Vec::new(),
-        });
-        let mut new = Rollup {
-            days: Vec::new(),
-            ..old.clone()
+        // A month of a lake rolled up before version 2: its version 1 entries.
+        let old_v1 = match v1.get(&sm) {
+            Some(k) if old.is_none() => get(lake, k)?
+                .and_then(|b| String::from_utf8(b).ok())
+                .and_then(|t| Rollup::from_json(&t, &station, &month).ok()),
+            _ => None,
         };
+        let mut new = v2::Month::new(&station, &month);
+        let kept = old.as_ref().map(v2::Month::by_key).unwrap_or_default();
+        let kept_v1 = old_v1.as_ref().map(Rollup::by_key).unwrap_or_default();
         for (file, size) in files {
-            if let Some(e) = old.entry(&file, size) {
-                new.days.push(e.clone());
-            } else {
-                slot.push((rollups.len(), new.days.len()));
-                new.days.push(DayEntry {
-                    key: file.clone(),
-                    size,
-                    rows: 0,
-                    pairs: Vec::new(),
-                });
-                wanted.push((file, size));
+            match kept.get(&(file.clone(), size)) {
+                Some(v2::Entry::Data(d)) => new.data.push((*d).clone()),
+                Some(v2::Entry::Health(h)) => new.health.push((*h).clone()),
+                None => {
+                    let converted = kept_v1
+                        .get(&(file.as_str(), size))
+                        .is_some_and(|e| new.add(&file, size, e.rows, &e.pairs));
+                    if !converted {
+                        slot.push(rollups.len());
+                        wanted.push((file, size));
+                    }
+                }
             }
         }
         rollups.push((key, old, new));
@@ -268,30 +294,29 @@ pub fn refresh(
         }
     }
     out.footers = wanted.len();
-    for ((r, d), footer) in slot.into_iter().zip(footers) {
-        let entry = &mut rollups[r].2.days[d];
+    for ((r, (file, size)), footer) in slot.into_iter().zip(&wanted).zip(footers) {
+        // A day whose footer could not be read or holds no usable summary is left out.
         if let Some((rows, pairs)) = footer {
-            entry.rows = rows;
-            entry.pairs = pairs
-                .into_iter()
-                .filter(|(k, _)| KEPT.contains(&k.as_str()))
-                .collect();
+            rollups[r].2.add(file, *size, rows, &pairs);
         }
     }
     for (key, old, mut new) in rollups {
-        // A day whose footer could not be read or holds no summary is left out.
-        new.days.retain(|d| {
-            d.pairs
-                .iter()
-                .any(|(k, _)| k == DATA_KEY || k == HEALTH_KEY)
-        });
-        new.days.sort_by(|a, b| a.key.cmp(&b.key));
-        if new != old || !existing.contains_key(&(new.station.clone(), new.month.clone())) {
+        new.sort();
+        if old.as_ref() != Some(&new) {
             lake.put(&key, new.to_json().into_bytes())?;
             out.written += 1;
         }
     }
     Ok(out)
+}
+
+/// The object at `key`, `None` if it is gone.
+fn get(lake: &mut dyn LakeStore, key: &str) -> crate::Result<Option<Vec<u8>>> {
+    match lake.get(key) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]
@@ -317,8 +342,11 @@ mod tests {
     #[test]
     fn keys_round_trip_and_only_daily_files_have_a_month() {
         let key = key_of(ST, "2026-11").unwrap();
-        assert_eq!(key, format!("rollup/station={ST}/month=2026-11.json"));
-        assert_eq!(rollup_of(&key), Some((ST.into(), "2026-11".into())));
+        assert_eq!(key, format!("rollup/station={ST}/month=2026-11.v2.json"));
+        assert_eq!(rollup_of(&key), Some((ST.into(), "2026-11".into(), 2)));
+        let v1 = v1_key_of(ST, "2026-11").unwrap();
+        assert_eq!(v1, format!("rollup/station={ST}/month=2026-11.json"));
+        assert_eq!(rollup_of(&v1), Some((ST.into(), "2026-11".into(), 1)));
         assert_eq!(
             rollup_of(&format!("rollup/station={ST}/month=2026-13.json")),
             None

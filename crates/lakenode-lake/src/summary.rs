@@ -112,6 +112,23 @@ fn hour_sums<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Erro
 }
 
 impl ColumnSummary {
+    /// Whether the day's figures of `m` fit a day of `rows` instants: values counted,
+    /// no more than the instants, within the sensor's range, the newest value between
+    /// the smallest and the largest, the sum between count times each (the checks of a
+    /// summary that do not need its hours; also those of a monthly rollup's entry).
+    #[must_use]
+    pub fn day_fits(&self, m: Measurement, rows: u64) -> bool {
+        let (lo, hi) = m.range();
+        let in_range = |v: i32| (lo..=hi).contains(&count_to_f64(m, v));
+        self.n > 0
+            && self.n <= rows
+            && self.min <= self.max
+            && [self.min, self.max, self.last].into_iter().all(in_range)
+            && (self.min..=self.max).contains(&self.last)
+            && i128::from(self.sum) >= i128::from(self.min) * i128::from(self.n)
+            && i128::from(self.sum) <= i128::from(self.max) * i128::from(self.n)
+    }
+
     /// Values per UTC hour, given the day's instants per hour.
     #[must_use]
     pub fn hours(&self, instants: &[u32; 24]) -> [u32; 24] {
@@ -257,8 +274,6 @@ impl DaySummary {
         for (name, c) in &self.columns {
             let m = Measurement::from_name(name)
                 .ok_or_else(|| format!("an unknown measurement `{name}`"))?;
-            let (lo, hi) = m.range();
-            let in_range = |v: i32| (lo..=hi).contains(&count_to_f64(m, v));
             let by_hour: u64 = c.hours(&self.hours).iter().map(|&h| u64::from(h)).sum();
             let nulls_fit = c.nulls.windows(2).all(|w| w[0].0 < w[1].0)
                 && c.nulls.iter().all(|&(h, n)| {
@@ -266,15 +281,7 @@ impl DaySummary {
                         .get(usize::from(h))
                         .is_some_and(|&all| n > 0 && n <= all)
                 });
-            let ok = c.n > 0
-                && c.n <= self.rows
-                && nulls_fit
-                && by_hour == c.n
-                && c.min <= c.max
-                && [c.min, c.max, c.last].into_iter().all(in_range)
-                && (c.min..=c.max).contains(&c.last)
-                && i128::from(c.sum) >= i128::from(c.min) * i128::from(c.n)
-                && i128::from(c.sum) <= i128::from(c.max) * i128::from(c.n);
+            let ok = nulls_fit && by_hour == c.n && c.day_fits(m, self.rows);
             if !ok || !self.hour_sums_fit(c) {
                 return Err(format!("the figures of `{name}` do not add up"));
             }
@@ -515,6 +522,17 @@ impl HealthSummary {
         if s.v != HEALTH_VERSION {
             return Err(format!("its `{HEALTH_KEY}` is of version {}", s.v));
         }
+        s.check(day_start_ms, file_rows)?;
+        Ok(s)
+    }
+
+    /// Checks the summary against the day starting at `day_start_ms` and a file of
+    /// `file_rows` rows (also a monthly rollup's health entry).
+    ///
+    /// # Errors
+    /// Why the summary cannot be this file's.
+    pub fn check(&self, day_start_ms: i64, file_rows: u64) -> Result<(), String> {
+        let s = self;
         let end = day_start_ms + DAY_MS;
         let inside = |p: &HealthPoint| (day_start_ms..end).contains(&p.at_ms);
         let points = [s.first, s.last]
@@ -536,7 +554,7 @@ impl HealthSummary {
         if !ok {
             return Err(format!("its `{HEALTH_KEY}` does not fit the file"));
         }
-        Ok(s)
+        Ok(())
     }
 }
 

@@ -645,9 +645,12 @@ const HEALTH_DIR: &str = "health";
 pub const ROLLUP_DIR: &str = "rollup";
 
 /// The key of `station`'s rollup of one UTC month (`lakenode compact` writes it: the
-/// month's daily summaries in one object, so a long report reads one object per
-/// station-month instead of one footer per station-day):
-/// `[prefix/]rollup/station=<id>/month=YYYY-MM.json`.
+/// month's daily figures in one object, so a long report reads one object per
+/// station-month instead of one footer per station-day), version 2 (numbers only):
+/// `[prefix/]rollup/station=<id>/month=YYYY-MM.v2.json`. Since 2026-12-04 `compact`
+/// and `fleet-lake` write only this one; the version 1 rollup
+/// ([`rollup_v1_key`]) of a lake written before is still read where no version 2
+/// exists, and never written again.
 ///
 /// ```
 /// use lakenode::layout::{StationId, rollup_key};
@@ -655,14 +658,34 @@ pub const ROLLUP_DIR: &str = "rollup";
 /// let date = jiff::civil::date(2026, 2, 9);
 /// assert_eq!(
 ///     rollup_key(None, &station, date),
-///     "rollup/station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/month=2026-02.json"
+///     "rollup/station=0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e/month=2026-02.v2.json"
 /// );
 /// # Ok::<(), lakenode::Error>(())
 /// ```
 #[must_use]
 pub fn rollup_key(prefix: Option<&Prefix>, station: &StationId, date: jiff::civil::Date) -> String {
+    rollup_key_with(prefix, station, date, ".v2.json")
+}
+
+/// The key of a version 1 rollup (the footers' summary strings as they are):
+/// `[prefix/]rollup/station=<id>/month=YYYY-MM.json`. Read, no longer written.
+#[must_use]
+pub fn rollup_v1_key(
+    prefix: Option<&Prefix>,
+    station: &StationId,
+    date: jiff::civil::Date,
+) -> String {
+    rollup_key_with(prefix, station, date, ".json")
+}
+
+fn rollup_key_with(
+    prefix: Option<&Prefix>,
+    station: &StationId,
+    date: jiff::civil::Date,
+    suffix: &str,
+) -> String {
     let name = format!(
-        "{ROLLUP_DIR}/station={station}/month={:04}-{:02}.json",
+        "{ROLLUP_DIR}/station={station}/month={:04}-{:02}{suffix}",
         date.year(),
         date.month()
     );

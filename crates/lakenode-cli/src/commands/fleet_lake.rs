@@ -58,6 +58,11 @@ pub struct FleetLakeArgs {
     /// The lake's directory (created; must not hold a lake yet).
     #[arg(long)]
     pub dir: PathBuf,
+    /// Write nothing but the monthly rollups of the lake already in `--dir` (as
+    /// `compact` does: a lake rolled up in version 1 is converted without reading its
+    /// footers again).
+    #[arg(long, hide = true)]
+    pub rollups_only: bool,
 }
 
 /// A station id (UUIDv7-shaped) made from `seed` and the station's number.
@@ -79,6 +84,9 @@ fn station_id(seed: u64, n: u32) -> String {
 /// # Errors
 /// Invalid flags, or a file that cannot be written.
 pub fn run(args: &FleetLakeArgs) -> CliResult<()> {
+    if args.rollups_only {
+        return rollups(args);
+    }
     let last = match args.last {
         Some(d) => d,
         None => jiff::Timestamp::now()
@@ -151,7 +159,11 @@ pub fn run(args: &FleetLakeArgs) -> CliResult<()> {
         args.dir.display(),
         start.elapsed().as_secs_f64()
     );
-    // The monthly rollups, as `compact` leaves them (read back from the footers).
+    rollups(args)
+}
+
+/// The monthly rollups, as `compact` leaves them (read back from the footers).
+fn rollups(args: &FleetLakeArgs) -> CliResult<()> {
     let start = Instant::now();
     let mut lake = lakenode_lake::lake::LocalLake::new(args.dir.clone());
     let listed = lakenode_lake::lake::LakeStore::list(&mut lake, "")?;

@@ -31,6 +31,7 @@ use std::collections::BTreeMap;
 use lakenode::encode::FileMetadata;
 use lakenode_lake::lake::LakeStore;
 use lakenode_lake::readback::{FOOTER_TAIL, footer_of_tail};
+use lakenode_lake::rollup::v2::Entry;
 use lakenode_lake::summary::{DATA_KEY, DaySummary, HEALTH_KEY, HealthSummary};
 
 use super::aggregate::{DayFigures, MEANS};
@@ -143,6 +144,39 @@ pub(super) fn decode(day: &Candidate, pairs: &[(String, String)], rows: u64) -> 
         figures.min_battery = Some(lakenode::sample::count_to_f64(battery, c.min));
     }
     Some(Summarized::Data(meta.interval_ms, figures))
+}
+
+/// The figures of a monthly rollup's version 2 entry ([`lakenode_lake::rollup::v2`]):
+/// those [`decode`] takes from the footer's summary (checked when the rollup was
+/// decoded), but never hourly ones (`None` for a day the report draws in hours: its
+/// footer holds them).
+pub(super) fn from_rollup(day: &Candidate, entry: Entry<'_>) -> Option<Summarized> {
+    match entry {
+        Entry::Health(h) if !day.is_data => Some(Summarized::Health(h.summary())),
+        Entry::Data(d) if day.is_data && !day.hourly => {
+            let mut figures = DayFigures {
+                first_ms: d.4,
+                last_ms: d.5,
+                samples: u32::try_from(d.2).ok()?,
+                ..DayFigures::default()
+            };
+            for (i, m) in MEANS.iter().enumerate() {
+                if let Some(c) = d.column(*m) {
+                    // Sums of counts, as the rows are folded (exact: far below 2^52).
+                    #[allow(clippy::cast_precision_loss)]
+                    let exact = c.2 as f64;
+                    figures.sums[i] = (exact, u32::try_from(c.1).ok()?);
+                }
+            }
+            let battery = lakenode::schema::Measurement::Battery;
+            if let Some(c) = d.column(battery) {
+                figures.last_battery = Some(lakenode::sample::count_to_f64(battery, c.5));
+                figures.min_battery = Some(lakenode::sample::count_to_f64(battery, c.3));
+            }
+            Some(Summarized::Data(d.3, figures))
+        }
+        _ => None,
+    }
 }
 
 /// A summary that does not fit its file (damaged or forged) is not believed: the day

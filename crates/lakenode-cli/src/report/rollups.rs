@@ -5,9 +5,13 @@
 //! report, before its own day). Their station-months' rollups are listed
 //! (`rollup/`, one LIST per 1,000) and fetched (a bounded pool of requests, as for
 //! footers); a day is taken from its rollup only if the rollup holds an entry of the
-//! same key and size as the daily file listed now, and that entry decodes exactly as
-//! the footer would ([`super::footers::decode`] on the same key/value pairs and row
-//! count). Every other candidate (no rollup, a stale or refused one, a day compacted
+//! same key and size as the daily file listed now. A month's version 2 rollup
+//! (numbers only, [`lakenode_lake::rollup::v2`]) is read where there is one: decoded in
+//! one pass, checked as the footers' summaries are, turned into the day's figures
+//! ([`super::footers::from_rollup`]); a day the report draws in hours is read from its
+//! footer instead (a version 2 entry holds no hourly figures). Else its version 1
+//! rollup, whose entries decode exactly as the footer would
+//! ([`super::footers::decode`] on the same key/value pairs and row count). Every other candidate (no rollup, a stale or refused one, a day compacted
 //! again since) is read from its footer, and from its columns failing that: the
 //! figures are the same whichever way a day is read (tested).
 //!
@@ -23,7 +27,7 @@
 use std::collections::BTreeMap;
 
 use lakenode_lake::lake::LakeStore;
-use lakenode_lake::rollup::{Rollup, key_of, month_of};
+use lakenode_lake::rollup::{Rollup, key_of, month_of, v1_key_of, v2};
 
 use super::footers::{Candidate, Summarized};
 
@@ -31,29 +35,46 @@ use super::footers::{Candidate, Summarized};
 /// few KB each) is not fetched: not lakenode's.
 const MAX_ROLLUP_BYTES: u64 = 4 << 20;
 
-/// The days of `idx` that the rollup `body` (at `key`, of the station-month `sm`) holds
-/// at their listed size, decoded as their footers would be; the rollup's bytes are
-/// counted once, with the first day read from it.
+/// The days of `idx` that the rollup `body` (at `key`, of the station-month `sm`, of
+/// version 2 or else 1) holds at their listed size, decoded as their footers would be;
+/// the rollup's bytes are counted once, with the first day read from it.
 fn decode_month(
     days: &[Candidate],
     (sm, idx): (&(String, String), &Vec<usize>),
-    key: &str,
+    (key, v2): (&str, bool),
     body: &[u8],
 ) -> Vec<(usize, (Summarized, u64))> {
+    let refused = |why: String| {
+        tracing::warn!(
+            "{key}: the monthly rollup is refused ({why}); its days are read from their footers"
+        );
+        Vec::new()
+    };
+    let mut bytes = body.len() as u64;
+    let mut out = Vec::new();
+    if v2 {
+        let rollup = match v2::Month::from_json(body, &sm.0, &sm.1) {
+            Ok(r) => r,
+            Err(why) => return refused(why),
+        };
+        let entries = rollup.by_key();
+        for &i in idx {
+            let day = &days[i];
+            if let Some(e) = entries.get(&(day.key.clone(), day.size))
+                && let Some(s) = super::footers::from_rollup(day, *e)
+            {
+                out.push((i, (s, std::mem::take(&mut bytes))));
+            }
+        }
+        return out;
+    }
     let rollup = match std::str::from_utf8(body)
         .map_err(|e| e.to_string())
         .and_then(|t| Rollup::from_json(t, &sm.0, &sm.1))
     {
         Ok(r) => r,
-        Err(why) => {
-            tracing::warn!(
-                "{key}: the monthly rollup is refused ({why}); its days are read from their footers"
-            );
-            return Vec::new();
-        }
+        Err(why) => return refused(why),
     };
-    let mut bytes = body.len() as u64;
-    let mut out = Vec::new();
     let entries = rollup.by_key();
     for &i in idx {
         let day = &days[i];
@@ -89,12 +110,23 @@ pub fn read(lake: &mut dyn LakeStore, days: &[Candidate]) -> BTreeMap<usize, (Su
     };
     let mut months: Vec<(&(String, String), &Vec<usize>)> = Vec::new();
     let mut objects: Vec<(String, u64)> = Vec::new();
+    let mut versions: Vec<bool> = Vec::new();
     for (sm, idx) in &by_month {
-        if let Some(key) = key_of(&sm.0, &sm.1)
-            && let Some(size) = listed.get(&key).filter(|s| **s <= MAX_ROLLUP_BYTES)
+        // Version 2 where there is one, else version 1 (a lake rolled up before).
+        let found = [key_of(&sm.0, &sm.1), v1_key_of(&sm.0, &sm.1)]
+            .into_iter()
+            .zip([true, false])
+            .find_map(|(key, v2)| {
+                let key = key?;
+                let size = *listed.get(&key)?;
+                Some((key, size, v2))
+            });
+        if let Some((key, size, v2)) = found
+            && size <= MAX_ROLLUP_BYTES
         {
             months.push((sm, idx));
-            objects.push((key, *size));
+            objects.push((key, size));
+            versions.push(v2);
         }
     }
     let whole = objects.iter().map(|(_, s)| *s).max().unwrap_or(0);
@@ -109,6 +141,7 @@ pub fn read(lake: &mut dyn LakeStore, days: &[Candidate]) -> BTreeMap<usize, (Su
     std::thread::scope(|scope| {
         for _ in 0..threads {
             let (rx, done_tx, months, objects) = (&rx, done_tx.clone(), &months, &objects);
+            let versions = &versions;
             scope.spawn(move || {
                 loop {
                     let job = rx
@@ -116,7 +149,8 @@ pub fn read(lake: &mut dyn LakeStore, days: &[Candidate]) -> BTreeMap<usize, (Su
                         .unwrap_or_else(std::sync::PoisonError::into_inner)
                         .recv();
                     let Ok((m, body)) = job else { break };
-                    let decoded = decode_month(days, months[m], &objects[m].0, &body);
+                    let decoded =
+                        decode_month(days, months[m], (&objects[m].0, versions[m]), &body);
                     if done_tx.send(decoded).is_err() {
                         break;
                     }
