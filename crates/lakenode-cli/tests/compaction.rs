@@ -1244,18 +1244,21 @@ fn an_s3_lock_is_extended_and_a_lost_one_stops_the_run() {
     assert_eq!(e.exit_code(), 7, "{e}");
 }
 
-/// `--jobs` out of 1..=32 is a command-line error: exit 2, like every command's (the
-/// README), before anything is read.
+/// `--jobs` out of 1..=32 and a `--before` that is not a date are command-line errors:
+/// exit 2, like every command's (the README), before anything is read.
 #[test]
-fn jobs_out_of_range_exit_2_like_every_command_line_error() {
+fn jobs_out_of_range_and_a_bad_date_exit_2_like_every_command_line_error() {
     let tmp = tempfile::tempdir().unwrap();
-    for jobs in ["0", "33"] {
-        let out = compact(
-            &["--lake", tmp.path().to_str().unwrap(), "--jobs", jobs],
-            None,
-        );
+    let lake = tmp.path().to_str().unwrap();
+    for (flag, value) in [
+        ("--jobs", "0"),
+        ("--jobs", "33"),
+        ("--before", "garbage"),
+        ("--before", "2026-13-01"),
+    ] {
+        let out = compact(&["--lake", lake, flag, value], None);
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "--jobs {jobs}: {stderr}");
-        assert!(stderr.contains("--jobs"), "{stderr}");
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}: {stderr}");
+        assert!(stderr.contains(flag), "{stderr}");
     }
 }

@@ -12,6 +12,13 @@ use crate::error::{CliError, CliResult};
 use crate::lake_args::LakeArgs;
 use crate::progress::Meter;
 
+/// `--before`: a date, refused by clap (exit 2, like every command-line error) when it
+/// is not one.
+fn parse_before(text: &str) -> Result<Date, String> {
+    text.parse::<Date>()
+        .map_err(|e| format!("not a date like 2026-11-26 ({e})"))
+}
+
 /// `lakenode compact`.
 #[derive(Debug, Clone, Args)]
 pub struct CompactArgs {
@@ -20,8 +27,8 @@ pub struct CompactArgs {
     pub lake: LakeArgs,
     /// Compact only UTC days before this date (YYYY-MM-DD); default: today (UTC), which
     /// is still being written.
-    #[arg(long)]
-    pub before: Option<String>,
+    #[arg(long, value_name = "DATE", value_parser = parse_before)]
+    pub before: Option<Date>,
     /// Show what would be compacted, change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -58,16 +65,11 @@ pub fn default_jobs(bucket: bool) -> usize {
 /// by SIGTERM or Ctrl-C ([`CliError::Interrupted`], exit 4), the lock is released.
 pub fn run(args: &CompactArgs) -> CliResult<()> {
     let _ = crate::signals::stop_flag();
-    let before = match &args.before {
-        Some(text) => text.parse::<Date>().map_err(|e| {
-            CliError::Usage(format!(
-                "--before {text:?}: not a date like 2026-11-26 ({e})"
-            ))
-        })?,
-        None => jiff::Timestamp::now()
+    let before = args.before.unwrap_or_else(|| {
+        jiff::Timestamp::now()
             .to_zoned(jiff::tz::TimeZone::UTC)
-            .date(),
-    };
+            .date()
+    });
     let mut lake = args.lake.open()?;
     // Test hook for the kill-at-every-step tests: abort (as a kill -9 would end the
     // process) right after the Nth change to the lake. Test builds only (the tests run
