@@ -1262,3 +1262,75 @@ fn jobs_out_of_range_and_a_bad_date_exit_2_like_every_command_line_error() {
         assert!(stderr.contains(flag), "{stderr}");
     }
 }
+
+/// A local lake on which one key cannot be deleted (an immutable or read-only file).
+struct Undeletable {
+    inner: LocalLake,
+    key: String,
+}
+
+impl LakeStore for Undeletable {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn list(&mut self, prefix: &str) -> lakenode_lake::Result<Vec<(String, u64)>> {
+        self.inner.list(prefix)
+    }
+    fn get(&mut self, key: &str) -> lakenode_lake::Result<Vec<u8>> {
+        self.inner.get(key)
+    }
+    fn put(&mut self, key: &str, body: Vec<u8>) -> lakenode_lake::Result<()> {
+        self.inner.put(key, body)
+    }
+    fn delete(&mut self, key: &str) -> lakenode_lake::Result<()> {
+        if key == self.key {
+            return Err(lakenode_lake::Error::io(
+                key,
+                std::io::Error::from(std::io::ErrorKind::PermissionDenied),
+            ));
+        }
+        self.inner.delete(key)
+    }
+}
+
+/// One window file that cannot be deleted holds back its own station-day only, named
+/// in the summary; the other station-days of its batch are finished, not left with
+/// their window files beside their daily files (an adversary's finding: one immutable
+/// file stopped the run and left a whole batch of days read twice).
+#[test]
+fn a_window_file_that_cannot_be_deleted_holds_back_only_its_own_station_day() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = make_lake(tmp.path());
+    let (want, _) = samples_in(&lake);
+    let data_day = lake.join(format!("station={STATION}/year=2026/month=11/day=20"));
+    let health = format!("health/station={STATION}/year=2026/month=11/day=20");
+    let stuck = format!("{health}/health_2300.parquet");
+    assert!(lake.join(&stuck).exists(), "the fixture has {stuck}");
+    let mut store = Undeletable {
+        inner: LocalLake::new(lake.clone()),
+        key: stuck.clone(),
+    };
+    let summary = compact_days(&mut store, &options(), &mut ()).expect("the run goes on");
+    assert_eq!(summary.skipped.len(), 1, "{:?}", summary.skipped);
+    assert!(
+        summary.skipped[0].contains(&health) && summary.skipped[0].contains("deleted"),
+        "{:?}",
+        summary.skipped
+    );
+    let names = |dir: &Path| -> Vec<String> {
+        let mut n: Vec<String> = files_with_extension(dir, "parquet")
+            .iter()
+            .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names(&data_day), ["data_day.parquet"]);
+    let health_left = names(&lake.join(&health));
+    assert!(
+        health_left.contains(&"health_day.parquet".to_owned())
+            && health_left.contains(&"health_2300.parquet".to_owned()),
+        "{health_left:?}"
+    );
+    assert_eq!(samples_in(&lake), (want, false));
+}

@@ -145,19 +145,39 @@ fn commit(lake: &mut dyn LakeStore, days: Vec<(String, Vec<Staged>)>) -> Result<
             ok[d][g] = false;
         }
     }
-    let deletes: Vec<String> = days
+    let deletes: Vec<Vec<String>> = days
         .iter()
         .enumerate()
-        .flat_map(|(d, (_, groups))| {
-            let ok = &ok[d];
+        .map(|(d, (_, groups))| {
             groups
                 .iter()
                 .enumerate()
-                .filter(move |(g, _)| ok[*g])
+                .filter(|(g, _)| ok[d][*g])
                 .flat_map(|(_, s)| s.deletes.iter().cloned())
+                .collect()
         })
         .collect();
-    lake.delete_many(&deletes)?;
+    if let Err(e) = lake.delete_many(&deletes.concat()) {
+        if matches!(e, Error::Stopped(_) | Error::LockLost(_)) {
+            return Err(e);
+        }
+        // A window file that cannot be deleted (read-only, immutable, refused by the
+        // bucket) holds back its own station-day only: the others' window files must
+        // not stay beside their daily files. Day by day, then, to know whose it is.
+        for (d, keys) in deletes.iter().enumerate() {
+            match lake.delete_many(keys) {
+                Ok(()) => {}
+                Err(e @ (Error::Stopped(_) | Error::LockLost(_))) => return Err(e),
+                Err(e) => {
+                    failed[d] = Some(format!(
+                        "its daily file is written and checked, but its window files could \
+                         not all be deleted ({e}): readers of the window files see those \
+                         rows twice until a run deletes them"
+                    ));
+                }
+            }
+        }
+    }
     Ok(days
         .into_iter()
         .enumerate()
