@@ -310,8 +310,10 @@ impl Recorder {
     /// so a boot replaying it seals the same rows again, never more (see
     /// [`crate::journal`] for each cut point).
     fn take_open_window(&mut self) -> Result<Option<Window>> {
-        if let Some(last) = self.windower.open_window().and_then(Window::last_ms) {
-            self.journal.close_window(last)?;
+        if let Some(window) = self.windower.open_window()
+            && let Some(last) = window.last_ms()
+        {
+            self.journal.close_window(last, &window.samples)?;
         }
         Ok(self.windower.flush())
     }
@@ -874,7 +876,7 @@ mod tests {
         drop(node);
         // The power went after the flush's close record, before its file was spooled.
         let (mut j, _) = Journal::open(dir.path()).expect("journal");
-        j.close_window(t0 + 99 * 5_000).expect("close");
+        j.close_window(t0 + 99 * 5_000, &[]).expect("close");
         drop(j);
         let mut node = Recorder::open(test_station(), dir.path()).expect("reopen");
         assert_eq!(node.replayed(), 100);
@@ -1059,7 +1061,10 @@ mod tests {
         storage.armed.store(true, SeqCst);
         assert!(node.flush().is_err(), "cut after spooling");
         drop(node);
-        assert_eq!(spooled(&Recorder::open(test_station(), dir.path()).expect("peek")).len(), 2);
+        assert_eq!(
+            spooled(&Recorder::open(test_station(), dir.path()).expect("peek")).len(),
+            2
+        );
         // The next run resumes after the last recorded sample, with a longer input.
         let mut node = Recorder::open(test_station(), dir.path()).expect("reopen");
         node.set_journal_durability(Durability::PerWindow);
@@ -1074,7 +1079,11 @@ mod tests {
             std::collections::HashMap::new();
         for e in spooled(&node) {
             if let Some(earlier) = bodies.insert(e.key.clone(), e.body.clone()) {
-                assert!(earlier == e.body, "{} spooled again with other bytes", e.key);
+                assert!(
+                    earlier == e.body,
+                    "{} spooled again with other bytes",
+                    e.key
+                );
             }
         }
         // No sample is lost: the files hold the 250 samples.
