@@ -100,6 +100,9 @@ pub struct Recorder {
     /// Where an earlier copy of a window replayed from the journal may lie, until the
     /// first window of live samples is sealed (see [`Reseal`]).
     reseal: Option<Reseal>,
+    /// The spool's next id at this boot, and whether a window was sealed since (see
+    /// [`Recorder::set_journal_durability`]).
+    boot: (u64, bool),
 }
 
 impl Recorder {
@@ -167,6 +170,7 @@ impl Recorder {
             below: spool.next_id(),
             through_ms: s.timestamp_ms,
         });
+        let boot = (spool.next_id(), false);
         if timeline.start.is_none() && replay_last.is_some_and(|t| t != i64::MIN) {
             // A timeline begun before this file existed: its start is unknown.
             timeline.start = Some(i64::MIN);
@@ -184,6 +188,7 @@ impl Recorder {
             health_due,
             owe_health: health,
             reseal,
+            boot,
         };
         node.forget_spooled_health()?;
         let mut sealed_through = None;
@@ -246,8 +251,22 @@ impl Recorder {
     }
 
     /// How durable journal appends are (see [`crate::journal::Durability`]).
-    pub const fn set_journal_durability(&mut self, durability: crate::journal::Durability) {
+    ///
+    /// With [`crate::journal::Durability::PerWindow`] the journal does not hold the
+    /// samples of the window being recorded, so a window sealed and spooled by an earlier
+    /// boot whose journal rewrite was cut is produced again from the input without being
+    /// replayed: the first window this boot seals is looked for among the newest entries
+    /// from before the boot (as [`Recorder::spooled_before`] does after a replay), so
+    /// that it is neither spooled twice nor owes its health row twice.
+    pub fn set_journal_durability(&mut self, durability: crate::journal::Durability) {
         self.journal.set_durability(durability);
+        let (below, sealed) = self.boot;
+        if durability == crate::journal::Durability::PerWindow && self.reseal.is_none() && !sealed {
+            self.reseal = Some(Reseal {
+                below,
+                through_ms: i64::MAX,
+            });
+        }
     }
 
     /// Damage found in the journal when it was opened (beyond a torn last record).
@@ -442,18 +461,24 @@ impl Recorder {
             return Ok(None);
         };
         let spec = self.config.spec;
-        if window
-            .first_ms()
-            .is_none_or(|first| first > reseal.through_ms)
-        {
+        let windows = if reseal.through_ms == i64::MAX {
+            // Per-window durability, nothing replayed: the first window sealed only.
             self.reseal = None;
-            return Ok(None);
-        }
-        let later = (spec.window_start(reseal.through_ms) - window.start_ms) / spec.window_ms();
-        let windows = usize::try_from(later)
-            .unwrap_or(0)
-            .saturating_add(1)
-            .min(Reseal::MAX_WINDOWS);
+            1
+        } else {
+            if window
+                .first_ms()
+                .is_none_or(|first| first > reseal.through_ms)
+            {
+                self.reseal = None;
+                return Ok(None);
+            }
+            let later = (spec.window_start(reseal.through_ms) - window.start_ms) / spec.window_ms();
+            usize::try_from(later)
+                .unwrap_or(0)
+                .saturating_add(1)
+                .min(Reseal::MAX_WINDOWS)
+        };
         let tree = data_tree(self.config.prefix.as_ref(), &self.config.station);
         let pending = self.spool.pending()?;
         let before_boot = pending.iter().rev().filter(|&&id| id < reseal.below);
@@ -486,12 +511,13 @@ impl Recorder {
         };
         let meta = FileMetadata::new(&c.station, c.spec, window);
         let bytes = self.encoder.encode(window, &meta)?;
-        let (id, dropped) = match self.spooled_before(window, key.as_str(), &bytes)? {
-            Some(id) => (id, Vec::new()),
-            None => self.spool.push(key.as_str(), &bytes)?,
-        };
-        // Owed from now on: the journal is told the window is sealed only after this.
-        if self.owe_health {
+        self.boot.1 = true;
+        let earlier = self.spooled_before(window, key.as_str(), &bytes)?;
+        // Owed before the file is spooled (the journal is told the window is sealed only
+        // after both): an earlier copy therefore had its row owed already, and the row
+        // is still owed or was spooled (perhaps uploaded) since; owing it again would
+        // spool a second row under its key with other counts.
+        if self.owe_health && earlier.is_none() {
             let c = &self.config;
             let health = health_key_for(c.prefix.as_ref(), key.as_str());
             let end = window.start_ms + c.spec.window_ms();
@@ -502,6 +528,10 @@ impl Recorder {
                 end,
             )?;
         }
+        let (id, dropped) = match earlier {
+            Some(id) => (id, Vec::new()),
+            None => self.spool.push(key.as_str(), &bytes)?,
+        };
         Ok(SealedFile {
             id,
             dropped,
@@ -1090,6 +1120,50 @@ mod tests {
         drop(node);
         let node = Recorder::open(test_station(), dir.path()).expect("reopen");
         assert_eq!(node.last_recorded(), Some(t0 + 249 * 5_000));
+    }
+
+    /// F1: a per-window run whose window was spooled, its health row owed, and the
+    /// journal's rewrite cut; the next boot spools the owed row, then produces the
+    /// window again from its input (nothing replayed). The window is not spooled twice
+    /// and its health row is not owed again (a second row would have other counts).
+    #[test]
+    fn a_per_window_window_produced_again_after_a_cut_neither_spools_nor_owes_twice() {
+        use crate::journal::Durability;
+        use std::sync::atomic::Ordering::SeqCst;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sim = crate::sim::Simulator::new(6);
+        let t0 = 1_767_225_600_000;
+        let storage = Arc::new(CutAfterSpooling::default());
+        let mut node =
+            Recorder::open_owing(test_station(), storage.clone(), dir.path(), true).expect("open");
+        node.set_journal_durability(Durability::PerWindow);
+        for i in 0..180 {
+            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
+        }
+        storage.armed.store(true, SeqCst);
+        assert!(node.record(sim.sample_at(t0 + 180 * 5_000)).is_err(), "cut");
+        drop(node);
+        let mut node = Recorder::open_owing(test_station(), StdStorage::shared(), dir.path(), true)
+            .expect("reopen");
+        node.set_journal_durability(Durability::PerWindow);
+        assert_eq!((node.replayed(), node.last_recorded()), (0, None));
+        // The station spools the rows owed before anything is recorded.
+        let owed: Vec<_> = node.health_due().to_vec();
+        assert_eq!(owed.len(), 1, "owed by the first boot");
+        for (key, end) in owed {
+            node.spool_health(&key, &HealthRow::new(end))
+                .expect("health");
+        }
+        for i in 0..=180 {
+            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
+        }
+        let keys: Vec<String> = spooled(&node).into_iter().map(|e| e.key).collect();
+        assert_eq!(keys.len(), 2, "one data file, one health row: {keys:?}");
+        assert!(
+            node.health_due().is_empty(),
+            "not owed again: {:?}",
+            node.health_due()
+        );
     }
 
     #[test]
