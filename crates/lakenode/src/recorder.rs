@@ -103,6 +103,8 @@ pub struct Recorder {
     /// The spool's next id at this boot, and whether a window was sealed since (see
     /// [`Recorder::set_journal_durability`]).
     boot: (u64, bool),
+    /// The health rows this boot spooled while `reseal` was armed, by key.
+    health_spooled: std::collections::HashSet<String>,
 }
 
 impl Recorder {
@@ -189,6 +191,7 @@ impl Recorder {
             owe_health: health,
             reseal,
             boot,
+            health_spooled: std::collections::HashSet::new(),
         };
         node.forget_spooled_health()?;
         let mut sealed_through = None;
@@ -397,6 +400,10 @@ impl Recorder {
     /// [`Error::Spool`] or [`Error::Parquet`].
     pub fn spool_health(&mut self, key: &str, row: &HealthRow) -> Result<(u64, Vec<DroppedFile>)> {
         let pushed = self.spool.push(key, &row.encode()?)?;
+        if self.reseal.is_some() {
+            // Only while an earlier copy of a window may still be found (a few rows).
+            self.health_spooled.insert(key.to_owned());
+        }
         self.health_due
             .retain(self.spool.storage().as_ref(), self.spool.dir(), |k| {
                 k != key
@@ -513,25 +520,27 @@ impl Recorder {
         let bytes = self.encoder.encode(window, &meta)?;
         self.boot.1 = true;
         let earlier = self.spooled_before(window, key.as_str(), &bytes)?;
-        // Owed before the file is spooled (the journal is told the window is sealed only
-        // after both): an earlier copy therefore had its row owed already, and the row
-        // is still owed or was spooled (perhaps uploaded) since; owing it again would
-        // spool a second row under its key with other counts.
-        if self.owe_health && earlier.is_none() {
-            let c = &self.config;
-            let health = health_key_for(c.prefix.as_ref(), key.as_str());
-            let end = window.start_ms + c.spec.window_ms();
-            self.health_due.add(
-                self.spool.storage().as_ref(),
-                self.spool.dir(),
-                &health,
-                end,
-            )?;
-        }
         let (id, dropped) = match earlier {
             Some(id) => (id, Vec::new()),
             None => self.spool.push(key.as_str(), &bytes)?,
         };
+        // Owed from now on: the journal is told the window is sealed only after this.
+        // Not again for an earlier copy whose row this boot spooled already (from
+        // `health.due`, perhaps uploaded since): a second row under its key would have
+        // other counts.
+        if self.owe_health {
+            let c = &self.config;
+            let health = health_key_for(c.prefix.as_ref(), key.as_str());
+            if earlier.is_none() || !self.health_spooled.contains(&health) {
+                let end = window.start_ms + c.spec.window_ms();
+                self.health_due.add(
+                    self.spool.storage().as_ref(),
+                    self.spool.dir(),
+                    &health,
+                    end,
+                )?;
+            }
+        }
         Ok(SealedFile {
             id,
             dropped,
