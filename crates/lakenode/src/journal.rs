@@ -40,7 +40,12 @@
 //! [`Durability::PerWindow`]: samples are then only written with the journal rewrite
 //! at each sealed window. A crash loses the open window, which such a run simply
 //! produces again from its input, and a 1,000-station simulated day needs 96,000
-//! syncs instead of 17 million.
+//! syncs instead of 17 million. A flush is the exception: the run produces the
+//! window's samples again *and more after them* (a longer run, the next CSV rows), so
+//! a window spooled by a flush whose journal rewrite was cut would be sealed again
+//! with other rows. The close record is therefore written with the window's samples,
+//! in one atomic rewrite of the journal (marker, samples, close record), before the
+//! file is spooled: from there on the cut points are those of every-sample durability.
 //!
 //! ```
 //! use lakenode::fuzzing::Journal;
@@ -116,6 +121,9 @@ pub struct Journal {
     file: Option<Box<dyn AppendFile>>,
     buf: Vec<u8>,
     durability: Durability,
+    /// The sealed-through marker the journal in place holds (what the last
+    /// [`Journal::restart`] wrote, or what was replayed).
+    marker: Option<i64>,
 }
 
 impl Journal {
@@ -204,6 +212,7 @@ impl Journal {
                 file: Some(file),
                 buf: Vec::with_capacity(64),
                 durability: Durability::EverySample,
+                marker: replay.sealed_through,
             },
             replay,
         ))
@@ -231,15 +240,25 @@ impl Journal {
     }
 
     /// Appends a close record (written and synced): the open window, whose last sample
-    /// is at `through_ms`, is being sealed as it stands by a flush. Written before the
-    /// window's file is spooled (see the module doc). Nothing with
-    /// [`Durability::PerWindow`], whose journal does not hold the window's samples.
+    /// is at `through_ms` and whose samples are `open`, is being sealed as it stands by
+    /// a flush. Written before the window's file is spooled (see the module doc). With
+    /// [`Durability::PerWindow`], whose journal does not hold the window's samples, the
+    /// journal is rewritten atomically with its marker, `open` and the close record.
     ///
     /// # Errors
     /// [`Error::Spool`] if it could not be written durably.
-    pub fn close_window(&mut self, through_ms: i64) -> Result<()> {
+    pub fn close_window(&mut self, through_ms: i64, open: &[Sample]) -> Result<()> {
         if self.durability == Durability::PerWindow {
-            return Ok(());
+            let mut data = Vec::with_capacity(MAGIC.len() + 26 + open.len() * 48);
+            data.extend_from_slice(MAGIC);
+            if let Some(t) = self.marker {
+                encode_marker(&mut data, t);
+            }
+            for s in open {
+                encode_sample(&mut data, s);
+            }
+            encode_tagged(&mut data, TAG_CLOSE, through_ms);
+            return self.replace_with(&data);
         }
         self.buf.clear();
         encode_tagged(&mut self.buf, TAG_CLOSE, through_ms);
@@ -269,10 +288,17 @@ impl Journal {
         for s in open {
             encode_sample(&mut data, s);
         }
+        self.replace_with(&data)?;
+        self.marker = Some(sealed_through);
+        Ok(())
+    }
+
+    /// Replaces the journal atomically with `data`.
+    fn replace_with(&mut self, data: &[u8]) -> Result<()> {
         // esp_littlefs refuses to rename over an open file (EBUSY): close the journal
         // first, and reopen whichever journal is in place afterwards.
         self.file = None;
-        let written = write_atomically(&*self.storage, &self.dir, &data);
+        let written = write_atomically(&*self.storage, &self.dir, data);
         let path = self.dir.join(FILE_NAME);
         self.file = Some(open_append(&*self.storage, &path)?);
         written
@@ -543,10 +569,10 @@ mod tests {
         let (mut j, _) = Journal::open(dir.path()).expect("open");
         j.restart(1, &[]).expect("restart");
         j.append(&sample(2)).expect("append");
-        j.close_window(2).expect("close");
+        j.close_window(2, &[]).expect("close");
         // The rewrite after the flush failed: later samples follow, another flush.
         j.append(&sample(3)).expect("append");
-        j.close_window(3).expect("close");
+        j.close_window(3, &[]).expect("close");
         j.append(&sample(4)).expect("append");
         drop(j);
         let (_, r) = Journal::open(dir.path()).expect("reopen");
@@ -568,13 +594,18 @@ mod tests {
         drop(j);
         let (_, r) = Journal::open(dir.path()).expect("reopen");
         assert!(r.closed.is_empty() && r.samples.is_empty());
-        // Per-window durability journals no samples: no close record either.
+        // Per-window durability journals no samples: the close record is written with
+        // the window's samples, behind the marker, in one rewrite.
         let (mut j, _) = Journal::open(dir.path()).expect("reopen");
         j.set_durability(Durability::PerWindow);
-        j.close_window(9).expect("close");
+        j.append(&sample(8)).expect("kept in memory");
+        j.close_window(9, &[sample(8), sample(9)]).expect("close");
         drop(j);
         let (_, r) = Journal::open(dir.path()).expect("reopen");
-        assert!(r.closed.is_empty());
+        assert_eq!(
+            (r.sealed_through, r.samples.len(), &r.closed[..]),
+            (Some(4), 2, &[9][..])
+        );
     }
 
     #[test]

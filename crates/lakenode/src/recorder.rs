@@ -100,6 +100,11 @@ pub struct Recorder {
     /// Where an earlier copy of a window replayed from the journal may lie, until the
     /// first window of live samples is sealed (see [`Reseal`]).
     reseal: Option<Reseal>,
+    /// The spool's next id at this boot, and whether a window was sealed since (see
+    /// [`Recorder::set_journal_durability`]).
+    boot: (u64, bool),
+    /// The health rows this boot spooled while `reseal` was armed, by key.
+    health_spooled: std::collections::HashSet<String>,
 }
 
 impl Recorder {
@@ -167,6 +172,7 @@ impl Recorder {
             below: spool.next_id(),
             through_ms: s.timestamp_ms,
         });
+        let boot = (spool.next_id(), false);
         if timeline.start.is_none() && replay_last.is_some_and(|t| t != i64::MIN) {
             // A timeline begun before this file existed: its start is unknown.
             timeline.start = Some(i64::MIN);
@@ -184,6 +190,8 @@ impl Recorder {
             health_due,
             owe_health: health,
             reseal,
+            boot,
+            health_spooled: std::collections::HashSet::new(),
         };
         node.forget_spooled_health()?;
         let mut sealed_through = None;
@@ -246,8 +254,22 @@ impl Recorder {
     }
 
     /// How durable journal appends are (see [`crate::journal::Durability`]).
-    pub const fn set_journal_durability(&mut self, durability: crate::journal::Durability) {
+    ///
+    /// With [`crate::journal::Durability::PerWindow`] the journal does not hold the
+    /// samples of the window being recorded, so a window sealed and spooled by an earlier
+    /// boot whose journal rewrite was cut is produced again from the input without being
+    /// replayed: the first window this boot seals is looked for among the newest entries
+    /// from before the boot (as [`Recorder::spooled_before`] does after a replay), so
+    /// that it is neither spooled twice nor owes its health row twice.
+    pub fn set_journal_durability(&mut self, durability: crate::journal::Durability) {
         self.journal.set_durability(durability);
+        let (below, sealed) = self.boot;
+        if durability == crate::journal::Durability::PerWindow && self.reseal.is_none() && !sealed {
+            self.reseal = Some(Reseal {
+                below,
+                through_ms: i64::MAX,
+            });
+        }
     }
 
     /// Damage found in the journal when it was opened (beyond a torn last record).
@@ -310,8 +332,10 @@ impl Recorder {
     /// so a boot replaying it seals the same rows again, never more (see
     /// [`crate::journal`] for each cut point).
     fn take_open_window(&mut self) -> Result<Option<Window>> {
-        if let Some(last) = self.windower.open_window().and_then(Window::last_ms) {
-            self.journal.close_window(last)?;
+        if let Some(window) = self.windower.open_window()
+            && let Some(last) = window.last_ms()
+        {
+            self.journal.close_window(last, &window.samples)?;
         }
         Ok(self.windower.flush())
     }
@@ -376,6 +400,10 @@ impl Recorder {
     /// [`Error::Spool`] or [`Error::Parquet`].
     pub fn spool_health(&mut self, key: &str, row: &HealthRow) -> Result<(u64, Vec<DroppedFile>)> {
         let pushed = self.spool.push(key, &row.encode()?)?;
+        if self.reseal.is_some() {
+            // Only while an earlier copy of a window may still be found (a few rows).
+            self.health_spooled.insert(key.to_owned());
+        }
         self.health_due
             .retain(self.spool.storage().as_ref(), self.spool.dir(), |k| {
                 k != key
@@ -440,18 +468,24 @@ impl Recorder {
             return Ok(None);
         };
         let spec = self.config.spec;
-        if window
-            .first_ms()
-            .is_none_or(|first| first > reseal.through_ms)
-        {
+        let windows = if reseal.through_ms == i64::MAX {
+            // Per-window durability, nothing replayed: the first window sealed only.
             self.reseal = None;
-            return Ok(None);
-        }
-        let later = (spec.window_start(reseal.through_ms) - window.start_ms) / spec.window_ms();
-        let windows = usize::try_from(later)
-            .unwrap_or(0)
-            .saturating_add(1)
-            .min(Reseal::MAX_WINDOWS);
+            1
+        } else {
+            if window
+                .first_ms()
+                .is_none_or(|first| first > reseal.through_ms)
+            {
+                self.reseal = None;
+                return Ok(None);
+            }
+            let later = (spec.window_start(reseal.through_ms) - window.start_ms) / spec.window_ms();
+            usize::try_from(later)
+                .unwrap_or(0)
+                .saturating_add(1)
+                .min(Reseal::MAX_WINDOWS)
+        };
         let tree = data_tree(self.config.prefix.as_ref(), &self.config.station);
         let pending = self.spool.pending()?;
         let before_boot = pending.iter().rev().filter(|&&id| id < reseal.below);
@@ -484,21 +518,28 @@ impl Recorder {
         };
         let meta = FileMetadata::new(&c.station, c.spec, window);
         let bytes = self.encoder.encode(window, &meta)?;
-        let (id, dropped) = match self.spooled_before(window, key.as_str(), &bytes)? {
+        self.boot.1 = true;
+        let earlier = self.spooled_before(window, key.as_str(), &bytes)?;
+        let (id, dropped) = match earlier {
             Some(id) => (id, Vec::new()),
             None => self.spool.push(key.as_str(), &bytes)?,
         };
         // Owed from now on: the journal is told the window is sealed only after this.
+        // Not again for an earlier copy whose row this boot spooled already (from
+        // `health.due`, perhaps uploaded since): a second row under its key would have
+        // other counts.
         if self.owe_health {
             let c = &self.config;
             let health = health_key_for(c.prefix.as_ref(), key.as_str());
-            let end = window.start_ms + c.spec.window_ms();
-            self.health_due.add(
-                self.spool.storage().as_ref(),
-                self.spool.dir(),
-                &health,
-                end,
-            )?;
+            if earlier.is_none() || !self.health_spooled.contains(&health) {
+                let end = window.start_ms + c.spec.window_ms();
+                self.health_due.add(
+                    self.spool.storage().as_ref(),
+                    self.spool.dir(),
+                    &health,
+                    end,
+                )?;
+            }
         }
         Ok(SealedFile {
             id,
@@ -874,7 +915,7 @@ mod tests {
         drop(node);
         // The power went after the flush's close record, before its file was spooled.
         let (mut j, _) = Journal::open(dir.path()).expect("journal");
-        j.close_window(t0 + 99 * 5_000).expect("close");
+        j.close_window(t0 + 99 * 5_000, &[]).expect("close");
         drop(j);
         let mut node = Recorder::open(test_station(), dir.path()).expect("reopen");
         assert_eq!(node.replayed(), 100);
@@ -978,6 +1019,160 @@ mod tests {
         fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
             StdStorage.sync_dir(dir)
         }
+    }
+
+    /// [`StdStorage`], cut (every later journal rewrite fails, as if the power went)
+    /// once a spool entry has landed while `armed`.
+    #[derive(Debug, Default)]
+    struct CutAfterSpooling {
+        armed: std::sync::atomic::AtomicBool,
+        cut: std::sync::atomic::AtomicBool,
+    }
+
+    impl Storage for CutAfterSpooling {
+        fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
+            StdStorage.create_dir_all(dir)
+        }
+        fn list(&self, dir: &Path) -> std::io::Result<Vec<crate::storage::DirEntry>> {
+            StdStorage.list(dir)
+        }
+        fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+            StdStorage.read(path)
+        }
+        fn read_head(&self, path: &Path, len: usize) -> std::io::Result<Vec<u8>> {
+            StdStorage.read_head(path, len)
+        }
+        fn size(&self, path: &Path) -> std::io::Result<u64> {
+            StdStorage.size(path)
+        }
+        fn write(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
+            StdStorage.write(path, data)
+        }
+        fn open_append(&self, path: &Path) -> std::io::Result<Box<dyn crate::storage::AppendFile>> {
+            StdStorage.open_append(path)
+        }
+        fn lock(
+            &self,
+            path: &Path,
+            holder: &str,
+        ) -> std::io::Result<Box<dyn std::fmt::Debug + Send + Sync>> {
+            StdStorage.lock(path, holder)
+        }
+        fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+            use std::sync::atomic::Ordering::SeqCst;
+            if self.cut.load(SeqCst) && to.file_name().is_some_and(|n| n == "journal.lkj") {
+                return Err(std::io::Error::other("the power went"));
+            }
+            StdStorage.rename(from, to)?;
+            if self.armed.load(SeqCst) && to.extension().is_some_and(|x| x == "lks") {
+                self.cut.store(true, SeqCst);
+            }
+            Ok(())
+        }
+        fn remove(&self, path: &Path) -> std::io::Result<()> {
+            StdStorage.remove(path)
+        }
+        fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+            StdStorage.sync_dir(dir)
+        }
+    }
+
+    /// F1: a virtual-time run (per-window durability) stopped at the end of its input
+    /// flushes its open window; the power goes after the file is spooled, before the
+    /// journal marks it sealed. The next run, with a longer input, produces the window's
+    /// samples again and more in the same window: the key must not be spooled again
+    /// with other bytes.
+    #[test]
+    fn a_per_window_flush_cut_before_the_journal_rewrite_is_not_sealed_again_with_more_rows() {
+        use crate::journal::Durability;
+        use std::sync::atomic::Ordering::SeqCst;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sim = crate::sim::Simulator::new(6);
+        let t0 = 1_767_225_600_000;
+        let storage = Arc::new(CutAfterSpooling::default());
+        let mut node =
+            Recorder::open_with(test_station(), storage.clone(), dir.path()).expect("open");
+        node.set_journal_durability(Durability::PerWindow);
+        // data_0000 sealed whole, then 20 samples of the next window, flushed.
+        for i in 0..200 {
+            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
+        }
+        storage.armed.store(true, SeqCst);
+        assert!(node.flush().is_err(), "cut after spooling");
+        drop(node);
+        assert_eq!(
+            spooled(&Recorder::open(test_station(), dir.path()).expect("peek")).len(),
+            2
+        );
+        // The next run resumes after the last recorded sample, with a longer input.
+        let mut node = Recorder::open(test_station(), dir.path()).expect("reopen");
+        node.set_journal_durability(Durability::PerWindow);
+        let from = node
+            .last_recorded()
+            .map_or(0, |last| (last - t0) / 5_000 + 1);
+        for i in from..250 {
+            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
+        }
+        node.flush().expect("flush");
+        let mut bodies: std::collections::HashMap<String, Vec<u8>> =
+            std::collections::HashMap::new();
+        for e in spooled(&node) {
+            if let Some(earlier) = bodies.insert(e.key.clone(), e.body.clone()) {
+                assert!(
+                    earlier == e.body,
+                    "{} spooled again with other bytes",
+                    e.key
+                );
+            }
+        }
+        // No sample is lost: the files hold the 250 samples.
+        drop(node);
+        let node = Recorder::open(test_station(), dir.path()).expect("reopen");
+        assert_eq!(node.last_recorded(), Some(t0 + 249 * 5_000));
+    }
+
+    /// F1: a per-window run whose window was spooled, its health row owed, and the
+    /// journal's rewrite cut; the next boot spools the owed row, then produces the
+    /// window again from its input (nothing replayed). The window is not spooled twice
+    /// and its health row is not owed again (a second row would have other counts).
+    #[test]
+    fn a_per_window_window_produced_again_after_a_cut_neither_spools_nor_owes_twice() {
+        use crate::journal::Durability;
+        use std::sync::atomic::Ordering::SeqCst;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sim = crate::sim::Simulator::new(6);
+        let t0 = 1_767_225_600_000;
+        let storage = Arc::new(CutAfterSpooling::default());
+        let mut node =
+            Recorder::open_owing(test_station(), storage.clone(), dir.path(), true).expect("open");
+        node.set_journal_durability(Durability::PerWindow);
+        for i in 0..180 {
+            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
+        }
+        storage.armed.store(true, SeqCst);
+        assert!(node.record(sim.sample_at(t0 + 180 * 5_000)).is_err(), "cut");
+        drop(node);
+        let mut node = Recorder::open_owing(test_station(), StdStorage::shared(), dir.path(), true)
+            .expect("reopen");
+        node.set_journal_durability(Durability::PerWindow);
+        assert_eq!((node.replayed(), node.last_recorded()), (0, None));
+        // The station spools the rows owed before anything is recorded.
+        let owed: Vec<_> = node.health_due().to_vec();
+        assert_eq!(owed.len(), 1, "owed by the first boot");
+        for (key, end) in owed {
+            node.spool_health(&key, &HealthRow::new(end))
+                .expect("health");
+        }
+        for i in 0..=180 {
+            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
+        }
+        let keys: Vec<String> = spooled(&node).into_iter().map(|e| e.key).collect();
+        assert_eq!(keys.len(), 2, "one data file, one health row: {keys:?}");
+        assert!(
+            node.health_due().is_empty(),
+            "not owed again: {:?}",
+            node.health_due()
+        );
     }
 
     #[test]

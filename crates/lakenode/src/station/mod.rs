@@ -268,7 +268,7 @@ impl Station {
     /// How durable each recorded sample is: [`Durability::EverySample`] (the default,
     /// for real time) or [`Durability::PerWindow`] (virtual time; see
     /// [`crate::journal`]).
-    pub const fn set_journal_durability(&mut self, durability: Durability) {
+    pub fn set_journal_durability(&mut self, durability: Durability) {
         self.recorder.set_journal_durability(durability);
     }
 
