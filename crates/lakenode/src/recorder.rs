@@ -957,14 +957,18 @@ mod tests {
         assert!(entries[1].body.starts_with(b"PAR1"));
     }
 
-    /// [`StdStorage`], counting the reads of spool entries (whole or header).
+    /// [`StdStorage`] as the recorder's tests probe it: counting the reads of spool
+    /// entries (whole or header), and cut (every later journal rewrite fails, as if the
+    /// power went) once a spool entry has landed while `armed`.
     #[derive(Debug, Default)]
-    struct CountingStorage {
+    struct ProbeStorage {
         heads: std::sync::atomic::AtomicUsize,
         reads: std::sync::atomic::AtomicUsize,
+        armed: std::sync::atomic::AtomicBool,
+        cut: std::sync::atomic::AtomicBool,
     }
 
-    impl CountingStorage {
+    impl ProbeStorage {
         fn count(counter: &std::sync::atomic::AtomicUsize, path: &Path) {
             if path.extension().is_some_and(|x| x == "lks") {
                 counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -979,7 +983,7 @@ mod tests {
         }
     }
 
-    impl Storage for CountingStorage {
+    impl Storage for ProbeStorage {
         fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
             StdStorage.create_dir_all(dir)
         }
@@ -992,54 +996,6 @@ mod tests {
         }
         fn read_head(&self, path: &Path, len: usize) -> std::io::Result<Vec<u8>> {
             Self::count(&self.heads, path);
-            StdStorage.read_head(path, len)
-        }
-        fn size(&self, path: &Path) -> std::io::Result<u64> {
-            StdStorage.size(path)
-        }
-        fn write(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
-            StdStorage.write(path, data)
-        }
-        fn open_append(&self, path: &Path) -> std::io::Result<Box<dyn crate::storage::AppendFile>> {
-            StdStorage.open_append(path)
-        }
-        fn lock(
-            &self,
-            path: &Path,
-            holder: &str,
-        ) -> std::io::Result<Box<dyn std::fmt::Debug + Send + Sync>> {
-            StdStorage.lock(path, holder)
-        }
-        fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
-            StdStorage.rename(from, to)
-        }
-        fn remove(&self, path: &Path) -> std::io::Result<()> {
-            StdStorage.remove(path)
-        }
-        fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
-            StdStorage.sync_dir(dir)
-        }
-    }
-
-    /// [`StdStorage`], cut (every later journal rewrite fails, as if the power went)
-    /// once a spool entry has landed while `armed`.
-    #[derive(Debug, Default)]
-    struct CutAfterSpooling {
-        armed: std::sync::atomic::AtomicBool,
-        cut: std::sync::atomic::AtomicBool,
-    }
-
-    impl Storage for CutAfterSpooling {
-        fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
-            StdStorage.create_dir_all(dir)
-        }
-        fn list(&self, dir: &Path) -> std::io::Result<Vec<crate::storage::DirEntry>> {
-            StdStorage.list(dir)
-        }
-        fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-            StdStorage.read(path)
-        }
-        fn read_head(&self, path: &Path, len: usize) -> std::io::Result<Vec<u8>> {
             StdStorage.read_head(path, len)
         }
         fn size(&self, path: &Path) -> std::io::Result<u64> {
@@ -1089,7 +1045,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let sim = crate::sim::Simulator::new(6);
         let t0 = 1_767_225_600_000;
-        let storage = Arc::new(CutAfterSpooling::default());
+        let storage = Arc::new(ProbeStorage::default());
         let mut node =
             Recorder::open_with(test_station(), storage.clone(), dir.path()).expect("open");
         node.set_journal_durability(Durability::PerWindow);
@@ -1142,7 +1098,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let sim = crate::sim::Simulator::new(6);
         let t0 = 1_767_225_600_000;
-        let storage = Arc::new(CutAfterSpooling::default());
+        let storage = Arc::new(ProbeStorage::default());
         let mut node =
             Recorder::open_owing(test_station(), storage.clone(), dir.path(), true).expect("open");
         node.set_journal_durability(Durability::PerWindow);
@@ -1180,7 +1136,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let sim = crate::sim::Simulator::new(9);
         let t0 = 1_767_225_600_000;
-        let storage = Arc::new(CountingStorage::default());
+        let storage = Arc::new(ProbeStorage::default());
         let mut node =
             Recorder::open_owing(test_station(), storage.clone(), dir.path(), true).expect("open");
         // A day offline: 20 windows and their health rows wait in the spool.
