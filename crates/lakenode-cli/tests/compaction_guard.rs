@@ -50,13 +50,24 @@ fn compact(where_: &[&str]) -> (std::process::Output, String) {
     (out, stderr)
 }
 
-/// Flips one bit of `path` in place (the adversary's recipe: offset 300, 0x10).
+/// Flips one bit of `path` in place where the file still decodes, to other values (as
+/// 8 of the adversary's 12 offsets did): a change no Parquet check can see.
 fn flip(path: &Path) -> Vec<u8> {
-    let mut bytes = std::fs::read(path).unwrap();
-    bytes[300] ^= 0x10;
+    let bytes = std::fs::read(path).unwrap();
+    let rows = lakenode_lake::readback::decode(bytes.clone())
+        .unwrap()
+        .samples;
+    let flipped = (100..bytes.len() - 100)
+        .map(|at| {
+            let mut b = bytes.clone();
+            b[at] ^= 0x01;
+            b
+        })
+        .find(|b| lakenode_lake::readback::decode(b.clone()).is_ok_and(|f| f.samples != rows))
+        .expect("a bit whose flip still decodes");
     let mut f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
-    std::io::Write::write_all(&mut f, &bytes).unwrap();
-    bytes
+    std::io::Write::write_all(&mut f, &flipped).unwrap();
+    flipped
 }
 
 /// Whether the file carries the embedded store's MD5 (not on a file system without

@@ -33,13 +33,22 @@ pub fn run(args: &InspectArgs) -> CliResult<()> {
         path: args.file.clone(),
         source,
     };
-    let file = readback::open(data).map_err(damaged)?;
-    print!(
-        "{}",
-        describe(&args.file.display().to_string(), &file).map_err(damaged)?
-    );
-    match stored {
-        Some(why) => Err(CliError::Verify(format!("{}: {why}", args.file.display()))),
-        None => Ok(()),
+    let described = readback::open(data)
+        .map_err(damaged)
+        .and_then(|file| describe(&args.file.display().to_string(), &file).map_err(damaged));
+    match (described, stored) {
+        (Ok(text), None) => {
+            print!("{text}");
+            Ok(())
+        }
+        (Err(e), None) => Err(e),
+        (Ok(text), Some(why)) => {
+            print!("{text}");
+            Err(CliError::Verify(format!("{}: {why}", args.file.display())))
+        }
+        (Err(e), Some(why)) => Err(CliError::Verify(format!(
+            "{}: {why}; and {e}",
+            args.file.display()
+        ))),
     }
 }
