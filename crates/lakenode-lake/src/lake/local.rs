@@ -130,7 +130,11 @@ impl LakeStore for LocalLake {
         let mut file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
         let size = file.metadata().map_or(0, |m| m.len());
         let mut body = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        file.read_to_end(&mut body)
+        // Through `take`: `File::read_to_end` would `statx` and `lseek` again for its own
+        // size hint (measured: 2 system calls more per file than `std::fs::read`).
+        std::io::Read::by_ref(&mut file)
+            .take(u64::MAX)
+            .read_to_end(&mut body)
             .map_err(|e| Error::io(&path, e))?;
         let md5 = lakenode::digest::md5_hex(&body);
         if let Some(why) = crate::integrity::mismatch(&file, &md5) {
