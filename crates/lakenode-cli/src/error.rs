@@ -138,7 +138,9 @@ impl From<lakenode_lake::Error> for CliError {
             E::Io { path, source } => Self::Io { path, source },
             E::Locked(m) => Self::Locked(m),
             E::Stopped(m) => Self::Interrupted(m),
-            e @ (E::Request { .. } | E::Check(_) | E::LockLost(_)) => Self::Verify(e.to_string()),
+            e @ (E::Request { .. } | E::Check(_) | E::Damaged(_) | E::LockLost(_)) => {
+                Self::Verify(e.to_string())
+            }
         }
     }
 }

@@ -73,7 +73,9 @@ use crate::lake::LakeStore;
 use crate::readback::{self, LakeFile};
 
 mod batch;
+mod overlap;
 mod parallel;
+pub mod pending;
 mod write;
 use write::{Footer, copy_row_groups, day_start_ms, day_summary, rewrite, rewrite_health};
 
@@ -144,6 +146,10 @@ pub struct Summary {
     /// compacting: with [`Summary::written`], what [`crate::rollup::refresh`] needs,
     /// without listing the whole lake a second time.
     pub listing: Vec<(String, u64)>,
+    /// The months whose rollups this run must bring up to date besides those of
+    /// [`Summary::written`]: recorded in [`pending::ROLLUPS_PENDING`] before the run
+    /// wrote anything, until [`pending::done`] (see [`pending::touched`]).
+    pub pending_months: std::collections::BTreeSet<String>,
     /// A signal stopped the run before the last station-day.
     pub stopped: bool,
     /// Station-days a stop left for the next run (the one in progress included: its
@@ -287,6 +293,9 @@ pub fn compact(
         tracing::warn!("{why}");
         summary.skipped.push(why);
     }
+    if !options.dry_run {
+        summary.pending_months = leftovers(lake, dirs.values().filter(|f| worth_it(f)))?;
+    }
     // A store with worker handles (a local lake, a bucket given transports for them)
     // compacts station-days in parallel.
     let jobs = options.jobs.clamp(1, MAX_JOBS).min(total);
@@ -329,6 +338,27 @@ pub fn compact(
     summary.left = total - collector.done;
     summary.stopped = summary.left > 0;
     Ok(summary)
+}
+
+/// Removes the temporaries a killed run left, and records (before any daily file is
+/// written) the months whose rollups this run must bring up to date: those of `days`
+/// and those an earlier run left pending ([`pending`]).
+fn leftovers<'a>(
+    lake: &mut dyn LakeStore,
+    days: impl Iterator<Item = &'a DayDir>,
+) -> Result<std::collections::BTreeSet<String>> {
+    let removed = lake.remove_dead_temporaries();
+    let listed = pending::read(lake)?;
+    let mut months = listed.clone();
+    for key in removed {
+        tracing::info!("removed {key}, a temporary left by a run that was killed");
+        months.extend(pending::month_of_temporary(&key));
+    }
+    months.extend(days.map(|d| format!("{:04}-{:02}", d.date.year(), d.date.month())));
+    if months != listed {
+        pending::write(lake, &months)?;
+    }
+    Ok(months)
 }
 
 /// Why a station-day was not compacted.
@@ -379,8 +409,9 @@ impl Input {
     }
 }
 
-/// Opens a file of the day. `tagged`: with the lake's tag of its bytes (a daily file,
-/// which is only replaced if it still has it); a window file's MD5 serves instead.
+/// Opens a file of the day, refused if its bytes are not the ones the store recorded
+/// ([`LakeStore::get_checked`]). `tagged`: with the lake's tag of its bytes (a daily
+/// file, which is only replaced if it still has it); a window file's MD5 serves instead.
 fn open_input(
     lake: &mut dyn LakeStore,
     dir: &str,
@@ -388,13 +419,16 @@ fn open_input(
     tagged: bool,
 ) -> Result<Input, DayError> {
     let key = format!("{dir}/{}", o.name);
-    let (bytes, tag) = if tagged {
-        lake.get_tagged(&key)?
-    } else {
-        (lake.get(&key)?, String::new())
+    // Its bytes must be the ones the store recorded: damaged ones would be baked into
+    // the daily file and the original deleted (F4). Such a file is left as it is.
+    let fetched = match lake.get_checked(&key) {
+        Ok(f) => f,
+        Err(Error::Damaged(why)) => return Err(DayError::Skip(format!("{why}; left as it is"))),
+        Err(e) => return Err(e.into()),
     };
-    let bytes = Bytes::from(bytes);
-    let md5 = lakenode::digest::md5_hex(&bytes);
+    let tag = if tagged { fetched.tag } else { String::new() };
+    let md5 = fetched.md5;
+    let bytes = Bytes::from(fetched.body);
     let file =
         readback::open(bytes.clone()).map_err(|e| DayError::Skip(format!("{}: {e}", o.name)))?;
     let schema = schema_fingerprint(&file);
@@ -503,6 +537,9 @@ fn compact_day(
         }
     }
     warn_mixed_profiles(dir, dailies.iter().chain(&windows));
+    if files.tree == Tree::Data && schemas.len() > 1 {
+        overlap::warn_across_schemas(dir, dailies.iter().chain(&windows));
+    }
     let plain = FileName::Daily { schema: None }.name(files.tree);
     let mut plain_taken = dailies.iter().any(|d| d.name == plain);
     let mut staged = Vec::new();

@@ -34,6 +34,11 @@ pub enum Error {
     /// a listing that would be incomplete).
     #[error("{0}")]
     Check(String),
+    /// An object's bytes are not the ones its store recorded (a local file whose MD5 is
+    /// not its `user.lakenode.md5` attribute's, an S3 body that is not its `ETag`'s
+    /// each time it is read): damaged. Left as it is.
+    #[error("{0}")]
+    Damaged(String),
     /// The compaction lock could not be kept: another run took it over after it
     /// expired. This run changed the lake before, so it is not [`Error::Locked`].
     #[error("{0}")]

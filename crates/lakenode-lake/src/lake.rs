@@ -70,6 +70,22 @@ pub trait LakeStore {
         let tag = lakenode::digest::md5_hex(&body);
         Ok((body, tag))
     }
+    /// An object's bytes, their MD5 and the tag of [`LakeStore::get_tagged`], refused
+    /// with [`Error::Damaged`] when the store recorded another MD5 for the object: a
+    /// [`LocalLake`] file whose `user.lakenode.md5` attribute names another
+    /// ([`crate::integrity`]), an [`S3Lake`] body that differs from its `ETag` each time
+    /// it is read (an object stored by a single PUT, not encrypted with SSE-KMS or
+    /// SSE-C, whose `ETag` is not its MD5). What `compact` reads before it bakes a
+    /// file's rows into a daily file and deletes it. The default hashes what
+    /// [`LakeStore::get_tagged`] gives.
+    ///
+    /// # Errors
+    /// IO or S3 failures; [`Error::Damaged`].
+    fn get_checked(&mut self, key: &str) -> Result<Fetched> {
+        let (body, tag) = self.get_tagged(key)?;
+        let md5 = lakenode::digest::md5_hex(&body);
+        Ok(Fetched { body, md5, tag })
+    }
     /// Writes `key` only if it still has the tag `expected` (from
     /// [`LakeStore::get_tagged`]), or with `None` only if it does not exist; `false`
     /// when it changed meanwhile (nothing written). On S3 the check is the server's
@@ -155,12 +171,30 @@ pub trait LakeStore {
     fn anomalies(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Removes the hidden temporaries (`.<name>.<pid>.tmp`) the last [`LakeStore::list`]
+    /// passed over that no run is writing any more (left by a kill), wherever they are
+    /// in the lake, and returns their keys. The listing reads their names anyway: no
+    /// request or directory read more. A bucket has none.
+    fn remove_dead_temporaries(&mut self) -> Vec<String> {
+        Vec::new()
+    }
     /// Another handle on the same lake for a worker thread of a compaction (reads,
     /// writes and deletes; the lock stays with this one), or `None` where the store
     /// is worked through one handle (an [`S3Lake`] without [`S3Lake::with_workers`]).
     fn worker(&self) -> Option<Box<dyn LakeStore + Send>> {
         None
     }
+}
+
+/// An object read by [`LakeStore::get_checked`].
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// Its bytes.
+    pub body: Vec<u8>,
+    /// Their MD5 (lower-case hex).
+    pub md5: String,
+    /// The lake's tag of these bytes ([`LakeStore::get_tagged`]).
+    pub tag: String,
 }
 
 /// An object to write only if it still has the tag `expected` (or, with `None`, only
@@ -546,8 +580,16 @@ impl S3Lake {
     /// (plain http has no integrity of its own) is downloaded again, like any transient
     /// failure, instead of being compacted into the daily file. A store whose ETags are
     /// not MD5s (SSE-KMS, multipart `-N` tags) shows it by giving the same bytes twice:
-    /// those are taken as they are.
-    fn download(&mut self, what: &str, full: &str) -> Result<(HttpResponse, Attempts)> {
+    /// those are taken as they are, unless `strict` (what `compact` reads, then deletes):
+    /// the same bytes twice under a 32-digit `ETag` of an object encrypted neither with
+    /// SSE-KMS nor SSE-C (whose `ETag`s are not MD5s, as AWS documents) are the bytes the
+    /// store holds, and they are not the ones it recorded: [`Error::Damaged`].
+    fn download(
+        &mut self,
+        what: &str,
+        full: &str,
+        strict: bool,
+    ) -> Result<(HttpResponse, Attempts)> {
         let mut mismatches = self.attempts();
         let mut last_mismatch: Option<String> = None;
         loop {
@@ -565,7 +607,22 @@ impl S3Lake {
                 return Ok((response, attempts));
             }
             let md5 = lakenode::digest::md5_hex(&response.body);
-            if md5.eq_ignore_ascii_case(&tag) || last_mismatch.as_deref() == Some(md5.as_str()) {
+            if md5.eq_ignore_ascii_case(&tag) {
+                return Ok((response, attempts));
+            }
+            if last_mismatch.as_deref() == Some(md5.as_str()) {
+                let kms = response
+                    .header("x-amz-server-side-encryption")
+                    .is_some_and(|v| v.starts_with("aws:kms"));
+                let sse_c = response
+                    .header("x-amz-server-side-encryption-customer-algorithm")
+                    .is_some();
+                if strict && !kms && !sse_c {
+                    return Err(Error::Damaged(format!(
+                        "{full}: its bytes are not the ones stored: read twice, their MD5 is \
+                         {md5}, its ETag {tag} (damaged in the store)"
+                    )));
+                }
                 return Ok((response, attempts));
             }
             let reason =
@@ -573,6 +630,23 @@ impl S3Lake {
             last_mismatch = Some(md5);
             mismatches.wait(what, Fault::Transient, None, &reason)?;
         }
+    }
+
+    /// [`LakeStore::get_tagged`] and, `strict`, [`LakeStore::get_checked`].
+    fn fetch(&mut self, key: &str, strict: bool) -> Result<Fetched> {
+        let full = format!("{}{key}", self.prefix);
+        let what = format!("downloading {full}");
+        let (response, attempts) = self.download(&what, &full, strict)?;
+        check_response(&response).map_err(|f| attempts.failed(&what, f))?;
+        let md5 = lakenode::digest::md5_hex(&response.body);
+        let tag = response
+            .header("etag")
+            .map_or_else(|| md5.clone(), str::to_owned);
+        Ok(Fetched {
+            body: response.body,
+            md5,
+            tag,
+        })
     }
 
     /// The body of a successful reply (after retries).
@@ -791,7 +865,7 @@ impl LakeStore for S3Lake {
     fn get(&mut self, key: &str) -> Result<Vec<u8>> {
         let full = format!("{}{key}", self.prefix);
         let what = format!("downloading {full}");
-        let (response, attempts) = self.download(&what, &full)?;
+        let (response, attempts) = self.download(&what, &full, false)?;
         match check_response(&response) {
             Ok(()) => Ok(response.body),
             // Gone since it was listed (a compaction merged it): as on a local disk.
@@ -852,14 +926,12 @@ impl LakeStore for S3Lake {
     }
 
     fn get_tagged(&mut self, key: &str) -> Result<(Vec<u8>, String)> {
-        let full = format!("{}{key}", self.prefix);
-        let what = format!("downloading {full}");
-        let (response, attempts) = self.download(&what, &full)?;
-        check_response(&response).map_err(|f| attempts.failed(&what, f))?;
-        let tag = response
-            .header("etag")
-            .map_or_else(|| lakenode::digest::md5_hex(&response.body), str::to_owned);
-        Ok((response.body, tag))
+        let f = self.fetch(key, false)?;
+        Ok((f.body, f.tag))
+    }
+
+    fn get_checked(&mut self, key: &str) -> Result<Fetched> {
+        self.fetch(key, true)
     }
 
     fn put_if(&mut self, key: &str, body: Vec<u8>, expected: Option<&str>) -> Result<bool> {
@@ -1014,6 +1086,54 @@ mod tests {
         b.lock().unwrap();
         // The lock file is hidden: never listed as an object.
         assert!(b.list("").unwrap().is_empty());
+    }
+
+    /// F8: a second run that came while the holder had its lock but had not yet
+    /// written its details named it `pid ? on host ? since ?`. The holder's state at
+    /// that instant: the lock file whole (as the holder writes it now), the `flock`
+    /// taken, the `flock`ed file's details not yet written. And two runs racing.
+    #[test]
+    fn a_second_run_names_the_holder_even_at_the_instant_it_locks() {
+        let dir = tempfile::tempdir().unwrap();
+        let ours = format!("(pid {} on host {} since ", std::process::id(), host_name());
+        std::fs::write(
+            dir.path().join(S3_LOCK),
+            owner_text("holder", Some(jiff::Timestamp::now() + S3_LOCK_TTL)),
+        )
+        .unwrap();
+        let flocked = std::fs::File::create(dir.path().join(LOCAL_LOCK)).unwrap();
+        flocked.try_lock().unwrap();
+        let e = LocalLake::new(dir.path().into()).lock().unwrap_err();
+        assert!(matches!(e, Error::Locked(_)), "{e}");
+        assert!(e.to_string().contains(&ours), "{e}");
+        drop(flocked);
+        std::fs::remove_file(dir.path().join(S3_LOCK)).unwrap();
+        for _ in 0..100 {
+            let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+            let racers: Vec<_> = (0..2)
+                .map(|_| {
+                    let (root, barrier) = (dir.path().to_path_buf(), barrier.clone());
+                    std::thread::spawn(move || {
+                        let mut lake = LocalLake::new(root);
+                        barrier.wait();
+                        let got = lake.lock();
+                        std::thread::sleep(std::time::Duration::from_millis(2));
+                        got.map(|()| lake)
+                    })
+                })
+                .collect();
+            let results: Vec<_> = racers.into_iter().map(|r| r.join().unwrap()).collect();
+            for r in &results {
+                if let Err(e) = r {
+                    assert!(matches!(e, Error::Locked(_)), "{e}");
+                    assert!(e.to_string().contains(&ours), "{e}");
+                }
+            }
+            assert!(results.iter().any(Result::is_ok), "one of them holds it");
+            for mut lake in results.into_iter().flatten() {
+                lake.unlock().unwrap();
+            }
+        }
     }
 
     #[test]
@@ -1197,6 +1317,40 @@ mod tests {
         let (mut lake, a) = scripted(vec![ok(&body, Some("0123456789abcdef0123456789abcdef-3"))]);
         assert_eq!(lake.get("k").unwrap(), body);
         assert_eq!(asked(&a).len(), 1);
+    }
+
+    /// F4: what `compact` reads and then deletes is not believed when the store gives
+    /// the same bytes twice under an MD5 `ETag` they do not have, unless the object is
+    /// encrypted with SSE-KMS or SSE-C (whose `ETag`s are not MD5s).
+    #[test]
+    fn a_body_that_is_not_its_etag_every_time_is_damaged_for_compact() {
+        let body = b"PAR1 rotted PAR1".to_vec();
+        let tag = lakenode::digest::md5_hex(b"PAR1 stored PAR1");
+        let (mut lake, a) = scripted(vec![ok(&body, Some(&tag)), ok(&body, Some(&tag))]);
+        let e = lake.get_checked("k").unwrap_err();
+        assert!(matches!(e, Error::Damaged(_)), "{e}");
+        assert!(e.to_string().contains("not the ones stored"), "{e}");
+        assert_eq!(asked(&a).len(), 2);
+        let kms = |body: &[u8]| {
+            let mut r = ok(body, Some(&tag)).expect("reply");
+            r.headers.push((
+                "x-amz-server-side-encryption".to_owned(),
+                "aws:kms".to_owned(),
+            ));
+            Ok(r)
+        };
+        let (mut lake, _) = scripted(vec![kms(&body), kms(&body)]);
+        let f = lake.get_checked("k").expect("SSE-KMS: believed");
+        assert_eq!(
+            (f.body, f.md5),
+            (body.clone(), lakenode::digest::md5_hex(&body))
+        );
+        let good = lakenode::digest::md5_hex(&body);
+        let (mut lake, _) = scripted(vec![ok(&body, Some(&good))]);
+        assert_eq!(
+            lake.get_checked("k").expect("intact").tag,
+            format!("\"{good}\"")
+        );
     }
 
     #[test]

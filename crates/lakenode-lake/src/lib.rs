@@ -13,12 +13,14 @@
 //!   ([`lake::S3Lake`]), and the compaction lock;
 //! - [`retry`]: a bucket's requests retried by the station's policy, bounded per request;
 //! - [`compact`]: window files of a past UTC day become one daily file;
-//! - [`output`]: files replaced atomically (a local lake's objects, the CLI's outputs).
+//! - [`output`]: files replaced atomically (a local lake's objects, the CLI's outputs);
+//! - [`integrity`]: whether a file's bytes are the ones its store recorded.
 #![forbid(unsafe_code)]
 
 pub mod compact;
 pub mod error;
 pub mod inspect;
+pub mod integrity;
 pub mod lake;
 pub mod output;
 pub mod readback;

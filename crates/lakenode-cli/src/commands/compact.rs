@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use jiff::civil::Date;
-use lakenode_lake::compact::{Options, Progress, Strategy, Summary, compact};
+use lakenode_lake::compact::{Options, Progress, Strategy, Summary, compact, pending};
 use lakenode_lake::lake::LakeStore;
 
 use crate::error::{CliError, CliResult};
@@ -225,6 +225,9 @@ impl LakeStore for AbortAfter {
     fn get_tagged(&mut self, key: &str) -> lakenode_lake::Result<(Vec<u8>, String)> {
         self.inner.get_tagged(key)
     }
+    fn get_checked(&mut self, key: &str) -> lakenode_lake::Result<lakenode_lake::lake::Fetched> {
+        self.inner.get_checked(key)
+    }
     fn put_if(
         &mut self,
         key: &str,
@@ -258,6 +261,9 @@ impl LakeStore for AbortAfter {
     fn anomalies(&self) -> Vec<String> {
         self.inner.anomalies()
     }
+    fn remove_dead_temporaries(&mut self) -> Vec<String> {
+        self.inner.remove_dead_temporaries()
+    }
 }
 
 /// Pauses before its first change to the lake (see the test hook above).
@@ -290,7 +296,11 @@ impl LakeStore for PauseBeforeWriting {
         self.inner.get(key)
     }
     fn put(&mut self, key: &str, body: Vec<u8>) -> lakenode_lake::Result<()> {
-        self.pause()?;
+        // The record of pending months is written before the days are read: the pause
+        // belongs after reading them.
+        if key != pending::ROLLUPS_PENDING {
+            self.pause()?;
+        }
         self.inner.put(key, body)
     }
     fn delete(&mut self, key: &str) -> lakenode_lake::Result<()> {
@@ -303,6 +313,9 @@ impl LakeStore for PauseBeforeWriting {
     }
     fn get_tagged(&mut self, key: &str) -> lakenode_lake::Result<(Vec<u8>, String)> {
         self.inner.get_tagged(key)
+    }
+    fn get_checked(&mut self, key: &str) -> lakenode_lake::Result<lakenode_lake::lake::Fetched> {
+        self.inner.get_checked(key)
     }
     fn put_if(
         &mut self,
@@ -332,6 +345,9 @@ impl LakeStore for PauseBeforeWriting {
     fn anomalies(&self) -> Vec<String> {
         self.inner.anomalies()
     }
+    fn remove_dead_temporaries(&mut self) -> Vec<String> {
+        self.inner.remove_dead_temporaries()
+    }
 }
 
 /// Compacts the demo's lake (its directory, the server stopped), once every station
@@ -358,6 +374,13 @@ pub(crate) fn demo_lake(dir: &std::path::Path, end_ms: i64) -> CliResult<(Summar
     };
     lake.lock()?;
     let result = compact(&mut lake, &options, &mut Bar::default());
+    // The demo writes no rollups: its months have none, which the next `compact`
+    // writes anyway; the marker of pending months would only be left behind.
+    if let Ok(done) = &result
+        && let Err(e) = pending::done(&mut lake, done)
+    {
+        tracing::warn!("removing {}: {e}", pending::ROLLUPS_PENDING);
+    }
     if let Err(e) = lake.unlock() {
         tracing::warn!("releasing the compaction lock: {e}");
     }
@@ -373,17 +396,26 @@ pub(crate) fn demo_lake(dir: &std::path::Path, end_ms: i64) -> CliResult<(Summar
 }
 
 /// Brings the monthly rollups up to date ([`lakenode_lake::rollup::refresh`]): those of
-/// the months this run compacted days of, and any month without one, from the run's own
-/// listing and the daily files it wrote (the lake is not listed again). A failure is a
+/// the months this run compacted days of, those an earlier run left pending, and any
+/// month without one, from the run's own listing and the daily files it wrote (the
+/// lake is not listed again); then the pending months' marker is removed. A failure is a
 /// warning: the lake is whole without rollups, a report reads the footers instead.
 fn refresh_rollups(lake: &mut dyn lakenode_lake::lake::LakeStore, done: &Summary) {
-    let refreshed = lakenode_lake::rollup::refresh(lake, &done.listing, &done.written);
+    // Also the months a killed or stopped run left pending (F5).
+    let touched = pending::touched(done);
+    let refreshed = lakenode_lake::rollup::refresh(lake, &done.listing, &touched);
     match refreshed {
-        Ok(r) if r.written > 0 => println!(
-            "monthly rollups: {} written ({} footer(s) read)",
-            r.written, r.footers
-        ),
-        Ok(_) => {}
+        Ok(r) => {
+            if r.written > 0 {
+                println!(
+                    "monthly rollups: {} written ({} footer(s) read)",
+                    r.written, r.footers
+                );
+            }
+            if let Err(e) = pending::done(lake, done) {
+                tracing::warn!("removing {}: {e}", pending::ROLLUPS_PENDING);
+            }
+        }
         Err(e) => tracing::warn!("updating the monthly rollups: {e}; reports read the footers"),
     }
 }

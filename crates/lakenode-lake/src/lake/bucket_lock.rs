@@ -56,7 +56,6 @@ impl LockFile {
     /// # Errors
     /// [`Error::Locked`] naming the holder; IO failures.
     pub(super) fn take(root: &Path) -> Result<Self> {
-        use std::io::Write as _;
         let path = root.join(S3_LOCK);
         let token = format!(
             "{}-{}-dir",
@@ -65,20 +64,13 @@ impl LockFile {
         );
         // Twice at most: once more after removing an expired or ended holder's lock.
         for _ in 0..2 {
-            match std::fs::File::create_new(&path) {
-                Ok(mut file) => {
-                    file.write_all(owner_text(&token, Some(expiry())).as_bytes())
-                        .and_then(|()| file.sync_all())
-                        .map_err(|e| Error::io(&path, e))?;
-                    return Ok(Self {
-                        path,
-                        token,
-                        renewed: Instant::now(),
-                        held: true,
-                    });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(Error::io(&path, e)),
+            if create_whole(&path, &owner_text(&token, Some(expiry())))? {
+                return Ok(Self {
+                    path,
+                    token,
+                    renewed: Instant::now(),
+                    held: true,
+                });
             }
             let Some((text, written)) = read(&path)? else {
                 continue; // released meanwhile
@@ -168,6 +160,51 @@ impl LockFile {
     fn ours(&self) -> Result<bool> {
         Ok(read(&self.path)?
             .is_some_and(|(text, _)| owner_field(&text, "owner") == Some(self.token.as_str())))
+    }
+}
+
+/// Creates `path` holding `text` unless it exists (`false` then), its text whole from
+/// the instant it exists: written and synced under a temporary name, then hard-linked
+/// to `path` (`link` never replaces). A second run used to read the file between its
+/// creation and its write, and named its holder `pid ? on host ? since ?` (F8). A file
+/// system without hard links gets the file created exclusively, then written.
+fn create_whole(path: &Path, text: &str) -> Result<bool> {
+    use std::io::Write as _;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static ATTEMPT: AtomicU64 = AtomicU64::new(0);
+    let exists = |e: &std::io::Error| e.kind() == std::io::ErrorKind::AlreadyExists;
+    // `.<name>-<n>.<pid>.tmp`: unique in this process too, and a temporary the next
+    // run removes if a kill leaves it.
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let n = ATTEMPT.fetch_add(1, Ordering::Relaxed);
+    let tmp = path.with_file_name(format!(".{name}-{n}.{}.tmp", std::process::id()));
+    let written = std::fs::File::create_new(&tmp).and_then(|mut f| {
+        f.write_all(text.as_bytes())?;
+        f.sync_all()
+    });
+    let linked = written.map(|()| std::fs::hard_link(&tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(Ok(())) => return Ok(true),
+        Ok(Err(e)) if exists(&e) => return Ok(false),
+        Ok(Err(e)) | Err(e) => {
+            tracing::debug!(
+                "{}: not linked ({e}); created, then written",
+                path.display()
+            );
+        }
+    }
+    match std::fs::File::create_new(path) {
+        Ok(mut file) => {
+            file.write_all(text.as_bytes())
+                .and_then(|()| file.sync_all())
+                .map_err(|e| Error::io(path, e))?;
+            Ok(true)
+        }
+        Err(e) if exists(&e) => Ok(false),
+        Err(e) => Err(Error::io(path, e)),
     }
 }
 

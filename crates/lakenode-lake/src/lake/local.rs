@@ -14,7 +14,11 @@ use crate::tails::{TAIL_READERS, pooled, read_tail};
 pub struct LocalLake {
     root: PathBuf,
     anomalies: Vec<String>,
+    /// Hidden temporaries (`.<name>.<pid>.tmp`) the last listing saw, with their pid.
+    temporaries: Vec<(String, u32)>,
     lock: Option<std::fs::File>,
+    /// When this handle took the lock.
+    locked_at: Option<std::time::SystemTime>,
     /// The bucket lock, held as a file beside the `flock`ed one ([`super::bucket_lock`]).
     bucket_lock: Option<super::bucket_lock::LockFile>,
 }
@@ -26,7 +30,9 @@ impl LocalLake {
         Self {
             root,
             anomalies: Vec::new(),
+            temporaries: Vec::new(),
             lock: None,
+            locked_at: None,
             bucket_lock: None,
         }
     }
@@ -77,6 +83,7 @@ impl LakeStore for LocalLake {
                 Ok(sub) => {
                     found.objects.extend(sub.objects);
                     found.anomalies.extend(sub.anomalies);
+                    found.temporaries.extend(sub.temporaries);
                 }
                 Err(e) => failed = failed.take().or(Some(e)),
             },
@@ -100,16 +107,44 @@ impl LakeStore for LocalLake {
         let Found {
             mut objects,
             mut anomalies,
+            temporaries,
         } = found;
         objects.sort_unstable();
         anomalies.sort_unstable();
         self.anomalies = anomalies;
+        self.temporaries = temporaries;
         Ok(objects)
     }
 
     fn get(&mut self, key: &str) -> Result<Vec<u8>> {
         let path = self.path(key)?;
         std::fs::read(&path).map_err(|e| Error::io(&path, e))
+    }
+
+    /// The file read and hashed once, its MD5 compared with the one the embedded store
+    /// recorded in its `user.lakenode.md5` attribute, if it has one
+    /// ([`crate::integrity`]: one `fgetxattr` more). The tag is the MD5.
+    fn get_checked(&mut self, key: &str) -> Result<super::Fetched> {
+        use std::io::Read as _;
+        let path = self.path(key)?;
+        let mut file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let size = file.metadata().map_or(0, |m| m.len());
+        let mut body = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        // Through `take`: `File::read_to_end` would `statx` and `lseek` again for its own
+        // size hint (measured: 2 system calls more per file than `std::fs::read`).
+        std::io::Read::by_ref(&mut file)
+            .take(u64::MAX)
+            .read_to_end(&mut body)
+            .map_err(|e| Error::io(&path, e))?;
+        let md5 = lakenode::digest::md5_hex(&body);
+        if let Some(why) = crate::integrity::mismatch(&file, &md5) {
+            return Err(Error::Damaged(format!("{}: {why}", path.display())));
+        }
+        Ok(super::Fetched {
+            body,
+            tag: md5.clone(),
+            md5,
+        })
     }
 
     fn get_tail(&mut self, key: &str, bytes: u64, _size: u64) -> Result<Vec<u8>> {
@@ -150,6 +185,28 @@ impl LakeStore for LocalLake {
         self.anomalies.clone()
     }
 
+    /// Those of a process that has ended, and, while this handle holds the lock, a
+    /// compaction's own (daily files, rollups: only a compaction writes those names)
+    /// last changed before it took the lock, whatever process now has that pid.
+    fn remove_dead_temporaries(&mut self) -> Vec<String> {
+        let mut removed = Vec::new();
+        for (key, pid) in std::mem::take(&mut self.temporaries) {
+            let Ok(path) = self.path(&key) else { continue };
+            let dead = pid != std::process::id() && !crate::output::process_alive(pid);
+            let compactions = key.contains("/.data_day")
+                || key.contains("/.health_day")
+                || key.contains("/.month=");
+            let before_lock = || {
+                let changed = std::fs::symlink_metadata(&path).and_then(|m| m.modified());
+                matches!((changed, self.locked_at), (Ok(c), Some(l)) if c < l)
+            };
+            if (dead || (compactions && before_lock())) && std::fs::remove_file(&path).is_ok() {
+                removed.push(key);
+            }
+        }
+        removed
+    }
+
     fn worker(&self) -> Option<Box<dyn LakeStore + Send>> {
         Some(Box::new(Self::new(self.root.clone())))
     }
@@ -159,6 +216,11 @@ impl LakeStore for LocalLake {
         if self.lock.is_some() {
             return Ok(());
         }
+        // The bucket lock first (the lock a bucket run through `serve` takes: without
+        // it the two ran at once): it appears with its holder's details whole, so a
+        // second run names the holder, not `pid ? on host ?` (F8). Then the `flock`
+        // (runs of older versions take only that, or take it first).
+        let bucket_lock = super::bucket_lock::LockFile::take(&self.root)?;
         let path = self.root.join(LOCAL_LOCK);
         let mut file = std::fs::OpenOptions::new()
             .read(true)
@@ -170,8 +232,18 @@ impl LakeStore for LocalLake {
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
+                drop(bucket_lock);
+                // Its holder writes its details just after locking: read them again
+                // for a moment while they are not whole.
                 let mut text = String::new();
-                let _ = file.read_to_string(&mut text);
+                for _ in 0..50 {
+                    text.clear();
+                    let _ = file.rewind().and_then(|()| file.read_to_string(&mut text));
+                    if super::owner::owner_field(&text, "since").is_some() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(4));
+                }
                 return Err(Error::Locked(format!(
                     "{}: the lake is being compacted by another run ({}, as it recorded in {})",
                     self.root.display(),
@@ -194,8 +266,8 @@ impl LakeStore for LocalLake {
             std::process::id(),
             jiff::Timestamp::now().as_nanosecond()
         );
-        // Also the lock a bucket run through `serve` takes: without it the two ran at once.
-        self.bucket_lock = Some(super::bucket_lock::LockFile::take(&self.root)?);
+        self.bucket_lock = Some(bucket_lock);
+        self.locked_at = Some(std::time::SystemTime::now());
         let text = owner_text(&token, None);
         file.set_len(0)
             .and_then(|()| file.rewind())
@@ -218,6 +290,7 @@ impl LakeStore for LocalLake {
             .take()
             .map_or(Ok(()), super::bucket_lock::LockFile::release);
         self.lock = None;
+        self.locked_at = None;
         released
     }
 
@@ -256,11 +329,31 @@ impl LakeStore for LocalLake {
     }
 }
 
-/// What a walk found: objects (key, size) and entries that are not plain objects.
+/// What a walk found: objects (key, size), entries that are not plain objects, and
+/// hidden temporaries (key, pid), which the walk reads anyway and skips.
 #[derive(Default)]
 struct Found {
     objects: Vec<(String, u64)>,
     anomalies: Vec<String>,
+    temporaries: Vec<(String, u32)>,
+}
+
+/// A hidden entry of the directory whose key prefix is `rel`: a temporary if its name
+/// is `.<name>.<pid>.tmp` (an [`crate::output::OutputFile`]'s), noted in `found`.
+fn note_hidden(found: &mut Found, rel: &str, name: &[u8]) {
+    let pid = name
+        .strip_suffix(b".tmp")
+        .and_then(|n| n.get(1..))
+        .and_then(|n| {
+            let dot = n.iter().rposition(|&b| b == b'.')?;
+            (dot > 0).then(|| std::str::from_utf8(&n[dot + 1..]).ok())?
+        })
+        .and_then(|pid| pid.parse::<u32>().ok());
+    if let Some(pid) = pid {
+        found
+            .temporaries
+            .push((format!("{rel}{}", String::from_utf8_lossy(name)), pid));
+    }
 }
 
 /// What an entry of a walked directory is: a directory, an object (maybe) or anything
@@ -304,7 +397,7 @@ mod walk {
 
     use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, openat, statat};
 
-    use super::{Found, classify};
+    use super::{Found, classify, note_hidden};
     use crate::error::{Error, Result};
 
     /// A directory still to read: the root, or a name below a directory held open.
@@ -356,6 +449,7 @@ mod walk {
             let entry = entry.map_err(|e| failed(root, &dir.rel, e))?;
             let name = entry.file_name();
             if name.to_bytes().starts_with(b".") {
+                note_hidden(found, &dir.rel, name.to_bytes());
                 continue;
             }
             let key = format!("{}{}", dir.rel, String::from_utf8_lossy(name.to_bytes()));
@@ -396,7 +490,7 @@ mod walk {
 mod walk {
     use std::path::{Path, PathBuf};
 
-    use super::{Found, classify};
+    use super::{Found, classify, note_hidden};
     use crate::error::{Error, Result};
 
     /// A directory still to read, and its key prefix (empty or ending in `/`).
@@ -428,6 +522,7 @@ mod walk {
             let entry = entry.map_err(|e| Error::io(&dir.path, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
             if name.starts_with('.') {
+                note_hidden(found, &dir.rel, name.as_bytes());
                 continue;
             }
             let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;

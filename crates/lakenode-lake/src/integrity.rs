@@ -1,0 +1,95 @@
+//! Whether a file's bytes are the ones its store stored (F4).
+//!
+//! The embedded S3 server (`lakenode serve`, and the demo, which writes through it)
+//! keeps each object's MD5 in the extended attribute `user.lakenode.md5` of its file,
+//! as `<md5 hex> <size> ...` (`lakenode_embedded_s3::store::etag`): written for the
+//! bytes a PUT stored, or for the bytes found when a file without a valid value was
+//! first read. Nothing but damage or an edit in place by another program (which keeps
+//! the attribute: `cp` over an existing file, a bit flipped by a tool) makes the file's
+//! MD5 differ from it. `compact` must not bake such bytes into a daily file and delete
+//! the original, so it compares the two on every file it reads
+//! ([`crate::lake::LakeStore::get_checked`]); `inspect` says so too.
+//!
+//! What it cannot tell: a file without the attribute (a lake written by other means,
+//! copied without extended attributes, or on a file system without user attributes),
+//! and an edit the server has already hashed again (a GET through `serve` of a file
+//! changed in place since: the server takes it as a new version and records its MD5).
+//!
+//! The MD5 of the file is the one a compaction computes anyway (its sources list): the
+//! check costs one `fgetxattr` per file.
+
+use std::fs::File;
+
+/// The extended attribute holding the embedded store's MD5 of a file.
+pub const MD5_ATTR: &str = "user.lakenode.md5";
+
+/// The MD5 (lower-case hex) the embedded store recorded for the open `file`, whatever
+/// version of the file it was recorded for; `None` without a well-formed attribute.
+#[must_use]
+pub fn stored_md5(file: &File) -> Option<String> {
+    #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+    {
+        let mut buf = [0u8; 192];
+        let n = rustix::fs::fgetxattr(file, MD5_ATTR, &mut buf[..]).ok()?;
+        let text = std::str::from_utf8(buf.get(..n)?).ok()?;
+        let md5 = text.split(' ').next()?;
+        (md5.len() == 32 && md5.bytes().all(|b| b.is_ascii_hexdigit()))
+            .then(|| md5.to_ascii_lowercase())
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
+    {
+        let _ = file;
+        None
+    }
+}
+
+/// Why the bytes read from `file` (whose MD5 is `md5`) are not the ones stored, if
+/// they are not.
+#[must_use]
+pub fn mismatch(file: &File, md5: &str) -> Option<String> {
+    let stored = stored_md5(file)?;
+    (!stored.eq_ignore_ascii_case(md5)).then(|| {
+        format!(
+            "its bytes are not the ones stored: their MD5 is {md5}, the store recorded \
+             {stored} (attribute {MD5_ATTR}): damaged, or changed in place by another \
+             program"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+    #[test]
+    fn a_file_whose_md5_is_not_the_stored_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"hello").unwrap();
+        let file = File::open(&path).unwrap();
+        let hello = lakenode::digest::md5_hex(b"hello");
+        assert_eq!(stored_md5(&file), None);
+        assert_eq!(
+            mismatch(&file, &hello),
+            None,
+            "no attribute: nothing to tell"
+        );
+        let value = format!("{} 5 1 2 3", hello.to_ascii_uppercase());
+        if rustix::fs::setxattr(
+            &path,
+            MD5_ATTR,
+            value.as_bytes(),
+            rustix::fs::XattrFlags::empty(),
+        )
+        .is_err()
+        {
+            return; // a file system without user attributes
+        }
+        assert_eq!(stored_md5(&file), Some(hello.clone()));
+        assert_eq!(mismatch(&file, &hello), None);
+        let other = lakenode::digest::md5_hex(b"hellp");
+        let why = mismatch(&file, &other).unwrap();
+        assert!(why.contains(&other) && why.contains(&hello), "{why}");
+    }
+}
