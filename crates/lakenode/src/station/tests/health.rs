@@ -277,7 +277,11 @@ fn a_window_flushed_before_a_cut_is_not_sealed_again_with_live_samples() {
 /// the station of the last boot and the health rows every boot spooled, by key.
 fn per_window_boots(
     cuts: &[bool],
-) -> (tempfile::TempDir, Station, Vec<(String, crate::health::HealthRow)>) {
+) -> (
+    tempfile::TempDir,
+    Station,
+    Vec<(String, crate::health::HealthRow)>,
+) {
     let dir = tempfile::tempdir().expect("tempdir");
     let storage = std::sync::Arc::new(CutBeforeJournalRewrite::default());
     let sim = Simulator::new(3);
@@ -289,10 +293,15 @@ fn per_window_boots(
         let mut st = Station::open_with(with_health(), storage.clone(), dir.path()).expect("open");
         st.set_journal_durability(crate::journal::Durability::PerWindow);
         // As the driver does: rows owed are spooled after each sample.
-        let from = st.recorder.last_recorded().map_or(0, |l| (l - T0) / 5_000 + 1);
+        let from = st
+            .recorder
+            .last_recorded()
+            .map_or(0, |l| (l - T0) / 5_000 + 1);
         for i in from..=180 {
             if i == 180 && cut {
-                storage.cut.store(true, std::sync::atomic::Ordering::Relaxed);
+                storage
+                    .cut
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
             }
             let recorded = st.record(&at(0), sim.sample_at(T0 + i * 5_000));
             assert_eq!(recorded.is_err(), i == 180 && cut, "sample {i}");
