@@ -397,11 +397,15 @@ impl Recorder {
     /// [`Error::Spool`] or [`Error::Parquet`].
     pub fn spool_health(&mut self, key: &str, row: &HealthRow) -> Result<(u64, Vec<DroppedFile>)> {
         let pushed = self.spool.push(key, &row.encode()?)?;
-        // While a window an earlier boot spooled may be sealed again (a few rows), the
-        // row is named as spooled in the same rewrite of `health.due`: a boot after a
-        // cut at the journal's rewrite, this one's or a later one's, does not owe it
-        // again (see [`crate::health_due`]).
-        let remember = !self.health_due.settled();
+        // While a window an earlier boot spooled may be sealed again after this row is
+        // spooled, the row is named as spooled in the same rewrite of `health.due`, so
+        // that a boot after a cut at the journal's rewrite (this one's or a later one's)
+        // does not owe it again (see [`crate::health_due`]). Only with per-window
+        // durability: with every sample journaled, a replayed window is sealed again
+        // while the recorder opens, before any row is spooled, and the journal's
+        // rewrite marks it sealed before the open returns.
+        let remember = !self.health_due.settled()
+            && self.journal.durability() == crate::journal::Durability::PerWindow;
         self.health_due.spooled(
             self.spool.storage().as_ref(),
             self.spool.dir(),
