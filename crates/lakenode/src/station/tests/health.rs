@@ -286,7 +286,7 @@ fn per_window_boots(
     let storage = std::sync::Arc::new(CutBeforeJournalRewrite::default());
     let sim = Simulator::new(3);
     let mut spooled = Vec::new();
-    let mut boot = |cut: bool, spooled: &mut Vec<_>| {
+    let boot = |cut: bool, spooled: &mut Vec<_>| {
         storage
             .cut
             .store(false, std::sync::atomic::Ordering::Relaxed);
