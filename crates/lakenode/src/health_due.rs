@@ -5,15 +5,15 @@
 //! killed or powered off in between makes the row at its next start (see
 //! [`crate::station::Station::take_health_row`]).
 //!
-//! The file also names rows already spooled whose window may still be sealed again: a
-//! window spooled by a boot whose journal rewrite was cut is produced again by the next
-//! boot (replayed, or, with per-window durability, from the input) and must not owe its
-//! row a second time (other counts under the same key), however many boots are cut at
-//! that rewrite. These `s <key>` lines are written only in rewrites that happen anyway
-//! (a row spooled while the recorder may seal such a window), and left out of the first
-//! rewrite after the journal marks those windows sealed (see
-//! [`crate::recorder::Recorder`]): in steady state the file is what it was without them.
-//! A build before them skips the lines (its parser wants a number first).
+//! With per-window journal durability the file also names rows already spooled whose
+//! window may still be sealed again: a window spooled by a boot whose journal rewrite
+//! was cut is produced again from the input by the next boot, and must not owe its row
+//! a second time (other counts under the same key), however many boots are cut at that
+//! rewrite. These `s <key>` lines are written in rewrites that happen anyway (the row
+//! spooled), and left out of the first rewrite after the journal marks those windows
+//! sealed (see [`crate::recorder::Recorder`]): in steady state, and always with every
+//! sample journaled, the file is what it was without them. A build before them skips
+//! the lines (its parser wants a number first).
 
 use std::path::Path;
 
@@ -28,6 +28,10 @@ pub(crate) struct HealthDueFile {
     spooled: Vec<String>,
     /// Whether [`HealthDueFile::forget_spooled`] was called (this boot).
     settled: bool,
+    /// Whether the file names the spooled rows (per-window durability), and how many
+    /// it names now.
+    naming: bool,
+    named: usize,
 }
 
 impl HealthDueFile {
@@ -48,6 +52,7 @@ impl HealthDueFile {
             };
             if first == "s" {
                 file.spooled.push(key.to_owned());
+                file.named += 1;
             } else if let Ok(end) = first.parse() {
                 file.due.push((key.to_owned(), end));
             }
@@ -81,8 +86,9 @@ impl HealthDueFile {
         self.store(fs, dir)
     }
 
-    /// The row `key` was spooled: no longer owed; with `remember`, named as spooled
-    /// (its window may be sealed again). Writes the file if either changed.
+    /// The row `key` was spooled: no longer owed; with `remember`, remembered as spooled
+    /// and named so in the file from now on (its window may be sealed again from the
+    /// input). Writes the file if either changed.
     pub(crate) fn spooled(
         &mut self,
         fs: &dyn Storage,
@@ -92,8 +98,11 @@ impl HealthDueFile {
     ) -> Result<()> {
         let before = (self.due.len(), self.spooled.len());
         self.due.retain(|(k, _)| k != key);
-        if remember && !self.was_spooled(key) {
-            self.spooled.push(key.to_owned());
+        if remember {
+            self.naming = true;
+            if !self.was_spooled(key) {
+                self.spooled.push(key.to_owned());
+            }
         }
         if (self.due.len(), self.spooled.len()) == before {
             return Ok(());
@@ -101,8 +110,9 @@ impl HealthDueFile {
         self.store(fs, dir)
     }
 
-    /// No longer owes the rows `keep` refuses (they were spooled; with `remember`, named
-    /// as spooled); writes the file if anything changed.
+    /// No longer owes the rows `keep` refuses (they were spooled; with `remember`,
+    /// remembered and named as spooled, in the same rewrite); writes the file if the
+    /// rows owed changed.
     pub(crate) fn retain(
         &mut self,
         fs: &dyn Storage,
@@ -110,7 +120,7 @@ impl HealthDueFile {
         keep: impl Fn(&str) -> bool,
         remember: bool,
     ) -> Result<()> {
-        let before = (self.due.len(), self.spooled.len());
+        let before = self.due.len();
         let spooled = &mut self.spooled;
         self.due.retain(|(k, _)| {
             let owed = keep(k);
@@ -119,7 +129,18 @@ impl HealthDueFile {
             }
             owed
         });
-        if (self.due.len(), self.spooled.len()) == before {
+        if self.due.len() == before {
+            return Ok(());
+        }
+        self.naming |= remember;
+        self.store(fs, dir)
+    }
+
+    /// From now on the file names the rows remembered as spooled (per-window
+    /// durability): written now if it does not name them all yet.
+    pub(crate) fn name_spooled(&mut self, fs: &dyn Storage, dir: &Path) -> Result<()> {
+        self.naming = true;
+        if self.named == self.spooled.len() {
             return Ok(());
         }
         self.store(fs, dir)
@@ -140,20 +161,23 @@ impl HealthDueFile {
     }
 
     /// Replaces the file atomically on the spool's storage.
-    fn store(&self, fs: &dyn Storage, dir: &Path) -> Result<()> {
+    fn store(&mut self, fs: &dyn Storage, dir: &Path) -> Result<()> {
         let mut text: String = self
             .due
             .iter()
             .map(|(key, end)| format!("{end} {key}\n"))
             .collect();
-        for key in &self.spooled {
+        let named = if self.naming { &self.spooled[..] } else { &[] };
+        for key in named {
             text.push_str("s ");
             text.push_str(key);
             text.push('\n');
         }
         let path = dir.join(Self::FILE);
         fs.replace(&path, text.as_bytes())
-            .map_err(|e| Error::spool("replace", &path, e))
+            .map_err(|e| Error::spool("replace", &path, e))?;
+        self.named = named.len();
+        Ok(())
     }
 }
 
@@ -185,6 +209,18 @@ mod tests {
         let mut file = HealthDueFile::load(&fs, dir.path()).expect("load");
         assert_eq!(file.due(), [("health/b".to_owned(), 2)]);
         assert!(file.was_spooled("health/a") && !file.was_spooled("health/b"));
+        // Loaded, the lines are written again only once per-window durability says so
+        // (or a row found spooled at a boot is named with them).
+        file.add(&fs, dir.path(), "health/c", 3).expect("add");
+        let read = || std::fs::read_to_string(dir.path().join("health.due")).expect("read");
+        assert_eq!(read(), "2 health/b\n3 health/c\n");
+        file.name_spooled(&fs, dir.path()).expect("name");
+        assert_eq!(read(), "2 health/b\n3 health/c\ns health/a\n");
+        file.retain(&fs, dir.path(), |k| k != "health/c", true)
+            .expect("retain");
+        assert_eq!(read(), "2 health/b\ns health/a\ns health/c\n");
+        assert!(file.was_spooled("health/c"));
+        let text = read();
         // Forgotten: no rewrite for that alone; left out of the next one, and rows
         // spooled from then on are not named.
         file.forget_spooled();

@@ -434,8 +434,10 @@ impl Recorder {
                 spooled.insert(key);
             }
         }
-        // Named as spooled: its window may be sealed again by this boot (see
-        // `spool_health`).
+        // Named as spooled in the same rewrite: with per-window durability (not known
+        // yet) its window may be produced again by this boot (see `spool_health`), and
+        // the row uploaded before a later boot could find it in the spool. Only after
+        // a cut between a row's spooling and this file's rewrite.
         due.retain(
             self.spool.storage().as_ref(),
             self.spool.dir(),
@@ -541,6 +543,14 @@ impl Recorder {
             Some(id) => (id, Vec::new()),
             None => self.spool.push(key.as_str(), &bytes)?,
         };
+        if !self.health_due.settled()
+            && self.journal.durability() == crate::journal::Durability::PerWindow
+        {
+            // Rows found spooled at the open (their `health.due` rewrite was cut) are
+            // named before the journal's rewrite, which may be cut too.
+            self.health_due
+                .name_spooled(self.spool.storage().as_ref(), self.spool.dir())?;
+        }
         // Owed from now on: the journal is told the window is sealed only after this.
         // Not again for a window sealed again whose row this boot or an earlier one
         // spooled already (from `health.due`; its data file perhaps uploaded since, so
@@ -1235,9 +1245,10 @@ mod tests {
     }
 
     /// A row spooled by a boot cut before `health.due` was rewritten (the row in the
-    /// spool, still listed as owed) is named as spooled by the next boot: the window
-    /// that boot produces again does not owe it. Before, it was only dropped from the
-    /// rows owed, and owed again by the window's second seal.
+    /// spool, still listed as owed) is named as spooled by the next boot, which finds
+    /// it there: the window a later boot produces again (the row and the data file
+    /// uploaded meanwhile) does not owe it. Before, it was only dropped from the rows
+    /// owed, and owed again by the window's second seal.
     #[test]
     fn a_row_spooled_before_a_cut_at_health_due_is_not_owed_by_the_window_sealed_again() {
         use crate::journal::Durability;
@@ -1268,11 +1279,20 @@ mod tests {
             .expect("reopen");
         node.set_journal_durability(Durability::PerWindow);
         assert!(node.health_due().is_empty(), "the row is in the spool");
+        // Both uploaded, and the run stopped before the window was produced again.
+        for id in node.spool().pending().expect("list") {
+            node.spool_mut().remove(id).expect("uploaded");
+        }
+        drop(node);
+        let mut node = Recorder::open_owing(test_station(), StdStorage::shared(), dir.path(), true)
+            .expect("reopen");
+        node.set_journal_durability(Durability::PerWindow);
         for i in 0..=180 {
             node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
         }
         assert!(node.health_due().is_empty(), "{:?}", node.health_due());
-        assert_eq!(spooled(&node).len(), 2);
+        let keys: Vec<String> = spooled(&node).into_iter().map(|e| e.key).collect();
+        assert_eq!(keys.len(), 1, "the data file again (same bytes): {keys:?}");
     }
 
     #[test]
