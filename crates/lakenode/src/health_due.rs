@@ -11,9 +11,10 @@
 //! a second time (other counts under the same key), however many boots are cut at that
 //! rewrite. These `s <key>` lines are written in rewrites that happen anyway (the row
 //! spooled), and left out of the first rewrite after the journal marks those windows
-//! sealed (see [`crate::recorder::Recorder`]): in steady state, and always with every
-//! sample journaled, the file is what it was without them. A build before them skips
-//! the lines (its parser wants a number first).
+//! sealed (see [`crate::recorder::Recorder`]): in steady state, and with every sample
+//! journaled (but in the boot after a cut between a row's spooling and this file's
+//! rewrite, which names the rows it finds spooled), the file is what it was without
+//! them. A build before them skips the lines (its parser wants a number first).
 
 use std::path::Path;
 
