@@ -223,6 +223,12 @@ impl Journal {
         self.durability = durability;
     }
 
+    /// How durable appends are.
+    #[must_use]
+    pub const fn durability(&self) -> Durability {
+        self.durability
+    }
+
     /// Appends a sample: written and synced to storage, or with
     /// [`Durability::PerWindow`] kept in memory until the next [`Journal::restart`].
     ///

@@ -103,8 +103,6 @@ pub struct Recorder {
     /// The spool's next id at this boot, and whether a window was sealed since (see
     /// [`Recorder::set_journal_durability`]).
     boot: (u64, bool),
-    /// The health rows this boot spooled while `reseal` was armed, by key.
-    health_spooled: std::collections::HashSet<String>,
 }
 
 impl Recorder {
@@ -191,7 +189,6 @@ impl Recorder {
             owe_health: health,
             reseal,
             boot,
-            health_spooled: std::collections::HashSet::new(),
         };
         node.forget_spooled_health()?;
         let mut sealed_through = None;
@@ -400,14 +397,21 @@ impl Recorder {
     /// [`Error::Spool`] or [`Error::Parquet`].
     pub fn spool_health(&mut self, key: &str, row: &HealthRow) -> Result<(u64, Vec<DroppedFile>)> {
         let pushed = self.spool.push(key, &row.encode()?)?;
-        if self.reseal.is_some() {
-            // Only while an earlier copy of a window may still be found (a few rows).
-            self.health_spooled.insert(key.to_owned());
-        }
-        self.health_due
-            .retain(self.spool.storage().as_ref(), self.spool.dir(), |k| {
-                k != key
-            })?;
+        // While a window an earlier boot spooled may be sealed again after this row is
+        // spooled, the row is named as spooled in the same rewrite of `health.due`, so
+        // that a boot after a cut at the journal's rewrite (this one's or a later one's)
+        // does not owe it again (see [`crate::health_due`]). Only with per-window
+        // durability: with every sample journaled, a replayed window is sealed again
+        // while the recorder opens, before any row is spooled, and the journal's
+        // rewrite marks it sealed before the open returns.
+        let remember = !self.health_due.settled()
+            && self.journal.durability() == crate::journal::Durability::PerWindow;
+        self.health_due.spooled(
+            self.spool.storage().as_ref(),
+            self.spool.dir(),
+            key,
+            remember,
+        )?;
         Ok(pushed)
     }
 
@@ -430,9 +434,16 @@ impl Recorder {
                 spooled.insert(key);
             }
         }
-        due.retain(self.spool.storage().as_ref(), self.spool.dir(), |k| {
-            !spooled.contains(k)
-        })
+        // Named as spooled in the same rewrite: with per-window durability (not known
+        // yet) its window may be produced again by this boot (see `spool_health`), and
+        // the row uploaded before a later boot could find it in the spool. Only after
+        // a cut between a row's spooling and this file's rewrite.
+        due.retain(
+            self.spool.storage().as_ref(),
+            self.spool.dir(),
+            |k| !spooled.contains(k),
+            true,
+        )
     }
 
     fn restart_journal(&mut self, sealed_through: i64) -> Result<()> {
@@ -440,7 +451,15 @@ impl Recorder {
             .windower
             .open_window()
             .map_or(&[][..], |w| &w.samples[..]);
-        self.journal.restart(sealed_through, open)
+        self.journal.restart(sealed_through, open)?;
+        if self.reseal.is_none() && self.boot.1 {
+            // A window of this boot's own is marked sealed: so is every window an
+            // earlier boot spooled, and none is sealed again. The rows named as spooled
+            // for them are left out of `health.due`'s next rewrite (one that happens
+            // anyway: a row owed or spooled), never rewritten for this alone.
+            self.health_due.forget_spooled();
+        }
+        Ok(())
     }
 
     /// The id of a pending entry holding `key` and `bytes` already: `window` was sealed
@@ -524,14 +543,22 @@ impl Recorder {
             Some(id) => (id, Vec::new()),
             None => self.spool.push(key.as_str(), &bytes)?,
         };
+        if !self.health_due.settled()
+            && self.journal.durability() == crate::journal::Durability::PerWindow
+        {
+            // Rows found spooled at the open (their `health.due` rewrite was cut) are
+            // named before the journal's rewrite, which may be cut too.
+            self.health_due
+                .name_spooled(self.spool.storage().as_ref(), self.spool.dir())?;
+        }
         // Owed from now on: the journal is told the window is sealed only after this.
-        // Not again for an earlier copy whose row this boot spooled already (from
-        // `health.due`, perhaps uploaded since): a second row under its key would have
-        // other counts.
+        // Not again for a window sealed again whose row this boot or an earlier one
+        // spooled already (from `health.due`; its data file perhaps uploaded since, so
+        // not found): a second row under its key would have other counts.
         if self.owe_health {
             let c = &self.config;
             let health = health_key_for(c.prefix.as_ref(), key.as_str());
-            if earlier.is_none() || !self.health_spooled.contains(&health) {
+            if !self.health_due.was_spooled(&health) {
                 let end = window.start_ms + c.spec.window_ms();
                 self.health_due.add(
                     self.spool.storage().as_ref(),
@@ -1129,6 +1156,143 @@ mod tests {
             "not owed again: {:?}",
             node.health_due()
         );
+    }
+
+    /// F1, three boots: a per-window run's window spooled, its health row owed, the
+    /// journal's rewrite cut (boot A); the next boot spools the owed row, produces the
+    /// window again (its copy found, or uploaded meanwhile and pushed again with the
+    /// same bytes) and is cut at the journal's rewrite too (boot B); the third produces
+    /// it once more (boot C). The row is owed by boot A only. Before, only boot B's
+    /// memory said the row was spooled: boot C owed it again (a second row under its
+    /// key, other counts), and so did boot B when the data file had been uploaded.
+    #[test]
+    fn a_per_window_window_produced_in_three_boots_owes_its_health_row_once() {
+        use crate::journal::Durability;
+        use std::sync::atomic::Ordering::SeqCst;
+        let sim = crate::sim::Simulator::new(6);
+        let t0 = 1_767_225_600_000;
+        let boot = |storage: Arc<dyn Storage>, dir: &Path| {
+            let mut node = Recorder::open_owing(test_station(), storage, dir, true).expect("open");
+            node.set_journal_durability(Durability::PerWindow);
+            node
+        };
+        for uploaded in [false, true] {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let storage = Arc::new(ProbeStorage::default());
+            let mut node = boot(storage.clone(), dir.path());
+            for i in 0..180 {
+                node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
+            }
+            storage.armed.store(true, SeqCst);
+            assert!(
+                node.record(sim.sample_at(t0 + 180 * 5_000)).is_err(),
+                "cut A"
+            );
+            drop(node);
+            // Boot B: the owed row spooled, the window produced again, the cut again.
+            let storage = Arc::new(ProbeStorage::default());
+            let mut node = boot(storage.clone(), dir.path());
+            let owed: Vec<_> = node.health_due().to_vec();
+            assert_eq!(owed.len(), 1, "owed by boot A");
+            for (key, end) in owed {
+                node.spool_health(&key, &HealthRow::new(end))
+                    .expect("health");
+            }
+            if uploaded {
+                let data = node.spool().pending().expect("list")[0];
+                node.spool_mut().remove(data).expect("uploaded");
+            }
+            for i in 0..180 {
+                node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
+            }
+            storage.cut.store(true, SeqCst);
+            assert!(
+                node.record(sim.sample_at(t0 + 180 * 5_000)).is_err(),
+                "cut B"
+            );
+            assert!(node.health_due().is_empty(), "B: {:?}", node.health_due());
+            drop(node);
+            // Boot C: the window a third time, the journal's rewrite lands.
+            let mut node = boot(StdStorage::shared(), dir.path());
+            assert!(node.health_due().is_empty(), "C: {:?}", node.health_due());
+            for i in 0..=180 {
+                node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
+            }
+            assert!(
+                node.health_due().is_empty(),
+                "not owed again (uploaded: {uploaded}): {:?}",
+                node.health_due()
+            );
+            let keys: Vec<String> = spooled(&node).into_iter().map(|e| e.key).collect();
+            assert_eq!(keys.len(), 2, "one data file, one health row: {keys:?}");
+            // The journal marks the window sealed: the next rewrite of `health.due` (the
+            // next window's row owed) no longer names the spooled row.
+            let due = dir.path().join("health.due");
+            assert!(
+                std::fs::read_to_string(&due)
+                    .expect("due")
+                    .contains("s health/")
+            );
+            for i in 181..=360 {
+                node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
+            }
+            let text = std::fs::read_to_string(&due).expect("due");
+            assert!(
+                text.lines().count() == 1 && text.ends_with("/health_0015.parquet\n"),
+                "{text}"
+            );
+        }
+    }
+
+    /// A row spooled by a boot cut before `health.due` was rewritten (the row in the
+    /// spool, still listed as owed) is named as spooled by the next boot, which finds
+    /// it there: the window a later boot produces again (the row and the data file
+    /// uploaded meanwhile) does not owe it. Before, it was only dropped from the rows
+    /// owed, and owed again by the window's second seal.
+    #[test]
+    fn a_row_spooled_before_a_cut_at_health_due_is_not_owed_by_the_window_sealed_again() {
+        use crate::journal::Durability;
+        use std::sync::atomic::Ordering::SeqCst;
+        let sim = crate::sim::Simulator::new(6);
+        let t0 = 1_767_225_600_000;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = Arc::new(ProbeStorage::default());
+        let mut node =
+            Recorder::open_owing(test_station(), storage.clone(), dir.path(), true).expect("open");
+        node.set_journal_durability(Durability::PerWindow);
+        for i in 0..180 {
+            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
+        }
+        storage.armed.store(true, SeqCst);
+        assert!(node.record(sim.sample_at(t0 + 180 * 5_000)).is_err(), "cut");
+        drop(node);
+        let due = dir.path().join("health.due");
+        let owed = std::fs::read(&due).expect("health.due");
+        let mut node = Recorder::open_owing(test_station(), StdStorage::shared(), dir.path(), true)
+            .expect("reopen");
+        let (key, end) = node.health_due()[0].clone();
+        node.spool_health(&key, &HealthRow::new(end))
+            .expect("health");
+        drop(node);
+        std::fs::write(&due, owed).expect("as if cut before health.due's rewrite");
+        let mut node = Recorder::open_owing(test_station(), StdStorage::shared(), dir.path(), true)
+            .expect("reopen");
+        node.set_journal_durability(Durability::PerWindow);
+        assert!(node.health_due().is_empty(), "the row is in the spool");
+        // Both uploaded, and the run stopped before the window was produced again.
+        for id in node.spool().pending().expect("list") {
+            node.spool_mut().remove(id).expect("uploaded");
+        }
+        drop(node);
+        let mut node = Recorder::open_owing(test_station(), StdStorage::shared(), dir.path(), true)
+            .expect("reopen");
+        node.set_journal_durability(Durability::PerWindow);
+        for i in 0..=180 {
+            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
+        }
+        assert!(node.health_due().is_empty(), "{:?}", node.health_due());
+        let keys: Vec<String> = spooled(&node).into_iter().map(|e| e.key).collect();
+        assert_eq!(keys.len(), 1, "the data file again (same bytes): {keys:?}");
     }
 
     #[test]

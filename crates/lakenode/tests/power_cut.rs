@@ -23,6 +23,17 @@
 //! Every other run batches its uploads (`upload_every` 30 min, so a cut can land at
 //! any step of a batch: before it opens, between its files, at its close).
 //!
+//! Every third run is a virtual-time run (`--simulate`, `--csv`: per-window journal
+//! durability, nothing written per sample): after a cut it produces its input again
+//! from the last sample the journal holds, as the CLI does, so a window spooled by a
+//! boot whose journal rewrite was cut is sealed again by the next (or the one after,
+//! when the cut lands at the same rewrite twice: the flash writes between a boot and
+//! that rewrite are few). Those runs also cut the power at a third of the journal's
+//! rewrites (`RewriteCuts`), so that two boots in a row are cut there, and the third
+//! produces the window once more. There every sample of the input counts as journaled, and a
+//! stop flushes nothing (as `driver::run_batch` stopped): the power goes soon after the
+//! next boot instead.
+//!
 //! `LAKENODE_POWER_CUTS` sets how many cuts (default 300; `scripts/power-cut.sh` runs
 //! 10,000 and prints the summary line). A failed run is named (`run N: ...`);
 //! `LAKENODE_POWER_CUT_SEED=N` replays it alone.
@@ -38,6 +49,7 @@ use std::sync::Arc;
 use devfs::{DevFs, Device, PARTITION};
 use jiff::Timestamp;
 use lakenode::digest::md5_hex;
+use lakenode::fuzzing::Durability;
 use lakenode::sim::Simulator;
 use lakenode::storage::Storage;
 use lakenode::{
@@ -55,6 +67,7 @@ const DIR: &str = "/spool";
 const STOP_OPS: u64 = 40;
 
 /// A small deterministic generator (no dependency for a test's dice).
+#[derive(Debug)]
 struct Dice(u64);
 
 impl Dice {
@@ -173,6 +186,8 @@ struct Tally {
     /// Runs with batched uploads, and the batches they sent.
     batched_runs: u64,
     batches: u64,
+    /// Runs with per-window durability.
+    per_window_runs: u64,
 }
 
 fn config(batched: bool) -> StationConfig {
@@ -200,10 +215,73 @@ fn config(batched: bool) -> StationConfig {
     }
 }
 
-/// One run: a fresh flash, `hours` of samples, a cut every `gap` operations on average.
-fn run(seed: u64, hours: u64, gap: u64, batched: bool, tally: &mut Tally) {
+/// [`Device`], cutting the power at the rename that lands a rewrite of the journal
+/// (its new bytes written, not yet in place) one time in `every`.
+#[derive(Debug)]
+struct RewriteCuts {
+    device: Device,
+    every: u64,
+    dice: std::sync::Mutex<Dice>,
+}
+
+impl Storage for RewriteCuts {
+    fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
+        self.device.create_dir_all(dir)
+    }
+    fn list(&self, dir: &Path) -> std::io::Result<Vec<lakenode::storage::DirEntry>> {
+        self.device.list(dir)
+    }
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        self.device.read(path)
+    }
+    fn read_head(&self, path: &Path, len: usize) -> std::io::Result<Vec<u8>> {
+        self.device.read_head(path, len)
+    }
+    fn size(&self, path: &Path) -> std::io::Result<u64> {
+        self.device.size(path)
+    }
+    fn write(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
+        self.device.write(path, data)
+    }
+    fn open_append(&self, path: &Path) -> std::io::Result<Box<dyn lakenode::storage::AppendFile>> {
+        self.device.open_append(path)
+    }
+    fn lock(
+        &self,
+        path: &Path,
+        holder: &str,
+    ) -> std::io::Result<Box<dyn std::fmt::Debug + Send + Sync>> {
+        self.device.lock(path, holder)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        let journal = to.file_name().is_some_and(|n| n == "journal.lkj");
+        if journal && self.dice.lock().unwrap().below(self.every) == 0 {
+            let fs = &self.device.0;
+            fs.cut_at(fs.stats().ops); // the next operation
+        }
+        self.device.rename(from, to)
+    }
+    fn remove(&self, path: &Path) -> std::io::Result<()> {
+        self.device.remove(path)
+    }
+    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
+        self.device.sync_dir(dir)
+    }
+}
+
+/// One run: a fresh flash, `hours` of samples, a cut every `gap` operations on average;
+/// with `per_window`, a virtual-time run (see the module doc).
+fn run(seed: u64, hours: u64, gap: u64, batched: bool, per_window: bool, tally: &mut Tally) {
     let fs = DevFs::new(DIR, PARTITION);
-    let storage: Arc<dyn Storage> = Arc::new(Device(fs.clone()));
+    let storage: Arc<dyn Storage> = if per_window {
+        Arc::new(RewriteCuts {
+            device: Device(fs.clone()),
+            every: 3,
+            dice: std::sync::Mutex::new(Dice(seed | 1)),
+        })
+    } else {
+        Arc::new(Device(fs.clone()))
+    };
     let mut dice = Dice(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let schedule = |fs: &DevFs, dice: &mut Dice| {
         fs.cut_at(fs.stats().ops + 1 + dice.below(2 * gap));
@@ -213,7 +291,12 @@ fn run(seed: u64, hours: u64, gap: u64, batched: bool, tally: &mut Tally) {
     // A boot: the station opens, unless the power goes again meanwhile.
     let open = |dice: &mut Dice| loop {
         match Station::open_with(config(batched), storage.clone(), Path::new(DIR)) {
-            Ok(station) => break station,
+            Ok(mut station) => {
+                if per_window {
+                    station.set_journal_durability(Durability::PerWindow);
+                }
+                break station;
+            }
             Err(_) if fs.is_off() => {
                 fs.power_on();
                 schedule(&fs, dice);
@@ -230,17 +313,33 @@ fn run(seed: u64, hours: u64, gap: u64, batched: bool, tally: &mut Tally) {
     let sim = Simulator::new(seed);
     let end = hours * HOUR;
     let mut mono = 0;
+    // The next sample's instant (from T0): the clock's own in real time; in virtual
+    // time, after a boot, right after the last sample the journal holds.
+    let mut cursor = 0;
+    let resume = |station: &Station, next: u64| {
+        if per_window {
+            station
+                .status()
+                .last_recorded
+                .map_or(0, |t| u64::try_from(t - T0).unwrap() + TICK)
+        } else {
+            next
+        }
+    };
     // The day, then (power staying on after `end`) until everything is delivered.
     let mut rounds = 0;
     let mut batches = 0;
     loop {
         let now = Now::synced(mono, Timestamp::from_millisecond(T0 + mono as i64).unwrap());
-        if mono < end && dice.below(360) == 0 {
+        if cursor < end && dice.below(360) == 0 {
             // A stop: the open window flushed, the power going at one of the flush's
             // writes or soon after; then a boot, inside the same window.
             tally.stops += 1;
             fs.cut_at(fs.stats().ops + 1 + dice.below(STOP_OPS));
-            let flushed = station.flush();
+            // A virtual-time run stopped does not flush (`driver::run_batch`: the next
+            // run produces the open window again from its input); the cut then lands
+            // soon after the next boot.
+            let flushed = if per_window { Ok(()) } else { station.flush() };
             drop(station);
             if fs.is_off() {
                 tally.stop_cuts += 1;
@@ -251,11 +350,12 @@ fn run(seed: u64, hours: u64, gap: u64, batched: bool, tally: &mut Tally) {
             schedule(&fs, &mut dice);
             station = open(&mut dice);
             mono += TICK;
+            cursor = resume(&station, cursor + TICK);
             continue;
         }
         let ok = (|| -> lakenode::Result<()> {
-            if mono < end {
-                let at = T0 + mono as i64;
+            if cursor < end {
+                let at = T0 + cursor as i64;
                 station.record(&now, sim.sample_at(at))?;
                 journaled.insert(at);
             } else {
@@ -282,18 +382,21 @@ fn run(seed: u64, hours: u64, gap: u64, batched: bool, tally: &mut Tally) {
             }
             Ok(())
         })();
+        let mut next = cursor + TICK;
         if fs.is_off() {
             // A reboot: whatever the station held in memory is gone.
             drop(station);
             fs.power_on();
             schedule(&fs, &mut dice);
             station = open(&mut dice);
+            next = resume(&station, next);
         } else if let Err(e) = ok {
             panic!("run {seed}: the station failed at {mono} ms without a power cut: {e}");
-        } else if mono >= end && station.is_drained().unwrap() {
+        } else if cursor >= end && station.is_drained().unwrap() {
             break;
         }
         mono += TICK;
+        cursor = next.min(end);
         rounds += 1;
         assert!(rounds < 100_000, "run {seed}: never drained");
     }
@@ -301,6 +404,9 @@ fn run(seed: u64, hours: u64, gap: u64, batched: bool, tally: &mut Tally) {
         if matches!(event, lakenode::Event::BatchClosed { .. }) {
             batches += 1;
         }
+    }
+    if per_window {
+        tally.per_window_runs += 1;
     }
     if batched {
         assert!(batches > 0, "run {seed}: batched, but no batch closed");
@@ -366,7 +472,14 @@ fn power_cuts_at_any_flash_write_lose_and_duplicate_nothing() {
     // Cuts close together (every sample) to far apart (every few windows); even runs batch.
     let one = |seed: u64, tally: &mut Tally| {
         let gap = [25, 60, 150, 400, 1500][(seed % 5) as usize];
-        run(seed, 3, gap, seed.is_multiple_of(2), tally);
+        run(
+            seed,
+            3,
+            gap,
+            seed.is_multiple_of(2),
+            seed.is_multiple_of(3),
+            tally,
+        );
     };
     // `LAKENODE_POWER_CUT_SEED=N` replays the one run a failure names ("run N: ...").
     if let Some(seed) = std::env::var("LAKENODE_POWER_CUT_SEED")
@@ -386,8 +499,8 @@ fn power_cuts_at_any_flash_write_lose_and_duplicate_nothing() {
     eprintln!(
         "{} runs of 3 h, {} flash operations ({} erases); {} of the cuts during an erase; \
 {} samples delivered beyond the journaled ones (appended to the flash, the power cut before `record` returned); \
-{} runs with batched uploads ({} batches); {} objects sent again with the same bytes; \
-{} stops ({} cut during their flush)",
+{} runs with batched uploads ({} batches); {} runs in virtual time (per-window durability); \
+{} objects sent again with the same bytes; {} stops ({} cut during their flush)",
         seed - 1,
         tally.ops,
         tally.erases,
@@ -395,6 +508,7 @@ fn power_cuts_at_any_flash_write_lose_and_duplicate_nothing() {
         tally.unacknowledged,
         tally.batched_runs,
         tally.batches,
+        tally.per_window_runs,
         tally.resent,
         tally.stops,
         tally.stop_cuts

@@ -128,8 +128,11 @@ impl Station {
         }
         let key = health_key_for(self.recorder.config().prefix.as_ref(), sealed.key.as_str());
         // A window sealed again (the power went before the journal was told it was
-        // sealed, and the boot replayed it) is owed already, from `health.due`: one row.
-        if !self.health_due.iter().any(|due| due.key == key) {
+        // sealed, and the boot replayed it or produced it again) is owed already, from
+        // `health.due` (one row), or its row was spooled already: the recorder says
+        // which rows are owed.
+        let owed = self.recorder.health_due().iter().any(|(k, _)| *k == key);
+        if owed && !self.health_due.iter().any(|due| due.key == key) {
             let end = sealed.window_start_ms + self.spec().window_ms();
             self.health_due.push_back(HealthDue {
                 key,

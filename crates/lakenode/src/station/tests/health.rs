@@ -271,3 +271,91 @@ fn a_window_flushed_before_a_cut_is_not_sealed_again_with_live_samples() {
         "one health row each"
     );
 }
+
+/// Boots of a per-window run (`--simulate`, `--csv`: the journal holds no samples),
+/// each cut (or not) at the journal's rewrite after sealing the 00:00 window; returns
+/// the station of the last boot and the health rows every boot spooled, by key.
+fn per_window_boots(
+    cuts: &[bool],
+) -> (
+    tempfile::TempDir,
+    Station,
+    Vec<(String, crate::health::HealthRow)>,
+) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let storage = std::sync::Arc::new(CutBeforeJournalRewrite::default());
+    let sim = Simulator::new(3);
+    let mut spooled = Vec::new();
+    let boot = |cut: bool, spooled: &mut Vec<_>| {
+        storage
+            .cut
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        let mut st = Station::open_with(with_health(), storage.clone(), dir.path()).expect("open");
+        st.set_journal_durability(crate::journal::Durability::PerWindow);
+        // As the driver does: rows owed are spooled after each sample.
+        let from = st
+            .recorder
+            .last_recorded()
+            .map_or(0, |l| (l - T0) / 5_000 + 1);
+        for i in from..=180 {
+            if i == 180 && cut {
+                storage
+                    .cut
+                    .store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+            let recorded = st.record(&at(0), sim.sample_at(T0 + i * 5_000));
+            assert_eq!(recorded.is_err(), i == 180 && cut, "sample {i}");
+            for (key, row) in take_all(&mut st) {
+                if !(i == 180 && cut) {
+                    st.spool_health(&key, &row).expect("spool health");
+                    spooled.push((key, row));
+                }
+            }
+        }
+        st
+    };
+    for &cut in &cuts[..cuts.len() - 1] {
+        drop(boot(cut, &mut spooled));
+    }
+    let st = boot(cuts[cuts.len() - 1], &mut spooled);
+    (dir, st, spooled)
+}
+
+/// F1 at the station: a per-window run's window spooled, its row owed and the
+/// journal's rewrite cut; the next boot spools the owed row, then produces the window
+/// again (its earlier copy found). Its row is not made a second time (other counts
+/// under the same key). Before, the recorder owed it no more but the station queued it
+/// again at the second seal.
+#[test]
+fn a_per_window_window_sealed_again_makes_its_health_row_once() {
+    let (_dir, st, spooled) = per_window_boots(&[true, false]);
+    let keys: Vec<&str> = spooled.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [format!(
+            "health/station={STATION}/year=2026/month=12/day=01/health_0000.parquet"
+        )]
+    );
+    assert_eq!(pending(&st), 2, "one data file, one health row");
+}
+
+/// F1, three boots: as above, and the second boot's journal rewrite is cut too. The
+/// third boot produces the window a third time: the row the second boot spooled (from
+/// `health.due`, uploaded perhaps) is not owed again. Before, only the second boot's
+/// memory said it was spooled: the third owed and spooled it again with other counts.
+#[test]
+fn a_per_window_window_sealed_in_three_boots_makes_its_health_row_once() {
+    let (dir, st, spooled) = per_window_boots(&[true, true, false]);
+    let keys: Vec<&str> = spooled.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [format!(
+            "health/station={STATION}/year=2026/month=12/day=01/health_0000.parquet"
+        )]
+    );
+    assert_eq!(pending(&st), 2, "one data file, one health row");
+    drop(st);
+    // What the boots between held is dropped at the next rewrite of `health.due`.
+    let mut st = Station::open(with_health(), dir.path()).expect("reopen");
+    assert!(take_all(&mut st).is_empty());
+}
