@@ -5,37 +5,21 @@
 #![allow(clippy::unwrap_used, missing_docs)] // a failed unwrap is a failed test
 #[path = "support/devfs.rs"]
 mod devfs;
+#[path = "support/example.rs"]
+mod example;
 use devfs::{DevFs, Device, PARTITION};
 use jiff::Timestamp;
 use lakenode::sim::Simulator;
 use lakenode::storage::Storage;
-use lakenode::{Credentials, Now, S3Client, S3Config, Station, StationConfig, StationId};
+use lakenode::{Now, Station};
 use std::path::Path;
 use std::sync::Arc;
 
 #[test]
 fn a_flush_costs_a_few_dozen_flash_operations() {
-    let s3 = S3Config::new(
-        "https://s3.eu-central-1.amazonaws.com",
-        "lake",
-        "eu-central-1",
-        true,
-    )
-    .unwrap();
-    let creds = Credentials::new(
-        "AKIAIOSFODNN7EXAMPLE",
-        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        None,
-    );
     let fs = DevFs::new("/spool", PARTITION);
     let storage: Arc<dyn Storage> = Arc::new(Device(fs.clone()));
-    let config = StationConfig {
-        health: true,
-        ..StationConfig::new(
-            StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").unwrap(),
-            S3Client::new(&s3, creds).unwrap(),
-        )
-    };
+    let config = example::example_station_s3(example::AWS_ENDPOINT, None);
     let mut st = Station::open_with(config, storage, Path::new("/spool")).unwrap();
     let sim = Simulator::new(1);
     let t0 = 1_796_083_200_000i64;
