@@ -9,8 +9,8 @@ mod example;
 
 use esp_http::{EspRulesConnection, Seen};
 use jiff::Timestamp;
-use lakenode::transport::send_over;
 use lakenode::HttpRequest;
+use lakenode::transport::send_over;
 
 /// A presigned PUT of `body` to `endpoint`, signed with temporary credentials when
 /// `token` is given.

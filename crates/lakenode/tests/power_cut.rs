@@ -42,9 +42,7 @@ use jiff::Timestamp;
 use lakenode::digest::md5_hex;
 use lakenode::sim::Simulator;
 use lakenode::storage::Storage;
-use lakenode::{
-    HttpRequest, HttpResponse, Now, Station, StationConfig, TransportError,
-};
+use lakenode::{HttpRequest, HttpResponse, Now, Station, StationConfig, TransportError};
 
 /// 2026-12-01T00:00:00Z.
 const T0: i64 = 1_796_083_200_000;

@@ -192,7 +192,9 @@ impl crate::storage::hooked::Hooks for CutBeforeJournalRewrite {
 #[test]
 fn a_window_flushed_before_a_cut_is_not_sealed_again_with_live_samples() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let storage = std::sync::Arc::new(crate::storage::hooked::Hooked(CutBeforeJournalRewrite::default()));
+    let storage = std::sync::Arc::new(crate::storage::hooked::Hooked(
+        CutBeforeJournalRewrite::default(),
+    ));
     let mut st = Station::open_with(with_health(), storage.clone(), dir.path()).expect("open");
     let sim = Simulator::new(3);
     for i in 0..100 {
