@@ -15,8 +15,15 @@ targets="spool_entry journal parquet_readback pms5003 s3_error config"
 cli_targets="csv_samples cli_config"
 
 cd "$root"
-cargo build -q -p lakenode-cli || exit 1
-bin="$root/target/debug/lakenode"
+# The lakenode that writes the seeds: LAKENODE_BIN if given (CI passes the one
+# scripts/test.sh built: `cargo build -p lakenode-cli` unifies the dependencies'
+# features without the dev-dependencies' and would build part of the tree again).
+bin="${LAKENODE_BIN:-}"
+if [ -z "$bin" ]; then
+  cargo build -q -p lakenode-cli || exit 1
+  bin="${CARGO_TARGET_DIR:-$root/target}/debug/lakenode"
+fi
+[ -x "$bin" ] || { echo "fuzz.sh: no lakenode binary at $bin" >&2; exit 1; }
 seeds="$(mktemp -d)"
 trap 'rm -rf "$seeds"' EXIT
 corpus="$root/fuzz/corpus"

@@ -14,6 +14,7 @@ use lakenode::s3::{Credentials, S3Config};
 use lakenode::sample::Sample;
 use lakenode::schema::Measurement;
 use lakenode_lake::compact::compact as compact_days;
+use lakenode_lake::lake::hooked::{Change, Hooked, LakeHooks, Passes};
 use lakenode_lake::lake::{LakeStore, LocalLake, S3Lake};
 
 const STATION: &str = "0190f5c2-0000-7000-8000-000000000c01";
@@ -721,44 +722,24 @@ fn two_compactions_at_once_never_lose_a_row() {
     assert_eq!(locked, trials);
 }
 
-/// A lake store that, just before the first conditional write, lets a rival
-/// compaction (no lock between them) run to its end on the same lake after a late
-/// window arrived: the second safeguard, a daily file is replaced only if it is still
-/// the one this run read.
-struct RivalBeforeWriting {
-    inner: Box<dyn LakeStore>,
-    rival: Option<Box<dyn FnOnce()>>,
-}
+/// Lake hooks that, just before the first conditional write, let a rival compaction
+/// (no lock between them) run to its end on the same lake after a late window arrived:
+/// the second safeguard, a daily file is replaced only if it is still the one this run
+/// read. The store's own conditional writes (S3's `If-Match`).
+struct RivalBeforeWriting(Option<Box<dyn FnOnce()>>);
 
-impl LakeStore for RivalBeforeWriting {
-    fn describe(&self) -> String {
-        self.inner.describe()
+impl LakeHooks for RivalBeforeWriting {
+    fn passes(&self) -> Passes {
+        Passes {
+            conditional: true,
+            ..Passes::default()
+        }
     }
-    fn list(&mut self, prefix: &str) -> lakenode_lake::Result<Vec<(String, u64)>> {
-        self.inner.list(prefix)
-    }
-    fn get(&mut self, key: &str) -> lakenode_lake::Result<Vec<u8>> {
-        self.inner.get(key)
-    }
-    fn put(&mut self, key: &str, body: Vec<u8>) -> lakenode_lake::Result<()> {
-        self.inner.put(key, body)
-    }
-    fn delete(&mut self, key: &str) -> lakenode_lake::Result<()> {
-        self.inner.delete(key)
-    }
-    fn get_tagged(&mut self, key: &str) -> lakenode_lake::Result<(Vec<u8>, String)> {
-        self.inner.get_tagged(key)
-    }
-    fn put_if(
-        &mut self,
-        key: &str,
-        body: Vec<u8>,
-        expected: Option<&str>,
-    ) -> lakenode_lake::Result<bool> {
-        if let Some(rival) = self.rival.take() {
+    fn changing(&mut self, change: Change<'_>) -> lakenode_lake::Result<()> {
+        if let (Change::PutIf(_), Some(rival)) = (change, self.0.take()) {
             rival();
         }
-        self.inner.put_if(key, body, expected)
+        Ok(())
     }
 }
 
@@ -833,14 +814,14 @@ fn a_daily_file_written_meanwhile_is_never_replaced() {
         }
         let (rival_open, late_at) = (open.clone(), lake.join(&day).join("data_2345.parquet"));
         let late = late.clone();
-        let mut racing = RivalBeforeWriting {
-            inner: open(),
-            rival: Some(Box::new(move || {
+        let mut racing = Hooked::new(
+            open(),
+            RivalBeforeWriting(Some(Box::new(move || {
                 std::fs::write(&late_at, &late).unwrap();
                 let s = compact_lib(rival_open(), &options());
                 assert!(s.skipped.is_empty(), "{:?}", s.skipped);
-            })),
-        };
+            }))),
+        );
         let summary = compact_days(&mut racing, &options(), &mut ()).unwrap();
         assert_eq!(rows_lost(&lake, &want), 0, "{case}: rows lost");
         assert_eq!(samples_in(&lake), (want.clone(), false), "{case}");
@@ -1266,33 +1247,18 @@ fn jobs_out_of_range_and_a_bad_date_exit_2_like_every_command_line_error() {
     }
 }
 
-/// A local lake on which one key cannot be deleted (an immutable or read-only file).
-struct Undeletable {
-    inner: LocalLake,
-    key: String,
-}
+/// Lake hooks for a key that cannot be deleted (an immutable or read-only file).
+struct Undeletable(String);
 
-impl LakeStore for Undeletable {
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-    fn list(&mut self, prefix: &str) -> lakenode_lake::Result<Vec<(String, u64)>> {
-        self.inner.list(prefix)
-    }
-    fn get(&mut self, key: &str) -> lakenode_lake::Result<Vec<u8>> {
-        self.inner.get(key)
-    }
-    fn put(&mut self, key: &str, body: Vec<u8>) -> lakenode_lake::Result<()> {
-        self.inner.put(key, body)
-    }
-    fn delete(&mut self, key: &str) -> lakenode_lake::Result<()> {
-        if key == self.key {
+impl LakeHooks for Undeletable {
+    fn changing(&mut self, change: Change<'_>) -> lakenode_lake::Result<()> {
+        if change == Change::Delete(&self.0) {
             return Err(lakenode_lake::Error::io(
-                key,
+                &self.0,
                 std::io::Error::from(std::io::ErrorKind::PermissionDenied),
             ));
         }
-        self.inner.delete(key)
+        Ok(())
     }
 }
 
@@ -1309,10 +1275,10 @@ fn a_window_file_that_cannot_be_deleted_holds_back_only_its_own_station_day() {
     let health = format!("health/station={STATION}/year=2026/month=11/day=20");
     let stuck = format!("{health}/health_2300.parquet");
     assert!(lake.join(&stuck).exists(), "the fixture has {stuck}");
-    let mut store = Undeletable {
-        inner: LocalLake::new(lake.clone()),
-        key: stuck.clone(),
-    };
+    let mut store = Hooked::new(
+        Box::new(LocalLake::new(lake.clone())),
+        Undeletable(stuck.clone()),
+    );
     let summary = compact_days(&mut store, &options(), &mut ()).expect("the run goes on");
     assert_eq!(summary.skipped.len(), 1, "{:?}", summary.skipped);
     assert!(

@@ -19,6 +19,7 @@ use lakenode::schema::{Measurement, Schema};
 use lakenode_cli::report::aggregate::Fleet;
 use lakenode_cli::report::scan::{Scan, ScanOptions, scan};
 use lakenode_lake::compact::{Options, Strategy, compact};
+use lakenode_lake::lake::hooked::{Hooked, LakeHooks, Passes};
 use lakenode_lake::lake::{LakeStore, LocalLake};
 
 const IDS: [&str; 2] = [
@@ -116,33 +117,34 @@ fn make_lake(root: &Path) {
     }
 }
 
-/// A lake (a directory, or a bucket through the embedded server) counting the objects
-/// it reads whole, those whose ends it reads (footers and rollups) and its listings;
-/// with `no_ends`, every read of an end fails, so each day is read from its columns.
-struct Counting<L> {
-    lake: L,
+/// Lake hooks (on a directory, or a bucket through the embedded server) counting the
+/// objects read whole, those whose ends are read (footers and rollups) and the
+/// listings; with `no_ends`, every read of an end fails, so each day is read from its
+/// columns.
+struct Counting {
     whole: usize,
     ends: usize,
     lists: usize,
     no_ends: bool,
 }
 
-impl<L> Counting<L> {
-    const fn new(lake: L) -> Self {
-        Self {
-            lake,
-            whole: 0,
-            ends: 0,
-            lists: 0,
-            no_ends: false,
-        }
+impl Counting {
+    fn new(lake: impl LakeStore + 'static) -> Hooked<Self> {
+        Hooked::new(
+            Box::new(lake),
+            Self {
+                whole: 0,
+                ends: 0,
+                lists: 0,
+                no_ends: false,
+            },
+        )
     }
 
-    fn columns_only(lake: L) -> Self {
-        Self {
-            no_ends: true,
-            ..Self::new(lake)
-        }
+    fn columns_only(lake: impl LakeStore + 'static) -> Hooked<Self> {
+        let mut counting = Self::new(lake);
+        counting.hooks.no_ends = true;
+        counting
     }
 
     /// The objects read, whole or their ends, since the last [`Counting::restart`].
@@ -155,49 +157,28 @@ impl<L> Counting<L> {
     }
 }
 
-fn no_footer(key: &str) -> lakenode_lake::Error {
-    lakenode_lake::Error::Check(format!("{key}: no footers here"))
-}
-
-impl<L: LakeStore> LakeStore for Counting<L> {
-    fn describe(&self) -> String {
-        self.lake.describe()
+impl LakeHooks for Counting {
+    fn passes(&self) -> Passes {
+        Passes {
+            tails: true,
+            ..Passes::default()
+        }
     }
-    fn list(&mut self, prefix: &str) -> lakenode_lake::Result<Vec<(String, u64)>> {
+    fn listing(&mut self, _prefix: &str) {
         self.lists += 1;
-        self.lake.list(prefix)
     }
-    fn get(&mut self, key: &str) -> lakenode_lake::Result<Vec<u8>> {
+    fn reading(&mut self, _key: &str) -> lakenode_lake::Result<()> {
         self.whole += 1;
-        self.lake.get(key)
+        Ok(())
     }
-    fn get_tail(&mut self, key: &str, bytes: u64, size: u64) -> lakenode_lake::Result<Vec<u8>> {
+    fn reading_tail(&mut self, key: &str) -> lakenode_lake::Result<()> {
         if self.no_ends {
-            return Err(no_footer(key));
+            return Err(lakenode_lake::Error::Check(format!(
+                "{key}: no footers here"
+            )));
         }
         self.ends += 1;
-        self.lake.get_tail(key, bytes, size)
-    }
-    fn get_tails(
-        &mut self,
-        objects: &[(String, u64)],
-        bytes: u64,
-        each: &mut dyn FnMut(usize, lakenode_lake::Result<Vec<u8>>),
-    ) {
-        if self.no_ends {
-            for (i, (key, _)) in objects.iter().enumerate() {
-                each(i, Err(no_footer(key)));
-            }
-            return;
-        }
-        self.ends += objects.len();
-        self.lake.get_tails(objects, bytes, each);
-    }
-    fn put(&mut self, key: &str, body: Vec<u8>) -> lakenode_lake::Result<()> {
-        self.lake.put(key, body)
-    }
-    fn delete(&mut self, key: &str) -> lakenode_lake::Result<()> {
-        self.lake.delete(key)
+        Ok(())
     }
 }
 
@@ -263,7 +244,7 @@ fn both_ways(root: &Path) -> (Scan, Scan, usize) {
         |_| {},
     )
     .unwrap();
-    (from_footers, from_columns, lake.whole)
+    (from_footers, from_columns, lake.hooks.whole)
 }
 
 /// The lake at `<dir>/lake` through the embedded server (which stores objects at
@@ -456,17 +437,21 @@ fn whole_months_are_read_from_rollups_with_the_same_figures() {
     let mut bucket = Counting::new(bucket);
     let summary = compact_before(&mut bucket, jiff::civil::date(2026, 11, 29));
     assert_eq!(summary.written.len(), 2 * 2 * DAYS as usize);
-    assert_eq!(bucket.lists, 1, "the compaction lists the lake once");
-    bucket.restart();
+    assert_eq!(bucket.hooks.lists, 1, "the compaction lists the lake once");
+    bucket.hooks.restart();
     let footers_only = scan(&mut bucket, &options(), |_| {}).unwrap();
     // 2 stations x 2 trees x the 7 days of the period before the report's day.
-    assert_eq!(bucket.reads(), 2 * 2 * 7, "one footer per station-day");
+    assert_eq!(
+        bucket.hooks.reads(),
+        2 * 2 * 7,
+        "one footer per station-day"
+    );
 
     // The rollups from the compaction's own listing (as `compact` does: the lake is
     // not listed again), then from a new listing: the same, nothing rewritten.
-    bucket.lists = 0;
+    bucket.hooks.lists = 0;
     let r = refresh(&mut bucket, &summary.listing, &summary.written).unwrap();
-    assert_eq!(bucket.lists, 0, "no second listing");
+    assert_eq!(bucket.hooks.lists, 0, "no second listing");
     assert_eq!(
         (r.written, r.footers),
         (2, 2 * 2 * DAYS as usize),
@@ -480,9 +465,13 @@ fn whole_months_are_read_from_rollups_with_the_same_figures() {
         "up to date: nothing rewritten"
     );
 
-    bucket.restart();
+    bucket.hooks.restart();
     let from_rollups = scan(&mut bucket, &options(), |_| {}).unwrap();
-    assert_eq!(bucket.reads(), 2, "one rollup per station-month, no footer");
+    assert_eq!(
+        bucket.hooks.reads(),
+        2,
+        "one rollup per station-month, no footer"
+    );
     assert!(
         from_rollups.problems.is_empty(),
         "{:?}",
@@ -500,10 +489,10 @@ fn whole_months_are_read_from_rollups_with_the_same_figures() {
     put(&dir, &late, &late_bytes);
     let second = compact_before(&mut bucket, jiff::civil::date(2026, 11, 29));
     assert_eq!(second.written.len(), 1);
-    bucket.restart();
+    bucket.hooks.restart();
     let stale = scan(&mut bucket, &options(), |_| {}).unwrap();
     assert_eq!(
-        bucket.reads(),
+        bucket.hooks.reads(),
         2 + 1,
         "two rollups and the re-compacted day's footer"
     );
@@ -522,9 +511,9 @@ fn whole_months_are_read_from_rollups_with_the_same_figures() {
     let listed = bucket.list("").unwrap();
     let again = refresh(&mut bucket, &listed, &second.written).unwrap();
     assert_eq!((again.written, again.footers), (0, 0), "up to date");
-    bucket.restart();
+    bucket.hooks.restart();
     let fresh = scan(&mut bucket, &options(), |_| {}).unwrap();
-    assert_eq!(bucket.reads(), 2);
+    assert_eq!(bucket.hooks.reads(), 2);
     assert_same(&fresh.fleet, &columns.fleet);
 
     // A rollup of version 2 holds numbers only: several times smaller than version 1.
@@ -554,9 +543,9 @@ fn whole_months_are_read_from_rollups_with_the_same_figures() {
     ];
     for bad in forged {
         put(&dir, &key, bad.as_bytes());
-        bucket.restart();
+        bucket.hooks.restart();
         let refused = scan(&mut bucket, &options(), |_| {}).unwrap();
-        assert_eq!(bucket.reads(), 2 + 2 * 7, "{bad}");
+        assert_eq!(bucket.hooks.reads(), 2 + 2 * 7, "{bad}");
         assert_same(&refused.fleet, &columns.fleet);
     }
 
@@ -566,9 +555,9 @@ fn whole_months_are_read_from_rollups_with_the_same_figures() {
         let key = lakenode_lake::rollup::key_of(id, "2026-11").unwrap();
         std::fs::remove_file(dir.join(key)).unwrap();
     }
-    bucket.restart();
+    bucket.hooks.restart();
     let from_v1 = scan(&mut bucket, &options(), |_| {}).unwrap();
-    assert_eq!(bucket.reads(), 2, "the version 1 rollups");
+    assert_eq!(bucket.hooks.reads(), 2, "the version 1 rollups");
     assert_same(&from_v1.fleet, &columns.fleet);
     let listed = bucket.list("").unwrap();
     let converted = refresh(&mut bucket, &listed, &std::collections::BTreeMap::new()).unwrap();
@@ -581,9 +570,9 @@ fn whole_months_are_read_from_rollups_with_the_same_figures() {
         })
         .sum();
     assert_eq!(v2_again, v2_bytes, "the same rollups as from the footers");
-    bucket.restart();
+    bucket.hooks.restart();
     let from_v2 = scan(&mut bucket, &options(), |_| {}).unwrap();
-    assert_eq!(bucket.reads(), 2);
+    assert_eq!(bucket.hooks.reads(), 2);
     assert_same(&from_v2.fleet, &columns.fleet);
 }
 

@@ -12,60 +12,53 @@ use lakenode_cli::report::page::{PageInfo, render_page};
 use lakenode_cli::report::registry::Registry;
 use lakenode_cli::report::render::Clock;
 use lakenode_cli::report::scan::{Scan, ScanOptions, scan};
-use lakenode_lake::lake::{LakeStore, LocalLake};
+use lakenode_lake::lake::LocalLake;
+use lakenode_lake::lake::hooked::{Hooked, LakeHooks, Passes};
 
 const STATIONS: u32 = 40;
 /// 2026-11-22T00:30:00Z: half an hour into the day after the lake's last.
 const AT: i64 = 1_795_132_800_000 + 2 * 86_400_000 + 1_800_000;
 
-/// The lake, counting whole-object reads; with `footers` false every footer read
+/// Lake hooks counting whole-object reads; with `footers` false every footer read
 /// fails, so each day is read from its columns.
-struct Lake {
-    inner: LocalLake,
+struct Reads {
     whole: usize,
     footers: bool,
 }
 
-impl LakeStore for Lake {
-    fn describe(&self) -> String {
-        self.inner.describe()
+impl LakeHooks for Reads {
+    fn passes(&self) -> Passes {
+        Passes {
+            tails: true,
+            ..Passes::default()
+        }
     }
-    fn list(&mut self, prefix: &str) -> lakenode_lake::Result<Vec<(String, u64)>> {
-        self.inner.list(prefix)
-    }
-    fn get(&mut self, key: &str) -> lakenode_lake::Result<Vec<u8>> {
+    fn reading(&mut self, _key: &str) -> lakenode_lake::Result<()> {
         self.whole += 1;
-        self.inner.get(key)
+        Ok(())
     }
-    fn get_tail(&mut self, key: &str, bytes: u64, size: u64) -> lakenode_lake::Result<Vec<u8>> {
+    fn reading_tail(&mut self, key: &str) -> lakenode_lake::Result<()> {
         if self.footers {
-            self.inner.get_tail(key, bytes, size)
+            Ok(())
         } else {
             Err(lakenode_lake::Error::Check(format!(
                 "{key}: no footers here"
             )))
         }
     }
-    fn put(&mut self, key: &str, body: Vec<u8>) -> lakenode_lake::Result<()> {
-        self.inner.put(key, body)
-    }
-    fn delete(&mut self, key: &str) -> lakenode_lake::Result<()> {
-        self.inner.delete(key)
-    }
 }
 
 fn report(root: &Path, days: u32, footers: bool) -> (Scan, usize) {
-    let mut lake = Lake {
-        inner: LocalLake::new(root.to_path_buf()),
-        whole: 0,
-        footers,
-    };
+    let mut lake = Hooked::new(
+        Box::new(LocalLake::new(root.to_path_buf())),
+        Reads { whole: 0, footers },
+    );
     let options = ScanOptions {
         days,
         now_ms: AT,
         at_ms: AT,
     };
-    (scan(&mut lake, &options, |_| {}).unwrap(), lake.whole)
+    (scan(&mut lake, &options, |_| {}).unwrap(), lake.hooks.whole)
 }
 
 fn page(scan: &Scan) -> String {

@@ -406,15 +406,47 @@ fn a_finite_run_under_the_spool_limit_gives_up_rather_than_drop() {
     assert!(stdout.contains("0 dropped"), "{stdout}");
 }
 
-/// The real-time check: `--interval 1s` for 75 s against an endpoint that
-/// accepts every connection and never answers (each request stalls to its 10 s
-/// timeout). Every instant must be sampled on cadence.
+/// The real-time check: `--interval 1s` against an endpoint that accepts every
+/// connection and never answers. A window an earlier run left in the spool is sent at
+/// once (before, the test waited up to a minute for the first window to seal): S3's
+/// `SlowDown` with `Retry-After: 2`, then the retry stalls to its 3 s timeout, seconds
+/// into sampling. Every instant must be sampled on cadence: an upload that held up
+/// sampling would leave a gap of the whole timeout, twice the bound.
 #[test]
 fn real_time_sampling_keeps_its_cadence_while_every_request_stalls() {
+    const TIMEOUT: Duration = Duration::from_secs(3);
     let tmp = tempfile::tempdir().unwrap();
-    let fake = FakeHttp::start(Behaviour::Stall);
     let spool = tmp.path().join("spool");
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let (out, _, stderr) = output(&mut run(
+        &dead,
+        &spool,
+        &sim(
+            "2026-01-01T00:00:00Z",
+            "1m",
+            &[
+                "--interval",
+                "1s",
+                "--window",
+                "1m",
+                "--give-up-after",
+                "1s",
+            ],
+        ),
+    ));
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(spooled(&spool) >= 1, "a window waits in the spool");
+    let slow_down = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>";
+    let fake = FakeHttp::start(Behaviour::ReplyOnceThenStall(response(
+        "503 Slow Down",
+        &[("Content-Type", "application/xml"), ("Retry-After", "2")],
+        slow_down,
+    )));
     let started = Instant::now();
+    let live_from = std::time::SystemTime::now();
     let child = run(
         &fake.endpoint(),
         &spool,
@@ -426,7 +458,7 @@ fn real_time_sampling_keeps_its_cadence_while_every_request_stalls() {
             "--window",
             "1m",
             "--timeout",
-            "10s",
+            "3s",
             "--trust-clock",
         ],
     )
@@ -434,29 +466,49 @@ fn real_time_sampling_keeps_its_cadence_while_every_request_stalls() {
     .stderr(Stdio::piped())
     .spawn()
     .unwrap();
-    // The first window seals within 60 s; its request stalls to the 10 s timeout.
-    std::thread::sleep(Duration::from_secs(75));
+    // The retry stalls to the timeout; a second more of sampling follows it.
+    let requests = || fake.requests.load(std::sync::atomic::Ordering::Relaxed);
+    while requests() < 2 && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(TIMEOUT + Duration::from_secs(2));
+    let ran = started.elapsed();
     let log = kill(child);
-    let ts = recorded_timestamps(&spool);
+    let from_ms = i64::try_from(
+        live_from
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    // The live run's samples (the earlier run's are from 2026-01-01).
+    let ts: Vec<i64> = recorded_timestamps(&spool)
+        .into_iter()
+        .filter(|t| *t >= from_ms - 1_000)
+        .collect();
     let gaps: Vec<i64> = ts.windows(2).map(|w| w[1] - w[0]).collect();
     let worst = gaps.iter().copied().max().unwrap_or(i64::MAX);
-    let requests = fake.requests.load(std::sync::atomic::Ordering::Relaxed);
+    let requests = requests();
     println!(
-        "real time, 1 s interval, endpoint never answering (10 s timeout): {} samples in {:.0} s, largest gap {worst} ms, {requests} stalled request(s)",
+        "real time, 1 s interval, endpoint never answering (3 s timeout): {} samples in {:.1} s, largest gap {worst} ms, {requests} stalled request(s)",
         ts.len(),
-        started.elapsed().as_secs_f64()
+        ran.as_secs_f64()
     );
-    assert!(ts.len() >= 72, "{} samples in 75 s\n{log}", ts.len());
+    // One sample a second but the first 3 s (start-up), as 72 in 75 s before.
+    let due = usize::try_from(ran.as_secs()).unwrap().saturating_sub(3);
+    assert!(ts.len() >= due, "{} samples in {ran:?}\n{log}", ts.len());
     assert!(worst <= 1_500, "a {worst} ms gap between samples\n{log}");
-    assert!(requests >= 1, "the stalled endpoint was never tried");
+    assert!(requests >= 2, "the stalling endpoint was never tried again");
     assert!(log.contains("timed out"), "{log}");
 }
 
 #[test]
 fn a_finite_run_waits_for_room_under_the_spool_limit_over_a_slow_link() {
     let tmp = tempfile::tempdir().unwrap();
-    // S3 that takes a second per PUT: the spool fills while a file is in flight.
-    let slow = FakeHttp::start(Behaviour::AcceptAfter(Duration::from_secs(1)));
+    // S3 that takes a quarter of a second per PUT: the spool fills while a file is in
+    // flight (the run records the 6 h, 24 windows and 103 KB, in about 50 ms: all of it
+    // before the first PUT is answered, as with the second per PUT this test took first).
+    let slow = FakeHttp::start(Behaviour::AcceptAfter(Duration::from_millis(250)));
     let spool = tmp.path().join("spool");
     let args = sim("2026-01-01T00:00:00Z", "6h", &["--spool-limit", "64K"]);
     let (out, stdout, stderr) = output(&mut run(&slow.endpoint(), &spool, &args));

@@ -211,6 +211,8 @@ pub struct PutIf {
 }
 
 mod bucket_lock;
+#[cfg(feature = "hooks")]
+pub mod hooked;
 mod local;
 mod local_batch;
 mod owner;

@@ -987,21 +987,18 @@ mod tests {
     /// [`StdStorage`] as the recorder's tests probe it: counting the reads of spool
     /// entries (whole or header), and cut (every later journal rewrite fails, as if the
     /// power went) once a spool entry has landed while `armed`.
+    type ProbeStorage = crate::storage::hooked::Hooked<Probe>;
+
+    /// The hooks of [`ProbeStorage`].
     #[derive(Debug, Default)]
-    struct ProbeStorage {
+    struct Probe {
         heads: std::sync::atomic::AtomicUsize,
         reads: std::sync::atomic::AtomicUsize,
         armed: std::sync::atomic::AtomicBool,
         cut: std::sync::atomic::AtomicBool,
     }
 
-    impl ProbeStorage {
-        fn count(counter: &std::sync::atomic::AtomicUsize, path: &Path) {
-            if path.extension().is_some_and(|x| x == "lks") {
-                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            }
-        }
-
+    impl Probe {
         fn taken(&self) -> (usize, usize) {
             let take = |c: &std::sync::atomic::AtomicUsize| {
                 c.swap(0, std::sync::atomic::Ordering::Relaxed)
@@ -1010,53 +1007,25 @@ mod tests {
         }
     }
 
-    impl Storage for ProbeStorage {
-        fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
-            StdStorage.create_dir_all(dir)
+    impl crate::storage::hooked::Hooks for Probe {
+        fn reading(&self, path: &Path, head: bool) {
+            if path.extension().is_some_and(|x| x == "lks") {
+                let counter = if head { &self.heads } else { &self.reads };
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
         }
-        fn list(&self, dir: &Path) -> std::io::Result<Vec<crate::storage::DirEntry>> {
-            StdStorage.list(dir)
-        }
-        fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-            Self::count(&self.reads, path);
-            StdStorage.read(path)
-        }
-        fn read_head(&self, path: &Path, len: usize) -> std::io::Result<Vec<u8>> {
-            Self::count(&self.heads, path);
-            StdStorage.read_head(path, len)
-        }
-        fn size(&self, path: &Path) -> std::io::Result<u64> {
-            StdStorage.size(path)
-        }
-        fn write(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
-            StdStorage.write(path, data)
-        }
-        fn open_append(&self, path: &Path) -> std::io::Result<Box<dyn crate::storage::AppendFile>> {
-            StdStorage.open_append(path)
-        }
-        fn lock(
-            &self,
-            path: &Path,
-            holder: &str,
-        ) -> std::io::Result<Box<dyn std::fmt::Debug + Send + Sync>> {
-            StdStorage.lock(path, holder)
-        }
-        fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+        fn renaming(&self, _from: &Path, to: &Path) -> std::io::Result<()> {
             use std::sync::atomic::Ordering::SeqCst;
             if self.cut.load(SeqCst) && to.file_name().is_some_and(|n| n == "journal.lkj") {
                 return Err(std::io::Error::other("the power went"));
             }
-            StdStorage.rename(from, to)?;
+            Ok(())
+        }
+        fn renamed(&self, _from: &Path, to: &Path) {
+            use std::sync::atomic::Ordering::SeqCst;
             if self.armed.load(SeqCst) && to.extension().is_some_and(|x| x == "lks") {
                 self.cut.store(true, SeqCst);
             }
-            Ok(())
-        }
-        fn remove(&self, path: &Path) -> std::io::Result<()> {
-            StdStorage.remove(path)
-        }
-        fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
-            StdStorage.sync_dir(dir)
         }
     }
 

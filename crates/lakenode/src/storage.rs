@@ -302,6 +302,9 @@ fn open_regular(path: &Path) -> io::Result<File> {
 }
 
 #[cfg(test)]
+pub(crate) mod hooked;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 

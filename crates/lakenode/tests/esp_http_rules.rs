@@ -4,24 +4,19 @@
 #![allow(clippy::unwrap_used, missing_docs)] // a failed unwrap is a failed test
 
 mod esp_http;
+#[path = "support/example.rs"]
+mod example;
 
 use esp_http::{EspRulesConnection, Seen};
 use jiff::Timestamp;
-use lakenode::s3::{Credentials, S3Client, S3Config};
+use lakenode::HttpRequest;
 use lakenode::transport::send_over;
-use lakenode::{HttpRequest, StationId};
 
 /// A presigned PUT of `body` to `endpoint`, signed with temporary credentials when
 /// `token` is given.
 fn presigned(endpoint: &str, token: Option<String>, body: Vec<u8>) -> HttpRequest {
-    let s3 = S3Config::new(endpoint, "lake", "eu-central-1", true).unwrap();
-    let creds = Credentials::new(
-        "AKIAIOSFODNN7EXAMPLE",
-        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        token,
-    );
-    let client = S3Client::new(&s3, creds).unwrap();
-    let station = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").unwrap();
+    let client = example::example_client(endpoint, token);
+    let station = example::station_id();
     let key = format!(
         "raw/station={}/year=2026/month=12/day=03/data_0915.parquet",
         station.as_str()

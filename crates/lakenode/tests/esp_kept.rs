@@ -14,6 +14,9 @@
 
 #![allow(clippy::unwrap_used, missing_docs)] // a failed unwrap is a failed test
 
+#[path = "support/example.rs"]
+mod example;
+
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -21,8 +24,8 @@ use std::rc::Rc;
 use jiff::Timestamp;
 use lakenode::digest::content_md5;
 use lakenode::esp_client::{EspClientCalls, IDLE_CLOSE_MS, KeptTransport};
-use lakenode::s3::{Credentials, S3Client, S3Config};
-use lakenode::{HttpRequest, Method, StationId, Transport};
+use lakenode::s3::S3Client;
+use lakenode::{HttpRequest, Method, Transport};
 
 /// The network and the bucket, shared by every handle of a test.
 #[derive(Default)]
@@ -299,18 +302,12 @@ fn transport(net: &Rc<RefCell<Net>>) -> impl Transport + use<> {
 }
 
 fn client(endpoint: &str, token: Option<String>) -> S3Client {
-    let s3 = S3Config::new(endpoint, "lake", "eu-central-1", true).unwrap();
-    let creds = Credentials::new(
-        "AKIAIOSFODNN7EXAMPLE",
-        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        token,
-    );
-    S3Client::new(&s3, creds).unwrap()
+    example::example_client(endpoint, token)
 }
 
 /// A window's two presigned PUTs (data and health), as the station signs them.
 fn window(s3: &S3Client, n: u32) -> [HttpRequest; 2] {
-    let station = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").unwrap();
+    let station = example::station_id();
     let now: Timestamp = "2026-12-03T09:30:00Z".parse().unwrap();
     let key = |tree: &str| {
         format!(

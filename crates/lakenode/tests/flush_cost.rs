@@ -8,36 +8,20 @@
 #![allow(clippy::unwrap_used, missing_docs)] // a failed unwrap is a failed test
 #[path = "support/devfs.rs"]
 mod devfs;
+#[path = "support/example.rs"]
+mod example;
 use devfs::{DevFs, Device, PARTITION};
 use jiff::Timestamp;
 use lakenode::fuzzing::Durability;
 use lakenode::sim::Simulator;
 use lakenode::storage::Storage;
-use lakenode::{Credentials, Now, S3Client, S3Config, Station, StationConfig, StationId};
+use lakenode::{Now, Station, StationConfig};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 fn config() -> StationConfig {
-    let s3 = S3Config::new(
-        "https://s3.eu-central-1.amazonaws.com",
-        "lake",
-        "eu-central-1",
-        true,
-    )
-    .unwrap();
-    let creds = Credentials::new(
-        "AKIAIOSFODNN7EXAMPLE",
-        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        None,
-    );
-    StationConfig {
-        health: true,
-        ..StationConfig::new(
-            StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").unwrap(),
-            S3Client::new(&s3, creds).unwrap(),
-        )
-    }
+    example::example_station_s3(example::AWS_ENDPOINT, None)
 }
 
 const T0: i64 = 1_796_083_200_000;

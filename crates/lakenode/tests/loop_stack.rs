@@ -12,6 +12,9 @@
 //! ones use about three times more stack, 64-bit ones half as much again (pointers).
 #![allow(unsafe_code, clippy::unwrap_used, missing_docs)] // reads below the stack pointer; a failed unwrap is a failed test
 
+#[path = "support/example.rs"]
+mod example;
+
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -22,8 +25,7 @@ use lakenode::digest::md5_hex;
 use lakenode::driver::Reply;
 use lakenode::sim::Simulator;
 use lakenode::{
-    Adapter, Credentials, Event, HealthRow, HttpRequest, HttpResponse, Link, Now, S3Client,
-    S3Config, Sample, Station, StationConfig, StationId, run_live,
+    Adapter, Event, HealthRow, HttpRequest, HttpResponse, Link, Now, Sample, Station, run_live,
 };
 
 /// 2026-12-01T00:00:00Z plus the virtual monotonic clock.
@@ -119,26 +121,8 @@ impl Link for Bucket {
 #[inline(never)]
 fn node_loop() -> (usize, usize, usize) {
     let tmp = tempfile::tempdir().unwrap();
-    let s3 = S3Config::new(
-        "https://s3.eu-central-1.amazonaws.com",
-        "lake",
-        "eu-central-1",
-        true,
-    )
-    .unwrap();
-    let creds = Credentials::new(
-        "AKIAIOSFODNN7EXAMPLE",
-        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        None,
-    );
-    let station = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").unwrap();
     // As the firmware configures it (firmware/esp32s3/src/main.rs).
-    let config = StationConfig {
-        spool_limit: Some(3_000_000),
-        spool_block: Some(4096),
-        health: true,
-        ..StationConfig::new(station, S3Client::new(&s3, creds).unwrap())
-    };
+    let config = example::device_station_s3(example::AWS_ENDPOINT, None);
     let mono = Rc::new(Cell::new(0));
     let mut device = Device {
         mono: mono.clone(),

@@ -41,6 +41,8 @@
 
 #[path = "support/devfs.rs"]
 mod devfs;
+#[path = "support/example.rs"]
+mod example;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -52,10 +54,7 @@ use lakenode::digest::md5_hex;
 use lakenode::fuzzing::Durability;
 use lakenode::sim::Simulator;
 use lakenode::storage::Storage;
-use lakenode::{
-    Credentials, HttpRequest, HttpResponse, Now, S3Client, S3Config, Station, StationConfig,
-    StationId, TransportError,
-};
+use lakenode::{HttpRequest, HttpResponse, Now, Station, StationConfig, TransportError};
 
 /// 2026-12-01T00:00:00Z.
 const T0: i64 = 1_796_083_200_000;
@@ -191,27 +190,10 @@ struct Tally {
 }
 
 fn config(batched: bool) -> StationConfig {
-    let s3 = S3Config::new(
-        "https://s3.eu-central-1.amazonaws.com",
-        "lake",
-        "eu-central-1",
-        true,
-    )
-    .unwrap();
-    let creds = Credentials::new(
-        "AKIAIOSFODNN7EXAMPLE",
-        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        None,
-    );
     StationConfig {
-        spool_limit: Some(3_000_000),
         spool_block: Some(devfs::BLOCK as u64),
-        health: true,
         upload_every: batched.then_some(std::time::Duration::from_secs(30 * 60)),
-        ..StationConfig::new(
-            StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").unwrap(),
-            S3Client::new(&s3, creds).unwrap(),
-        )
+        ..example::device_station_s3(example::AWS_ENDPOINT, None)
     }
 }
 

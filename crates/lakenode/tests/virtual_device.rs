@@ -22,6 +22,8 @@
 #[path = "support/devfs.rs"]
 mod devfs;
 mod esp_http;
+#[path = "support/example.rs"]
+mod example;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -38,8 +40,8 @@ use lakenode::driver::{Reply, run_batch};
 use lakenode::sim::Simulator;
 use lakenode::transport::send_over;
 use lakenode::{
-    Adapter, BatchEnd, Credentials, Event, HttpRequest, Link, Now, S3Client, S3Config, Sample,
-    Station, StationConfig, StationId, TransportError, run_live,
+    Adapter, BatchEnd, Event, HttpRequest, Link, Now, Sample, Station, StationConfig,
+    TransportError, run_live,
 };
 
 const HEAP_CAP: usize = 160 * 1024;
@@ -254,18 +256,12 @@ fn main() {
     let flash = DevFs::new("/spool", devfs::PARTITION);
     let lake = tmp.path().join("lake");
     // An S3-compatible store on its own port (MinIO, Garage), temporary credentials.
-    let s3 = S3Config::new("https://s3.lake.example:9000", "lake", "eu-central-1", true).unwrap();
-    let creds = Credentials::new(
-        "AKIAIOSFODNN7EXAMPLE",
-        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-        Some("IQoJb3JpZ2luX2VjEXAMPLETOKEN".repeat(40)),
-    );
-    let station = StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").unwrap();
     let config = StationConfig {
-        spool_limit: Some(3_000_000),
         spool_block: Some(BLOCK),
-        health: true,
-        ..StationConfig::new(station, S3Client::new(&s3, creds).unwrap())
+        ..example::device_station_s3(
+            "https://s3.lake.example:9000",
+            Some("IQoJb3JpZ2luX2VjEXAMPLETOKEN".repeat(40)),
+        )
     };
     let mono = Rc::new(Cell::new(0));
     let mut device = Device {

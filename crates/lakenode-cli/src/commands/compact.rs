@@ -7,6 +7,7 @@ use clap::Args;
 use jiff::civil::Date;
 use lakenode_lake::compact::{Options, Progress, Strategy, Summary, compact, pending};
 use lakenode_lake::lake::LakeStore;
+use lakenode_lake::lake::hooked::{Change, Hooked, LakeHooks, Passes};
 
 use crate::error::{CliError, CliResult};
 use crate::lake_args::LakeArgs;
@@ -79,10 +80,7 @@ pub fn run(args: &CompactArgs) -> CliResult<()> {
         .and_then(Result::ok)
         .and_then(|v| v.parse().ok())
     {
-        lake = Box::new(AbortAfter {
-            inner: lake,
-            left: n,
-        });
+        lake = Box::new(Hooked::new(lake, AbortAfter { left: n }));
     }
     // Test hook for the concurrency tests: before the first change to the lake (the
     // day listed and read), create this file and wait until it is removed, so that
@@ -91,10 +89,12 @@ pub fn run(args: &CompactArgs) -> CliResult<()> {
         .then(|| std::env::var("LAKENODE_TEST_PAUSE_BEFORE_WRITING"))
         .and_then(Result::ok)
     {
-        lake = Box::new(PauseBeforeWriting {
-            inner: lake,
-            flag: Some(path.into()),
-        });
+        lake = Box::new(Hooked::new(
+            lake,
+            PauseBeforeWriting {
+                flag: Some(path.into()),
+            },
+        ));
     }
     let started = Instant::now();
     println!(
@@ -186,15 +186,24 @@ fn progress_detail(done: usize, s: &Summary, secs: f64) -> String {
 }
 
 /// Aborts the process after `left` more puts or deletes (see the test hook above). A
-/// batch of deletes counts one change per key (the default `delete_many`): a kill may
-/// fall between any two, as a bucket may carry out part of a batch.
+/// batch of deletes counts one change per key (made one by one): a kill may fall
+/// between any two, as a bucket may carry out part of a batch. A batch of writes goes
+/// as the lake writes it (a local lake's test hook `LAKENODE_TEST_ABORT_IN_BATCH`
+/// aborts inside it), then counts a change per object written: a kill after the batch,
+/// before any window file is deleted.
 struct AbortAfter {
-    inner: Box<dyn LakeStore>,
     left: u64,
 }
 
-impl AbortAfter {
-    fn count(&mut self) {
+impl LakeHooks for AbortAfter {
+    fn passes(&self) -> Passes {
+        Passes {
+            delete_batches: false,
+            tails: false,
+            ..Passes::ALL
+        }
+    }
+    fn changed(&mut self, _change: Change<'_>) {
         self.left = self.left.saturating_sub(1);
         if self.left == 0 {
             std::process::abort();
@@ -202,78 +211,19 @@ impl AbortAfter {
     }
 }
 
-impl LakeStore for AbortAfter {
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-    fn list(&mut self, prefix: &str) -> lakenode_lake::Result<Vec<(String, u64)>> {
-        self.inner.list(prefix)
-    }
-    fn get(&mut self, key: &str) -> lakenode_lake::Result<Vec<u8>> {
-        self.inner.get(key)
-    }
-    fn put(&mut self, key: &str, body: Vec<u8>) -> lakenode_lake::Result<()> {
-        self.inner.put(key, body)?;
-        self.count();
-        Ok(())
-    }
-    fn delete(&mut self, key: &str) -> lakenode_lake::Result<()> {
-        self.inner.delete(key)?;
-        self.count();
-        Ok(())
-    }
-    fn get_tagged(&mut self, key: &str) -> lakenode_lake::Result<(Vec<u8>, String)> {
-        self.inner.get_tagged(key)
-    }
-    fn get_checked(&mut self, key: &str) -> lakenode_lake::Result<lakenode_lake::lake::Fetched> {
-        self.inner.get_checked(key)
-    }
-    fn put_if(
-        &mut self,
-        key: &str,
-        body: Vec<u8>,
-        expected: Option<&str>,
-    ) -> lakenode_lake::Result<bool> {
-        let written = self.inner.put_if(key, body, expected)?;
-        self.count();
-        Ok(written)
-    }
-    /// The batch as the lake writes it (a local lake's test hook
-    /// `LAKENODE_TEST_ABORT_IN_BATCH` aborts inside it), then a change per object
-    /// written: a kill after the batch, before any window file is deleted.
-    fn put_many_if(
-        &mut self,
-        puts: Vec<lakenode_lake::lake::PutIf>,
-    ) -> lakenode_lake::Result<Vec<bool>> {
-        let written = self.inner.put_many_if(puts)?;
-        written.iter().filter(|w| **w).for_each(|_| self.count());
-        Ok(written)
-    }
-    fn lock(&mut self) -> lakenode_lake::Result<()> {
-        self.inner.lock()
-    }
-    fn keep_lock(&mut self) -> lakenode_lake::Result<()> {
-        self.inner.keep_lock()
-    }
-    fn unlock(&mut self) -> lakenode_lake::Result<()> {
-        self.inner.unlock()
-    }
-    fn anomalies(&self) -> Vec<String> {
-        self.inner.anomalies()
-    }
-    fn remove_dead_temporaries(&mut self) -> Vec<String> {
-        self.inner.remove_dead_temporaries()
-    }
-}
-
 /// Pauses before its first change to the lake (see the test hook above).
 struct PauseBeforeWriting {
-    inner: Box<dyn LakeStore>,
     flag: Option<std::path::PathBuf>,
 }
 
-impl PauseBeforeWriting {
-    fn pause(&mut self) -> lakenode_lake::Result<()> {
+impl LakeHooks for PauseBeforeWriting {
+    fn passes(&self) -> Passes {
+        Passes {
+            tails: false,
+            ..Passes::ALL
+        }
+    }
+    fn changing(&mut self, _change: Change<'_>) -> lakenode_lake::Result<()> {
         if let Some(flag) = self.flag.take() {
             std::fs::write(&flag, "paused").map_err(|e| lakenode_lake::Error::io(&flag, e))?;
             let until = Instant::now() + Duration::from_secs(120);
@@ -282,71 +232,6 @@ impl PauseBeforeWriting {
             }
         }
         Ok(())
-    }
-}
-
-impl LakeStore for PauseBeforeWriting {
-    fn describe(&self) -> String {
-        self.inner.describe()
-    }
-    fn list(&mut self, prefix: &str) -> lakenode_lake::Result<Vec<(String, u64)>> {
-        self.inner.list(prefix)
-    }
-    fn get(&mut self, key: &str) -> lakenode_lake::Result<Vec<u8>> {
-        self.inner.get(key)
-    }
-    fn put(&mut self, key: &str, body: Vec<u8>) -> lakenode_lake::Result<()> {
-        // The record of pending months is written before the days are read: the pause
-        // belongs after reading them.
-        if key != pending::ROLLUPS_PENDING {
-            self.pause()?;
-        }
-        self.inner.put(key, body)
-    }
-    fn delete(&mut self, key: &str) -> lakenode_lake::Result<()> {
-        self.pause()?;
-        self.inner.delete(key)
-    }
-    fn delete_many(&mut self, keys: &[String]) -> lakenode_lake::Result<()> {
-        self.pause()?;
-        self.inner.delete_many(keys)
-    }
-    fn get_tagged(&mut self, key: &str) -> lakenode_lake::Result<(Vec<u8>, String)> {
-        self.inner.get_tagged(key)
-    }
-    fn get_checked(&mut self, key: &str) -> lakenode_lake::Result<lakenode_lake::lake::Fetched> {
-        self.inner.get_checked(key)
-    }
-    fn put_if(
-        &mut self,
-        key: &str,
-        body: Vec<u8>,
-        expected: Option<&str>,
-    ) -> lakenode_lake::Result<bool> {
-        self.pause()?;
-        self.inner.put_if(key, body, expected)
-    }
-    fn put_many_if(
-        &mut self,
-        puts: Vec<lakenode_lake::lake::PutIf>,
-    ) -> lakenode_lake::Result<Vec<bool>> {
-        self.pause()?;
-        self.inner.put_many_if(puts)
-    }
-    fn lock(&mut self) -> lakenode_lake::Result<()> {
-        self.inner.lock()
-    }
-    fn keep_lock(&mut self) -> lakenode_lake::Result<()> {
-        self.inner.keep_lock()
-    }
-    fn unlock(&mut self) -> lakenode_lake::Result<()> {
-        self.inner.unlock()
-    }
-    fn anomalies(&self) -> Vec<String> {
-        self.inner.anomalies()
-    }
-    fn remove_dead_temporaries(&mut self) -> Vec<String> {
-        self.inner.remove_dead_temporaries()
     }
 }
 

@@ -728,6 +728,7 @@ mod tests {
     use lakenode::sample::Sample;
     use lakenode::schema::{Measurement, Schema};
     use lakenode_lake::lake::LocalLake;
+    use lakenode_lake::lake::hooked::{Hooked, LakeHooks};
 
     const ID: &str = "0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e";
     const DAY: &str = "year=2026/month=11/day=20";
@@ -841,22 +842,15 @@ mod tests {
         assert_eq!(scan.samples, 180, "the other file still counts");
     }
 
-    /// A lake whose day is compacted between the listing and the first read: as
+    /// Lake hooks compacting the day between the listing and the first read: as
     /// `compact` running beside `report` does.
     struct CompactedMidway {
-        inner: LocalLake,
         root: std::path::PathBuf,
         done: bool,
     }
 
-    impl LakeStore for CompactedMidway {
-        fn describe(&self) -> String {
-            self.inner.describe()
-        }
-        fn list(&mut self, prefix: &str) -> lakenode_lake::Result<Vec<(String, u64)>> {
-            self.inner.list(prefix)
-        }
-        fn get(&mut self, key: &str) -> lakenode_lake::Result<Vec<u8>> {
+    impl LakeHooks for CompactedMidway {
+        fn reading(&mut self, key: &str) -> lakenode_lake::Result<()> {
             if !self.done && key.contains("/data_") {
                 self.done = true;
                 let dir = self.root.join(format!("station={ID}/{DAY}"));
@@ -870,13 +864,7 @@ mod tests {
                         .unwrap();
                 }
             }
-            self.inner.get(key)
-        }
-        fn put(&mut self, key: &str, body: Vec<u8>) -> lakenode_lake::Result<()> {
-            self.inner.put(key, body)
-        }
-        fn delete(&mut self, key: &str) -> lakenode_lake::Result<()> {
-            self.inner.delete(key)
+            Ok(())
         }
     }
 
@@ -890,11 +878,13 @@ mod tests {
                 &data_file(T0 + q * 900_000, 180),
             );
         }
-        let mut lake = CompactedMidway {
-            inner: LocalLake::new(dir.path().to_path_buf()),
-            root: dir.path().to_path_buf(),
-            done: false,
-        };
+        let mut lake = Hooked::new(
+            Box::new(LocalLake::new(dir.path().to_path_buf())),
+            CompactedMidway {
+                root: dir.path().to_path_buf(),
+                done: false,
+            },
+        );
         let options = ScanOptions {
             days: 7,
             now_ms: T0 + 86_400_000,

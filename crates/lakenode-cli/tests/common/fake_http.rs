@@ -1,6 +1,6 @@
 //! A fake HTTP endpoint on loopback that is *not* S3: it answers every request with
 //! the same canned reply (a proxy's 404 page, a portal's 200, S3's `EntityTooLarge`),
-//! or accepts and never answers. Each request reads fully (headers and
+//! or accepts and never answers (from the first request or the second). Each request reads fully (headers and
 //! `Content-Length` body) before the reply.
 
 use std::io::{Read as _, Write as _};
@@ -18,6 +18,8 @@ pub enum Behaviour {
     Stall,
     /// Answers like S3 (200, the body's MD5 as ETag) after this delay.
     AcceptAfter(Duration),
+    /// Sends these bytes to the first request, then stalls every later one.
+    ReplyOnceThenStall(Vec<u8>),
 }
 
 /// A whole HTTP/1.1 response with `Connection: close`.
@@ -103,9 +105,12 @@ fn serve(mut stream: TcpStream, behaviour: &Behaviour, stop: &AtomicBool, n: &At
             Ok(k) => data.extend_from_slice(&buf[..k]),
         }
     }
-    n.fetch_add(1, Ordering::Relaxed);
+    let earlier = n.fetch_add(1, Ordering::Relaxed);
     match behaviour {
         Behaviour::Reply(bytes) => {
+            let _ = stream.write_all(bytes);
+        }
+        Behaviour::ReplyOnceThenStall(bytes) if earlier == 0 => {
             let _ = stream.write_all(bytes);
         }
         Behaviour::AcceptAfter(delay) => {
@@ -113,7 +118,7 @@ fn serve(mut stream: TcpStream, behaviour: &Behaviour, stop: &AtomicBool, n: &At
             let etag = format!("\"{}\"", lakenode::digest::md5_hex(&data[header_end..]));
             let _ = stream.write_all(&response("200 OK", &[("ETag", &etag)], ""));
         }
-        Behaviour::Stall => {
+        Behaviour::Stall | Behaviour::ReplyOnceThenStall(_) => {
             while !stop.load(Ordering::Relaxed) {
                 std::thread::sleep(Duration::from_millis(50));
             }

@@ -171,48 +171,14 @@ struct CutBeforeJournalRewrite {
     cut: std::sync::atomic::AtomicBool,
 }
 
-impl crate::storage::Storage for CutBeforeJournalRewrite {
-    fn create_dir_all(&self, dir: &Path) -> std::io::Result<()> {
-        crate::storage::StdStorage.create_dir_all(dir)
-    }
-    fn list(&self, dir: &Path) -> std::io::Result<Vec<crate::storage::DirEntry>> {
-        crate::storage::StdStorage.list(dir)
-    }
-    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        crate::storage::StdStorage.read(path)
-    }
-    fn read_head(&self, path: &Path, len: usize) -> std::io::Result<Vec<u8>> {
-        crate::storage::StdStorage.read_head(path, len)
-    }
-    fn size(&self, path: &Path) -> std::io::Result<u64> {
-        crate::storage::StdStorage.size(path)
-    }
-    fn write(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
-        crate::storage::StdStorage.write(path, data)
-    }
-    fn open_append(&self, path: &Path) -> std::io::Result<Box<dyn crate::storage::AppendFile>> {
-        crate::storage::StdStorage.open_append(path)
-    }
-    fn lock(
-        &self,
-        path: &Path,
-        holder: &str,
-    ) -> std::io::Result<Box<dyn std::fmt::Debug + Send + Sync>> {
-        crate::storage::StdStorage.lock(path, holder)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> std::io::Result<()> {
+impl crate::storage::hooked::Hooks for CutBeforeJournalRewrite {
+    fn renaming(&self, _from: &Path, to: &Path) -> std::io::Result<()> {
         if self.cut.load(std::sync::atomic::Ordering::Relaxed)
             && to.file_name().is_some_and(|n| n == "journal.lkj")
         {
             return Err(std::io::Error::other("the power went"));
         }
-        crate::storage::StdStorage.rename(from, to)
-    }
-    fn remove(&self, path: &Path) -> std::io::Result<()> {
-        crate::storage::StdStorage.remove(path)
-    }
-    fn sync_dir(&self, dir: &Path) -> std::io::Result<()> {
-        crate::storage::StdStorage.sync_dir(dir)
+        Ok(())
     }
 }
 
@@ -226,7 +192,9 @@ impl crate::storage::Storage for CutBeforeJournalRewrite {
 #[test]
 fn a_window_flushed_before_a_cut_is_not_sealed_again_with_live_samples() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let storage = std::sync::Arc::new(CutBeforeJournalRewrite::default());
+    let storage = std::sync::Arc::new(crate::storage::hooked::Hooked(
+        CutBeforeJournalRewrite::default(),
+    ));
     let mut st = Station::open_with(with_health(), storage.clone(), dir.path()).expect("open");
     let sim = Simulator::new(3);
     for i in 0..100 {
@@ -283,7 +251,9 @@ fn per_window_boots(
     Vec<(String, crate::health::HealthRow)>,
 ) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let storage = std::sync::Arc::new(CutBeforeJournalRewrite::default());
+    let storage = std::sync::Arc::new(crate::storage::hooked::Hooked(
+        CutBeforeJournalRewrite::default(),
+    ));
     let sim = Simulator::new(3);
     let mut spooled = Vec::new();
     let boot = |cut: bool, spooled: &mut Vec<_>| {
