@@ -161,6 +161,29 @@ pub trait LakeStore {
     fn worker(&self) -> Option<Box<dyn LakeStore + Send>> {
         None
     }
+    /// The stamps of the daily files `keys` now ([`Stamp`]: what identifies each
+    /// file's version beyond its size), with their sizes; `None` for a file whose
+    /// stamps cannot be recorded (its directory holds more than it, a time not yet
+    /// [`stamp::SETTLED`]), and `None` for all when the store keeps no stamps (the
+    /// default): rollups are then matched by size alone.
+    fn stamps(&mut self, keys: &[String]) -> Option<Vec<Option<(u64, Stamp)>>> {
+        let _ = keys;
+        None
+    }
+    /// [`LakeStore::list`], each object with whether its directory was checked by
+    /// the stamps `known` holds for it (it still holds that one file, unchanged) instead
+    /// of being read; a store that keeps no stamps reads every directory (the default).
+    ///
+    /// # Errors
+    /// IO or S3 failures.
+    fn list_known(&mut self, prefix: &str, known: &KnownDirs) -> Result<Vec<Listed>> {
+        let _ = known;
+        Ok(self
+            .list(prefix)?
+            .into_iter()
+            .map(|(k, s)| (k, s, false))
+            .collect())
+    }
 }
 
 /// An object to write only if it still has the tag `expected` (or, with `None`, only
@@ -180,8 +203,10 @@ mod bucket_lock;
 mod local;
 mod local_batch;
 mod owner;
+pub mod stamp;
 
 pub use local::LocalLake;
+pub use stamp::{KnownDir, KnownDirs, Listed, Stamp};
 use owner::{holder, holder_is_gone, owner_field, owner_text};
 
 /// The lock file of a local lake (hidden: not an object). Locked with `flock`, which

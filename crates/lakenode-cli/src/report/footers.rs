@@ -50,6 +50,10 @@ pub struct Candidate {
     /// The report draws hours and folds in the day's hour figures; else they are not
     /// kept (a year of days would hold 24 figures per station-day for nothing).
     pub hourly: bool,
+    /// The listing checked its directory by the stamps its month's rollup recorded
+    /// ([`lakenode_lake::lake::LakeStore::list_known`]): it still holds this file alone,
+    /// unchanged since.
+    pub checked: bool,
 }
 
 /// A station-day's figures from its footer.

@@ -101,6 +101,9 @@ pub struct Scan {
 #[derive(Debug, Default)]
 struct DayDir {
     files: Vec<(String, u64)>,
+    /// Its one file was checked by its stamps rather than read
+    /// ([`LakeStore::list_known`]).
+    checked: bool,
 }
 
 /// Station-day directories of one tree: (station, date) -> directory and files.
@@ -108,9 +111,9 @@ type Tree = BTreeMap<(String, Date), (String, DayDir)>;
 
 /// Groups `objects` by station-day (the core's [`LakeKey`]: window and daily files);
 /// `.parquet` files outside the layout go to `problems`, other files are not read.
-fn group(objects: Vec<(String, u64)>, problems: &mut Vec<String>) -> Tree {
+fn group(objects: Vec<lakenode_lake::lake::Listed>, problems: &mut Vec<String>) -> Tree {
     let mut tree = Tree::new();
-    for (key, size) in objects {
+    for (key, size, checked) in objects {
         let parsed = match LakeKey::parse(None, &key) {
             Ok(k) => k,
             Err(why) => {
@@ -120,11 +123,12 @@ fn group(objects: Vec<(String, u64)>, problems: &mut Vec<String>) -> Tree {
                 continue;
             }
         };
-        tree.entry((parsed.station.to_string(), parsed.date))
+        let day = &mut tree
+            .entry((parsed.station.to_string(), parsed.date))
             .or_insert_with(|| (parsed.dir(), DayDir::default()))
-            .1
-            .files
-            .push((parsed.file_name(), size));
+            .1;
+        day.checked = checked && day.files.is_empty();
+        day.files.push((parsed.file_name(), size));
     }
     tree
 }
@@ -151,10 +155,29 @@ pub fn scan(
     mut progress: impl FnMut(Progress),
 ) -> CliResult<Scan> {
     let mut problems = Vec::new();
-    let mut data = group(lake.list("station=")?, &mut problems);
+    let at_day = jiff::Timestamp::from_millisecond(options.at_ms)
+        .ok()
+        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date());
+    // The rollups of the period's months first: what they recorded of each day's
+    // directory spares the listing reading it (a local lake), and their days are read
+    // from them below.
+    let first_month = at_day
+        .and_then(|a| {
+            a.checked_sub(jiff::Span::new().days(i64::from(options.days.max(1)) - 1))
+                .ok()
+        })
+        .map(|d| format!("{:04}-{:02}", d.year(), d.month()));
+    let last_month = at_day.map(|d| format!("{:04}-{:02}", d.year(), d.month()));
+    let rolled = super::rollups::fetch(lake, &|m: &str| {
+        first_month.as_deref().is_none_or(|f| m >= f)
+            && last_month.as_deref().is_none_or(|l| m <= l)
+    });
+    let known = rolled.known();
+    let mut data = group(lake.list_known("station=", &known)?, &mut problems);
     problems.extend(lake.anomalies());
-    let mut health = group(lake.list("health/station=")?, &mut problems);
+    let mut health = group(lake.list_known("health/station=", &known)?, &mut problems);
     problems.extend(lake.anomalies());
+    drop(known);
     // Days after today are not readings (a clock years ahead, a stray copy): listed as
     // problems, never allowed to move the period.
     let latest_ms = options.now_ms.saturating_add(FUTURE_SLACK_MS);
@@ -193,9 +216,6 @@ pub fn scan(
 
     // Days after the report's time are not part of it (a report `--at` an earlier
     // time); left out without a word.
-    let at_day = jiff::Timestamp::from_millisecond(options.at_ms)
-        .ok()
-        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date());
     for tree in [&mut data, &mut health] {
         tree.retain(|(_, date), _| at_day.is_none_or(|a| *date <= a));
     }
@@ -294,12 +314,13 @@ pub fn scan(
                     key: format!("{dir}/{name}"),
                     size: *size,
                     hourly,
+                    checked: day.checked,
                 });
             }
         }
     }
     type Summaries<'a> = BTreeMap<(bool, &'a (String, Date)), (Summarized, u64)>;
-    let mut summarized: Summaries<'_> = super::rollups::read(lake, &list)
+    let mut summarized: Summaries<'_> = rolled.read(lake, &list)
         .into_iter()
         .filter(|(_, (s, _))| match s {
             // A day the report's time cuts, or (drawn in hours) without hourly

@@ -52,7 +52,18 @@ pub struct Month {
     /// The health daily files, by day.
     #[serde(default)]
     pub health: Vec<HealthDay>,
+    /// The stamps of the daily files when the rollup was written ([`Stamped`]), for
+    /// those whose store records them; `None` in a rollup written before stamps
+    /// existed (2026-12-04) or by a store that keeps none: its entries are matched by
+    /// size alone.
+    #[serde(default, rename = "t", skip_serializing_if = "Option::is_none")]
+    pub stamps: Option<Vec<Stamped>>,
 }
+
+/// A daily file's stamps ([`crate::lake::Stamp`]): (0 data or 1 health, day of the
+/// month, the file's stamp, its directory's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamped(pub u8, pub u8, pub u64, pub u64);
 
 /// A data daily file: (day of the month, size, rows, sampling interval ms, first
 /// instant ms, last instant ms, its measurements' figures).
@@ -324,6 +335,7 @@ impl Month {
             month: month.into(),
             data: Vec::new(),
             health: Vec::new(),
+            stamps: None,
         }
     }
 
@@ -368,6 +380,13 @@ impl Month {
                 return Err(format!("day {} twice", h.0));
             }
         }
+        for s in r.stamps.iter().flatten() {
+            // A stamp of a day the rollup holds, once.
+            let tree = usize::from(s.0);
+            if tree > 1 || !std::mem::replace(&mut seen[tree][usize::from(s.1) & 31], false) {
+                return Err(format!("a stamp of day {} that is not an entry's", s.1));
+            }
+        }
         Ok(r)
     }
 
@@ -381,6 +400,40 @@ impl Month {
             "{tree}station={}/year={year}/month={month}/day={day:02}/{stem}_day.parquet",
             self.station
         )
+    }
+
+    /// The stamps recorded of the data (else health) daily file of `day`, if any.
+    #[must_use]
+    pub fn stamp(&self, is_data: bool, day: u8) -> Option<crate::lake::Stamp> {
+        let tree = u8::from(!is_data);
+        self.stamps
+            .iter()
+            .flatten()
+            .find(|s| s.0 == tree && s.1 == day)
+            .map(|s| crate::lake::Stamp {
+                file: s.2,
+                dir: s.3,
+            })
+    }
+
+    /// Adds what this rollup's stamps say of its days' directories to `known` (each
+    /// held its daily file alone, at its size, with those stamps).
+    pub fn known(&self, known: &mut crate::lake::KnownDirs) {
+        for s in self.stamps.iter().flatten() {
+            let is_data = s.0 == 0;
+            let size = if is_data {
+                self.data.iter().find(|d| d.0 == s.1).map(|d| d.1)
+            } else {
+                self.health.iter().find(|h| h.0 == s.1).map(|h| h.1)
+            };
+            if let Some(size) = size {
+                let stamp = crate::lake::Stamp {
+                    file: s.2,
+                    dir: s.3,
+                };
+                known.insert(&self.key(is_data, s.1), size, stamp);
+            }
+        }
     }
 
     /// The entries by key and size.
@@ -446,6 +499,9 @@ impl Month {
     pub fn sort(&mut self) {
         self.data.sort_by_key(|d| d.0);
         self.health.sort_by_key(|h| h.0);
+        if let Some(s) = &mut self.stamps {
+            s.sort_by_key(|s| (s.0, s.1));
+        }
     }
 }
 

@@ -1,0 +1,211 @@
+//! Stamps: what identifies an object's version beyond its size, so that a monthly
+//! rollup ([`crate::rollup`]) can tell that the daily file it describes is still the
+//! one there, and a listing can skip the directories that say so themselves.
+//!
+//! Why: a rollup matched a daily file by key and size only, so a file replaced by
+//! another of the same size (a `cp` of another station's day over it) was taken from
+//! the rollup with the old figures. And a year's report spent most of its time listing
+//! 730,000 station-day directories (`openat`, two `getdents64`, `fstatat`, `close`
+//! each) whose one file the rollups already describe.
+//!
+//! On a local lake (Linux) a daily file's stamp is its inode's change time (`ctime`,
+//! which no system call sets at will: any write, truncation, rename or new link moves
+//! it) and its directory's modification time (which moves when an entry is added,
+//! removed or renamed in it: a late window file, a daily file replaced by rename). A
+//! stamp is recorded only once both are [`SETTLED`] in the past, so that no later
+//! change can fall in the same clock tick and leave them equal. A listing given the
+//! stamps a rollup recorded ([`KnownDirs`]) checks each known day directory with two
+//! `fstatat` calls relative to its parent (the directory, then its file) instead of
+//! reading it; a directory whose stamps differ is read as before.
+//!
+//! A store that keeps no stamps (the default, and an S3 lake for now) records none: its
+//! rollups are then matched by size, as before.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What identifies a daily file's version and its directory's entries beyond sizes
+/// (local lake: the file's `ctime` and the directory's `mtime`, in ns since the epoch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Stamp {
+    /// The file's change time, ns.
+    pub file: u64,
+    /// Its directory's modification time, ns.
+    pub dir: u64,
+}
+
+/// How long ago a time must be for a stamp to be recorded: a change made later is
+/// then stamped later (file system times come from a clock that ticks every few
+/// milliseconds; two changes in one tick have the same time).
+pub const SETTLED: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// What a rollup recorded of one day directory: it held exactly `file`, of `size`
+/// bytes, with `stamp`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownDir {
+    /// The one file's name.
+    pub file: Arc<str>,
+    /// Its size.
+    pub size: u64,
+    /// Its stamps.
+    pub stamp: Stamp,
+}
+
+/// Directories a listing may check by their stamps instead of reading them
+/// ([`super::LakeStore::list_known`]): by the key of their parent directory (ending in
+/// `/`), then by their name.
+#[derive(Debug, Clone, Default)]
+pub struct KnownDirs {
+    /// Parent directory key -> subdirectory name -> what it held.
+    pub dirs: HashMap<String, HashMap<String, KnownDir>>,
+}
+
+impl KnownDirs {
+    /// Records that the directory of `key` (a file's key) held only that file, of
+    /// `size` bytes, with `stamp`.
+    pub fn insert(&mut self, key: &str, size: u64, stamp: Stamp) {
+        let Some((dir, file)) = key.rsplit_once('/') else {
+            return;
+        };
+        let (parent, name) = dir.rsplit_once('/').unwrap_or(("", dir));
+        let parent = if parent.is_empty() {
+            String::new()
+        } else {
+            format!("{parent}/")
+        };
+        self.dirs.entry(parent).or_default().insert(
+            name.to_owned(),
+            KnownDir {
+                file: Arc::from(file),
+                size,
+                stamp,
+            },
+        );
+    }
+
+    /// Known directories in all.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.dirs.values().map(HashMap::len).sum()
+    }
+
+    /// No directory is known.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.dirs.is_empty()
+    }
+}
+
+/// An object listed by [`super::LakeStore::list_known`]: its key, its size, and whether
+/// its directory was checked by its stamps (it holds this one file, unchanged since the
+/// stamps were recorded) rather than read.
+pub type Listed = (String, u64, bool);
+
+/// A time in ns since the epoch (0 before it).
+#[cfg(target_os = "linux")]
+pub(super) fn ns(secs: i64, nsec: u64) -> u64 {
+    u64::try_from(secs)
+        .unwrap_or(0)
+        .saturating_mul(1_000_000_000)
+        .saturating_add(nsec)
+}
+
+/// The instant before which a time counts as settled ([`SETTLED`]), ns.
+#[cfg(target_os = "linux")]
+pub(super) fn settled_before() -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .saturating_sub(SETTLED);
+    u64::try_from(now.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The local stamps of a daily file: its directory opened, its `mtime` taken, its
+/// entries read (it must hold that file alone, hidden files aside), then the file's
+/// size and `ctime`; `None` when the directory holds more, a time is not settled, or
+/// anything fails.
+#[cfg(target_os = "linux")]
+pub(super) fn local_stamp(path: &std::path::Path) -> Option<(u64, Stamp)> {
+    use rustix::fs::{AtFlags, Mode, OFlags, RawDir, fstat, statat};
+    use std::mem::MaybeUninit;
+    let dir = path.parent()?;
+    let name = path.file_name()?;
+    let fd = rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+        Mode::empty(),
+    )
+    .ok()?;
+    // The directory's time first: an entry added after it moves it past this value.
+    let d = fstat(&fd).ok()?;
+    let mut buf = [MaybeUninit::<u8>::uninit(); 4 << 10];
+    let mut entries = RawDir::new(&fd, &mut buf);
+    let mut alone = false;
+    while let Some(entry) = entries.next() {
+        let entry = entry.ok()?;
+        let entry_name = entry.file_name().to_bytes();
+        if entry_name.starts_with(b".") {
+            continue;
+        }
+        if entry_name != name.as_encoded_bytes() || alone {
+            return None;
+        }
+        alone = true;
+    }
+    if !alone {
+        return None;
+    }
+    let f = statat(&fd, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    if rustix::fs::FileType::from_raw_mode(f.st_mode) != rustix::fs::FileType::RegularFile {
+        return None;
+    }
+    let stamp = Stamp {
+        file: ns(f.st_ctime, u64::try_from(f.st_ctime_nsec).unwrap_or(0)),
+        dir: ns(d.st_mtime, u64::try_from(d.st_mtime_nsec).unwrap_or(0)),
+    };
+    let settled = settled_before();
+    (stamp.file < settled && stamp.dir < settled)
+        .then(|| (u64::try_from(f.st_size).unwrap_or(0), stamp))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_dirs_are_found_by_parent_and_name() {
+        let mut k = KnownDirs::default();
+        let stamp = Stamp { file: 1, dir: 2 };
+        k.insert("station=a/year=2026/month=11/day=03/data_day.parquet", 10, stamp);
+        k.insert("station=a/year=2026/month=11/day=04/data_day.parquet", 11, stamp);
+        assert_eq!(k.len(), 2);
+        let month = &k.dirs["station=a/year=2026/month=11/"];
+        assert_eq!(&*month["day=03"].file, "data_day.parquet");
+        assert_eq!(month["day=04"].size, 11);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_local_stamp_needs_the_file_alone_and_settled() {
+        let dir = tempfile::tempdir().unwrap();
+        let day = dir.path().join("day=03");
+        std::fs::create_dir(&day).unwrap();
+        let file = day.join("data_day.parquet");
+        std::fs::write(&file, b"1234").unwrap();
+        std::fs::write(day.join(".tmp-1"), b"x").unwrap();
+        assert_eq!(local_stamp(&file), None, "not settled yet");
+        std::thread::sleep(SETTLED * 2);
+        let (size, stamp) = local_stamp(&file).unwrap();
+        assert_eq!(size, 4);
+        // Rewritten in place with the same size: another stamp.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&file, b"5678").unwrap();
+        std::thread::sleep(SETTLED * 2);
+        let (_, again) = local_stamp(&file).unwrap();
+        assert_ne!(again.file, stamp.file);
+        assert_eq!(again.dir, stamp.dir);
+        std::fs::write(day.join("data_0000.parquet"), b"x").unwrap();
+        std::thread::sleep(SETTLED * 2);
+        assert_eq!(local_stamp(&file), None, "not alone");
+    }
+}
