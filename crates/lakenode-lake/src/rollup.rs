@@ -20,9 +20,12 @@
 //! report).
 //!
 //! A rollup is a claim, never the truth: a reader uses an entry only for the daily
-//! file of the same key *and* size as listed now ([`Rollup::entry`]); a day compacted
-//! again (late windows merged: a larger file), added later, or still holding window
-//! files is read from its footer or columns as before. A rollup written before or after
+//! file of the same key *and* size as listed now ([`Rollup::entry`]) and, where the
+//! rollup recorded the file's stamps ([`crate::lake::Stamp`]: on a local lake its
+//! `ctime` and its directory's `mtime`), only while the file and its directory still
+//! have them; a day compacted again (late windows merged: a larger file), replaced by
+//! another file of the same size, added later, or still holding window files is read
+//! from its footer or columns as before. A rollup written before or after
 //! a crash can therefore only be incomplete, never wrong beyond what it claims, and the
 //! next `compact` completes it ([`refresh`]). JSON, versioned (`"v"`): a reader
 //! ignores a rollup of another version than its key says.
@@ -201,10 +204,14 @@ pub struct Refreshed {
 /// compaction's own listing serves, and the lake is not listed twice) and of every
 /// station-month holding daily files but no version 2 rollup (a lake compacted before
 /// rollups or before version 2 existed, a crash before the rollup was written).
-/// Entries of an existing rollup whose file is unchanged (same key and size) are kept:
-/// a version 2 rollup's as they are, a version 1 rollup's converted (the same footer
-/// pairs, so no footer is read again); the other daily files' footers are read (a
-/// bounded pool of ranged requests). Version 1 rollups are left as they are, no longer
+/// Each file's stamps are taken first ([`LakeStore::stamps`]) and recorded with its
+/// entry where the store keeps them. Entries of an existing rollup whose file is
+/// unchanged (same key and size, and the same stamps where the rollup recorded them)
+/// are kept: a version 2 rollup's as they are, a version 1 rollup's converted (the
+/// same footer pairs, so no footer is read again); a rollup written before stamps is
+/// believed by size once more here, as it was by every report before (its stamps are
+/// recorded now). The other daily files' footers are read (a bounded pool of ranged
+/// requests). Version 1 rollups are left as they are, no longer
 /// written. Run under the compaction lock, like the compaction (which alone writes
 /// daily files, so nothing else changes them meanwhile).
 ///

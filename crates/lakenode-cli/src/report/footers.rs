@@ -154,10 +154,10 @@ pub(super) fn decode(day: &Candidate, pairs: &[(String, String)], rows: u64) -> 
 /// those [`decode`] takes from the footer's summary (checked when the rollup was
 /// decoded), but never hourly ones (`None` for a day the report draws in hours: its
 /// footer holds them).
-pub(super) fn from_rollup(day: &Candidate, entry: Entry<'_>) -> Option<Summarized> {
+pub(super) fn from_rollup(is_data: bool, hourly: bool, entry: Entry<'_>) -> Option<Summarized> {
     match entry {
-        Entry::Health(h) if !day.is_data => Some(Summarized::Health(h.summary())),
-        Entry::Data(d) if day.is_data && !day.hourly => {
+        Entry::Health(h) if !is_data => Some(Summarized::Health(h.summary())),
+        Entry::Data(d) if is_data && !hourly => {
             let mut figures = DayFigures {
                 first_ms: d.4,
                 last_ms: d.5,

@@ -27,7 +27,7 @@
 //! # use lakenode_cli::report::rollups::fetch;
 //! # use lakenode_lake::lake::LocalLake;
 //! let mut lake = LocalLake::new("lake".into());
-//! let rolled = fetch(&mut lake, &|_month: &str| true);
+//! let mut rolled = fetch(&mut lake, &|_month: &str| true);
 //! let days: Vec<Candidate> = Vec::new();
 //! assert!(rolled.read(&mut lake, &days).is_empty());
 //! ```
@@ -184,91 +184,77 @@ impl Rolled {
         known
     }
 
-    /// Reads the summaries of `days` from their months' rollups where they are
-    /// current, and from their footers otherwise ([`super::footers::read`]); the index
-    /// of each day with a usable summary maps to its figures and the bytes read for it
-    /// (a rollup's bytes are counted once, with the first day read from it). A month
-    /// not fetched yet (a stale lake's period is earlier than the report's) is
-    /// fetched now.
-    pub fn read(
-        mut self,
-        lake: &mut dyn LakeStore,
-        days: &[Candidate],
-    ) -> BTreeMap<usize, (Summarized, u64)> {
+    /// Where each of `days` is read from: its month's rollup where it is current
+    /// (a version 2 entry, turned into figures by the worker that folds it: no map of
+    /// a year's days is built), else its footer ([`super::footers::read`]); `None`
+    /// for a day with no usable summary (read from its columns). Each comes with the
+    /// bytes read for it (a rollup's bytes are counted once, with the first day read
+    /// from it). A month not fetched yet (a stale lake's period is earlier than the
+    /// report's) is fetched now.
+    pub fn read(&mut self, lake: &mut dyn LakeStore, days: &[Candidate]) -> Vec<Option<Source<'_>>> {
         let mut by_month: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
         for (i, d) in days.iter().enumerate() {
             if let Some(sm) = month_of(&d.key) {
                 by_month.entry(sm).or_default().push(i);
             }
         }
-        let missing: Vec<&(String, String)> = by_month
+        let missing: std::collections::BTreeSet<&str> = by_month
             .keys()
             .filter(|sm| !self.months.contains_key(*sm))
+            .map(|sm| sm.1.as_str())
             .collect();
         if !missing.is_empty() {
-            let wanted: std::collections::BTreeSet<&str> =
-                missing.iter().map(|sm| sm.1.as_str()).collect();
-            let more = fetch(lake, &|m: &str| wanted.contains(m));
+            let more = fetch(lake, &|m: &str| missing.contains(m));
             for (sm, d) in more.months {
                 self.months.entry(sm).or_insert(d);
             }
         }
-        let months: Vec<(&Vec<usize>, &(Decoded, u64))> = by_month
-            .iter()
-            .filter_map(|(sm, idx)| Some((idx, self.months.get(sm)?)))
-            .collect();
-        // Each day's figures from its entry: on a thread per core, by month.
-        let threads = std::thread::available_parallelism()
-            .map_or(1, std::num::NonZero::get)
-            .clamp(1, 8);
-        let chunk = months.len().div_ceil(threads).max(1);
-        let mut out = BTreeMap::new();
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = months
-                .chunks(chunk)
-                .map(|part| {
-                    scope.spawn(move || {
-                        let mut got = Vec::new();
-                        for (idx, (decoded, bytes)) in part {
-                            got.extend(from_month(days, idx, decoded, *bytes));
-                        }
-                        got
-                    })
-                })
-                .collect();
-            for h in handles {
-                if let Ok(got) = h.join() {
-                    out.extend(got);
+        let mut out: Vec<Option<Source<'_>>> = Vec::with_capacity(days.len());
+        out.resize_with(days.len(), || None);
+        for (sm, idx) in &by_month {
+            if let Some((decoded, bytes)) = self.months.get(sm) {
+                for (i, source) in from_month(days, idx, decoded, *bytes) {
+                    out[i] = Some(source);
                 }
             }
-        });
-        drop(self);
+        }
         // The rest from their footers.
-        let rest: Vec<usize> = (0..days.len()).filter(|i| !out.contains_key(i)).collect();
+        let rest: Vec<usize> = (0..days.len()).filter(|&i| out[i].is_none()).collect();
         let subset: Vec<Candidate> = rest.iter().map(|&i| days[i].clone()).collect();
-        for (j, s) in super::footers::read(lake, &subset) {
-            out.insert(rest[j], s);
+        for (j, (s, bytes)) in super::footers::read(lake, &subset) {
+            out[rest[j]] = Some(Source::Summary(s, bytes));
         }
         out
     }
 }
 
+/// Where a day's figures come from, and the bytes read for them.
+pub enum Source<'a> {
+    /// Its footer's summary, or a version 1 rollup's copy of it, decoded.
+    Summary(Summarized, u64),
+    /// A version 2 rollup's entry, checked when the rollup was decoded
+    /// ([`super::footers::from_rollup`] turns it into figures).
+    Entry(v2::Entry<'a>, u64),
+}
+
 /// The days of `idx` (of one station-month) that its rollup holds at their listed
-/// size and, where it recorded stamps, checked by them in the listing; decoded as
-/// their footers would be. The rollup's bytes are counted once, with the first day.
-fn from_month(
+/// size and, where it recorded stamps, checked by them in the listing: a version 2
+/// rollup's entries as they are (never for a day drawn in hours: they hold no hourly
+/// figures), a version 1 rollup's decoded as their footers would be. The rollup's
+/// bytes are counted once, with the first day.
+fn from_month<'a>(
     days: &[Candidate],
     idx: &[usize],
-    decoded: &Decoded,
+    decoded: &'a Decoded,
     mut bytes: u64,
-) -> Vec<(usize, (Summarized, u64))> {
+) -> Vec<(usize, Source<'a>)> {
     let mut out = Vec::new();
     match decoded {
         Decoded::V2(m) => {
             let stamped = m.stamps.is_some();
             for &i in idx {
                 let day = &days[i];
-                if stamped && !day.checked {
+                if (stamped && !day.checked) || (day.is_data && day.hourly) {
                     continue;
                 }
                 let Some(d) = lakenode::layout::LakeKey::parse(None, &day.key)
@@ -290,9 +276,8 @@ fn from_month(
                 };
                 if let Some(e) = entry
                     && m.key(day.is_data, d) == day.key
-                    && let Some(s) = super::footers::from_rollup(day, e)
                 {
-                    out.push((i, (s, std::mem::take(&mut bytes))));
+                    out.push((i, Source::Entry(e, std::mem::take(&mut bytes))));
                 }
             }
         }
@@ -303,7 +288,7 @@ fn from_month(
                 if let Some(e) = entries.get(&(day.key.as_str(), day.size))
                     && let Some(s) = super::footers::decode(day, &e.pairs, e.rows)
                 {
-                    out.push((i, (s, std::mem::take(&mut bytes))));
+                    out.push((i, Source::Summary(s, std::mem::take(&mut bytes))));
                 }
             }
         }

@@ -28,6 +28,7 @@ use lakenode::layout::{FileName, LakeKey, Tree as LakeTree};
 
 use super::aggregate::{BucketSize, Fleet, HealthPoint};
 use super::footers::{Candidate, Summarized};
+use super::rollups::Source;
 use crate::error::CliResult;
 use lakenode_lake::lake::LakeStore;
 use lakenode_lake::readback;
@@ -168,7 +169,7 @@ pub fn scan(
         })
         .map(|d| format!("{:04}-{:02}", d.year(), d.month()));
     let last_month = at_day.map(|d| format!("{:04}-{:02}", d.year(), d.month()));
-    let rolled = super::rollups::fetch(lake, &|m: &str| {
+    let mut rolled = super::rollups::fetch(lake, &|m: &str| {
         first_month.as_deref().is_none_or(|f| m >= f)
             && last_month.as_deref().is_none_or(|l| m <= l)
     });
@@ -289,7 +290,7 @@ pub fn scan(
     // holds hourly figures and whose every sample is before the report's time (checked
     // once read, below).
     let mut candidates: Vec<(bool, &(String, Date))> = Vec::new();
-    let mut list: Vec<Candidate> = Vec::new();
+    let mut list_all: Vec<Candidate> = Vec::new();
     {
         let hourly = size == BucketSize::Hour;
         let trees = data_dirs
@@ -308,7 +309,7 @@ pub fn scan(
                 && *name == daily
             {
                 candidates.push((is_data, *id));
-                list.push(Candidate {
+                list_all.push(Candidate {
                     is_data,
                     day_start_ms: day_start_ms(id.1).unwrap_or(i64::MIN),
                     key: format!("{dir}/{name}"),
@@ -319,20 +320,26 @@ pub fn scan(
             }
         }
     }
-    type Summaries<'a> = BTreeMap<(bool, &'a (String, Date)), (Summarized, u64)>;
-    let mut summarized: Summaries<'_> = rolled.read(lake, &list)
-        .into_iter()
-        .filter(|(_, (s, _))| match s {
+    let mut sources = rolled.read(lake, &list_all).into_iter();
+    let mut candidates = candidates.into_iter().peekable();
+    // The source of the day `id` if it is the next candidate (candidates are in the
+    // order the days are sent below) and its figures may be used.
+    let mut source_of = |is_data: bool, id: &(String, Date)| -> Option<Source<'_>> {
+        if candidates.peek() != Some(&(is_data, id)) {
+            return None;
+        }
+        candidates.next();
+        sources.next().flatten().filter(|s| match s {
             // A day the report's time cuts, or (drawn in hours) without hourly
             // figures (a summary of version 1): its rows are read.
-            Summarized::Data(_, day) => {
+            Source::Summary(Summarized::Data(_, day), _) => {
                 (day.samples == 0 || day.last_ms < options.at_ms)
                     && (size == BucketSize::Day || day.hours.len() == 24)
             }
-            Summarized::Health(_) => true,
+            // Only days before the report's, drawn in days (`Rolled::read`).
+            Source::Summary(Summarized::Health(_), _) | Source::Entry(..) => true,
         })
-        .map(|(i, s)| (candidates[i], s))
-        .collect();
+    };
     let total = data_dirs
         .iter()
         .chain(&health_dirs)
@@ -362,7 +369,7 @@ pub fn scan(
             // holds at most one day's files (each at most MAX_DAY_BYTES), the day that
             // ends it, and up to SUMMARY_BATCH days' summaries: memory stays within a
             // few days' files.
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Work>>(1);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Work<'_>>>(1);
             senders.push(tx);
             let mut part = Part::new(fleet.clone(), latest_ms);
             handles.push(scope.spawn(move || {
@@ -378,7 +385,7 @@ pub fn scan(
         // wake-up of a worker) per day cost more system time than the whole year's
         // folding (a year of 1,000 stations is 730,000 of them). A batch is sent before
         // any fetched day of its worker, so that each station's days stay in order.
-        let mut pending: Vec<Vec<Work>> = (0..workers).map(|_| Vec::new()).collect();
+        let mut pending: Vec<Vec<Work<'_>>> = (0..workers).map(|_| Vec::new()).collect();
         let mut stopped = false;
         let trees = data_dirs
             .iter()
@@ -394,16 +401,21 @@ pub fn scan(
             }
             let (station, date) = id;
             let worker = owner.get(station.as_str()).copied().unwrap_or(0);
-            if let Some((summary, read)) = summarized.remove(&(is_data, id)) {
+            if let Some(source) = source_of(is_data, id) {
+                let (summary, entry, read) = match source {
+                    Source::Summary(s, read) => (Some(s), None, read),
+                    Source::Entry(e, read) => (None, Some(e), read),
+                };
                 files += 1;
                 bytes_read += read;
                 progress(Progress { files, total });
                 let work = Work {
-                    station: station.clone(),
+                    station,
                     day_start_ms: day_start_ms(*date).unwrap_or(i64::MIN),
                     is_data,
                     files: Vec::new(),
-                    summary: Some(summary),
+                    summary,
+                    entry,
                 };
                 pending[worker].push(work);
                 if pending[worker].len() >= SUMMARY_BATCH
@@ -428,11 +440,12 @@ pub fn scan(
                 }
             };
             let work = Work {
-                station: station.clone(),
+                station,
                 day_start_ms: day_start_ms(*date).unwrap_or(i64::MIN),
                 is_data,
                 files: fetched,
                 summary: None,
+                entry: None,
             };
             pending[worker].push(work);
             if senders[worker]
@@ -536,8 +549,8 @@ fn fetch_day(
 }
 
 /// One station-day directory's files, fetched, for a worker to decode.
-struct Work {
-    station: String,
+struct Work<'a> {
+    station: &'a str,
     /// Start of the directory's UTC day: rows outside it are misplaced.
     day_start_ms: i64,
     /// The data tree (else the health tree).
@@ -546,6 +559,8 @@ struct Work {
     files: Vec<(String, Vec<u8>)>,
     /// Or the day's figures from its daily file's footer.
     summary: Option<Summarized>,
+    /// Or its month's rollup's entry of it (turned into figures here, on the worker).
+    entry: Option<lakenode_lake::rollup::v2::Entry<'a>>,
 }
 
 /// What one worker folded.
@@ -584,10 +599,23 @@ impl Part {
         t >= day && t <= day.saturating_add(DAY_MS) && t <= self.latest_ms
     }
 
-    fn fold(&mut self, work: Work) {
-        let station = work.station.as_str();
+    fn fold(&mut self, work: Work<'_>) {
+        let station = work.station;
         let day = work.day_start_ms;
-        match &work.summary {
+        let summary = match work.entry {
+            Some(e) => {
+                let s = super::footers::from_rollup(work.is_data, false, e);
+                if s.is_none() {
+                    // Not reached: `Rolled::read` hands out only entries that decode.
+                    self.problems
+                        .push(format!("{station}: a rollup entry of another kind"));
+                    return;
+                }
+                s
+            }
+            None => work.summary,
+        };
+        match &summary {
             Some(Summarized::Data(interval, figures)) => {
                 if figures.first_ms >= self.fleet.not_before_ms {
                     self.samples += u64::from(figures.samples);
