@@ -663,8 +663,9 @@ impl S3Lake {
     }
 }
 
-/// Objects (full key, size) and common prefixes of a listing.
-type Listed = (Vec<(String, u64)>, Vec<String>);
+/// Objects (full key, size, stamp: [`stamp::etag_stamp`]) and common prefixes of a
+/// listing.
+type Page = (Vec<(String, u64, u64)>, Vec<String>);
 
 /// Every page of the listing of `full` (a full key prefix) with `delimiter`: the objects
 /// (full keys) and the common prefixes.
@@ -674,7 +675,7 @@ fn list_on(
     attempts: &dyn Fn() -> Attempts,
     full: &str,
     delimiter: Option<&str>,
-) -> Result<Listed> {
+) -> Result<Page> {
     let (mut objects, mut prefixes) = (Vec::new(), Vec::new());
     let mut token: Option<String> = None;
     let what = format!("listing {full}");
@@ -684,7 +685,8 @@ fn list_on(
         })?;
         check_response(&response).map_err(|f| tries.failed(&what, f))?;
         let page = parse_list(&response.body)?;
-        objects.extend(page.objects);
+        let etags = page.etags.iter().map(|t| stamp::etag_stamp(t));
+        objects.extend(page.objects.into_iter().zip(etags).map(|((k, s), t)| (k, s, t)));
         prefixes.extend(page.prefixes);
         match page.next {
             Some(next) if token.as_deref() == Some(next.as_str()) => {
@@ -723,43 +725,9 @@ pub(crate) fn exchange_on(
     }
 }
 
-impl LakeStore for S3Lake {
-    fn describe(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.prefix)
-    }
-
-    /// A handle without the lock (this one keeps it) and with a transport of its own.
-    fn worker(&self) -> Option<Box<dyn LakeStore + Send>> {
-        let make = self.workers.as_ref()?;
-        let n = self
-            .workers_made
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let mut policy = self.policy;
-        // Workers never retry in lockstep either.
-        policy.jitter_seed ^= (n + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        Some(Box::new(Self {
-            client: self.client.clone(),
-            transport: make(),
-            prefix: self.prefix.clone(),
-            bucket: self.bucket.clone(),
-            held: None,
-            lock_written: None,
-            lock_ttl: self.lock_ttl,
-            policy,
-            budget: self.budget,
-            sleep: self.sleep,
-            stop: self.stop.clone(),
-            readers: Vec::new(),
-            workers: None,
-            workers_made: std::sync::atomic::AtomicU64::new(0),
-        }))
-    }
-
-    /// The trees just below `prefix` (`station=<id>/`: a delimited listing) are then
-    /// listed side by side, one per transport ([`S3Lake::with_readers`]): a year of
-    /// 1,000 stations is 730 pages, each a round trip the server spends walking its
-    /// disk, which one request after the other leaves mostly waiting.
-    fn list(&mut self, prefix: &str) -> Result<Vec<(String, u64)>> {
+impl S3Lake {
+    /// Every object under `prefix` with its size and stamp ([`stamp::etag_stamp`]).
+    fn list_tagged(&mut self, prefix: &str) -> Result<Vec<(String, u64, u64)>> {
         let full = format!("{}{prefix}", self.prefix);
         let (policy, budget, sleep) = (self.policy, self.budget, self.sleep);
         let stop = self.stop.clone();
@@ -802,15 +770,96 @@ impl LakeStore for S3Lake {
             return Err(e);
         }
         let mine = self.prefix.len();
-        let mut out: Vec<(String, u64)> = out
+        let mut out: Vec<(String, u64, u64)> = out
             .into_iter()
-            .filter_map(|(key, size)| {
+            .filter_map(|(key, size, tag)| {
                 key.starts_with(&self.prefix)
-                    .then(|| (key[mine..].to_owned(), size))
+                    .then(|| (key[mine..].to_owned(), size, tag))
             })
             .collect();
         out.sort_unstable();
         Ok(out)
+    }
+}
+
+impl LakeStore for S3Lake {
+    fn describe(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.prefix)
+    }
+
+    /// A handle without the lock (this one keeps it) and with a transport of its own.
+    fn worker(&self) -> Option<Box<dyn LakeStore + Send>> {
+        let make = self.workers.as_ref()?;
+        let n = self
+            .workers_made
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut policy = self.policy;
+        // Workers never retry in lockstep either.
+        policy.jitter_seed ^= (n + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        Some(Box::new(Self {
+            client: self.client.clone(),
+            transport: make(),
+            prefix: self.prefix.clone(),
+            bucket: self.bucket.clone(),
+            held: None,
+            lock_written: None,
+            lock_ttl: self.lock_ttl,
+            policy,
+            budget: self.budget,
+            sleep: self.sleep,
+            stop: self.stop.clone(),
+            readers: Vec::new(),
+            workers: None,
+            workers_made: std::sync::atomic::AtomicU64::new(0),
+        }))
+    }
+
+    /// The trees just below `prefix` (`station=<id>/`: a delimited listing) are then
+    /// listed side by side, one per transport ([`S3Lake::with_readers`]): a year of
+    /// 1,000 stations is 730 pages, each a round trip the server spends walking its
+    /// disk, which one request after the other leaves mostly waiting.
+    fn list(&mut self, prefix: &str) -> Result<Vec<(String, u64)>> {
+        Ok(self
+            .list_tagged(prefix)?
+            .into_iter()
+            .map(|(k, s, _)| (k, s))
+            .collect())
+    }
+
+    /// The listing's `ETag`s are the stamps: a directory is not skipped (there are
+    /// none), but a daily file is checked against what its rollup recorded.
+    fn list_known(&mut self, prefix: &str, known: &KnownDirs) -> Result<Vec<Listed>> {
+        Ok(stamp::checked_by_tags(self.list_tagged(prefix)?, known))
+    }
+
+    /// The `ETag` of each daily file from a listing of its month (one per
+    /// station-month, several at once), where it is its directory's only object.
+    fn stamps(&mut self, keys: &[String]) -> Option<Vec<Option<(u64, Stamp)>>> {
+        let months: std::collections::BTreeSet<&str> =
+            keys.iter().filter_map(|k| stamp::grandparent(k)).collect();
+        let months: Vec<&str> = months.into_iter().collect();
+        let mut listed = Vec::new();
+        let mut failed = false;
+        let full = self.prefix.clone();
+        self.pooled(
+            months.len(),
+            &mut |_, got: Result<Page>| match got {
+                Ok((objects, _)) => listed.extend(objects),
+                Err(_) => failed = true,
+            },
+            |i, client, transport, attempts| {
+                list_on(client, transport, attempts, &format!("{full}{}", months[i]), None)
+            },
+        );
+        if failed {
+            return Some(vec![None; keys.len()]);
+        }
+        let mine = self.prefix.len();
+        let listed: Vec<(String, u64, u64)> = listed
+            .into_iter()
+            .filter_map(|(k, s, t)| k.starts_with(&self.prefix).then(|| (k[mine..].to_owned(), s, t)))
+            .collect();
+        Some(stamp::alone_by_tags(&listed, keys))
     }
 
     fn get(&mut self, key: &str) -> Result<Vec<u8>> {

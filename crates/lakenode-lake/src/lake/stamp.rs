@@ -18,8 +18,11 @@
 //! `fstatat` calls relative to its parent (the directory, then its file) instead of
 //! reading it; a directory whose stamps differ is read as before.
 //!
-//! A store that keeps no stamps (the default, and an S3 lake for now) records none: its
-//! rollups are then matched by size, as before.
+//! In a bucket a daily file's stamp is its `ETag` from the listing (the MD5 of its
+//! bytes for a plain PUT: any other content, another tag), and there are no
+//! directories to skip: the listing is the same, the check is of each daily file
+//! being its directory's only object with the recorded tag. A store that keeps no
+//! stamps (the default) records none: its rollups are matched by size, as before.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -168,6 +171,91 @@ pub(super) fn local_stamp(path: &std::path::Path) -> Option<(u64, Stamp)> {
         .then(|| (u64::try_from(f.st_size).unwrap_or(0), stamp))
 }
 
+/// An object's stamp from its `ETag` (quotes aside; FNV-1a, 64 bits): 0 when the
+/// listing gives none.
+#[must_use]
+pub fn etag_stamp(etag: &str) -> u64 {
+    let tag = etag.trim().trim_matches('"');
+    if tag.is_empty() {
+        return 0;
+    }
+    let hash = tag.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    hash.max(1)
+}
+
+/// The key of the directory two levels above `key`'s file, ending in `/` (a daily
+/// file's month), if it has one.
+pub(super) fn grandparent(key: &str) -> Option<&str> {
+    let (dir, _) = key.rsplit_once('/')?;
+    let (parent, _) = dir.rsplit_once('/')?;
+    Some(&key[..=parent.len()])
+}
+
+/// Whether the object `i` of the sorted `objects` is its directory's only one.
+fn alone(objects: &[(String, u64, u64)], i: usize) -> bool {
+    let Some((dir, _)) = objects[i].0.rsplit_once('/') else {
+        return false;
+    };
+    let dir = &objects[i].0[..=dir.len()];
+    let shares = |j: Option<usize>| {
+        j.and_then(|j| objects.get(j))
+            .is_some_and(|o| o.0.starts_with(dir))
+    };
+    !shares(i.checked_sub(1)) && !shares(i.checked_add(1))
+}
+
+/// A listing with stamps (sorted by key: [`etag_stamp`]), each object checked against
+/// what `known` holds of its directory: it is the directory's only object, of the
+/// recorded name, size and stamp.
+pub(super) fn checked_by_tags(objects: Vec<(String, u64, u64)>, known: &KnownDirs) -> Vec<Listed> {
+    let checked: Vec<bool> = (0..objects.len())
+        .map(|i| {
+            let (key, size, tag) = &objects[i];
+            let Some((dir, file)) = key.rsplit_once('/') else {
+                return false;
+            };
+            let (parent, name) = dir.rsplit_once('/').unwrap_or(("", dir));
+            let parent = &key[..parent.len() + usize::from(!parent.is_empty())];
+            known
+                .dirs
+                .get(parent)
+                .and_then(|d| d.get(name))
+                .is_some_and(|k| {
+                    *tag != 0
+                        && k.stamp.file == *tag
+                        && k.size == *size
+                        && &*k.file == file
+                        && alone(&objects, i)
+                })
+        })
+        .collect();
+    objects
+        .into_iter()
+        .zip(checked)
+        .map(|((k, s, _), c)| (k, s, c))
+        .collect()
+}
+
+/// The stamps of `keys` from a listing with stamps (sorted by key) of their months:
+/// a key that is its directory's only object and has a stamp gets it (no directory
+/// stamp: a bucket has no directories).
+pub(super) fn alone_by_tags(
+    listed: &[(String, u64, u64)],
+    keys: &[String],
+) -> Vec<Option<(u64, Stamp)>> {
+    keys.iter()
+        .map(|key| {
+            let i = listed
+                .binary_search_by(|(k, _, _)| k.as_str().cmp(key.as_str()))
+                .ok()?;
+            let (_, size, tag) = listed[i];
+            (tag != 0 && alone(listed, i)).then_some((size, Stamp { file: tag, dir: 0 }))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +270,37 @@ mod tests {
         let month = &k.dirs["station=a/year=2026/month=11/"];
         assert_eq!(&*month["day=03"].file, "data_day.parquet");
         assert_eq!(month["day=04"].size, 11);
+    }
+
+    #[test]
+    fn a_bucket_checks_a_known_day_by_its_etag_and_its_being_alone() {
+        let day = "station=a/year=2026/month=11/day=03/data_day.parquet";
+        let tag = etag_stamp("\"0123\"");
+        assert_eq!(tag, etag_stamp("0123"));
+        assert_ne!(tag, etag_stamp("0124"));
+        assert_eq!(etag_stamp(""), 0);
+        let mut known = KnownDirs::default();
+        known.insert(day, 10, Stamp { file: tag, dir: 0 });
+        let listing = |tag: u64, late: bool| {
+            let mut l = vec![(day.to_owned(), 10, tag)];
+            if late {
+                l.push((day.replace("data_day", "data_1300"), 5, 7));
+            }
+            l.push((day.replace("day=03", "day=04"), 10, tag));
+            l.sort();
+            l
+        };
+        let checked = |l: Vec<(String, u64, u64)>| -> Vec<bool> {
+            checked_by_tags(l, &known).into_iter().map(|o| o.2).collect()
+        };
+        assert_eq!(checked(listing(tag, false)), [true, false]);
+        assert_eq!(checked(listing(tag + 1, false)), [false, false], "rewritten");
+        assert_eq!(checked(listing(tag, true)), [false, false, false], "a late window");
+        let keys = vec![day.to_owned(), "station=a/year=2026/month=11/day=09/x".to_owned()];
+        let got = alone_by_tags(&listing(tag, false), &keys);
+        assert_eq!(got, vec![Some((10, Stamp { file: tag, dir: 0 })), None]);
+        assert_eq!(alone_by_tags(&listing(tag, true), &keys)[0], None);
+        assert_eq!(grandparent(day), Some("station=a/year=2026/month=11/"));
     }
 
     #[cfg(target_os = "linux")]
