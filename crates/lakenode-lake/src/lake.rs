@@ -170,6 +170,10 @@ pub trait LakeStore {
         let _ = keys;
         None
     }
+    /// The kind of the stamps this store keeps ([`LakeStore::stamps`]).
+    fn stamp_kind(&self) -> StampKind {
+        StampKind::None
+    }
     /// [`LakeStore::list`], each object with whether its directory was checked by
     /// the stamps `known` holds for it (it still holds that one file, unchanged) instead
     /// of being read; a store that keeps no stamps reads every directory (the default).
@@ -206,7 +210,7 @@ mod owner;
 pub mod stamp;
 
 pub use local::LocalLake;
-pub use stamp::{KnownDir, KnownDirs, Listed, Stamp};
+pub use stamp::{KnownDir, KnownDirs, Listed, Stamp, StampKind};
 use owner::{holder, holder_is_gone, owner_field, owner_text};
 
 /// The lock file of a local lake (hidden: not an object). Locked with `flock`, which
@@ -830,6 +834,10 @@ impl LakeStore for S3Lake {
     /// none), but a daily file is checked against what its rollup recorded.
     fn list_known(&mut self, prefix: &str, known: &KnownDirs) -> Result<Vec<Listed>> {
         Ok(stamp::checked_by_tags(self.list_tagged(prefix)?, known))
+    }
+
+    fn stamp_kind(&self) -> StampKind {
+        StampKind::Tags
     }
 
     /// The `ETag` of each daily file from a listing of its month (one per

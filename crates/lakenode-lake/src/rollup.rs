@@ -272,6 +272,7 @@ pub fn refresh(
         .flat_map(|(_, files)| files.iter().map(|(k, _)| k.clone()))
         .collect();
     let stamps = lake.stamps(&keys);
+    let kind = lake.stamp_kind();
     let mut now = stamps.iter().flatten();
     // Entries kept from the rollups there are, the footers to read for the others.
     let mut rollups: Vec<(String, Option<v2::Month>, v2::Month)> = Vec::new();
@@ -294,8 +295,8 @@ pub fn refresh(
             // An entry is kept where its file is unchanged: the same size, and the same
             // stamps where both the store and the rollup keep them (a rollup written
             // before stamps is believed by size once more, as it was).
-            let unchanged = |o: &v2::Month| match (&o.stamps, &stamps, day) {
-                (Some(_), Some(_), Some((is_data, day))) => {
+            let unchanged = |o: &v2::Month| match (o.stamped_for(kind), &stamps, day) {
+                (true, Some(_), Some((is_data, day))) => {
                     stamp.is_some() && o.stamp(is_data, day) == stamp.map(|s| s.1)
                 }
                 _ => true,

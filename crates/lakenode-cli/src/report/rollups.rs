@@ -53,6 +53,8 @@ enum Decoded {
 /// bytes.
 pub struct Rolled {
     months: HashMap<(String, String), (Decoded, u64)>,
+    /// The kind of stamps the lake keeps.
+    kind: lakenode_lake::lake::StampKind,
 }
 
 /// Fetches and decodes the rollups of the months `wanted` says (`YYYY-MM`): a month's
@@ -147,7 +149,10 @@ fn fetch_months(
             out.insert(months[m].0.clone(), (decoded, bytes));
         }
     });
-    Rolled { months: out }
+    Rolled {
+        months: out,
+        kind: lake.stamp_kind(),
+    }
 }
 
 /// A rollup's bytes decoded and checked, `None` (with a warning) if refused.
@@ -213,7 +218,7 @@ impl Rolled {
         out.resize_with(days.len(), || None);
         for (sm, idx) in &by_month {
             if let Some((decoded, bytes)) = self.months.get(sm) {
-                for (i, source) in from_month(days, idx, decoded, *bytes) {
+                for (i, source) in from_month(days, idx, (decoded, self.kind), *bytes) {
                     out[i] = Some(source);
                 }
             }
@@ -245,13 +250,13 @@ pub enum Source<'a> {
 fn from_month<'a>(
     days: &[Candidate],
     idx: &[usize],
-    decoded: &'a Decoded,
+    (decoded, kind): (&'a Decoded, lakenode_lake::lake::StampKind),
     mut bytes: u64,
 ) -> Vec<(usize, Source<'a>)> {
     let mut out = Vec::new();
     match decoded {
         Decoded::V2(m) => {
-            let stamped = m.stamps.is_some();
+            let stamped = m.stamped_for(kind);
             for &i in idx {
                 let day = &days[i];
                 if (stamped && !day.checked) || (day.is_data && day.hourly) {

@@ -126,6 +126,11 @@ impl LakeStore for LocalLake {
         self.walk(prefix, known)
     }
 
+    #[cfg(target_os = "linux")]
+    fn stamp_kind(&self) -> super::StampKind {
+        super::StampKind::Times
+    }
+
     /// Stamps taken on a few threads (a month of 1,000 stations is 60,000 files).
     #[cfg(target_os = "linux")]
     fn stamps(&mut self, keys: &[String]) -> Option<Vec<Option<(u64, Stamp)>>> {

@@ -37,6 +37,18 @@ pub struct Stamp {
     pub dir: u64,
 }
 
+/// What a store's stamps are: rollups record the kind of the store that wrote them,
+/// and a store checks only stamps of its own kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StampKind {
+    /// The store keeps no stamps: rollups are matched by size.
+    None,
+    /// A directory's: the file's `ctime` and its directory's `mtime` (never 0).
+    Times,
+    /// A bucket's: the `ETag` ([`etag_stamp`]), no directory stamp (0).
+    Tags,
+}
+
 /// How long ago a time must be for a stamp to be recorded: a change made later is
 /// then stamped later (file system times come from a clock that ticks every few
 /// milliseconds; two changes in one tick have the same time).

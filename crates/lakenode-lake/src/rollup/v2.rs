@@ -402,6 +402,22 @@ impl Month {
         )
     }
 
+    /// Whether this rollup's entries are to be checked by stamps on a store whose
+    /// stamps are of `kind`: it recorded stamps, of that kind (a directory's times
+    /// have a directory stamp, a bucket's tags none). A rollup without stamps, or
+    /// read through a store of the other kind (a directory served by `lakenode
+    /// serve`), is matched by size, as before stamps.
+    #[must_use]
+    pub fn stamped_for(&self, kind: crate::lake::StampKind) -> bool {
+        use crate::lake::StampKind;
+        match (&self.stamps, kind) {
+            (None, _) | (_, StampKind::None) => false,
+            (Some(s), kind) => s
+                .first()
+                .is_none_or(|s| (s.3 != 0) == (kind == StampKind::Times)),
+        }
+    }
+
     /// The stamps recorded of the data (else health) daily file of `day`, if any.
     #[must_use]
     pub fn stamp(&self, is_data: bool, day: u8) -> Option<crate::lake::Stamp> {
