@@ -324,7 +324,7 @@ pub fn scan(
     let mut candidates = candidates.into_iter().peekable();
     // The source of the day `id` if it is the next candidate (candidates are in the
     // order the days are sent below) and its figures may be used.
-    let mut source_of = |is_data: bool, id: &(String, Date)| -> Option<Source<'_>> {
+    let mut source_of = |is_data: bool, id: &(String, Date)| {
         if candidates.peek() != Some(&(is_data, id)) {
             return None;
         }
