@@ -213,6 +213,9 @@ impl<L: LakeStore> LakeStore for Counting<L> {
     ) -> Option<Vec<Option<(u64, lakenode_lake::lake::Stamp)>>> {
         self.lake.stamps(keys)
     }
+    fn stamp_kind(&self) -> lakenode_lake::lake::StampKind {
+        self.lake.stamp_kind()
+    }
 }
 
 fn options() -> ScanOptions {

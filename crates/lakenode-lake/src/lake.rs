@@ -863,10 +863,12 @@ impl LakeStore for S3Lake {
             return Some(vec![None; keys.len()]);
         }
         let mine = self.prefix.len();
-        let listed: Vec<(String, u64, u64)> = listed
+        let mut listed: Vec<(String, u64, u64)> = listed
             .into_iter()
             .filter_map(|(k, s, t)| k.starts_with(&self.prefix).then(|| (k[mine..].to_owned(), s, t)))
             .collect();
+        // The months come back in any order.
+        listed.sort_unstable();
         Some(stamp::alone_by_tags(&listed, keys))
     }
 

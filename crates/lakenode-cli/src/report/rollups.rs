@@ -27,7 +27,7 @@
 //! # use lakenode_cli::report::rollups::fetch;
 //! # use lakenode_lake::lake::LocalLake;
 //! let mut lake = LocalLake::new("lake".into());
-//! let mut rolled = fetch(&mut lake, &|_month: &str| true);
+//! let mut rolled = fetch(&mut lake, &|_station: &str, _month: &str| true);
 //! let days: Vec<Candidate> = Vec::new();
 //! assert!(rolled.read(&mut lake, &days).is_empty());
 //! ```
@@ -53,15 +53,18 @@ enum Decoded {
 /// bytes.
 pub struct Rolled {
     months: HashMap<(String, String), (Decoded, u64)>,
+    /// The station-months whose rollup was fetched, refused ones too.
+    tried: std::collections::HashSet<(String, String)>,
     /// The kind of stamps the lake keeps.
     kind: lakenode_lake::lake::StampKind,
 }
 
-/// Fetches and decodes the rollups of the months `wanted` says (`YYYY-MM`): a month's
+/// Fetches and decodes the rollups of the station-months `wanted` says (station,
+/// `YYYY-MM`): a month's
 /// version 2 rollup where there is one, else its version 1; decoded on a thread per
 /// core while the lake's own pool fetches them. A damaged or forged one is left out
 /// (its days are read from their footers).
-pub fn fetch(lake: &mut dyn LakeStore, wanted: &(dyn Fn(&str) -> bool + Sync)) -> Rolled {
+pub fn fetch(lake: &mut dyn LakeStore, wanted: &(dyn Fn(&str, &str) -> bool + Sync)) -> Rolled {
     let listed: BTreeMap<String, u64> = lake
         .list(&format!("{}/", lakenode::layout::ROLLUP_DIR))
         .unwrap_or_default()
@@ -72,7 +75,7 @@ pub fn fetch(lake: &mut dyn LakeStore, wanted: &(dyn Fn(&str) -> bool + Sync)) -
         let Some((sm, v2)) = rollup_month(key) else {
             continue;
         };
-        if !wanted(&sm.1) || *size > MAX_ROLLUP_BYTES {
+        if !wanted(&sm.0, &sm.1) || *size > MAX_ROLLUP_BYTES {
             continue;
         }
         // Version 2 where there is one, else version 1 (a lake rolled up before).
@@ -119,6 +122,7 @@ fn fetch_months(
     let rx = std::sync::Mutex::new(rx);
     let (done_tx, done_rx) = std::sync::mpsc::channel();
     let mut out = HashMap::with_capacity(months.len());
+    let tried = months.iter().map(|(sm, _)| sm.clone()).collect();
     std::thread::scope(|scope| {
         for _ in 0..threads {
             let (rx, done_tx, months) = (&rx, done_tx.clone(), &months);
@@ -151,6 +155,7 @@ fn fetch_months(
     });
     Rolled {
         months: out,
+        tried,
         kind: lake.stamp_kind(),
     }
 }
@@ -203,13 +208,14 @@ impl Rolled {
                 by_month.entry(sm).or_default().push(i);
             }
         }
-        let missing: std::collections::BTreeSet<&str> = by_month
+        let missing: std::collections::HashSet<&(String, String)> = by_month
             .keys()
-            .filter(|sm| !self.months.contains_key(*sm))
-            .map(|sm| sm.1.as_str())
+            .filter(|sm| !self.tried.contains(*sm))
             .collect();
         if !missing.is_empty() {
-            let more = fetch(lake, &|m: &str| missing.contains(m));
+            let more = fetch(lake, &|s: &str, m: &str| {
+                missing.contains(&(s.to_owned(), m.to_owned()))
+            });
             for (sm, d) in more.months {
                 self.months.entry(sm).or_insert(d);
             }

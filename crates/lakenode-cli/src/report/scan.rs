@@ -169,7 +169,7 @@ pub fn scan(
         })
         .map(|d| format!("{:04}-{:02}", d.year(), d.month()));
     let last_month = at_day.map(|d| format!("{:04}-{:02}", d.year(), d.month()));
-    let mut rolled = super::rollups::fetch(lake, &|m: &str| {
+    let mut rolled = super::rollups::fetch(lake, &|_, m: &str| {
         first_month.as_deref().is_none_or(|f| m >= f)
             && last_month.as_deref().is_none_or(|l| m <= l)
     });

@@ -344,7 +344,7 @@ mod walk {
 
     use super::{Found, KnownDirs, classify};
     use crate::error::{Error, Result};
-    use crate::lake::stamp::{KnownDir, ns};
+    use crate::lake::stamp::{KnownDir, ns, nsec};
 
     /// A directory still to read: the root, or a name below a directory held open.
     pub(super) struct Pending {
@@ -376,7 +376,6 @@ mod walk {
         let Ok(d) = statat(fd, name, nofollow) else {
             return false;
         };
-        let nsec = |n: i64| u64::try_from(n).unwrap_or(0);
         if FileType::from_raw_mode(d.st_mode) != FileType::Directory
             || ns(d.st_mtime, nsec(d.st_mtime_nsec)) != known.stamp.dir
         {

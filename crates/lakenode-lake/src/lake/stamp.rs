@@ -125,6 +125,12 @@ pub(super) fn ns(secs: i64, nsec: u64) -> u64 {
         .saturating_add(nsec)
 }
 
+/// A stat's nanoseconds field as a `u64` (its type differs between targets).
+#[cfg(target_os = "linux")]
+pub(super) fn nsec<T: TryInto<u64>>(n: T) -> u64 {
+    n.try_into().unwrap_or(0)
+}
+
 /// The instant before which a time counts as settled ([`SETTLED`]), ns.
 #[cfg(target_os = "linux")]
 pub(super) fn settled_before() -> u64 {
@@ -175,8 +181,8 @@ pub(super) fn local_stamp(path: &std::path::Path) -> Option<(u64, Stamp)> {
         return None;
     }
     let stamp = Stamp {
-        file: ns(f.st_ctime, u64::try_from(f.st_ctime_nsec).unwrap_or(0)),
-        dir: ns(d.st_mtime, u64::try_from(d.st_mtime_nsec).unwrap_or(0)),
+        file: ns(f.st_ctime, nsec(f.st_ctime_nsec)),
+        dir: ns(d.st_mtime, nsec(d.st_mtime_nsec)),
     };
     let settled = settled_before();
     (stamp.file < settled && stamp.dir < settled)
