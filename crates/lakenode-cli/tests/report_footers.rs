@@ -650,8 +650,8 @@ fn a_local_lake_checks_rolled_up_days_by_their_stamps() {
     assert_eq!(r.written, 2);
     for id in IDS {
         let key = lakenode_lake::rollup::key_of(id, "2026-11").unwrap();
-        let m = v2::Month::from_json(&std::fs::read(dir.join(key)).unwrap(), id, "2026-11")
-            .unwrap();
+        let m =
+            v2::Month::from_json(&std::fs::read(dir.join(key)).unwrap(), id, "2026-11").unwrap();
         let stamps = m.stamps.as_ref().map_or(0, Vec::len);
         assert_eq!(stamps, m.data.len() + m.health.len(), "every day stamped");
     }
@@ -683,14 +683,21 @@ fn a_local_lake_checks_rolled_up_days_by_their_stamps() {
     lake.restart();
     let from_rollups = scan(&mut lake, &options(), |_| {}).unwrap();
     assert_eq!(lake.reads(), 2, "one rollup per station-month, no footer");
-    assert!(from_rollups.problems.is_empty(), "{:?}", from_rollups.problems);
+    assert!(
+        from_rollups.problems.is_empty(),
+        "{:?}",
+        from_rollups.problems
+    );
     let before = columns(&dir);
     assert_same(&from_rollups.fleet, &before.fleet);
 
     // F3: the 23rd of station 0 replaced in place by station 1's 23rd, padded to the
     // same size (as `cp` does: the same inode, the directory unchanged).
     let day = |id: &str, d: i64| {
-        format!("station={id}/{}/data_day.parquet", dir_of(T0 + d * 24 * HOUR))
+        format!(
+            "station={id}/{}/data_day.parquet",
+            dir_of(T0 + d * 24 * HOUR)
+        )
     };
     let (a, b) = (day(IDS[0], 3), day(IDS[1], 3));
     let (a_bytes, b_bytes) = (
@@ -722,7 +729,11 @@ fn a_local_lake_checks_rolled_up_days_by_their_stamps() {
     std::fs::rename(&tmp, dir.join(target)).unwrap();
     lake.restart();
     let replaced = scan(&mut lake, &options(), |_| {}).unwrap();
-    assert_eq!(lake.reads(), 2 + 2, "the rollups and the two replaced days' footers");
+    assert_eq!(
+        lake.reads(),
+        2 + 2,
+        "the rollups and the two replaced days' footers"
+    );
     let now = columns(&dir);
     assert_same(&replaced.fleet, &now.fleet);
     let sums = |f: &Fleet| -> Vec<f64> {
@@ -731,7 +742,11 @@ fn a_local_lake_checks_rolled_up_days_by_their_stamps() {
             .map(|b| b.sums.iter().map(|s| s.0).sum::<f64>())
             .collect()
     };
-    assert_ne!(sums(&now.fleet), sums(&before.fleet), "the replaced days' figures changed");
+    assert_ne!(
+        sums(&now.fleet),
+        sums(&before.fleet),
+        "the replaced days' figures changed"
+    );
 
     // A late window file beside a rolled-up day; a day removed; a new day.
     put(&dir, &late, &late_bytes);
@@ -749,8 +764,14 @@ fn a_local_lake_checks_rolled_up_days_by_their_stamps() {
     assert_same(&changed.fleet, &now.fleet);
     assert_eq!(changed.samples, now.samples);
     assert_eq!(changed.health_rows, now.health_rows);
-    assert!(changed.samples > replaced.samples, "the late window and the new day");
-    assert!(changed.health_rows < replaced.health_rows, "the removed day");
+    assert!(
+        changed.samples > replaced.samples,
+        "the late window and the new day"
+    );
+    assert!(
+        changed.health_rows < replaced.health_rows,
+        "the removed day"
+    );
 }
 
 /// Writes the version 1 rollups of the lake in `dir` (the footers' pairs as they are,

@@ -210,8 +210,8 @@ mod owner;
 pub mod stamp;
 
 pub use local::LocalLake;
-pub use stamp::{KnownDir, KnownDirs, Listed, Stamp, StampKind};
 use owner::{holder, holder_is_gone, owner_field, owner_text};
+pub use stamp::{KnownDir, KnownDirs, Listed, Stamp, StampKind};
 
 /// The lock file of a local lake (hidden: not an object). Locked with `flock`, which
 /// the kernel releases when the process ends however it ends, so a lock is never
@@ -690,7 +690,12 @@ fn list_on(
         check_response(&response).map_err(|f| tries.failed(&what, f))?;
         let page = parse_list(&response.body)?;
         let etags = page.etags.iter().map(|t| stamp::etag_stamp(t));
-        objects.extend(page.objects.into_iter().zip(etags).map(|((k, s), t)| (k, s, t)));
+        objects.extend(
+            page.objects
+                .into_iter()
+                .zip(etags)
+                .map(|((k, s), t)| (k, s, t)),
+        );
         prefixes.extend(page.prefixes);
         match page.next {
             Some(next) if token.as_deref() == Some(next.as_str()) => {
@@ -856,7 +861,13 @@ impl LakeStore for S3Lake {
                 Err(_) => failed = true,
             },
             |i, client, transport, attempts| {
-                list_on(client, transport, attempts, &format!("{full}{}", months[i]), None)
+                list_on(
+                    client,
+                    transport,
+                    attempts,
+                    &format!("{full}{}", months[i]),
+                    None,
+                )
             },
         );
         if failed {
@@ -865,7 +876,10 @@ impl LakeStore for S3Lake {
         let mine = self.prefix.len();
         let mut listed: Vec<(String, u64, u64)> = listed
             .into_iter()
-            .filter_map(|(k, s, t)| k.starts_with(&self.prefix).then(|| (k[mine..].to_owned(), s, t)))
+            .filter_map(|(k, s, t)| {
+                k.starts_with(&self.prefix)
+                    .then(|| (k[mine..].to_owned(), s, t))
+            })
             .collect();
         // The months come back in any order.
         listed.sort_unstable();

@@ -105,11 +105,11 @@ fn rollup_month(key: &str) -> Option<((String, String), bool)> {
     (canonical.as_deref() == Some(key)).then(|| ((station.into(), month.into()), v2))
 }
 
-/// Fetches and decodes `months`' rollups ((station, month) -> key, size, version 2).
-fn fetch_months(
-    lake: &mut dyn LakeStore,
-    months: Vec<((String, String), (String, u64, bool))>,
-) -> Rolled {
+/// A station-month and its rollup: (station, month), (key, size, version 2).
+type MonthRollup = ((String, String), (String, u64, bool));
+
+/// Fetches and decodes `months`' rollups.
+fn fetch_months(lake: &mut dyn LakeStore, months: Vec<MonthRollup>) -> Rolled {
     let objects: Vec<(String, u64)> = months
         .iter()
         .map(|(_, (k, s, _))| (k.clone(), *s))
@@ -201,7 +201,11 @@ impl Rolled {
     /// bytes read for it (a rollup's bytes are counted once, with the first day read
     /// from it). A month not fetched yet (a stale lake's period is earlier than the
     /// report's) is fetched now.
-    pub fn read(&mut self, lake: &mut dyn LakeStore, days: &[Candidate]) -> Vec<Option<Source<'_>>> {
+    pub fn read(
+        &mut self,
+        lake: &mut dyn LakeStore,
+        days: &[Candidate],
+    ) -> Vec<Option<Source<'_>>> {
         let mut by_month: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
         for (i, d) in days.iter().enumerate() {
             if let Some(sm) = month_of(&d.key) {

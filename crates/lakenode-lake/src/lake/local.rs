@@ -136,12 +136,9 @@ impl LakeStore for LocalLake {
     fn stamps(&mut self, keys: &[String]) -> Option<Vec<Option<(u64, Stamp)>>> {
         let paths: Vec<Option<PathBuf>> = keys.iter().map(|k| self.path(k).ok()).collect();
         let mut out = vec![None; keys.len()];
-        pooled(
-            paths.len(),
-            TAIL_READERS,
-            &mut |i, s| out[i] = s,
-            |i| paths[i].as_deref().and_then(super::stamp::local_stamp),
-        );
+        pooled(paths.len(), TAIL_READERS, &mut |i, s| out[i] = s, |i| {
+            paths[i].as_deref().and_then(super::stamp::local_stamp)
+        });
         Some(out)
     }
 

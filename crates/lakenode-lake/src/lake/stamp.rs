@@ -282,8 +282,16 @@ mod tests {
     fn known_dirs_are_found_by_parent_and_name() {
         let mut k = KnownDirs::default();
         let stamp = Stamp { file: 1, dir: 2 };
-        k.insert("station=a/year=2026/month=11/day=03/data_day.parquet", 10, stamp);
-        k.insert("station=a/year=2026/month=11/day=04/data_day.parquet", 11, stamp);
+        k.insert(
+            "station=a/year=2026/month=11/day=03/data_day.parquet",
+            10,
+            stamp,
+        );
+        k.insert(
+            "station=a/year=2026/month=11/day=04/data_day.parquet",
+            11,
+            stamp,
+        );
         assert_eq!(k.len(), 2);
         let month = &k.dirs["station=a/year=2026/month=11/"];
         assert_eq!(&*month["day=03"].file, "data_day.parquet");
@@ -309,12 +317,26 @@ mod tests {
             l
         };
         let checked = |l: Vec<(String, u64, u64)>| -> Vec<bool> {
-            checked_by_tags(l, &known).into_iter().map(|o| o.2).collect()
+            checked_by_tags(l, &known)
+                .into_iter()
+                .map(|o| o.2)
+                .collect()
         };
         assert_eq!(checked(listing(tag, false)), [true, false]);
-        assert_eq!(checked(listing(tag + 1, false)), [false, false], "rewritten");
-        assert_eq!(checked(listing(tag, true)), [false, false, false], "a late window");
-        let keys = vec![day.to_owned(), "station=a/year=2026/month=11/day=09/x".to_owned()];
+        assert_eq!(
+            checked(listing(tag + 1, false)),
+            [false, false],
+            "rewritten"
+        );
+        assert_eq!(
+            checked(listing(tag, true)),
+            [false, false, false],
+            "a late window"
+        );
+        let keys = vec![
+            day.to_owned(),
+            "station=a/year=2026/month=11/day=09/x".to_owned(),
+        ];
         let got = alone_by_tags(&listing(tag, false), &keys);
         assert_eq!(got, vec![Some((10, Stamp { file: tag, dir: 0 })), None]);
         assert_eq!(alone_by_tags(&listing(tag, true), &keys)[0], None);

@@ -459,7 +459,10 @@ pub(crate) mod tests {
         assert_eq!(page.prefixes, vec!["a/p q/".to_owned()]);
         assert_eq!(
             page.etags,
-            vec![r#""d41d8cd98f00b204e9800998ecf8427e""#.to_owned(), String::new()]
+            vec![
+                r#""d41d8cd98f00b204e9800998ecf8427e""#.to_owned(),
+                String::new()
+            ]
         );
         assert_eq!(
             page.next.as_deref(),
