@@ -618,6 +618,49 @@ fn padded(from: &[u8], size: usize) -> Vec<u8> {
     out
 }
 
+/// Adversary finding F3: a daily file replaced in place by another of exactly the same
+/// size (a `cp` over it) was taken from its month's rollup, which matched by key and
+/// size only: the report showed the old figures and exited 0. Now it is read from the
+/// file: the same figures as from the columns.
+#[test]
+fn a_daily_file_replaced_by_one_of_the_same_size_is_not_read_from_its_rollup() {
+    use lakenode_lake::rollup::refresh;
+    let top = tempfile::tempdir().unwrap();
+    let dir = top.path().join("lake");
+    make_lake(&dir);
+    let mut lake = LocalLake::new(dir.clone());
+    let summary = compact_before(&mut lake, jiff::civil::date(2026, 11, 29));
+    // Stamps are recorded once settled (100 ms).
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    refresh(&mut lake, &summary.listing, &summary.written).unwrap();
+    let day = |id: &str| {
+        format!(
+            "station={id}/{}/data_day.parquet",
+            dir_of(T0 + 3 * 24 * HOUR)
+        )
+    };
+    let (a, b) = (day(IDS[0]), day(IDS[1]));
+    let (a_bytes, b_bytes) = (
+        std::fs::read(dir.join(&a)).unwrap(),
+        std::fs::read(dir.join(&b)).unwrap(),
+    );
+    let (target, source) = if b_bytes.len() <= a_bytes.len() {
+        (&a, &b_bytes)
+    } else {
+        (&b, &a_bytes)
+    };
+    let size = std::fs::metadata(dir.join(target)).unwrap().len() as usize;
+    std::fs::write(dir.join(target), padded(source, size)).unwrap();
+    assert_eq!(
+        std::fs::metadata(dir.join(target)).unwrap().len() as usize,
+        size
+    );
+    let report = scan(&mut LocalLake::new(dir.clone()), &options(), |_| {}).unwrap();
+    let mut columns_only = Counting::columns_only(LocalLake::new(dir.clone()));
+    let columns = scan(&mut columns_only, &options(), |_| {}).unwrap();
+    assert_same(&report.fleet, &columns.fleet);
+}
+
 /// On a local lake the rollups record each daily file's stamps (its `ctime`, its
 /// directory's `mtime`): the report's listing checks those directories with two
 /// `fstatat` calls instead of reading them, and takes their days from the rollups;
