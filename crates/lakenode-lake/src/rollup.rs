@@ -265,27 +265,57 @@ pub fn refresh(
         let new = v2::Month::new(&station, &month);
         plans.push(((key, old, old_v1, new), files.into_iter().collect()));
     }
-    // The files' stamps now, before any footer is read: a file replaced after this
-    // has other stamps than those recorded with its figures.
+    // An entry kept with the stamps it recorded takes none again (a daily run would
+    // otherwise stamp every file of each month it touches): a file changed since no
+    // longer has them, which the report checks (it reads that day's footer). The other
+    // files' stamps are taken now, before any footer is read: a file replaced after
+    // this has other stamps than those recorded with its figures.
+    let kind = lake.stamp_kind();
+    let recorded: Vec<Vec<Option<crate::lake::Stamp>>> = plans
+        .iter()
+        .map(|((_, old, _, new), files)| {
+            files
+                .iter()
+                .map(|(file, size)| {
+                    let o = old.as_ref().filter(|o| o.stamped_for(kind))?;
+                    let (is_data, day) = day_of(new, file)?;
+                    if o.holds(is_data, day, *size) {
+                        o.stamp(is_data, day)
+                    } else {
+                        None
+                    }
+                })
+                .collect()
+        })
+        .collect();
     let keys: Vec<String> = plans
         .iter()
-        .flat_map(|(_, files)| files.iter().map(|(k, _)| k.clone()))
+        .zip(&recorded)
+        .flat_map(|((_, files), rec)| {
+            files
+                .iter()
+                .zip(rec)
+                .filter(|(_, r)| r.is_none())
+                .map(|((k, _), _)| k.clone())
+        })
         .collect();
     let stamps = lake.stamps(&keys);
-    let kind = lake.stamp_kind();
     let mut now = stamps.iter().flatten();
     // Entries kept from the rollups there are, the footers to read for the others.
     let mut rollups: Vec<(String, Option<v2::Month>, v2::Month)> = Vec::new();
     let mut wanted: Vec<(String, u64)> = Vec::new();
     let mut slot: Vec<usize> = Vec::new();
-    for ((key, old, old_v1, mut new), files) in plans {
+    for (((key, old, old_v1, mut new), files), rec) in plans.into_iter().zip(recorded) {
         let kept = old.as_ref().map(v2::Month::by_key).unwrap_or_default();
         let kept_v1 = old_v1.as_ref().map(Rollup::by_key).unwrap_or_default();
         if stamps.is_some() {
             new.stamps = Some(Vec::new());
         }
-        for (file, size) in files {
-            let stamp = now.next().copied().flatten().filter(|(s, _)| *s == size);
+        for ((file, size), rec) in files.into_iter().zip(rec) {
+            let stamp = match rec {
+                Some(s) => Some((size, s)),
+                None => now.next().copied().flatten().filter(|(s, _)| *s == size),
+            };
             let day = day_of(&new, &file);
             if let (Some((_, stamp)), Some((is_data, day)), Some(list)) =
                 (stamp, day, new.stamps.as_mut())

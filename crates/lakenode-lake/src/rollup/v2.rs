@@ -418,6 +418,16 @@ impl Month {
         }
     }
 
+    /// Whether this rollup holds the data (else health) daily file of `day` at `size`.
+    #[must_use]
+    pub fn holds(&self, is_data: bool, day: u8, size: u64) -> bool {
+        if is_data {
+            self.data.iter().any(|d| d.0 == day && d.1 == size)
+        } else {
+            self.health.iter().any(|h| h.0 == day && h.1 == size)
+        }
+    }
+
     /// The stamps recorded of the data (else health) daily file of `day`, if any.
     #[must_use]
     pub fn stamp(&self, is_data: bool, day: u8) -> Option<crate::lake::Stamp> {
