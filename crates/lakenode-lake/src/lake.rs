@@ -15,7 +15,6 @@
 use lakenode::clock::{SystemClock, WallClock as _};
 use lakenode::s3::{
     MAX_DELETE_BATCH, PutObject, PutOutcome, S3Client, S3Config, check_response, parse_delete,
-    parse_list,
 };
 use lakenode::schedule::{Fault, RetryPolicy};
 use lakenode::transport::{HttpRequest, HttpResponse, Transport};
@@ -207,10 +206,12 @@ mod bucket_lock;
 mod local;
 mod local_batch;
 mod owner;
+mod s3_list;
 pub mod stamp;
 
 pub use local::LocalLake;
 use owner::{holder, holder_is_gone, owner_field, owner_text};
+use s3_list::{Page, list_on};
 pub use stamp::{KnownDir, KnownDirs, Listed, Stamp, StampKind};
 
 /// The lock file of a local lake (hidden: not an object). Locked with `flock`, which
@@ -667,50 +668,6 @@ impl S3Lake {
     }
 }
 
-/// Objects (full key, size, stamp: [`stamp::etag_stamp`]) and common prefixes of a
-/// listing.
-type Page = (Vec<(String, u64, u64)>, Vec<String>);
-
-/// Every page of the listing of `full` (a full key prefix) with `delimiter`: the objects
-/// (full keys) and the common prefixes.
-fn list_on(
-    client: &S3Client,
-    transport: &mut (dyn Transport + Send),
-    attempts: &dyn Fn() -> Attempts,
-    full: &str,
-    delimiter: Option<&str>,
-) -> Result<Page> {
-    let (mut objects, mut prefixes) = (Vec::new(), Vec::new());
-    let mut token: Option<String> = None;
-    let what = format!("listing {full}");
-    loop {
-        let (response, tries) = exchange_on(client, transport, attempts(), &what, |c, now| {
-            c.list_delimited(full, delimiter, token.as_deref(), now)
-        })?;
-        check_response(&response).map_err(|f| tries.failed(&what, f))?;
-        let page = parse_list(&response.body)?;
-        let etags = page.etags.iter().map(|t| stamp::etag_stamp(t));
-        objects.extend(
-            page.objects
-                .into_iter()
-                .zip(etags)
-                .map(|((k, s), t)| (k, s, t)),
-        );
-        prefixes.extend(page.prefixes);
-        match page.next {
-            Some(next) if token.as_deref() == Some(next.as_str()) => {
-                return Err(Error::request(
-                    what,
-                    "the server repeated its continuation token; the listing would be \
-                     incomplete",
-                ));
-            }
-            Some(next) => token = Some(next),
-            None => return Ok((objects, prefixes)),
-        }
-    }
-}
-
 /// [`S3Lake::exchange`] over a given transport (one of a pool's).
 pub(crate) fn exchange_on(
     client: &S3Client,
@@ -731,63 +688,6 @@ pub(crate) fn exchange_on(
             } => attempts.wait(what, fault, retry_after, &reason)?,
             Verdict::Stop(reason) => return Err(Error::request(what, reason)),
         }
-    }
-}
-
-impl S3Lake {
-    /// Every object under `prefix` with its size and stamp ([`stamp::etag_stamp`]).
-    fn list_tagged(&mut self, prefix: &str) -> Result<Vec<(String, u64, u64)>> {
-        let full = format!("{}{prefix}", self.prefix);
-        let (policy, budget, sleep) = (self.policy, self.budget, self.sleep);
-        let stop = self.stop.clone();
-        let attempts = || Attempts::new(policy, budget, sleep).with_stop(stop.clone());
-        let (mut out, trees) = list_on(
-            &self.client,
-            self.transport.as_mut(),
-            &attempts,
-            &full,
-            Some("/"),
-        )?;
-        // A tree that is not a partition (`health/`, `rollup/` of a whole lake's
-        // listing) is split once more, into its stations.
-        let (split, mut trees): (Vec<String>, Vec<String>) = trees
-            .into_iter()
-            .partition(|t| !t[full.len()..].contains('='));
-        let mut failed = None;
-        self.pooled(
-            split.len(),
-            &mut |_, listed: Result<_>| match listed {
-                Ok((objects, more)) => {
-                    out.extend(objects);
-                    trees.extend(more);
-                }
-                Err(e) => failed = failed.take().or(Some(e)),
-            },
-            |i, client, transport, attempts| {
-                list_on(client, transport, attempts, &split[i], Some("/"))
-            },
-        );
-        self.pooled(
-            trees.len(),
-            &mut |_, listed: Result<_>| match listed {
-                Ok((objects, _)) => out.extend(objects),
-                Err(e) => failed = failed.take().or(Some(e)),
-            },
-            |i, client, transport, attempts| list_on(client, transport, attempts, &trees[i], None),
-        );
-        if let Some(e) = failed {
-            return Err(e);
-        }
-        let mine = self.prefix.len();
-        let mut out: Vec<(String, u64, u64)> = out
-            .into_iter()
-            .filter_map(|(key, size, tag)| {
-                key.starts_with(&self.prefix)
-                    .then(|| (key[mine..].to_owned(), size, tag))
-            })
-            .collect();
-        out.sort_unstable();
-        Ok(out)
     }
 }
 
