@@ -43,6 +43,8 @@ pub struct Candidate {
     pub is_data: bool,
     /// Start of its UTC day, ms.
     pub day_start_ms: i64,
+    /// Its UTC day.
+    pub date: jiff::civil::Date,
     /// The daily file's key.
     pub key: String,
     /// Its size, as listed.
@@ -54,6 +56,16 @@ pub struct Candidate {
     /// ([`lakenode_lake::lake::LakeStore::list_known`]): it still holds this file alone,
     /// unchanged since.
     pub checked: bool,
+}
+
+impl Candidate {
+    /// The station's id, as its key holds it (`[health/]station=<id>/...`).
+    #[must_use]
+    pub fn station(&self) -> &str {
+        let rest = self.key.strip_prefix("health/").unwrap_or(&self.key);
+        let rest = rest.strip_prefix("station=").unwrap_or(rest);
+        rest.split('/').next().unwrap_or(rest)
+    }
 }
 
 /// A station-day's figures from its footer.

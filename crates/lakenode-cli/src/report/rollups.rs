@@ -206,14 +206,19 @@ impl Rolled {
         lake: &mut dyn LakeStore,
         days: &[Candidate],
     ) -> Vec<Option<Source<'_>>> {
-        let mut by_month: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+        // By station-month, without a string per day (a year is 730,000 of them).
+        let mut grouped: BTreeMap<(&str, i16, i8), Vec<usize>> = BTreeMap::new();
         for (i, d) in days.iter().enumerate() {
-            if let Some(sm) = month_of(&d.key) {
-                by_month.entry(sm).or_default().push(i);
-            }
+            let month = (d.station(), d.date.year(), d.date.month());
+            grouped.entry(month).or_default().push(i);
         }
+        let by_month: Vec<((String, String), Vec<usize>)> = grouped
+            .into_iter()
+            .map(|((s, y, m), idx)| ((s.to_owned(), format!("{y:04}-{m:02}")), idx))
+            .collect();
         let missing: std::collections::HashSet<&(String, String)> = by_month
-            .keys()
+            .iter()
+            .map(|(sm, _)| sm)
             .filter(|sm| !self.tried.contains(*sm))
             .collect();
         if !missing.is_empty() {
@@ -227,7 +232,9 @@ impl Rolled {
         let mut out: Vec<Option<Source<'_>>> = Vec::with_capacity(days.len());
         out.resize_with(days.len(), || None);
         for (sm, idx) in &by_month {
-            if let Some((decoded, bytes)) = self.months.get(sm) {
+            if month_of_key(sm, idx, days)
+                && let Some((decoded, bytes)) = self.months.get(sm)
+            {
                 for (i, source) in from_month(days, idx, (decoded, self.kind), *bytes) {
                     out[i] = Some(source);
                 }
@@ -241,6 +248,14 @@ impl Rolled {
         }
         out
     }
+}
+
+/// Whether the days `idx` of `days`, grouped as station-month `sm`, are daily files of
+/// it as the lake's layout names them (checked on the first: they were grouped by
+/// their station and date).
+fn month_of_key(sm: &(String, String), idx: &[usize], days: &[Candidate]) -> bool {
+    idx.first()
+        .is_some_and(|&i| month_of(&days[i].key).as_ref() == Some(sm))
 }
 
 /// Where a day's figures come from, and the bytes read for them.
@@ -272,10 +287,7 @@ fn from_month<'a>(
                 if (stamped && !day.checked) || (day.is_data && day.hourly) {
                     continue;
                 }
-                let Some(d) = lakenode::layout::LakeKey::parse(None, &day.key)
-                    .ok()
-                    .and_then(|k| u8::try_from(k.date.day()).ok())
-                else {
+                let Ok(d) = u8::try_from(day.date.day()) else {
                     continue;
                 };
                 let entry = if day.is_data {
@@ -289,9 +301,9 @@ fn from_month<'a>(
                         .find(|e| e.0 == d && e.1 == day.size)
                         .map(v2::Entry::Health)
                 };
-                if let Some(e) = entry
-                    && m.key(day.is_data, d) == day.key
-                {
+                // The key is the rollup's own for that day: its station and month
+                // (the month's, checked by `month_of_key`) and day (just found).
+                if let Some(e) = entry {
                     out.push((i, Source::Entry(e, std::mem::take(&mut bytes))));
                 }
             }
