@@ -601,6 +601,42 @@ mod tests {
         assert_eq!((t.1, t.3, t.4, t.5), (288, 2_000, 2_287, 2_287));
     }
 
+    /// A rollup written before stamps (no `"t"`) is matched by size, as before; one with
+    /// stamps only by a store of their kind; a stamp of a day it does not hold refuses
+    /// it whole.
+    #[test]
+    fn stamps_are_checked_by_a_store_of_their_kind_and_old_rollups_by_size() {
+        use crate::lake::StampKind;
+        let mut m = month();
+        let json = m.to_json();
+        assert!(
+            !json.contains("\"t\""),
+            "no stamps: no field (old readers ignore it)"
+        );
+        let old = Month::from_json(json.as_bytes(), ST, "2026-11").unwrap();
+        assert!(!old.stamped_for(StampKind::Times) && !old.stamped_for(StampKind::Tags));
+        m.stamps = Some(vec![Stamped(0, 20, 7, 9)]);
+        let back = Month::from_json(m.to_json().as_bytes(), ST, "2026-11").unwrap();
+        assert!(back.stamped_for(StampKind::Times), "a directory's times");
+        assert!(
+            !back.stamped_for(StampKind::Tags),
+            "read through a bucket: by size"
+        );
+        assert!(!back.stamped_for(StampKind::None));
+        assert_eq!(
+            back.stamp(true, 20),
+            Some(crate::lake::Stamp { file: 7, dir: 9 })
+        );
+        assert_eq!(back.stamp(false, 20), None);
+        let mut known = crate::lake::KnownDirs::default();
+        back.known(&mut known);
+        assert_eq!(known.len(), 1);
+        m.stamps = Some(vec![Stamped(0, 21, 7, 9)]);
+        assert!(Month::from_json(m.to_json().as_bytes(), ST, "2026-11").is_err());
+        m.stamps = Some(vec![Stamped(0, 20, 7, 9), Stamped(0, 20, 8, 9)]);
+        assert!(Month::from_json(m.to_json().as_bytes(), ST, "2026-11").is_err());
+    }
+
     #[test]
     fn a_forged_month_is_refused_whole() {
         let m = month();
