@@ -734,6 +734,23 @@ fn a_local_lake_checks_rolled_up_days_by_their_stamps() {
     let before = columns(&dir);
     assert_same(&from_rollups.fleet, &before.fleet);
 
+    // A stale lake (nothing in the report's last 8 days): its period, the newest 8 days
+    // holding data, is in months the report did not fetch before listing; their days
+    // are checked by their stamps one by one, and still read from the rollups.
+    let later = T0 + 40 * 24 * HOUR;
+    let stale_options = ScanOptions {
+        days: 8,
+        now_ms: later,
+        at_ms: later,
+    };
+    lake.restart();
+    let stale = scan(&mut lake, &stale_options, |_| {}).unwrap();
+    assert!(stale.stale);
+    assert_eq!(lake.reads(), 2, "the rollups, no footer");
+    let mut columns_only = Counting::columns_only(LocalLake::new(dir.clone()));
+    let stale_columns = scan(&mut columns_only, &stale_options, |_| {}).unwrap();
+    assert_same(&stale.fleet, &stale_columns.fleet);
+
     // F3: the 23rd of station 0 replaced in place by station 1's 23rd, padded to the
     // same size (as `cp` does: the same inode, the directory unchanged).
     let day = |id: &str, d: i64| {

@@ -221,12 +221,35 @@ impl Rolled {
             .map(|(sm, _)| sm)
             .filter(|sm| !self.tried.contains(*sm))
             .collect();
+        let mut checked: Vec<bool> = days.iter().map(|d| d.checked).collect();
         if !missing.is_empty() {
             let more = fetch(lake, &|s: &str, m: &str| {
                 missing.contains(&(s.to_owned(), m.to_owned()))
             });
             for (sm, d) in more.months {
                 self.months.entry(sm).or_insert(d);
+            }
+            // The listing did not know these months' stamps: their days are checked
+            // against them now, one by one ([`LakeStore::stamps`]).
+            let late: Vec<(usize, &v2::Month)> = by_month
+                .iter()
+                .filter(|(sm, _)| missing.contains(sm))
+                .filter_map(|(sm, idx)| match self.months.get(sm) {
+                    Some((Decoded::V2(m), _)) if m.stamped_for(self.kind) => Some((idx, m)),
+                    _ => None,
+                })
+                .flat_map(|(idx, m)| idx.iter().map(move |&i| (i, m)))
+                .collect();
+            let keys: Vec<String> = late.iter().map(|(i, _)| days[*i].key.clone()).collect();
+            if let Some(now) = lake.stamps(&keys) {
+                for ((i, m), now) in late.into_iter().zip(now) {
+                    let day = &days[i];
+                    let recorded = u8::try_from(day.date.day())
+                        .ok()
+                        .and_then(|d| m.stamp(day.is_data, d));
+                    checked[i] |=
+                        now.is_some_and(|(size, s)| size == day.size && Some(s) == recorded);
+                }
             }
         }
         let mut out: Vec<Option<Source<'_>>> = Vec::with_capacity(days.len());
@@ -235,7 +258,8 @@ impl Rolled {
             if month_of_key(sm, idx, days)
                 && let Some((decoded, bytes)) = self.months.get(sm)
             {
-                for (i, source) in from_month(days, idx, (decoded, self.kind), *bytes) {
+                let known = (decoded, self.kind, checked.as_slice());
+                for (i, source) in from_month(days, idx, known, *bytes) {
                     out[i] = Some(source);
                 }
             }
@@ -275,7 +299,7 @@ pub enum Source<'a> {
 fn from_month<'a>(
     days: &[Candidate],
     idx: &[usize],
-    (decoded, kind): (&'a Decoded, lakenode_lake::lake::StampKind),
+    (decoded, kind, checked): (&'a Decoded, lakenode_lake::lake::StampKind, &[bool]),
     mut bytes: u64,
 ) -> Vec<(usize, Source<'a>)> {
     let mut out = Vec::new();
@@ -284,7 +308,7 @@ fn from_month<'a>(
             let stamped = m.stamped_for(kind);
             for &i in idx {
                 let day = &days[i];
-                if (stamped && !day.checked) || (day.is_data && day.hourly) {
+                if (stamped && !checked[i]) || (day.is_data && day.hourly) {
                     continue;
                 }
                 let Ok(d) = u8::try_from(day.date.day()) else {
