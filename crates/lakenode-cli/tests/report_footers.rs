@@ -576,6 +576,240 @@ fn whole_months_are_read_from_rollups_with_the_same_figures() {
     assert_same(&from_v2.fleet, &columns.fleet);
 }
 
+/// The daily file `from` made `size` bytes long without changing what it holds:
+/// zeros between its last column chunk and its footer (the footer's offsets are
+/// counted from the start, its length from the end).
+fn padded(from: &[u8], size: usize) -> Vec<u8> {
+    let n = from.len();
+    assert!(size >= n, "{size} < {n}");
+    let footer = u32::from_le_bytes(from[n - 8..n - 4].try_into().unwrap()) as usize;
+    let at = n - 8 - footer;
+    let mut out = from[..at].to_vec();
+    out.resize(at + size - n, 0);
+    out.extend_from_slice(&from[at..]);
+    out
+}
+
+/// Adversary finding F3: a daily file replaced in place by another of exactly the same
+/// size (a `cp` over it) was taken from its month's rollup, which matched by key and
+/// size only: the report showed the old figures and exited 0. Now it is read from the
+/// file: the same figures as from the columns.
+#[test]
+fn a_daily_file_replaced_by_one_of_the_same_size_is_not_read_from_its_rollup() {
+    use lakenode_lake::rollup::refresh;
+    let top = tempfile::tempdir().unwrap();
+    let dir = top.path().join("lake");
+    make_lake(&dir);
+    let mut lake = LocalLake::new(dir.clone());
+    let summary = compact_before(&mut lake, jiff::civil::date(2026, 11, 29));
+    // Stamps are recorded once settled (100 ms).
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    refresh(&mut lake, &summary.listing, &summary.written).unwrap();
+    let day = |id: &str| {
+        format!(
+            "station={id}/{}/data_day.parquet",
+            dir_of(T0 + 3 * 24 * HOUR)
+        )
+    };
+    let (a, b) = (day(IDS[0]), day(IDS[1]));
+    let (a_bytes, b_bytes) = (
+        std::fs::read(dir.join(&a)).unwrap(),
+        std::fs::read(dir.join(&b)).unwrap(),
+    );
+    let (target, source) = if b_bytes.len() <= a_bytes.len() {
+        (&a, &b_bytes)
+    } else {
+        (&b, &a_bytes)
+    };
+    let size = std::fs::metadata(dir.join(target)).unwrap().len() as usize;
+    std::fs::write(dir.join(target), padded(source, size)).unwrap();
+    assert_eq!(
+        std::fs::metadata(dir.join(target)).unwrap().len() as usize,
+        size
+    );
+    let report = scan(&mut LocalLake::new(dir.clone()), &options(), |_| {}).unwrap();
+    let mut columns_only = Counting::columns_only(LocalLake::new(dir.clone()));
+    let columns = scan(&mut columns_only, &options(), |_| {}).unwrap();
+    assert_same(&report.fleet, &columns.fleet);
+}
+
+/// On a local lake the rollups record each daily file's stamps (its `ctime`, its
+/// directory's `mtime`): the report's listing checks those directories with two
+/// `fstatat` calls instead of reading them, and takes their days from the rollups;
+/// and whatever changed since is still seen: a late window file beside a rolled-up
+/// day, a daily file replaced in place by another of the same size (a `cp` over it,
+/// adversary finding F3), one replaced by rename, a day removed, a new day.
+#[test]
+fn a_local_lake_checks_rolled_up_days_by_their_stamps() {
+    use lakenode_lake::lake::stamp::SETTLED;
+    use lakenode_lake::rollup::{refresh, v2};
+    let top = tempfile::tempdir().unwrap();
+    let dir = top.path().join("lake");
+    make_lake(&dir);
+    // Held aside until the rollups are written: a late window of the 22nd, and the
+    // whole data day of the 25th of station 1 (a new day).
+    let late = format!(
+        "station={}/{}/data_0000.parquet",
+        IDS[1],
+        dir_of(T0 + 2 * 24 * HOUR)
+    );
+    let late_bytes = std::fs::read(dir.join(&late)).unwrap();
+    std::fs::remove_file(dir.join(&late)).unwrap();
+    let new_day = format!("station={}/{}", IDS[1], dir_of(T0 + 5 * 24 * HOUR));
+    let held = top.path().join("held");
+    std::fs::rename(dir.join(&new_day), &held).unwrap();
+    let mut lake = Counting::new(LocalLake::new(dir.clone()));
+    let summary = compact_before(&mut lake, jiff::civil::date(2026, 11, 29));
+    std::thread::sleep(SETTLED * 2);
+    let r = refresh(&mut lake, &summary.listing, &summary.written).unwrap();
+    assert_eq!(r.written, 2);
+    for id in IDS {
+        let key = lakenode_lake::rollup::key_of(id, "2026-11").unwrap();
+        let m =
+            v2::Month::from_json(&std::fs::read(dir.join(key)).unwrap(), id, "2026-11").unwrap();
+        let stamps = m.stamps.as_ref().map_or(0, Vec::len);
+        assert_eq!(stamps, m.data.len() + m.health.len(), "every day stamped");
+    }
+    let columns = |dir: &Path| {
+        let mut lake = Counting::columns_only(LocalLake::new(dir.to_path_buf()));
+        scan(&mut lake, &options(), |_| {}).unwrap()
+    };
+
+    // Every rolled-up day directory checked by its stamps, none read; the same
+    // listing as read whole.
+    let mut rolled = LocalLake::new(dir.clone());
+    let known = {
+        let mut k = lakenode_lake::lake::KnownDirs::default();
+        for id in IDS {
+            let key = lakenode_lake::rollup::key_of(id, "2026-11").unwrap();
+            v2::Month::from_json(&std::fs::read(dir.join(key)).unwrap(), id, "2026-11")
+                .unwrap()
+                .known(&mut k);
+        }
+        k
+    };
+    assert_eq!(known.len(), 2 * 2 * DAYS as usize - 1, "less the held day");
+    let listed = rolled.list_known("", &known).unwrap();
+    let checked = listed.iter().filter(|l| l.2).count();
+    assert_eq!(checked, known.len());
+    let plain: Vec<(String, u64)> = listed.into_iter().map(|(k, s, _)| (k, s)).collect();
+    assert_eq!(plain, rolled.list("").unwrap());
+
+    lake.hooks.restart();
+    let from_rollups = scan(&mut lake, &options(), |_| {}).unwrap();
+    assert_eq!(
+        lake.hooks.reads(),
+        2,
+        "one rollup per station-month, no footer"
+    );
+    assert!(
+        from_rollups.problems.is_empty(),
+        "{:?}",
+        from_rollups.problems
+    );
+    let before = columns(&dir);
+    assert_same(&from_rollups.fleet, &before.fleet);
+
+    // A stale lake (nothing in the report's last 8 days): its period, the newest 8 days
+    // holding data, is in months the report did not fetch before listing; their days
+    // are checked by their stamps one by one, and still read from the rollups.
+    let later = T0 + 40 * 24 * HOUR;
+    let stale_options = ScanOptions {
+        days: 8,
+        now_ms: later,
+        at_ms: later,
+    };
+    lake.hooks.restart();
+    let stale = scan(&mut lake, &stale_options, |_| {}).unwrap();
+    assert!(stale.stale);
+    assert_eq!(lake.hooks.reads(), 2, "the rollups, no footer");
+    let mut columns_only = Counting::columns_only(LocalLake::new(dir.clone()));
+    let stale_columns = scan(&mut columns_only, &stale_options, |_| {}).unwrap();
+    assert_same(&stale.fleet, &stale_columns.fleet);
+
+    // F3: the 23rd of station 0 replaced in place by station 1's 23rd, padded to the
+    // same size (as `cp` does: the same inode, the directory unchanged).
+    let day = |id: &str, d: i64| {
+        format!(
+            "station={id}/{}/data_day.parquet",
+            dir_of(T0 + d * 24 * HOUR)
+        )
+    };
+    let (a, b) = (day(IDS[0], 3), day(IDS[1], 3));
+    let (a_bytes, b_bytes) = (
+        std::fs::read(dir.join(&a)).unwrap(),
+        std::fs::read(dir.join(&b)).unwrap(),
+    );
+    let (target, source) = if b_bytes.len() <= a_bytes.len() {
+        (&a, &b_bytes)
+    } else {
+        (&b, &a_bytes)
+    };
+    let size = std::fs::metadata(dir.join(target)).unwrap().len() as usize;
+    std::fs::write(dir.join(target), padded(source, size)).unwrap();
+    // Another day replaced by rename with a file of the same size (its directory's
+    // entries change).
+    let (c, e) = (day(IDS[0], 4), day(IDS[1], 4));
+    let (c_bytes, e_bytes) = (
+        std::fs::read(dir.join(&c)).unwrap(),
+        std::fs::read(dir.join(&e)).unwrap(),
+    );
+    let (target, source) = if e_bytes.len() <= c_bytes.len() {
+        (&c, &e_bytes)
+    } else {
+        (&e, &c_bytes)
+    };
+    let size = std::fs::metadata(dir.join(target)).unwrap().len() as usize;
+    let tmp = dir.join(format!("{target}.tmp"));
+    std::fs::write(&tmp, padded(source, size)).unwrap();
+    std::fs::rename(&tmp, dir.join(target)).unwrap();
+    lake.hooks.restart();
+    let replaced = scan(&mut lake, &options(), |_| {}).unwrap();
+    assert_eq!(
+        lake.hooks.reads(),
+        2 + 2,
+        "the rollups and the two replaced days' footers"
+    );
+    let now = columns(&dir);
+    assert_same(&replaced.fleet, &now.fleet);
+    let sums = |f: &Fleet| -> Vec<f64> {
+        IDS.iter()
+            .flat_map(|id| f.station(id).unwrap().buckets.values())
+            .map(|b| b.sums.iter().map(|s| s.0).sum::<f64>())
+            .collect()
+    };
+    assert_ne!(
+        sums(&now.fleet),
+        sums(&before.fleet),
+        "the replaced days' figures changed"
+    );
+
+    // A late window file beside a rolled-up day; a day removed; a new day.
+    put(&dir, &late, &late_bytes);
+    std::fs::remove_dir_all(dir.join(format!(
+        "health/station={}/{}",
+        IDS[0],
+        dir_of(T0 + 6 * 24 * HOUR)
+    )))
+    .unwrap();
+    std::fs::rename(&held, dir.join(&new_day)).unwrap();
+    lake.hooks.restart();
+    let changed = scan(&mut lake, &options(), |_| {}).unwrap();
+    assert!(changed.problems.is_empty(), "{:?}", changed.problems);
+    let now = columns(&dir);
+    assert_same(&changed.fleet, &now.fleet);
+    assert_eq!(changed.samples, now.samples);
+    assert_eq!(changed.health_rows, now.health_rows);
+    assert!(
+        changed.samples > replaced.samples,
+        "the late window and the new day"
+    );
+    assert!(
+        changed.health_rows < replaced.health_rows,
+        "the removed day"
+    );
+}
+
 /// Writes the version 1 rollups of the lake in `dir` (the footers' pairs as they are,
 /// as `compact` wrote them before 2026-12-04); their total size.
 fn write_v1_rollups(dir: &Path) -> usize {

@@ -15,7 +15,6 @@
 use lakenode::clock::{SystemClock, WallClock as _};
 use lakenode::s3::{
     MAX_DELETE_BATCH, PutObject, PutOutcome, S3Client, S3Config, check_response, parse_delete,
-    parse_list,
 };
 use lakenode::schedule::{Fault, RetryPolicy};
 use lakenode::transport::{HttpRequest, HttpResponse, Transport};
@@ -184,6 +183,33 @@ pub trait LakeStore {
     fn worker(&self) -> Option<Box<dyn LakeStore + Send>> {
         None
     }
+    /// The stamps of the daily files `keys` now ([`Stamp`]: what identifies each
+    /// file's version beyond its size), with their sizes; `None` for a file whose
+    /// stamps cannot be recorded (its directory holds more than it, a time not yet
+    /// [`stamp::SETTLED`]), and `None` for all when the store keeps no stamps (the
+    /// default): rollups are then matched by size alone.
+    fn stamps(&mut self, keys: &[String]) -> Option<Vec<Option<(u64, Stamp)>>> {
+        let _ = keys;
+        None
+    }
+    /// The kind of the stamps this store keeps ([`LakeStore::stamps`]).
+    fn stamp_kind(&self) -> StampKind {
+        StampKind::None
+    }
+    /// [`LakeStore::list`], each object with whether its directory was checked by
+    /// the stamps `known` holds for it (it still holds that one file, unchanged) instead
+    /// of being read; a store that keeps no stamps reads every directory (the default).
+    ///
+    /// # Errors
+    /// IO or S3 failures.
+    fn list_known(&mut self, prefix: &str, known: &KnownDirs) -> Result<Vec<Listed>> {
+        let _ = known;
+        Ok(self
+            .list(prefix)?
+            .into_iter()
+            .map(|(k, s)| (k, s, false))
+            .collect())
+    }
 }
 
 /// An object read by [`LakeStore::get_checked`].
@@ -216,9 +242,13 @@ pub mod hooked;
 mod local;
 mod local_batch;
 mod owner;
+mod s3_list;
+pub mod stamp;
 
 pub use local::LocalLake;
 use owner::{holder, holder_is_gone, owner_field, owner_text};
+use s3_list::{Page, list_on};
+pub use stamp::{KnownDir, KnownDirs, Listed, Stamp, StampKind};
 
 /// The lock file of a local lake (hidden: not an object). Locked with `flock`, which
 /// the kernel releases when the process ends however it ends, so a lock is never
@@ -714,43 +744,6 @@ impl S3Lake {
     }
 }
 
-/// Objects (full key, size) and common prefixes of a listing.
-type Listed = (Vec<(String, u64)>, Vec<String>);
-
-/// Every page of the listing of `full` (a full key prefix) with `delimiter`: the objects
-/// (full keys) and the common prefixes.
-fn list_on(
-    client: &S3Client,
-    transport: &mut (dyn Transport + Send),
-    attempts: &dyn Fn() -> Attempts,
-    full: &str,
-    delimiter: Option<&str>,
-) -> Result<Listed> {
-    let (mut objects, mut prefixes) = (Vec::new(), Vec::new());
-    let mut token: Option<String> = None;
-    let what = format!("listing {full}");
-    loop {
-        let (response, tries) = exchange_on(client, transport, attempts(), &what, |c, now| {
-            c.list_delimited(full, delimiter, token.as_deref(), now)
-        })?;
-        check_response(&response).map_err(|f| tries.failed(&what, f))?;
-        let page = parse_list(&response.body)?;
-        objects.extend(page.objects);
-        prefixes.extend(page.prefixes);
-        match page.next {
-            Some(next) if token.as_deref() == Some(next.as_str()) => {
-                return Err(Error::request(
-                    what,
-                    "the server repeated its continuation token; the listing would be \
-                     incomplete",
-                ));
-            }
-            Some(next) => token = Some(next),
-            None => return Ok((objects, prefixes)),
-        }
-    }
-}
-
 /// [`S3Lake::exchange`] over a given transport (one of a pool's).
 pub(crate) fn exchange_on(
     client: &S3Client,
@@ -811,57 +804,62 @@ impl LakeStore for S3Lake {
     /// 1,000 stations is 730 pages, each a round trip the server spends walking its
     /// disk, which one request after the other leaves mostly waiting.
     fn list(&mut self, prefix: &str) -> Result<Vec<(String, u64)>> {
-        let full = format!("{}{prefix}", self.prefix);
-        let (policy, budget, sleep) = (self.policy, self.budget, self.sleep);
-        let stop = self.stop.clone();
-        let attempts = || Attempts::new(policy, budget, sleep).with_stop(stop.clone());
-        let (mut out, trees) = list_on(
-            &self.client,
-            self.transport.as_mut(),
-            &attempts,
-            &full,
-            Some("/"),
-        )?;
-        // A tree that is not a partition (`health/`, `rollup/` of a whole lake's
-        // listing) is split once more, into its stations.
-        let (split, mut trees): (Vec<String>, Vec<String>) = trees
+        Ok(self
+            .list_tagged(prefix)?
             .into_iter()
-            .partition(|t| !t[full.len()..].contains('='));
-        let mut failed = None;
+            .map(|(k, s, _)| (k, s))
+            .collect())
+    }
+
+    /// The listing's `ETag`s are the stamps: a directory is not skipped (there are
+    /// none), but a daily file is checked against what its rollup recorded.
+    fn list_known(&mut self, prefix: &str, known: &KnownDirs) -> Result<Vec<Listed>> {
+        Ok(stamp::checked_by_tags(self.list_tagged(prefix)?, known))
+    }
+
+    fn stamp_kind(&self) -> StampKind {
+        StampKind::Tags
+    }
+
+    /// The `ETag` of each daily file from a listing of its month (one per
+    /// station-month, several at once), where it is its directory's only object.
+    fn stamps(&mut self, keys: &[String]) -> Option<Vec<Option<(u64, Stamp)>>> {
+        let months: std::collections::BTreeSet<&str> =
+            keys.iter().filter_map(|k| stamp::grandparent(k)).collect();
+        let months: Vec<&str> = months.into_iter().collect();
+        let mut listed = Vec::new();
+        let mut failed = false;
+        let full = self.prefix.clone();
         self.pooled(
-            split.len(),
-            &mut |_, listed: Result<_>| match listed {
-                Ok((objects, more)) => {
-                    out.extend(objects);
-                    trees.extend(more);
-                }
-                Err(e) => failed = failed.take().or(Some(e)),
+            months.len(),
+            &mut |_, got: Result<Page>| match got {
+                Ok((objects, _)) => listed.extend(objects),
+                Err(_) => failed = true,
             },
             |i, client, transport, attempts| {
-                list_on(client, transport, attempts, &split[i], Some("/"))
+                list_on(
+                    client,
+                    transport,
+                    attempts,
+                    &format!("{full}{}", months[i]),
+                    None,
+                )
             },
         );
-        self.pooled(
-            trees.len(),
-            &mut |_, listed: Result<_>| match listed {
-                Ok((objects, _)) => out.extend(objects),
-                Err(e) => failed = failed.take().or(Some(e)),
-            },
-            |i, client, transport, attempts| list_on(client, transport, attempts, &trees[i], None),
-        );
-        if let Some(e) = failed {
-            return Err(e);
+        if failed {
+            return Some(vec![None; keys.len()]);
         }
         let mine = self.prefix.len();
-        let mut out: Vec<(String, u64)> = out
+        let mut listed: Vec<(String, u64, u64)> = listed
             .into_iter()
-            .filter_map(|(key, size)| {
-                key.starts_with(&self.prefix)
-                    .then(|| (key[mine..].to_owned(), size))
+            .filter_map(|(k, s, t)| {
+                k.starts_with(&self.prefix)
+                    .then(|| (k[mine..].to_owned(), s, t))
             })
             .collect();
-        out.sort_unstable();
-        Ok(out)
+        // The months come back in any order.
+        listed.sort_unstable();
+        Some(stamp::alone_by_tags(&listed, keys))
     }
 
     fn get(&mut self, key: &str) -> Result<Vec<u8>> {

@@ -20,9 +20,12 @@
 //! report).
 //!
 //! A rollup is a claim, never the truth: a reader uses an entry only for the daily
-//! file of the same key *and* size as listed now ([`Rollup::entry`]); a day compacted
-//! again (late windows merged: a larger file), added later, or still holding window
-//! files is read from its footer or columns as before. A rollup written before or after
+//! file of the same key *and* size as listed now ([`Rollup::entry`]) and, where the
+//! rollup recorded the file's stamps ([`crate::lake::Stamp`]: on a local lake its
+//! `ctime` and its directory's `mtime`), only while the file and its directory still
+//! have them; a day compacted again (late windows merged: a larger file), replaced by
+//! another file of the same size, added later, or still holding window files is read
+//! from its footer or columns as before. A rollup written before or after
 //! a crash can therefore only be incomplete, never wrong beyond what it claims, and the
 //! next `compact` completes it ([`refresh`]). JSON, versioned (`"v"`): a reader
 //! ignores a rollup of another version than its key says.
@@ -201,10 +204,14 @@ pub struct Refreshed {
 /// compaction's own listing serves, and the lake is not listed twice) and of every
 /// station-month holding daily files but no version 2 rollup (a lake compacted before
 /// rollups or before version 2 existed, a crash before the rollup was written).
-/// Entries of an existing rollup whose file is unchanged (same key and size) are kept:
-/// a version 2 rollup's as they are, a version 1 rollup's converted (the same footer
-/// pairs, so no footer is read again); the other daily files' footers are read (a
-/// bounded pool of ranged requests). Version 1 rollups are left as they are, no longer
+/// Each file's stamps are taken first ([`LakeStore::stamps`]) and recorded with its
+/// entry where the store keeps them. Entries of an existing rollup whose file is
+/// unchanged (same key and size, and the same stamps where the rollup recorded them)
+/// are kept: a version 2 rollup's as they are, a version 1 rollup's converted (the
+/// same footer pairs, so no footer is read again); a rollup written before stamps is
+/// believed by size once more here, as it was by every report before (its stamps are
+/// recorded now). The other daily files' footers are read (a bounded pool of ranged
+/// requests). Version 1 rollups are left as they are, no longer
 /// written. Run under the compaction lock, like the compaction (which alone writes
 /// daily files, so nothing else changes them meanwhile).
 ///
@@ -236,10 +243,9 @@ pub fn refresh(
     let touched: BTreeSet<(String, String)> = touched.keys().filter_map(|k| month_of(k)).collect();
     months.retain(|sm, _| touched.contains(sm) || !existing.contains_key(sm));
     let mut out = Refreshed::default();
-    // Entries kept from the rollups there are, the footers to read for the others.
-    let mut rollups: Vec<(String, Option<v2::Month>, v2::Month)> = Vec::new();
-    let mut wanted: Vec<(String, u64)> = Vec::new();
-    let mut slot: Vec<usize> = Vec::new();
+    // The rollups there are, and the daily files of each month to write.
+    type Plan = (String, Option<v2::Month>, Option<Rollup>, v2::Month);
+    let mut plans: Vec<(Plan, Vec<(String, u64)>)> = Vec::new();
     for ((station, month), files) in months {
         let Some(key) = key_of(&station, &month) else {
             continue;
@@ -256,14 +262,83 @@ pub fn refresh(
                 .and_then(|t| Rollup::from_json(&t, &station, &month).ok()),
             _ => None,
         };
-        let mut new = v2::Month::new(&station, &month);
+        let new = v2::Month::new(&station, &month);
+        plans.push(((key, old, old_v1, new), files.into_iter().collect()));
+    }
+    // An entry kept with the stamps it recorded takes none again (a daily run would
+    // otherwise stamp every file of each month it touches): a file changed since no
+    // longer has them, which the report checks (it reads that day's footer). The other
+    // files' stamps are taken now, before any footer is read: a file replaced after
+    // this has other stamps than those recorded with its figures.
+    let kind = lake.stamp_kind();
+    let recorded: Vec<Vec<Option<crate::lake::Stamp>>> = plans
+        .iter()
+        .map(|((_, old, _, new), files)| {
+            files
+                .iter()
+                .map(|(file, size)| {
+                    let o = old.as_ref().filter(|o| o.stamped_for(kind))?;
+                    let (is_data, day) = day_of(new, file)?;
+                    if o.holds(is_data, day, *size) {
+                        o.stamp(is_data, day)
+                    } else {
+                        None
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let keys: Vec<String> = plans
+        .iter()
+        .zip(&recorded)
+        .flat_map(|((_, files), rec)| {
+            files
+                .iter()
+                .zip(rec)
+                .filter(|(_, r)| r.is_none())
+                .map(|((k, _), _)| k.clone())
+        })
+        .collect();
+    let stamps = lake.stamps(&keys);
+    let mut now = stamps.iter().flatten();
+    // Entries kept from the rollups there are, the footers to read for the others.
+    let mut rollups: Vec<(String, Option<v2::Month>, v2::Month)> = Vec::new();
+    let mut wanted: Vec<(String, u64)> = Vec::new();
+    let mut slot: Vec<usize> = Vec::new();
+    for (((key, old, old_v1, mut new), files), rec) in plans.into_iter().zip(recorded) {
         let kept = old.as_ref().map(v2::Month::by_key).unwrap_or_default();
         let kept_v1 = old_v1.as_ref().map(Rollup::by_key).unwrap_or_default();
-        for (file, size) in files {
+        if stamps.is_some() {
+            new.stamps = Some(Vec::new());
+        }
+        for ((file, size), rec) in files.into_iter().zip(rec) {
+            let stamp = match rec {
+                Some(s) => Some((size, s)),
+                None => now.next().copied().flatten().filter(|(s, _)| *s == size),
+            };
+            let day = day_of(&new, &file);
+            if let (Some((_, stamp)), Some((is_data, day)), Some(list)) =
+                (stamp, day, new.stamps.as_mut())
+            {
+                list.push(v2::Stamped(u8::from(!is_data), day, stamp.file, stamp.dir));
+            }
+            // An entry is kept where its file is unchanged: the same size, and the same
+            // stamps where both the store and the rollup keep them (a rollup written
+            // before stamps is believed by size once more, as it was).
+            let unchanged = |o: &v2::Month| match (o.stamped_for(kind), &stamps, day) {
+                (true, Some(_), Some((is_data, day))) => {
+                    stamp.is_some() && o.stamp(is_data, day) == stamp.map(|s| s.1)
+                }
+                _ => true,
+            };
             match kept.get(&(file.clone(), size)) {
-                Some(v2::Entry::Data(d)) => new.data.push((*d).clone()),
-                Some(v2::Entry::Health(h)) => new.health.push((*h).clone()),
-                None => {
+                Some(v2::Entry::Data(d)) if old.as_ref().is_some_and(unchanged) => {
+                    new.data.push((*d).clone());
+                }
+                Some(v2::Entry::Health(h)) if old.as_ref().is_some_and(unchanged) => {
+                    new.health.push((*h).clone());
+                }
+                _ => {
                     let converted = kept_v1
                         .get(&(file.as_str(), size))
                         .is_some_and(|e| new.add(&file, size, e.rows, &e.pairs));
@@ -301,6 +376,16 @@ pub fn refresh(
         }
     }
     for (key, old, mut new) in rollups {
+        // Stamps of days left out (no usable summary) are dropped with them.
+        let held: BTreeSet<(u8, u8)> = new
+            .data
+            .iter()
+            .map(|d| (0, d.0))
+            .chain(new.health.iter().map(|h| (1, h.0)))
+            .collect();
+        if let Some(s) = &mut new.stamps {
+            s.retain(|s| held.contains(&(s.0, s.1)));
+        }
         new.sort();
         if old.as_ref() != Some(&new) {
             lake.put(&key, new.to_json().into_bytes())?;
@@ -308,6 +393,17 @@ pub fn refresh(
         }
     }
     Ok(out)
+}
+
+/// (data, else health; day of the month) of a daily file of `month`'s rollup.
+fn day_of(month: &v2::Month, key: &str) -> Option<(bool, u8)> {
+    let k = LakeKey::parse(None, key).ok()?;
+    let day = u8::try_from(k.date.day()).ok()?;
+    if month.key(true, day) == key {
+        Some((true, day))
+    } else {
+        (month.key(false, day) == key).then_some((false, day))
+    }
 }
 
 /// The object at `key`, `None` if it is gone.

@@ -60,7 +60,7 @@ pub struct FleetLakeArgs {
     pub dir: PathBuf,
     /// Write nothing but the monthly rollups of the lake already in `--dir` (as
     /// `compact` does: a lake rolled up in version 1 is converted without reading its
-    /// footers again).
+    /// footers again), every month of it: rollups written before stamps get theirs.
     #[arg(long, hide = true)]
     pub rollups_only: bool,
 }
@@ -167,7 +167,18 @@ fn rollups(args: &FleetLakeArgs) -> CliResult<()> {
     let start = Instant::now();
     let mut lake = lakenode_lake::lake::LocalLake::new(args.dir.clone());
     let listed = lakenode_lake::lake::LakeStore::list(&mut lake, "")?;
-    let r = lakenode_lake::rollup::refresh(&mut lake, &listed, &std::collections::BTreeMap::new())?;
+    // Only rollups: every month is brought up to date, stamps included (a rollup
+    // written before them is otherwise matched by size until `compact` rewrites it).
+    let every: std::collections::BTreeMap<String, u64> = if args.rollups_only {
+        listed
+            .iter()
+            .filter(|(k, _)| lakenode_lake::rollup::month_of(k).is_some())
+            .cloned()
+            .collect()
+    } else {
+        std::collections::BTreeMap::new()
+    };
+    let r = lakenode_lake::rollup::refresh(&mut lake, &listed, &every)?;
     println!(
         "fleet-lake: {} monthly rollups from {} footers, {:.1} s",
         r.written,

@@ -43,6 +43,8 @@ pub struct Candidate {
     pub is_data: bool,
     /// Start of its UTC day, ms.
     pub day_start_ms: i64,
+    /// Its UTC day.
+    pub date: jiff::civil::Date,
     /// The daily file's key.
     pub key: String,
     /// Its size, as listed.
@@ -50,6 +52,20 @@ pub struct Candidate {
     /// The report draws hours and folds in the day's hour figures; else they are not
     /// kept (a year of days would hold 24 figures per station-day for nothing).
     pub hourly: bool,
+    /// The listing checked its directory by the stamps its month's rollup recorded
+    /// ([`lakenode_lake::lake::LakeStore::list_known`]): it still holds this file alone,
+    /// unchanged since.
+    pub checked: bool,
+}
+
+impl Candidate {
+    /// The station's id, as its key holds it (`[health/]station=<id>/...`).
+    #[must_use]
+    pub fn station(&self) -> &str {
+        let rest = self.key.strip_prefix("health/").unwrap_or(&self.key);
+        let rest = rest.strip_prefix("station=").unwrap_or(rest);
+        rest.split('/').next().unwrap_or(rest)
+    }
 }
 
 /// A station-day's figures from its footer.
@@ -150,10 +166,10 @@ pub(super) fn decode(day: &Candidate, pairs: &[(String, String)], rows: u64) -> 
 /// those [`decode`] takes from the footer's summary (checked when the rollup was
 /// decoded), but never hourly ones (`None` for a day the report draws in hours: its
 /// footer holds them).
-pub(super) fn from_rollup(day: &Candidate, entry: Entry<'_>) -> Option<Summarized> {
+pub(super) fn from_rollup(is_data: bool, hourly: bool, entry: Entry<'_>) -> Option<Summarized> {
     match entry {
-        Entry::Health(h) if !day.is_data => Some(Summarized::Health(h.summary())),
-        Entry::Data(d) if day.is_data && !day.hourly => {
+        Entry::Health(h) if !is_data => Some(Summarized::Health(h.summary())),
+        Entry::Data(d) if is_data && !hourly => {
             let mut figures = DayFigures {
                 first_ms: d.4,
                 last_ms: d.5,

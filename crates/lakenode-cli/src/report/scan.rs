@@ -28,6 +28,7 @@ use lakenode::layout::{FileName, LakeKey, Tree as LakeTree};
 
 use super::aggregate::{BucketSize, Fleet, HealthPoint};
 use super::footers::{Candidate, Summarized};
+use super::rollups::Source;
 use crate::error::CliResult;
 use lakenode_lake::lake::LakeStore;
 use lakenode_lake::readback;
@@ -101,6 +102,9 @@ pub struct Scan {
 #[derive(Debug, Default)]
 struct DayDir {
     files: Vec<(String, u64)>,
+    /// Its one file was checked by its stamps rather than read
+    /// ([`LakeStore::list_known`]).
+    checked: bool,
 }
 
 /// Station-day directories of one tree: (station, date) -> directory and files.
@@ -108,9 +112,9 @@ type Tree = BTreeMap<(String, Date), (String, DayDir)>;
 
 /// Groups `objects` by station-day (the core's [`LakeKey`]: window and daily files);
 /// `.parquet` files outside the layout go to `problems`, other files are not read.
-fn group(objects: Vec<(String, u64)>, problems: &mut Vec<String>) -> Tree {
+fn group(objects: Vec<lakenode_lake::lake::Listed>, problems: &mut Vec<String>) -> Tree {
     let mut tree = Tree::new();
-    for (key, size) in objects {
+    for (key, size, checked) in objects {
         let parsed = match LakeKey::parse(None, &key) {
             Ok(k) => k,
             Err(why) => {
@@ -120,11 +124,12 @@ fn group(objects: Vec<(String, u64)>, problems: &mut Vec<String>) -> Tree {
                 continue;
             }
         };
-        tree.entry((parsed.station.to_string(), parsed.date))
+        let day = &mut tree
+            .entry((parsed.station.to_string(), parsed.date))
             .or_insert_with(|| (parsed.dir(), DayDir::default()))
-            .1
-            .files
-            .push((parsed.file_name(), size));
+            .1;
+        day.checked = checked && day.files.is_empty();
+        day.files.push((parsed.file_name(), size));
     }
     tree
 }
@@ -151,10 +156,45 @@ pub fn scan(
     mut progress: impl FnMut(Progress),
 ) -> CliResult<Scan> {
     let mut problems = Vec::new();
-    let mut data = group(lake.list("station=")?, &mut problems);
-    problems.extend(lake.anomalies());
-    let mut health = group(lake.list("health/station=")?, &mut problems);
-    problems.extend(lake.anomalies());
+    let at_day = jiff::Timestamp::from_millisecond(options.at_ms)
+        .ok()
+        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date());
+    // The rollups of the period's months first: what they recorded of each day's
+    // directory spares the listing reading it (a local lake), and their days are read
+    // from them below.
+    let first_month = at_day
+        .and_then(|a| {
+            a.checked_sub(jiff::Span::new().days(i64::from(options.days.max(1)) - 1))
+                .ok()
+        })
+        .map(|d| format!("{:04}-{:02}", d.year(), d.month()));
+    let last_month = at_day.map(|d| format!("{:04}-{:02}", d.year(), d.month()));
+    let mut rolled = super::rollups::fetch(lake, &|_, m: &str| {
+        first_month.as_deref().is_none_or(|f| m >= f)
+            && last_month.as_deref().is_none_or(|l| m <= l)
+    });
+    let known = rolled.known();
+    let data_listed = lake.list_known("station=", &known)?;
+    let data_anomalies = lake.anomalies();
+    let health_listed = lake.list_known("health/station=", &known)?;
+    let health_anomalies = lake.anomalies();
+    // The two trees grouped side by side (730,000 keys parsed each for a year), the
+    // map of known directories freed meanwhile.
+    let (mut data, mut health) = std::thread::scope(|s| {
+        s.spawn(move || drop(known));
+        let health = s.spawn(move || {
+            let mut p = Vec::new();
+            (group(health_listed, &mut p), p)
+        });
+        let data = group(data_listed, &mut problems);
+        problems.extend(data_anomalies);
+        let (health, p) = health
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        problems.extend(p);
+        problems.extend(health_anomalies);
+        (data, health)
+    });
     // Days after today are not readings (a clock years ahead, a stray copy): listed as
     // problems, never allowed to move the period.
     let latest_ms = options.now_ms.saturating_add(FUTURE_SLACK_MS);
@@ -193,9 +233,6 @@ pub fn scan(
 
     // Days after the report's time are not part of it (a report `--at` an earlier
     // time); left out without a word.
-    let at_day = jiff::Timestamp::from_millisecond(options.at_ms)
-        .ok()
-        .map(|t| t.to_zoned(jiff::tz::TimeZone::UTC).date());
     for tree in [&mut data, &mut health] {
         tree.retain(|(_, date), _| at_day.is_none_or(|a| *date <= a));
     }
@@ -269,7 +306,7 @@ pub fn scan(
     // holds hourly figures and whose every sample is before the report's time (checked
     // once read, below).
     let mut candidates: Vec<(bool, &(String, Date))> = Vec::new();
-    let mut list: Vec<Candidate> = Vec::new();
+    let mut list_all: Vec<Candidate> = Vec::new();
     {
         let hourly = size == BucketSize::Hour;
         let trees = data_dirs
@@ -288,30 +325,38 @@ pub fn scan(
                 && *name == daily
             {
                 candidates.push((is_data, *id));
-                list.push(Candidate {
+                list_all.push(Candidate {
                     is_data,
                     day_start_ms: day_start_ms(id.1).unwrap_or(i64::MIN),
+                    date: id.1,
                     key: format!("{dir}/{name}"),
                     size: *size,
                     hourly,
+                    checked: day.checked,
                 });
             }
         }
     }
-    type Summaries<'a> = BTreeMap<(bool, &'a (String, Date)), (Summarized, u64)>;
-    let mut summarized: Summaries<'_> = super::rollups::read(lake, &list)
-        .into_iter()
-        .filter(|(_, (s, _))| match s {
+    let mut sources = rolled.read(lake, &list_all).into_iter();
+    let mut candidates = candidates.into_iter().peekable();
+    // The source of the day `id` if it is the next candidate (candidates are in the
+    // order the days are sent below) and its figures may be used.
+    let mut source_of = |is_data: bool, id: &(String, Date)| {
+        if candidates.peek() != Some(&(is_data, id)) {
+            return None;
+        }
+        candidates.next();
+        sources.next().flatten().filter(|s| match s {
             // A day the report's time cuts, or (drawn in hours) without hourly
             // figures (a summary of version 1): its rows are read.
-            Summarized::Data(_, day) => {
+            Source::Summary(Summarized::Data(_, day), _) => {
                 (day.samples == 0 || day.last_ms < options.at_ms)
                     && (size == BucketSize::Day || day.hours.len() == 24)
             }
-            Summarized::Health(_) => true,
+            // Only days before the report's, drawn in days (`Rolled::read`).
+            Source::Summary(Summarized::Health(_), _) | Source::Entry(..) => true,
         })
-        .map(|(i, s)| (candidates[i], s))
-        .collect();
+    };
     let total = data_dirs
         .iter()
         .chain(&health_dirs)
@@ -341,7 +386,7 @@ pub fn scan(
             // holds at most one day's files (each at most MAX_DAY_BYTES), the day that
             // ends it, and up to SUMMARY_BATCH days' summaries: memory stays within a
             // few days' files.
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Work>>(1);
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Work<'_>>>(1);
             senders.push(tx);
             let mut part = Part::new(fleet.clone(), latest_ms);
             handles.push(scope.spawn(move || {
@@ -357,7 +402,7 @@ pub fn scan(
         // wake-up of a worker) per day cost more system time than the whole year's
         // folding (a year of 1,000 stations is 730,000 of them). A batch is sent before
         // any fetched day of its worker, so that each station's days stay in order.
-        let mut pending: Vec<Vec<Work>> = (0..workers).map(|_| Vec::new()).collect();
+        let mut pending: Vec<Vec<Work<'_>>> = (0..workers).map(|_| Vec::new()).collect();
         let mut stopped = false;
         let trees = data_dirs
             .iter()
@@ -373,16 +418,21 @@ pub fn scan(
             }
             let (station, date) = id;
             let worker = owner.get(station.as_str()).copied().unwrap_or(0);
-            if let Some((summary, read)) = summarized.remove(&(is_data, id)) {
+            if let Some(source) = source_of(is_data, id) {
+                let (summary, entry, read) = match source {
+                    Source::Summary(s, read) => (Some(s), None, read),
+                    Source::Entry(e, read) => (None, Some(e), read),
+                };
                 files += 1;
                 bytes_read += read;
                 progress(Progress { files, total });
                 let work = Work {
-                    station: station.clone(),
+                    station,
                     day_start_ms: day_start_ms(*date).unwrap_or(i64::MIN),
                     is_data,
                     files: Vec::new(),
-                    summary: Some(summary),
+                    summary,
+                    entry,
                 };
                 pending[worker].push(work);
                 if pending[worker].len() >= SUMMARY_BATCH
@@ -407,11 +457,12 @@ pub fn scan(
                 }
             };
             let work = Work {
-                station: station.clone(),
+                station,
                 day_start_ms: day_start_ms(*date).unwrap_or(i64::MIN),
                 is_data,
                 files: fetched,
                 summary: None,
+                entry: None,
             };
             pending[worker].push(work);
             if senders[worker]
@@ -515,8 +566,8 @@ fn fetch_day(
 }
 
 /// One station-day directory's files, fetched, for a worker to decode.
-struct Work {
-    station: String,
+struct Work<'a> {
+    station: &'a str,
     /// Start of the directory's UTC day: rows outside it are misplaced.
     day_start_ms: i64,
     /// The data tree (else the health tree).
@@ -525,6 +576,8 @@ struct Work {
     files: Vec<(String, Vec<u8>)>,
     /// Or the day's figures from its daily file's footer.
     summary: Option<Summarized>,
+    /// Or its month's rollup's entry of it (turned into figures here, on the worker).
+    entry: Option<lakenode_lake::rollup::v2::Entry<'a>>,
 }
 
 /// What one worker folded.
@@ -563,10 +616,23 @@ impl Part {
         t >= day && t <= day.saturating_add(DAY_MS) && t <= self.latest_ms
     }
 
-    fn fold(&mut self, work: Work) {
-        let station = work.station.as_str();
+    fn fold(&mut self, work: Work<'_>) {
+        let station = work.station;
         let day = work.day_start_ms;
-        match &work.summary {
+        let summary = match work.entry {
+            Some(e) => {
+                let s = super::footers::from_rollup(work.is_data, false, e);
+                if s.is_none() {
+                    // Not reached: `Rolled::read` hands out only entries that decode.
+                    self.problems
+                        .push(format!("{station}: a rollup entry of another kind"));
+                    return;
+                }
+                s
+            }
+            None => work.summary,
+        };
+        match &summary {
             Some(Summarized::Data(interval, figures)) => {
                 if figures.first_ms >= self.fleet.not_before_ms {
                     self.samples += u64::from(figures.samples);

@@ -278,6 +278,16 @@ impl<H: LakeHooks> LakeStore for Hooked<H> {
             Vec::new()
         }
     }
+    fn stamps(&mut self, keys: &[String]) -> Option<Vec<Option<(u64, super::Stamp)>>> {
+        self.inner.stamps(keys)
+    }
+    fn stamp_kind(&self) -> super::StampKind {
+        self.inner.stamp_kind()
+    }
+    fn list_known(&mut self, prefix: &str, known: &super::KnownDirs) -> Result<Vec<super::Listed>> {
+        self.hooks.listing(prefix);
+        self.inner.list_known(prefix, known)
+    }
     fn remove_dead_temporaries(&mut self) -> Vec<String> {
         if self.hooks.passes().anomalies {
             self.inner.remove_dead_temporaries()

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::owner::{holder, owner_text};
+use super::stamp::{KnownDirs, Listed, Stamp};
 use super::{LOCAL_LOCK, LakeStore};
 use crate::error::{Error, Result};
 use crate::tails::{TAIL_READERS, pooled, read_tail};
@@ -46,19 +47,10 @@ impl LocalLake {
         }
         Ok(self.root.join(key))
     }
-}
 
-impl LakeStore for LocalLake {
-    fn describe(&self) -> String {
-        self.root.display().to_string()
-    }
-
-    /// Walks the tree on several threads (each a subtree): a compacted year of 1,000
-    /// stations is 730,000 directories of one file each, and reading each is a few
-    /// system calls that wait on the kernel, not on this process. On Linux each
-    /// directory is opened, read and its files' sizes taken relative to its parent's
-    /// handle (`openat`, `getdents64`, `fstatat`): no path is looked up whole.
-    fn list(&mut self, prefix: &str) -> Result<Vec<(String, u64)>> {
+    /// Walks the tree on several threads (each a subtree), checking the directories
+    /// `known` holds by their stamps where it can ([`LakeStore::list_known`]).
+    fn walk(&mut self, prefix: &str, known: &KnownDirs) -> Result<Vec<Listed>> {
         self.anomalies.clear();
         let mut found = Found::default();
         // Breadth-first until there are enough subtrees to share among the threads.
@@ -66,7 +58,7 @@ impl LakeStore for LocalLake {
         while !frontier.is_empty() && frontier.len() < 4 * TAIL_READERS {
             let mut next = Vec::new();
             for dir in frontier {
-                walk::read_level(&self.root, &dir, prefix, &mut found, &mut next)?;
+                walk::read_level(&self.root, &dir, (prefix, known), &mut found, &mut next)?;
             }
             frontier = next;
         }
@@ -96,7 +88,7 @@ impl LakeStore for LocalLake {
                     .into_iter()
                     .collect();
                 while let Some(dir) = stack.pop() {
-                    walk::read_level(root, &dir, prefix, &mut sub, &mut stack)?;
+                    walk::read_level(root, &dir, (prefix, known), &mut sub, &mut stack)?;
                 }
                 Ok(sub)
             },
@@ -114,6 +106,49 @@ impl LakeStore for LocalLake {
         self.anomalies = anomalies;
         self.temporaries = temporaries;
         Ok(objects)
+    }
+}
+
+impl LakeStore for LocalLake {
+    fn describe(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    /// Walks the tree on several threads (each a subtree): a compacted year of 1,000
+    /// stations is 730,000 directories of one file each, and reading each is a few
+    /// system calls that wait on the kernel, not on this process. On Linux each
+    /// directory is opened, read and its files' sizes taken relative to its parent's
+    /// handle (`openat`, `getdents64`, `fstatat`): no path is looked up whole.
+    fn list(&mut self, prefix: &str) -> Result<Vec<(String, u64)>> {
+        Ok(self
+            .walk(prefix, &KnownDirs::default())?
+            .into_iter()
+            .map(|(k, s, _)| (k, s))
+            .collect())
+    }
+
+    /// [`LakeStore::list`], but each known day directory is checked with two
+    /// `fstatat` calls relative to its parent (its `mtime`, then its file's size and
+    /// `ctime`) instead of being opened and read (`openat`, two `getdents64`, `fstatat`,
+    /// `close`), where the stamps match.
+    fn list_known(&mut self, prefix: &str, known: &KnownDirs) -> Result<Vec<Listed>> {
+        self.walk(prefix, known)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn stamp_kind(&self) -> super::StampKind {
+        super::StampKind::Times
+    }
+
+    /// Stamps taken on a few threads (a month of 1,000 stations is 60,000 files).
+    #[cfg(target_os = "linux")]
+    fn stamps(&mut self, keys: &[String]) -> Option<Vec<Option<(u64, Stamp)>>> {
+        let paths: Vec<Option<PathBuf>> = keys.iter().map(|k| self.path(k).ok()).collect();
+        let mut out = vec![None; keys.len()];
+        pooled(paths.len(), TAIL_READERS, &mut |i, s| out[i] = s, |i| {
+            paths[i].as_deref().and_then(super::stamp::local_stamp)
+        });
+        Some(out)
     }
 
     fn get(&mut self, key: &str) -> Result<Vec<u8>> {
@@ -333,7 +368,7 @@ impl LakeStore for LocalLake {
 /// hidden temporaries (key, pid), which the walk reads anyway and skips.
 #[derive(Default)]
 struct Found {
-    objects: Vec<(String, u64)>,
+    objects: Vec<Listed>,
     anomalies: Vec<String>,
     temporaries: Vec<(String, u32)>,
 }
@@ -372,7 +407,7 @@ fn classify(
             return Ok(Some(sub));
         }
     } else if is_file && key.starts_with(prefix) {
-        found.objects.push((key, size()?));
+        found.objects.push((key, size()?, false));
     } else if !is_file && key.starts_with(prefix) {
         // Never followed: a link could lead out of the lake, and deleting it after a
         // merge would not remove what it points to.
@@ -397,8 +432,9 @@ mod walk {
 
     use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawDir, openat, statat};
 
-    use super::{Found, classify, note_hidden};
+    use super::{Found, KnownDirs, classify, note_hidden};
     use crate::error::{Error, Result};
+    use crate::lake::stamp::{KnownDir, ns, nsec};
 
     /// A directory still to read: the root, or a name below a directory held open.
     pub(super) struct Pending {
@@ -422,12 +458,40 @@ mod walk {
         Error::io(root.join(rel), std::io::Error::from(e))
     }
 
+    /// Whether the directory `name` (below the open directory `fd`) still holds only
+    /// the file `known` recorded, unchanged: its `mtime`, then the file's type, size
+    /// and `ctime`, each by `fstatat` relative to `fd`.
+    fn unchanged(fd: &OwnedFd, name: &std::ffi::CStr, known: &KnownDir) -> bool {
+        let nofollow = AtFlags::SYMLINK_NOFOLLOW;
+        let Ok(d) = statat(fd, name, nofollow) else {
+            return false;
+        };
+        if FileType::from_raw_mode(d.st_mode) != FileType::Directory
+            || ns(d.st_mtime, nsec(d.st_mtime_nsec)) != known.stamp.dir
+        {
+            return false;
+        }
+        let mut path = name.to_bytes().to_vec();
+        path.push(b'/');
+        path.extend_from_slice(known.file.as_bytes());
+        let Ok(path) = CString::new(path) else {
+            return false;
+        };
+        statat(fd, &*path, nofollow).is_ok_and(|f| {
+            FileType::from_raw_mode(f.st_mode) == FileType::RegularFile
+                && u64::try_from(f.st_size).ok() == Some(known.size)
+                && ns(f.st_ctime, nsec(f.st_ctime_nsec)) == known.stamp.file
+        })
+    }
+
     /// Reads the directory `dir` of the lake at `root`: its files under `prefix` into
-    /// `found`, its subdirectories that may hold such keys into `subdirs`.
+    /// `found`, its subdirectories that may hold such keys into `subdirs`, but for
+    /// those `known` holds whose stamps match: their file goes into `found` as
+    /// checked, and they are not read.
     pub(super) fn read_level(
         root: &Path,
         dir: &Pending,
-        prefix: &str,
+        (prefix, known): (&str, &KnownDirs),
         found: &mut Found,
         subdirs: &mut Vec<Pending>,
     ) -> Result<()> {
@@ -443,6 +507,7 @@ mod walk {
         }
         .map_err(|e| failed(root, &dir.rel, e))?;
         let fd = Arc::new(fd);
+        let known_here = known.dirs.get(&dir.rel);
         let mut buf = [MaybeUninit::<u8>::uninit(); 16 << 10];
         let mut entries = RawDir::new(&*fd, &mut buf);
         while let Some(entry) = entries.next() {
@@ -474,6 +539,14 @@ mod walk {
             let is_dir = kind == FileType::Directory;
             let is_file = kind == FileType::RegularFile;
             if let Some(rel) = classify(found, key, prefix, is_dir, is_file, size)? {
+                let name_str = std::str::from_utf8(name.to_bytes()).ok();
+                if let Some(k) = known_here.zip(name_str).and_then(|(h, n)| h.get(n)) {
+                    let key = format!("{rel}{}", k.file);
+                    if key.starts_with(prefix) && unchanged(&fd, name, k) {
+                        found.objects.push((key, k.size, true));
+                        continue;
+                    }
+                }
                 subdirs.push(Pending {
                     parent: Some(Arc::clone(&fd)),
                     name: name.to_owned(),
@@ -490,7 +563,7 @@ mod walk {
 mod walk {
     use std::path::{Path, PathBuf};
 
-    use super::{Found, classify, note_hidden};
+    use super::{Found, KnownDirs, classify, note_hidden};
     use crate::error::{Error, Result};
 
     /// A directory still to read, and its key prefix (empty or ending in `/`).
@@ -513,7 +586,7 @@ mod walk {
     pub(super) fn read_level(
         _root: &Path,
         dir: &Pending,
-        prefix: &str,
+        (prefix, _known): (&str, &KnownDirs),
         found: &mut Found,
         subdirs: &mut Vec<Pending>,
     ) -> Result<()> {

@@ -52,7 +52,18 @@ pub struct Month {
     /// The health daily files, by day.
     #[serde(default)]
     pub health: Vec<HealthDay>,
+    /// The stamps of the daily files when the rollup was written ([`Stamped`]), for
+    /// those whose store records them; `None` in a rollup written before stamps
+    /// existed (2026-12-04) or by a store that keeps none: its entries are matched by
+    /// size alone.
+    #[serde(default, rename = "t", skip_serializing_if = "Option::is_none")]
+    pub stamps: Option<Vec<Stamped>>,
 }
+
+/// A daily file's stamps ([`crate::lake::Stamp`]): (0 data or 1 health, day of the
+/// month, the file's stamp, its directory's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stamped(pub u8, pub u8, pub u64, pub u64);
 
 /// A data daily file: (day of the month, size, rows, sampling interval ms, first
 /// instant ms, last instant ms, its measurements' figures).
@@ -324,6 +335,7 @@ impl Month {
             month: month.into(),
             data: Vec::new(),
             health: Vec::new(),
+            stamps: None,
         }
     }
 
@@ -368,6 +380,13 @@ impl Month {
                 return Err(format!("day {} twice", h.0));
             }
         }
+        for s in r.stamps.iter().flatten() {
+            // A stamp of a day the rollup holds, once.
+            let tree = usize::from(s.0);
+            if tree > 1 || !std::mem::replace(&mut seen[tree][usize::from(s.1) & 31], false) {
+                return Err(format!("a stamp of day {} that is not an entry's", s.1));
+            }
+        }
         Ok(r)
     }
 
@@ -381,6 +400,66 @@ impl Month {
             "{tree}station={}/year={year}/month={month}/day={day:02}/{stem}_day.parquet",
             self.station
         )
+    }
+
+    /// Whether this rollup's entries are to be checked by stamps on a store whose
+    /// stamps are of `kind`: it recorded stamps, of that kind (a directory's times
+    /// have a directory stamp, a bucket's tags none). A rollup without stamps, or
+    /// read through a store of the other kind (a directory served by `lakenode
+    /// serve`), is matched by size, as before stamps.
+    #[must_use]
+    pub fn stamped_for(&self, kind: crate::lake::StampKind) -> bool {
+        use crate::lake::StampKind;
+        match (&self.stamps, kind) {
+            (None, _) | (_, StampKind::None) => false,
+            (Some(s), kind) => s
+                .first()
+                .is_none_or(|s| (s.3 != 0) == (kind == StampKind::Times)),
+        }
+    }
+
+    /// Whether this rollup holds the data (else health) daily file of `day` at `size`.
+    #[must_use]
+    pub fn holds(&self, is_data: bool, day: u8, size: u64) -> bool {
+        if is_data {
+            self.data.iter().any(|d| d.0 == day && d.1 == size)
+        } else {
+            self.health.iter().any(|h| h.0 == day && h.1 == size)
+        }
+    }
+
+    /// The stamps recorded of the data (else health) daily file of `day`, if any.
+    #[must_use]
+    pub fn stamp(&self, is_data: bool, day: u8) -> Option<crate::lake::Stamp> {
+        let tree = u8::from(!is_data);
+        self.stamps
+            .iter()
+            .flatten()
+            .find(|s| s.0 == tree && s.1 == day)
+            .map(|s| crate::lake::Stamp {
+                file: s.2,
+                dir: s.3,
+            })
+    }
+
+    /// Adds what this rollup's stamps say of its days' directories to `known` (each
+    /// held its daily file alone, at its size, with those stamps).
+    pub fn known(&self, known: &mut crate::lake::KnownDirs) {
+        for s in self.stamps.iter().flatten() {
+            let is_data = s.0 == 0;
+            let size = if is_data {
+                self.data.iter().find(|d| d.0 == s.1).map(|d| d.1)
+            } else {
+                self.health.iter().find(|h| h.0 == s.1).map(|h| h.1)
+            };
+            if let Some(size) = size {
+                let stamp = crate::lake::Stamp {
+                    file: s.2,
+                    dir: s.3,
+                };
+                known.insert(&self.key(is_data, s.1), size, stamp);
+            }
+        }
     }
 
     /// The entries by key and size.
@@ -446,6 +525,9 @@ impl Month {
     pub fn sort(&mut self) {
         self.data.sort_by_key(|d| d.0);
         self.health.sort_by_key(|h| h.0);
+        if let Some(s) = &mut self.stamps {
+            s.sort_by_key(|s| (s.0, s.1));
+        }
     }
 }
 
@@ -517,6 +599,42 @@ mod tests {
         assert_eq!(back.by_key().len(), 2);
         let t = back.data[0].column(Measurement::Temperature).unwrap();
         assert_eq!((t.1, t.3, t.4, t.5), (288, 2_000, 2_287, 2_287));
+    }
+
+    /// A rollup written before stamps (no `"t"`) is matched by size, as before; one with
+    /// stamps only by a store of their kind; a stamp of a day it does not hold refuses
+    /// it whole.
+    #[test]
+    fn stamps_are_checked_by_a_store_of_their_kind_and_old_rollups_by_size() {
+        use crate::lake::StampKind;
+        let mut m = month();
+        let json = m.to_json();
+        assert!(
+            !json.contains("\"t\""),
+            "no stamps: no field (old readers ignore it)"
+        );
+        let old = Month::from_json(json.as_bytes(), ST, "2026-11").unwrap();
+        assert!(!old.stamped_for(StampKind::Times) && !old.stamped_for(StampKind::Tags));
+        m.stamps = Some(vec![Stamped(0, 20, 7, 9)]);
+        let back = Month::from_json(m.to_json().as_bytes(), ST, "2026-11").unwrap();
+        assert!(back.stamped_for(StampKind::Times), "a directory's times");
+        assert!(
+            !back.stamped_for(StampKind::Tags),
+            "read through a bucket: by size"
+        );
+        assert!(!back.stamped_for(StampKind::None));
+        assert_eq!(
+            back.stamp(true, 20),
+            Some(crate::lake::Stamp { file: 7, dir: 9 })
+        );
+        assert_eq!(back.stamp(false, 20), None);
+        let mut known = crate::lake::KnownDirs::default();
+        back.known(&mut known);
+        assert_eq!(known.len(), 1);
+        m.stamps = Some(vec![Stamped(0, 21, 7, 9)]);
+        assert!(Month::from_json(m.to_json().as_bytes(), ST, "2026-11").is_err());
+        m.stamps = Some(vec![Stamped(0, 20, 7, 9), Stamped(0, 20, 8, 9)]);
+        assert!(Month::from_json(m.to_json().as_bytes(), ST, "2026-11").is_err());
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub const SKEW_TOLERANCE: SignedDuration = SignedDuration::from_secs(60);
 pub struct ListPage {
     /// (key, size in bytes) of each object, in key order.
     pub objects: Vec<(String, u64)>,
+    /// The `ETag` of each object, in the same order (empty where the reply gives
+    /// none): what tells an object rewritten with the same size from the one before.
+    pub etags: Vec<String>,
     /// The token for the next page, if the listing is truncated.
     pub next: Option<String>,
     /// Common prefixes (a listing with a delimiter), in key order.
@@ -63,7 +66,7 @@ pub fn parse_list(body: &[u8]) -> Result<ListPage> {
     let mut path: Vec<String> = Vec::with_capacity(4);
     let mut value = String::new();
     let mut root = false;
-    let (mut key, mut size) = (None::<String>, None::<u64>);
+    let (mut key, mut size, mut etag) = (None::<String>, None::<u64>, None::<String>);
     let (mut truncated, mut token, mut url) = (None::<bool>, None::<String>, false);
     loop {
         let event = reader
@@ -111,8 +114,10 @@ pub fn parse_list(body: &[u8]) -> Result<ListPage> {
                             .take()
                             .ok_or_else(|| bad("an object without a Key".into()))?;
                         page.objects.push((key, size.take().unwrap_or(0)));
+                        page.etags.push(etag.take().unwrap_or_default());
                     }
                     (Some("Contents"), "Key") if path.len() == 1 => key = Some(text),
+                    (Some("Contents"), "ETag") if path.len() == 1 => etag = Some(text),
                     (Some("Contents"), "Size") if path.len() == 1 => {
                         let n = text
                             .trim()
@@ -452,6 +457,13 @@ pub(crate) mod tests {
             vec![("a/x y+zé".to_owned(), 12), ("a/<&>%".to_owned(), 0)]
         );
         assert_eq!(page.prefixes, vec!["a/p q/".to_owned()]);
+        assert_eq!(
+            page.etags,
+            vec![
+                r#""d41d8cd98f00b204e9800998ecf8427e""#.to_owned(),
+                String::new()
+            ]
+        );
         assert_eq!(
             page.next.as_deref(),
             Some("tok+en"),
