@@ -31,16 +31,30 @@ pub fn stored_md5(file: &File) -> Option<String> {
     {
         let mut buf = [0u8; 192];
         let n = rustix::fs::fgetxattr(file, MD5_ATTR, &mut buf[..]).ok()?;
-        let text = std::str::from_utf8(buf.get(..n)?).ok()?;
-        let md5 = text.split(' ').next()?;
-        (md5.len() == 32 && md5.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then(|| md5.to_ascii_lowercase())
+        md5_of_value(buf.get(..n)?)
     }
     #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
     {
         let _ = file;
         None
     }
+}
+
+/// The MD5 (lower-case hex) an attribute's value holds. Two forms, both the embedded
+/// store's (`lakenode_embedded_s3::store::etag`, which owns them): since 2026-12-04 49
+/// bytes, a format byte 2 then the MD5's 16 bytes and four numbers; before, text
+/// starting `<md5 hex> `. A crate of its own for one 49-byte layout was not worth it:
+/// `tests/compaction_guard.rs` checks this reading against what the server writes.
+fn md5_of_value(value: &[u8]) -> Option<String> {
+    const BINARY_LEN: usize = 49;
+    if value.len() == BINARY_LEN && value.first() == Some(&2) {
+        let md5 = value.get(1..17)?;
+        return Some(md5.iter().map(|b| format!("{b:02x}")).collect());
+    }
+    let text = std::str::from_utf8(value).ok()?;
+    let md5 = text.split(' ').next()?;
+    (md5.len() == 32 && md5.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| md5.to_ascii_lowercase())
 }
 
 /// Why the bytes read from `file` (whose MD5 is `md5`) are not the ones stored, if
@@ -60,6 +74,21 @@ pub fn mismatch(file: &File, md5: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn both_forms_of_the_value_give_the_md5() {
+        let hello = "5d41402abc4b2a76b9719d911017c592";
+        let mut binary = vec![2u8];
+        binary.extend((0..16).map(|i| u8::from_str_radix(&hello[2 * i..2 * i + 2], 16).unwrap()));
+        binary.extend([7u8; 32]);
+        assert_eq!(md5_of_value(&binary).as_deref(), Some(hello));
+        assert_eq!(
+            md5_of_value(format!("{hello} 5 1 2 3").as_bytes()).as_deref(),
+            Some(hello)
+        );
+        assert_eq!(md5_of_value(&binary[..48]), None, "truncated");
+        assert_eq!(md5_of_value(b"not an md5 5 1"), None);
+    }
 
     #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
     #[test]
