@@ -736,7 +736,11 @@ impl LakeHooks for RivalBeforeWriting {
         }
     }
     fn changing(&mut self, change: Change<'_>) -> lakenode_lake::Result<()> {
-        if let (Change::PutIf(_), Some(rival)) = (change, self.0.take()) {
+        // Only a conditional write lets the rival in (the pending rollups' marker, a
+        // plain `put`, comes first and must not use it up).
+        if let Change::PutIf(_) = change
+            && let Some(rival) = self.0.take()
+        {
             rival();
         }
         Ok(())
