@@ -26,7 +26,13 @@ fi
 # power_cut.rs). LAKENODE_TEST_TMPDIR=DIR puts them elsewhere (=/tmp: on the disk).
 # Only where files may be run (tests run scripts from there: credential_process).
 tmp_base="${LAKENODE_TEST_TMPDIR:-/dev/shm}"
-if [ -d "$tmp_base" ] && [ -w "$tmp_base" ]; then
+# With room to spare only (tmpfs is memory; a container's /dev/shm may be 64 MB): at
+# least 4 GiB free, unless the place was chosen.
+tmp_free_kb=$(df -Pk "$tmp_base" 2>/dev/null | awk 'NR == 2 {print $4}')
+if [ -z "${LAKENODE_TEST_TMPDIR:-}" ] && [ "${tmp_free_kb:-0}" -lt 4194304 ]; then
+  tmp_base=""
+fi
+if [ -n "$tmp_base" ] && [ -d "$tmp_base" ] && [ -w "$tmp_base" ]; then
   tmp="$(mktemp -d "$tmp_base/lakenode-test.XXXXXX")"
   printf '#!/bin/sh\n' > "$tmp/exec-check" && chmod +x "$tmp/exec-check"
   if "$tmp/exec-check" 2>/dev/null; then
