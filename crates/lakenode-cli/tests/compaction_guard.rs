@@ -120,6 +120,42 @@ fn a_window_file_whose_bytes_are_not_the_ones_stored_is_left_alone() {
     );
 }
 
+/// A daily file `compact` wrote itself on a local lake carries the MD5 it was written
+/// with (adversary review 2, F1): damaged in place, it is refused when a late window
+/// makes its day be compacted again, not rewritten with the damage as sound data.
+/// Before: no attribute on a daily file, exit 0, the changed rows baked in.
+#[test]
+fn a_daily_file_damaged_before_a_late_window_is_refused_not_rewritten() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = make_lake(tmp.path());
+    let day21 = day_dir(&lake, 21);
+    let late = day21.join("data_0100.parquet");
+    let aside = tmp.path().join("late.parquet");
+    std::fs::rename(&late, &aside).unwrap();
+    let (out, stderr) = compact(&["--lake", lake.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let daily = day21.join("data_day.parquet");
+    if !has_stored_md5(&aside) {
+        return; // no user attributes on this file system
+    }
+    let mut buf = [0u8; 192];
+    assert!(
+        rustix::fs::getxattr(&daily, "user.lakenode.md5", &mut buf[..]).is_ok(),
+        "the daily file carries the MD5 it was written with"
+    );
+    let flipped = flip(&daily);
+    std::fs::rename(&aside, &late).unwrap();
+    let before = names(&day21);
+    let (out, stderr) = compact(&["--lake", lake.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("data_day.parquet") && stderr.contains("not the ones stored"),
+        "{stderr}"
+    );
+    assert_eq!(names(&day21), before, "the station-day is left as it is");
+    assert_eq!(std::fs::read(&daily).unwrap(), flipped);
+}
+
 /// F4, through the embedded server: a file damaged in the store without its metadata
 /// moving (bit rot: the server's recorded MD5 still valid for the file as it is) is
 /// served with its recorded `ETag` and other bytes, read twice the same. `compact`

@@ -112,6 +112,14 @@ impl OutputFile {
         }
     }
 
+    /// Records `md5_hex` as the MD5 of what was written ([`crate::integrity::record`]):
+    /// a file the lake wrote is checked like one the embedded store wrote.
+    pub fn record_md5(&self, md5_hex: &str) {
+        if let Some(f) = &self.file {
+            crate::integrity::record(f, md5_hex);
+        }
+    }
+
     /// Makes the data durable (`fsync`), still under the temporary name.
     ///
     /// # Errors

@@ -208,6 +208,7 @@ impl LakeStore for LocalLake {
         }
         let mut out = crate::output::OutputFile::create(&path, &[])?;
         std::io::Write::write_all(&mut out, &body).map_err(|e| out.error(e))?;
+        out.record_md5(&lakenode::digest::md5_hex(&body));
         out.commit()?;
         sync_dir(path.parent().unwrap_or(Path::new(".")))
     }

@@ -44,6 +44,7 @@ pub(super) fn put_many_if(lake: &LocalLake, puts: Vec<PutIf>) -> Result<Vec<bool
         }
         let mut out = OutputFile::create(&path, &[])?;
         std::io::Write::write_all(&mut out, &put.body).map_err(|e| out.error(e))?;
+        out.record_md5(&lakenode::digest::md5_hex(&put.body));
         out.start_writeback();
         staged.push((out, path));
         written.push(true);
