@@ -20,8 +20,10 @@
 
 use std::fs::File;
 
+use lakenode::digest::StoredMd5;
+
 /// The extended attribute holding the embedded store's MD5 of a file.
-pub const MD5_ATTR: &str = "user.lakenode.md5";
+pub const MD5_ATTR: &str = StoredMd5::ATTR;
 
 /// The MD5 (lower-case hex) the embedded store recorded for the open `file`, whatever
 /// version of the file it was recorded for; `None` without a well-formed attribute.
@@ -40,18 +42,12 @@ pub fn stored_md5(file: &File) -> Option<String> {
     }
 }
 
-/// The binary value's length: a format byte, the MD5, four 8-byte numbers.
-const BINARY_LEN: usize = 49;
-
-/// The MD5 (lower-case hex) an attribute's value holds. Two forms, both the embedded
-/// store's (`lakenode_embedded_s3::store::etag`, which owns them): since 2026-12-04 49
-/// bytes, a format byte 2 then the MD5's 16 bytes and four numbers; before, text
-/// starting `<md5 hex> `. A crate of its own for one 49-byte layout was not worth it:
-/// `tests/compaction_guard.rs` checks this reading against what the server writes.
+/// The MD5 (lower-case hex) an attribute's value holds: since 2026-12-04 the layout
+/// [`StoredMd5`] (the one the embedded server writes); before, text starting
+/// `<md5 hex> `.
 fn md5_of_value(value: &[u8]) -> Option<String> {
-    if value.len() == BINARY_LEN && value.first() == Some(&2) {
-        let md5 = value.get(1..17)?;
-        return Some(md5.iter().map(|b| format!("{b:02x}")).collect());
+    if let Some(record) = StoredMd5::decode(value) {
+        return Some(record.md5_hex());
     }
     let text = std::str::from_utf8(value).ok()?;
     let md5 = text.split(' ').next()?;
@@ -59,7 +55,7 @@ fn md5_of_value(value: &[u8]) -> Option<String> {
         .then(|| md5.to_ascii_lowercase())
 }
 
-/// Records `md5_hex` as the MD5 of the open `file`, in the embedded store's binary form
+/// Records `md5_hex` as the MD5 of the open `file`, in the layout the embedded store writes ([`StoredMd5`])
 /// (so that `compact` checks a daily file it wrote itself when it reads it again, and
 /// `lakenode serve` takes the value as its ETag while the file is unchanged). Best
 /// effort: a file system without user attributes leaves it unrecorded.
@@ -67,7 +63,7 @@ pub fn record(file: &File, md5_hex: &str) {
     #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
     {
         use std::os::unix::fs::MetadataExt as _;
-        let (Ok(meta), Some(md5)) = (file.metadata(), md5_bytes(md5_hex)) else {
+        let (Ok(meta), Some(md5)) = (file.metadata(), StoredMd5::md5_from_hex(md5_hex)) else {
             return;
         };
         let ns = |s: i64, n: i64| {
@@ -82,35 +78,17 @@ pub fn record(file: &File, md5_hex: &str) {
         ) else {
             return;
         };
-        let mut value = [0u8; BINARY_LEN];
-        value[0] = 2;
-        value[1..17].copy_from_slice(&md5);
-        for (slot, n) in value[17..]
-            .chunks_exact_mut(8)
-            .zip([meta.len(), mtime, meta.ino(), ctime])
-        {
-            slot.copy_from_slice(&n.to_le_bytes());
+        let value = StoredMd5 {
+            md5,
+            version: [meta.len(), mtime, meta.ino(), ctime],
         }
+        .encode();
         let _ = rustix::fs::fsetxattr(file, MD5_ATTR, &value, rustix::fs::XattrFlags::empty());
     }
     #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
     {
-        let _ = (file, md5_hex, md5_bytes);
+        let _ = (file, md5_hex);
     }
-}
-
-/// The 16 bytes of an MD5 given in hex.
-fn md5_bytes(md5_hex: &str) -> Option<[u8; 16]> {
-    let hex = md5_hex.as_bytes();
-    if hex.len() != 32 {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-        let digit = |c: u8| char::from(c).to_digit(16);
-        *byte = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
-    }
-    Some(out)
 }
 
 /// Why the bytes read from `file` (whose MD5 is `md5`) are not the ones stored, if

@@ -66,6 +66,79 @@ pub fn md5_hex(body: &[u8]) -> String {
     Md5Digest::of(body).hex()
 }
 
+/// A file's MD5 as a directory lake keeps it, in the extended attribute
+/// [`StoredMd5::ATTR`]: written by the embedded S3 server for each object it stores and
+/// by `compact` for each file it writes, read by both (the server's `ETag`; `compact`'s
+/// check that a file's bytes are the ones stored). One layout, here, for both: 49 bytes,
+/// a format byte (2), the MD5, then the file's size, mtime (ns), inode and ctime (ns)
+/// when it was recorded, each 8 bytes little-endian. Short enough to stay inside an
+/// ext4 inode (a longer text form took a 4 KiB block per file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredMd5 {
+    /// The MD5.
+    pub md5: [u8; 16],
+    /// The file's size, mtime (ns), inode and ctime (ns) it was recorded for.
+    pub version: [u64; 4],
+}
+
+impl StoredMd5 {
+    /// The extended attribute's name.
+    pub const ATTR: &'static str = "user.lakenode.md5";
+    /// The value's length.
+    pub const LEN: usize = 1 + 16 + 4 * 8;
+    const FORMAT: u8 = 2;
+
+    /// The attribute's value.
+    #[must_use]
+    pub fn encode(&self) -> [u8; Self::LEN] {
+        let mut value = [0u8; Self::LEN];
+        value[0] = Self::FORMAT;
+        value[1..17].copy_from_slice(&self.md5);
+        for (slot, n) in value[17..].chunks_exact_mut(8).zip(self.version) {
+            slot.copy_from_slice(&n.to_le_bytes());
+        }
+        value
+    }
+
+    /// A value of this layout; `None` for any other (the text form of versions before
+    /// 2026-12-04, a damaged value).
+    #[must_use]
+    pub fn decode(value: &[u8]) -> Option<Self> {
+        let value: &[u8; Self::LEN] = value.try_into().ok()?;
+        if value[0] != Self::FORMAT {
+            return None;
+        }
+        let mut md5 = [0u8; 16];
+        md5.copy_from_slice(&value[1..17]);
+        let mut version = [0u64; 4];
+        for (n, bytes) in version.iter_mut().zip(value[17..].chunks_exact(8)) {
+            *n = u64::from_le_bytes(bytes.try_into().ok()?);
+        }
+        Some(Self { md5, version })
+    }
+
+    /// The MD5 in lowercase hex.
+    #[must_use]
+    pub fn md5_hex(&self) -> String {
+        Md5Digest(self.md5).hex()
+    }
+
+    /// The 16 bytes of an MD5 given in hex; `None` if it is not one.
+    #[must_use]
+    pub fn md5_from_hex(md5_hex: &str) -> Option<[u8; 16]> {
+        let hex = md5_hex.as_bytes();
+        if hex.len() != 32 {
+            return None;
+        }
+        let mut out = [0u8; 16];
+        for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+            let digit = |c: u8| char::from(c).to_digit(16);
+            *byte = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
+        }
+        Some(out)
+    }
+}
+
 /// How many bodies this thread has hashed, so tests can check that a path hashes once.
 #[cfg(test)]
 pub(crate) mod counter {
@@ -99,6 +172,29 @@ mod tests {
             format!("{d:?}"),
             "Md5Digest(9f0aaae9beae6bfb530e4ec1e4cd7ce3)"
         );
+    }
+
+    #[test]
+    fn a_stored_md5_round_trips_and_refuses_other_forms() {
+        let md5 = StoredMd5::md5_from_hex("9f0aaae9beae6bfb530e4ec1e4cd7ce3").unwrap();
+        let record = StoredMd5 {
+            md5,
+            version: [16, 1_764_806_400_123_456_789, 42, 1_764_806_400_223_456_789],
+        };
+        let value = record.encode();
+        assert_eq!(value.len(), 49);
+        assert_eq!(StoredMd5::decode(&value), Some(record));
+        assert_eq!(record.md5_hex(), "9f0aaae9beae6bfb530e4ec1e4cd7ce3");
+        assert_eq!(StoredMd5::decode(&value[..48]), None);
+        assert_eq!(
+            StoredMd5::decode(b"9f0aaae9beae6bfb530e4ec1e4cd7ce3 16 1 42 2"),
+            None
+        );
+        assert_eq!(
+            StoredMd5::md5_from_hex("zz0aaae9beae6bfb530e4ec1e4cd7ce3"),
+            None
+        );
+        assert_eq!(StoredMd5::md5_from_hex("9f0a"), None);
     }
 
     #[test]

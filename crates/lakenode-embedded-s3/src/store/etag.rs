@@ -46,13 +46,14 @@ use std::fs::{File, Metadata};
 use std::io::{self, Read as _, Seek as _};
 use std::path::Path;
 
+use lakenode::digest::StoredMd5;
 use md5::{Digest as _, Md5};
 
 /// The MD5 of nothing (the ETag of an empty object or directory marker).
 pub const EMPTY_MD5: &str = "d41d8cd98f00b204e9800998ecf8427e";
 
 #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
-const ATTR: &str = "user.lakenode.md5";
+const ATTR: &str = StoredMd5::ATTR;
 
 /// Lower-case hex of `bytes`.
 #[must_use]
@@ -132,53 +133,36 @@ impl Version {
     }
 }
 
-/// The attribute's format byte (module doc); a value of another form, such as the
-/// text of versions before 2026-12-04, is not trusted: the file is hashed once more.
-const FORMAT: u8 = 2;
-
-/// The attribute's length: the format byte, the MD5, four 8-byte numbers.
-pub const VALUE_LEN: usize = 1 + 16 + 4 * 8;
-
-/// The attribute's value for `md5` (16 bytes) computed for `version`; `None` for times
-/// outside what 64-bit nanoseconds hold (before 1970 or after 2262: not stored).
-fn encode(md5: &[u8; 16], version: &Version) -> Option<[u8; VALUE_LEN]> {
-    let mut value = [0u8; VALUE_LEN];
-    value[0] = FORMAT;
-    value[1..17].copy_from_slice(md5);
-    let numbers = [
-        version.size,
-        u64::try_from(version.mtime).ok()?,
-        version.inode,
-        u64::try_from(version.ctime).ok()?,
-    ];
-    for (slot, n) in value[17..].chunks_exact_mut(8).zip(numbers) {
-        slot.copy_from_slice(&n.to_le_bytes());
-    }
-    Some(value)
+/// The attribute's value for `md5` (16 bytes) computed for `version`
+/// ([`StoredMd5`], the layout `compact` reads too); `None` for times outside what 64-bit
+/// nanoseconds hold (before 1970 or after 2262: not stored).
+fn encode(md5: &[u8; 16], version: &Version) -> Option<[u8; StoredMd5::LEN]> {
+    let record = StoredMd5 {
+        md5: *md5,
+        version: [
+            version.size,
+            u64::try_from(version.mtime).ok()?,
+            version.inode,
+            u64::try_from(version.ctime).ok()?,
+        ],
+    };
+    Some(record.encode())
 }
 
 /// The MD5 (lower-case hex) a value holds, whatever version of the file it was
-/// recorded for, and that version; `None` for a value of another form.
+/// recorded for, and that version; `None` for a value of another form (the text of
+/// versions before 2026-12-04 is not trusted: the file is hashed once more).
 #[must_use]
 pub fn decode(value: &[u8]) -> Option<(String, Version)> {
-    let value: &[u8; VALUE_LEN] = value.try_into().ok()?;
-    if value[0] != FORMAT {
-        return None;
-    }
-    let number = |i: usize| {
-        let at = 17 + 8 * i;
-        value
-            .get(at..at + 8)
-            .and_then(|b| <[u8; 8]>::try_from(b).ok())
-            .map(u64::from_le_bytes)
-    };
+    let record = StoredMd5::decode(value)?;
+    let [size, mtime, inode, ctime] = record.version;
     let version = Version {
-        size: number(0)?,
-        mtime: u128::from(number(1)?),
-        inode: number(2)?,
-        ctime: i128::from(number(3)?),
+        size,
+        mtime: u128::from(mtime),
+        inode,
+        ctime: i128::from(ctime),
     };
-    Some((hex(&value[1..17]), version))
+    Some((record.md5_hex(), version))
 }
 
 /// The stored MD5 if it was computed for this version of the file.
@@ -190,20 +174,6 @@ fn parse(value: &[u8], now: &Version) -> Option<String> {
     } == *now
         && (then.ctime..=then.ctime + CTIME_SLACK_NS).contains(&now.ctime);
     same.then_some(md5)
-}
-
-/// The 16 bytes of an MD5 given in hex; `None` if it is not one.
-fn md5_bytes(md5_hex: &str) -> Option<[u8; 16]> {
-    let hex = md5_hex.as_bytes();
-    if hex.len() != 32 {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
-        let digit = |c: u8| char::from(c).to_digit(16);
-        *byte = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
-    }
-    Some(out)
 }
 
 /// The valid stored ETag of the open `file`, if any.
@@ -259,7 +229,7 @@ pub fn store(file: &File, md5_hex: &str, meta: &Metadata) {
         // it holds would be stale the moment it is written, and the file hashed again
         // on every read. So once that happened, it is written again with the ctime the
         // first write left, which the second moves by microseconds only.
-        let Some(md5) = md5_bytes(md5_hex) else {
+        let Some(md5) = StoredMd5::md5_from_hex(md5_hex) else {
             return;
         };
         let mut now = now;
@@ -290,7 +260,7 @@ pub fn store(file: &File, md5_hex: &str, meta: &Metadata) {
     }
     #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
     {
-        let _ = (file, md5_hex, meta, Version::of, encode, md5_bytes);
+        let _ = (file, md5_hex, meta, Version::of, encode);
     }
 }
 
@@ -420,7 +390,7 @@ mod tests {
     /// written for.
     #[test]
     fn the_value_is_short_and_round_trips() {
-        let md5 = md5_bytes("5d41402abc4b2a76b9719d911017c592").expect("hex");
+        let md5 = StoredMd5::md5_from_hex("5d41402abc4b2a76b9719d911017c592").expect("hex");
         let v = Version {
             size: 5,
             mtime: 1_764_806_400_123_456_789,
@@ -443,8 +413,11 @@ mod tests {
         };
         assert_eq!(parse(&value, &later), None, "changed since");
         assert_eq!(decode(&value[..48]), None, "truncated");
-        assert_eq!(md5_bytes("not hex"), None);
-        assert_eq!(md5_bytes("zz41402abc4b2a76b9719d911017c592"), None);
+        assert_eq!(StoredMd5::md5_from_hex("not hex"), None);
+        assert_eq!(
+            StoredMd5::md5_from_hex("zz41402abc4b2a76b9719d911017c592"),
+            None
+        );
         let mut other = value;
         other[0] = b'5';
         assert_eq!(
