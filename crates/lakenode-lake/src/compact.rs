@@ -348,15 +348,25 @@ fn leftovers<'a>(
     days: impl Iterator<Item = &'a DayDir>,
 ) -> Result<std::collections::BTreeSet<String>> {
     let removed = lake.remove_dead_temporaries();
-    let listed = pending::read(lake)?;
+    let marker = pending::read(lake)?;
+    if let Some(why) = marker.warning() {
+        tracing::warn!("{why}");
+    }
+    let listed = marker.months;
     let mut months = listed.clone();
     for key in removed {
         tracing::info!("removed {key}, a temporary left by a run that was killed");
         months.extend(pending::month_of_temporary(&key));
     }
     months.extend(days.map(|d| format!("{:04}-{:02}", d.date.year(), d.date.month())));
-    if months != listed {
-        pending::write(lake, &months)?;
+    if months != listed || !marker.unreadable.is_empty() {
+        if months.is_empty() {
+            // Nothing pending but lines that name no month: `pending::done` removes
+            // the marker only after a run with pending months.
+            lake.delete(pending::ROLLUPS_PENDING)?;
+        } else {
+            pending::write(lake, &months)?;
+        }
     }
     Ok(months)
 }
@@ -1091,5 +1101,29 @@ mod tests {
         assert!(json.contains(st), "{json}");
         let fallback = day_metadata(day, r#"{"interval_ms": "10000"}"#).unwrap();
         assert_eq!(fallback.interval_ms, 5_000);
+    }
+
+    /// A marker holding lines that name no month is warned about and left with only the
+    /// months it names, or removed if it names none (before, it was read as "nothing
+    /// pending" and kept forever, unremarked).
+    #[test]
+    fn a_marker_with_lines_that_name_no_month_is_rewritten_or_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lake = crate::lake::LocalLake::new(dir.path().to_path_buf());
+        let marker = dir.path().join(pending::ROLLUPS_PENDING);
+        std::fs::write(&marker, b"\x00\xffgarbage\n2026-1\n").unwrap();
+        let read = pending::read(&mut lake).unwrap();
+        assert_eq!(read.unreadable.len(), 2);
+        let why = read.warning().unwrap();
+        assert!(why.contains("2 line(s) that name no month"), "{why}");
+        assert!(leftovers(&mut lake, std::iter::empty()).unwrap().is_empty());
+        assert!(!marker.exists(), "a marker naming no month is removed");
+
+        std::fs::write(&marker, b"2026-11\nnot a month\n\n").unwrap();
+        let months = leftovers(&mut lake, std::iter::empty()).unwrap();
+        assert_eq!(months.into_iter().collect::<Vec<_>>(), ["2026-11"]);
+        assert_eq!(std::fs::read(&marker).unwrap(), b"2026-11\n");
+        let clean = pending::read(&mut lake).unwrap();
+        assert_eq!((clean.unreadable.len(), clean.warning()), (0, None));
     }
 }

@@ -26,19 +26,61 @@ use lakenode::digest::StoredMd5;
 pub const MD5_ATTR: &str = StoredMd5::ATTR;
 
 /// The MD5 (lower-case hex) the embedded store recorded for the open `file`, whatever
-/// version of the file it was recorded for; `None` without a well-formed attribute.
+/// version of the file it was recorded for; `None` without the attribute, or with one
+/// that cannot be read or is not in either layout, which is warned about (F5: it used
+/// to count as none, silently): the file is then taken as it is, as one without it.
 #[must_use]
 pub fn stored_md5(file: &File) -> Option<String> {
+    match stored_value(file) {
+        Stored::Md5(md5) => Some(md5),
+        Stored::Absent => None,
+        Stored::Unreadable(why) => {
+            tracing::warn!(
+                "{why}: its bytes cannot be checked against the ones stored, and are taken as they are"
+            );
+            None
+        }
+    }
+}
+
+/// What a file's attribute [`MD5_ATTR`] holds.
+#[derive(Debug, PartialEq, Eq)]
+enum Stored {
+    /// The MD5 recorded (lower-case hex).
+    Md5(String),
+    /// No attribute, or a file system (or platform) without user attributes.
+    Absent,
+    /// An attribute that could not be read, or holds no MD5 in either layout: why.
+    Unreadable(String),
+}
+
+fn stored_value(file: &File) -> Stored {
     #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
     {
+        use rustix::io::Errno;
         let mut buf = [0u8; 192];
-        let n = rustix::fs::fgetxattr(file, MD5_ATTR, &mut buf[..]).ok()?;
-        md5_of_value(buf.get(..n)?)
+        match rustix::fs::fgetxattr(file, MD5_ATTR, &mut buf[..]) {
+            Ok(n) => buf.get(..n).and_then(md5_of_value).map_or_else(
+                || {
+                    Stored::Unreadable(format!(
+                        "the attribute {MD5_ATTR} holds {n} byte(s) that are no MD5 record"
+                    ))
+                },
+                Stored::Md5,
+            ),
+            Err(Errno::NODATA | Errno::NOTSUP) => Stored::Absent,
+            Err(Errno::RANGE) => Stored::Unreadable(format!(
+                "the attribute {MD5_ATTR} is longer than any MD5 record"
+            )),
+            Err(e) => {
+                Stored::Unreadable(format!("the attribute {MD5_ATTR} could not be read: {e}"))
+            }
+        }
     }
     #[cfg(not(any(target_os = "linux", target_os = "android", target_vendor = "apple")))]
     {
         let _ = file;
-        None
+        Stored::Absent
     }
 }
 
@@ -154,5 +196,29 @@ mod tests {
         let other = lakenode::digest::md5_hex(b"hellp");
         let why = mismatch(&file, &other).unwrap();
         assert!(why.contains(&other) && why.contains(&hello), "{why}");
+    }
+
+    /// F5: an attribute that is there but holds no MD5 record is told apart from none
+    /// (it is warned about; the file is still taken as it is).
+    #[cfg(any(target_os = "linux", target_os = "android", target_vendor = "apple"))]
+    #[test]
+    fn an_attribute_that_holds_no_md5_is_unreadable_not_absent() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"hello").unwrap();
+        let file = File::open(&path).unwrap();
+        assert_eq!(stored_value(&file), Stored::Absent);
+        let set = |value: &[u8]| {
+            rustix::fs::setxattr(&path, MD5_ATTR, value, rustix::fs::XattrFlags::empty()).is_ok()
+        };
+        if !set(b"garbage") {
+            return; // a file system without user attributes
+        }
+        assert!(
+            matches!(stored_value(&file), Stored::Unreadable(why) if why.contains("7 byte(s)")),
+        );
+        assert_eq!(stored_md5(&file), None, "taken as it is");
+        assert!(set(&[b'x'; 300]));
+        assert!(matches!(stored_value(&file), Stored::Unreadable(why) if why.contains("longer")),);
     }
 }

@@ -26,18 +26,51 @@ use crate::lake::LakeStore;
 /// months (`YYYY-MM`) whose rollups a run may have left older than their daily files.
 pub const ROLLUPS_PENDING: &str = ".lakenode-rollups-pending";
 
-/// The months the marker lists (none if there is no marker).
+/// What the marker holds: the months it lists, and its lines that name no month (a
+/// damaged or hand-edited marker), which are left out.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(super) struct Marker {
+    /// The months listed (none if there is no marker).
+    pub months: BTreeSet<String>,
+    /// The lines that are not a month (blank lines aside), as read.
+    pub unreadable: Vec<String>,
+}
+
+impl Marker {
+    fn parse(bytes: &[u8]) -> Self {
+        let mut marker = Self::default();
+        for line in String::from_utf8_lossy(bytes).lines() {
+            if is_month(line) {
+                marker.months.insert(line.to_owned());
+            } else if !line.trim().is_empty() {
+                marker.unreadable.push(line.to_owned());
+            }
+        }
+        marker
+    }
+
+    /// The warning a marker with unreadable lines gets: how many, the first (escaped,
+    /// cut to 40 characters), and what is done.
+    pub fn warning(&self) -> Option<String> {
+        let first = self.unreadable.first()?;
+        let shown: String = first.chars().take(40).collect();
+        Some(format!(
+            "{ROLLUPS_PENDING} held {} line(s) that name no month (the first: {:?}), left out: it is rewritten with the {} month(s) it names. If it was damaged, a month whose rollup a killed run left stale may be missed: the report then reads that month's changed days from their footers (correct, slower) until a run compacts a day of it",
+            self.unreadable.len(),
+            shown,
+            self.months.len(),
+        ))
+    }
+}
+
+/// What the marker holds ([`Marker`]; empty if there is no marker).
 ///
 /// # Errors
 /// The lake cannot be read.
-pub(super) fn read(lake: &mut dyn LakeStore) -> Result<BTreeSet<String>> {
+pub(super) fn read(lake: &mut dyn LakeStore) -> Result<Marker> {
     match lake.get(ROLLUPS_PENDING) {
-        Ok(bytes) => Ok(String::from_utf8_lossy(&bytes)
-            .lines()
-            .filter(|l| is_month(l))
-            .map(str::to_owned)
-            .collect()),
-        Err(e) if e.is_not_found() => Ok(BTreeSet::new()),
+        Ok(bytes) => Ok(Marker::parse(&bytes)),
+        Err(e) if e.is_not_found() => Ok(Marker::default()),
         Err(e) => Err(e),
     }
 }
