@@ -781,6 +781,18 @@ mod tests {
         RecorderConfig::new(StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("id"))
     }
 
+    /// Records the samples `range` of `sim`, 5 s apart from `t0`.
+    fn record_all(
+        node: &mut Recorder,
+        sim: &crate::sim::Simulator,
+        t0: i64,
+        range: impl IntoIterator<Item = i64>,
+    ) {
+        for i in range {
+            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
+        }
+    }
+
     #[test]
     fn a_restarted_node_continues_the_open_window_from_its_journal() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -788,9 +800,7 @@ mod tests {
         let sim = crate::sim::Simulator::new(5);
         let t0 = 1_767_225_600_000;
         let mut node = Recorder::open(config.clone(), dir.path()).expect("open");
-        for i in 0..100 {
-            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-        }
+        record_all(&mut node, &sim, t0, 0..100);
         drop(node); // killed: no flush
         let mut node = Recorder::open(config.clone(), dir.path()).expect("reopen");
         assert_eq!(node.replayed(), 100);
@@ -799,9 +809,7 @@ mod tests {
             node.record(sim.sample_at(t0 + 99 * 5_000)),
             Err(Error::OutOfOrder { .. })
         ));
-        for i in 100..360 {
-            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-        }
+        record_all(&mut node, &sim, t0, 100..360);
         node.flush().expect("flush");
         let entries = spooled(&node);
         assert_eq!(entries.len(), 2);
@@ -828,9 +836,7 @@ mod tests {
         let sim = crate::sim::Simulator::new(7);
         let t0 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
         let mut node = Recorder::open(config.clone(), dir.path()).expect("open");
-        for i in 0..=180 {
-            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-        }
+        record_all(&mut node, &sim, t0, 0..=180);
         let sealed = spooled(&node);
         assert_eq!(sealed.len(), 1, "data_0000 sealed");
         let uploaded = sealed[0].id;
@@ -894,9 +900,7 @@ mod tests {
         for sealing_sample_journaled in [true, false] {
             let dir = tempfile::tempdir().expect("tempdir");
             let mut node = Recorder::open(test_station(), dir.path()).expect("open");
-            for i in 0..180 {
-                node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-            }
+            record_all(&mut node, &sim, t0, 0..180);
             let journal = dir.path().join("journal.lkj");
             let before_seal = std::fs::read(&journal).expect("journal");
             node.record(sim.sample_at(t0 + 180 * 5_000)).expect("seals");
@@ -936,9 +940,7 @@ mod tests {
         let sim = crate::sim::Simulator::new(6);
         let t0 = 1_767_225_600_000;
         let mut node = Recorder::open(test_station(), dir.path()).expect("open");
-        for i in 0..100 {
-            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-        }
+        record_all(&mut node, &sim, t0, 0..100);
         drop(node);
         // The power went after the flush's close record, before its file was spooled.
         let (mut j, _) = Journal::open(dir.path()).expect("journal");
@@ -965,9 +967,7 @@ mod tests {
         let sim = crate::sim::Simulator::new(6);
         let t0 = 1_767_225_600_000;
         let mut node = Recorder::open(test_station(), dir.path()).expect("open");
-        for i in 0..180 {
-            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-        }
+        record_all(&mut node, &sim, t0, 0..180);
         drop(node);
         let key = format!(
             "station={}/year=2026/month=01/day=01/data_0000.parquet",
@@ -1046,9 +1046,7 @@ mod tests {
             Recorder::open_with(test_station(), storage.clone(), dir.path()).expect("open");
         node.set_journal_durability(Durability::PerWindow);
         // data_0000 sealed whole, then 20 samples of the next window, flushed.
-        for i in 0..200 {
-            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-        }
+        record_all(&mut node, &sim, t0, 0..200);
         storage.armed.store(true, SeqCst);
         assert!(node.flush().is_err(), "cut after spooling");
         drop(node);
@@ -1062,9 +1060,7 @@ mod tests {
         let from = node
             .last_recorded()
             .map_or(0, |last| (last - t0) / 5_000 + 1);
-        for i in from..250 {
-            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-        }
+        record_all(&mut node, &sim, t0, from..250);
         node.flush().expect("flush");
         let mut bodies: std::collections::HashMap<String, Vec<u8>> =
             std::collections::HashMap::new();
@@ -1081,18 +1077,6 @@ mod tests {
         drop(node);
         let node = Recorder::open(test_station(), dir.path()).expect("reopen");
         assert_eq!(node.last_recorded(), Some(t0 + 249 * 5_000));
-    }
-
-    /// Records the samples `range` of `sim`, 5 s apart from `t0`.
-    fn record_all(
-        node: &mut Recorder,
-        sim: &crate::sim::Simulator,
-        t0: i64,
-        range: impl IntoIterator<Item = i64>,
-    ) {
-        for i in range {
-            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-        }
     }
 
     /// A boot of a per-window run (`--simulate`, `--csv`) owing health rows, on
