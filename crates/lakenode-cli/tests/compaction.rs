@@ -19,19 +19,6 @@ use lakenode_lake::lake::{LakeStore, LocalLake, S3Lake};
 
 const STATION: &str = "0190f5c2-0000-7000-8000-000000000c01";
 
-/// A lake of one station, 4 hours across midnight (16 windows over two days), with
-/// health rows, written by `run` through the embedded server. Returns the bucket dir.
-fn make_lake(root: &Path) -> PathBuf {
-    let data = root.join("s3");
-    let s3 = lake_server(&data);
-    success(
-        run_to(&s3.endpoint(), STATION, &root.join("spool"))
-            .args(["--simulate", "7", "--health"])
-            .args(["--start", "2026-11-20T22:00:00Z", "--duration", "4h"]),
-    );
-    data.join("lake")
-}
-
 /// Every sample in the data tree, by lakenode's reader: (samples in time order,
 /// whether any instant appears twice).
 fn samples_in(lake: &Path) -> (Vec<Sample>, bool) {
@@ -111,7 +98,7 @@ fn assert_readers_agree(root: &Path, lake: &Path, want: &[Sample], files: usize)
 #[test]
 fn a_local_compaction_killed_after_every_change_loses_and_duplicates_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let template = make_lake(tmp.path());
+    let template = lake_across_midnight(tmp.path(), STATION);
     let (want, twice) = samples_in(&template);
     assert!(!twice);
     assert_eq!(want.len(), 4 * 720);
@@ -251,7 +238,7 @@ fn a_local_compaction_killed_after_every_change_loses_and_duplicates_nothing() {
 #[test]
 fn a_local_compaction_killed_inside_a_batch_loses_and_duplicates_nothing() {
     let tmp = tempfile::tempdir().unwrap();
-    let template = make_lake(tmp.path());
+    let template = lake_across_midnight(tmp.path(), STATION);
     let (want, _) = samples_in(&template);
     let health = health_rows(&template);
     for jobs in ["1", "4"] {
@@ -294,7 +281,7 @@ fn a_local_compaction_killed_inside_a_batch_loses_and_duplicates_nothing() {
 #[test]
 fn an_s3_compaction_killed_and_rerun_keeps_every_row_once() {
     let tmp = tempfile::tempdir().unwrap();
-    let template = make_lake(tmp.path());
+    let template = lake_across_midnight(tmp.path(), STATION);
     let (want, _) = samples_in(&template);
     for k in [1, 2, 5, 20, 36] {
         let root = tmp.path().join(format!("s3-{k}"));
@@ -530,7 +517,7 @@ fn a_day_of_both_profiles_is_never_mixed_and_daily_files_keep_their_units() {
 #[test]
 fn overlapping_or_misplaced_files_leave_their_day_alone_and_the_run_exits_1() {
     let tmp = tempfile::tempdir().unwrap();
-    let template = make_lake(tmp.path());
+    let template = lake_across_midnight(tmp.path(), STATION);
     let (want, _) = samples_in(&template);
     let lake = tmp.path().join("lake");
     copy_dir(&template, &lake);
@@ -659,7 +646,7 @@ fn paused_compaction(where_: &[&str], flag: &Path) -> std::process::Child {
 #[test]
 fn two_compactions_at_once_never_lose_a_row() {
     let tmp = tempfile::tempdir().unwrap();
-    let template = make_lake(tmp.path());
+    let template = lake_across_midnight(tmp.path(), STATION);
     let (want, _) = samples_in(&template);
     let day = format!("station={STATION}/year=2026/month=11/day=20");
     let late = std::fs::read(template.join(&day).join("data_2345.parquet")).unwrap();
@@ -763,7 +750,7 @@ fn options() -> lakenode_lake::compact::Options {
 #[test]
 fn a_daily_file_written_meanwhile_is_never_replaced() {
     let tmp = tempfile::tempdir().unwrap();
-    let template = make_lake(tmp.path());
+    let template = lake_across_midnight(tmp.path(), STATION);
     let (want, _) = samples_in(&template);
     let day = format!("station={STATION}/year=2026/month=11/day=20");
     let late = std::fs::read(template.join(&day).join("data_2345.parquet")).unwrap();
@@ -857,7 +844,7 @@ fn compact_lib(
 #[test]
 fn on_s3_a_lock_object_keeps_a_second_compaction_out_until_it_expires() {
     let tmp = tempfile::tempdir().unwrap();
-    let template = make_lake(tmp.path());
+    let template = lake_across_midnight(tmp.path(), STATION);
     let (want, _) = samples_in(&template);
     let day = format!("station={STATION}/year=2026/month=11/day=20");
     let late = std::fs::read(template.join(&day).join("data_2345.parquet")).unwrap();
@@ -1273,7 +1260,7 @@ impl LakeHooks for Undeletable {
 #[test]
 fn a_window_file_that_cannot_be_deleted_holds_back_only_its_own_station_day() {
     let tmp = tempfile::tempdir().unwrap();
-    let lake = make_lake(tmp.path());
+    let lake = lake_across_midnight(tmp.path(), STATION);
     let (want, _) = samples_in(&lake);
     let data_day = lake.join(format!("station={STATION}/year=2026/month=11/day=20"));
     let health = format!("health/station={STATION}/year=2026/month=11/day=20");

@@ -12,20 +12,6 @@ use common::*;
 
 const STATION: &str = "0190f5c2-0000-7000-8000-000000000c07";
 
-/// A lake of one station, 4 hours across midnight (16 windows over two days), with
-/// health rows, written by `run` through the embedded server (so every file carries
-/// the server's `user.lakenode.md5` attribute). Returns the bucket dir.
-fn make_lake(root: &Path) -> PathBuf {
-    let data = root.join("s3");
-    let s3 = lake_server(&data);
-    success(
-        run_to(&s3.endpoint(), STATION, &root.join("spool"))
-            .args(["--simulate", "7", "--health"])
-            .args(["--start", "2026-11-20T22:00:00Z", "--duration", "4h"]),
-    );
-    data.join("lake")
-}
-
 fn day_dir(lake: &Path, day: u32) -> PathBuf {
     lake.join(format!("station={STATION}/year=2026/month=11/day={day:02}"))
 }
@@ -84,6 +70,44 @@ fn has_stored_md5(path: &Path) -> bool {
     stored
 }
 
+/// [`lake_across_midnight`] with the 23:00 window of the 20th changed by [`flip`]; `None` where
+/// the file system keeps no user attributes. Returns the bucket dir, the window, and
+/// its bytes before and after.
+fn lake_with_a_flipped_window(root: &Path) -> Option<(PathBuf, PathBuf, Vec<u8>, Vec<u8>)> {
+    let lake = lake_across_midnight(root, STATION);
+    let bad = day_dir(&lake, 20).join("data_2300.parquet");
+    if !has_stored_md5(&bad) {
+        return None;
+    }
+    let bytes = std::fs::read(&bad).unwrap();
+    let flipped = flip(&bad);
+    Some((lake, bad, bytes, flipped))
+}
+
+/// A run that refused the damaged file `bad` (its bytes now `flipped`): exit 1, the
+/// file named, its station-day left as it was (`before`: the names in it), the file's
+/// bytes kept.
+fn assert_refused(
+    run: &(std::process::Output, String),
+    bad: &Path,
+    before: &[String],
+    flipped: &[u8],
+) {
+    let (out, stderr) = run;
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let name = bad.file_name().unwrap().to_str().unwrap();
+    assert!(
+        stderr.contains(name) && stderr.contains("not the ones stored"),
+        "{stderr}"
+    );
+    assert_eq!(
+        names(bad.parent().unwrap()),
+        before,
+        "the station-day is left as it is"
+    );
+    assert_eq!(std::fs::read(bad).unwrap(), flipped);
+}
+
 /// F4, on a local lake: a window file with a bit flipped in place (its `ctime` and
 /// `mtime` moved, the server's attribute kept) is refused, named, left as it is with
 /// the rest of its station-day, and the run exits 1; the other day is compacted.
@@ -92,22 +116,13 @@ fn has_stored_md5(path: &Path) -> bool {
 #[test]
 fn a_window_file_whose_bytes_are_not_the_ones_stored_is_left_alone() {
     let tmp = tempfile::tempdir().unwrap();
-    let lake = make_lake(tmp.path());
-    let day20 = day_dir(&lake, 20);
-    let bad = day20.join("data_2300.parquet");
-    if !has_stored_md5(&bad) {
+    let Some((lake, bad, _, flipped)) = lake_with_a_flipped_window(tmp.path()) else {
         return;
-    }
-    let flipped = flip(&bad);
+    };
+    let day20 = day_dir(&lake, 20);
     let before = names(&day20);
-    let (out, stderr) = compact(&["--lake", lake.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("data_2300.parquet") && stderr.contains("not the ones stored"),
-        "{stderr}"
-    );
-    assert_eq!(names(&day20), before, "the station-day is left as it is");
-    assert_eq!(std::fs::read(&bad).unwrap(), flipped);
+    let run = compact(&["--lake", lake.to_str().unwrap()]);
+    assert_refused(&run, &bad, &before, &flipped);
     assert_eq!(names(&day_dir(&lake, 21)), ["data_day.parquet"]);
     let (out, stdout, stderr) = output(lakenode().arg("inspect").arg(&bad));
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
@@ -127,7 +142,7 @@ fn a_window_file_whose_bytes_are_not_the_ones_stored_is_left_alone() {
 #[test]
 fn a_daily_file_damaged_before_a_late_window_is_refused_not_rewritten() {
     let tmp = tempfile::tempdir().unwrap();
-    let lake = make_lake(tmp.path());
+    let lake = lake_across_midnight(tmp.path(), STATION);
     let day21 = day_dir(&lake, 21);
     let late = day21.join("data_0100.parquet");
     let aside = tmp.path().join("late.parquet");
@@ -146,14 +161,8 @@ fn a_daily_file_damaged_before_a_late_window_is_refused_not_rewritten() {
     let flipped = flip(&daily);
     std::fs::rename(&aside, &late).unwrap();
     let before = names(&day21);
-    let (out, stderr) = compact(&["--lake", lake.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("data_day.parquet") && stderr.contains("not the ones stored"),
-        "{stderr}"
-    );
-    assert_eq!(names(&day21), before, "the station-day is left as it is");
-    assert_eq!(std::fs::read(&daily).unwrap(), flipped);
+    let run = compact(&["--lake", lake.to_str().unwrap()]);
+    assert_refused(&run, &daily, &before, &flipped);
 }
 
 /// F4, through the embedded server: a file damaged in the store without its metadata
@@ -164,34 +173,24 @@ fn a_daily_file_damaged_before_a_late_window_is_refused_not_rewritten() {
 #[test]
 fn through_s3_a_body_that_is_not_its_etag_is_left_alone() {
     let tmp = tempfile::tempdir().unwrap();
-    let lake = make_lake(tmp.path());
-    let day20 = day_dir(&lake, 20);
-    let bad = day20.join("data_2300.parquet");
-    if !has_stored_md5(&bad) {
+    let Some((lake, bad, bytes, flipped)) = lake_with_a_flipped_window(tmp.path()) else {
         return;
-    }
-    let stored = lakenode::digest::md5_hex(&std::fs::read(&bad).unwrap());
-    let flipped = flip(&bad);
+    };
+    let stored = lakenode::digest::md5_hex(&bytes);
     // The damage leaves the attribute valid, as rot under the file system would.
     let file = std::fs::File::open(&bad).unwrap();
     lakenode_embedded_s3::store::etag::store(&file, &stored, &file.metadata().unwrap());
     let s3 = lake_server(lake.parent().unwrap());
     let endpoint = s3.endpoint();
-    let before = names(&day20);
-    let (out, stderr) = compact(&[
+    let before = names(&day_dir(&lake, 20));
+    let run = compact(&[
         "--endpoint",
         endpoint.as_str(),
         "--bucket",
         "lake",
         "--path-style",
     ]);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("data_2300.parquet") && stderr.contains("not the ones stored"),
-        "{stderr}"
-    );
-    assert_eq!(names(&day20), before, "the station-day is left as it is");
-    assert_eq!(std::fs::read(&bad).unwrap(), flipped);
+    assert_refused(&run, &bad, &before, &flipped);
     assert_eq!(names(&day_dir(&lake, 21)), ["data_day.parquet"]);
 }
 
@@ -204,7 +203,7 @@ fn through_s3_a_body_that_is_not_its_etag_is_left_alone() {
 #[test]
 fn the_next_run_removes_dead_temporaries_and_refreshes_a_stale_rollup() {
     let tmp = tempfile::tempdir().unwrap();
-    let lake = make_lake(tmp.path());
+    let lake = lake_across_midnight(tmp.path(), STATION);
     let day20 = day_dir(&lake, 20);
     let late = std::fs::read(day20.join("data_2345.parquet")).unwrap();
     std::fs::remove_file(day20.join("data_2345.parquet")).unwrap();
@@ -262,7 +261,7 @@ fn the_next_run_removes_dead_temporaries_and_refreshes_a_stale_rollup() {
 #[test]
 fn an_instant_in_files_of_two_schemas_is_kept_twice_with_a_warning() {
     let tmp = tempfile::tempdir().unwrap();
-    let lake = make_lake(tmp.path());
+    let lake = lake_across_midnight(tmp.path(), STATION);
     let (out, stderr) = compact(&["--lake", lake.to_str().unwrap()]);
     assert!(out.status.success(), "{stderr}");
     let csv = tmp.path().join("late.csv");

@@ -58,6 +58,11 @@ fn recorded_timestamps(spool: &Path) -> Vec<i64> {
     out
 }
 
+/// `t` in milliseconds since the Unix epoch.
+fn unix_ms(t: std::time::SystemTime) -> i64 {
+    i64::try_from(t.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()).unwrap()
+}
+
 fn kill(mut child: Child) -> String {
     child.kill().unwrap();
     let out = child.wait_with_output().unwrap();
@@ -159,13 +164,7 @@ fn a_journal_from_2099_does_not_silence_real_time_sampling() {
     .unwrap();
     std::thread::sleep(Duration::from_secs(5));
     let log = kill(live);
-    let now_ms = i64::try_from(
-        before
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap();
+    let now_ms = unix_ms(before);
     let today: Vec<i64> = recorded_timestamps(&spool)
         .into_iter()
         .filter(|t| (now_ms - 60_000..now_ms + 60_000).contains(t))
@@ -474,13 +473,7 @@ fn real_time_sampling_keeps_its_cadence_while_every_request_stalls() {
     std::thread::sleep(TIMEOUT + Duration::from_secs(2));
     let ran = started.elapsed();
     let log = kill(child);
-    let from_ms = i64::try_from(
-        live_from
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap();
+    let from_ms = unix_ms(live_from);
     // The live run's samples (the earlier run's are from 2026-01-01).
     let ts: Vec<i64> = recorded_timestamps(&spool)
         .into_iter()

@@ -781,6 +781,18 @@ mod tests {
         RecorderConfig::new(StationId::new("0190f5c2-7a4e-7b3c-9d2e-4f6a8b0c1d2e").expect("id"))
     }
 
+    /// Records the samples `range` of `sim`, 5 s apart from `t0`.
+    fn record_all(
+        node: &mut Recorder,
+        sim: &crate::sim::Simulator,
+        t0: i64,
+        range: impl IntoIterator<Item = i64>,
+    ) {
+        for i in range {
+            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
+        }
+    }
+
     #[test]
     fn a_restarted_node_continues_the_open_window_from_its_journal() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -788,9 +800,7 @@ mod tests {
         let sim = crate::sim::Simulator::new(5);
         let t0 = 1_767_225_600_000;
         let mut node = Recorder::open(config.clone(), dir.path()).expect("open");
-        for i in 0..100 {
-            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-        }
+        record_all(&mut node, &sim, t0, 0..100);
         drop(node); // killed: no flush
         let mut node = Recorder::open(config.clone(), dir.path()).expect("reopen");
         assert_eq!(node.replayed(), 100);
@@ -799,9 +809,7 @@ mod tests {
             node.record(sim.sample_at(t0 + 99 * 5_000)),
             Err(Error::OutOfOrder { .. })
         ));
-        for i in 100..360 {
-            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-        }
+        record_all(&mut node, &sim, t0, 100..360);
         node.flush().expect("flush");
         let entries = spooled(&node);
         assert_eq!(entries.len(), 2);
@@ -828,9 +836,7 @@ mod tests {
         let sim = crate::sim::Simulator::new(7);
         let t0 = 1_767_225_600_000; // 2026-01-01T00:00:00Z
         let mut node = Recorder::open(config.clone(), dir.path()).expect("open");
-        for i in 0..=180 {
-            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-        }
+        record_all(&mut node, &sim, t0, 0..=180);
         let sealed = spooled(&node);
         assert_eq!(sealed.len(), 1, "data_0000 sealed");
         let uploaded = sealed[0].id;
@@ -894,9 +900,7 @@ mod tests {
         for sealing_sample_journaled in [true, false] {
             let dir = tempfile::tempdir().expect("tempdir");
             let mut node = Recorder::open(test_station(), dir.path()).expect("open");
-            for i in 0..180 {
-                node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-            }
+            record_all(&mut node, &sim, t0, 0..180);
             let journal = dir.path().join("journal.lkj");
             let before_seal = std::fs::read(&journal).expect("journal");
             node.record(sim.sample_at(t0 + 180 * 5_000)).expect("seals");
@@ -936,9 +940,7 @@ mod tests {
         let sim = crate::sim::Simulator::new(6);
         let t0 = 1_767_225_600_000;
         let mut node = Recorder::open(test_station(), dir.path()).expect("open");
-        for i in 0..100 {
-            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-        }
+        record_all(&mut node, &sim, t0, 0..100);
         drop(node);
         // The power went after the flush's close record, before its file was spooled.
         let (mut j, _) = Journal::open(dir.path()).expect("journal");
@@ -965,9 +967,7 @@ mod tests {
         let sim = crate::sim::Simulator::new(6);
         let t0 = 1_767_225_600_000;
         let mut node = Recorder::open(test_station(), dir.path()).expect("open");
-        for i in 0..180 {
-            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-        }
+        record_all(&mut node, &sim, t0, 0..180);
         drop(node);
         let key = format!(
             "station={}/year=2026/month=01/day=01/data_0000.parquet",
@@ -1046,9 +1046,7 @@ mod tests {
             Recorder::open_with(test_station(), storage.clone(), dir.path()).expect("open");
         node.set_journal_durability(Durability::PerWindow);
         // data_0000 sealed whole, then 20 samples of the next window, flushed.
-        for i in 0..200 {
-            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-        }
+        record_all(&mut node, &sim, t0, 0..200);
         storage.armed.store(true, SeqCst);
         assert!(node.flush().is_err(), "cut after spooling");
         drop(node);
@@ -1062,9 +1060,7 @@ mod tests {
         let from = node
             .last_recorded()
             .map_or(0, |last| (last - t0) / 5_000 + 1);
-        for i in from..250 {
-            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-        }
+        record_all(&mut node, &sim, t0, from..250);
         node.flush().expect("flush");
         let mut bodies: std::collections::HashMap<String, Vec<u8>> =
             std::collections::HashMap::new();
@@ -1083,43 +1079,60 @@ mod tests {
         assert_eq!(node.last_recorded(), Some(t0 + 249 * 5_000));
     }
 
+    /// A boot of a per-window run (`--simulate`, `--csv`) owing health rows, on
+    /// `storage` in `dir`.
+    fn per_window_boot(storage: Arc<dyn Storage>, dir: &Path) -> Recorder {
+        let mut node = Recorder::open_owing(test_station(), storage, dir, true).expect("open");
+        node.set_journal_durability(crate::journal::Durability::PerWindow);
+        node
+    }
+
+    /// The first boot of the F1 tests below: a per-window run seals the 00:00 window
+    /// (at `t0`) with its 181st sample, and the power goes at the journal's rewrite,
+    /// once the window's file is spooled (its health row owed).
+    fn cut_after_spooling_the_first_window(dir: &Path, sim: &crate::sim::Simulator, t0: i64) {
+        let storage = Arc::new(ProbeStorage::default());
+        let mut node = per_window_boot(storage.clone(), dir);
+        record_all(&mut node, sim, t0, 0..180);
+        storage
+            .armed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(node.record(sim.sample_at(t0 + 180 * 5_000)).is_err(), "cut");
+    }
+
+    /// Spools the one health row `node` owes (`what`: by which boot), as the station
+    /// does before anything is recorded.
+    fn spool_the_row_owed(node: &mut Recorder, what: &str) {
+        let owed: Vec<_> = node.health_due().to_vec();
+        assert_eq!(owed.len(), 1, "{what}");
+        for (key, end) in owed {
+            node.spool_health(&key, &HealthRow::new(end))
+                .expect("health");
+        }
+    }
+
+    /// The spool of `node` holds one data file and one health row.
+    fn assert_one_file_one_row(node: &Recorder) {
+        let keys: Vec<String> = spooled(node).into_iter().map(|e| e.key).collect();
+        assert_eq!(keys.len(), 2, "one data file, one health row: {keys:?}");
+    }
+
     /// F1: a per-window run whose window was spooled, its health row owed, and the
     /// journal's rewrite cut; the next boot spools the owed row, then produces the
     /// window again from its input (nothing replayed). The window is not spooled twice
     /// and its health row is not owed again (a second row would have other counts).
     #[test]
     fn a_per_window_window_produced_again_after_a_cut_neither_spools_nor_owes_twice() {
-        use crate::journal::Durability;
-        use std::sync::atomic::Ordering::SeqCst;
         let dir = tempfile::tempdir().expect("tempdir");
         let sim = crate::sim::Simulator::new(6);
         let t0 = 1_767_225_600_000;
-        let storage = Arc::new(ProbeStorage::default());
-        let mut node =
-            Recorder::open_owing(test_station(), storage.clone(), dir.path(), true).expect("open");
-        node.set_journal_durability(Durability::PerWindow);
-        for i in 0..180 {
-            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-        }
-        storage.armed.store(true, SeqCst);
-        assert!(node.record(sim.sample_at(t0 + 180 * 5_000)).is_err(), "cut");
-        drop(node);
-        let mut node = Recorder::open_owing(test_station(), StdStorage::shared(), dir.path(), true)
-            .expect("reopen");
-        node.set_journal_durability(Durability::PerWindow);
+        cut_after_spooling_the_first_window(dir.path(), &sim, t0);
+        let mut node = per_window_boot(StdStorage::shared(), dir.path());
         assert_eq!((node.replayed(), node.last_recorded()), (0, None));
         // The station spools the rows owed before anything is recorded.
-        let owed: Vec<_> = node.health_due().to_vec();
-        assert_eq!(owed.len(), 1, "owed by the first boot");
-        for (key, end) in owed {
-            node.spool_health(&key, &HealthRow::new(end))
-                .expect("health");
-        }
-        for i in 0..=180 {
-            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-        }
-        let keys: Vec<String> = spooled(&node).into_iter().map(|e| e.key).collect();
-        assert_eq!(keys.len(), 2, "one data file, one health row: {keys:?}");
+        spool_the_row_owed(&mut node, "owed by the first boot");
+        record_all(&mut node, &sim, t0, 0..=180);
+        assert_one_file_one_row(&node);
         assert!(
             node.health_due().is_empty(),
             "not owed again: {:?}",
@@ -1136,44 +1149,21 @@ mod tests {
     /// key, other counts), and so did boot B when the data file had been uploaded.
     #[test]
     fn a_per_window_window_produced_in_three_boots_owes_its_health_row_once() {
-        use crate::journal::Durability;
         use std::sync::atomic::Ordering::SeqCst;
         let sim = crate::sim::Simulator::new(6);
         let t0 = 1_767_225_600_000;
-        let boot = |storage: Arc<dyn Storage>, dir: &Path| {
-            let mut node = Recorder::open_owing(test_station(), storage, dir, true).expect("open");
-            node.set_journal_durability(Durability::PerWindow);
-            node
-        };
         for uploaded in [false, true] {
             let dir = tempfile::tempdir().expect("tempdir");
-            let storage = Arc::new(ProbeStorage::default());
-            let mut node = boot(storage.clone(), dir.path());
-            for i in 0..180 {
-                node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-            }
-            storage.armed.store(true, SeqCst);
-            assert!(
-                node.record(sim.sample_at(t0 + 180 * 5_000)).is_err(),
-                "cut A"
-            );
-            drop(node);
+            cut_after_spooling_the_first_window(dir.path(), &sim, t0); // boot A
             // Boot B: the owed row spooled, the window produced again, the cut again.
             let storage = Arc::new(ProbeStorage::default());
-            let mut node = boot(storage.clone(), dir.path());
-            let owed: Vec<_> = node.health_due().to_vec();
-            assert_eq!(owed.len(), 1, "owed by boot A");
-            for (key, end) in owed {
-                node.spool_health(&key, &HealthRow::new(end))
-                    .expect("health");
-            }
+            let mut node = per_window_boot(storage.clone(), dir.path());
+            spool_the_row_owed(&mut node, "owed by boot A");
             if uploaded {
                 let data = node.spool().pending().expect("list")[0];
                 node.spool_mut().remove(data).expect("uploaded");
             }
-            for i in 0..180 {
-                node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-            }
+            record_all(&mut node, &sim, t0, 0..180);
             storage.cut.store(true, SeqCst);
             assert!(
                 node.record(sim.sample_at(t0 + 180 * 5_000)).is_err(),
@@ -1182,18 +1172,15 @@ mod tests {
             assert!(node.health_due().is_empty(), "B: {:?}", node.health_due());
             drop(node);
             // Boot C: the window a third time, the journal's rewrite lands.
-            let mut node = boot(StdStorage::shared(), dir.path());
+            let mut node = per_window_boot(StdStorage::shared(), dir.path());
             assert!(node.health_due().is_empty(), "C: {:?}", node.health_due());
-            for i in 0..=180 {
-                node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-            }
+            record_all(&mut node, &sim, t0, 0..=180);
             assert!(
                 node.health_due().is_empty(),
                 "not owed again (uploaded: {uploaded}): {:?}",
                 node.health_due()
             );
-            let keys: Vec<String> = spooled(&node).into_iter().map(|e| e.key).collect();
-            assert_eq!(keys.len(), 2, "one data file, one health row: {keys:?}");
+            assert_one_file_one_row(&node);
             // The journal marks the window sealed: the next rewrite of `health.due` (the
             // next window's row owed) no longer names the spooled row.
             let due = dir.path().join("health.due");
@@ -1202,9 +1189,7 @@ mod tests {
                     .expect("due")
                     .contains("s health/")
             );
-            for i in 181..=360 {
-                node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-            }
+            record_all(&mut node, &sim, t0, 181..=360);
             let text = std::fs::read_to_string(&due).expect("due");
             assert!(
                 text.lines().count() == 1 && text.ends_with("/health_0015.parquet\n"),
@@ -1220,45 +1205,26 @@ mod tests {
     /// owed, and owed again by the window's second seal.
     #[test]
     fn a_row_spooled_before_a_cut_at_health_due_is_not_owed_by_the_window_sealed_again() {
-        use crate::journal::Durability;
-        use std::sync::atomic::Ordering::SeqCst;
         let sim = crate::sim::Simulator::new(6);
         let t0 = 1_767_225_600_000;
         let dir = tempfile::tempdir().expect("tempdir");
-        let storage = Arc::new(ProbeStorage::default());
-        let mut node =
-            Recorder::open_owing(test_station(), storage.clone(), dir.path(), true).expect("open");
-        node.set_journal_durability(Durability::PerWindow);
-        for i in 0..180 {
-            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-        }
-        storage.armed.store(true, SeqCst);
-        assert!(node.record(sim.sample_at(t0 + 180 * 5_000)).is_err(), "cut");
-        drop(node);
+        cut_after_spooling_the_first_window(dir.path(), &sim, t0);
         let due = dir.path().join("health.due");
         let owed = std::fs::read(&due).expect("health.due");
         let mut node = Recorder::open_owing(test_station(), StdStorage::shared(), dir.path(), true)
             .expect("reopen");
-        let (key, end) = node.health_due()[0].clone();
-        node.spool_health(&key, &HealthRow::new(end))
-            .expect("health");
+        spool_the_row_owed(&mut node, "owed by the first boot");
         drop(node);
         std::fs::write(&due, owed).expect("as if cut before health.due's rewrite");
-        let mut node = Recorder::open_owing(test_station(), StdStorage::shared(), dir.path(), true)
-            .expect("reopen");
-        node.set_journal_durability(Durability::PerWindow);
+        let mut node = per_window_boot(StdStorage::shared(), dir.path());
         assert!(node.health_due().is_empty(), "the row is in the spool");
         // Both uploaded, and the run stopped before the window was produced again.
         for id in node.spool().pending().expect("list") {
             node.spool_mut().remove(id).expect("uploaded");
         }
         drop(node);
-        let mut node = Recorder::open_owing(test_station(), StdStorage::shared(), dir.path(), true)
-            .expect("reopen");
-        node.set_journal_durability(Durability::PerWindow);
-        for i in 0..=180 {
-            node.record(sim.sample_at(t0 + i * 5_000)).expect("record");
-        }
+        let mut node = per_window_boot(StdStorage::shared(), dir.path());
+        record_all(&mut node, &sim, t0, 0..=180);
         assert!(node.health_due().is_empty(), "{:?}", node.health_due());
         let keys: Vec<String> = spooled(&node).into_iter().map(|e| e.key).collect();
         assert_eq!(keys.len(), 1, "the data file again (same bytes): {keys:?}");

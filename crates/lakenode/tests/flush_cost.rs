@@ -30,6 +30,15 @@ fn at(ms: i64) -> Now {
     Now::synced(0, Timestamp::from_millisecond(ms).unwrap())
 }
 
+/// A station spooling on the simulated device's partition, and that partition (to read
+/// its counters).
+fn station_on_the_device() -> (Arc<DevFs>, Station) {
+    let fs = DevFs::new("/spool", PARTITION);
+    let storage: Arc<dyn Storage> = Arc::new(Device(fs.clone()));
+    let st = Station::open_with(config(), storage, Path::new("/spool")).unwrap();
+    (fs, st)
+}
+
 fn spool_health_rows(st: &mut Station, now: &Now) {
     while let Some((key, row)) = st.take_health_row(now) {
         st.spool_health(&key, &row).unwrap();
@@ -38,9 +47,7 @@ fn spool_health_rows(st: &mut Station, now: &Now) {
 
 #[test]
 fn a_flush_costs_a_few_dozen_flash_operations() {
-    let fs = DevFs::new("/spool", PARTITION);
-    let storage: Arc<dyn Storage> = Arc::new(Device(fs.clone()));
-    let mut st = Station::open_with(config(), storage, Path::new("/spool")).unwrap();
+    let (fs, mut st) = station_on_the_device();
     let sim = Simulator::new(1);
     let t0 = T0;
     let (mut ops, mut erases, mut prog) = (0, 0, 0);
@@ -72,9 +79,7 @@ fn a_flush_costs_a_few_dozen_flash_operations() {
 /// window on, only the sealing sample's `record` and the row's spooling.
 #[test]
 fn a_window_and_its_health_row_cost_a_few_dozen_flash_operations() {
-    let fs = DevFs::new("/spool", PARTITION);
-    let storage: Arc<dyn Storage> = Arc::new(Device(fs.clone()));
-    let mut st = Station::open_with(config(), storage, Path::new("/spool")).unwrap();
+    let (fs, mut st) = station_on_the_device();
     let sim = Simulator::new(1);
     let (mut ops, mut erases, mut prog) = (0, 0, 0);
     let mut i = 0;

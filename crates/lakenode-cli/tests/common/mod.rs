@@ -140,6 +140,21 @@ pub fn run_to(endpoint: &str, station: &str, spool: &Path) -> Command {
     c
 }
 
+/// A lake of one station, 4 hours across midnight (16 windows over two days), with
+/// health rows, written by `run` through the embedded server (so every file carries the
+/// server's `user.lakenode.md5` attribute, where the file system keeps user attributes).
+/// Returns the bucket dir, `<root>/s3/lake`.
+pub fn lake_across_midnight(root: &Path, station: &str) -> PathBuf {
+    let data = root.join("s3");
+    let s3 = lake_server(&data);
+    success(
+        run_to(&s3.endpoint(), station, &root.join("spool"))
+            .args(["--simulate", "7", "--health"])
+            .args(["--start", "2026-11-20T22:00:00Z", "--duration", "4h"]),
+    );
+    data.join("lake")
+}
+
 /// Runs a command, returning its output with stdout/stderr as text.
 pub fn output(cmd: &mut Command) -> (Output, String, String) {
     let out = cmd.output().expect("spawn lakenode");

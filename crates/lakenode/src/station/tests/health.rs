@@ -291,6 +291,19 @@ fn per_window_boots(
     (dir, st, spooled)
 }
 
+/// The 00:00 window's health row was spooled once, and is in the spool of `st` with
+/// its data file (and nothing else).
+fn assert_the_row_made_once(st: &Station, spooled: &[(String, crate::health::HealthRow)]) {
+    let keys: Vec<&str> = spooled.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [format!(
+            "health/station={STATION}/year=2026/month=12/day=01/health_0000.parquet"
+        )]
+    );
+    assert_eq!(pending(st), 2, "one data file, one health row");
+}
+
 /// F1 at the station: a per-window run's window spooled, its row owed and the
 /// journal's rewrite cut; the next boot spools the owed row, then produces the window
 /// again (its earlier copy found). Its row is not made a second time (other counts
@@ -299,14 +312,7 @@ fn per_window_boots(
 #[test]
 fn a_per_window_window_sealed_again_makes_its_health_row_once() {
     let (_dir, st, spooled) = per_window_boots(&[true, false]);
-    let keys: Vec<&str> = spooled.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(
-        keys,
-        [format!(
-            "health/station={STATION}/year=2026/month=12/day=01/health_0000.parquet"
-        )]
-    );
-    assert_eq!(pending(&st), 2, "one data file, one health row");
+    assert_the_row_made_once(&st, &spooled);
 }
 
 /// F1, three boots: as above, and the second boot's journal rewrite is cut too. The
@@ -316,14 +322,7 @@ fn a_per_window_window_sealed_again_makes_its_health_row_once() {
 #[test]
 fn a_per_window_window_sealed_in_three_boots_makes_its_health_row_once() {
     let (dir, st, spooled) = per_window_boots(&[true, true, false]);
-    let keys: Vec<&str> = spooled.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(
-        keys,
-        [format!(
-            "health/station={STATION}/year=2026/month=12/day=01/health_0000.parquet"
-        )]
-    );
-    assert_eq!(pending(&st), 2, "one data file, one health row");
+    assert_the_row_made_once(&st, &spooled);
     drop(st);
     // What the boots between held is dropped at the next rewrite of `health.due`.
     let mut st = Station::open(with_health(), dir.path()).expect("reopen");
