@@ -735,7 +735,8 @@ impl Part {
         let latest = self.latest_ms;
         let mut misplaced = 0;
         let mut full = false;
-        let (fleet, seen, samples) = (&mut self.fleet, &mut self.seen, &mut self.samples);
+        let (seen, samples) = (&mut self.seen, &mut self.samples);
+        let mut fleet = self.fleet.station_samples(station);
         file.for_each_batch(|batch| {
             for sample in batch {
                 let t = sample.timestamp_ms;
@@ -745,7 +746,7 @@ impl Part {
                     full = true;
                 } else if seen.insert(t) {
                     *samples += u64::from(t >= not_before);
-                    fleet.add_sample(station, interval, sample);
+                    fleet.add(interval, sample);
                 }
             }
         })?;
