@@ -105,6 +105,7 @@ impl S3Lake {
             })
             .collect();
         out.sort_unstable();
+        self.written.listed(prefix, &out);
         Ok(out)
     }
 }
