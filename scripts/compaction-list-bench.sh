@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Compares two `lakenode` binaries' `compact` of a demo's fleet day through the embedded
 # S3 server (`lakenode serve` of the first binary, a separate process, loopback),
-# alternating them: the requests the server answered by operation (its s3s debug log:
-# ListObjectsV2, GetObject, PutObject, DeleteObjects, ...), and the wall time, CPU
-# time (user + system) and peak RSS of compact, and the server's CPU time.
+# alternating them: the wall time, CPU time (user + system) and peak RSS of compact, and
+# the server's CPU time; then, in a run of each under `strace` (not timed), the requests
+# compact sent, by kind (the request lines it writes: LIST is a GET with `list-type`).
 #
 #   scripts/compaction-list-bench.sh OLD_BIN NEW_BIN [STATIONS] [ROUNDS]   (200, 2)
 #
@@ -26,28 +26,33 @@ echo "== $stations stations x 24 h, $(nproc) cores, load $(cut -d' ' -f1-3 /proc
 cpu_of() { # pid: its CPU seconds so far (user + system)
   awk -v t="$tick" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat"
 }
-for round in $(seq "$rounds"); do
+for round in 0 $(seq "$rounds"); do
   for which in old new; do
     bin="$old"
     [ "$which" = new ] && bin="$new"
     rm -rf "$work/s3"; mkdir -p "$work/s3"; cp -r "$work/demo/s3/lakenode" "$work/s3/lake"
     port=$((20000 + RANDOM % 20000))
-    RUST_LOG=s3s=debug "$old" serve --data-dir "$work/s3" --port "$port" --bucket lake \
-      >/dev/null 2>"$work/server.log" &
+    "$old" serve --data-dir "$work/s3" --port "$port" --bucket lake >/dev/null 2>&1 &
     server=$!
     for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
     before="$(cpu_of "$server")"
-    /usr/bin/time -f "%e %U %S %M" -o "$work/time" "$bin" compact \
+    traced=""
+    [ "$round" = 0 ] && traced="strace -f -qq -e trace=write,sendto,writev -s 1500 -o $work/trace"
+    /usr/bin/time -f "%e %U %S %M" -o "$work/time" $traced "$bin" compact \
       --endpoint "http://127.0.0.1:$port" --bucket lake --path-style --before 2026-12-30 \
       >"$work/out" 2>"$work/err"
     read -r wall user sys rss <"$work/time"
     server_cpu="$(echo "$(cpu_of "$server") - $before" | bc)"
     kill "$server"; wait "$server" 2>/dev/null || true; server=""
-    ops="$(grep 'resolved route' "$work/server.log" | grep -o 'op=[A-Za-z0-9]*' | sort | uniq -c \
-      | awk '{ printf "%s %s, ", substr($2, 4), $1 }')"
-    echo "round $round $which: wall $wall s, CPU $(echo "$user + $sys" | bc) s (user $user," \
-      "sys $sys), peak RSS $rss KiB; server CPU $server_cpu s (with its debug log);" \
-      "requests: ${ops%, }; load $(cut -d' ' -f1 /proc/loadavg)"
+    if [ -n "$traced" ]; then
+      ops="$(grep -oE '"(GET|PUT|POST|DELETE|HEAD) /[^ ]*' "$work/trace" | awk '
+        /list-type/ { n["LIST"]++; next } /[?&]delete/ { n["DeleteObjects"]++; next }
+        { sub(/^"/, ""); n[$1]++ } END { for (k in n) printf "%s %d, ", k, n[k] }')"
+      echo "$which (under strace, not timed): requests ${ops%, }"
+    else
+      echo "round $round $which: wall $wall s, CPU $(echo "$user + $sys" | bc) s (user $user," \
+        "sys $sys), peak RSS $rss KiB; server CPU $server_cpu s; load $(cut -d' ' -f1 /proc/loadavg)"
+    fi
     grep -E "rollups" "$work/out" || true
   done
 done
