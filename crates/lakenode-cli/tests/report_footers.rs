@@ -711,10 +711,17 @@ fn through_a_bucket_the_rollups_take_their_stamps_from_the_puts() {
     .unwrap();
     assert!(summary.skipped.is_empty(), "{:?}", summary.skipped);
     assert_eq!(summary.written.len(), 2 * 2 * DAYS as usize);
-    assert!(!listings.taken().is_empty(), "the compaction lists the lake");
+    assert!(
+        !listings.taken().is_empty(),
+        "the compaction lists the lake"
+    );
     let r = refresh(&mut lake, &summary.listing, &summary.written).unwrap();
     assert_eq!(r.written, 2, "one per station-month");
-    assert_eq!(listings.taken(), Vec::<String>::new(), "no listing of a month");
+    assert_eq!(
+        listings.taken(),
+        Vec::<String>::new(),
+        "no listing of a month"
+    );
     let rollups = |dir: &Path| -> Vec<Vec<u8>> {
         IDS.iter()
             .map(|id| std::fs::read(dir.join(key_of(id, "2026-11").unwrap())).unwrap())
@@ -736,7 +743,11 @@ fn through_a_bucket_the_rollups_take_their_stamps_from_the_puts() {
     let (mut other, other_listings) = through_s3_listed(&server);
     let again = refresh(&mut other, &summary.listing, &summary.written).unwrap();
     assert_eq!(again.written, 2);
-    assert_eq!(other_listings.taken().len(), 2 * 2, "a listing per station-month");
+    assert_eq!(
+        other_listings.taken().len(),
+        2 * 2,
+        "a listing per station-month"
+    );
     assert_eq!(rollups(&dir), from_puts, "the same stamps as the listings'");
 
     // Everything from the rollups; then F3: the 23rd of one station replaced in place by
@@ -764,11 +775,19 @@ fn through_a_bucket_the_rollups_take_their_stamps_from_the_puts() {
     std::fs::write(dir.join(target), padded(source, size)).unwrap();
     reader.hooks.restart();
     let replaced = scan(&mut reader, &options(), |_| {}).unwrap();
-    assert_eq!(reader.hooks.reads(), 2 + 1, "the rollups and the replaced day");
+    assert_eq!(
+        reader.hooks.reads(),
+        2 + 1,
+        "the rollups and the replaced day"
+    );
     let (_, columns, _) = both_ways(&dir);
     assert_same(&replaced.fleet, &columns.fleet);
     assert_ne!(replaced.samples, 0);
-    assert!(from_rollups.problems.is_empty(), "{:?}", from_rollups.problems);
+    assert!(
+        from_rollups.problems.is_empty(),
+        "{:?}",
+        from_rollups.problems
+    );
 }
 
 /// On a local lake the rollups record each daily file's stamps (its `ctime`, its

@@ -248,7 +248,6 @@ mod written;
 
 pub use local::LocalLake;
 use owner::{holder, holder_is_gone, owner_field, owner_text};
-use s3_list::{Page, list_on};
 pub use stamp::{KnownDir, KnownDirs, Listed, Stamp, StampKind};
 
 /// The lock file of a local lake (hidden: not an object). Locked with `flock`, which
@@ -839,40 +838,17 @@ impl LakeStore for S3Lake {
             .filter_map(|(k, _)| stamp::grandparent(k))
             .collect();
         let months: Vec<&str> = months.into_iter().collect();
-        let mut listed = Vec::new();
-        let mut failed = false;
-        let full = self.prefix.clone();
-        self.pooled(
-            months.len(),
-            &mut |_, got: Result<Page>| match got {
-                Ok((objects, _)) => listed.extend(objects),
-                Err(_) => failed = true,
-            },
-            |i, client, transport, attempts| {
-                list_on(
-                    client,
-                    transport,
-                    attempts,
-                    &format!("{full}{}", months[i]),
-                    None,
-                )
-            },
-        );
-        if failed {
+        let Some(listed) = self.list_months(&months) else {
             return Some(known);
-        }
-        let mine = self.prefix.len();
-        let mut listed: Vec<(String, u64, u64)> = listed
-            .into_iter()
-            .filter_map(|(k, s, t)| {
-                k.starts_with(&self.prefix)
-                    .then(|| (k[mine..].to_owned(), s, t))
-            })
-            .collect();
-        // The months come back in any order.
-        listed.sort_unstable();
+        };
         let from_listing = stamp::alone_by_tags(&listed, keys);
-        Some(known.into_iter().zip(from_listing).map(|(k, l)| k.or(l)).collect())
+        Some(
+            known
+                .into_iter()
+                .zip(from_listing)
+                .map(|(k, l)| k.or(l))
+                .collect(),
+        )
     }
 
     fn get(&mut self, key: &str) -> Result<Vec<u8>> {
@@ -945,7 +921,10 @@ impl LakeStore for S3Lake {
     fn delete_many(&mut self, keys: &[String]) -> Result<()> {
         self.written.deleting(keys);
         for batch in keys.chunks(MAX_DELETE_BATCH) {
-            let full: Vec<String> = batch.iter().map(|k| format!("{}{k}", self.prefix)).collect();
+            let full: Vec<String> = batch
+                .iter()
+                .map(|k| format!("{}{k}", self.prefix))
+                .collect();
             self.delete_batch(&full)?;
             self.written.deleted(batch);
         }

@@ -197,7 +197,11 @@ mod tests {
         let mut l = vec![
             (key("data_0000.parquet"), 5, 1),
             (key("data_0015.parquet"), 5, 2),
-            ("station=a/year=2026/month=11/day=04/data_0000.parquet".into(), 5, 3),
+            (
+                "station=a/year=2026/month=11/day=04/data_0000.parquet".into(),
+                5,
+                3,
+            ),
         ];
         l.sort();
         w.listed("station=", &l);
