@@ -1268,6 +1268,60 @@ mod tests {
         })
     }
 
+    /// The stamps of the daily files a run wrote come from its PUT replies, with no
+    /// request, once its own listing showed their directory and its deletes left the
+    /// daily file alone there; a reply without an `ETag` (some S3-compatible servers)
+    /// is stamped from a listing of its month, as before.
+    #[test]
+    fn stamps_of_a_runs_own_writes_come_from_its_put_replies() {
+        let day = "station=a/year=2026/month=11/day=03";
+        let listing = |names: &[(&str, &str)]| {
+            let contents: String = names
+                .iter()
+                .map(|(n, t)| {
+                    format!(
+                        "<Contents><Key>{day}/{n}</Key><ETag>&quot;{t}&quot;</ETag>\
+                         <Size>10</Size></Contents>"
+                    )
+                })
+                .collect();
+            let xml = format!(
+                "<ListBucketResult><IsTruncated>false</IsTruncated>{contents}</ListBucketResult>"
+            );
+            ok(xml.as_bytes(), None)
+        };
+        let windows = [
+            format!("{day}/data_0000.parquet"),
+            format!("{day}/data_0015.parquet"),
+        ];
+        let daily = format!("{day}/data_day.parquet");
+        let want = Stamp {
+            file: stamp::etag_stamp("0123"),
+            dir: 0,
+        };
+        for etag in [Some("0123"), None] {
+            let mut replies = vec![
+                listing(&[("data_0000.parquet", "t1"), ("data_0015.parquet", "t2")]),
+                ok(b"", etag),
+                ok(
+                    br#"<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></DeleteResult>"#,
+                    None,
+                ),
+            ];
+            if etag.is_none() {
+                replies.push(listing(&[("data_day.parquet", "0123")]));
+            }
+            let (mut lake, a) = scripted(replies);
+            assert_eq!(lake.list("").expect("listed").len(), 2);
+            assert!(lake.put_if(&daily, vec![0; 10], None).expect("written"));
+            lake.delete_many(&windows).expect("deleted");
+            let stamps = lake.stamps(std::slice::from_ref(&daily));
+            assert_eq!(stamps, Some(vec![Some((10, want))]), "{etag:?}");
+            let lists = asked(&a).iter().filter(|m| m.starts_with("GET")).count();
+            assert_eq!(lists, if etag.is_some() { 1 } else { 2 }, "{etag:?}");
+        }
+    }
+
     #[test]
     fn a_lock_that_is_not_lakenodes_is_reported_and_expires_from_when_it_was_written() {
         // Written just now: reported as what it is, with what to do.
