@@ -655,6 +655,163 @@ fn a_daily_file_replaced_by_one_of_the_same_size_is_not_read_from_its_rollup() {
     assert_same(&report.fleet, &from_columns(&dir, &options()).fleet);
 }
 
+/// A transport that records the prefix of each listing (`ListObjectsV2`) it sends.
+#[derive(Clone)]
+struct Listings {
+    inner: lakenode_cli::transport::UreqTransport,
+    prefixes: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl lakenode::Transport for Listings {
+    fn send(
+        &mut self,
+        r: &lakenode::transport::HttpRequest,
+    ) -> Result<lakenode::transport::HttpResponse, lakenode::transport::TransportError> {
+        if r.url.query_pairs().any(|(k, _)| k == "list-type") {
+            let prefix = r.url.query_pairs().find(|(k, _)| k == "prefix");
+            self.prefixes
+                .lock()
+                .unwrap()
+                .push(prefix.map(|(_, v)| v.into_owned()).unwrap_or_default());
+        }
+        self.inner.send(r)
+    }
+}
+
+impl Listings {
+    fn taken(&self) -> Vec<String> {
+        std::mem::take(&mut *self.prefixes.lock().unwrap())
+    }
+}
+
+/// The lake at `<dir>/lake` through the embedded server, every connection (its own,
+/// 3 readers, one per compaction worker) recording the listings it sends.
+fn through_s3_listed(
+    server: &lakenode_embedded_s3::EmbeddedS3,
+) -> (lakenode_lake::lake::S3Lake, Listings) {
+    let config = lakenode::S3Config::new(&server.endpoint(), "lake", "us-east-1", true).unwrap();
+    let transport = Listings {
+        inner: lakenode_cli::transport::UreqTransport::new(std::time::Duration::from_secs(30)),
+        prefixes: std::sync::Arc::default(),
+    };
+    let readers = (0..3)
+        .map(|_| Box::new(transport.clone()) as Box<dyn lakenode::Transport + Send>)
+        .collect();
+    let for_workers = transport.clone();
+    let credentials = lakenode::Credentials::new(common::KEY, common::SECRET, None);
+    let lake = lakenode_lake::lake::S3Lake::new(&config, credentials, None, transport.clone())
+        .unwrap()
+        .with_readers(readers)
+        .with_workers(std::sync::Arc::new(move || Box::new(for_workers.clone())));
+    (lake, transport)
+}
+
+/// Through a bucket the rollups `compact` writes take each daily file's stamp (its
+/// `ETag`) from the reply to the PUT that wrote it: no listing of the months it wrote
+/// (before: one per station-month, data and health); the same rollups, stamps and all,
+/// as from a listing; and a daily file replaced since by another of the same size
+/// (adversary finding F3) is still read from its footer.
+#[test]
+fn through_a_bucket_the_rollups_take_their_stamps_from_the_puts() {
+    use lakenode_lake::rollup::{key_of, refresh, v2};
+    let top = tempfile::tempdir().unwrap();
+    let dir = top.path().join("lake");
+    make_lake(&dir);
+    let server = common::lake_server(top.path());
+    let (mut lake, listings) = through_s3_listed(&server);
+    let summary = compact(
+        &mut lake,
+        &Options {
+            before: jiff::civil::date(2026, 11, 29),
+            dry_run: false,
+            strategy: Strategy::Rewrite,
+            stop: None,
+            jobs: 2,
+        },
+        &mut (),
+    )
+    .unwrap();
+    assert!(summary.skipped.is_empty(), "{:?}", summary.skipped);
+    assert_eq!(summary.written.len(), 2 * 2 * DAYS as usize);
+    assert!(
+        !listings.taken().is_empty(),
+        "the compaction lists the lake"
+    );
+    let r = refresh(&mut lake, &summary.listing, &summary.written).unwrap();
+    assert_eq!(r.written, 2, "one per station-month");
+    assert_eq!(
+        listings.taken(),
+        Vec::<String>::new(),
+        "no listing of a month"
+    );
+    let rollups = |dir: &Path| -> Vec<Vec<u8>> {
+        IDS.iter()
+            .map(|id| std::fs::read(dir.join(key_of(id, "2026-11").unwrap())).unwrap())
+            .collect()
+    };
+    let from_puts = rollups(&dir);
+    for (id, bytes) in IDS.iter().zip(&from_puts) {
+        let m = v2::Month::from_json(bytes, id, "2026-11").unwrap();
+        let stamps = m.stamps.as_ref().map_or(0, Vec::len);
+        assert_eq!(stamps, m.data.len() + m.health.len(), "every day stamped");
+        assert_eq!(m.data.len(), DAYS as usize);
+    }
+
+    // The rollups written again by a run that wrote nothing (its stamps from listings:
+    // one per station-month and tree): the same bytes.
+    for id in IDS {
+        std::fs::remove_file(dir.join(key_of(id, "2026-11").unwrap())).unwrap();
+    }
+    let (mut other, other_listings) = through_s3_listed(&server);
+    let again = refresh(&mut other, &summary.listing, &summary.written).unwrap();
+    assert_eq!(again.written, 2);
+    assert_eq!(
+        other_listings.taken().len(),
+        2 * 2,
+        "a listing per station-month"
+    );
+    assert_eq!(rollups(&dir), from_puts, "the same stamps as the listings'");
+
+    // Everything from the rollups; then F3: the 23rd of one station replaced in place by
+    // the other's, padded to the same size: that day is read from its footer.
+    let mut reader = Counting::new(through_s3_listed(&server).0);
+    let from_rollups = scan(&mut reader, &options(), |_| {}).unwrap();
+    assert_eq!(reader.hooks.reads(), 2, "the rollups, no footer");
+    let day = |id: &str| {
+        format!(
+            "station={id}/{}/data_day.parquet",
+            dir_of(T0 + 3 * 24 * HOUR)
+        )
+    };
+    let (a, b) = (day(IDS[0]), day(IDS[1]));
+    let (a_bytes, b_bytes) = (
+        std::fs::read(dir.join(&a)).unwrap(),
+        std::fs::read(dir.join(&b)).unwrap(),
+    );
+    let (target, source) = if b_bytes.len() <= a_bytes.len() {
+        (&a, &b_bytes)
+    } else {
+        (&b, &a_bytes)
+    };
+    let size = std::fs::metadata(dir.join(target)).unwrap().len() as usize;
+    std::fs::write(dir.join(target), padded(source, size)).unwrap();
+    reader.hooks.restart();
+    let replaced = scan(&mut reader, &options(), |_| {}).unwrap();
+    assert_eq!(
+        reader.hooks.reads(),
+        2 + 1,
+        "the rollups and the replaced day"
+    );
+    let (_, columns, _) = both_ways(&dir);
+    assert_same(&replaced.fleet, &columns.fleet);
+    assert_ne!(replaced.samples, 0);
+    assert!(
+        from_rollups.problems.is_empty(),
+        "{:?}",
+        from_rollups.problems
+    );
+}
+
 /// On a local lake the rollups record each daily file's stamps (its `ctime`, its
 /// directory's `mtime`): the report's listing checks those directories with two
 /// `fstatat` calls instead of reading them, and takes their days from the rollups;

@@ -244,10 +244,10 @@ mod local_batch;
 mod owner;
 mod s3_list;
 pub mod stamp;
+mod written;
 
 pub use local::LocalLake;
 use owner::{holder, holder_is_gone, owner_field, owner_text};
-use s3_list::{Page, list_on};
 pub use stamp::{KnownDir, KnownDirs, Listed, Stamp, StampKind};
 
 /// The lock file of a local lake (hidden: not an object). Locked with `flock`, which
@@ -284,6 +284,9 @@ pub struct S3Lake {
     workers: Option<TransportMaker>,
     /// Workers made so far (each gets its own retry jitter).
     workers_made: std::sync::atomic::AtomicU64,
+    /// This run's writes, shared with its workers: the stamps of the daily files it
+    /// wrote come from their PUTs' replies ([`written`]).
+    written: written::Written,
 }
 
 /// Makes a transport (a connection of its own) for each worker of a compaction.
@@ -351,6 +354,7 @@ impl S3Lake {
             readers: Vec::new(),
             workers: None,
             workers_made: std::sync::atomic::AtomicU64::new(0),
+            written: written::Written::default(),
         }
     }
 
@@ -453,13 +457,13 @@ impl S3Lake {
 
     /// A PUT with `If-Match: expected`, or `If-None-Match: *` without; `Ok(None)` when
     /// the server refused it for the condition (412, or 409 for a concurrent
-    /// conditional write), else the new `ETag`.
+    /// conditional write), else the reply's `ETag` (`None` if it had none, or was lost).
     fn put_conditional(
         &mut self,
         full: &str,
         body: Vec<u8>,
         expected: Option<&str>,
-    ) -> Result<Option<String>> {
+    ) -> Result<Option<Option<String>>> {
         // The ETag is the server's answer to the condition, not checked against the MD5
         // (stores whose ETags are not MD5s hold lakes too); the MD5 is hashed once, for
         // the signed Content-MD5 and for recognising our own body below.
@@ -478,7 +482,7 @@ impl S3Lake {
                 Verdict::Done(response) => {
                     return match reply.interpret(&response) {
                         PutOutcome::Stored { .. } => {
-                            Ok(Some(response.header("etag").map_or(md5, str::to_owned)))
+                            Ok(Some(response.header("etag").map(str::to_owned)))
                         }
                         PutOutcome::Failed(f) if matches!(f.status, 409 | 412) => Ok(None),
                         PutOutcome::Failed(f) => Err(attempts.failed(&what, f)),
@@ -496,7 +500,7 @@ impl S3Lake {
                         // the server read the body (it then closes the connection): what
                         // the object is now tells, before anything is written again.
                         match self.tag_of(full)? {
-                            Some(t) if unquoted(&t) == md5 => return Ok(Some(t)),
+                            Some(t) if unquoted(&t) == md5 => return Ok(Some(None)),
                             now if now.as_deref().map(unquoted) == expected.map(unquoted) => {}
                             _ => return Ok(None),
                         }
@@ -670,6 +674,7 @@ impl S3Lake {
         let what = format!("downloading {full}");
         let (response, attempts) = self.download(&what, &full, strict)?;
         check_response(&response).map_err(|f| attempts.failed(&what, f))?;
+        self.written.fetched(key, response.header("etag"));
         let md5 = lakenode::digest::md5_hex(&response.body);
         let tag = response
             .header("etag")
@@ -796,6 +801,7 @@ impl LakeStore for S3Lake {
             readers: Vec::new(),
             workers: None,
             workers_made: std::sync::atomic::AtomicU64::new(0),
+            written: self.written.clone(),
         }))
     }
 
@@ -821,45 +827,28 @@ impl LakeStore for S3Lake {
         StampKind::Tags
     }
 
-    /// The `ETag` of each daily file from a listing of its month (one per
-    /// station-month, several at once), where it is its directory's only object.
+    /// The `ETag` of each daily file from the reply to this run's PUT of it where the
+    /// run knows it is its directory's only object ([`written`]), else from a listing
+    /// of its month (one per station-month holding such keys, several at once), where
+    /// it is its directory's only object.
     fn stamps(&mut self, keys: &[String]) -> Option<Vec<Option<(u64, Stamp)>>> {
-        let months: std::collections::BTreeSet<&str> =
-            keys.iter().filter_map(|k| stamp::grandparent(k)).collect();
-        let months: Vec<&str> = months.into_iter().collect();
-        let mut listed = Vec::new();
-        let mut failed = false;
-        let full = self.prefix.clone();
-        self.pooled(
-            months.len(),
-            &mut |_, got: Result<Page>| match got {
-                Ok((objects, _)) => listed.extend(objects),
-                Err(_) => failed = true,
-            },
-            |i, client, transport, attempts| {
-                list_on(
-                    client,
-                    transport,
-                    attempts,
-                    &format!("{full}{}", months[i]),
-                    None,
-                )
-            },
-        );
-        if failed {
-            return Some(vec![None; keys.len()]);
-        }
-        let mine = self.prefix.len();
-        let mut listed: Vec<(String, u64, u64)> = listed
-            .into_iter()
-            .filter_map(|(k, s, t)| {
-                k.starts_with(&self.prefix)
-                    .then(|| (k[mine..].to_owned(), s, t))
-            })
+        let known: Vec<_> = keys.iter().map(|k| self.written.stamp(k)).collect();
+        let months: std::collections::BTreeSet<&str> = (keys.iter().zip(&known))
+            .filter(|(_, s)| s.is_none())
+            .filter_map(|(k, _)| stamp::grandparent(k))
             .collect();
-        // The months come back in any order.
-        listed.sort_unstable();
-        Some(stamp::alone_by_tags(&listed, keys))
+        let months: Vec<&str> = months.into_iter().collect();
+        let Some(listed) = self.list_months(&months) else {
+            return Some(known);
+        };
+        let from_listing = stamp::alone_by_tags(&listed, keys);
+        Some(
+            known
+                .into_iter()
+                .zip(from_listing)
+                .map(|(k, l)| k.or(l))
+                .collect(),
+        )
     }
 
     fn get(&mut self, key: &str) -> Result<Vec<u8>> {
@@ -867,7 +856,10 @@ impl LakeStore for S3Lake {
         let what = format!("downloading {full}");
         let (response, attempts) = self.download(&what, &full, false)?;
         match check_response(&response) {
-            Ok(()) => Ok(response.body),
+            Ok(()) => {
+                self.written.fetched(key, response.header("etag"));
+                Ok(response.body)
+            }
             // Gone since it was listed (a compaction merged it): as on a local disk.
             Err(f) if f.code == "NoSuchKey" => Err(Error::io(
                 &full,
@@ -903,26 +895,40 @@ impl LakeStore for S3Lake {
         });
     }
 
+    /// The reply's `ETag` is remembered ([`written`]).
     fn put(&mut self, key: &str, body: Vec<u8>) -> Result<()> {
         let full = format!("{}{key}", self.prefix);
-        self.call(&format!("uploading {full}"), |c, now| {
-            c.put_object(&full, body.clone(), now)
-        })
-        .map(drop)
+        let (what, size) = (format!("uploading {full}"), body.len() as u64);
+        self.written.writing(key);
+        let (response, attempts) =
+            self.exchange(&what, |c, now| c.put_object(&full, body.clone(), now))?;
+        check_response(&response).map_err(|f| attempts.failed(&what, f))?;
+        self.written.wrote(key, size, response.header("etag"));
+        Ok(())
     }
 
     fn delete(&mut self, key: &str) -> Result<()> {
         let full = format!("{}{key}", self.prefix);
+        let keys = [key.to_owned()];
+        self.written.deleting(&keys);
         self.call(&format!("deleting {full}"), |c, now| {
             c.delete_object(&full, now)
-        })
-        .map(drop)
+        })?;
+        self.written.deleted(&keys);
+        Ok(())
     }
 
     fn delete_many(&mut self, keys: &[String]) -> Result<()> {
-        let full: Vec<String> = keys.iter().map(|k| format!("{}{k}", self.prefix)).collect();
-        full.chunks(MAX_DELETE_BATCH)
-            .try_for_each(|batch| self.delete_batch(batch))
+        self.written.deleting(keys);
+        for batch in keys.chunks(MAX_DELETE_BATCH) {
+            let full: Vec<String> = batch
+                .iter()
+                .map(|k| format!("{}{k}", self.prefix))
+                .collect();
+            self.delete_batch(&full)?;
+            self.written.deleted(batch);
+        }
+        Ok(())
     }
 
     fn get_tagged(&mut self, key: &str) -> Result<(Vec<u8>, String)> {
@@ -934,9 +940,16 @@ impl LakeStore for S3Lake {
         self.fetch(key, true)
     }
 
+    /// The reply's `ETag` is remembered ([`written`]).
     fn put_if(&mut self, key: &str, body: Vec<u8>, expected: Option<&str>) -> Result<bool> {
         let full = format!("{}{key}", self.prefix);
-        Ok(self.put_conditional(&full, body, expected)?.is_some())
+        let size = body.len() as u64;
+        self.written.writing(key);
+        let Some(etag) = self.put_conditional(&full, body, expected)? else {
+            return Ok(false);
+        };
+        self.written.wrote(key, size, etag.as_deref());
+        Ok(true)
     }
 
     fn lock(&mut self) -> Result<()> {
@@ -1253,6 +1266,60 @@ mod tests {
             ],
             body: body.to_vec(),
         })
+    }
+
+    /// The stamps of the daily files a run wrote come from its PUT replies, with no
+    /// request, once its own listing showed their directory and its deletes left the
+    /// daily file alone there; a reply without an `ETag` (some S3-compatible servers)
+    /// is stamped from a listing of its month, as before.
+    #[test]
+    fn stamps_of_a_runs_own_writes_come_from_its_put_replies() {
+        let day = "station=a/year=2026/month=11/day=03";
+        let listing = |names: &[(&str, &str)]| {
+            let contents: String = names
+                .iter()
+                .map(|(n, t)| {
+                    format!(
+                        "<Contents><Key>{day}/{n}</Key><ETag>&quot;{t}&quot;</ETag>\
+                         <Size>10</Size></Contents>"
+                    )
+                })
+                .collect();
+            let xml = format!(
+                "<ListBucketResult><IsTruncated>false</IsTruncated>{contents}</ListBucketResult>"
+            );
+            ok(xml.as_bytes(), None)
+        };
+        let windows = [
+            format!("{day}/data_0000.parquet"),
+            format!("{day}/data_0015.parquet"),
+        ];
+        let daily = format!("{day}/data_day.parquet");
+        let want = Stamp {
+            file: stamp::etag_stamp("0123"),
+            dir: 0,
+        };
+        for etag in [Some("0123"), None] {
+            let mut replies = vec![
+                listing(&[("data_0000.parquet", "t1"), ("data_0015.parquet", "t2")]),
+                ok(b"", etag),
+                ok(
+                    br#"<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"></DeleteResult>"#,
+                    None,
+                ),
+            ];
+            if etag.is_none() {
+                replies.push(listing(&[("data_day.parquet", "0123")]));
+            }
+            let (mut lake, a) = scripted(replies);
+            assert_eq!(lake.list("").expect("listed").len(), 2);
+            assert!(lake.put_if(&daily, vec![0; 10], None).expect("written"));
+            lake.delete_many(&windows).expect("deleted");
+            let stamps = lake.stamps(std::slice::from_ref(&daily));
+            assert_eq!(stamps, Some(vec![Some((10, want))]), "{etag:?}");
+            let lists = asked(&a).iter().filter(|m| m.starts_with("GET")).count();
+            assert_eq!(lists, if etag.is_some() { 1 } else { 2 }, "{etag:?}");
+        }
     }
 
     #[test]

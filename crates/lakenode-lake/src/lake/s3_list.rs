@@ -1,5 +1,6 @@
 //! Listing a bucket: every page of a prefix, the trees below it side by side, each
-//! object with its size and stamp (its `ETag`, [`super::stamp::etag_stamp`]).
+//! object with its size and stamp (its `ETag`, [`super::stamp::etag_stamp`]); the months
+//! whose daily files a run did not write itself, for their stamps.
 
 use lakenode::s3::{S3Client, check_response, parse_list};
 use lakenode::transport::Transport;
@@ -105,6 +106,46 @@ impl S3Lake {
             })
             .collect();
         out.sort_unstable();
+        self.written.listed(prefix, &out);
         Ok(out)
+    }
+
+    /// Every object of each of `months` (keys relative to the lake, ending in `/`), with
+    /// its size and stamp, sorted by key: one listing each, several at once; `None` if
+    /// one failed.
+    pub(super) fn list_months(&mut self, months: &[&str]) -> Option<Vec<(String, u64, u64)>> {
+        let mut listed = Vec::new();
+        let mut failed = false;
+        let full = self.prefix.clone();
+        self.pooled(
+            months.len(),
+            &mut |_, got: Result<Page>| match got {
+                Ok((objects, _)) => listed.extend(objects),
+                Err(_) => failed = true,
+            },
+            |i, client, transport, attempts| {
+                list_on(
+                    client,
+                    transport,
+                    attempts,
+                    &format!("{full}{}", months[i]),
+                    None,
+                )
+            },
+        );
+        if failed {
+            return None;
+        }
+        let mine = self.prefix.len();
+        let mut listed: Vec<(String, u64, u64)> = listed
+            .into_iter()
+            .filter_map(|(k, s, t)| {
+                k.starts_with(&self.prefix)
+                    .then(|| (k[mine..].to_owned(), s, t))
+            })
+            .collect();
+        // The months come back in any order.
+        listed.sort_unstable();
+        Some(listed)
     }
 }
