@@ -641,16 +641,27 @@ impl S3 for Store {
     ) -> S3Result<S3Response<DeleteObjectsOutput>> {
         let input = req.input;
         let mut deleted = Vec::with_capacity(input.delete.objects.len());
+        let mut errors = Vec::new();
+        // As S3 does: each key is deleted or gets an error of its own in the answer
+        // (a key that cannot be deleted no longer fails the keys after it).
         for object in input.delete.objects {
-            self.delete_key(&input.bucket, &object.key)?;
-            deleted.push(DeletedObject {
-                key: Some(object.key),
-                version_id: object.version_id,
-                ..DeletedObject::default()
-            });
+            match self.delete_key(&input.bucket, &object.key) {
+                Ok(()) => deleted.push(DeletedObject {
+                    key: Some(object.key),
+                    version_id: object.version_id,
+                    ..DeletedObject::default()
+                }),
+                Err(e) => errors.push(s3s::dto::Error {
+                    code: Some(e.code().as_str().to_owned()),
+                    message: e.message().map(str::to_owned),
+                    key: Some(object.key),
+                    version_id: object.version_id,
+                }),
+            }
         }
         Ok(S3Response::new(DeleteObjectsOutput {
             deleted: Some(deleted),
+            errors: (!errors.is_empty()).then_some(errors),
             ..DeleteObjectsOutput::default()
         }))
     }
@@ -810,6 +821,12 @@ fn remove(bucket_dir: &Path, path: &Path, marker: bool) -> S3Result<()> {
         std::fs::remove_file(path)
     };
     match result {
+        // A file the server may not remove (a read-only directory, `chattr +i`): not
+        // a transient failure, so not one a client should retry for minutes.
+        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+            tracing::warn!("embedded S3: delete: {e}");
+            Err(s3_error!(AccessDenied, "delete: {e}"))
+        }
         Err(e) if !not_found(&e) => Err(internal(&e, "delete")),
         Err(_) => Ok(()),
         Ok(()) => {

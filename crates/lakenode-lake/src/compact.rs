@@ -359,10 +359,10 @@ fn leftovers<'a>(
         months.extend(pending::month_of_temporary(&key));
     }
     months.extend(days.map(|d| format!("{:04}-{:02}", d.date.year(), d.date.month())));
-    if months != listed || !marker.unreadable.is_empty() {
+    if months != listed || !marker.unreadable.is_empty() || (marker.present && listed.is_empty()) {
         if months.is_empty() {
-            // Nothing pending but lines that name no month: `pending::done` removes
-            // the marker only after a run with pending months.
+            // A marker that names no month (empty, or only lines that are not months):
+            // `pending::done` removes the marker only after a run with pending months.
             lake.delete(pending::ROLLUPS_PENDING)?;
         } else {
             pending::write(lake, &months)?;
@@ -1125,5 +1125,10 @@ mod tests {
         assert_eq!(std::fs::read(&marker).unwrap(), b"2026-11\n");
         let clean = pending::read(&mut lake).unwrap();
         assert_eq!((clean.unreadable.len(), clean.warning()), (0, None));
+
+        // An empty marker (adversary review 3): removed, not kept for ever.
+        std::fs::write(&marker, b"").unwrap();
+        assert!(leftovers(&mut lake, std::iter::empty()).unwrap().is_empty());
+        assert!(!marker.exists(), "an empty marker is removed");
     }
 }

@@ -19,24 +19,27 @@
 //! check costs one `fgetxattr` per file.
 
 use std::fs::File;
+use std::path::Path;
 
 use lakenode::digest::StoredMd5;
 
 /// The extended attribute holding the embedded store's MD5 of a file.
 pub const MD5_ATTR: &str = StoredMd5::ATTR;
 
-/// The MD5 (lower-case hex) the embedded store recorded for the open `file`, whatever
-/// version of the file it was recorded for; `None` without the attribute, or with one
-/// that cannot be read or is not in either layout, which is warned about (F5: it used
-/// to count as none, silently): the file is then taken as it is, as one without it.
+/// The MD5 (lower-case hex) the embedded store recorded for the open `file` (at
+/// `path`, named in a warning), whatever version of the file it was recorded for;
+/// `None` without the attribute, or with one that cannot be read or is not in either
+/// layout, which is warned about (F5: it used to count as none, silently): the file is
+/// then taken as it is, as one without it.
 #[must_use]
-pub fn stored_md5(file: &File) -> Option<String> {
+pub fn stored_md5(file: &File, path: &Path) -> Option<String> {
     match stored_value(file) {
         Stored::Md5(md5) => Some(md5),
         Stored::Absent => None,
         Stored::Unreadable(why) => {
             tracing::warn!(
-                "{why}: its bytes cannot be checked against the ones stored, and are taken as they are"
+                "{}: {why}: its bytes cannot be checked against the ones stored, and are taken as they are",
+                path.display()
             );
             None
         }
@@ -133,11 +136,11 @@ pub fn record(file: &File, md5_hex: &str) {
     }
 }
 
-/// Why the bytes read from `file` (whose MD5 is `md5`) are not the ones stored, if
-/// they are not.
+/// Why the bytes read from `file` at `path` (whose MD5 is `md5`) are not the ones
+/// stored, if they are not.
 #[must_use]
-pub fn mismatch(file: &File, md5: &str) -> Option<String> {
-    let stored = stored_md5(file)?;
+pub fn mismatch(file: &File, path: &Path, md5: &str) -> Option<String> {
+    let stored = stored_md5(file, path)?;
     (!stored.eq_ignore_ascii_case(md5)).then(|| {
         format!(
             "its bytes are not the ones stored: their MD5 is {md5}, the store recorded \
@@ -174,9 +177,9 @@ mod tests {
         std::fs::write(&path, b"hello").unwrap();
         let file = File::open(&path).unwrap();
         let hello = lakenode::digest::md5_hex(b"hello");
-        assert_eq!(stored_md5(&file), None);
+        assert_eq!(stored_md5(&file, &path), None);
         assert_eq!(
-            mismatch(&file, &hello),
+            mismatch(&file, &path, &hello),
             None,
             "no attribute: nothing to tell"
         );
@@ -191,10 +194,10 @@ mod tests {
         {
             return; // a file system without user attributes
         }
-        assert_eq!(stored_md5(&file), Some(hello.clone()));
-        assert_eq!(mismatch(&file, &hello), None);
+        assert_eq!(stored_md5(&file, &path), Some(hello.clone()));
+        assert_eq!(mismatch(&file, &path, &hello), None);
         let other = lakenode::digest::md5_hex(b"hellp");
-        let why = mismatch(&file, &other).unwrap();
+        let why = mismatch(&file, &path, &other).unwrap();
         assert!(why.contains(&other) && why.contains(&hello), "{why}");
     }
 
@@ -217,7 +220,7 @@ mod tests {
         assert!(
             matches!(stored_value(&file), Stored::Unreadable(why) if why.contains("7 byte(s)")),
         );
-        assert_eq!(stored_md5(&file), None, "taken as it is");
+        assert_eq!(stored_md5(&file, &path), None, "taken as it is");
         assert!(set(&[b'x'; 300]));
         assert!(matches!(stored_value(&file), Stored::Unreadable(why) if why.contains("longer")),);
     }

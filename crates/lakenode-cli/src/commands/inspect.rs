@@ -28,7 +28,7 @@ pub fn run(args: &InspectArgs) -> CliResult<()> {
     // A file of a lake served by `lakenode serve` whose bytes are not the ones the
     // server recorded (its `user.lakenode.md5` attribute): damaged, and `compact`
     // refuses it. Said after the description, which may still decode.
-    let stored = integrity::mismatch(&opened, &lakenode::digest::md5_hex(&data));
+    let stored = integrity::mismatch(&opened, &args.file, &lakenode::digest::md5_hex(&data));
     let damaged = |source| CliError::Parquet {
         path: args.file.clone(),
         source,

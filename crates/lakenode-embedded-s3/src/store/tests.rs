@@ -772,3 +772,47 @@ async fn conditional_gets_and_heads_answer_412_and_304() {
     let err = store.head_object(request(head)).await.expect_err("HEAD");
     assert_eq!(code(&err), &S3ErrorCode::PreconditionFailed);
 }
+
+/// As S3 does, a key that cannot be deleted gets an error of its own in the answer and
+/// the keys after it are still deleted (the whole request used to fail at it, leaving
+/// them; adversary review 3, F5).
+#[tokio::test]
+async fn a_key_that_cannot_be_deleted_fails_alone_in_delete_objects() {
+    let (dir, store) = store();
+    for key in ["a/1", "c/3"] {
+        put(&store, key, b"bytes").await.expect("put");
+    }
+    // `b/../../x` would leave the bucket: refused, alone.
+    let objects = ["a/1", "b/../../x", "c/3"]
+        .into_iter()
+        .map(|key| s3s::dto::ObjectIdentifier {
+            key: key.into(),
+            ..s3s::dto::ObjectIdentifier::default()
+        })
+        .collect();
+    let input = DeleteObjectsInput::builder()
+        .bucket("lake".into())
+        .delete(s3s::dto::Delete {
+            objects,
+            ..s3s::dto::Delete::default()
+        })
+        .build()
+        .expect("input");
+    let out = store
+        .delete_objects(request(input))
+        .await
+        .expect("answered")
+        .output;
+    let deleted: Vec<_> = out
+        .deleted
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|d| d.key)
+        .collect();
+    assert_eq!(deleted, ["a/1", "c/3"]);
+    let errors = out.errors.unwrap_or_default();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0].key.as_deref(), Some("b/../../x"));
+    assert_eq!(errors[0].code.as_deref(), Some("InvalidArgument"));
+    assert!(!dir.path().join("lake/a/1").exists() && !dir.path().join("lake/c/3").exists());
+}

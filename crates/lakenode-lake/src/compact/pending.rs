@@ -34,11 +34,16 @@ pub(super) struct Marker {
     pub months: BTreeSet<String>,
     /// The lines that are not a month (blank lines aside), as read.
     pub unreadable: Vec<String>,
+    /// Whether there is a marker (one that names no month at all is removed).
+    pub present: bool,
 }
 
 impl Marker {
     fn parse(bytes: &[u8]) -> Self {
-        let mut marker = Self::default();
+        let mut marker = Self {
+            present: true,
+            ..Self::default()
+        };
         for line in String::from_utf8_lossy(bytes).lines() {
             if is_month(line) {
                 marker.months.insert(line.to_owned());
@@ -114,14 +119,17 @@ pub fn touched(summary: &Summary) -> BTreeMap<String, u64> {
     touched
 }
 
-/// `YYYY-MM`.
+/// `YYYY-MM`, a month of a year from 1970 (`2026-13`, `2026-00`, `0000-01` are not).
 fn is_month(text: &str) -> bool {
     let b = text.as_bytes();
-    b.len() == 7
+    let digits = b.len() == 7
         && b[4] == b'-'
         && b.iter()
             .enumerate()
-            .all(|(i, c)| i == 4 || c.is_ascii_digit())
+            .all(|(i, c)| i == 4 || c.is_ascii_digit());
+    digits
+        && text[..4].parse::<u16>().is_ok_and(|y| y >= 1970)
+        && text[5..].parse::<u8>().is_ok_and(|m| (1..=12).contains(&m))
 }
 
 /// The month (`YYYY-MM`) of a temporary's key: a rollup's (`.../month=YYYY-MM...`) or
@@ -160,5 +168,8 @@ mod tests {
         );
         assert_eq!(month_of_temporary(".lakenode-compact-lock.7.tmp"), None);
         assert!(is_month("2026-01") && !is_month("2026-1") && !is_month("x026-01"));
+        for not_a_month in ["2026-13", "2026-00", "0000-01", "1969-12"] {
+            assert!(!is_month(not_a_month), "{not_a_month}");
+        }
     }
 }

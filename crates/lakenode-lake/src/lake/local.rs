@@ -172,7 +172,7 @@ impl LakeStore for LocalLake {
             .read_to_end(&mut body)
             .map_err(|e| Error::io(&path, e))?;
         let md5 = lakenode::digest::md5_hex(&body);
-        if let Some(why) = crate::integrity::mismatch(&file, &md5) {
+        if let Some(why) = crate::integrity::mismatch(&file, &path, &md5) {
             return Err(Error::Damaged(format!("{}: {why}", path.display())));
         }
         Ok(super::Fetched {
