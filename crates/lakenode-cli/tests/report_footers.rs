@@ -281,19 +281,7 @@ fn days_read_from_footers_equal_days_read_from_columns() {
     make_lake(dir);
     let mut lake = LocalLake::new(dir.to_path_buf());
     let before = jiff::civil::date(2026, 11, 29);
-    let summary = compact(
-        &mut lake,
-        &Options {
-            before,
-            dry_run: false,
-            strategy: Strategy::Rewrite,
-            stop: None,
-            jobs: 2,
-        },
-        &mut (),
-    )
-    .unwrap();
-    assert!(summary.skipped.is_empty(), "{:?}", summary.skipped);
+    let summary = compact_with(&mut lake, before, 2);
     assert_eq!(summary.station_days, 2 * 2 * DAYS as usize);
 
     let (footers, columns, whole) = both_ways(dir);
@@ -452,9 +440,11 @@ fn scan_counted(lake: &mut Hooked<Counting>, options: &ScanOptions) -> (Scan, us
     (report, lake.hooks.reads())
 }
 
-fn compact_before(
+/// `compact` of the days before `before` with `jobs` workers; nothing is skipped.
+fn compact_with(
     lake: &mut dyn LakeStore,
     before: jiff::civil::Date,
+    jobs: usize,
 ) -> lakenode_lake::compact::Summary {
     let summary = compact(
         lake,
@@ -463,13 +453,20 @@ fn compact_before(
             dry_run: false,
             strategy: Strategy::Rewrite,
             stop: None,
-            jobs: 1,
+            jobs,
         },
         &mut (),
     )
     .unwrap();
     assert!(summary.skipped.is_empty(), "{:?}", summary.skipped);
     summary
+}
+
+fn compact_before(
+    lake: &mut dyn LakeStore,
+    before: jiff::civil::Date,
+) -> lakenode_lake::compact::Summary {
+    compact_with(lake, before, 1)
 }
 
 /// A lake compacted through the embedded server, its rollups written as `compact`
@@ -719,19 +716,7 @@ fn through_a_bucket_the_rollups_take_their_stamps_from_the_puts() {
     make_lake(&dir);
     let server = common::lake_server(top.path());
     let (mut lake, listings) = through_s3_listed(&server);
-    let summary = compact(
-        &mut lake,
-        &Options {
-            before: jiff::civil::date(2026, 11, 29),
-            dry_run: false,
-            strategy: Strategy::Rewrite,
-            stop: None,
-            jobs: 2,
-        },
-        &mut (),
-    )
-    .unwrap();
-    assert!(summary.skipped.is_empty(), "{:?}", summary.skipped);
+    let summary = compact_with(&mut lake, jiff::civil::date(2026, 11, 29), 2);
     assert_eq!(summary.written.len(), 2 * 2 * DAYS as usize);
     assert!(
         !listings.taken().is_empty(),

@@ -86,26 +86,11 @@ impl S3Lake {
                 list_on(client, transport, attempts, &split[i], Some("/"))
             },
         );
-        self.pooled(
-            trees.len(),
-            &mut |_, listed: Result<_>| match listed {
-                Ok((objects, _)) => out.extend(objects),
-                Err(e) => failed = failed.take().or(Some(e)),
-            },
-            |i, client, transport, attempts| list_on(client, transport, attempts, &trees[i], None),
-        );
         if let Some(e) = failed {
             return Err(e);
         }
-        let mine = self.prefix.len();
-        let mut out: Vec<(String, u64, u64)> = out
-            .into_iter()
-            .filter_map(|(key, size, tag)| {
-                key.starts_with(&self.prefix)
-                    .then(|| (key[mine..].to_owned(), size, tag))
-            })
-            .collect();
-        out.sort_unstable();
+        let out = self.list_each(&trees, out)?;
+        let out = self.relative_sorted(out);
         self.written.listed(prefix, &out);
         Ok(out)
     }
@@ -114,38 +99,47 @@ impl S3Lake {
     /// its size and stamp, sorted by key: one listing each, several at once; `None` if
     /// one failed.
     pub(super) fn list_months(&mut self, months: &[&str]) -> Option<Vec<(String, u64, u64)>> {
-        let mut listed = Vec::new();
-        let mut failed = false;
-        let full = self.prefix.clone();
+        let full: Vec<String> = months
+            .iter()
+            .map(|m| format!("{}{m}", self.prefix))
+            .collect();
+        // The months come back in any order: sorted.
+        let listed = self.list_each(&full, Vec::new()).ok()?;
+        Some(self.relative_sorted(listed))
+    }
+
+    /// `out` with every object under each of the full `prefixes` (one listing each,
+    /// several at once); the first error if one failed.
+    fn list_each(
+        &mut self,
+        prefixes: &[String],
+        mut out: Vec<(String, u64, u64)>,
+    ) -> Result<Vec<(String, u64, u64)>> {
+        let mut failed = None;
         self.pooled(
-            months.len(),
-            &mut |_, got: Result<Page>| match got {
-                Ok((objects, _)) => listed.extend(objects),
-                Err(_) => failed = true,
+            prefixes.len(),
+            &mut |_, listed: Result<Page>| match listed {
+                Ok((objects, _)) => out.extend(objects),
+                Err(e) => failed = failed.take().or(Some(e)),
             },
             |i, client, transport, attempts| {
-                list_on(
-                    client,
-                    transport,
-                    attempts,
-                    &format!("{full}{}", months[i]),
-                    None,
-                )
+                list_on(client, transport, attempts, &prefixes[i], None)
             },
         );
-        if failed {
-            return None;
-        }
+        failed.map_or(Ok(out), Err)
+    }
+
+    /// Full keys made relative to the lake (those outside its prefix left out), sorted.
+    fn relative_sorted(&self, objects: Vec<(String, u64, u64)>) -> Vec<(String, u64, u64)> {
         let mine = self.prefix.len();
-        let mut listed: Vec<(String, u64, u64)> = listed
+        let mut out: Vec<(String, u64, u64)> = objects
             .into_iter()
-            .filter_map(|(k, s, t)| {
-                k.starts_with(&self.prefix)
-                    .then(|| (k[mine..].to_owned(), s, t))
+            .filter_map(|(key, size, tag)| {
+                key.starts_with(&self.prefix)
+                    .then(|| (key[mine..].to_owned(), size, tag))
             })
             .collect();
-        // The months come back in any order.
-        listed.sort_unstable();
-        Some(listed)
+        out.sort_unstable();
+        out
     }
 }
